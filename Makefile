@@ -1,0 +1,175 @@
+# tramsync — build, test, lint, bench, fuzz, run.
+#
+# Every target depends on `deps`, which installs the Debian packages the project
+# needs when they are missing (idempotent). See docs/DEPENDENCIES.md for why each
+# package is here.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := all
+
+# ---------------------------------------------------------------- packages
+DEB_BUILD := gcc make libc6-dev pkg-config libuv1-dev libsqlite3-dev \
+             libmsgpack-dev libssl-dev libinih-dev libjansson-dev \
+             libhttp-parser-dev libargon2-dev libsystemd-dev openssl sqlite3
+DEB_TEST  := libcmocka-dev clang libclang-rt-14-dev procps
+DEB_LINT  := cppcheck clang-tidy
+DEB_PKGS  := $(DEB_BUILD) $(DEB_TEST) $(DEB_LINT)
+
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+.PHONY: deps
+deps:
+	@missing=""; \
+	for p in $(DEB_PKGS); do \
+	  dpkg-query -W -f='$${Status}\n' "$$p" 2>/dev/null | grep -q '^install ok installed$$' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "deps: installing$$missing"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+# ---------------------------------------------------------------- sources
+SRC_LIB     := $(wildcard common/*.c proto/*.c)
+GEN_SRC     := build/gen/schema_tables.c
+SRC_SERVER  := $(filter-out server/main.c,$(wildcard server/*.c))
+SRC_CTL     := $(filter-out server/ctl/main.c,$(wildcard server/ctl/*.c))
+SRC_CLIENT  := $(filter-out client/main.c,$(wildcard client/*.c))
+SRC_TESTSUP := $(wildcard tests/support/*.c)
+TEST_SRCS   := $(sort $(wildcard tests/unit/test_*.c tests/integration/test_*.c))
+BENCH_SRCS  := $(sort $(wildcard tests/bench/bench_*.c))
+FUZZ_SRCS   := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+
+LIBS := -luv -lsqlite3 -lmsgpackc -lssl -lcrypto -linih -ljansson \
+        -lhttp_parser -largon2 -lsystemd -lm -lpthread
+
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+            -Wpointer-arith -Wformat=2 -Wvla
+BASE     := -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -I. -Ibuild/gen $(WARN) -g
+REL_CFLAGS  := $(BASE) -O2
+ASAN_FLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+ASAN_CFLAGS := $(BASE) -O1 $(ASAN_FLAGS) -DTS_TESTING=1
+FUZZ_CFLAGS := $(BASE) -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -DTS_FUZZING=1
+
+# $(call build_flavor,NAME,CC,CFLAGS-VARIABLE,LDFLAGS-VARIABLE): names, not values,
+# because the flags themselves hold commas.
+define build_flavor
+build/$(1)/%.o: %.c | deps $(GEN_SRC)
+	@mkdir -p $$(@D)
+	@echo "CC[$(1)] $$<"
+	@$(2) $$($(3)) -MMD -MP -c $$< -o $$@
+
+build/$(1)/libtramsync.a: $(patsubst %.c,build/$(1)/%.o,$(SRC_LIB) $(GEN_SRC))
+	@ar rcs $$@ $$^
+build/$(1)/libtsserver.a: $(patsubst %.c,build/$(1)/%.o,$(SRC_SERVER)) build/$(1)/libtramsync.a
+	@ar rcs $$@ $(patsubst %.c,build/$(1)/%.o,$(SRC_SERVER))
+build/$(1)/libtsclient.a: $(patsubst %.c,build/$(1)/%.o,$(SRC_CLIENT)) build/$(1)/libtramsync.a
+	@ar rcs $$@ $(patsubst %.c,build/$(1)/%.o,$(SRC_CLIENT))
+build/$(1)/libtsctl.a: $(patsubst %.c,build/$(1)/%.o,$(SRC_CTL)) build/$(1)/libtramsync.a
+	@ar rcs $$@ $(patsubst %.c,build/$(1)/%.o,$(SRC_CTL))
+
+build/$(1)/bin/tramsyncd: build/$(1)/server/main.o build/$(1)/libtsserver.a build/$(1)/libtramsync.a
+	@mkdir -p $$(@D)
+	@echo "LD[$(1)] $$@"
+	@$(2) $$($(3)) -o $$@ $$^ $$($(4)) $(LIBS)
+build/$(1)/bin/tramsync: build/$(1)/client/main.o build/$(1)/libtsclient.a build/$(1)/libtramsync.a
+	@mkdir -p $$(@D)
+	@echo "LD[$(1)] $$@"
+	@$(2) $$($(3)) -o $$@ $$^ $$($(4)) $(LIBS)
+build/$(1)/bin/tramsyncctl: build/$(1)/server/ctl/main.o build/$(1)/libtsctl.a build/$(1)/libtramsync.a
+	@mkdir -p $$(@D)
+	@echo "LD[$(1)] $$@"
+	@$(2) $$($(3)) -o $$@ $$^ $$($(4)) $(LIBS)
+endef
+
+$(eval $(call build_flavor,release,gcc,REL_CFLAGS,NO_LDFLAGS))
+$(eval $(call build_flavor,asan,gcc,ASAN_CFLAGS,ASAN_FLAGS))
+
+-include $(shell find build -name '*.d' 2>/dev/null)
+
+BINS := tramsyncd tramsync tramsyncctl
+
+# Embedded default table registry (schemas as data, see docs/TABLES.md).
+$(GEN_SRC): common/schema/tables.json
+	@mkdir -p $(@D)
+	@{ echo '/* generated from common/schema/tables.json; do not edit */'; \
+	   echo '#include <stddef.h>'; \
+	   echo 'const unsigned char ts_schema_tables_json[] = {'; \
+	   od -An -v -tx1 $< | sed -e 's/ \([0-9a-f][0-9a-f]\)/0x\1,/g'; \
+	   echo '0x00};'; \
+	   echo 'const size_t ts_schema_tables_json_len = sizeof ts_schema_tables_json - 1;'; } > $@.tmp
+	@mv $@.tmp $@
+
+# ---------------------------------------------------------------- build
+.PHONY: all
+all: $(addprefix bin/,$(BINS))
+
+bin/%: build/release/bin/% | deps
+	@mkdir -p bin
+	@cp $< $@
+
+# ---------------------------------------------------------------- tests
+TEST_BINS := $(patsubst %.c,build/asan/%,$(TEST_SRCS))
+ASAN_BINS := $(addprefix build/asan/bin/,$(BINS))
+
+build/asan/tests/%: build/asan/tests/%.o $(patsubst %.c,build/asan/%.o,$(SRC_TESTSUP)) \
+                    build/asan/libtsserver.a build/asan/libtsclient.a build/asan/libtsctl.a build/asan/libtramsync.a
+	@echo "LD[asan] $@"
+	@gcc $(ASAN_CFLAGS) -o $@ $^ $(ASAN_FLAGS) -lcmocka $(LIBS)
+
+.PHONY: test test-build
+test-build: $(TEST_BINS) $(ASAN_BINS) | deps
+test: test-build | deps
+	@TS_BIN_DIR=$(CURDIR)/build/asan/bin TS_SOURCE_DIR=$(CURDIR) \
+	  tests/run-tests.sh $(if $(ONLY),$(filter %$(ONLY),$(TEST_BINS)),$(TEST_BINS))
+
+# ---------------------------------------------------------------- lint
+LINT_SRCS := $(SRC_LIB) $(wildcard server/*.c server/ctl/*.c client/*.c)
+.PHONY: lint
+lint: $(GEN_SRC) | deps
+	cppcheck --quiet --error-exitcode=1 --std=c11 --enable=warning,portability,performance \
+	  --inline-suppr --suppress=missingIncludeSystem -I. -Ibuild/gen \
+	  -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L $(LINT_SRCS)
+	clang-tidy --quiet $(LINT_SRCS) -- $(BASE) 2>/dev/null
+	@echo "lint: clean"
+
+# ---------------------------------------------------------------- bench
+BENCH_BINS := $(patsubst %.c,build/release/%,$(BENCH_SRCS))
+build/release/tests/bench/%: build/release/tests/bench/%.o $(patsubst %.c,build/release/%.o,$(SRC_TESTSUP)) \
+                       build/release/libtsserver.a build/release/libtsclient.a build/release/libtramsync.a
+	@echo "LD[release] $@"
+	@gcc $(REL_CFLAGS) -o $@ $^ -lcmocka $(LIBS)
+
+.PHONY: bench
+bench: $(BENCH_BINS) $(addprefix build/release/bin/,$(BINS)) | deps
+	@set -e; for b in $(if $(ONLY),$(filter %bench_$(ONLY),$(BENCH_BINS)),$(BENCH_BINS)); do \
+	  echo "== $$(basename $$b)"; TS_BIN_DIR=$(CURDIR)/build/release/bin TS_SOURCE_DIR=$(CURDIR) $$b; done
+
+# ---------------------------------------------------------------- fuzz
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRCS))
+FUZZ_TIME ?= 60
+build/fuzz/obj/%.o: %.c | deps $(GEN_SRC)
+	@mkdir -p $(@D)
+	@clang $(FUZZ_CFLAGS) -MMD -MP -c $< -o $@
+build/fuzz/%: tests/fuzz/%.c $(patsubst %.c,build/fuzz/obj/%.o,$(SRC_LIB) $(GEN_SRC)) | deps
+	@mkdir -p $(@D)
+	@echo "LD[fuzz] $@"
+	@clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LIBS)
+
+.PHONY: fuzz fuzz-smoke
+fuzz: $(FUZZ_BINS) | deps
+	@tests/fuzz/run.sh $(FUZZ_TIME) $(FUZZ_BINS)
+fuzz-smoke: $(FUZZ_BINS) | deps
+	@tests/fuzz/run.sh $(or $(SMOKE_TIME),10) $(FUZZ_BINS)
+
+# ---------------------------------------------------------------- run
+.PHONY: run
+run: all | deps
+	@tests/demo/run-demo.sh
+
+# ---------------------------------------------------------------- misc
+.PHONY: clean
+clean:
+	rm -rf build bin
+
+.SECONDARY:

@@ -1,0 +1,75 @@
+/* msgpack helpers: a strict validator that must pass before msgpack-c unpacks
+ * anything (msgpack-c trusts declared array/map sizes and allocates them
+ * first), typed accessors over msgpack_object with precise errors, and a
+ * canonical packer (smallest integers, float64 only, sorted map keys) so equal
+ * values always have equal bytes. */
+#ifndef TS_MP_H
+#define TS_MP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <msgpack.h>
+
+#include "common/ts_error.h"
+
+typedef struct ts_mp_limits {
+    uint32_t max_depth;    /* nesting of arrays and maps; top level is depth 1 */
+    uint32_t max_elements; /* elements of one array, or entries of one map */
+    uint32_t max_objects;  /* objects in the whole document (bounds unpack memory) */
+    uint32_t max_str;      /* bytes of one str or bin */
+} ts_mp_limits;
+
+#define TS_MP_DEFAULT_MAX_DEPTH 16
+#define TS_MP_DEFAULT_MAX_ELEMENTS 65536
+#define TS_MP_DEFAULT_MAX_OBJECTS 262144
+#define TS_MP_DEFAULT_MAX_STR (256 * 1024)
+
+void ts_mp_limits_default(ts_mp_limits *limits);
+
+/* Checks that buf holds exactly one msgpack object within the limits: every
+ * declared length fits in the bytes that remain, no ext types, no reserved
+ * byte, str is valid UTF-8, map keys are str, nothing trails the object.
+ * Returns 0 or a negative TS_E* code with err describing the byte offset. */
+int ts_mp_validate(const uint8_t *buf, size_t len, const ts_mp_limits *limits, ts_error *err);
+
+/* Validates, then unpacks with msgpack-c into `out` (which the caller
+ * destroys with msgpack_unpacked_destroy). str/bin objects point into buf,
+ * which must outlive `out`. */
+int ts_mp_unpack(const uint8_t *buf, size_t len, const ts_mp_limits *limits,
+                 msgpack_unpacked *out, ts_error *err);
+
+/* ---- accessors; `where` names the containing object in error messages ---- */
+const msgpack_object *ts_mp_map_get(const msgpack_object *map, const char *key);
+/* Fails with TS_EDUPLICATE_KEY when the map holds a key twice. */
+int ts_mp_map_check_unique(const msgpack_object *map, const char *where, ts_error *err);
+
+int ts_mp_get_uint(const msgpack_object *map, const char *key, bool required, uint64_t *out,
+                   const char *where, ts_error *err);
+int ts_mp_get_bool(const msgpack_object *map, const char *key, bool required, bool *out,
+                   const char *where, ts_error *err);
+/* Returns the str bytes (not NUL-terminated) and length; max_len 0 = no limit. */
+int ts_mp_get_str(const msgpack_object *map, const char *key, bool required, const char **out,
+                  size_t *out_len, size_t max_len, const char *where, ts_error *err);
+int ts_mp_get_bin(const msgpack_object *map, const char *key, bool required, const uint8_t **out,
+                  size_t *out_len, const char *where, ts_error *err);
+int ts_mp_get_array(const msgpack_object *map, const char *key, bool required,
+                    const msgpack_object **out, const char *where, ts_error *err);
+int ts_mp_get_map(const msgpack_object *map, const char *key, bool required,
+                  const msgpack_object **out, const char *where, ts_error *err);
+
+const char *ts_mp_type_name(msgpack_object_type type);
+bool ts_mp_str_eq(const msgpack_object *o, const char *s);
+
+/* ---- canonical packing ---- */
+/* Packs o canonically: integers in their smallest form, float32 widened to
+ * float64, map entries sorted by key bytes. */
+void ts_mp_pack_canonical(msgpack_packer *pk, const msgpack_object *o);
+void ts_mp_pack_cstr(msgpack_packer *pk, const char *s);
+void ts_mp_pack_strn(msgpack_packer *pk, const char *s, size_t n);
+
+/* UTF-8 well-formedness (no overlongs, no surrogates, <= U+10FFFF). */
+bool ts_utf8_valid(const uint8_t *s, size_t n);
+
+#endif
