@@ -45,6 +45,11 @@ typedef struct ts_change {
     ts_version v;
     uint64_t seq;  /* server sequence number (0 when not from the server) */
     uint64_t lseq; /* sender's local change number (0 when absent) */
+    /* Entries this version beat in true conflicts found at the sender (a
+     * station merging the server's version into its own unpushed one), so
+     * the district logs them too. name = field, value/dot/hlc = the loser. */
+    ts_field *losers;
+    uint32_t nlosers;
 } ts_change;
 
 /* What applying one change did (PUSH_ACK carries it per change). */

@@ -238,6 +238,43 @@ static int ts__check_str(const char *s, size_t n, uint8_t check, const char *key
     return 0;
 }
 
+/* "losers": [[field, value, replica, counter, hlc], ...] */
+static int ts__decode_losers(const msgpack_object *arr, const ts_proto_limits *limits, ts_change *c,
+                             ts_arena *arena, ts_buf *scratch, const char *where, ts_error *err)
+{
+    uint32_t n = arr->via.array.size;
+    if (n > limits->max_fields)
+        return ts_error_set(err, TS_ETOO_MANY_ELEMENTS, "%s: %u losers, at most %u", where, n, limits->max_fields);
+    c->losers = ts_arena_calloc(arena, n ? n : 1, sizeof *c->losers);
+    for (uint32_t i = 0; i < n; i++) {
+        const msgpack_object *e = &arr->via.array.ptr[i];
+        if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size != 5 ||
+            e->via.array.ptr[0].type != MSGPACK_OBJECT_STR)
+            return ts_error_set(err, TS_EWRONG_TYPE, "%s: losers[%u] must be [field, value, replica, counter, hlc]",
+                                where, i);
+        /* reuse the fields decoder on a one-entry map {field: [value, replica, counter, hlc]} */
+        msgpack_object_kv kv;
+        kv.key = e->via.array.ptr[0];
+        kv.val.type = MSGPACK_OBJECT_ARRAY;
+        kv.val.via.array.size = 4;
+        kv.val.via.array.ptr = &e->via.array.ptr[1];
+        msgpack_object map;
+        map.type = MSGPACK_OBJECT_MAP;
+        map.via.map.size = 1;
+        map.via.map.ptr = &kv;
+        ts_version one;
+        ts_version_init(&one);
+        char w[96];
+        snprintf(w, sizeof w, "%s.losers[%u]", where, i);
+        int rc = ts_fields_unpack(&map, &one, arena, scratch, w, err);
+        if (rc < 0)
+            return rc;
+        c->losers[i] = one.fields[0];
+    }
+    c->nlosers = n;
+    return 0;
+}
+
 int ts_change_unpack(const msgpack_object *o, const ts_proto_limits *limits, ts_change *c,
                      ts_arena *arena, ts_buf *scratch, const char *where, ts_error *err)
 {
@@ -279,6 +316,13 @@ int ts_change_unpack(const msgpack_object *o, const ts_proto_limits *limits, ts_
         return ts_error_set(err, TS_ETOO_MANY_ELEMENTS, "%s: %u fields, at most %u", where,
                             fields->via.map.size, limits->max_fields);
     if ((rc = ts_fields_unpack(fields, &c->v, arena, scratch, where, err)) < 0)
+        return rc;
+    c->losers = NULL;
+    c->nlosers = 0;
+    const msgpack_object *losers;
+    if ((rc = ts_mp_get_array(o, "losers", false, &losers, where, err)) < 0)
+        return rc;
+    if (rc == 1 && (rc = ts__decode_losers(losers, limits, c, arena, scratch, where, err)) < 0)
         return rc;
     /* every field's dot must be covered by the version's own vv */
     for (uint32_t i = 0; i < c->v.nfields; i++)
@@ -436,7 +480,7 @@ out:
 
 void ts_change_pack(msgpack_packer *pk, const ts_change *c)
 {
-    msgpack_pack_map(pk, 5 + (c->seq != 0) + (c->lseq != 0));
+    msgpack_pack_map(pk, 5 + (c->seq != 0) + (c->lseq != 0) + (c->nlosers != 0));
     ts_mp_pack_cstr(pk, "table");
     ts_mp_pack_cstr(pk, c->table);
     ts_mp_pack_cstr(pk, "id");
@@ -454,6 +498,19 @@ void ts_change_pack(msgpack_packer *pk, const ts_change *c)
     if (c->lseq != 0) {
         ts_mp_pack_cstr(pk, "lseq");
         msgpack_pack_uint64(pk, c->lseq);
+    }
+    if (c->nlosers != 0) {
+        ts_mp_pack_cstr(pk, "losers");
+        msgpack_pack_array(pk, c->nlosers);
+        for (uint32_t i = 0; i < c->nlosers; i++) {
+            const ts_field *l = &c->losers[i];
+            msgpack_pack_array(pk, 5);
+            ts_mp_pack_strn(pk, l->name, l->name_len);
+            pk->callback(pk->data, (const char *)l->value, l->value_len);
+            ts_mp_pack_strn(pk, l->dot.rid.b, l->dot.rid.len);
+            msgpack_pack_uint64(pk, l->dot.counter);
+            msgpack_pack_uint64(pk, l->hlc);
+        }
     }
 }
 

@@ -1,0 +1,552 @@
+#include "common/ts_registry.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "common/ts_mp.h"
+#include "common/ts_xmalloc.h"
+
+/* generated from common/schema/tables.json by the Makefile */
+extern const unsigned char ts_schema_tables_json[];
+extern const size_t ts_schema_tables_json_len;
+
+static const char *const ts__type_names[] = {"text", "int", "real", "bool", "date",
+                                             "datetime", "enum", "list", "bin"};
+
+const char *ts_field_type_name(ts_field_type type)
+{
+    return (unsigned)type <= TS_FT_BIN ? ts__type_names[type] : "unknown";
+}
+
+const char *ts_table_kind_name(ts_table_kind kind)
+{
+    switch (kind) {
+    case TS_TABLE_STATION: return "station";
+    case TS_TABLE_DISTRICT: return "district";
+    case TS_TABLE_SHARED: return "shared";
+    }
+    return "unknown";
+}
+
+static void ts__field_free(ts_field_def *f)
+{
+    free(f->name);
+    for (size_t i = 0; i < f->nvalues; i++)
+        free(f->values[i]);
+    free(f->values);
+    if (f->has_pattern)
+        regfree(&f->pattern);
+    free(f->pattern_src);
+}
+
+void ts_registry_free(ts_registry *reg)
+{
+    for (size_t i = 0; i < reg->ntables; i++) {
+        ts_table_def *t = &reg->tables[i];
+        for (size_t j = 0; j < t->nfields; j++)
+            ts__field_free(&t->fields[j]);
+        free(t->fields);
+        free(t->name);
+        free(t->label_vi);
+        free(t->label_en);
+    }
+    free(reg->tables);
+    free(reg->district_owner);
+    memset(reg, 0, sizeof *reg);
+}
+
+static int ts__name_cmp(const void *a, const void *b)
+{
+    return strcmp(((const ts_field_def *)a)->name, ((const ts_field_def *)b)->name);
+}
+
+static int ts__table_cmp(const void *a, const void *b)
+{
+    return strcmp(((const ts_table_def *)a)->name, ((const ts_table_def *)b)->name);
+}
+
+static int ts__load_field(ts_field_def *f, const char *tname, const char *name, json_t *spec, ts_error *err)
+{
+    f->name = ts_xstrdup(name);
+    if (!ts_field_name_valid(name, strlen(name)) || name[0] == '_')
+        return ts_error_set(err, TS_EBAD_VALUE, "table %s: \"%s\" is not a valid field name", tname, name);
+    if (!json_is_object(spec))
+        return ts_error_set(err, TS_EBAD_VALUE, "table %s, field %s: must be an object", tname, name);
+    const char *type = json_string_value(json_object_get(spec, "type"));
+    int ti = -1;
+    for (int i = 0; type && i <= TS_FT_BIN; i++)
+        if (strcmp(type, ts__type_names[i]) == 0)
+            ti = i;
+    if (ti < 0)
+        return ts_error_set(err, TS_EBAD_VALUE, "table %s, field %s: unknown type \"%s\"", tname, name,
+                            type ? type : "(none)");
+    f->type = (ts_field_type)ti;
+    f->required = json_is_true(json_object_get(spec, "required"));
+    json_t *mn = json_object_get(spec, "min"), *mx = json_object_get(spec, "max");
+    if (mn != NULL) {
+        if (!json_is_number(mn))
+            return ts_error_set(err, TS_EBAD_VALUE, "table %s, field %s: min must be a number", tname, name);
+        f->has_min = true;
+        f->min = json_number_value(mn);
+    }
+    if (mx != NULL) {
+        if (!json_is_number(mx))
+            return ts_error_set(err, TS_EBAD_VALUE, "table %s, field %s: max must be a number", tname, name);
+        f->has_max = true;
+        f->max = json_number_value(mx);
+    }
+    json_t *values = json_object_get(spec, "values");
+    if (f->type == TS_FT_ENUM) {
+        if (!json_is_array(values) || json_array_size(values) == 0)
+            return ts_error_set(err, TS_EBAD_VALUE, "table %s, field %s: enum needs values", tname, name);
+        f->nvalues = json_array_size(values);
+        f->values = ts_xcalloc(f->nvalues, sizeof *f->values);
+        for (size_t i = 0; i < f->nvalues; i++) {
+            const char *v = json_string_value(json_array_get(values, i));
+            if (v == NULL)
+                return ts_error_set(err, TS_EBAD_VALUE, "table %s, field %s: enum values are strings", tname, name);
+            f->values[i] = ts_xstrdup(v);
+        }
+    }
+    const char *pattern = json_string_value(json_object_get(spec, "pattern"));
+    if (pattern != NULL) {
+        f->pattern_src = ts_xstrdup(pattern);
+        if (regcomp(&f->pattern, pattern, REG_EXTENDED | REG_NOSUB) != 0)
+            return ts_error_set(err, TS_EBAD_VALUE, "table %s, field %s: bad pattern", tname, name);
+        f->has_pattern = true;
+    }
+    return 0;
+}
+
+static int ts__load_table(ts_registry *reg, ts_table_def *t, const char *name, json_t *spec, ts_error *err)
+{
+    (void)reg;
+    t->name = ts_xstrdup(name);
+    if (!ts_field_name_valid(name, strlen(name)))
+        return ts_error_set(err, TS_EBAD_VALUE, "\"%s\" is not a valid table name", name);
+    const char *kind = json_string_value(json_object_get(spec, "kind"));
+    if (kind && strcmp(kind, "station") == 0)
+        t->kind = TS_TABLE_STATION;
+    else if (kind && strcmp(kind, "district") == 0)
+        t->kind = TS_TABLE_DISTRICT;
+    else if (kind && strcmp(kind, "shared") == 0)
+        t->kind = TS_TABLE_SHARED;
+    else
+        return ts_error_set(err, TS_EBAD_VALUE, "table %s: kind must be station, district or shared", name);
+    t->personal = json_is_true(json_object_get(spec, "personal"));
+    const char *vi = json_string_value(json_object_get(spec, "label_vi"));
+    const char *en = json_string_value(json_object_get(spec, "label_en"));
+    t->label_vi = ts_xstrdup(vi ? vi : name);
+    t->label_en = ts_xstrdup(en ? en : name);
+
+    json_t *fields = json_object_get(spec, "fields");
+    if (!json_is_object(fields) || json_object_size(fields) == 0)
+        return ts_error_set(err, TS_EBAD_VALUE, "table %s: fields must be a non-empty object", name);
+    t->nfields = json_object_size(fields);
+    t->fields = ts_xcalloc(t->nfields, sizeof *t->fields);
+    size_t i = 0;
+    const char *fname;
+    json_t *fspec;
+    json_object_foreach(fields, fname, fspec) {
+        int rc = ts__load_field(&t->fields[i++], name, fname, fspec, err);
+        if (rc < 0)
+            return rc;
+    }
+    qsort(t->fields, t->nfields, sizeof *t->fields, ts__name_cmp);
+
+    json_t *writable = json_object_get(spec, "station_writable");
+    for (size_t k = 0; k < json_array_size(writable); k++) {
+        const char *w = json_string_value(json_array_get(writable, k));
+        ts_field_def *f = w ? (ts_field_def *)ts_table_field(t, w) : NULL;
+        if (f == NULL)
+            return ts_error_set(err, TS_EBAD_VALUE, "table %s: station_writable names unknown field %s", name,
+                                w ? w : "(not a string)");
+        f->station_writable = true;
+    }
+    if (t->kind == TS_TABLE_SHARED && json_array_size(writable) == 0)
+        return ts_error_set(err, TS_EBAD_VALUE, "table %s: a shared table needs station_writable", name);
+
+    const char *aud = json_string_value(json_object_get(spec, "audience"));
+    const char *aud_field = json_string_value(json_object_get(spec, "audience_field"));
+    if (t->kind != TS_TABLE_STATION) {
+        if (aud && strcmp(aud, "all") == 0) {
+            t->audience_all = true;
+        } else if (aud_field) {
+            t->audience = ts_table_field(t, aud_field);
+            if (t->audience == NULL || !t->audience->required ||
+                (t->audience->type != TS_FT_TEXT && t->audience->type != TS_FT_LIST))
+                return ts_error_set(err, TS_EBAD_VALUE,
+                                    "table %s: audience_field must name a required text or list field", name);
+            if (t->audience->station_writable)
+                return ts_error_set(err, TS_EBAD_VALUE, "table %s: stations may not write the audience field",
+                                    name);
+        } else {
+            return ts_error_set(err, TS_EBAD_VALUE, "table %s: needs audience \"all\" or audience_field", name);
+        }
+    }
+    const char *prio = json_string_value(json_object_get(spec, "priority_field"));
+    if (prio) {
+        t->priority = ts_table_field(t, prio);
+        if (t->priority == NULL || t->priority->type != TS_FT_ENUM)
+            return ts_error_set(err, TS_EBAD_VALUE, "table %s: priority_field must name an enum field", name);
+    }
+    return 0;
+}
+
+int ts_registry_load_json(ts_registry *reg, const char *json, size_t len, ts_error *err)
+{
+    memset(reg, 0, sizeof *reg);
+    json_error_t jerr;
+    json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (root == NULL)
+        return ts_error_set(err, TS_EBAD_VALUE, "table registry: line %d: %s", jerr.line, jerr.text);
+    int rc = 0;
+    json_t *tables = json_object_get(root, "tables");
+    const char *owner = json_string_value(json_object_get(root, "district_owner"));
+    reg->version = (int)json_integer_value(json_object_get(root, "version"));
+    reg->district_owner = ts_xstrdup(owner ? owner : "district");
+    if (!json_is_object(tables) || json_object_size(tables) == 0) {
+        rc = ts_error_set(err, TS_EBAD_VALUE, "table registry: \"tables\" must be a non-empty object");
+        goto out;
+    }
+    reg->ntables = json_object_size(tables);
+    reg->tables = ts_xcalloc(reg->ntables, sizeof *reg->tables);
+    size_t i = 0;
+    const char *name;
+    json_t *spec;
+    json_object_foreach(tables, name, spec) {
+        if ((rc = ts__load_table(reg, &reg->tables[i++], name, spec, err)) < 0)
+            goto out;
+    }
+    qsort(reg->tables, reg->ntables, sizeof *reg->tables, ts__table_cmp);
+out:
+    json_decref(root);
+    if (rc < 0)
+        ts_registry_free(reg);
+    return rc;
+}
+
+int ts_registry_load_default(ts_registry *reg, ts_error *err)
+{
+    return ts_registry_load_json(reg, (const char *)ts_schema_tables_json, ts_schema_tables_json_len, err);
+}
+
+int ts_registry_load_file(ts_registry *reg, const char *path, ts_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return ts_error_set(err, TS_EIO, "cannot open table registry %s", path);
+    ts_buf b = TS_BUF_INIT;
+    char chunk[8192];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        ts_buf_append(&b, chunk, n);
+    fclose(f);
+    int rc = ts_registry_load_json(reg, (const char *)b.data, b.len, err);
+    ts_buf_free(&b);
+    return rc;
+}
+
+const ts_table_def *ts_registry_table(const ts_registry *reg, const char *name)
+{
+    size_t lo = 0, hi = reg->ntables;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(reg->tables[mid].name, name);
+        if (c == 0)
+            return &reg->tables[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+const ts_field_def *ts_table_field(const ts_table_def *t, const char *name)
+{
+    size_t lo = 0, hi = t->nfields;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(t->fields[mid].name, name);
+        if (c == 0)
+            return &t->fields[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+/* ---------------------------------------------------------------- values */
+
+static bool ts__digits(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+    return true;
+}
+
+static int ts__num(const char *s, size_t n)
+{
+    int v = 0;
+    for (size_t i = 0; i < n; i++)
+        v = v * 10 + (s[i] - '0');
+    return v;
+}
+
+bool ts_date_valid(const char *s, size_t n)
+{
+    if (n != 10 || s[4] != '-' || s[7] != '-' || !ts__digits(s, 4) || !ts__digits(s + 5, 2) ||
+        !ts__digits(s + 8, 2))
+        return false;
+    int y = ts__num(s, 4), m = ts__num(s + 5, 2), d = ts__num(s + 8, 2);
+    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (y < 1800 || m < 1 || m > 12 || d < 1)
+        return false;
+    int max = mdays[m - 1] + (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0));
+    return d <= max;
+}
+
+bool ts_datetime_valid(const char *s, size_t n)
+{
+    if (n < 20 || !ts_date_valid(s, 10) || s[10] != 'T' || s[13] != ':' || s[16] != ':' ||
+        !ts__digits(s + 11, 2) || !ts__digits(s + 14, 2) || !ts__digits(s + 17, 2))
+        return false;
+    if (ts__num(s + 11, 2) > 23 || ts__num(s + 14, 2) > 59 || ts__num(s + 17, 2) > 60)
+        return false;
+    size_t i = 19;
+    if (s[i] == '.') {
+        size_t start = ++i;
+        while (i < n && s[i] >= '0' && s[i] <= '9')
+            i++;
+        if (i == start || i - start > 9)
+            return false;
+    }
+    if (i < n && s[i] == 'Z')
+        return i + 1 == n;
+    if (i + 6 == n && (s[i] == '+' || s[i] == '-') && ts__digits(s + i + 1, 2) && s[i + 3] == ':' &&
+        ts__digits(s + i + 4, 2))
+        return ts__num(s + i + 1, 2) <= 23 && ts__num(s + i + 4, 2) <= 59;
+    return false;
+}
+
+static size_t ts__utf8_chars(const char *s, size_t n)
+{
+    size_t c = 0;
+    for (size_t i = 0; i < n; i++)
+        c += ((unsigned char)s[i] & 0xc0) != 0x80;
+    return c;
+}
+
+static int ts__check_text(const ts_field_def *f, const char *s, size_t n, ts_error *err)
+{
+    if (memchr(s, '\0', n) != NULL)
+        return ts_error_set(err, TS_EINVALID_RECORD, "field %s: text holds a NUL byte", f->name);
+    if (f->has_max && (double)ts__utf8_chars(s, n) > f->max)
+        return ts_error_set(err, TS_EINVALID_RECORD, "field %s: longer than %.0f characters", f->name, f->max);
+    if (f->has_pattern) {
+        char *copy = ts_xstrndup(s, n);
+        int m = regexec(&f->pattern, copy, 0, NULL, 0);
+        free(copy);
+        if (m != 0)
+            return ts_error_set(err, TS_EINVALID_RECORD, "field %s: \"%.*s\" does not match %s", f->name,
+                                (int)(n > 40 ? 40 : n), s, f->pattern_src);
+    }
+    return 0;
+}
+
+static int ts__check_value(const ts_field_def *f, const msgpack_object *o, ts_error *err)
+{
+    const char *want = ts_field_type_name(f->type);
+    if (o->type == MSGPACK_OBJECT_NIL) {
+        if (f->required)
+            return ts_error_set(err, TS_EINVALID_RECORD, "field %s is required and cannot be nil", f->name);
+        return 0;
+    }
+    switch (f->type) {
+    case TS_FT_TEXT:
+        if (o->type != MSGPACK_OBJECT_STR)
+            break;
+        return ts__check_text(f, o->via.str.ptr, o->via.str.size, err);
+    case TS_FT_DATE:
+    case TS_FT_DATETIME:
+        if (o->type != MSGPACK_OBJECT_STR)
+            break;
+        if (!(f->type == TS_FT_DATE ? ts_date_valid : ts_datetime_valid)(o->via.str.ptr, o->via.str.size))
+            return ts_error_set(err, TS_EINVALID_RECORD, "field %s: \"%.*s\" is not a valid %s", f->name,
+                                (int)(o->via.str.size > 40 ? 40 : o->via.str.size), o->via.str.ptr, want);
+        return 0;
+    case TS_FT_ENUM:
+        if (o->type != MSGPACK_OBJECT_STR)
+            break;
+        for (size_t i = 0; i < f->nvalues; i++)
+            if (strlen(f->values[i]) == o->via.str.size && memcmp(f->values[i], o->via.str.ptr, o->via.str.size) == 0)
+                return 0;
+        return ts_error_set(err, TS_EINVALID_RECORD, "field %s: \"%.*s\" is not one of its values", f->name,
+                            (int)(o->via.str.size > 40 ? 40 : o->via.str.size), o->via.str.ptr);
+    case TS_FT_INT: {
+        double v;
+        if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+            v = (double)o->via.u64;
+        else if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+            v = (double)o->via.i64;
+        else
+            break;
+        if ((f->has_min && v < f->min) || (f->has_max && v > f->max))
+            return ts_error_set(err, TS_EINVALID_RECORD, "field %s: %.0f is out of range", f->name, v);
+        return 0;
+    }
+    case TS_FT_REAL: {
+        double v;
+        if (o->type == MSGPACK_OBJECT_FLOAT32 || o->type == MSGPACK_OBJECT_FLOAT64)
+            v = o->via.f64;
+        else if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+            v = (double)o->via.u64;
+        else if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+            v = (double)o->via.i64;
+        else
+            break;
+        if (!isfinite(v))
+            return ts_error_set(err, TS_EINVALID_RECORD, "field %s: not a finite number", f->name);
+        if ((f->has_min && v < f->min) || (f->has_max && v > f->max))
+            return ts_error_set(err, TS_EINVALID_RECORD, "field %s: %g is out of range", f->name, v);
+        return 0;
+    }
+    case TS_FT_BOOL:
+        if (o->type != MSGPACK_OBJECT_BOOLEAN)
+            break;
+        return 0;
+    case TS_FT_LIST:
+        if (o->type != MSGPACK_OBJECT_ARRAY)
+            break;
+        if (f->has_max && o->via.array.size > f->max)
+            return ts_error_set(err, TS_EINVALID_RECORD, "field %s: more than %.0f items", f->name, f->max);
+        for (uint32_t i = 0; i < o->via.array.size; i++) {
+            const msgpack_object *e = &o->via.array.ptr[i];
+            if (e->type != MSGPACK_OBJECT_STR || e->via.str.size == 0 || e->via.str.size > TS_KEY_MAX * 4 ||
+                memchr(e->via.str.ptr, '\0', e->via.str.size) != NULL)
+                return ts_error_set(err, TS_EINVALID_RECORD, "field %s: item %u must be non-empty text", f->name, i);
+        }
+        return 0;
+    case TS_FT_BIN:
+        if (o->type != MSGPACK_OBJECT_BIN)
+            break;
+        if (f->has_max && o->via.bin.size > f->max)
+            return ts_error_set(err, TS_EINVALID_RECORD, "field %s: more than %.0f bytes", f->name, f->max);
+        return 0;
+    }
+    return ts_error_set(err, TS_EINVALID_RECORD, "field %s: expected %s, got %s", f->name, want,
+                        ts_mp_type_name(o->type));
+}
+
+int ts_field_validate(const ts_field_def *f, const uint8_t *value, size_t len, ts_error *err)
+{
+    msgpack_unpacked up;
+    int rc = ts_mp_unpack(value, len, NULL, &up, err);
+    if (rc < 0)
+        return ts_error_set(err, TS_EINVALID_RECORD, "field %s: value is not valid msgpack", f->name);
+    rc = ts__check_value(f, &up.data, err);
+    msgpack_unpacked_destroy(&up);
+    return rc;
+}
+
+int ts_table_validate(const ts_table_def *t, const ts_version *v, ts_error *err)
+{
+    bool deleted = ts_version_deleted(v);
+    size_t known = 0;
+    for (uint32_t i = 0; i < v->nfields; i++) {
+        const ts_field *fld = &v->fields[i];
+        if (strcmp(fld->name, TS_FIELD_DELETED) == 0)
+            continue;
+        const ts_field_def *f = ts_table_field(t, fld->name);
+        if (f == NULL)
+            return ts_error_set(err, TS_EINVALID_RECORD, "table %s has no field \"%s\"", t->name, fld->name);
+        int rc = ts_field_validate(f, fld->value, fld->value_len, err);
+        if (rc < 0)
+            return rc;
+        known++;
+    }
+    if (!deleted) {
+        for (size_t i = 0; i < t->nfields; i++) {
+            if (!t->fields[i].required)
+                continue;
+            const ts_field *fld = ts_version_field(v, t->fields[i].name);
+            if (fld == NULL || (fld->value_len == 1 && fld->value[0] == 0xc0))
+                return ts_error_set(err, TS_EINVALID_RECORD, "table %s: required field \"%s\" is missing",
+                                    t->name, t->fields[i].name);
+        }
+    }
+    (void)known;
+    return 0;
+}
+
+bool ts_audience_has(const ts_audience *a, const char *station)
+{
+    if (a->all)
+        return true;
+    for (size_t i = 0; i < a->n; i++)
+        if (strcmp(a->code[i], station) == 0)
+            return true;
+    return false;
+}
+
+static void ts__audience_add(ts_audience *a, const char *s, size_t n)
+{
+    if (n == 1 && s[0] == '*') {
+        a->all = true;
+        return;
+    }
+    if (a->n == TS_AUDIENCE_MAX || n > TS_KEY_MAX)
+        return;
+    for (size_t i = 0; i < a->n; i++)
+        if (strlen(a->code[i]) == n && memcmp(a->code[i], s, n) == 0)
+            return;
+    memcpy(a->code[a->n], s, n);
+    a->code[a->n][n] = '\0';
+    a->n++;
+}
+
+int ts_table_audience(const ts_table_def *t, const char *owner, const ts_version *v, ts_audience *out,
+                      ts_error *err)
+{
+    out->all = false;
+    out->n = 0;
+    if (t->kind == TS_TABLE_STATION) {
+        ts__audience_add(out, owner, strlen(owner));
+        return 0;
+    }
+    if (t->audience_all) {
+        out->all = true;
+        return 0;
+    }
+    const ts_field *f = ts_version_field(v, t->audience->name);
+    if (f == NULL) {
+        if (ts_version_deleted(v))
+            return 0; /* a bare tombstone: seen by whoever saw it before */
+        return ts_error_set(err, TS_EINVALID_RECORD, "table %s: audience field \"%s\" is missing", t->name,
+                            t->audience->name);
+    }
+    msgpack_unpacked up;
+    if (ts_mp_unpack(f->value, f->value_len, NULL, &up, err) < 0)
+        return ts_error_set(err, TS_EINVALID_RECORD, "table %s: audience field is not valid msgpack", t->name);
+    int rc = 0;
+    const msgpack_object *o = &up.data;
+    if (o->type == MSGPACK_OBJECT_STR) {
+        ts__audience_add(out, o->via.str.ptr, o->via.str.size);
+    } else if (o->type == MSGPACK_OBJECT_ARRAY) {
+        for (uint32_t i = 0; i < o->via.array.size; i++)
+            if (o->via.array.ptr[i].type == MSGPACK_OBJECT_STR)
+                ts__audience_add(out, o->via.array.ptr[i].via.str.ptr, o->via.array.ptr[i].via.str.size);
+    } else if (o->type != MSGPACK_OBJECT_NIL) {
+        rc = ts_error_set(err, TS_EINVALID_RECORD, "table %s: audience field must be text or a list", t->name);
+    }
+    msgpack_unpacked_destroy(&up);
+    return rc;
+}

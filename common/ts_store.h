@@ -1,0 +1,237 @@
+/* The replicated record store: one SQLite database per replica (the district
+ * server, or one station). It applies the merge rules of ../DESIGN.md, keeps
+ * the conflict and audit logs, hands out changes by cursor, and never
+ * acknowledges anything it has not committed.
+ *
+ * Roles: a server store authorises every change against the table registry
+ * and the pushing station, gives each accepted version a sequence number and
+ * answers "what is visible to station S since sequence N". A station store
+ * numbers its own changes (lseq) so it can push exactly what the server has
+ * not acknowledged.
+ *
+ * A ts_store is used from one thread at a time. Other processes may open the
+ * same file (the station CLI while the agent runs): SQLite's locking and WAL
+ * make that safe; writers wait up to the busy timeout. */
+#ifndef TS_STORE_H
+#define TS_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "common/ts_arena.h"
+#include "common/ts_buf.h"
+#include "common/ts_error.h"
+#include "common/ts_hlc.h"
+#include "common/ts_record.h"
+#include "common/ts_registry.h"
+#include "common/ts_vv.h"
+
+#define TS_STORE_SCHEMA_VERSION 1
+
+typedef struct ts_store ts_store;
+
+typedef enum ts_store_role {
+    TS_ROLE_SERVER = 1,
+    TS_ROLE_STATION = 2
+} ts_store_role;
+
+typedef enum ts_sync_mode {
+    TS_SYNC_OFF = 0,
+    TS_SYNC_NORMAL = 1,
+    TS_SYNC_FULL = 2
+} ts_sync_mode;
+
+typedef struct ts_store_options {
+    const char *path;
+    ts_store_role role;
+    const ts_registry *registry; /* required; must outlive the store */
+    /* Station code: the station's own code (station role), or the district
+     * owner name (server role; defaults to registry->district_owner). */
+    const char *station;
+    ts_sync_mode synchronous;   /* default TS_SYNC_FULL */
+    uint64_t max_ahead_ms;      /* HLC skew bound (server), default 5 min */
+    ts_clock_fn clock;          /* wall clock override (tests); NULL = real */
+    void *clock_ctx;
+    int busy_timeout_ms;        /* default 5000 */
+    bool create;                /* create the database when missing (default: must exist) */
+    bool read_only;
+} ts_store_options;
+
+void ts_store_options_init(ts_store_options *opt);
+
+int ts_store_open(ts_store **out, const ts_store_options *opt, ts_error *err);
+void ts_store_close(ts_store *st);
+
+ts_store_role ts_store_get_role(const ts_store *st);
+const ts_rid *ts_store_replica(const ts_store *st);
+/* A random id fixed when the database was created: a cursor from another
+ * server database is recognised by it. */
+const char *ts_store_db_id(const ts_store *st);
+const char *ts_store_station(const ts_store *st);
+const ts_registry *ts_store_registry(const ts_store *st);
+ts_hlc *ts_store_hlc(ts_store *st);
+/* Highest sequence number given so far (server). */
+uint64_t ts_store_last_seq(const ts_store *st);
+/* The SQLite handle, for read-only reporting queries in the layers above. */
+struct sqlite3 *ts_store_db(ts_store *st);
+
+/* ---------------------------------------------------------------- metadata */
+int ts_store_meta_get(ts_store *st, const char *key, char *out, size_t size);
+int ts_store_meta_get_u64(ts_store *st, const char *key, uint64_t *out);
+int ts_store_meta_set(ts_store *st, const char *key, const char *value);
+int ts_store_meta_set_u64(ts_store *st, const char *key, uint64_t value);
+
+/* ---------------------------------------------------------------- actors */
+typedef enum ts_actor_kind {
+    TS_ACTOR_LOCAL = 0,   /* this replica's own user (CLI, import, admin UI on the server) */
+    TS_ACTOR_STATION = 1, /* a station, identified by its certificate (server side) */
+    TS_ACTOR_SERVER = 2,  /* the district server (station side) */
+    TS_ACTOR_ADMIN = 3    /* a district admin, through the admin API */
+} ts_actor_kind;
+
+typedef struct ts_actor {
+    ts_actor_kind kind;
+    const char *name;     /* station code or admin user */
+    const ts_rid *replica; /* the pushing replica (stations) */
+    const char *peer;     /* address, for the audit log */
+} ts_actor;
+
+/* ---------------------------------------------------------------- local writes */
+typedef struct ts_kv {
+    const char *name;
+    const uint8_t *value; /* canonical msgpack (see ts_value_* helpers) */
+    size_t len;
+} ts_kv;
+
+/* Writes fields of one record at this replica: vv[self] += 1, one fresh HLC,
+ * each field (value, (self, vv[self]), hlc), `_deleted` = false. The result is
+ * validated against the registry before commit. owner NULL means "mine" (the
+ * station's code, or the district owner on the server). On the server the
+ * new version gets a sequence number like any accepted change. */
+int ts_store_put(ts_store *st, const ts_actor *actor, const char *table, const char *id, const char *owner,
+                 const ts_kv *fields, size_t nfields, ts_error *err);
+/* Sets `_deleted` = true (a local write). TS_ENOT_FOUND when absent. */
+int ts_store_delete(ts_store *st, const ts_actor *actor, const char *table, const char *id, ts_error *err);
+
+/* Canonical msgpack of simple values, for ts_kv. */
+void ts_value_str(ts_buf *b, const char *s);
+void ts_value_int(ts_buf *b, int64_t v);
+void ts_value_real(ts_buf *b, double v);
+void ts_value_bool(ts_buf *b, bool v);
+void ts_value_nil(ts_buf *b);
+
+/* ---------------------------------------------------------------- reading */
+/* Reads one record; fields in arena, vv owned by out (ts_version_free).
+ * TS_ENOT_FOUND when absent. */
+int ts_store_get(ts_store *st, const char *table, const char *id, ts_change *out, ts_arena *arena,
+                 ts_error *err);
+
+typedef struct ts_change_page {
+    ts_change *items;
+    uint32_t n;
+    uint32_t cap;
+    ts_arena arena;
+} ts_change_page;
+
+void ts_change_page_init(ts_change_page *p);
+void ts_change_page_reset(ts_change_page *p);
+void ts_change_page_free(ts_change_page *p);
+
+/* Server: versions visible to `station` (NULL: everything) with seq > since,
+ * in seq order, at most limit; versions that are exactly what `replica`
+ * pushed (when not NULL) are skipped, since it has them. *next is the cursor
+ * to ask from next time and *more whether more are waiting. Costs in
+ * proportion to what it returns. */
+int ts_store_changes_since(ts_store *st, const char *station, const ts_rid *replica, uint64_t since,
+                           uint32_t limit, ts_change_page *page, uint64_t *next, bool *more, ts_error *err);
+
+/* Station: local versions the server has not acknowledged, lseq > after,
+ * in lseq order. Each carries its lseq (and the conflicts found here, see
+ * ts_store_apply). */
+int ts_store_pending(ts_store *st, uint64_t after, uint32_t limit, ts_change_page *page, ts_error *err);
+/* Number of pending versions. */
+int ts_store_pending_count(ts_store *st, uint64_t *count);
+
+/* ---------------------------------------------------------------- applying */
+typedef struct ts_apply_result {
+    ts_outcome outcome;
+    int code;          /* TS_E* when rejected */
+    char reason[200];  /* why, when rejected */
+    uint64_t seq;      /* server: sequence of the stored version */
+    uint32_t conflicts; /* true conflicts logged by this change */
+} ts_apply_result;
+
+/* Applies a change set from another replica in one transaction.
+ *
+ * Server (actor: a station or an admin): each change is authorised (tables,
+ * ownership, audience, station-writable fields, only the pusher's own new
+ * dots), validated against the registry, then merged; a rejected change
+ * never aborts its valid neighbours. The whole set is refused, and nothing
+ * changes, when any HLC is beyond the skew bound (TS_ECLOCK_AHEAD) or when
+ * the pushing replica is found to have been restored from an old copy
+ * (TS_EREKEY_REQUIRED).
+ *
+ * Station (actor: the server): changes are validated and merged; the HLC
+ * advances past them.
+ *
+ * Returns 0 with one result per change, or a negative code for the whole
+ * set (err says why; results untouched). */
+int ts_store_apply(ts_store *st, const ts_actor *actor, const ts_change *changes, size_t n,
+                   ts_apply_result *results, ts_error *err);
+
+/* ---------------------------------------------------------------- station bookkeeping */
+/* The server acknowledged every pending version with lseq <= upto. */
+int ts_store_ack_pushed(ts_store *st, uint64_t upto, ts_error *err);
+/* Marks pending changes the server rejected for good (kept, not re-sent). */
+int ts_store_mark_rejected(ts_store *st, const ts_change *c, int code, const char *reason, ts_error *err);
+/* Takes a new replica id after the server found this database restored from
+ * an old copy: every field this replica wrote that the server may not have is
+ * written again under the new id, so no dot is ever reused and nothing is lost. */
+int ts_store_rekey(ts_store *st, ts_error *err);
+
+/* ---------------------------------------------------------------- server bookkeeping */
+/* Records that `station` has stored everything visible to it up to seq. */
+int ts_store_station_cursor(ts_store *st, const char *station, uint64_t seq, ts_error *err);
+/* Checks a connecting replica: TS_EREKEY_REQUIRED when it is retired or its
+ * change counter went back (restored from an old copy). Registers new ones. */
+int ts_store_check_replica(ts_store *st, const char *station, const ts_rid *replica, uint64_t lseq,
+                           ts_error *err);
+/* Reduces tombstones every station that can see them has acknowledged to
+ * their key, owner and vv (fields dropped), so nothing can resurrect them.
+ * Returns the number purged. */
+int ts_store_purge_tombstones(ts_store *st, uint32_t limit, uint64_t *purged, ts_error *err);
+
+/* ---------------------------------------------------------------- logs */
+typedef struct ts_conflict_row {
+    int64_t id;
+    char table[TS_KEY_MAX + 1];
+    char record[TS_KEY_MAX + 1];
+    char field[TS_FIELD_NAME_MAX + 1];
+    char rule[32];
+    char detected_by[TS_RID_MAX + 1];
+    char actor[TS_KEY_MAX + 1];
+    uint64_t detected_at;
+    bool resolved;
+} ts_conflict_row;
+
+int ts_store_conflict_count(ts_store *st, bool unresolved_only, uint64_t *count);
+/* Marks a conflict resolved (the resolving write is a separate ts_store_put). */
+int ts_store_conflict_resolve(ts_store *st, int64_t id, const char *by, const char *resolution, ts_error *err);
+
+/* Appends an audit entry in its own statement (inside the caller's
+ * transaction when one is open). */
+int ts_store_audit(ts_store *st, const ts_actor *actor, const char *action, const char *table,
+                   const char *record, const char *outcome, const char *detail);
+
+/* ---------------------------------------------------------------- maintenance */
+/* Canonical, byte-stable dump of every record (one JSON object per line,
+ * ordered by table and id; replica-local bookkeeping left out), so two
+ * replicas that hold the same versions dump identical bytes. */
+int ts_store_dump(ts_store *st, FILE *out, ts_error *err);
+int ts_store_dump_buf(ts_store *st, ts_buf *out, ts_error *err);
+/* PRAGMA integrity_check == "ok" */
+int ts_store_integrity_check(ts_store *st, ts_error *err);
+
+#endif

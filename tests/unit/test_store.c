@@ -1,0 +1,252 @@
+/* The store: local writes, validation, authorisation, sync between a server
+ * and stations, visibility, dumps. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "common/ts_store.h"
+#include "common/ts_xmalloc.h"
+#include "tests/support/ts_test.h"
+#include "tests/support/ts_test_store.h"
+
+typedef struct fixture {
+    char *dir;
+    ts_store *srv;
+    ts_store *bn; /* Bình Nguyên */
+    ts_store *xl; /* Xuân Lãng */
+} fixture;
+
+static int setup(void **state)
+{
+    fixture *f = ts_xcalloc(1, sizeof *f);
+    f->dir = ts_tmpdir_make("store");
+    f->srv = ts_test_open(f->dir, "district.db", TS_ROLE_SERVER, NULL, NULL);
+    f->bn = ts_test_open(f->dir, "bn.db", TS_ROLE_STATION, "binhnguyen", NULL);
+    f->xl = ts_test_open(f->dir, "xl.db", TS_ROLE_STATION, "xuanlang", NULL);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    ts_store_close(f->srv);
+    ts_store_close(f->bn);
+    ts_store_close(f->xl);
+    ts_tmpdir_remove(f->dir);
+    free(f);
+    return 0;
+}
+
+static void put_ok(ts_store *st, const char *table, const char *id, const char *a, const char *b, const char *c,
+                   const char *d)
+{
+    ts_error err;
+    if (ts_test_put(st, table, id, NULL, &err, a, b, c, d, NULL) < 0)
+        fail_msg("put %s/%s: %s", table, id, err.msg);
+}
+
+static void test_put_get_delete(void **state)
+{
+    fixture *f = *state;
+    put_ok(f->bn, "residents", "bn-1", "full_name=Nguyễn Thị Lan", "birth_date=1980-02-29", "sex=female", NULL);
+    ts_arena arena;
+    ts_arena_init(&arena, 4096);
+    ts_change c;
+    ts_error err;
+    assert_int_equal(ts_store_get(f->bn, "residents", "bn-1", &c, &arena, &err), 0);
+    assert_string_equal(c.owner, "binhnguyen");
+    assert_int_equal(c.v.vv.n, 1);
+    assert_int_equal(c.v.vv.e[0].counter, 1);
+    assert_int_equal(c.v.nfields, 4); /* three fields + _deleted */
+    assert_false(ts_version_deleted(&c.v));
+    uint64_t first_hlc = c.v.fields[0].hlc;
+    ts_version_free(&c.v);
+
+    put_ok(f->bn, "residents", "bn-1", "phone=0912345678", NULL, NULL, NULL);
+    assert_int_equal(ts_store_get(f->bn, "residents", "bn-1", &c, &arena, &err), 0);
+    assert_int_equal(c.v.vv.e[0].counter, 2);
+    const ts_field *phone = ts_version_field(&c.v, "phone");
+    assert_non_null(phone);
+    assert_int_equal(phone->dot.counter, 2);
+    assert_true(phone->hlc > first_hlc);
+    assert_int_equal(ts_version_field(&c.v, "full_name")->dot.counter, 1);
+    ts_version_free(&c.v);
+
+    ts_actor me = {TS_ACTOR_LOCAL, "test", NULL, NULL};
+    assert_int_equal(ts_store_delete(f->bn, &me, "residents", "bn-1", &err), 0);
+    assert_int_equal(ts_store_get(f->bn, "residents", "bn-1", &c, &arena, &err), 0);
+    assert_true(ts_version_deleted(&c.v));
+    ts_version_free(&c.v);
+    assert_int_equal(ts_store_delete(f->bn, &me, "residents", "bn-1", &err), TS_ENOT_FOUND);
+    assert_int_equal(ts_store_delete(f->bn, &me, "residents", "nope", &err), TS_ENOT_FOUND);
+    /* a put on a deleted record brings it back */
+    put_ok(f->bn, "residents", "bn-1", "phone=0912345679", NULL, NULL, NULL);
+    assert_int_equal(ts_store_get(f->bn, "residents", "bn-1", &c, &arena, &err), 0);
+    assert_false(ts_version_deleted(&c.v));
+    ts_version_free(&c.v);
+    ts_arena_free(&arena);
+}
+
+static void test_validation(void **state)
+{
+    fixture *f = *state;
+    ts_error err;
+    assert_int_equal(ts_test_put(f->bn, "patients", "x", NULL, &err, "a=1", NULL), TS_EUNKNOWN_TABLE);
+    assert_non_null(strstr(err.msg, "patients"));
+    assert_int_equal(ts_test_put(f->bn, "residents", "x", NULL, &err, "full_name=A", "sex=female", NULL),
+                     TS_EINVALID_RECORD);
+    assert_non_null(strstr(err.msg, "birth_date"));
+    assert_int_equal(ts_test_put(f->bn, "residents", "x", NULL, &err, "full_name=A", "sex=female",
+                                 "birth_date=2023-02-29", NULL),
+                     TS_EINVALID_RECORD);
+    assert_non_null(strstr(err.msg, "birth_date"));
+    assert_int_equal(ts_test_put(f->bn, "residents", "x", NULL, &err, "full_name=A", "sex=unknown",
+                                 "birth_date=2020-01-01", NULL),
+                     TS_EINVALID_RECORD);
+    assert_int_equal(ts_test_put(f->bn, "residents", "x", NULL, &err, "full_name=A", "sex=male",
+                                 "birth_date=2020-01-01", "national_id=12345", NULL),
+                     TS_EINVALID_RECORD);
+    assert_non_null(strstr(err.msg, "national_id"));
+    assert_int_equal(ts_test_put(f->bn, "residents", "x", NULL, &err, "full_name=A", "sex=male",
+                                 "birth_date=2020-01-01", "shoe_size=42", NULL),
+                     TS_EINVALID_RECORD);
+    assert_non_null(strstr(err.msg, "shoe_size"));
+    assert_int_equal(ts_test_put(f->bn, "child_growth", "x", NULL, &err, "resident_id=r", "date=2024-01-01",
+                                 "age_months=61", NULL),
+                     TS_EINVALID_RECORD);
+    /* nothing of the refused writes was stored, and the counters did not move */
+    uint64_t pending = 9;
+    assert_int_equal(ts_store_pending_count(f->bn, &pending), 0);
+    assert_int_equal(pending, 0);
+    /* stations cannot write district tables */
+    assert_int_equal(ts_test_put(f->bn, "stations", "binhnguyen", NULL, &err, "name=x", "commune=y", NULL),
+                     TS_EFORBIDDEN);
+}
+
+static void test_push_pull_visibility(void **state)
+{
+    fixture *f = *state;
+    put_ok(f->bn, "residents", "bn-1", "full_name=Trần Văn An", "birth_date=1975-05-01", "sex=male", NULL);
+    put_ok(f->xl, "residents", "xl-1", "full_name=Lê Thị Hoa", "birth_date=1990-12-31", "sex=female", NULL);
+    put_ok(f->srv, "stations", "binhnguyen", "name=Trạm Y tế xã Bình Nguyên", "commune=Bình Nguyên", NULL, NULL);
+    ts_error err;
+    /* a notice needs all its required fields */
+    assert_int_equal(ts_test_put(f->srv, "notices", "n-1", NULL, &err, "number=45/TB-TTYT", "doc_type=thong_bao",
+                                 "issuer=TTYT khu vực Bình Xuyên", "issue_date=2026-05-06", NULL),
+                     TS_EINVALID_RECORD);
+    assert_non_null(strstr(err.msg, "required"));
+    assert_int_equal(ts_test_put(f->srv, "notices", "n-2", NULL, &err, "number=46/TB-TTYT", "doc_type=cong_dien",
+                                 "issuer=TTYT", "issue_date=2026-05-07", "subject=Phòng chống dịch",
+                                 "category=prevention", "urgency=hoa_toc", "recipients=[xuanlang]", NULL),
+                     0);
+
+    assert_int_equal(ts_test_push(f->bn, f->srv, "binhnguyen", false), 1);
+    assert_int_equal(ts_test_push(f->xl, f->srv, "xuanlang", false), 1);
+    assert_int_equal(ts_test_push(f->bn, f->srv, "binhnguyen", false), 0); /* nothing left */
+
+    /* Bình Nguyên sees its own resident (skipped: it pushed it), the
+     * station directory; not Xuân Lãng's resident, not the notice. */
+    assert_int_equal(ts_test_pull(f->srv, f->bn, "binhnguyen"), 1);
+    ts_arena arena;
+    ts_arena_init(&arena, 4096);
+    ts_change c;
+    assert_int_equal(ts_store_get(f->bn, "stations", "binhnguyen", &c, &arena, &err), 0);
+    ts_version_free(&c.v);
+    assert_int_equal(ts_store_get(f->bn, "residents", "xl-1", &c, &arena, &err), TS_ENOT_FOUND);
+    assert_int_equal(ts_store_get(f->bn, "notices", "n-2", &c, &arena, &err), TS_ENOT_FOUND);
+    /* Xuân Lãng gets the directory and the notice addressed to it */
+    assert_int_equal(ts_test_pull(f->srv, f->xl, "xuanlang"), 2);
+    assert_int_equal(ts_store_get(f->xl, "notices", "n-2", &c, &arena, &err), 0);
+    ts_version_free(&c.v);
+    /* the district holds both residents */
+    assert_int_equal(ts_store_get(f->srv, "residents", "bn-1", &c, &arena, &err), 0);
+    assert_string_equal(c.owner, "binhnguyen");
+    ts_version_free(&c.v);
+    assert_int_equal(ts_store_get(f->srv, "residents", "xl-1", &c, &arena, &err), 0);
+    ts_version_free(&c.v);
+    ts_arena_free(&arena);
+
+    /* a second pull returns nothing */
+    assert_int_equal(ts_test_pull(f->srv, f->xl, "xuanlang"), 0);
+}
+
+static void test_forbidden_pushes(void **state)
+{
+    fixture *f = *state;
+    put_ok(f->bn, "residents", "shared-id", "full_name=A", "birth_date=2000-01-01", "sex=male", NULL);
+    ts_test_push(f->bn, f->srv, "binhnguyen", false);
+
+    /* Xuân Lãng pushes a record under Bình Nguyên's name, and one with the
+     * same id as Bình Nguyên's: both refused, its valid neighbour applied. */
+    put_ok(f->xl, "residents", "shared-id", "full_name=B", "birth_date=2000-01-01", "sex=male", NULL);
+    put_ok(f->xl, "residents", "xl-ok", "full_name=C", "birth_date=2000-01-01", "sex=male", NULL);
+    ts_change_page page;
+    ts_change_page_init(&page);
+    ts_error err;
+    assert_int_equal(ts_store_pending(f->xl, 0, 100, &page, &err), 0);
+    assert_int_equal(page.n, 2);
+    ts_apply_result res[3];
+    ts_actor xl = {TS_ACTOR_STATION, "xuanlang", ts_store_replica(f->xl), "127.0.0.1"};
+    assert_int_equal(ts_store_apply(f->srv, &xl, page.items, page.n, res, &err), 0);
+    assert_int_equal(res[0].outcome, TS_OUTCOME_REJECTED);
+    assert_int_equal(res[0].code, TS_EFORBIDDEN);
+    assert_non_null(strstr(res[0].reason, "binhnguyen"));
+    assert_int_equal(res[1].outcome, TS_OUTCOME_APPLIED);
+
+    /* a change claiming to be written by another station's replica */
+    ts_change forged = page.items[1];
+    forged.owner = "binhnguyen";
+    ts_actor bn = {TS_ACTOR_STATION, "binhnguyen", ts_store_replica(f->bn), "127.0.0.1"};
+    forged.id = "forged";
+    assert_int_equal(ts_store_apply(f->srv, &bn, &forged, 1, res, &err), 0);
+    assert_int_equal(res[0].outcome, TS_OUTCOME_REJECTED);
+    assert_non_null(strstr(res[0].reason, "replica"));
+
+    /* the refusals are in the audit log */
+    sqlite3_stmt *q;
+    assert_int_equal(sqlite3_prepare_v2(ts_store_db(f->srv),
+                                        "SELECT count(*) FROM audit WHERE action = 'reject' AND outcome = 'FORBIDDEN'",
+                                        -1, &q, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(q, 0), 2);
+    sqlite3_finalize(q);
+    ts_change_page_free(&page);
+}
+
+static void test_dump_identical(void **state)
+{
+    fixture *f = *state;
+    put_ok(f->srv, "stations", "xuanlang", "name=Trạm Y tế xã Xuân Lãng", "commune=Xuân Lãng", "population=9120", NULL);
+    put_ok(f->srv, "drug_catalog", "PARA500", "name=Paracetamol 500mg", "unit=viên", NULL, NULL);
+    ts_test_pull(f->srv, f->bn, "binhnguyen");
+    ts_test_pull(f->srv, f->xl, "xuanlang");
+    ts_buf a = TS_BUF_INIT, b = TS_BUF_INIT, c = TS_BUF_INIT;
+    ts_error err;
+    assert_int_equal(ts_store_dump_buf(f->bn, &a, &err), 0);
+    assert_int_equal(ts_store_dump_buf(f->xl, &b, &err), 0);
+    assert_int_equal(ts_store_dump_buf(f->srv, &c, &err), 0);
+    assert_true(a.len > 0);
+    assert_int_equal(a.len, b.len);
+    assert_memory_equal(a.data, b.data, a.len);
+    assert_int_equal(a.len, c.len);
+    assert_memory_equal(a.data, c.data, a.len);
+    ts_buf_free(&a);
+    ts_buf_free(&b);
+    ts_buf_free(&c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_put_get_delete, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_validation, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_push_pull_visibility, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_forbidden_pushes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dump_identical, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
