@@ -1,14 +1,180 @@
+/* tramsyncd: command line, signals, systemd readiness. */
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include <systemd/sd-daemon.h>
+#include <uv.h>
+
+#include "common/ts_log.h"
 #include "common/ts_version.h"
+#include "common/ts_xmalloc.h"
+#include "server/ts_server.h"
+
+typedef struct ts_daemon {
+    uv_loop_t *loop;
+    ts_server *srv;
+    const char *config_path;
+    char **overrides;
+    int noverrides;
+    uv_signal_t sig_term, sig_int, sig_hup;
+    int exit_code;
+    bool stopping;
+} ts_daemon;
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: tramsyncd [options]\n"
+            "\n"
+            "The tramsync district daemon: stations sync with it over mutual TLS.\n"
+            "\n"
+            "  -c, --config FILE        configuration file (INI); without one, built-in defaults\n"
+            "      --set SEC.KEY=VALUE  override one setting (repeatable), e.g. --set server.listen=:7443\n"
+            "  -l, --listen ADDR        same as --set server.listen=ADDR\n"
+            "  -d, --data-dir DIR       same as --set server.data_dir=DIR\n"
+            "      --log-level LEVEL    same as --set server.log_level=LEVEL (debug, info, warn, error)\n"
+            "      --port-file FILE     write the port actually bound to FILE once listening\n"
+            "      --check-config       check the configuration (files, certificates) and exit\n"
+            "      --print-config       print the effective configuration, documented, and exit\n"
+            "  -V, --version            print the version and exit\n"
+            "  -h, --help               this help\n"
+            "\n"
+            "Signals: SIGTERM or SIGINT drain sessions and stop; SIGHUP reloads the configuration,\n"
+            "certificates and CRL without dropping sessions. Logs go to standard error.\n");
+}
+
+static char *ts__assign(const char *key, const char *value)
+{
+    return ts_xasprintf("%s=%s", key, value);
+}
+
+static void on_stopped(ts_server *srv, void *arg)
+{
+    (void)srv;
+    ts_daemon *d = arg;
+    uv_close((uv_handle_t *)&d->sig_term, NULL);
+    uv_close((uv_handle_t *)&d->sig_int, NULL);
+    uv_close((uv_handle_t *)&d->sig_hup, NULL);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    ts_daemon *d = h->data;
+    if (signum == SIGHUP) {
+        sd_notify(0, "RELOADING=1");
+        ts_server_config cfg;
+        ts_error err;
+        int rc = ts_server_config_load(&cfg, d->config_path, d->overrides, d->noverrides, &err);
+        if (rc == 0)
+            rc = ts_server_reload(d->srv, &cfg, &err);
+        if (rc < 0)
+            ts_log_error("reload_failed", "reason=\"%s\"", err.msg);
+        if (rc == 0 || cfg.listen != NULL)
+            ts_server_config_free(&cfg);
+        sd_notify(0, "READY=1");
+        return;
+    }
+    if (d->stopping) {
+        ts_log_warn("forced_exit", "signal=%d", signum);
+        exit(1);
+    }
+    d->stopping = true;
+    ts_log_info("signal", "signal=%s action=drain", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+    sd_notify(0, "STOPPING=1");
+    ts_server_shutdown(d->srv, on_stopped, d);
+}
 
 int main(int argc, char **argv)
 {
-    if (argc > 1 && strcmp(argv[1], "--version") == 0) {
-        printf("tramsyncd %s\n", TS_VERSION);
+    ts_daemon d;
+    memset(&d, 0, sizeof d);
+    d.overrides = ts_xcalloc((size_t)argc + 1, sizeof *d.overrides);
+    bool check = false, print = false;
+    const char *port_file = NULL;
+    enum { OPT_SET = 256, OPT_LOG, OPT_CHECK, OPT_PRINT, OPT_PORT_FILE };
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},   {"set", required_argument, NULL, OPT_SET},
+        {"listen", required_argument, NULL, 'l'},   {"data-dir", required_argument, NULL, 'd'},
+        {"log-level", required_argument, NULL, OPT_LOG}, {"check-config", no_argument, NULL, OPT_CHECK},
+        {"print-config", no_argument, NULL, OPT_PRINT}, {"port-file", required_argument, NULL, OPT_PORT_FILE},
+        {"version", no_argument, NULL, 'V'},        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "c:l:d:Vh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': d.config_path = optarg; break;
+        case OPT_SET: d.overrides[d.noverrides++] = ts_xstrdup(optarg); break;
+        case 'l': d.overrides[d.noverrides++] = ts__assign("server.listen", optarg); break;
+        case 'd': d.overrides[d.noverrides++] = ts__assign("server.data_dir", optarg); break;
+        case OPT_LOG: d.overrides[d.noverrides++] = ts__assign("server.log_level", optarg); break;
+        case OPT_CHECK: check = true; break;
+        case OPT_PRINT: print = true; break;
+        case OPT_PORT_FILE: port_file = optarg; break;
+        case 'V': printf("tramsyncd %s (protocol %d-%d)\n", TS_VERSION, TS_PROTO_VERSION_MIN, TS_PROTO_VERSION_MAX);
+            return 0;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "tramsyncd: unexpected argument \"%s\"\n", argv[optind]);
+        usage(stderr);
+        return 2;
+    }
+
+    ts_server_config cfg;
+    ts_error err;
+    if (ts_server_config_load(&cfg, d.config_path, d.overrides, d.noverrides, &err) < 0) {
+        fprintf(stderr, "tramsyncd: %s\n", err.msg);
+        return 2;
+    }
+    if (print) {
+        ts_cfg_write(stdout, &cfg, ts_server_config_keys, "tramsyncd configuration");
+        ts_server_config_free(&cfg);
         return 0;
     }
-    fprintf(stderr, "usage: tramsyncd --version\n");
-    return 2;
+    if (check) {
+        int rc = ts_server_config_check(&cfg, &err);
+        if (rc < 0)
+            fprintf(stderr, "tramsyncd: configuration error: %s\n", err.msg);
+        else
+            printf("tramsyncd: configuration OK (%s)\n", d.config_path ? d.config_path : "built-in defaults");
+        ts_server_config_free(&cfg);
+        return rc < 0 ? 1 : 0;
+    }
+
+    d.loop = uv_default_loop();
+    if (ts_server_start(&d.srv, d.loop, &cfg, &err) < 0) {
+        ts_log_error("start_failed", "reason=\"%s\"", err.msg);
+        fprintf(stderr, "tramsyncd: %s\n", err.msg);
+        ts_server_config_free(&cfg);
+        return 1;
+    }
+    ts_server_config_free(&cfg);
+    if (port_file != NULL) {
+        FILE *f = fopen(port_file, "w");
+        if (f == NULL || fprintf(f, "%d\n", ts_server_port(d.srv)) < 0 || fclose(f) != 0) {
+            fprintf(stderr, "tramsyncd: cannot write %s\n", port_file);
+            return 1;
+        }
+    }
+    uv_signal_init(d.loop, &d.sig_term);
+    uv_signal_init(d.loop, &d.sig_int);
+    uv_signal_init(d.loop, &d.sig_hup);
+    d.sig_term.data = d.sig_int.data = d.sig_hup.data = &d;
+    uv_signal_start(&d.sig_term, on_signal, SIGTERM);
+    uv_signal_start(&d.sig_int, on_signal, SIGINT);
+    uv_signal_start(&d.sig_hup, on_signal, SIGHUP);
+    sd_notify(0, "READY=1");
+
+    uv_run(d.loop, UV_RUN_DEFAULT);
+
+    ts_server_free(d.srv);
+    uv_loop_close(d.loop);
+    for (int i = 0; i < d.noverrides; i++)
+        free(d.overrides[i]);
+    free(d.overrides);
+    return d.exit_code;
 }

@@ -1,0 +1,371 @@
+#include "common/ts_tls.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include "common/ts_xmalloc.h"
+
+struct ts_tls_ctx {
+    SSL_CTX *ssl_ctx;
+    int refs;
+    int64_t cert_not_after;
+};
+
+void ts_tls_config_init(ts_tls_config *cfg, bool server)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->server = server;
+    cfg->groups = "X25519:P-256";
+    cfg->require_peer_cert = true;
+}
+
+/* The first error of the OpenSSL queue, as text, then the queue emptied. */
+static void ts__ssl_errors(char *buf, size_t size, const char *fallback)
+{
+    unsigned long e = ERR_get_error();
+    if (e == 0)
+        snprintf(buf, size, "%s", fallback);
+    else
+        ERR_error_string_n(e, buf, size);
+    ERR_clear_error();
+}
+
+static int ts__ctx_fail(SSL_CTX *c, ts_error *err, const char *what, const char *path)
+{
+    char why[200];
+    ts__ssl_errors(why, sizeof why, "unknown error");
+    SSL_CTX_free(c);
+    return ts_error_set(err, TS_ETLS, "%s%s%s: %s", what, path ? " " : "", path ? path : "", why);
+}
+
+static int64_t ts__asn1_time_unix(const ASN1_TIME *t)
+{
+    struct tm tm;
+    if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1)
+        return 0;
+    return (int64_t)timegm(&tm);
+}
+
+int ts_tls_ctx_new(ts_tls_ctx **out, const ts_tls_config *cfg, ts_error *err)
+{
+    *out = NULL;
+    ERR_clear_error();
+    SSL_CTX *c = SSL_CTX_new(cfg->server ? TLS_server_method() : TLS_client_method());
+    if (c == NULL)
+        return ts__ctx_fail(NULL, err, "cannot create TLS context", NULL);
+
+    if (!SSL_CTX_set_min_proto_version(c, cfg->allow_tls12 ? TLS1_2_VERSION : TLS1_3_VERSION) ||
+        !SSL_CTX_set_max_proto_version(c, TLS1_3_VERSION))
+        return ts__ctx_fail(c, err, "cannot set TLS versions", NULL);
+    if (!SSL_CTX_set1_groups_list(c, cfg->groups ? cfg->groups : "X25519:P-256"))
+        return ts__ctx_fail(c, err, "cannot set key exchange groups", cfg->groups);
+    if (cfg->allow_tls12 &&
+        !SSL_CTX_set_cipher_list(c, "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+                                    "ECDHE-ECDSA-CHACHA20-POLY1305"))
+        return ts__ctx_fail(c, err, "cannot set TLS 1.2 ciphers", NULL);
+    long opts = SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE;
+    if (!cfg->session_tickets)
+        opts |= SSL_OP_NO_TICKET;
+    SSL_CTX_set_options(c, (uint64_t)opts);
+    SSL_CTX_set_mode(c, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
+                            SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    if (cfg->server && !cfg->session_tickets) {
+        SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_OFF);
+        SSL_CTX_set_num_tickets(c, 0);
+    }
+
+    if (cfg->cert_file != NULL) {
+        if (SSL_CTX_use_certificate_chain_file(c, cfg->cert_file) != 1)
+            return ts__ctx_fail(c, err, "cannot load certificate", cfg->cert_file);
+        if (SSL_CTX_use_PrivateKey_file(c, cfg->key_file, SSL_FILETYPE_PEM) != 1)
+            return ts__ctx_fail(c, err, "cannot load private key", cfg->key_file);
+        if (SSL_CTX_check_private_key(c) != 1)
+            return ts__ctx_fail(c, err, "private key does not match certificate", cfg->key_file);
+    } else if (cfg->server) {
+        SSL_CTX_free(c);
+        return ts_error_set(err, TS_ETLS, "a TLS server needs a certificate and key");
+    }
+
+    if (cfg->ca_file == NULL) {
+        SSL_CTX_free(c);
+        return ts_error_set(err, TS_ETLS, "no CA file: the peer cannot be verified");
+    }
+    if (SSL_CTX_load_verify_locations(c, cfg->ca_file, NULL) != 1)
+        return ts__ctx_fail(c, err, "cannot load CA", cfg->ca_file);
+    if (cfg->server) {
+        /* the client CA list sent in CertificateRequest */
+        STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(cfg->ca_file);
+        if (names != NULL)
+            SSL_CTX_set_client_CA_list(c, names);
+    }
+    int mode = SSL_VERIFY_PEER;
+    if (cfg->server && cfg->require_peer_cert)
+        mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+    SSL_CTX_set_verify(c, mode, NULL);
+    SSL_CTX_set_verify_depth(c, 4);
+    SSL_CTX_set_purpose(c, cfg->server ? X509_PURPOSE_SSL_CLIENT : X509_PURPOSE_SSL_SERVER);
+
+    if (cfg->crl_file != NULL && cfg->crl_file[0] != '\0') {
+        X509_STORE *store = SSL_CTX_get_cert_store(c);
+        BIO *b = BIO_new_file(cfg->crl_file, "r");
+        if (b == NULL)
+            return ts__ctx_fail(c, err, "cannot open CRL", cfg->crl_file);
+        int loaded = 0;
+        X509_CRL *crl;
+        while ((crl = PEM_read_bio_X509_CRL(b, NULL, NULL, NULL)) != NULL) {
+            X509_STORE_add_crl(store, crl);
+            X509_CRL_free(crl);
+            loaded++;
+        }
+        BIO_free(b);
+        ERR_clear_error(); /* the end of the file reads as an error */
+        if (loaded == 0) {
+            SSL_CTX_free(c);
+            return ts_error_set(err, TS_ETLS, "no CRL in %s", cfg->crl_file);
+        }
+        X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
+    }
+
+    ts_tls_ctx *ctx = ts_xcalloc(1, sizeof *ctx);
+    ctx->ssl_ctx = c;
+    ctx->refs = 1;
+    X509 *own = SSL_CTX_get0_certificate(c);
+    if (own != NULL)
+        ctx->cert_not_after = ts__asn1_time_unix(X509_get0_notAfter(own));
+    *out = ctx;
+    return 0;
+}
+
+void ts_tls_ctx_ref(ts_tls_ctx *ctx)
+{
+    ctx->refs++;
+}
+
+void ts_tls_ctx_unref(ts_tls_ctx *ctx)
+{
+    if (ctx == NULL || --ctx->refs > 0)
+        return;
+    SSL_CTX_free(ctx->ssl_ctx);
+    free(ctx);
+}
+
+SSL_CTX *ts_tls_ctx_ssl(ts_tls_ctx *ctx)
+{
+    return ctx->ssl_ctx;
+}
+
+int64_t ts_tls_ctx_cert_expires_in(const ts_tls_ctx *ctx)
+{
+    return ctx->cert_not_after ? ctx->cert_not_after - (int64_t)time(NULL) : 0;
+}
+
+/* ---------------------------------------------------------------- connections */
+
+int ts_tls_init(ts_tls *t, ts_tls_ctx *ctx, const char *server_name, ts_error *err)
+{
+    memset(t, 0, sizeof *t);
+    ERR_clear_error();
+    t->ssl = SSL_new(ctx->ssl_ctx);
+    t->net_in = BIO_new(BIO_s_mem());
+    t->net_out = BIO_new(BIO_s_mem());
+    if (t->ssl == NULL || t->net_in == NULL || t->net_out == NULL) {
+        ts__ssl_errors(t->error, sizeof t->error, "out of memory");
+        SSL_free(t->ssl);
+        BIO_free(t->net_in);
+        BIO_free(t->net_out);
+        memset(t, 0, sizeof *t);
+        return ts_error_set(err, TS_ETLS, "cannot create TLS session: %s", "out of memory");
+    }
+    /* an empty memory BIO means "try again", not end of file */
+    BIO_set_mem_eof_return(t->net_in, -1);
+    BIO_set_mem_eof_return(t->net_out, -1);
+    SSL_set_bio(t->ssl, t->net_in, t->net_out);
+    t->ctx = ctx;
+    ts_tls_ctx_ref(ctx);
+    t->server = SSL_is_server(t->ssl) != 0;
+    if (t->server) {
+        SSL_set_accept_state(t->ssl);
+    } else {
+        SSL_set_connect_state(t->ssl);
+        if (server_name != NULL && server_name[0] != '\0') {
+            SSL_set_tlsext_host_name(t->ssl, server_name);
+            if (SSL_set1_host(t->ssl, server_name) != 1) {
+                ts_tls_free(t);
+                return ts_error_set(err, TS_ETLS, "cannot set the expected server name %s", server_name);
+            }
+        }
+    }
+    t->state = TS_TLS_HANDSHAKE;
+    return 0;
+}
+
+void ts_tls_free(ts_tls *t)
+{
+    if (t->ssl != NULL)
+        SSL_free(t->ssl); /* frees both BIOs */
+    if (t->ctx != NULL)
+        ts_tls_ctx_unref(t->ctx);
+    t->ssl = NULL;
+    t->ctx = NULL;
+}
+
+static void ts__drain(ts_tls *t, ts_buf *cipher_out)
+{
+    char chunk[16384];
+    int n;
+    while ((n = BIO_read(t->net_out, chunk, sizeof chunk)) > 0)
+        ts_buf_append(cipher_out, chunk, (size_t)n);
+}
+
+static void ts__name_entry(X509_NAME *name, int nid, char *out, size_t size)
+{
+    out[0] = '\0';
+    int i = X509_NAME_get_index_by_NID(name, nid, -1);
+    if (i < 0)
+        return;
+    ASN1_STRING *s = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i));
+    unsigned char *utf8 = NULL;
+    int n = ASN1_STRING_to_UTF8(&utf8, s);
+    if (n > 0) {
+        snprintf(out, size, "%.*s", n, (const char *)utf8);
+        /* control characters never reach logs or identities */
+        for (char *p = out; *p; p++)
+            if ((unsigned char)*p < 0x20 || *p == 0x7f)
+                *p = '?';
+    }
+    OPENSSL_free(utf8);
+}
+
+static void ts__read_peer(ts_tls *t)
+{
+    X509 *cert = SSL_get0_peer_certificate(t->ssl);
+    if (cert == NULL)
+        return;
+    X509_NAME *subj = X509_get_subject_name(cert);
+    ts__name_entry(subj, NID_commonName, t->peer.cn, sizeof t->peer.cn);
+    ts__name_entry(subj, NID_organizationalUnitName, t->peer.ou, sizeof t->peer.ou);
+    ts__name_entry(subj, NID_localityName, t->peer.l, sizeof t->peer.l);
+    BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
+    if (bn != NULL) {
+        char *hex = BN_bn2hex(bn);
+        if (hex != NULL)
+            snprintf(t->peer.serial, sizeof t->peer.serial, "%s", hex);
+        OPENSSL_free(hex);
+        BN_free(bn);
+    }
+    t->peer.not_after = ts__asn1_time_unix(X509_get0_notAfter(cert));
+}
+
+static int ts__fail(ts_tls *t, int ssl_err, ts_buf *cipher_out, ts_error *err)
+{
+    char why[160];
+    long verify = SSL_get_verify_result(t->ssl);
+    if (verify != X509_V_OK) {
+        snprintf(why, sizeof why, "certificate verify failed: %s", X509_verify_cert_error_string(verify));
+        ERR_clear_error();
+    } else if (ssl_err == SSL_ERROR_SYSCALL || ssl_err == SSL_ERROR_ZERO_RETURN) {
+        ts__ssl_errors(why, sizeof why, "connection closed during TLS");
+    } else {
+        ts__ssl_errors(why, sizeof why, "TLS protocol error");
+    }
+    snprintf(t->error, sizeof t->error, "%s", why);
+    t->state = TS_TLS_FAILED;
+    ts__drain(t, cipher_out); /* the alert, if OpenSSL produced one */
+    return ts_error_set(err, TS_ETLS, "%s", why);
+}
+
+int ts_tls_start(ts_tls *t, ts_buf *cipher_out, ts_error *err)
+{
+    ERR_clear_error();
+    int rc = SSL_do_handshake(t->ssl);
+    if (rc <= 0) {
+        int e = SSL_get_error(t->ssl, rc);
+        if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
+            return ts__fail(t, e, cipher_out, err);
+    }
+    ts__drain(t, cipher_out);
+    return 0;
+}
+
+int ts_tls_feed(ts_tls *t, const uint8_t *cipher, size_t len, ts_buf *plain_out, ts_buf *cipher_out,
+                bool *handshake_done, ts_error *err)
+{
+    *handshake_done = false;
+    if (t->state == TS_TLS_FAILED)
+        return ts_error_set(err, TS_ETLS, "%s", t->error);
+    if (len > 0 && BIO_write(t->net_in, cipher, (int)len) != (int)len)
+        return ts_error_set(err, TS_ETLS, "cannot buffer TLS input");
+
+    if (t->state == TS_TLS_HANDSHAKE) {
+        ERR_clear_error();
+        int rc = SSL_do_handshake(t->ssl);
+        ts__drain(t, cipher_out);
+        if (rc <= 0) {
+            int e = SSL_get_error(t->ssl, rc);
+            if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+                return 0;
+            return ts__fail(t, e, cipher_out, err);
+        }
+        t->state = TS_TLS_OPEN;
+        ts__read_peer(t);
+        *handshake_done = true;
+    }
+
+    while (t->state == TS_TLS_OPEN) {
+        uint8_t chunk[16384];
+        ERR_clear_error();
+        int n = SSL_read(t->ssl, chunk, sizeof chunk);
+        ts__drain(t, cipher_out);
+        if (n > 0) {
+            ts_buf_append(plain_out, chunk, (size_t)n);
+            continue;
+        }
+        int e = SSL_get_error(t->ssl, n);
+        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+            break;
+        if (e == SSL_ERROR_ZERO_RETURN) { /* close_notify */
+            t->state = TS_TLS_CLOSED;
+            break;
+        }
+        return ts__fail(t, e, cipher_out, err);
+    }
+    return 0;
+}
+
+int ts_tls_write(ts_tls *t, const uint8_t *plain, size_t len, ts_buf *cipher_out, ts_error *err)
+{
+    if (t->state != TS_TLS_OPEN)
+        return ts_error_set(err, TS_ETLS, "TLS session is not open");
+    while (len > 0) {
+        ERR_clear_error();
+        int chunk = len > 65536 ? 65536 : (int)len;
+        int n = SSL_write(t->ssl, plain, chunk);
+        ts__drain(t, cipher_out);
+        if (n <= 0)
+            return ts__fail(t, SSL_get_error(t->ssl, n), cipher_out, err);
+        plain += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+void ts_tls_shutdown(ts_tls *t, ts_buf *cipher_out)
+{
+    if (t->state != TS_TLS_OPEN && t->state != TS_TLS_CLOSED)
+        return;
+    ERR_clear_error();
+    SSL_shutdown(t->ssl);
+    ts__drain(t, cipher_out);
+    ERR_clear_error();
+    t->state = TS_TLS_CLOSED;
+}
+
+const char *ts_tls_version(const ts_tls *t)
+{
+    return t->ssl ? SSL_get_version(t->ssl) : "none";
+}

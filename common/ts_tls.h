@@ -1,0 +1,89 @@
+/* TLS with OpenSSL 3 over memory BIOs: no sockets here, only bytes in and
+ * bytes out, so the same engine serves the daemon and the station agent on
+ * libuv (common/ts_conn.h) and can be driven directly by tests.
+ *
+ * Every SSL call clears the error queue first and drains the outgoing BIO
+ * after (TLS 1.3 reads can write: key updates, tickets, alerts). */
+#ifndef TS_TLS_H
+#define TS_TLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/ssl.h>
+
+#include "common/ts_buf.h"
+#include "common/ts_error.h"
+
+typedef struct ts_tls_config {
+    bool server;
+    const char *ca_file;   /* the district CA: verifies the peer */
+    const char *cert_file; /* our certificate (chain) */
+    const char *key_file;
+    const char *crl_file;  /* optional; when set, checked for the whole chain */
+    bool allow_tls12;      /* TLS 1.3 only unless set */
+    bool session_tickets;  /* off unless set */
+    const char *groups;    /* default "X25519:P-256" */
+    bool require_peer_cert; /* server: mutual TLS (default true via ts_tls_config_init) */
+} ts_tls_config;
+
+void ts_tls_config_init(ts_tls_config *cfg, bool server);
+
+/* A reference-counted SSL_CTX: a reload makes a new one; connections keep the
+ * one they started with until they close. */
+typedef struct ts_tls_ctx ts_tls_ctx;
+
+int ts_tls_ctx_new(ts_tls_ctx **out, const ts_tls_config *cfg, ts_error *err);
+void ts_tls_ctx_ref(ts_tls_ctx *ctx);
+void ts_tls_ctx_unref(ts_tls_ctx *ctx);
+SSL_CTX *ts_tls_ctx_ssl(ts_tls_ctx *ctx);
+/* Seconds until our own certificate expires (negative when expired). */
+int64_t ts_tls_ctx_cert_expires_in(const ts_tls_ctx *ctx);
+
+typedef enum ts_tls_state {
+    TS_TLS_HANDSHAKE = 0,
+    TS_TLS_OPEN = 1,
+    TS_TLS_CLOSED = 2, /* close_notify received or sent */
+    TS_TLS_FAILED = 3
+} ts_tls_state;
+
+/* Who the peer is, from its certificate only. */
+typedef struct ts_tls_peer {
+    char cn[128];   /* station code (stations), host or admin name */
+    char ou[32];    /* "station", "server", "admin-viewer", ... */
+    char l[128];    /* commune (stations) */
+    char serial[48];
+    int64_t not_after; /* Unix seconds */
+} ts_tls_peer;
+
+typedef struct ts_tls {
+    SSL *ssl;
+    BIO *net_in;  /* ciphertext from the network, read by SSL */
+    BIO *net_out; /* ciphertext written by SSL, for the network */
+    ts_tls_ctx *ctx;
+    ts_tls_state state;
+    bool server;
+    ts_tls_peer peer;
+    char error[200]; /* why it failed, for logs and tests */
+} ts_tls;
+
+/* server_name (clients): the name the server certificate must carry. */
+int ts_tls_init(ts_tls *t, ts_tls_ctx *ctx, const char *server_name, ts_error *err);
+void ts_tls_free(ts_tls *t);
+
+/* Client: produces the ClientHello into cipher_out. */
+int ts_tls_start(ts_tls *t, ts_buf *cipher_out, ts_error *err);
+/* Feeds ciphertext from the network; decrypted bytes are appended to
+ * plain_out, anything to send back to cipher_out. Drives the handshake.
+ * *handshake_done is set to true on the call that completes it. Returns 0,
+ * or TS_ETLS (err and t->error say why; cipher_out may hold an alert to send). */
+int ts_tls_feed(ts_tls *t, const uint8_t *cipher, size_t len, ts_buf *plain_out, ts_buf *cipher_out,
+                bool *handshake_done, ts_error *err);
+/* Encrypts plaintext into cipher_out (only once open). */
+int ts_tls_write(ts_tls *t, const uint8_t *plain, size_t len, ts_buf *cipher_out, ts_error *err);
+/* Sends close_notify. */
+void ts_tls_shutdown(ts_tls *t, ts_buf *cipher_out);
+const char *ts_tls_version(const ts_tls *t);
+
+#endif

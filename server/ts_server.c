@@ -1,0 +1,502 @@
+/* The daemon's lifecycle: configuration, listener, timers (loop lag,
+ * maintenance), reload and drain. Sessions live in server/ts_session.c. */
+#include "server/ts_server.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/ts_log.h"
+#include "common/ts_xmalloc.h"
+#include "server/ts_server_int.h"
+
+#define C(field) offsetof(ts_server_config, field)
+
+const ts_cfg_key ts_server_config_keys[] = {
+    {"server", "listen", TS_CFG_STR, C(listen), "127.0.0.1:7443",
+     "address and port the stations connect to (host:port, [v6]:port, :port for all interfaces)"},
+    {"server", "data_dir", TS_CFG_STR, C(data_dir), "tramsync-data",
+     "directory of the database and, by default, the certificates (pki/)"},
+    {"server", "database", TS_CFG_STR, C(database), "",
+     "SQLite database file (empty: <data_dir>/district.db)"},
+    {"server", "synchronous", TS_CFG_STR, C(synchronous), "full",
+     "full (every commit on disk before the station hears of it), normal, or off (tests only)"},
+    {"server", "log_level", TS_CFG_STR, C(log_level), "info", "debug, info, warn or error"},
+    {"server", "tables", TS_CFG_STR, C(tables), "",
+     "table registry JSON (empty: the registry built into the program, see docs/TABLES.md)"},
+    {"server", "max_connections", TS_CFG_U64, C(max_connections), "10000",
+     "connections refused above this many"},
+    {"server", "handshake_timeout", TS_CFG_DURATION, C(handshake_timeout_ms), "10s",
+     "time a new connection has to finish TLS"},
+    {"server", "idle_timeout", TS_CFG_DURATION, C(idle_timeout_ms), "180s",
+     "a session silent for this long is closed (stations ping every heartbeat)"},
+    {"server", "heartbeat", TS_CFG_DURATION, C(heartbeat_ms), "60s",
+     "how often stations are asked to ping an idle session"},
+    {"server", "max_frame", TS_CFG_SIZE, C(max_frame), "4MiB", "largest frame accepted or sent"},
+    {"server", "max_changes", TS_CFG_U64, C(max_changes), "5000", "most changes in one PUSH or CHANGES"},
+    {"server", "pull_page", TS_CFG_U64, C(pull_page), "1000", "most changes sent in one CHANGES page"},
+    {"server", "write_high_water", TS_CFG_SIZE, C(write_high_water), "256KiB",
+     "bytes queued to one station before its session stops reading and sending"},
+    {"server", "write_low_water", TS_CFG_SIZE, C(write_low_water), "64KiB",
+     "bytes queued when the session resumes"},
+    {"server", "rate_messages", TS_CFG_U64, C(rate_messages), "200",
+     "messages per second one station may send on average"},
+    {"server", "rate_burst", TS_CFG_U64, C(rate_burst), "400", "messages one station may send in a burst"},
+    {"server", "rate_changes", TS_CFG_U64, C(rate_changes), "50000",
+     "changes per second one station may push on average (bursts of twice this)"},
+    {"server", "max_clock_ahead", TS_CFG_DURATION, C(max_clock_ahead_ms), "5m",
+     "change sets stamped further in the future than this are refused (station clock ahead)"},
+    {"server", "purge_interval", TS_CFG_DURATION, C(purge_interval_ms), "10m",
+     "how often tombstones every station has seen are compacted"},
+    {"server", "stats_interval", TS_CFG_DURATION, C(stats_interval_ms), "60s",
+     "how often a stats line is logged (0: never)"},
+    {"tls", "ca", TS_CFG_STR, C(ca), "", "district CA certificate (empty: <data_dir>/pki/ca.pem)"},
+    {"tls", "cert", TS_CFG_STR, C(cert), "", "server certificate (empty: <data_dir>/pki/server.pem)"},
+    {"tls", "key", TS_CFG_STR, C(key), "", "server private key (empty: <data_dir>/pki/server.key)"},
+    {"tls", "crl", TS_CFG_STR, C(crl), "",
+     "certificate revocation list (empty: <data_dir>/pki/crl.pem when it exists)"},
+    {"tls", "allow_tls12", TS_CFG_BOOL, C(allow_tls12), "false", "accept TLS 1.2 as well as 1.3"},
+    {"tls", "session_tickets", TS_CFG_BOOL, C(session_tickets), "false", "issue TLS session tickets"},
+    {NULL, NULL, 0, 0, NULL, NULL},
+};
+
+static void ts__derive(char **field, const char *dir, const char *name, bool only_if_exists)
+{
+    if (*field != NULL && (*field)[0] != '\0')
+        return;
+    char *path = ts_xasprintf("%s/%s", dir, name);
+    struct stat st;
+    free(*field);
+    if (only_if_exists && stat(path, &st) != 0) {
+        free(path);
+        *field = ts_xstrdup("");
+        return;
+    }
+    *field = path;
+}
+
+int ts_server_config_load(ts_server_config *cfg, const char *path, char **overrides, int noverrides,
+                          ts_error *err)
+{
+    memset(cfg, 0, sizeof *cfg);
+    int rc = ts_cfg_defaults(cfg, ts_server_config_keys, err);
+    if (rc == 0 && path != NULL)
+        rc = ts_cfg_load(cfg, ts_server_config_keys, path, err);
+    for (int i = 0; rc == 0 && i < noverrides; i++)
+        rc = ts_cfg_override(cfg, ts_server_config_keys, overrides[i], err);
+    if (rc < 0)
+        return rc;
+    ts__derive(&cfg->database, cfg->data_dir, "district.db", false);
+    ts__derive(&cfg->ca, cfg->data_dir, "pki/ca.pem", false);
+    ts__derive(&cfg->cert, cfg->data_dir, "pki/server.pem", false);
+    ts__derive(&cfg->key, cfg->data_dir, "pki/server.key", false);
+    ts__derive(&cfg->crl, cfg->data_dir, "pki/crl.pem", true);
+    return 0;
+}
+
+void ts_server_config_free(ts_server_config *cfg)
+{
+    ts_cfg_free(cfg, ts_server_config_keys);
+}
+
+static void ts__config_copy(ts_server_config *dst, const ts_server_config *src)
+{
+    *dst = *src;
+    for (const ts_cfg_key *k = ts_server_config_keys; k->key; k++) {
+        if (k->type == TS_CFG_STR) {
+            char **p = (char **)(void *)((char *)dst + k->offset);
+            *p = ts_xstrdup(*p ? *p : "");
+        }
+    }
+}
+
+static int ts__sync_mode(const char *s)
+{
+    if (strcmp(s, "full") == 0)
+        return TS_SYNC_FULL;
+    if (strcmp(s, "normal") == 0)
+        return TS_SYNC_NORMAL;
+    if (strcmp(s, "off") == 0)
+        return TS_SYNC_OFF;
+    return -1;
+}
+
+int ts_server_config_check(const ts_server_config *cfg, ts_error *err)
+{
+    struct sockaddr_storage ss;
+    int rc = ts_parse_listen(cfg->listen, &ss, err);
+    if (rc < 0)
+        return rc;
+    if (ts__sync_mode(cfg->synchronous) < 0)
+        return ts_error_set(err, TS_EBAD_VALUE, "[server] synchronous = %s: expected full, normal or off",
+                            cfg->synchronous);
+    if (ts_log_level_parse(cfg->log_level) < 0)
+        return ts_error_set(err, TS_EBAD_VALUE, "[server] log_level = %s: expected debug, info, warn or error",
+                            cfg->log_level);
+    if (cfg->max_frame < 4096 || cfg->max_frame > TS_PROTO_HARD_MAX_FRAME)
+        return ts_error_set(err, TS_EBAD_VALUE, "[server] max_frame must be between 4KiB and 64MiB");
+    if (cfg->max_changes == 0 || cfg->pull_page == 0 || cfg->pull_page > cfg->max_changes)
+        return ts_error_set(err, TS_EBAD_VALUE, "[server] pull_page must be between 1 and max_changes");
+    if (cfg->write_low_water >= cfg->write_high_water)
+        return ts_error_set(err, TS_EBAD_VALUE, "[server] write_low_water must be below write_high_water");
+    if (cfg->rate_messages == 0 || cfg->rate_burst == 0 || cfg->rate_changes * 2 < cfg->max_changes)
+        return ts_error_set(err, TS_EBAD_VALUE,
+                            "[server] rate limits must be positive and rate_changes at least max_changes/2");
+    if (cfg->heartbeat_ms < 1000 || cfg->idle_timeout_ms < cfg->heartbeat_ms * 2)
+        return ts_error_set(err, TS_EBAD_VALUE, "[server] idle_timeout must be at least twice the heartbeat");
+    if (cfg->max_connections == 0)
+        return ts_error_set(err, TS_EBAD_VALUE, "[server] max_connections must be positive");
+    ts_tls_config tc;
+    ts_tls_config_init(&tc, true);
+    tc.ca_file = cfg->ca;
+    tc.cert_file = cfg->cert;
+    tc.key_file = cfg->key;
+    tc.crl_file = cfg->crl;
+    tc.allow_tls12 = cfg->allow_tls12;
+    tc.session_tickets = cfg->session_tickets;
+    ts_tls_ctx *ctx;
+    if ((rc = ts_tls_ctx_new(&ctx, &tc, err)) < 0)
+        return rc;
+    ts_tls_ctx_unref(ctx);
+    if (cfg->tables[0] != '\0') {
+        ts_registry reg;
+        if ((rc = ts_registry_load_file(&reg, cfg->tables, err)) < 0)
+            return rc;
+        ts_registry_free(&reg);
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- lifecycle */
+
+static void ts__apply_limits(ts_server *srv)
+{
+    ts_proto_limits_default(&srv->limits);
+    srv->limits.max_frame = (uint32_t)srv->cfg.max_frame;
+    srv->limits.max_changes = (uint32_t)srv->cfg.max_changes;
+    ts_conn_limits_default(&srv->conn_limits);
+    srv->conn_limits.high_water = srv->cfg.write_high_water;
+    srv->conn_limits.low_water = srv->cfg.write_low_water;
+    srv->conn_limits.handshake_timeout_ms = srv->cfg.handshake_timeout_ms;
+    srv->conn_limits.idle_timeout_ms = srv->cfg.idle_timeout_ms;
+    ts_log_set_level((ts_log_level)ts_log_level_parse(srv->cfg.log_level));
+}
+
+static int ts__tls_ctx(const ts_server_config *cfg, ts_tls_ctx **out, ts_error *err)
+{
+    ts_tls_config tc;
+    ts_tls_config_init(&tc, true);
+    tc.ca_file = cfg->ca;
+    tc.cert_file = cfg->cert;
+    tc.key_file = cfg->key;
+    tc.crl_file = cfg->crl;
+    tc.allow_tls12 = cfg->allow_tls12;
+    tc.session_tickets = cfg->session_tickets;
+    return ts_tls_ctx_new(out, &tc, err);
+}
+
+static void ts__on_connection(uv_stream_t *listener, int status)
+{
+    ts_server *srv = listener->data;
+    if (status < 0) {
+        ts_log_warn("accept_failed", "error=%s", uv_strerror(status));
+        return;
+    }
+    ts_session_accept(srv);
+}
+
+static int ts__cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+#define TS__LAG_PERIOD_MS 250
+
+/* Loop lag: how late a periodic timer fires is how long the loop was busy. */
+static void ts__lag_tick(uv_timer_t *t)
+{
+    ts_server *srv = t->data;
+    uint64_t now = uv_now(srv->loop);
+    uv_update_time(srv->loop);
+    now = uv_now(srv->loop);
+    uint64_t lag = now > srv->lag_expected_ms ? now - srv->lag_expected_ms : 0;
+    srv->lag_expected_ms = now + TS__LAG_PERIOD_MS;
+    srv->lag_samples[srv->lag_next] = (uint32_t)lag;
+    srv->lag_next = (srv->lag_next + 1) % TS__LAG_SAMPLES;
+    if (srv->lag_count < TS__LAG_SAMPLES)
+        srv->lag_count++;
+    if (lag > srv->stats.loop_lag_ms_max)
+        srv->stats.loop_lag_ms_max = lag;
+    if (lag > 500)
+        ts_log_warn("loop_lag", "lag_ms=%" PRIu64, lag);
+}
+
+static void ts__lag_percentiles(ts_server *srv)
+{
+    uint32_t sorted[TS__LAG_SAMPLES];
+    uint32_t n = srv->lag_count;
+    if (n == 0)
+        return;
+    memcpy(sorted, srv->lag_samples, n * sizeof *sorted);
+    qsort(sorted, n, sizeof *sorted, ts__cmp_u32);
+    srv->stats.loop_lag_ms_p50 = sorted[n / 2];
+    srv->stats.loop_lag_ms_p99 = sorted[(n * 99) / 100 < n ? (n * 99) / 100 : n - 1];
+}
+
+typedef struct ts__purge_job {
+    ts_dbjob base;
+    ts_server *srv;
+    uint64_t purged;
+    int rc;
+    ts_error err;
+} ts__purge_job;
+
+static void ts__purge_work(ts_dbjob *base, ts_store *st)
+{
+    ts__purge_job *j = base->data;
+    j->rc = ts_store_purge_tombstones(st, 5000, &j->purged, &j->err);
+}
+
+static void ts__purge_done(ts_dbjob *base)
+{
+    ts__purge_job *j = base->data;
+    ts_server *srv = j->srv;
+    srv->maint_running = false;
+    if (j->rc < 0)
+        ts_log_error("purge_failed", "reason=\"%s\"", j->err.msg);
+    else if (j->purged)
+        ts_log_info("tombstones_purged", "count=%" PRIu64, j->purged);
+    free(j);
+    ts_server_maybe_finish(srv);
+}
+
+static void ts__maint_tick(uv_timer_t *t)
+{
+    ts_server *srv = t->data;
+    if (srv->draining || srv->maint_running)
+        return;
+    srv->maint_running = true;
+    ts__purge_job *j = ts_xcalloc(1, sizeof *j);
+    j->srv = srv;
+    ts_dbq_submit(&srv->dbq, &j->base, ts__purge_work, ts__purge_done, j);
+}
+
+static void ts__stats_tick(uv_timer_t *t)
+{
+    ts_server *srv = t->data;
+    ts_server_stats s;
+    ts_server_get_stats(srv, &s);
+    ts_log_info("stats", "connections=%" PRIu64 " sessions=%" PRIu64 " changes_in=%" PRIu64 " changes_out=%" PRIu64
+                " conflicts=%" PRIu64 " protocol_errors=%" PRIu64 " lag_p99_ms=%" PRIu64 " lag_max_ms=%" PRIu64
+                " buffers_bytes=%" PRIu64,
+                s.connections, s.sessions, s.changes_in, s.changes_out, s.conflicts, s.protocol_errors,
+                s.loop_lag_ms_p99, s.loop_lag_ms_max, s.memory_buffers);
+}
+
+int ts_server_start(ts_server **out, uv_loop_t *loop, const ts_server_config *cfg, ts_error *err)
+{
+    *out = NULL;
+    int rc = ts_server_config_check(cfg, err);
+    if (rc < 0)
+        return rc;
+    ts_server *srv = ts_xcalloc(1, sizeof *srv);
+    srv->loop = loop;
+    ts__config_copy(&srv->cfg, cfg);
+    ts__apply_limits(srv);
+
+    if (srv->cfg.tables[0] != '\0')
+        rc = ts_registry_load_file(&srv->reg, srv->cfg.tables, err);
+    else
+        rc = ts_registry_load_default(&srv->reg, err);
+    if (rc < 0)
+        goto fail_cfg;
+
+    if (mkdir(srv->cfg.data_dir, 0750) != 0 && errno != EEXIST) {
+        rc = ts_error_set(err, TS_EIO, "cannot create data directory %s: %s", srv->cfg.data_dir, strerror(errno));
+        goto fail_reg;
+    }
+    ts_store_options opt;
+    ts_store_options_init(&opt);
+    opt.path = srv->cfg.database;
+    opt.role = TS_ROLE_SERVER;
+    opt.registry = &srv->reg;
+    opt.create = true;
+    opt.synchronous = (ts_sync_mode)ts__sync_mode(srv->cfg.synchronous);
+    opt.max_ahead_ms = srv->cfg.max_clock_ahead_ms;
+    if ((rc = ts_store_open(&srv->store, &opt, err)) < 0)
+        goto fail_reg;
+    snprintf(srv->db_id, sizeof srv->db_id, "%s", ts_store_db_id(srv->store));
+    srv->replica = *ts_store_replica(srv->store);
+    ts_dbq_init(&srv->dbq, loop, srv->store);
+
+    if ((rc = ts__tls_ctx(&srv->cfg, &srv->tls, err)) < 0)
+        goto fail_store;
+
+    struct sockaddr_storage addr;
+    if ((rc = ts_parse_listen(srv->cfg.listen, &addr, err)) < 0)
+        goto fail_tls;
+    uv_tcp_init(loop, &srv->listener);
+    srv->listener.data = srv;
+    srv->listener_open = true;
+    srv->handles_open = 1;
+    int uvrc = uv_tcp_bind(&srv->listener, (const struct sockaddr *)&addr, 0);
+    if (uvrc == 0)
+        uvrc = uv_listen((uv_stream_t *)&srv->listener, 1024, ts__on_connection);
+    if (uvrc != 0) {
+        rc = ts_error_set(err, TS_EIO, "cannot listen on %s: %s", srv->cfg.listen, uv_strerror(uvrc));
+        uv_close((uv_handle_t *)&srv->listener, NULL);
+        uv_run(loop, UV_RUN_NOWAIT);
+        goto fail_tls;
+    }
+
+    uv_timer_init(loop, &srv->lag_timer);
+    srv->lag_timer.data = srv;
+    srv->lag_expected_ms = uv_now(loop) + TS__LAG_PERIOD_MS;
+    uv_timer_start(&srv->lag_timer, ts__lag_tick, TS__LAG_PERIOD_MS, TS__LAG_PERIOD_MS);
+    uv_timer_init(loop, &srv->maint_timer);
+    srv->maint_timer.data = srv;
+    if (srv->cfg.purge_interval_ms)
+        uv_timer_start(&srv->maint_timer, ts__maint_tick, srv->cfg.purge_interval_ms, srv->cfg.purge_interval_ms);
+    uv_timer_init(loop, &srv->stats_timer);
+    srv->stats_timer.data = srv;
+    if (srv->cfg.stats_interval_ms)
+        uv_timer_start(&srv->stats_timer, ts__stats_tick, srv->cfg.stats_interval_ms, srv->cfg.stats_interval_ms);
+    srv->handles_open += 3;
+
+    ts_log_info("server_started", "listen=%s port=%d database=%s replica=%s db_id=%s tls_cert_days=%" PRId64
+                " crl=%s",
+                srv->cfg.listen, ts_server_port(srv), srv->cfg.database, srv->replica.b, srv->db_id,
+                ts_tls_ctx_cert_expires_in(srv->tls) / 86400, srv->cfg.crl[0] ? srv->cfg.crl : "none");
+    *out = srv;
+    return 0;
+
+fail_tls:
+    ts_tls_ctx_unref(srv->tls);
+fail_store:
+    ts_dbq_destroy(&srv->dbq);
+    ts_store_close(srv->store);
+fail_reg:
+    ts_registry_free(&srv->reg);
+fail_cfg:
+    ts_server_config_free(&srv->cfg);
+    free(srv);
+    return rc;
+}
+
+int ts_server_port(ts_server *srv)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    if (uv_tcp_getsockname(&srv->listener, (struct sockaddr *)&ss, &len) != 0)
+        return -1;
+    if (ss.ss_family == AF_INET6)
+        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+int ts_server_reload(ts_server *srv, const ts_server_config *cfg, ts_error *err)
+{
+    int rc = ts_server_config_check(cfg, err);
+    if (rc < 0)
+        return rc;
+    ts_tls_ctx *ctx;
+    if ((rc = ts__tls_ctx(cfg, &ctx, err)) < 0)
+        return rc;
+    if (strcmp(cfg->listen, srv->cfg.listen) != 0 || strcmp(cfg->database, srv->cfg.database) != 0)
+        ts_log_warn("reload_partial", "reason=\"listen and database take effect after a restart\"");
+    char *listen = ts_xstrdup(srv->cfg.listen), *database = ts_xstrdup(srv->cfg.database);
+    ts_server_config_free(&srv->cfg);
+    ts__config_copy(&srv->cfg, cfg);
+    free(srv->cfg.listen);
+    free(srv->cfg.database);
+    srv->cfg.listen = listen;
+    srv->cfg.database = database;
+    ts__apply_limits(srv);
+    ts_tls_ctx_unref(srv->tls); /* sessions keep the context they started with */
+    srv->tls = ctx;
+    ts_log_info("server_reloaded", "crl=%s tls_cert_days=%" PRId64, srv->cfg.crl[0] ? srv->cfg.crl : "none",
+                ts_tls_ctx_cert_expires_in(ctx) / 86400);
+    return 0;
+}
+
+void ts_server_get_stats(ts_server *srv, ts_server_stats *out)
+{
+    ts__lag_percentiles(srv);
+    uint64_t mem = 0;
+    for (ts_session *s = srv->sessions; s; s = s->next)
+        mem += ts_conn_memory(&s->conn) + s->stash.cap + ts_frame_decoder_buffered(&s->dec);
+    srv->stats.memory_buffers = mem;
+    srv->stats.connections = srv->nconns;
+    *out = srv->stats;
+}
+
+void ts_server_session_gone(ts_server *srv, ts_session *s)
+{
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        srv->sessions = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    srv->nconns--;
+    srv->stats.connections = srv->nconns;
+    ts_server_maybe_finish(srv);
+}
+
+static void ts__handle_closed(uv_handle_t *h)
+{
+    ts_server *srv = h->data;
+    if (--srv->handles_open > 0)
+        return;
+    ts_dbq_destroy(&srv->dbq);
+    ts_store_close(srv->store);
+    srv->store = NULL;
+    ts_log_info("server_stopped", "jobs=%" PRIu64, srv->dbq.jobs_done);
+    if (srv->shutdown_done)
+        srv->shutdown_done(srv, srv->shutdown_arg);
+}
+
+void ts_server_maybe_finish(ts_server *srv)
+{
+    if (!srv->draining || srv->sessions != NULL || srv->dbq.inflight > 0 || srv->handles_open == 0)
+        return;
+    if (uv_is_closing((uv_handle_t *)&srv->lag_timer))
+        return;
+    uv_close((uv_handle_t *)&srv->lag_timer, ts__handle_closed);
+    uv_close((uv_handle_t *)&srv->maint_timer, ts__handle_closed);
+    uv_close((uv_handle_t *)&srv->stats_timer, ts__handle_closed);
+}
+
+void ts_server_shutdown(ts_server *srv, void (*done)(ts_server *srv, void *arg), void *arg)
+{
+    if (srv->draining)
+        return;
+    srv->draining = true;
+    srv->shutdown_done = done;
+    srv->shutdown_arg = arg;
+    ts_log_info("server_draining", "sessions=%" PRIu64 " jobs=%u", srv->nconns, srv->dbq.inflight);
+    if (srv->listener_open) {
+        srv->listener_open = false;
+        srv->listener.data = srv;
+        uv_close((uv_handle_t *)&srv->listener, ts__handle_closed);
+    }
+    uv_timer_stop(&srv->maint_timer);
+    uv_timer_stop(&srv->stats_timer);
+    for (ts_session *s = srv->sessions; s; s = s->next)
+        ts_session_shutdown(s);
+    ts_server_maybe_finish(srv);
+}
+
+void ts_server_free(ts_server *srv)
+{
+    if (srv == NULL)
+        return;
+    ts_tls_ctx_unref(srv->tls);
+    ts_registry_free(&srv->reg);
+    ts_server_config_free(&srv->cfg);
+    free(srv);
+}

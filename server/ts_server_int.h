@@ -1,0 +1,89 @@
+/* Internals shared by server/ts_server.c and server/ts_session.c. */
+#ifndef TS_SERVER_INT_H
+#define TS_SERVER_INT_H
+
+#include "common/ts_conn.h"
+#include "proto/ts_frame.h"
+#include "server/ts_server.h"
+
+#define TS__LAG_SAMPLES 240
+
+typedef enum ts_session_state {
+    TS_SESS_HANDSHAKE = 0,
+    TS_SESS_HELLO = 1, /* TLS up, waiting for HELLO */
+    TS_SESS_READY = 2,
+    TS_SESS_CLOSING = 3
+} ts_session_state;
+
+typedef struct ts_session ts_session;
+
+struct ts_session {
+    ts_conn conn; /* conn.data == this session */
+    ts_server *srv;
+    ts_session *prev, *next;
+    int refs; /* the connection, plus one per store job in flight */
+    ts_session_state state;
+    ts_frame_decoder dec;
+    ts_buf stash;  /* bytes received while a job runs, processed after */
+    bool busy;     /* a store job is running for this session */
+    bool live;     /* the station is caught up: new changes go to it at once */
+    bool live_wanted;
+    bool live_again; /* new changes arrived while busy or congested */
+    bool bye_sent;
+    bool rekey;
+    uint64_t proto;
+    uint64_t sent_cursor; /* the highest seq sent in live mode */
+    char station[TS_KEY_MAX + 1];
+    char commune[128];
+    char serial[48];
+    ts_rid replica;
+    double tokens;        /* message rate limit bucket */
+    double change_tokens; /* change rate limit bucket */
+    uint64_t tokens_at_ms;
+    uv_timer_t rate_timer;
+    bool rate_timer_open;
+    bool rate_paused;
+    uint64_t connected_ms;
+};
+
+struct ts_server {
+    uv_loop_t *loop;
+    ts_server_config cfg; /* the current settings (a deep copy) */
+    ts_proto_limits limits;
+    ts_conn_limits conn_limits;
+    ts_registry reg;
+    ts_store *store;
+    ts_dbq dbq;
+    ts_tls_ctx *tls;
+    uv_tcp_t listener;
+    bool listener_open;
+    uv_timer_t lag_timer;
+    uv_timer_t maint_timer;
+    uv_timer_t stats_timer;
+    uint64_t lag_expected_ms;
+    uint32_t lag_samples[TS__LAG_SAMPLES];
+    uint32_t lag_next;
+    uint32_t lag_count;
+    ts_session *sessions;
+    uint64_t nconns;
+    ts_server_stats stats;
+    bool draining;
+    bool maint_running;
+    int handles_open;
+    void (*shutdown_done)(ts_server *srv, void *arg);
+    void *shutdown_arg;
+    char db_id[40];
+    ts_rid replica;
+};
+
+/* ts_session.c */
+void ts_session_accept(ts_server *srv);
+void ts_session_shutdown(ts_session *s);
+/* New versions visible to `station` (NULL: to every station) were committed. */
+void ts_server_notify(ts_server *srv, const char *station);
+void ts_session_unref(ts_session *s);
+/* ts_server.c */
+void ts_server_session_gone(ts_server *srv, ts_session *s);
+void ts_server_maybe_finish(ts_server *srv);
+
+#endif

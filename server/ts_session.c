@@ -1,0 +1,766 @@
+/* One station's session: the protocol state machine of docs/PROTOCOL.md
+ * ("Session"), with the store work handed to the DB queue. While a job runs
+ * for a session its reading pauses, so its messages are handled in order and
+ * a station can never have more than one job queued. */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/ts_log.h"
+#include "common/ts_version.h"
+#include "common/ts_xmalloc.h"
+#include "server/ts_server_int.h"
+
+typedef enum ts__job_kind { JOB_HELLO, JOB_PUSH, JOB_PULL, JOB_LIVE } ts__job_kind;
+
+typedef struct ts__job {
+    ts_dbjob base;
+    ts_session *s;
+    ts__job_kind kind;
+    ts_msg req;
+    ts_buf out;        /* encoded reply frames */
+    int rc;
+    ts_error err;
+    bool rekey;
+    bool cursor_reset;
+    bool more;
+    uint64_t next;
+    uint64_t nchanges;
+    uint64_t nrejected;
+    uint64_t nconflicts;
+    bool notify_all;
+    char **notify; /* station codes that can see what this job committed */
+    size_t nnotify;
+    /* copies of session facts, so the worker never reads the session */
+    char station[TS_KEY_MAX + 1];
+    char peer[64];
+    ts_rid replica;
+    uint32_t limit;
+} ts__job;
+
+static void ts__process(ts_session *s, const uint8_t *data, size_t len);
+static void ts__start_live(ts_session *s);
+
+/* ---------------------------------------------------------------- lifetime */
+
+void ts_session_unref(ts_session *s)
+{
+    if (--s->refs > 0)
+        return;
+    ts_frame_decoder_free(&s->dec);
+    ts_buf_free(&s->stash);
+    ts_server_session_gone(s->srv, s);
+    free(s);
+}
+
+static void ts__rate_timer_closed(uv_handle_t *h)
+{
+    ts_session_unref(h->data);
+}
+
+static const char *ts__name(const ts_session *s)
+{
+    return s->station[0] ? s->station : "-";
+}
+
+/* ---------------------------------------------------------------- sending */
+
+static void ts__send(ts_session *s, ts_msg *msg)
+{
+    ts_buf b = TS_BUF_INIT;
+    ts_msg_encode(msg, &b);
+    if (ts_conn_write(&s->conn, b.data, b.len) == 0)
+        s->srv->stats.frames_out++;
+    ts_buf_free(&b);
+}
+
+static void ts__send_error(ts_session *s, int code, bool fatal, uint64_t batch, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static void ts__send_error(ts_session *s, int code, bool fatal, uint64_t batch, const char *fmt, ...)
+{
+    char text[TS_PROTO_MAX_MESSAGE];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    char q[300];
+    ts_log_warn("protocol_error", "station=%s peer=%s code=%s fatal=%s reason=%s", ts__name(s), s->conn.peer_addr,
+                ts_err_name(code), fatal ? "true" : "false", ts_log_quote(q, sizeof q, text));
+    s->srv->stats.protocol_errors++;
+    ts_msg m;
+    ts_msg_init(&m, TS_MSG_ERROR);
+    m.u.error.code = (uint64_t)-code;
+    m.u.error.name = ts_err_name(code);
+    m.u.error.message = text;
+    m.u.error.fatal = fatal;
+    m.u.error.batch = batch;
+    ts__send(s, &m);
+    ts_msg_free(&m);
+    if (fatal) {
+        s->state = TS_SESS_CLOSING;
+        ts_conn_close(&s->conn, code, true);
+    }
+}
+
+static void ts__send_bye(ts_session *s, const char *reason)
+{
+    if (s->bye_sent || !s->conn.open)
+        return;
+    ts_msg m;
+    ts_msg_init(&m, TS_MSG_BYE);
+    m.u.bye.reason = reason;
+    ts__send(s, &m);
+    ts_msg_free(&m);
+    s->bye_sent = true;
+}
+
+/* ---------------------------------------------------------------- jobs */
+
+static void ts__job_done(ts_dbjob *base);
+
+static ts__job *ts__job_new(ts_session *s, ts__job_kind kind)
+{
+    ts__job *j = ts_xcalloc(1, sizeof *j);
+    j->s = s;
+    j->kind = kind;
+    ts_buf_init(&j->out);
+    snprintf(j->station, sizeof j->station, "%s", s->station);
+    snprintf(j->peer, sizeof j->peer, "%s", s->conn.peer_addr);
+    j->replica = s->replica;
+    return j;
+}
+
+static void ts__job_free(ts__job *j)
+{
+    ts_msg_free(&j->req);
+    ts_buf_free(&j->out);
+    for (size_t i = 0; i < j->nnotify; i++)
+        free(j->notify[i]);
+    free(j->notify);
+    free(j);
+}
+
+static void ts__job_submit(ts_session *s, ts__job *j, ts_dbjob_work work)
+{
+    s->busy = true;
+    s->refs++;
+    ts_conn_pause(&s->conn, true);
+    ts_dbq_submit(&s->srv->dbq, &j->base, work, ts__job_done, j);
+}
+
+static void ts__notify_add(ts__job *j, const char *station)
+{
+    for (size_t i = 0; i < j->nnotify; i++)
+        if (strcmp(j->notify[i], station) == 0)
+            return;
+    j->notify = ts_xreallocarray(j->notify, j->nnotify + 1, sizeof *j->notify);
+    j->notify[j->nnotify++] = ts_xstrdup(station);
+}
+
+/* Who can see what a change set committed: they get it at once if live. */
+static void ts__collect_audience(ts__job *j, const ts_registry *reg, const ts_change *changes, size_t n,
+                                 const ts_apply_result *res)
+{
+    for (size_t i = 0; i < n && !j->notify_all; i++) {
+        if (res[i].outcome == TS_OUTCOME_REJECTED || res[i].outcome == TS_OUTCOME_DUPLICATE)
+            continue;
+        const ts_table_def *t = ts_registry_table(reg, changes[i].table);
+        if (t == NULL)
+            continue;
+        ts_audience aud;
+        if (ts_table_audience(t, changes[i].owner, &changes[i].v, &aud, NULL) < 0 || aud.all) {
+            j->notify_all = true;
+            break;
+        }
+        for (size_t k = 0; k < aud.n; k++)
+            ts__notify_add(j, aud.code[k]);
+    }
+}
+
+/* Encodes a CHANGES page that fits in a frame, halving the page if not. */
+static int ts__encode_changes(ts__job *j, ts_store *st, uint64_t since, bool live, ts_error *err)
+{
+    ts_server *srv = j->s->srv;
+    ts_change_page page;
+    ts_change_page_init(&page);
+    uint32_t limit = j->limit;
+    int rc;
+    for (;;) {
+        rc = ts_store_changes_since(st, j->station, &j->replica, since, limit, &page, &j->next, &j->more, err);
+        if (rc < 0)
+            break;
+        ts_msg m;
+        ts_msg_init(&m, TS_MSG_CHANGES);
+        m.u.changes.changes.items = page.items;
+        m.u.changes.changes.n = page.n;
+        m.u.changes.cursor = j->next;
+        m.u.changes.more = j->more;
+        m.u.changes.live = live;
+        ts_buf_reset(&j->out);
+        ts_msg_encode(&m, &j->out);
+        m.u.changes.changes.n = 0; /* the page owns them */
+        ts_msg_free(&m);
+        if (j->out.len - 4 <= srv->limits.max_frame || limit == 1)
+            break;
+        limit /= 2;
+    }
+    j->nchanges = page.n;
+    ts_change_page_free(&page);
+    return rc;
+}
+
+static void ts__work_hello(ts_dbjob *base, ts_store *st)
+{
+    ts__job *j = base->data;
+    ts_server *srv = j->s->srv;
+    const ts_msg_hello *h = &j->req.u.hello;
+    j->rc = ts_store_check_replica(st, j->station, &j->replica, h->lseq, &j->err);
+    if (j->rc == TS_EREKEY_REQUIRED) {
+        j->rekey = true;
+        j->rc = 0;
+    }
+    if (j->rc < 0)
+        return;
+    j->cursor_reset = (h->server_db[0] != '\0' && strcmp(h->server_db, srv->db_id) != 0) ||
+                      (h->server_db[0] == '\0' && h->cursor > 0) || h->cursor > ts_store_last_seq(st);
+    if (!j->rekey && !j->cursor_reset && h->cursor > 0)
+        j->rc = ts_store_station_cursor(st, j->station, h->cursor, &j->err);
+}
+
+static void ts__work_push(ts_dbjob *base, ts_store *st)
+{
+    ts__job *j = base->data;
+    ts_server *srv = j->s->srv;
+    const ts_msg_push *p = &j->req.u.push;
+    size_t n = p->changes.n;
+    ts_apply_result *res = ts_xcalloc(n ? n : 1, sizeof *res);
+    ts_actor actor = {TS_ACTOR_STATION, j->station, &j->replica, j->peer};
+    int rc = ts_store_apply(st, &actor, p->changes.items, n, res, &j->err);
+
+    ts_msg ack;
+    ts_msg_init(&ack, TS_MSG_PUSH_ACK);
+    ack.u.push_ack.batch = p->batch;
+    if (rc < 0) {
+        j->rc = rc;
+        ack.u.push_ack.code = (uint64_t)-rc;
+        ack.u.push_ack.message = j->err.msg;
+        if (rc == TS_EREKEY_REQUIRED)
+            j->rekey = true;
+    } else {
+        ack.u.push_ack.nresults = (uint32_t)n;
+        ack.u.push_ack.results = ts_arena_calloc(&ack.arena, n ? n : 1, sizeof *ack.u.push_ack.results);
+        for (size_t i = 0; i < n; i++) {
+            ts_push_result *r = &ack.u.push_ack.results[i];
+            r->outcome = res[i].outcome;
+            r->seq = res[i].seq;
+            if (res[i].outcome == TS_OUTCOME_REJECTED) {
+                r->code = (uint64_t)-res[i].code;
+                r->reason = ts_msg_strdup(&ack, res[i].reason);
+                j->nrejected++;
+            }
+            j->nconflicts += res[i].conflicts;
+        }
+        j->nchanges = n;
+        ts__collect_audience(j, &srv->reg, p->changes.items, n, res);
+    }
+    ts_msg_encode(&ack, &j->out);
+    ts_msg_free(&ack);
+    free(res);
+}
+
+static void ts__work_pull(ts_dbjob *base, ts_store *st)
+{
+    ts__job *j = base->data;
+    const ts_msg_pull *p = &j->req.u.pull;
+    /* asking from `since` means everything up to it is stored at the station */
+    j->rc = ts_store_station_cursor(st, j->station, p->since, &j->err);
+    if (j->rc == 0)
+        j->rc = ts__encode_changes(j, st, p->since, false, &j->err);
+}
+
+static void ts__work_live(ts_dbjob *base, ts_store *st)
+{
+    ts__job *j = base->data;
+    j->rc = ts__encode_changes(j, st, j->next, true, &j->err);
+}
+
+static void ts__welcome(ts_session *s, ts__job *j)
+{
+    ts_server *srv = s->srv;
+    ts_msg m;
+    ts_msg_init(&m, TS_MSG_WELCOME);
+    ts_msg_welcome *w = &m.u.welcome;
+    w->proto = s->proto;
+    w->server = srv->replica.b;
+    w->server_db = srv->db_id;
+    w->station = s->station;
+    w->commune = s->commune;
+    w->time = ts_wall_ms();
+    w->rekey = j->rekey;
+    w->cursor_reset = j->cursor_reset;
+    w->max_frame = srv->limits.max_frame;
+    w->max_changes = srv->limits.max_changes;
+    w->heartbeat = srv->cfg.heartbeat_ms / 1000;
+    ts__send(s, &m);
+    ts_msg_free(&m);
+}
+
+static void ts__job_done(ts_dbjob *base)
+{
+    ts__job *j = base->data;
+    ts_session *s = j->s;
+    ts_server *srv = s->srv;
+    s->busy = false;
+    bool open = s->state != TS_SESS_CLOSING && s->conn.open && !s->conn.closing;
+
+    if (j->rc < 0 && j->kind != JOB_PUSH) {
+        if (open)
+            ts__send_error(s, TS_EINTERNAL, true, 0, "the district could not serve this request");
+        ts_log_error("job_failed", "station=%s kind=%d reason=\"%s\"", s->station, j->kind, j->err.msg);
+        open = false;
+    }
+
+    switch (j->kind) {
+    case JOB_HELLO:
+        if (!open)
+            break;
+        ts__welcome(s, j);
+        if (j->rekey) {
+            ts_log_warn("session_rekey", "station=%s replica=%s", s->station, s->replica.b);
+            ts__send_bye(s, "rekey required: this database was restored from an old copy");
+            s->state = TS_SESS_CLOSING;
+            ts_conn_close(&s->conn, TS_EREKEY_REQUIRED, true);
+            break;
+        }
+        s->state = TS_SESS_READY;
+        srv->stats.sessions++;
+        ts_log_info("session_open", "station=%s replica=%s peer=%s proto=%" PRIu64 " agent=%s cursor=%" PRIu64
+                    " cursor_reset=%s",
+                    s->station, s->replica.b, s->conn.peer_addr, s->proto, j->req.u.hello.agent,
+                    j->req.u.hello.cursor, j->cursor_reset ? "true" : "false");
+        break;
+    case JOB_PUSH:
+        srv->stats.changes_in += j->nchanges;
+        srv->stats.changes_rejected += j->nrejected;
+        srv->stats.conflicts += j->nconflicts;
+        if (open && j->out.len) {
+            ts_conn_write(&s->conn, j->out.data, j->out.len);
+            srv->stats.frames_out++;
+        }
+        if (j->rc < 0) {
+            char q[300];
+            ts_log_warn("push_refused", "station=%s batch=%" PRIu64 " code=%s reason=%s", s->station,
+                        j->req.u.push.batch, ts_err_name(j->rc), ts_log_quote(q, sizeof q, j->err.msg));
+        } else {
+            ts_log_debug("push_applied", "station=%s batch=%" PRIu64 " changes=%" PRIu64 " rejected=%" PRIu64
+                         " conflicts=%" PRIu64 " db_us=%" PRIu64,
+                         s->station, j->req.u.push.batch, j->nchanges, j->nrejected, j->nconflicts, j->base.ran_us);
+        }
+        if (j->rekey && open) {
+            ts__send_bye(s, "rekey required: this database was restored from an old copy");
+            s->state = TS_SESS_CLOSING;
+            ts_conn_close(&s->conn, TS_EREKEY_REQUIRED, true);
+        }
+        if (j->notify_all)
+            ts_server_notify(srv, NULL);
+        for (size_t i = 0; i < j->nnotify && !j->notify_all; i++)
+            ts_server_notify(srv, j->notify[i]);
+        break;
+    case JOB_PULL:
+    case JOB_LIVE:
+        if (!open)
+            break;
+        ts_conn_write(&s->conn, j->out.data, j->out.len);
+        srv->stats.frames_out++;
+        srv->stats.changes_out += j->nchanges;
+        if (j->kind == JOB_PULL && !j->more && s->live_wanted && !s->live) {
+            s->live = true;
+            s->sent_cursor = j->next;
+            ts_log_debug("session_live", "station=%s cursor=%" PRIu64, s->station, j->next);
+        } else if (j->kind == JOB_LIVE) {
+            s->sent_cursor = j->next;
+            if (j->more)
+                s->live_again = true;
+        }
+        break;
+    }
+
+    ts__job_free(j);
+    if (s->state != TS_SESS_CLOSING && srv->draining) {
+        ts_session_shutdown(s);
+    } else if (s->state != TS_SESS_CLOSING) {
+        ts_conn_pause(&s->conn, s->rate_paused);
+        if (s->stash.len && !s->rate_paused) {
+            size_t len;
+            uint8_t *bytes = ts_buf_steal(&s->stash, &len);
+            ts__process(s, bytes, len);
+            free(bytes);
+        }
+        if (!s->busy && s->live_again)
+            ts__start_live(s);
+    }
+    ts_session_unref(s);
+    ts_server_maybe_finish(srv);
+}
+
+static void ts__start_live(ts_session *s)
+{
+    if (s->busy || s->state != TS_SESS_READY || ts_conn_congested(&s->conn)) {
+        s->live_again = true;
+        return;
+    }
+    s->live_again = false;
+    ts__job *j = ts__job_new(s, JOB_LIVE);
+    j->next = s->sent_cursor;
+    j->limit = (uint32_t)s->srv->cfg.pull_page;
+    ts__job_submit(s, j, ts__work_live);
+}
+
+void ts_server_notify(ts_server *srv, const char *station)
+{
+    for (ts_session *s = srv->sessions; s; s = s->next) {
+        if (s->state != TS_SESS_READY || !s->live)
+            continue;
+        if (station != NULL && strcmp(station, s->station) != 0)
+            continue;
+        ts__start_live(s);
+    }
+}
+
+/* ---------------------------------------------------------------- messages */
+
+static void ts__on_hello(ts_session *s, ts_msg *msg)
+{
+    const ts_msg_hello *h = &msg->u.hello;
+    uint64_t lo = h->proto_min > TS_PROTO_VERSION_MIN ? h->proto_min : TS_PROTO_VERSION_MIN;
+    uint64_t hi = h->proto_max < TS_PROTO_VERSION_MAX ? h->proto_max : TS_PROTO_VERSION_MAX;
+    if (lo > hi) {
+        ts__send_error(s, TS_EUNSUPPORTED_VERSION, true, 0,
+                       "this district speaks protocol versions %d to %d, the station %" PRIu64 " to %" PRIu64,
+                       TS_PROTO_VERSION_MIN, TS_PROTO_VERSION_MAX, h->proto_min, h->proto_max);
+        return;
+    }
+    s->proto = hi;
+    /* identity comes from the certificate; the claim must agree with it */
+    if (strcmp(h->station, s->station) != 0) {
+        ts__send_error(s, TS_EFORBIDDEN, true, 0, "this certificate belongs to station %s, not %s", s->station,
+                       h->station);
+        return;
+    }
+    if (ts_rid_set_cstr(&s->replica, h->replica) < 0) {
+        ts__send_error(s, TS_EBAD_VALUE, true, 0, "invalid replica id");
+        return;
+    }
+    /* one session per station: the newest wins (the old one is a dead link) */
+    for (ts_session *o = s->srv->sessions; o; o = o->next) {
+        if (o != s && o->state == TS_SESS_READY && strcmp(o->station, s->station) == 0) {
+            ts_log_info("session_replaced", "station=%s old_peer=%s new_peer=%s", o->station, o->conn.peer_addr,
+                        s->conn.peer_addr);
+            ts__send_error(o, TS_EREPLACED, true, 0, "replaced by a newer session from the same station");
+        }
+    }
+    s->live_wanted = h->live;
+    ts__job *j = ts__job_new(s, JOB_HELLO);
+    j->req = *msg;
+    ts_msg_init(msg, TS_MSG_NONE); /* the job owns it now */
+    ts__job_submit(s, j, ts__work_hello);
+}
+
+static void ts__refill(ts_session *s)
+{
+    const ts_server_config *cfg = &s->srv->cfg;
+    uint64_t now = ts_wall_ms();
+    double elapsed = (double)(now - s->tokens_at_ms) / 1000.0;
+    s->tokens_at_ms = now;
+    s->tokens += elapsed * (double)cfg->rate_messages;
+    if (s->tokens > (double)cfg->rate_burst)
+        s->tokens = (double)cfg->rate_burst;
+    s->change_tokens += elapsed * (double)cfg->rate_changes;
+    if (s->change_tokens > 2.0 * (double)cfg->rate_changes)
+        s->change_tokens = 2.0 * (double)cfg->rate_changes;
+}
+
+static bool ts__take(double *bucket, double n)
+{
+    if (*bucket < n)
+        return false;
+    *bucket -= n;
+    return true;
+}
+
+static void ts__on_push(ts_session *s, ts_msg *msg)
+{
+    ts_msg_push *p = &msg->u.push;
+    ts__refill(s);
+    if (!ts__take(&s->change_tokens, (double)p->changes.n)) {
+        s->srv->stats.rate_limited++;
+        ts_log_warn("rate_limited", "station=%s what=changes batch=%" PRIu64 " changes=%u", s->station, p->batch,
+                    p->changes.n);
+        ts_msg ack;
+        ts_msg_init(&ack, TS_MSG_PUSH_ACK);
+        ack.u.push_ack.batch = p->batch;
+        ack.u.push_ack.code = (uint64_t)-TS_ERATE_LIMITED;
+        ack.u.push_ack.message = "too many changes per second: send again later";
+        ts__send(s, &ack);
+        ts_msg_free(&ack);
+        return;
+    }
+    ts__job *j = ts__job_new(s, JOB_PUSH);
+    j->req = *msg;
+    ts_msg_init(msg, TS_MSG_NONE);
+    ts__job_submit(s, j, ts__work_push);
+}
+
+static void ts__on_pull(ts_session *s, ts_msg *msg)
+{
+    ts__job *j = ts__job_new(s, JOB_PULL);
+    uint64_t page = s->srv->cfg.pull_page;
+    j->limit = (uint32_t)(msg->u.pull.limit && msg->u.pull.limit < page ? msg->u.pull.limit : page);
+    j->req = *msg;
+    ts_msg_init(msg, TS_MSG_NONE);
+    ts__job_submit(s, j, ts__work_pull);
+}
+
+static void ts__handle(ts_session *s, ts_msg *msg)
+{
+    if (msg->type == TS_MSG_PING) {
+        ts_msg pong;
+        ts_msg_init(&pong, TS_MSG_PONG);
+        pong.u.ping.nonce = msg->u.ping.nonce;
+        ts__send(s, &pong);
+        ts_msg_free(&pong);
+        return;
+    }
+    if (msg->type == TS_MSG_BYE) {
+        ts_log_info("station_bye", "station=%s reason=\"%s\"", ts__name(s), msg->u.bye.reason);
+        s->state = TS_SESS_CLOSING;
+        ts_conn_close(&s->conn, 0, true);
+        return;
+    }
+    if (msg->type == TS_MSG_ERROR) {
+        ts_log_warn("station_error", "station=%s code=%" PRIu64 " name=%s message=\"%s\"", ts__name(s),
+                    msg->u.error.code, msg->u.error.name, msg->u.error.message);
+        if (msg->u.error.fatal) {
+            s->state = TS_SESS_CLOSING;
+            ts_conn_close(&s->conn, 0, true);
+        }
+        return;
+    }
+    if (s->state == TS_SESS_HELLO) {
+        if (msg->type != TS_MSG_HELLO) {
+            ts__send_error(s, TS_EUNEXPECTED_MESSAGE, true, 0, "expected HELLO, got %s", ts_msg_type_name(msg->type));
+            return;
+        }
+        ts__on_hello(s, msg);
+        return;
+    }
+    switch (msg->type) {
+    case TS_MSG_PUSH:
+        ts__on_push(s, msg);
+        break;
+    case TS_MSG_PULL:
+        ts__on_pull(s, msg);
+        break;
+    case TS_MSG_PONG:
+    case TS_MSG_NOTICE_ACK:
+        break;
+    default:
+        ts__send_error(s, TS_EUNEXPECTED_MESSAGE, true, 0, "%s is not allowed now", ts_msg_type_name(msg->type));
+        break;
+    }
+}
+
+/* Rate limit on messages: past the burst, reading pauses until the bucket
+ * refills, which slows a flooding station without affecting anyone else. */
+static void ts__rate_resume(uv_timer_t *t)
+{
+    ts_session *s = t->data;
+    s->rate_paused = false;
+    if (s->state == TS_SESS_CLOSING)
+        return;
+    if (!s->busy) {
+        ts_conn_pause(&s->conn, false);
+        if (s->stash.len) {
+            size_t len;
+            uint8_t *bytes = ts_buf_steal(&s->stash, &len);
+            ts__process(s, bytes, len);
+            free(bytes);
+        }
+    }
+}
+
+static void ts__process(ts_session *s, const uint8_t *data, size_t len)
+{
+    size_t off = 0;
+    while (off < len) {
+        if (s->busy || s->rate_paused || s->state == TS_SESS_CLOSING || s->conn.closing) {
+            if (s->state != TS_SESS_CLOSING)
+                ts_buf_append(&s->stash, data + off, len - off);
+            return;
+        }
+        size_t used;
+        const uint8_t *frame;
+        size_t flen;
+        ts_error err;
+        int rc = ts_frame_decoder_feed(&s->dec, data + off, len - off, &used, &frame, &flen, &err);
+        off += used;
+        if (rc < 0) {
+            ts__send_error(s, rc, true, 0, "%s", err.msg);
+            return;
+        }
+        if (rc == 0)
+            return;
+        s->srv->stats.frames_in++;
+        ts_msg msg;
+        rc = ts_msg_decode(frame, flen, &s->srv->limits, &msg, &err);
+        if (rc < 0) {
+            ts__send_error(s, rc, true, 0, "%s", err.msg);
+            return;
+        }
+        ts__handle(s, &msg);
+        ts_msg_free(&msg);
+
+        ts__refill(s);
+        if (!ts__take(&s->tokens, 1)) {
+            s->srv->stats.rate_limited++;
+            s->rate_paused = true;
+            ts_conn_pause(&s->conn, true);
+            double wait = 1000.0 * (1.0 - s->tokens) / (double)(s->srv->cfg.rate_messages ? s->srv->cfg.rate_messages : 1);
+            ts_log_info("rate_limited", "station=%s what=messages pause_ms=%.0f", ts__name(s), wait);
+            uv_timer_start(&s->rate_timer, ts__rate_resume, (uint64_t)wait + 1, 0);
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- connection callbacks */
+
+static void ts__on_open(ts_conn *c)
+{
+    ts_session *s = c->data;
+    ts_server *srv = s->srv;
+    const ts_tls_peer *p = &c->tls.peer;
+    srv->stats.handshakes_ok++;
+    if (strcmp(p->ou, "station") != 0 || !ts_key_valid(p->cn, strlen(p->cn))) {
+        ts_log_warn("tls_not_station", "peer=%s cn=\"%s\" ou=\"%s\"", c->peer_addr, p->cn, p->ou);
+        s->state = TS_SESS_CLOSING;
+        ts_conn_close(c, TS_EFORBIDDEN, true);
+        return;
+    }
+    snprintf(s->station, sizeof s->station, "%s", p->cn);
+    snprintf(s->commune, sizeof s->commune, "%s", p->l);
+    snprintf(s->serial, sizeof s->serial, "%s", p->serial);
+    s->state = TS_SESS_HELLO;
+    s->tokens = (double)srv->cfg.rate_burst;
+    s->change_tokens = (double)srv->cfg.rate_changes * 2;
+    s->tokens_at_ms = ts_wall_ms();
+    ts_log_info("tls_open", "station=%s peer=%s version=%s serial=%s", s->station, c->peer_addr,
+                ts_tls_version(&c->tls), s->serial);
+}
+
+static void ts__on_data(ts_conn *c, const uint8_t *data, size_t len)
+{
+    ts__process(c->data, data, len);
+}
+
+static void ts__on_drain(ts_conn *c)
+{
+    ts_session *s = c->data;
+    if (s->live_again && !s->busy)
+        ts__start_live(s);
+}
+
+static void ts__on_close(ts_conn *c, int reason)
+{
+    ts_session *s = c->data;
+    ts_server *srv = s->srv;
+    srv->stats.bytes_in += c->bytes_in;
+    srv->stats.bytes_out += c->bytes_out;
+    if (!c->open) {
+        srv->stats.handshakes_failed++;
+        ts_log_info("tls_handshake_failed", "peer=%s reason=\"%s\"", c->peer_addr,
+                    c->tls.error[0] ? c->tls.error : ts_strerror(reason ? reason : TS_EIO));
+    } else {
+        if (s->state == TS_SESS_READY || (s->state == TS_SESS_CLOSING && s->proto))
+            srv->stats.sessions--;
+        ts_log_info("session_closed", "station=%s peer=%s reason=%s seconds=%" PRIu64, ts__name(s), c->peer_addr,
+                    reason ? ts_err_name(reason) : "normal", (ts_wall_ms() - s->connected_ms) / 1000);
+    }
+    s->state = TS_SESS_CLOSING;
+    if (s->rate_timer_open) {
+        s->rate_timer_open = false;
+        uv_close((uv_handle_t *)&s->rate_timer, ts__rate_timer_closed);
+    }
+    ts_session_unref(s);
+}
+
+static const ts_conn_cb ts__session_cb = {ts__on_open, ts__on_data, ts__on_drain, ts__on_close};
+
+static void ts__refused_closed(uv_handle_t *h)
+{
+    free(h);
+}
+
+/* Takes the pending connection off the listener and closes it at once. */
+static void ts__refuse(ts_server *srv)
+{
+    uv_tcp_t *t = ts_xmalloc(sizeof *t);
+    uv_tcp_init(srv->loop, t);
+    uv_accept((uv_stream_t *)&srv->listener, (uv_stream_t *)t);
+    uv_close((uv_handle_t *)t, ts__refused_closed);
+}
+
+void ts_session_accept(ts_server *srv)
+{
+    ts_session *s = ts_xcalloc(1, sizeof *s);
+    ts_error err;
+    s->srv = srv;
+    s->connected_ms = ts_wall_ms();
+    ts_frame_decoder_init(&s->dec, srv->limits.max_frame);
+    ts_buf_init(&s->stash);
+    if (ts_conn_init(&s->conn, srv->loop, srv->tls, &ts__session_cb, &srv->conn_limits, &err) < 0) {
+        ts_log_error("conn_init_failed", "reason=\"%s\"", err.msg);
+        ts_frame_decoder_free(&s->dec);
+        free(s);
+        ts__refuse(srv);
+        return;
+    }
+    s->conn.data = s;
+    s->refs = 2; /* the connection, the rate timer */
+    uv_timer_init(srv->loop, &s->rate_timer);
+    s->rate_timer.data = s;
+    s->rate_timer_open = true;
+    s->next = srv->sessions;
+    if (srv->sessions)
+        srv->sessions->prev = s;
+    srv->sessions = s;
+    srv->nconns++;
+    srv->stats.connections = srv->nconns;
+    if (uv_accept((uv_stream_t *)&srv->listener, (uv_stream_t *)&s->conn.tcp) != 0) {
+        s->state = TS_SESS_CLOSING;
+        ts_conn_close(&s->conn, TS_EIO, false);
+        return;
+    }
+    srv->stats.accepted++;
+    if (srv->nconns > srv->cfg.max_connections || srv->draining) {
+        srv->stats.rejected_busy++;
+        ts_conn_start(&s->conn, &err);
+        ts_log_warn("conn_refused", "peer=%s reason=%s connections=%" PRIu64, s->conn.peer_addr,
+                    srv->draining ? "shutting_down" : "max_connections", srv->nconns);
+        s->state = TS_SESS_CLOSING;
+        ts_conn_close(&s->conn, TS_EBUSY, false);
+        return;
+    }
+    ts_conn_start(&s->conn, &err);
+}
+
+void ts_session_shutdown(ts_session *s)
+{
+    if (s->state == TS_SESS_CLOSING)
+        return;
+    if (s->busy)
+        return; /* the job's completion calls us again */
+    ts__send_bye(s, "the district server is shutting down");
+    s->state = TS_SESS_CLOSING;
+    ts_conn_close(&s->conn, TS_ESHUTTING_DOWN, true);
+}

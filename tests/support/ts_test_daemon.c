@@ -1,0 +1,181 @@
+#include "tests/support/ts_test_daemon.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/ts_xmalloc.h"
+#include "tests/support/ts_test.h"
+
+void ts_test_sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+char *ts_test_bin(const char *name)
+{
+    const char *dir = getenv("TS_BIN_DIR");
+    return ts_xasprintf("%s/%s", dir && *dir ? dir : "build/asan/bin", name);
+}
+
+static void spawn(ts_test_daemon *d)
+{
+    char *portfile = ts_xasprintf("%s/port", d->dir);
+    unlink(portfile);
+    char *bin = ts_test_bin("tramsyncd");
+    char *argv[128];
+    int argc = 0;
+    argv[argc++] = bin;
+    for (int i = 0; i < d->nsets; i++) {
+        argv[argc++] = "--set";
+        argv[argc++] = d->sets[i];
+    }
+    argv[argc++] = "--port-file";
+    argv[argc++] = portfile;
+    argv[argc] = NULL;
+
+    pid_t pid = fork();
+    if (pid < 0)
+        fail_msg("fork: %s", strerror(errno));
+    if (pid == 0) {
+        int fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+            dup2(fd, 2);
+            dup2(fd, 1);
+            close(fd);
+        }
+        setenv("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=1", 0);
+        execv(bin, argv);
+        _exit(127);
+    }
+    d->pid = pid;
+    for (int i = 0; i < 2000; i++) {
+        char *txt = ts_read_file(portfile, NULL);
+        if (txt != NULL && txt[0] != '\0') {
+            d->port = atoi(txt);
+            free(txt);
+            break;
+        }
+        free(txt);
+        int status;
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            char *log = ts_read_file(d->log, NULL);
+            fail_msg("tramsyncd exited at start (status %d):\n%s", status, log ? log : "");
+        }
+        ts_test_sleep_ms(10);
+    }
+    if (d->port <= 0)
+        fail_msg("tramsyncd did not start within 20 s (log %s)", d->log);
+    free(bin);
+    free(portfile);
+}
+
+void ts_test_daemon_start(ts_test_daemon *d, const char *dir, const ts_test_pki *pki, const char *const *sets)
+{
+    memset(d, 0, sizeof *d);
+    d->dir = ts_xstrdup(dir);
+    d->log = ts_xasprintf("%s/tramsyncd.log", dir);
+    d->sets[d->nsets++] = ts_xasprintf("server.data_dir=%s", dir);
+    d->sets[d->nsets++] = ts_xstrdup("server.listen=127.0.0.1:0");
+    d->sets[d->nsets++] = ts_xstrdup("server.log_level=debug");
+    d->sets[d->nsets++] = ts_xasprintf("tls.ca=%s", pki->ca);
+    d->sets[d->nsets++] = ts_xasprintf("tls.cert=%s", pki->server_cert);
+    d->sets[d->nsets++] = ts_xasprintf("tls.key=%s", pki->server_key);
+    d->sets[d->nsets++] = ts_xasprintf("tls.crl=%s", pki->crl);
+    for (int i = 0; sets && sets[i] && d->nsets < 48; i++)
+        d->sets[d->nsets++] = ts_xstrdup(sets[i]);
+    spawn(d);
+}
+
+void ts_test_daemon_restart(ts_test_daemon *d)
+{
+    d->port = 0;
+    spawn(d);
+}
+
+int ts_test_daemon_stop(ts_test_daemon *d, int sig, int timeout_ms)
+{
+    if (d->pid <= 0)
+        return -1;
+    kill(d->pid, sig);
+    for (int waited = 0; waited < timeout_ms; waited += 10) {
+        int status;
+        pid_t r = waitpid(d->pid, &status, WNOHANG);
+        if (r == d->pid) {
+            d->pid = 0;
+            if (WIFEXITED(status))
+                return WEXITSTATUS(status);
+            return 128 + WTERMSIG(status);
+        }
+        ts_test_sleep_ms(10);
+    }
+    kill(d->pid, SIGKILL);
+    waitpid(d->pid, NULL, 0);
+    d->pid = 0;
+    return -1;
+}
+
+void ts_test_daemon_kill(ts_test_daemon *d)
+{
+    if (d->pid > 0) {
+        kill(d->pid, SIGKILL);
+        waitpid(d->pid, NULL, 0);
+        d->pid = 0;
+    }
+}
+
+void ts_test_daemon_free(ts_test_daemon *d)
+{
+    ts_test_daemon_kill(d);
+    for (int i = 0; i < d->nsets; i++)
+        free(d->sets[i]);
+    free(d->dir);
+    free(d->log);
+    memset(d, 0, sizeof *d);
+}
+
+long ts_test_rss_kb(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    char *txt = ts_read_file(path, NULL);
+    if (txt == NULL)
+        return 0;
+    long kb = 0;
+    char *p = strstr(txt, "VmRSS:");
+    if (p != NULL)
+        kb = strtol(p + 6, NULL, 10);
+    free(txt);
+    return kb;
+}
+
+int ts_test_file_count(const char *path, const char *needle)
+{
+    char *txt = ts_read_file(path, NULL);
+    if (txt == NULL)
+        return 0;
+    int n = 0;
+    for (char *p = txt; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+        n++;
+    free(txt);
+    return n;
+}
+
+bool ts_test_log_wait(const char *log, const char *needle, int timeout_ms)
+{
+    for (int waited = 0;; waited += 20) {
+        if (ts_test_file_count(log, needle) > 0)
+            return true;
+        if (waited >= timeout_ms)
+            return false;
+        ts_test_sleep_ms(20);
+    }
+}

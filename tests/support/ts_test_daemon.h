@@ -1,0 +1,45 @@
+/* Real processes for integration tests: start tramsyncd (the build under
+ * test, from $TS_BIN_DIR) on a loopback port chosen by the kernel, stop it,
+ * kill it, read its log and its memory use. */
+#ifndef TS_TEST_DAEMON_H
+#define TS_TEST_DAEMON_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "tests/support/ts_test_pki.h"
+
+typedef struct ts_test_daemon {
+    pid_t pid;
+    int port;
+    char *dir;
+    char *log;
+    char *sets[48];
+    int nsets;
+} ts_test_daemon;
+
+/* Path of a built program (caller frees). */
+char *ts_test_bin(const char *name);
+
+/* Starts tramsyncd with data in dir and the PKI's certificates; `sets` are
+ * extra "section.key=value" overrides (NULL-terminated, may be NULL).
+ * Fails the test when it does not come up within 20 s. */
+void ts_test_daemon_start(ts_test_daemon *d, const char *dir, const ts_test_pki *pki, const char *const *sets);
+/* Starts it again with the same settings (after a stop or a kill); the port
+ * may change. */
+void ts_test_daemon_restart(ts_test_daemon *d);
+/* Sends sig and waits up to timeout_ms; returns the exit status (or -1 on
+ * timeout, after which the process is killed). */
+int ts_test_daemon_stop(ts_test_daemon *d, int sig, int timeout_ms);
+void ts_test_daemon_kill(ts_test_daemon *d);
+void ts_test_daemon_free(ts_test_daemon *d);
+/* Resident memory of a process in KiB (0 when gone). */
+long ts_test_rss_kb(pid_t pid);
+/* Whether the daemon's log holds needle (waits up to timeout_ms for it). */
+bool ts_test_log_wait(const char *log, const char *needle, int timeout_ms);
+/* Counts occurrences of needle in a file. */
+int ts_test_file_count(const char *path, const char *needle);
+/* Sleeps ms milliseconds. */
+void ts_test_sleep_ms(int ms);
+
+#endif
