@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include <systemd/sd-daemon.h>
 #include <uv.h>
@@ -145,6 +146,12 @@ int main(int argc, char **argv)
         return rc < 0 ? 1 : 0;
     }
 
+    /* every station is a descriptor: take all the system allows */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
     d.loop = uv_default_loop();
     if (ts_server_start(&d.srv, d.loop, &cfg, &err) < 0) {
         ts_log_error("start_failed", "reason=\"%s\"", err.msg);
