@@ -1,5 +1,7 @@
 #include "common/ts_mp.h"
 
+#include <inttypes.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -470,4 +472,83 @@ void ts_mp_pack_canonical(msgpack_packer *pk, const msgpack_object *o)
         msgpack_pack_nil(pk);
         break;
     }
+}
+
+/* ---------------------------------------------------------------- JSON */
+
+void ts_json_string(ts_buf *b, const char *s, size_t n)
+{
+    ts_buf_append(b, "\"", 1);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\') {
+            char esc[2] = {'\\', (char)c};
+            ts_buf_append(b, esc, 2);
+        } else if (c < 0x20 || c == 0x7f) {
+            ts_buf_printf(b, "\\u%04x", c);
+        } else {
+            ts_buf_append(b, &s[i], 1);
+        }
+    }
+    ts_buf_append(b, "\"", 1);
+}
+
+void ts_mp_to_json(ts_buf *b, const msgpack_object *o)
+{
+    switch (o->type) {
+    case MSGPACK_OBJECT_NIL: ts_buf_append_str(b, "null"); break;
+    case MSGPACK_OBJECT_BOOLEAN: ts_buf_append_str(b, o->via.boolean ? "true" : "false"); break;
+    case MSGPACK_OBJECT_POSITIVE_INTEGER: ts_buf_printf(b, "%" PRIu64, o->via.u64); break;
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER: ts_buf_printf(b, "%" PRId64, o->via.i64); break;
+    case MSGPACK_OBJECT_FLOAT32:
+    case MSGPACK_OBJECT_FLOAT64:
+        if (isfinite(o->via.f64))
+            ts_buf_printf(b, "%.17g", o->via.f64);
+        else
+            ts_buf_append_str(b, "null");
+        break;
+    case MSGPACK_OBJECT_STR: ts_json_string(b, o->via.str.ptr, o->via.str.size); break;
+    case MSGPACK_OBJECT_BIN:
+        ts_buf_append_str(b, "{\"bin\":\"");
+        for (uint32_t i = 0; i < o->via.bin.size; i++)
+            ts_buf_printf(b, "%02x", (unsigned char)o->via.bin.ptr[i]);
+        ts_buf_append_str(b, "\"}");
+        break;
+    case MSGPACK_OBJECT_ARRAY:
+        ts_buf_append(b, "[", 1);
+        for (uint32_t i = 0; i < o->via.array.size; i++) {
+            if (i)
+                ts_buf_append(b, ",", 1);
+            ts_mp_to_json(b, &o->via.array.ptr[i]);
+        }
+        ts_buf_append(b, "]", 1);
+        break;
+    case MSGPACK_OBJECT_MAP:
+        ts_buf_append(b, "{", 1);
+        for (uint32_t i = 0; i < o->via.map.size; i++) {
+            const msgpack_object_kv *kv = &o->via.map.ptr[i];
+            if (i)
+                ts_buf_append(b, ",", 1);
+            if (kv->key.type == MSGPACK_OBJECT_STR)
+                ts_json_string(b, kv->key.via.str.ptr, kv->key.via.str.size);
+            else
+                ts_buf_append_str(b, "\"?\"");
+            ts_buf_append(b, ":", 1);
+            ts_mp_to_json(b, &kv->val);
+        }
+        ts_buf_append(b, "}", 1);
+        break;
+    default: ts_buf_append_str(b, "null"); break;
+    }
+}
+
+void ts_value_to_json(ts_buf *b, const uint8_t *value, size_t len)
+{
+    msgpack_unpacked up;
+    if (ts_mp_unpack(value, len, NULL, &up, NULL) < 0) {
+        ts_buf_append_str(b, "null");
+        return;
+    }
+    ts_mp_to_json(b, &up.data);
+    msgpack_unpacked_destroy(&up);
 }

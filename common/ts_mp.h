@@ -69,6 +69,15 @@ void ts_mp_pack_canonical(msgpack_packer *pk, const msgpack_object *o);
 void ts_mp_pack_cstr(msgpack_packer *pk, const char *s);
 void ts_mp_pack_strn(msgpack_packer *pk, const char *s, size_t n);
 
+/* JSON text of a msgpack value: bin as {"bin":"<hex>"}, non-finite floats
+ * as null, maps with str keys as objects. Deterministic (floats %.17g). */
+struct ts_buf;
+void ts_mp_to_json(struct ts_buf *out, const msgpack_object *o);
+/* JSON string literal of s (n bytes), escaped. */
+void ts_json_string(struct ts_buf *out, const char *s, size_t n);
+/* Decodes one canonical value and writes its JSON; "null" when it is not valid. */
+void ts_value_to_json(struct ts_buf *out, const uint8_t *value, size_t len);
+
 /* UTF-8 well-formedness (no overlongs, no surrogates, <= U+10FFFF). */
 bool ts_utf8_valid(const uint8_t *s, size_t n);
 

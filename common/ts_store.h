@@ -210,11 +210,34 @@ typedef struct ts_conflict_row {
     char record[TS_KEY_MAX + 1];
     char field[TS_FIELD_NAME_MAX + 1];
     char rule[32];
-    char detected_by[TS_RID_MAX + 1];
-    char actor[TS_KEY_MAX + 1];
+    char detected_by[TS_RID_MAX + 1]; /* the replica whose merge found it */
+    char actor[TS_KEY_MAX + 1];       /* who sent the change that revealed it */
+    char winner_replica[TS_RID_MAX + 1];
+    uint64_t winner_counter, winner_hlc;
+    char loser_replica[TS_RID_MAX + 1];
+    uint64_t loser_counter, loser_hlc;
+    char *winner_json; /* the values, as JSON */
+    char *loser_json;
     uint64_t detected_at;
     bool resolved;
+    uint64_t resolved_at;
+    char resolved_by[TS_KEY_MAX + 1];
+    char *resolution;
 } ts_conflict_row;
+
+/* Conflicts in id order after after_id (table NULL: all tables). */
+int ts_store_conflicts(ts_store *st, bool unresolved_only, const char *table, int64_t after_id, uint32_t limit,
+                       ts_conflict_row **rows, size_t *n, ts_error *err);
+void ts_conflict_rows_free(ts_conflict_row *rows, size_t n);
+
+/* Records of one table in id order, after `after` (NULL: from the start). */
+int ts_store_list(ts_store *st, const char *table, const char *after, uint32_t limit, bool include_deleted,
+                  ts_change_page *page, ts_error *err);
+/* Station: changes the district refused for good. */
+int ts_store_rejected_count(ts_store *st, uint64_t *count);
+/* Station: makes every record this station owns pending again, so a new
+ * district database receives all of it (disaster recovery). */
+int ts_store_repush_owned(ts_store *st, uint64_t *count, ts_error *err);
 
 int ts_store_conflict_count(ts_store *st, bool unresolved_only, uint64_t *count);
 /* Marks a conflict resolved (the resolving write is a separate ts_store_put). */

@@ -1,14 +1,55 @@
+/* tramsyncctl: district admin and operations. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/ts_version.h"
+#include "server/ctl/ts_ctl.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: tramsyncctl [--pki DIR] [--json] COMMAND [ARGS]\n"
+                 "\n"
+                 "Commands:\n"
+                 "  ca ...      the district CA: init, issue-server, issue-station, issue-admin, revoke, crl, list\n"
+                 "\n"
+                 "Options:\n"
+                 "  --pki DIR   the CA directory (default $TRAMSYNC_PKI or /etc/tramsync/pki)\n"
+                 "  --json      machine-readable output\n"
+                 "  -V          the version\n");
+}
 
 int main(int argc, char **argv)
 {
-    if (argc > 1 && strcmp(argv[1], "--version") == 0) {
-        printf("tramsyncctl %s\n", TS_VERSION);
-        return 0;
+    ts_ctl ctl;
+    memset(&ctl, 0, sizeof ctl);
+    const char *env = getenv("TRAMSYNC_PKI");
+    ctl.pki_dir = env && *env ? env : "/etc/tramsync/pki";
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        if (strcmp(argv[i], "--pki") == 0 && i + 1 < argc)
+            ctl.pki_dir = argv[++i];
+        else if (strcmp(argv[i], "--json") == 0)
+            ctl.json = true;
+        else if (strcmp(argv[i], "-V") == 0 || strcmp(argv[i], "--version") == 0) {
+            printf("tramsyncctl %s\n", TS_VERSION);
+            return 0;
+        } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            usage(stdout);
+            return 0;
+        } else {
+            fprintf(stderr, "tramsyncctl: unknown option %s\n", argv[i]);
+            usage(stderr);
+            return TS_CTL_USAGE;
+        }
     }
-    fprintf(stderr, "usage: tramsyncctl --version\n");
-    return 2;
+    if (i == argc) {
+        usage(stderr);
+        return TS_CTL_USAGE;
+    }
+    if (strcmp(argv[i], "ca") == 0)
+        return ts_ctl_ca(&ctl, argc - i, argv + i);
+    fprintf(stderr, "tramsyncctl: unknown command \"%s\"\n", argv[i]);
+    usage(stderr);
+    return TS_CTL_USAGE;
 }

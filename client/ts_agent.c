@@ -1,0 +1,902 @@
+#include "client/ts_agent.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <openssl/rand.h>
+#include <sqlite3.h>
+
+#include "common/ts_conn.h"
+#include "common/ts_log.h"
+#include "common/ts_registry.h"
+#include "common/ts_store.h"
+#include "common/ts_version.h"
+#include "common/ts_xmalloc.h"
+#include "proto/ts_frame.h"
+#include "proto/ts_msg.h"
+
+#define C(field) offsetof(ts_agent_config, field)
+
+const ts_cfg_key ts_agent_config_keys[] = {
+    {"station", "code", TS_CFG_STR, C(code), "", "this station's code, as in its certificate (e.g. binhnguyen)"},
+    {"station", "commune", TS_CFG_STR, C(commune), "", "the commune this station serves"},
+    {"station", "data_dir", TS_CFG_STR, C(data_dir), "/var/lib/tramsync",
+     "directory of the replica database, key and certificates"},
+    {"station", "database", TS_CFG_STR, C(database), "", "replica database (empty: <data_dir>/station.db)"},
+    {"station", "log_level", TS_CFG_STR, C(log_level), "info", "debug, info, warn or error"},
+    {"station", "tables", TS_CFG_STR, C(tables), "", "table registry JSON (empty: built in)"},
+    {"station", "synchronous", TS_CFG_STR, C(synchronous), "full", "full, normal or off (tests only)"},
+    {"server", "address", TS_CFG_STR, C(address), "127.0.0.1:7443", "the district server, host:port"},
+    {"server", "server_name", TS_CFG_STR, C(server_name), "",
+     "name the server certificate must carry (empty: the host part of address)"},
+    {"tls", "ca", TS_CFG_STR, C(ca), "", "the district CA, pinned (empty: <data_dir>/ca.pem)"},
+    {"tls", "cert", TS_CFG_STR, C(cert), "", "this station's certificate (empty: <data_dir>/station.pem)"},
+    {"tls", "key", TS_CFG_STR, C(key), "", "this station's private key (empty: <data_dir>/station.key)"},
+    {"tls", "allow_tls12", TS_CFG_BOOL, C(allow_tls12), "false", "accept TLS 1.2 as well as 1.3"},
+    {"sync", "interval", TS_CFG_DURATION, C(interval_ms), "60s", "sync at least this often"},
+    {"sync", "debounce", TS_CFG_DURATION, C(debounce_ms), "1s", "wait this long after a local write before pushing"},
+    {"sync", "poll", TS_CFG_DURATION, C(poll_ms), "500ms", "how often to look for local writes"},
+    {"sync", "backoff_min", TS_CFG_DURATION, C(backoff_min_ms), "1s", "first retry delay after a failure"},
+    {"sync", "backoff_max", TS_CFG_DURATION, C(backoff_max_ms), "5m", "longest retry delay"},
+    {"sync", "connect_timeout", TS_CFG_DURATION, C(connect_timeout_ms), "20s", "give up a connection attempt after"},
+    {"sync", "push_batch", TS_CFG_U64, C(push_batch), "1000", "most changes in one PUSH"},
+    {"sync", "pull_page", TS_CFG_U64, C(pull_page), "1000", "most changes asked for in one PULL"},
+    {"sync", "live", TS_CFG_BOOL, C(live), "true", "stay connected and receive changes as they happen"},
+    {NULL, NULL, 0, 0, NULL, NULL},
+};
+
+char *ts_agent_config_path(const char *data_dir)
+{
+    return ts_xasprintf("%s/tramsync.conf", data_dir);
+}
+
+static void ts__derive(char **field, const char *dir, const char *name)
+{
+    if (*field != NULL && (*field)[0] != '\0')
+        return;
+    free(*field);
+    *field = ts_xasprintf("%s/%s", dir, name);
+}
+
+int ts_agent_config_load(ts_agent_config *cfg, const char *data_dir, const char *path, char **overrides,
+                         int noverrides, ts_error *err)
+{
+    memset(cfg, 0, sizeof *cfg);
+    int rc = ts_cfg_defaults(cfg, ts_agent_config_keys, err);
+    if (rc < 0)
+        return rc;
+    if (data_dir != NULL)
+        ts_cfg_set(cfg, ts_agent_config_keys, "station", "data_dir", data_dir, err);
+    char *conf = path ? ts_xstrdup(path) : ts_agent_config_path(cfg->data_dir);
+    struct stat st;
+    if (path != NULL || stat(conf, &st) == 0)
+        rc = ts_cfg_load(cfg, ts_agent_config_keys, conf, err);
+    free(conf);
+    /* the directory given on the command line wins over the file's */
+    if (rc == 0 && data_dir != NULL)
+        rc = ts_cfg_set(cfg, ts_agent_config_keys, "station", "data_dir", data_dir, err);
+    for (int i = 0; rc == 0 && i < noverrides; i++)
+        rc = ts_cfg_override(cfg, ts_agent_config_keys, overrides[i], err);
+    if (rc < 0)
+        return rc;
+    ts__derive(&cfg->database, cfg->data_dir, "station.db");
+    ts__derive(&cfg->ca, cfg->data_dir, "ca.pem");
+    ts__derive(&cfg->cert, cfg->data_dir, "station.pem");
+    ts__derive(&cfg->key, cfg->data_dir, "station.key");
+    if (cfg->server_name[0] == '\0') {
+        free(cfg->server_name);
+        const char *a = cfg->address;
+        const char *colon = strrchr(a, ':');
+        size_t n = colon ? (size_t)(colon - a) : strlen(a);
+        if (n >= 2 && a[0] == '[' && a[n - 1] == ']')
+            cfg->server_name = ts_xstrndup(a + 1, n - 2);
+        else
+            cfg->server_name = ts_xstrndup(a, n);
+    }
+    return 0;
+}
+
+void ts_agent_config_free(ts_agent_config *cfg)
+{
+    ts_cfg_free(cfg, ts_agent_config_keys);
+}
+
+/* ---------------------------------------------------------------- the agent */
+
+typedef enum ts_agent_state {
+    TS_AGENT_IDLE = 0,    /* not connected; a retry is scheduled */
+    TS_AGENT_RESOLVING,
+    TS_AGENT_CONNECTING,  /* TCP and TLS */
+    TS_AGENT_HELLO,       /* HELLO sent */
+    TS_AGENT_READY,
+    TS_AGENT_STOPPED
+} ts_agent_state;
+
+struct ts_agent {
+    uv_loop_t *loop;
+    ts_agent_config cfg;
+    ts_registry reg;
+    ts_store *store;
+    ts_tls_ctx *tls;
+    ts_agent_state state;
+    ts_conn *conn;
+    ts_frame_decoder dec;
+    ts_proto_limits limits;
+    uv_getaddrinfo_t gai;
+    uv_timer_t retry_timer; /* reconnect after backoff; connect timeout */
+    uv_timer_t sync_timer;
+    uv_timer_t poll_timer;
+    uv_timer_t debounce_timer;
+    uv_timer_t ping_timer;
+    int handles_open;
+    sqlite3_stmt *data_version_q;
+    uint64_t data_version;
+    uint32_t attempt;
+    uint64_t batch;
+    bool push_inflight;
+    bool push_again;
+    uint64_t push_upto;
+    ts_change_page push_page;
+    uint64_t push_hold_until_ms; /* after CLOCK_AHEAD or RATE_LIMITED */
+    bool pull_inflight;
+    uint64_t cursor;
+    char server_db[64];
+    uint64_t heartbeat_ms;
+    uint64_t max_frame;
+    uint64_t ping_nonce;
+    uint64_t last_alive_write_ms;
+    bool rekey_now;
+    bool stopping;
+    void (*stop_done)(ts_agent *a, void *arg);
+    void *stop_arg;
+};
+
+static void ts__connect(ts_agent *a);
+static void ts__push(ts_agent *a);
+static void ts__pull(ts_agent *a);
+
+static const char *ts__code(const ts_agent *a)
+{
+    return a->cfg.code;
+}
+
+static void ts__status(ts_agent *a, const char *key, const char *value)
+{
+    if (ts_store_meta_set(a->store, key, value) < 0)
+        ts_log_warn("status_write_failed", "key=%s", key);
+}
+
+static void ts__status_u64(ts_agent *a, const char *key, uint64_t value)
+{
+    if (ts_store_meta_set_u64(a->store, key, value) < 0)
+        ts_log_warn("status_write_failed", "key=%s", key);
+}
+
+static void ts__error(ts_agent *a, const char *what, const char *detail)
+{
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s: %s", what, detail);
+    ts__status(a, "last_error", msg);
+    ts__status_u64(a, "last_error_ms", ts_wall_ms());
+}
+
+/* ---------------------------------------------------------------- sending */
+
+static int ts__send(ts_agent *a, ts_msg *m)
+{
+    if (a->conn == NULL || a->state < TS_AGENT_HELLO)
+        return TS_EIO;
+    ts_buf b = TS_BUF_INIT;
+    ts_msg_encode(m, &b);
+    int rc = ts_conn_write(a->conn, b.data, b.len);
+    ts_buf_free(&b);
+    return rc;
+}
+
+static void ts__disconnect(ts_agent *a, int reason)
+{
+    if (a->conn != NULL)
+        ts_conn_close(a->conn, reason, true);
+}
+
+/* ---------------------------------------------------------------- backoff */
+
+static uint64_t ts__backoff(ts_agent *a)
+{
+    uint64_t d = a->cfg.backoff_min_ms;
+    for (uint32_t i = 0; i < a->attempt && d < a->cfg.backoff_max_ms; i++)
+        d *= 2;
+    if (d > a->cfg.backoff_max_ms)
+        d = a->cfg.backoff_max_ms;
+    /* jitter over the upper half, so thousands of stations spread out */
+    uint32_t r = 0;
+    RAND_bytes((unsigned char *)&r, sizeof r);
+    uint64_t jittered = d / 2 + (d / 2 ? (uint64_t)r % (d / 2 + 1) : 0);
+    if (a->attempt < 30)
+        a->attempt++;
+    return jittered ? jittered : 1;
+}
+
+static void ts__retry_fired(uv_timer_t *t)
+{
+    ts_agent *a = t->data;
+    if (a->state == TS_AGENT_IDLE && !a->stopping) {
+        ts__connect(a);
+    } else if ((a->state == TS_AGENT_CONNECTING || a->state == TS_AGENT_RESOLVING) && a->conn != NULL) {
+        ts_log_info("connect_timeout", "station=%s address=%s", ts__code(a), a->cfg.address);
+        ts__error(a, "connect", "timed out");
+        ts__disconnect(a, TS_ETIMEOUT);
+    }
+}
+
+static void ts__schedule_retry(ts_agent *a, uint64_t delay)
+{
+    if (a->stopping)
+        return;
+    a->state = TS_AGENT_IDLE;
+    ts_log_info("reconnect_scheduled", "station=%s in_ms=%" PRIu64 " attempt=%u", ts__code(a), delay, a->attempt);
+    uv_timer_start(&a->retry_timer, ts__retry_fired, delay, 0);
+}
+
+/* ---------------------------------------------------------------- connection */
+
+static void ts__finish_stop(ts_agent *a);
+
+static void ts__on_conn_close(ts_conn *c, int reason)
+{
+    ts_agent *a = c->data;
+    bool was_ready = a->state == TS_AGENT_READY;
+    if (c->tls.error[0] && !was_ready)
+        ts__error(a, "connection", c->tls.error);
+    ts_log_info("disconnected", "station=%s reason=%s detail=\"%s\"", ts__code(a),
+                reason ? ts_err_name(reason) : "normal", c->tls.error);
+    free(c);
+    a->conn = NULL;
+    a->push_inflight = false;
+    a->pull_inflight = false;
+    ts_change_page_reset(&a->push_page);
+    ts_frame_decoder_free(&a->dec);
+    uv_timer_stop(&a->ping_timer);
+    ts__status(a, "connected", "0");
+    if (a->stopping) {
+        ts__finish_stop(a);
+        return;
+    }
+    if (a->rekey_now) {
+        a->rekey_now = false;
+        ts__schedule_retry(a, 10);
+        return;
+    }
+    ts__schedule_retry(a, ts__backoff(a));
+}
+
+static void ts__send_hello(ts_agent *a)
+{
+    ts_msg m;
+    ts_msg_init(&m, TS_MSG_HELLO);
+    ts_msg_hello *h = &m.u.hello;
+    uint64_t lseq = 0;
+    ts_store_meta_get_u64(a->store, "lseq", &lseq);
+    h->proto_min = TS_PROTO_VERSION_MIN;
+    h->proto_max = TS_PROTO_VERSION_MAX;
+    h->agent = TS_AGENT_NAME;
+    h->replica = ts_store_replica(a->store)->b;
+    h->station = a->cfg.code;
+    h->server_db = a->server_db;
+    h->cursor = a->cursor;
+    h->lseq = lseq;
+    h->time = ts_wall_ms();
+    h->live = a->cfg.live;
+    ts__send(a, &m);
+    ts_msg_free(&m);
+}
+
+static void ts__on_conn_open(ts_conn *c)
+{
+    ts_agent *a = c->data;
+    a->state = TS_AGENT_HELLO;
+    ts_log_info("tls_open", "station=%s server=%s version=%s", ts__code(a), a->cfg.address, ts_tls_version(&c->tls));
+    ts__send_hello(a);
+}
+
+static void ts__on_drain(ts_conn *c)
+{
+    ts_agent *a = c->data;
+    if (a->push_again)
+        ts__push(a);
+}
+
+static void ts__handle(ts_agent *a, ts_msg *m);
+
+static void ts__on_data(ts_conn *c, const uint8_t *data, size_t len)
+{
+    ts_agent *a = c->data;
+    size_t off = 0;
+    while (off < len && a->conn == c && !c->closing) {
+        size_t used;
+        const uint8_t *frame;
+        size_t flen;
+        ts_error err;
+        int rc = ts_frame_decoder_feed(&a->dec, data + off, len - off, &used, &frame, &flen, &err);
+        off += used;
+        if (rc < 0) {
+            ts_log_error("bad_frame_from_server", "station=%s reason=\"%s\"", ts__code(a), err.msg);
+            ts__error(a, "protocol", err.msg);
+            ts__disconnect(a, rc);
+            return;
+        }
+        if (rc == 0)
+            return;
+        ts_msg m;
+        rc = ts_msg_decode(frame, flen, &a->limits, &m, &err);
+        if (rc < 0) {
+            ts_log_error("bad_message_from_server", "station=%s reason=\"%s\"", ts__code(a), err.msg);
+            ts__error(a, "protocol", err.msg);
+            ts__disconnect(a, rc);
+            return;
+        }
+        ts__handle(a, &m);
+        ts_msg_free(&m);
+    }
+}
+
+static const ts_conn_cb ts__agent_cb = {ts__on_conn_open, ts__on_data, ts__on_drain, ts__on_conn_close};
+
+static void ts__resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+    ts_agent *a = req->data;
+    if (a->stopping) {
+        uv_freeaddrinfo(res);
+        a->state = TS_AGENT_IDLE;
+        ts__finish_stop(a);
+        return;
+    }
+    if (status < 0 || res == NULL) {
+        ts_log_warn("resolve_failed", "station=%s address=%s error=%s", ts__code(a), a->cfg.address,
+                    uv_strerror(status));
+        ts__error(a, "cannot resolve the server address", uv_strerror(status));
+        uv_freeaddrinfo(res);
+        ts__schedule_retry(a, ts__backoff(a));
+        return;
+    }
+    ts_conn *c = ts_xcalloc(1, sizeof *c);
+    ts_conn_limits limits;
+    ts_conn_limits_default(&limits);
+    limits.handshake_timeout_ms = a->cfg.connect_timeout_ms;
+    limits.idle_timeout_ms = 0; /* set from the server's heartbeat */
+    ts_error err;
+    a->state = TS_AGENT_CONNECTING;
+    ts_frame_decoder_init(&a->dec, (uint32_t)a->max_frame);
+    a->conn = c;
+    if (ts_conn_connect(c, a->loop, a->tls, a->cfg.server_name, res->ai_addr, &ts__agent_cb, &limits, &err) < 0) {
+        ts__error(a, "connect", err.msg);
+        if (c->initialised) {
+            c->data = a; /* on_close frees it and schedules the retry */
+        } else {
+            free(c);
+            a->conn = NULL;
+            ts__schedule_retry(a, ts__backoff(a));
+        }
+        uv_freeaddrinfo(res);
+        return;
+    }
+    c->data = a;
+    uv_freeaddrinfo(res);
+    uv_timer_start(&a->retry_timer, ts__retry_fired, a->cfg.connect_timeout_ms, 0);
+}
+
+static void ts__connect(ts_agent *a)
+{
+    char host[256], port[16];
+    const char *addr = a->cfg.address, *colon = strrchr(addr, ':');
+    if (colon == NULL) {
+        ts__error(a, "config", "[server] address must be host:port");
+        ts__schedule_retry(a, a->cfg.backoff_max_ms);
+        return;
+    }
+    size_t n = (size_t)(colon - addr);
+    if (n >= 2 && addr[0] == '[' && addr[n - 1] == ']')
+        snprintf(host, sizeof host, "%.*s", (int)(n - 2), addr + 1);
+    else
+        snprintf(host, sizeof host, "%.*s", (int)n, addr);
+    snprintf(port, sizeof port, "%s", colon + 1);
+    a->state = TS_AGENT_RESOLVING;
+    ts__status_u64(a, "last_connect_attempt_ms", ts_wall_ms());
+    struct addrinfo hints;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_family = AF_UNSPEC;
+    a->gai.data = a;
+    int rc = uv_getaddrinfo(a->loop, &a->gai, ts__resolved, host, port, &hints);
+    if (rc < 0) {
+        ts__error(a, "cannot resolve the server address", uv_strerror(rc));
+        ts__schedule_retry(a, ts__backoff(a));
+    }
+}
+
+/* ---------------------------------------------------------------- push */
+
+static void ts__push(ts_agent *a)
+{
+    a->push_again = false;
+    if (a->state != TS_AGENT_READY || a->push_inflight || a->stopping)
+        return;
+    if (a->push_hold_until_ms > ts_wall_ms())
+        return;
+    if (ts_conn_congested(a->conn)) {
+        a->push_again = true;
+        return;
+    }
+    uint64_t acked = 0;
+    ts_store_meta_get_u64(a->store, "push_acked", &acked);
+    ts_error err;
+    uint32_t limit = (uint32_t)a->cfg.push_batch;
+    ts_buf frame = TS_BUF_INIT;
+    for (;;) {
+        if (ts_store_pending(a->store, acked, limit, &a->push_page, &err) < 0) {
+            ts_log_error("pending_failed", "station=%s reason=\"%s\"", ts__code(a), err.msg);
+            ts_buf_free(&frame);
+            return;
+        }
+        if (a->push_page.n == 0) {
+            ts_buf_free(&frame);
+            return;
+        }
+        ts_msg m;
+        ts_msg_init(&m, TS_MSG_PUSH);
+        m.u.push.batch = a->batch + 1;
+        m.u.push.changes.items = a->push_page.items;
+        m.u.push.changes.n = a->push_page.n;
+        ts_buf_reset(&frame);
+        ts_msg_encode(&m, &frame);
+        m.u.push.changes.n = 0; /* the page owns the changes */
+        ts_msg_free(&m);
+        if (frame.len - 4 <= a->max_frame || limit == 1)
+            break;
+        limit /= 2;
+    }
+    a->batch++;
+    a->push_upto = a->push_page.items[a->push_page.n - 1].lseq;
+    a->push_inflight = true;
+    if (ts_conn_write(a->conn, frame.data, frame.len) < 0)
+        a->push_inflight = false;
+    ts_log_debug("push_sent", "station=%s batch=%" PRIu64 " changes=%u upto=%" PRIu64, ts__code(a), a->batch,
+                 a->push_page.n, a->push_upto);
+    ts_buf_free(&frame);
+}
+
+static void ts__sync_ok(ts_agent *a)
+{
+    ts__status_u64(a, "last_sync_ok_ms", ts_wall_ms());
+}
+
+static void ts__rekey(ts_agent *a, const char *why)
+{
+    ts_log_warn("rekey", "station=%s old_replica=%s reason=\"%s\"", ts__code(a), ts_store_replica(a->store)->b, why);
+    ts_error err;
+    if (ts_store_rekey(a->store, &err) < 0) {
+        ts_log_error("rekey_failed", "station=%s reason=\"%s\"", ts__code(a), err.msg);
+        ts__error(a, "rekey", err.msg);
+        return;
+    }
+    a->rekey_now = true;
+    ts__disconnect(a, TS_EREKEY_REQUIRED);
+}
+
+static void ts__on_push_ack(ts_agent *a, const ts_msg_push_ack *ack)
+{
+    if (!a->push_inflight || ack->batch != a->batch) {
+        ts_log_warn("unexpected_ack", "station=%s batch=%" PRIu64, ts__code(a), ack->batch);
+        return;
+    }
+    a->push_inflight = false;
+    if (ack->code != 0) {
+        int code = -(int)ack->code;
+        ts_log_warn("push_refused", "station=%s code=%s reason=\"%s\"", ts__code(a), ts_err_name(code),
+                    ack->message ? ack->message : "");
+        ts__error(a, "the district refused the changes", ack->message ? ack->message : ts_err_name(code));
+        ts_change_page_reset(&a->push_page);
+        if (code == TS_EREKEY_REQUIRED) {
+            ts__rekey(a, ack->message ? ack->message : "");
+            return;
+        }
+        if (code == TS_ECLOCK_AHEAD) {
+            ts__status(a, "clock_problem", ack->message ? ack->message : "clock ahead");
+            a->push_hold_until_ms = ts_wall_ms() + 60000;
+        } else {
+            a->push_hold_until_ms = ts_wall_ms() + ts__backoff(a);
+        }
+        return;
+    }
+    ts_error err;
+    if (ack->nresults != a->push_page.n) {
+        ts_log_error("bad_ack", "station=%s results=%u changes=%u", ts__code(a), ack->nresults, a->push_page.n);
+        ts__disconnect(a, TS_EMALFORMED);
+        return;
+    }
+    uint32_t rejected = 0, conflicts = 0;
+    for (uint32_t i = 0; i < ack->nresults; i++) {
+        const ts_push_result *r = &ack->results[i];
+        if (r->outcome == TS_OUTCOME_REJECTED) {
+            rejected++;
+            const ts_change *c = &a->push_page.items[i];
+            char q[300];
+            ts_log_warn("change_rejected", "station=%s table=%s id=%s code=%s reason=%s", ts__code(a), c->table, c->id,
+                        ts_err_name(-(int)r->code), ts_log_quote(q, sizeof q, r->reason ? r->reason : ""));
+            ts_store_mark_rejected(a->store, c, -(int)r->code, r->reason, &err);
+        } else if (r->outcome == TS_OUTCOME_CONFLICT) {
+            conflicts++;
+        }
+    }
+    if (ts_store_ack_pushed(a->store, a->push_upto, &err) < 0) {
+        ts_log_error("ack_store_failed", "station=%s reason=\"%s\"", ts__code(a), err.msg);
+        ts__disconnect(a, TS_ESTORAGE);
+        return;
+    }
+    ts_log_info("pushed", "station=%s batch=%" PRIu64 " changes=%u rejected=%u conflicts=%u", ts__code(a), a->batch,
+                ack->nresults, rejected, conflicts);
+    ts__status(a, "clock_problem", "");
+    bool full = a->push_page.n >= a->cfg.push_batch;
+    ts_change_page_reset(&a->push_page);
+    ts__sync_ok(a);
+    if (full)
+        ts__push(a);
+    else
+        ts__push(a); /* anything written while this batch travelled */
+}
+
+/* ---------------------------------------------------------------- pull */
+
+static void ts__pull(ts_agent *a)
+{
+    if (a->state != TS_AGENT_READY || a->pull_inflight || a->stopping)
+        return;
+    ts_msg m;
+    ts_msg_init(&m, TS_MSG_PULL);
+    m.u.pull.since = a->cursor;
+    m.u.pull.limit = a->cfg.pull_page;
+    if (ts__send(a, &m) == 0)
+        a->pull_inflight = true;
+    ts_msg_free(&m);
+}
+
+static void ts__on_changes(ts_agent *a, const ts_msg_changes *ch)
+{
+    ts_error err;
+    size_t n = ch->changes.n;
+    if (n > 0) {
+        ts_apply_result *res = ts_xcalloc(n, sizeof *res);
+        ts_actor server = {TS_ACTOR_SERVER, "district", NULL, a->cfg.address};
+        int rc = ts_store_apply(a->store, &server, ch->changes.items, n, res, &err);
+        if (rc < 0) {
+            free(res);
+            ts_log_error("apply_failed", "station=%s reason=\"%s\"", ts__code(a), err.msg);
+            ts__error(a, "cannot store changes from the district", err.msg);
+            ts__disconnect(a, rc);
+            return;
+        }
+        uint32_t merged = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (res[i].outcome == TS_OUTCOME_REJECTED)
+                ts_log_warn("incoming_rejected", "station=%s table=%s id=%s reason=\"%s\"", ts__code(a),
+                            ch->changes.items[i].table, ch->changes.items[i].id, res[i].reason);
+            else if (res[i].outcome == TS_OUTCOME_MERGED || res[i].outcome == TS_OUTCOME_CONFLICT)
+                merged++;
+        }
+        free(res);
+        ts_log_info("pulled", "station=%s changes=%zu cursor=%" PRIu64 " live=%s merged=%u", ts__code(a), n,
+                    ch->cursor, ch->live ? "true" : "false", merged);
+        if (merged)
+            ts__push(a); /* merges hold writes the district has not seen */
+    }
+    /* only after the changes are committed does the cursor move */
+    if (ch->cursor > a->cursor) {
+        a->cursor = ch->cursor;
+        ts__status_u64(a, "pull_cursor", a->cursor);
+    }
+    if (!ch->live) {
+        a->pull_inflight = false;
+        if (ch->more)
+            ts__pull(a);
+        else
+            ts__sync_ok(a);
+    }
+}
+
+/* ---------------------------------------------------------------- messages */
+
+static void ts__ping_fired(uv_timer_t *t)
+{
+    ts_agent *a = t->data;
+    if (a->state != TS_AGENT_READY)
+        return;
+    ts_msg m;
+    ts_msg_init(&m, TS_MSG_PING);
+    m.u.ping.nonce = ++a->ping_nonce;
+    ts__send(a, &m);
+    ts_msg_free(&m);
+}
+
+static void ts__on_welcome(ts_agent *a, const ts_msg_welcome *w)
+{
+    ts_error err;
+    if (strcmp(w->station, a->cfg.code) != 0) {
+        ts_log_error("wrong_identity", "station=%s server_says=%s", ts__code(a), w->station);
+        ts__error(a, "identity", "the certificate does not match this station's code");
+        ts__disconnect(a, TS_EFORBIDDEN);
+        return;
+    }
+    if (w->rekey) {
+        ts__rekey(a, "the district found this database restored from an old copy");
+        return;
+    }
+    if (w->cursor_reset || (a->server_db[0] != '\0' && strcmp(a->server_db, w->server_db) != 0)) {
+        bool other_db = a->server_db[0] != '\0' && strcmp(a->server_db, w->server_db) != 0;
+        ts_log_warn("cursor_reset", "station=%s old_server_db=%s new_server_db=%s", ts__code(a),
+                    a->server_db[0] ? a->server_db : "-", w->server_db);
+        a->cursor = 0;
+        ts__status_u64(a, "pull_cursor", 0);
+        if (other_db) {
+            /* a new district database: give it everything this station owns */
+            uint64_t n = 0;
+            if (ts_store_repush_owned(a->store, &n, &err) < 0)
+                ts_log_error("repush_failed", "station=%s reason=\"%s\"", ts__code(a), err.msg);
+            else
+                ts_log_warn("repush_owned", "station=%s records=%" PRIu64, ts__code(a), n);
+        }
+    }
+    snprintf(a->server_db, sizeof a->server_db, "%s", w->server_db);
+    ts__status(a, "server_db", a->server_db);
+    a->max_frame = w->max_frame < TS_PROTO_HARD_MAX_FRAME ? w->max_frame : TS_PROTO_HARD_MAX_FRAME;
+    a->heartbeat_ms = w->heartbeat ? w->heartbeat * 1000 : 60000;
+    a->conn->limits.idle_timeout_ms = a->heartbeat_ms * 3;
+    uv_timer_start(&a->ping_timer, ts__ping_fired, a->heartbeat_ms, a->heartbeat_ms);
+    uv_timer_stop(&a->retry_timer);
+    a->attempt = 0;
+    a->state = TS_AGENT_READY;
+    int64_t skew = (int64_t)ts_wall_ms() - (int64_t)w->time;
+    ts__status(a, "connected", "1");
+    ts__status(a, "last_error", "");
+    ts__status_u64(a, "last_connect_ok_ms", ts_wall_ms());
+    char skew_s[32];
+    snprintf(skew_s, sizeof skew_s, "%" PRId64, skew);
+    ts__status(a, "clock_skew_ms", skew_s);
+    ts_log_info("connected", "station=%s replica=%s server_db=%s cursor=%" PRIu64 " clock_skew_ms=%" PRId64,
+                ts__code(a), ts_store_replica(a->store)->b, a->server_db, a->cursor, skew);
+    ts__push(a);
+    ts__pull(a);
+}
+
+static void ts__handle(ts_agent *a, ts_msg *m)
+{
+    switch (m->type) {
+    case TS_MSG_WELCOME:
+        if (a->state == TS_AGENT_HELLO)
+            ts__on_welcome(a, &m->u.welcome);
+        break;
+    case TS_MSG_PUSH_ACK:
+        ts__on_push_ack(a, &m->u.push_ack);
+        break;
+    case TS_MSG_CHANGES:
+        ts__on_changes(a, &m->u.changes);
+        break;
+    case TS_MSG_PONG:
+        break;
+    case TS_MSG_PING: {
+        ts_msg pong;
+        ts_msg_init(&pong, TS_MSG_PONG);
+        pong.u.ping.nonce = m->u.ping.nonce;
+        ts__send(a, &pong);
+        ts_msg_free(&pong);
+        break;
+    }
+    case TS_MSG_ERROR: {
+        int code = -(int)m->u.error.code;
+        ts_log_warn("server_error", "station=%s code=%s message=\"%s\" fatal=%s", ts__code(a), ts_err_name(code),
+                    m->u.error.message, m->u.error.fatal ? "true" : "false");
+        ts__error(a, "the district answered", m->u.error.message);
+        if (code == TS_EREKEY_REQUIRED)
+            ts__rekey(a, m->u.error.message);
+        else if (m->u.error.fatal)
+            ts__disconnect(a, code);
+        break;
+    }
+    case TS_MSG_BYE:
+        ts_log_info("server_bye", "station=%s reason=\"%s\"", ts__code(a), m->u.bye.reason);
+        ts__disconnect(a, 0);
+        break;
+    default:
+        ts_log_warn("unexpected_message", "station=%s type=%s", ts__code(a), ts_msg_type_name(m->type));
+        break;
+    }
+}
+
+/* ---------------------------------------------------------------- timers */
+
+static void ts__debounce_fired(uv_timer_t *t)
+{
+    ts_agent *a = t->data;
+    if (a->state == TS_AGENT_READY)
+        ts__push(a);
+    else if (a->state == TS_AGENT_IDLE && !a->stopping) {
+        /* something to send: try now rather than at the end of the backoff */
+        uv_timer_stop(&a->retry_timer);
+        ts__connect(a);
+    }
+}
+
+/* Another process (the CLI) committed when SQLite's data_version moves. */
+static void ts__poll_fired(uv_timer_t *t)
+{
+    ts_agent *a = t->data;
+    uint64_t now = ts_wall_ms();
+    if (now - a->last_alive_write_ms >= 10000) {
+        a->last_alive_write_ms = now;
+        ts__status_u64(a, "agent_alive_ms", now);
+    }
+    if (sqlite3_step(a->data_version_q) == SQLITE_ROW) {
+        uint64_t v = (uint64_t)sqlite3_column_int64(a->data_version_q, 0);
+        if (v != a->data_version) {
+            a->data_version = v;
+            uv_timer_start(&a->debounce_timer, ts__debounce_fired, a->cfg.debounce_ms, 0);
+        }
+    }
+    sqlite3_reset(a->data_version_q);
+}
+
+static void ts__sync_fired(uv_timer_t *t)
+{
+    ts_agent *a = t->data;
+    if (a->state == TS_AGENT_READY) {
+        ts__push(a);
+        ts__pull(a);
+    }
+}
+
+/* ---------------------------------------------------------------- start / stop */
+
+static int ts__sync_mode(const char *s)
+{
+    return strcmp(s, "off") == 0 ? TS_SYNC_OFF : strcmp(s, "normal") == 0 ? TS_SYNC_NORMAL : TS_SYNC_FULL;
+}
+
+int ts_agent_start(ts_agent **out, uv_loop_t *loop, const ts_agent_config *cfg, ts_error *err)
+{
+    *out = NULL;
+    if (cfg->code[0] == '\0')
+        return ts_error_set(err, TS_EBAD_VALUE, "no station code: run `tramsync init` first");
+    ts_agent *a = ts_xcalloc(1, sizeof *a);
+    a->loop = loop;
+    a->cfg = *cfg;
+    for (const ts_cfg_key *k = ts_agent_config_keys; k->key; k++)
+        if (k->type == TS_CFG_STR) {
+            char **p = (char **)(void *)((char *)&a->cfg + k->offset);
+            *p = ts_xstrdup(*p ? *p : "");
+        }
+    int lvl = ts_log_level_parse(a->cfg.log_level);
+    if (lvl >= 0)
+        ts_log_set_level((ts_log_level)lvl);
+    ts_proto_limits_default(&a->limits);
+    a->max_frame = a->limits.max_frame;
+    ts_change_page_init(&a->push_page);
+
+    int rc = a->cfg.tables[0] ? ts_registry_load_file(&a->reg, a->cfg.tables, err) : ts_registry_load_default(&a->reg, err);
+    if (rc < 0)
+        goto fail_cfg;
+    ts_store_options opt;
+    ts_store_options_init(&opt);
+    opt.path = a->cfg.database;
+    opt.role = TS_ROLE_STATION;
+    opt.registry = &a->reg;
+    opt.station = a->cfg.code;
+    opt.synchronous = (ts_sync_mode)ts__sync_mode(a->cfg.synchronous);
+    if ((rc = ts_store_open(&a->store, &opt, err)) < 0)
+        goto fail_reg;
+    ts_tls_config tc;
+    ts_tls_config_init(&tc, false);
+    tc.ca_file = a->cfg.ca;
+    tc.cert_file = a->cfg.cert;
+    tc.key_file = a->cfg.key;
+    tc.allow_tls12 = a->cfg.allow_tls12;
+    if ((rc = ts_tls_ctx_new(&a->tls, &tc, err)) < 0)
+        goto fail_store;
+    if (sqlite3_prepare_v2(ts_store_db(a->store), "PRAGMA data_version", -1, &a->data_version_q, NULL) != SQLITE_OK) {
+        rc = ts_error_set(err, TS_ESTORAGE, "cannot watch the database");
+        goto fail_tls;
+    }
+    ts_store_meta_get_u64(a->store, "pull_cursor", &a->cursor);
+    ts_store_meta_get(a->store, "server_db", a->server_db, sizeof a->server_db);
+
+    uv_timer_t *timers[] = {&a->retry_timer, &a->sync_timer, &a->poll_timer, &a->debounce_timer, &a->ping_timer};
+    for (size_t i = 0; i < sizeof timers / sizeof *timers; i++) {
+        uv_timer_init(loop, timers[i]);
+        timers[i]->data = a;
+        a->handles_open++;
+    }
+    uv_timer_start(&a->sync_timer, ts__sync_fired, a->cfg.interval_ms, a->cfg.interval_ms);
+    uv_timer_start(&a->poll_timer, ts__poll_fired, a->cfg.poll_ms, a->cfg.poll_ms);
+    ts__status_u64(a, "agent_started_ms", ts_wall_ms());
+    ts__status(a, "connected", "0");
+    ts_log_info("agent_started", "station=%s replica=%s server=%s database=%s cursor=%" PRIu64, ts__code(a),
+                ts_store_replica(a->store)->b, a->cfg.address, a->cfg.database, a->cursor);
+    ts__connect(a);
+    *out = a;
+    return 0;
+
+fail_tls:
+    ts_tls_ctx_unref(a->tls);
+fail_store:
+    ts_store_close(a->store);
+fail_reg:
+    ts_registry_free(&a->reg);
+fail_cfg:
+    ts_change_page_free(&a->push_page);
+    ts_agent_config_free(&a->cfg);
+    free(a);
+    return rc;
+}
+
+static void ts__timer_closed(uv_handle_t *h)
+{
+    ts_agent *a = h->data;
+    if (--a->handles_open > 0)
+        return;
+    if (a->stop_done)
+        a->stop_done(a, a->stop_arg);
+}
+
+static void ts__finish_stop(ts_agent *a)
+{
+    if (a->conn != NULL || a->state == TS_AGENT_STOPPED || a->state == TS_AGENT_RESOLVING)
+        return;
+    a->state = TS_AGENT_STOPPED;
+    ts_log_info("agent_stopped", "station=%s", ts__code(a));
+    uv_timer_t *timers[] = {&a->retry_timer, &a->sync_timer, &a->poll_timer, &a->debounce_timer, &a->ping_timer};
+    for (size_t i = 0; i < sizeof timers / sizeof *timers; i++)
+        uv_close((uv_handle_t *)timers[i], ts__timer_closed);
+}
+
+void ts_agent_stop(ts_agent *a, void (*done)(ts_agent *a, void *arg), void *arg)
+{
+    if (a->stopping)
+        return;
+    a->stopping = true;
+    a->stop_done = done;
+    a->stop_arg = arg;
+    if (a->conn != NULL) {
+        if (a->state == TS_AGENT_READY) {
+            ts_msg m;
+            ts_msg_init(&m, TS_MSG_BYE);
+            m.u.bye.reason = "station agent stopping";
+            ts__send(a, &m);
+            ts_msg_free(&m);
+        }
+        ts_conn_close(a->conn, 0, true);
+        return;
+    }
+    if (a->state == TS_AGENT_RESOLVING) {
+        uv_cancel((uv_req_t *)&a->gai); /* ts__resolved then finishes */
+        return;
+    }
+    ts__finish_stop(a);
+}
+
+void ts_agent_free(ts_agent *a)
+{
+    if (a == NULL)
+        return;
+    sqlite3_finalize(a->data_version_q);
+    if (a->store)
+        ts_store_meta_set(a->store, "connected", "0");
+    ts_store_close(a->store);
+    ts_tls_ctx_unref(a->tls);
+    ts_registry_free(&a->reg);
+    ts_change_page_free(&a->push_page);
+    ts_frame_decoder_free(&a->dec);
+    ts_agent_config_free(&a->cfg);
+    free(a);
+}
