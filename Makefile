@@ -117,11 +117,13 @@ build/asan/tests/%: build/asan/tests/%.o $(patsubst %.c,build/asan/%.o,$(SRC_TES
 	@echo "LD[asan] $@"
 	@gcc $(ASAN_CFLAGS) -o $@ $^ $(ASAN_FLAGS) -lcmocka $(LIBS)
 
+SELECTED_TESTS := $(if $(ONLY),$(filter $(addprefix %/,$(ONLY)),$(TEST_BINS)),$(TEST_BINS))
+
 .PHONY: test test-build
 test-build: $(TEST_BINS) $(ASAN_BINS) | deps
-test: test-build | deps
+test: $(SELECTED_TESTS) $(ASAN_BINS) | deps
 	@TS_BIN_DIR=$(CURDIR)/build/asan/bin TS_SOURCE_DIR=$(CURDIR) \
-	  tests/run-tests.sh $(if $(ONLY),$(filter %$(ONLY),$(TEST_BINS)),$(TEST_BINS))
+	  tests/run-tests.sh $(SELECTED_TESTS)
 
 # ---------------------------------------------------------------- lint
 LINT_SRCS := $(SRC_LIB) $(wildcard server/*.c server/ctl/*.c client/*.c)

@@ -685,6 +685,12 @@ static void ts__handle(ts_agent *a, ts_msg *m)
         ts__on_changes(a, &m->u.changes);
         break;
     case TS_MSG_PONG:
+        /* live and nothing waiting: this round trip proves we are in sync */
+        if (!a->push_inflight && !a->pull_inflight && a->push_page.n == 0) {
+            uint64_t pending = 0;
+            if (ts_store_pending_count(a->store, &pending) == 0 && pending == 0)
+                ts__sync_ok(a);
+        }
         break;
     case TS_MSG_PING: {
         ts_msg pong;

@@ -773,13 +773,14 @@ int ts_cli_list(ts_cli *cli, int argc, char **argv)
 int ts_cli_status(ts_cli *cli, int argc, char **argv)
 {
     static const char help[] =
-        "usage: tramsync [-d DIR] [--json] status\n\nWhen this station last synced, what waits to be sent,\n"
-        "conflicts, and whether the district server is reachable.\n";
+        "usage: tramsync [-d DIR] [--json] status [--brief]\n\nWhen this station last synced, what waits to be sent,\n"
+        "conflicts, and whether the district server is reachable. --brief: one line.\n";
     if (ts__wants_help(argc, argv)) {
         fputs(help, stdout);
         return 0;
     }
-    if (argc != 1)
+    bool brief = argc == 2 && strcmp(argv[1], "--brief") == 0;
+    if (argc != 1 && !brief)
         return ts__usage(help, argc, argv);
     ts__ctx x;
     int rc = ts__open(cli, &x, true);
@@ -805,7 +806,11 @@ int ts_cli_status(ts_cli *cli, int argc, char **argv)
     char t_sync[40], t_alive[40];
     ts__format_time(last_sync, t_sync, sizeof t_sync);
     ts__format_time(alive, t_alive, sizeof t_alive);
-    if (cli->json) {
+    if (brief && !cli->json) {
+        printf("%-12s last sync %s, %" PRIu64 " pending, %" PRIu64 " conflict(s), %s%s%s\n", x.cfg.code, t_sync, pending,
+               conflicts, reachable ? "connected" : agent_running ? "OFFLINE (retrying)" : "agent not running",
+               clock[0] ? ", CLOCK PROBLEM" : "", rejected ? ", some changes refused" : "");
+    } else if (cli->json) {
         json_t *o = json_pack("{s:s,s:s,s:s,s:I,s:b,s:b,s:I,s:I,s:I,s:I,s:s,s:s,s:s}", "station", x.cfg.code, "replica",
                               ts_store_replica(x.store)->b, "server", x.cfg.address, "last_sync_ok_ms",
                               (json_int_t)last_sync, "agent_running", agent_running, "server_reachable", reachable,
@@ -946,9 +951,225 @@ int ts_cli_tables(ts_cli *cli, int argc, char **argv)
     return 0;
 }
 
+/* ---------------------------------------------------------------- import */
+
+/* One CSV record (RFC 4180: quoted fields may hold commas, quotes as "" and
+ * line breaks). Returns the number of fields, 0 at the end, -1 when broken. */
+static int ts__csv_record(FILE *f, ts_buf *storage, size_t *offsets, int max_fields, long *line)
+{
+    ts_buf_reset(storage);
+    int n = 0, c = fgetc(f);
+    if (c == EOF)
+        return 0;
+    bool quoted = false, field_start = true;
+    offsets[n++] = 0;
+    for (;; c = fgetc(f)) {
+        if (c == EOF) {
+            if (quoted)
+                return -1;
+            break;
+        }
+        if (field_start && c == '"') {
+            quoted = true;
+            field_start = false;
+            continue;
+        }
+        field_start = false;
+        if (quoted) {
+            if (c == '"') {
+                int next = fgetc(f);
+                if (next == '"') {
+                    ts_buf_append(storage, "\"", 1);
+                    continue;
+                }
+                quoted = false;
+                if (next == EOF)
+                    break;
+                c = next;
+            } else {
+                if (c == '\n')
+                    (*line)++;
+                char ch = (char)c;
+                ts_buf_append(storage, &ch, 1);
+                continue;
+            }
+        }
+        if (c == ',') {
+            ts_buf_append(storage, "", 1);
+            if (n == max_fields)
+                return -1;
+            offsets[n++] = storage->len;
+            field_start = true;
+            continue;
+        }
+        if (c == '\r')
+            continue;
+        if (c == '\n') {
+            (*line)++;
+            break;
+        }
+        char ch = (char)c;
+        ts_buf_append(storage, &ch, 1);
+    }
+    ts_buf_append(storage, "", 1);
+    return n;
+}
+
+static const char ts__import_help[] =
+    "usage: tramsync [-d DIR] [--json] import FILE.csv --table TABLE [--id-column NAME] [--chunk N]\n"
+    "\n"
+    "Loads a CSV file whose first row names the fields (one column holds the record id,\n"
+    "\"id\" unless --id-column says otherwise). Rows are written N at a time (default 500),\n"
+    "one transaction per chunk; a refused row is reported and skipped, the rest are kept.\n"
+    "Empty cells leave a field unset. Exit code 4 when some rows were refused.\n";
+
 int ts_cli_import(ts_cli *cli, int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    return ts__fail(cli, TS_EINTERNAL, "import is not available yet");
+    if (ts__wants_help(argc, argv)) {
+        fputs(ts__import_help, stdout);
+        return 0;
+    }
+    const char *table = NULL, *id_col = "id";
+    long chunk = 500;
+    static const struct option opts[] = {{"table", required_argument, NULL, 't'},
+                                         {"id-column", required_argument, NULL, 'i'},
+                                         {"chunk", required_argument, NULL, 'c'},
+                                         {NULL, 0, NULL, 0}};
+    int o;
+    optind = 1;
+    while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (o) {
+        case 't': table = optarg; break;
+        case 'i': id_col = optarg; break;
+        case 'c': chunk = strtol(optarg, NULL, 10); break;
+        default: return ts__usage(ts__import_help, argc, argv);
+        }
+    }
+    if (table == NULL || optind != argc - 1 || chunk <= 0)
+        return ts__usage(ts__import_help, argc, argv);
+    const char *path = argv[optind];
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return ts__fail(cli, TS_ENOT_FOUND, "cannot read %s: %s", path, strerror(errno));
+    ts__ctx x;
+    int rc = ts__open(cli, &x, false);
+    if (rc != 0) {
+        fclose(f);
+        return rc;
+    }
+    const ts_table_def *t = ts__table(cli, &x, table, &rc);
+    enum { MAXF = 128 };
+    ts_buf header = TS_BUF_INIT, row = TS_BUF_INIT;
+    size_t hoff[MAXF], roff[MAXF];
+    const ts_field_def *defs[MAXF];
+    long line = 1, rows = 0, stored = 0, refused = 0;
+    int id_index = -1, ncols = 0;
+    if (t != NULL) {
+        ncols = ts__csv_record(f, &header, hoff, MAXF, &line);
+        if (ncols <= 0)
+            rc = ts__fail(cli, TS_EBAD_VALUE, "%s: no header row", path);
+        for (int i = 0; rc == 0 && i < ncols; i++) {
+            const char *name = (const char *)header.data + hoff[i];
+            if (strcmp(name, id_col) == 0) {
+                id_index = i;
+                defs[i] = NULL;
+                continue;
+            }
+            defs[i] = ts_table_field(t, name);
+            if (defs[i] == NULL)
+                rc = ts__fail(cli, TS_EINVALID_RECORD, "%s: column \"%s\" is not a field of %s", path, name, table);
+        }
+        if (rc == 0 && id_index < 0)
+            rc = ts__fail(cli, TS_EBAD_VALUE, "%s: no \"%s\" column for the record ids", path, id_col);
+    }
+    ts_actor me = {TS_ACTOR_LOCAL, getenv("USER") ? getenv("USER") : "station", NULL, "import"};
+    ts_kv kv[MAXF];
+    ts_buf vals[MAXF];
+    for (int i = 0; i < MAXF; i++)
+        ts_buf_init(&vals[i]);
+    ts_error err;
+    bool in_tx = false;
+    json_t *problems = json_array();
+    while (rc == 0) {
+        long at = line;
+        int n = ts__csv_record(f, &row, roff, MAXF, &line);
+        if (n == 0)
+            break;
+        if (!in_tx) {
+            if (ts_store_begin(x.store, &err) < 0) {
+                rc = ts__fail(cli, err.code, "%s", err.msg);
+                break;
+            }
+            in_tx = true;
+        }
+        rows++;
+        const char *problem = NULL;
+        char why[400];
+        size_t nkv = 0;
+        if (n < 0 || n != ncols) {
+            snprintf(why, sizeof why, "has %d cells, the header %d", n, ncols);
+            problem = why;
+        }
+        for (int i = 0; !problem && i < n; i++) {
+            const char *cell = (const char *)row.data + roff[i];
+            if (i == id_index || cell[0] == '\0')
+                continue;
+            ts_buf_reset(&vals[nkv]);
+            if (ts_cli_parse_value(defs[i], cell, &vals[nkv], &err) < 0) {
+                snprintf(why, sizeof why, "%s", err.msg);
+                problem = why;
+                break;
+            }
+            kv[nkv].name = defs[i]->name;
+            kv[nkv].value = vals[nkv].data;
+            kv[nkv].len = vals[nkv].len;
+            nkv++;
+        }
+        const char *id = !problem ? (const char *)row.data + roff[id_index] : "";
+        if (!problem && ts_store_put(x.store, &me, table, id, NULL, kv, nkv, &err) < 0) {
+            snprintf(why, sizeof why, "%s", err.msg);
+            problem = why;
+        }
+        if (problem) {
+            refused++;
+            fprintf(stderr, "tramsync: %s line %ld (id %s): %s\n", path, at, id[0] ? id : "?", problem);
+            json_array_append_new(problems, json_pack("{s:I,s:s,s:s}", "line", (json_int_t)at, "id", id, "reason", problem));
+        } else {
+            stored++;
+        }
+        if (rows % chunk == 0) {
+            if (ts_store_commit(x.store, &err) < 0) {
+                rc = ts__fail(cli, err.code, "%s", err.msg);
+                break;
+            }
+            in_tx = false;
+            fprintf(stderr, "import: %ld rows read, %ld stored, %ld refused\n", rows, stored, refused);
+        }
+    }
+    if (in_tx) {
+        if (rc == 0 && ts_store_commit(x.store, &err) < 0)
+            rc = ts__fail(cli, err.code, "%s", err.msg);
+        else if (rc != 0)
+            ts_store_rollback(x.store);
+    }
+    if (rc == 0) {
+        if (cli->json) {
+            json_t *out = json_pack("{s:s,s:I,s:I,s:I,s:O}", "table", table, "rows", (json_int_t)rows, "stored",
+                                    (json_int_t)stored, "refused", (json_int_t)refused, "problems", problems);
+            ts__print_json(out);
+            json_decref(out);
+        } else {
+            printf("imported %ld of %ld rows into %s%s\n", stored, rows, table, refused ? " (see the refused rows above)" : "");
+        }
+        if (refused)
+            rc = TS_EXIT_INVALID;
+    }
+    json_decref(problems);
+    for (int i = 0; i < MAXF; i++)
+        ts_buf_free(&vals[i]);
+    ts_buf_free(&header);
+    ts_buf_free(&row);
+    fclose(f);
+    ts__close(&x);
+    return rc;
 }

@@ -502,10 +502,18 @@ void ts_mp_to_json(ts_buf *b, const msgpack_object *o)
     case MSGPACK_OBJECT_NEGATIVE_INTEGER: ts_buf_printf(b, "%" PRId64, o->via.i64); break;
     case MSGPACK_OBJECT_FLOAT32:
     case MSGPACK_OBJECT_FLOAT64:
-        if (isfinite(o->via.f64))
-            ts_buf_printf(b, "%.17g", o->via.f64);
-        else
+        if (isfinite(o->via.f64)) {
+            /* the shortest form that reads back as the same double */
+            char tmp[40];
+            for (int prec = 15; prec <= 17; prec++) {
+                snprintf(tmp, sizeof tmp, "%.*g", prec, o->via.f64);
+                if (strtod(tmp, NULL) == o->via.f64)
+                    break;
+            }
+            ts_buf_append_str(b, tmp);
+        } else {
             ts_buf_append_str(b, "null");
+        }
         break;
     case MSGPACK_OBJECT_STR: ts_json_string(b, o->via.str.ptr, o->via.str.size); break;
     case MSGPACK_OBJECT_BIN:

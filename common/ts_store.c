@@ -90,20 +90,35 @@ static int ts__exec(ts_store *st, const char *sql, ts_error *err)
     return 0;
 }
 
+/* Nested transactions are savepoints, so a failed write inside a caller's
+ * transaction (one row of an import chunk) undoes only itself. */
 int ts__tx_begin(ts_store *st, ts_error *err)
 {
-    if (st->tx_depth++ > 0)
-        return 0;
+    if (st->tx_depth > 0) {
+        char sql[32];
+        snprintf(sql, sizeof sql, "SAVEPOINT ts%d", st->tx_depth);
+        int rc = ts__exec(st, sql, err);
+        if (rc == 0)
+            st->tx_depth++;
+        return rc;
+    }
     int rc = ts__exec(st, "BEGIN IMMEDIATE", err);
-    if (rc < 0)
-        st->tx_depth = 0;
+    if (rc == 0)
+        st->tx_depth = 1;
     return rc;
 }
 
 int ts__tx_commit(ts_store *st, ts_error *err)
 {
-    if (st->tx_depth == 0 || --st->tx_depth > 0)
+    if (st->tx_depth == 0)
         return 0;
+    if (st->tx_depth > 1) {
+        char sql[32];
+        snprintf(sql, sizeof sql, "RELEASE ts%d", st->tx_depth - 1);
+        st->tx_depth--;
+        return ts__exec(st, sql, err);
+    }
+    st->tx_depth = 0;
     int rc = ts__exec(st, "COMMIT", err);
     if (rc < 0)
         sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
@@ -114,8 +129,38 @@ void ts__tx_rollback(ts_store *st)
 {
     if (st->tx_depth == 0)
         return;
+    if (st->tx_depth > 1) {
+        char sql[64];
+        snprintf(sql, sizeof sql, "ROLLBACK TO ts%d; RELEASE ts%d", st->tx_depth - 1, st->tx_depth - 1);
+        sqlite3_exec(st->db, sql, NULL, NULL, NULL);
+        st->tx_depth--;
+        return;
+    }
     st->tx_depth = 0;
     sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+int ts_store_begin(ts_store *st, ts_error *err)
+{
+    return ts__tx_begin(st, err);
+}
+
+int ts_store_commit(ts_store *st, ts_error *err)
+{
+    return ts__tx_commit(st, err);
+}
+
+void ts_store_rollback(ts_store *st)
+{
+    ts__tx_rollback(st);
+    if (st->tx_depth == 0) {
+        /* what the rolled-back writes numbered was never committed */
+        uint64_t v;
+        if (ts_store_meta_get_u64(st, "lseq", &v) == 0)
+            st->lseq = v;
+        if (ts_store_meta_get_u64(st, "seq", &v) == 0)
+            st->seq = v;
+    }
 }
 
 static int ts__migrate(ts_store *st, int from, ts_error *err)
@@ -356,7 +401,8 @@ void ts_store_close(ts_store *st)
     if (st == NULL)
         return;
     if (st->db != NULL) {
-        ts__tx_rollback(st);
+        while (st->tx_depth > 0)
+            ts__tx_rollback(st);
         for (int i = 0; i < TS__STMT_COUNT; i++)
             sqlite3_finalize(st->stmt[i]);
         sqlite3_close(st->db);

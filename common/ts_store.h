@@ -77,6 +77,12 @@ uint64_t ts_store_last_seq(const ts_store *st);
 /* The SQLite handle, for read-only reporting queries in the layers above. */
 struct sqlite3 *ts_store_db(ts_store *st);
 
+/* A transaction around several operations (an import chunk): each store
+ * operation inside becomes a savepoint, so one failing undoes only itself. */
+int ts_store_begin(ts_store *st, ts_error *err);
+int ts_store_commit(ts_store *st, ts_error *err);
+void ts_store_rollback(ts_store *st);
+
 /* ---------------------------------------------------------------- metadata */
 int ts_store_meta_get(ts_store *st, const char *key, char *out, size_t size);
 int ts_store_meta_get_u64(ts_store *st, const char *key, uint64_t *out);

@@ -1,6 +1,139 @@
 #!/usr/bin/env bash
-# make run: the demo. For now it shows the built binaries; the daemon and the
-# station agents join it as they land (see docs/ARCHITECTURE.md).
+# make run: the district server and the four stations of the seed (Bình Nguyên,
+# Bình Xuyên, Bình Tuyền, Xuân Lãng) syncing over mutual TLS on loopback.
+#
+# State lives in run/ (git-ignored): the development CA and certificates, the
+# district database and one directory per station. Ctrl-C stops everything
+# cleanly; running it again resumes where it stopped.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
-for b in tramsyncd tramsync tramsyncctl; do bin/$b --version; done
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+BIN=$ROOT/bin
+RUN=${TS_DEMO_DIR:-$ROOT/run}
+PORT=${TS_DEMO_PORT:-7443}
+DATA=$ROOT/tests/demo/data
+STATIONS=("binhnguyen|Bình Nguyên" "binhxuyen|Bình Xuyên" "binhtuyen|Bình Tuyền" "xuanlang|Xuân Lãng")
+PKI=$RUN/district/pki
+PIDS=()
+
+say() { printf '\033[1m== %s\033[0m\n' "$*"; }
+
+stop_all() {
+  trap - INT TERM
+  echo
+  say "stopping: station agents first, then the district server (each finishes its exchange and says BYE)"
+  for pid in "${PIDS[@]:1}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]:1}"; do wait "$pid" 2>/dev/null || true; done
+  if [ "${#PIDS[@]}" -gt 0 ]; then
+    kill -TERM "${PIDS[0]}" 2>/dev/null || true
+    wait "${PIDS[0]}" 2>/dev/null || true
+  fi
+  say "stopped. Everything is kept in $RUN — 'make run' again resumes."
+  exit 0
+}
+
+mkdir -p "$RUN/district" "$RUN/stations"
+
+if [ ! -f "$PKI/ca.pem" ]; then
+  say "creating the development CA and the server certificate in $PKI"
+  "$BIN/tramsyncctl" --pki "$PKI" ca init --name "TTYT khu vực Bình Xuyên (demo CA)" >/dev/null
+  "$BIN/tramsyncctl" --pki "$PKI" ca issue-server localhost --san "DNS:localhost,IP:127.0.0.1" >/dev/null
+fi
+
+for entry in "${STATIONS[@]}"; do
+  code=${entry%%|*}; commune=${entry#*|}
+  dir=$RUN/stations/$code
+  if [ ! -f "$dir/station.pem" ]; then
+    say "enrolling station $code ($commune)"
+    rm -rf "$dir"
+    "$BIN/tramsync" -d "$dir" init --station "$code" --commune "$commune" \
+      --server "127.0.0.1:$PORT" --server-name localhost >/dev/null
+    "$BIN/tramsyncctl" --pki "$PKI" ca issue-station "$code" --commune "$commune" \
+      --csr "$dir/station.csr" --out "$dir/issued.pem" >/dev/null
+    "$BIN/tramsync" -d "$dir" enroll --cert "$dir/issued.pem" --ca "$PKI/ca.pem" >/dev/null
+  fi
+done
+
+cat >"$RUN/district/tramsyncd.conf" <<EOF
+; written by make run (tests/demo/run-demo.sh)
+[server]
+listen = 127.0.0.1:$PORT
+data_dir = $RUN/district
+stats_interval = 30s
+[tls]
+ca = $PKI/ca.pem
+cert = $PKI/server.pem
+key = $PKI/server.key
+crl = $PKI/crl.pem
+EOF
+
+if ! "$BIN/tramsyncd" -c "$RUN/district/tramsyncd.conf" --check-config >/dev/null; then
+  "$BIN/tramsyncd" -c "$RUN/district/tramsyncd.conf" --check-config
+  exit 1
+fi
+
+trap stop_all INT TERM
+say "starting tramsyncd on 127.0.0.1:$PORT (log: $RUN/district/tramsyncd.log)"
+rm -f "$RUN/district/port"
+"$BIN/tramsyncd" -c "$RUN/district/tramsyncd.conf" --port-file "$RUN/district/port" \
+  >>"$RUN/district/tramsyncd.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 1 100); do [ -s "$RUN/district/port" ] && break; sleep 0.1; done
+if [ ! -s "$RUN/district/port" ]; then
+  echo "tramsyncd did not start; its log says:"; tail -5 "$RUN/district/tramsyncd.log"
+  kill "${PIDS[0]}" 2>/dev/null || true
+  exit 1
+fi
+
+for entry in "${STATIONS[@]}"; do
+  code=${entry%%|*}
+  say "starting the agent of $code (log: $RUN/stations/$code/agent.log)"
+  "$BIN/tramsync" -d "$RUN/stations/$code" run >>"$RUN/stations/$code/agent.log" 2>&1 &
+  PIDS+=($!)
+done
+
+if [ ! -f "$RUN/.demo-data-loaded" ]; then
+  say "loading the demo data set at each station (residents, visits, children's growth, staff, a dengue case)"
+  for entry in "${STATIONS[@]}"; do
+    code=${entry%%|*}
+    for table in residents encounters child_growth staff disease_cases; do
+      f=$DATA/$code-$table.csv
+      [ -f "$f" ] || continue
+      "$BIN/tramsync" -d "$RUN/stations/$code" import "$f" --table "$table" 2>/dev/null | sed "s/^/   $code: /"
+    done
+  done
+  touch "$RUN/.demo-data-loaded"
+fi
+
+cat <<EOF
+
+tramsync demo is running: the district server and 4 station agents, on loopback.
+Each station writes to its own replica; its agent pushes within a second and stays
+connected so the district's changes arrive at once.
+
+Try, in another terminal (from $ROOT):
+  bin/tramsync -d run/stations/binhnguyen status
+  bin/tramsync -d run/stations/binhnguyen put residents BN-R100 full_name="Lê Thị Mai" birth_date=1990-03-08 sex=female
+  bin/tramsync -d run/stations/binhnguyen list residents --limit 3
+  bin/tramsync -d run/stations/xuanlang conflicts
+  bin/tramsyncctl --pki run/district/pki ca list
+  tail -f run/district/tramsyncd.log
+Stop one agent (kill its pid) to see a station go offline, then start it again with
+  bin/tramsync -d run/stations/<code> run
+and watch it catch up. Ctrl-C here stops everything cleanly.
+
+EOF
+
+while true; do
+  sleep 10 &
+  wait $! || true
+  say "$(date +%H:%M:%S) station status"
+  for entry in "${STATIONS[@]}"; do
+    code=${entry%%|*}
+    "$BIN/tramsync" -d "$RUN/stations/$code" status --brief 2>&1 | sed 's/^/   /'
+  done
+  if ! kill -0 "${PIDS[0]}" 2>/dev/null; then
+    echo "tramsyncd stopped unexpectedly; its log says:"; tail -5 "$RUN/district/tramsyncd.log"
+    stop_all
+  fi
+done
