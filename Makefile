@@ -31,7 +31,7 @@ deps:
 
 # ---------------------------------------------------------------- sources
 SRC_LIB     := $(wildcard common/*.c proto/*.c)
-GEN_SRC     := build/gen/schema_tables.c
+GEN_SRC     := build/gen/schema_tables.c build/gen/plan_tasks.c
 SRC_SERVER  := $(filter-out server/main.c,$(wildcard server/*.c))
 SRC_CTL     := $(filter-out server/ctl/main.c,$(wildcard server/ctl/*.c))
 SRC_CLIENT  := $(filter-out client/main.c,$(wildcard client/*.c))
@@ -89,16 +89,23 @@ $(eval $(call build_flavor,asan,gcc,ASAN_CFLAGS,ASAN_FLAGS))
 
 BINS := tramsyncd tramsync tramsyncctl
 
-# Embedded default table registry (schemas as data, see docs/TABLES.md).
-$(GEN_SRC): common/schema/tables.json
+# Data built into the binaries: the default table registry (schemas as data,
+# docs/TABLES.md) and the provincial plan's tasks. $(call embed,SYMBOL)
+define embed
 	@mkdir -p $(@D)
-	@{ echo '/* generated from common/schema/tables.json; do not edit */'; \
+	@{ echo '/* generated from $< by the Makefile; do not edit */'; \
 	   echo '#include <stddef.h>'; \
-	   echo 'const unsigned char ts_schema_tables_json[] = {'; \
+	   echo 'const unsigned char $(1)[] = {'; \
 	   od -An -v -tx1 $< | sed -e 's/ \([0-9a-f][0-9a-f]\)/0x\1,/g'; \
 	   echo '0x00};'; \
-	   echo 'const size_t ts_schema_tables_json_len = sizeof ts_schema_tables_json - 1;'; } > $@.tmp
+	   echo 'const size_t $(1)_len = sizeof $(1) - 1;'; } > $@.tmp
 	@mv $@.tmp $@
+endef
+
+build/gen/schema_tables.c: common/schema/tables.json
+	$(call embed,ts_schema_tables_json)
+build/gen/plan_tasks.c: server/data/plan-tasks.tsv
+	$(call embed,ts_plan_tasks_tsv)
 
 # ---------------------------------------------------------------- build
 .PHONY: all
@@ -106,7 +113,7 @@ all: $(addprefix bin/,$(BINS))
 
 bin/%: build/release/bin/% | deps
 	@mkdir -p bin
-	@cp $< $@
+	@cp $< $@.tmp && mv -f $@.tmp $@
 
 # ---------------------------------------------------------------- tests
 TEST_BINS := $(patsubst %.c,build/asan/%,$(TEST_SRCS))

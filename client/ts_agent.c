@@ -1,4 +1,5 @@
 #include "client/ts_agent.h"
+#include "client/ts_station_notices.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -590,8 +591,11 @@ static void ts__on_changes(ts_agent *a, const ts_msg_changes *ch)
         free(res);
         ts_log_info("pulled", "station=%s changes=%zu cursor=%" PRIu64 " live=%s merged=%u", ts__code(a), n,
                     ch->cursor, ch->live ? "true" : "false", merged);
-        if (merged)
-            ts__push(a); /* merges hold writes the district has not seen */
+        size_t delivered = 0;
+        if (ts_station_mark_delivered(a->store, &delivered, &err) < 0)
+            ts_log_error("mark_delivered_failed", "station=%s reason=\"%s\"", ts__code(a), err.msg);
+        if (merged || delivered)
+            ts__push(a); /* merges hold writes the district has not seen; deliveries tell it at once */
     }
     /* only after the changes are committed does the cursor move */
     if (ch->cursor > a->cursor) {
@@ -671,9 +675,40 @@ static void ts__on_welcome(ts_agent *a, const ts_msg_welcome *w)
     ts__pull(a);
 }
 
+/* An urgent notice ahead of everything else: store it, mark it delivered,
+ * say so, and push the delivery at once. */
+static void ts__on_notice(ts_agent *a, const ts_msg_notice *n)
+{
+    ts_error err;
+    size_t count = n->changes.n, delivered = 0;
+    ts_apply_result *res = ts_xcalloc(count ? count : 1, sizeof *res);
+    ts_actor server = {TS_ACTOR_SERVER, "district", NULL, a->cfg.address};
+    int rc = ts_store_apply(a->store, &server, n->changes.items, count, res, &err);
+    free(res);
+    if (rc < 0) {
+        ts_log_error("notice_store_failed", "station=%s notice=%s reason=\"%s\"", ts__code(a), n->id, err.msg);
+        return; /* not acknowledged: it comes again */
+    }
+    if (ts_station_mark_delivered(a->store, &delivered, &err) < 0)
+        ts_log_error("mark_delivered_failed", "station=%s reason=\"%s\"", ts__code(a), err.msg);
+    ts_log_info("notice_received", "station=%s notice=%s urgency=%s seq=%" PRIu64 " newly_delivered=%zu", ts__code(a),
+                n->id, n->urgency, n->seq, delivered);
+    ts_msg ack;
+    ts_msg_init(&ack, TS_MSG_NOTICE_ACK);
+    ack.u.notice_ack.seq = n->seq;
+    ack.u.notice_ack.id = n->id;
+    ts__send(a, &ack);
+    ts_msg_free(&ack);
+    ts__push(a);
+}
+
 static void ts__handle(ts_agent *a, ts_msg *m)
 {
     switch (m->type) {
+    case TS_MSG_NOTICE:
+        if (a->state == TS_AGENT_READY)
+            ts__on_notice(a, &m->u.notice);
+        break;
     case TS_MSG_WELCOME:
         if (a->state == TS_AGENT_HELLO)
             ts__on_welcome(a, &m->u.welcome);

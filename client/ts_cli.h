@@ -40,6 +40,12 @@ int ts_cli_status(ts_cli *cli, int argc, char **argv);
 int ts_cli_conflicts(ts_cli *cli, int argc, char **argv);
 int ts_cli_dump(ts_cli *cli, int argc, char **argv);
 int ts_cli_tables(ts_cli *cli, int argc, char **argv);
+int ts_cli_notices(ts_cli *cli, int argc, char **argv);
+int ts_cli_notice(ts_cli *cli, int argc, char **argv);
+int ts_cli_ack(ts_cli *cli, int argc, char **argv);
+int ts_cli_progress(ts_cli *cli, int argc, char **argv);
+int ts_cli_report(ts_cli *cli, int argc, char **argv);
+int ts_cli_tasks(ts_cli *cli, int argc, char **argv);
 
 /* Maps a TS_E* code to an exit code. */
 int ts_cli_exit_code(int err);

@@ -347,7 +347,7 @@ static size_t ts__utf8_chars(const char *s, size_t n)
 
 static int ts__check_text(const ts_field_def *f, const char *s, size_t n, ts_error *err)
 {
-    if (memchr(s, '\0', n) != NULL)
+    if (n > 0 && memchr(s, '\0', n) != NULL)
         return ts_error_set(err, TS_EINVALID_RECORD, "field %s: text holds a NUL byte", f->name);
     if (f->has_max && (double)ts__utf8_chars(s, n) > f->max)
         return ts_error_set(err, TS_EINVALID_RECORD, "field %s: longer than %.0f characters", f->name, f->max);
@@ -431,7 +431,7 @@ static int ts__check_value(const ts_field_def *f, const msgpack_object *o, ts_er
         for (uint32_t i = 0; i < o->via.array.size; i++) {
             const msgpack_object *e = &o->via.array.ptr[i];
             if (e->type != MSGPACK_OBJECT_STR || e->via.str.size == 0 || e->via.str.size > TS_KEY_MAX * 4 ||
-                memchr(e->via.str.ptr, '\0', e->via.str.size) != NULL)
+                memchr(e->via.str.ptr, '\0', e->via.str.size) != NULL) /* size > 0 here */
                 return ts_error_set(err, TS_EINVALID_RECORD, "field %s: item %u must be non-empty text", f->name, i);
         }
         return 0;

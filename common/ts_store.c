@@ -61,6 +61,19 @@ static const char ts__schema_v1_server[] =
 
 static const char ts__schema_v1_station[] = "CREATE INDEX records_lseq ON records(lseq) WHERE lseq > 0;";
 
+/* v2: district accounts and sessions for the admin API, what each station
+ * last did (for the console), and an index to find who touched a record. */
+static const char ts__schema_v2[] =
+    "CREATE TABLE admin_users(username TEXT PRIMARY KEY, password TEXT NOT NULL, role TEXT NOT NULL,"
+    " full_name TEXT NOT NULL DEFAULT '', created_at INTEGER NOT NULL, failed INTEGER NOT NULL DEFAULT 0,"
+    " locked_until INTEGER NOT NULL DEFAULT 0, disabled INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
+    "CREATE TABLE admin_sessions(token_hash TEXT PRIMARY KEY, username TEXT NOT NULL, role TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, peer TEXT) WITHOUT ROWID;"
+    "CREATE TABLE station_status(station TEXT PRIMARY KEY, replica TEXT, agent TEXT, peer TEXT,"
+    " connected_at INTEGER, last_seen INTEGER, last_sync INTEGER, clock_skew_ms INTEGER,"
+    " cert_serial TEXT, cert_not_after INTEGER, commune TEXT) WITHOUT ROWID;"
+    "CREATE INDEX audit_record ON audit(tbl, rec_id);";
+
 typedef struct ts__migration {
     const char *common;
     const char *server;
@@ -69,6 +82,7 @@ typedef struct ts__migration {
 
 static const ts__migration ts__migrations[TS_STORE_SCHEMA_VERSION] = {
     {ts__schema_v1, ts__schema_v1_server, ts__schema_v1_station},
+    {ts__schema_v2, "", ""},
 };
 
 int ts__sql_error(ts_store *st, ts_error *err, const char *what)
@@ -847,7 +861,13 @@ static int ts__local_write(ts_store *st, const ts_actor *actor, const char *tabl
         }
         ts_version_put(&next, &arena, fields[i].name, fields[i].value, fields[i].len, &dot, hlc);
     }
-    ts_version_put(&next, &arena, TS_FIELD_DELETED, deleting ? &msgpack_true : &msgpack_false, 1, &dot, hlc);
+    /* A put sets `_deleted` = false (so an update concurrent with a delete
+     * is a logged conflict). A station updating a shared record leaves it
+     * alone: whether shared records exist is the district's to say. */
+    bool shared_update = st->role == TS_ROLE_STATION && t->kind == TS_TABLE_SHARED && cur.found && !deleting &&
+                         !ts_version_deleted(&cur.v);
+    if (!shared_update)
+        ts_version_put(&next, &arena, TS_FIELD_DELETED, deleting ? &msgpack_true : &msgpack_false, 1, &dot, hlc);
     if ((rc = ts_table_validate(t, &next, err)) < 0)
         goto rollback;
 

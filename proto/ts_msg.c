@@ -229,7 +229,7 @@ static int ts__check_str(const char *s, size_t n, uint8_t check, const char *key
         ok = ok && n > 0;
         break;
     default:
-        ok = memchr(s, '\0', n) == NULL;
+        ok = n == 0 || memchr(s, '\0', n) == NULL;
         break;
     }
     if (!ok)

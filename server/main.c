@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 #include <systemd/sd-daemon.h>
 #include <uv.h>
@@ -11,6 +12,7 @@
 #include "common/ts_log.h"
 #include "common/ts_version.h"
 #include "common/ts_xmalloc.h"
+#include "server/ts_admin.h"
 #include "server/ts_server.h"
 
 typedef struct ts_daemon {
@@ -36,9 +38,12 @@ static void usage(FILE *out)
             "  -l, --listen ADDR        same as --set server.listen=ADDR\n"
             "  -d, --data-dir DIR       same as --set server.data_dir=DIR\n"
             "      --log-level LEVEL    same as --set server.log_level=LEVEL (debug, info, warn, error)\n"
-            "      --port-file FILE     write the port actually bound to FILE once listening\n"
+            "      --port-file FILE     once listening, write the ports bound (sync, then admin) to FILE\n"
             "      --check-config       check the configuration (files, certificates) and exit\n"
             "      --print-config       print the effective configuration, documented, and exit\n"
+            "      --add-user NAME      create or update an admin account (with --role; the password is\n"
+            "                           read from $TRAMSYNC_PASSWORD or the first line of standard input)\n"
+            "      --role ROLE          viewer, operator or admin\n"
             "  -V, --version            print the version and exit\n"
             "  -h, --help               this help\n"
             "\n"
@@ -87,6 +92,52 @@ static void on_signal(uv_signal_t *h, int signum)
     ts_server_shutdown(d->srv, on_stopped, d);
 }
 
+/* Bootstrap: the first admin account is made on the server itself. */
+static int ts__add_user(const ts_server_config *cfg, const char *name, const char *role)
+{
+    char password[256] = "";
+    const char *env = getenv("TRAMSYNC_PASSWORD");
+    if (env != NULL) {
+        snprintf(password, sizeof password, "%s", env);
+    } else if (fgets(password, sizeof password, stdin) != NULL) {
+        password[strcspn(password, "\r\n")] = '\0';
+    }
+    if (role == NULL) {
+        fprintf(stderr, "tramsyncd: --add-user needs --role viewer|operator|admin\n");
+        return 2;
+    }
+    ts_registry reg;
+    ts_error err;
+    if (ts_registry_load_default(&reg, &err) < 0) {
+        fprintf(stderr, "tramsyncd: %s\n", err.msg);
+        return 1;
+    }
+    mkdir(cfg->data_dir, 0750);
+    ts_store_options opt;
+    ts_store_options_init(&opt);
+    opt.path = cfg->database;
+    opt.role = TS_ROLE_SERVER;
+    opt.registry = &reg;
+    opt.create = true;
+    ts_store *st;
+    int rc = ts_store_open(&st, &opt, &err);
+    if (rc == 0) {
+        rc = ts_admin_user_set(st, name, password[0] ? password : NULL, role, NULL, &err);
+        if (rc == 0) {
+            ts_actor me = {TS_ACTOR_LOCAL, "tramsyncd --add-user", NULL, "console"};
+            ts_store_audit(st, &me, "user", "admin_users", name, "ok", role);
+        }
+        ts_store_close(st);
+    }
+    ts_registry_free(&reg);
+    if (rc < 0) {
+        fprintf(stderr, "tramsyncd: %s\n", err.msg);
+        return 1;
+    }
+    printf("account %s saved with role %s\n", name, role);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     ts_daemon d;
@@ -94,12 +145,14 @@ int main(int argc, char **argv)
     d.overrides = ts_xcalloc((size_t)argc + 1, sizeof *d.overrides);
     bool check = false, print = false;
     const char *port_file = NULL;
-    enum { OPT_SET = 256, OPT_LOG, OPT_CHECK, OPT_PRINT, OPT_PORT_FILE };
+    const char *add_user = NULL, *role = NULL;
+    enum { OPT_SET = 256, OPT_LOG, OPT_CHECK, OPT_PRINT, OPT_PORT_FILE, OPT_ADD_USER, OPT_ROLE };
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},   {"set", required_argument, NULL, OPT_SET},
         {"listen", required_argument, NULL, 'l'},   {"data-dir", required_argument, NULL, 'd'},
         {"log-level", required_argument, NULL, OPT_LOG}, {"check-config", no_argument, NULL, OPT_CHECK},
         {"print-config", no_argument, NULL, OPT_PRINT}, {"port-file", required_argument, NULL, OPT_PORT_FILE},
+        {"add-user", required_argument, NULL, OPT_ADD_USER}, {"role", required_argument, NULL, OPT_ROLE},
         {"version", no_argument, NULL, 'V'},        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     int c;
@@ -113,6 +166,8 @@ int main(int argc, char **argv)
         case OPT_CHECK: check = true; break;
         case OPT_PRINT: print = true; break;
         case OPT_PORT_FILE: port_file = optarg; break;
+        case OPT_ADD_USER: add_user = optarg; break;
+        case OPT_ROLE: role = optarg; break;
         case 'V': printf("tramsyncd %s (protocol %d-%d)\n", TS_VERSION, TS_PROTO_VERSION_MIN, TS_PROTO_VERSION_MAX);
             return 0;
         case 'h': usage(stdout); return 0;
@@ -135,6 +190,11 @@ int main(int argc, char **argv)
         ts_cfg_write(stdout, &cfg, ts_server_config_keys, "tramsyncd configuration");
         ts_server_config_free(&cfg);
         return 0;
+    }
+    if (add_user != NULL) {
+        int rc = ts__add_user(&cfg, add_user, role);
+        ts_server_config_free(&cfg);
+        return rc;
     }
     if (check) {
         int rc = ts_server_config_check(&cfg, &err);
@@ -162,7 +222,9 @@ int main(int argc, char **argv)
     ts_server_config_free(&cfg);
     if (port_file != NULL) {
         FILE *f = fopen(port_file, "w");
-        if (f == NULL || fprintf(f, "%d\n", ts_server_port(d.srv)) < 0 || fclose(f) != 0) {
+        /* the sync port, then the admin port (-1 when off) */
+        if (f == NULL || fprintf(f, "%d\n%d\n", ts_server_port(d.srv), ts_server_admin_port(d.srv)) < 0 ||
+            fclose(f) != 0) {
             fprintf(stderr, "tramsyncd: cannot write %s\n", port_file);
             return 1;
         }

@@ -11,6 +11,7 @@
 
 #include "common/ts_log.h"
 #include "common/ts_xmalloc.h"
+#include "server/ts_admin.h"
 #include "server/ts_server_int.h"
 
 #define C(field) offsetof(ts_server_config, field)
@@ -60,6 +61,27 @@ const ts_cfg_key ts_server_config_keys[] = {
      "certificate revocation list (empty: <data_dir>/pki/crl.pem when it exists)"},
     {"tls", "allow_tls12", TS_CFG_BOOL, C(allow_tls12), "false", "accept TLS 1.2 as well as 1.3"},
     {"tls", "session_tickets", TS_CFG_BOOL, C(session_tickets), "false", "issue TLS session tickets"},
+    {"admin", "listen", TS_CFG_STR, C(admin_listen), "127.0.0.1:7444",
+     "the admin API and console, HTTPS (empty: off); keep it on the district LAN"},
+    {"admin", "console_dir", TS_CFG_STR, C(console_dir), "/usr/share/tramsync/console",
+     "the web console's files"},
+    {"admin", "session_ttl", TS_CFG_DURATION, C(admin_session_ttl_ms), "8h", "how long a login lasts"},
+    {"admin", "lockout_after", TS_CFG_U64, C(admin_lockout_after), "5", "failed logins before an account locks"},
+    {"admin", "lockout_for", TS_CFG_DURATION, C(admin_lockout_ms), "15m", "how long a locked account stays locked"},
+    {"admin", "max_header", TS_CFG_SIZE, C(admin_max_header), "16KiB", "largest request line and headers"},
+    {"admin", "max_body", TS_CFG_SIZE, C(admin_max_body), "1MiB", "largest request body"},
+    {"admin", "rate", TS_CFG_U64, C(admin_rate), "20", "requests per second per connection, on average"},
+    {"admin", "rate_burst", TS_CFG_U64, C(admin_rate_burst), "100", "requests per connection in a burst"},
+    {"admin", "silent_after", TS_CFG_DURATION, C(admin_silent_after_ms), "24h",
+     "a station not heard from for this long is shown as silent"},
+    {"notices", "escalate_every", TS_CFG_DURATION, C(escalate_interval_ms), "30s",
+     "how often unacknowledged and overdue notices are checked"},
+    {"notices", "ack_within_thuong", TS_CFG_DURATION, C(ack_within_thuong_ms), "72h",
+     "a Thường (routine) notice not acknowledged within this is re-sent and flagged"},
+    {"notices", "ack_within_khan", TS_CFG_DURATION, C(ack_within_khan_ms), "24h", "the same for Khẩn"},
+    {"notices", "ack_within_thuong_khan", TS_CFG_DURATION, C(ack_within_thuong_khan_ms), "4h",
+     "the same for Thượng khẩn"},
+    {"notices", "ack_within_hoa_toc", TS_CFG_DURATION, C(ack_within_hoa_toc_ms), "1h", "the same for Hỏa tốc"},
     {NULL, NULL, 0, 0, NULL, NULL},
 };
 
@@ -290,11 +312,18 @@ static void ts__stats_tick(uv_timer_t *t)
     ts_server *srv = t->data;
     ts_server_stats s;
     ts_server_get_stats(srv, &s);
+    /* the totals count sessions when they close: add what the open ones
+     * have moved so far (bytes on the wire, TLS included) */
+    uint64_t bytes_in = s.bytes_in, bytes_out = s.bytes_out;
+    for (const ts_session *x = srv->sessions; x; x = x->next) {
+        bytes_in += x->conn.bytes_in;
+        bytes_out += x->conn.bytes_out;
+    }
     ts_log_info("stats", "connections=%" PRIu64 " sessions=%" PRIu64 " changes_in=%" PRIu64 " changes_out=%" PRIu64
                 " conflicts=%" PRIu64 " protocol_errors=%" PRIu64 " lag_p99_ms=%" PRIu64 " lag_max_ms=%" PRIu64
-                " buffers_bytes=%" PRIu64,
+                " buffers_bytes=%" PRIu64 " bytes_in=%" PRIu64 " bytes_out=%" PRIu64,
                 s.connections, s.sessions, s.changes_in, s.changes_out, s.conflicts, s.protocol_errors,
-                s.loop_lag_ms_p99, s.loop_lag_ms_max, s.memory_buffers);
+                s.loop_lag_ms_p99, s.loop_lag_ms_max, s.memory_buffers, bytes_in, bytes_out);
 }
 
 int ts_server_start(ts_server **out, uv_loop_t *loop, const ts_server_config *cfg, ts_error *err)
@@ -367,6 +396,20 @@ int ts_server_start(ts_server **out, uv_loop_t *loop, const ts_server_config *cf
         uv_timer_start(&srv->stats_timer, ts__stats_tick, srv->cfg.stats_interval_ms, srv->cfg.stats_interval_ms);
     srv->handles_open += 3;
 
+    if (srv->cfg.admin_listen[0] != '\0' && (rc = ts_admin_start(&srv->admin, srv, err)) < 0) {
+        /* the sync listener and timers are up: take them down in order */
+        ts_log_error("admin_start_failed", "reason=\"%s\"", err->msg);
+        char why[sizeof err->msg];
+        snprintf(why, sizeof why, "%s", err->msg);
+        srv->draining = true;
+        uv_close((uv_handle_t *)&srv->listener, NULL);
+        uv_close((uv_handle_t *)&srv->lag_timer, NULL);
+        uv_close((uv_handle_t *)&srv->maint_timer, NULL);
+        uv_close((uv_handle_t *)&srv->stats_timer, NULL);
+        uv_run(loop, UV_RUN_NOWAIT);
+        ts_error_set(err, rc, "admin listener: %s", why);
+        goto fail_tls;
+    }
     ts_log_info("server_started", "listen=%s port=%d database=%s replica=%s db_id=%s tls_cert_days=%" PRId64
                 " crl=%s",
                 srv->cfg.listen, ts_server_port(srv), srv->cfg.database, srv->replica.b, srv->db_id,
@@ -418,6 +461,8 @@ int ts_server_reload(ts_server *srv, const ts_server_config *cfg, ts_error *err)
     ts__apply_limits(srv);
     ts_tls_ctx_unref(srv->tls); /* sessions keep the context they started with */
     srv->tls = ctx;
+    if (srv->admin != NULL && ts_admin_reload(srv->admin, err) < 0)
+        ts_log_error("admin_reload_failed", "reason=\"%s\"", err->msg);
     ts_log_info("server_reloaded", "crl=%s tls_cert_days=%" PRId64, srv->cfg.crl[0] ? srv->cfg.crl : "none",
                 ts_tls_ctx_cert_expires_in(ctx) / 86400);
     return 0;
@@ -426,10 +471,13 @@ int ts_server_reload(ts_server *srv, const ts_server_config *cfg, ts_error *err)
 void ts_server_get_stats(ts_server *srv, ts_server_stats *out)
 {
     ts__lag_percentiles(srv);
-    uint64_t mem = 0;
-    for (ts_session *s = srv->sessions; s; s = s->next)
+    uint64_t mem = 0, ready = 0;
+    for (ts_session *s = srv->sessions; s; s = s->next) {
         mem += ts_conn_memory(&s->conn) + s->stash.cap + ts_frame_decoder_buffered(&s->dec);
+        ready += s->state == TS_SESS_READY;
+    }
     srv->stats.memory_buffers = mem;
+    srv->stats.sessions = ready; /* counted, not tracked: a session can end in many states */
     srv->stats.connections = srv->nconns;
     *out = srv->stats;
 }
@@ -460,9 +508,23 @@ static void ts__handle_closed(uv_handle_t *h)
         srv->shutdown_done(srv, srv->shutdown_arg);
 }
 
+int ts_server_admin_port(ts_server *srv)
+{
+    return srv->admin ? ts_admin_port(srv->admin) : -1;
+}
+
+static void ts__admin_stopped(void *arg)
+{
+    ts_server *srv = arg;
+    srv->admin = NULL;
+    srv->admin_stopping = false;
+    ts_server_maybe_finish(srv);
+}
+
 void ts_server_maybe_finish(ts_server *srv)
 {
-    if (!srv->draining || srv->sessions != NULL || srv->dbq.inflight > 0 || srv->handles_open == 0)
+    if (!srv->draining || srv->sessions != NULL || srv->dbq.inflight > 0 || srv->handles_open == 0 ||
+        srv->admin_stopping)
         return;
     if (uv_is_closing((uv_handle_t *)&srv->lag_timer))
         return;
@@ -486,6 +548,10 @@ void ts_server_shutdown(ts_server *srv, void (*done)(ts_server *srv, void *arg),
     }
     uv_timer_stop(&srv->maint_timer);
     uv_timer_stop(&srv->stats_timer);
+    if (srv->admin != NULL) {
+        srv->admin_stopping = true;
+        ts_admin_stop(srv->admin, ts__admin_stopped, srv);
+    }
     for (ts_session *s = srv->sessions; s; s = s->next)
         ts_session_shutdown(s);
     ts_server_maybe_finish(srv);

@@ -48,6 +48,23 @@ typedef struct ts_server_config {
     char *crl;
     bool allow_tls12;
     bool session_tickets;
+    /* [admin] */
+    char *admin_listen;
+    char *console_dir;
+    uint64_t admin_session_ttl_ms;
+    uint64_t admin_lockout_after;
+    uint64_t admin_lockout_ms;
+    uint64_t admin_max_header;
+    uint64_t admin_max_body;
+    uint64_t admin_rate;
+    uint64_t admin_rate_burst;
+    uint64_t admin_silent_after_ms;
+    /* [notices] */
+    uint64_t escalate_interval_ms;
+    uint64_t ack_within_thuong_ms;
+    uint64_t ack_within_khan_ms;
+    uint64_t ack_within_thuong_khan_ms;
+    uint64_t ack_within_hoa_toc_ms;
 } ts_server_config;
 
 extern const ts_cfg_key ts_server_config_keys[];
@@ -95,5 +112,7 @@ void ts_server_free(ts_server *srv);
 void ts_server_get_stats(ts_server *srv, ts_server_stats *out);
 /* The port actually bound (for listen = ...:0). */
 int ts_server_port(ts_server *srv);
+/* The admin listener's port (-1 when it is off). */
+int ts_server_admin_port(ts_server *srv);
 
 #endif

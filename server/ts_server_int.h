@@ -74,6 +74,8 @@ struct ts_server {
     void *shutdown_arg;
     char db_id[40];
     ts_rid replica;
+    struct ts_admin *admin;
+    bool admin_stopping;
 };
 
 /* ts_session.c */

@@ -59,8 +59,9 @@ static void spawn(ts_test_daemon *d)
     d->pid = pid;
     for (int i = 0; i < 2000; i++) {
         char *txt = ts_read_file(portfile, NULL);
-        if (txt != NULL && txt[0] != '\0') {
+        if (txt != NULL && strchr(txt, '\n') != NULL && strchr(strchr(txt, '\n') + 1, '\n') != NULL) {
             d->port = atoi(txt);
+            d->admin_port = atoi(strchr(txt, '\n') + 1);
             free(txt);
             break;
         }
@@ -85,6 +86,7 @@ void ts_test_daemon_start(ts_test_daemon *d, const char *dir, const ts_test_pki 
     d->log = ts_xasprintf("%s/tramsyncd.log", dir);
     d->sets[d->nsets++] = ts_xasprintf("server.data_dir=%s", dir);
     d->sets[d->nsets++] = ts_xstrdup("server.listen=127.0.0.1:0");
+    d->sets[d->nsets++] = ts_xstrdup("admin.listen=127.0.0.1:0");
     d->sets[d->nsets++] = ts_xstrdup("server.log_level=debug");
     d->sets[d->nsets++] = ts_xasprintf("tls.ca=%s", pki->ca);
     d->sets[d->nsets++] = ts_xasprintf("tls.cert=%s", pki->server_cert);

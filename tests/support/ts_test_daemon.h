@@ -11,7 +11,8 @@
 
 typedef struct ts_test_daemon {
     pid_t pid;
-    int port;
+    int port;       /* station sync */
+    int admin_port; /* admin API (-1 when off) */
     char *dir;
     char *log;
     char *sets[48];

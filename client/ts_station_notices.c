@@ -1,0 +1,338 @@
+#include "client/ts_station_notices.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/rand.h>
+
+#include "common/ts_notice.h"
+#include "common/ts_recjson.h"
+#include "common/ts_xmalloc.h"
+
+static const char *ts__jstr(const json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : "";
+}
+
+static int ts__put(ts_store *st, const char *table, const char *id, const json_t *fields, ts_error *err)
+{
+    const ts_table_def *t = ts_registry_table(ts_store_registry(st), table);
+    if (t == NULL)
+        return ts_error_set(err, TS_EUNKNOWN_TABLE, "unknown table %s", table);
+    size_t n = json_object_size(fields), i = 0;
+    ts_kv *kv = ts_xcalloc(n ? n : 1, sizeof *kv);
+    ts_buf *vals = ts_xcalloc(n ? n : 1, sizeof *vals);
+    int rc = 0;
+    const char *name;
+    json_t *v;
+    json_object_foreach((json_t *)fields, name, v) {
+        const ts_field_def *f = ts_table_field(t, name);
+        if (f == NULL) {
+            rc = ts_error_set(err, TS_EINVALID_RECORD, "table %s has no field %s", table, name);
+            break;
+        }
+        if ((rc = ts_recjson_to_value(f, v, &vals[i], err)) < 0)
+            break;
+        kv[i].name = f->name;
+        kv[i].value = vals[i].data;
+        kv[i].len = vals[i].len;
+        i++;
+    }
+    ts_actor me = {TS_ACTOR_LOCAL, getenv("USER") ? getenv("USER") : "station", NULL, "notices"};
+    if (rc == 0)
+        rc = ts_store_put(st, &me, table, id, NULL, kv, i, err);
+    for (size_t k = 0; k < n; k++)
+        ts_buf_free(&vals[k]);
+    free(vals);
+    free(kv);
+    return rc;
+}
+
+typedef void (*ts__each_fn)(const ts_change *c, void *arg);
+
+static int ts__each(ts_store *st, const char *table, ts__each_fn fn, void *arg, ts_error *err)
+{
+    ts_change_page page;
+    ts_change_page_init(&page);
+    char after[TS_KEY_MAX + 1] = "";
+    int rc;
+    for (;;) {
+        if ((rc = ts_store_list(st, table, after, 500, false, &page, err)) < 0)
+            break;
+        for (uint32_t i = 0; i < page.n; i++)
+            fn(&page.items[i], arg);
+        if (page.n < 500)
+            break;
+        snprintf(after, sizeof after, "%s", page.items[page.n - 1].id);
+    }
+    ts_change_page_free(&page);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- delivered */
+
+typedef struct ts__sent {
+    const char *station;
+    char **ids;
+    size_t n;
+} ts__sent;
+
+static void ts__collect_sent(const ts_change *c, void *arg)
+{
+    ts__sent *s = arg;
+    char state[24], station[TS_KEY_MAX + 1];
+    ts_recjson_text(&c->v, "state", state, sizeof state);
+    ts_recjson_text(&c->v, "station", station, sizeof station);
+    if (strcmp(state, "sent") == 0 && strcmp(station, s->station) == 0) {
+        s->ids = ts_xreallocarray(s->ids, s->n + 1, sizeof *s->ids);
+        s->ids[s->n++] = ts_xstrdup(c->id);
+    }
+}
+
+int ts_station_mark_delivered(ts_store *st, size_t *marked, ts_error *err)
+{
+    *marked = 0;
+    static const char *const tables[] = {"notice_recipients", "task_assignments"};
+    char now[32];
+    ts_time_iso(ts_wall_ms(), now, sizeof now);
+    int rc = 0;
+    for (size_t t = 0; t < 2 && rc == 0; t++) {
+        ts__sent s = {ts_store_station(st), NULL, 0};
+        rc = ts__each(st, tables[t], ts__collect_sent, &s, err);
+        for (size_t i = 0; i < s.n; i++) {
+            if (rc == 0) {
+                json_t *f = json_pack("{s:s,s:s}", "state", "delivered", "delivered_at", now);
+                rc = ts__put(st, tables[t], s.ids[i], f, err);
+                json_decref(f);
+                if (rc == 0)
+                    (*marked)++;
+            }
+            free(s.ids[i]);
+        }
+        free(s.ids);
+    }
+    return rc;
+}
+
+/* ---------------------------------------------------------------- listing */
+
+typedef struct ts__nlist {
+    ts_store *st;
+    bool all;
+    json_t *arr;
+} ts__nlist;
+
+static void ts__notice_item(const ts_change *c, void *arg)
+{
+    ts__nlist *x = arg;
+    json_t *h = ts_recjson_record(c, false);
+    json_t *hf = json_object_get(h, "fields");
+    const char *station = ts__jstr(hf, "station");
+    if (strcmp(station, ts_store_station(x->st)) != 0) {
+        json_decref(h);
+        return;
+    }
+    int rank = ts_state_rank(ts__jstr(hf, "state"));
+    if (!x->all && rank == 4) {
+        json_decref(h);
+        return;
+    }
+    json_t *item = json_object();
+    json_object_set_new(item, "id", json_string(ts__jstr(hf, "notice_id")));
+    json_object_set(item, "handling", hf);
+    ts_arena arena;
+    ts_arena_init(&arena, 8192);
+    ts_change n;
+    ts_error err;
+    if (ts_store_get(x->st, "notices", ts__jstr(hf, "notice_id"), &n, &arena, &err) == 0) {
+        json_t *nr = ts_recjson_record(&n, false);
+        json_object_set(item, "notice", json_object_get(nr, "fields"));
+        json_decref(nr);
+        ts_version_free(&n.v);
+    }
+    ts_arena_free(&arena);
+    json_object_set_new(item, "unread", json_boolean(rank < 2));
+    json_array_append_new(x->arr, item);
+    json_decref(h);
+}
+
+static int ts__notice_cmp(const void *a, const void *b)
+{
+    const json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+    bool ux = json_is_true(json_object_get(x, "unread")), uy = json_is_true(json_object_get(y, "unread"));
+    if (ux != uy)
+        return ux ? -1 : 1;
+    int rx = ts_urgency_rank(ts__jstr(json_object_get(x, "notice"), "urgency"));
+    int ry = ts_urgency_rank(ts__jstr(json_object_get(y, "notice"), "urgency"));
+    if (rx != ry)
+        return ry - rx;
+    return strcmp(ts__jstr(json_object_get(y, "handling"), "sent_at"), ts__jstr(json_object_get(x, "handling"), "sent_at"));
+}
+
+int ts_station_notices(ts_store *st, bool all, json_t **out, ts_error *err)
+{
+    ts__nlist x = {st, all, json_array()};
+    int rc = ts__each(st, "notice_recipients", ts__notice_item, &x, err);
+    if (rc < 0) {
+        json_decref(x.arr);
+        return rc;
+    }
+    size_t n = json_array_size(x.arr);
+    json_t **items = ts_xcalloc(n ? n : 1, sizeof *items);
+    for (size_t i = 0; i < n; i++)
+        items[i] = json_incref(json_array_get(x.arr, i));
+    qsort(items, n, sizeof *items, ts__notice_cmp);
+    json_t *sorted = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(sorted, items[i]);
+    free(items);
+    json_decref(x.arr);
+    *out = sorted;
+    return 0;
+}
+
+static void ts__task_item(const ts_change *c, void *arg)
+{
+    ts__nlist *x = arg;
+    json_t *h = ts_recjson_record(c, false);
+    json_t *hf = json_object_get(h, "fields");
+    json_t *item = json_object();
+    json_object_set_new(item, "id", json_string(ts__jstr(hf, "task_id")));
+    json_object_set(item, "handling", hf);
+    ts_arena arena;
+    ts_arena_init(&arena, 8192);
+    ts_change t;
+    ts_error err;
+    if (ts_store_get(x->st, "plan_tasks", ts__jstr(hf, "task_id"), &t, &arena, &err) == 0) {
+        json_t *tr = ts_recjson_record(&t, false);
+        json_object_set(item, "task", json_object_get(tr, "fields"));
+        json_decref(tr);
+        ts_version_free(&t.v);
+    }
+    ts_arena_free(&arena);
+    json_array_append_new(x->arr, item);
+    json_decref(h);
+}
+
+int ts_station_tasks(ts_store *st, json_t **out, ts_error *err)
+{
+    ts__nlist x = {st, true, json_array()};
+    int rc = ts__each(st, "task_assignments", ts__task_item, &x, err);
+    if (rc < 0) {
+        json_decref(x.arr);
+        return rc;
+    }
+    *out = x.arr;
+    return 0;
+}
+
+/* The handling record of a notice or a task here: "<id>:<station>". */
+static int ts__handling(ts_store *st, const char *id, char *table, size_t tsize, char *rid, size_t rsize,
+                        ts_change *c, ts_arena *arena, ts_error *err)
+{
+    snprintf(rid, rsize, "%s:%s", id, ts_store_station(st));
+    static const char *const tables[] = {"notice_recipients", "task_assignments"};
+    for (size_t i = 0; i < 2; i++) {
+        if (ts_store_get(st, tables[i], rid, c, arena, err) == 0) {
+            snprintf(table, tsize, "%s", tables[i]);
+            return 0;
+        }
+    }
+    return ts_error_set(err, TS_ENOT_FOUND, "no notice or task %s addressed to this station", id);
+}
+
+int ts_station_show(ts_store *st, const char *id, json_t **out, ts_error *err)
+{
+    ts_arena arena;
+    ts_arena_init(&arena, 8192);
+    ts_change h, n;
+    char table[32], rid[TS_KEY_MAX + 1];
+    int rc = ts__handling(st, id, table, sizeof table, rid, sizeof rid, &h, &arena, err);
+    if (rc < 0) {
+        ts_arena_free(&arena);
+        return rc;
+    }
+    json_t *o = json_object();
+    json_t *hr = ts_recjson_record(&h, false);
+    json_object_set(o, "handling", json_object_get(hr, "fields"));
+    json_decref(hr);
+    ts_version_free(&h.v);
+    bool notice = strcmp(table, "notice_recipients") == 0;
+    if (ts_store_get(st, notice ? "notices" : "plan_tasks", id, &n, &arena, err) == 0) {
+        json_t *nr = ts_recjson_record(&n, false);
+        json_object_set(o, notice ? "notice" : "task", json_object_get(nr, "fields"));
+        json_decref(nr);
+        ts_version_free(&n.v);
+    }
+    json_object_set_new(o, "id", json_string(id));
+    json_object_set_new(o, "kind", json_string(notice ? "notice" : "task"));
+    ts_arena_free(&arena);
+    *out = o;
+    return 0;
+}
+
+int ts_station_transition(ts_store *st, const char *id, const char *state, const char *by, const char *note,
+                          const char *report, const char *reason, ts_error *err)
+{
+    ts_arena arena;
+    ts_arena_init(&arena, 8192);
+    ts_change h;
+    char table[32], rid[TS_KEY_MAX + 1];
+    int rc = ts__handling(st, id, table, sizeof table, rid, sizeof rid, &h, &arena, err);
+    if (rc < 0) {
+        ts_arena_free(&arena);
+        return rc;
+    }
+    char current[24], why[200];
+    ts_recjson_text(&h.v, "state", current, sizeof current);
+    ts_version_free(&h.v);
+    ts_arena_free(&arena);
+    if (!ts_state_transition_ok(current, state, reason, why, sizeof why))
+        return ts_error_set(err, TS_EBAD_VALUE, "%s", why);
+    if (strcmp(state, "acknowledged") == 0 && (by == NULL || by[0] == '\0'))
+        return ts_error_set(err, TS_EBAD_VALUE, "say who acknowledges (--by NAME)");
+    if (strcmp(state, "done") == 0 && (report == NULL || report[0] == '\0'))
+        return ts_error_set(err, TS_EBAD_VALUE, "a task is done with a short report (--report TEXT)");
+    char now[32];
+    ts_time_iso(ts_wall_ms(), now, sizeof now);
+    json_t *f = json_pack("{s:s}", "state", state);
+    if (by && by[0])
+        json_object_set_new(f, "updated_by", json_string(by));
+    if (strcmp(state, "acknowledged") == 0) {
+        json_object_set_new(f, "acknowledged_at", json_string(now));
+        json_object_set_new(f, "acknowledged_by", json_string(by));
+    } else if (strcmp(state, "in_progress") == 0) {
+        json_object_set_new(f, "progress_at", json_string(now));
+    } else if (strcmp(state, "done") == 0) {
+        json_object_set_new(f, "done_at", json_string(now));
+        json_object_set_new(f, "report", json_string(report));
+    } else if (strcmp(state, "delivered") == 0) {
+        json_object_set_new(f, "delivered_at", json_string(now));
+    }
+    if (note && note[0])
+        json_object_set_new(f, "progress_note", json_string(note));
+    if (reason && reason[0])
+        json_object_set_new(f, "reopen_reason", json_string(reason));
+    rc = ts__put(st, table, rid, f, err);
+    json_decref(f);
+    return rc;
+}
+
+int ts_station_report(ts_store *st, const json_t *fields, char *id_out, size_t id_size, ts_error *err)
+{
+    unsigned char rnd[4];
+    RAND_bytes(rnd, sizeof rnd);
+    char now[32], id[TS_KEY_MAX + 1];
+    ts_time_iso(ts_wall_ms(), now, sizeof now);
+    snprintf(id, sizeof id, "%s-BC-%.4s%.2s%.2s-%02x%02x%02x%02x", ts_store_station(st), now, now + 5, now + 8, rnd[0],
+             rnd[1], rnd[2], rnd[3]);
+    json_t *f = json_deep_copy(fields);
+    if (!json_object_get(f, "reported_at"))
+        json_object_set_new(f, "reported_at", json_string(now));
+    int rc = ts__put(st, "reports", id, f, err);
+    json_decref(f);
+    if (rc == 0)
+        snprintf(id_out, id_size, "%s", id);
+    return rc;
+}

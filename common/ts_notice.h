@@ -1,0 +1,44 @@
+/* The cooperation regulation's vocabulary and rules, shared by the daemon,
+ * the agent and the console: notice categories (the regulation's 12 fields),
+ * urgencies (Decree 30/2020 marks), document types, and the per-recipient
+ * states with their allowed transitions (../DOMAIN.md). Labels are Vietnamese
+ * first, English beside them. */
+#ifndef TS_NOTICE_H
+#define TS_NOTICE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct ts_label {
+    const char *code;
+    const char *vi;
+    const char *en;
+} ts_label;
+
+extern const ts_label ts_notice_categories[12];
+extern const ts_label ts_notice_urgencies[4]; /* least urgent first */
+extern const ts_label ts_notice_doc_types[7];
+extern const ts_label ts_notice_states[5];    /* in order: sent .. done */
+extern const ts_label ts_report_kinds[9];
+
+const ts_label *ts_label_find(const ts_label *list, size_t n, const char *code);
+
+/* 0 (Thường) .. 3 (Hỏa tốc); -1 when unknown. */
+int ts_urgency_rank(const char *code);
+/* Thượng khẩn and Hỏa tốc travel ahead of bulk traffic. */
+bool ts_urgency_is_urgent(const char *code);
+/* 0 (sent) .. 4 (done); -1 when unknown. */
+int ts_state_rank(const char *code);
+
+/* Whether a recipient may move from `from` to `to`: forward moves (skipping
+ * is fine), or back from done only with a reopen reason. On refusal, why
+ * holds the reason. */
+bool ts_state_transition_ok(const char *from, const char *to, const char *reopen_reason, char *why, size_t why_size);
+
+/* Times as the registry's datetime fields hold them: "2026-11-23T08:05:00Z". */
+void ts_time_iso(uint64_t ms, char *out, size_t size);
+/* Parses "YYYY-MM-DD" (midnight UTC) or RFC 3339; false when it is neither. */
+bool ts_time_parse(const char *s, uint64_t *ms);
+
+#endif

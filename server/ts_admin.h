@@ -1,0 +1,28 @@
+/* The admin API: a second listener of tramsyncd on the same loop, HTTPS and
+ * JSON only, the one way into the district's data for the console and
+ * tramsyncctl (docs/ADMIN-API.md). Admins authenticate with an admin client
+ * certificate or an account (argon2id password, session with expiry,
+ * lockout after repeated failures). Roles: viewer < operator (notices,
+ * conflicts) < admin (stations, users, audit). */
+#ifndef TS_ADMIN_H
+#define TS_ADMIN_H
+
+#include "common/ts_error.h"
+#include "server/ts_server.h"
+
+typedef struct ts_admin ts_admin;
+
+int ts_admin_start(ts_admin **out, ts_server *srv, ts_error *err);
+int ts_admin_reload(ts_admin *a, ts_error *err);
+int ts_admin_port(ts_admin *a);
+void ts_admin_stop(ts_admin *a, void (*done)(void *arg), void *arg);
+/* Tells open event streams (the console) that something changed. */
+void ts_admin_event(ts_admin *a, const char *event, const char *json);
+
+/* Accounts, used by `tramsyncd --add-user` as well as the API. */
+int ts_admin_user_set(ts_store *st, const char *username, const char *password, const char *role,
+                      const char *full_name, ts_error *err);
+/* 1 viewer, 2 operator, 3 admin; 0 when not a role. */
+int ts_admin_role_rank(const char *role);
+
+#endif

@@ -1,0 +1,796 @@
+#include "server/ts_notices.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/rand.h>
+#include <sqlite3.h>
+
+#include "common/ts_log.h"
+#include "common/ts_mp.h"
+#include "common/ts_notice.h"
+#include "common/ts_recjson.h"
+#include "common/ts_xmalloc.h"
+#include "proto/ts_msg.h"
+
+void ts_strlist_add(ts_strlist *l, const char *s)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->v[i], s) == 0)
+            return;
+    l->v = ts_xreallocarray(l->v, l->n + 1, sizeof *l->v);
+    l->v[l->n++] = ts_xstrdup(s);
+}
+
+void ts_strlist_free(ts_strlist *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+    l->v = NULL;
+    l->n = 0;
+}
+
+/* ---------------------------------------------------------------- helpers */
+
+/* Writes JSON fields into a record through the registry's types. */
+static int ts__put_json(ts_store *st, const ts_actor *who, const char *table, const char *id, const json_t *fields,
+                        ts_error *err)
+{
+    const ts_table_def *t = ts_registry_table(ts_store_registry(st), table);
+    if (t == NULL)
+        return ts_error_set(err, TS_EUNKNOWN_TABLE, "unknown table %s", table);
+    size_t n = json_object_size(fields), i = 0;
+    if (n == 0)
+        return ts_error_set(err, TS_EBAD_VALUE, "no fields to write");
+    ts_kv *kv = ts_xcalloc(n, sizeof *kv);
+    ts_buf *vals = ts_xcalloc(n, sizeof *vals);
+    int rc = 0;
+    const char *name;
+    json_t *value;
+    json_object_foreach((json_t *)fields, name, value) {
+        const ts_field_def *f = ts_table_field(t, name);
+        if (f == NULL) {
+            rc = ts_error_set(err, TS_EINVALID_RECORD, "table %s has no field \"%s\"", table, name);
+            break;
+        }
+        ts_buf_init(&vals[i]);
+        if ((rc = ts_recjson_to_value(f, value, &vals[i], err)) < 0)
+            break;
+        kv[i].name = f->name;
+        kv[i].value = vals[i].data;
+        kv[i].len = vals[i].len;
+        i++;
+    }
+    if (rc == 0)
+        rc = ts_store_put(st, who, table, id, NULL, kv, i, err);
+    for (size_t k = 0; k < n; k++)
+        ts_buf_free(&vals[k]);
+    free(vals);
+    free(kv);
+    return rc;
+}
+
+static json_t *ts__fields(const ts_change *c)
+{
+    json_t *r = ts_recjson_record(c, false);
+    json_t *f = json_incref(json_object_get(r, "fields"));
+    json_decref(r);
+    return f;
+}
+
+static const char *ts__jstr(const json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : "";
+}
+
+static void ts__new_id(const char *prefix, char *out, size_t size)
+{
+    unsigned char rnd[4];
+    RAND_bytes(rnd, sizeof rnd);
+    char day[16];
+    ts_time_iso(ts_wall_ms(), day, sizeof day);
+    snprintf(out, size, "%s-%.4s%.2s%.2s-%02x%02x%02x%02x", prefix, day, day + 5, day + 8, rnd[0], rnd[1], rnd[2],
+             rnd[3]);
+}
+
+/* Records of a table whose id starts with prefix, in id order. */
+static int ts__list_prefix(ts_store *st, const char *table, const char *prefix, ts_change_page *page,
+                           void (*each)(const ts_change *c, void *arg), void *arg, ts_error *err)
+{
+    char after[TS_KEY_MAX + 2];
+    snprintf(after, sizeof after, "%s", prefix);
+    size_t plen = strlen(prefix);
+    for (;;) {
+        int rc = ts_store_list(st, table, after, 500, true, page, err);
+        if (rc < 0)
+            return rc;
+        for (uint32_t i = 0; i < page->n; i++) {
+            if (strncmp(page->items[i].id, prefix, plen) != 0)
+                return 0;
+            each(&page->items[i], arg);
+        }
+        if (page->n < 500)
+            return 0;
+        snprintf(after, sizeof after, "%s", page->items[page->n - 1].id);
+    }
+}
+
+/* ---------------------------------------------------------------- recipients */
+
+typedef struct ts__dir_scan {
+    const json_t *communes;
+    ts_strlist *out;
+} ts__dir_scan;
+
+static void ts__dir_each(const ts_change *c, void *arg)
+{
+    ts__dir_scan *d = arg;
+    if (ts_version_deleted(&c->v))
+        return;
+    char commune[200], code[16];
+    ts_recjson_text(&c->v, "commune", commune, sizeof commune);
+    ts_recjson_text(&c->v, "commune_code", code, sizeof code);
+    size_t i;
+    json_t *want;
+    json_array_foreach(d->communes, i, want) {
+        const char *w = json_string_value(want);
+        if (w && (strcmp(w, commune) == 0 || strcmp(w, code) == 0 || strcmp(w, c->id) == 0))
+            ts_strlist_add(d->out, c->id);
+    }
+}
+
+static void ts__dir_all(const ts_change *c, void *arg)
+{
+    if (!ts_version_deleted(&c->v))
+        ts_strlist_add(arg, c->id);
+}
+
+int ts_notice_resolve(ts_store *st, const json_t *spec, ts_strlist *out, ts_error *err)
+{
+    ts_change_page page;
+    ts_change_page_init(&page);
+    int rc = 0;
+    if (json_is_true(json_object_get(spec, "all"))) {
+        rc = ts__list_prefix(st, "stations", "", &page, ts__dir_all, out, err);
+        /* stations not (yet) in the directory but known by their sessions */
+        sqlite3_stmt *q;
+        if (rc == 0 &&
+            sqlite3_prepare_v2(ts_store_db(st), "SELECT station FROM station_status ORDER BY station", -1, &q, NULL) ==
+                SQLITE_OK) {
+            while (sqlite3_step(q) == SQLITE_ROW)
+                ts_strlist_add(out, (const char *)sqlite3_column_text(q, 0));
+            sqlite3_finalize(q);
+        }
+    }
+    const json_t *communes = json_object_get(spec, "communes");
+    if (rc == 0 && json_array_size(communes) > 0) {
+        size_t before = out->n;
+        ts__dir_scan d = {communes, out};
+        rc = ts__list_prefix(st, "stations", "", &page, ts__dir_each, &d, err);
+        if (rc == 0 && out->n == before)
+            rc = ts_error_set(err, TS_ENOT_FOUND, "no station in the directory serves those communes");
+    }
+    const json_t *stations = json_object_get(spec, "stations");
+    size_t i;
+    json_t *s;
+    json_array_foreach(stations, i, s) {
+        const char *code = json_string_value(s);
+        if (code == NULL || !ts_key_valid(code, strlen(code))) {
+            rc = ts_error_set(err, TS_EBAD_VALUE, "stations must be a list of station codes");
+            break;
+        }
+        ts_strlist_add(out, code);
+    }
+    ts_change_page_free(&page);
+    if (rc == 0 && out->n == 0)
+        rc = ts_error_set(err, TS_EBAD_VALUE, "no recipients: give all, stations or communes");
+    if (rc == 0 && out->n > TS_AUDIENCE_MAX)
+        rc = ts_error_set(err, TS_EBAD_VALUE, "at most %d recipients per notice", TS_AUDIENCE_MAX);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- notices */
+
+static const char *ts__doc_abbr(const char *doc_type)
+{
+    static const char *const map[][2] = {{"cong_van", "CV"}, {"thong_bao", "TB"}, {"ke_hoach", "KH"},
+                                         {"cong_dien", "CĐ"}, {"giay_moi", "GM"}, {"quyet_dinh", "QĐ"},
+                                         {"bao_cao", "BC"}};
+    for (size_t i = 0; i < sizeof map / sizeof *map; i++)
+        if (strcmp(map[i][0], doc_type) == 0)
+            return map[i][1];
+    return "VB";
+}
+
+int ts_notice_create(ts_store *st, const ts_actor *who, const json_t *fields, const ts_strlist *stations,
+                     char *id_out, size_t id_size, ts_error *err)
+{
+    if (!json_is_object(fields))
+        return ts_error_set(err, TS_EBAD_VALUE, "a notice is a JSON object");
+    if (stations->n == 0)
+        return ts_error_set(err, TS_EBAD_VALUE, "a notice needs recipients");
+    char id[64];
+    ts__new_id("TB", id, sizeof id);
+    json_t *f = json_deep_copy(fields);
+    json_object_del(f, "recipients_spec");
+    uint64_t now = ts_wall_ms();
+    char now_iso[32];
+    ts_time_iso(now, now_iso, sizeof now_iso);
+    if (!json_object_get(f, "issue_date"))
+        json_object_set_new(f, "issue_date", json_stringn(now_iso, 10));
+    if (!json_object_get(f, "doc_type"))
+        json_object_set_new(f, "doc_type", json_string("thong_bao"));
+    if (!json_object_get(f, "number")) {
+        uint64_t seq = ts_store_last_seq(st) % 100000;
+        char number[48];
+        snprintf(number, sizeof number, "%" PRIu64 "/%s-TTYT", seq, ts__doc_abbr(ts__jstr(f, "doc_type")));
+        json_object_set_new(f, "number", json_string(number));
+    }
+    json_t *recips = json_array();
+    for (size_t i = 0; i < stations->n; i++)
+        json_array_append_new(recips, json_string(stations->v[i]));
+    json_object_set_new(f, "recipients", recips);
+    json_object_set_new(f, "sent_at", json_string(now_iso));
+    if (who && who->name && !json_object_get(f, "sent_by"))
+        json_object_set_new(f, "sent_by", json_string(who->name));
+    const char *urgency = ts__jstr(f, "urgency");
+    const char *deadline = ts__jstr(f, "deadline");
+
+    int rc = ts_store_begin(st, err);
+    if (rc < 0) {
+        json_decref(f);
+        return rc;
+    }
+    rc = ts__put_json(st, who, "notices", id, f, err);
+    for (size_t i = 0; rc == 0 && i < stations->n; i++) {
+        char rid[TS_KEY_MAX + 1];
+        snprintf(rid, sizeof rid, "%s:%s", id, stations->v[i]);
+        json_t *r = json_pack("{s:s,s:s,s:s,s:s,s:s}", "notice_id", id, "station", stations->v[i], "urgency", urgency,
+                              "state", "sent", "sent_at", now_iso);
+        if (deadline[0])
+            json_object_set_new(r, "deadline", json_string(deadline));
+        rc = ts__put_json(st, who, "notice_recipients", rid, r, err);
+        json_decref(r);
+    }
+    if (rc == 0)
+        rc = ts_store_commit(st, err);
+    else
+        ts_store_rollback(st);
+    if (rc == 0) {
+        snprintf(id_out, id_size, "%s", id);
+        ts_log_info("notice_sent", "id=%s urgency=%s recipients=%zu by=%s", id, urgency, stations->n,
+                    who && who->name ? who->name : "-");
+    }
+    json_decref(f);
+    return rc;
+}
+
+static void ts__add_state_counts(json_t *counts, const char *state, bool overdue, bool escalated)
+{
+    json_t *v = json_object_get(counts, state);
+    json_object_set_new(counts, state, json_integer(v ? json_integer_value(v) + 1 : 1));
+    if (overdue) {
+        json_t *o = json_object_get(counts, "overdue");
+        json_object_set_new(counts, "overdue", json_integer(o ? json_integer_value(o) + 1 : 1));
+    }
+    if (escalated) {
+        json_t *e = json_object_get(counts, "escalated");
+        json_object_set_new(counts, "escalated", json_integer(e ? json_integer_value(e) + 1 : 1));
+    }
+}
+
+static void ts__recipient_each(const ts_change *c, void *arg)
+{
+    json_t *f = ts__fields(c);
+    json_object_set_new(f, "id", json_string(c->id));
+    const ts_label *l = ts_label_find(ts_notice_states, 5, ts__jstr(f, "state"));
+    if (l) {
+        json_object_set_new(f, "state_vi", json_string(l->vi));
+        json_object_set_new(f, "state_en", json_string(l->en));
+    }
+    json_array_append_new(arg, f);
+}
+
+int ts_notice_show(ts_store *st, const char *id, json_t **out, ts_error *err)
+{
+    ts_arena arena;
+    ts_arena_init(&arena, 8192);
+    ts_change c;
+    int rc = ts_store_get(st, "notices", id, &c, &arena, err);
+    if (rc < 0) {
+        ts_arena_free(&arena);
+        return rc;
+    }
+    json_t *o = ts_recjson_record(&c, false);
+    ts_version_free(&c.v);
+    ts_arena_free(&arena);
+    json_t *recips = json_array();
+    ts_change_page page;
+    ts_change_page_init(&page);
+    char prefix[TS_KEY_MAX + 2];
+    snprintf(prefix, sizeof prefix, "%s:", id);
+    rc = ts__list_prefix(st, "notice_recipients", prefix, &page, ts__recipient_each, recips, err);
+    ts_change_page_free(&page);
+    json_t *counts = json_object();
+    size_t i;
+    json_t *r;
+    json_array_foreach(recips, i, r)
+        ts__add_state_counts(counts, ts__jstr(r, "state"), json_is_true(json_object_get(r, "overdue")),
+                             json_object_get(r, "escalated_at") != NULL);
+    json_object_set_new(o, "recipients", recips);
+    json_object_set_new(o, "counts", counts);
+    if (rc < 0) {
+        json_decref(o);
+        return rc;
+    }
+    *out = o;
+    return 0;
+}
+
+typedef struct ts__list_ctx {
+    ts_store *st;
+    json_t *arr;
+} ts__list_ctx;
+
+static void ts__notice_each(const ts_change *c, void *arg)
+{
+    ts__list_ctx *x = arg;
+    if (ts_version_deleted(&c->v))
+        return;
+    json_t *o = ts__fields(c);
+    json_object_set_new(o, "id", json_string(c->id));
+    json_object_del(o, "body");
+    json_array_append_new(x->arr, o);
+}
+
+static int ts__by_sent_desc(const void *a, const void *b)
+{
+    const json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+    return strcmp(ts__jstr(y, "sent_at"), ts__jstr(x, "sent_at"));
+}
+
+int ts_notice_list(ts_store *st, uint32_t limit, json_t **out, ts_error *err)
+{
+    ts_change_page page;
+    ts_change_page_init(&page);
+    json_t *all = json_array();
+    ts__list_ctx x = {st, all};
+    int rc = ts__list_prefix(st, "notices", "", &page, ts__notice_each, &x, err);
+    ts_change_page_free(&page);
+    if (rc < 0) {
+        json_decref(all);
+        return rc;
+    }
+    size_t n = json_array_size(all);
+    json_t **items = ts_xcalloc(n ? n : 1, sizeof *items);
+    for (size_t i = 0; i < n; i++)
+        items[i] = json_array_get(all, i);
+    qsort(items, n, sizeof *items, ts__by_sent_desc);
+    json_t *res = json_array();
+    for (size_t i = 0; i < n && i < limit; i++) {
+        json_t *detail;
+        json_t *o = json_incref(items[i]);
+        if (ts_notice_show(st, ts__jstr(o, "id"), &detail, err) == 0) {
+            json_object_set(o, "counts", json_object_get(detail, "counts"));
+            json_object_set_new(o, "recipient_count", json_integer((json_int_t)json_array_size(json_object_get(detail, "recipients"))));
+            json_decref(detail);
+        }
+        json_array_append_new(res, o);
+    }
+    free(items);
+    json_decref(all);
+    *out = res;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- NOTICE frames */
+
+int ts_notice_frame(ts_store *st, const char *notice_id, const char *station, ts_buf *out, ts_error *err)
+{
+    ts_msg m;
+    ts_msg_init(&m, TS_MSG_NOTICE);
+    ts_change *ch = ts_msg_alloc_changes(&m, &m.u.notice.changes, 2);
+    char rid[TS_KEY_MAX + 1];
+    snprintf(rid, sizeof rid, "%s:%s", notice_id, station);
+    int rc = ts_store_get(st, "notices", notice_id, &ch[0], &m.arena, err);
+    if (rc == 0)
+        rc = ts_store_get(st, "notice_recipients", rid, &ch[1], &m.arena, err);
+    if (rc == 0) {
+        char urgency[16];
+        ts_recjson_text(&ch[0].v, "urgency", urgency, sizeof urgency);
+        m.u.notice.seq = ch[1].seq;
+        m.u.notice.id = ts_msg_strdup(&m, notice_id);
+        m.u.notice.urgency = ts_msg_strdup(&m, urgency[0] ? urgency : "thuong");
+        ts_msg_encode(&m, out);
+    }
+    ts_msg_free(&m);
+    return rc;
+}
+
+typedef struct ts__pending {
+    char notice[TS_KEY_MAX + 1];
+    int rank;
+    uint64_t seq;
+} ts__pending;
+
+static int ts__pending_cmp(const void *a, const void *b)
+{
+    const ts__pending *x = a, *y = b;
+    if (x->rank != y->rank)
+        return y->rank - x->rank; /* most urgent first */
+    return (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+int ts_notice_frames_pending(ts_store *st, const char *station, ts_buf *out, size_t *count, ts_error *err)
+{
+    *count = 0;
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(ts_store_db(st),
+                           "SELECT id FROM records WHERE tbl = 'notice_recipients' AND audience = ?1 AND deleted = 0",
+                           -1, &q, NULL) != SQLITE_OK)
+        return ts_error_set(err, TS_ESTORAGE, "pending notices: %s", sqlite3_errmsg(ts_store_db(st)));
+    sqlite3_bind_text(q, 1, station, -1, SQLITE_STATIC);
+    ts__pending *p = NULL;
+    size_t n = 0;
+    ts_arena arena;
+    ts_arena_init(&arena, 8192);
+    while (sqlite3_step(q) == SQLITE_ROW) {
+        ts_change c;
+        if (ts_store_get(st, "notice_recipients", (const char *)sqlite3_column_text(q, 0), &c, &arena, err) < 0)
+            continue;
+        char state[24], notice[TS_KEY_MAX + 1], urgency[16];
+        ts_recjson_text(&c.v, "state", state, sizeof state);
+        ts_recjson_text(&c.v, "notice_id", notice, sizeof notice);
+        ts_recjson_text(&c.v, "urgency", urgency, sizeof urgency);
+        if (strcmp(state, "sent") == 0 && notice[0]) {
+            p = ts_xreallocarray(p, n + 1, sizeof *p);
+            snprintf(p[n].notice, sizeof p[n].notice, "%s", notice);
+            p[n].rank = ts_urgency_rank(urgency);
+            p[n].seq = c.seq;
+            n++;
+        }
+        ts_version_free(&c.v);
+    }
+    sqlite3_finalize(q);
+    ts_arena_free(&arena);
+    qsort(p, n, sizeof *p, ts__pending_cmp);
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        rc = ts_notice_frame(st, p[i].notice, station, out, err);
+        if (rc == 0)
+            (*count)++;
+    }
+    free(p);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- reports */
+
+int ts_report_redistribute(ts_store *st, const ts_actor *who, const char *report_id, const json_t *overrides,
+                           const ts_strlist *stations, char *id_out, size_t id_size, ts_error *err)
+{
+    ts_arena arena;
+    ts_arena_init(&arena, 8192);
+    ts_change c;
+    int rc = ts_store_get(st, "reports", report_id, &c, &arena, err);
+    if (rc < 0) {
+        ts_arena_free(&arena);
+        return rc;
+    }
+    json_t *rep = ts__fields(&c);
+    char owner[TS_KEY_MAX + 1];
+    snprintf(owner, sizeof owner, "%s", c.owner);
+    ts_version_free(&c.v);
+    ts_arena_free(&arena);
+
+    const ts_label *kind = ts_label_find(ts_report_kinds, 9, ts__jstr(rep, "kind"));
+    char subject[600], body[21000];
+    snprintf(subject, sizeof subject, "Chuyển tiếp báo cáo của trạm %s: %s", owner, ts__jstr(rep, "subject"));
+    snprintf(body, sizeof body, "%s — %s\nTrạm báo cáo: %s\nThời điểm: %s\n%s%s%s\n\n%s",
+             kind ? kind->vi : "Báo cáo", kind ? kind->en : "Report", owner, ts__jstr(rep, "reported_at"),
+             json_object_get(rep, "disease") ? "Bệnh: " : "", ts__jstr(rep, "disease"),
+             json_object_get(rep, "disease") ? "\n" : "", ts__jstr(rep, "body"));
+    const char *category = json_object_get(rep, "category") ? ts__jstr(rep, "category") : "prevention";
+    const char *urgency = json_object_get(rep, "urgency") ? ts__jstr(rep, "urgency") : "khan";
+    json_t *f = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "doc_type", "thong_bao", "subject", subject, "body", body,
+                          "category", category, "urgency", urgency, "source_report", report_id, "source_station",
+                          owner);
+    json_object_set_new(f, "issuer", json_string("Trung tâm Y tế khu vực"));
+    if (json_is_object(overrides)) {
+        const char *k;
+        json_t *v;
+        json_object_foreach((json_t *)overrides, k, v)
+            if (strcmp(k, "source_report") != 0 && strcmp(k, "source_station") != 0)
+                json_object_set(f, k, v);
+    }
+    rc = ts_notice_create(st, who, f, stations, id_out, id_size, err);
+    json_decref(f);
+    json_decref(rep);
+    if (rc == 0)
+        ts_log_info("report_redistributed", "report=%s station=%s notice=%s recipients=%zu", report_id, owner, id_out,
+                    stations->n);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- plan tasks */
+
+/* "Quý III năm 2024" -> 2024-09-30, "... ngày 01 tháng 7 năm 2025" -> 2025-07-01;
+ * recurring tasks ("Nhiệm vụ thường xuyên", "Từ năm ...") have none. */
+static bool ts__plan_deadline(const char *text, char *out, size_t size, bool *recurring)
+{
+    *recurring = strstr(text, "thường xuyên") != NULL || strstr(text, "Từ năm") != NULL;
+    const char *q = strstr(text, "Quý ");
+    const char *y = strstr(text, "năm ");
+    int year = y ? atoi(y + strlen("năm ")) : 0;
+    if (q && year > 2000 && !*recurring) {
+        static const char *const quarters[] = {"IV", "III", "II", "I"};
+        static const char *const ends[] = {"12-31", "09-30", "06-30", "03-31"};
+        for (int i = 0; i < 4; i++)
+            if (strncmp(q + strlen("Quý "), quarters[i], strlen(quarters[i])) == 0) {
+                snprintf(out, size, "%04d-%s", year, ends[i]);
+                return true;
+            }
+    }
+    const char *d = strstr(text, "ngày "), *m = strstr(text, "tháng ");
+    if (d && m && year > 2000) {
+        snprintf(out, size, "%04d-%02d-%02d", year, atoi(m + strlen("tháng ")), atoi(d + strlen("ngày ")));
+        return ts_date_valid(out, strlen(out));
+    }
+    return false;
+}
+
+int ts_tasks_seed(ts_store *st, const char *tsv, size_t len, uint64_t *loaded, ts_error *err)
+{
+    *loaded = 0;
+    ts_change_page page;
+    ts_change_page_init(&page);
+    int rc = ts_store_list(st, "plan_tasks", NULL, 1, true, &page, err);
+    bool empty = page.n == 0;
+    ts_change_page_free(&page);
+    if (rc < 0 || !empty)
+        return rc;
+    char *text = ts_xstrndup(tsv, len);
+    ts_actor who = {TS_ACTOR_LOCAL, "plan-loader", NULL, "seed"};
+    if ((rc = ts_store_begin(st, err)) < 0) {
+        free(text);
+        return rc;
+    }
+    char *save = NULL;
+    bool header = true;
+    for (char *line = strtok_r(text, "\n", &save); line && rc == 0; line = strtok_r(NULL, "\n", &save)) {
+        if (header) {
+            header = false;
+            continue;
+        }
+        char *cols[5] = {0};
+        int nc = 0;
+        for (char *p = line; nc < 5; nc++) {
+            cols[nc] = p;
+            char *tab = strchr(p, '\t');
+            if (tab == NULL) {
+                nc++;
+                break;
+            }
+            *tab = '\0';
+            p = tab + 1;
+        }
+        if (nc < 5 || atoi(cols[0]) <= 0)
+            continue;
+        char *cr = strchr(cols[4], '\r');
+        if (cr)
+            *cr = '\0';
+        char id[16], deadline[16];
+        bool recurring;
+        snprintf(id, sizeof id, "KH-%02d", atoi(cols[0]));
+        json_t *f = json_pack("{s:i,s:s,s:s,s:s,s:s}", "no", atoi(cols[0]), "task", cols[1], "lead", cols[2],
+                              "coordinating", cols[3], "deadline_text", cols[4]);
+        if (ts__plan_deadline(cols[4], deadline, sizeof deadline, &recurring))
+            json_object_set_new(f, "deadline", json_string(deadline));
+        json_object_set_new(f, "recurring", json_boolean(recurring));
+        rc = ts__put_json(st, &who, "plan_tasks", id, f, err);
+        json_decref(f);
+        if (rc == 0)
+            (*loaded)++;
+    }
+    free(text);
+    if (rc == 0)
+        rc = ts_store_commit(st, err);
+    else
+        ts_store_rollback(st);
+    return rc;
+}
+
+int ts_task_assign(ts_store *st, const ts_actor *who, const char *task_id, const ts_strlist *stations,
+                   const char *deadline, const char *instructions, ts_error *err)
+{
+    ts_arena arena;
+    ts_arena_init(&arena, 4096);
+    ts_change c;
+    int rc = ts_store_get(st, "plan_tasks", task_id, &c, &arena, err);
+    char task_deadline[16] = "";
+    if (rc == 0) {
+        ts_recjson_text(&c.v, "deadline", task_deadline, sizeof task_deadline);
+        ts_version_free(&c.v);
+    }
+    ts_arena_free(&arena);
+    if (rc < 0)
+        return rc;
+    char now_iso[32];
+    ts_time_iso(ts_wall_ms(), now_iso, sizeof now_iso);
+    if ((rc = ts_store_begin(st, err)) < 0)
+        return rc;
+    for (size_t i = 0; i < stations->n && rc == 0; i++) {
+        char id[TS_KEY_MAX + 1];
+        snprintf(id, sizeof id, "%s:%s", task_id, stations->v[i]);
+        json_t *f = json_pack("{s:s,s:s,s:s,s:s}", "task_id", task_id, "station", stations->v[i], "assigned_at",
+                              now_iso, "state", "sent");
+        const char *dl = deadline && deadline[0] ? deadline : task_deadline;
+        if (dl[0])
+            json_object_set_new(f, "deadline", json_string(dl));
+        if (instructions && instructions[0])
+            json_object_set_new(f, "instructions", json_string(instructions));
+        rc = ts__put_json(st, who, "task_assignments", id, f, err);
+        json_decref(f);
+    }
+    if (rc == 0)
+        rc = ts_store_commit(st, err);
+    else
+        ts_store_rollback(st);
+    return rc;
+}
+
+int ts_task_show(ts_store *st, const char *task_id, json_t **out, ts_error *err)
+{
+    ts_arena arena;
+    ts_arena_init(&arena, 8192);
+    ts_change c;
+    int rc = ts_store_get(st, "plan_tasks", task_id, &c, &arena, err);
+    if (rc < 0) {
+        ts_arena_free(&arena);
+        return rc;
+    }
+    json_t *o = ts_recjson_record(&c, false);
+    ts_version_free(&c.v);
+    ts_arena_free(&arena);
+    json_t *assigned = json_array();
+    ts_change_page page;
+    ts_change_page_init(&page);
+    char prefix[TS_KEY_MAX + 2];
+    snprintf(prefix, sizeof prefix, "%s:", task_id);
+    rc = ts__list_prefix(st, "task_assignments", prefix, &page, ts__recipient_each, assigned, err);
+    ts_change_page_free(&page);
+    json_object_set_new(o, "assignments", assigned);
+    if (rc < 0) {
+        json_decref(o);
+        return rc;
+    }
+    *out = o;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- escalation */
+
+typedef struct ts__esc_ctx {
+    ts_store *st;
+    const ts_notice_policy *policy;
+    uint64_t now;
+    const char *table;
+    ts_escalation *items;
+    size_t n;
+    ts_strlist ids_ack; /* records to flag, collected first: no writes while listing */
+    ts_strlist ids_overdue;
+} ts__esc_ctx;
+
+static void ts__esc_each(const ts_change *c, void *arg)
+{
+    ts__esc_ctx *x = arg;
+    if (ts_version_deleted(&c->v))
+        return;
+    char state[24], urgency[16], sent_at[40], deadline[40], escalated[40];
+    ts_recjson_text(&c->v, "state", state, sizeof state);
+    ts_recjson_text(&c->v, "urgency", urgency, sizeof urgency);
+    ts_recjson_text(&c->v, strcmp(x->table, "notice_recipients") == 0 ? "sent_at" : "assigned_at", sent_at,
+                    sizeof sent_at);
+    ts_recjson_text(&c->v, "deadline", deadline, sizeof deadline);
+    ts_recjson_text(&c->v, "escalated_at", escalated, sizeof escalated);
+    const ts_field *ov = ts_version_field(&c->v, "overdue");
+    bool overdue = ov && ov->value_len == 1 && ov->value[0] == 0xc3;
+    int rank = ts_state_rank(state);
+    uint64_t t;
+    if (strcmp(x->table, "notice_recipients") == 0 && rank >= 0 && rank < 2 && escalated[0] == '\0' &&
+        ts_time_parse(sent_at, &t)) {
+        int u = ts_urgency_rank(urgency);
+        uint64_t within = x->policy->ack_within_ms[u < 0 ? 0 : u];
+        if (within && x->now >= t + within)
+            ts_strlist_add(&x->ids_ack, c->id);
+    }
+    if (rank >= 0 && rank < 4 && !overdue && deadline[0] && ts_time_parse(deadline, &t)) {
+        /* a date-only deadline ends with that day */
+        if (strlen(deadline) == 10)
+            t += 86400000;
+        if (x->now >= t)
+            ts_strlist_add(&x->ids_overdue, c->id);
+    }
+}
+
+static int ts__flag(ts__esc_ctx *x, const char *id, ts_escalation_kind kind, ts_error *err)
+{
+    ts_arena arena;
+    ts_arena_init(&arena, 4096);
+    ts_change c;
+    int rc = ts_store_get(x->st, x->table, id, &c, &arena, err);
+    if (rc < 0) {
+        ts_arena_free(&arena);
+        return rc;
+    }
+    ts_escalation e;
+    memset(&e, 0, sizeof e);
+    e.kind = kind;
+    snprintf(e.table, sizeof e.table, "%s", x->table);
+    snprintf(e.id, sizeof e.id, "%s", id);
+    ts_recjson_text(&c.v, strcmp(x->table, "notice_recipients") == 0 ? "notice_id" : "task_id", e.notice,
+                    sizeof e.notice);
+    ts_recjson_text(&c.v, "station", e.station, sizeof e.station);
+    ts_recjson_text(&c.v, "urgency", e.urgency, sizeof e.urgency);
+    json_t *f = json_object();
+    char now_iso[32];
+    ts_time_iso(x->now, now_iso, sizeof now_iso);
+    if (kind == TS_ESC_NOT_ACKNOWLEDGED) {
+        const ts_field *rc_field = ts_version_field(&c.v, "resend_count");
+        json_t *prev = rc_field ? ts_recjson_value(rc_field->value, rc_field->value_len) : NULL;
+        json_object_set_new(f, "escalated_at", json_string(now_iso));
+        json_object_set_new(f, "resend_count", json_integer(json_is_integer(prev) ? json_integer_value(prev) + 1 : 1));
+        json_decref(prev);
+    } else {
+        json_object_set_new(f, "overdue", json_true());
+    }
+    ts_version_free(&c.v);
+    ts_arena_free(&arena);
+    ts_actor who = {TS_ACTOR_LOCAL, "escalation", NULL, "timer"};
+    rc = ts__put_json(x->st, &who, x->table, id, f, err);
+    json_decref(f);
+    if (rc == 0) {
+        x->items = ts_xreallocarray(x->items, x->n + 1, sizeof *x->items);
+        x->items[x->n++] = e;
+        ts_log_warn(kind == TS_ESC_NOT_ACKNOWLEDGED ? "notice_escalated" : "overdue", "table=%s id=%s station=%s urgency=%s",
+                    e.table, e.id, e.station, e.urgency[0] ? e.urgency : "-");
+    }
+    return rc;
+}
+
+int ts_notices_escalate(ts_store *st, const ts_notice_policy *policy, uint64_t now_ms, ts_escalation **out,
+                        size_t *n, ts_error *err)
+{
+    *out = NULL;
+    *n = 0;
+    static const char *const tables[] = {"notice_recipients", "task_assignments"};
+    ts__esc_ctx x;
+    memset(&x, 0, sizeof x);
+    x.st = st;
+    x.policy = policy;
+    x.now = now_ms;
+    ts_change_page page;
+    ts_change_page_init(&page);
+    int rc = 0;
+    for (size_t t = 0; t < 2 && rc == 0; t++) {
+        x.table = tables[t];
+        rc = ts__list_prefix(st, x.table, "", &page, ts__esc_each, &x, err);
+        for (size_t i = 0; rc == 0 && i < x.ids_ack.n; i++)
+            rc = ts__flag(&x, x.ids_ack.v[i], TS_ESC_NOT_ACKNOWLEDGED, err);
+        for (size_t i = 0; rc == 0 && i < x.ids_overdue.n; i++)
+            rc = ts__flag(&x, x.ids_overdue.v[i], TS_ESC_OVERDUE, err);
+        ts_strlist_free(&x.ids_ack);
+        ts_strlist_free(&x.ids_overdue);
+    }
+    ts_change_page_free(&page);
+    if (rc < 0) {
+        free(x.items);
+        return rc;
+    }
+    *out = x.items;
+    *n = x.n;
+    return 0;
+}

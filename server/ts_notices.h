@@ -1,0 +1,81 @@
+/* Coordination under the cooperation regulation, on the district store:
+ * notices and their per-station handling records, station reports passed on
+ * as new notices, plan tasks assigned to stations, and escalation. Every
+ * function runs on the store's thread (a DB job) and writes through the
+ * store, so all of it syncs, merges and is audited like any record. */
+#ifndef TS_NOTICES_H
+#define TS_NOTICES_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "common/ts_buf.h"
+#include "common/ts_store.h"
+
+typedef struct ts_notice_policy {
+    uint64_t ack_within_ms[4]; /* by urgency rank: Thường, Khẩn, Thượng khẩn, Hỏa tốc */
+} ts_notice_policy;
+
+typedef struct ts_strlist {
+    char **v;
+    size_t n;
+} ts_strlist;
+
+void ts_strlist_add(ts_strlist *l, const char *s);
+void ts_strlist_free(ts_strlist *l);
+
+/* Who a notice goes to: {"all": true}, {"stations": [...]}, {"communes": [...]}
+ * (matched against the `stations` directory's commune and commune_code), or
+ * a mix. Unknown station codes are refused (TS_ENOT_FOUND names them). */
+int ts_notice_resolve(ts_store *st, const json_t *spec, ts_strlist *out, ts_error *err);
+
+/* Creates a notice (fields as JSON, by the registry's types) and one
+ * notice_recipients record per station, state "sent", in one transaction.
+ * Missing issue_date/issuer/number are filled in. id_out receives its id. */
+int ts_notice_create(ts_store *st, const ts_actor *who, const json_t *fields, const ts_strlist *stations,
+                     char *id_out, size_t id_size, ts_error *err);
+/* The notice and each recipient's handling, as JSON. */
+int ts_notice_show(ts_store *st, const char *id, json_t **out, ts_error *err);
+/* Notices, newest first, with a summary of their recipients' states. */
+int ts_notice_list(ts_store *st, uint32_t limit, json_t **out, ts_error *err);
+
+/* A NOTICE frame for one recipient (the notice and its handling record). */
+int ts_notice_frame(ts_store *st, const char *notice_id, const char *station, ts_buf *out, ts_error *err);
+/* NOTICE frames of every notice not yet delivered to station, most urgent
+ * first (sent to a station as it connects). */
+int ts_notice_frames_pending(ts_store *st, const char *station, ts_buf *out, size_t *count, ts_error *err);
+
+/* Passes a station's report on to other stations as a new notice linked to
+ * it (source_report, source_station). overrides: notice fields to set. */
+int ts_report_redistribute(ts_store *st, const ts_actor *who, const char *report_id, const json_t *overrides,
+                           const ts_strlist *stations, char *id_out, size_t id_size, ts_error *err);
+
+/* Loads the provincial plan's tasks (plan-tasks.tsv) when plan_tasks is empty. */
+int ts_tasks_seed(ts_store *st, const char *tsv, size_t len, uint64_t *loaded, ts_error *err);
+/* Assigns a plan task to stations (task_assignments, state "sent"). */
+int ts_task_assign(ts_store *st, const ts_actor *who, const char *task_id, const ts_strlist *stations,
+                   const char *deadline, const char *instructions, ts_error *err);
+int ts_task_show(ts_store *st, const char *task_id, json_t **out, ts_error *err);
+
+typedef enum ts_escalation_kind {
+    TS_ESC_NOT_ACKNOWLEDGED = 1, /* not acknowledged within its urgency's time: re-sent and flagged */
+    TS_ESC_OVERDUE = 2           /* past its deadline and not done: flagged */
+} ts_escalation_kind;
+
+typedef struct ts_escalation {
+    ts_escalation_kind kind;
+    char table[32];
+    char id[TS_KEY_MAX + 1];
+    char notice[TS_KEY_MAX + 1]; /* notice or task id */
+    char station[TS_KEY_MAX + 1];
+    char urgency[16];
+} ts_escalation;
+
+/* Flags what is late at `now` (a parameter, so tests control the clock):
+ * writes escalated_at/resend_count or overdue on the handling records.
+ * Returns what it flagged (caller frees *out). */
+int ts_notices_escalate(ts_store *st, const ts_notice_policy *policy, uint64_t now_ms, ts_escalation **out,
+                        size_t *n, ts_error *err);
+
+#endif
