@@ -158,8 +158,10 @@ int ts_notice_resolve(ts_store *st, const json_t *spec, ts_strlist *out, ts_erro
         /* stations not (yet) in the directory but known by their sessions */
         sqlite3_stmt *q;
         if (rc == 0 &&
-            sqlite3_prepare_v2(ts_store_db(st), "SELECT station FROM station_status ORDER BY station", -1, &q, NULL) ==
-                SQLITE_OK) {
+            sqlite3_prepare_v2(ts_store_db(st),
+                               "SELECT station FROM station_status UNION SELECT station FROM replicas"
+                               " WHERE status = 'active' ORDER BY 1",
+                               -1, &q, NULL) == SQLITE_OK) {
             while (sqlite3_step(q) == SQLITE_ROW)
                 ts_strlist_add(out, (const char *)sqlite3_column_text(q, 0));
             sqlite3_finalize(q);

@@ -12,6 +12,11 @@ static void usage(FILE *out)
                  "\n"
                  "Commands:\n"
                  "  ca ...      the district CA: init, issue-server, issue-station, issue-admin, revoke, crl, list\n"
+                 "  status      the service and every station at a glance\n"
+                 "  notice ...  send, list, show, status ID, redistribute REPORT_ID\n"
+                 "  task ...    list, status ID, assign ID\n"
+                 "  escalations, conflicts, user add|list\n"
+                 "  (all but ca go through the admin API: `tramsyncctl notice --help`)\n"
                  "\n"
                  "Options:\n"
                  "  --pki DIR   the CA directory (default $TRAMSYNC_PKI or /etc/tramsync/pki)\n"
@@ -49,6 +54,10 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[i], "ca") == 0)
         return ts_ctl_ca(&ctl, argc - i, argv + i);
+    static const char *const api[] = {"status", "notice", "task", "escalations", "conflicts", "user"};
+    for (size_t k = 0; k < sizeof api / sizeof *api; k++)
+        if (strcmp(argv[i], api[k]) == 0)
+            return ts_ctl_api(&ctl, argc - i, argv + i);
     fprintf(stderr, "tramsyncctl: unknown command \"%s\"\n", argv[i]);
     usage(stderr);
     return TS_CTL_USAGE;
