@@ -74,6 +74,12 @@ static const char ts__schema_v2[] =
     " cert_serial TEXT, cert_not_after INTEGER, commune TEXT) WITHOUT ROWID;"
     "CREATE INDEX audit_record ON audit(tbl, rec_id);";
 
+/* v3: the 2030 targets per commune and day, for the console's charts. */
+static const char ts__schema_v3[] =
+    "CREATE TABLE target_snapshots(day TEXT NOT NULL, station TEXT NOT NULL, indicator TEXT NOT NULL,"
+    " numerator INTEGER NOT NULL, denominator INTEGER NOT NULL, PRIMARY KEY(day, station, indicator))"
+    " WITHOUT ROWID;";
+
 typedef struct ts__migration {
     const char *common;
     const char *server;
@@ -83,6 +89,7 @@ typedef struct ts__migration {
 static const ts__migration ts__migrations[TS_STORE_SCHEMA_VERSION] = {
     {ts__schema_v1, ts__schema_v1_server, ts__schema_v1_station},
     {ts__schema_v2, "", ""},
+    {ts__schema_v3, "", ""},
 };
 
 int ts__sql_error(ts_store *st, ts_error *err, const char *what)

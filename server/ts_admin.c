@@ -25,12 +25,15 @@
 #include "server/ts_http.h"
 #include "server/ts_notices.h"
 #include "server/ts_server_api.h"
+#include "server/ts_targets.h"
 
 extern const unsigned char ts_plan_tasks_tsv[];
 extern const size_t ts_plan_tasks_tsv_len;
 
 struct ts_admin {
     ts_server *srv;
+    uv_timer_t targets_timer;
+    bool targets_running;
     ts_http_server *http;
     ts_tls_ctx *tls;
     uv_timer_t esc_timer;
@@ -116,6 +119,7 @@ struct ts__job {
     size_t nframes;
     char event[32];
     json_t *event_data;
+    bool refresh_targets;
 };
 
 static void ts__fail(ts__job *j, int status, const char *code, const char *message)
@@ -1284,6 +1288,132 @@ static void ts__api_events(ts__job *j, ts_store *st)
     j->status = 200;
 }
 
+/* ---------------------------------------------------------------- endpoints: targets */
+
+static json_t *ts__target_defs(void)
+{
+    json_t *arr = json_array();
+    for (int i = 0; i < TS_TARGET_COUNT; i++) {
+        char op[2] = {ts_targets[i].op, 0};
+        json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:s,s:f}", "code", ts_targets[i].code, "vi", ts_targets[i].vi,
+                                             "en", ts_targets[i].en, "op", op, "threshold", ts_targets[i].threshold));
+    }
+    return arr;
+}
+
+static int ts__target_index(const char *code)
+{
+    for (int i = 0; i < TS_TARGET_COUNT; i++)
+        if (strcmp(ts_targets[i].code, code) == 0)
+            return i;
+    return -1;
+}
+
+static json_t *ts__figure(int i, int64_t num, int64_t den)
+{
+    json_t *o = json_pack("{s:I,s:I,s:b}", "numerator", (json_int_t)num, "denominator", (json_int_t)den, "met",
+                          ts_target_met(i, num, den));
+    json_object_set_new(o, "percent", den > 0 ? json_real(100.0 * (double)num / (double)den) : json_null());
+    return o;
+}
+
+static void ts__api_targets(ts__job *j, ts_store *st)
+{
+    sqlite3 *db = ts_store_db(st);
+    sqlite3_stmt *q;
+    char day[16] = "";
+    if (sqlite3_prepare_v2(db, "SELECT max(day) FROM target_snapshots", -1, &q, NULL) == SQLITE_OK) {
+        if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_text(q, 0))
+            snprintf(day, sizeof day, "%s", (const char *)sqlite3_column_text(q, 0));
+        sqlite3_finalize(q);
+    }
+    json_t *communes = json_object();
+    int64_t tot_num[TS_TARGET_COUNT] = {0}, tot_den[TS_TARGET_COUNT] = {0};
+    if (day[0] && sqlite3_prepare_v2(db,
+                                     "SELECT station, indicator, numerator, denominator FROM target_snapshots"
+                                     " WHERE day = ?1 ORDER BY station",
+                                     -1, &q, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(q, 1, day, -1, SQLITE_STATIC);
+        while (sqlite3_step(q) == SQLITE_ROW) {
+            const char *station = (const char *)sqlite3_column_text(q, 0);
+            int i = ts__target_index((const char *)sqlite3_column_text(q, 1));
+            if (i < 0)
+                continue;
+            int64_t num = sqlite3_column_int64(q, 2), den = sqlite3_column_int64(q, 3);
+            json_t *c = json_object_get(communes, station);
+            if (c == NULL) {
+                c = json_pack("{s:s,s:o}", "station", station, "figures", json_object());
+                ts_arena arena;
+                ts_arena_init(&arena, 4096);
+                ts_change dir;
+                ts_error err;
+                if (ts_store_get(st, "stations", station, &dir, &arena, &err) == 0) {
+                    char name[200];
+                    if (ts_recjson_text(&dir.v, "commune", name, sizeof name))
+                        json_object_set_new(c, "commune", json_string(name));
+                    ts_version_free(&dir.v);
+                }
+                ts_arena_free(&arena);
+                json_object_set_new(communes, station, c);
+            }
+            json_object_set_new(json_object_get(c, "figures"), ts_targets[i].code, ts__figure(i, num, den));
+            /* district totals: per-station yes/no indicators count stations */
+            if (ts_targets[i].op == '=' && (i == 2 || i == 4 || i == 5)) {
+                tot_num[i] += num > 0;
+                tot_den[i] += 1;
+            } else {
+                tot_num[i] += num;
+                tot_den[i] += den;
+            }
+        }
+        sqlite3_finalize(q);
+    }
+    json_t *arr = json_array(), *total = json_object();
+    const char *k;
+    json_t *v;
+    json_object_foreach(communes, k, v)
+        json_array_append(arr, v);
+    json_decref(communes);
+    for (int i = 0; i < TS_TARGET_COUNT; i++)
+        json_object_set_new(total, ts_targets[i].code, ts__figure(i, tot_num[i], tot_den[i]));
+    ts__ok(j, 200, json_pack("{s:s,s:o,s:o,s:o}", "day", day, "targets", ts__target_defs(), "communes", arr, "district",
+                             total));
+}
+
+static void ts__api_targets_history(ts__job *j, ts_store *st)
+{
+    char station[TS_KEY_MAX + 1] = "", indicator[48] = "";
+    ts__q(j, "station", station, sizeof station);
+    ts__q(j, "indicator", indicator, sizeof indicator);
+    int idx = ts__target_index(indicator);
+    if (idx < 0) {
+        ts__fail(j, 400, "BAD_REQUEST", "indicator must be one of the targets' codes");
+        return;
+    }
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(ts_store_db(st),
+                           "SELECT day, sum(numerator), sum(denominator), count(*), sum(numerator > 0)"
+                           " FROM target_snapshots WHERE indicator = ?1 AND (?2 = '' OR station = ?2)"
+                           " GROUP BY day ORDER BY day DESC LIMIT 400",
+                           -1, &q, NULL) != SQLITE_OK) {
+        ts__fail(j, 500, "INTERNAL", "internal error");
+        return;
+    }
+    sqlite3_bind_text(q, 1, indicator, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, station, -1, SQLITE_STATIC);
+    json_t *arr = json_array();
+    bool per_station = idx == 2 || idx == 4 || idx == 5;
+    while (sqlite3_step(q) == SQLITE_ROW) {
+        int64_t num = per_station && !station[0] ? sqlite3_column_int64(q, 4) : sqlite3_column_int64(q, 1);
+        int64_t den = per_station && !station[0] ? sqlite3_column_int64(q, 3) : sqlite3_column_int64(q, 2);
+        json_t *f = ts__figure(idx, num, den);
+        json_object_set_new(f, "day", json_string((const char *)sqlite3_column_text(q, 0)));
+        json_array_insert_new(arr, 0, f);
+    }
+    sqlite3_finalize(q);
+    ts__ok(j, 200, json_pack("{s:s,s:s,s:o}", "indicator", indicator, "station", station, "points", arr));
+}
+
 /* ---------------------------------------------------------------- metrics */
 
 static void ts__metric(ts_buf *b, const char *name, const char *type, const char *help, const char *labels,
@@ -1362,6 +1492,9 @@ static void ts__api_metrics(ts__job *j, ts_store *st)
 
 /* ---------------------------------------------------------------- routing */
 
+static void ts__api_targets_refresh(ts__job *j, ts_store *st);
+static void ts__targets_refresh(ts_admin *a);
+
 static const ts__route ts__routes[] = {
     {HTTP_GET, "/api/health", 0, ts__api_health},
     {HTTP_POST, "/api/login", 0, ts__api_login},
@@ -1387,6 +1520,9 @@ static const ts__route ts__routes[] = {
     {HTTP_GET, "/api/tasks/{id}", 1, ts__api_task},
     {HTTP_POST, "/api/tasks/{id}/assign", 2, ts__api_task_assign},
     {HTTP_GET, "/api/escalations", 1, ts__api_escalations},
+    {HTTP_GET, "/api/targets", 1, ts__api_targets},
+    {HTTP_GET, "/api/targets/history", 1, ts__api_targets_history},
+    {HTTP_POST, "/api/targets/refresh", 2, ts__api_targets_refresh},
     {HTTP_GET, "/api/audit", 3, ts__api_audit},
     {HTTP_GET, "/api/users", 3, ts__api_users},
     {HTTP_POST, "/api/users", 3, ts__api_user_set},
@@ -1501,6 +1637,8 @@ static void ts__done(ts_dbjob *base)
     else
         for (size_t i = 0; i < j->notify.n; i++)
             ts_server_notify(a->srv, j->notify.v[i]);
+    if (j->refresh_targets)
+        ts__targets_refresh(a);
     if (j->event[0]) {
         char *data = j->event_data ? json_dumps(j->event_data, JSON_COMPACT) : NULL;
         ts_admin_event(a, j->event, data ? data : "{}");
@@ -1690,6 +1828,91 @@ static void ts__esc_tick(uv_timer_t *t)
     ts_dbq_submit(ts_server_dbq(a->srv), &j->base, ts__esc_work, ts__esc_done, j);
 }
 
+/* ---------------------------------------------------------------- targets refresh
+ * One short job per station, one after the other, so the sync sessions'
+ * store jobs never wait long behind a refresh. */
+
+typedef struct ts__tgt_job {
+    ts_dbjob base;
+    ts_admin *adm;
+    ts_strlist stations;
+    size_t next;
+    char day[16];
+} ts__tgt_job;
+
+static void ts__tgt_done(ts_dbjob *base);
+
+static void ts__tgt_list_work(ts_dbjob *base, ts_store *st)
+{
+    ts__tgt_job *j = base->data;
+    json_t *all = json_pack("{s:b}", "all", 1);
+    ts_error err;
+    ts_notice_resolve(st, all, &j->stations, &err);
+    json_decref(all);
+    char now[32];
+    ts_time_iso(ts_wall_ms(), now, sizeof now);
+    snprintf(j->day, sizeof j->day, "%.10s", now);
+}
+
+static void ts__tgt_station_work(ts_dbjob *base, ts_store *st)
+{
+    ts__tgt_job *j = base->data;
+    ts_target_figures f;
+    ts_error err;
+    const char *station = j->stations.v[j->next];
+    if (ts_targets_station(st, station, ts_wall_ms(), &f, &err) < 0 || ts_targets_save(st, station, j->day, &f, &err) < 0)
+        ts_log_error("targets_failed", "station=%s reason=\"%s\"", station, err.msg);
+    j->next++;
+}
+
+static void ts__tgt_done(ts_dbjob *base)
+{
+    ts__tgt_job *j = base->data;
+    ts_admin *a = j->adm;
+    a->jobs--;
+    if (!a->stopping && j->next < j->stations.n) {
+        a->jobs++;
+        ts_dbq_submit(ts_server_dbq(a->srv), &j->base, ts__tgt_station_work, ts__tgt_done, j);
+        return;
+    }
+    if (!a->stopping) {
+        ts_log_info("targets_computed", "stations=%zu day=%s", j->stations.n, j->day);
+        ts_admin_event(a, "targets", "{}");
+    }
+    a->targets_running = false;
+    ts_strlist_free(&j->stations);
+    free(j);
+    if (a->stopping && a->jobs == 0 && a->closing_parts == 0 && a->stop_done) {
+        void (*done)(void *) = a->stop_done;
+        void *arg = a->stop_arg;
+        free(a);
+        done(arg);
+    }
+}
+
+static void ts__targets_refresh(ts_admin *a)
+{
+    if (a->targets_running || a->stopping)
+        return;
+    a->targets_running = true;
+    a->jobs++;
+    ts__tgt_job *j = ts_xcalloc(1, sizeof *j);
+    j->adm = a;
+    ts_dbq_submit(ts_server_dbq(a->srv), &j->base, ts__tgt_list_work, ts__tgt_done, j);
+}
+
+static void ts__targets_tick(uv_timer_t *t)
+{
+    ts__targets_refresh(t->data);
+}
+
+static void ts__api_targets_refresh(ts__job *j, ts_store *st)
+{
+    (void)st;
+    j->refresh_targets = true;
+    ts__ok(j, 202, json_pack("{s:s}", "result", "computing"));
+}
+
 /* ---------------------------------------------------------------- lifecycle */
 
 static void ts__policy(ts_admin *a)
@@ -1761,6 +1984,10 @@ int ts_admin_start(ts_admin **out, ts_server *srv, ts_error *err)
         return rc;
     }
     ts_console_set_dir(cfg->console_dir);
+    uv_timer_init(ts_server_loop(srv), &a->targets_timer);
+    a->targets_timer.data = a;
+    /* soon after start, then every targets_every */
+    uv_timer_start(&a->targets_timer, ts__targets_tick, 2000, cfg->targets_every_ms);
     uv_timer_init(ts_server_loop(srv), &a->esc_timer);
     a->esc_timer.data = a;
     a->esc_timer_open = true;
@@ -1826,10 +2053,11 @@ void ts_admin_stop(ts_admin *a, void (*done)(void *arg), void *arg)
     a->stopping = true;
     a->stop_done = done;
     a->stop_arg = arg;
-    a->closing_parts = 2;
+    a->closing_parts = 3;
     ts_tls_ctx_unref(a->tls);
     a->tls = NULL;
     uv_close((uv_handle_t *)&a->esc_timer, ts__timer_closed);
+    uv_close((uv_handle_t *)&a->targets_timer, ts__timer_closed);
     ts_http_server_stop(a->http, ts__http_stopped, a);
     a->http = NULL;
 }

@@ -74,6 +74,8 @@ const ts_cfg_key ts_server_config_keys[] = {
     {"admin", "rate_burst", TS_CFG_U64, C(admin_rate_burst), "100", "requests per connection in a burst"},
     {"admin", "silent_after", TS_CFG_DURATION, C(admin_silent_after_ms), "24h",
      "a station not heard from for this long is shown as silent"},
+    {"admin", "targets_every", TS_CFG_DURATION, C(targets_every_ms), "1h",
+     "how often the 2030 targets are computed for every commune (0: only when asked)"},
     {"notices", "escalate_every", TS_CFG_DURATION, C(escalate_interval_ms), "30s",
      "how often unacknowledged and overdue notices are checked"},
     {"notices", "ack_within_thuong", TS_CFG_DURATION, C(ack_within_thuong_ms), "72h",

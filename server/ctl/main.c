@@ -15,7 +15,7 @@ static void usage(FILE *out)
                  "  status      the service and every station at a glance\n"
                  "  notice ...  send, list, show, status ID, redistribute REPORT_ID\n"
                  "  task ...    list, status ID, assign ID\n"
-                 "  escalations, conflicts, user add|list\n"
+                 "  escalations, conflicts, user add|list, record put TABLE ID field=value...\n"
                  "  (all but ca go through the admin API: `tramsyncctl notice --help`)\n"
                  "\n"
                  "Options:\n"
@@ -54,7 +54,7 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[i], "ca") == 0)
         return ts_ctl_ca(&ctl, argc - i, argv + i);
-    static const char *const api[] = {"status", "notice", "task", "escalations", "conflicts", "user"};
+    static const char *const api[] = {"status", "notice", "task", "escalations", "conflicts", "user", "record"};
     for (size_t k = 0; k < sizeof api / sizeof *api; k++)
         if (strcmp(argv[i], api[k]) == 0)
             return ts_ctl_api(&ctl, argc - i, argv + i);

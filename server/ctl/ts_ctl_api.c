@@ -292,7 +292,9 @@ static const char ts__api_help[] =
     "  escalations                         unacknowledged urgent notices, overdue notices and tasks\n"
     "  conflicts                           conflicts waiting for review\n"
     "  user add NAME --role viewer|operator|admin [--full-name N]   (password asked)\n"
-    "  user list\n";
+    "  user list\n"
+    "  record put TABLE ID field=value...  write a district record (station directory, villages,\n"
+    "                                      drug catalogue...): admin role\n";
 
 typedef struct ts__opts {
     const char *subject, *urgency, *category, *doc_type, *number, *body, *body_file, *deadline, *responsible, *task,
@@ -672,6 +674,86 @@ static int ts__user(ts_ctl *ctl, ts__client *c, int argc, char **argv)
     return rc;
 }
 
+/* record put TABLE ID field=value...: values typed by the table registry the
+ * daemon serves (GET /api/tables); district and shared tables only. */
+static int ts__record(ts_ctl *ctl, ts__client *c, int argc, char **argv)
+{
+    ts__opts o;
+    memset(&o, 0, sizeof o);
+    int first;
+    if (argc < 2 || strcmp(argv[1], "put") != 0 || ts__parse(argc - 1, argv + 1, &o, c, &first) != 0)
+        return TS_CTL_USAGE;
+    char **rest = argv + 1 + first;
+    int nrest = argc - 1 - first;
+    if (nrest < 3)
+        return TS_CTL_USAGE;
+    int rc = ts__login(c);
+    json_t *tables = NULL, *res = NULL;
+    if (rc == 0)
+        rc = ts__call(c, "GET", "/api/tables", NULL, &tables);
+    if (rc != 0)
+        return rc;
+    const json_t *def = NULL;
+    size_t i;
+    json_t *t;
+    json_array_foreach(json_object_get(tables, "tables"), i, t)
+        if (strcmp(ts__s(t, "name"), rest[0]) == 0)
+            def = t;
+    if (def == NULL) {
+        json_decref(tables);
+        return ts__err("unknown table %s", rest[0]);
+    }
+    json_t *fields = json_object();
+    for (int k = 2; k < nrest && rc == 0; k++) {
+        char *eq = strchr(rest[k], '=');
+        if (eq == NULL) {
+            rc = ts__err("\"%s\": expected field=value", rest[k]);
+            break;
+        }
+        *eq = '\0';
+        const char *type = NULL;
+        size_t f;
+        json_t *fd;
+        json_array_foreach(json_object_get(def, "fields"), f, fd)
+            if (strcmp(ts__s(fd, "name"), rest[k]) == 0)
+                type = ts__s(fd, "type");
+        const char *v = eq + 1;
+        if (type == NULL) {
+            rc = ts__err("table %s has no field %s", rest[0], rest[k]);
+        } else if (strcmp(type, "int") == 0) {
+            json_object_set_new(fields, rest[k], json_integer(strtoll(v, NULL, 10)));
+        } else if (strcmp(type, "real") == 0) {
+            json_object_set_new(fields, rest[k], json_real(strtod(v, NULL)));
+        } else if (strcmp(type, "bool") == 0) {
+            json_object_set_new(fields, rest[k], json_boolean(strcmp(v, "true") == 0 || strcmp(v, "1") == 0));
+        } else if (strcmp(type, "list") == 0) {
+            json_t *arr = json_array();
+            char *copy = ts_xstrdup(v), *save = NULL;
+            for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+                json_array_append_new(arr, json_string(tok));
+            free(copy);
+            json_object_set_new(fields, rest[k], arr);
+        } else {
+            json_object_set_new(fields, rest[k], v[0] ? json_string(v) : json_null());
+        }
+    }
+    if (rc == 0) {
+        char path[512];
+        snprintf(path, sizeof path, "/api/records/%s/%s", rest[0], rest[1]);
+        json_t *body = json_pack("{s:O}", "fields", fields);
+        rc = ts__call(c, "POST", path, body, &res);
+        json_decref(body);
+        if (rc == 0 && !ctl->json)
+            printf("stored %s/%s\n", rest[0], rest[1]);
+        else if (rc == 0)
+            ts__print(ctl, res);
+    }
+    json_decref(fields);
+    json_decref(tables);
+    json_decref(res);
+    return rc;
+}
+
 int ts_ctl_api(ts_ctl *ctl, int argc, char **argv)
 {
     if (argc < 1 || strcmp(argv[0], "--help") == 0) {
@@ -716,6 +798,8 @@ int ts_ctl_api(ts_ctl *ctl, int argc, char **argv)
         rc = ts__simple(ctl, &c, argc, argv, "/api/conflicts", "conflicts");
     } else if (strcmp(cmd, "user") == 0) {
         rc = ts__user(ctl, &c, argc, argv);
+    } else if (strcmp(cmd, "record") == 0) {
+        rc = ts__record(ctl, &c, argc, argv);
     } else {
         rc = TS_CTL_USAGE;
     }

@@ -11,6 +11,9 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BIN=$ROOT/bin
 RUN=${TS_DEMO_DIR:-$ROOT/run}
 PORT=${TS_DEMO_PORT:-7443}
+ADMIN_PORT=${TS_DEMO_ADMIN_PORT:-7444}
+ADMIN_USER=admin
+ADMIN_PASSWORD=${TS_DEMO_PASSWORD:-tramsync-demo}
 DATA=$ROOT/tests/demo/data
 STATIONS=("binhnguyen|Bình Nguyên" "binhxuyen|Bình Xuyên" "binhtuyen|Bình Tuyền" "xuanlang|Xuân Lãng")
 PKI=$RUN/district/pki
@@ -60,6 +63,10 @@ cat >"$RUN/district/tramsyncd.conf" <<EOF
 listen = 127.0.0.1:$PORT
 data_dir = $RUN/district
 stats_interval = 30s
+[admin]
+listen = 127.0.0.1:$ADMIN_PORT
+console_dir = $ROOT/server/console
+targets_every = 5m
 [tls]
 ca = $PKI/ca.pem
 cert = $PKI/server.pem
@@ -70,6 +77,13 @@ EOF
 if ! "$BIN/tramsyncd" -c "$RUN/district/tramsyncd.conf" --check-config >/dev/null; then
   "$BIN/tramsyncd" -c "$RUN/district/tramsyncd.conf" --check-config
   exit 1
+fi
+
+if [ ! -f "$RUN/.demo-admin" ]; then
+  say "creating the console account '$ADMIN_USER'"
+  TRAMSYNC_PASSWORD=$ADMIN_PASSWORD "$BIN/tramsyncd" -c "$RUN/district/tramsyncd.conf" \
+    --add-user "$ADMIN_USER" --role admin >/dev/null
+  touch "$RUN/.demo-admin"
 fi
 
 trap stop_all INT TERM
@@ -92,11 +106,34 @@ for entry in "${STATIONS[@]}"; do
   PIDS+=($!)
 done
 
+export TRAMSYNC_ADMIN_URL=https://localhost:$ADMIN_PORT TRAMSYNC_CA=$PKI/ca.pem \
+       TRAMSYNC_USER=$ADMIN_USER TRAMSYNC_PASSWORD=$ADMIN_PASSWORD
+if [ ! -f "$RUN/.demo-district-loaded" ]; then
+  say "loading the district's directory (stations, villages, drug catalogue)"
+  ctl() { "$BIN/tramsyncctl" --pki "$PKI" record put "$@" >/dev/null; }
+  pop=(12450 9870 8340 11120); nv=(4 3 3 4); short=(BN BX BT XL); i=0
+  for entry in "${STATIONS[@]}"; do
+    code=${entry%%|*}; commune=${entry#*|}
+    ctl stations "$code" name="Trạm Y tế xã $commune" commune="$commune" province="Phú Thọ" \
+      population="${pop[$i]}" villages="${nv[$i]}" head="Trạm trưởng" active=true
+    for v in $(seq 1 "${nv[$i]}"); do
+      ctl villages "${short[$i]}-V$v" station="$code" name="Thôn $v, xã $commune" population=$((pop[i] / nv[i]))
+    done
+    i=$((i + 1))
+  done
+  ctl drug_catalog PARA500 name="Paracetamol 500mg" active_ingredient=Paracetamol unit=viên essential=true
+  ctl drug_catalog AMOX500 name="Amoxicillin 500mg" active_ingredient=Amoxicillin unit=viên essential=true
+  ctl drug_catalog ORS name="Oresol (ORS)" unit=gói essential=true
+  ctl drug_catalog VITA name="Vitamin A 200.000 IU" unit=viên essential=true
+  ctl drug_catalog CLORAMIN name="Cloramin B" unit=kg essential=false
+  touch "$RUN/.demo-district-loaded"
+fi
+
 if [ ! -f "$RUN/.demo-data-loaded" ]; then
   say "loading the demo data set at each station (residents, visits, children's growth, staff, a dengue case)"
   for entry in "${STATIONS[@]}"; do
     code=${entry%%|*}
-    for table in residents encounters child_growth staff disease_cases; do
+    for table in residents encounters child_growth staff village_health_workers commune_criteria disease_cases; do
       f=$DATA/$code-$table.csv
       [ -f "$f" ] || continue
       "$BIN/tramsync" -d "$RUN/stations/$code" import "$f" --table "$table" 2>/dev/null | sed "s/^/   $code: /"
@@ -111,12 +148,18 @@ tramsync demo is running: the district server and 4 station agents, on loopback.
 Each station writes to its own replica; its agent pushes within a second and stays
 connected so the district's changes arrive at once.
 
+The district console: https://localhost:$ADMIN_PORT/  (user $ADMIN_USER, password $ADMIN_PASSWORD;
+the certificate is the demo CA's: accept it, or import $PKI/ca.pem into the browser).
+
 Try, in another terminal (from $ROOT):
   bin/tramsync -d run/stations/binhnguyen status
   bin/tramsync -d run/stations/binhnguyen put residents BN-R100 full_name="Lê Thị Mai" birth_date=1990-03-08 sex=female
   bin/tramsync -d run/stations/binhnguyen list residents --limit 3
   bin/tramsync -d run/stations/xuanlang conflicts
   bin/tramsyncctl --pki run/district/pki ca list
+  TRAMSYNC_ADMIN_URL=https://localhost:$ADMIN_PORT TRAMSYNC_USER=$ADMIN_USER TRAMSYNC_PASSWORD=$ADMIN_PASSWORD \\
+    bin/tramsyncctl --pki run/district/pki status
+  ... notice send --subject "Công điện phòng chống sốt xuất huyết" --urgency hoa_toc --category prevention --to all
   tail -f run/district/tramsyncd.log
 Stop one agent (kill its pid) to see a station go offline, then start it again with
   bin/tramsync -d run/stations/<code> run
