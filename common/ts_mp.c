@@ -84,7 +84,7 @@ int ts_mp_validate(const uint8_t *buf, size_t len, const ts_mp_limits *limits, t
 
     ts__mp_level stack[TS__MP_HARD_MAX_DEPTH + 1];
     size_t depth = 0; /* containers currently open */
-    uint64_t objects = 0;
+    uint64_t declared = 1; /* the top-level object */
     size_t pos = 0;
 
     if (len == 0)
@@ -175,7 +175,6 @@ int ts_mp_validate(const uint8_t *buf, size_t len, const ts_mp_limits *limits, t
             return ts_error_set(err, TS_EINVALID_UTF8, "str at byte %zu is not valid UTF-8", at);
         pos += (size_t)payload;
 
-        objects++;
         if (container) {
             uint64_t elems = is_map ? children / 2 : children;
             if (elems > limits->max_elements)
@@ -187,7 +186,9 @@ int ts_mp_validate(const uint8_t *buf, size_t len, const ts_mp_limits *limits, t
                 return ts_error_set(err, TS_ETOO_MANY_ELEMENTS,
                                     "%s at byte %zu declares %llu elements but only %zu bytes remain",
                                     is_map ? "map" : "array", at, (unsigned long long)elems, len - pos);
-            if (objects + children > limits->max_objects)
+            /* every object declared so far, read or still to come */
+            declared += children;
+            if (declared > limits->max_objects)
                 return ts_error_set(err, TS_ETOO_MANY_ELEMENTS,
                                     "more than %u objects in one message (at byte %zu)",
                                     limits->max_objects, at);

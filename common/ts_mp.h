@@ -15,7 +15,7 @@
 #include "common/ts_error.h"
 
 typedef struct ts_mp_limits {
-    uint32_t max_depth;    /* nesting of arrays and maps; top level is depth 1 */
+    uint32_t max_depth;    /* nesting of arrays and maps; top level is depth 1 (0: the hard maximum, 64) */
     uint32_t max_elements; /* elements of one array, or entries of one map */
     uint32_t max_objects;  /* objects in the whole document (bounds unpack memory) */
     uint32_t max_str;      /* bytes of one str or bin */

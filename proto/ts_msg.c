@@ -517,8 +517,12 @@ void ts_change_pack(msgpack_packer *pk, const ts_change *c)
 static bool ts__omitted(const ts_msg *msg, const ts__key *k)
 {
     const char *field = (const char *)msg + k->offset;
-    if (k->kind == K_STR && *(const char *const *)(const void *)field == NULL)
-        return true; /* absent optional string */
+    if (k->kind == K_STR) {
+        const char *v = *(const char *const *)(const void *)field;
+        /* an absent optional string decodes as "" and encodes as absent again */
+        if (v == NULL || (!(k->flags & F_REQ) && v[0] == '\0'))
+            return true;
+    }
     if (!(k->flags & F_OMIT_ZERO))
         return false;
     switch (k->kind) {

@@ -20,7 +20,8 @@ for bin in "$@"; do
   rc=$?
   secs=$(( $(date +%s) - start ))
   ok=$(grep -c '^\[       OK \]' "$log")
-  bad=$(grep -c '^\[  FAILED  \] [a-zA-Z_]' "$log")
+  # cmocka names a failed test twice (as it fails, and in the summary)
+  bad=$(grep '^\[  FAILED  \] [a-zA-Z_]' "$log" | sort -u | wc -l)
   passed=$((passed + ok))
   failed=$((failed + bad))
   if [ "$rc" -ne 0 ] && [ "$bad" -eq 0 ]; then

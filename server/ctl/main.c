@@ -12,6 +12,9 @@ static void usage(FILE *out)
                  "\n"
                  "Commands:\n"
                  "  ca ...      the district CA: init, issue-server, issue-station, issue-admin, revoke, crl, list\n"
+                 "  backup FILE         an online, consistent copy of the district database\n"
+                 "  verify-backup FILE  check a backup (integrity, schema, counts)\n"
+                 "  restore FILE        put a backup in place (tramsyncd stopped; --force to replace)\n"
                  "  status      the service and every station at a glance\n"
                  "  notice ...  send, list, show, status ID, redistribute REPORT_ID\n"
                  "  task ...    list, status ID, assign ID\n"
@@ -54,6 +57,13 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[i], "ca") == 0)
         return ts_ctl_ca(&ctl, argc - i, argv + i);
+    if (strcmp(argv[i], "backup") == 0 || strcmp(argv[i], "verify-backup") == 0 || strcmp(argv[i], "restore") == 0) {
+        int rc = ts_ctl_db(&ctl, argc - i, argv + i);
+        if (rc == TS_CTL_USAGE)
+            fprintf(stderr, "usage: tramsyncctl backup|verify-backup|restore FILE [--database DB] [--config FILE]"
+                            " [--force]\n");
+        return rc;
+    }
     static const char *const api[] = {"status", "notice", "task", "escalations", "conflicts", "user", "record"};
     for (size_t k = 0; k < sizeof api / sizeof *api; k++)
         if (strcmp(argv[i], api[k]) == 0)

@@ -14,6 +14,8 @@ typedef struct ts_ctl {
 enum { TS_CTL_OK = 0, TS_CTL_ERROR = 1, TS_CTL_USAGE = 2, TS_CTL_NOT_FOUND = 3, TS_CTL_INVALID = 4 };
 
 int ts_ctl_ca(ts_ctl *ctl, int argc, char **argv);
+/* backup FILE, verify-backup FILE, restore FILE: the database file itself */
+int ts_ctl_db(ts_ctl *ctl, int argc, char **argv);
 /* status, notice, task, escalations, conflicts, user: through the admin API */
 int ts_ctl_api(ts_ctl *ctl, int argc, char **argv);
 
