@@ -123,6 +123,13 @@ typedef struct ts__apply_ctx {
     char restored_why[200];
 } ts__apply_ctx;
 
+/* Two writes of the same value lose nothing to each other: such a conflict
+ * is logged already resolved and does not make the outcome a conflict. */
+static bool ts__same_value(const ts_field *a, const ts_field *b)
+{
+    return a->value_len == b->value_len && memcmp(a->value, b->value, a->value_len) == 0;
+}
+
 static int ts__log_losers(ts__apply_ctx *ax, const ts_change *c, const ts_version *merged, uint64_t lseq,
                           uint32_t *logged, ts_error *err)
 {
@@ -132,7 +139,7 @@ static int ts__log_losers(ts__apply_ctx *ax, const ts_change *c, const ts_versio
         int rc = ts__log_conflict(st, c->table, c->id, &x->winner, &x->loser, x->rule, ax->actor, lseq, err);
         if (rc < 0)
             return rc;
-        *logged += (uint32_t)sqlite3_changes(st->db);
+        *logged += (uint32_t)sqlite3_changes(st->db) && !ts__same_value(&x->winner, &x->loser);
     }
     for (uint32_t i = 0; i < c->nlosers; i++) {
         const ts_field *l = &c->losers[i];
@@ -143,7 +150,7 @@ static int ts__log_losers(ts__apply_ctx *ax, const ts_change *c, const ts_versio
         int rc = ts__log_conflict(st, c->table, c->id, w, l, rule, ax->actor, lseq, err);
         if (rc < 0)
             return rc;
-        *logged += (uint32_t)sqlite3_changes(st->db);
+        *logged += (uint32_t)sqlite3_changes(st->db) && !ts__same_value(w, l);
     }
     return 0;
 }
@@ -219,6 +226,25 @@ static int ts__apply_one(ts__apply_ctx *ax, const ts_change *c, ts_apply_result 
     if (h > ax->max_hlc)
         ax->max_hlc = h;
 
+    if (how == TS_MERGE_KEPT && from_station) {
+        /* "Already known" must really be known: a write of this replica that
+         * we hold under the same dot with other contents means the replica
+         * was restored from an old copy and is reusing its dots. */
+        for (uint32_t i = 0; i < c->v.nfields; i++) {
+            const ts_field *f = &c->v.fields[i];
+            if (!ts_rid_eq(&f->dot.rid, actor->replica))
+                continue;
+            const ts_field *held = ts_version_field(&cur.v, f->name);
+            if (held && held->dot.counter == f->dot.counter && ts_rid_eq(&held->dot.rid, &f->dot.rid) &&
+                !ts_field_equal(held, f)) {
+                ax->restored = true;
+                snprintf(ax->restored_why, sizeof ax->restored_why,
+                         "%.40s/%.60s field %.40s: dot %" PRIu64 " reused for another write", c->table, c->id, f->name,
+                         f->dot.counter);
+                goto out;
+            }
+        }
+    }
     if (how == TS_MERGE_KEPT) {
         r->outcome = TS_OUTCOME_DUPLICATE;
         r->seq = cur.seq;
@@ -246,7 +272,7 @@ static int ts__apply_one(ts__apply_ctx *ax, const ts_change *c, ts_apply_result 
     if (how == TS_MERGE_REPLACED)
         r->outcome = r->conflicts ? TS_OUTCOME_CONFLICT : TS_OUTCOME_APPLIED;
     else
-        r->outcome = r->conflicts || ax->conflicts.n ? TS_OUTCOME_CONFLICT : TS_OUTCOME_MERGED;
+        r->outcome = r->conflicts ? TS_OUTCOME_CONFLICT : TS_OUTCOME_MERGED;
 
 out:
     ts_version_free(&cur.v);
