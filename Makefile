@@ -12,7 +12,7 @@ DEB_BUILD := gcc make libc6-dev pkg-config libuv1-dev libsqlite3-dev \
              libmsgpack-dev libssl-dev libinih-dev libjansson-dev \
              libhttp-parser-dev libargon2-dev libsystemd-dev openssl sqlite3
 DEB_TEST  := libcmocka-dev clang libclang-rt-14-dev procps
-DEB_LINT  := cppcheck clang-tidy
+DEB_LINT  := cppcheck clang-tidy lintian binutils
 DEB_PKGS  := $(DEB_BUILD) $(DEB_TEST) $(DEB_LINT)
 
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
@@ -46,7 +46,9 @@ LIBS := -luv -lsqlite3 -lmsgpackc -lssl -lcrypto -linih -ljansson \
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wpointer-arith -Wformat=2 -Wvla
 BASE     := -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -I. -Ibuild/gen $(WARN) -g
-REL_CFLAGS  := $(BASE) -O2
+HARDEN      := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
+REL_CFLAGS  := $(BASE) -O2 $(HARDEN)
+REL_LDFLAGS := -pie -Wl,-z,relro -Wl,-z,now
 ASAN_FLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 ASAN_CFLAGS := $(BASE) -O1 $(ASAN_FLAGS) -DTS_TESTING=1
 FUZZ_CFLAGS := $(BASE) -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -DTS_FUZZING=1
@@ -82,7 +84,7 @@ build/$(1)/bin/tramsyncctl: build/$(1)/server/ctl/main.o build/$(1)/libtsctl.a b
 	@$(2) $$($(3)) -o $$@ $$^ $$($(4)) $(LIBS)
 endef
 
-$(eval $(call build_flavor,release,gcc,REL_CFLAGS,NO_LDFLAGS))
+$(eval $(call build_flavor,release,gcc,REL_CFLAGS,REL_LDFLAGS))
 $(eval $(call build_flavor,asan,gcc,ASAN_CFLAGS,ASAN_FLAGS))
 
 -include $(shell find build -name '*.d' 2>/dev/null)
@@ -175,6 +177,70 @@ fuzz-smoke: $(FUZZ_BINS) | deps
 .PHONY: run
 run: all | deps
 	@tests/demo/run-demo.sh
+
+# ---------------------------------------------------------------- install, package
+VERSION    := 0.1.0
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+UNITDIR    ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/systemd/system)
+DOCS       := README.md $(wildcard docs/*.md)
+
+.PHONY: install
+install: all | deps
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man8 \
+	  $(DESTDIR)$(PREFIX)/share/tramsync/console $(DESTDIR)$(PREFIX)/share/doc/tramsync $(DESTDIR)$(UNITDIR) \
+	  $(DESTDIR)$(SYSCONFDIR)/tramsync
+	install -m 0755 -s bin/tramsyncd bin/tramsync bin/tramsyncctl $(DESTDIR)$(PREFIX)/bin/
+	gzip -9n < server/packaging/man/tramsync.1 > $(DESTDIR)$(PREFIX)/share/man/man1/tramsync.1.gz
+	gzip -9n < server/packaging/man/tramsyncd.8 > $(DESTDIR)$(PREFIX)/share/man/man8/tramsyncd.8.gz
+	gzip -9n < server/packaging/man/tramsyncctl.8 > $(DESTDIR)$(PREFIX)/share/man/man8/tramsyncctl.8.gz
+	if [ -d server/console ]; then cp -r server/console/. $(DESTDIR)$(PREFIX)/share/tramsync/console/; \
+	  chmod -R u=rwX,go=rX $(DESTDIR)$(PREFIX)/share/tramsync/console; fi
+	install -m 0644 $(DOCS) $(DESTDIR)$(PREFIX)/share/doc/tramsync/
+	sed 's|/usr/bin/|$(PREFIX)/bin/|g' server/packaging/tramsyncd.service > $(DESTDIR)$(UNITDIR)/tramsyncd.service
+	sed 's|/usr/bin/|$(PREFIX)/bin/|g' server/packaging/tramsync.service > $(DESTDIR)$(UNITDIR)/tramsync.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/tramsyncd.service $(DESTDIR)$(UNITDIR)/tramsync.service
+	@# the district configuration, documented line by line, with the package's paths
+	if [ ! -e $(DESTDIR)$(SYSCONFDIR)/tramsync/tramsyncd.conf ]; then \
+	  bin/tramsyncd --set server.listen=0.0.0.0:7443 --set server.data_dir=/var/lib/tramsync \
+	    --set server.database=/var/lib/tramsync/district.db \
+	    --set tls.ca=$(SYSCONFDIR)/tramsync/pki/ca.pem --set tls.cert=$(SYSCONFDIR)/tramsync/pki/server.pem \
+	    --set tls.key=$(SYSCONFDIR)/tramsync/pki/server.key --set tls.crl=$(SYSCONFDIR)/tramsync/pki/crl.pem \
+	    --set admin.console_dir=$(PREFIX)/share/tramsync/console --print-config \
+	    > $(DESTDIR)$(SYSCONFDIR)/tramsync/tramsyncd.conf; \
+	  chmod 0644 $(DESTDIR)$(SYSCONFDIR)/tramsync/tramsyncd.conf; fi
+
+DEB      := build/tramsync_$(VERSION)_$(shell dpkg --print-architecture 2>/dev/null || echo amd64).deb
+DEBROOT  := build/deb/root
+
+.PHONY: deb
+deb: all | deps
+	rm -rf build/deb
+	$(MAKE) --no-print-directory install PREFIX=/usr DESTDIR=$(CURDIR)/$(DEBROOT)
+	install -d $(DEBROOT)/DEBIAN
+	install -m 0644 server/packaging/debian/copyright $(DEBROOT)/usr/share/doc/tramsync/copyright
+	gzip -9n < server/packaging/debian/changelog > $(DEBROOT)/usr/share/doc/tramsync/changelog.gz
+	install -m 0755 server/packaging/debian/postinst server/packaging/debian/prerm server/packaging/debian/postrm \
+	  $(DEBROOT)/DEBIAN/
+	install -m 0644 server/packaging/debian/conffiles $(DEBROOT)/DEBIAN/
+	@deps=$$(for b in bin/tramsyncd bin/tramsync bin/tramsyncctl; do objdump -p $$b | awk '/NEEDED/ {print $$2}'; done \
+	  | sort -u | while read lib; do path=$$(ldconfig -p | awk -v l=$$lib '$$1 == l {print $$NF; exit}'); \
+	  [ -n "$$path" ] && { dpkg -S "$$path" 2>/dev/null || dpkg -S "$$(readlink -f $$path)" 2>/dev/null \
+	    || dpkg -S "/usr$$path" 2>/dev/null; } | head -1 | cut -d: -f1; done | sort -u \
+	  | while read pkg; do echo "$$pkg (>= $$(dpkg-query -W -f='$${Version}' $$pkg | sed 's/-[^-]*$$//'))"; done \
+	  | paste -sd, - | sed 's/,/, /g'); \
+	size=$$(du -sk --exclude=DEBIAN $(DEBROOT) | cut -f1); \
+	sed -e "s|@VERSION@|$(VERSION)|" -e "s|@ARCH@|$$(dpkg --print-architecture)|" -e "s|@SIZE@|$$size|" \
+	    -e "s|@DEPENDS@|$$deps|" server/packaging/debian/control.in > $(DEBROOT)/DEBIAN/control
+	cd $(DEBROOT) && find . -type f ! -path './DEBIAN/*' ! -path './etc/*' -printf '%P\0' | sort -z \
+	  | xargs -0 md5sum > DEBIAN/md5sums
+	dpkg-deb --root-owner-group -Zxz --build $(DEBROOT) $(DEB) >/dev/null
+	@echo "built $(DEB)"
+
+.PHONY: package-test
+package-test: deb | deps
+	tests/package/test-package.sh $(DEB)
 
 # ---------------------------------------------------------------- misc
 .PHONY: clean
