@@ -241,6 +241,97 @@ int ts_mp_unpack(const uint8_t *buf, size_t len, const ts_mp_limits *limits,
     return 0;
 }
 
+int ts_mp_scalar(const uint8_t *buf, size_t len, msgpack_object *out)
+{
+    if (len == 0)
+        return -1;
+    uint8_t t = buf[0];
+    size_t hdr = 1, payload = 0;
+    memset(out, 0, sizeof *out);
+    if (t <= 0x7f) {
+        out->type = MSGPACK_OBJECT_POSITIVE_INTEGER;
+        out->via.u64 = t;
+    } else if (t >= 0xe0) {
+        out->type = MSGPACK_OBJECT_NEGATIVE_INTEGER;
+        out->via.i64 = (int8_t)t;
+    } else if (t >= 0xa0 && t <= 0xbf) {
+        out->type = MSGPACK_OBJECT_STR;
+        payload = t & 0x1f;
+    } else {
+        switch (t) {
+        case 0xc0: out->type = MSGPACK_OBJECT_NIL; break;
+        case 0xc2: case 0xc3: out->type = MSGPACK_OBJECT_BOOLEAN; out->via.boolean = t == 0xc3; break;
+        case 0xcc: case 0xcd: case 0xce: case 0xcf: {
+            size_t n = (size_t)1 << (t - 0xcc);
+            if (len < 1 + n)
+                return -1;
+            uint64_t v = 0;
+            for (size_t i = 0; i < n; i++)
+                v = v << 8 | buf[1 + i];
+            out->type = MSGPACK_OBJECT_POSITIVE_INTEGER;
+            out->via.u64 = v;
+            hdr = 1 + n;
+            break;
+        }
+        case 0xd0: case 0xd1: case 0xd2: case 0xd3: {
+            size_t n = (size_t)1 << (t - 0xd0);
+            if (len < 1 + n)
+                return -1;
+            uint64_t v = 0;
+            for (size_t i = 0; i < n; i++)
+                v = v << 8 | buf[1 + i];
+            int64_t sv = n == 8 ? (int64_t)v : (int64_t)(v ^ ((uint64_t)1 << (8 * n - 1))) - ((int64_t)1 << (8 * n - 1));
+            out->type = sv < 0 ? MSGPACK_OBJECT_NEGATIVE_INTEGER : MSGPACK_OBJECT_POSITIVE_INTEGER;
+            if (sv < 0)
+                out->via.i64 = sv;
+            else
+                out->via.u64 = (uint64_t)sv;
+            hdr = 1 + n;
+            break;
+        }
+        case 0xca: case 0xcb: {
+            size_t n = t == 0xca ? 4 : 8;
+            if (len < 1 + n)
+                return -1;
+            uint64_t v = 0;
+            for (size_t i = 0; i < n; i++)
+                v = v << 8 | buf[1 + i];
+            if (n == 4) {
+                uint32_t u = (uint32_t)v;
+                float f;
+                memcpy(&f, &u, sizeof f);
+                out->via.f64 = f;
+            } else {
+                memcpy(&out->via.f64, &v, sizeof out->via.f64);
+            }
+            out->type = MSGPACK_OBJECT_FLOAT64;
+            hdr = 1 + n;
+            break;
+        }
+        case 0xd9: case 0xda: case 0xdb:
+        case 0xc4: case 0xc5: case 0xc6: {
+            size_t n = (size_t)1 << (t >= 0xd9 ? t - 0xd9 : t - 0xc4);
+            if (len < 1 + n)
+                return -1;
+            for (size_t i = 0; i < n; i++)
+                payload = payload << 8 | buf[1 + i];
+            out->type = t >= 0xd9 ? MSGPACK_OBJECT_STR : MSGPACK_OBJECT_BIN;
+            hdr = 1 + n;
+            break;
+        }
+        default:
+            return -1; /* arrays, maps, ext, reserved */
+        }
+    }
+    if (hdr + payload != len)
+        return -1;
+    if (out->type == MSGPACK_OBJECT_STR || out->type == MSGPACK_OBJECT_BIN) {
+        out->via.str.ptr = (const char *)buf + hdr;
+        out->via.str.size = (uint32_t)payload;
+    }
+    return 0;
+}
+
 /* ---------------------------------------------------------------- accessors */
 
 const char *ts_mp_type_name(msgpack_object_type type)

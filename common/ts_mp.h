@@ -62,6 +62,11 @@ int ts_mp_get_map(const msgpack_object *map, const char *key, bool required,
 const char *ts_mp_type_name(msgpack_object_type type);
 bool ts_mp_str_eq(const msgpack_object *o, const char *s);
 
+/* A scalar value (nil, bool, integer, float, str, bin) read straight from its
+ * bytes into *out, with no allocation (str/bin point into buf). Returns 0, or
+ * -1 for arrays and maps (unpack those) and for anything malformed. */
+int ts_mp_scalar(const uint8_t *buf, size_t len, msgpack_object *out);
+
 /* ---- canonical packing ---- */
 /* Packs o canonically: integers in their smallest form, float32 widened to
  * float64, map entries sorted by key bytes. */

@@ -448,6 +448,13 @@ static int ts__check_value(const ts_field_def *f, const msgpack_object *o, ts_er
 
 int ts_field_validate(const ts_field_def *f, const uint8_t *value, size_t len, ts_error *err)
 {
+    /* most values are scalars: read them in place, without unpacking */
+    msgpack_object o;
+    if (ts_mp_scalar(value, len, &o) == 0) {
+        if (o.type == MSGPACK_OBJECT_STR && !ts_utf8_valid((const uint8_t *)o.via.str.ptr, o.via.str.size))
+            return ts_error_set(err, TS_EINVALID_RECORD, "field %s: text is not valid UTF-8", f->name);
+        return ts__check_value(f, &o, err);
+    }
     msgpack_unpacked up;
     int rc = ts_mp_unpack(value, len, NULL, &up, err);
     if (rc < 0)

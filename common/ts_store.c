@@ -218,6 +218,9 @@ static const char *const ts__sql[TS__STMT_COUNT] = {
         " fields = excluded.fields, deleted = excluded.deleted, purged = 0, hlc = excluded.hlc,"
         " seq = excluded.seq, lseq = excluded.lseq, audience = excluded.audience,"
         " origin = excluded.origin, updated_at = excluded.updated_at",
+    [TS__INSERT_RECORD] =
+        "INSERT INTO records(tbl, id, owner, vv, fields, deleted, hlc, seq, lseq, audience, origin, updated_at)"
+        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?3, ?9, ?10) ON CONFLICT(tbl, id) DO NOTHING",
     [TS__DEL_AUDIENCE] = "DELETE FROM record_audience WHERE tbl = ?1 AND id = ?2",
     [TS__ADD_AUDIENCE] = "INSERT OR REPLACE INTO record_audience(station, seq, tbl, id) VALUES(?1, ?2, ?3, ?4)",
     [TS__META_GET] = "SELECT value FROM meta WHERE key = ?1",
@@ -677,6 +680,35 @@ int ts__write(ts_store *st, const ts_table_def *t, const char *table, const char
     return 0;
 }
 
+int ts__insert_new(ts_store *st, const char *table, const char *id, const char *owner, const ts_version *v,
+                   uint64_t seq, const ts_rid *origin, bool *inserted, ts_error *err)
+{
+    msgpack_packer pk;
+    ts_buf_reset(&st->vv_blob);
+    ts_buf_packer(&st->vv_blob, &pk);
+    ts_vv_pack(&pk, &v->vv);
+    ts_buf_reset(&st->fields_blob);
+    ts_buf_packer(&st->fields_blob, &pk);
+    ts_fields_pack(&pk, v);
+    sqlite3_stmt *s = st->stmt[TS__INSERT_RECORD];
+    sqlite3_bind_text(s, 1, table, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, owner, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 4, st->vv_blob.data, (int)st->vv_blob.len, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 5, st->fields_blob.data, (int)st->fields_blob.len, SQLITE_STATIC);
+    sqlite3_bind_int(s, 6, ts_version_deleted(v));
+    sqlite3_bind_int64(s, 7, (sqlite3_int64)ts_version_max_hlc(v));
+    sqlite3_bind_int64(s, 8, (sqlite3_int64)seq);
+    if (origin != NULL)
+        sqlite3_bind_text(s, 9, origin->b, origin->len, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(s, 9);
+    sqlite3_bind_int64(s, 10, (sqlite3_int64)ts_wall_ms());
+    int rc = ts__step_done(st, s, err, "insert record");
+    *inserted = rc == 0 && sqlite3_changes(st->db) == 1;
+    return rc;
+}
+
 /* ---------------------------------------------------------------- actors and audit */
 
 const char *ts__actor_kind(const ts_actor *actor)
@@ -805,6 +837,10 @@ static int ts__authorize_local(ts_store *st, const ts_table_def *t, const char *
             return ts_error_set(err, TS_EFORBIDDEN, "shared %s records are created by the district", t->name);
         if (deleting)
             return ts_error_set(err, TS_EFORBIDDEN, "shared %s records are deleted by the district only", t->name);
+        /* writing it would set `_deleted` = false, which the district refuses */
+        if (ts_version_deleted(&cur->v))
+            return ts_error_set(err, TS_EFORBIDDEN, "this %s record was deleted; only the district restores it",
+                                t->name);
         for (size_t i = 0; i < n; i++) {
             const ts_field_def *f = ts_table_field(t, fields[i].name);
             if (f != NULL && !f->station_writable)

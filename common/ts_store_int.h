@@ -9,6 +9,7 @@
 enum ts__stmt {
     TS__GET_RECORD,
     TS__UPSERT_RECORD,
+    TS__INSERT_RECORD,
     TS__DEL_AUDIENCE,
     TS__ADD_AUDIENCE,
     TS__META_GET,
@@ -67,6 +68,10 @@ int ts__decode_version(ts_store *st, const void *vv, int vv_len, const void *fie
  * version is exactly (NULL otherwise). */
 int ts__write(ts_store *st, const ts_table_def *t, const char *table, const char *id, const char *owner,
               const ts_version *v, uint64_t seq, uint64_t lseq, const ts_rid *origin, ts_error *err);
+/* Inserts a new record of a station table (audience: its owner) unless the
+ * key exists; *inserted says which. The fast path of applying new records. */
+int ts__insert_new(ts_store *st, const char *table, const char *id, const char *owner, const ts_version *v,
+                   uint64_t seq, const ts_rid *origin, bool *inserted, ts_error *err);
 /* Logs one true conflict (once: the same loser is never logged twice). */
 int ts__log_conflict(ts_store *st, const char *table, const char *id, const ts_field *winner,
                      const ts_field *loser, const char *rule, const ts_actor *actor, uint64_t lseq,

@@ -185,22 +185,47 @@ static int ts__apply_one(ts__apply_ctx *ax, const ts_change *c, ts_apply_result 
     ts_version_init(&cur.v);
     ts_version merged;
     ts_version_init(&merged);
+
+    /* Fast path for what stations mostly push: a new record of their own.
+     * Authorised as if absent, then inserted unless the key exists; when it
+     * does, the full path below loads, authorises and merges. */
+    if (from_station && t->kind == TS_TABLE_STATION && c->nlosers == 0 &&
+        !(c->lseq != 0 && c->lseq <= ax->max_lseq)) {
+        ts__row none;
+        memset(&none, 0, sizeof none);
+        ts_apply_result probe;
+        memset(&probe, 0, sizeof probe);
+        if (ts__authorize_station(st, actor, t, c, &none, &probe)) {
+            bool inserted = false;
+            if ((rc = ts__insert_new(st, c->table, c->id, c->owner, &c->v, st->seq + 1, actor->replica, &inserted,
+                                     err)) < 0)
+                goto out;
+            if (inserted) {
+                r->outcome = TS_OUTCOME_APPLIED;
+                r->seq = ++st->seq;
+                if (c->lseq > ax->max_lseq)
+                    ax->max_lseq = c->lseq;
+                uint64_t h = ts_version_max_hlc(&c->v);
+                if (h > ax->max_hlc)
+                    ax->max_hlc = h;
+                goto out;
+            }
+        }
+    }
+
     if ((rc = ts__load(st, c->table, c->id, &cur, ax->arena, err)) < 0)
         goto out;
 
+    /* A change numbered at or below what this replica already pushed, yet
+     * new to us: either the replica was restored from an old copy and reuses
+     * its numbers (and maybe its dots), or it is a version the station has
+     * since superseded, from an earlier push still travelling (resending is
+     * always safe). Only the first contradicts what we hold: checked below. */
+    bool renumbered = false;
     if (from_station) {
         if (!ts__authorize_station(st, actor, t, c, &cur, r))
             goto out;
-        /* A change numbered at or below what this replica already pushed must
-         * be something we have: if it is new, the replica was restored from an
-         * old copy and is reusing its numbers (and maybe its dots). */
-        if (c->lseq != 0 && c->lseq <= ax->max_lseq && !(cur.found && ts_vv_leq(&c->v.vv, &cur.v.vv))) {
-            ax->restored = true;
-            snprintf(ax->restored_why, sizeof ax->restored_why,
-                     "change %" PRIu64 " of %.40s/%.60s is new but numbered at or below %" PRIu64, c->lseq, c->table,
-                     c->id, ax->max_lseq);
-            goto out;
-        }
+        renumbered = c->lseq != 0 && c->lseq <= ax->max_lseq && !(cur.found && ts_vv_leq(&c->v.vv, &cur.v.vv));
     } else if (cur.found && !ts__is(cur.owner, c->owner)) {
         ts__reject(r, TS_EFORBIDDEN, "record belongs to %s, not %s", cur.owner, c->owner);
         goto out;
@@ -219,6 +244,23 @@ static int ts__apply_one(ts__apply_ctx *ax, const ts_change *c, ts_apply_result 
             ts_log_error("merge_inconsistent", "table=%s id=%s msg=\"%s\"", c->table, c->id, verr.msg);
         }
         goto out;
+    }
+    if (renumbered && how == TS_MERGE_REPLACED) {
+        /* A genuine later version holds each of our entries, or one written
+         * after it (a dot we do not cover); a concurrent merge checked that
+         * field by field already. */
+        for (uint32_t i = 0; i < cur.v.nfields; i++) {
+            const ts_field *ea = &cur.v.fields[i], *eb = ts_version_field(&c->v, ea->name);
+            if (eb == NULL || (!(eb->dot.counter == ea->dot.counter && ts_rid_eq(&eb->dot.rid, &ea->dot.rid)) &&
+                               ts_vv_covers(&cur.v.vv, &eb->dot))) {
+                ax->restored = true;
+                snprintf(ax->restored_why, sizeof ax->restored_why,
+                         "change %" PRIu64 " of %.32s/%.40s is new, numbered at or below %" PRIu64
+                         ", and contradicts field %.32s",
+                         c->lseq, c->table, c->id, ax->max_lseq, ea->name);
+                goto out;
+            }
+        }
     }
     if (from_station && c->lseq > ax->max_lseq)
         ax->max_lseq = c->lseq;
@@ -332,6 +374,32 @@ static int ts__retire_replica(ts_store *st, const char *station, const ts_rid *r
     return rc;
 }
 
+static int ts__audit_batch(ts_store *st, const ts_actor *actor, const ts_change *changes, size_t n,
+                           const ts_apply_result *results, ts_error *err)
+{
+    size_t counts[TS_OUTCOME_REJECTED + 1] = {0};
+    ts_buf detail = TS_BUF_INIT;
+    for (size_t i = 0; i < n; i++)
+        counts[results[i].outcome]++;
+    ts_buf_printf(&detail, "applied=%zu merged=%zu conflict=%zu duplicate=%zu rejected=%zu changed:",
+                  counts[TS_OUTCOME_APPLIED], counts[TS_OUTCOME_MERGED], counts[TS_OUTCOME_CONFLICT],
+                  counts[TS_OUTCOME_DUPLICATE], counts[TS_OUTCOME_REJECTED]);
+    size_t changed = 0;
+    for (size_t i = 0; i < n; i++) {
+        ts_outcome o = results[i].outcome;
+        if (o == TS_OUTCOME_APPLIED || o == TS_OUTCOME_MERGED || o == TS_OUTCOME_CONFLICT) {
+            ts_buf_printf(&detail, " %s/%s", changes[i].table, changes[i].id);
+            changed++;
+        }
+    }
+    ts_buf_append(&detail, "", 1);
+    int rc = 0;
+    if (changed > 0 && ts_store_audit(st, actor, "push", NULL, NULL, "applied", (const char *)detail.data) < 0)
+        rc = ts__sql_error(st, err, "audit");
+    ts_buf_free(&detail);
+    return rc;
+}
+
 int ts_store_apply(ts_store *st, const ts_actor *actor, const ts_change *changes, size_t n,
                    ts_apply_result *results, ts_error *err)
 {
@@ -402,7 +470,7 @@ int ts_store_apply(ts_store *st, const ts_actor *actor, const ts_change *changes
                 rc = ts__sql_error(st, err, "audit");
                 goto rollback;
             }
-        } else if (from_station && results[i].outcome != TS_OUTCOME_DUPLICATE) {
+        } else if (from_station && results[i].outcome == TS_OUTCOME_CONFLICT) {
             if (ts_store_audit(st, actor, "push", changes[i].table, changes[i].id,
                                ts_outcome_name(results[i].outcome), NULL) < 0) {
                 rc = ts__sql_error(st, err, "audit");
@@ -410,6 +478,11 @@ int ts_store_apply(ts_store *st, const ts_actor *actor, const ts_change *changes
             }
         }
     }
+    /* One audit entry per change set names every record it changed (rejects
+     * and conflicts have their own entries above): who, what, which, when,
+     * from where, without doubling the writes of a push. */
+    if (from_station && !ax.restored && (rc = ts__audit_batch(st, actor, changes, n, results, err)) < 0)
+        goto rollback;
 
     if (ax.restored) {
         ts__tx_rollback(st);
@@ -622,8 +695,16 @@ int ts_store_ack_pushed(ts_store *st, uint64_t upto, ts_error *err)
     if (ts_store_meta_set_u64(st, "push_acked", upto) < 0 ||
         ts_store_meta_set_u64(st, "last_push_ok_ms", ts_wall_ms()) < 0)
         rc = ts__sql_error(st, err, "ack");
+    /* A conflict travels with whatever version of its record is pending
+     * (ts_store_pending): when the record was written again since the
+     * conflict was logged, the version that carries it is numbered above
+     * upto and has not been acknowledged yet. */
     if (rc == 0)
-        rc = ts__exec_bound(st, "UPDATE conflicts SET reported = 1 WHERE reported = 0 AND lseq <= ?1", upto, err);
+        rc = ts__exec_bound(st,
+                            "UPDATE conflicts SET reported = 1 WHERE reported = 0 AND lseq <= ?1 AND NOT EXISTS"
+                            " (SELECT 1 FROM records r WHERE r.tbl = conflicts.tbl AND r.id = conflicts.rec_id"
+                            " AND r.lseq > ?1)",
+                            upto, err);
     if (rc == 0)
         rc = ts__tx_commit(st, err);
     if (rc < 0)

@@ -1365,6 +1365,113 @@ static void test_map_check_unique_property(void **state)
     }
 }
 
+/* ts_mp_scalar must read every scalar form exactly as the validating unpacker
+ * does (float32 widened), and refuse containers, truncation and trailing bytes. */
+static void put_scalar(ts_rng *r, ts_buf *b)
+{
+    uint8_t t = (uint8_t)ts_rng_below(r, 256);
+    ts_buf_append(b, &t, 1);
+    size_t n = 0, strlen_ = 0;
+    if ((t >= 0xa0 && t <= 0xbf))
+        strlen_ = t & 0x1f;
+    else if (t >= 0xcc && t <= 0xcf)
+        n = (size_t)1 << (t - 0xcc);
+    else if (t >= 0xd0 && t <= 0xd3)
+        n = (size_t)1 << (t - 0xd0);
+    else if (t == 0xca || t == 0xcb)
+        n = t == 0xca ? 4 : 8;
+    else if (t == 0xd9 || t == 0xc4)
+    {
+        strlen_ = (size_t)ts_rng_below(r, 40);
+        uint8_t h = (uint8_t)strlen_;
+        ts_buf_append(b, &h, 1);
+    } else if (t == 0xda || t == 0xc5) {
+        strlen_ = (size_t)ts_rng_below(r, 300);
+        uint8_t h[2] = {(uint8_t)(strlen_ >> 8), (uint8_t)strlen_};
+        ts_buf_append(b, h, 2);
+    } else if (t == 0xdb || t == 0xc6) {
+        strlen_ = (size_t)ts_rng_below(r, 70000);
+        uint8_t h[4] = {0, (uint8_t)(strlen_ >> 16), (uint8_t)(strlen_ >> 8), (uint8_t)strlen_};
+        ts_buf_append(b, h, 4);
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint8_t c = (uint8_t)ts_rng_next(r);
+        ts_buf_append(b, &c, 1);
+    }
+    for (size_t i = 0; i < strlen_; i++) {
+        uint8_t c = (uint8_t)('a' + ts_rng_below(r, 26));
+        ts_buf_append(b, &c, 1);
+    }
+}
+
+static bool same_scalar(const msgpack_object *a, const msgpack_object *b)
+{
+    double fa = a->via.f64, fb = b->via.f64;
+    switch (a->type) {
+    case MSGPACK_OBJECT_FLOAT32:
+    case MSGPACK_OBJECT_FLOAT64:
+        if (b->type != MSGPACK_OBJECT_FLOAT64 && b->type != MSGPACK_OBJECT_FLOAT32)
+            return false;
+        return memcmp(&fa, &fb, sizeof fa) == 0 || (fa != fa && fb != fb);
+    default:
+        if (a->type != b->type)
+            return false;
+        switch (a->type) {
+        case MSGPACK_OBJECT_NIL: return true;
+        case MSGPACK_OBJECT_BOOLEAN: return a->via.boolean == b->via.boolean;
+        case MSGPACK_OBJECT_POSITIVE_INTEGER: return a->via.u64 == b->via.u64;
+        case MSGPACK_OBJECT_NEGATIVE_INTEGER: return a->via.i64 == b->via.i64;
+        case MSGPACK_OBJECT_STR:
+        case MSGPACK_OBJECT_BIN:
+            return a->via.str.size == b->via.str.size &&
+                   (a->via.str.size == 0 || memcmp(a->via.str.ptr, b->via.str.ptr, a->via.str.size) == 0);
+        default: return false;
+        }
+    }
+}
+
+static void test_scalar_matches_unpacker(void **state)
+{
+    (void)state;
+    uint64_t seeds = ts_test_seed_count(3000);
+    ts_buf b;
+    ts_buf_init(&b);
+    size_t scalars = 0;
+    for (uint64_t s = 0; s < seeds; s++) {
+        uint64_t seed = ts_test_seed(s);
+        ts_rng r;
+        ts_rng_seed(&r, seed);
+        ts_buf_reset(&b);
+        put_scalar(&r, &b);
+        msgpack_object got;
+        int rc = ts_mp_scalar(b.data, b.len, &got);
+        ts_error err;
+        msgpack_unpacked up;
+        int urc = ts_mp_unpack(b.data, b.len, NULL, &up, &err);
+        bool container = urc == 0 && (up.data.type == MSGPACK_OBJECT_ARRAY || up.data.type == MSGPACK_OBJECT_MAP);
+        if (urc == 0 && !container) {
+            scalars++;
+            ts_check_seed(rc == 0, seed, "scalar 0x%02x refused", b.data[0]);
+            ts_check_seed(same_scalar(&up.data, &got), seed, "scalar 0x%02x read differently", b.data[0]);
+        } else {
+            ts_check_seed(rc == -1, seed, "0x%02x accepted though the unpacker says %s", b.data[0],
+                          container ? "container" : err.msg);
+        }
+        if (urc == 0)
+            msgpack_unpacked_destroy(&up);
+        if (rc == 0) {
+            /* one byte short, or one byte over, is never a scalar */
+            ts_check_seed(ts_mp_scalar(b.data, b.len - 1, &got) == -1, seed, "truncated 0x%02x accepted",
+                          b.data[0]);
+            ts_buf_append(&b, "\xc0", 1);
+            ts_check_seed(ts_mp_scalar(b.data, b.len, &got) == -1, seed, "trailing byte after 0x%02x accepted",
+                          b.data[0]);
+        }
+    }
+    ts_buf_free(&b);
+    assert_true(seeds < 1000 || scalars > seeds / 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1385,6 +1492,7 @@ int main(void)
         cmocka_unit_test(test_every_valid_form_accepted),
         cmocka_unit_test(test_truncated_at_every_offset),
         cmocka_unit_test(test_accessors),
+        cmocka_unit_test(test_scalar_matches_unpacker),
         cmocka_unit_test(test_pack_canonical_cases),
         cmocka_unit_test(test_pack_canonical_property),
         cmocka_unit_test(test_map_check_unique_cases),
