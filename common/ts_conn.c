@@ -346,6 +346,12 @@ int ts_conn_write(ts_conn *c, const uint8_t *data, size_t len)
         return TS_ETLS;
     }
     ts__flush(c);
+    /* ts__flush leaves the queue alone while a write is in flight: above the
+     * high-water mark, stop reading all the same */
+    if (!c->queue_paused && !c->closing && ts_conn_queued(c) > c->limits.high_water) {
+        c->queue_paused = true;
+        ts__update_reading(c);
+    }
     return 0;
 }
 

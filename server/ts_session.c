@@ -40,6 +40,12 @@ typedef struct ts__job {
 
 static void ts__process(ts_session *s, const uint8_t *data, size_t len);
 static void ts__start_live(ts_session *s);
+static void ts__replace_others(ts_session *s);
+
+/* Set while a session's frames or a job's results are being handled (the
+ * loop is one thread: a plain counter), so that ts__on_drain never starts
+ * processing held-back frames in the middle of that. */
+static int ts__processing;
 
 /* ---------------------------------------------------------------- lifetime */
 
@@ -313,6 +319,7 @@ static void ts__job_done(ts_dbjob *base)
     ts_server *srv = s->srv;
     s->busy = false;
     bool open = s->state != TS_SESS_CLOSING && s->conn.open && !s->conn.closing;
+    ts__processing++; /* what the job wrote must not start the next request early (ts__on_drain) */
 
     if (j->rc < 0 && j->kind != JOB_PUSH) {
         if (open)
@@ -333,8 +340,10 @@ static void ts__job_done(ts_dbjob *base)
             ts_conn_close(&s->conn, TS_EREKEY_REQUIRED, true);
             break;
         }
+        /* again now: another session of this station may have become READY
+         * while this HELLO was in the store (two HELLOs at once) */
+        ts__replace_others(s);
         s->state = TS_SESS_READY;
-        srv->stats.sessions++;
         ts_log_info("session_open", "station=%s replica=%s peer=%s proto=%" PRIu64 " agent=%s cursor=%" PRIu64
                     " cursor_reset=%s",
                     s->station, s->replica.b, s->conn.peer_addr, s->proto, j->req.u.hello.agent,
@@ -387,6 +396,7 @@ static void ts__job_done(ts_dbjob *base)
     }
 
     ts__job_free(j);
+    ts__processing--;
     if (s->state != TS_SESS_CLOSING && srv->draining) {
         ts_session_shutdown(s);
     } else if (s->state != TS_SESS_CLOSING) {
@@ -430,6 +440,18 @@ void ts_server_notify(ts_server *srv, const char *station)
 
 /* ---------------------------------------------------------------- messages */
 
+/* One session per station: the newest wins (the old one is a dead link). */
+static void ts__replace_others(ts_session *s)
+{
+    for (ts_session *o = s->srv->sessions; o; o = o->next) {
+        if (o != s && o->state == TS_SESS_READY && strcmp(o->station, s->station) == 0) {
+            ts_log_info("session_replaced", "station=%s old_peer=%s new_peer=%s", o->station, o->conn.peer_addr,
+                        s->conn.peer_addr);
+            ts__send_error(o, TS_EREPLACED, true, 0, "replaced by a newer session from the same station");
+        }
+    }
+}
+
 static void ts__on_hello(ts_session *s, ts_msg *msg)
 {
     const ts_msg_hello *h = &msg->u.hello;
@@ -452,14 +474,7 @@ static void ts__on_hello(ts_session *s, ts_msg *msg)
         ts__send_error(s, TS_EBAD_VALUE, true, 0, "invalid replica id");
         return;
     }
-    /* one session per station: the newest wins (the old one is a dead link) */
-    for (ts_session *o = s->srv->sessions; o; o = o->next) {
-        if (o != s && o->state == TS_SESS_READY && strcmp(o->station, s->station) == 0) {
-            ts_log_info("session_replaced", "station=%s old_peer=%s new_peer=%s", o->station, o->conn.peer_addr,
-                        s->conn.peer_addr);
-            ts__send_error(o, TS_EREPLACED, true, 0, "replaced by a newer session from the same station");
-        }
-    }
+    ts__replace_others(s);
     s->live_wanted = h->live;
     ts__job *j = ts__job_new(s, JOB_HELLO);
     j->req = *msg;
@@ -590,11 +605,25 @@ static void ts__rate_resume(uv_timer_t *t)
     }
 }
 
+static void ts__process_frames(ts_session *s, const uint8_t *data, size_t len);
+
 static void ts__process(ts_session *s, const uint8_t *data, size_t len)
+{
+    ts__processing++;
+    ts__process_frames(s, data, len);
+    ts__processing--;
+}
+
+static void ts__process_frames(ts_session *s, const uint8_t *data, size_t len)
 {
     size_t off = 0;
     while (off < len) {
-        if (s->busy || s->rate_paused || s->state == TS_SESS_CLOSING || s->conn.closing) {
+        /* while a job runs, the rate limit holds, or the answers already
+         * queued for this station exceed the high-water mark, frames wait:
+         * a station that sends requests without reading the answers cannot
+         * make the daemon buffer more than that */
+        if (s->busy || s->rate_paused || ts_conn_congested(&s->conn) || s->state == TS_SESS_CLOSING ||
+            s->conn.closing) {
             if (s->state != TS_SESS_CLOSING)
                 ts_buf_append(&s->stash, data + off, len - off);
             return;
@@ -666,6 +695,14 @@ static void ts__on_data(ts_conn *c, const uint8_t *data, size_t len)
 static void ts__on_drain(ts_conn *c)
 {
     ts_session *s = c->data;
+    /* frames held back while the queue was full (not from inside ts__process
+     * or ts__job_done: they go on with them themselves) */
+    if (!s->busy && !s->rate_paused && ts__processing == 0 && s->stash.len && s->state != TS_SESS_CLOSING) {
+        size_t len;
+        uint8_t *bytes = ts_buf_steal(&s->stash, &len);
+        ts__process(s, bytes, len);
+        free(bytes);
+    }
     if (s->live_again && !s->busy)
         ts__start_live(s);
 }
@@ -681,8 +718,11 @@ static void ts__on_close(ts_conn *c, int reason)
         ts_log_info("tls_handshake_failed", "peer=%s reason=\"%s\"", c->peer_addr,
                     c->tls.error[0] ? c->tls.error : ts_strerror(reason ? reason : TS_EIO));
     } else {
-        if (s->state == TS_SESS_READY || (s->state == TS_SESS_CLOSING && s->proto))
-            srv->stats.sessions--;
+        /* a frame cut short by the end of the session: say so */
+        if (!s->dec.error && !s->dec.have_frame && s->dec.hdr_have > 0)
+            ts_log_warn("frame_truncated", "station=%s peer=%s have=%zu expected=%u", ts__name(s), c->peer_addr,
+                        s->dec.hdr_have < 4 ? (size_t)s->dec.hdr_have : 4 + s->dec.body.len,
+                        s->dec.hdr_have < 4 ? 4u : 4u + s->dec.need);
         ts_log_info("session_closed", "station=%s peer=%s reason=%s seconds=%" PRIu64, ts__name(s), c->peer_addr,
                     reason ? ts_err_name(reason) : "normal", (ts_wall_ms() - s->connected_ms) / 1000);
     }
