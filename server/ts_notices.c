@@ -148,12 +148,39 @@ static void ts__dir_all(const ts_change *c, void *arg)
         ts_strlist_add(arg, c->id);
 }
 
+/* A station the district knows: in the directory, or seen through its own
+ * sessions (station_status, an active replica). */
+static bool ts__station_known(ts_store *st, const char *code)
+{
+    ts_arena arena;
+    ts_arena_init(&arena, 2048);
+    ts_change c;
+    ts_error err;
+    bool known = false;
+    if (ts_store_get(st, "stations", code, &c, &arena, &err) == 0) {
+        known = !ts_version_deleted(&c.v);
+        ts_version_free(&c.v);
+    }
+    ts_arena_free(&arena);
+    sqlite3_stmt *q;
+    if (!known && sqlite3_prepare_v2(ts_store_db(st),
+                                     "SELECT 1 FROM station_status WHERE station = ?1 UNION ALL"
+                                     " SELECT 1 FROM replicas WHERE station = ?1 AND status = 'active' LIMIT 1",
+                                     -1, &q, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(q, 1, code, -1, SQLITE_STATIC);
+        known = sqlite3_step(q) == SQLITE_ROW;
+        sqlite3_finalize(q);
+    }
+    return known;
+}
+
 int ts_notice_resolve(ts_store *st, const json_t *spec, ts_strlist *out, ts_error *err)
 {
     ts_change_page page;
     ts_change_page_init(&page);
     int rc = 0;
-    if (json_is_true(json_object_get(spec, "all"))) {
+    bool all = json_is_true(json_object_get(spec, "all"));
+    if (all) {
         rc = ts__list_prefix(st, "stations", "", &page, ts__dir_all, out, err);
         /* stations not (yet) in the directory but known by their sessions */
         sqlite3_stmt *q;
@@ -178,19 +205,59 @@ int ts_notice_resolve(ts_store *st, const json_t *spec, ts_strlist *out, ts_erro
     const json_t *stations = json_object_get(spec, "stations");
     size_t i;
     json_t *s;
+    /* Fix (tests/unit/test_notices.c, test_resolve): unknown station codes
+     * were taken as they came, so a typo made a recipient that never exists
+     * and escalates for ever; the header promises TS_ENOT_FOUND naming them. */
+    ts_buf unknown = TS_BUF_INIT;
+    size_t nunknown = 0;
     json_array_foreach(stations, i, s) {
+        if (rc < 0)
+            break;
         const char *code = json_string_value(s);
         if (code == NULL || !ts_key_valid(code, strlen(code))) {
             rc = ts_error_set(err, TS_EBAD_VALUE, "stations must be a list of station codes");
             break;
         }
+        if (!ts__station_known(st, code)) {
+            if (nunknown++ < 10)
+                ts_buf_printf(&unknown, "%s%s", nunknown > 1 ? ", " : "", code);
+            continue;
+        }
         ts_strlist_add(out, code);
     }
+    if (rc == 0 && nunknown > 0)
+        rc = ts_error_set(err, TS_ENOT_FOUND, "unknown station%s: %.*s%s", nunknown > 1 ? "s" : "",
+                          (int)unknown.len, unknown.data ? (const char *)unknown.data : "", nunknown > 10 ? ", ..." : "");
+    ts_buf_free(&unknown);
     ts_change_page_free(&page);
     if (rc == 0 && out->n == 0)
         rc = ts_error_set(err, TS_EBAD_VALUE, "no recipients: give all, stations or communes");
-    if (rc == 0 && out->n > TS_AUDIENCE_MAX)
-        rc = ts_error_set(err, TS_EBAD_VALUE, "at most %d recipients per notice", TS_AUDIENCE_MAX);
+    /* Fix (tests/bench/bench_notices.c): "all" was capped at the audience
+     * list's TS_AUDIENCE_MAX (128) like an explicit list, so a district of
+     * more stations could not send anything to all of them. ts_notice_create
+     * addresses such a notice record to every station ("*"). */
+    if (rc == 0 && out->n > TS_AUDIENCE_MAX && !all)
+        rc = ts_error_set(err, TS_EBAD_VALUE, "at most %d recipients per notice (or send it to all)", TS_AUDIENCE_MAX);
+    return rc;
+}
+
+/* Whether `stations` holds every station the district knows (what "all"
+ * resolves to), so the notice record may be addressed to "*". */
+static int ts__covers_all(ts_store *st, const ts_strlist *stations, ts_error *err)
+{
+    ts_strlist known = {NULL, 0};
+    json_t *spec = json_pack("{s:b}", "all", 1);
+    int rc = ts_notice_resolve(st, spec, &known, err);
+    json_decref(spec);
+    for (size_t i = 0; rc == 0 && i < known.n; i++) {
+        bool found = false;
+        for (size_t k = 0; k < stations->n && !found; k++)
+            found = strcmp(known.v[i], stations->v[k]) == 0;
+        if (!found)
+            rc = ts_error_set(err, TS_EBAD_VALUE, "at most %d recipients per notice unless it goes to all stations",
+                              TS_AUDIENCE_MAX);
+    }
+    ts_strlist_free(&known);
     return rc;
 }
 
@@ -232,8 +299,21 @@ int ts_notice_create(ts_store *st, const ts_actor *who, const json_t *fields, co
         json_object_set_new(f, "number", json_string(number));
     }
     json_t *recips = json_array();
-    for (size_t i = 0; i < stations->n; i++)
-        json_array_append_new(recips, json_string(stations->v[i]));
+    if (stations->n > TS_AUDIENCE_MAX) {
+        /* more than an audience list holds: only a notice to every station
+         * may be that large, and its record is then for all ("*"); each
+         * station still gets its own handling record below */
+        int crc = ts__covers_all(st, stations, err);
+        if (crc < 0) {
+            json_decref(recips);
+            json_decref(f);
+            return crc;
+        }
+        json_array_append_new(recips, json_string("*"));
+    } else {
+        for (size_t i = 0; i < stations->n; i++)
+            json_array_append_new(recips, json_string(stations->v[i]));
+    }
     json_object_set_new(f, "recipients", recips);
     json_object_set_new(f, "sent_at", json_string(now_iso));
     if (who && who->name && !json_object_get(f, "sent_by"))
@@ -458,15 +538,18 @@ int ts_notice_frames_pending(ts_store *st, const char *station, ts_buf *out, siz
     }
     sqlite3_finalize(q);
     ts_arena_free(&arena);
-    qsort(p, n, sizeof *p, ts__pending_cmp);
-    int rc = 0;
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        rc = ts_notice_frame(st, p[i].notice, station, out, err);
-        if (rc == 0)
+    if (n > 1)
+        qsort(p, n, sizeof *p, ts__pending_cmp);
+    /* one notice that cannot be framed must not hold back the others */
+    for (size_t i = 0; i < n; i++) {
+        ts_error ferr;
+        if (ts_notice_frame(st, p[i].notice, station, out, &ferr) == 0)
             (*count)++;
+        else
+            ts_log_warn("notice_frame_failed", "station=%s notice=%s reason=\"%s\"", station, p[i].notice, ferr.msg);
     }
     free(p);
-    return rc;
+    return 0;
 }
 
 /* ---------------------------------------------------------------- reports */

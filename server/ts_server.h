@@ -97,6 +97,8 @@ typedef struct ts_server_stats {
     uint64_t conflicts;
     uint64_t protocol_errors;
     uint64_t rate_limited;
+    uint64_t notices_sent;  /* NOTICE frames written to stations */
+    uint64_t notices_acked; /* NOTICE_ACKs received */
     uint64_t loop_lag_ms_max;
     uint64_t loop_lag_ms_p99;
     uint64_t loop_lag_ms_p50;

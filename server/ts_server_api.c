@@ -12,6 +12,7 @@ bool ts_server_send_frame(ts_server *srv, const char *station, const uint8_t *fr
         if (s->state == TS_SESS_READY && strcmp(s->station, station) == 0 && !s->conn.closing) {
             if (ts_conn_write(&s->conn, frame, len) == 0) {
                 srv->stats.frames_out++;
+                srv->stats.notices_sent++;
                 return true;
             }
         }
@@ -37,6 +38,8 @@ size_t ts_server_live_stations(ts_server *srv, ts_live_station **out)
         snprintf(l->replica, sizeof l->replica, "%s", s->replica.b);
         snprintf(l->serial, sizeof l->serial, "%s", s->serial);
         l->connected_ms = s->connected_ms;
+        l->last_sync_ms = s->last_sync_ms;
+        snprintf(l->agent, sizeof l->agent, "%s", s->agent);
         l->cert_not_after = s->conn.tls.peer.not_after;
         l->queued = ts_conn_queued(&s->conn);
         l->live = s->live;

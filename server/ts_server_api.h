@@ -14,12 +14,14 @@ typedef struct ts_live_station {
     char replica[TS_RID_MAX + 1];
     char serial[48];
     uint64_t connected_ms;
+    uint64_t last_sync_ms; /* 0: not yet in this session */
+    char agent[64];
     int64_t cert_not_after;
     size_t queued;
     bool live;
 } ts_live_station;
 
-/* Sends an encoded frame to a connected station now (ahead of whatever bulk
+/* Sends an encoded NOTICE frame to a connected station now (ahead of whatever bulk
  * traffic is produced after it); false when it is not connected. */
 bool ts_server_send_frame(ts_server *srv, const char *station, const uint8_t *frame, size_t len);
 /* New versions visible to `station` (NULL: every station) were committed:

@@ -30,6 +30,7 @@ struct ts_session {
     bool live_wanted;
     bool live_again; /* new changes arrived while busy or congested */
     bool bye_sent;
+    bool hello_done; /* reached READY once (the state moves on to CLOSING) */
     bool rekey;
     uint64_t proto;
     uint64_t sent_cursor; /* the highest seq sent in live mode */
@@ -44,6 +45,8 @@ struct ts_session {
     bool rate_timer_open;
     bool rate_paused;
     uint64_t connected_ms;
+    uint64_t last_sync_ms; /* last push applied or pull caught up, this session */
+    char agent[64];
 };
 
 struct ts_server {

@@ -9,7 +9,9 @@
 #include "common/ts_log.h"
 #include "common/ts_version.h"
 #include "common/ts_xmalloc.h"
+#include "server/ts_notices.h"
 #include "server/ts_server_int.h"
+#include "server/ts_station_status.h"
 
 typedef enum ts__job_kind { JOB_HELLO, JOB_PUSH, JOB_PULL, JOB_LIVE } ts__job_kind;
 
@@ -19,6 +21,8 @@ typedef struct ts__job {
     ts__job_kind kind;
     ts_msg req;
     ts_buf out;        /* encoded reply frames */
+    ts_buf notices;    /* NOTICE frames to send after WELCOME */
+    size_t nnotices;
     int rc;
     ts_error err;
     bool rekey;
@@ -35,6 +39,11 @@ typedef struct ts__job {
     char station[TS_KEY_MAX + 1];
     char peer[64];
     ts_rid replica;
+    char commune[128];
+    char serial[48];
+    int64_t cert_not_after;
+    uint64_t connected_ms;
+    uint64_t now_ms; /* when the request was taken */
     uint32_t limit;
 } ts__job;
 
@@ -133,7 +142,13 @@ static ts__job *ts__job_new(ts_session *s, ts__job_kind kind)
     ts_buf_init(&j->out);
     snprintf(j->station, sizeof j->station, "%s", s->station);
     snprintf(j->peer, sizeof j->peer, "%s", s->conn.peer_addr);
+    snprintf(j->commune, sizeof j->commune, "%s", s->commune);
+    snprintf(j->serial, sizeof j->serial, "%s", s->serial);
+    j->cert_not_after = s->conn.tls.peer.not_after;
+    j->connected_ms = s->connected_ms;
     j->replica = s->replica;
+    j->now_ms = ts_wall_ms();
+    ts_buf_init(&j->notices);
     return j;
 }
 
@@ -141,6 +156,7 @@ static void ts__job_free(ts__job *j)
 {
     ts_msg_free(&j->req);
     ts_buf_free(&j->out);
+    ts_buf_free(&j->notices);
     for (size_t i = 0; i < j->nnotify; i++)
         free(j->notify[i]);
     free(j->notify);
@@ -232,6 +248,36 @@ static void ts__work_hello(ts_dbjob *base, ts_store *st)
                       (h->server_db[0] == '\0' && h->cursor > 0) || h->cursor > ts_store_last_seq(st);
     if (!j->rekey && !j->cursor_reset && h->cursor > 0)
         j->rc = ts_store_station_cursor(st, j->station, h->cursor, &j->err);
+    if (j->rc < 0 || j->rekey)
+        return;
+    ts_station_hello sh = {
+        .station = j->station,
+        .replica = j->replica.b,
+        .agent = h->agent,
+        .peer = j->peer,
+        .commune = j->commune,
+        .cert_serial = j->serial,
+        .cert_not_after = j->cert_not_after,
+        .connected_at = j->connected_ms,
+        .clock_skew_ms = h->time ? (int64_t)h->time - (int64_t)j->now_ms : 0,
+    };
+    ts_error err;
+    /* the console's view and the notices are not worth refusing a session for */
+    if (ts_station_status_hello(st, &sh, &err) < 0)
+        ts_log_warn("station_status_failed", "station=%s reason=\"%s\"", j->station, err.msg);
+    if (ts_notice_frames_pending(st, j->station, &j->notices, &j->nnotices, &err) < 0) {
+        ts_log_warn("notices_pending_failed", "station=%s reason=\"%s\"", j->station, err.msg);
+        ts_buf_reset(&j->notices);
+        j->nnotices = 0;
+    }
+}
+
+/* A session's activity: last_seen, and last_sync when it pushed or caught up. */
+static void ts__note_seen(ts__job *j, ts_store *st, bool synced)
+{
+    ts_error err;
+    if (ts_station_status_seen(st, j->station, j->now_ms, synced ? ts_wall_ms() : 0, &err) < 0)
+        ts_log_warn("station_status_failed", "station=%s reason=\"%s\"", j->station, err.msg);
 }
 
 static void ts__work_push(ts_dbjob *base, ts_store *st)
@@ -270,6 +316,7 @@ static void ts__work_push(ts_dbjob *base, ts_store *st)
         j->nchanges = n;
         ts__collect_audience(j, &srv->reg, p->changes.items, n, res);
     }
+    ts__note_seen(j, st, rc >= 0);
     ts_msg_encode(&ack, &j->out);
     ts_msg_free(&ack);
     free(res);
@@ -283,6 +330,8 @@ static void ts__work_pull(ts_dbjob *base, ts_store *st)
     j->rc = ts_store_station_cursor(st, j->station, p->since, &j->err);
     if (j->rc == 0)
         j->rc = ts__encode_changes(j, st, p->since, false, &j->err);
+    if (j->rc == 0)
+        ts__note_seen(j, st, !j->more);
 }
 
 static void ts__work_live(ts_dbjob *base, ts_store *st)
@@ -344,15 +393,25 @@ static void ts__job_done(ts_dbjob *base)
          * while this HELLO was in the store (two HELLOs at once) */
         ts__replace_others(s);
         s->state = TS_SESS_READY;
+        s->hello_done = true;
+        s->last_sync_ms = 0;
+        snprintf(s->agent, sizeof s->agent, "%s", j->req.u.hello.agent);
         ts_log_info("session_open", "station=%s replica=%s peer=%s proto=%" PRIu64 " agent=%s cursor=%" PRIu64
-                    " cursor_reset=%s",
+                    " cursor_reset=%s notices=%zu",
                     s->station, s->replica.b, s->conn.peer_addr, s->proto, j->req.u.hello.agent,
-                    j->req.u.hello.cursor, j->cursor_reset ? "true" : "false");
+                    j->req.u.hello.cursor, j->cursor_reset ? "true" : "false", j->nnotices);
+        /* notices not yet delivered, most urgent first, before any CHANGES */
+        if (j->nnotices > 0 && ts_conn_write(&s->conn, j->notices.data, j->notices.len) == 0) {
+            srv->stats.frames_out += j->nnotices;
+            srv->stats.notices_sent += j->nnotices;
+        }
         break;
     case JOB_PUSH:
         srv->stats.changes_in += j->nchanges;
         srv->stats.changes_rejected += j->nrejected;
         srv->stats.conflicts += j->nconflicts;
+        if (j->rc >= 0)
+            s->last_sync_ms = ts_wall_ms();
         if (open && j->out.len) {
             ts_conn_write(&s->conn, j->out.data, j->out.len);
             srv->stats.frames_out++;
@@ -383,6 +442,8 @@ static void ts__job_done(ts_dbjob *base)
         ts_conn_write(&s->conn, j->out.data, j->out.len);
         srv->stats.frames_out++;
         srv->stats.changes_out += j->nchanges;
+        if (j->kind == JOB_PULL && !j->more)
+            s->last_sync_ms = ts_wall_ms();
         if (j->kind == JOB_PULL && !j->more && s->live_wanted && !s->live) {
             s->live = true;
             s->sent_cursor = j->next;
@@ -577,8 +638,14 @@ static void ts__handle(ts_session *s, ts_msg *msg)
     case TS_MSG_PULL:
         ts__on_pull(s, msg);
         break;
-    case TS_MSG_PONG:
     case TS_MSG_NOTICE_ACK:
+        /* the state change itself comes as the station's push of its
+         * notice_recipients record; this only says the frame arrived */
+        s->srv->stats.notices_acked++;
+        ts_log_debug("notice_acked", "station=%s notice=%s seq=%" PRIu64, s->station, msg->u.notice_ack.id,
+                     msg->u.notice_ack.seq);
+        break;
+    case TS_MSG_PONG:
         break;
     default:
         ts__send_error(s, TS_EUNEXPECTED_MESSAGE, true, 0, "%s is not allowed now", ts_msg_type_name(msg->type));
@@ -707,6 +774,32 @@ static void ts__on_drain(ts_conn *c)
         ts__start_live(s);
 }
 
+/* When a session ends, the station was last seen now: a job of its own,
+ * since the session is going away. */
+typedef struct ts__seen_job {
+    ts_dbjob base;
+    ts_server *srv;
+    char station[TS_KEY_MAX + 1];
+    uint64_t last_seen;
+    uint64_t last_sync;
+} ts__seen_job;
+
+static void ts__seen_work(ts_dbjob *base, ts_store *st)
+{
+    ts__seen_job *j = base->data;
+    ts_error err;
+    if (ts_station_status_seen(st, j->station, j->last_seen, j->last_sync, &err) < 0)
+        ts_log_warn("station_status_failed", "station=%s reason=\"%s\"", j->station, err.msg);
+}
+
+static void ts__seen_done(ts_dbjob *base)
+{
+    ts__seen_job *j = base->data;
+    ts_server *srv = j->srv;
+    free(j);
+    ts_server_maybe_finish(srv);
+}
+
 static void ts__on_close(ts_conn *c, int reason)
 {
     ts_session *s = c->data;
@@ -725,6 +818,14 @@ static void ts__on_close(ts_conn *c, int reason)
                         s->dec.hdr_have < 4 ? 4u : 4u + s->dec.need);
         ts_log_info("session_closed", "station=%s peer=%s reason=%s seconds=%" PRIu64, ts__name(s), c->peer_addr,
                     reason ? ts_err_name(reason) : "normal", (ts_wall_ms() - s->connected_ms) / 1000);
+        if (s->hello_done) {
+            ts__seen_job *j = ts_xcalloc(1, sizeof *j);
+            j->srv = srv;
+            snprintf(j->station, sizeof j->station, "%s", s->station);
+            j->last_seen = ts_wall_ms();
+            j->last_sync = s->last_sync_ms;
+            ts_dbq_submit(&srv->dbq, &j->base, ts__seen_work, ts__seen_done, j);
+        }
     }
     s->state = TS_SESS_CLOSING;
     if (s->rate_timer_open) {

@@ -14,6 +14,8 @@
  *  7. SIGTERM drains: BYE, close_notify, exit 0, nothing acknowledged is lost
  *  8. a restored station (change counter went back) is told to rekey
  *  9. a second session of the same station replaces the first
+ * 10. what sessions tell the district is kept (station_status); pending notices
+ *     come right after WELCOME, most urgent first
  *
  * The daemon inherits ASAN_OPTIONS with a small quarantine (see main) so that
  * its RSS reflects what it holds, not what ASan keeps for use-after-free checks. */
@@ -1742,6 +1744,116 @@ static void test_duplicate_session_replaced(void **state)
     e->passed = true;
 }
 
+/* ================================================================ 10. station status, pending notices */
+
+/* A string from the district database (read-only: the daemon is stopped); caller frees. */
+static char *sql_text(const env *e, const char *sql)
+{
+    char *path = db_path(e);
+    sqlite3 *db = NULL;
+    char *out = NULL;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
+        sqlite3_stmt *q;
+        if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) == SQLITE_OK) {
+            if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_text(q, 0) != NULL)
+                out = ts_xstrdup((const char *)sqlite3_column_text(q, 0));
+            sqlite3_finalize(q);
+        }
+    }
+    sqlite3_close(db);
+    free(path);
+    return out;
+}
+
+static void seed_urgent_notice(ts_store *st, const char *id, const char *urgency, const char *station)
+{
+    char urg[64], rec[64];
+    snprintf(urg, sizeof urg, "urgency=%s", urgency);
+    snprintf(rec, sizeof rec, "recipients=[%s]", station);
+    PUT(st, "notices", id, "number=1/TB-TTYT", "doc_type=thong_bao", "issuer=TTYT khu vực Bình Xuyên",
+        "issue_date=2025-11-20", "subject=Thông báo", "category=emergency", urg, rec);
+    char rid[160], nid[160], who[160];
+    snprintf(rid, sizeof rid, "%s:%s", id, station);
+    snprintf(nid, sizeof nid, "notice_id=%s", id);
+    snprintf(who, sizeof who, "station=%s", station);
+    PUT(st, "notice_recipients", rid, nid, who, "state=sent", urg);
+}
+
+/* What a station's sessions tell the district is kept for the console (the
+ * agent, the clock skew, the certificate, when it last synced), and notices it
+ * has not received yet come right after WELCOME, most urgent first. */
+static void test_station_status_and_pending_notices(void **state)
+{
+    env *e = *state;
+    const char *codes[] = {BN};
+    env_pki(e, codes, 1);
+    ts_store *st = district_open(e);
+    seed_urgent_notice(st, "tb-thuong", "thuong", BN);
+    seed_urgent_notice(st, "tb-hoatoc", "hoa_toc", BN);
+    seed_urgent_notice(st, "tb-khan", "khan", BN);
+    ts_store_close(st);
+    env_start(e, NULL);
+
+    ts_tc c;
+    tc_station(e, &c, BN);
+    ts_msg m;
+    ts_msg_init(&m, TS_MSG_HELLO);
+    ts_msg_hello *h = &m.u.hello;
+    h->proto_min = TS_PROTO_VERSION_MIN;
+    h->proto_max = TS_PROTO_VERSION_MAX;
+    h->agent = "tramsync-status-test/9.9";
+    h->replica = BN_RID;
+    h->station = BN;
+    h->server_db = "";
+    h->time = ts_wall_ms() + 90000; /* the station's clock is 90 s ahead */
+    h->live = false;
+    assert_int_equal(ts_tc_send(&c, &m), 0);
+    ts_msg_free(&m);
+    ts_msg w;
+    assert_int_equal(ts_tc_recv(&c, &w, 10000), 1);
+    assert_int_equal(w.type, TS_MSG_WELCOME);
+    ts_msg_free(&w);
+    const char *order[] = {"tb-hoatoc", "tb-khan", "tb-thuong"};
+    for (size_t i = 0; i < 3; i++) {
+        ts_msg n;
+        assert_int_equal(ts_tc_recv(&c, &n, 10000), 1);
+        if (n.type != TS_MSG_NOTICE)
+            fail_msg("message %zu after WELCOME: %s, expected NOTICE %s", i, ts_msg_type_name(n.type), order[i]);
+        assert_string_equal(n.u.notice.id, order[i]);
+        assert_int_equal(n.u.notice.changes.n, 2);
+        ts_msg_free(&n);
+    }
+    push_resident_ok(&c, 1, "bn-status-1", BN, BN_RID, 1);
+    pulled p = {0};
+    pull_all(&c, 0, &p);
+    pulled_free(&p);
+    ts_tc_close(&c);
+    uint64_t closed_at = ts_wall_ms();
+    assert_true(log_count_above(e, "event=session_closed", 0, 5000));
+    assert_int_equal(ts_test_daemon_stop(&e->d, SIGTERM, 20000), 0);
+
+    char *agent = sql_text(e, "SELECT agent FROM station_status WHERE station = '" BN "'");
+    assert_non_null(agent);
+    assert_string_equal(agent, "tramsync-status-test/9.9");
+    free(agent);
+    char *replica = sql_text(e, "SELECT replica FROM station_status WHERE station = '" BN "'");
+    assert_string_equal(replica, BN_RID);
+    free(replica);
+    long skew = sql_count(e, "SELECT clock_skew_ms FROM station_status WHERE station = '" BN "'");
+    if (skew < 85000 || skew > 95000)
+        fail_msg("clock skew %ld ms, expected about 90000", skew);
+    assert_true(sql_count(e, "SELECT cert_not_after FROM station_status WHERE station = '" BN "'") >
+                (long)(closed_at / 1000));
+    assert_true(sql_count(e, "SELECT length(cert_serial) FROM station_status WHERE station = '" BN "'") > 0);
+    long last_sync = sql_count(e, "SELECT last_sync FROM station_status WHERE station = '" BN "'");
+    long last_seen = sql_count(e, "SELECT last_seen FROM station_status WHERE station = '" BN "'");
+    long connected = sql_count(e, "SELECT connected_at FROM station_status WHERE station = '" BN "'");
+    assert_true(connected > 0 && last_sync >= connected && last_seen >= last_sync);
+    assert_true(last_seen <= (long)ts_wall_ms());
+    assert_true(ts_test_file_count(e->d.log, "notices=3") >= 1);
+    e->passed = true;
+}
+
 int main(void)
 {
     /* The daemons inherit this: a small ASan quarantine, so their RSS shows
@@ -1762,6 +1874,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sigterm_drain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restored_station_rekey, setup, teardown),
         cmocka_unit_test_setup_teardown(test_duplicate_session_replaced, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_station_status_and_pending_notices, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
