@@ -349,6 +349,8 @@ int ts_store_open(ts_store **out, const ts_store_options *opt, ts_error *err)
 
     ts_store *st = ts_xcalloc(1, sizeof *st);
     st->role = opt->role;
+    st->check = opt->check;
+    st->check_ctx = opt->check_ctx;
     st->reg = opt->registry;
     const char *station = opt->station && opt->station[0] ? opt->station
                           : opt->role == TS_ROLE_SERVER ? opt->registry->district_owner

@@ -43,6 +43,16 @@ typedef enum ts_sync_mode {
     TS_SYNC_FULL = 2
 } ts_sync_mode;
 
+struct ts_table_def;
+struct ts_version;
+/* A rule the store cannot know about (e.g. the order of a notice's handling
+ * states), checked on each change a station pushes that would change a record:
+ * before is the stored version (NULL when new), change what the station sent,
+ * after the merged result. Returns false to refuse the change, why saying so. */
+typedef bool (*ts_change_check_fn)(void *ctx, const struct ts_table_def *t, const struct ts_version *before,
+                                   const struct ts_version *change, const struct ts_version *after, char *why,
+                                   size_t why_size);
+
 typedef struct ts_store_options {
     const char *path;
     ts_store_role role;
@@ -57,6 +67,8 @@ typedef struct ts_store_options {
     int busy_timeout_ms;        /* default 5000 */
     bool create;                /* create the database when missing (default: must exist) */
     bool read_only;
+    ts_change_check_fn check; /* server role: station changes; NULL = none */
+    void *check_ctx;
 } ts_store_options;
 
 void ts_store_options_init(ts_store_options *opt);

@@ -41,6 +41,8 @@ struct ts_store {
     ts_buf scratch;     /* canonical value packing */
     ts_buf vv_blob;
     ts_buf fields_blob;
+    ts_change_check_fn check;
+    void *check_ctx;
 };
 
 /* A record as stored. Version fields live in the caller's arena. */

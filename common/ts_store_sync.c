@@ -195,7 +195,9 @@ static int ts__apply_one(ts__apply_ctx *ax, const ts_change *c, ts_apply_result 
         memset(&none, 0, sizeof none);
         ts_apply_result probe;
         memset(&probe, 0, sizeof probe);
-        if (ts__authorize_station(st, actor, t, c, &none, &probe)) {
+        char why[256];
+        if (ts__authorize_station(st, actor, t, c, &none, &probe) &&
+            (st->check == NULL || st->check(st->check_ctx, t, NULL, &c->v, &c->v, why, sizeof why))) {
             bool inserted = false;
             if ((rc = ts__insert_new(st, c->table, c->id, c->owner, &c->v, st->seq + 1, actor->replica, &inserted,
                                      err)) < 0)
@@ -294,6 +296,14 @@ static int ts__apply_one(ts__apply_ctx *ax, const ts_change *c, ts_apply_result 
         if (c->nlosers && (rc = ts__log_losers(ax, c, &cur.v, 0, &r->conflicts, err)) < 0)
             goto out;
         goto out;
+    }
+
+    if (from_station && st->check != NULL) {
+        char why[256] = "";
+        if (!st->check(st->check_ctx, t, cur.found ? &cur.v : NULL, &c->v, &merged, why, sizeof why)) {
+            ts__reject(r, TS_EINVALID_RECORD, "%s", why);
+            goto out;
+        }
     }
 
     uint64_t seq = 0, lseq = 0;

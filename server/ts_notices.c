@@ -11,6 +11,8 @@
 #include "common/ts_mp.h"
 #include "common/ts_notice.h"
 #include "common/ts_recjson.h"
+#include "common/ts_registry.h"
+#include "common/ts_vv.h"
 #include "common/ts_xmalloc.h"
 #include "proto/ts_msg.h"
 
@@ -878,4 +880,29 @@ int ts_notices_escalate(ts_store *st, const ts_notice_policy *policy, uint64_t n
     *out = x.items;
     *n = x.n;
     return 0;
+}
+
+/* ---------------------------------------------------------------- state checks */
+
+bool ts_notices_check_change(void *ctx, const struct ts_table_def *t, const ts_version *before,
+                             const ts_version *change, const ts_version *after, char *why, size_t why_size)
+{
+    (void)ctx;
+    if (before == NULL || (strcmp(t->name, "notice_recipients") != 0 && strcmp(t->name, "task_assignments") != 0))
+        return true;
+    char from[24], to[24], reason[2048] = "";
+    ts_recjson_text(before, "state", from, sizeof from);
+    ts_recjson_text(after, "state", to, sizeof to);
+    if (strcmp(from, to) == 0)
+        return true;
+    /* a reason counts only when written with this change, not left over
+     * from an earlier reopening */
+    const ts_field *r = ts_version_field(change, "reopen_reason");
+    if (r != NULL && !ts_vv_covers(&before->vv, &r->dot))
+        ts_recjson_text(change, "reopen_reason", reason, sizeof reason);
+    if (ts_state_transition_ok(from, to, reason, why, why_size))
+        return true;
+    size_t n = strlen(why);
+    snprintf(why + n, why_size - n, " (%s)", t->name);
+    return false;
 }

@@ -51,6 +51,13 @@ int ts_notice_frames_pending(ts_store *st, const char *station, ts_buf *out, siz
 int ts_report_redistribute(ts_store *st, const ts_actor *who, const char *report_id, const json_t *overrides,
                            const ts_strlist *stations, char *id_out, size_t id_size, ts_error *err);
 
+/* The store's check on station pushes (ts_change_check_fn): a handling
+ * record's state moves forward only (sent, delivered, acknowledged,
+ * in_progress, done), or back from done with a reopen_reason written in the
+ * same change. */
+bool ts_notices_check_change(void *ctx, const struct ts_table_def *t, const ts_version *before,
+                             const ts_version *change, const ts_version *after, char *why, size_t why_size);
+
 /* Loads the provincial plan's tasks (plan-tasks.tsv) when plan_tasks is empty. */
 int ts_tasks_seed(ts_store *st, const char *tsv, size_t len, uint64_t *loaded, ts_error *err);
 /* Assigns a plan task to stations (task_assignments, state "sent"). */

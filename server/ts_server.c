@@ -12,6 +12,7 @@
 #include "common/ts_log.h"
 #include "common/ts_xmalloc.h"
 #include "server/ts_admin.h"
+#include "server/ts_notices.h"
 #include "server/ts_server_int.h"
 
 #define C(field) offsetof(ts_server_config, field)
@@ -358,6 +359,7 @@ int ts_server_start(ts_server **out, uv_loop_t *loop, const ts_server_config *cf
     opt.create = true;
     opt.synchronous = (ts_sync_mode)ts__sync_mode(srv->cfg.synchronous);
     opt.max_ahead_ms = srv->cfg.max_clock_ahead_ms;
+    opt.check = ts_notices_check_change;
     if ((rc = ts_store_open(&srv->store, &opt, err)) < 0)
         goto fail_reg;
     snprintf(srv->db_id, sizeof srv->db_id, "%s", ts_store_db_id(srv->store));

@@ -7,7 +7,9 @@
 #include <sqlite3.h>
 
 #include "common/ts_store.h"
+#include "common/ts_recjson.h"
 #include "common/ts_xmalloc.h"
+#include "server/ts_notices.h"
 #include "tests/support/ts_test.h"
 #include "tests/support/ts_test_store.h"
 
@@ -239,6 +241,93 @@ static void test_dump_identical(void **state)
     ts_buf_free(&c);
 }
 
+static void state_is(ts_store *st, const char *id, const char *want)
+{
+    ts_arena arena;
+    ts_arena_init(&arena, 4096);
+    ts_change c;
+    ts_error err;
+    assert_int_equal(ts_store_get(st, "notice_recipients", id, &c, &arena, &err), 0);
+    char state[24];
+    ts_recjson_text(&c.v, "state", state, sizeof state);
+    ts_version_free(&c.v);
+    ts_arena_free(&arena);
+    assert_string_equal(state, want);
+}
+
+/* A station pushes its handling of a notice; the district (with the notices
+ * check, as tramsyncd opens it) takes forward moves, refuses going back from
+ * done unless a reason is written with that change. */
+static void test_handling_states_forward_only(void **state)
+{
+    fixture *f = *state;
+    char *path = ts_xasprintf("%s/district-checked.db", f->dir);
+    ts_store_options opt;
+    ts_store_options_init(&opt);
+    opt.path = path;
+    opt.role = TS_ROLE_SERVER;
+    opt.registry = ts_test_registry();
+    opt.create = true;
+    opt.synchronous = TS_SYNC_OFF;
+    opt.check = ts_notices_check_change;
+    ts_store *srv;
+    ts_error err;
+    assert_int_equal(ts_store_open(&srv, &opt, &err), 0);
+    assert_int_equal(ts_test_put(srv, "notices", "n-9", NULL, &err, "number=9/CĐ-TTYT", "doc_type=cong_dien",
+                                 "issuer=TTYT", "issue_date=2026-05-07", "subject=Sốt xuất huyết",
+                                 "category=prevention", "urgency=hoa_toc", "recipients=[binhnguyen]", NULL),
+                     0);
+    assert_int_equal(ts_test_put(srv, "notice_recipients", "n-9:binhnguyen", NULL, &err, "notice_id=n-9",
+                                 "station=binhnguyen", "state=sent", "urgency=hoa_toc", NULL),
+                     0);
+    assert_int_equal(ts_test_pull(srv, f->bn, "binhnguyen"), 2);
+    const char *id = "n-9:binhnguyen";
+
+    /* forward, skipping steps, is fine */
+    put_ok(f->bn, "notice_recipients", id, "state=acknowledged", "acknowledged_by=Nguyễn Văn Minh", NULL, NULL);
+    ts_test_push(f->bn, srv, "binhnguyen", false);
+    state_is(srv, id, "acknowledged");
+    put_ok(f->bn, "notice_recipients", id, "state=done", "report=Đã phun hóa chất 3 thôn", NULL, NULL);
+    ts_test_push(f->bn, srv, "binhnguyen", false);
+    state_is(srv, id, "done");
+
+    /* back from done without a reason: refused, the district keeps done */
+    put_ok(f->bn, "notice_recipients", id, "state=in_progress", NULL, NULL, NULL);
+    ts_test_push(f->bn, srv, "binhnguyen", true);
+    state_is(srv, id, "done");
+    sqlite3_stmt *q;
+    assert_int_equal(sqlite3_prepare_v2(ts_store_db(srv),
+                                        "SELECT detail FROM audit WHERE action = 'reject' AND outcome = 'INVALID_RECORD'",
+                                        -1, &q, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    assert_non_null(strstr((const char *)sqlite3_column_text(q, 0), "reopen_reason"));
+    sqlite3_finalize(q);
+
+    /* with a reason written in the same change: accepted */
+    put_ok(f->bn, "notice_recipients", id, "state=in_progress", "reopen_reason=Phát hiện thêm ca bệnh", NULL, NULL);
+    ts_test_push(f->bn, srv, "binhnguyen", false);
+    state_is(srv, id, "in_progress");
+
+    /* done again, then back once more: the earlier reason does not count */
+    put_ok(f->bn, "notice_recipients", id, "state=done", NULL, NULL, NULL);
+    ts_test_push(f->bn, srv, "binhnguyen", false);
+    state_is(srv, id, "done");
+    put_ok(f->bn, "notice_recipients", id, "state=delivered", NULL, NULL, NULL);
+    ts_test_push(f->bn, srv, "binhnguyen", true);
+    state_is(srv, id, "done");
+
+    /* a backward move short of done is refused too */
+    assert_int_equal(ts_test_put(srv, "notice_recipients", "n-9:binhnguyen", NULL, &err, "state=in_progress", NULL), 0);
+    ts_test_pull(srv, f->bn, "binhnguyen");
+    put_ok(f->bn, "notice_recipients", id, "state=delivered", NULL, NULL, NULL);
+    ts_test_push(f->bn, srv, "binhnguyen", true);
+    state_is(srv, id, "in_progress");
+
+    ts_store_close(srv);
+    free(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -247,6 +336,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_push_pull_visibility, setup, teardown),
         cmocka_unit_test_setup_teardown(test_forbidden_pushes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dump_identical, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_handling_states_forward_only, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
