@@ -139,9 +139,10 @@ LINT_SRCS := $(SRC_LIB) $(wildcard server/*.c server/ctl/*.c client/*.c)
 .PHONY: lint
 lint: $(GEN_SRC) | deps
 	cppcheck --quiet --error-exitcode=1 --std=c11 --enable=warning,portability,performance \
-	  --inline-suppr --suppress=missingIncludeSystem -I. -Ibuild/gen \
+	  --inline-suppr --suppress=missingIncludeSystem --library=posix --library=sqlite3 --library=openssl \
+	  --library=tests/lint/jansson.cfg -I. -Ibuild/gen \
 	  -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L $(LINT_SRCS)
-	clang-tidy --quiet $(LINT_SRCS) -- $(BASE) 2>/dev/null
+	clang-tidy --quiet --config-file=tests/lint/clang-tidy.yaml $(LINT_SRCS) -- $(BASE) 2>/dev/null
 	@echo "lint: clean"
 
 # ---------------------------------------------------------------- bench

@@ -417,15 +417,18 @@ static int ts__get(const msgpack_object *map, const char *key, bool required, ms
     const msgpack_object *o = ts_mp_map_get(map, key);
     *out = NULL;
     if (o == NULL) {
-        if (required)
-            return ts_error_set(err, TS_EMISSING_KEY, "%s: missing required key \"%s\"", where, key);
-        return 0;
+        if (!required)
+            return 0;
+        ts_error_set(err, TS_EMISSING_KEY, "%s: missing required key \"%s\"", where, key);
+        return TS_EMISSING_KEY;
     }
     bool ok = o->type == want ||
               (want == MSGPACK_OBJECT_FLOAT64 && o->type == MSGPACK_OBJECT_FLOAT32);
-    if (!ok)
-        return ts_error_set(err, TS_EWRONG_TYPE, "%s: key \"%s\" must be %s, not %s", where, key,
-                            ts_mp_type_name(want), ts_mp_type_name(o->type));
+    if (!ok) {
+        ts_error_set(err, TS_EWRONG_TYPE, "%s: key \"%s\" must be %s, not %s", where, key, ts_mp_type_name(want),
+                     ts_mp_type_name(o->type));
+        return TS_EWRONG_TYPE;
+    }
     *out = o;
     return 1;
 }

@@ -647,7 +647,7 @@ int ts__write(ts_store *st, const ts_table_def *t, const char *table, const char
     sqlite3_bind_text(s, 3, owner, -1, SQLITE_STATIC);
     sqlite3_bind_blob(s, 4, st->vv_blob.data, (int)st->vv_blob.len, SQLITE_STATIC);
     sqlite3_bind_blob(s, 5, st->fields_blob.data, (int)st->fields_blob.len, SQLITE_STATIC);
-    sqlite3_bind_int(s, 6, ts_version_deleted(v));
+    sqlite3_bind_int(s, 6, ts_version_deleted(v) ? 1 : 0);
     sqlite3_bind_int64(s, 7, (sqlite3_int64)ts_version_max_hlc(v));
     sqlite3_bind_int64(s, 8, (sqlite3_int64)seq);
     sqlite3_bind_int64(s, 9, (sqlite3_int64)lseq);
@@ -698,7 +698,7 @@ int ts__insert_new(ts_store *st, const char *table, const char *id, const char *
     sqlite3_bind_text(s, 3, owner, -1, SQLITE_STATIC);
     sqlite3_bind_blob(s, 4, st->vv_blob.data, (int)st->vv_blob.len, SQLITE_STATIC);
     sqlite3_bind_blob(s, 5, st->fields_blob.data, (int)st->fields_blob.len, SQLITE_STATIC);
-    sqlite3_bind_int(s, 6, ts_version_deleted(v));
+    sqlite3_bind_int(s, 6, ts_version_deleted(v) ? 1 : 0);
     sqlite3_bind_int64(s, 7, (sqlite3_int64)ts_version_max_hlc(v));
     sqlite3_bind_int64(s, 8, (sqlite3_int64)seq);
     if (origin != NULL)

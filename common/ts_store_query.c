@@ -82,7 +82,7 @@ int ts_store_conflicts(ts_store *st, bool unresolved_only, const char *table, in
         sqlite3_bind_text(q, 2, table, -1, SQLITE_STATIC);
     else
         sqlite3_bind_null(q, 2);
-    sqlite3_bind_int(q, 3, unresolved_only);
+    sqlite3_bind_int(q, 3, unresolved_only ? 1 : 0);
     sqlite3_bind_int64(q, 4, limit ? limit : 100);
     size_t cap = 0;
     int step;

@@ -867,6 +867,9 @@ int ts_store_check_replica(ts_store *st, const char *station, const ts_rid *repl
 static int ts__cursor_of(ts_store *st, const char *station, uint64_t *cursor, bool *known)
 {
     sqlite3_stmt *q;
+    /* unreadable: as if known and behind, so nothing is purged */
+    *known = true;
+    *cursor = 0;
     if (sqlite3_prepare_v2(st->db, "SELECT cursor FROM station_cursors WHERE station = ?1", -1, &q, NULL) != SQLITE_OK)
         return TS_ESTORAGE;
     sqlite3_bind_text(q, 1, station, -1, SQLITE_STATIC);

@@ -245,9 +245,8 @@ static int ts__cmp_u32(const void *a, const void *b)
 static void ts__lag_tick(uv_timer_t *t)
 {
     ts_server *srv = t->data;
-    uint64_t now = uv_now(srv->loop);
     uv_update_time(srv->loop);
-    now = uv_now(srv->loop);
+    uint64_t now = uv_now(srv->loop);
     uint64_t lag = now > srv->lag_expected_ms ? now - srv->lag_expected_ms : 0;
     srv->lag_expected_ms = now + TS__LAG_PERIOD_MS;
     srv->lag_samples[srv->lag_next] = (uint32_t)lag;

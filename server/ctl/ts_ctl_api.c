@@ -206,7 +206,7 @@ static int ts__call(ts__client *c, const char *method, const char *path, const j
     json_t *j = json_loads((const char *)r.body.data, JSON_DECODE_ANY, NULL);
     if (r.status < 200 || r.status >= 300) {
         const char *msg = json_string_value(json_object_get(json_object_get(j, "error"), "message"));
-        rc = ts__err("%s %s: %d %s", method, path, r.status, msg ? msg : "");
+        ts__err("%s %s: %d %s", method, path, r.status, msg ? msg : "");
         rc = r.status == 404 ? TS_CTL_NOT_FOUND : r.status == 422 || r.status == 400 ? TS_CTL_INVALID : TS_CTL_ERROR;
         json_decref(j);
         j = NULL;
