@@ -261,17 +261,49 @@ static void ts__read_peer(ts_tls *t)
     t->peer.not_after = ts__asn1_time_unix(X509_get0_notAfter(cert));
 }
 
+const char *ts_tls_fail_name(ts_tls_fail f)
+{
+    static const char *const names[TS_TLS_FAIL_COUNT] = {
+        "none",          "no_certificate", "unknown_ca", "expired", "not_yet_valid",
+        "revoked",       "bad_certificate", "protocol",   "closed",
+    };
+    return (unsigned)f < TS_TLS_FAIL_COUNT ? names[f] : "unknown";
+}
+
+static ts_tls_fail ts__verify_fail(long verify)
+{
+    switch (verify) {
+    case X509_V_ERR_CERT_HAS_EXPIRED:
+    case X509_V_ERR_CRL_HAS_EXPIRED: return TS_TLS_FAIL_EXPIRED;
+    case X509_V_ERR_CERT_NOT_YET_VALID: return TS_TLS_FAIL_NOT_YET_VALID;
+    case X509_V_ERR_CERT_REVOKED: return TS_TLS_FAIL_REVOKED;
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+    case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+    case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+    case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+    case X509_V_ERR_CERT_SIGNATURE_FAILURE: return TS_TLS_FAIL_UNKNOWN_CA;
+    default: return TS_TLS_FAIL_BAD_CERTIFICATE;
+    }
+}
+
 static int ts__fail(ts_tls *t, int ssl_err, ts_buf *cipher_out, ts_error *err)
 {
     char why[160];
     long verify = SSL_get_verify_result(t->ssl);
+    unsigned long first = ERR_peek_error();
     if (verify != X509_V_OK) {
         snprintf(why, sizeof why, "certificate verify failed: %s", X509_verify_cert_error_string(verify));
+        t->fail = ts__verify_fail(verify);
         ERR_clear_error();
     } else if (ssl_err == SSL_ERROR_SYSCALL || ssl_err == SSL_ERROR_ZERO_RETURN) {
         ts__ssl_errors(why, sizeof why, "connection closed during TLS");
+        t->fail = TS_TLS_FAIL_CLOSED;
     } else {
         ts__ssl_errors(why, sizeof why, "TLS protocol error");
+        t->fail = ERR_GET_LIB(first) == ERR_LIB_SSL && ERR_GET_REASON(first) == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE
+                      ? TS_TLS_FAIL_NO_CERTIFICATE
+                      : TS_TLS_FAIL_PROTOCOL;
     }
     snprintf(t->error, sizeof t->error, "%s", why);
     t->state = TS_TLS_FAILED;

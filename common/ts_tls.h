@@ -48,6 +48,22 @@ typedef enum ts_tls_state {
     TS_TLS_FAILED = 3
 } ts_tls_state;
 
+/* Why a handshake failed, in a few stable words for metrics and logs. */
+typedef enum ts_tls_fail {
+    TS_TLS_FAIL_NONE = 0,
+    TS_TLS_FAIL_NO_CERTIFICATE,  /* the peer presented none */
+    TS_TLS_FAIL_UNKNOWN_CA,      /* not issued by our CA */
+    TS_TLS_FAIL_EXPIRED,
+    TS_TLS_FAIL_NOT_YET_VALID,
+    TS_TLS_FAIL_REVOKED,
+    TS_TLS_FAIL_BAD_CERTIFICATE, /* any other verification failure */
+    TS_TLS_FAIL_PROTOCOL,        /* not TLS, an old version, no common cipher */
+    TS_TLS_FAIL_CLOSED,          /* the peer went away during the handshake */
+    TS_TLS_FAIL_COUNT
+} ts_tls_fail;
+
+const char *ts_tls_fail_name(ts_tls_fail f);
+
 /* Who the peer is, from its certificate only. */
 typedef struct ts_tls_peer {
     char cn[128];   /* station code (stations), host or admin name */
@@ -66,6 +82,7 @@ typedef struct ts_tls {
     bool server;
     ts_tls_peer peer;
     char error[200]; /* why it failed, for logs and tests */
+    ts_tls_fail fail;
 } ts_tls;
 
 /* server_name (clients): the name the server certificate must carry. */

@@ -524,6 +524,15 @@ static void ts__admin_stopped(void *arg)
     ts_server_maybe_finish(srv);
 }
 
+const char *ts_refused_name(int reason)
+{
+    if (reason == TS_REFUSED_TIMEOUT)
+        return "timeout";
+    if (reason == TS_REFUSED_NOT_STATION)
+        return "not_station";
+    return ts_tls_fail_name((ts_tls_fail)reason);
+}
+
 void ts_server_maybe_finish(ts_server *srv)
 {
     if (!srv->draining || srv->sessions != NULL || srv->dbq.inflight > 0 || srv->handles_open == 0 ||

@@ -80,6 +80,14 @@ int ts_server_config_check(const ts_server_config *cfg, ts_error *err);
 
 typedef struct ts_server ts_server;
 
+/* Why a connection was refused before HELLO: the TLS reasons, then these. */
+enum {
+    TS_REFUSED_TIMEOUT = TS_TLS_FAIL_COUNT, /* no complete handshake in time */
+    TS_REFUSED_NOT_STATION,                 /* a valid certificate, but not a station's */
+    TS_REFUSED_COUNT
+};
+const char *ts_refused_name(int reason);
+
 typedef struct ts_server_stats {
     uint64_t connections;        /* open now */
     uint64_t sessions;           /* stations past HELLO now */
@@ -87,6 +95,7 @@ typedef struct ts_server_stats {
     uint64_t rejected_busy;
     uint64_t handshakes_ok;
     uint64_t handshakes_failed;
+    uint64_t refused[TS_REFUSED_COUNT]; /* by reason (index 0 unused) */
     uint64_t frames_in;
     uint64_t frames_out;
     uint64_t bytes_in;

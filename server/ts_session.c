@@ -739,6 +739,7 @@ static void ts__on_open(ts_conn *c)
     srv->stats.handshakes_ok++;
     if (strcmp(p->ou, "station") != 0 || !ts_key_valid(p->cn, strlen(p->cn))) {
         ts_log_warn("tls_not_station", "peer=%s cn=\"%s\" ou=\"%s\"", c->peer_addr, p->cn, p->ou);
+        srv->stats.refused[TS_REFUSED_NOT_STATION]++;
         s->state = TS_SESS_CLOSING;
         ts_conn_close(c, TS_EFORBIDDEN, true);
         return;
@@ -807,8 +808,12 @@ static void ts__on_close(ts_conn *c, int reason)
     srv->stats.bytes_in += c->bytes_in;
     srv->stats.bytes_out += c->bytes_out;
     if (!c->open) {
+        int why = c->tls.fail != TS_TLS_FAIL_NONE ? (int)c->tls.fail
+                  : reason == TS_ETIMEOUT         ? TS_REFUSED_TIMEOUT
+                                                  : TS_TLS_FAIL_CLOSED;
         srv->stats.handshakes_failed++;
-        ts_log_info("tls_handshake_failed", "peer=%s reason=\"%s\"", c->peer_addr,
+        srv->stats.refused[why]++;
+        ts_log_info("tls_handshake_failed", "peer=%s kind=%s reason=\"%s\"", c->peer_addr, ts_refused_name(why),
                     c->tls.error[0] ? c->tls.error : ts_strerror(reason ? reason : TS_EIO));
     } else {
         /* a frame cut short by the end of the session: say so */

@@ -839,6 +839,7 @@ typedef struct hs_case {
     bool plaintext;
     const char *event;  /* the log event it must leave */
     const char *reason; /* and a word of its reason (NULL: any) */
+    const char *kind;   /* the refusal's kind in that line (metrics label) */
 } hs_case;
 
 static void test_handshake_rejections(void **state)
@@ -849,18 +850,20 @@ static void test_handshake_rejections(void **state)
     env_start(e, NULL);
 
     const hs_case cases[] = {
-        {"no certificate", NULL, 0, false, "event=tls_handshake_failed", "peer did not return a certificate"},
-        {"foreign CA", "foreign", 0, false, "event=tls_handshake_failed", "unable to get local issuer"},
-        {"expired", "expired", 0, false, "event=tls_handshake_failed", "certificate has expired"},
-        {"not yet valid", "notyet", 0, false, "event=tls_handshake_failed", "not yet valid"},
-        {"revoked", "revoked", 0, false, "event=tls_handshake_failed", "certificate revoked"},
-        {"plaintext", BN, 0, true, "event=tls_handshake_failed", "wrong version number"},
-        {"TLS 1.1", BN, TLS1_1_VERSION, false, "event=tls_handshake_failed", "unsupported protocol"},
-        {"admin certificate", "admin", 0, false, "event=tls_not_station", "ou=\"admin-admin\""},
+        {"no certificate", NULL, 0, false, "event=tls_handshake_failed", "peer did not return a certificate",
+         "kind=no_certificate"},
+        {"foreign CA", "foreign", 0, false, "event=tls_handshake_failed", "unable to get local issuer", "kind=unknown_ca"},
+        {"expired", "expired", 0, false, "event=tls_handshake_failed", "certificate has expired", "kind=expired"},
+        {"not yet valid", "notyet", 0, false, "event=tls_handshake_failed", "not yet valid", "kind=not_yet_valid"},
+        {"revoked", "revoked", 0, false, "event=tls_handshake_failed", "certificate revoked", "kind=revoked"},
+        {"plaintext", BN, 0, true, "event=tls_handshake_failed", "wrong version number", "kind=protocol"},
+        {"TLS 1.1", BN, TLS1_1_VERSION, false, "event=tls_handshake_failed", "unsupported protocol", "kind=protocol"},
+        {"admin certificate", "admin", 0, false, "event=tls_not_station", "ou=\"admin-admin\"", NULL},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         const hs_case *k = &cases[i];
         int before = ts_test_file_count(e->d.log, k->event);
+        int kind_before = k->kind ? ts_test_file_count(e->d.log, k->kind) : 0;
         ts_tc c;
         bool refused;
         if (k->plaintext) {
@@ -907,6 +910,8 @@ static void test_handshake_rejections(void **state)
             fail_msg("%s: no new %s line in the log", k->name, k->event);
         if (k->reason != NULL && ts_test_file_count(e->d.log, k->reason) == 0)
             fail_msg("%s: the log does not say \"%s\"", k->name, k->reason);
+        if (k->kind != NULL && !log_count_above(e, k->kind, kind_before, 5000))
+            fail_msg("%s: the refusal is not classified as %s", k->name, k->kind);
 
         /* the daemon keeps serving a good station */
         ts_tc g;
