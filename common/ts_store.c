@@ -113,6 +113,24 @@ static int ts__exec(ts_store *st, const char *sql, ts_error *err)
 
 /* Nested transactions are savepoints, so a failed write inside a caller's
  * transaction (one row of an import chunk) undoes only itself. */
+/* Another process may have written since our last transaction (the agent
+ * and the command line share a station's file): the counters and the clock
+ * it saved are the truth, read under the write lock we now hold. The HLC
+ * only ever moves forward. */
+static void ts__reload_clocks(ts_store *st)
+{
+    uint64_t v;
+    if (ts_store_meta_get_u64(st, "hlc", &v) == 0) {
+        if (v > st->hlc.last)
+            st->hlc.last = v;
+        st->hlc_saved = v;
+    }
+    if (st->role == TS_ROLE_STATION && ts_store_meta_get_u64(st, "lseq", &v) == 0)
+        st->lseq = v;
+    if (st->role == TS_ROLE_SERVER && ts_store_meta_get_u64(st, "seq", &v) == 0 && v > st->seq)
+        st->seq = v;
+}
+
 int ts__tx_begin(ts_store *st, ts_error *err)
 {
     if (st->tx_depth > 0) {
@@ -124,8 +142,10 @@ int ts__tx_begin(ts_store *st, ts_error *err)
         return rc;
     }
     int rc = ts__exec(st, "BEGIN IMMEDIATE", err);
-    if (rc == 0)
+    if (rc == 0) {
         st->tx_depth = 1;
+        ts__reload_clocks(st);
+    }
     return rc;
 }
 
@@ -407,6 +427,9 @@ int ts_store_open(ts_store **out, const ts_store_options *opt, ts_error *err)
             goto fail;
     }
     for (int i = 0; i < TS__STMT_COUNT; i++) {
+        /* the meta statements may already be open, from the migrations */
+        sqlite3_finalize(st->stmt[i]);
+        st->stmt[i] = NULL;
         if (sqlite3_prepare_v3(st->db, ts__sql[i], -1, SQLITE_PREPARE_PERSISTENT, &st->stmt[i], NULL) != SQLITE_OK) {
             rc = ts__sql_error(st, err, "prepare");
             goto fail;
@@ -431,7 +454,8 @@ void ts_store_close(ts_store *st)
             ts__tx_rollback(st);
         for (int i = 0; i < TS__STMT_COUNT; i++)
             sqlite3_finalize(st->stmt[i]);
-        sqlite3_close(st->db);
+        if (sqlite3_close(st->db) != SQLITE_OK) /* a statement left open: a bug */
+            ts_log_error("store_close_failed", "reason=\"%s\"", sqlite3_errmsg(st->db));
     }
     ts_buf_free(&st->scratch);
     ts_buf_free(&st->vv_blob);

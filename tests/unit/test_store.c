@@ -328,6 +328,37 @@ static void test_handling_states_forward_only(void **state)
     free(path);
 }
 
+/* The agent and the command line write the same station file from two
+ * processes: each write must take the next change number, whichever handle
+ * wrote last, or a change would never be pushed. */
+static void test_two_handles_share_station_file(void **state)
+{
+    fixture *f = *state;
+    ts_store *cli = ts_test_open(f->dir, "bn.db", TS_ROLE_STATION, "binhnguyen", NULL);
+    put_ok(f->bn, "residents", "r-1", "full_name=A", "birth_date=2000-01-01", "sex=male", NULL);
+    put_ok(cli, "residents", "r-2", "full_name=B", "birth_date=2000-01-01", "sex=male", NULL);
+    put_ok(cli, "residents", "r-3", "full_name=C", "birth_date=2000-01-01", "sex=male", NULL);
+    put_ok(f->bn, "residents", "r-4", "full_name=D", "birth_date=2000-01-01", "sex=male", NULL);
+    put_ok(f->bn, "residents", "r-2", "full_name=B2", "birth_date=2000-01-01", "sex=male", NULL);
+
+    ts_change_page page;
+    ts_change_page_init(&page);
+    ts_error err;
+    assert_int_equal(ts_store_pending(f->bn, 0, 100, &page, &err), 0);
+    assert_int_equal(page.n, 4); /* r-2 once, at its latest */
+    for (uint32_t i = 1; i < page.n; i++)
+        assert_true(page.items[i].lseq > page.items[i - 1].lseq);
+    assert_int_equal(page.items[page.n - 1].lseq, 5);
+    ts_change_page_free(&page);
+
+    /* the district gets all four; nothing is left pending afterwards */
+    assert_int_equal(ts_test_push(f->bn, f->srv, "binhnguyen", false), 4);
+    put_ok(cli, "residents", "r-5", "full_name=E", "birth_date=2000-01-01", "sex=male", NULL);
+    assert_int_equal(ts_test_push(f->bn, f->srv, "binhnguyen", false), 1);
+    assert_int_equal(ts_test_push(cli, f->srv, "binhnguyen", false), 0);
+    ts_store_close(cli);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -337,6 +368,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_forbidden_pushes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dump_identical, setup, teardown),
         cmocka_unit_test_setup_teardown(test_handling_states_forward_only, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_two_handles_share_station_file, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
