@@ -416,8 +416,8 @@ static void ts__dispatch(ts_http_conn *hc)
         hc->tokens = (double)srv->limits.rate_burst;
     if (hc->tokens < 1) {
         ts_log_warn("admin_rate_limited", "peer=%s", hc->conn.peer_addr);
-        ts_http_respond(hc, 429, "application/json", "{\"error\":{\"code\":\"RATE_LIMITED\",\"message\":\"too many "
-                                                      "requests: slow down\"}}", 78, "Retry-After: 1\r\n");
+        static const char body[] = "{\"error\":{\"code\":\"RATE_LIMITED\",\"message\":\"too many requests: slow down\"}}";
+        ts_http_respond(hc, 429, "application/json", body, sizeof body - 1, "Retry-After: 1\r\n");
         return;
     }
     hc->tokens -= 1;

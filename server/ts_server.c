@@ -112,8 +112,11 @@ int ts_server_config_load(ts_server_config *cfg, const char *path, char **overri
         rc = ts_cfg_load(cfg, ts_server_config_keys, path, err);
     for (int i = 0; rc == 0 && i < noverrides; i++)
         rc = ts_cfg_override(cfg, ts_server_config_keys, overrides[i], err);
-    if (rc < 0)
+    if (rc < 0) {
+        ts_cfg_free(cfg, ts_server_config_keys);
+        memset(cfg, 0, sizeof *cfg); /* freeing it again is harmless */
         return rc;
+    }
     ts__derive(&cfg->database, cfg->data_dir, "district.db", false);
     ts__derive(&cfg->ca, cfg->data_dir, "pki/ca.pem", false);
     ts__derive(&cfg->cert, cfg->data_dir, "pki/server.pem", false);
@@ -153,8 +156,11 @@ int ts_server_config_check(const ts_server_config *cfg, ts_error *err)
 {
     struct sockaddr_storage ss;
     int rc = ts_parse_listen(cfg->listen, &ss, err);
-    if (rc < 0)
-        return rc;
+    if (rc < 0) {
+        char why[sizeof err->msg];
+        snprintf(why, sizeof why, "%s", err->msg);
+        return ts_error_set(err, rc, "[server] listen: %.200s", why);
+    }
     if (ts__sync_mode(cfg->synchronous) < 0)
         return ts_error_set(err, TS_EBAD_VALUE, "[server] synchronous = %s: expected full, normal or off",
                             cfg->synchronous);
@@ -174,6 +180,8 @@ int ts_server_config_check(const ts_server_config *cfg, ts_error *err)
         return ts_error_set(err, TS_EBAD_VALUE, "[server] idle_timeout must be at least twice the heartbeat");
     if (cfg->max_connections == 0)
         return ts_error_set(err, TS_EBAD_VALUE, "[server] max_connections must be positive");
+    if (cfg->admin_rate == 0 || cfg->admin_rate_burst == 0)
+        return ts_error_set(err, TS_EBAD_VALUE, "[admin] rate and rate_burst must be positive");
     ts_tls_config tc;
     ts_tls_config_init(&tc, true);
     tc.ca_file = cfg->ca;
@@ -314,18 +322,11 @@ static void ts__stats_tick(uv_timer_t *t)
     ts_server *srv = t->data;
     ts_server_stats s;
     ts_server_get_stats(srv, &s);
-    /* the totals count sessions when they close: add what the open ones
-     * have moved so far (bytes on the wire, TLS included) */
-    uint64_t bytes_in = s.bytes_in, bytes_out = s.bytes_out;
-    for (const ts_session *x = srv->sessions; x; x = x->next) {
-        bytes_in += x->conn.bytes_in;
-        bytes_out += x->conn.bytes_out;
-    }
     ts_log_info("stats", "connections=%" PRIu64 " sessions=%" PRIu64 " changes_in=%" PRIu64 " changes_out=%" PRIu64
                 " conflicts=%" PRIu64 " protocol_errors=%" PRIu64 " lag_p99_ms=%" PRIu64 " lag_max_ms=%" PRIu64
                 " buffers_bytes=%" PRIu64 " bytes_in=%" PRIu64 " bytes_out=%" PRIu64,
                 s.connections, s.sessions, s.changes_in, s.changes_out, s.conflicts, s.protocol_errors,
-                s.loop_lag_ms_p99, s.loop_lag_ms_max, s.memory_buffers, bytes_in, bytes_out);
+                s.loop_lag_ms_p99, s.loop_lag_ms_max, s.memory_buffers, s.bytes_in, s.bytes_out);
 }
 
 int ts_server_start(ts_server **out, uv_loop_t *loop, const ts_server_config *cfg, ts_error *err)
@@ -483,6 +484,12 @@ void ts_server_get_stats(ts_server *srv, ts_server_stats *out)
     srv->stats.sessions = ready; /* counted, not tracked: a session can end in many states */
     srv->stats.connections = srv->nconns;
     *out = srv->stats;
+    /* the totals count sessions when they close: add what the open ones
+     * have moved so far (bytes on the wire, TLS included) */
+    for (const ts_session *x = srv->sessions; x; x = x->next) {
+        out->bytes_in += x->conn.bytes_in;
+        out->bytes_out += x->conn.bytes_out;
+    }
 }
 
 void ts_server_session_gone(ts_server *srv, ts_session *s)

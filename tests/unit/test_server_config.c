@@ -1,0 +1,102 @@
+/* tramsyncd's configuration: defaults, the file, overrides, and the check
+ * that refuses values that make no sense together (what --check-config and
+ * the start-up run), each with a message naming the setting. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/ts_xmalloc.h"
+#include "server/ts_server.h"
+#include "tests/support/ts_test.h"
+#include "tests/support/ts_test_pki.h"
+
+typedef struct fixture {
+    char *dir;
+    ts_test_pki pki;
+} fixture;
+
+static int setup(void **state)
+{
+    fixture *f = ts_xcalloc(1, sizeof *f);
+    f->dir = ts_tmpdir_make("config");
+    ts_test_pki_make(&f->pki, f->dir, NULL, 0);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    ts_test_pki_free(&f->pki);
+    ts_tmpdir_remove(f->dir);
+    free(f);
+    return 0;
+}
+
+/* Loads the defaults with this PKI, plus one override (NULL: none), then checks. */
+static int load_check(fixture *f, const char *extra, ts_error *err)
+{
+    char *sets[6];
+    int n = 0;
+    sets[n++] = ts_xasprintf("server.data_dir=%s", f->dir);
+    sets[n++] = ts_xasprintf("tls.ca=%s", f->pki.ca);
+    sets[n++] = ts_xasprintf("tls.cert=%s", f->pki.server_cert);
+    sets[n++] = ts_xasprintf("tls.key=%s", f->pki.server_key);
+    if (extra)
+        sets[n++] = ts_xstrdup(extra);
+    ts_server_config cfg;
+    int rc = ts_server_config_load(&cfg, NULL, sets, n, err);
+    if (rc == 0) {
+        rc = ts_server_config_check(&cfg, err);
+        ts_server_config_free(&cfg);
+    }
+    for (int i = 0; i < n; i++)
+        free(sets[i]);
+    return rc;
+}
+
+static void test_defaults_are_valid(void **state)
+{
+    ts_error err;
+    if (load_check(*state, NULL, &err) != 0)
+        fail_msg("defaults refused: %s", err.msg);
+}
+
+static void test_bad_values_refused(void **state)
+{
+    static const struct {
+        const char *set;
+        const char *says;
+    } cases[] = {
+        {"server.listen=nowhere:99999", "listen"},
+        {"server.synchronous=sometimes", "synchronous"},
+        {"server.log_level=loud", "log_level"},
+        {"server.max_frame=100", "max_frame"},
+        {"server.pull_page=0", "pull_page"},
+        {"server.write_low_water=1MiB", "write_low_water"},
+        {"server.rate_burst=0", "rate"},
+        {"server.idle_timeout=1s", "idle_timeout"},
+        {"server.max_connections=0", "max_connections"},
+        {"admin.rate=0", "[admin] rate"},
+        {"admin.rate_burst=0", "[admin] rate"},
+        {"tls.crl=/nonexistent/crl.pem", "crl.pem"},
+        {"server.no_such_key=1", "no_such_key"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        ts_error err;
+        int rc = load_check(*state, cases[i].set, &err);
+        if (rc == 0)
+            fail_msg("%s: accepted", cases[i].set);
+        if (strstr(err.msg, cases[i].says) == NULL)
+            fail_msg("%s: the message \"%s\" does not name %s", cases[i].set, err.msg, cases[i].says);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_defaults_are_valid, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_values_refused, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
