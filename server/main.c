@@ -1,5 +1,6 @@
 /* tramsyncd: command line, signals, systemd readiness. */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,6 +141,9 @@ static int ts__add_user(const ts_server_config *cfg, const char *name, const cha
 
 int main(int argc, char **argv)
 {
+    /* a station whose connection resets mid-write must cost an EPIPE on that
+     * connection, not the daemon */
+    signal(SIGPIPE, SIG_IGN);
     ts_daemon d;
     memset(&d, 0, sizeof d);
     d.overrides = ts_xcalloc((size_t)argc + 1, sizeof *d.overrides);

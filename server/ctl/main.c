@@ -1,4 +1,5 @@
 /* tramsyncctl: district admin and operations. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,7 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
+    signal(SIGPIPE, SIG_IGN); /* a server that hangs up is an error to report, not a crash */
     ts_ctl ctl;
     memset(&ctl, 0, sizeof ctl);
     const char *env = getenv("TRAMSYNC_PKI");

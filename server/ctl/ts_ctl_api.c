@@ -18,6 +18,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "common/ts_text.h"
 #include "common/ts_buf.h"
 #include "common/ts_notice.h"
 #include "common/ts_xmalloc.h"
@@ -480,9 +481,12 @@ static int ts__notice(ts_ctl *ctl, ts__client *c, int argc, char **argv)
             json_t *it;
             json_array_foreach(json_object_get(res, "notices"), i, it) {
                 const json_t *cnt = json_object_get(it, "counts");
-                printf("%-24s %-12s %-14s %s\n    %lld sent, %lld delivered, %lld acknowledged, %lld in progress, %lld "
-                       "done, %lld overdue\n",
-                       ts__s(it, "id"), ts__label(ts_notice_urgencies, 4, ts__s(it, "urgency")), ts__s(it, "number"),
+                ts_text_col(stdout, ts__s(it, "id"), 24);
+                fputc(' ', stdout);
+                ts_text_col(stdout, ts__label(ts_notice_urgencies, 4, ts__s(it, "urgency")), 28);
+                fputc(' ', stdout);
+                ts_text_col(stdout, ts__s(it, "number"), 14);
+                printf(" %s\n    %lld sent, %lld delivered, %lld acknowledged, %lld in progress, %lld done, %lld overdue\n",
                        ts__s(it, "subject"), (long long)json_integer_value(json_object_get(cnt, "sent")),
                        (long long)json_integer_value(json_object_get(cnt, "delivered")),
                        (long long)json_integer_value(json_object_get(cnt, "acknowledged")),
@@ -503,7 +507,7 @@ static int ts__notice(ts_ctl *ctl, ts__client *c, int argc, char **argv)
                        json_object_get(f, "deadline") ? ts__s(f, "deadline") : "-",
                        json_object_get(f, "responsible") ? ts__s(f, "responsible") : "-",
                        json_object_get(f, "body") ? "\n" : "", ts__s(f, "body"));
-            printf("%-16s %-14s %-22s %-28s %s\n", "STATION", "STATE", "WHEN", "WHO", "FLAGS");
+            printf("%-16s %-30s %-22s %-28s %s\n", "STATION", "STATE", "WHEN", "WHO", "FLAGS");
             size_t i;
             json_t *r;
             json_array_foreach(json_object_get(res, "recipients"), i, r) {
@@ -513,9 +517,14 @@ static int ts__notice(ts_ctl *ctl, ts__client *c, int argc, char **argv)
                                    : strcmp(state, "in_progress") == 0  ? ts__s(r, "progress_at")
                                    : strcmp(state, "delivered") == 0    ? ts__s(r, "delivered_at")
                                                                         : ts__s(r, "sent_at");
-                printf("%-16s %-14s %-22s %-28s %s%s\n", ts__s(r, "station"), ts__label(ts_notice_states, 5, state), when,
-                       json_object_get(r, "acknowledged_by") ? ts__s(r, "acknowledged_by") : "-",
-                       json_is_true(json_object_get(r, "overdue")) ? "OVERDUE " : "",
+                ts_text_col(stdout, ts__s(r, "station"), 16);
+                fputc(' ', stdout);
+                ts_text_col(stdout, ts__label(ts_notice_states, 5, state), 30);
+                fputc(' ', stdout);
+                ts_text_col(stdout, when, 22);
+                fputc(' ', stdout);
+                ts_text_col(stdout, json_object_get(r, "acknowledged_by") ? ts__s(r, "acknowledged_by") : "-", 28);
+                printf(" %s%s\n", json_is_true(json_object_get(r, "overdue")) ? "OVERDUE " : "",
                        json_object_get(r, "escalated_at") ? "ESCALATED" : "");
             }
         }
@@ -573,8 +582,11 @@ static int ts__task(ts_ctl *ctl, ts__client *c, int argc, char **argv)
                 json_object_foreach(json_object_get(t, "assignment_counts"), k, v)
                     off += (size_t)snprintf(counts + off, sizeof counts - off, "%s%s %lld", off ? ", " : "", k,
                                             (long long)json_integer_value(v));
-                printf("%-6s %.100s\n       lead: %.60s | deadline: %s | assigned: %s\n", ts__s(t, "id"),
-                       ts__s(f, "task"), ts__s(f, "lead"), ts__s(f, "deadline_text"), counts[0] ? counts : "none");
+                printf("%-6s ", ts__s(t, "id"));
+                ts_text_col(stdout, ts__s(f, "task"), ts_text_width(ts__s(f, "task")) > 100 ? 100 : 0);
+                fputs("\n       lead: ", stdout);
+                ts_text_col(stdout, ts__s(f, "lead"), ts_text_width(ts__s(f, "lead")) > 60 ? 60 : 0);
+                printf(" | deadline: %s | assigned: %s\n", ts__s(f, "deadline_text"), counts[0] ? counts : "none");
             }
         }
     } else if (strcmp(sub, "status") == 0 && nrest == 1) {
@@ -585,9 +597,12 @@ static int ts__task(ts_ctl *ctl, ts__client *c, int argc, char **argv)
             size_t i;
             json_t *a;
             json_array_foreach(json_object_get(res, "assignments"), i, a)
-                printf("  %-16s %-14s deadline %-12s %s%s\n", ts__s(a, "station"),
-                       ts__label(ts_notice_states, 5, ts__s(a, "state")), ts__s(a, "deadline"),
+            {
+                printf("  %-16s ", ts__s(a, "station"));
+                ts_text_col(stdout, ts__label(ts_notice_states, 5, ts__s(a, "state")), 30);
+                printf(" deadline %-12s %s%s\n", ts__s(a, "deadline"),
                        json_is_true(json_object_get(a, "overdue")) ? "OVERDUE " : "", ts__s(a, "progress_note"));
+            }
         }
     } else if (strcmp(sub, "assign") == 0 && nrest == 1) {
         json_t *body = json_pack("{s:o}", "recipients", ts__recipients(o.to, o.stations, o.communes));

@@ -18,6 +18,7 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+#include "common/ts_text.h"
 #include "common/ts_pki.h"
 #include "common/ts_record.h"
 #include "common/ts_xmalloc.h"
@@ -427,8 +428,11 @@ static int ts__list(ts_ctl *ctl)
             struct tm tm;
             gmtime_r(&t, &tm);
             strftime(when, sizeof when, "%d/%m/%Y", &tm);
-            printf("%-18s %-8s %-24s %-20s %-10s %s (%" PRId64 " days)%s\n", e->serial, e->kind, e->name,
-                   e->commune[0] ? e->commune : "-", e->status, when, days, note);
+            printf("%-18s %-8s ", e->serial, e->kind);
+            ts_text_col(stdout, e->name, 24);
+            fputc(' ', stdout);
+            ts_text_col(stdout, e->commune[0] ? e->commune : "-", 20);
+            printf(" %-10s %s (%" PRId64 " days)%s\n", e->status, when, days, note);
         }
     }
     if (ctl->json) {
