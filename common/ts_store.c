@@ -80,6 +80,10 @@ static const char ts__schema_v3[] =
     " numerator INTEGER NOT NULL, denominator INTEGER NOT NULL, PRIMARY KEY(day, station, indicator))"
     " WITHOUT ROWID;";
 
+/* v4: the district reads changes by audience and seq (records_audience);
+ * an index on seq alone cost every write and served no query of the daemon. */
+static const char ts__schema_v4_server[] = "DROP INDEX IF EXISTS records_seq;";
+
 typedef struct ts__migration {
     const char *common;
     const char *server;
@@ -90,6 +94,7 @@ static const ts__migration ts__migrations[TS_STORE_SCHEMA_VERSION] = {
     {ts__schema_v1, ts__schema_v1_server, ts__schema_v1_station},
     {ts__schema_v2, "", ""},
     {ts__schema_v3, "", ""},
+    {"", ts__schema_v4_server, ""},
 };
 
 int ts__sql_error(ts_store *st, ts_error *err, const char *what)
@@ -347,15 +352,19 @@ static int ts__init_meta(ts_store *st, const ts_store_options *opt, ts_error *er
     if (ts_store_meta_get_u64(st, "lseq", &v) == 0)
         st->lseq = v;
 
+    /* every write saves seq in meta in its own transaction; only a database
+     * without it (never written by this version) needs the scan */
+    uint64_t saved_seq = 0;
+    if (ts_store_meta_get_u64(st, "seq", &saved_seq) == 0) {
+        st->seq = saved_seq;
+        return 0;
+    }
     sqlite3_stmt *q;
     if (sqlite3_prepare_v2(st->db, "SELECT max(seq) FROM records", -1, &q, NULL) != SQLITE_OK)
         return ts__sql_error(st, err, "max seq");
     if (sqlite3_step(q) == SQLITE_ROW)
         st->seq = (uint64_t)sqlite3_column_int64(q, 0);
     sqlite3_finalize(q);
-    uint64_t saved_seq = 0;
-    if (ts_store_meta_get_u64(st, "seq", &saved_seq) == 0 && saved_seq > st->seq)
-        st->seq = saved_seq;
     return 0;
 }
 

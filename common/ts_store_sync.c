@@ -398,7 +398,10 @@ static int ts__audit_batch(ts_store *st, const ts_actor *actor, const ts_change 
     for (size_t i = 0; i < n; i++) {
         ts_outcome o = results[i].outcome;
         if (o == TS_OUTCOME_APPLIED || o == TS_OUTCOME_MERGED || o == TS_OUTCOME_CONFLICT) {
-            ts_buf_printf(&detail, " %s/%s", changes[i].table, changes[i].id);
+            ts_buf_append(&detail, " ", 1);
+            ts_buf_append_str(&detail, changes[i].table);
+            ts_buf_append(&detail, "/", 1);
+            ts_buf_append_str(&detail, changes[i].id);
             changed++;
         }
     }

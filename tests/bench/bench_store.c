@@ -22,7 +22,8 @@
  *                      both puts also wrote `_deleted`, each merge also logs
  *                      one identical-value conflict row (marked resolved).
  *
- * TS_BENCH_ROWS (default 50,000) records per run. Changes are built outside
+ * TS_BENCH_ROWS (default 50,000) records per run; TS_BENCH_APPLY_ONLY=1 skips
+ * the merge phase (to profile the apply path alone). Changes are built outside
  * the timed regions. Output: lines "BENCH <name> <value> <unit>"; notes go
  * to stderr. */
 #include <stdio.h>
@@ -379,8 +380,14 @@ static void run_store(const char *dir, const ts_registry *reg, const workload *w
     if (count_rows(st, RESIDENTS_COUNT) != w->rows)
         die("store", "record count after the creates is wrong");
 
-    district_edits(st, w);
     memset(merge_counts, 0, sizeof *merge_counts);
+    if (getenv("TS_BENCH_APPLY_ONLY") != NULL) { /* for profiling the apply path alone */
+        *merge_s = 1;
+        ts_store_close(st);
+        free(path);
+        return;
+    }
+    district_edits(st, w);
     *merge_s = push_all(st, w, build_update, 1u << TS_OUTCOME_MERGED | 1u << TS_OUTCOME_CONFLICT, merge_counts);
     if (count_rows(st, RESIDENTS_COUNT) != w->rows)
         die("store", "record count after the updates is wrong");
