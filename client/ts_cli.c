@@ -580,6 +580,9 @@ int ts_cli_run(ts_cli *cli, int argc, char **argv)
     ts_error err;
     if (ts_agent_config_load(&cfg, cli->data_dir, cli->config, cli->overrides, cli->noverrides, &err) < 0)
         return ts__fail(cli, err.code, "%s", err.msg);
+    /* a write to a connection the district has just reset must fail with
+     * EPIPE (and the agent reconnect), not kill the agent with SIGPIPE */
+    signal(SIGPIPE, SIG_IGN);
     uv_loop_t *loop = uv_default_loop();
     ts_agent *a;
     if (ts_agent_start(&a, loop, &cfg, &err) < 0) {
