@@ -13,8 +13,9 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:halt_on_erro
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
 for bin in "$@"; do
-  name=$(basename "$bin")
-  log="$logdir/$name.log"
+  # unit/test_x and integration/test_x are different tests: keep the folder
+  name=$(basename "$(dirname "$bin")")/$(basename "$bin")
+  log="$logdir/${name//\//-}.log"
   start=$(date +%s)
   timeout --signal=KILL "$timeout_s" "$bin" >"$log" 2>&1
   rc=$?
