@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "common/ts_log.h"
+
 static uint64_t ts__now_us(void)
 {
     return uv_hrtime() / 1000;
@@ -12,47 +14,147 @@ int ts_dbq_init(ts_dbq *q, uv_loop_t *loop, ts_store *store)
     memset(q, 0, sizeof *q);
     q->loop = loop;
     q->store = store;
-    return uv_mutex_init(&q->lock);
+    int rc = uv_mutex_init(&q->lock);
+    if (rc == 0 && (rc = uv_mutex_init(&q->qlock)) != 0)
+        uv_mutex_destroy(&q->lock);
+    q->runner.data = q;
+    return rc;
 }
 
 void ts_dbq_destroy(ts_dbq *q)
 {
+    uv_mutex_destroy(&q->qlock);
     uv_mutex_destroy(&q->lock);
 }
 
-static void ts__work(uv_work_t *req)
+/* Takes what runs next: one job alone, or the groupable jobs at the head. */
+static ts_dbjob *ts__take(ts_dbq *q)
 {
-    ts_dbjob *job = req->data;
-    ts_dbq *q = job->q;
-    uv_mutex_lock(&q->lock);
+    uv_mutex_lock(&q->qlock);
+    ts_dbjob *first = q->head, *last = first;
+    if (first != NULL) {
+        uint32_t n = 1;
+        if (first->groupable)
+            while (last->next != NULL && last->next->groupable && n < TS_DBQ_GROUP_MAX) {
+                last = last->next;
+                n++;
+            }
+        q->head = last->next;
+        if (q->head == NULL)
+            q->tail = NULL;
+        last->next = NULL;
+    }
+    uv_mutex_unlock(&q->qlock);
+    return first;
+}
+
+static void ts__run_one(ts_dbq *q, ts_dbjob *job)
+{
     uint64_t start = ts__now_us();
     if (start - job->queued_us > q->max_wait_us)
         q->max_wait_us = start - job->queued_us;
     job->work(job, q->store);
     job->ran_us = ts__now_us() - start;
-    q->busy_us += job->ran_us;
+}
+
+static void ts__runner_work(uv_work_t *req)
+{
+    ts_dbq *q = req->data;
+    ts_dbjob *group = q->group;
+    uv_mutex_lock(&q->lock);
+    uint64_t start = ts__now_us();
+    uint32_t n = 0;
+    for (ts_dbjob *j = group; j; j = j->next)
+        n++;
+    ts_error err;
+    bool outer = group->groupable && ts_store_begin(q->store, &err) == 0;
+    if (group->groupable && !outer)
+        ts_log_error("group_begin_failed", "jobs=%u reason=\"%s\"", n, err.msg); /* each runs on its own */
+    for (ts_dbjob *j = group; j; j = j->next) {
+        j->group_n = n;
+        ts__run_one(q, j);
+    }
+    if (outer) {
+        uint64_t c0 = ts__now_us();
+        int rc = ts_store_commit(q->store, &err);
+        if (rc < 0) {
+            ts_store_rollback(q->store);
+            ts_log_error("group_commit_failed", "jobs=%u reason=\"%s\"", n, err.msg);
+        }
+        uint64_t share = (ts__now_us() - c0) / n;
+        for (ts_dbjob *j = group; j; j = j->next) {
+            j->commit_rc = rc < 0 ? TS_ESTORAGE : 0;
+            j->ran_us += share;
+        }
+        q->commits++;
+        q->grouped += n;
+    }
+    q->busy_us += ts__now_us() - start;
     uv_mutex_unlock(&q->lock);
 }
 
-static void ts__after(uv_work_t *req, int status)
+static void ts__runner_after(uv_work_t *req, int status);
+
+static void ts__runner_queue(ts_dbq *q)
+{
+    q->group = ts__take(q);
+    if (q->group == NULL)
+        return;
+    q->running = true;
+    uv_queue_work(q->loop, &q->runner, ts__runner_work, ts__runner_after);
+}
+
+static void ts__runner_after(uv_work_t *req, int status)
 {
     (void)status;
-    ts_dbjob *job = req->data;
-    job->q->inflight--;
-    job->q->jobs_done++;
-    job->done(job);
+    ts_dbq *q = req->data;
+    ts_dbjob *group = q->group;
+    q->group = NULL;
+    q->running = false;
+    /* completions may queue more work: it starts after this group is done */
+    while (group != NULL) {
+        ts_dbjob *next = group->next;
+        group->next = NULL;
+        q->inflight--;
+        q->jobs_done++;
+        group->done(group);
+        group = next;
+    }
+    if (!q->running)
+        ts__runner_queue(q);
+}
+
+static void ts__submit(ts_dbq *q, ts_dbjob *job, ts_dbjob_work work, ts_dbjob_done done, void *data, bool grouped)
+{
+    job->q = q;
+    job->next = NULL;
+    job->work = work;
+    job->done = done;
+    job->data = data;
+    job->groupable = grouped;
+    job->commit_rc = 0;
+    job->group_n = 0;
+    job->queued_us = ts__now_us();
+    q->inflight++;
+    uv_mutex_lock(&q->qlock);
+    if (q->tail)
+        q->tail->next = job;
+    else
+        q->head = job;
+    q->tail = job;
+    uv_mutex_unlock(&q->qlock);
+    if (!q->running)
+        ts__runner_queue(q);
 }
 
 void ts_dbq_submit(ts_dbq *q, ts_dbjob *job, ts_dbjob_work work, ts_dbjob_done done, void *data)
 {
-    job->q = q;
-    job->work = work;
-    job->done = done;
-    job->data = data;
-    job->req.data = job;
-    job->queued_us = ts__now_us();
-    q->inflight++;
-    uv_queue_work(q->loop, &job->req, ts__work, ts__after);
+    ts__submit(q, job, work, done, data, false);
+}
+
+void ts_dbq_submit_grouped(ts_dbq *q, ts_dbjob *job, ts_dbjob_work work, ts_dbjob_done done, void *data)
+{
+    ts__submit(q, job, work, done, data, true);
 }
 
 void ts_dbq_run_now(ts_dbq *q, ts_dbjob_work work, void *data)

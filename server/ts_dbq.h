@@ -1,9 +1,16 @@
 /* Store work off the event loop: jobs run on libuv's thread pool, one at a
  * time (the store is single-threaded), and their completion runs back on the
- * loop. The loop therefore never waits on a disk sync. */
+ * loop. The loop therefore never waits on a disk sync.
+ *
+ * Group commit: the sessions' jobs (pushes, pulls, hellos) that are waiting
+ * together run in one transaction, each in its own savepoint, and are
+ * completed only after its single commit. A disk sync is the cost of a
+ * commit, so when many stations push at once they share it; and nothing is
+ * acknowledged before it is durable, since completion follows the commit. */
 #ifndef TS_DBQ_H
 #define TS_DBQ_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <uv.h>
@@ -18,29 +25,47 @@ typedef void (*ts_dbjob_work)(ts_dbjob *job, ts_store *store);
 /* Runs on the loop thread afterwards. */
 typedef void (*ts_dbjob_done)(ts_dbjob *job);
 
+/* Most jobs one group commit holds. */
+#define TS_DBQ_GROUP_MAX 64
+
 struct ts_dbjob {
-    uv_work_t req;
     ts_dbq *q;
+    ts_dbjob *next; /* in the queue, then in the running group */
     ts_dbjob_work work;
     ts_dbjob_done done;
     void *data;
+    bool groupable;   /* may share a transaction (its writes are one savepoint) */
+    int commit_rc;    /* 0, or TS_ESTORAGE when the group's commit failed: nothing it wrote is kept */
+    uint32_t group_n; /* how many jobs its commit held */
     uint64_t queued_us;
-    uint64_t ran_us; /* time spent holding the store */
+    uint64_t ran_us; /* time spent holding the store (its share of the commit included) */
 };
 
 struct ts_dbq {
     uv_loop_t *loop;
     ts_store *store;
-    uv_mutex_t lock;
+    uv_mutex_t lock;  /* the store */
+    uv_mutex_t qlock; /* the queue */
+    ts_dbjob *head, *tail;
+    ts_dbjob *group; /* being run (the runner's, until it completes) */
+    uv_work_t runner;
+    bool running;
     unsigned inflight;
     uint64_t jobs_done;
-    uint64_t busy_us; /* total time the store was held */
+    uint64_t commits;    /* transactions that held a group */
+    uint64_t grouped;    /* jobs that ran in them */
+    uint64_t busy_us;    /* total time the store was held */
     uint64_t max_wait_us;
 };
 
 int ts_dbq_init(ts_dbq *q, uv_loop_t *loop, ts_store *store);
 void ts_dbq_destroy(ts_dbq *q);
+/* Queues a job that runs alone (its own transactions, if any). */
 void ts_dbq_submit(ts_dbq *q, ts_dbjob *job, ts_dbjob_work work, ts_dbjob_done done, void *data);
+/* Queues a job that may share a group commit (see above). Its work must do
+ * its writes through the store's transactions (nested: savepoints) and not
+ * assume it is the outermost one. */
+void ts_dbq_submit_grouped(ts_dbq *q, ts_dbjob *job, ts_dbjob_work work, ts_dbjob_done done, void *data);
 /* Runs work synchronously on the calling (loop) thread: for start-up and
  * tools, never for sessions. */
 void ts_dbq_run_now(ts_dbq *q, ts_dbjob_work work, void *data);

@@ -324,9 +324,11 @@ static void ts__stats_tick(uv_timer_t *t)
     ts_server_get_stats(srv, &s);
     ts_log_info("stats", "connections=%" PRIu64 " sessions=%" PRIu64 " changes_in=%" PRIu64 " changes_out=%" PRIu64
                 " conflicts=%" PRIu64 " protocol_errors=%" PRIu64 " lag_p99_ms=%" PRIu64 " lag_max_ms=%" PRIu64
-                " buffers_bytes=%" PRIu64 " bytes_in=%" PRIu64 " bytes_out=%" PRIu64,
+                " buffers_bytes=%" PRIu64 " bytes_in=%" PRIu64 " bytes_out=%" PRIu64 " db_jobs=%" PRIu64
+                " db_group_commits=%" PRIu64 " db_grouped_jobs=%" PRIu64,
                 s.connections, s.sessions, s.changes_in, s.changes_out, s.conflicts, s.protocol_errors,
-                s.loop_lag_ms_p99, s.loop_lag_ms_max, s.memory_buffers, s.bytes_in, s.bytes_out);
+                s.loop_lag_ms_p99, s.loop_lag_ms_max, s.memory_buffers, s.bytes_in, s.bytes_out, srv->dbq.jobs_done,
+                srv->dbq.commits, srv->dbq.grouped);
 }
 
 int ts_server_start(ts_server **out, uv_loop_t *loop, const ts_server_config *cfg, ts_error *err)

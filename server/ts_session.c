@@ -168,7 +168,7 @@ static void ts__job_submit(ts_session *s, ts__job *j, ts_dbjob_work work)
     s->busy = true;
     s->refs++;
     ts_conn_pause(&s->conn, true);
-    ts_dbq_submit(&s->srv->dbq, &j->base, work, ts__job_done, j);
+    ts_dbq_submit_grouped(&s->srv->dbq, &j->base, work, ts__job_done, j);
 }
 
 static void ts__notify_add(ts__job *j, const char *station)
@@ -361,12 +361,41 @@ static void ts__welcome(ts_session *s, ts__job *j)
     ts_msg_free(&m);
 }
 
+/* The group commit that held this job failed: whatever it did is undone, so
+ * it answers as a storage failure (a push is refused whole, the station
+ * keeps its changes and sends them again). */
+static void ts__job_not_committed(ts__job *j)
+{
+    j->rc = TS_ESTORAGE;
+    snprintf(j->err.msg, sizeof j->err.msg, "the district could not store this (its disk?)");
+    if (j->kind == JOB_PUSH) {
+        ts_msg ack;
+        ts_msg_init(&ack, TS_MSG_PUSH_ACK);
+        ack.u.push_ack.batch = j->req.u.push.batch;
+        ack.u.push_ack.code = (uint64_t)-TS_ESTORAGE;
+        ack.u.push_ack.message = j->err.msg;
+        ts_buf_reset(&j->out);
+        ts_msg_encode(&ack, &j->out);
+        ts_msg_free(&ack);
+        j->nchanges = j->nrejected = j->nconflicts = 0;
+        j->notify_all = false;
+        j->rekey = false;
+    }
+    for (size_t i = 0; i < j->nnotify; i++)
+        free(j->notify[i]);
+    j->nnotify = 0;
+    ts_buf_reset(&j->notices);
+    j->nnotices = 0;
+}
+
 static void ts__job_done(ts_dbjob *base)
 {
     ts__job *j = base->data;
     ts_session *s = j->s;
     ts_server *srv = s->srv;
     s->busy = false;
+    if (base->commit_rc < 0 && j->rc >= 0)
+        ts__job_not_committed(j);
     bool open = s->state != TS_SESS_CLOSING && s->conn.open && !s->conn.closing;
     ts__processing++; /* what the job wrote must not start the next request early (ts__on_drain) */
 
@@ -422,8 +451,9 @@ static void ts__job_done(ts_dbjob *base)
                         j->req.u.push.batch, ts_err_name(j->rc), ts_log_quote(q, sizeof q, j->err.msg));
         } else {
             ts_log_debug("push_applied", "station=%s batch=%" PRIu64 " changes=%" PRIu64 " rejected=%" PRIu64
-                         " conflicts=%" PRIu64 " db_us=%" PRIu64,
-                         s->station, j->req.u.push.batch, j->nchanges, j->nrejected, j->nconflicts, j->base.ran_us);
+                         " conflicts=%" PRIu64 " db_us=%" PRIu64 " group=%u",
+                         s->station, j->req.u.push.batch, j->nchanges, j->nrejected, j->nconflicts, j->base.ran_us,
+                         j->base.group_n);
         }
         if (j->rekey && open) {
             ts__send_bye(s, "rekey required: this database was restored from an old copy");
@@ -829,7 +859,7 @@ static void ts__on_close(ts_conn *c, int reason)
             snprintf(j->station, sizeof j->station, "%s", s->station);
             j->last_seen = ts_wall_ms();
             j->last_sync = s->last_sync_ms;
-            ts_dbq_submit(&srv->dbq, &j->base, ts__seen_work, ts__seen_done, j);
+            ts_dbq_submit_grouped(&srv->dbq, &j->base, ts__seen_work, ts__seen_done, j);
         }
     }
     s->state = TS_SESS_CLOSING;

@@ -1,0 +1,194 @@
+/* The DB queue's group commit: jobs waiting together share one transaction
+ * and are completed, in order, only after its commit; a failed commit undoes
+ * every job of the group and tells each; jobs that must run alone do. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+#include <uv.h>
+
+#include "common/ts_xmalloc.h"
+#include "server/ts_dbq.h"
+#include "tests/support/ts_test.h"
+#include "tests/support/ts_test_store.h"
+
+typedef struct job {
+    ts_dbjob base;
+    int index;
+    const char *sql; /* what the job writes */
+    int work_rc;     /* its statement's result */
+    bool in_tx;      /* whether it ran inside a transaction */
+    bool done;
+} job;
+
+static int done_order[64];
+static int ndone;
+
+static void job_work(ts_dbjob *base, ts_store *st)
+{
+    job *j = base->data;
+    j->in_tx = !sqlite3_get_autocommit(ts_store_db(st));
+    ts_error err;
+    if (ts_store_begin(st, &err) < 0) {
+        j->work_rc = -1;
+        return;
+    }
+    j->work_rc = sqlite3_exec(ts_store_db(st), j->sql, NULL, NULL, NULL);
+    if (j->work_rc == SQLITE_OK)
+        ts_store_commit(st, &err);
+    else
+        ts_store_rollback(st);
+}
+
+static void job_done(ts_dbjob *base)
+{
+    job *j = base->data;
+    j->done = true;
+    done_order[ndone++] = j->index;
+}
+
+typedef struct fixture {
+    char *dir;
+    ts_store *st;
+    uv_loop_t loop;
+    ts_dbq q;
+} fixture;
+
+static int setup(void **state)
+{
+    fixture *f = ts_xcalloc(1, sizeof *f);
+    f->dir = ts_tmpdir_make("dbq");
+    f->st = ts_test_open(f->dir, "district.db", TS_ROLE_SERVER, NULL, NULL);
+    /* a deferred foreign key lets a job make the commit itself fail */
+    assert_int_equal(sqlite3_exec(ts_store_db(f->st),
+                                  "PRAGMA foreign_keys = ON;"
+                                  "CREATE TABLE t(x INTEGER);"
+                                  "CREATE TABLE parent(id INTEGER PRIMARY KEY);"
+                                  "CREATE TABLE child(p INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED);",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(uv_loop_init(&f->loop), 0);
+    assert_int_equal(ts_dbq_init(&f->q, &f->loop, f->st), 0);
+    ndone = 0;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    ts_dbq_destroy(&f->q);
+    assert_int_equal(uv_loop_close(&f->loop), 0);
+    ts_store_close(f->st);
+    ts_tmpdir_remove(f->dir);
+    free(f);
+    return 0;
+}
+
+static long count(fixture *f, const char *sql)
+{
+    sqlite3_stmt *q;
+    long n = -1;
+    if (sqlite3_prepare_v2(ts_store_db(f->st), sql, -1, &q, NULL) == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW)
+        n = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    return n;
+}
+
+static void test_waiting_jobs_share_a_commit(void **state)
+{
+    fixture *f = *state;
+    job jobs[10];
+    char sql[10][64];
+    for (int i = 0; i < 10; i++) {
+        memset(&jobs[i], 0, sizeof jobs[i]);
+        jobs[i].index = i;
+        snprintf(sql[i], sizeof sql[i], "INSERT INTO t VALUES(%d)", i);
+        jobs[i].sql = sql[i];
+        ts_dbq_submit_grouped(&f->q, &jobs[i].base, job_work, job_done, &jobs[i]);
+    }
+    /* the first starts at once; the nine queued behind it go together */
+    assert_int_equal(uv_run(&f->loop, UV_RUN_DEFAULT), 0);
+    assert_int_equal(ndone, 10);
+    for (int i = 0; i < 10; i++) {
+        assert_int_equal(done_order[i], i);
+        assert_int_equal(jobs[i].work_rc, SQLITE_OK);
+        assert_int_equal(jobs[i].base.commit_rc, 0);
+        assert_true(jobs[i].in_tx);
+    }
+    assert_int_equal(jobs[0].base.group_n, 1);
+    for (int i = 1; i < 10; i++)
+        assert_int_equal(jobs[i].base.group_n, 9);
+    assert_int_equal(f->q.commits, 2);
+    assert_int_equal(f->q.grouped, 10);
+    assert_int_equal(f->q.inflight, 0);
+    assert_int_equal(count(f, "SELECT count(*) FROM t"), 10);
+}
+
+static void test_failed_commit_undoes_the_group(void **state)
+{
+    fixture *f = *state;
+    job first = {.index = 0, .sql = "INSERT INTO t VALUES(100)"};
+    job a = {.index = 1, .sql = "INSERT INTO t VALUES(1)"};
+    job bad = {.index = 2, .sql = "INSERT INTO child VALUES(42)"}; /* no parent 42: the commit fails */
+    job c = {.index = 3, .sql = "INSERT INTO t VALUES(3)"};
+    ts_dbq_submit_grouped(&f->q, &first.base, job_work, job_done, &first);
+    ts_dbq_submit_grouped(&f->q, &a.base, job_work, job_done, &a);
+    ts_dbq_submit_grouped(&f->q, &bad.base, job_work, job_done, &bad);
+    ts_dbq_submit_grouped(&f->q, &c.base, job_work, job_done, &c);
+    assert_int_equal(uv_run(&f->loop, UV_RUN_DEFAULT), 0);
+    assert_int_equal(ndone, 4);
+    assert_int_equal(first.base.commit_rc, 0);
+    /* each statement worked; the group's commit did not, and says so to each */
+    assert_int_equal(a.work_rc, SQLITE_OK);
+    assert_int_equal(bad.work_rc, SQLITE_OK);
+    assert_int_equal(a.base.commit_rc, TS_ESTORAGE);
+    assert_int_equal(bad.base.commit_rc, TS_ESTORAGE);
+    assert_int_equal(c.base.commit_rc, TS_ESTORAGE);
+    assert_int_equal(count(f, "SELECT count(*) FROM t"), 1); /* only the first job's row */
+    assert_int_equal(count(f, "SELECT count(*) FROM child"), 0);
+    assert_true(sqlite3_get_autocommit(ts_store_db(f->st)));
+
+    /* and the queue goes on working */
+    job after = {.index = 4, .sql = "INSERT INTO t VALUES(4)"};
+    ts_dbq_submit_grouped(&f->q, &after.base, job_work, job_done, &after);
+    assert_int_equal(uv_run(&f->loop, UV_RUN_DEFAULT), 0);
+    assert_int_equal(after.base.commit_rc, 0);
+    assert_int_equal(count(f, "SELECT count(*) FROM t"), 2);
+}
+
+static void test_alone_jobs_run_alone(void **state)
+{
+    fixture *f = *state;
+    job g1 = {.index = 0, .sql = "INSERT INTO t VALUES(1)"};
+    job g2 = {.index = 1, .sql = "INSERT INTO t VALUES(2)"};
+    job solo = {.index = 2, .sql = "INSERT INTO t VALUES(3)"};
+    job g3 = {.index = 3, .sql = "INSERT INTO t VALUES(4)"};
+    job g4 = {.index = 4, .sql = "INSERT INTO t VALUES(5)"};
+    ts_dbq_submit_grouped(&f->q, &g1.base, job_work, job_done, &g1);
+    ts_dbq_submit_grouped(&f->q, &g2.base, job_work, job_done, &g2);
+    ts_dbq_submit(&f->q, &solo.base, job_work, job_done, &solo);
+    ts_dbq_submit_grouped(&f->q, &g3.base, job_work, job_done, &g3);
+    ts_dbq_submit_grouped(&f->q, &g4.base, job_work, job_done, &g4);
+    assert_int_equal(uv_run(&f->loop, UV_RUN_DEFAULT), 0);
+    assert_int_equal(ndone, 5);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(done_order[i], i);
+    assert_false(solo.in_tx); /* its own transactions, not a group's */
+    assert_int_equal(solo.base.group_n, 1);
+    assert_int_equal(g2.base.group_n, 1); /* g1 ran at once, g2 alone before the solo job */
+    assert_int_equal(g3.base.group_n, 2);
+    assert_int_equal(g4.base.group_n, 2);
+    assert_int_equal(count(f, "SELECT count(*) FROM t"), 5);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_waiting_jobs_share_a_commit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failed_commit_undoes_the_group, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_alone_jobs_run_alone, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
