@@ -712,14 +712,24 @@ int ts_task_assign(ts_store *st, const ts_actor *who, const char *task_id, const
     for (size_t i = 0; i < stations->n && rc == 0; i++) {
         char id[TS_KEY_MAX + 1];
         snprintf(id, sizeof id, "%s:%s", task_id, stations->v[i]);
-        json_t *f = json_pack("{s:s,s:s,s:s,s:s}", "task_id", task_id, "station", stations->v[i], "assigned_at",
-                              now_iso, "state", "sent");
-        const char *dl = deadline && deadline[0] ? deadline : task_deadline;
+        /* assigning again changes the deadline or instructions, never the
+         * station's progress: state and assigned_at stay as they are */
+        ts_arena_init(&arena, 1024);
+        ts_change existing;
+        bool again = ts_store_get(st, "task_assignments", id, &existing, &arena, NULL) == 0;
+        if (again)
+            ts_version_free(&existing.v);
+        ts_arena_free(&arena);
+        json_t *f = again ? json_object()
+                          : json_pack("{s:s,s:s,s:s,s:s}", "task_id", task_id, "station", stations->v[i],
+                                      "assigned_at", now_iso, "state", "sent");
+        const char *dl = deadline && deadline[0] ? deadline : again ? "" : task_deadline;
         if (dl[0])
             json_object_set_new(f, "deadline", json_string(dl));
         if (instructions && instructions[0])
             json_object_set_new(f, "instructions", json_string(instructions));
-        rc = ts__put_json(st, who, "task_assignments", id, f, err);
+        if (json_object_size(f) > 0)
+            rc = ts__put_json(st, who, "task_assignments", id, f, err);
         json_decref(f);
     }
     if (rc == 0)

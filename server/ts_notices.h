@@ -32,7 +32,8 @@ int ts_notice_resolve(ts_store *st, const json_t *spec, ts_strlist *out, ts_erro
 
 /* Creates a notice (fields as JSON, by the registry's types) and one
  * notice_recipients record per station, state "sent", in one transaction.
- * Missing issue_date/issuer/number are filled in. id_out receives its id. */
+ * Missing issue_date and number are filled in (the issuer is required). id_out
+ * receives its id. */
 int ts_notice_create(ts_store *st, const ts_actor *who, const json_t *fields, const ts_strlist *stations,
                      char *id_out, size_t id_size, ts_error *err);
 /* The notice and each recipient's handling, as JSON. */

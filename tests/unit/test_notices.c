@@ -1006,6 +1006,17 @@ static void test_escalate_overdue(void **state)
     ts_test_pull(f->srv, f->sta[3], XL);
     transition_ok(f->sta[3], "KH-01", "done", "Hùng", NULL, "Đã kiện toàn", NULL);
     ts_test_push(f->sta[3], f->srv, XL, false);
+    /* assigning again (a new deadline for everyone) keeps each station's progress */
+    ts_strlist again = {NULL, 0};
+    ts_strlist_add(&again, BN);
+    ts_strlist_add(&again, XL);
+    assert_int_equal(ts_task_assign(f->srv, &a, "KH-01", &again, "2030-06-30", NULL, &err), 0);
+    ts_strlist_free(&again);
+    h = record_fields(f->srv, "task_assignments", "KH-01:xuanlang");
+    assert_string_equal(jstr(h, "state"), "done");
+    assert_string_equal(jstr(h, "deadline"), "2030-06-30");
+    assert_string_equal(jstr(h, "instructions"), "Báo cáo tiến độ hằng tháng");
+    json_decref(h);
     uint64_t q2;
     assert_true(ts_time_parse("2030-07-01", &q2)); /* Quý II năm 2030 ends 2030-06-30 */
     escalate(f, &p, q2 - 1, &e, &n);
