@@ -311,8 +311,11 @@ static int ts__apply_one(ts__apply_ctx *ax, const ts_change *c, ts_apply_result 
         seq = ++st->seq;
     } else {
         seq = c->seq;
-        /* a merge holds writes the server has not seen yet: push it */
-        if (how == TS_MERGE_MERGED)
+        /* a merge that holds this station's writes the server has not seen
+         * yet is pushed; one of only district writes is not (after the
+         * district's database was replaced, old and new district versions
+         * meet here, and the district refuses a station writing its records) */
+        if (how == TS_MERGE_MERGED && cur.found && ts_vv_get(&cur.v.vv, &st->replica) > ts_vv_get(&c->v.vv, &st->replica))
             lseq = ++st->lseq;
     }
     const ts_rid *origin = from_station && how == TS_MERGE_REPLACED ? actor->replica : NULL;
