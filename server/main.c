@@ -139,6 +139,9 @@ static int ts__add_user(const ts_server_config *cfg, const char *name, const cha
     return 0;
 }
 
+static int ts__serve(ts_daemon *d, bool check, bool print, const char *port_file, const char *add_user,
+                     const char *role);
+
 int main(int argc, char **argv)
 {
     /* a station whose connection resets mid-write must cost an EPIPE on that
@@ -178,15 +181,27 @@ int main(int argc, char **argv)
         default: usage(stderr); return 2;
         }
     }
+    int rc;
     if (optind < argc) {
         fprintf(stderr, "tramsyncd: unexpected argument \"%s\"\n", argv[optind]);
         usage(stderr);
-        return 2;
+        rc = 2;
+    } else {
+        rc = ts__serve(&d, check, print, port_file, add_user, role);
     }
+    for (int i = 0; i < d.noverrides; i++)
+        free(d.overrides[i]);
+    free(d.overrides);
+    return rc;
+}
 
+/* Everything after the options: the one-shot modes, or the daemon. */
+static int ts__serve(ts_daemon *d, bool check, bool print, const char *port_file, const char *add_user,
+                     const char *role)
+{
     ts_server_config cfg;
     ts_error err;
-    if (ts_server_config_load(&cfg, d.config_path, d.overrides, d.noverrides, &err) < 0) {
+    if (ts_server_config_load(&cfg, d->config_path, d->overrides, d->noverrides, &err) < 0) {
         fprintf(stderr, "tramsyncd: %s\n", err.msg);
         return 2;
     }
@@ -205,7 +220,7 @@ int main(int argc, char **argv)
         if (rc < 0)
             fprintf(stderr, "tramsyncd: configuration error: %s\n", err.msg);
         else
-            printf("tramsyncd: configuration OK (%s)\n", d.config_path ? d.config_path : "built-in defaults");
+            printf("tramsyncd: configuration OK (%s)\n", d->config_path ? d->config_path : "built-in defaults");
         ts_server_config_free(&cfg);
         return rc < 0 ? 1 : 0;
     }
@@ -216,8 +231,8 @@ int main(int argc, char **argv)
         rl.rlim_cur = rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
     }
-    d.loop = uv_default_loop();
-    if (ts_server_start(&d.srv, d.loop, &cfg, &err) < 0) {
+    d->loop = uv_default_loop();
+    if (ts_server_start(&d->srv, d->loop, &cfg, &err) < 0) {
         ts_log_error("start_failed", "reason=\"%s\"", err.msg);
         fprintf(stderr, "tramsyncd: %s\n", err.msg);
         ts_server_config_free(&cfg);
@@ -227,27 +242,24 @@ int main(int argc, char **argv)
     if (port_file != NULL) {
         FILE *f = fopen(port_file, "w");
         /* the sync port, then the admin port (-1 when off) */
-        if (f == NULL || fprintf(f, "%d\n%d\n", ts_server_port(d.srv), ts_server_admin_port(d.srv)) < 0 ||
+        if (f == NULL || fprintf(f, "%d\n%d\n", ts_server_port(d->srv), ts_server_admin_port(d->srv)) < 0 ||
             fclose(f) != 0) {
             fprintf(stderr, "tramsyncd: cannot write %s\n", port_file);
             return 1;
         }
     }
-    uv_signal_init(d.loop, &d.sig_term);
-    uv_signal_init(d.loop, &d.sig_int);
-    uv_signal_init(d.loop, &d.sig_hup);
-    d.sig_term.data = d.sig_int.data = d.sig_hup.data = &d;
-    uv_signal_start(&d.sig_term, on_signal, SIGTERM);
-    uv_signal_start(&d.sig_int, on_signal, SIGINT);
-    uv_signal_start(&d.sig_hup, on_signal, SIGHUP);
+    uv_signal_init(d->loop, &d->sig_term);
+    uv_signal_init(d->loop, &d->sig_int);
+    uv_signal_init(d->loop, &d->sig_hup);
+    d->sig_term.data = d->sig_int.data = d->sig_hup.data = d;
+    uv_signal_start(&d->sig_term, on_signal, SIGTERM);
+    uv_signal_start(&d->sig_int, on_signal, SIGINT);
+    uv_signal_start(&d->sig_hup, on_signal, SIGHUP);
     sd_notify(0, "READY=1");
 
-    uv_run(d.loop, UV_RUN_DEFAULT);
+    uv_run(d->loop, UV_RUN_DEFAULT);
 
-    ts_server_free(d.srv);
-    uv_loop_close(d.loop);
-    for (int i = 0; i < d.noverrides; i++)
-        free(d.overrides[i]);
-    free(d.overrides);
-    return d.exit_code;
+    ts_server_free(d->srv);
+    uv_loop_close(d->loop);
+    return d->exit_code;
 }

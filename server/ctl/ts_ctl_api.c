@@ -143,9 +143,11 @@ out:
     return rc;
 }
 
-static void ts__read_password(char *out, size_t size)
+/* The password from the environment variable `env`, else asked on the
+ * terminal (or read from standard input). */
+static void ts__read_password(const char *env_name, const char *prompt, char *out, size_t size)
 {
-    const char *env = getenv("TRAMSYNC_PASSWORD");
+    const char *env = getenv(env_name);
     if (env) {
         snprintf(out, size, "%s", env);
         return;
@@ -153,7 +155,7 @@ static void ts__read_password(char *out, size_t size)
     struct termios old, quiet;
     bool tty = isatty(0) && tcgetattr(0, &old) == 0;
     if (tty) {
-        fprintf(stderr, "Password: ");
+        fprintf(stderr, "%s: ", prompt);
         quiet = old;
         quiet.c_lflag &= ~(tcflag_t)ECHO;
         tcsetattr(0, TCSANOW, &quiet);
@@ -174,7 +176,7 @@ static int ts__login(ts__client *c)
     if (c->user == NULL)
         return ts__err("authenticate with --user NAME (password from $TRAMSYNC_PASSWORD or asked) or --cert FILE");
     char password[256];
-    ts__read_password(password, sizeof password);
+    ts__read_password("TRAMSYNC_PASSWORD", "Password", password, sizeof password);
     json_t *b = json_pack("{s:s,s:s}", "username", c->user, "password", password);
     ts__resp r;
     int rc = ts__request(c, "POST", "/api/login", b, &r);
@@ -670,13 +672,12 @@ static int ts__user(ts_ctl *ctl, ts__client *c, int argc, char **argv)
     int rc = ts__login(c);
     if (rc != 0)
         return rc;
-    char password[256];
-    fprintf(stderr, "New password for %s\n", rest[0]);
-    const char *env = getenv("TRAMSYNC_NEW_PASSWORD");
-    if (env)
-        snprintf(password, sizeof password, "%s", env);
-    else
-        ts__read_password(password, sizeof password);
+    /* never $TRAMSYNC_PASSWORD: that is the password of whoever logs in */
+    char password[256], prompt[200];
+    snprintf(prompt, sizeof prompt, "New password for %s", rest[0]);
+    ts__read_password("TRAMSYNC_NEW_PASSWORD", prompt, password, sizeof password);
+    if (password[0] == '\0')
+        return ts__err("no password for %s (set $TRAMSYNC_NEW_PASSWORD or type it)", rest[0]);
     json_t *body = json_pack("{s:s,s:s,s:s}", "username", rest[0], "password", password, "role", o.role);
     if (o.full_name)
         json_object_set_new(body, "full_name", json_string(o.full_name));

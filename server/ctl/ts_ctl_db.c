@@ -17,6 +17,7 @@
 
 #include "common/ts_config.h"
 #include "common/ts_store.h"
+#include "common/ts_vv.h"
 #include "common/ts_xmalloc.h"
 #include "server/ctl/ts_ctl.h"
 
@@ -227,10 +228,44 @@ static int ts__restore(ts_ctl *ctl, const char *backup, const char *database, bo
     char id[33];
     for (int i = 0; i < 16; i++)
         snprintf(id + 2 * i, 3, "%02x", rnd[i]);
-    char sql[256];
-    snprintf(sql, sizeof sql, "UPDATE meta SET value = '%s' WHERE key = 'db_id'; PRAGMA journal_mode = WAL;", id);
-    if (sqlite3_exec(dst, sql, NULL, NULL, NULL) != SQLITE_OK) {
-        rc = ts__err("cannot give the restored database a new id: %s", sqlite3_errmsg(dst));
+    /* ... and a new replica id for the district's own writes. Each record's
+     * version vector numbers the district's writes per record: the restored
+     * copy would number its next write of a record changed after the backup
+     * with a dot stations already hold for that later write, so they would
+     * take it as known and keep the lost value for good (a directory change
+     * re-entered after a restore never reached the stations). Writes under a
+     * new id are new to everyone. The prefix (the district owner) is kept. */
+    char replica[TS_RID_MAX + 1] = "";
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(dst, "SELECT value FROM meta WHERE key = 'replica'", -1, &q, NULL) == SQLITE_OK &&
+        sqlite3_step(q) == SQLITE_ROW && sqlite3_column_text(q, 0) != NULL)
+        snprintf(replica, sizeof replica, "%s", (const char *)sqlite3_column_text(q, 0));
+    sqlite3_finalize(q);
+    char *dot = strrchr(replica, '.');
+    if (dot == NULL || dot == replica) {
+        rc = ts__err("the backup has no valid district replica id (\"%s\")", replica);
+        goto out;
+    }
+    *dot = '\0';
+    ts_rid rid;
+    ts_rid_generate(&rid, replica);
+    static const char *const keys[2] = {"db_id", "replica"};
+    const char *values[2] = {id, rid.b};
+    for (int i = 0; i < 2; i++) {
+        bool done = sqlite3_prepare_v2(dst, "UPDATE meta SET value = ?2 WHERE key = ?1", -1, &q, NULL) == SQLITE_OK;
+        if (done) {
+            sqlite3_bind_text(q, 1, keys[i], -1, SQLITE_STATIC);
+            sqlite3_bind_text(q, 2, values[i], -1, SQLITE_STATIC);
+            done = sqlite3_step(q) == SQLITE_DONE && sqlite3_changes(dst) == 1;
+        }
+        sqlite3_finalize(q);
+        if (!done) {
+            rc = ts__err("cannot give the restored database a new %s: %s", keys[i], sqlite3_errmsg(dst));
+            goto out;
+        }
+    }
+    if (sqlite3_exec(dst, "PRAGMA journal_mode = WAL", NULL, NULL, NULL) != SQLITE_OK) {
+        rc = ts__err("cannot put the restored database in WAL mode: %s", sqlite3_errmsg(dst));
         goto out;
     }
     sqlite3_close(dst);
@@ -244,9 +279,9 @@ static int ts__restore(ts_ctl *ctl, const char *backup, const char *database, bo
         rc = ts__err("cannot move %s into place: %s", tmp, strerror(errno));
         goto out;
     }
-    printf("restored %s from %s (new database id %s). Start tramsyncd: the stations will send again\n"
-           "everything they own, so changes made after the backup return as they reconnect.\n",
-           database, backup, id);
+    printf("restored %s from %s (new database id %s, district replica %s). Start tramsyncd: the stations will\n"
+           "send again everything they own, so changes made after the backup return as they reconnect.\n",
+           database, backup, id, rid.b);
 out:
     sqlite3_close(dst);
     sqlite3_close(src);
