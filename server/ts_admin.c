@@ -6,6 +6,7 @@
 
 #include <argon2.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -46,6 +47,28 @@ struct ts_admin {
     void *stop_arg;
     int closing_parts;
     uint64_t started_ms;
+    /* changes from stations, seen by polling the store while consoles watch */
+    uv_timer_t watch_timer;
+    bool watch_running;
+    uint64_t watch_seq;
+    uint64_t watch_conflicts;
+    /* the station directory, cached by the table's last sequence number
+     * (store thread only) */
+    bool dir_valid;
+    int64_t dir_key;
+    struct ts__dir_entry *dir;
+    size_t ndir;
+    /* handling records needing attention, cached by the tables' last
+     * sequence numbers (store thread only) */
+    bool flags_valid;
+    int64_t flags_key[2];
+    json_t *flags_items;
+    uint32_t flags_counts[3];
+    uint32_t flags_states[2][5]; /* notice_recipients, task_assignments: records by state */
+    /* the live records count, cached (store thread only) */
+    int64_t records_count;
+    uint64_t records_at;
+    uint64_t records_seq;
 };
 
 int ts_admin_role_rank(const char *role)
@@ -65,6 +88,15 @@ static const char *ts__role_name(int rank)
 {
     static const char *const names[] = {"none", "viewer", "operator", "admin"};
     return rank >= 0 && rank <= 3 ? names[rank] : "none";
+}
+
+static void ts__dir_free(ts_admin *a);
+
+static void ts__admin_free(ts_admin *a)
+{
+    json_decref(a->flags_items);
+    ts__dir_free(a);
+    free(a);
 }
 
 /* ---------------------------------------------------------------- jobs */
@@ -101,6 +133,8 @@ struct ts__job {
     ts_live_station *live;
     size_t nlive;
     ts_server_stats stats;
+    uint64_t http_requests;
+    size_t sse_clients;
     uint64_t now_ms;
     /* who */
     int role;
@@ -293,13 +327,127 @@ static bool ts__q(ts__job *j, const char *name, char *out, size_t size)
     return ts_http_query(&r, name, out, size) && out[0];
 }
 
-static uint32_t ts__limit(ts__job *j, uint32_t def, uint32_t max)
+/* A numeric query parameter for paging: absent gives def; present, it must
+ * be a plain decimal number (else 400 and false); capped at max. */
+static bool ts__q_uint(ts__job *j, const char *name, uint32_t def, uint32_t max, uint32_t *out)
 {
-    char buf[16];
-    if (!ts__q(j, "limit", buf, sizeof buf))
-        return def;
-    long v = strtol(buf, NULL, 10);
-    return v <= 0 ? def : v > (long)max ? max : (uint32_t)v;
+    char buf[24];
+    *out = def;
+    if (!ts__q(j, name, buf, sizeof buf))
+        return true;
+    char *end;
+    unsigned long long v = strtoull(buf, &end, 10);
+    if (*end != '\0' || buf[0] == '-' || buf[0] == '+' || buf[0] == ' ') {
+        char msg[96];
+        snprintf(msg, sizeof msg, "%s must be a whole number", name);
+        ts__fail(j, 400, "BAD_REQUEST", msg);
+        return false;
+    }
+    *out = v > max ? max : (uint32_t)v;
+    return true;
+}
+
+/* A query parameter that must be one of `allowed` (NULL-terminated); absent
+ * gives the first. 400 and false on anything else. */
+static bool ts__q_enum(ts__job *j, const char *name, const char *const *allowed, char *out, size_t size)
+{
+    if (!ts__q(j, name, out, size)) {
+        snprintf(out, size, "%s", allowed[0]);
+        return true;
+    }
+    for (size_t i = 0; allowed[i]; i++)
+        if (strcmp(out, allowed[i]) == 0)
+            return true;
+    char msg[300];
+    size_t o = (size_t)snprintf(msg, sizeof msg, "%s must be one of:", name);
+    for (size_t i = 0; allowed[i] && o < sizeof msg; i++)
+        o += (size_t)snprintf(msg + o, sizeof msg - o, " %s", allowed[i]);
+    ts__fail(j, 400, "BAD_REQUEST", msg);
+    return false;
+}
+
+/* Search folding: lower case and without Vietnamese tone and vowel marks
+ * ("Bình Xuyên" matches "binh xuyen"), as a health manager types. */
+static const char *const ts__fold_groups[][2] = {
+    {"a", "àáảãạăằắẳẵặâầấẩẫậÀÁẢÃẠĂẰẮẲẴẶÂẦẤẨẪẬ"}, {"e", "èéẻẽẹêềếểễệÈÉẺẼẸÊỀẾỂỄỆ"},
+    {"i", "ìíỉĩịÌÍỈĨỊ"}, {"o", "òóỏõọôồốổỗộơờớởỡợÒÓỎÕỌÔỒỐỔỖỘƠỜỚỞỠỢ"},
+    {"u", "ùúủũụưừứửữựÙÚỦŨỤƯỪỨỬỮỰ"}, {"y", "ỳýỷỹỵỲÝỶỸỴ"}, {"d", "đĐ"},
+};
+
+static size_t ts__utf8_len(unsigned char c)
+{
+    return c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 1;
+}
+
+static void ts__fold(const char *s, char *out, size_t size)
+{
+    size_t o = 0;
+    while (*s && o + 1 < size) {
+        unsigned char c = (unsigned char)*s;
+        size_t n = ts__utf8_len(c);
+        if (n == 1) {
+            out[o++] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+            s++;
+            continue;
+        }
+        char base = 0;
+        for (size_t g = 0; g < sizeof ts__fold_groups / sizeof *ts__fold_groups && !base; g++)
+            for (const char *p = ts__fold_groups[g][1]; *p; p += ts__utf8_len((unsigned char)*p))
+                if (ts__utf8_len((unsigned char)*p) == n && strncmp(p, s, n) == 0) {
+                    base = ts__fold_groups[g][0][0];
+                    break;
+                }
+        if (base) {
+            out[o++] = base;
+        } else {
+            for (size_t k = 0; k < n && s[k] && o + 1 < size; k++)
+                out[o++] = s[k];
+        }
+        for (size_t k = 0; k < n && *s; k++)
+            s++;
+    }
+    out[o] = '\0';
+}
+
+/* Whether any of the strings contains the folded needle. */
+static bool ts__matches(const char *folded_needle, const char *const *hay, size_t n)
+{
+    if (folded_needle[0] == '\0')
+        return true;
+    char buf[1024];
+    for (size_t i = 0; i < n; i++) {
+        if (hay[i] == NULL || hay[i][0] == '\0')
+            continue;
+        ts__fold(hay[i], buf, sizeof buf);
+        if (strstr(buf, folded_needle) != NULL)
+            return true;
+    }
+    return false;
+}
+
+/* The search text (?q=), folded; empty when absent. */
+static void ts__q_search(ts__job *j, char *out, size_t size)
+{
+    char raw[256];
+    if (ts__q(j, "q", raw, sizeof raw))
+        ts__fold(raw, out, size);
+    else
+        out[0] = '\0';
+}
+
+/* A page of a JSON array (steals nothing: increfs the slice). */
+static json_t *ts__slice(json_t *const *items, size_t n, uint32_t offset, uint32_t limit)
+{
+    json_t *arr = json_array();
+    for (size_t i = offset; i < n && i < (size_t)offset + limit; i++)
+        json_array_append(arr, items[i]);
+    return arr;
+}
+
+static bool ts__has_paging(ts__job *j)
+{
+    char buf[8];
+    return ts__q(j, "limit", buf, sizeof buf) || ts__q(j, "offset", buf, sizeof buf) || ts__q(j, "q", buf, sizeof buf);
 }
 
 static json_t *ts__labels_json(const ts_label *list, size_t n)
@@ -483,113 +631,508 @@ static void ts__api_tables(ts__job *j, ts_store *st)
 
 /* ---------------------------------------------------------------- endpoints: stations */
 
-typedef struct ts__status_row {
-    char station[TS_KEY_MAX + 1];
-    json_t *o;
-} ts__status_row;
-
-static json_t *ts__station_obj(json_t *index, const char *code)
+static int64_t ts__scalar(ts_store *st, const char *sql)
 {
-    json_t *o = json_object_get(index, code);
-    if (o == NULL) {
-        o = json_pack("{s:s,s:b}", "code", code, "connected", 0);
-        json_object_set_new(index, code, o);
+    sqlite3_stmt *q;
+    int64_t v = 0;
+    if (sqlite3_prepare_v2(ts_store_db(st), sql, -1, &q, NULL) == SQLITE_OK) {
+        if (sqlite3_step(q) == SQLITE_ROW)
+            v = sqlite3_column_int64(q, 0);
+        sqlite3_finalize(q);
     }
-    return o;
+    return v;
 }
 
-static void ts__collect_stations(ts__job *j, ts_store *st, json_t *index)
+/* The station directory, kept between requests: read again only when the
+ * `stations` table changed (its highest sequence number moved). Each entry
+ * keeps what search and the pages need, folded for search once. */
+typedef struct ts__dir_entry {
+    char *code;
+    json_t *fields; /* never handed out: pages get copies */
+    char *fold;     /* "code name commune commune_code", folded */
+} ts__dir_entry;
+
+static void ts__dir_free(ts_admin *a)
 {
-    /* the directory */
+    for (size_t i = 0; i < a->ndir; i++) {
+        free(a->dir[i].code);
+        json_decref(a->dir[i].fields);
+        free(a->dir[i].fold);
+    }
+    free(a->dir);
+    a->dir = NULL;
+    a->ndir = 0;
+}
+
+static int ts__dir_cmp(const void *key, const void *entry)
+{
+    return strcmp(key, ((const ts__dir_entry *)entry)->code);
+}
+
+static const ts__dir_entry *ts__dir_find(const ts_admin *a, const char *code)
+{
+    return a->ndir ? bsearch(code, a->dir, a->ndir, sizeof *a->dir, ts__dir_cmp) : NULL;
+}
+
+static void ts__dir_load(ts_admin *a, ts_store *st)
+{
+    int64_t key = ts__scalar(st, "SELECT max(seq) FROM records WHERE tbl = 'stations'");
+    if (a->dir_valid && key == a->dir_key)
+        return;
+    ts__dir_free(a);
     ts_change_page page;
     ts_change_page_init(&page);
     ts_error err;
     char after[TS_KEY_MAX + 1] = "";
+    size_t cap = 0;
     for (;;) {
         if (ts_store_list(st, "stations", after, 500, false, &page, &err) < 0 || page.n == 0)
             break;
         for (uint32_t i = 0; i < page.n; i++) {
-            json_t *o = ts__station_obj(index, page.items[i].id);
+            if (a->ndir == cap) {
+                cap = cap ? cap * 2 : 256;
+                a->dir = ts_xreallocarray(a->dir, cap, sizeof *a->dir);
+            }
+            ts__dir_entry *e = &a->dir[a->ndir++];
             json_t *rec = ts_recjson_record(&page.items[i], false);
-            json_object_set(o, "directory", json_object_get(rec, "fields"));
+            e->code = ts_xstrdup(page.items[i].id);
+            e->fields = json_incref(json_object_get(rec, "fields"));
             json_decref(rec);
+            char text[1024], fold[1024];
+            snprintf(text, sizeof text, "%s %s %s %s", e->code, ts__str(e->fields, "name"),
+                     ts__str(e->fields, "commune"), ts__str(e->fields, "commune_code"));
+            ts__fold(text, fold, sizeof fold);
+            e->fold = ts_xstrdup(fold);
         }
         snprintf(after, sizeof after, "%s", page.items[page.n - 1].id);
         if (page.n < 500)
             break;
     }
     ts_change_page_free(&page);
-    /* what sessions told us */
+    /* the store lists in id order, which is strcmp order: ready for bsearch */
+    a->dir_key = key;
+    a->dir_valid = true;
+}
+
+/* One station as the pages see it, gathered from the directory, what its
+ * sessions reported (station_status), its replica and pull cursor, and
+ * whether it is connected now. Silent: not connected and not heard of for
+ * [admin] silent_after. */
+typedef struct ts__st {
+    const char *code;
+    const ts__dir_entry *dir; /* NULL: not in the directory */
+    char replica[TS_RID_MAX + 1];
+    char agent[64];
+    char peer[64];
+    char last_peer[64];
+    char serial[48];
+    char commune[160];
+    int64_t last_seen, last_sync, cursor, skew, cert_not_after, connected_since, replica_seen;
+    uint64_t queued;
+    bool has_cursor, has_skew, connected, live, clock_problem;
+    int status; /* 0 silent, 1 offline, 2 online */
+} ts__st;
+
+typedef struct ts__stations {
+    ts__st *v;
+    size_t n;
+    ts_strlist extra; /* codes known only from sessions, replicas or cursors */
+} ts__stations;
+
+static int ts__st_code_cmp(const void *a, const void *b)
+{
+    return strcmp(((const ts__st *)a)->code, ((const ts__st *)b)->code);
+}
+
+static ts__st *ts__st_find(ts__stations *s, const char *code)
+{
+    ts__st key;
+    memset(&key, 0, sizeof key);
+    key.code = code;
+    return s->n ? bsearch(&key, s->v, s->n, sizeof *s->v, ts__st_code_cmp) : NULL;
+}
+
+static void ts__stations_free(ts__stations *s)
+{
+    free(s->v);
+    ts_strlist_free(&s->extra);
+}
+
+static void ts__copy_col(char *out, size_t size, sqlite3_stmt *q, int col)
+{
+    const char *v = (const char *)sqlite3_column_text(q, col);
+    if (v && v[0])
+        snprintf(out, size, "%s", v);
+}
+
+static void ts__max(int64_t *have, int64_t t)
+{
+    if (t > *have)
+        *have = t;
+}
+
+static void ts__collect_stations(ts__job *j, ts_store *st, ts__stations *s)
+{
+    ts_admin *a = j->adm;
+    sqlite3 *db = ts_store_db(st);
     sqlite3_stmt *q;
-    uint64_t seq = ts_store_last_seq(st);
-    if (sqlite3_prepare_v2(ts_store_db(st),
-                           "SELECT s.station, s.replica, s.agent, s.peer, s.connected_at, s.last_seen, s.last_sync,"
-                           " s.clock_skew_ms, s.cert_serial, s.cert_not_after, s.commune, c.cursor"
-                           " FROM station_status s LEFT JOIN station_cursors c ON c.station = s.station",
+    memset(s, 0, sizeof *s);
+    ts__dir_load(a, st);
+    /* every code first: the directory's, then those only sessions know */
+    if (sqlite3_prepare_v2(db,
+                           "SELECT station FROM station_status UNION SELECT station FROM station_cursors"
+                           " UNION SELECT station FROM replicas WHERE status = 'active'",
                            -1, &q, NULL) == SQLITE_OK) {
         while (sqlite3_step(q) == SQLITE_ROW) {
-            json_t *o = ts__station_obj(index, (const char *)sqlite3_column_text(q, 0));
-            json_object_set_new(o, "replica", json_string((const char *)sqlite3_column_text(q, 1)));
-            json_object_set_new(o, "agent", json_string((const char *)sqlite3_column_text(q, 2)));
-            json_object_set_new(o, "last_peer", json_string((const char *)sqlite3_column_text(q, 3)));
-            json_object_set_new(o, "last_seen_ms", json_integer(sqlite3_column_int64(q, 5)));
-            json_object_set_new(o, "last_sync_ms", json_integer(sqlite3_column_int64(q, 6)));
-            json_object_set_new(o, "clock_skew_ms", json_integer(sqlite3_column_int64(q, 7)));
-            json_object_set_new(o, "cert_serial", json_string((const char *)sqlite3_column_text(q, 8)));
-            json_object_set_new(o, "cert_not_after", json_integer(sqlite3_column_int64(q, 9)));
-            json_object_set_new(o, "commune", json_string((const char *)sqlite3_column_text(q, 10)));
-            int64_t cursor = sqlite3_column_int64(q, 11);
-            json_object_set_new(o, "cursor", json_integer(cursor));
-            json_object_set_new(o, "lag_changes", json_integer((json_int_t)seq > cursor ? (json_int_t)seq - cursor : 0));
+            const char *code = (const char *)sqlite3_column_text(q, 0);
+            if (code && !ts__dir_find(a, code))
+                ts_strlist_add(&s->extra, code);
+        }
+        sqlite3_finalize(q);
+    }
+    for (size_t i = 0; i < j->nlive; i++)
+        if (!ts__dir_find(a, j->live[i].station))
+            ts_strlist_add(&s->extra, j->live[i].station);
+    s->n = a->ndir + s->extra.n;
+    s->v = ts_xcalloc(s->n ? s->n : 1, sizeof *s->v);
+    for (size_t i = 0; i < a->ndir; i++) {
+        s->v[i].code = a->dir[i].code;
+        s->v[i].dir = &a->dir[i];
+    }
+    for (size_t i = 0; i < s->extra.n; i++)
+        s->v[a->ndir + i].code = s->extra.v[i];
+    if (s->extra.n)
+        qsort(s->v, s->n, sizeof *s->v, ts__st_code_cmp);
+    /* what sessions told us */
+    if (sqlite3_prepare_v2(db,
+                           "SELECT station, replica, agent, peer, last_seen, last_sync, clock_skew_ms,"
+                           " cert_serial, cert_not_after, commune, clock_skew_ms IS NOT NULL FROM station_status",
+                           -1, &q, NULL) == SQLITE_OK) {
+        while (sqlite3_step(q) == SQLITE_ROW) {
+            ts__st *o = ts__st_find(s, (const char *)sqlite3_column_text(q, 0));
+            if (o == NULL)
+                continue;
+            ts__copy_col(o->replica, sizeof o->replica, q, 1);
+            ts__copy_col(o->agent, sizeof o->agent, q, 2);
+            ts__copy_col(o->last_peer, sizeof o->last_peer, q, 3);
+            ts__max(&o->last_seen, sqlite3_column_int64(q, 4));
+            ts__max(&o->last_sync, sqlite3_column_int64(q, 5));
+            if (sqlite3_column_int(q, 10)) {
+                o->has_skew = true;
+                o->skew = sqlite3_column_int64(q, 6);
+            }
+            ts__copy_col(o->serial, sizeof o->serial, q, 7);
+            if (sqlite3_column_int64(q, 8) > 0)
+                o->cert_not_after = sqlite3_column_int64(q, 8);
+            ts__copy_col(o->commune, sizeof o->commune, q, 9);
+        }
+        sqlite3_finalize(q);
+    }
+    /* the pull cursor: the station has everything visible to it up to it */
+    if (sqlite3_prepare_v2(db, "SELECT station, cursor, updated_at FROM station_cursors", -1, &q, NULL) == SQLITE_OK) {
+        while (sqlite3_step(q) == SQLITE_ROW) {
+            ts__st *o = ts__st_find(s, (const char *)sqlite3_column_text(q, 0));
+            if (o == NULL)
+                continue;
+            o->has_cursor = true;
+            o->cursor = sqlite3_column_int64(q, 1);
+            ts__max(&o->last_sync, sqlite3_column_int64(q, 2));
+            ts__max(&o->last_seen, sqlite3_column_int64(q, 2));
+        }
+        sqlite3_finalize(q);
+    }
+    /* its replica, and when it last pushed or said HELLO */
+    if (sqlite3_prepare_v2(db, "SELECT station, replica, last_seen FROM replicas WHERE status = 'active'", -1, &q,
+                           NULL) == SQLITE_OK) {
+        while (sqlite3_step(q) == SQLITE_ROW) {
+            ts__st *o = ts__st_find(s, (const char *)sqlite3_column_text(q, 0));
+            if (o == NULL)
+                continue;
+            int64_t seen = sqlite3_column_int64(q, 2);
+            if (seen >= o->replica_seen) {
+                ts__copy_col(o->replica, sizeof o->replica, q, 1);
+                o->replica_seen = seen;
+            }
+            ts__max(&o->last_sync, seen);
+            ts__max(&o->last_seen, seen);
         }
         sqlite3_finalize(q);
     }
     /* and who is connected right now */
     for (size_t i = 0; i < j->nlive; i++) {
-        json_t *o = ts__station_obj(index, j->live[i].station);
-        json_object_set_new(o, "connected", json_true());
-        json_object_set_new(o, "peer", json_string(j->live[i].peer));
-        json_object_set_new(o, "connected_since_ms", json_integer((json_int_t)j->live[i].connected_ms));
-        json_object_set_new(o, "live", json_boolean(j->live[i].live));
-        json_object_set_new(o, "last_seen_ms", json_integer((json_int_t)j->now_ms));
+        const ts_live_station *l = &j->live[i];
+        ts__st *o = ts__st_find(s, l->station);
+        if (o == NULL)
+            continue;
+        o->connected = true;
+        o->live = l->live;
+        o->queued = l->queued;
+        o->connected_since = (int64_t)l->connected_ms;
+        o->last_seen = (int64_t)j->now_ms;
+        snprintf(o->peer, sizeof o->peer, "%s", l->peer);
+        if (l->replica[0])
+            snprintf(o->replica, sizeof o->replica, "%s", l->replica);
+        if (l->serial[0])
+            snprintf(o->serial, sizeof o->serial, "%s", l->serial);
+        if (l->cert_not_after > 0)
+            o->cert_not_after = l->cert_not_after;
     }
-    const ts_server_config *cfg = ts_server_get_config(j->adm->srv);
-    const char *code;
-    json_t *o;
-    json_object_foreach(index, code, o) {
-        json_int_t seen = json_integer_value(json_object_get(o, "last_seen_ms"));
-        bool silent = !json_is_true(json_object_get(o, "connected")) &&
-                      (seen == 0 || j->now_ms - (uint64_t)seen > cfg->admin_silent_after_ms);
-        json_object_set_new(o, "silent", json_boolean(silent));
-        json_int_t na = json_integer_value(json_object_get(o, "cert_not_after"));
-        if (na)
-            json_object_set_new(o, "cert_days_left", json_integer((na * 1000 - (json_int_t)j->now_ms) / 86400000));
+    const ts_server_config *cfg = ts_server_get_config(a->srv);
+    for (size_t i = 0; i < s->n; i++) {
+        ts__st *o = &s->v[i];
+        bool silent = !o->connected &&
+                      (o->last_seen == 0 || j->now_ms - (uint64_t)o->last_seen > cfg->admin_silent_after_ms);
+        o->status = o->connected ? 2 : silent ? 0 : 1;
+        o->clock_problem = o->has_skew && (uint64_t)(o->skew < 0 ? -o->skew : o->skew) > cfg->max_clock_ahead_ms / 2;
     }
 }
 
+#define TS__CERT_WARN_DAYS 30
+
+static int64_t ts__cert_days(const ts__job *j, const ts__st *o)
+{
+    return (o->cert_not_after * 1000 - (int64_t)j->now_ms) / 86400000;
+}
+
+static const char *const ts__status_names[] = {"silent", "offline", "online"};
+
+/* Changes visible to a station that it has not pulled yet (after its
+ * cursor), leaving out what it wrote itself; each part counted up to
+ * 100,000 through the audience indexes, so a long-silent station costs no
+ * more than that. */
+static int64_t ts__station_pending(ts_store *st, const char *code, int64_t cursor)
+{
+    sqlite3_stmt *q;
+    int64_t n = -1;
+    if (sqlite3_prepare_v2(ts_store_db(st),
+                           "SELECT (SELECT count(*) FROM (SELECT 1 FROM records INDEXED BY records_audience"
+                           " WHERE audience = ?1 AND seq > ?2 AND (origin IS NULL OR origin NOT IN"
+                           " (SELECT replica FROM replicas WHERE station = ?1)) LIMIT 100000))"
+                           " + (SELECT count(*) FROM (SELECT 1 FROM records INDEXED BY records_audience"
+                           " WHERE audience = '*' AND seq > ?2 LIMIT 100000))"
+                           " + (SELECT count(*) FROM (SELECT 1 FROM record_audience WHERE station = ?1 AND seq > ?2"
+                           " LIMIT 100000))",
+                           -1, &q, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(q, 1, code, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(q, 2, cursor);
+        if (sqlite3_step(q) == SQLITE_ROW)
+            n = sqlite3_column_int64(q, 0);
+        sqlite3_finalize(q);
+    }
+    return n;
+}
+
+/* The JSON of one station (the directory entry copied). */
+static json_t *ts__st_json(const ts__job *j, ts_store *st, const ts__st *o, bool pending)
+{
+    json_t *r = json_pack("{s:s,s:b,s:b,s:s}", "code", o->code, "connected", o->connected, "silent", o->status == 0,
+                          "status", ts__status_names[o->status]);
+    if (o->dir)
+        json_object_set_new(r, "directory", json_deep_copy(o->dir->fields));
+    static const struct {
+        const char *key;
+        size_t off;
+    } texts[] = {{"replica", offsetof(ts__st, replica)}, {"agent", offsetof(ts__st, agent)},
+                 {"peer", offsetof(ts__st, peer)},       {"last_peer", offsetof(ts__st, last_peer)},
+                 {"cert_serial", offsetof(ts__st, serial)}, {"commune", offsetof(ts__st, commune)}};
+    for (size_t k = 0; k < sizeof texts / sizeof *texts; k++) {
+        const char *v = (const char *)o + texts[k].off;
+        if (v[0])
+            json_object_set_new(r, texts[k].key, json_string(v));
+    }
+    if (o->last_seen)
+        json_object_set_new(r, "last_seen_ms", json_integer(o->last_seen));
+    if (o->last_sync)
+        json_object_set_new(r, "last_sync_ms", json_integer(o->last_sync));
+    if (o->connected) {
+        json_object_set_new(r, "live", json_boolean(o->live));
+        json_object_set_new(r, "connected_since_ms", json_integer(o->connected_since));
+        json_object_set_new(r, "queued_bytes", json_integer((json_int_t)o->queued));
+    }
+    if (o->has_skew) {
+        json_object_set_new(r, "clock_skew_ms", json_integer(o->skew));
+        json_object_set_new(r, "clock_problem", json_boolean(o->clock_problem));
+    }
+    if (o->cert_not_after) {
+        json_object_set_new(r, "cert_not_after", json_integer(o->cert_not_after));
+        json_object_set_new(r, "cert_days_left", json_integer(ts__cert_days(j, o)));
+    }
+    if (o->has_cursor) {
+        uint64_t seq = ts_store_last_seq(st);
+        json_object_set_new(r, "cursor", json_integer(o->cursor));
+        json_object_set_new(r, "lag_changes",
+                            json_integer(seq > (uint64_t)o->cursor ? (json_int_t)(seq - (uint64_t)o->cursor) : 0));
+        /* a live session gets every change the moment it is committed, so
+         * its stored cursor (moved by pulls only) says nothing: nothing
+         * queued is nothing pending */
+        int64_t n = !pending ? -1 : o->connected && o->live ? (o->queued ? -1 : 0)
+                                                            : ts__station_pending(st, o->code, o->cursor);
+        if (n >= 0)
+            json_object_set_new(r, "pending_changes", json_integer(n));
+        if (pending && o->connected && o->live && o->queued)
+            json_object_set_new(r, "sending", json_true());
+    }
+    return r;
+}
+
+static int ts__by_code(const void *a, const void *b)
+{
+    return strcmp((*(const ts__st *const *)a)->code, (*(const ts__st *const *)b)->code);
+}
+
+/* silent first, then offline, then online; oldest news first within */
+static int ts__by_status(const void *a, const void *b)
+{
+    const ts__st *x = *(const ts__st *const *)a, *y = *(const ts__st *const *)b;
+    if (x->status != y->status)
+        return x->status - y->status;
+    if (x->status < 2 && x->last_seen != y->last_seen)
+        return x->last_seen < y->last_seen ? -1 : 1;
+    return strcmp(x->code, y->code);
+}
+
+static int ts__by_last_sync(const void *a, const void *b)
+{
+    const ts__st *x = *(const ts__st *const *)a, *y = *(const ts__st *const *)b;
+    return x->last_sync != y->last_sync ? (x->last_sync < y->last_sync ? -1 : 1) : strcmp(x->code, y->code);
+}
+
+static int ts__by_cert(const void *a, const void *b)
+{
+    const ts__st *x = *(const ts__st *const *)a, *y = *(const ts__st *const *)b;
+    if (x->cert_not_after == 0 || y->cert_not_after == 0)
+        return x->cert_not_after == y->cert_not_after ? strcmp(x->code, y->code) : x->cert_not_after == 0 ? 1 : -1;
+    return x->cert_not_after != y->cert_not_after ? (x->cert_not_after < y->cert_not_after ? -1 : 1)
+                                                  : strcmp(x->code, y->code);
+}
+
+static bool ts__station_filter(const ts__job *j, const ts__st *o, const char *filter)
+{
+    if (strcmp(filter, "all") == 0)
+        return true;
+    if (strcmp(filter, "silent") == 0)
+        return o->status == 0;
+    if (strcmp(filter, "offline") == 0)
+        return o->status == 1;
+    if (strcmp(filter, "online") == 0)
+        return o->status == 2;
+    if (strcmp(filter, "attention") == 0)
+        return o->status < 2;
+    if (strcmp(filter, "cert") == 0)
+        return o->cert_not_after != 0 && ts__cert_days(j, o) < TS__CERT_WARN_DAYS;
+    if (strcmp(filter, "clock") == 0)
+        return o->clock_problem;
+    return false;
+}
+
+typedef struct ts__st_counts {
+    json_int_t total, online, offline, silent, cert, clock;
+} ts__st_counts;
+
+static void ts__st_count(const ts__job *j, const ts__stations *s, ts__st_counts *c)
+{
+    memset(c, 0, sizeof *c);
+    c->total = (json_int_t)s->n;
+    for (size_t i = 0; i < s->n; i++) {
+        c->online += s->v[i].status == 2;
+        c->offline += s->v[i].status == 1;
+        c->silent += s->v[i].status == 0;
+        c->cert += ts__station_filter(j, &s->v[i], "cert");
+        c->clock += s->v[i].clock_problem;
+    }
+}
+
+/* GET /api/stations[?q=&filter=&sort=&offset=&limit=]: without paging
+ * parameters every station (for scripts); with them one page, searched in
+ * code, name and commune (without tone marks), with the counts the console
+ * shows beside it. Only the page is turned into JSON. */
 static void ts__api_stations(ts__job *j, ts_store *st)
 {
-    json_t *index = json_object();
-    ts__collect_stations(j, st, index);
+    static const char *const filters[] = {"all", "silent", "offline", "online", "attention", "cert", "clock", NULL};
+    static const char *const sorts[] = {"status", "code", "last_sync", "cert", NULL};
+    char filter[16], sort[16], needle[256];
+    uint32_t offset, limit;
+    bool paged = ts__has_paging(j);
+    if (!ts__q_enum(j, "filter", filters, filter, sizeof filter) || !ts__q_enum(j, "sort", sorts, sort, sizeof sort) ||
+        !ts__q_uint(j, "offset", 0, UINT32_MAX, &offset) || !ts__q_uint(j, "limit", paged ? 50 : UINT32_MAX, 500, &limit))
+        return;
+    if (!paged)
+        limit = UINT32_MAX;
+    ts__q_search(j, needle, sizeof needle);
+    ts__stations s;
+    ts__collect_stations(j, st, &s);
+    ts__st **items = ts_xcalloc(s.n ? s.n : 1, sizeof *items);
+    size_t n = 0;
+    for (size_t i = 0; i < s.n; i++) {
+        const ts__st *o = &s.v[i];
+        if (!ts__station_filter(j, o, filter))
+            continue;
+        if (needle[0]) {
+            char fold_code[TS_KEY_MAX + 1];
+            ts__fold(o->code, fold_code, sizeof fold_code);
+            if (!strstr(o->dir ? o->dir->fold : fold_code, needle))
+                continue;
+        }
+        items[n++] = &s.v[i];
+    }
+    qsort(items, n, sizeof *items,
+          strcmp(sort, "code") == 0        ? ts__by_code
+          : strcmp(sort, "last_sync") == 0 ? ts__by_last_sync
+          : strcmp(sort, "cert") == 0      ? ts__by_cert
+                                           : ts__by_status);
     json_t *arr = json_array();
-    const char *code;
-    json_t *o;
-    json_object_foreach(index, code, o)
-        json_array_append(arr, o);
-    json_decref(index);
-    ts__ok(j, 200, json_pack("{s:o,s:I}", "stations", arr, "now_ms", (json_int_t)j->now_ms));
+    for (size_t i = offset; i < n && i < (size_t)offset + limit; i++)
+        json_array_append_new(arr, ts__st_json(j, st, items[i], paged));
+    ts__st_counts c;
+    ts__st_count(j, &s, &c);
+    free(items);
+    ts__stations_free(&s);
+    ts__ok(j, 200,
+           json_pack("{s:o,s:I,s:I,s:I,s:I,s:{s:I,s:I,s:I,s:I,s:I,s:I},s:i,s:I}", "stations", arr, "total", c.total,
+                     "matched", (json_int_t)n, "offset", (json_int_t)offset, "limit",
+                     (json_int_t)(limit == UINT32_MAX ? (uint32_t)n : limit), "counts", "total", c.total, "online",
+                     c.online, "offline", c.offline, "silent", c.silent, "cert_expiring", c.cert, "clock_problem",
+                     c.clock, "cert_warn_days", TS__CERT_WARN_DAYS, "now_ms", (json_int_t)j->now_ms));
 }
 
+/* GET /api/stations/{code}: one station, with what is waiting for it and how
+ * many records of each table it holds at the district. */
 static void ts__api_station(ts__job *j, ts_store *st)
 {
-    json_t *index = json_object();
-    ts__collect_stations(j, st, index);
-    json_t *o = json_object_get(index, j->params[0]);
-    if (o == NULL)
+    ts__stations s;
+    ts__collect_stations(j, st, &s);
+    const ts__st *found = ts__st_find(&s, j->params[0]);
+    if (found == NULL) {
+        ts__stations_free(&s);
         ts__fail(j, 404, "NOT_FOUND", "no such station");
-    else
-        ts__ok(j, 200, json_incref(o));
-    json_decref(index);
+        return;
+    }
+    json_t *o = ts__st_json(j, st, found, true);
+    ts__stations_free(&s);
+    json_t *counts = json_object();
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(ts_store_db(st),
+                           "SELECT tbl, count(*) FROM records INDEXED BY records_audience WHERE audience = ?1"
+                           " AND deleted = 0 GROUP BY tbl",
+                           -1, &q, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(q, 1, j->params[0], -1, SQLITE_STATIC);
+        while (sqlite3_step(q) == SQLITE_ROW)
+            json_object_set_new(counts, (const char *)sqlite3_column_text(q, 0), json_integer(sqlite3_column_int64(q, 1)));
+        sqlite3_finalize(q);
+    }
+    json_object_set_new(o, "records", counts);
+    uint64_t open = 0;
+    if (sqlite3_prepare_v2(ts_store_db(st),
+                           "SELECT count(*) FROM conflicts c JOIN records r ON r.tbl = c.tbl AND r.id = c.rec_id"
+                           " WHERE c.resolved_at IS NULL AND r.audience = ?1",
+                           -1, &q, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(q, 1, j->params[0], -1, SQLITE_STATIC);
+        if (sqlite3_step(q) == SQLITE_ROW)
+            open = (uint64_t)sqlite3_column_int64(q, 0);
+        sqlite3_finalize(q);
+    }
+    json_object_set_new(o, "conflicts_open", json_integer((json_int_t)open));
+    ts__ok(j, 200, o);
 }
 
 /* ---------------------------------------------------------------- endpoints: records */
@@ -604,15 +1147,53 @@ static void ts__api_records(ts__job *j, ts_store *st)
     char after[TS_KEY_MAX + 1] = "", station[TS_KEY_MAX + 1] = "";
     ts__q(j, "after", after, sizeof after);
     ts__q(j, "station", station, sizeof station);
-    uint32_t limit = ts__limit(j, 100, 1000);
+    uint32_t limit;
+    if (!ts__q_uint(j, "limit", 100, 1000, &limit))
+        return;
+    if (limit == 0)
+        limit = 100;
     ts_change_page page;
     ts_change_page_init(&page);
     ts_error err;
     json_t *arr = json_array();
     char last[TS_KEY_MAX + 1] = "";
     bool more = false;
+    if (station[0] && t->kind == TS_TABLE_STATION) {
+        /* a station's own records: their audience is the station, so the
+         * index finds them without reading the rest of the table */
+        sqlite3_stmt *q;
+        if (sqlite3_prepare_v2(ts_store_db(st),
+                               "SELECT id FROM records INDEXED BY records_audience WHERE audience = ?1 AND tbl = ?2"
+                               " AND id > ?3 AND deleted = 0 ORDER BY id LIMIT ?4",
+                               -1, &q, NULL) != SQLITE_OK) {
+            json_decref(arr);
+            ts__fail(j, 500, "INTERNAL", "internal error (see the server log)");
+            return;
+        }
+        sqlite3_bind_text(q, 1, station, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 2, t->name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 3, after, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(q, 4, (sqlite3_int64)limit + 1);
+        ts_arena arena;
+        ts_arena_init(&arena, 8192);
+        while (sqlite3_step(q) == SQLITE_ROW) {
+            if (json_array_size(arr) == limit) {
+                more = true;
+                break;
+            }
+            const char *id = (const char *)sqlite3_column_text(q, 0);
+            ts_change c;
+            if (ts_store_get(st, t->name, id, &c, &arena, &err) == 0) {
+                json_array_append_new(arr, ts_recjson_record(&c, false));
+                ts_version_free(&c.v);
+            }
+            snprintf(last, sizeof last, "%s", id);
+        }
+        sqlite3_finalize(q);
+        ts_arena_free(&arena);
+    }
     /* keep reading pages until `limit` records of the station were found */
-    while (json_array_size(arr) < limit) {
+    while (!(station[0] && t->kind == TS_TABLE_STATION) && json_array_size(arr) < limit) {
         if (ts_store_list(st, t->name, after, limit, false, &page, &err) < 0) {
             json_decref(arr);
             ts_change_page_free(&page);
@@ -734,21 +1315,26 @@ static json_t *ts__conflict_json(const ts_conflict_row *r)
 
 static void ts__api_conflicts(ts__job *j, ts_store *st)
 {
-    char status[16] = "open", after[32] = "0", table[64] = "";
-    ts__q(j, "status", status, sizeof status);
+    static const char *const statuses[] = {"open", "all", "resolved", NULL};
+    char status[16], after[32] = "0", table[64] = "";
+    uint32_t after_id, limit;
+    if (!ts__q_enum(j, "status", statuses, status, sizeof status) || !ts__q_uint(j, "after", 0, UINT32_MAX, &after_id) ||
+        !ts__q_uint(j, "limit", 100, 1000, &limit))
+        return;
     ts__q(j, "after", after, sizeof after);
     ts__q(j, "table", table, sizeof table);
     ts_conflict_row *rows;
     size_t n;
     ts_error err;
-    if (ts_store_conflicts(st, strcmp(status, "all") != 0, table[0] ? table : NULL, strtoll(after, NULL, 10),
-                           ts__limit(j, 100, 1000), &rows, &n, &err) < 0) {
+    if (ts_store_conflicts(st, strcmp(status, "open") == 0, table[0] ? table : NULL, strtoll(after, NULL, 10),
+                           limit ? limit : 100, &rows, &n, &err) < 0) {
         ts__fail_err(j, &err);
         return;
     }
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(arr, ts__conflict_json(&rows[i]));
+        if (strcmp(status, "resolved") != 0 || rows[i].resolved)
+            json_array_append_new(arr, ts__conflict_json(&rows[i]));
     uint64_t open = 0;
     ts_store_conflict_count(st, true, &open);
     ts_conflict_rows_free(rows, n);
@@ -758,7 +1344,7 @@ static void ts__api_conflicts(ts__job *j, ts_store *st)
 static bool ts__conflict_get(ts__job *j, ts_store *st, ts_conflict_row **row)
 {
     int64_t id = strtoll(j->params[0], NULL, 10);
-    size_t n;
+    size_t n = 0;
     ts_error err;
     if (id <= 0 || ts_store_conflicts(st, false, NULL, id - 1, 1, row, &n, &err) < 0 || n == 0 || (*row)->id != id) {
         if (n)
@@ -894,25 +1480,156 @@ static void ts__queue_notice_frames(ts__job *j, ts_store *st, const char *id, co
     }
 }
 
-static void ts__api_notices(ts__job *j, ts_store *st)
+static int ts__by_sent_desc(const void *a, const void *b)
 {
-    json_t *arr;
-    ts_error err;
-    if (ts_notice_list(st, ts__limit(j, 50, 500), &arr, &err) < 0) {
-        ts__fail_err(j, &err);
-        return;
-    }
-    ts__ok(j, 200, json_pack("{s:o}", "notices", arr));
+    const json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+    int c = strcmp(ts__str(y, "sent_at"), ts__str(x, "sent_at"));
+    return c ? c : strcmp(ts__str(y, "id"), ts__str(x, "id"));
 }
 
+static const char *const ts__urgency_codes[] = {"", "thuong", "khan", "thuong_khan", "hoa_toc", NULL};
+static const char *const ts__category_codes[] = {"", "prevention", "treatment", "population", "food_safety",
+                                                 "pharma", "insurance", "private_practice", "supervision",
+                                                 "training", "communication", "programs", "emergency", NULL};
+
+/* GET /api/notices[?q=&urgency=&category=&offset=&limit=]: newest first,
+ * each with its recipients' state counts (only for the page shown). */
+static void ts__api_notices(ts__job *j, ts_store *st)
+{
+    char urgency[16], category[24], needle[256];
+    uint32_t offset, limit;
+    if (!ts__q_enum(j, "urgency", ts__urgency_codes, urgency, sizeof urgency) ||
+        !ts__q_enum(j, "category", ts__category_codes, category, sizeof category) ||
+        !ts__q_uint(j, "offset", 0, UINT32_MAX, &offset) || !ts__q_uint(j, "limit", 50, 500, &limit))
+        return;
+    if (limit == 0)
+        limit = 50;
+    ts__q_search(j, needle, sizeof needle);
+    ts_change_page page;
+    ts_change_page_init(&page);
+    ts_error err;
+    json_t *all = json_array();
+    char after[TS_KEY_MAX + 1] = "";
+    size_t total = 0;
+    for (;;) {
+        if (ts_store_list(st, "notices", after, 500, false, &page, &err) < 0) {
+            ts_change_page_free(&page);
+            json_decref(all);
+            ts__fail_err(j, &err);
+            return;
+        }
+        for (uint32_t i = 0; i < page.n; i++) {
+            json_t *r = ts_recjson_record(&page.items[i], false);
+            json_t *o = json_incref(json_object_get(r, "fields"));
+            json_decref(r);
+            json_object_set_new(o, "id", json_string(page.items[i].id));
+            json_object_del(o, "body");
+            total++;
+            const char *hay[] = {page.items[i].id, ts__str(o, "subject"), ts__str(o, "number"), ts__str(o, "issuer")};
+            if ((!urgency[0] || strcmp(ts__str(o, "urgency"), urgency) == 0) &&
+                (!category[0] || strcmp(ts__str(o, "category"), category) == 0) && ts__matches(needle, hay, 4))
+                json_array_append(all, o);
+            json_decref(o);
+        }
+        if (page.n < 500)
+            break;
+        snprintf(after, sizeof after, "%s", page.items[page.n - 1].id);
+    }
+    ts_change_page_free(&page);
+    size_t n = json_array_size(all);
+    json_t **items = ts_xcalloc(n ? n : 1, sizeof *items);
+    for (size_t i = 0; i < n; i++)
+        items[i] = json_array_get(all, i);
+    qsort(items, n, sizeof *items, ts__by_sent_desc);
+    json_t *arr = ts__slice(items, n, offset, limit);
+    free(items);
+    json_decref(all);
+    size_t k;
+    json_t *o;
+    json_array_foreach(arr, k, o) {
+        json_t *detail;
+        if (ts_notice_show(st, ts__str(o, "id"), &detail, &err) == 0) {
+            json_object_set(o, "counts", json_object_get(detail, "counts"));
+            json_object_set_new(o, "recipient_count",
+                                json_integer((json_int_t)json_array_size(json_object_get(detail, "recipients"))));
+            json_decref(detail);
+        }
+    }
+    ts__ok(j, 200, json_pack("{s:o,s:I,s:I,s:I,s:I}", "notices", arr, "total", (json_int_t)total, "matched",
+                             (json_int_t)n, "offset", (json_int_t)offset, "limit", (json_int_t)limit));
+}
+
+/* The commune and name of each station on a page of handling records. */
+static void ts__add_station_names(ts_admin *a, ts_store *st, json_t *arr)
+{
+    ts__dir_load(a, st);
+    size_t k;
+    json_t *o;
+    json_array_foreach(arr, k, o) {
+        const ts__dir_entry *e = ts__dir_find(a, ts__str(o, "station"));
+        if (e == NULL)
+            continue;
+        if (json_is_string(json_object_get(e->fields, "commune")))
+            json_object_set_new(o, "commune", json_string(ts__str(e->fields, "commune")));
+        if (json_is_string(json_object_get(e->fields, "name")))
+            json_object_set_new(o, "station_name", json_string(ts__str(e->fields, "name")));
+    }
+}
+
+static const char *const ts__recipient_filters[] = {"all", "sent", "delivered", "acknowledged", "in_progress",
+                                                    "done", "overdue", "escalated", "pending", NULL};
+
+static bool ts__recipient_match(const json_t *r, const char *state)
+{
+    if (strcmp(state, "all") == 0)
+        return true;
+    if (strcmp(state, "overdue") == 0)
+        return json_is_true(json_object_get(r, "overdue")) && ts_state_rank(ts__str(r, "state")) < 4;
+    if (strcmp(state, "escalated") == 0)
+        return json_object_get(r, "escalated_at") != NULL && ts_state_rank(ts__str(r, "state")) < 2;
+    if (strcmp(state, "pending") == 0) /* not acknowledged yet */
+        return ts_state_rank(ts__str(r, "state")) < 2;
+    return strcmp(ts__str(r, "state"), state) == 0;
+}
+
+/* GET /api/notices/{id}[?state=&q=&offset=&limit=]: the notice and its
+ * per-station handling; with paging parameters, one page of recipients
+ * (counts always cover all of them). */
 static void ts__api_notice(ts__job *j, ts_store *st)
 {
+    char state[16], needle[256];
+    uint32_t offset, limit;
+    bool paged = ts__has_paging(j);
+    if (!ts__q_enum(j, "state", ts__recipient_filters, state, sizeof state) ||
+        !ts__q_uint(j, "offset", 0, UINT32_MAX, &offset) ||
+        !ts__q_uint(j, "limit", paged ? 100 : UINT32_MAX, paged ? 1000 : UINT32_MAX, &limit))
+        return;
+    if (limit == 0)
+        limit = 100;
+    ts__q_search(j, needle, sizeof needle);
     json_t *o;
     ts_error err;
     if (ts_notice_show(st, j->params[0], &o, &err) < 0) {
         ts__fail_err(j, &err);
         return;
     }
+    json_t *recips = json_object_get(o, "recipients");
+    size_t n = 0, total = json_array_size(recips);
+    json_t **items = ts_xcalloc(total ? total : 1, sizeof *items);
+    size_t k;
+    json_t *r;
+    json_array_foreach(recips, k, r) {
+        const char *hay[] = {ts__str(r, "station"), ts__str(r, "acknowledged_by")};
+        if (ts__recipient_match(r, state) && ts__matches(needle, hay, 2))
+            items[n++] = r;
+    }
+    json_t *page = ts__slice(items, n, offset, limit);
+    free(items);
+    ts__add_station_names(j->adm, st, page);
+    json_object_set_new(o, "recipients", page);
+    json_object_set_new(o, "recipients_total", json_integer((json_int_t)total));
+    json_object_set_new(o, "recipients_matched", json_integer((json_int_t)n));
+    json_object_set_new(o, "offset", json_integer(offset));
     ts__ok(j, 200, o);
 }
 
@@ -953,35 +1670,90 @@ static int ts__by_reported_desc(const void *a, const void *b)
                   ts__str(json_object_get(x, "fields"), "reported_at"));
 }
 
+static const char *const ts__report_kind_codes[] = {"", "case_report", "outbreak_detection", "outbreak_update",
+                                                    "outbreak_end", "incident", "request_drugs", "request_staff",
+                                                    "request_supervision", "other", NULL};
+
+/* GET /api/reports[?q=&kind=&station=&offset=&limit=]: what stations sent
+ * up, newest first, each with the notices it was passed on as. */
 static void ts__api_reports(ts__job *j, ts_store *st)
 {
+    char kind[32], station[TS_KEY_MAX + 1] = "", needle[256];
+    uint32_t offset, limit;
+    if (!ts__q_enum(j, "kind", ts__report_kind_codes, kind, sizeof kind) ||
+        !ts__q_uint(j, "offset", 0, UINT32_MAX, &offset) || !ts__q_uint(j, "limit", 100, 1000, &limit))
+        return;
+    if (limit == 0)
+        limit = 100;
+    ts__q(j, "station", station, sizeof station);
+    ts__q_search(j, needle, sizeof needle);
     ts_change_page page;
     ts_change_page_init(&page);
     ts_error err;
     json_t *all = json_array();
     char after[TS_KEY_MAX + 1] = "";
+    size_t total = 0;
     for (;;) {
         if (ts_store_list(st, "reports", after, 500, false, &page, &err) < 0)
             break;
-        for (uint32_t i = 0; i < page.n; i++)
-            json_array_append_new(all, ts_recjson_record(&page.items[i], false));
+        for (uint32_t i = 0; i < page.n; i++) {
+            total++;
+            json_t *r = ts_recjson_record(&page.items[i], false);
+            const json_t *f = json_object_get(r, "fields");
+            const char *hay[] = {page.items[i].owner, ts__str(f, "subject"), ts__str(f, "disease"),
+                                 ts__str(f, "location"), ts__str(f, "reported_by")};
+            if ((!kind[0] || strcmp(ts__str(f, "kind"), kind) == 0) &&
+                (!station[0] || strcmp(page.items[i].owner, station) == 0) && ts__matches(needle, hay, 5))
+                json_array_append(all, r);
+            json_decref(r);
+        }
         if (page.n < 500)
             break;
         snprintf(after, sizeof after, "%s", page.items[page.n - 1].id);
     }
-    ts_change_page_free(&page);
     size_t n = json_array_size(all);
     json_t **items = ts_xcalloc(n ? n : 1, sizeof *items);
     for (size_t i = 0; i < n; i++)
         items[i] = json_array_get(all, i);
     qsort(items, n, sizeof *items, ts__by_reported_desc);
-    uint32_t limit = ts__limit(j, 100, 1000);
-    json_t *res = json_array();
-    for (size_t i = 0; i < n && i < limit; i++)
-        json_array_append(res, items[i]);
+    json_t *res = ts__slice(items, n, offset, limit);
     free(items);
     json_decref(all);
-    ts__ok(j, 200, json_pack("{s:o}", "reports", res));
+    /* which notices passed them on */
+    if (json_array_size(res) > 0) {
+        json_t *by_report = json_object();
+        snprintf(after, sizeof after, "%s", "");
+        for (;;) {
+            if (ts_store_list(st, "notices", after, 500, false, &page, &err) < 0)
+                break;
+            for (uint32_t i = 0; i < page.n; i++) {
+                char src[TS_KEY_MAX + 1];
+                if (!ts_recjson_text(&page.items[i].v, "source_report", src, sizeof src) || !src[0])
+                    continue;
+                json_t *list = json_object_get(by_report, src);
+                if (list == NULL) {
+                    list = json_array();
+                    json_object_set_new(by_report, src, list);
+                }
+                json_array_append_new(list, json_string(page.items[i].id));
+            }
+            if (page.n < 500)
+                break;
+            snprintf(after, sizeof after, "%s", page.items[page.n - 1].id);
+        }
+        size_t k;
+        json_t *r;
+        json_array_foreach(res, k, r) {
+            json_t *list = json_object_get(by_report, ts__str(r, "id"));
+            json_object_set_new(r, "redistributed_as", list ? json_incref(list) : json_array());
+            json_object_set_new(r, "station", json_string(ts__str(r, "owner")));
+        }
+        json_decref(by_report);
+        ts__add_station_names(j->adm, st, res);
+    }
+    ts_change_page_free(&page);
+    ts__ok(j, 200, json_pack("{s:o,s:I,s:I,s:I,s:I}", "reports", res, "total", (json_int_t)total, "matched",
+                             (json_int_t)n, "offset", (json_int_t)offset, "limit", (json_int_t)limit));
 }
 
 static void ts__api_report_redistribute(ts__job *j, ts_store *st)
@@ -1033,8 +1805,13 @@ static void ts__api_tasks(ts__job *j, ts_store *st)
             json_t *counts = json_object();
             size_t k;
             json_t *a;
+            json_int_t percent_sum = 0, done = 0, assigned = 0;
             json_array_foreach(json_object_get(detail, "assignments"), k, a) {
                 const char *state = ts__str(a, "state");
+                bool is_done = strcmp(state, "done") == 0;
+                assigned++;
+                done += is_done;
+                percent_sum += is_done ? 100 : json_integer_value(json_object_get(a, "percent"));
                 json_t *c = json_object_get(counts, state);
                 json_object_set_new(counts, state, json_integer(c ? json_integer_value(c) + 1 : 1));
                 if (json_is_true(json_object_get(a, "overdue"))) {
@@ -1043,6 +1820,9 @@ static void ts__api_tasks(ts__job *j, ts_store *st)
                 }
             }
             json_object_set_new(o, "assignment_counts", counts);
+            /* progress: the mean of each station's percent (done = 100) */
+            json_object_set_new(o, "progress", json_pack("{s:I,s:I,s:I}", "assigned", assigned, "done", done, "percent",
+                                                         assigned ? percent_sum / assigned : (json_int_t)0));
             json_decref(detail);
         }
         json_array_append_new(arr, o);
@@ -1059,6 +1839,7 @@ static void ts__api_task(ts__job *j, ts_store *st)
         ts__fail_err(j, &err);
         return;
     }
+    ts__add_station_names(j->adm, st, json_object_get(o, "assignments"));
     ts__ok(j, 200, o);
 }
 
@@ -1089,14 +1870,25 @@ static void ts__api_task_assign(ts__job *j, ts_store *st)
 
 /* ---------------------------------------------------------------- endpoints: escalations, overview */
 
+
 typedef struct ts__flagged {
     json_t *arr;
     const char *table;
     uint32_t urgent_unacked;
     uint32_t overdue;
     uint32_t escalated;
+    int table_index;        /* 0 notice_recipients, 1 task_assignments */
+    uint32_t by_state[2][5]; /* records by handling state (ts_notice_states order) */
 } ts__flagged;
 
+static bool ts__field_true(const ts_version *v, const char *name)
+{
+    const ts_field *f = ts_version_field(v, name);
+    return f && f->value_len == 1 && f->value[0] == 0xc3;
+}
+
+/* Reads only the few fields it needs from each record; JSON is made only for
+ * the records flagged. */
 static void ts__flag_scan(ts_store *st, ts__flagged *x)
 {
     ts_change_page page;
@@ -1107,22 +1899,26 @@ static void ts__flag_scan(ts_store *st, ts__flagged *x)
         if (ts_store_list(st, x->table, after, 500, false, &page, &err) < 0)
             break;
         for (uint32_t i = 0; i < page.n; i++) {
-            json_t *r = ts_recjson_record(&page.items[i], false);
-            json_t *f = json_object_get(r, "fields");
-            int rank = ts_state_rank(ts__str(f, "state"));
-            bool overdue = json_is_true(json_object_get(f, "overdue")) && rank < 4;
-            bool escalated = json_object_get(f, "escalated_at") != NULL && rank < 2;
-            bool urgent_unacked = ts_urgency_is_urgent(ts__str(f, "urgency")) && rank >= 0 && rank < 2;
+            const ts_version *v = &page.items[i].v;
+            char state[24] = "", urgency[24] = "";
+            ts_recjson_text(v, "state", state, sizeof state);
+            ts_recjson_text(v, "urgency", urgency, sizeof urgency);
+            int rank = ts_state_rank(state);
+            bool overdue = ts__field_true(v, "overdue") && rank < 4;
+            bool escalated = ts_version_field(v, "escalated_at") != NULL && rank < 2;
+            bool urgent_unacked = ts_urgency_is_urgent(urgency) && rank >= 0 && rank < 2;
             x->overdue += overdue;
             x->escalated += escalated;
+            if (rank >= 0)
+                x->by_state[x->table_index][rank]++;
             x->urgent_unacked += urgent_unacked;
             if (x->arr && (overdue || escalated || urgent_unacked)) {
+                json_t *r = ts_recjson_record(&page.items[i], false);
                 json_object_set_new(r, "overdue", json_boolean(overdue));
                 json_object_set_new(r, "escalated", json_boolean(escalated));
                 json_object_set_new(r, "urgent_unacknowledged", json_boolean(urgent_unacked));
-                json_array_append(x->arr, r);
+                json_array_append_new(x->arr, r);
             }
-            json_decref(r);
         }
         if (page.n < 500)
             break;
@@ -1131,66 +1927,149 @@ static void ts__flag_scan(ts_store *st, ts__flagged *x)
     ts_change_page_free(&page);
 }
 
-static void ts__api_escalations(ts__job *j, ts_store *st)
+/* What needs attention in notice_recipients and task_assignments: scanned
+ * again only when one of the two tables changed (their highest sequence
+ * number moved), so the dashboard's calls cost little in a quiet district.
+ * The flagged records stay in a->flags_items (store thread only: callers
+ * copy what they hand out). */
+static void ts__flags(ts_admin *a, ts_store *st, ts__flagged *out)
 {
-    ts__flagged x = {json_array(), "notice_recipients", 0, 0, 0};
-    ts__flag_scan(st, &x);
-    x.table = "task_assignments";
-    ts__flag_scan(st, &x);
-    ts__ok(j, 200, json_pack("{s:o,s:i,s:i,s:i}", "items", x.arr, "urgent_unacknowledged", x.urgent_unacked,
-                             "overdue", x.overdue, "escalated", x.escalated));
+    int64_t key[2] = {ts__scalar(st, "SELECT max(seq) FROM records WHERE tbl = 'notice_recipients'"),
+                      ts__scalar(st, "SELECT max(seq) FROM records WHERE tbl = 'task_assignments'")};
+    if (!a->flags_valid || key[0] != a->flags_key[0] || key[1] != a->flags_key[1]) {
+        ts__flagged x;
+        memset(&x, 0, sizeof x);
+        x.arr = json_array();
+        x.table = "notice_recipients";
+        ts__flag_scan(st, &x);
+        x.table = "task_assignments";
+        x.table_index = 1;
+        ts__flag_scan(st, &x);
+        memcpy(a->flags_states, x.by_state, sizeof a->flags_states);
+        json_decref(a->flags_items);
+        a->flags_items = x.arr;
+        a->flags_counts[0] = x.urgent_unacked;
+        a->flags_counts[1] = x.overdue;
+        a->flags_counts[2] = x.escalated;
+        a->flags_key[0] = key[0];
+        a->flags_key[1] = key[1];
+        a->flags_valid = true;
+    }
+    memset(out, 0, sizeof *out);
+    memcpy(out->by_state, a->flags_states, sizeof out->by_state);
+    out->urgent_unacked = a->flags_counts[0];
+    out->overdue = a->flags_counts[1];
+    out->escalated = a->flags_counts[2];
 }
 
-static int64_t ts__scalar(ts_store *st, const char *sql)
+/* GET /api/escalations[?offset=&limit=]: handling records that need the
+ * district's attention (urgent and not acknowledged, overdue, re-sent). */
+static void ts__api_escalations(ts__job *j, ts_store *st)
 {
-    sqlite3_stmt *q;
-    int64_t v = 0;
-    if (sqlite3_prepare_v2(ts_store_db(st), sql, -1, &q, NULL) == SQLITE_OK) {
-        if (sqlite3_step(q) == SQLITE_ROW)
-            v = sqlite3_column_int64(q, 0);
-        sqlite3_finalize(q);
+    uint32_t offset, limit;
+    if (!ts__q_uint(j, "offset", 0, UINT32_MAX, &offset) || !ts__q_uint(j, "limit", UINT32_MAX, UINT32_MAX, &limit))
+        return;
+    ts__flagged x;
+    ts__flags(j->adm, st, &x);
+    /* copies of the page only: the cached records stay on this thread */
+    const json_t *all = j->adm->flags_items;
+    size_t n = json_array_size(all);
+    json_t *page = json_array();
+    for (size_t i = offset; i < n && i < (size_t)offset + limit; i++)
+        json_array_append_new(page, json_deep_copy(json_array_get(all, i)));
+    size_t k;
+    json_t *r;
+    ts_arena arena;
+    ts_arena_init(&arena, 4096);
+    json_array_foreach(page, k, r) {
+        json_t *f = json_object_get(r, "fields");
+        json_object_set_new(r, "station", json_string(ts__str(f, "station")));
+        /* what it is about: the notice's subject or the task */
+        bool is_notice = json_object_get(f, "notice_id") != NULL;
+        ts_change c;
+        ts_error err;
+        if (ts_store_get(st, is_notice ? "notices" : "plan_tasks", ts__str(f, is_notice ? "notice_id" : "task_id"), &c,
+                         &arena, &err) == 0) {
+            char text[600];
+            if (ts_recjson_text(&c.v, is_notice ? "subject" : "task", text, sizeof text))
+                json_object_set_new(r, "subject", json_string(text));
+            if (is_notice && ts_recjson_text(&c.v, "number", text, sizeof text))
+                json_object_set_new(r, "number", json_string(text));
+            ts_version_free(&c.v);
+        }
     }
-    return v;
+    ts_arena_free(&arena);
+    ts__add_station_names(j->adm, st, page);
+    ts__ok(j, 200, json_pack("{s:o,s:I,s:i,s:i,s:i}", "items", page, "matched", (json_int_t)n, "urgent_unacknowledged",
+                             x.urgent_unacked, "overdue", x.overdue, "escalated", x.escalated));
+}
+
+/* Live records: counting a million rows takes a while, so the count is
+ * kept for a few seconds (jobs run one at a time on the store's thread, the
+ * only place that reads or writes it). */
+static json_int_t ts__records_count(ts_admin *a, ts_store *st, uint64_t now_ms)
+{
+    uint64_t seq = ts_store_last_seq(st);
+    /* small districts count every time; large ones every few seconds */
+    if (a->records_at == 0 || (seq != a->records_seq && (a->records_count < 100000 || now_ms - a->records_at > 5000))) {
+        a->records_count = ts__scalar(st, "SELECT count(*) FROM records WHERE deleted = 0");
+        a->records_at = now_ms;
+        a->records_seq = seq;
+    }
+    return (json_int_t)a->records_count;
 }
 
 static void ts__api_overview(ts__job *j, ts_store *st)
 {
-    json_t *index = json_object();
-    ts__collect_stations(j, st, index);
-    int total = 0, online = 0, silent = 0;
-    const char *code;
-    json_t *o;
-    json_object_foreach(index, code, o) {
-        total++;
-        online += json_is_true(json_object_get(o, "connected"));
-        silent += json_is_true(json_object_get(o, "silent"));
-    }
-    json_decref(index);
-    ts__flagged x = {NULL, "notice_recipients", 0, 0, 0};
-    ts__flag_scan(st, &x);
-    x.table = "task_assignments";
-    ts__flag_scan(st, &x);
+    ts__stations sts;
+    ts__collect_stations(j, st, &sts);
+    ts__st_counts c;
+    ts__st_count(j, &sts, &c);
+    ts__stations_free(&sts);
+    ts__flagged x;
+    ts__flags(j->adm, st, &x);
     uint64_t open = 0;
     ts_store_conflict_count(st, true, &open);
     int64_t pages = ts__scalar(st, "PRAGMA page_count"), page_size = ts__scalar(st, "PRAGMA page_size");
+    const ts_server_stats *s = &j->stats;
+    json_t *service = json_pack(
+        "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "connections",
+        (json_int_t)s->connections, "sessions", (json_int_t)s->sessions, "changes_in", (json_int_t)s->changes_in,
+        "changes_out", (json_int_t)s->changes_out, "changes_rejected", (json_int_t)s->changes_rejected,
+        "protocol_errors", (json_int_t)s->protocol_errors, "handshakes_failed", (json_int_t)s->handshakes_failed,
+        "rate_limited", (json_int_t)s->rate_limited, "loop_lag_p50_ms", (json_int_t)s->loop_lag_ms_p50,
+        "loop_lag_p99_ms", (json_int_t)s->loop_lag_ms_p99, "bytes_in", (json_int_t)s->bytes_in, "bytes_out",
+        (json_int_t)s->bytes_out, "frames_in", (json_int_t)s->frames_in, "frames_out", (json_int_t)s->frames_out,
+        "notices_sent", (json_int_t)s->notices_sent, "notices_acked", (json_int_t)s->notices_acked, "memory_buffers",
+        (json_int_t)s->memory_buffers, "admin_requests", (json_int_t)j->http_requests, "console_streams",
+        (json_int_t)j->sse_clients);
+    json_object_set_new(service, "errors",
+                        json_integer((json_int_t)(s->protocol_errors + s->handshakes_failed + s->changes_rejected)));
+    json_object_set_new(service, "uptime_s", json_integer((json_int_t)((j->now_ms - j->adm->started_ms) / 1000)));
+    json_object_set_new(service, "version", json_string(TS_VERSION));
     ts__ok(j, 200,
-           json_pack("{s:{s:i,s:i,s:i},s:I,s:{s:i,s:i,s:i},s:I,s:I,s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I},s:I}", "stations",
-                     "total", total, "online", online, "silent", silent, "conflicts_open", (json_int_t)open, "notices",
-                     "urgent_unacknowledged", x.urgent_unacked, "overdue", x.overdue, "escalated", x.escalated,
-                     "records", ts__scalar(st, "SELECT count(*) FROM records WHERE deleted = 0"), "db_bytes",
-                     (json_int_t)(pages * page_size), "service", "connections", (json_int_t)j->stats.connections,
-                     "changes_in", (json_int_t)j->stats.changes_in, "changes_out", (json_int_t)j->stats.changes_out,
-                     "protocol_errors", (json_int_t)j->stats.protocol_errors, "handshakes_failed",
-                     (json_int_t)j->stats.handshakes_failed, "loop_lag_p99_ms", (json_int_t)j->stats.loop_lag_ms_p99,
-                     "bytes_in", (json_int_t)j->stats.bytes_in, "now_ms", (json_int_t)j->now_ms));
+           json_pack("{s:{s:I,s:I,s:I,s:I,s:I,s:I},s:I,s:{s:i,s:i,s:i},s:I,s:I,s:I,s:I,s:o,s:I}", "stations", "total",
+                     c.total, "online", c.online, "offline", c.offline, "silent", c.silent, "cert_expiring", c.cert,
+                     "clock_problem", c.clock, "conflicts_open", (json_int_t)open, "notices", "urgent_unacknowledged",
+                     x.urgent_unacked, "overdue", x.overdue, "escalated", x.escalated, "records",
+                     ts__records_count(j->adm, st, j->now_ms), "db_bytes", (json_int_t)(pages * page_size), "last_seq",
+                     (json_int_t)ts_store_last_seq(st), "audit_entries",
+                     (json_int_t)ts__scalar(st, "SELECT max(id) FROM audit"), "service", service, "now_ms",
+                     (json_int_t)j->now_ms));
 }
 
 /* ---------------------------------------------------------------- endpoints: audit, users */
 
 static void ts__api_audit(ts__job *j, ts_store *st)
 {
-    char after[32] = "", actor[128] = "", table[64] = "", record[TS_KEY_MAX + 1] = "";
+    char after[32] = "", actor[128] = "", table[64] = "", record[TS_KEY_MAX + 1] = "", action[48] = "";
+    uint32_t limit, before;
+    if (!ts__q_uint(j, "limit", 100, 1000, &limit) || !ts__q_uint(j, "before", 0, UINT32_MAX, &before))
+        return;
+    if (limit == 0)
+        limit = 100;
     ts__q(j, "before", after, sizeof after);
+    ts__q(j, "action", action, sizeof action);
     ts__q(j, "actor", actor, sizeof actor);
     ts__q(j, "table", table, sizeof table);
     ts__q(j, "record", record, sizeof record);
@@ -1198,7 +2077,7 @@ static void ts__api_audit(ts__job *j, ts_store *st)
     if (sqlite3_prepare_v2(ts_store_db(st),
                            "SELECT id, ts, actor, actor_kind, action, tbl, rec_id, outcome, detail, peer FROM audit"
                            " WHERE (?1 = 0 OR id < ?1) AND (?2 = '' OR actor = ?2) AND (?3 = '' OR tbl = ?3)"
-                           " AND (?4 = '' OR rec_id = ?4) ORDER BY id DESC LIMIT ?5",
+                           " AND (?4 = '' OR rec_id = ?4) AND (?6 = '' OR action = ?6) ORDER BY id DESC LIMIT ?5",
                            -1, &q, NULL) != SQLITE_OK) {
         ts__fail(j, 500, "INTERNAL", "internal error");
         return;
@@ -1207,7 +2086,8 @@ static void ts__api_audit(ts__job *j, ts_store *st)
     sqlite3_bind_text(q, 2, actor, -1, SQLITE_STATIC);
     sqlite3_bind_text(q, 3, table, -1, SQLITE_STATIC);
     sqlite3_bind_text(q, 4, record, -1, SQLITE_STATIC);
-    sqlite3_bind_int(q, 5, (int)ts__limit(j, 100, 1000));
+    sqlite3_bind_int(q, 5, (int)limit);
+    sqlite3_bind_text(q, 6, action, -1, SQLITE_STATIC);
     json_t *arr = json_array();
     while (sqlite3_step(q) == SQLITE_ROW) {
         json_t *e = json_object();
@@ -1222,7 +2102,8 @@ static void ts__api_audit(ts__job *j, ts_store *st)
         json_array_append_new(arr, e);
     }
     sqlite3_finalize(q);
-    ts__ok(j, 200, json_pack("{s:o}", "entries", arr));
+    json_int_t last = json_array_size(arr) ? json_integer_value(json_object_get(json_array_get(arr, json_array_size(arr) - 1), "id")) : 0;
+    ts__ok(j, 200, json_pack("{s:o,s:I,s:b}", "entries", arr, "next_before", last, "more", json_array_size(arr) == limit));
 }
 
 static void ts__api_users(ts__job *j, ts_store *st)
@@ -1317,8 +2198,25 @@ static json_t *ts__figure(int i, int64_t num, int64_t den)
     return o;
 }
 
+/* GET /api/targets[?q=&only=unmet&indicator=&offset=&limit=]: each commune
+ * against each 2030 target on the latest day computed, with the numerator
+ * and denominator behind every figure, and the district as a whole. */
 static void ts__api_targets(ts__job *j, ts_store *st)
 {
+    static const char *const onlys[] = {"all", "unmet", NULL};
+    char only[8], indicator[48] = "", needle[256];
+    uint32_t offset, limit;
+    bool paged = ts__has_paging(j);
+    if (!ts__q_enum(j, "only", onlys, only, sizeof only) || !ts__q_uint(j, "offset", 0, UINT32_MAX, &offset) ||
+        !ts__q_uint(j, "limit", paged ? 50 : UINT32_MAX, paged ? 500 : UINT32_MAX, &limit))
+        return;
+    if (ts__q(j, "indicator", indicator, sizeof indicator) && ts__target_index(indicator) < 0) {
+        ts__fail(j, 400, "BAD_REQUEST", "indicator must be one of the targets' codes");
+        return;
+    }
+    if (limit == 0)
+        limit = 50;
+    ts__q_search(j, needle, sizeof needle);
     sqlite3 *db = ts_store_db(st);
     sqlite3_stmt *q;
     char day[16] = "";
@@ -1327,7 +2225,15 @@ static void ts__api_targets(ts__job *j, ts_store *st)
             snprintf(day, sizeof day, "%s", (const char *)sqlite3_column_text(q, 0));
         sqlite3_finalize(q);
     }
-    json_t *communes = json_object();
+    /* one row per station, in station order (the primary key's), in C;
+     * JSON only for the page */
+    typedef struct fig_row {
+        char station[TS_KEY_MAX + 1];
+        int64_t num[TS_TARGET_COUNT], den[TS_TARGET_COUNT];
+        bool have[TS_TARGET_COUNT];
+    } fig_row;
+    fig_row *rows = NULL;
+    size_t nrows = 0, cap = 0;
     int64_t tot_num[TS_TARGET_COUNT] = {0}, tot_den[TS_TARGET_COUNT] = {0};
     if (day[0] && sqlite3_prepare_v2(db,
                                      "SELECT station, indicator, numerator, denominator FROM target_snapshots"
@@ -1337,26 +2243,22 @@ static void ts__api_targets(ts__job *j, ts_store *st)
         while (sqlite3_step(q) == SQLITE_ROW) {
             const char *station = (const char *)sqlite3_column_text(q, 0);
             int i = ts__target_index((const char *)sqlite3_column_text(q, 1));
-            if (i < 0)
+            if (i < 0 || station == NULL)
                 continue;
-            int64_t num = sqlite3_column_int64(q, 2), den = sqlite3_column_int64(q, 3);
-            json_t *c = json_object_get(communes, station);
-            if (c == NULL) {
-                c = json_pack("{s:s,s:o}", "station", station, "figures", json_object());
-                ts_arena arena;
-                ts_arena_init(&arena, 4096);
-                ts_change dir;
-                ts_error err;
-                if (ts_store_get(st, "stations", station, &dir, &arena, &err) == 0) {
-                    char name[200];
-                    if (ts_recjson_text(&dir.v, "commune", name, sizeof name))
-                        json_object_set_new(c, "commune", json_string(name));
-                    ts_version_free(&dir.v);
+            if (nrows == 0 || strcmp(rows[nrows - 1].station, station) != 0) {
+                if (nrows == cap) {
+                    cap = cap ? cap * 2 : 64;
+                    rows = ts_xreallocarray(rows, cap, sizeof *rows);
                 }
-                ts_arena_free(&arena);
-                json_object_set_new(communes, station, c);
+                memset(&rows[nrows], 0, sizeof *rows);
+                snprintf(rows[nrows].station, sizeof rows[nrows].station, "%s", station);
+                nrows++;
             }
-            json_object_set_new(json_object_get(c, "figures"), ts_targets[i].code, ts__figure(i, num, den));
+            fig_row *r = &rows[nrows - 1];
+            int64_t num = sqlite3_column_int64(q, 2), den = sqlite3_column_int64(q, 3);
+            r->num[i] = num;
+            r->den[i] = den;
+            r->have[i] = true;
             /* district totals: per-station yes/no indicators count stations */
             if (ts_targets[i].op == '=' && (i == 2 || i == 4 || i == 5)) {
                 tot_num[i] += num > 0;
@@ -1368,16 +2270,48 @@ static void ts__api_targets(ts__job *j, ts_store *st)
         }
         sqlite3_finalize(q);
     }
-    json_t *arr = json_array(), *total = json_object();
-    const char *k;
-    json_t *v;
-    json_object_foreach(communes, k, v)
-        json_array_append(arr, v);
-    json_decref(communes);
+    ts__dir_load(j->adm, st);
+    int want = indicator[0] ? ts__target_index(indicator) : -1;
+    fig_row **items = ts_xcalloc(nrows ? nrows : 1, sizeof *items);
+    size_t n = 0;
+    for (size_t r = 0; r < nrows; r++) {
+        const ts__dir_entry *e = ts__dir_find(j->adm, rows[r].station);
+        if (needle[0]) {
+            char fold_code[TS_KEY_MAX + 1];
+            ts__fold(rows[r].station, fold_code, sizeof fold_code);
+            if (!strstr(e ? e->fold : fold_code, needle))
+                continue;
+        }
+        if (strcmp(only, "unmet") == 0) {
+            bool unmet = false;
+            for (int i = 0; i < TS_TARGET_COUNT; i++)
+                if (rows[r].have[i] && (want < 0 || want == i) && !ts_target_met(i, rows[r].num[i], rows[r].den[i]))
+                    unmet = true;
+            if (!unmet)
+                continue;
+        }
+        items[n++] = &rows[r];
+    }
+    json_t *arr = json_array();
+    for (size_t r = offset; r < n && r < (size_t)offset + limit; r++) {
+        const ts__dir_entry *e = ts__dir_find(j->adm, items[r]->station);
+        json_t *figures = json_object();
+        for (int i = 0; i < TS_TARGET_COUNT; i++)
+            if (items[r]->have[i])
+                json_object_set_new(figures, ts_targets[i].code, ts__figure(i, items[r]->num[i], items[r]->den[i]));
+        json_t *c = json_pack("{s:s,s:o}", "station", items[r]->station, "figures", figures);
+        if (e && json_is_string(json_object_get(e->fields, "commune")))
+            json_object_set_new(c, "commune", json_string(ts__str(e->fields, "commune")));
+        json_array_append_new(arr, c);
+    }
+    free(items);
+    free(rows);
+    json_t *total = json_object();
     for (int i = 0; i < TS_TARGET_COUNT; i++)
         json_object_set_new(total, ts_targets[i].code, ts__figure(i, tot_num[i], tot_den[i]));
-    ts__ok(j, 200, json_pack("{s:s,s:o,s:o,s:o}", "day", day, "targets", ts__target_defs(), "communes", arr, "district",
-                             total));
+    ts__ok(j, 200, json_pack("{s:s,s:o,s:o,s:o,s:I,s:I,s:I,s:I}", "day", day, "targets", ts__target_defs(), "communes",
+                             arr, "district", total, "total", (json_int_t)nrows, "matched", (json_int_t)n, "offset",
+                             (json_int_t)offset, "limit", (json_int_t)(limit == UINT32_MAX ? (uint32_t)n : limit)));
 }
 
 static void ts__api_targets_history(ts__job *j, ts_store *st)
@@ -1424,6 +2358,51 @@ static void ts__metric(ts_buf *b, const char *name, const char *type, const char
     ts_buf_printf(b, "%s%s%s%s %.17g\n", name, labels ? "{" : "", labels ? labels : "", labels ? "}" : "", value);
 }
 
+static int ts__live_cmp(const void *a, const void *b)
+{
+    return strcmp(((const ts_live_station *)a)->station, ((const ts_live_station *)b)->station);
+}
+
+/* When each station was last seen and last synced, as Unix times (alert on
+ * time() - tramsync_station_last_seen_timestamp_seconds): what sessions
+ * stored, with the connected stations seen now. */
+static void ts__station_times(ts__job *j, ts_store *st, ts_buf *b)
+{
+    ts_live_station *live = j->nlive ? ts_xmemdup(j->live, j->nlive * sizeof *live) : NULL;
+    if (j->nlive > 1)
+        qsort(live, j->nlive, sizeof *live, ts__live_cmp);
+    ts_buf seen = TS_BUF_INIT, sync = TS_BUF_INIT;
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(ts_store_db(st), "SELECT station, last_seen, last_sync FROM station_status", -1, &q,
+                           NULL) == SQLITE_OK) {
+        while (sqlite3_step(q) == SQLITE_ROW) {
+            ts_live_station key;
+            memset(&key, 0, sizeof key);
+            snprintf(key.station, sizeof key.station, "%s", (const char *)sqlite3_column_text(q, 0));
+            const ts_live_station *l = j->nlive ? bsearch(&key, live, j->nlive, sizeof *live, ts__live_cmp) : NULL;
+            int64_t last_seen = l ? (int64_t)j->now_ms : sqlite3_column_int64(q, 1);
+            int64_t last_sync = sqlite3_column_int64(q, 2);
+            if (l && (int64_t)l->last_sync_ms > last_sync)
+                last_sync = (int64_t)l->last_sync_ms;
+            char labels[200];
+            snprintf(labels, sizeof labels, "station=\"%s\"", key.station);
+            ts__metric(&seen, "tramsync_station_last_seen_timestamp_seconds", "gauge",
+                       seen.len ? NULL : "When each station was last connected (Unix time; now when it is).", labels,
+                       (double)(last_seen / 1000));
+            if (last_sync > 0)
+                ts__metric(&sync, "tramsync_station_last_sync_timestamp_seconds", "gauge",
+                           sync.len ? NULL : "When each station last pushed or caught up (Unix time).", labels,
+                           (double)(last_sync / 1000));
+        }
+        sqlite3_finalize(q);
+    }
+    ts_buf_append(b, seen.data, seen.len);
+    ts_buf_append(b, sync.data, sync.len);
+    ts_buf_free(&seen);
+    ts_buf_free(&sync);
+    free(live);
+}
+
 static void ts__api_metrics(ts__job *j, ts_store *st)
 {
     ts_buf *b = &j->text;
@@ -1433,6 +2412,12 @@ static void ts__api_metrics(ts__job *j, ts_store *st)
     ts__metric(b, "tramsync_handshakes_total", "counter", "TLS handshakes by result.", "result=\"ok\"",
                (double)s->handshakes_ok);
     ts__metric(b, "tramsync_handshakes_total", "counter", NULL, "result=\"failed\"", (double)s->handshakes_failed);
+    for (int r = 1; r < TS_REFUSED_COUNT; r++) {
+        char label[48];
+        snprintf(label, sizeof label, "reason=\"%s\"", ts_refused_name(r));
+        ts__metric(b, "tramsync_connections_refused_by_reason_total", "counter",
+                   r == 1 ? "Connections refused before HELLO, by reason." : NULL, label, (double)s->refused[r]);
+    }
     ts__metric(b, "tramsync_connections_refused_total", "counter", "Connections refused (limit or draining).", NULL,
                (double)s->rejected_busy);
     ts__metric(b, "tramsync_changes_total", "counter", "Changes received and sent.", "direction=\"in\"",
@@ -1449,6 +2434,9 @@ static void ts__api_metrics(ts__job *j, ts_store *st)
     ts__metric(b, "tramsync_rate_limited_total", "counter", "Times a station was slowed down.", NULL,
                (double)s->rate_limited);
     ts__metric(b, "tramsync_conflicts_total", "counter", "True conflicts logged by pushes.", NULL, (double)s->conflicts);
+    ts__metric(b, "tramsync_notice_frames_total", "counter", "NOTICE frames sent and acknowledged by stations.",
+               "event=\"sent\"", (double)s->notices_sent);
+    ts__metric(b, "tramsync_notice_frames_total", "counter", NULL, "event=\"acked\"", (double)s->notices_acked);
     uint64_t open = 0;
     ts_store_conflict_count(st, true, &open);
     ts__metric(b, "tramsync_conflicts_open", "gauge", "Conflicts waiting for review.", NULL, (double)open);
@@ -1463,15 +2451,27 @@ static void ts__api_metrics(ts__job *j, ts_store *st)
     ts__metric(b, "tramsync_records", "gauge", "Live records.", NULL,
                (double)ts__scalar(st, "SELECT count(*) FROM records WHERE deleted = 0"));
     ts__metric(b, "tramsync_last_seq", "gauge", "Highest sequence number given.", NULL, (double)ts_store_last_seq(st));
-    ts__flagged x = {NULL, "notice_recipients", 0, 0, 0};
-    ts__flag_scan(st, &x);
-    x.table = "task_assignments";
-    ts__flag_scan(st, &x);
+    ts__flagged x;
+    ts__flags(j->adm, st, &x);
     ts__metric(b, "tramsync_notices_urgent_unacknowledged", "gauge", "Urgent notices not yet acknowledged.", NULL,
                x.urgent_unacked);
     ts__metric(b, "tramsync_notices_overdue", "gauge", "Notices and tasks past their deadline, not done.", NULL, x.overdue);
     ts__metric(b, "tramsync_notices_escalated", "gauge", "Notices re-sent for lack of acknowledgement.", NULL,
                x.escalated);
+    for (int t = 0; t < 2; t++) {
+        for (int k = 0; k < 5; k++) {
+            char label[64];
+            snprintf(label, sizeof label, "state=\"%s\"", ts_notice_states[k].code);
+            ts__metric(b, t == 0 ? "tramsync_notice_recipients" : "tramsync_task_assignments", "gauge",
+                       k > 0            ? NULL
+                       : t == 0 ? "Notice handling records (one per notice and station) by state."
+                                : "Plan task assignments by state.",
+                       label, x.by_state[t][k]);
+        }
+    }
+    ts__metric(b, "tramsync_server_cert_expiry_seconds", "gauge", "Seconds until the server's certificate expires.",
+               NULL, (double)s->server_cert_expires_in);
+    ts__station_times(j, st, b);
     sqlite3_stmt *q;
     bool first = true;
     if (sqlite3_prepare_v2(ts_store_db(st), "SELECT station, cert_not_after FROM station_status WHERE cert_not_after > 0",
@@ -1648,7 +2648,7 @@ static void ts__done(ts_dbjob *base)
     if (a->stopping && a->jobs == 0 && a->closing_parts == 0 && a->stop_done) {
         void (*done)(void *) = a->stop_done;
         void *arg = a->stop_arg;
-        free(a);
+        ts__admin_free(a);
         done(arg);
     }
 }
@@ -1663,6 +2663,12 @@ static void ts__cookie_token(const char *cookie, char *out, size_t size)
     size_t n = strcspn(p, "; ");
     if (n < size)
         snprintf(out, size, "%.*s", (int)n, p);
+}
+
+static void ts__count_sse(ts_http_conn *hc, void *arg)
+{
+    (void)hc;
+    (*(size_t *)arg)++;
 }
 
 static void ts__handle(ts_http_conn *hc, ts_http_req *req, void *ctx)
@@ -1729,6 +2735,8 @@ static void ts__handle(ts_http_conn *hc, ts_http_req *req, void *ctx)
     }
     j->nlive = ts_server_live_stations(a->srv, &j->live);
     ts_server_get_stats(a->srv, &j->stats);
+    j->http_requests = ts_http_server_requests(a->http);
+    ts_http_each_sse(a->http, ts__count_sse, &j->sse_clients);
     ts_buf_init(&j->text);
     ts_http_conn_ref(hc);
     a->jobs++;
@@ -1811,7 +2819,7 @@ static void ts__esc_done(ts_dbjob *base)
     if (a->stopping && a->jobs == 0 && a->closing_parts == 0 && a->stop_done) {
         void (*done)(void *) = a->stop_done;
         void *arg = a->stop_arg;
-        free(a);
+        ts__admin_free(a);
         done(arg);
     }
 }
@@ -1885,7 +2893,7 @@ static void ts__tgt_done(ts_dbjob *base)
     if (a->stopping && a->jobs == 0 && a->closing_parts == 0 && a->stop_done) {
         void (*done)(void *) = a->stop_done;
         void *arg = a->stop_arg;
-        free(a);
+        ts__admin_free(a);
         done(arg);
     }
 }
@@ -1911,6 +2919,75 @@ static void ts__api_targets_refresh(ts__job *j, ts_store *st)
     (void)st;
     j->refresh_targets = true;
     ts__ok(j, 202, json_pack("{s:s}", "result", "computing"));
+}
+
+/* ---------------------------------------------------------------- change watch
+ * Stations' pushes change the district store without an admin request, so
+ * the console would not hear of them. While at least one console listens,
+ * a short job every two seconds compares the store's last sequence number
+ * and its open conflicts with what was seen, and announces a change as the
+ * events "record" and "conflict". */
+
+#define TS__WATCH_EVERY_MS 2000
+
+typedef struct ts__watch_job {
+    ts_dbjob base;
+    ts_admin *adm;
+    uint64_t seq;
+    uint64_t open;
+} ts__watch_job;
+
+static void ts__watch_work(ts_dbjob *base, ts_store *st)
+{
+    ts__watch_job *j = base->data;
+    j->seq = ts_store_last_seq(st);
+    ts_store_conflict_count(st, true, &j->open);
+}
+
+static void ts__watch_done(ts_dbjob *base)
+{
+    ts__watch_job *j = base->data;
+    ts_admin *a = j->adm;
+    a->jobs--;
+    a->watch_running = false;
+    if (!a->stopping) {
+        char data[96];
+        if (a->watch_seq != 0 && j->seq != a->watch_seq) {
+            snprintf(data, sizeof data, "{\"seq\":%" PRIu64 ",\"source\":\"sync\"}", j->seq);
+            ts_admin_event(a, "record", data);
+        }
+        if (a->watch_seq != 0 && j->open != a->watch_conflicts) {
+            snprintf(data, sizeof data, "{\"open\":%" PRIu64 "}", j->open);
+            ts_admin_event(a, "conflict", data);
+        }
+        a->watch_seq = j->seq ? j->seq : 1;
+        a->watch_conflicts = j->open;
+    }
+    free(j);
+    if (a->stopping && a->jobs == 0 && a->closing_parts == 0 && a->stop_done) {
+        void (*done)(void *) = a->stop_done;
+        void *arg = a->stop_arg;
+        ts__admin_free(a);
+        done(arg);
+    }
+}
+
+static void ts__watch_tick(uv_timer_t *t)
+{
+    ts_admin *a = t->data;
+    size_t listeners = 0;
+    if (a->watch_running || a->stopping || a->http == NULL)
+        return;
+    ts_http_each_sse(a->http, ts__count_sse, &listeners);
+    if (listeners == 0) {
+        a->watch_seq = 0; /* start afresh when someone listens again */
+        return;
+    }
+    a->watch_running = true;
+    a->jobs++;
+    ts__watch_job *j = ts_xcalloc(1, sizeof *j);
+    j->adm = a;
+    ts_dbq_submit(ts_server_dbq(a->srv), &j->base, ts__watch_work, ts__watch_done, j);
 }
 
 /* ---------------------------------------------------------------- lifecycle */
@@ -1988,6 +3065,9 @@ int ts_admin_start(ts_admin **out, ts_server *srv, ts_error *err)
     a->targets_timer.data = a;
     /* soon after start, then every targets_every */
     uv_timer_start(&a->targets_timer, ts__targets_tick, 2000, cfg->targets_every_ms);
+    uv_timer_init(ts_server_loop(srv), &a->watch_timer);
+    a->watch_timer.data = a;
+    uv_timer_start(&a->watch_timer, ts__watch_tick, TS__WATCH_EVERY_MS, TS__WATCH_EVERY_MS);
     uv_timer_init(ts_server_loop(srv), &a->esc_timer);
     a->esc_timer.data = a;
     a->esc_timer_open = true;
@@ -2033,7 +3113,7 @@ static void ts__part_closed(ts_admin *a)
         return;
     void (*done)(void *) = a->stop_done;
     void *arg = a->stop_arg;
-    free(a);
+    ts__admin_free(a);
     if (done)
         done(arg);
 }
@@ -2053,10 +3133,11 @@ void ts_admin_stop(ts_admin *a, void (*done)(void *arg), void *arg)
     a->stopping = true;
     a->stop_done = done;
     a->stop_arg = arg;
-    a->closing_parts = 3;
+    a->closing_parts = 4;
     ts_tls_ctx_unref(a->tls);
     a->tls = NULL;
     uv_close((uv_handle_t *)&a->esc_timer, ts__timer_closed);
+    uv_close((uv_handle_t *)&a->watch_timer, ts__timer_closed);
     uv_close((uv_handle_t *)&a->targets_timer, ts__timer_closed);
     ts_http_server_stop(a->http, ts__http_stopped, a);
     a->http = NULL;
