@@ -13,7 +13,12 @@ DEB_BUILD := gcc make libc6-dev pkg-config libuv1-dev libsqlite3-dev \
              libhttp-parser-dev libargon2-dev libsystemd-dev openssl sqlite3
 DEB_TEST  := libcmocka-dev clang libclang-rt-14-dev procps
 DEB_LINT  := cppcheck clang-tidy lintian binutils
-DEB_PKGS  := $(DEB_BUILD) $(DEB_TEST) $(DEB_LINT)
+# package-test: systemd-analyze checks the units, curl asks the installed daemon
+DEB_PKGTEST := systemd curl
+# the console's browser tests: Debian's Chromium (node and npm too, below,
+# when the machine has no node of its own)
+DEB_BROWSER := chromium
+DEB_PKGS  := $(DEB_BUILD) $(DEB_TEST) $(DEB_LINT) $(DEB_PKGTEST) $(DEB_BROWSER)
 
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
@@ -23,6 +28,7 @@ deps:
 	for p in $(DEB_PKGS); do \
 	  dpkg-query -W -f='$${Status}\n' "$$p" 2>/dev/null | grep -q '^install ok installed$$' || missing="$$missing $$p"; \
 	done; \
+	command -v node >/dev/null && command -v npm >/dev/null || missing="$$missing nodejs npm"; \
 	if [ -n "$$missing" ]; then \
 	  echo "deps: installing$$missing"; \
 	  $(SUDO) apt-get update -qq && \
@@ -126,11 +132,17 @@ build/asan/tests/%: build/asan/tests/%.o $(patsubst %.c,build/asan/%.o,$(SRC_TES
 	@echo "LD[asan] $@"
 	@gcc $(ASAN_CFLAGS) -o $@ $^ $(ASAN_FLAGS) -lcmocka $(LIBS)
 
-SELECTED_TESTS := $(if $(ONLY),$(filter $(addprefix %/,$(ONLY)),$(TEST_BINS)),$(TEST_BINS))
+# The console in headless Chromium (tests/browser/run.sh): it runs the demo,
+# so it needs the release programs in bin/. ONLY=browser runs it alone.
+BROWSER_TEST := tests/browser/run.sh
+SELECTED_TESTS := $(if $(ONLY),$(filter $(addprefix %/,$(ONLY)),$(TEST_BINS)) \
+                    $(if $(filter browser,$(ONLY)),$(BROWSER_TEST)),$(TEST_BINS) $(BROWSER_TEST))
+TEST_NEEDS := $(filter-out $(BROWSER_TEST),$(SELECTED_TESTS)) \
+              $(if $(filter $(BROWSER_TEST),$(SELECTED_TESTS)),$(addprefix bin/,$(BINS)))
 
 .PHONY: test test-build
 test-build: $(TEST_BINS) $(ASAN_BINS) | deps
-test: $(SELECTED_TESTS) $(ASAN_BINS) | deps
+test: $(TEST_NEEDS) $(ASAN_BINS) | deps
 	@TS_BIN_DIR=$(CURDIR)/build/asan/bin TS_SOURCE_DIR=$(CURDIR) \
 	  tests/run-tests.sh $(SELECTED_TESTS)
 

@@ -61,6 +61,8 @@ static void ts__runner_work(uv_work_t *req)
 {
     ts_dbq *q = req->data;
     ts_dbjob *group = q->group;
+    if (group == NULL) /* never queued without one */
+        return;
     uv_mutex_lock(&q->lock);
     uint64_t start = ts__now_us();
     uint32_t n = 0;

@@ -485,6 +485,7 @@ void ts_server_get_stats(ts_server *srv, ts_server_stats *out)
     srv->stats.memory_buffers = mem;
     srv->stats.sessions = ready; /* counted, not tracked: a session can end in many states */
     srv->stats.connections = srv->nconns;
+    srv->stats.server_cert_expires_in = ts_tls_ctx_cert_expires_in(srv->tls);
     *out = srv->stats;
     /* the totals count sessions when they close: add what the open ones
      * have moved so far (bytes on the wire, TLS included) */

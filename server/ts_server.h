@@ -112,6 +112,7 @@ typedef struct ts_server_stats {
     uint64_t loop_lag_ms_p99;
     uint64_t loop_lag_ms_p50;
     uint64_t memory_buffers; /* bytes held in connection buffers */
+    int64_t server_cert_expires_in; /* seconds */
 } ts_server_stats;
 
 int ts_server_start(ts_server **out, uv_loop_t *loop, const ts_server_config *cfg, ts_error *err);
