@@ -18,48 +18,37 @@ void ts_mp_limits_default(ts_mp_limits *limits)
 
 bool ts_utf8_valid(const uint8_t *s, size_t n)
 {
+    /* by lead byte, with the second byte's narrower ranges where they differ
+     * (no overlongs, no surrogates, nothing above U+10FFFF) */
     size_t i = 0;
     while (i < n) {
-        /* ASCII runs, eight bytes at a time: most of any record */
-        while (n - i >= 8) {
-            uint64_t w;
-            memcpy(&w, s + i, 8);
-            if (w & 0x8080808080808080ull)
-                break;
-            i += 8;
-        }
-        if (i >= n)
-            break;
-        uint8_t c = s[i];
+        unsigned c = s[i];
         if (c < 0x80) {
             i++;
             continue;
         }
-        size_t need;
-        uint32_t cp;
-        if (c >= 0xc2 && c <= 0xdf) {
-            need = 1;
-            cp = c & 0x1f;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            need = 2;
-            cp = c & 0x0f;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            need = 3;
-            cp = c & 0x07;
-        } else {
+        if (c < 0xc2 || c > 0xf4)
             return false;
-        }
-        if (n - i <= need)
-            return false;
-        for (size_t k = 1; k <= need; k++) {
-            if ((s[i + k] & 0xc0) != 0x80)
+        if (c < 0xe0) {
+            if (n - i < 2 || (s[i + 1] & 0xc0) != 0x80)
                 return false;
-            cp = (cp << 6) | (s[i + k] & 0x3f);
+            i += 2;
+            continue;
         }
-        if ((need == 2 && cp < 0x800) || (need == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
-            (cp >= 0xd800 && cp <= 0xdfff))
+        unsigned c1 = n - i > 1 ? s[i + 1] : 0;
+        unsigned lo = c == 0xe0 ? 0xa0 : c == 0xf0 ? 0x90 : 0x80;
+        unsigned hi = c == 0xed ? 0x9f : c == 0xf4 ? 0x8f : 0xbf;
+        if (c1 < lo || c1 > hi)
             return false;
-        i += need + 1;
+        if (c < 0xf0) {
+            if (n - i < 3 || (s[i + 2] & 0xc0) != 0x80)
+                return false;
+            i += 3;
+        } else {
+            if (n - i < 4 || (s[i + 2] & 0xc0) != 0x80 || (s[i + 3] & 0xc0) != 0x80)
+                return false;
+            i += 4;
+        }
     }
     return true;
 }
@@ -664,4 +653,70 @@ void ts_value_to_json(ts_buf *b, const uint8_t *value, size_t len)
     }
     ts_mp_to_json(b, &up.data);
     msgpack_unpacked_destroy(&up);
+}
+
+/* ---------------------------------------------------------------- direct writers */
+
+static void ts__put_be(ts_buf *b, uint8_t type, uint64_t v, size_t n)
+{
+    uint8_t tmp[9];
+    tmp[0] = type;
+    for (size_t i = 0; i < n; i++)
+        tmp[1 + i] = (uint8_t)(v >> (8 * (n - 1 - i)));
+    ts_buf_append(b, tmp, n + 1);
+}
+
+void ts_mp_put_map(ts_buf *b, uint32_t n)
+{
+    if (n < 16) {
+        uint8_t c = (uint8_t)(0x80 | n);
+        ts_buf_append(b, &c, 1);
+    } else if (n < 65536) {
+        ts__put_be(b, 0xde, n, 2);
+    } else {
+        ts__put_be(b, 0xdf, n, 4);
+    }
+}
+
+void ts_mp_put_array(ts_buf *b, uint32_t n)
+{
+    if (n < 16) {
+        uint8_t c = (uint8_t)(0x90 | n);
+        ts_buf_append(b, &c, 1);
+    } else if (n < 65536) {
+        ts__put_be(b, 0xdc, n, 2);
+    } else {
+        ts__put_be(b, 0xdd, n, 4);
+    }
+}
+
+void ts_mp_put_str(ts_buf *b, const char *s, size_t n)
+{
+    if (n < 32) {
+        uint8_t c = (uint8_t)(0xa0 | n);
+        ts_buf_append(b, &c, 1);
+    } else if (n < 256) {
+        ts__put_be(b, 0xd9, n, 1);
+    } else if (n < 65536) {
+        ts__put_be(b, 0xda, n, 2);
+    } else {
+        ts__put_be(b, 0xdb, n, 4);
+    }
+    ts_buf_append(b, s, n);
+}
+
+void ts_mp_put_uint(ts_buf *b, uint64_t v)
+{
+    if (v < 128) {
+        uint8_t c = (uint8_t)v;
+        ts_buf_append(b, &c, 1);
+    } else if (v < 256) {
+        ts__put_be(b, 0xcc, v, 1);
+    } else if (v < 65536) {
+        ts__put_be(b, 0xcd, v, 2);
+    } else if (v <= UINT32_MAX) {
+        ts__put_be(b, 0xce, v, 4);
+    } else {
+        ts__put_be(b, 0xcf, v, 8);
+    }
 }

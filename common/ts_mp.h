@@ -72,6 +72,13 @@ int ts_mp_scalar(const uint8_t *buf, size_t len, msgpack_object *out);
  * float64, map entries sorted by key bytes. */
 void ts_mp_pack_canonical(msgpack_packer *pk, const msgpack_object *o);
 void ts_mp_pack_cstr(msgpack_packer *pk, const char *s);
+/* The same smallest forms msgpack-c's packer writes, straight into a buffer
+ * (for the store's hot path: no callback per token). */
+struct ts_buf;
+void ts_mp_put_map(struct ts_buf *b, uint32_t n);
+void ts_mp_put_array(struct ts_buf *b, uint32_t n);
+void ts_mp_put_str(struct ts_buf *b, const char *s, size_t n);
+void ts_mp_put_uint(struct ts_buf *b, uint64_t v);
 void ts_mp_pack_strn(msgpack_packer *pk, const char *s, size_t n);
 
 /* JSON text of a msgpack value: bin as {"bin":"<hex>"}, non-finite floats

@@ -294,6 +294,21 @@ void ts_fields_pack(msgpack_packer *pk, const ts_version *v)
     }
 }
 
+void ts_fields_pack_buf(ts_buf *b, const ts_version *v)
+{
+    ts_mp_put_map(b, v->nfields);
+    for (uint32_t i = 0; i < v->nfields; i++) {
+        const ts_field *f = &v->fields[i];
+        ts_buf_reserve(b, f->name_len + f->value_len + f->dot.rid.len + 32);
+        ts_mp_put_str(b, f->name, f->name_len);
+        ts_mp_put_array(b, 4);
+        ts_buf_append(b, f->value, f->value_len);
+        ts_mp_put_str(b, f->dot.rid.b, f->dot.rid.len);
+        ts_mp_put_uint(b, f->dot.counter);
+        ts_mp_put_uint(b, f->hlc);
+    }
+}
+
 static int ts__field_cmp(const void *x, const void *y)
 {
     const ts_field *a = x, *b = y;

@@ -114,6 +114,8 @@ void ts_conflicts_reset(ts_conflicts *c);
 /* Wire and storage form of the fields: a map {name: [value, rid, counter, hlc]}
  * with names in byte order. */
 void ts_fields_pack(msgpack_packer *pk, const ts_version *v);
+/* The same bytes, written straight into b. */
+void ts_fields_pack_buf(struct ts_buf *b, const ts_version *v);
 /* Decodes a fields map into v (fields in arena, values re-encoded canonically
  * through scratch). Validates names, dots and `_deleted` being a bool. */
 int ts_fields_unpack(const msgpack_object *o, ts_version *v, ts_arena *arena, ts_buf *scratch,

@@ -648,13 +648,10 @@ static int ts__step_done(ts_store *st, sqlite3_stmt *s, ts_error *err, const cha
 int ts__write(ts_store *st, const ts_table_def *t, const char *table, const char *id, const char *owner,
               const ts_version *v, uint64_t seq, uint64_t lseq, const ts_rid *origin, ts_error *err)
 {
-    msgpack_packer pk;
     ts_buf_reset(&st->vv_blob);
-    ts_buf_packer(&st->vv_blob, &pk);
-    ts_vv_pack(&pk, &v->vv);
+    ts_vv_pack_buf(&st->vv_blob, &v->vv);
     ts_buf_reset(&st->fields_blob);
-    ts_buf_packer(&st->fields_blob, &pk);
-    ts_fields_pack(&pk, v);
+    ts_fields_pack_buf(&st->fields_blob, v);
 
     /* audience column: one station, '*' for all, '+' for a list kept in record_audience */
     ts_audience aud;
@@ -718,13 +715,10 @@ int ts__write(ts_store *st, const ts_table_def *t, const char *table, const char
 int ts__insert_new(ts_store *st, const char *table, const char *id, const char *owner, const ts_version *v,
                    uint64_t seq, const ts_rid *origin, bool *inserted, ts_error *err)
 {
-    msgpack_packer pk;
     ts_buf_reset(&st->vv_blob);
-    ts_buf_packer(&st->vv_blob, &pk);
-    ts_vv_pack(&pk, &v->vv);
+    ts_vv_pack_buf(&st->vv_blob, &v->vv);
     ts_buf_reset(&st->fields_blob);
-    ts_buf_packer(&st->fields_blob, &pk);
-    ts_fields_pack(&pk, v);
+    ts_fields_pack_buf(&st->fields_blob, v);
     sqlite3_stmt *s = st->stmt[TS__INSERT_RECORD];
     sqlite3_bind_text(s, 1, table, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, id, -1, SQLITE_STATIC);

@@ -6,6 +6,7 @@
 
 #include <openssl/rand.h>
 
+#include "common/ts_buf.h"
 #include "common/ts_mp.h"
 #include "common/ts_xmalloc.h"
 
@@ -263,6 +264,15 @@ void ts_vv_pack(msgpack_packer *pk, const ts_vv *vv)
     for (uint32_t i = 0; i < vv->n; i++) {
         ts_mp_pack_strn(pk, vv->e[i].rid.b, vv->e[i].rid.len);
         msgpack_pack_uint64(pk, vv->e[i].counter);
+    }
+}
+
+void ts_vv_pack_buf(ts_buf *b, const ts_vv *vv)
+{
+    ts_mp_put_map(b, vv->n);
+    for (uint32_t i = 0; i < vv->n; i++) {
+        ts_mp_put_str(b, vv->e[i].rid.b, vv->e[i].rid.len);
+        ts_mp_put_uint(b, vv->e[i].counter);
     }
 }
 

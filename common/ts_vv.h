@@ -65,6 +65,9 @@ bool ts_vv_covers(const ts_vv *vv, const ts_dot *dot);
 
 /* Compact msgpack form: a map {rid: counter} with keys in byte order. */
 void ts_vv_pack(msgpack_packer *pk, const ts_vv *vv);
+/* The same bytes, written straight into b. */
+struct ts_buf;
+void ts_vv_pack_buf(struct ts_buf *b, const ts_vv *vv);
 /* Accepts keys in any order; rejects bad rids, zero counters and duplicates. */
 int ts_vv_unpack(const msgpack_object *o, ts_vv *vv, const char *where, ts_error *err);
 /* Writes {"rid":counter,...} into buf (for logs and dumps); returns buf. */

@@ -39,6 +39,12 @@ static void version_bytes(const ts_version *v, ts_buf *out)
     ts_buf_packer(out, &pk);
     ts_vv_pack(&pk, &v->vv);
     ts_fields_pack(&pk, v);
+    /* the store's direct writers give the same bytes, on every version seen here */
+    ts_buf direct = TS_BUF_INIT;
+    ts_vv_pack_buf(&direct, &v->vv);
+    ts_fields_pack_buf(&direct, v);
+    assert_true(direct.len == out->len && memcmp(direct.data, out->data, out->len) == 0);
+    ts_buf_free(&direct);
 }
 
 static bool same_version(const ts_version *x, const ts_version *y)

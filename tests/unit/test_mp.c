@@ -9,6 +9,7 @@
 
 #include "common/ts_buf.h"
 #include "common/ts_mp.h"
+#include "common/ts_xmalloc.h"
 #include "tests/support/ts_test.h"
 
 /* ---------------------------------------------------------------- allocation watch
@@ -1472,6 +1473,109 @@ static void test_scalar_matches_unpacker(void **state)
     assert_true(seeds < 1000 || scalars > seeds / 2);
 }
 
+/* The validator against a plain decoder (code point by code point, the
+ * definition of well-formed UTF-8): every 1-3 byte input, and random longer
+ * ones. */
+static bool utf8_reference(const uint8_t *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        uint8_t c = s[i];
+        size_t need;
+        uint32_t cp;
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if ((c & 0xe0) == 0xc0) {
+            need = 1, cp = c & 0x1f;
+        } else if ((c & 0xf0) == 0xe0) {
+            need = 2, cp = c & 0x0f;
+        } else if ((c & 0xf8) == 0xf0) {
+            need = 3, cp = c & 0x07;
+        } else {
+            return false;
+        }
+        if (n - i <= need)
+            return false;
+        for (size_t k = 1; k <= need; k++) {
+            if ((s[i + k] & 0xc0) != 0x80)
+                return false;
+            cp = cp << 6 | (s[i + k] & 0x3f);
+        }
+        uint32_t min = need == 1 ? 0x80 : need == 2 ? 0x800 : 0x10000;
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return false;
+        i += need + 1;
+    }
+    return true;
+}
+
+static void test_utf8_matches_reference(void **state)
+{
+    (void)state;
+    uint8_t b[8];
+    for (uint32_t x = 0; x < (1u << 24); x++) {
+        b[0] = (uint8_t)(x >> 16), b[1] = (uint8_t)(x >> 8), b[2] = (uint8_t)x;
+        for (size_t n = 1; n <= 3; n++) {
+            if (n < 3 && (x & ((1u << (8 * (3 - n))) - 1)) != 0)
+                continue; /* shorter inputs once each */
+            if (ts_utf8_valid(b, n) != utf8_reference(b, n))
+                fail_msg("%02x %02x %02x (%zu bytes): validator %d, reference %d", b[0], b[1], b[2], n,
+                         ts_utf8_valid(b, n), !ts_utf8_valid(b, n));
+        }
+    }
+    uint64_t seeds = ts_test_seed_count(200000);
+    for (uint64_t i = 0; i < seeds; i++) {
+        uint64_t seed = ts_test_seed(i);
+        ts_rng r;
+        ts_rng_seed(&r, seed);
+        size_t n = 1 + (size_t)ts_rng_below(&r, 8);
+        for (size_t k = 0; k < n; k++) /* bytes near the interesting ranges */
+            b[k] = (uint8_t)(ts_rng_chance(&r, 0.5) ? 0x80 + ts_rng_below(&r, 0x80) : ts_rng_below(&r, 256));
+        ts_check_seed(ts_utf8_valid(b, n) == utf8_reference(b, n), seed, "%zu random bytes disagree", n);
+    }
+}
+
+/* The direct writers produce exactly what msgpack-c's packer does (the
+ * store's blobs must not change with the writer used). */
+static void test_direct_writers_match_packer(void **state)
+{
+    (void)state;
+    static const uint64_t uints[] = {0, 1, 127, 128, 255, 256, 65535, 65536, 4294967295u, 4294967296u, UINT64_MAX};
+    static const uint32_t counts[] = {0, 1, 15, 16, 65535, 65536, 100000};
+    static const size_t lens[] = {0, 1, 31, 32, 255, 256, 65535, 65536};
+    ts_buf want = TS_BUF_INIT, got = TS_BUF_INIT;
+    msgpack_packer pk;
+    char *text = ts_xmalloc(65536);
+    memset(text, 'x', 65536);
+    for (size_t i = 0; i < sizeof uints / sizeof *uints; i++) {
+        ts_buf_reset(&want), ts_buf_reset(&got);
+        ts_buf_packer(&want, &pk);
+        msgpack_pack_uint64(&pk, uints[i]);
+        ts_mp_put_uint(&got, uints[i]);
+        assert_true(got.len == want.len && memcmp(got.data, want.data, want.len) == 0);
+    }
+    for (size_t i = 0; i < sizeof counts / sizeof *counts; i++) {
+        ts_buf_reset(&want), ts_buf_reset(&got);
+        ts_buf_packer(&want, &pk);
+        msgpack_pack_map(&pk, counts[i]);
+        msgpack_pack_array(&pk, counts[i]);
+        ts_mp_put_map(&got, counts[i]);
+        ts_mp_put_array(&got, counts[i]);
+        assert_true(got.len == want.len && memcmp(got.data, want.data, want.len) == 0);
+    }
+    for (size_t i = 0; i < sizeof lens / sizeof *lens; i++) {
+        ts_buf_reset(&want), ts_buf_reset(&got);
+        ts_buf_packer(&want, &pk);
+        ts_mp_pack_strn(&pk, text, lens[i]);
+        ts_mp_put_str(&got, text, lens[i]);
+        assert_true(got.len == want.len && memcmp(got.data, want.data, want.len) == 0);
+    }
+    free(text);
+    ts_buf_free(&want);
+    ts_buf_free(&got);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1481,6 +1585,8 @@ int main(void)
         cmocka_unit_test(test_ext_types_rejected),
         cmocka_unit_test(test_map_keys_must_be_str),
         cmocka_unit_test(test_invalid_utf8),
+        cmocka_unit_test(test_utf8_matches_reference),
+        cmocka_unit_test(test_direct_writers_match_packer),
         cmocka_unit_test(test_declared_length_beyond_input),
         cmocka_unit_test(test_huge_declared_counts_fail_before_allocation),
         cmocka_unit_test(test_nesting_depth),
