@@ -720,3 +720,19 @@ void ts_mp_put_uint(ts_buf *b, uint64_t v)
         ts__put_be(b, 0xcf, v, 8);
     }
 }
+
+void ts_mp_put_canonical(ts_buf *b, const msgpack_object *o)
+{
+    switch (o->type) {
+    case MSGPACK_OBJECT_NIL: ts_buf_append(b, "\xc0", 1); return;
+    case MSGPACK_OBJECT_BOOLEAN: ts_buf_append(b, o->via.boolean ? "\xc3" : "\xc2", 1); return;
+    case MSGPACK_OBJECT_POSITIVE_INTEGER: ts_mp_put_uint(b, o->via.u64); return;
+    case MSGPACK_OBJECT_STR: ts_mp_put_str(b, o->via.str.ptr, o->via.str.size); return;
+    default: {
+        msgpack_packer pk;
+        ts_buf_packer(b, &pk);
+        ts_mp_pack_canonical(&pk, o);
+        return;
+    }
+    }
+}

@@ -79,6 +79,8 @@ void ts_mp_put_map(struct ts_buf *b, uint32_t n);
 void ts_mp_put_array(struct ts_buf *b, uint32_t n);
 void ts_mp_put_str(struct ts_buf *b, const char *s, size_t n);
 void ts_mp_put_uint(struct ts_buf *b, uint64_t v);
+/* ts_mp_pack_canonical into a buffer (scalars directly, the rest through it). */
+void ts_mp_put_canonical(struct ts_buf *b, const msgpack_object *o);
 void ts_mp_pack_strn(msgpack_packer *pk, const char *s, size_t n);
 
 /* JSON text of a msgpack value: bin as {"bin":"<hex>"}, non-finite floats

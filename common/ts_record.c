@@ -6,16 +6,21 @@
 #include "common/ts_mp.h"
 #include "common/ts_xmalloc.h"
 
+static const unsigned char ts__name_char[256] = {
+    ['_'] = 1, ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1,
+    ['9'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1,
+    ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1,
+    ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1,
+};
+
 bool ts_field_name_valid(const char *s, size_t n)
 {
     if (n == 0 || n > TS_FIELD_NAME_MAX || (s[0] >= '0' && s[0] <= '9'))
         return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
-            return false;
-    }
-    return true;
+    unsigned ok = 1;
+    for (size_t i = 0; i < n; i++)
+        ok &= ts__name_char[(unsigned char)s[i]];
+    return ok != 0;
 }
 
 bool ts_key_valid(const char *s, size_t n)
@@ -356,10 +361,8 @@ int ts_fields_unpack(const msgpack_object *o, ts_version *v, ts_arena *arena, ts
         f[i].dot.counter = ctr->via.u64;
         f[i].hlc = hlc->via.u64;
 
-        msgpack_packer pk;
         ts_buf_reset(scratch);
-        ts_buf_packer(scratch, &pk);
-        ts_mp_pack_canonical(&pk, val);
+        ts_mp_put_canonical(scratch, val);
         f[i].value = ts_arena_memdup(arena, scratch->data, scratch->len);
         f[i].value_len = (uint32_t)scratch->len;
         if (i > 0 && ts__field_cmp(&f[i - 1], &f[i]) >= 0)

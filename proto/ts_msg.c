@@ -343,9 +343,24 @@ static int ts__decode_changes(ts_msg *msg, const msgpack_object *arr, const ts_p
     ts_msg_alloc_changes(msg, list, arr->via.array.size);
     ts_buf scratch = TS_BUF_INIT;
     int rc = 0;
+    /* "CHANGES.changes[" once, then each index (no printf per change: this
+     * runs for every change of every frame) */
+    char where[64];
+    int head = snprintf(where, sizeof where, "%s.%s[", tname, key);
+    if (head < 0 || head > (int)sizeof where - 16)
+        head = 0;
     for (uint32_t i = 0; i < arr->via.array.size && rc == 0; i++) {
-        char where[64];
-        snprintf(where, sizeof where, "%s.%s[%u]", tname, key, i);
+        char digits[12];
+        size_t nd = 0;
+        uint32_t x = i;
+        do
+            digits[nd++] = (char)('0' + x % 10);
+        while ((x /= 10) != 0);
+        size_t at = (size_t)head;
+        while (nd > 0)
+            where[at++] = digits[--nd];
+        where[at++] = ']';
+        where[at] = '\0';
         rc = ts_change_unpack(&arr->via.array.ptr[i], limits, &list->items[i], &msg->arena, &scratch, where, err);
     }
     ts_buf_free(&scratch);
