@@ -14,7 +14,103 @@ struct ts_tls_ctx {
     SSL_CTX *ssl_ctx;
     int refs;
     int64_t cert_not_after;
+    /* revocation, from the CRL read once (its signature checked then),
+     * instead of OpenSSL checking the CRL again on every handshake */
+    bool crl;
+    int64_t crl_next_update; /* Unix seconds; 0: none given */
+    char **revoked;          /* serials, uppercase hex, sorted */
+    size_t nrevoked;
 };
+
+static int64_t ts__asn1_time_unix(const ASN1_TIME *t);
+
+static int ts__str_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Depth 0 (the peer's own certificate), once the chain verified: revoked or
+ * an expired CRL fail the handshake with OpenSSL's own errors. */
+static int ts__verify_cb(int ok, X509_STORE_CTX *store)
+{
+    if (!ok || X509_STORE_CTX_get_error_depth(store) != 0)
+        return ok;
+    SSL *ssl = X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx());
+    const ts_tls_ctx *ctx = ssl ? SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)) : NULL;
+    if (ctx == NULL || !ctx->crl)
+        return ok;
+    if (ctx->crl_next_update != 0 && ctx->crl_next_update < (int64_t)time(NULL)) {
+        X509_STORE_CTX_set_error(store, X509_V_ERR_CRL_HAS_EXPIRED);
+        return 0;
+    }
+    X509 *cert = X509_STORE_CTX_get_current_cert(store);
+    BIGNUM *bn = cert ? ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL) : NULL;
+    char *hex = bn ? BN_bn2hex(bn) : NULL;
+    bool revoked = hex != NULL && ctx->nrevoked > 0 &&
+                   bsearch(&hex, ctx->revoked, ctx->nrevoked, sizeof *ctx->revoked, ts__str_cmp) != NULL;
+    OPENSSL_free(hex);
+    BN_free(bn);
+    if (revoked) {
+        X509_STORE_CTX_set_error(store, X509_V_ERR_CERT_REVOKED);
+        return 0;
+    }
+    return ok;
+}
+
+/* Reads the CRL, checks it was signed by one of the CAs in ca_file, and
+ * keeps its serials. */
+static int ts__load_crl(ts_tls_ctx *ctx, const char *crl_file, const char *ca_file, ts_error *err)
+{
+    BIO *b = BIO_new_file(crl_file, "r");
+    if (b == NULL) {
+        ERR_clear_error();
+        return ts_error_set(err, TS_ETLS, "cannot open CRL %s", crl_file);
+    }
+    X509_CRL *crl = PEM_read_bio_X509_CRL(b, NULL, NULL, NULL);
+    BIO_free(b);
+    ERR_clear_error();
+    if (crl == NULL)
+        return ts_error_set(err, TS_ETLS, "no CRL in %s", crl_file);
+    bool signed_by_ca = false;
+    if ((b = BIO_new_file(ca_file, "r")) != NULL) {
+        X509 *ca;
+        while (!signed_by_ca && (ca = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL) {
+            EVP_PKEY *key = X509_get0_pubkey(ca);
+            signed_by_ca = X509_NAME_cmp(X509_get_subject_name(ca), X509_CRL_get_issuer(crl)) == 0 && key != NULL &&
+                           X509_CRL_verify(crl, key) == 1;
+            X509_free(ca);
+        }
+        BIO_free(b);
+    }
+    ERR_clear_error();
+    if (!signed_by_ca) {
+        X509_CRL_free(crl);
+        return ts_error_set(err, TS_ETLS, "CRL %s is not signed by the CA in %s", crl_file, ca_file);
+    }
+    const ASN1_TIME *next = X509_CRL_get0_nextUpdate(crl);
+    ctx->crl_next_update = next ? ts__asn1_time_unix(next) : 0;
+    if (ctx->crl_next_update != 0 && ctx->crl_next_update < (int64_t)time(NULL)) {
+        /* every handshake would fail: refuse it now, where ops see why */
+        X509_CRL_free(crl);
+        return ts_error_set(err, TS_ETLS, "CRL %s has expired: re-issue it (tramsyncctl ca crl) and reload", crl_file);
+    }
+    STACK_OF(X509_REVOKED) *list = X509_CRL_get_REVOKED(crl);
+    int n = list ? sk_X509_REVOKED_num(list) : 0;
+    ctx->revoked = ts_xcalloc(n > 0 ? (size_t)n : 1, sizeof *ctx->revoked);
+    for (int i = 0; i < n; i++) {
+        BIGNUM *bn = ASN1_INTEGER_to_BN(X509_REVOKED_get0_serialNumber(sk_X509_REVOKED_value(list, i)), NULL);
+        char *hex = bn ? BN_bn2hex(bn) : NULL;
+        if (hex != NULL)
+            ctx->revoked[ctx->nrevoked++] = ts_xstrdup(hex);
+        OPENSSL_free(hex);
+        BN_free(bn);
+    }
+    if (ctx->nrevoked > 1)
+        qsort(ctx->revoked, ctx->nrevoked, sizeof *ctx->revoked, ts__str_cmp);
+    ctx->crl = true;
+    X509_CRL_free(crl);
+    return 0;
+}
 
 void ts_tls_config_init(ts_tls_config *cfg, bool server)
 {
@@ -106,34 +202,21 @@ int ts_tls_ctx_new(ts_tls_ctx **out, const ts_tls_config *cfg, ts_error *err)
     int mode = SSL_VERIFY_PEER;
     if (cfg->server && cfg->require_peer_cert)
         mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
-    SSL_CTX_set_verify(c, mode, NULL);
+    SSL_CTX_set_verify(c, mode, ts__verify_cb);
     SSL_CTX_set_verify_depth(c, 4);
     SSL_CTX_set_purpose(c, cfg->server ? X509_PURPOSE_SSL_CLIENT : X509_PURPOSE_SSL_SERVER);
-
-    if (cfg->crl_file != NULL && cfg->crl_file[0] != '\0') {
-        X509_STORE *store = SSL_CTX_get_cert_store(c);
-        BIO *b = BIO_new_file(cfg->crl_file, "r");
-        if (b == NULL)
-            return ts__ctx_fail(c, err, "cannot open CRL", cfg->crl_file);
-        int loaded = 0;
-        X509_CRL *crl;
-        while ((crl = PEM_read_bio_X509_CRL(b, NULL, NULL, NULL)) != NULL) {
-            X509_STORE_add_crl(store, crl);
-            X509_CRL_free(crl);
-            loaded++;
-        }
-        BIO_free(b);
-        ERR_clear_error(); /* the end of the file reads as an error */
-        if (loaded == 0) {
-            SSL_CTX_free(c);
-            return ts_error_set(err, TS_ETLS, "no CRL in %s", cfg->crl_file);
-        }
-        X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
-    }
 
     ts_tls_ctx *ctx = ts_xcalloc(1, sizeof *ctx);
     ctx->ssl_ctx = c;
     ctx->refs = 1;
+    SSL_CTX_set_app_data(c, ctx);
+    if (cfg->crl_file != NULL && cfg->crl_file[0] != '\0') {
+        int rc = ts__load_crl(ctx, cfg->crl_file, cfg->ca_file, err);
+        if (rc < 0) {
+            ts_tls_ctx_unref(ctx);
+            return rc;
+        }
+    }
     X509 *own = SSL_CTX_get0_certificate(c);
     if (own != NULL)
         ctx->cert_not_after = ts__asn1_time_unix(X509_get0_notAfter(own));
@@ -151,6 +234,9 @@ void ts_tls_ctx_unref(ts_tls_ctx *ctx)
     if (ctx == NULL || --ctx->refs > 0)
         return;
     SSL_CTX_free(ctx->ssl_ctx);
+    for (size_t i = 0; i < ctx->nrevoked; i++)
+        free(ctx->revoked[i]);
+    free(ctx->revoked);
     free(ctx);
 }
 

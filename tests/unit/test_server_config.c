@@ -4,7 +4,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include <openssl/x509.h>
+
+#include "common/ts_pki.h"
 #include "common/ts_xmalloc.h"
 #include "server/ts_server.h"
 #include "tests/support/ts_test.h"
@@ -92,11 +96,69 @@ static void test_bad_values_refused(void **state)
     }
 }
 
+/* A CRL signed by key/cert, its next update `next_days` from now (may be in
+ * the past), written to path. */
+static void write_crl(const char *path, const char *key_path, const char *cert_path, int next_days)
+{
+    ts_error err;
+    EVP_PKEY *key = ts_pki_read_key(key_path, &err);
+    X509 *cert = ts_pki_read_cert(cert_path, &err);
+    assert_non_null(key);
+    assert_non_null(cert);
+    X509_CRL *crl = ts_pki_crl(key, cert, NULL, 0, 30, 1, &err);
+    assert_non_null(crl);
+    if (next_days < 0) {
+        ASN1_TIME *last = ASN1_TIME_set(NULL, time(NULL) + (time_t)(next_days - 1) * 86400);
+        ASN1_TIME *next = ASN1_TIME_set(NULL, time(NULL) + (time_t)next_days * 86400);
+        X509_CRL_set1_lastUpdate(crl, last);
+        X509_CRL_set1_nextUpdate(crl, next);
+        assert_true(X509_CRL_sign(crl, key, EVP_sha256()) > 0);
+        ASN1_TIME_free(last);
+        ASN1_TIME_free(next);
+    }
+    assert_int_equal(ts_pki_write_crl(path, crl, &err), 0);
+    X509_CRL_free(crl);
+    X509_free(cert);
+    EVP_PKEY_free(key);
+}
+
+/* The CRL is read once at start (and reload): one from another CA, or one
+ * already expired, is refused there, not at every handshake. */
+static void test_crl_checked_at_load(void **state)
+{
+    fixture *f = *state;
+    ts_error err;
+    char *set = ts_xasprintf("tls.crl=%s", f->pki.crl);
+    if (load_check(f, set, &err) != 0)
+        fail_msg("the test PKI's CRL refused: %s", err.msg);
+    free(set);
+
+    char *foreign = ts_xasprintf("%s/foreign-crl.pem", f->dir);
+    char *okey = ts_xasprintf("%s/other-ca.key", f->pki.dir), *ocert = ts_xasprintf("%s/other-ca.pem", f->pki.dir);
+    write_crl(foreign, okey, ocert, 30);
+    set = ts_xasprintf("tls.crl=%s", foreign);
+    assert_int_not_equal(load_check(f, set, &err), 0);
+    assert_non_null(strstr(err.msg, "not signed by the CA"));
+    free(set);
+
+    char *expired = ts_xasprintf("%s/expired-crl.pem", f->dir);
+    write_crl(expired, f->pki.ca_key, f->pki.ca, -2);
+    set = ts_xasprintf("tls.crl=%s", expired);
+    assert_int_not_equal(load_check(f, set, &err), 0);
+    assert_non_null(strstr(err.msg, "has expired"));
+    free(set);
+    free(foreign);
+    free(expired);
+    free(okey);
+    free(ocert);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_defaults_are_valid, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_values_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_crl_checked_at_load, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
