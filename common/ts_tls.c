@@ -29,11 +29,15 @@ static int ts__str_cmp(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Depth 0 (the peer's own certificate), once the chain verified: revoked or
- * an expired CRL fail the handshake with OpenSSL's own errors. */
+/* Each certificate of the chain below the root (the district CA issues
+ * them all, so its CRL lists them all): revoked, or an expired CRL, fails
+ * the handshake with OpenSSL's own errors. */
 static int ts__verify_cb(int ok, X509_STORE_CTX *store)
 {
-    if (!ok || X509_STORE_CTX_get_error_depth(store) != 0)
+    if (!ok)
+        return ok;
+    X509 *current = X509_STORE_CTX_get_current_cert(store);
+    if (current == NULL || (X509_get_extension_flags(current) & EXFLAG_SS) != 0)
         return ok;
     SSL *ssl = X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx());
     const ts_tls_ctx *ctx = ssl ? SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)) : NULL;
@@ -43,8 +47,7 @@ static int ts__verify_cb(int ok, X509_STORE_CTX *store)
         X509_STORE_CTX_set_error(store, X509_V_ERR_CRL_HAS_EXPIRED);
         return 0;
     }
-    X509 *cert = X509_STORE_CTX_get_current_cert(store);
-    BIGNUM *bn = cert ? ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL) : NULL;
+    BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(current), NULL);
     char *hex = bn ? BN_bn2hex(bn) : NULL;
     bool revoked = hex != NULL && ctx->nrevoked > 0 &&
                    bsearch(&hex, ctx->revoked, ctx->nrevoked, sizeof *ctx->revoked, ts__str_cmp) != NULL;
