@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <openssl/evp.h>
 
 #include "common/ts_mp.h"
 #include "common/ts_xmalloc.h"
@@ -41,6 +42,7 @@ static void ts__field_free(ts_field_def *f)
     if (f->has_pattern)
         regfree(&f->pattern);
     free(f->pattern_src);
+    free(f->sha256_of_name);
 }
 
 void ts_registry_free(ts_registry *reg)
@@ -119,6 +121,47 @@ static int ts__load_field(ts_field_def *f, const char *tname, const char *name, 
             return ts_error_set(err, TS_EBAD_VALUE, "table %s, field %s: bad pattern", tname, name);
         f->has_pattern = true;
     }
+    json_t *sum = json_object_get(spec, "sha256_of");
+    if (sum != NULL) {
+        if (!json_is_string(sum))
+            return ts_error_set(err, TS_EBAD_VALUE, "table %s, field %s: sha256_of must name a field", tname, name);
+        f->sha256_of_name = ts_xstrdup(json_string_value(sum));
+    }
+    return 0;
+}
+
+/* A checksum field (sha256_of) names another field of the table, of bytes
+ * (bin or text); both are written by the same side, or a station could
+ * write one and never the other. Run once the fields are sorted and the
+ * station-writable ones marked. */
+static int ts__link_checksums(ts_table_def *t, ts_error *err)
+{
+    for (size_t i = 0; i < t->nfields; i++) {
+        ts_field_def *f = &t->fields[i];
+        if (f->sha256_of_name == NULL)
+            continue;
+        if (f->type != TS_FT_TEXT)
+            return ts_error_set(err, TS_EBAD_VALUE,
+                                "table %s, field %s: sha256_of needs a text field (it holds 64 hex digits)", t->name,
+                                f->name);
+        const ts_field_def *of = ts_table_field(t, f->sha256_of_name);
+        if (of == NULL)
+            return ts_error_set(err, TS_EBAD_VALUE, "table %s, field %s: sha256_of names unknown field %s", t->name,
+                                f->name, f->sha256_of_name);
+        if (of == f)
+            return ts_error_set(err, TS_EBAD_VALUE, "table %s, field %s: sha256_of cannot name the field itself",
+                                t->name, f->name);
+        if (of->type != TS_FT_BIN && of->type != TS_FT_TEXT)
+            return ts_error_set(err, TS_EBAD_VALUE, "table %s, field %s: sha256_of must name a bin or text field",
+                                t->name, f->name);
+        if (of->station_writable != f->station_writable)
+            return ts_error_set(err, TS_EBAD_VALUE,
+                                "table %s: fields %s and %s must both be station-writable or neither (%s is the "
+                                "SHA-256 of %s)",
+                                t->name, f->name, of->name, f->name, of->name);
+        f->sha256_of = of;
+        t->has_checksums = true;
+    }
     return 0;
 }
 
@@ -169,6 +212,9 @@ static int ts__load_table(ts_registry *reg, ts_table_def *t, const char *name, j
     }
     if (t->kind == TS_TABLE_SHARED && json_array_size(writable) == 0)
         return ts_error_set(err, TS_EBAD_VALUE, "table %s: a shared table needs station_writable", name);
+    int lrc = ts__link_checksums(t, err);
+    if (lrc < 0)
+        return lrc;
 
     const char *aud = json_string_value(json_object_get(spec, "audience"));
     const char *aud_field = json_string_value(json_object_get(spec, "audience_field"));
@@ -464,6 +510,65 @@ int ts_field_validate(const ts_field_def *f, const uint8_t *value, size_t len, t
     return rc;
 }
 
+bool ts_sha256_hex(const void *data, size_t len, char out[65])
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    out[0] = '\0';
+    if (EVP_Digest(data, len, md, &n, EVP_sha256(), NULL) != 1 || n != 32)
+        return false;
+    for (unsigned i = 0; i < 32; i++) {
+        out[2 * i] = hex[md[i] >> 4];
+        out[2 * i + 1] = hex[md[i] & 15];
+    }
+    out[64] = '\0';
+    return true;
+}
+
+static bool ts__is_nil(const ts_field *fld)
+{
+    return fld == NULL || (fld->value_len == 1 && fld->value[0] == 0xc0);
+}
+
+/* A checksum field that holds a value: 64 lowercase hex digits, equal to the
+ * SHA-256 of the bytes of the field it names (which must be there). Field
+ * types were checked before this runs. */
+static int ts__check_checksum(const ts_table_def *t, const ts_field_def *f, const ts_version *v, ts_error *err)
+{
+    const ts_field *sum = ts_version_field(v, f->name);
+    if (ts__is_nil(sum))
+        return 0; /* absent or cleared: `required` says whether that is allowed */
+    msgpack_object so;
+    if (ts_mp_scalar(sum->value, sum->value_len, &so) < 0 || so.type != MSGPACK_OBJECT_STR)
+        return ts_error_set(err, TS_EINVALID_RECORD, "field %s: a SHA-256 is text", f->name);
+    const char *hex = so.via.str.ptr;
+    size_t n = so.via.str.size;
+    bool ok = n == 64;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = (hex[i] >= '0' && hex[i] <= '9') || (hex[i] >= 'a' && hex[i] <= 'f');
+    if (!ok)
+        return ts_error_set(err, TS_EINVALID_RECORD, "field %s: a SHA-256 is 64 lowercase hex digits, not \"%.*s%s\"",
+                            f->name, (int)(n > 70 ? 70 : n), hex, n > 70 ? "..." : "");
+    const ts_field *data = ts_version_field(v, f->sha256_of->name);
+    msgpack_object d;
+    if (ts__is_nil(data) || ts_mp_scalar(data->value, data->value_len, &d) < 0 ||
+        (d.type != MSGPACK_OBJECT_BIN && d.type != MSGPACK_OBJECT_STR))
+        return ts_error_set(err, TS_EINVALID_RECORD, "table %s: field %s holds a SHA-256 but field %s is missing",
+                            t->name, f->name, f->sha256_of->name);
+    const void *bytes = d.type == MSGPACK_OBJECT_BIN ? (const void *)d.via.bin.ptr : (const void *)d.via.str.ptr;
+    size_t len = d.type == MSGPACK_OBJECT_BIN ? d.via.bin.size : d.via.str.size;
+    char got[65];
+    if (!ts_sha256_hex(bytes, len, got))
+        return ts_error_set(err, TS_EINTERNAL, "field %s: cannot compute a SHA-256", f->name);
+    if (memcmp(got, hex, 64) != 0)
+        return ts_error_set(err, TS_EINVALID_RECORD,
+                            "field %s: the %zu bytes of field %s do not match their SHA-256 (recorded %.12s..., "
+                            "computed %.12s...)",
+                            f->name, len, f->sha256_of->name, hex, got);
+    return 0;
+}
+
 int ts_table_validate(const ts_table_def *t, const ts_version *v, ts_error *err)
 {
     bool deleted = ts_version_deleted(v);
@@ -491,6 +596,15 @@ int ts_table_validate(const ts_table_def *t, const ts_version *v, ts_error *err)
         }
     }
     (void)known;
+    if (t->has_checksums) {
+        for (size_t i = 0; i < t->nfields; i++) {
+            if (t->fields[i].sha256_of == NULL)
+                continue;
+            int rc = ts__check_checksum(t, &t->fields[i], v, err);
+            if (rc < 0)
+                return rc;
+        }
+    }
     return 0;
 }
 

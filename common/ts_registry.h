@@ -36,6 +36,11 @@ typedef struct ts_field_def {
     bool has_pattern;
     regex_t pattern; /* POSIX extended, anchored by the schema author */
     char *pattern_src;
+    /* "sha256_of": this text field holds the SHA-256 (64 lowercase hex
+     * digits) of another field's bytes; ts_table_validate checks it on every
+     * write and every applied change */
+    const struct ts_field_def *sha256_of;
+    char *sha256_of_name;
 } ts_field_def;
 
 typedef enum ts_table_kind {
@@ -55,6 +60,7 @@ typedef struct ts_table_def {
     const ts_field_def *priority;  /* urgency field (notices), if any */
     ts_field_def *fields;
     size_t nfields;
+    bool has_checksums; /* some field has sha256_of */
 } ts_table_def;
 
 typedef struct ts_registry {
@@ -76,8 +82,10 @@ const char *ts_table_kind_name(ts_table_kind kind);
 const char *ts_field_type_name(ts_field_type type);
 
 /* Checks a version against its table: every field known, of its type and
- * within its limits; required fields present (unless the record is deleted).
- * TS_EINVALID_RECORD with a precise reason. */
+ * within its limits; required fields present (unless the record is deleted);
+ * every checksum field (sha256_of) that holds a value is 64 lowercase hex
+ * digits equal to the SHA-256 of the bytes of the field it names, which must
+ * be present. TS_EINVALID_RECORD with a precise reason. */
 int ts_table_validate(const ts_table_def *t, const ts_version *v, ts_error *err);
 /* Checks one value (canonical msgpack) against a field definition. */
 int ts_field_validate(const ts_field_def *f, const uint8_t *value, size_t len, ts_error *err);
@@ -95,6 +103,10 @@ typedef struct ts_audience {
 int ts_table_audience(const ts_table_def *t, const char *owner, const ts_version *v, ts_audience *out,
                       ts_error *err);
 bool ts_audience_has(const ts_audience *a, const char *station);
+
+/* SHA-256 of len bytes as 64 lowercase hex digits and a NUL; false (out
+ * empty) when OpenSSL cannot compute it. */
+bool ts_sha256_hex(const void *data, size_t len, char out[65]);
 
 bool ts_date_valid(const char *s, size_t n);
 bool ts_datetime_valid(const char *s, size_t n);
