@@ -142,10 +142,12 @@ struct ts__job {
     /* the answer */
     int status;
     json_t *resp;
-    char headers[512];
+    char headers[4608]; /* extra header lines (cookies; an attachment's Content-Disposition) */
     bool sse;
-    const char *text_type; /* a non-JSON answer (metrics) in text */
+    const char *text_type; /* a non-JSON answer (metrics, attachments) in text */
+    char content_type[128];
     ts_buf text;
+    uint64_t max_body; /* [admin] max_body when the request came */
     /* what the loop does afterwards */
     bool notify_all;
     ts_strlist notify;
@@ -594,11 +596,15 @@ static void ts__api_me(ts__job *j, ts_store *st)
 
 static void ts__api_labels(ts__job *j, ts_store *st)
 {
-    (void)st;
+    /* what the console checks before uploading: attachments per notice, bytes
+     * per attachment, and the request body limit they travel in (base64) */
+    json_t *limits = json_pack("{s:i,s:I,s:I}", "attachments", TS_NOTICE_MAX_ATTACHMENTS, "attachment_bytes",
+                               (json_int_t)ts_notice_attachment_cap(st), "max_body", (json_int_t)j->max_body);
     ts__ok(j, 200,
-           json_pack("{s:o,s:o,s:o,s:o,s:o}", "categories", ts__labels_json(ts_notice_categories, 12), "urgencies",
+           json_pack("{s:o,s:o,s:o,s:o,s:o,s:o}", "categories", ts__labels_json(ts_notice_categories, 12), "urgencies",
                      ts__labels_json(ts_notice_urgencies, 4), "doc_types", ts__labels_json(ts_notice_doc_types, 7),
-                     "states", ts__labels_json(ts_notice_states, 5), "report_kinds", ts__labels_json(ts_report_kinds, 9)));
+                     "states", ts__labels_json(ts_notice_states, 5), "report_kinds", ts__labels_json(ts_report_kinds, 9),
+                     "limits", limits));
 }
 
 static void ts__api_tables(ts__job *j, ts_store *st)
@@ -620,6 +626,8 @@ static void ts__api_tables(ts__job *j, ts_store *st)
             }
             if (f->has_max)
                 json_object_set_new(fo, "max", json_real(f->max));
+            if (f->sha256_of)
+                json_object_set_new(fo, "sha256_of", json_string(f->sha256_of->name));
             json_array_append_new(fields, fo);
         }
         json_array_append_new(arr, json_pack("{s:s,s:s,s:b,s:s,s:s,s:o}", "name", t->name, "kind",
@@ -1548,8 +1556,9 @@ static void ts__api_notices(ts__job *j, ts_store *st)
     json_t *o;
     json_array_foreach(arr, k, o) {
         json_t *detail;
-        if (ts_notice_show(st, ts__str(o, "id"), &detail, &err) == 0) {
+        if (ts_notice_summary(st, ts__str(o, "id"), &detail, &err) == 0) {
             json_object_set(o, "counts", json_object_get(detail, "counts"));
+            json_object_set(o, "attachment_count", json_object_get(detail, "attachment_count"));
             json_object_set_new(o, "recipient_count",
                                 json_integer((json_int_t)json_array_size(json_object_get(detail, "recipients"))));
             json_decref(detail);
@@ -1637,8 +1646,14 @@ static void ts__api_notice_send(ts__job *j, ts_store *st)
 {
     const json_t *fields = json_object_get(j->body, "notice");
     const json_t *to = json_object_get(j->body, "recipients");
+    const json_t *files = json_object_get(j->body, "attachments");
     if (!json_is_object(fields) || !json_is_object(to)) {
-        ts__fail(j, 400, "BAD_REQUEST", "body must be {\"notice\": {...}, \"recipients\": {...}}");
+        ts__fail(j, 400, "BAD_REQUEST",
+                 "body must be {\"notice\": {...}, \"recipients\": {...}} (and optional \"attachments\": [...])");
+        return;
+    }
+    if (files != NULL && !json_is_array(files) && !json_is_null(files)) {
+        ts__fail(j, 422, "BAD_VALUE", "attachments must be a list of {\"name\", \"mime\", \"data\" (base64)}");
         return;
     }
     ts_strlist stations = {NULL, 0};
@@ -1646,19 +1661,105 @@ static void ts__api_notice_send(ts__job *j, ts_store *st)
     char id[64];
     ts_actor a = ts__actor(j);
     if (ts_notice_resolve(st, to, &stations, &err) < 0 ||
-        ts_notice_create(st, &a, fields, &stations, id, sizeof id, &err) < 0) {
+        ts_notice_create_with(st, &a, fields, files, &stations, id, sizeof id, &err) < 0) {
         ts_strlist_free(&stations);
         ts__fail_err(j, &err);
         return;
     }
-    ts__audit(j, st, "send_notice", "notices", id, "ok", ts__str(fields, "urgency"));
+    json_t *detail = NULL, *attached = NULL;
+    if (ts_notice_show(st, id, &detail, &err) == 0)
+        attached = json_incref(json_object_get(detail, "attachments"));
+    json_decref(detail);
+    if (attached == NULL)
+        attached = json_array();
+    char audit[160];
+    json_int_t bytes = 0;
+    size_t k;
+    json_t *f;
+    json_array_foreach(attached, k, f)
+        bytes += json_integer_value(json_object_get(f, "size"));
+    if (json_array_size(attached) > 0)
+        snprintf(audit, sizeof audit, "%.40s, %zu attachment%s, %lld bytes", ts__str(fields, "urgency"),
+                 json_array_size(attached), json_array_size(attached) > 1 ? "s" : "", (long long)bytes);
+    else
+        snprintf(audit, sizeof audit, "%.40s", ts__str(fields, "urgency"));
+    ts__audit(j, st, "send_notice", "notices", id, "ok", audit);
     ts__queue_notice_frames(j, st, id, &stations);
     json_t *recips = json_array();
     for (size_t i = 0; i < stations.n; i++)
         json_array_append_new(recips, json_string(stations.v[i]));
     ts__set_event(j, "notice", json_pack("{s:s,s:s}", "id", id, "state", "sent"));
-    ts__ok(j, 201, json_pack("{s:s,s:o}", "id", id, "recipients", recips));
+    ts__ok(j, 201, json_pack("{s:s,s:o,s:o}", "id", id, "recipients", recips, "attachments", attached));
     ts_strlist_free(&stations);
+}
+
+static int ts__unhex(char c);
+
+/* Content-Disposition for a download (RFC 6266): an ASCII fallback name in
+ * filename (non-ASCII characters, quotes and backslashes as "_") and the
+ * real one in filename* (RFC 8187: UTF-8, percent-encoded). */
+static void ts__content_disposition(const char *name, char *out, size_t size)
+{
+    ts_buf b = TS_BUF_INIT;
+    ts_buf_append_str(&b, "Content-Disposition: attachment; filename=\"");
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+        if (*p >= 0x80) {
+            if ((*p & 0xc0) != 0x80)
+                ts_buf_append(&b, "_", 1); /* one per character, not per byte */
+        } else if (*p < 0x20 || *p == 0x7f || *p == '"' || *p == '\\') {
+            ts_buf_append(&b, "_", 1);
+        } else {
+            ts_buf_append(&b, p, 1);
+        }
+    }
+    ts_buf_append_str(&b, "\"; filename*=UTF-8''");
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+        /* RFC 8187 attr-char */
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+            (*p && strchr("!#$&+-.^_`|~", *p) != NULL))
+            ts_buf_append(&b, p, 1);
+        else
+            ts_buf_printf(&b, "%%%02X", *p);
+    }
+    ts_buf_append_str(&b, "\r\n");
+    if (b.len < size)
+        snprintf(out, size, "%.*s", (int)b.len, (const char *)b.data);
+    else
+        snprintf(out, size, "Content-Disposition: attachment\r\n");
+    ts_buf_free(&b);
+}
+
+/* GET /api/notices/{id}/attachments/{attachment}: the file as it was sent,
+ * its bytes checked against their SHA-256 again; always a download
+ * (Content-Disposition: attachment, sandboxed), never shown in the console's
+ * origin. Audited as a read. */
+static void ts__api_notice_attachment(ts__job *j, ts_store *st)
+{
+    ts_notice_file f;
+    ts_error err;
+    if (ts_notice_attachment(st, j->params[0], j->params[1], &f, &err) < 0) {
+        ts__fail_err(j, &err);
+        return;
+    }
+    char detail[1200];
+    snprintf(detail, sizeof detail, "download %s (%zu bytes, sha256 %.16s...)", f.name, f.len, f.sha256);
+    ts__audit(j, st, "read", "notice_attachments", f.id, "ok", detail);
+    snprintf(j->content_type, sizeof j->content_type, "%s", f.mime);
+    j->text_type = j->content_type;
+    ts_buf_reset(&j->text);
+    ts_buf_append(&j->text, f.data, f.len);
+    char disposition[4096];
+    ts__content_disposition(f.name, disposition, sizeof disposition);
+    /* the digest the district keeps, for the client to check (RFC 9530) */
+    unsigned char md[32], b64[48];
+    for (int i = 0; i < 32; i++)
+        md[i] = (unsigned char)(ts__unhex(f.sha256[2 * i]) << 4 | ts__unhex(f.sha256[2 * i + 1]));
+    EVP_EncodeBlock(b64, md, 32);
+    snprintf(j->headers, sizeof j->headers,
+             "%sContent-Security-Policy: sandbox; default-src 'none'\r\nRepr-Digest: sha-256=:%s:\r\n", disposition,
+             (const char *)b64);
+    j->status = 200;
+    ts_notice_file_free(&f);
 }
 
 /* ---------------------------------------------------------------- endpoints: reports */
@@ -2514,6 +2615,7 @@ static const ts__route ts__routes[] = {
     {HTTP_GET, "/api/notices", 1, ts__api_notices},
     {HTTP_POST, "/api/notices", 2, ts__api_notice_send},
     {HTTP_GET, "/api/notices/{id}", 1, ts__api_notice},
+    {HTTP_GET, "/api/notices/{id}/attachments/{attachment}", 1, ts__api_notice_attachment},
     {HTTP_GET, "/api/reports", 1, ts__api_reports},
     {HTTP_POST, "/api/reports/{id}/redistribute", 2, ts__api_report_redistribute},
     {HTTP_GET, "/api/tasks", 1, ts__api_tasks},
@@ -2621,7 +2723,7 @@ static void ts__done(ts_dbjob *base)
         ts_http_conn_set_data(j->hc, ts_xstrdup(j->user));
         ts_http_sse_start(j->hc);
     } else if (j->text_type && j->status == 200) {
-        ts_http_respond(j->hc, 200, j->text_type, j->text.data, j->text.len, NULL);
+        ts_http_respond(j->hc, 200, j->text_type, j->text.data, j->text.len, j->headers[0] ? j->headers : NULL);
     } else {
         char *body = j->resp ? json_dumps(j->resp, JSON_COMPACT) : NULL;
         ts_http_respond(j->hc, j->status ? j->status : 500, "application/json; charset=utf-8", body,
@@ -2733,6 +2835,7 @@ static void ts__handle(ts_http_conn *hc, ts_http_req *req, void *ctx)
         ts__cookie_token(req->cookie, j->token, sizeof j->token);
         j->token_from_cookie = j->token[0] != '\0';
     }
+    j->max_body = ts_server_get_config(a->srv)->admin_max_body;
     j->nlive = ts_server_live_stations(a->srv, &j->live);
     ts_server_get_stats(a->srv, &j->stats);
     j->http_requests = ts_http_server_requests(a->http);

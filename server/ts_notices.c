@@ -3,6 +3,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/rand.h>
 #include <sqlite3.h>
@@ -263,6 +264,424 @@ static int ts__covers_all(ts_store *st, const ts_strlist *stations, ts_error *er
     return rc;
 }
 
+/* ---------------------------------------------------------------- attachments */
+
+#define TS__ATTACHMENT_TABLE "notice_attachments"
+#define TS__NAME_MAX_CHARS 200
+
+size_t ts_notice_attachment_cap(ts_store *st)
+{
+    const ts_table_def *t = ts_registry_table(ts_store_registry(st), TS__ATTACHMENT_TABLE);
+    const ts_field_def *f = t ? ts_table_field(t, "content") : NULL;
+    if (f == NULL || !f->has_max || f->max < 1)
+        return 256u * 1024u;
+    return f->max > (double)TS_PROTO_DEFAULT_MAX_STR ? (size_t)TS_PROTO_DEFAULT_MAX_STR : (size_t)f->max;
+}
+
+typedef struct ts__file {
+    char *name;
+    char *mime;
+    uint8_t *data;
+    size_t len;
+    char sha256[65];
+} ts__file;
+
+typedef struct ts__files {
+    ts__file *v;
+    size_t n;
+} ts__files;
+
+static void ts__files_free(ts__files *fs)
+{
+    for (size_t i = 0; i < fs->n; i++) {
+        free(fs->v[i].name);
+        free(fs->v[i].mime);
+        free(fs->v[i].data);
+    }
+    free(fs->v);
+    fs->v = NULL;
+    fs->n = 0;
+}
+
+static int ts__b64_value(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '+')
+        return 62;
+    if (c == '/')
+        return 63;
+    return -1;
+}
+
+/* Strict base64 (RFC 4648, standard alphabet, padded to a multiple of four;
+ * ASCII white space between characters is skipped, as in wrapped output).
+ * Refuses, before allocating, anything that would decode to more than cap
+ * bytes. Returns 0, or -1 with why filled in. */
+static int ts__b64_decode(const char *s, size_t n, size_t cap, uint8_t **out, size_t *out_len, char *why,
+                          size_t why_size)
+{
+    size_t sig = 0, pad = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
+            continue;
+        if (c == '=') {
+            pad++;
+        } else if (pad > 0 || ts__b64_value(c) < 0) {
+            snprintf(why, why_size, "data is not base64: %s at character %zu",
+                     pad > 0 ? "data after the = padding" : "a character outside A-Z a-z 0-9 + /", i + 1);
+            return -1;
+        }
+        sig++;
+    }
+    if (sig % 4 != 0 || pad > 2) {
+        snprintf(why, why_size, "data is not base64: %zu characters, not a multiple of 4 (padding with = is required)",
+                 sig);
+        return -1;
+    }
+    size_t len = sig / 4 * 3 - pad;
+    if (len > cap) {
+        snprintf(why, why_size, "%zu bytes, more than the limit of %zu bytes (%zu KiB)", len, cap, cap / 1024);
+        return -1;
+    }
+    uint8_t *d = ts_xmalloc(len ? len : 1);
+    uint32_t acc = 0;
+    size_t k = 0, o = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
+            continue;
+        acc = acc << 6 | (uint32_t)(c == '=' ? 0 : ts__b64_value(c));
+        if (++k % 4 == 0) {
+            uint8_t three[3] = {(uint8_t)(acc >> 16), (uint8_t)(acc >> 8), (uint8_t)acc};
+            for (int b = 0; b < 3 && o < len; b++)
+                d[o++] = three[b];
+            acc = 0;
+        }
+    }
+    *out = d;
+    *out_len = len;
+    return 0;
+}
+
+/* A file name people and file systems can both live with. */
+static bool ts__name_ok(const char *name, char *why, size_t why_size)
+{
+    size_t n = strlen(name), chars = 0;
+    if (n == 0) {
+        snprintf(why, why_size, "name is empty");
+        return false;
+    }
+    if (!ts_utf8_valid((const uint8_t *)name, n)) {
+        snprintf(why, why_size, "name is not valid UTF-8");
+        return false;
+    }
+    if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
+        snprintf(why, why_size, "\"%s\" is not a file name", name);
+        return false;
+    }
+    const unsigned char *u = (const unsigned char *)name;
+    for (size_t i = 0; i < n; i++) {
+        chars += (u[i] & 0xc0) != 0x80;
+        if (u[i] == '/' || u[i] == '\\') {
+            snprintf(why, why_size, "a file name cannot hold / or \\ (no folders)");
+            return false;
+        }
+        /* C0 controls, DEL, and C1 controls (U+0080-U+009F) */
+        if (u[i] < 0x20 || u[i] == 0x7f || (u[i] == 0xc2 && i + 1 < n && u[i + 1] < 0xa0)) {
+            snprintf(why, why_size, "a file name cannot hold control characters");
+            return false;
+        }
+        /* text-direction controls (U+200E, U+200F, U+202A-U+202E, U+2066-U+2069)
+         * make a name read as something it is not ("invoice<RLO>fdp.exe") */
+        if (u[i] == 0xe2 && i + 2 < n &&
+            ((u[i + 1] == 0x80 && (u[i + 2] == 0x8e || u[i + 2] == 0x8f || (u[i + 2] >= 0xaa && u[i + 2] <= 0xae))) ||
+             (u[i + 1] == 0x81 && u[i + 2] >= 0xa6 && u[i + 2] <= 0xa9))) {
+            snprintf(why, why_size, "a file name cannot hold text-direction control characters");
+            return false;
+        }
+    }
+    if (chars > TS__NAME_MAX_CHARS) {
+        snprintf(why, why_size, "name longer than %d characters", TS__NAME_MAX_CHARS);
+        return false;
+    }
+    return true;
+}
+
+/* "type/subtype" of RFC 6838 token characters, at most 100; lower-cased. */
+static bool ts__mime_norm(const char *m, char *out, size_t size)
+{
+    size_t n = strlen(m), slash = 0, nslash = 0;
+    if (n == 0 || n > 100 || n >= size)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = m[i];
+        bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+        if (c == '/') {
+            if (i == 0 || i + 1 == n || nslash++)
+                return false;
+            slash = i;
+        } else if (!alnum && (i == 0 || (i == slash + 1 && nslash) || strchr("!#$&^_.+-", c) == NULL)) {
+            return false;
+        }
+        out[i] = (char)(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+    }
+    out[n] = '\0';
+    return nslash == 1;
+}
+
+/* Checks and decodes the attachments of a notice (NULL or an empty array:
+ * none). */
+static int ts__files_parse(ts_store *st, const json_t *list, ts__files *out, ts_error *err)
+{
+    out->v = NULL;
+    out->n = 0;
+    if (list == NULL || json_is_null(list))
+        return 0;
+    if (!json_is_array(list))
+        return ts_error_set(err, TS_EBAD_VALUE, "attachments must be a list of {\"name\", \"mime\", \"data\"}");
+    size_t n = json_array_size(list);
+    if (n > TS_NOTICE_MAX_ATTACHMENTS)
+        return ts_error_set(err, TS_EBAD_VALUE, "at most %d attachments per notice (got %zu)",
+                            TS_NOTICE_MAX_ATTACHMENTS, n);
+    size_t cap = ts_notice_attachment_cap(st);
+    out->v = ts_xcalloc(n ? n : 1, sizeof *out->v);
+    char why[200];
+    for (size_t i = 0; i < n; i++) {
+        const json_t *a = json_array_get(list, i);
+        if (!json_is_object(a)) {
+            ts__files_free(out);
+            return ts_error_set(err, TS_EBAD_VALUE, "attachment %zu: must be {\"name\", \"mime\", \"data\"}", i + 1);
+        }
+        const char *key;
+        json_t *v;
+        json_object_foreach((json_t *)a, key, v) {
+            if (strcmp(key, "name") != 0 && strcmp(key, "mime") != 0 && strcmp(key, "data") != 0) {
+                ts__files_free(out);
+                return ts_error_set(err, TS_EBAD_VALUE, "attachment %zu: unknown key \"%.40s\" (name, mime, data)",
+                                    i + 1, key);
+            }
+        }
+        const json_t *jname = json_object_get(a, "name"), *jmime = json_object_get(a, "mime"),
+                     *jdata = json_object_get(a, "data");
+        if (!json_is_string(jname) || !json_is_string(jdata) || (jmime && !json_is_string(jmime) && !json_is_null(jmime))) {
+            ts__files_free(out);
+            return ts_error_set(err, TS_EBAD_VALUE, "attachment %zu: name and data (base64) are required text%s", i + 1,
+                                jmime && !json_is_string(jmime) ? ", mime is text" : "");
+        }
+        /* a name may hold NUL escaped in JSON: jansson's length tells */
+        const char *name = json_string_value(jname);
+        if (strlen(name) != json_string_length(jname)) {
+            ts__files_free(out);
+            return ts_error_set(err, TS_EBAD_VALUE, "attachment %zu: a file name cannot hold control characters",
+                                i + 1);
+        }
+        if (!ts__name_ok(name, why, sizeof why)) {
+            ts__files_free(out);
+            return ts_error_set(err, TS_EBAD_VALUE, "attachment %zu: %s", i + 1, why);
+        }
+        for (size_t k = 0; k < out->n; k++)
+            if (strcasecmp(out->v[k].name, name) == 0) {
+                ts__files_free(out);
+                return ts_error_set(err, TS_EBAD_VALUE,
+                                    "attachment %zu (\"%.60s\"): the same name as attachment %zu (names are unique in "
+                                    "a notice)",
+                                    i + 1, name, k + 1);
+            }
+        char mime[128] = "application/octet-stream";
+        const char *m = json_string_value(jmime);
+        if (m && m[0] && !ts__mime_norm(m, mime, sizeof mime)) {
+            ts__files_free(out);
+            return ts_error_set(err, TS_EBAD_VALUE,
+                                "attachment %zu (\"%.60s\"): \"%.60s\" is not a MIME type (type/subtype, e.g. "
+                                "application/pdf)",
+                                i + 1, name, m);
+        }
+        ts__file *f = &out->v[out->n];
+        if (ts__b64_decode(json_string_value(jdata), json_string_length(jdata), cap, &f->data, &f->len, why,
+                           sizeof why) < 0) {
+            ts__files_free(out);
+            return ts_error_set(err, TS_EBAD_VALUE, "attachment %zu (\"%.60s\"): %s", i + 1, name, why);
+        }
+        f->name = ts_xstrdup(name);
+        f->mime = ts_xstrdup(mime);
+        out->n++;
+        if (f->len == 0) {
+            ts__files_free(out);
+            return ts_error_set(err, TS_EBAD_VALUE, "attachment %zu (\"%.60s\"): the file is empty", i + 1, name);
+        }
+        if (!ts_sha256_hex(f->data, f->len, f->sha256)) {
+            ts__files_free(out);
+            return ts_error_set(err, TS_EINTERNAL, "cannot compute a SHA-256");
+        }
+    }
+    return 0;
+}
+
+/* Writes one attachment record "<notice id>:<n>" addressed like the notice. */
+static int ts__put_file(ts_store *st, const ts_actor *who, const char *notice_id, const json_t *recipients,
+                        const ts__file *f, size_t n, ts_error *err)
+{
+    char id[TS_KEY_MAX + 1];
+    snprintf(id, sizeof id, "%s:%zu", notice_id, n);
+    ts_buf vnotice = TS_BUF_INIT, vto = TS_BUF_INIT, vname = TS_BUF_INIT, vmime = TS_BUF_INIT, vdata = TS_BUF_INIT,
+           vsum = TS_BUF_INIT;
+    ts_value_str(&vnotice, notice_id);
+    msgpack_packer pk;
+    ts_buf_packer(&vto, &pk);
+    msgpack_pack_array(&pk, json_array_size(recipients));
+    size_t i;
+    json_t *r;
+    json_array_foreach(recipients, i, r)
+        ts_mp_pack_cstr(&pk, json_string_value(r));
+    ts_value_str(&vname, f->name);
+    ts_value_str(&vmime, f->mime);
+    ts_buf_packer(&vdata, &pk);
+    msgpack_pack_bin(&pk, f->len);
+    msgpack_pack_bin_body(&pk, f->data, f->len);
+    ts_value_str(&vsum, f->sha256);
+    const ts_kv kv[] = {{"notice_id", vnotice.data, vnotice.len}, {"recipients", vto.data, vto.len},
+                        {"filename", vname.data, vname.len},      {"mime", vmime.data, vmime.len},
+                        {"content", vdata.data, vdata.len},       {"sha256", vsum.data, vsum.len}};
+    int rc = ts_store_put(st, who, TS__ATTACHMENT_TABLE, id, NULL, kv, sizeof kv / sizeof *kv, err);
+    if (rc < 0) {
+        /* the store's refusal, named after the file it was about */
+        char msg[sizeof err->msg];
+        snprintf(msg, sizeof msg, "%s", err->msg);
+        ts_error_set(err, rc, "attachment %zu (\"%.60s\"): %s", n, f->name, msg);
+    }
+    ts_buf_free(&vnotice);
+    ts_buf_free(&vto);
+    ts_buf_free(&vname);
+    ts_buf_free(&vmime);
+    ts_buf_free(&vdata);
+    ts_buf_free(&vsum);
+    return rc;
+}
+
+/* The live attachment ids of a notice, in order (ids "<notice id>:<n>";
+ * a range scan of the records' primary key, reading nothing else). */
+static int ts__file_ids(ts_store *st, const char *notice_id, ts_strlist *ids, ts_error *err)
+{
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(ts_store_db(st),
+                           "SELECT id FROM records WHERE tbl = '" TS__ATTACHMENT_TABLE "' AND id > ?1 AND id < ?2"
+                           " AND deleted = 0 ORDER BY length(id), id",
+                           -1, &q, NULL) != SQLITE_OK)
+        return ts_error_set(err, TS_ESTORAGE, "attachments: %s", sqlite3_errmsg(ts_store_db(st)));
+    char lo[TS_KEY_MAX + 2], hi[TS_KEY_MAX + 2];
+    snprintf(lo, sizeof lo, "%s:", notice_id);
+    snprintf(hi, sizeof hi, "%s;", notice_id); /* ';' follows ':' */
+    sqlite3_bind_text(q, 1, lo, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, hi, -1, SQLITE_STATIC);
+    while (sqlite3_step(q) == SQLITE_ROW)
+        ts_strlist_add(ids, (const char *)sqlite3_column_text(q, 0));
+    sqlite3_finalize(q);
+    return 0;
+}
+
+/* The fields of an attachment record; false when it is not an attachment of
+ * notice_id. data points into the version. */
+static bool ts__file_fields(const ts_change *c, const char *notice_id, ts_notice_file *out, const uint8_t **data)
+{
+    char nid[TS_KEY_MAX + 1];
+    if (ts_version_deleted(&c->v) || !ts_recjson_text(&c->v, "notice_id", nid, sizeof nid) ||
+        strcmp(nid, notice_id) != 0)
+        return false;
+    const ts_field *content = ts_version_field(&c->v, "content");
+    msgpack_object o;
+    if (content == NULL || ts_mp_scalar(content->value, content->value_len, &o) < 0 || o.type != MSGPACK_OBJECT_BIN)
+        return false;
+    snprintf(out->id, sizeof out->id, "%s", c->id);
+    snprintf(out->notice_id, sizeof out->notice_id, "%s", nid);
+    if (!ts_recjson_text(&c->v, "filename", out->name, sizeof out->name))
+        snprintf(out->name, sizeof out->name, "attachment");
+    char mime[128];
+    if (!ts_recjson_text(&c->v, "mime", mime, sizeof mime) || !ts__mime_norm(mime, out->mime, sizeof out->mime))
+        snprintf(out->mime, sizeof out->mime, "application/octet-stream");
+    if (!ts_recjson_text(&c->v, "sha256", out->sha256, sizeof out->sha256))
+        out->sha256[0] = '\0';
+    *data = (const uint8_t *)o.via.bin.ptr;
+    out->len = o.via.bin.size;
+    return true;
+}
+
+static int ts__files_json(ts_store *st, const char *notice_id, json_t *arr, ts_error *err)
+{
+    ts_strlist ids = {NULL, 0};
+    int rc = ts__file_ids(st, notice_id, &ids, err);
+    for (size_t i = 0; rc == 0 && i < ids.n; i++) {
+        ts_arena arena;
+        ts_arena_init(&arena, 8192);
+        ts_change c;
+        ts_error gerr;
+        if (ts_store_get(st, TS__ATTACHMENT_TABLE, ids.v[i], &c, &arena, &gerr) == 0) {
+            ts_notice_file f;
+            const uint8_t *data;
+            if (ts__file_fields(&c, notice_id, &f, &data))
+                json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:I,s:s}", "id", f.id, "name", f.name, "mime",
+                                                     f.mime, "size", (json_int_t)f.len, "sha256", f.sha256));
+            ts_version_free(&c.v);
+        }
+        ts_arena_free(&arena);
+    }
+    ts_strlist_free(&ids);
+    return rc;
+}
+
+int ts_notice_attachment(ts_store *st, const char *notice_id, const char *attachment_id, ts_notice_file *out,
+                         ts_error *err)
+{
+    memset(out, 0, sizeof *out);
+    char id[TS_KEY_MAX + 1];
+    if (strchr(attachment_id, ':') == NULL)
+        snprintf(id, sizeof id, "%s:%s", notice_id, attachment_id);
+    else
+        snprintf(id, sizeof id, "%s", attachment_id);
+    ts_arena arena;
+    ts_arena_init(&arena, 8192);
+    ts_change c;
+    ts_error gerr;
+    int rc = ts_store_get(st, TS__ATTACHMENT_TABLE, id, &c, &arena, &gerr);
+    if (rc == TS_ENOT_FOUND) {
+        ts_arena_free(&arena);
+        return ts_error_set(err, TS_ENOT_FOUND, "notice %.60s has no attachment %.60s", notice_id, attachment_id);
+    }
+    if (rc < 0) {
+        ts_arena_free(&arena);
+        *err = gerr;
+        return rc;
+    }
+    const uint8_t *data = NULL;
+    if (!ts__file_fields(&c, notice_id, out, &data)) {
+        rc = ts_error_set(err, TS_ENOT_FOUND, "notice %.60s has no attachment %.60s", notice_id, attachment_id);
+    } else {
+        char sum[65];
+        if (!ts_sha256_hex(data, out->len, sum) || strcmp(sum, out->sha256) != 0) {
+            ts_log_error("attachment_corrupt", "id=%s sha256=%s computed=%s", out->id, out->sha256, sum);
+            rc = ts_error_set(err, TS_ESTORAGE, "attachment %s fails its SHA-256 check", out->id);
+        } else {
+            out->data = ts_xmalloc(out->len ? out->len : 1);
+            memcpy(out->data, data, out->len);
+        }
+    }
+    ts_version_free(&c.v);
+    ts_arena_free(&arena);
+    return rc;
+}
+
+void ts_notice_file_free(ts_notice_file *f)
+{
+    free(f->data);
+    f->data = NULL;
+    f->len = 0;
+}
+
 /* ---------------------------------------------------------------- notices */
 
 static const char *ts__doc_abbr(const char *doc_type)
@@ -279,10 +698,21 @@ static const char *ts__doc_abbr(const char *doc_type)
 int ts_notice_create(ts_store *st, const ts_actor *who, const json_t *fields, const ts_strlist *stations,
                      char *id_out, size_t id_size, ts_error *err)
 {
+    return ts_notice_create_with(st, who, fields, NULL, stations, id_out, id_size, err);
+}
+
+int ts_notice_create_with(ts_store *st, const ts_actor *who, const json_t *fields, const json_t *attachments,
+                          const ts_strlist *stations, char *id_out, size_t id_size, ts_error *err)
+{
     if (!json_is_object(fields))
         return ts_error_set(err, TS_EBAD_VALUE, "a notice is a JSON object");
     if (stations->n == 0)
         return ts_error_set(err, TS_EBAD_VALUE, "a notice needs recipients");
+    /* every attachment is checked (and decoded) before anything is written */
+    ts__files files = {NULL, 0};
+    int arc = ts__files_parse(st, attachments, &files, err);
+    if (arc < 0)
+        return arc;
     char id[64];
     ts__new_id("TB", id, sizeof id);
     json_t *f = json_deep_copy(fields);
@@ -309,6 +739,7 @@ int ts_notice_create(ts_store *st, const ts_actor *who, const json_t *fields, co
         if (crc < 0) {
             json_decref(recips);
             json_decref(f);
+            ts__files_free(&files);
             return crc;
         }
         json_array_append_new(recips, json_string("*"));
@@ -326,6 +757,7 @@ int ts_notice_create(ts_store *st, const ts_actor *who, const json_t *fields, co
     int rc = ts_store_begin(st, err);
     if (rc < 0) {
         json_decref(f);
+        ts__files_free(&files);
         return rc;
     }
     rc = ts__put_json(st, who, "notices", id, f, err);
@@ -339,16 +771,22 @@ int ts_notice_create(ts_store *st, const ts_actor *who, const json_t *fields, co
         rc = ts__put_json(st, who, "notice_recipients", rid, r, err);
         json_decref(r);
     }
+    for (size_t i = 0; rc == 0 && i < files.n; i++)
+        rc = ts__put_file(st, who, id, json_object_get(f, "recipients"), &files.v[i], i + 1, err);
     if (rc == 0)
         rc = ts_store_commit(st, err);
     else
         ts_store_rollback(st);
     if (rc == 0) {
         snprintf(id_out, id_size, "%s", id);
-        ts_log_info("notice_sent", "id=%s urgency=%s recipients=%zu by=%s", id, urgency, stations->n,
-                    who && who->name ? who->name : "-");
+        size_t bytes = 0;
+        for (size_t i = 0; i < files.n; i++)
+            bytes += files.v[i].len;
+        ts_log_info("notice_sent", "id=%s urgency=%s recipients=%zu attachments=%zu attachment_bytes=%zu by=%s", id,
+                    urgency, stations->n, files.n, bytes, who && who->name ? who->name : "-");
     }
     json_decref(f);
+    ts__files_free(&files);
     return rc;
 }
 
@@ -378,7 +816,19 @@ static void ts__recipient_each(const ts_change *c, void *arg)
     json_array_append_new(arg, f);
 }
 
+static int ts__show(ts_store *st, const char *id, bool files, json_t **out, ts_error *err);
+
 int ts_notice_show(ts_store *st, const char *id, json_t **out, ts_error *err)
+{
+    return ts__show(st, id, true, out, err);
+}
+
+int ts_notice_summary(ts_store *st, const char *id, json_t **out, ts_error *err)
+{
+    return ts__show(st, id, false, out, err);
+}
+
+static int ts__show(ts_store *st, const char *id, bool files, json_t **out, ts_error *err)
 {
     ts_arena arena;
     ts_arena_init(&arena, 8192);
@@ -406,6 +856,16 @@ int ts_notice_show(ts_store *st, const char *id, json_t **out, ts_error *err)
                              json_object_get(r, "escalated_at") != NULL);
     json_object_set_new(o, "recipients", recips);
     json_object_set_new(o, "counts", counts);
+    if (rc == 0 && files) {
+        json_t *arr = json_array();
+        rc = ts__files_json(st, id, arr, err);
+        json_object_set_new(o, "attachments", arr);
+    } else if (rc == 0) {
+        ts_strlist ids = {NULL, 0};
+        rc = ts__file_ids(st, id, &ids, err);
+        json_object_set_new(o, "attachment_count", json_integer((json_int_t)ids.n));
+        ts_strlist_free(&ids);
+    }
     if (rc < 0) {
         json_decref(o);
         return rc;
@@ -457,8 +917,9 @@ int ts_notice_list(ts_store *st, uint32_t limit, json_t **out, ts_error *err)
     for (size_t i = 0; i < n && i < limit; i++) {
         json_t *detail;
         json_t *o = json_incref(items[i]);
-        if (ts_notice_show(st, ts__jstr(o, "id"), &detail, err) == 0) {
+        if (ts_notice_summary(st, ts__jstr(o, "id"), &detail, err) == 0) {
             json_object_set(o, "counts", json_object_get(detail, "counts"));
+            json_object_set(o, "attachment_count", json_object_get(detail, "attachment_count"));
             json_object_set_new(o, "recipient_count", json_integer((json_int_t)json_array_size(json_object_get(detail, "recipients"))));
             json_decref(detail);
         }

@@ -36,8 +36,53 @@ int ts_notice_resolve(ts_store *st, const json_t *spec, ts_strlist *out, ts_erro
  * receives its id. */
 int ts_notice_create(ts_store *st, const ts_actor *who, const json_t *fields, const ts_strlist *stations,
                      char *id_out, size_t id_size, ts_error *err);
-/* The notice and each recipient's handling, as JSON. */
+/* The notice, each recipient's handling, the state counts and its
+ * attachments (id, name, mime, size, sha256; not the bytes), as JSON. */
 int ts_notice_show(ts_store *st, const char *id, json_t **out, ts_error *err);
+/* The same without reading the attachments: "attachment_count" instead of
+ * "attachments" (for lists). */
+int ts_notice_summary(ts_store *st, const char *id, json_t **out, ts_error *err);
+
+/* ---- attachments: notice_attachments records, district table, addressed
+ * like their notice; ids "<notice id>:<n>" (n = 1, 2, ...) ---- */
+
+#define TS_NOTICE_MAX_ATTACHMENTS 5
+
+/* The largest attachment in bytes: the registry's max on
+ * notice_attachments.content (256 KiB in the built-in registry). */
+size_t ts_notice_attachment_cap(ts_store *st);
+
+/* Creates a notice like ts_notice_create, with attachments: NULL, or a JSON
+ * array of {"name", "mime" (optional), "data" (base64, RFC 4648)}. All of
+ * them are checked before anything is written: at most
+ * TS_NOTICE_MAX_ATTACHMENTS, each 1 byte to the cap, a file name (no path
+ * separators, no control or text-direction characters, not "." or "..", at
+ * most 200 characters, unique in the notice ignoring ASCII case), a MIME
+ * type type/subtype (default application/octet-stream). Each becomes one
+ * notice_attachments record (size and SHA-256 computed here, audience = the
+ * notice's recipients) written in the notice's transaction: all or nothing.
+ * TS_EBAD_VALUE says which attachment and why. */
+int ts_notice_create_with(ts_store *st, const ts_actor *who, const json_t *fields, const json_t *attachments,
+                          const ts_strlist *stations, char *id_out, size_t id_size, ts_error *err);
+
+/* One attachment with its bytes. */
+typedef struct ts_notice_file {
+    char id[TS_KEY_MAX + 1];
+    char notice_id[TS_KEY_MAX + 1];
+    char name[1024];
+    char mime[128]; /* application/octet-stream when absent or not a MIME type */
+    char sha256[65];
+    uint8_t *data;
+    size_t len;
+} ts_notice_file;
+
+/* Reads attachment `attachment_id` ("<notice id>:<n>", or just "<n>") of
+ * notice `notice_id`, checking its bytes against its SHA-256 again.
+ * TS_ENOT_FOUND when the notice has no such (live) attachment; TS_ESTORAGE
+ * when the stored bytes fail their checksum. */
+int ts_notice_attachment(ts_store *st, const char *notice_id, const char *attachment_id, ts_notice_file *out,
+                         ts_error *err);
+void ts_notice_file_free(ts_notice_file *f);
 /* Notices, newest first, with a summary of their recipients' states. */
 int ts_notice_list(ts_store *st, uint32_t limit, json_t **out, ts_error *err);
 
