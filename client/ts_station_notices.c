@@ -1,12 +1,19 @@
 #include "client/ts_station_notices.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/rand.h>
+#include <sqlite3.h>
 
+#include "common/ts_mp.h"
 #include "common/ts_notice.h"
 #include "common/ts_recjson.h"
+#include "common/ts_registry.h"
 #include "common/ts_xmalloc.h"
 
 static const char *ts__jstr(const json_t *o, const char *key)
@@ -242,6 +249,251 @@ static int ts__handling(ts_store *st, const char *id, char *table, size_t tsize,
     return ts_error_set(err, TS_ENOT_FOUND, "no notice or task %s addressed to this station", id);
 }
 
+/* ---------------------------------------------------------------- attachments */
+
+#define TS__FILES "notice_attachments"
+
+/* The attachment ids of a notice here ("<notice id>:<n>"), in order: a range
+ * of the records' key, reading nothing else. */
+static int ts__file_ids(ts_store *st, const char *notice_id, char ***ids, size_t *n, ts_error *err)
+{
+    *ids = NULL;
+    *n = 0;
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(ts_store_db(st),
+                           "SELECT id FROM records WHERE tbl = '" TS__FILES "' AND id > ?1 AND id < ?2 AND deleted = 0"
+                           " ORDER BY length(id), id",
+                           -1, &q, NULL) != SQLITE_OK)
+        return ts_error_set(err, TS_ESTORAGE, "attachments: %s", sqlite3_errmsg(ts_store_db(st)));
+    char lo[TS_KEY_MAX + 2], hi[TS_KEY_MAX + 2];
+    snprintf(lo, sizeof lo, "%s:", notice_id);
+    snprintf(hi, sizeof hi, "%s;", notice_id); /* ';' follows ':' */
+    sqlite3_bind_text(q, 1, lo, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, hi, -1, SQLITE_STATIC);
+    while (sqlite3_step(q) == SQLITE_ROW) {
+        *ids = ts_xreallocarray(*ids, *n + 1, sizeof **ids);
+        (*ids)[(*n)++] = ts_xstrdup((const char *)sqlite3_column_text(q, 0));
+    }
+    sqlite3_finalize(q);
+    return 0;
+}
+
+static void ts__ids_free(char **ids, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(ids[i]);
+    free(ids);
+}
+
+/* Reads one attachment record of notice_id (not its bytes unless data is
+ * given); *verified tells whether the bytes match the SHA-256. */
+static int ts__file_read(ts_store *st, const char *notice_id, const char *id, ts_station_file *out, bool *verified,
+                         bool with_data, ts_error *err)
+{
+    memset(out, 0, sizeof *out);
+    ts_arena arena;
+    ts_arena_init(&arena, 8192);
+    ts_change c;
+    int rc = ts_store_get(st, TS__FILES, id, &c, &arena, err);
+    if (rc < 0) {
+        ts_arena_free(&arena);
+        return rc;
+    }
+    char nid[TS_KEY_MAX + 1];
+    const ts_field *content = ts_version_field(&c.v, "content");
+    msgpack_object o;
+    if (ts_version_deleted(&c.v) || !ts_recjson_text(&c.v, "notice_id", nid, sizeof nid) ||
+        strcmp(nid, notice_id) != 0 || content == NULL || ts_mp_scalar(content->value, content->value_len, &o) < 0 ||
+        o.type != MSGPACK_OBJECT_BIN) {
+        rc = ts_error_set(err, TS_ENOT_FOUND, "notice %s has no attachment %s here", notice_id, id);
+    } else {
+        snprintf(out->id, sizeof out->id, "%s", c.id);
+        if (!ts_recjson_text(&c.v, "filename", out->name, sizeof out->name))
+            snprintf(out->name, sizeof out->name, "attachment");
+        if (!ts_recjson_text(&c.v, "mime", out->mime, sizeof out->mime) || out->mime[0] == '\0')
+            snprintf(out->mime, sizeof out->mime, "application/octet-stream");
+        if (!ts_recjson_text(&c.v, "sha256", out->sha256, sizeof out->sha256))
+            out->sha256[0] = '\0';
+        out->len = o.via.bin.size;
+        char sum[65];
+        *verified = out->sha256[0] && ts_sha256_hex(o.via.bin.ptr, o.via.bin.size, sum) && strcmp(sum, out->sha256) == 0;
+        if (with_data) {
+            out->data = ts_xmalloc(out->len ? out->len : 1);
+            memcpy(out->data, o.via.bin.ptr, out->len);
+        }
+    }
+    ts_version_free(&c.v);
+    ts_arena_free(&arena);
+    return rc;
+}
+
+static json_t *ts__files_json(ts_store *st, const char *notice_id)
+{
+    json_t *arr = json_array();
+    char **ids;
+    size_t n;
+    ts_error err;
+    if (ts__file_ids(st, notice_id, &ids, &n, &err) < 0)
+        return arr;
+    for (size_t i = 0; i < n; i++) {
+        ts_station_file f;
+        bool ok = false;
+        if (ts__file_read(st, notice_id, ids[i], &f, &ok, false, &err) == 0)
+            json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:I,s:s,s:b}", "id", f.id, "name", f.name, "mime", f.mime,
+                                                 "size", (json_int_t)f.len, "sha256", f.sha256, "verified", ok));
+    }
+    ts__ids_free(ids, n);
+    return arr;
+}
+
+/* The handling record of a notice or a task here: "<id>:<station>". */
+static int ts__handling(ts_store *st, const char *id, char *table, size_t tsize, char *rid, size_t rsize,
+                        ts_change *c, ts_arena *arena, ts_error *err);
+
+int ts_station_attachment(ts_store *st, const char *notice_id, const char *which, ts_station_file *out,
+                          ts_error *err)
+{
+    memset(out, 0, sizeof *out);
+    /* only what is addressed here: the notice's handling record says so */
+    ts_arena arena;
+    ts_arena_init(&arena, 4096);
+    ts_change h;
+    char table[32], rid[TS_KEY_MAX + 1];
+    int rc = ts__handling(st, notice_id, table, sizeof table, rid, sizeof rid, &h, &arena, err);
+    if (rc == 0)
+        ts_version_free(&h.v);
+    ts_arena_free(&arena);
+    if (rc < 0)
+        return rc;
+    if (strcmp(table, "notice_recipients") != 0)
+        return ts_error_set(err, TS_ENOT_FOUND, "%s is a task; tasks have no attachments", notice_id);
+    char **ids;
+    size_t n;
+    if ((rc = ts__file_ids(st, notice_id, &ids, &n, err)) < 0)
+        return rc;
+    /* by id, by number, then by file name */
+    const char *found = NULL;
+    char want[TS_KEY_MAX + 2];
+    snprintf(want, sizeof want, "%s:%s", notice_id, which);
+    for (size_t i = 0; i < n && !found; i++)
+        if (strcmp(ids[i], which) == 0 || strcmp(ids[i], want) == 0)
+            found = ids[i];
+    bool ok = false;
+    if (found) {
+        rc = ts__file_read(st, notice_id, found, out, &ok, true, err);
+    } else {
+        rc = ts_error_set(err, TS_ENOT_FOUND, "notice %s has no attachment \"%s\" here%s", notice_id, which,
+                          n ? " (see tramsync notice show)" : " (none arrived yet)");
+        for (size_t i = 0; i < n; i++) {
+            ts_station_file f;
+            bool v;
+            ts_error e2;
+            if (ts__file_read(st, notice_id, ids[i], &f, &v, false, &e2) == 0 && strcmp(f.name, which) == 0) {
+                rc = ts__file_read(st, notice_id, ids[i], out, &ok, true, err);
+                break;
+            }
+        }
+    }
+    ts__ids_free(ids, n);
+    if (rc == 0 && !ok) {
+        rc = ts_error_set(err, TS_EINVALID_RECORD,
+                          "attachment %s (%s): its %zu bytes do not match their SHA-256 %.16s...; not used", out->id,
+                          out->name, out->len, out->sha256);
+        ts_station_file_free(out);
+    }
+    return rc;
+}
+
+void ts_station_file_free(ts_station_file *f)
+{
+    free(f->data);
+    f->data = NULL;
+}
+
+static int ts__write_all(int fd, const uint8_t *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+int ts_station_attachment_save(ts_store *st, const char *notice_id, const char *which, const char *path, bool force,
+                               char *written, size_t written_size, ts_station_file *info, ts_error *err)
+{
+    ts_station_file f;
+    int rc = ts_station_attachment(st, notice_id, which, &f, err);
+    if (rc < 0)
+        return rc;
+    char target[4096];
+    struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        /* into a folder under its own name, which must be a plain name */
+        if (strchr(f.name, '/') || strchr(f.name, '\\') || strcmp(f.name, ".") == 0 || strcmp(f.name, "..") == 0 ||
+            f.name[0] == '\0') {
+            ts_station_file_free(&f);
+            return ts_error_set(err, TS_EBAD_VALUE, "the attachment's name \"%.60s\" cannot be a file name here: give "
+                                                    "a file path",
+                                f.name);
+        }
+        int n = snprintf(target, sizeof target, "%s%s%s", path, path[strlen(path) - 1] == '/' ? "" : "/", f.name);
+        if (n < 0 || (size_t)n >= sizeof target) {
+            ts_station_file_free(&f);
+            return ts_error_set(err, TS_EBAD_VALUE, "path too long");
+        }
+    } else {
+        snprintf(target, sizeof target, "%s", path);
+    }
+    char tmp[4096 + 32] = "";
+    int fd;
+    if (force) {
+        unsigned char rnd[6];
+        RAND_bytes(rnd, sizeof rnd);
+        snprintf(tmp, sizeof tmp, "%s.tramsync-%02x%02x%02x%02x%02x%02x", target, rnd[0], rnd[1], rnd[2], rnd[3],
+                 rnd[4], rnd[5]);
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    } else {
+        fd = open(target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    }
+    if (fd < 0) {
+        int e = errno;
+        ts_station_file_free(&f);
+        if (e == EEXIST && !force)
+            return ts_error_set(err, TS_EIO, "%s already exists (--force overwrites it)", target);
+        return ts_error_set(err, TS_EIO, "cannot write %s: %s", force ? tmp : target, strerror(e));
+    }
+    const char *made = force ? tmp : target;
+    int wrc = ts__write_all(fd, f.data, f.len);
+    int e = errno;
+    if (wrc == 0 && fsync(fd) != 0) {
+        wrc = -1;
+        e = errno;
+    }
+    if (close(fd) != 0 && wrc == 0) {
+        wrc = -1;
+        e = errno;
+    }
+    if (wrc == 0 && force && rename(tmp, target) != 0) {
+        wrc = -1;
+        e = errno;
+    }
+    if (wrc != 0) {
+        unlink(made); /* nothing half-written stays */
+        ts_station_file_free(&f);
+        return ts_error_set(err, TS_EIO, "cannot write %s: %s", target, strerror(e));
+    }
+    snprintf(written, written_size, "%s", target);
+    ts_station_file_free(&f);
+    *info = f;
+    return 0;
+}
+
 int ts_station_show(ts_store *st, const char *id, json_t **out, ts_error *err)
 {
     ts_arena arena;
@@ -267,6 +519,8 @@ int ts_station_show(ts_store *st, const char *id, json_t **out, ts_error *err)
     }
     json_object_set_new(o, "id", json_string(id));
     json_object_set_new(o, "kind", json_string(notice ? "notice" : "task"));
+    if (notice)
+        json_object_set_new(o, "attachments", ts__files_json(st, id));
     ts_arena_free(&arena);
     *out = o;
     return 0;
