@@ -28,6 +28,7 @@ static const ts_command commands[] = {
     {"conflicts", ts_cli_conflicts, "conflicts found at this station"},
     {"notices", ts_cli_notices, "notices from the district, unread and most urgent first"},
     {"notice", ts_cli_notice, "one notice: notice show ID"},
+    {"attachment", ts_cli_attachment, "save a notice's attachment: attachment save NOTICE N [PATH]"},
     {"ack", ts_cli_ack, "acknowledge a notice or task: ack ID --by NAME"},
     {"progress", ts_cli_progress, "progress on a notice or task: progress ID --state ..."},
     {"report", ts_cli_report, "send a report or request to the district"},

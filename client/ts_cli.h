@@ -42,6 +42,7 @@ int ts_cli_dump(ts_cli *cli, int argc, char **argv);
 int ts_cli_tables(ts_cli *cli, int argc, char **argv);
 int ts_cli_notices(ts_cli *cli, int argc, char **argv);
 int ts_cli_notice(ts_cli *cli, int argc, char **argv);
+int ts_cli_attachment(ts_cli *cli, int argc, char **argv);
 int ts_cli_ack(ts_cli *cli, int argc, char **argv);
 int ts_cli_progress(ts_cli *cli, int argc, char **argv);
 int ts_cli_report(ts_cli *cli, int argc, char **argv);

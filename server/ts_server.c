@@ -70,7 +70,7 @@ const ts_cfg_key ts_server_config_keys[] = {
     {"admin", "lockout_after", TS_CFG_U64, C(admin_lockout_after), "5", "failed logins before an account locks"},
     {"admin", "lockout_for", TS_CFG_DURATION, C(admin_lockout_ms), "15m", "how long a locked account stays locked"},
     {"admin", "max_header", TS_CFG_SIZE, C(admin_max_header), "16KiB", "largest request line and headers"},
-    {"admin", "max_body", TS_CFG_SIZE, C(admin_max_body), "1MiB", "largest request body"},
+    {"admin", "max_body", TS_CFG_SIZE, C(admin_max_body), "2MiB", "largest request body (a notice with 5 attachments of 256 KiB, base64, is 1.75 MB)"},
     {"admin", "rate", TS_CFG_U64, C(admin_rate), "20", "requests per second per connection, on average"},
     {"admin", "rate_burst", TS_CFG_U64, C(admin_rate_burst), "100", "requests per connection in a burst"},
     {"admin", "silent_after", TS_CFG_DURATION, C(admin_silent_after_ms), "24h",

@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
@@ -16,6 +18,7 @@
 #include <http_parser.h>
 #include <jansson.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/ssl.h>
 
 #include "common/ts_text.h"
@@ -288,6 +291,7 @@ static const char ts__api_help[] =
     "              (--to all | --stations a,b | --communes x,y) [--doc-type T] [--number N]\n"
     "              [--body TEXT | --body-file F] [--deadline ISO] [--responsible R] [--task T]\n"
     "              [--expected TEXT] [--legal-basis TEXT] [--issuer TEXT] [--cc-committee]\n"
+    "              [--attach FILE]...  (up to 5 files, 256 KiB each; MIME type from the extension)\n"
     "  notice list | notice show ID | notice status ID\n"
     "  notice redistribute REPORT_ID (--stations a,b | --communes x,y | --to all) [--urgency U]\n"
     "  task list | task status ID | task assign ID (--stations a,b | ...) [--deadline YYYY-MM-DD]\n"
@@ -299,10 +303,16 @@ static const char ts__api_help[] =
     "  record put TABLE ID field=value...  write a district record (station directory, villages,\n"
     "                                      drug catalogue...): admin role\n";
 
+#define TS__MAX_ATTACH_ARGS 16
+
 typedef struct ts__opts {
     const char *subject, *urgency, *category, *doc_type, *number, *body, *body_file, *deadline, *responsible, *task,
         *expected, *legal_basis, *issuer, *to, *stations, *communes, *instructions, *role, *full_name;
     bool cc;
+    /* --attach, as given: the server enforces its own limit, one more than
+     * it lets it say so */
+    const char *attach[TS__MAX_ATTACH_ARGS];
+    size_t nattach;
 } ts__opts;
 
 static int ts__parse(int argc, char **argv, ts__opts *o, ts__client *c, int *first_arg)
@@ -316,7 +326,7 @@ static int ts__parse(int argc, char **argv, ts__opts *o, ts__client *c, int *fir
         {"communes", 1, NULL, 'C'},    {"instructions", 1, NULL, 'I'}, {"role", 1, NULL, 'R'},
         {"full-name", 1, NULL, 'F'},   {"cc-committee", 0, NULL, 'x'}, {"server", 1, NULL, 'v'},
         {"ca", 1, NULL, 'a'},          {"cert", 1, NULL, 'k'},       {"key", 1, NULL, 'K'},
-        {"user", 1, NULL, 'U'},        {NULL, 0, NULL, 0}};
+        {"user", 1, NULL, 'U'},        {"attach", 1, NULL, 'A'},     {NULL, 0, NULL, 0}};
     int ch;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -341,6 +351,11 @@ static int ts__parse(int argc, char **argv, ts__opts *o, ts__client *c, int *fir
         case 'R': o->role = optarg; break;
         case 'F': o->full_name = optarg; break;
         case 'x': o->cc = true; break;
+        case 'A':
+            if (o->nattach == TS__MAX_ATTACH_ARGS)
+                return ts__err("at most %d --attach", TS__MAX_ATTACH_ARGS);
+            o->attach[o->nattach++] = optarg;
+            break;
         case 'v': {
             const char *u = optarg;
             if (strncmp(u, "https://", 8) == 0)
@@ -428,6 +443,89 @@ static int ts__status(ts_ctl *ctl, ts__client *c)
     return 0;
 }
 
+
+/* MIME types of the files a district sends with a notice, by extension;
+ * anything else goes as application/octet-stream. */
+static const char *ts__mime_of(const char *name)
+{
+    static const char *const types[][2] = {
+        {"pdf", "application/pdf"},
+        {"doc", "application/msword"},
+        {"docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"},
+        {"xls", "application/vnd.ms-excel"},
+        {"xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"},
+        {"odt", "application/vnd.oasis.opendocument.text"},
+        {"ods", "application/vnd.oasis.opendocument.spreadsheet"},
+        {"txt", "text/plain"},
+        {"csv", "text/csv"},
+        {"jpg", "image/jpeg"},
+        {"jpeg", "image/jpeg"},
+        {"png", "image/png"},
+        {"zip", "application/zip"},
+    };
+    const char *dot = strrchr(name, '.');
+    if (dot != NULL)
+        for (size_t i = 0; i < sizeof types / sizeof *types; i++)
+            if (strcasecmp(dot + 1, types[i][0]) == 0)
+                return types[i][1];
+    return "application/octet-stream";
+}
+
+/* The --attach files as the API takes them ({"name", "mime", "data" in
+ * base64}), checked first against the limits the server announces so a
+ * large file is refused before it travels. */
+static int ts__attachments(ts__client *c, const ts__opts *o, json_t **out)
+{
+    *out = NULL;
+    json_t *labels = NULL;
+    int rc = ts__call(c, "GET", "/api/labels", NULL, &labels);
+    if (rc != 0)
+        return rc;
+    const json_t *limits = json_object_get(labels, "limits");
+    json_int_t max_files = json_integer_value(json_object_get(limits, "attachments"));
+    json_int_t max_bytes = json_integer_value(json_object_get(limits, "attachment_bytes"));
+    json_decref(labels);
+    if (max_files > 0 && (json_int_t)o->nattach > max_files)
+        return ts__err("%zu attachments: a notice carries at most %lld", o->nattach, (long long)max_files);
+    json_t *arr = json_array();
+    for (size_t i = 0; i < o->nattach; i++) {
+        const char *path = o->attach[i];
+        FILE *f = fopen(path, "rb");
+        struct stat sb;
+        if (f == NULL || fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
+            int e = errno;
+            if (f)
+                fclose(f);
+            json_decref(arr);
+            return ts__err("cannot read %s: %s", path, f ? "not a regular file" : strerror(e));
+        }
+        if (max_bytes > 0 && sb.st_size > max_bytes) {
+            fclose(f);
+            json_decref(arr);
+            return ts__err("%s: %lld bytes, more than the limit of %lld bytes (%lld KiB) per attachment", path,
+                           (long long)sb.st_size, (long long)max_bytes, (long long)max_bytes / 1024);
+        }
+        size_t len = (size_t)sb.st_size;
+        uint8_t *data = ts_xmalloc(len ? len : 1);
+        size_t got = fread(data, 1, len, f);
+        fclose(f);
+        if (got != len) {
+            free(data);
+            json_decref(arr);
+            return ts__err("cannot read %s: short read", path);
+        }
+        char *b64 = ts_xmalloc(4 * ((len + 2) / 3) + 1);
+        EVP_EncodeBlock((unsigned char *)b64, data, (int)len);
+        free(data);
+        const char *slash = strrchr(path, '/');
+        const char *name = slash ? slash + 1 : path;
+        json_array_append_new(arr, json_pack("{s:s,s:s,s:s}", "name", name, "mime", ts__mime_of(name), "data", b64));
+        free(b64);
+    }
+    *out = arr;
+    return 0;
+}
+
 static int ts__notice(ts_ctl *ctl, ts__client *c, int argc, char **argv)
 {
     ts__opts o;
@@ -471,11 +569,23 @@ static int ts__notice(ts_ctl *ctl, ts__client *c, int argc, char **argv)
         }
         if (o.cc)
             json_object_set_new(n, "cc_commune_committee", json_true());
+        json_t *files = NULL;
+        if (o.nattach > 0 && (rc = ts__attachments(c, &o, &files)) != 0) {
+            json_decref(n);
+            return rc;
+        }
         json_t *body = json_pack("{s:o,s:o}", "notice", n, "recipients", ts__recipients(o.to, o.stations, o.communes));
+        if (files != NULL)
+            json_object_set_new(body, "attachments", files);
         rc = ts__call(c, "POST", "/api/notices", body, &res);
         json_decref(body);
-        if (rc == 0 && !ctl->json)
-            printf("notice %s sent to %zu station(s)\n", ts__s(res, "id"), json_array_size(json_object_get(res, "recipients")));
+        if (rc == 0 && !ctl->json) {
+            size_t nfiles = json_array_size(json_object_get(res, "attachments"));
+            printf("notice %s sent to %zu station(s)", ts__s(res, "id"), json_array_size(json_object_get(res, "recipients")));
+            if (nfiles > 0)
+                printf(" with %zu attachment%s", nfiles, nfiles > 1 ? "s" : "");
+            putchar('\n');
+        }
     } else if (strcmp(sub, "list") == 0) {
         rc = ts__call(c, "GET", "/api/notices", NULL, &res);
         if (rc == 0 && !ctl->json) {
@@ -509,6 +619,16 @@ static int ts__notice(ts_ctl *ctl, ts__client *c, int argc, char **argv)
                        json_object_get(f, "deadline") ? ts__s(f, "deadline") : "-",
                        json_object_get(f, "responsible") ? ts__s(f, "responsible") : "-",
                        json_object_get(f, "body") ? "\n" : "", ts__s(f, "body"));
+            size_t k;
+            json_t *a;
+            json_array_foreach(strcmp(sub, "show") == 0 ? json_object_get(res, "attachments") : NULL, k, a) {
+                if (k == 0)
+                    printf("attachments:\n");
+                printf("  %s  ", ts__s(a, "id"));
+                ts_text_col(stdout, ts__s(a, "name"), 40);
+                printf(" %8lld bytes  %-28s sha256 %.16s...\n", (long long)json_integer_value(json_object_get(a, "size")),
+                       ts__s(a, "mime"), ts__s(a, "sha256"));
+            }
             printf("%-16s %-30s %-22s %-28s %s\n", "STATION", "STATE", "WHEN", "WHO", "FLAGS");
             size_t i;
             json_t *r;
