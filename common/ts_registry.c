@@ -398,9 +398,10 @@ static int ts__check_text(const ts_field_def *f, const char *s, size_t n, ts_err
     if (f->has_max && (double)ts__utf8_chars(s, n) > f->max)
         return ts_error_set(err, TS_EINVALID_RECORD, "field %s: longer than %.0f characters", f->name, f->max);
     if (f->has_pattern) {
-        char *copy = ts_xstrndup(s, n);
-        int m = regexec(&f->pattern, copy, 0, NULL, 0);
-        free(copy);
+        /* REG_STARTEND (glibc, BSD): match the n bytes in place, no copy
+         * to terminate them (there is no NUL inside, checked above) */
+        regmatch_t span = {.rm_so = 0, .rm_eo = (regoff_t)n};
+        int m = regexec(&f->pattern, s, 1, &span, REG_STARTEND);
         if (m != 0)
             return ts_error_set(err, TS_EINVALID_RECORD, "field %s: \"%.*s\" does not match %s", f->name,
                                 (int)(n > 40 ? 40 : n), s, f->pattern_src);
@@ -572,30 +573,37 @@ static int ts__check_checksum(const ts_table_def *t, const ts_field_def *f, cons
 int ts_table_validate(const ts_table_def *t, const ts_version *v, ts_error *err)
 {
     bool deleted = ts_version_deleted(v);
-    size_t known = 0;
+    /* The version's fields and the table's are both sorted by name (byte
+     * order): one walk over both finds each definition and every required
+     * field left out, instead of a search per field. A value error is
+     * reported before a missing required field, as callers expect. */
+    const ts_field_def *missing = NULL;
+    size_t j = 0;
     for (uint32_t i = 0; i < v->nfields; i++) {
         const ts_field *fld = &v->fields[i];
         if (strcmp(fld->name, TS_FIELD_DELETED) == 0)
             continue;
-        const ts_field_def *f = ts_table_field(t, fld->name);
-        if (f == NULL)
+        int c = 1;
+        while (j < t->nfields && (c = strcmp(t->fields[j].name, fld->name)) < 0) {
+            if (t->fields[j].required && missing == NULL)
+                missing = &t->fields[j];
+            j++;
+        }
+        if (j == t->nfields || c != 0)
             return ts_error_set(err, TS_EINVALID_RECORD, "table %s has no field \"%s\"", t->name, fld->name);
+        const ts_field_def *f = &t->fields[j++];
         int rc = ts_field_validate(f, fld->value, fld->value_len, err);
         if (rc < 0)
             return rc;
-        known++;
+        if (f->required && missing == NULL && fld->value_len == 1 && fld->value[0] == 0xc0)
+            missing = f;
     }
-    if (!deleted) {
-        for (size_t i = 0; i < t->nfields; i++) {
-            if (!t->fields[i].required)
-                continue;
-            const ts_field *fld = ts_version_field(v, t->fields[i].name);
-            if (fld == NULL || (fld->value_len == 1 && fld->value[0] == 0xc0))
-                return ts_error_set(err, TS_EINVALID_RECORD, "table %s: required field \"%s\" is missing",
-                                    t->name, t->fields[i].name);
-        }
-    }
-    (void)known;
+    for (; j < t->nfields && missing == NULL; j++)
+        if (t->fields[j].required)
+            missing = &t->fields[j];
+    if (missing != NULL && !deleted)
+        return ts_error_set(err, TS_EINVALID_RECORD, "table %s: required field \"%s\" is missing", t->name,
+                            missing->name);
     if (t->has_checksums) {
         for (size_t i = 0; i < t->nfields; i++) {
             if (t->fields[i].sha256_of == NULL)
