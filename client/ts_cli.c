@@ -1336,7 +1336,7 @@ int ts_cli_attachment(ts_cli *cli, int argc, char **argv)
     if (rc != 0)
         return rc;
     char written[4096];
-    ts_station_file info;
+    ts_attachment info;
     ts_error err;
     if (ts_station_attachment_save(x.store, pos[1], pos[2], npos == 4 ? pos[3] : ".", force, written, sizeof written,
                                    &info, &err) < 0) {

@@ -251,98 +251,21 @@ static int ts__handling(ts_store *st, const char *id, char *table, size_t tsize,
 
 /* ---------------------------------------------------------------- attachments */
 
-#define TS__FILES "notice_attachments"
-
-/* The attachment ids of a notice here ("<notice id>:<n>"), in order: a range
- * of the records' key, reading nothing else. */
-static int ts__file_ids(ts_store *st, const char *notice_id, char ***ids, size_t *n, ts_error *err)
-{
-    *ids = NULL;
-    *n = 0;
-    sqlite3_stmt *q;
-    if (sqlite3_prepare_v2(ts_store_db(st),
-                           "SELECT id FROM records WHERE tbl = '" TS__FILES "' AND id > ?1 AND id < ?2 AND deleted = 0"
-                           " ORDER BY length(id), id",
-                           -1, &q, NULL) != SQLITE_OK)
-        return ts_error_set(err, TS_ESTORAGE, "attachments: %s", sqlite3_errmsg(ts_store_db(st)));
-    char lo[TS_KEY_MAX + 2], hi[TS_KEY_MAX + 2];
-    snprintf(lo, sizeof lo, "%s:", notice_id);
-    snprintf(hi, sizeof hi, "%s;", notice_id); /* ';' follows ':' */
-    sqlite3_bind_text(q, 1, lo, -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 2, hi, -1, SQLITE_STATIC);
-    while (sqlite3_step(q) == SQLITE_ROW) {
-        *ids = ts_xreallocarray(*ids, *n + 1, sizeof **ids);
-        (*ids)[(*n)++] = ts_xstrdup((const char *)sqlite3_column_text(q, 0));
-    }
-    sqlite3_finalize(q);
-    return 0;
-}
-
-static void ts__ids_free(char **ids, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        free(ids[i]);
-    free(ids);
-}
-
-/* Reads one attachment record of notice_id (not its bytes unless data is
- * given); *verified tells whether the bytes match the SHA-256. */
-static int ts__file_read(ts_store *st, const char *notice_id, const char *id, ts_station_file *out, bool *verified,
-                         bool with_data, ts_error *err)
-{
-    memset(out, 0, sizeof *out);
-    ts_arena arena;
-    ts_arena_init(&arena, 8192);
-    ts_change c;
-    int rc = ts_store_get(st, TS__FILES, id, &c, &arena, err);
-    if (rc < 0) {
-        ts_arena_free(&arena);
-        return rc;
-    }
-    char nid[TS_KEY_MAX + 1];
-    const ts_field *content = ts_version_field(&c.v, "content");
-    msgpack_object o;
-    if (ts_version_deleted(&c.v) || !ts_recjson_text(&c.v, "notice_id", nid, sizeof nid) ||
-        strcmp(nid, notice_id) != 0 || content == NULL || ts_mp_scalar(content->value, content->value_len, &o) < 0 ||
-        o.type != MSGPACK_OBJECT_BIN) {
-        rc = ts_error_set(err, TS_ENOT_FOUND, "notice %s has no attachment %s here", notice_id, id);
-    } else {
-        snprintf(out->id, sizeof out->id, "%s", c.id);
-        if (!ts_recjson_text(&c.v, "filename", out->name, sizeof out->name))
-            snprintf(out->name, sizeof out->name, "attachment");
-        if (!ts_recjson_text(&c.v, "mime", out->mime, sizeof out->mime) || out->mime[0] == '\0')
-            snprintf(out->mime, sizeof out->mime, "application/octet-stream");
-        if (!ts_recjson_text(&c.v, "sha256", out->sha256, sizeof out->sha256))
-            out->sha256[0] = '\0';
-        out->len = o.via.bin.size;
-        char sum[65];
-        *verified = out->sha256[0] && ts_sha256_hex(o.via.bin.ptr, o.via.bin.size, sum) && strcmp(sum, out->sha256) == 0;
-        if (with_data) {
-            out->data = ts_xmalloc(out->len ? out->len : 1);
-            memcpy(out->data, o.via.bin.ptr, out->len);
-        }
-    }
-    ts_version_free(&c.v);
-    ts_arena_free(&arena);
-    return rc;
-}
-
 static json_t *ts__files_json(ts_store *st, const char *notice_id)
 {
     json_t *arr = json_array();
     char **ids;
     size_t n;
     ts_error err;
-    if (ts__file_ids(st, notice_id, &ids, &n, &err) < 0)
+    if (ts_attachment_ids(st, notice_id, &ids, &n, &err) < 0)
         return arr;
     for (size_t i = 0; i < n; i++) {
-        ts_station_file f;
-        bool ok = false;
-        if (ts__file_read(st, notice_id, ids[i], &f, &ok, false, &err) == 0)
+        ts_attachment f;
+        if (ts_attachment_read(st, notice_id, ids[i], false, &f, &err) == 0)
             json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:I,s:s,s:b}", "id", f.id, "name", f.name, "mime", f.mime,
-                                                 "size", (json_int_t)f.len, "sha256", f.sha256, "verified", ok));
+                                                 "size", (json_int_t)f.len, "sha256", f.sha256, "verified", f.verified));
     }
-    ts__ids_free(ids, n);
+    ts_attachment_ids_free(ids, n);
     return arr;
 }
 
@@ -350,7 +273,7 @@ static json_t *ts__files_json(ts_store *st, const char *notice_id)
 static int ts__handling(ts_store *st, const char *id, char *table, size_t tsize, char *rid, size_t rsize,
                         ts_change *c, ts_arena *arena, ts_error *err);
 
-int ts_station_attachment(ts_store *st, const char *notice_id, const char *which, ts_station_file *out,
+int ts_station_attachment(ts_store *st, const char *notice_id, const char *which, ts_attachment *out,
                           ts_error *err)
 {
     memset(out, 0, sizeof *out);
@@ -369,7 +292,7 @@ int ts_station_attachment(ts_store *st, const char *notice_id, const char *which
         return ts_error_set(err, TS_ENOT_FOUND, "%s is a task; tasks have no attachments", notice_id);
     char **ids;
     size_t n;
-    if ((rc = ts__file_ids(st, notice_id, &ids, &n, err)) < 0)
+    if ((rc = ts_attachment_ids(st, notice_id, &ids, &n, err)) < 0)
         return rc;
     /* by id, by number, then by file name */
     const char *found = NULL;
@@ -378,36 +301,28 @@ int ts_station_attachment(ts_store *st, const char *notice_id, const char *which
     for (size_t i = 0; i < n && !found; i++)
         if (strcmp(ids[i], which) == 0 || strcmp(ids[i], want) == 0)
             found = ids[i];
-    bool ok = false;
     if (found) {
-        rc = ts__file_read(st, notice_id, found, out, &ok, true, err);
+        rc = ts_attachment_read(st, notice_id, found, true, out, err);
     } else {
         rc = ts_error_set(err, TS_ENOT_FOUND, "notice %s has no attachment \"%s\" here%s", notice_id, which,
                           n ? " (see tramsync notice show)" : " (none arrived yet)");
         for (size_t i = 0; i < n; i++) {
-            ts_station_file f;
-            bool v;
+            ts_attachment f;
             ts_error e2;
-            if (ts__file_read(st, notice_id, ids[i], &f, &v, false, &e2) == 0 && strcmp(f.name, which) == 0) {
-                rc = ts__file_read(st, notice_id, ids[i], out, &ok, true, err);
+            if (ts_attachment_read(st, notice_id, ids[i], false, &f, &e2) == 0 && strcmp(f.name, which) == 0) {
+                rc = ts_attachment_read(st, notice_id, ids[i], true, out, err);
                 break;
             }
         }
     }
-    ts__ids_free(ids, n);
-    if (rc == 0 && !ok) {
+    ts_attachment_ids_free(ids, n);
+    if (rc == 0 && !out->verified) {
         rc = ts_error_set(err, TS_EINVALID_RECORD,
                           "attachment %s (%s): its %zu bytes do not match their SHA-256 %.16s...; not used", out->id,
                           out->name, out->len, out->sha256);
-        ts_station_file_free(out);
+        ts_attachment_free(out);
     }
     return rc;
-}
-
-void ts_station_file_free(ts_station_file *f)
-{
-    free(f->data);
-    f->data = NULL;
 }
 
 static int ts__write_all(int fd, const uint8_t *p, size_t n)
@@ -425,9 +340,9 @@ static int ts__write_all(int fd, const uint8_t *p, size_t n)
 }
 
 int ts_station_attachment_save(ts_store *st, const char *notice_id, const char *which, const char *path, bool force,
-                               char *written, size_t written_size, ts_station_file *info, ts_error *err)
+                               char *written, size_t written_size, ts_attachment *info, ts_error *err)
 {
-    ts_station_file f;
+    ts_attachment f;
     int rc = ts_station_attachment(st, notice_id, which, &f, err);
     if (rc < 0)
         return rc;
@@ -437,14 +352,14 @@ int ts_station_attachment_save(ts_store *st, const char *notice_id, const char *
         /* into a folder under its own name, which must be a plain name */
         if (strchr(f.name, '/') || strchr(f.name, '\\') || strcmp(f.name, ".") == 0 || strcmp(f.name, "..") == 0 ||
             f.name[0] == '\0') {
-            ts_station_file_free(&f);
+            ts_attachment_free(&f);
             return ts_error_set(err, TS_EBAD_VALUE, "the attachment's name \"%.60s\" cannot be a file name here: give "
                                                     "a file path",
                                 f.name);
         }
         int n = snprintf(target, sizeof target, "%s%s%s", path, path[strlen(path) - 1] == '/' ? "" : "/", f.name);
         if (n < 0 || (size_t)n >= sizeof target) {
-            ts_station_file_free(&f);
+            ts_attachment_free(&f);
             return ts_error_set(err, TS_EBAD_VALUE, "path too long");
         }
     } else {
@@ -463,7 +378,7 @@ int ts_station_attachment_save(ts_store *st, const char *notice_id, const char *
     }
     if (fd < 0) {
         int e = errno;
-        ts_station_file_free(&f);
+        ts_attachment_free(&f);
         if (e == EEXIST && !force)
             return ts_error_set(err, TS_EIO, "%s already exists (--force overwrites it)", target);
         return ts_error_set(err, TS_EIO, "cannot write %s: %s", force ? tmp : target, strerror(e));
@@ -485,11 +400,11 @@ int ts_station_attachment_save(ts_store *st, const char *notice_id, const char *
     }
     if (wrc != 0) {
         unlink(made); /* nothing half-written stays */
-        ts_station_file_free(&f);
+        ts_attachment_free(&f);
         return ts_error_set(err, TS_EIO, "cannot write %s: %s", target, strerror(e));
     }
     snprintf(written, written_size, "%s", target);
-    ts_station_file_free(&f);
+    ts_attachment_free(&f);
     *info = f;
     return 0;
 }

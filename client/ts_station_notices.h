@@ -7,6 +7,7 @@
 
 #include <jansson.h>
 
+#include "common/ts_attachment.h"
 #include "common/ts_store.h"
 
 /* Every notice or task handling record here still "sent" becomes
@@ -20,23 +21,12 @@ int ts_station_notices(ts_store *st, bool all, json_t **out, ts_error *err);
  * the bytes still match their SHA-256). */
 int ts_station_show(ts_store *st, const char *id, json_t **out, ts_error *err);
 
-/* An attachment of a notice addressed here, with its bytes. */
-typedef struct ts_station_file {
-    char id[TS_KEY_MAX + 1]; /* "<notice id>:<n>" */
-    char name[1024];
-    char mime[128];
-    char sha256[65];
-    uint8_t *data;
-    size_t len;
-} ts_station_file;
-
 /* Reads attachment `which` of notice `notice_id`: its id, its number n (of
  * "<notice id>:<n>") or its file name. The bytes are checked against their
  * SHA-256 again: TS_EINVALID_RECORD when they do not match (nothing is
  * returned then); TS_ENOT_FOUND when there is no such attachment here. */
-int ts_station_attachment(ts_store *st, const char *notice_id, const char *which, ts_station_file *out,
+int ts_station_attachment(ts_store *st, const char *notice_id, const char *which, ts_attachment *out,
                           ts_error *err);
-void ts_station_file_free(ts_station_file *f);
 /* Writes that attachment to `path` (a file, or an existing folder: then
  * the attachment's own name in it), after checking its SHA-256. An existing
  * file is never overwritten unless force (then replaced atomically: written
@@ -44,7 +34,7 @@ void ts_station_file_free(ts_station_file *f);
  * written goes to written. On success *info holds the attachment (without
  * its bytes). */
 int ts_station_attachment_save(ts_store *st, const char *notice_id, const char *which, const char *path, bool force,
-                               char *written, size_t written_size, ts_station_file *info, ts_error *err);
+                               char *written, size_t written_size, ts_attachment *info, ts_error *err);
 /* Moves the handling of a notice or task to `state`; by names the person
  * (required to acknowledge), note/report go with progress and done, reason
  * is needed to go back from done. */

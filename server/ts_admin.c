@@ -1735,7 +1735,7 @@ static void ts__content_disposition(const char *name, char *out, size_t size)
  * origin. Audited as a read. */
 static void ts__api_notice_attachment(ts__job *j, ts_store *st)
 {
-    ts_notice_file f;
+    ts_attachment f;
     ts_error err;
     if (ts_notice_attachment(st, j->params[0], j->params[1], &f, &err) < 0) {
         ts__fail_err(j, &err);
@@ -1759,7 +1759,7 @@ static void ts__api_notice_attachment(ts__job *j, ts_store *st)
              "%sContent-Security-Policy: sandbox; default-src 'none'\r\nRepr-Digest: sha-256=:%s:\r\n", disposition,
              (const char *)b64);
     j->status = 200;
-    ts_notice_file_free(&f);
+    ts_attachment_free(&f);
 }
 
 /* ---------------------------------------------------------------- endpoints: reports */

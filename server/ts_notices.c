@@ -266,12 +266,11 @@ static int ts__covers_all(ts_store *st, const ts_strlist *stations, ts_error *er
 
 /* ---------------------------------------------------------------- attachments */
 
-#define TS__ATTACHMENT_TABLE "notice_attachments"
 #define TS__NAME_MAX_CHARS 200
 
 size_t ts_notice_attachment_cap(ts_store *st)
 {
-    const ts_table_def *t = ts_registry_table(ts_store_registry(st), TS__ATTACHMENT_TABLE);
+    const ts_table_def *t = ts_registry_table(ts_store_registry(st), TS_ATTACHMENT_TABLE);
     const ts_field_def *f = t ? ts_table_field(t, "content") : NULL;
     if (f == NULL || !f->has_max || f->max < 1)
         return 256u * 1024u;
@@ -548,7 +547,7 @@ static int ts__put_file(ts_store *st, const ts_actor *who, const char *notice_id
     const ts_kv kv[] = {{"notice_id", vnotice.data, vnotice.len}, {"recipients", vto.data, vto.len},
                         {"filename", vname.data, vname.len},      {"mime", vmime.data, vmime.len},
                         {"content", vdata.data, vdata.len},       {"sha256", vsum.data, vsum.len}};
-    int rc = ts_store_put(st, who, TS__ATTACHMENT_TABLE, id, NULL, kv, sizeof kv / sizeof *kv, err);
+    int rc = ts_store_put(st, who, TS_ATTACHMENT_TABLE, id, NULL, kv, sizeof kv / sizeof *kv, err);
     if (rc < 0) {
         /* the store's refusal, named after the file it was about */
         char msg[sizeof err->msg];
@@ -564,122 +563,38 @@ static int ts__put_file(ts_store *st, const ts_actor *who, const char *notice_id
     return rc;
 }
 
-/* The live attachment ids of a notice, in order (ids "<notice id>:<n>";
- * a range scan of the records' primary key, reading nothing else). */
-static int ts__file_ids(ts_store *st, const char *notice_id, ts_strlist *ids, ts_error *err)
-{
-    sqlite3_stmt *q;
-    if (sqlite3_prepare_v2(ts_store_db(st),
-                           "SELECT id FROM records WHERE tbl = '" TS__ATTACHMENT_TABLE "' AND id > ?1 AND id < ?2"
-                           " AND deleted = 0 ORDER BY length(id), id",
-                           -1, &q, NULL) != SQLITE_OK)
-        return ts_error_set(err, TS_ESTORAGE, "attachments: %s", sqlite3_errmsg(ts_store_db(st)));
-    char lo[TS_KEY_MAX + 2], hi[TS_KEY_MAX + 2];
-    snprintf(lo, sizeof lo, "%s:", notice_id);
-    snprintf(hi, sizeof hi, "%s;", notice_id); /* ';' follows ':' */
-    sqlite3_bind_text(q, 1, lo, -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 2, hi, -1, SQLITE_STATIC);
-    while (sqlite3_step(q) == SQLITE_ROW)
-        ts_strlist_add(ids, (const char *)sqlite3_column_text(q, 0));
-    sqlite3_finalize(q);
-    return 0;
-}
-
-/* The fields of an attachment record; false when it is not an attachment of
- * notice_id. data points into the version. */
-static bool ts__file_fields(const ts_change *c, const char *notice_id, ts_notice_file *out, const uint8_t **data)
-{
-    char nid[TS_KEY_MAX + 1];
-    if (ts_version_deleted(&c->v) || !ts_recjson_text(&c->v, "notice_id", nid, sizeof nid) ||
-        strcmp(nid, notice_id) != 0)
-        return false;
-    const ts_field *content = ts_version_field(&c->v, "content");
-    msgpack_object o;
-    if (content == NULL || ts_mp_scalar(content->value, content->value_len, &o) < 0 || o.type != MSGPACK_OBJECT_BIN)
-        return false;
-    snprintf(out->id, sizeof out->id, "%s", c->id);
-    snprintf(out->notice_id, sizeof out->notice_id, "%s", nid);
-    if (!ts_recjson_text(&c->v, "filename", out->name, sizeof out->name))
-        snprintf(out->name, sizeof out->name, "attachment");
-    char mime[128];
-    if (!ts_recjson_text(&c->v, "mime", mime, sizeof mime) || !ts__mime_norm(mime, out->mime, sizeof out->mime))
-        snprintf(out->mime, sizeof out->mime, "application/octet-stream");
-    if (!ts_recjson_text(&c->v, "sha256", out->sha256, sizeof out->sha256))
-        out->sha256[0] = '\0';
-    *data = (const uint8_t *)o.via.bin.ptr;
-    out->len = o.via.bin.size;
-    return true;
-}
-
 static int ts__files_json(ts_store *st, const char *notice_id, json_t *arr, ts_error *err)
 {
-    ts_strlist ids = {NULL, 0};
-    int rc = ts__file_ids(st, notice_id, &ids, err);
-    for (size_t i = 0; rc == 0 && i < ids.n; i++) {
-        ts_arena arena;
-        ts_arena_init(&arena, 8192);
-        ts_change c;
+    char **ids;
+    size_t n;
+    int rc = ts_attachment_ids(st, notice_id, &ids, &n, err);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        ts_attachment f;
         ts_error gerr;
-        if (ts_store_get(st, TS__ATTACHMENT_TABLE, ids.v[i], &c, &arena, &gerr) == 0) {
-            ts_notice_file f;
-            const uint8_t *data;
-            if (ts__file_fields(&c, notice_id, &f, &data))
-                json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:I,s:s}", "id", f.id, "name", f.name, "mime",
-                                                     f.mime, "size", (json_int_t)f.len, "sha256", f.sha256));
-            ts_version_free(&c.v);
-        }
-        ts_arena_free(&arena);
+        if (ts_attachment_read(st, notice_id, ids[i], false, &f, &gerr) == 0)
+            json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:I,s:s}", "id", f.id, "name", f.name, "mime", f.mime,
+                                                 "size", (json_int_t)f.len, "sha256", f.sha256));
     }
-    ts_strlist_free(&ids);
+    if (rc == 0)
+        ts_attachment_ids_free(ids, n);
     return rc;
 }
 
-int ts_notice_attachment(ts_store *st, const char *notice_id, const char *attachment_id, ts_notice_file *out,
+int ts_notice_attachment(ts_store *st, const char *notice_id, const char *attachment_id, ts_attachment *out,
                          ts_error *err)
 {
-    memset(out, 0, sizeof *out);
     char id[TS_KEY_MAX + 1];
     if (strchr(attachment_id, ':') == NULL)
         snprintf(id, sizeof id, "%s:%s", notice_id, attachment_id);
     else
         snprintf(id, sizeof id, "%s", attachment_id);
-    ts_arena arena;
-    ts_arena_init(&arena, 8192);
-    ts_change c;
-    ts_error gerr;
-    int rc = ts_store_get(st, TS__ATTACHMENT_TABLE, id, &c, &arena, &gerr);
-    if (rc == TS_ENOT_FOUND) {
-        ts_arena_free(&arena);
-        return ts_error_set(err, TS_ENOT_FOUND, "notice %.60s has no attachment %.60s", notice_id, attachment_id);
+    int rc = ts_attachment_read(st, notice_id, id, true, out, err);
+    if (rc == 0 && !out->verified) {
+        ts_log_error("attachment_corrupt", "id=%s sha256=%s", out->id, out->sha256);
+        ts_attachment_free(out);
+        rc = ts_error_set(err, TS_ESTORAGE, "attachment %s fails its SHA-256 check", out->id);
     }
-    if (rc < 0) {
-        ts_arena_free(&arena);
-        *err = gerr;
-        return rc;
-    }
-    const uint8_t *data = NULL;
-    if (!ts__file_fields(&c, notice_id, out, &data)) {
-        rc = ts_error_set(err, TS_ENOT_FOUND, "notice %.60s has no attachment %.60s", notice_id, attachment_id);
-    } else {
-        char sum[65];
-        if (!ts_sha256_hex(data, out->len, sum) || strcmp(sum, out->sha256) != 0) {
-            ts_log_error("attachment_corrupt", "id=%s sha256=%s computed=%s", out->id, out->sha256, sum);
-            rc = ts_error_set(err, TS_ESTORAGE, "attachment %s fails its SHA-256 check", out->id);
-        } else {
-            out->data = ts_xmalloc(out->len ? out->len : 1);
-            memcpy(out->data, data, out->len);
-        }
-    }
-    ts_version_free(&c.v);
-    ts_arena_free(&arena);
     return rc;
-}
-
-void ts_notice_file_free(ts_notice_file *f)
-{
-    free(f->data);
-    f->data = NULL;
-    f->len = 0;
 }
 
 /* ---------------------------------------------------------------- notices */
@@ -861,10 +776,13 @@ static int ts__show(ts_store *st, const char *id, bool files, json_t **out, ts_e
         rc = ts__files_json(st, id, arr, err);
         json_object_set_new(o, "attachments", arr);
     } else if (rc == 0) {
-        ts_strlist ids = {NULL, 0};
-        rc = ts__file_ids(st, id, &ids, err);
-        json_object_set_new(o, "attachment_count", json_integer((json_int_t)ids.n));
-        ts_strlist_free(&ids);
+        char **ids;
+        size_t n;
+        rc = ts_attachment_ids(st, id, &ids, &n, err);
+        if (rc == 0) {
+            json_object_set_new(o, "attachment_count", json_integer((json_int_t)n));
+            ts_attachment_ids_free(ids, n);
+        }
     }
     if (rc < 0) {
         json_decref(o);

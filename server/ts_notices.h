@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 
+#include "common/ts_attachment.h"
 #include "common/ts_buf.h"
 #include "common/ts_store.h"
 
@@ -65,24 +66,13 @@ size_t ts_notice_attachment_cap(ts_store *st);
 int ts_notice_create_with(ts_store *st, const ts_actor *who, const json_t *fields, const json_t *attachments,
                           const ts_strlist *stations, char *id_out, size_t id_size, ts_error *err);
 
-/* One attachment with its bytes. */
-typedef struct ts_notice_file {
-    char id[TS_KEY_MAX + 1];
-    char notice_id[TS_KEY_MAX + 1];
-    char name[1024];
-    char mime[128]; /* application/octet-stream when absent or not a MIME type */
-    char sha256[65];
-    uint8_t *data;
-    size_t len;
-} ts_notice_file;
-
 /* Reads attachment `attachment_id` ("<notice id>:<n>", or just "<n>") of
- * notice `notice_id`, checking its bytes against its SHA-256 again.
- * TS_ENOT_FOUND when the notice has no such (live) attachment; TS_ESTORAGE
- * when the stored bytes fail their checksum. */
-int ts_notice_attachment(ts_store *st, const char *notice_id, const char *attachment_id, ts_notice_file *out,
+ * notice `notice_id` with its bytes (free with ts_attachment_free), checking
+ * them against their SHA-256 again. TS_ENOT_FOUND when the notice has no
+ * such (live) attachment; TS_ESTORAGE when the stored bytes fail their
+ * checksum. */
+int ts_notice_attachment(ts_store *st, const char *notice_id, const char *attachment_id, ts_attachment *out,
                          ts_error *err);
-void ts_notice_file_free(ts_notice_file *f);
 /* Notices, newest first, with a summary of their recipients' states. */
 int ts_notice_list(ts_store *st, uint32_t limit, json_t **out, ts_error *err);
 
