@@ -531,8 +531,9 @@ static int ts__notice(ts_ctl *ctl, ts__client *c, int argc, char **argv)
     ts__opts o;
     memset(&o, 0, sizeof o);
     int first;
-    if (argc < 2 || ts__parse(argc - 1, argv + 1, &o, c, &first) != 0)
-        return TS_CTL_USAGE;
+    int prc = argc < 2 ? TS_CTL_USAGE : ts__parse(argc - 1, argv + 1, &o, c, &first);
+    if (prc != 0)
+        return prc; /* a usage error, or one already explained (too many --attach) */
     const char *sub = argv[1];
     char **rest = argv + 1 + first;
     int nrest = argc - 1 - first;
@@ -896,6 +897,12 @@ int ts_ctl_api(ts_ctl *ctl, int argc, char **argv)
         fputs(ts__api_help, stdout);
         return 0;
     }
+    /* `tramsyncctl notice --help` and the like: help, before any login */
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(ts__api_help, stdout);
+            return 0;
+        }
     ts__client c;
     memset(&c, 0, sizeof c);
     const char *url = getenv("TRAMSYNC_ADMIN_URL");

@@ -56,6 +56,19 @@ static int ts__err(const char *fmt, ...)
     return TS_CTL_ERROR;
 }
 
+/* --days: a whole number of days from 1 to 100 years; anything else (0,
+ * negative, "90d") is refused rather than silently replaced by a default. */
+static int ts__days(const char *s, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || v < 1 || v > 36500)
+        return ts__err("--days %s: a number of days from 1 to 36500", s);
+    *out = (int)v;
+    return 0;
+}
+
 static char *ts__path(const ts_ctl *ctl, const char *name)
 {
     return ts_xasprintf("%s/%s", ctl->pki_dir, name);
@@ -195,9 +208,10 @@ static int ts__init(ts_ctl *ctl, int argc, char **argv)
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (c == 'n')
             name = optarg;
-        else if (c == 'd')
-            days = atoi(optarg);
-        else
+        else if (c == 'd') {
+            if (ts__days(optarg, &days) != 0)
+                return TS_CTL_ERROR;
+        } else
             return TS_CTL_USAGE;
     }
     if (mkdir(ctl->pki_dir, 0700) != 0 && errno != EEXIST)
@@ -353,7 +367,10 @@ static int ts__issue_cmd(ts_ctl *ctl, ts_cert_kind kind, int argc, char **argv)
         case 'o': a.out = optarg; break;
         case 'k': a.key_out = optarg; break;
         case 's': a.san = optarg; break;
-        case 'd': a.days = atoi(optarg); break;
+        case 'd':
+            if (ts__days(optarg, &a.days) != 0)
+                return TS_CTL_ERROR;
+            break;
         case 'R': a.role = optarg; break;
         case 'c': a.name = optarg; break;
         default: return TS_CTL_USAGE;
@@ -479,8 +496,17 @@ int ts_ctl_ca(ts_ctl *ctl, int argc, char **argv)
         rc = ts__list(ctl);
     else if (strcmp(cmd, "crl") == 0) {
         int days = TS__CRL_DAYS;
-        if (argc == 4 && strcmp(argv[2], "--days") == 0)
-            days = atoi(argv[3]);
+        static const struct option opts[] = {{"days", required_argument, NULL, 'd'}, {NULL, 0, NULL, 0}};
+        int c;
+        optind = 1;
+        while ((c = getopt_long(argc - 1, argv + 1, "", opts, NULL)) != -1) {
+            if (c != 'd')
+                return TS_CTL_USAGE;
+            if (ts__days(optarg, &days) != 0)
+                return TS_CTL_ERROR;
+        }
+        if (optind != argc - 1)
+            return TS_CTL_USAGE;
         ts__index idx;
         ts__index_load(ctl, &idx);
         rc = ts__write_crl(ctl, &idx, days);
