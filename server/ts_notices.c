@@ -396,6 +396,11 @@ static bool ts__name_ok(const char *name, char *why, size_t why_size)
             snprintf(why, why_size, "a file name cannot hold control characters");
             return false;
         }
+        /* U+061C ARABIC LETTER MARK, the last of Unicode's bidi controls */
+        if (u[i] == 0xd8 && i + 1 < n && u[i + 1] == 0x9c) {
+            snprintf(why, why_size, "a file name cannot hold text-direction control characters");
+            return false;
+        }
         /* text-direction controls (U+200E, U+200F, U+202A-U+202E, U+2066-U+2069)
          * make a name read as something it is not ("invoice<RLO>fdp.exe") */
         if (u[i] == 0xe2 && i + 2 < n &&

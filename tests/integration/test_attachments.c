@@ -1130,6 +1130,9 @@ static void test_limits_and_all_or_nothing(void **state)
         {"name with U+200F",
          json_pack("[o,o]", att_text("ghi-chu.txt", NULL, ok_text), att_text("x\xe2\x80\x8fy.txt", NULL, ok_text)),
          "attachment 2", "direction", 0},
+        {"name with U+061C",
+         json_pack("[o,o]", att_text("ghi-chu.txt", NULL, ok_text), att_text("x\xd8\x9cy.txt", NULL, ok_text)),
+         "attachment 2", "direction", 0},
         {"name with a newline",
          json_pack("[o,o]", att_text("ghi-chu.txt", NULL, ok_text), att_text("dong-1\ndong-2.txt", NULL, ok_text)),
          "attachment 2", "control", 0},
@@ -1430,6 +1433,16 @@ static void test_download(void **state)
     assert_true(audited(e, "read", "notice_attachments", rec, "cert:", NULL));
     /* ... and the sending, with its attachments */
     assert_true(audited(e, "send_notice", "notices", id, "cert:", "4 attachments"));
+    /* the same bytes read through the generic records API are audited too
+     * (notice_attachments is a personal table) */
+    snprintf(rec, sizeof rec, "%s:3", id);
+    assert_false(audited(e, "read", "notice_attachments", rec, "viewer1", NULL));
+    snprintf(path, sizeof path, "/api/records/notice_attachments/%s", rec);
+    expect_status(e, AS_VIEWER, "GET", path, 200);
+    assert_true(audited(e, "read", "notice_attachments", rec, "viewer1", NULL));
+    assert_false(audited(e, "read", "notice_attachments", NULL, "viewer1", "list "));
+    expect_status(e, AS_VIEWER, "GET", "/api/records/notice_attachments?limit=10", 200);
+    assert_true(audited(e, "read", "notice_attachments", NULL, "viewer1", "list "));
     /* what was not found was not read */
     snprintf(rec, sizeof rec, "%s:9", id);
     assert_false(audited(e, "read", "notice_attachments", rec, NULL, NULL));
