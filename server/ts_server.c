@@ -218,6 +218,37 @@ static void ts__apply_limits(ts_server *srv)
     ts_log_set_level((ts_log_level)ts_log_level_parse(srv->cfg.log_level));
 }
 
+/* A record larger than a frame can never be sent: warn at start when the
+ * schema allows one (a 256 KiB attachment with max_frame set to 64 KiB),
+ * rather than let stations stall on it later. Text limits are characters,
+ * up to 4 bytes each. */
+static void ts__check_frame_fits(const ts_server *srv)
+{
+    const ts_table_def *big_table = NULL;
+    const ts_field_def *big = NULL;
+    double big_bytes = 0;
+    for (size_t i = 0; i < srv->reg.ntables; i++) {
+        const ts_table_def *t = &srv->reg.tables[i];
+        for (size_t k = 0; k < t->nfields; k++) {
+            const ts_field_def *f = &t->fields[k];
+            if (!f->has_max || (f->type != TS_FT_BIN && f->type != TS_FT_TEXT))
+                continue;
+            double bytes = f->type == TS_FT_BIN ? f->max : f->max * 4;
+            if (bytes > big_bytes) {
+                big_bytes = bytes;
+                big = f;
+                big_table = t;
+            }
+        }
+    }
+    /* room for the frame, change set and record envelope around the value */
+    if (big != NULL && (double)srv->cfg.max_frame < big_bytes + 64 * 1024)
+        ts_log_warn("max_frame_small",
+                    "max_frame=%" PRIu64 " field=%s.%s max_bytes=%.0f: a record this large cannot be sent to a "
+                    "station; raise [server] max_frame above %.0f",
+                    srv->cfg.max_frame, big_table->name, big->name, big_bytes, big_bytes + 64 * 1024);
+}
+
 static int ts__tls_ctx(const ts_server_config *cfg, ts_tls_ctx **out, ts_error *err)
 {
     ts_tls_config tc;
@@ -366,6 +397,7 @@ int ts_server_start(ts_server **out, uv_loop_t *loop, const ts_server_config *cf
         goto fail_reg;
     snprintf(srv->db_id, sizeof srv->db_id, "%s", ts_store_db_id(srv->store));
     srv->replica = *ts_store_replica(srv->store);
+    ts__check_frame_fits(srv);
     ts_dbq_init(&srv->dbq, loop, srv->store);
 
     if ((rc = ts__tls_ctx(&srv->cfg, &srv->tls, err)) < 0)

@@ -1299,6 +1299,9 @@ static void test_malformed_frames(void **state)
     env_pki(e, codes, 2);
     const char *sets[] = {"server.max_frame=65536", NULL};
     env_start(e, sets);
+    /* 64 KiB frames cannot carry a 256 KiB attachment: said at start */
+    if (!ts_test_log_wait(e->d.log, "event=max_frame_small", 5000))
+        fail_msg("no max_frame_small warning with server.max_frame=65536");
 
     worker *w = worker_start(e, XL, XL_RID);
 
