@@ -42,6 +42,7 @@ static void ts__field_free(ts_field_def *f)
     if (f->has_pattern)
         regfree(&f->pattern);
     free(f->pattern_src);
+    free(f->fast);
     free(f->sha256_of_name);
 }
 
@@ -60,6 +61,8 @@ void ts_registry_free(ts_registry *reg)
     free(reg->district_owner);
     memset(reg, 0, sizeof *reg);
 }
+
+static struct ts_fast_pattern *ts__fast_compile(const char *re);
 
 static int ts__name_cmp(const void *a, const void *b)
 {
@@ -120,6 +123,7 @@ static int ts__load_field(ts_field_def *f, const char *tname, const char *name, 
         if (regcomp(&f->pattern, pattern, REG_EXTENDED | REG_NOSUB) != 0)
             return ts_error_set(err, TS_EBAD_VALUE, "table %s, field %s: bad pattern", tname, name);
         f->has_pattern = true;
+        f->fast = ts__fast_compile(pattern);
     }
     json_t *sum = json_object_get(spec, "sha256_of");
     if (sum != NULL) {
@@ -383,26 +387,267 @@ bool ts_datetime_valid(const char *s, size_t n)
     return false;
 }
 
-static size_t ts__utf8_chars(const char *s, size_t n)
+/* One pass over a text value: whether it is valid UTF-8 (the rules of
+ * ts_utf8_valid), whether it holds a NUL, and how many characters it has.
+ * Eight ASCII bytes at a time, the common case for records. */
+typedef struct ts__text_info {
+    bool utf8_ok;
+    bool has_nul;
+    bool ascii;
+    size_t chars;
+} ts__text_info;
+
+static void ts__text_scan(const uint8_t *s, size_t n, ts__text_info *out)
 {
-    size_t c = 0;
-    for (size_t i = 0; i < n; i++)
-        c += ((unsigned char)s[i] & 0xc0) != 0x80;
-    return c;
+    const uint64_t high = 0x8080808080808080ull, ones = 0x0101010101010101ull;
+    size_t i = 0, chars = 0;
+    bool nul = false, ascii = true;
+    while (i < n) {
+        if (n - i >= 8) {
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            if ((w & high) == 0) {
+                nul |= ((w - ones) & ~w & high) != 0;
+                i += 8;
+                chars += 8;
+                continue;
+            }
+        }
+        unsigned c = s[i];
+        chars++;
+        if (c < 0x80) {
+            nul |= c == 0;
+            i++;
+            continue;
+        }
+        ascii = false;
+        size_t len = c >= 0xc2 && c < 0xe0 ? 2 : c >= 0xe0 && c < 0xf0 ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+        if (len == 0 || !ts_utf8_valid(s + i, len > n - i ? n - i : len) || len > n - i) {
+            out->utf8_ok = false;
+            out->has_nul = nul;
+            out->ascii = false;
+            out->chars = chars;
+            return;
+        }
+        i += len;
+    }
+    out->utf8_ok = true;
+    out->has_nul = nul;
+    out->ascii = ascii;
+    out->chars = chars;
+}
+
+/* ---------------------------------------------------------------- patterns
+ *
+ * Most schema patterns are a few character classes with counts
+ * (^[0-9]{12}$, ^[A-Z]{2}[0-9]{13}$, ^[+]?[0-9]{8,15}$). Those are matched
+ * here without regexec, on ASCII text only; everything else (alternation,
+ * groups, '.', POSIX classes, a non-ASCII value) goes to regexec, which
+ * stays the definition: tests/unit/test_registry.c checks both agree. */
+
+#define TS__FAST_MAX_ITEMS 16
+#define TS__FAST_MAX_LEN 512
+
+typedef struct ts__fast_item {
+    uint8_t set[16]; /* ASCII bytes in the class, a bit each */
+    uint16_t min, max;
+} ts__fast_item;
+
+struct ts_fast_pattern {
+    ts__fast_item item[TS__FAST_MAX_ITEMS];
+    size_t n;
+};
+
+static void ts__set_add(uint8_t set[16], unsigned c)
+{
+    set[c >> 3] = (uint8_t)(set[c >> 3] | 1u << (c & 7));
+}
+
+static bool ts__set_has(const uint8_t set[16], unsigned c)
+{
+    return c < 128 && (set[c >> 3] >> (c & 7) & 1) != 0;
+}
+
+static bool ts__is_special(char c)
+{
+    return strchr(".[]()|*+?{}^$\\", c) != NULL;
+}
+
+/* Reads "{m}", "{m,}" or "{m,n}" at *p; false when it is not one. */
+static bool ts__read_count(const char **p, uint16_t *min, uint16_t *max)
+{
+    const char *q = *p + 1;
+    unsigned a = 0, b;
+    if (*q < '0' || *q > '9')
+        return false;
+    while (*q >= '0' && *q <= '9' && a <= 255)
+        a = a * 10 + (unsigned)(*q++ - '0');
+    b = a;
+    if (*q == ',') {
+        q++;
+        if (*q == '}') {
+            b = 0xffff;
+        } else {
+            b = 0;
+            if (*q < '0' || *q > '9')
+                return false;
+            while (*q >= '0' && *q <= '9' && b <= 255)
+                b = b * 10 + (unsigned)(*q++ - '0');
+        }
+    }
+    if (*q != '}' || a > 255 || (b != 0xffff && (b > 255 || b < a)))
+        return false;
+    *min = (uint16_t)a;
+    *max = (uint16_t)b;
+    *p = q + 1;
+    return true;
+}
+
+/* The fast form of an ERE pattern, or NULL when it is not one of those
+ * this matcher takes. */
+static struct ts_fast_pattern *ts__fast_compile(const char *re)
+{
+    size_t len = strlen(re);
+    if (len < 2 || re[0] != '^' || re[len - 1] != '$' || (len >= 3 && re[len - 2] == '\\'))
+        return NULL;
+    struct ts_fast_pattern fp;
+    memset(&fp, 0, sizeof fp);
+    const char *p = re + 1, *end = re + len - 1;
+    while (p < end) {
+        if (fp.n == TS__FAST_MAX_ITEMS)
+            return NULL;
+        ts__fast_item *it = &fp.item[fp.n++];
+        if (*p == '[') {
+            p++;
+            bool neg = *p == '^';
+            if (neg)
+                p++;
+            uint8_t set[16] = {0};
+            bool first = true;
+            while (p < end && (*p != ']' || first)) {
+                unsigned c = (unsigned char)*p;
+                if (c >= 128 || (c == '[' && (p[1] == ':' || p[1] == '=' || p[1] == '.')))
+                    return NULL;
+                if (p[1] == '-' && p + 2 < end && p[2] != ']') {
+                    unsigned hi = (unsigned char)p[2];
+                    if (hi >= 128 || hi < c || (hi == '[' && (p[3] == ':' || p[3] == '=' || p[3] == '.')))
+                        return NULL;
+                    for (unsigned k = c; k <= hi; k++)
+                        ts__set_add(set, k);
+                    p += 3;
+                } else {
+                    ts__set_add(set, c);
+                    p++;
+                }
+                first = false;
+            }
+            if (p >= end)
+                return NULL;
+            p++; /* ']' */
+            for (unsigned k = 0; k < 128; k++)
+                if (ts__set_has(set, k) != neg && k != 0)
+                    ts__set_add(it->set, k);
+        } else if (*p == '\\') {
+            unsigned c = (unsigned char)p[1];
+            if (c >= 128 || !ts__is_special((char)c))
+                return NULL; /* \w, \d and the like are GNU extensions: leave them to regexec */
+            ts__set_add(it->set, c);
+            p += 2;
+        } else {
+            unsigned c = (unsigned char)*p;
+            if (c >= 128 || ts__is_special((char)c))
+                return NULL;
+            ts__set_add(it->set, c);
+            p++;
+        }
+        it->min = it->max = 1;
+        if (p < end) {
+            if (*p == '?') {
+                it->min = 0;
+                p++;
+            } else if (*p == '*') {
+                it->min = 0;
+                it->max = 0xffff;
+                p++;
+            } else if (*p == '+') {
+                it->max = 0xffff;
+                p++;
+            } else if (*p == '{' && !ts__read_count(&p, &it->min, &it->max)) {
+                return NULL;
+            }
+            if (p < end && (*p == '?' || *p == '*' || *p == '+' || *p == '{'))
+                return NULL; /* stacked repetitions: leave to regexec */
+        }
+    }
+    struct ts_fast_pattern *out = ts_xmalloc(sizeof *out);
+    *out = fp;
+    return out;
+}
+
+/* Whether the whole of s (ASCII, n <= TS__FAST_MAX_LEN) matches: the set of
+ * positions reachable after each item, so no backtracking and no blow-up. */
+static bool ts__fast_match(const struct ts_fast_pattern *fp, const uint8_t *s, size_t n)
+{
+    bool at[TS__FAST_MAX_LEN + 1], next[TS__FAST_MAX_LEN + 1];
+    memset(at, 0, (n + 1) * sizeof *at);
+    at[0] = true;
+    for (size_t k = 0; k < fp->n; k++) {
+        const ts__fast_item *it = &fp->item[k];
+        memset(next, 0, (n + 1) * sizeof *next);
+        bool any = false;
+        for (size_t p = 0; p <= n; p++) {
+            if (!at[p])
+                continue;
+            size_t q = p, count = 0;
+            for (;;) {
+                if (count >= it->min) {
+                    next[q] = true;
+                    any = true;
+                }
+                if (count == it->max || q == n || !ts__set_has(it->set, s[q]))
+                    break;
+                q++;
+                count++;
+            }
+        }
+        if (!any)
+            return false;
+        memcpy(at, next, (n + 1) * sizeof *at);
+    }
+    return at[n];
+}
+
+bool ts_pattern_fast(const ts_field_def *f)
+{
+    return f->fast != NULL;
 }
 
 static int ts__check_text(const ts_field_def *f, const char *s, size_t n, ts_error *err)
 {
-    if (n > 0 && memchr(s, '\0', n) != NULL)
+    ts__text_info ti;
+    ts__text_scan((const uint8_t *)s, n, &ti);
+    if (!ti.utf8_ok)
+        return ts_error_set(err, TS_EINVALID_RECORD, "field %s: text is not valid UTF-8", f->name);
+    if (ti.has_nul)
         return ts_error_set(err, TS_EINVALID_RECORD, "field %s: text holds a NUL byte", f->name);
-    if (f->has_max && (double)ts__utf8_chars(s, n) > f->max)
+    if (f->has_max && (double)ti.chars > f->max)
         return ts_error_set(err, TS_EINVALID_RECORD, "field %s: longer than %.0f characters", f->name, f->max);
     if (f->has_pattern) {
-        /* REG_STARTEND (glibc, BSD): match the n bytes in place, no copy
-         * to terminate them (there is no NUL inside, checked above) */
-        regmatch_t span = {.rm_so = 0, .rm_eo = (regoff_t)n};
-        int m = regexec(&f->pattern, s, 1, &span, REG_STARTEND);
-        if (m != 0)
+        bool ok;
+        if (f->fast != NULL && ti.ascii && n <= TS__FAST_MAX_LEN) {
+            ok = ts__fast_match(f->fast, (const uint8_t *)s, n);
+        } else {
+            /* regexec wants a terminated string (REG_STARTEND would spare
+             * the copy, but sanitizers read such a string to its NUL) */
+            char small[256];
+            char *copy = n < sizeof small ? small : ts_xmalloc(n + 1);
+            memcpy(copy, s, n);
+            copy[n] = '\0';
+            ok = regexec(&f->pattern, copy, 0, NULL, 0) == 0;
+            if (copy != small)
+                free(copy);
+        }
+        if (!ok)
             return ts_error_set(err, TS_EINVALID_RECORD, "field %s: \"%.*s\" does not match %s", f->name,
                                 (int)(n > 40 ? 40 : n), s, f->pattern_src);
     }
@@ -498,7 +743,9 @@ int ts_field_validate(const ts_field_def *f, const uint8_t *value, size_t len, t
     /* most values are scalars: read them in place, without unpacking */
     msgpack_object o;
     if (ts_mp_scalar(value, len, &o) == 0) {
-        if (o.type == MSGPACK_OBJECT_STR && !ts_utf8_valid((const uint8_t *)o.via.str.ptr, o.via.str.size))
+        /* text fields check UTF-8 in the same pass as the rest */
+        if (o.type == MSGPACK_OBJECT_STR && f->type != TS_FT_TEXT &&
+            !ts_utf8_valid((const uint8_t *)o.via.str.ptr, o.via.str.size))
             return ts_error_set(err, TS_EINVALID_RECORD, "field %s: text is not valid UTF-8", f->name);
         return ts__check_value(f, &o, err);
     }
@@ -570,21 +817,32 @@ static int ts__check_checksum(const ts_table_def *t, const ts_field_def *f, cons
     return 0;
 }
 
+/* strcmp's order, with the first byte compared inline: field names mostly
+ * differ there, and this runs for every field of every record applied. */
+static inline int ts__name_order(const char *a, const char *b)
+{
+    if (a[0] != b[0])
+        return (unsigned char)a[0] - (unsigned char)b[0];
+    return strcmp(a, b);
+}
+
 int ts_table_validate(const ts_table_def *t, const ts_version *v, ts_error *err)
 {
-    bool deleted = ts_version_deleted(v);
     /* The version's fields and the table's are both sorted by name (byte
      * order): one walk over both finds each definition and every required
      * field left out, instead of a search per field. A value error is
      * reported before a missing required field, as callers expect. */
+    bool deleted = false;
     const ts_field_def *missing = NULL;
     size_t j = 0;
     for (uint32_t i = 0; i < v->nfields; i++) {
         const ts_field *fld = &v->fields[i];
-        if (strcmp(fld->name, TS_FIELD_DELETED) == 0)
+        if (fld->name[0] == '_' && strcmp(fld->name, TS_FIELD_DELETED) == 0) {
+            deleted = fld->value_len == 1 && fld->value[0] == 0xc3;
             continue;
+        }
         int c = 1;
-        while (j < t->nfields && (c = strcmp(t->fields[j].name, fld->name)) < 0) {
+        while (j < t->nfields && (c = ts__name_order(t->fields[j].name, fld->name)) < 0) {
             if (t->fields[j].required && missing == NULL)
                 missing = &t->fields[j];
             j++;

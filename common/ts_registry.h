@@ -36,6 +36,7 @@ typedef struct ts_field_def {
     bool has_pattern;
     regex_t pattern; /* POSIX extended, anchored by the schema author */
     char *pattern_src;
+    struct ts_fast_pattern *fast; /* the pattern matched without regexec, when it is simple enough */
     /* "sha256_of": this text field holds the SHA-256 (64 lowercase hex
      * digits) of another field's bytes; ts_table_validate checks it on every
      * write and every applied change */
@@ -107,6 +108,10 @@ bool ts_audience_has(const ts_audience *a, const char *station);
 /* SHA-256 of len bytes as 64 lowercase hex digits and a NUL; false (out
  * empty) when OpenSSL cannot compute it. */
 bool ts_sha256_hex(const void *data, size_t len, char out[65]);
+
+/* Whether field f's pattern is matched by the built-in matcher (a sequence
+ * of character classes with counts) on ASCII values, instead of regexec. */
+bool ts_pattern_fast(const ts_field_def *f);
 
 bool ts_date_valid(const char *s, size_t n);
 bool ts_datetime_valid(const char *s, size_t n);

@@ -13,6 +13,7 @@
  *    control characters, MIME types of one token/token, the 256 KiB cap
  *  - the store refuses the same at a station applying a change from the
  *    district (a forged or corrupted attachment) and on a local write */
+#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -477,6 +478,135 @@ static void test_store_refuses(void **state)
     ts_tmpdir_remove(dir);
 }
 
+/* Patterns: the built-in matcher (simple class sequences on ASCII values)
+ * must agree with regexec, the definition, on every input; the rest must
+ * be left to regexec. Random inputs over an alphabet that hits the classes'
+ * edges, plus every schema pattern of the built-in registry. */
+static void test_patterns_agree_with_regexec(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *re;
+        bool fast;
+    } pats[] = {
+        {"^[0-9]{12}$", true},
+        {"^[A-Z]{2}[0-9]{13}$", true},
+        {"^[+]?[0-9]{8,15}$", true},
+        {"^[0-9a-f]{64}$", true},
+        {"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*$", true},
+        {"^a?b?a$", true},
+        {"^[ab]*b[ab]{2}$", true},
+        {"^[^0-9]+[0-9]{0,3}$", true},
+        {"^[]a]+-[a-]x{2,}$", true},
+        {"^\\.[.]\\+$", true},
+        {"^$", true},
+        {"^x{0}y$", true},
+        {"^[^/\\[:cntrl:]]+$", false}, /* POSIX class */
+        {"^(ab)+$", false},
+        {"^a|b$", false},
+        {"^a.c$", false},
+        {"[0-9]+", false}, /* not anchored */
+        {"^a**$", false},
+        {"^\\w+$", false},
+    };
+    static const char alphabet[] = "0123456789aAbBfFzZ+-./]x y#\\";
+    uint64_t rng = 0x9e3779b97f4a7c15ull;
+    for (size_t k = 0; k < sizeof pats / sizeof *pats; k++) {
+        char json[512];
+        ts_buf esc = TS_BUF_INIT;
+        for (const char *c = pats[k].re; *c; c++) {
+            if (*c == '\\' || *c == '"')
+                ts_buf_append(&esc, "\\", 1);
+            ts_buf_append(&esc, c, 1);
+        }
+        snprintf(json, sizeof json,
+                 "{\"version\": 1, \"tables\": {\"t\": {\"kind\": \"district\", \"audience\": \"all\", \"fields\": "
+                 "{\"f\": {\"type\": \"text\", \"pattern\": \"%.*s\"}}}}}",
+                 (int)esc.len, (const char *)esc.data);
+        ts_buf_free(&esc);
+        ts_registry reg;
+        load(&reg, json);
+        const ts_field_def *f = ts_table_field(ts_registry_table(&reg, "t"), "f");
+        assert_non_null(f);
+        if (ts_pattern_fast(f) != pats[k].fast)
+            fail_msg("pattern %s: fast %d, expected %d", pats[k].re, ts_pattern_fast(f), pats[k].fast);
+        regex_t re;
+        assert_int_equal(regcomp(&re, pats[k].re, REG_EXTENDED | REG_NOSUB), 0);
+        for (int i = 0; i < 20000; i++) {
+            char in[80];
+            rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+            size_t n = (size_t)(rng >> 33) % (i < 10000 ? 8 : 70);
+            for (size_t j = 0; j < n; j++) {
+                rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+                in[j] = alphabet[(rng >> 33) % (sizeof alphabet - 1)];
+            }
+            in[n] = '\0';
+            ts_buf v = TS_BUF_INIT;
+            ts_value_str(&v, in);
+            ts_error err;
+            bool ours = ts_field_validate(f, v.data, v.len, &err) == 0;
+            bool theirs = regexec(&re, in, 0, NULL, 0) == 0;
+            ts_buf_free(&v);
+            if (ours != theirs)
+                fail_msg("pattern %s, input \"%s\": ours %d, regexec %d", pats[k].re, in, ours, theirs);
+        }
+        regfree(&re);
+        ts_registry_free(&reg);
+    }
+    /* the built-in schema's own patterns: those that can be fast are */
+    ts_registry reg;
+    ts_error err;
+    assert_int_equal(ts_registry_load_default(&reg, &err), 0);
+    const ts_table_def *res = ts_registry_table(&reg, "residents");
+    assert_true(ts_pattern_fast(ts_table_field(res, "national_id")));
+    assert_true(ts_pattern_fast(ts_table_field(res, "bhyt_number")));
+    assert_true(ts_pattern_fast(ts_table_field(res, "phone")));
+    ts_registry_free(&reg);
+}
+
+/* A text value is checked in one pass: invalid UTF-8 is named before a NUL,
+ * a NUL before the length, the length in characters (not bytes). */
+static void test_text_checks(void **state)
+{
+    (void)state;
+    ts_registry reg;
+    load(&reg, "{\"version\": 1, \"tables\": {\"t\": {\"kind\": \"district\", \"audience\": \"all\", \"fields\": "
+               "{\"f\": {\"type\": \"text\", \"max\": 10, \"pattern\": \"^[a-z\\u00e0-\\u00ff ]*$\"}}}}}");
+    const ts_field_def *f = ts_table_field(ts_registry_table(&reg, "t"), "f");
+    static const struct {
+        const char *bytes;
+        size_t len;
+        const char *verdict; /* NULL: accepted */
+    } cases[] = {
+        {"abcdefghij", 10, NULL},
+        {"abcdefghijk", 11, "longer than 10"},
+        {"\xc3\xa0\xc3\xa0\xc3\xa0\xc3\xa0\xc3\xa0\xc3\xa0\xc3\xa0\xc3\xa0\xc3\xa0\xc3\xa0", 20, NULL},
+        {"\xc3\xa0\xc3\xa0\xc3\xa0\xc3\xa0\xc3\xa0\xc3\xa0\xc3\xa0\xc3\xa0\xc3\xa0\xc3\xa0\xc3\xa0", 22, "longer than 10"},
+        {"abc\0def", 7, "NUL"},
+        {"ab\0\xc3", 4, "not valid UTF-8"},
+        {"abcdefgh\xed\xa0\x80", 11, "not valid UTF-8"},
+        {"abcdefgh\xc3", 9, "not valid UTF-8"},
+        {"ABC", 3, "does not match"},
+        {"abc d", 5, NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        ts_buf v = TS_BUF_INIT;
+        msgpack_packer pk;
+        ts_buf_packer(&v, &pk);
+        msgpack_pack_str(&pk, cases[i].len);
+        msgpack_pack_str_body(&pk, cases[i].bytes, cases[i].len);
+        ts_error err;
+        memset(&err, 0, sizeof err);
+        int rc = ts_field_validate(f, v.data, v.len, &err);
+        ts_buf_free(&v);
+        if (cases[i].verdict == NULL && rc != 0)
+            fail_msg("case %zu refused: %s", i, err.msg);
+        if (cases[i].verdict != NULL && (rc == 0 || strstr(err.msg, cases[i].verdict) == NULL))
+            fail_msg("case %zu: rc %d \"%s\", expected \"%s\"", i, rc, err.msg, cases[i].verdict);
+    }
+    ts_registry_free(&reg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -489,6 +619,8 @@ int main(void)
         cmocka_unit_test(test_checksum_bad_form),
         cmocka_unit_test(test_builtin_attachments),
         cmocka_unit_test(test_store_refuses),
+        cmocka_unit_test(test_patterns_agree_with_regexec),
+        cmocka_unit_test(test_text_checks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
