@@ -22,6 +22,7 @@ const state = {
   refreshTimer: 0,
   lastRefresh: 0,
   routeSeq: 0,
+  missed: new Set(), // events that came while the page shown was loading
 };
 
 const ROLE_RANK = { viewer: 1, operator: 2, admin: 3 };
@@ -515,7 +516,14 @@ function startLive() {
   if (state.events) return;
   const es = new EventSource('/api/events');
   state.events = es;
-  es.onopen = () => { state.live = true; renderLive(); };
+  let opened = false;
+  es.onopen = () => {
+    state.live = true;
+    renderLive();
+    // back after a break: what changed meanwhile was not announced
+    if (opened && state.view?.refresh) scheduleRefresh(state.view);
+    opened = true;
+  };
   es.onerror = () => { state.live = false; renderLive(); };
   for (const name of ['record', 'conflict', 'notice', 'task', 'escalation', 'targets']) {
     es.addEventListener(name, (ev) => {
@@ -534,7 +542,12 @@ function stopLive() {
 
 function onEvent(name, data) {
   const v = state.view;
-  if (!v) return;
+  if (!v) {
+    // a page still loading may have read the data before this change:
+    // route() refreshes it once it is shown
+    state.missed.add(name);
+    return;
+  }
   if (v.onEvent) v.onEvent(name, data);
   if (v.refresh && (!v.events || v.events.includes(name))) scheduleRefresh(v);
 }
@@ -577,6 +590,7 @@ async function route() {
   clearTimeout(state.refreshTimer);
   state.refreshTimer = 0;
   state.view = null;
+  state.missed.clear();
   renderShell();
   const path = location.hash.replace(/^#\/?/, '').split('?')[0];
   const main = $('#main');
@@ -593,6 +607,8 @@ async function route() {
     if (seq !== state.routeSeq) return;
     state.view = view || null;
     if (view?.poll) state.pollTimer = setInterval(() => view.refresh(), view.poll);
+    if (view?.refresh && [...state.missed].some((name) => !view.events || view.events.includes(name))) scheduleRefresh(view);
+    state.missed.clear();
   } catch (e) {
     if (seq === state.routeSeq && state.me) replace(root, errorBox(e));
   }
