@@ -6,7 +6,9 @@
 // Steps: log in; see the four demo stations; send a Hỏa tốc notice from the
 // console, watch a station agent receive it (tramsync --json notices) and its
 // acknowledgement (tramsync ack) appear in the status matrix without a
-// reload; produce a true conflict and resolve it with a merged value; switch
+// reload; attach files to a notice (the limits refused in the page before
+// anything is sent; two files sent, listed, one downloaded and its bytes
+// compared; the daemon's body limit and its refusal shown); produce a true conflict and resolve it with a merged value; switch
 // to English and back; every page at 1366×768 (no horizontal overflow, under
 // a second); no script error and no CSP violation. Each step leaves
 // screenshots in build/test-artefacts/browser/. Output is in cmocka's text
@@ -22,6 +24,7 @@
 
 import { chromium } from 'playwright-core';
 import { spawn, execFile } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import https from 'node:https';
 import net from 'node:net';
@@ -281,6 +284,183 @@ async function sendHoaTocNotice() {
   await shot('06-notice-acknowledged');
 }
 
+const sha256hex = (buf) => crypto.createHash('sha256').update(buf).digest('hex');
+
+// POST /api/notices seen by the page while fn runs
+async function noticePostsDuring(fn) {
+  const posts = [];
+  const onRequest = (req) => {
+    if (req.method() === 'POST' && new URL(req.url()).pathname === '/api/notices') posts.push(req.url());
+  };
+  page.on('request', onRequest);
+  try {
+    await fn();
+    await sleep(300);
+  } finally {
+    page.off('request', onRequest);
+  }
+  return posts.length;
+}
+
+const fileItems = () => page.$$eval('#nt-file-list li.file-item', (li) => li.map((x) => x.dataset.name));
+const filesMessage = async () => ((await page.isHidden('#nt-files-msg')) ? '' : page.textContent('#nt-files-msg'));
+
+async function noticeAttachments() {
+  const labels = await apiFromPage('GET', '/api/labels');
+  const lim = labels.json.limits;
+  assert(lim && lim.attachments === 5 && lim.attachment_bytes === 262144 && lim.max_body > 0, `limits in /api/labels: ${JSON.stringify(lim)}`);
+  await go('#/notices/new');
+  await page.waitForSelector('#nt-files', { timeout: 10000 });
+  assert((await page.textContent('fieldset.files')).includes('Tối đa 5 tệp, mỗi tệp không quá 256 KiB'), 'the limits shown by the chooser');
+
+  // what does not fit is refused when chosen, and nothing is sent
+  const small = (i) => ({ name: `phu-luc-${i}.txt`, mimeType: 'text/plain', buffer: Buffer.from(`Phụ lục ${i}\n`, 'utf8') });
+  const sent = await noticePostsDuring(async () => {
+    await page.setInputFiles('#nt-files', [{ name: 'ban-do-qua-lon.pdf', mimeType: 'application/pdf', buffer: Buffer.alloc(300 * 1024, 0x25) }]);
+    await page.waitForSelector('#nt-files-msg:not([hidden])', { timeout: 5000 });
+    let m = await filesMessage();
+    assert(m.includes('ban-do-qua-lon.pdf') && m.includes('300 KiB') && m.includes('vượt quá giới hạn 256 KiB'), `a file over 256 KiB refused: ${m}`);
+    assert((await fileItems()).length === 0, 'the big file is not in the list');
+    await page.setInputFiles('#nt-files', [1, 2, 3, 4, 5].map(small));
+    await page.waitForFunction(() => document.querySelectorAll('#nt-file-list li.file-item').length === 5, null, { timeout: 5000 });
+    assert(!(await filesMessage()), 'five small files are fine');
+    await page.setInputFiles('#nt-files', [small(6)]);
+    await page.waitForSelector('#nt-files-msg:not([hidden])', { timeout: 5000 });
+    m = await filesMessage();
+    assert(m.includes('tối đa 5 tệp') && m.includes('phu-luc-6.txt'), `a sixth file refused: ${m}`);
+    assert((await fileItems()).length === 5, 'still five files');
+    await page.locator('fieldset.files').scrollIntoViewIfNeeded();
+    await shot('06a-attachments-limits');
+    // the same name twice (case aside) is refused too
+    await page.locator('#nt-file-list li[data-name="phu-luc-5.txt"] button.file-remove').click();
+    await page.setInputFiles('#nt-files', [{ ...small(5), name: 'PHU-LUC-1.TXT' }]);
+    await page.waitForSelector('#nt-files-msg:not([hidden])', { timeout: 5000 });
+    assert((await filesMessage()).includes('PHU-LUC-1.TXT'), 'a name already there refused');
+  });
+  assert(sent === 0, `${sent} POST /api/notices while choosing files`);
+  while ((await fileItems()).length) await page.locator('#nt-file-list button.file-remove').first().click();
+  assert(!(await filesMessage()), 'the message goes with a remove');
+
+  // two small files, sent with a notice
+  const files = [
+    { name: 'Kế hoạch diệt lăng quăng tháng 7.txt', mimeType: 'text/plain', buffer: Buffer.from('Thôn 1: 12/07\nThôn 2: 13/07\nThôn 3: 14/07\n', 'utf8') },
+    { name: 'so-lieu-giam-sat.bin', mimeType: 'application/octet-stream', buffer: crypto.randomBytes(5000) },
+  ];
+  await page.setInputFiles('#nt-files', files);
+  await page.waitForFunction(() => document.querySelectorAll('#nt-file-list li.file-item').length === 2, null, { timeout: 5000 });
+  const listed = await page.textContent('#nt-file-list');
+  assert(listed.includes(files[0].name) && listed.includes('4,9 KiB'), `names and sizes listed: ${listed}`);
+  const subject = `Hướng dẫn kèm phụ lục (${Date.now() % 100000})`;
+  await page.fill('#nt-subject', subject);
+  await page.locator('fieldset.files').scrollIntoViewIfNeeded();
+  await shot('06b-attachments-chosen');
+  await page.click('#nt-send');
+  await page.waitForFunction(() => /^#\/notices\/TB-/.test(location.hash), null, { timeout: 15000 });
+  const id = decodeURIComponent((await page.evaluate(() => location.hash)).replace('#/notices/', '').split('?')[0]);
+  await page.waitForSelector('#nt-attachments table.attachments tbody tr[data-id]', { timeout: 10000 });
+  const rows = await page.$$eval('#nt-attachments table.attachments tbody tr[data-id]', (r) => r.map((tr) => ({
+    id: tr.dataset.id, text: tr.textContent, sha: tr.querySelector('code.sha').textContent, href: tr.querySelector('a.att-download').getAttribute('href'),
+  })));
+  assert(rows.length === 2, `two attachments in the detail, saw ${rows.length}`);
+  for (const f of files) {
+    const row = rows.find((r) => r.text.includes(f.name));
+    assert(row, `${f.name} listed`);
+    assert(row.sha === sha256hex(f.buffer).slice(0, 12), `${f.name}: sha256 ${row.sha}`);
+    assert(row.text.includes(f.mimeType), `${f.name}: type shown`);
+    assert(row.id.startsWith(`${id}:`), `${f.name}: id ${row.id}`);
+    assert(row.href.startsWith('/api/notices/'), `${f.name}: a same-origin link ${row.href}`);
+  }
+  await page.locator('#nt-attachments').scrollIntoViewIfNeeded();
+  await shot('06c-attachments-detail');
+
+  // download the binary one through its link: the same bytes come back
+  const row = page.locator('#nt-attachments tbody tr', { hasText: files[1].name });
+  const [download] = await Promise.all([page.waitForEvent('download', { timeout: 10000 }), row.locator('a.att-download').click()]);
+  assert(!(await download.failure()), `download failed: ${await download.failure()}`);
+  assert(download.suggestedFilename() === files[1].name, `download name ${download.suggestedFilename()}`);
+  const got = fs.readFileSync(await download.path());
+  assert(sha256hex(got) === sha256hex(files[1].buffer), `downloaded ${got.length} bytes differ from the ${files[1].buffer.length} uploaded`);
+  await download.delete();
+  // the other through the page's own session, with the district's digest
+  const href = rows.find((r) => r.text.includes(files[0].name)).href;
+  const head = await page.evaluate(async (u) => {
+    const r = await fetch(u, { credentials: 'same-origin' });
+    const b = new Uint8Array(await r.arrayBuffer());
+    return { status: r.status, digest: r.headers.get('repr-digest'), disposition: r.headers.get('content-disposition'), bytes: Array.from(b) };
+  }, href);
+  assert(head.status === 200, `GET ${href}: ${head.status}`);
+  assert(sha256hex(Buffer.from(head.bytes)) === sha256hex(files[0].buffer), 'the text file comes back as sent');
+  assert(head.digest === `sha-256=:${crypto.createHash('sha256').update(files[0].buffer).digest('base64')}:`, `Repr-Digest ${head.digest}`);
+  assert(/^attachment/.test(head.disposition || ''), `Content-Disposition ${head.disposition}`);
+
+  // the list shows a paperclip with the count
+  await go('#/notices');
+  await page.waitForSelector(`table.grid tbody tr[data-id="${id}"]`, { timeout: 10000 });
+  const clip = await page.textContent(`table.grid tbody tr[data-id="${id}"] .attach-count`);
+  assert(clip.trim() === '2', `paperclip count ${clip}`);
+  assert((await page.$(`table.grid tbody tr[data-id="${noticeId}"] .attach-count`)) === null, 'no paperclip without attachments');
+  await shot('06d-notices-paperclip');
+
+}
+
+// The body limit of the daemon, checked before sending: a smaller one given to
+// the page (the daemon's own is 2 MiB, five files of 256 KiB fit in it); and a
+// page that believes in 6 files, to see the daemon's refusal shown. Near the
+// end: the page is reloaded twice, and the daemon announces station changes
+// only from its first look after a console starts listening again.
+async function attachmentLimitsFromLabels() {
+  const small = (i) => ({ name: `phu-luc-${i}.txt`, mimeType: 'text/plain', buffer: Buffer.from(`Phụ lục ${i}\n`, 'utf8') });
+  await page.route('**/api/labels', async (route) => {
+    const res = await route.fetch();
+    const json = await res.json();
+    json.limits.max_body = 250000;
+    json.limits.attachments = 6;
+    await route.fulfill({ response: res, json });
+  });
+  try {
+    await go('#/notices/new');
+    await page.reload();
+    await page.waitForSelector('#nt-files', { timeout: 10000 });
+    const big = (i) => ({ name: `anh-chup-${i}.jpg`, mimeType: 'image/jpeg', buffer: crypto.randomBytes(100000) });
+    const posted = await noticePostsDuring(async () => {
+      await page.setInputFiles('#nt-files', [big(1), big(2)]);
+      await page.waitForSelector('#nt-files-msg:not([hidden])', { timeout: 5000 });
+      const m = await filesMessage();
+      assert(m.includes('vượt quá giới hạn') && m.includes('cho một lần gửi'), `the second file over the body limit: ${m}`);
+      assert((await fileItems()).length === 1, 'one file kept');
+      // text typed after choosing counts too: the send is refused
+      await page.fill('#nt-subject', 'Không được gửi: quá giới hạn');
+      await page.fill('#nt-task', 'x'.repeat(130000));
+      await page.click('#nt-send');
+      await page.waitForSelector('form.compose > .alert-error:not([hidden])', { timeout: 5000 });
+      const e = await page.textContent('form.compose > .alert-error');
+      assert(e.includes('cho một lần gửi'), `the send refused over the body limit: ${e}`);
+      assert((await page.evaluate(() => location.hash)) === '#/notices/new', 'still composing');
+      await shot('29-attachments-body-limit');
+    });
+    assert(posted === 0, `${posted} POST /api/notices over the body limit`);
+    await page.fill('#nt-task', '');
+    await page.locator('#nt-file-list button.file-remove').first().click();
+    await page.setInputFiles('#nt-files', [1, 2, 3, 4, 5, 6].map(small));
+    await page.waitForFunction(() => document.querySelectorAll('#nt-file-list li.file-item').length === 6, null, { timeout: 5000 });
+    const refused = page.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/api/notices', { timeout: 10000 });
+    await page.click('#nt-send');
+    assert((await refused).status() === 422, 'the daemon refuses a sixth file');
+    await page.waitForFunction(() => {
+      const e = document.querySelector('form.compose > .alert-error');
+      return e && !e.hidden && e.textContent.includes('Máy chủ từ chối tệp đính kèm') && e.textContent.includes('at most 5 attachments');
+    }, null, { timeout: 5000 });
+    assert((await page.evaluate(() => location.hash)) === '#/notices/new', 'still composing after the refusal');
+    assert(!(await page.isDisabled('#nt-send')), 'the send button back');
+    await shot('30-attachments-refused');
+  } finally {
+    await page.unroute('**/api/labels');
+  }
+  await go('#/');
+  await page.reload();
+  await page.waitForSelector('.stats .stat', { timeout: 10000 });
+}
+
 async function resolveConflict() {
   const id = `OB-SXH-${Date.now() % 1000000}`;
   const today = new Date();
@@ -501,9 +681,10 @@ async function main() {
   }
   const steps = [
     ['login', login], ['four_demo_stations', fourDemoStations], ['send_hoa_toc_notice_and_acknowledgement', sendHoaTocNotice],
+    ['notice_attachments', noticeAttachments],
     ['resolve_conflict', resolveConflict], ['redistribute_report', redistributeReport], ['assign_plan_task', assignPlanTask],
     ['switch_language', switchLanguage], ['every_page_at_1366x768', everyPageAt1366],
-    ['logout', logout], ['no_script_errors', noScriptErrors],
+    ['attachment_limits_from_labels', attachmentLimitsFromLabels], ['logout', logout], ['no_script_errors', noScriptErrors],
   ];
   console.log(`[==========] Running ${steps.length} test(s).`);
   for (const [name, fn] of steps) {
