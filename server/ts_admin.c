@@ -3082,10 +3082,11 @@ static void ts__watch_tick(uv_timer_t *t)
     if (a->watch_running || a->stopping || a->http == NULL)
         return;
     ts_http_each_sse(a->http, ts__count_sse, &listeners);
-    if (listeners == 0) {
-        a->watch_seq = 0; /* start afresh when someone listens again */
+    /* nobody listens: skip the read, but keep the last baseline, so what a
+     * station pushes before the next console connects is announced to it at
+     * the next tick instead of taken silently as the new baseline */
+    if (listeners == 0)
         return;
-    }
     a->watch_running = true;
     a->jobs++;
     ts__watch_job *j = ts_xcalloc(1, sizeof *j);

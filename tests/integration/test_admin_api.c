@@ -1332,6 +1332,49 @@ static void test_events_stream(void **state)
     ts_th_close(&c);
 }
 
+static bool resident_r009_at_district(void)
+{
+    ts_th_resp r = req(AS_ADMIN, "GET", "/api/records/residents/BN-R009", NULL);
+    bool ok = r.status == 200;
+    ts_th_resp_free(&r);
+    return ok;
+}
+
+static bool open_events(ts_th *c)
+{
+    if (ts_th_connect(c, W.d.admin_port, NULL) != 0)
+        return false;
+    char *q = ts_xasprintf("GET /api/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n", W.token_viewer);
+    bool ok = ts_th_send_raw(c, q, strlen(q)) == 0 && ts_th_read_until(c, "stream open", 10000, NULL);
+    free(q);
+    return ok;
+}
+
+/* A station pushes while no console listens: the next console to connect
+ * is told (a "record" event), not left with the change unannounced until
+ * its next poll. */
+static void test_events_after_quiet_gap(void **state)
+{
+    (void)state;
+    ts_th c;
+    assert_true(open_events(&c));
+    ts_test_sleep_ms(4500); /* the watch takes its baseline while someone listens */
+    ts_th_close(&c);
+    ts_test_sleep_ms(4500); /* ... and ticks with nobody listening */
+    char *out = NULL;
+    if (ts_test_station_cli(&W.bn, &out, "put", "residents", "BN-R009", "full_name=Lê Thị Hoa",
+                            "birth_date=1990-02-03", "sex=female", NULL) != 0)
+        fail_msg("station put: %s", out ? out : "");
+    free(out);
+    wait_for("BN-R009 at the district", 30000, resident_r009_at_district);
+    assert_true(open_events(&c));
+    char *txt = NULL;
+    if (!ts_th_read_until(&c, "event: record", 10000, &txt))
+        fail_msg("a push made while nobody listened was not announced to the next listener: %s", txt ? txt : "");
+    free(txt);
+    ts_th_close(&c);
+}
+
 static void test_errors_checked(void **state)
 {
     (void)state;
@@ -1363,6 +1406,7 @@ int main(void)
         cmocka_unit_test(test_targets),
         cmocka_unit_test(test_overview_metrics),
         cmocka_unit_test(test_events_stream),
+        cmocka_unit_test(test_events_after_quiet_gap),
         cmocka_unit_test(test_errors_checked),
         /* last: if a flood ever takes the daemon down (a 429 once
          * overran its body), the other cases have already run */
