@@ -47,13 +47,6 @@ typedef struct world {
 
 static world W;
 
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* ---------------------------------------------------------------- checks on every response */
 
 /* An error answer is {"error": {"code", "message"}} and shows nothing of the
@@ -199,9 +192,9 @@ static void add_user(const char *dir, const char *name, const char *role)
 
 static void wait_for(const char *what, int timeout_ms, bool (*cond)(void))
 {
-    uint64_t end = mono_ms() + (uint64_t)timeout_ms;
+    uint64_t end = ts_test_now_ms() + (uint64_t)timeout_ms;
     while (!cond()) {
-        if (mono_ms() > end)
+        if (ts_test_now_ms() > end)
             fail_msg("timed out waiting for %s", what);
         ts_test_sleep_ms(100);
     }

@@ -114,13 +114,6 @@ static char *district_db(const world *w)
     return ts_xasprintf("%s/district.db", w->dir);
 }
 
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /* A loopback port nobody listens on now: the daemon gets it for good, so
  * after a restart the agents find it where it was. */
 static int free_port(void)
@@ -259,13 +252,13 @@ static bool station_status(ts_test_station *s, st_status *out)
  * agent connected. */
 static bool wait_synced_ex(ts_test_station *s, int timeout_ms, bool allow_rejected)
 {
-    uint64_t end = mono_ms() + (uint64_t)timeout_ms;
+    uint64_t end = ts_test_now_ms() + (uint64_t)timeout_ms;
     st_status st;
     do {
         if (station_status(s, &st) && st.pending == 0 && st.reachable && (allow_rejected || st.rejected == 0))
             return true;
         ts_test_sleep_ms(150);
-    } while (mono_ms() < end);
+    } while (ts_test_now_ms() < end);
     print_error("%s not synced after %d ms: pending=%lld reachable=%d rejected=%lld last_error=\"%s\"\n", s->code,
                 timeout_ms, st.pending, st.reachable, st.rejected, st.last_error);
     return false;
@@ -301,7 +294,7 @@ static void cli_ok(ts_test_station *s, ...)
 /* Waits until `tramsync get TABLE ID` shows `needle`. */
 static void wait_get(ts_test_station *s, const char *table, const char *id, const char *needle, int timeout_ms)
 {
-    uint64_t end = mono_ms() + (uint64_t)timeout_ms;
+    uint64_t end = ts_test_now_ms() + (uint64_t)timeout_ms;
     char *out = NULL;
     for (;;) {
         free(out);
@@ -309,7 +302,7 @@ static void wait_get(ts_test_station *s, const char *table, const char *id, cons
         int rc = ts_test_station_cli(s, &out, "get", table, id, NULL);
         if (rc == 0 && strstr(out, needle) != NULL)
             break;
-        if (mono_ms() >= end)
+        if (ts_test_now_ms() >= end)
             fail_msg("%s: %s/%s never showed \"%s\" (exit %d): %s", s->code, table, id, needle, rc, out ? out : "");
         ts_test_sleep_ms(150);
     }
@@ -417,10 +410,10 @@ static bool helper_reap(world *w, pid_t pid, int *code)
 /* Exit status of a helper (waits up to timeout_ms; -1 when still running). */
 static int helper_wait(world *w, pid_t pid, int timeout_ms)
 {
-    uint64_t end = mono_ms() + (uint64_t)timeout_ms;
+    uint64_t end = ts_test_now_ms() + (uint64_t)timeout_ms;
     int code;
     while (!helper_reap(w, pid, &code)) {
-        if (mono_ms() >= end)
+        if (ts_test_now_ms() >= end)
             return -1;
         ts_test_sleep_ms(50);
     }
@@ -650,8 +643,8 @@ static void test_put_and_concurrent_shared_edit_converge(void **state)
     cli_ok(xl, "put", "outbreaks", "OB-2025-001", "notes=Xuân Lãng: 2 ca nghi ngờ", NULL);
     wait_get(bn, "outbreaks", "OB-2025-001", "2 ca nghi ngờ", 30000);
     cli_ok(bn, "put", "residents", "BN-0002", "full_name=Lường Thị Xuân", "birth_date=1987-02-11", "sex=female", NULL);
-    uint64_t end = mono_ms() + 30000;
-    while (district_residents(w, BN) != 2 && mono_ms() < end)
+    uint64_t end = ts_test_now_ms() + 30000;
+    while (district_residents(w, BN) != 2 && ts_test_now_ms() < end)
         ts_test_sleep_ms(100);
     if (district_residents(w, BN) != 2) {
         st_status ss;
@@ -671,10 +664,10 @@ static void test_put_and_concurrent_shared_edit_converge(void **state)
     ts_test_station_start(xl);
 
     /* both synced and holding the same version */
-    end = mono_ms() + 60000;
+    end = ts_test_now_ms() + 60000;
     char *ob_bn = NULL, *ob_xl = NULL;
     bool same = false;
-    while (!same && mono_ms() < end) {
+    while (!same && ts_test_now_ms() < end) {
         free(ob_bn);
         free(ob_xl);
         char *d1 = station_dump(bn), *d2 = station_dump(xl);
@@ -777,21 +770,21 @@ static void test_daemon_sigkill_mid_push(void **state)
      * reset under the agents' feet, with writes in flight. One agent sleeps
      * through it (a station PC suspended) and wakes with its sync timer due,
      * writing before it can notice */
-    uint64_t end = mono_ms() + 60000;
-    while (!any_log_has(w, "event=pushed") && mono_ms() < end)
+    uint64_t end = ts_test_now_ms() + 60000;
+    while (!any_log_has(w, "event=pushed") && ts_test_now_ms() < end)
         ts_test_sleep_ms(20);
     assert_true(any_log_has(w, "event=pushed"));
-    uint64_t asleep = mono_ms();
+    uint64_t asleep = ts_test_now_ms();
     kill(st[0]->pid, SIGSTOP);
     int sent = log_count_all(w, "event=push_sent");
     kill(w->d.pid, SIGSTOP);
-    end = mono_ms() + 5000;
-    while (log_count_all(w, "event=push_sent") == sent && mono_ms() < end)
+    end = ts_test_now_ms() + 5000;
+    while (log_count_all(w, "event=push_sent") == sent && ts_test_now_ms() < end)
         ts_test_sleep_ms(20);
     ts_test_sleep_ms(300);
     ts_test_daemon_kill(&w->d);
-    uint64_t killed_at = mono_ms();
-    while (mono_ms() < asleep + 5500) /* [sync] interval = 5s */
+    uint64_t killed_at = ts_test_now_ms();
+    while (ts_test_now_ms() < asleep + 5500) /* [sync] interval = 5s */
         ts_test_sleep_ms(50);
     kill(st[0]->pid, SIGCONT);
     /* the agents live through it */
@@ -826,9 +819,9 @@ static void test_daemon_sigkill_mid_push(void **state)
         int rc = helper_wait(w, imports[i], 120000);
         assert_int_equal(rc, 0);
     }
-    end = mono_ms() + 120000;
+    end = ts_test_now_ms() + 120000;
     bool done = false;
-    while (!done && mono_ms() < end) {
+    while (!done && ts_test_now_ms() < end) {
         done = true;
         for (int i = 0; i < 3 && done; i++)
             done = district_residents(w, codes[i]) == T2_ROWS;
@@ -841,7 +834,7 @@ static void test_daemon_sigkill_mid_push(void **state)
     }
     assert_true(done);
     print_message("all %d rows at the district %.1f s after the kill\n", 3 * T2_ROWS,
-                  (double)(mono_ms() - killed_at) / 1000.0);
+                  (double)(ts_test_now_ms() - killed_at) / 1000.0);
 
     for (int i = 0; i < 3; i++)
         assert_int_equal(ts_test_station_stop(st[i], 15000), 0);
@@ -900,8 +893,8 @@ static void test_agent_sigkill_mid_sync(void **state)
     int kills = 0;
     for (int round = 0; round < 3; round++) {
         int before = ts_test_file_count(bn->log, moments[round]);
-        uint64_t end = mono_ms() + 60000;
-        while (ts_test_file_count(bn->log, moments[round]) == before && mono_ms() < end)
+        uint64_t end = ts_test_now_ms() + 60000;
+        while (ts_test_file_count(bn->log, moments[round]) == before && ts_test_now_ms() < end)
             ts_test_sleep_ms(5);
         assert_true(ts_test_file_count(bn->log, moments[round]) > before);
         ts_test_station_kill(bn);
@@ -929,8 +922,8 @@ static void test_agent_sigkill_mid_sync(void **state)
     assert_true(kills >= 1); /* at least once in the middle of it */
 
     assert_int_equal(helper_wait(w, import, 120000), 0);
-    uint64_t end = mono_ms() + 120000;
-    while (district_residents(w, BN) != T3_ROWS && mono_ms() < end)
+    uint64_t end = ts_test_now_ms() + 120000;
+    while (district_residents(w, BN) != T3_ROWS && ts_test_now_ms() < end)
         ts_test_sleep_ms(200);
     assert_int_equal(district_residents(w, BN), T3_ROWS);
     assert_true(wait_synced(bn, 60000));
@@ -967,8 +960,8 @@ static void test_offline_station_catches_up(void **state)
     ts_test_station *xl = world_station(w, XL, port);
     ts_test_station_start(bn);
     ts_test_station_start(xl);
-    uint64_t end = mono_ms() + 30000;
-    while (ts_test_station_cli(xl, NULL, "get", "outbreaks", "OB-1", NULL) != 0 && mono_ms() < end)
+    uint64_t end = ts_test_now_ms() + 30000;
+    while (ts_test_station_cli(xl, NULL, "get", "outbreaks", "OB-1", NULL) != 0 && ts_test_now_ms() < end)
         ts_test_sleep_ms(150);
     assert_int_equal(ts_test_station_cli(xl, NULL, "get", "outbreaks", "OB-1", NULL), 0);
     assert_true(wait_synced(xl, 30000));
@@ -1045,19 +1038,19 @@ static void test_offline_station_catches_up(void **state)
     assert_non_null(strstr(expected, "thêm 2 ca ở thôn Khe Dứa"));
 
     /* back online: it catches up, in bounded time */
-    uint64_t t0 = mono_ms();
+    uint64_t t0 = ts_test_now_ms();
     ts_test_station_start(xl);
     end = t0 + 60000;
     char *got = NULL;
     bool equal = false;
-    while (!equal && mono_ms() < end) {
+    while (!equal && ts_test_now_ms() < end) {
         free(got);
         got = station_dump(xl);
         equal = strcmp(got, expected) == 0;
         if (!equal)
             ts_test_sleep_ms(100);
     }
-    uint64_t took = mono_ms() - t0;
+    uint64_t took = ts_test_now_ms() - t0;
     if (!equal)
         fail_msg("xuanlang did not catch up in 60 s: %d records, %d expected", count_lines(got), count_lines(expected));
     print_message("xuanlang caught up with %d records in %.2f s\n", count_lines(got), (double)took / 1000.0);
@@ -1178,10 +1171,10 @@ static void test_restored_station_rekeys(void **state)
     assert_int_equal(strncmp(after.replica, BN ".", strlen(BN) + 1), 0);
 
     /* and ends with the district's version of every record */
-    uint64_t end = mono_ms() + 30000;
+    uint64_t end = ts_test_now_ms() + 30000;
     char *mine = NULL, *theirs = NULL;
     bool same = false;
-    while (!same && mono_ms() < end) {
+    while (!same && ts_test_now_ms() < end) {
         free(mine);
         free(theirs);
         char *all = station_dump(bn);
@@ -1276,8 +1269,8 @@ static void test_new_district_database_gets_repush(void **state)
     cli_ok(bn, "import", csv, "--table", "residents", NULL);
     cli_ok(bn, "put", "residents", "BNR-00007", "phone=0987654321", NULL);
     assert_true(wait_synced(bn, 30000));
-    uint64_t end = mono_ms() + 30000;
-    while (district_residents(w, BN) != 300 && mono_ms() < end)
+    uint64_t end = ts_test_now_ms() + 30000;
+    while (district_residents(w, BN) != 300 && ts_test_now_ms() < end)
         ts_test_sleep_ms(100);
     assert_int_equal(district_residents(w, BN), 300);
 
@@ -1294,8 +1287,8 @@ static void test_new_district_database_gets_repush(void **state)
 
     /* the agent notices by itself and re-pushes what it owns */
     assert_true(ts_test_log_wait(bn->log, "event=repush_owned", 30000));
-    end = mono_ms() + 60000;
-    while (district_residents(w, BN) != 300 && mono_ms() < end)
+    end = ts_test_now_ms() + 60000;
+    while (district_residents(w, BN) != 300 && ts_test_now_ms() < end)
         ts_test_sleep_ms(100);
     assert_int_equal(district_residents(w, BN), 300);
     /* its copies of the old database's district records (the plan's tasks,

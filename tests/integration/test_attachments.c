@@ -98,13 +98,6 @@ typedef struct env {
 
 static env *volatile g_env;
 
-static uint64_t now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (uint64_t)t.tv_sec * 1000u + (uint64_t)t.tv_nsec / 1000000u;
-}
-
 static void on_alarm(int sig)
 {
     (void)sig;
@@ -135,30 +128,15 @@ static int setup(void **state)
     return 0;
 }
 
-static void dump_tail(const char *path, int max_lines)
-{
-    size_t len;
-    char *txt = path ? ts_read_file(path, &len) : NULL;
-    if (txt == NULL)
-        return;
-    size_t start = len;
-    int lines = 0;
-    while (start > 0 && lines < max_lines)
-        if (txt[--start] == '\n')
-            lines++;
-    fprintf(stderr, "---- tail of %s\n%s\n----\n", path, txt + start);
-    free(txt);
-}
-
 static int teardown(void **state)
 {
     env *e = *state;
     alarm(0);
     if (!e->passed) {
-        dump_tail(e->d.log, 60);
+        ts_test_log_tail(e->d.log, 60);
         for (int i = 0; i < NST; i++)
             if (e->st_made[i])
-                dump_tail(e->st[i].log, 25);
+                ts_test_log_tail(e->st[i].log, 25);
     }
     for (int i = 0; i < NST; i++)
         if (e->st_made[i])
@@ -243,8 +221,8 @@ static void agent_start(env *e, int i)
     ts_test_station *s = station(e, i);
     int before = ts_test_file_count(s->log, "event=connected ");
     ts_test_station_start(s);
-    for (uint64_t end = now_ms() + 30000; ts_test_file_count(s->log, "event=connected ") <= before;) {
-        if (now_ms() > end)
+    for (uint64_t end = ts_test_now_ms() + 30000; ts_test_file_count(s->log, "event=connected ") <= before;) {
+        if (ts_test_now_ms() > end)
             fail_msg("agent %s did not connect within 30 s", codes[i]);
         ts_test_sleep_ms(50);
     }
@@ -743,7 +721,7 @@ static uint32_t sta_count(ts_test_station *s, const char *table)
  * attachments 1..n. */
 static void wait_sta_notice(ts_test_station *s, const char *notice, int n)
 {
-    uint64_t end = now_ms() + SYNC_WAIT_MS;
+    uint64_t end = ts_test_now_ms() + SYNC_WAIT_MS;
     for (;;) {
         char rid[200];
         snprintf(rid, sizeof rid, "%s:%s", notice, s->code);
@@ -755,7 +733,7 @@ static void wait_sta_notice(ts_test_station *s, const char *notice, int n)
         }
         if (all)
             return;
-        if (now_ms() > end)
+        if (ts_test_now_ms() > end)
             fail_msg("station %s did not get notice %s with its %d attachments within %d ms", s->code, notice, n,
                      SYNC_WAIT_MS);
         ts_test_sleep_ms(100);
@@ -862,10 +840,10 @@ static int run_prog(env *e, const char *prog, const char *const *envs, char **ou
     ts_buf b = TS_BUF_INIT;
     char chunk[4096];
     ssize_t r;
-    uint64_t end = now_ms() + 60000;
+    uint64_t end = ts_test_now_ms() + 60000;
     for (;;) {
         struct pollfd pf = {pipefd[0], POLLIN, 0};
-        uint64_t now = now_ms();
+        uint64_t now = ts_test_now_ms();
         if (now >= end || poll(&pf, 1, (int)(end - now)) <= 0)
             break; /* the wait below kills it */
         if ((r = read(pipefd[0], chunk, sizeof chunk)) <= 0)
@@ -878,7 +856,7 @@ static int run_prog(env *e, const char *prog, const char *const *envs, char **ou
         pid_t w = waitpid(pid, &status, WNOHANG);
         if (w == pid)
             break;
-        if (now_ms() > end) {
+        if (ts_test_now_ms() > end) {
             kill(pid, SIGKILL);
             waitpid(pid, &status, 0);
             fail_msg("%s did not finish within 60 s", prog);
@@ -1016,13 +994,13 @@ static void test_fanout_to_two_of_three(void **state)
 
     /* the third station: the barrier arrived, no attachment ever did */
     ts_test_station *xl = station(e, 2);
-    for (uint64_t end = now_ms() + SYNC_WAIT_MS;;) {
+    for (uint64_t end = ts_test_now_ms() + SYNC_WAIT_MS;;) {
         json_t *f = sta_fields(xl, "stations", XL);
         bool there = f && jint(f, "population") == 11120;
         json_decref(f);
         if (there)
             break;
-        if (now_ms() > end)
+        if (ts_test_now_ms() > end)
             fail_msg("xuanlang did not get the directory update within %d ms", SYNC_WAIT_MS);
         ts_test_sleep_ms(100);
     }

@@ -71,13 +71,6 @@ static void worker_stop(worker *w);
 
 static env *volatile g_env;
 
-static uint64_t now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (uint64_t)t.tv_sec * 1000u + (uint64_t)t.tv_nsec / 1000000u;
-}
-
 static void on_alarm(int sig)
 {
     (void)sig;
@@ -101,23 +94,6 @@ static int setup(void **state)
     return 0;
 }
 
-/* The last lines of the daemon's log, to explain a failure. */
-static void dump_log(const env *e)
-{
-    if (e->d.log == NULL)
-        return;
-    size_t len;
-    char *txt = ts_read_file(e->d.log, &len);
-    if (txt == NULL)
-        return;
-    size_t start = len, lines = 0;
-    while (start > 0 && lines < 60)
-        if (txt[--start] == '\n')
-            lines++;
-    fprintf(stderr, "---- tail of %s\n%s\n----\n", e->d.log, txt + start);
-    free(txt);
-}
-
 static int teardown(void **state)
 {
     env *e = *state;
@@ -127,7 +103,7 @@ static int teardown(void **state)
         free(e->worker);
     }
     if (!e->passed)
-        dump_log(e);
+        ts_test_log_tail(e->d.log, 60);
     ts_test_daemon_free(&e->d); /* kills it if it still runs */
     if (e->pki_made)
         ts_test_pki_free(&e->pki);
@@ -146,7 +122,7 @@ static void env_pki(env *e, const char *const *stations, size_t n)
 static void env_start(env *e, const char *const *sets)
 {
     ts_test_daemon_start(&e->d, e->dir, &e->pki, sets);
-    e->started_ms = now_ms();
+    e->started_ms = ts_test_now_ms();
 }
 
 /* The daemon's RSS once it stops moving by itself: background work it does
@@ -154,7 +130,7 @@ static void env_start(env *e, const char *const *sets)
  * against what the clients of a test make it hold. */
 static long rss_settled(const env *e)
 {
-    while (now_ms() - e->started_ms < 3000)
+    while (ts_test_now_ms() - e->started_ms < 3000)
         ts_test_sleep_ms(100);
     long prev = ts_test_rss_kb(e->d.pid);
     int stable = 0;
@@ -255,9 +231,9 @@ static void hello_ok(ts_tc *c, const char *station, const char *replica, uint64_
  * ERROR; live CHANGES and anything else are skipped. 1/0/-1 as ts_tc_recv. */
 static int recv_reply(ts_tc *c, ts_msg_type want, ts_msg *out, int timeout_ms)
 {
-    uint64_t end = now_ms() + (uint64_t)timeout_ms;
+    uint64_t end = ts_test_now_ms() + (uint64_t)timeout_ms;
     for (;;) {
-        uint64_t now = now_ms();
+        uint64_t now = ts_test_now_ms();
         if (now >= end)
             return 0;
         int rc = ts_tc_recv(c, out, (int)(end - now));
@@ -602,13 +578,13 @@ static void test_push_pull_visibility_live(void **state)
     ts_dot dot = {xr, ts_vv_bump(&ch->v.vv, &xr)};
     put_int(&ch->v, &p.arena, "cases_total", 3, &dot, hlc_now());
     put_str(&ch->v, &p.arena, "status", "ongoing", &dot, hlc_now());
-    uint64_t sent = now_ms();
+    uint64_t sent = ts_test_now_ms();
     assert_int_equal(ts_tc_send(&xl, &p), 0);
     ts_msg_free(&p);
 
     bool got = false;
     while (!got) {
-        uint64_t waited = now_ms() - sent;
+        uint64_t waited = ts_test_now_ms() - sent;
         if (waited >= 2000)
             break;
         ts_msg m;
@@ -884,8 +860,8 @@ static void test_handshake_rejections(void **state)
             uint8_t buf[4096];
             size_t got = 0;
             bool eof = false;
-            uint64_t end = now_ms() + 5000;
-            while (!eof && now_ms() < end) {
+            uint64_t end = ts_test_now_ms() + 5000;
+            while (!eof && ts_test_now_ms() < end) {
                 struct pollfd pfd = {c.fd, POLLIN, 0};
                 if (poll(&pfd, 1, 200) <= 0)
                     continue;
@@ -1224,12 +1200,12 @@ static void *worker_main(void *arg)
     ts_msg_free(&wm);
     uint64_t cursor = 0;
     for (uint64_t n = 1; !atomic_load(&w->stop); n++) {
-        uint64_t t0 = now_ms();
+        uint64_t t0 = ts_test_now_ms();
         if (!worker_round(w, &c, n, &cursor)) {
             w->failures++;
             break;
         }
-        uint64_t rtt = now_ms() - t0;
+        uint64_t rtt = ts_test_now_ms() - t0;
         if (rtt > w->max_rtt_ms)
             w->max_rtt_ms = rtt;
         w->rounds++;
@@ -1389,7 +1365,7 @@ static void test_slow_clients(void **state)
     }
     ts_tc idle;
     assert_int_equal(ts_tc_connect_plain(&idle, e->d.port), 0);
-    uint64_t t0 = now_ms();
+    uint64_t t0 = ts_test_now_ms();
     size_t flen = bytes[0].len;
     for (size_t off = 0; off < flen; off++) {
         for (int i = 0; i < NSLOW; i++)
@@ -1405,7 +1381,7 @@ static void test_slow_clients(void **state)
         ts_msg_free(&pong);
     }
     print_message("slow: %d byte-by-byte senders served after %llu ms\n", NSLOW,
-                  (unsigned long long)(now_ms() - t0));
+                  (unsigned long long)(ts_test_now_ms() - t0));
     /* the silent connection is gone by now (2 s handshake timeout) */
     struct pollfd pfd = {idle.fd, POLLIN, 0};
     assert_int_equal(poll(&pfd, 1, 3000), 1);
@@ -1451,9 +1427,9 @@ static void test_slow_clients(void **state)
     hello_ok(&good, XL, XL_RID, 0);
     long rss_max = 0;
     uint64_t worst = 0, cursor = 0;
-    uint64_t until = now_ms() + 5000;
-    for (uint64_t n = 1; now_ms() < until; n++) {
-        uint64_t t = now_ms();
+    uint64_t until = ts_test_now_ms() + 5000;
+    for (uint64_t n = 1; ts_test_now_ms() < until; n++) {
+        uint64_t t = ts_test_now_ms();
         char id[32];
         snprintf(id, sizeof id, "xl-slow-%llu", (unsigned long long)n);
         push_resident_ok(&good, n, id, XL, XL_RID, n);
@@ -1468,7 +1444,7 @@ static void test_slow_clients(void **state)
         assert_int_equal(r.type, TS_MSG_CHANGES);
         cursor = r.u.changes.cursor;
         ts_msg_free(&r);
-        uint64_t rtt = now_ms() - t;
+        uint64_t rtt = ts_test_now_ms() - t;
         if (rtt > worst)
             worst = rtt;
         long rss = ts_test_rss_kb(e->d.pid);

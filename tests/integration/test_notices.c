@@ -84,13 +84,6 @@ typedef struct env {
 
 static env *volatile g_env;
 
-static uint64_t now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (uint64_t)t.tv_sec * 1000u + (uint64_t)t.tv_nsec / 1000000u;
-}
-
 static void on_alarm(int sig)
 {
     (void)sig;
@@ -121,30 +114,15 @@ static int setup(void **state)
     return 0;
 }
 
-static void dump_tail(const char *path, int max_lines)
-{
-    size_t len;
-    char *txt = path ? ts_read_file(path, &len) : NULL;
-    if (txt == NULL)
-        return;
-    size_t start = len;
-    int lines = 0;
-    while (start > 0 && lines < max_lines)
-        if (txt[--start] == '\n')
-            lines++;
-    fprintf(stderr, "---- tail of %s\n%s\n----\n", path, txt + start);
-    free(txt);
-}
-
 static int teardown(void **state)
 {
     env *e = *state;
     alarm(0);
     if (!e->passed) {
-        dump_tail(e->d.log, 60);
+        ts_test_log_tail(e->d.log, 60);
         for (int i = 0; i < NST; i++)
             if (e->st_made[i])
-                dump_tail(e->st[i].log, 25);
+                ts_test_log_tail(e->st[i].log, 25);
     }
     for (int i = 0; i < NST; i++)
         if (e->st_made[i])
@@ -199,8 +177,8 @@ static void agent_start(env *e, const char *code)
     ts_test_station *s = station(e, code);
     int before = ts_test_file_count(s->log, "event=connected ");
     ts_test_station_start(s);
-    for (uint64_t end = now_ms() + 30000; ts_test_file_count(s->log, "event=connected ") <= before;) {
-        if (now_ms() > end)
+    for (uint64_t end = ts_test_now_ms() + 30000; ts_test_file_count(s->log, "event=connected ") <= before;) {
+        if (ts_test_now_ms() > end)
             fail_msg("agent %s did not connect within 30 s", code);
         ts_test_sleep_ms(50);
     }
@@ -384,7 +362,7 @@ static json_t *district_recipient(env *e, const char *notice, const char *code)
 /* Waits until the district shows station's handling of notice in `state`. */
 static json_t *wait_district_state(env *e, const char *notice, const char *code, const char *state, int timeout_ms)
 {
-    uint64_t end = now_ms() + (uint64_t)timeout_ms;
+    uint64_t end = ts_test_now_ms() + (uint64_t)timeout_ms;
     for (;;) {
         json_t *r = district_recipient(e, notice, code);
         if (r != NULL && strcmp(jstr(r, "state"), state) == 0)
@@ -392,7 +370,7 @@ static json_t *wait_district_state(env *e, const char *notice, const char *code,
         char seen[32];
         snprintf(seen, sizeof seen, "%s", r ? jstr(r, "state") : "(not a recipient)");
         json_decref(r);
-        if (now_ms() > end)
+        if (ts_test_now_ms() > end)
             fail_msg("the district shows %s's handling of %s as %s, not %s, after %d ms", code, notice, seen, state,
                      timeout_ms);
         ts_test_sleep_ms(100);
@@ -467,10 +445,10 @@ static int run_prog(env *e, const char *prog, const char *const *envs, char **ou
     ts_buf b = TS_BUF_INIT;
     char chunk[4096];
     ssize_t r;
-    uint64_t end = now_ms() + 60000;
+    uint64_t end = ts_test_now_ms() + 60000;
     for (;;) {
         struct pollfd pf = {pipefd[0], POLLIN, 0};
-        uint64_t now = now_ms();
+        uint64_t now = ts_test_now_ms();
         if (now >= end || poll(&pf, 1, (int)(end - now)) <= 0)
             break; /* the wait below kills it */
         if ((r = read(pipefd[0], chunk, sizeof chunk)) <= 0)
@@ -483,7 +461,7 @@ static int run_prog(env *e, const char *prog, const char *const *envs, char **ou
         pid_t w = waitpid(pid, &status, WNOHANG);
         if (w == pid)
             break;
-        if (now_ms() > end) {
+        if (ts_test_now_ms() > end) {
             kill(pid, SIGKILL);
             waitpid(pid, &status, 0);
             fail_msg("%s did not finish within 60 s", prog);
@@ -573,11 +551,11 @@ static bool sta_has(ts_test_station *s, const char *table, const char *id)
 
 static json_t *wait_sta_record(ts_test_station *s, const char *table, const char *id, int timeout_ms)
 {
-    for (uint64_t end = now_ms() + (uint64_t)timeout_ms;;) {
+    for (uint64_t end = ts_test_now_ms() + (uint64_t)timeout_ms;;) {
         json_t *o = sta_fields(s, table, id);
         if (o != NULL)
             return o;
-        if (now_ms() > end)
+        if (ts_test_now_ms() > end)
             fail_msg("station %s did not get %s/%s within %d ms", s->code, table, id, timeout_ms);
         ts_test_sleep_ms(50);
     }
@@ -663,9 +641,9 @@ static void raw_close(raw *r)
 /* Receives the next NOTICE (other frames skipped); 1, 0 on timeout. */
 static int raw_notice(raw *r, ts_msg *m, int timeout_ms)
 {
-    uint64_t end = now_ms() + (uint64_t)timeout_ms;
+    uint64_t end = ts_test_now_ms() + (uint64_t)timeout_ms;
     for (;;) {
-        uint64_t now = now_ms();
+        uint64_t now = ts_test_now_ms();
         if (now >= end)
             return 0;
         int rc = ts_tc_recv(&r->c, m, (int)(end - now));
@@ -739,9 +717,9 @@ static void raw_push_bytes(raw *r, ts_buf *out, uint64_t *upto, uint32_t *count)
 static void raw_send_push(raw *r, const ts_buf *bytes, ts_msg *ack)
 {
     assert_int_equal(ts_tc_send_raw(&r->c, bytes->data, bytes->len), 0);
-    uint64_t end = now_ms() + 15000;
+    uint64_t end = ts_test_now_ms() + 15000;
     for (;;) {
-        uint64_t now = now_ms();
+        uint64_t now = ts_test_now_ms();
         if (now >= end)
             fail_msg("%s: no PUSH_ACK within 15 s", r->code);
         int rc = ts_tc_recv(&r->c, ack, (int)(end - now));
@@ -793,9 +771,9 @@ static void raw_sync_point(raw *r, int *notices, char (*ids)[64], int cap)
     m.u.ping.nonce = 4242;
     assert_int_equal(ts_tc_send(&r->c, &m), 0);
     ts_msg_free(&m);
-    uint64_t end = now_ms() + 15000;
+    uint64_t end = ts_test_now_ms() + 15000;
     for (;;) {
-        uint64_t now = now_ms();
+        uint64_t now = ts_test_now_ms();
         if (now >= end)
             fail_msg("%s: no PONG within 15 s", r->code);
         int rc = ts_tc_recv(&r->c, &m, (int)(end - now));
@@ -1080,7 +1058,7 @@ static void test_escalation_resends_unacknowledged_hoa_toc(void **state)
     raw_open(&xl, e, XL); /* never answers */
 
     char id[64];
-    uint64_t t_sent = now_ms();
+    uint64_t t_sent = ts_test_now_ms();
     send_urgency(e, "Công điện: ổ dịch tả", "hoa_toc", "{\"stations\": [\"binhnguyen\", \"binhxuyen\", \"xuanlang\"]}",
                  id, sizeof id);
     ts_msg first;
@@ -1102,7 +1080,7 @@ static void test_escalation_resends_unacknowledged_hoa_toc(void **state)
     /* re-sent to Xuân Lãng, flagged */
     ts_msg again;
     raw_expect_notice(&xl, id, &again, 20000);
-    uint64_t waited = now_ms() - t_sent;
+    uint64_t waited = ts_test_now_ms() - t_sent;
     if (waited < 1000)
         fail_msg("NOTICE re-sent after %llu ms, before the Hỏa tốc limit (3 s, sent_at to the second)",
                  (unsigned long long)waited);
@@ -1120,8 +1098,8 @@ static void test_escalation_resends_unacknowledged_hoa_toc(void **state)
     /* ... and to Bình Xuyên's agent, which had only stored it: stored again, no new state change */
     char needle[160];
     snprintf(needle, sizeof needle, "event=notice_received station=binhxuyen notice=%s ", id);
-    for (uint64_t end = now_ms() + 20000; ts_test_file_count(e->st[1].log, needle) < 2;) {
-        if (now_ms() > end)
+    for (uint64_t end = ts_test_now_ms() + 20000; ts_test_file_count(e->st[1].log, needle) < 2;) {
+        if (ts_test_now_ms() > end)
             fail_msg("agent binhxuyen did not receive the re-sent notice");
         ts_test_sleep_ms(50);
     }
@@ -1207,8 +1185,8 @@ static void test_report_redistributed_to_two_stations(void **state)
     json_decref(rep);
     char path[256];
     snprintf(path, sizeof path, "/api/records/reports/%s", report);
-    for (uint64_t end = now_ms() + 20000; api(e, "GET", path, NULL, NULL) != 200;) {
-        if (now_ms() > end)
+    for (uint64_t end = ts_test_now_ms() + 20000; api(e, "GET", path, NULL, NULL) != 200;) {
+        if (ts_test_now_ms() > end)
             fail_msg("report %s did not reach the district", report);
         ts_test_sleep_ms(100);
     }
@@ -1507,7 +1485,7 @@ static void puller_add(puller *p, ts_msg_type type, bool more)
         p->ev = ts_xreallocarray(p->ev, p->cap, sizeof *p->ev);
     }
     p->ev[p->nev].type = type;
-    p->ev[p->nev].at_ms = now_ms();
+    p->ev[p->nev].at_ms = ts_test_now_ms();
     p->ev[p->nev].more = more;
     p->nev++;
 }
@@ -1518,10 +1496,10 @@ static void *puller_main(void *arg)
 {
     puller *p = arg;
     ts_tc *c = &p->r->c;
-    uint64_t cursor = 0, end = now_ms() + 120000;
+    uint64_t cursor = 0, end = ts_test_now_ms() + 120000;
     bool caught_up = false;
     uint64_t listen_until = 0;
-    while (now_ms() < end) {
+    while (ts_test_now_ms() < end) {
         if (!caught_up) {
             ts_msg m;
             ts_msg_init(&m, TS_MSG_PULL);
@@ -1533,7 +1511,7 @@ static void *puller_main(void *arg)
                 return NULL;
             }
             ts_msg_free(&m);
-        } else if (atomic_load(&p->notice_seen) || now_ms() > listen_until) {
+        } else if (atomic_load(&p->notice_seen) || ts_test_now_ms() > listen_until) {
             return NULL;
         }
         /* until the answer to this PULL (or, once caught up, a NOTICE) */
@@ -1545,7 +1523,7 @@ static void *puller_main(void *arg)
                 return NULL;
             }
             if (rc == 0) {
-                if (now_ms() > end || (caught_up && now_ms() > listen_until))
+                if (ts_test_now_ms() > end || (caught_up && ts_test_now_ms() > listen_until))
                     break;
                 continue;
             }
@@ -1566,7 +1544,7 @@ static void *puller_main(void *arg)
                 atomic_fetch_add(&p->pages, 1);
                 if (!more) {
                     caught_up = true;
-                    listen_until = now_ms() + 10000;
+                    listen_until = ts_test_now_ms() + 10000;
                 }
                 break;
             }
@@ -1613,16 +1591,16 @@ static void test_urgent_notice_during_catch_up(void **state)
     memset(&p, 0, sizeof p);
     p.r = &xl;
     pthread_create(&p.thread, NULL, puller_main, &p);
-    for (uint64_t end = now_ms() + 60000; atomic_load(&p.pages) < 5;) {
-        if (now_ms() > end || p.error[0])
+    for (uint64_t end = ts_test_now_ms() + 60000; atomic_load(&p.pages) < 5;) {
+        if (ts_test_now_ms() > end || p.error[0])
             break;
         ts_test_sleep_ms(5);
     }
     int pages_before = atomic_load(&p.pages);
-    uint64_t t0 = now_ms();
+    uint64_t t0 = ts_test_now_ms();
     char id[64];
     send_urgency(e, "Công điện hỏa tốc giữa lúc đồng bộ", "hoa_toc", "{\"stations\": [\"xuanlang\"]}", id, sizeof id);
-    uint64_t t1 = now_ms();
+    uint64_t t1 = ts_test_now_ms();
     pthread_join(p.thread, NULL);
     if (p.error[0])
         fail_msg("puller: %s", p.error);
@@ -1662,8 +1640,8 @@ static void test_urgent_notice_during_catch_up(void **state)
     /* the same with a real agent catching up */
     ts_test_station *bn = station(e, BN);
     ts_test_station_start(bn);
-    for (uint64_t end = now_ms() + 60000; ts_test_file_count(bn->log, "event=pulled ") < 5;) {
-        if (now_ms() > end)
+    for (uint64_t end = ts_test_now_ms() + 60000; ts_test_file_count(bn->log, "event=pulled ") < 5;) {
+        if (ts_test_now_ms() > end)
             fail_msg("agent binhnguyen did not start catching up");
         ts_test_sleep_ms(5);
     }

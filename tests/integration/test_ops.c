@@ -91,13 +91,6 @@ static env *volatile g_env;
 
 static void storm_stop_all(env *e);
 
-static uint64_t now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (uint64_t)t.tv_sec * 1000u + (uint64_t)t.tv_nsec / 1000000u;
-}
-
 static void on_alarm(int sig)
 {
     (void)sig;
@@ -127,24 +120,6 @@ static int setup(void **state)
     return 0;
 }
 
-/* The last lines of a log, to explain a failure. */
-static void dump_tail(const char *path, int max_lines)
-{
-    if (path == NULL)
-        return;
-    size_t len;
-    char *txt = ts_read_file(path, &len);
-    if (txt == NULL)
-        return;
-    size_t start = len;
-    int lines = 0;
-    while (start > 0 && lines < max_lines)
-        if (txt[--start] == '\n')
-            lines++;
-    fprintf(stderr, "---- tail of %s\n%s\n----\n", path, txt + start);
-    free(txt);
-}
-
 static int teardown(void **state)
 {
     env *e = *state;
@@ -155,9 +130,9 @@ static int teardown(void **state)
         ts_test_daemon_kill(&e->d);
     storm_stop_all(e);
     if (!e->passed) {
-        dump_tail(e->d.log, 50);
+        ts_test_log_tail(e->d.log, 50);
         for (int i = 0; i < e->nst; i++)
-            dump_tail(e->st[i].log, 25);
+            ts_test_log_tail(e->st[i].log, 25);
     }
     for (int i = 0; i < e->nst; i++)
         ts_test_station_free(&e->st[i]);
@@ -314,14 +289,14 @@ static int run_prog(env *e, const char *const *argv, const char *const *envs, ch
         _exit(127);
     }
     int rc = -1;
-    uint64_t end = now_ms() + (uint64_t)timeout_ms;
+    uint64_t end = ts_test_now_ms() + (uint64_t)timeout_ms;
     for (;;) {
         int status;
         if (waitpid(pid, &status, WNOHANG) == pid) {
             rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
             break;
         }
-        if (now_ms() >= end) {
+        if (ts_test_now_ms() >= end) {
             kill(pid, SIGKILL);
             waitpid(pid, NULL, 0);
             break;
@@ -424,13 +399,13 @@ static bool station_status(ts_test_station *s, st_status *out)
 /* Connected, nothing waiting to be sent, nothing refused. */
 static void wait_synced(ts_test_station *s, int timeout_ms)
 {
-    uint64_t end = now_ms() + (uint64_t)timeout_ms;
+    uint64_t end = ts_test_now_ms() + (uint64_t)timeout_ms;
     st_status st;
     memset(&st, 0, sizeof st);
     for (;;) {
         if (station_status(s, &st) && st.pending == 0 && st.reachable && st.rejected == 0)
             return;
-        if (now_ms() >= end)
+        if (ts_test_now_ms() >= end)
             fail_msg("%s not synced within %d ms: pending=%lld reachable=%d rejected=%lld last_error=\"%s\"", s->code,
                      timeout_ms, st.pending, st.reachable, st.rejected, st.last_error);
         ts_test_sleep_ms(150);
@@ -441,11 +416,11 @@ static void wait_synced(ts_test_station *s, int timeout_ms)
  * not waiting); the status in *out. */
 static bool wait_settled(ts_test_station *s, int timeout_ms, st_status *out)
 {
-    uint64_t end = now_ms() + (uint64_t)timeout_ms;
+    uint64_t end = ts_test_now_ms() + (uint64_t)timeout_ms;
     for (;;) {
         if (station_status(s, out) && out->pending == 0 && out->reachable)
             return true;
-        if (now_ms() >= end)
+        if (ts_test_now_ms() >= end)
             return false;
         ts_test_sleep_ms(150);
     }
@@ -526,11 +501,11 @@ static int log_lines_with(const char *path, const char *a, const char *b)
 
 static bool wait_log_lines_above(const char *path, const char *a, const char *b, int before, int timeout_ms)
 {
-    uint64_t end = now_ms() + (uint64_t)timeout_ms;
+    uint64_t end = ts_test_now_ms() + (uint64_t)timeout_ms;
     for (;;) {
         if (log_lines_with(path, a, b) > before)
             return true;
-        if (now_ms() >= end)
+        if (ts_test_now_ms() >= end)
             return false;
         ts_test_sleep_ms(50);
     }
@@ -607,10 +582,10 @@ static bool district_has(const env *e, const char *table, const char *id, const 
 static void wait_district_has(const env *e, const char *table, const char *id, const char *owner, const char *field,
                               const char *value, int timeout_ms)
 {
-    uint64_t end = now_ms() + (uint64_t)timeout_ms;
+    uint64_t end = ts_test_now_ms() + (uint64_t)timeout_ms;
     char why[400] = "";
     while (!district_has(e, table, id, owner, field, value, why, sizeof why)) {
-        if (now_ms() >= end)
+        if (ts_test_now_ms() >= end)
             fail_msg("not at the district within %d ms: %s", timeout_ms, why);
         ts_test_sleep_ms(100);
     }
@@ -636,14 +611,14 @@ static void district_put_address(const env *e, const char *code, const char *add
 static bool station_get_shows(ts_test_station *s, const char *table, const char *id, const char *needle,
                               int timeout_ms, char **last)
 {
-    uint64_t end = now_ms() + (uint64_t)timeout_ms;
+    uint64_t end = ts_test_now_ms() + (uint64_t)timeout_ms;
     for (;;) {
         free(*last);
         *last = NULL;
         int rc = ts_test_station_cli(s, last, "get", table, id, NULL);
         if (rc == 0 && strstr(*last, needle) != NULL)
             return true;
-        if (now_ms() >= end)
+        if (ts_test_now_ms() >= end)
             return false;
         ts_test_sleep_ms(150);
     }
@@ -740,11 +715,11 @@ out:
 /* Waits until the district has exactly what the station owns. */
 static bool wait_owned_back(const env *e, const ts_test_station *s, long long expect, int timeout_ms, owned_cmp *cmp)
 {
-    uint64_t end = now_ms() + (uint64_t)timeout_ms;
+    uint64_t end = ts_test_now_ms() + (uint64_t)timeout_ms;
     for (;;) {
         if (compare_owned(e, s, cmp) && cmp->at_station == expect && cmp->at_district == expect && cmp->missing == 0)
             return true;
-        if (now_ms() >= end)
+        if (ts_test_now_ms() >= end)
             return false;
         ts_test_sleep_ms(150);
     }
@@ -911,11 +886,11 @@ static void *storm_run(void *arg)
             break;
         }
         /* the PUSH_ACK, skipping anything else the district sends meanwhile */
-        uint64_t end = now_ms() + 15000;
+        uint64_t end = ts_test_now_ms() + 15000;
         ts_msg ack;
         bool got = false;
         while (!got) {
-            uint64_t t = now_ms();
+            uint64_t t = ts_test_now_ms();
             if (t >= end) {
                 snprintf(s->error, sizeof s->error, "%s: no PUSH_ACK for batch %" PRIu64 " within 15 s", s->code,
                          batch);
@@ -943,7 +918,7 @@ static void *storm_run(void *arg)
         }
         if (!got)
             break;
-        uint64_t t_ack = now_ms();
+        uint64_t t_ack = ts_test_now_ms();
         bool good = ack.u.push_ack.batch == batch && ack.u.push_ack.code == 0 && ack.u.push_ack.nresults == per;
         for (uint32_t k = 0; good && k < per; k++)
             good = ack.u.push_ack.results[k].outcome == TS_OUTCOME_APPLIED;
@@ -1015,11 +990,11 @@ static void test_backup_during_push_storm(void **state)
         s->started = true;
     }
     /* the storm is on: every client has had a few batches acknowledged */
-    uint64_t end = now_ms() + 30000;
+    uint64_t end = ts_test_now_ms() + 30000;
     for (int i = 0; i < MAX_STORM; i++) {
         while (atomic_load(&e->storm[i].batches) < 5) {
             storm_check_alive(e);
-            if (now_ms() >= end)
+            if (ts_test_now_ms() >= end)
                 fail_msg("%s: fewer than 5 batches acknowledged within 30 s", codes[i]);
             ts_test_sleep_ms(10);
         }
@@ -1028,10 +1003,10 @@ static void test_backup_during_push_storm(void **state)
     char *db = district_path(e);
     char *backup = ts_xasprintf("%s/backup-during-storm.db", e->dir);
     const char *argv[] = {"tramsyncctl", "backup", backup, "--database", db, NULL};
-    uint64_t t_backup = now_ms();
+    uint64_t t_backup = ts_test_now_ms();
     char *out = NULL;
     int rc = run_prog(e, argv, NULL, &out, 60000);
-    uint64_t t_done = now_ms();
+    uint64_t t_done = ts_test_now_ms();
     if (rc != 0)
         bug(e, "tramsyncctl backup during the storm: exit %d: %s", rc, out);
     free(out);
@@ -1059,11 +1034,11 @@ static void test_backup_during_push_storm(void **state)
     }
 
     /* the storm outlives the backup: each client gets acknowledgements after it */
-    end = now_ms() + 30000;
+    end = ts_test_now_ms() + 30000;
     for (int i = 0; i < MAX_STORM; i++) {
         while (atomic_load(&e->storm[i].last_ack_ms) <= t_done) {
             storm_check_alive(e);
-            if (now_ms() >= end)
+            if (ts_test_now_ms() >= end)
                 fail_msg("%s: no PUSH_ACK within 30 s after the backup finished (the storm stalled)", codes[i]);
             ts_test_sleep_ms(10);
         }
@@ -1314,14 +1289,14 @@ static void test_restore_new_identity_and_repush(void **state)
         bug(e, "the agent never logged cursor_reset after the restore");
     if (!ts_test_log_wait(bn->log, "event=repush_owned", 5000))
         bug(e, "the agent never logged repush_owned after the restore");
-    uint64_t end = now_ms() + 30000;
+    uint64_t end = ts_test_now_ms() + 30000;
     static const char *const want[][2] = {{"BN-R3", "Sầm Thị Hoa"},
                                            {"BN-R4", "Vàng A Sử"},
                                            {"BN-R1", "Hà Thị Mai (đã sửa)"},
                                            {"BN-R2", "Lò Văn Pảo"}};
     for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
         while (!district_has(e, "residents", want[i][0], BN, "full_name", want[i][1], why, sizeof why)) {
-            if (now_ms() >= end) {
+            if (ts_test_now_ms() >= end) {
                 bug(e, "after the restore, the district never got back %s: %s", want[i][0], why);
                 break;
             }
@@ -1538,7 +1513,7 @@ static void test_station_lost_reenrolled(void **state)
     ts_test_station_start(bn);
 
     /* it gets back every record it owns, as the district had them */
-    uint64_t end = now_ms() + 30000;
+    uint64_t end = ts_test_now_ms() + 30000;
     json_t *res_after = NULL, *imm_after = NULL;
     for (;;) {
         json_decref(res_after);
@@ -1547,7 +1522,7 @@ static void test_station_lost_reenrolled(void **state)
         imm_after = station_list(bn, "immunizations");
         if (json_array_size(res_after) >= 4 && json_array_size(imm_after) >= 2)
             break;
-        if (now_ms() >= end)
+        if (ts_test_now_ms() >= end)
             break;
         ts_test_sleep_ms(150);
     }

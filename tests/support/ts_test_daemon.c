@@ -20,6 +20,30 @@ void ts_test_sleep_ms(int ms)
     }
 }
 
+uint64_t ts_test_now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000u + (uint64_t)t.tv_nsec / 1000000u;
+}
+
+void ts_test_log_tail(const char *path, int max_lines)
+{
+    if (path == NULL)
+        return;
+    size_t len;
+    char *txt = ts_read_file(path, &len);
+    if (txt == NULL)
+        return;
+    size_t start = len;
+    int lines = 0;
+    while (start > 0 && lines < max_lines)
+        if (txt[--start] == '\n')
+            lines++;
+    fprintf(stderr, "---- tail of %s\n%s\n----\n", path, txt + start);
+    free(txt);
+}
+
 char *ts_test_bin(const char *name)
 {
     const char *dir = getenv("TS_BIN_DIR");

@@ -5,6 +5,7 @@
 #define TS_TEST_DAEMON_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "tests/support/ts_test_pki.h"
@@ -42,5 +43,10 @@ bool ts_test_log_wait(const char *log, const char *needle, int timeout_ms);
 int ts_test_file_count(const char *path, const char *needle);
 /* Sleeps ms milliseconds. */
 void ts_test_sleep_ms(int ms);
+/* CLOCK_MONOTONIC in milliseconds, for deadlines. */
+uint64_t ts_test_now_ms(void);
+/* The last max_lines lines of a log file to stderr, to explain a failure;
+ * nothing when path is NULL or unreadable. */
+void ts_test_log_tail(const char *path, int max_lines);
 
 #endif
