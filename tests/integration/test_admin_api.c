@@ -168,28 +168,6 @@ static bool audited(const char *actor, const char *action, const char *table, co
 
 /* ---------------------------------------------------------------- fixture */
 
-static void add_user(const char *dir, const char *name, const char *role)
-{
-    char *bin = ts_test_bin("tramsyncd");
-    char *set = ts_xasprintf("server.data_dir=%s", dir);
-    pid_t pid = fork();
-    if (pid == 0) {
-        int fd = open("/dev/null", O_WRONLY);
-        dup2(fd, 1);
-        setenv("TRAMSYNC_PASSWORD", PASSWORD, 1);
-        /* server/main.c does not free its overrides on this early path */
-        setenv("ASAN_OPTIONS", "detect_leaks=0", 1);
-        execl(bin, bin, "--set", set, "--add-user", name, "--role", role, (char *)NULL);
-        _exit(127);
-    }
-    int status;
-    waitpid(pid, &status, 0);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        fail_msg("tramsyncd --add-user %s failed (%d)", name, status);
-    free(set);
-    free(bin);
-}
-
 static void wait_for(const char *what, int timeout_ms, bool (*cond)(void))
 {
     uint64_t end = ts_test_now_ms() + (uint64_t)timeout_ms;
@@ -215,10 +193,10 @@ static int setup(void **state)
     W.dir = ts_tmpdir_make("admin-api");
     const char *stations[] = {BN, XL};
     ts_test_pki_make(&W.pki, W.dir, stations, 2);
-    add_user(W.dir, "admin1", "admin");
-    add_user(W.dir, "operator1", "operator");
-    add_user(W.dir, "viewer1", "viewer");
-    add_user(W.dir, "locky", "viewer");
+    assert_int_equal(ts_test_add_user(W.dir, "admin1", "admin", PASSWORD), 0);
+    assert_int_equal(ts_test_add_user(W.dir, "operator1", "operator", PASSWORD), 0);
+    assert_int_equal(ts_test_add_user(W.dir, "viewer1", "viewer", PASSWORD), 0);
+    assert_int_equal(ts_test_add_user(W.dir, "locky", "viewer", PASSWORD), 0);
     char *console = ts_source_path("server/console");
     char *console_set = ts_xasprintf("admin.console_dir=%s", console);
     const char *sets[] = {console_set, "admin.rate=20", "admin.rate_burst=100", "admin.max_body=64KiB", NULL};
@@ -381,7 +359,7 @@ static void test_session_expiry(void **state)
     (void)state;
     /* a second daemon whose sessions last one second */
     char *dir = ts_tmpdir_make("admin-expiry");
-    add_user(dir, "shortlived", "viewer");
+    assert_int_equal(ts_test_add_user(dir, "shortlived", "viewer", PASSWORD), 0);
     ts_test_daemon d;
     const char *sets[] = {"admin.session_ttl=1s", NULL};
     ts_test_daemon_start(&d, dir, &W.pki, sets);

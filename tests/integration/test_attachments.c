@@ -150,29 +150,6 @@ static int teardown(void **state)
     return 0;
 }
 
-/* tramsyncd --add-user, before the daemon starts (as test_admin_api does) */
-static void add_user(env *e, const char *name, const char *role)
-{
-    char *bin = ts_test_bin("tramsyncd");
-    char *set = ts_xasprintf("server.data_dir=%s", e->dir);
-    pid_t pid = fork();
-    if (pid == 0) {
-        int fd = open("/dev/null", O_WRONLY);
-        dup2(fd, 1);
-        setenv("TRAMSYNC_PASSWORD", PASSWORD, 1);
-        /* server/main.c does not free its overrides on this early path */
-        setenv("ASAN_OPTIONS", "detect_leaks=0", 1);
-        execl(bin, bin, "--set", set, "--add-user", name, "--role", role, (char *)NULL);
-        _exit(127);
-    }
-    int status;
-    waitpid(pid, &status, 0);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        fail_msg("tramsyncd --add-user %s failed (%d)", name, status);
-    free(set);
-    free(bin);
-}
-
 static void login(env *e, const char *user, char *token, size_t size)
 {
     char *body = ts_xasprintf("{\"username\":\"%s\",\"password\":\"%s\"}", user, PASSWORD);
@@ -192,8 +169,8 @@ static void login(env *e, const char *user, char *token, size_t size)
 static void env_start(env *e, bool users)
 {
     if (users) {
-        add_user(e, "viewer1", "viewer");
-        add_user(e, "operator1", "operator");
+        assert_int_equal(ts_test_add_user(e->dir, "viewer1", "viewer", PASSWORD), 0);
+        assert_int_equal(ts_test_add_user(e->dir, "operator1", "operator", PASSWORD), 0);
     }
     const char *sets[] = {"server.synchronous=off", "admin.targets_every=0", NULL};
     ts_test_daemon_start(&e->d, e->dir, &e->pki, sets);

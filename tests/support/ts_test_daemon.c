@@ -27,6 +27,26 @@ uint64_t ts_test_now_ms(void)
     return (uint64_t)t.tv_sec * 1000u + (uint64_t)t.tv_nsec / 1000000u;
 }
 
+int ts_test_add_user(const char *data_dir, const char *name, const char *role, const char *password)
+{
+    char *bin = ts_test_bin("tramsyncd");
+    char *set = ts_xasprintf("server.data_dir=%s", data_dir);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open("/dev/null", O_WRONLY);
+        dup2(fd, 1);
+        setenv("TRAMSYNC_PASSWORD", password, 1);
+        execl(bin, bin, "--set", set, "--add-user", name, "--role", role, (char *)NULL);
+        _exit(127);
+    }
+    int status = -1;
+    while (pid > 0 && waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    free(set);
+    free(bin);
+    return pid > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : (status ? status : -1);
+}
+
 void ts_test_log_tail(const char *path, int max_lines)
 {
     if (path == NULL)

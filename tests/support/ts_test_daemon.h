@@ -45,6 +45,9 @@ int ts_test_file_count(const char *path, const char *needle);
 void ts_test_sleep_ms(int ms);
 /* CLOCK_MONOTONIC in milliseconds, for deadlines. */
 uint64_t ts_test_now_ms(void);
+/* tramsyncd --add-user NAME --role ROLE on the database under data_dir,
+ * before the daemon starts; 0, or the failed exit status. */
+int ts_test_add_user(const char *data_dir, const char *name, const char *role, const char *password);
 /* The last max_lines lines of a log file to stderr, to explain a failure;
  * nothing when path is NULL or unreadable. */
 void ts_test_log_tail(const char *path, int max_lines);
