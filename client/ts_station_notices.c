@@ -365,22 +365,38 @@ int ts_station_attachment_save(ts_store *st, const char *notice_id, const char *
     } else {
         snprintf(target, sizeof target, "%s", path);
     }
+    /* the folder the file goes to: for the temporary file beside it (a short
+     * name, so a long attachment name still fits) and to sync the rename */
+    char dir[4096];
+    const char *slash = strrchr(target, '/');
+    if (slash == NULL)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == target)
+        snprintf(dir, sizeof dir, "/");
+    else
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - target), target);
     char tmp[4096 + 32] = "";
     int fd;
+    /* health documents: readable by the station's own user and group only */
     if (force) {
-        unsigned char rnd[6];
-        RAND_bytes(rnd, sizeof rnd);
-        snprintf(tmp, sizeof tmp, "%s.tramsync-%02x%02x%02x%02x%02x%02x", target, rnd[0], rnd[1], rnd[2], rnd[3],
-                 rnd[4], rnd[5]);
-        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        snprintf(tmp, sizeof tmp, "%s/.tramsync-XXXXXX", dir);
+        fd = mkstemp(tmp);
+        if (fd >= 0 && fchmod(fd, 0640) != 0) {
+            close(fd);
+            unlink(tmp);
+            fd = -1;
+        }
     } else {
-        fd = open(target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        fd = open(target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
     }
     if (fd < 0) {
         int e = errno;
         ts_attachment_free(&f);
         if (e == EEXIST && !force)
             return ts_error_set(err, TS_EIO, "%s already exists (--force overwrites it)", target);
+        if (e == ENAMETOOLONG)
+            return ts_error_set(err, TS_EIO, "cannot write %s: the name is too long here; give a shorter file path",
+                                target);
         return ts_error_set(err, TS_EIO, "cannot write %s: %s", force ? tmp : target, strerror(e));
     }
     const char *made = force ? tmp : target;
@@ -401,7 +417,16 @@ int ts_station_attachment_save(ts_store *st, const char *notice_id, const char *
     if (wrc != 0) {
         unlink(made); /* nothing half-written stays */
         ts_attachment_free(&f);
+        if (e == ENAMETOOLONG)
+            return ts_error_set(err, TS_EIO, "cannot write %s: the name is too long here; give a shorter file path",
+                                target);
         return ts_error_set(err, TS_EIO, "cannot write %s: %s", target, strerror(e));
+    }
+    /* the new directory entry survives a power cut too */
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        (void)fsync(dfd);
+        close(dfd);
     }
     snprintf(written, written_size, "%s", target);
     ts_attachment_free(&f);

@@ -1283,6 +1283,13 @@ static void ts__api_record_put(ts__job *j, ts_store *st)
         }
         if ((rc = ts_recjson_to_value(f, v, &vals[i], &err)) < 0)
             break;
+        /* a file name stations save and print: the rules of POST /api/notices */
+        char why[200];
+        if (strcmp(t->name, TS_ATTACHMENT_TABLE) == 0 && strcmp(f->name, "filename") == 0 && json_is_string(v) &&
+            !ts_notice_attachment_name_ok(json_string_value(v), why, sizeof why)) {
+            rc = ts_error_set(&err, TS_EINVALID_RECORD, "field filename: %s", why);
+            break;
+        }
         kv[i].name = f->name;
         kv[i].value = vals[i].data;
         kv[i].len = vals[i].len;

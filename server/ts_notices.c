@@ -267,6 +267,7 @@ static int ts__covers_all(ts_store *st, const ts_strlist *stations, ts_error *er
 /* ---------------------------------------------------------------- attachments */
 
 #define TS__NAME_MAX_CHARS 200
+#define TS__NAME_MAX_BYTES 200
 
 size_t ts_notice_attachment_cap(ts_store *st)
 {
@@ -414,7 +415,18 @@ static bool ts__name_ok(const char *name, char *why, size_t why_size)
         snprintf(why, why_size, "name longer than %d characters", TS__NAME_MAX_CHARS);
         return false;
     }
+    /* file systems count bytes (255 on Linux, less than that left when a
+     * station saves beside an existing file): about 70 Vietnamese letters */
+    if (n > TS__NAME_MAX_BYTES) {
+        snprintf(why, why_size, "name longer than %d bytes in UTF-8 (%zu)", TS__NAME_MAX_BYTES, n);
+        return false;
+    }
     return true;
+}
+
+bool ts_notice_attachment_name_ok(const char *name, char *why, size_t why_size)
+{
+    return ts__name_ok(name, why, why_size);
 }
 
 /* "type/subtype" of RFC 6838 token characters, at most 100; lower-cased. */
@@ -499,6 +511,11 @@ static int ts__files_parse(ts_store *st, const json_t *list, ts__files *out, ts_
             }
         char mime[128] = "application/octet-stream";
         const char *m = json_string_value(jmime);
+        if (m != NULL && strlen(m) != json_string_length(jmime)) {
+            ts__files_free(out);
+            return ts_error_set(err, TS_EBAD_VALUE, "attachment %zu (\"%.60s\"): a MIME type cannot hold NUL", i + 1,
+                                name);
+        }
         if (m && m[0] && !ts__mime_norm(m, mime, sizeof mime)) {
             ts__files_free(out);
             return ts_error_set(err, TS_EBAD_VALUE,
@@ -589,11 +606,20 @@ int ts_notice_attachment(ts_store *st, const char *notice_id, const char *attach
                          ts_error *err)
 {
     char id[TS_KEY_MAX + 1];
-    if (strchr(attachment_id, ':') == NULL)
-        snprintf(id, sizeof id, "%s:%s", notice_id, attachment_id);
-    else
-        snprintf(id, sizeof id, "%s", attachment_id);
+    int len = strchr(attachment_id, ':') == NULL ? snprintf(id, sizeof id, "%s:%s", notice_id, attachment_id)
+                                                 : snprintf(id, sizeof id, "%s", attachment_id);
+    if (len < 0 || (size_t)len >= sizeof id) {
+        memset(out, 0, sizeof *out);
+        return ts_error_set(err, TS_ENOT_FOUND, "notice %.60s has no attachment %.60s", notice_id, attachment_id);
+    }
     int rc = ts_attachment_read(st, notice_id, id, true, out, err);
+    /* the type goes into a header: only a well-formed one, whatever an older
+     * schema let into the record */
+    char mime[sizeof out->mime];
+    if (rc == 0 && !ts__mime_norm(out->mime, mime, sizeof mime))
+        snprintf(out->mime, sizeof out->mime, "application/octet-stream");
+    else if (rc == 0)
+        memcpy(out->mime, mime, sizeof mime);
     if (rc == 0 && !out->verified) {
         ts_log_error("attachment_corrupt", "id=%s sha256=%s", out->id, out->sha256);
         ts_attachment_free(out);

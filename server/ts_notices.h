@@ -66,6 +66,11 @@ size_t ts_notice_attachment_cap(ts_store *st);
 int ts_notice_create_with(ts_store *st, const ts_actor *who, const json_t *fields, const json_t *attachments,
                           const ts_strlist *stations, char *id_out, size_t id_size, ts_error *err);
 
+/* Whether a name is a file name a station can save and print: valid UTF-8,
+ * at most 200 characters and 200 bytes, no / or \, no control or
+ * text-direction characters, not "." or ".."; why says what is wrong. */
+bool ts_notice_attachment_name_ok(const char *name, char *why, size_t why_size);
+
 /* Reads attachment `attachment_id` ("<notice id>:<n>", or just "<n>") of
  * notice `notice_id` with its bytes (free with ts_attachment_free), checking
  * them against their SHA-256 again. TS_ENOT_FOUND when the notice has no

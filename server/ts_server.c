@@ -218,35 +218,48 @@ static void ts__apply_limits(ts_server *srv)
     ts_log_set_level((ts_log_level)ts_log_level_parse(srv->cfg.log_level));
 }
 
-/* A record larger than a frame can never be sent: warn at start when the
- * schema allows one (a 256 KiB attachment with max_frame set to 64 KiB),
- * rather than let stations stall on it later. Text limits are characters,
- * up to 4 bytes each. */
+/* A record larger than a frame can never be sent: warn at start and reload
+ * when the schema allows one (a notice with every field full, or a 256 KiB
+ * attachment, with max_frame set to 64 KiB), rather than let stations stall
+ * on it later. A record's size is bounded by the sum of its fields' limits:
+ * text limits are characters of up to 4 bytes, a list holds keys of up to
+ * TS_KEY_MAX characters, and each field carries its name, writer, counter
+ * and timestamp besides its value. */
 static void ts__check_frame_fits(const ts_server *srv)
 {
+    const double per_field = 200, envelope = 4096;
     const ts_table_def *big_table = NULL;
-    const ts_field_def *big = NULL;
     double big_bytes = 0;
     for (size_t i = 0; i < srv->reg.ntables; i++) {
         const ts_table_def *t = &srv->reg.tables[i];
+        double bytes = envelope;
         for (size_t k = 0; k < t->nfields; k++) {
             const ts_field_def *f = &t->fields[k];
-            if (!f->has_max || (f->type != TS_FT_BIN && f->type != TS_FT_TEXT))
-                continue;
-            double bytes = f->type == TS_FT_BIN ? f->max : f->max * 4;
-            if (bytes > big_bytes) {
-                big_bytes = bytes;
-                big = f;
-                big_table = t;
-            }
+            double value = 16;
+            if (f->has_max && f->type == TS_FT_BIN)
+                value = f->max;
+            else if (f->has_max && f->type == TS_FT_TEXT)
+                value = f->max * 4;
+            else if (f->has_max && f->type == TS_FT_LIST)
+                value = f->max * (TS_KEY_MAX * 4 + 5);
+            else if (f->type == TS_FT_TEXT || f->type == TS_FT_BIN)
+                value = TS_PROTO_DEFAULT_MAX_STR; /* no limit of its own: the wire's */
+            if ((f->type == TS_FT_BIN || f->type == TS_FT_TEXT) && value > TS_PROTO_DEFAULT_MAX_STR)
+                ts_log_warn("field_too_large", "field=%s.%s max_bytes=%.0f wire_limit=%u: a value this large is "
+                            "refused on the wire; lower the field's max in the tables file",
+                            t->name, f->name, value, TS_PROTO_DEFAULT_MAX_STR);
+            bytes += value + per_field;
+        }
+        if (bytes > big_bytes) {
+            big_bytes = bytes;
+            big_table = t;
         }
     }
-    /* room for the frame, change set and record envelope around the value */
-    if (big != NULL && (double)srv->cfg.max_frame < big_bytes + 64 * 1024)
+    if (big_table != NULL && (double)srv->cfg.max_frame < big_bytes)
         ts_log_warn("max_frame_small",
-                    "max_frame=%" PRIu64 " field=%s.%s max_bytes=%.0f: a record this large cannot be sent to a "
-                    "station; raise [server] max_frame above %.0f",
-                    srv->cfg.max_frame, big_table->name, big->name, big_bytes, big_bytes + 64 * 1024);
+                    "max_frame=%" PRIu64 " table=%s max_bytes=%.0f: a record of this table can be larger than a "
+                    "frame and could not be sent to a station; raise [server] max_frame above %.0f",
+                    srv->cfg.max_frame, big_table->name, big_bytes, big_bytes);
 }
 
 static int ts__tls_ctx(const ts_server_config *cfg, ts_tls_ctx **out, ts_error *err)
@@ -497,6 +510,7 @@ int ts_server_reload(ts_server *srv, const ts_server_config *cfg, ts_error *err)
     srv->cfg.listen = listen;
     srv->cfg.database = database;
     ts__apply_limits(srv);
+    ts__check_frame_fits(srv);
     ts_tls_ctx_unref(srv->tls); /* sessions keep the context they started with */
     srv->tls = ctx;
     if (srv->admin != NULL && ts_admin_reload(srv->admin, err) < 0)

@@ -304,6 +304,7 @@ static const char ts__api_help[] =
     "                                      drug catalogue...): admin role\n";
 
 #define TS__MAX_ATTACH_ARGS 16
+#define TS__ATTACH_HARD_MAX (16 * 1024 * 1024)
 
 typedef struct ts__opts {
     const char *subject, *urgency, *category, *doc_type, *number, *body, *body_file, *deadline, *responsible, *task,
@@ -313,6 +314,7 @@ typedef struct ts__opts {
      * it lets it say so */
     const char *attach[TS__MAX_ATTACH_ARGS];
     size_t nattach;
+    bool allow_attach; /* set by the caller: notice send only */
 } ts__opts;
 
 static int ts__parse(int argc, char **argv, ts__opts *o, ts__client *c, int *first_arg)
@@ -329,6 +331,7 @@ static int ts__parse(int argc, char **argv, ts__opts *o, ts__client *c, int *fir
         {"user", 1, NULL, 'U'},        {"attach", 1, NULL, 'A'},     {NULL, 0, NULL, 0}};
     int ch;
     optind = 1;
+    *first_arg = argc; /* set on every path, the refusals too */
     while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (ch) {
         case 's': o->subject = optarg; break;
@@ -352,6 +355,8 @@ static int ts__parse(int argc, char **argv, ts__opts *o, ts__client *c, int *fir
         case 'F': o->full_name = optarg; break;
         case 'x': o->cc = true; break;
         case 'A':
+            if (!o->allow_attach)
+                return ts__err("--attach goes with notice send only");
             if (o->nattach == TS__MAX_ATTACH_ARGS)
                 return ts__err("at most %d --attach", TS__MAX_ATTACH_ARGS);
             o->attach[o->nattach++] = optarg;
@@ -499,7 +504,10 @@ static int ts__attachments(ts__client *c, const ts__opts *o, json_t **out)
             json_decref(arr);
             return ts__err("cannot read %s: %s", path, f ? "not a regular file" : strerror(e));
         }
-        if (max_bytes > 0 && sb.st_size > max_bytes) {
+        /* a cap of our own when the daemon announces none (an older one) */
+        if (max_bytes <= 0)
+            max_bytes = TS__ATTACH_HARD_MAX;
+        if (sb.st_size > max_bytes) {
             fclose(f);
             json_decref(arr);
             return ts__err("%s: %lld bytes, more than the limit of %lld bytes (%lld KiB) per attachment", path,
@@ -519,8 +527,13 @@ static int ts__attachments(ts__client *c, const ts__opts *o, json_t **out)
         free(data);
         const char *slash = strrchr(path, '/');
         const char *name = slash ? slash + 1 : path;
-        json_array_append_new(arr, json_pack("{s:s,s:s,s:s}", "name", name, "mime", ts__mime_of(name), "data", b64));
+        json_t *file = json_pack("{s:s,s:s,s:s}", "name", name, "mime", ts__mime_of(name), "data", b64);
         free(b64);
+        if (file == NULL) { /* jansson takes UTF-8 only */
+            json_decref(arr);
+            return ts__err("%s: the file name is not UTF-8; rename the file", path);
+        }
+        json_array_append_new(arr, file);
     }
     *out = arr;
     return 0;
@@ -531,6 +544,7 @@ static int ts__notice(ts_ctl *ctl, ts__client *c, int argc, char **argv)
     ts__opts o;
     memset(&o, 0, sizeof o);
     int first;
+    o.allow_attach = argc >= 2 && strcmp(argv[1], "send") == 0;
     int prc = argc < 2 ? TS_CTL_USAGE : ts__parse(argc - 1, argv + 1, &o, c, &first);
     if (prc != 0)
         return prc; /* a usage error, or one already explained (too many --attach) */
@@ -897,8 +911,9 @@ int ts_ctl_api(ts_ctl *ctl, int argc, char **argv)
         fputs(ts__api_help, stdout);
         return 0;
     }
-    /* `tramsyncctl notice --help` and the like: help, before any login */
-    for (int i = 1; i < argc; i++)
+    /* `tramsyncctl notice --help`, `tramsyncctl notice send --help`: help,
+     * before any login (further on, --help may be an option's value) */
+    for (int i = 1; i < argc && i < 3; i++)
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             fputs(ts__api_help, stdout);
             return 0;

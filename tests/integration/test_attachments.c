@@ -1045,6 +1045,9 @@ static void test_limits_and_all_or_nothing(void **state)
     for (int i = 0; i < 197; i++)
         strcat(long_name, "ệ");
     strcat(long_name, ".txt"); /* 201 characters */
+    char wide_name[1024] = "";
+    for (int i = 0; i < 67; i++)
+        strcat(wide_name, "ệ"); /* 67 characters, 201 bytes: too long for some file systems to save beside */
     json_t *six = json_array();
     for (int i = 0; i < 6; i++) {
         char name[32];
@@ -1096,6 +1099,9 @@ static void test_limits_and_all_or_nothing(void **state)
         {"name of 201 characters",
          json_pack("[o,o]", att_text("ghi-chu.txt", NULL, ok_text), att_text(long_name, NULL, ok_text)),
          "attachment 2", "200", 0},
+        {"name of 201 bytes",
+         json_pack("[o,o]", att_text("ghi-chu.txt", NULL, ok_text), att_text(wide_name, NULL, ok_text)),
+         "attachment 2", "bytes", 0},
         {"names differing in case",
          json_pack("[o,o]", att_text("Bao-cao.txt", NULL, ok_text), att_text("bao-cao.TXT", NULL, ok_text)),
          "attachment 2", "same name", 0},
@@ -1241,6 +1247,26 @@ static void test_limits_and_all_or_nothing(void **state)
     free(padded);
     assert_int_equal(notices_total(e), n0 + 2);
     assert_int_equal(district_attachments(e), a0 + 6);
+
+    /* the records API is held to the same file-name rules (SHA-256 of "abc") */
+    static const char rec_fmt[] =
+        "{\"fields\":{\"notice_id\":\"TB-khac\",\"recipients\":[\"%s\"],\"filename\":\"%s\","
+        "\"content\":{\"bin\":\"616263\"},"
+        "\"sha256\":\"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\"}}";
+    char *bad = ts_xasprintf(rec_fmt, codes[0], "hoa-don-\u202efdp.exe");
+    r = http(e, AS_ADMIN, "POST", "/api/records/notice_attachments/TB-khac:1", bad);
+    if (r.status != 422 || strstr(r.body, "direction") == NULL)
+        fail_msg("records API, a name with U+202E: %d %.300s", r.status, r.body);
+    ts_th_resp_free(&r);
+    free(bad);
+    assert_int_equal(district_attachments(e), a0 + 6);
+    char *good = ts_xasprintf(rec_fmt, codes[0], "hoa-don.pdf");
+    r = http(e, AS_ADMIN, "POST", "/api/records/notice_attachments/TB-khac:1", good);
+    if (r.status != 200)
+        fail_msg("records API, a plain name: %d %.300s", r.status, r.body);
+    ts_th_resp_free(&r);
+    free(good);
+    assert_int_equal(district_attachments(e), a0 + 7);
 
     env_finish(e);
     free(big);
@@ -1719,9 +1745,13 @@ static void test_save_never_overwrites_without_force(void **state)
     save_refused(bn, id, "1", p, false, "--force");
     expect_file(p, old, strlen(old));
     expect_no_file_like(dir, ".tramsync-");
-    /* --force replaces it */
+    /* --force replaces it; a health document is not for every local user */
     save_ok(bn, id, "1", p, true, p);
     expect_file(p, plan, strlen(plan));
+    struct stat sb;
+    assert_int_equal(stat(p, &sb), 0);
+    if ((sb.st_mode & 0007) != 0)
+        fail_msg("%s saved with mode %o, readable by other users", p, (unsigned)(sb.st_mode & 0777));
     expect_no_file_like(dir, ".tramsync-");
     assert_int_equal(files_in(dir), 1);
     /* into a folder: under the attachment's own name */
