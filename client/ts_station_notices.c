@@ -251,24 +251,6 @@ static int ts__handling(ts_store *st, const char *id, char *table, size_t tsize,
 
 /* ---------------------------------------------------------------- attachments */
 
-static json_t *ts__files_json(ts_store *st, const char *notice_id)
-{
-    json_t *arr = json_array();
-    char **ids;
-    size_t n;
-    ts_error err;
-    if (ts_attachment_ids(st, notice_id, &ids, &n, &err) < 0)
-        return arr;
-    for (size_t i = 0; i < n; i++) {
-        ts_attachment f;
-        if (ts_attachment_read(st, notice_id, ids[i], false, &f, &err) == 0)
-            json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:I,s:s,s:b}", "id", f.id, "name", f.name, "mime", f.mime,
-                                                 "size", (json_int_t)f.len, "sha256", f.sha256, "verified", f.verified));
-    }
-    ts_attachment_ids_free(ids, n);
-    return arr;
-}
-
 /* The handling record of a notice or a task here: "<id>:<station>". */
 static int ts__handling(ts_store *st, const char *id, char *table, size_t tsize, char *rid, size_t rsize,
                         ts_change *c, ts_arena *arena, ts_error *err);
@@ -302,15 +284,15 @@ int ts_station_attachment(ts_store *st, const char *notice_id, const char *which
         if (strcmp(ids[i], which) == 0 || strcmp(ids[i], want) == 0)
             found = ids[i];
     if (found) {
-        rc = ts_attachment_read(st, notice_id, found, true, out, err);
+        rc = ts_attachment_read(st, notice_id, found, TS_ATTACHMENT_BYTES | TS_ATTACHMENT_VERIFY, out, err);
     } else {
         rc = ts_error_set(err, TS_ENOT_FOUND, "notice %s has no attachment \"%s\" here%s", notice_id, which,
                           n ? " (see tramsync notice show)" : " (none arrived yet)");
         for (size_t i = 0; i < n; i++) {
             ts_attachment f;
             ts_error e2;
-            if (ts_attachment_read(st, notice_id, ids[i], false, &f, &e2) == 0 && strcmp(f.name, which) == 0) {
-                rc = ts_attachment_read(st, notice_id, ids[i], true, out, err);
+            if (ts_attachment_read(st, notice_id, ids[i], 0, &f, &e2) == 0 && strcmp(f.name, which) == 0) {
+                rc = ts_attachment_read(st, notice_id, ids[i], TS_ATTACHMENT_BYTES | TS_ATTACHMENT_VERIFY, out, err);
                 break;
             }
         }
@@ -459,8 +441,12 @@ int ts_station_show(ts_store *st, const char *id, json_t **out, ts_error *err)
     }
     json_object_set_new(o, "id", json_string(id));
     json_object_set_new(o, "kind", json_string(notice ? "notice" : "task"));
-    if (notice)
-        json_object_set_new(o, "attachments", ts__files_json(st, id));
+    if (notice) {
+        json_t *files = NULL;
+        ts_error ferr;
+        ts_attachment_list(st, id, true, &files, &ferr);
+        json_object_set_new(o, "attachments", files ? files : json_array());
+    }
     ts_arena_free(&arena);
     *out = o;
     return 0;

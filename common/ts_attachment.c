@@ -42,7 +42,7 @@ void ts_attachment_ids_free(char **ids, size_t n)
     free(ids);
 }
 
-int ts_attachment_read(ts_store *st, const char *notice_id, const char *id, bool with_data, ts_attachment *out,
+int ts_attachment_read(ts_store *st, const char *notice_id, const char *id, unsigned what, ts_attachment *out,
                        ts_error *err)
 {
     memset(out, 0, sizeof *out);
@@ -78,9 +78,9 @@ int ts_attachment_read(ts_store *st, const char *notice_id, const char *id, bool
             out->sha256[0] = '\0';
         out->len = o.via.bin.size;
         char sum[65];
-        out->verified = out->sha256[0] != '\0' && ts_sha256_hex(o.via.bin.ptr, o.via.bin.size, sum) &&
-                        strcmp(sum, out->sha256) == 0;
-        if (with_data) {
+        out->verified = (what & TS_ATTACHMENT_VERIFY) != 0 && out->sha256[0] != '\0' &&
+                        ts_sha256_hex(o.via.bin.ptr, o.via.bin.size, sum) && strcmp(sum, out->sha256) == 0;
+        if (what & TS_ATTACHMENT_BYTES) {
             out->data = ts_xmalloc(out->len ? out->len : 1);
             memcpy(out->data, o.via.bin.ptr, out->len);
         }
@@ -88,6 +88,31 @@ int ts_attachment_read(ts_store *st, const char *notice_id, const char *id, bool
     ts_version_free(&c.v);
     ts_arena_free(&arena);
     return rc;
+}
+
+int ts_attachment_list(ts_store *st, const char *notice_id, bool verify, json_t **out, ts_error *err)
+{
+    *out = NULL;
+    char **ids;
+    size_t n;
+    int rc = ts_attachment_ids(st, notice_id, &ids, &n, err);
+    if (rc < 0)
+        return rc;
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++) {
+        ts_attachment f;
+        ts_error gerr;
+        if (ts_attachment_read(st, notice_id, ids[i], verify ? TS_ATTACHMENT_VERIFY : 0, &f, &gerr) < 0)
+            continue;
+        json_t *o = json_pack("{s:s,s:s,s:s,s:I,s:s}", "id", f.id, "name", f.name, "mime", f.mime, "size",
+                              (json_int_t)f.len, "sha256", f.sha256);
+        if (verify)
+            json_object_set_new(o, "verified", json_boolean(f.verified));
+        json_array_append_new(arr, o);
+    }
+    ts_attachment_ids_free(ids, n);
+    *out = arr;
+    return 0;
 }
 
 void ts_attachment_free(ts_attachment *a)

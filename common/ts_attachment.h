@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "common/ts_error.h"
 #include "common/ts_record.h"
 #include "common/ts_store.h"
@@ -22,7 +24,7 @@ typedef struct ts_attachment {
     char name[1024];
     char mime[128]; /* application/octet-stream when absent */
     char sha256[65];
-    bool verified;  /* the content matches sha256 as read now */
+    bool verified;  /* the content matches sha256 as read now (TS_ATTACHMENT_VERIFY) */
     uint8_t *data;  /* only when read with its bytes; ts_attachment_free */
     size_t len;
 } ts_attachment;
@@ -32,11 +34,21 @@ typedef struct ts_attachment {
 int ts_attachment_ids(ts_store *st, const char *notice_id, char ***ids, size_t *n, ts_error *err);
 void ts_attachment_ids_free(char **ids, size_t n);
 
-/* Reads attachment record `id` of notice `notice_id`, with its bytes when
- * with_data (whether or not they verify: the caller decides). TS_ENOT_FOUND
- * when there is no such live attachment of that notice. */
-int ts_attachment_read(ts_store *st, const char *notice_id, const char *id, bool with_data, ts_attachment *out,
+/* What ts_attachment_read does besides reading the fields. */
+#define TS_ATTACHMENT_BYTES 1u  /* copy the bytes into data */
+#define TS_ATTACHMENT_VERIFY 2u /* hash them and set verified (false otherwise) */
+
+/* Reads attachment record `id` of notice `notice_id`; with the bytes and
+ * their check as `what` asks (whether or not they verify: the caller
+ * decides). TS_ENOT_FOUND when there is no such live attachment of that
+ * notice. */
+int ts_attachment_read(ts_store *st, const char *notice_id, const char *id, unsigned what, ts_attachment *out,
                        ts_error *err);
 void ts_attachment_free(ts_attachment *a);
+
+/* The attachments of a notice as a JSON array of {id, name, mime, size,
+ * sha256} (not the bytes), and "verified" when verify (the bytes hashed
+ * again). */
+int ts_attachment_list(ts_store *st, const char *notice_id, bool verify, json_t **out, ts_error *err);
 
 #endif

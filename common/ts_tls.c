@@ -29,6 +29,16 @@ static int ts__str_cmp(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* A certificate serial as uppercase hex, as the CRL list is kept; NULL when
+ * OpenSSL cannot convert it. OPENSSL_free it. */
+static char *ts__serial_hex(const ASN1_INTEGER *serial)
+{
+    BIGNUM *bn = ASN1_INTEGER_to_BN(serial, NULL);
+    char *hex = bn ? BN_bn2hex(bn) : NULL;
+    BN_free(bn);
+    return hex;
+}
+
 /* Each certificate of the chain below the root (the district CA issues
  * them all, so its CRL lists them all): revoked, or an expired CRL, fails
  * the handshake with OpenSSL's own errors. */
@@ -47,12 +57,10 @@ static int ts__verify_cb(int ok, X509_STORE_CTX *store)
         X509_STORE_CTX_set_error(store, X509_V_ERR_CRL_HAS_EXPIRED);
         return 0;
     }
-    BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(current), NULL);
-    char *hex = bn ? BN_bn2hex(bn) : NULL;
+    char *hex = ts__serial_hex(X509_get0_serialNumber(current));
     bool revoked = hex != NULL && ctx->nrevoked > 0 &&
                    bsearch(&hex, ctx->revoked, ctx->nrevoked, sizeof *ctx->revoked, ts__str_cmp) != NULL;
     OPENSSL_free(hex);
-    BN_free(bn);
     if (revoked) {
         X509_STORE_CTX_set_error(store, X509_V_ERR_CERT_REVOKED);
         return 0;
@@ -101,12 +109,10 @@ static int ts__load_crl(ts_tls_ctx *ctx, const char *crl_file, const char *ca_fi
     int n = list ? sk_X509_REVOKED_num(list) : 0;
     ctx->revoked = ts_xcalloc(n > 0 ? (size_t)n : 1, sizeof *ctx->revoked);
     for (int i = 0; i < n; i++) {
-        BIGNUM *bn = ASN1_INTEGER_to_BN(X509_REVOKED_get0_serialNumber(sk_X509_REVOKED_value(list, i)), NULL);
-        char *hex = bn ? BN_bn2hex(bn) : NULL;
+        char *hex = ts__serial_hex(X509_REVOKED_get0_serialNumber(sk_X509_REVOKED_value(list, i)));
         if (hex != NULL)
             ctx->revoked[ctx->nrevoked++] = ts_xstrdup(hex);
         OPENSSL_free(hex);
-        BN_free(bn);
     }
     if (ctx->nrevoked > 1)
         qsort(ctx->revoked, ctx->nrevoked, sizeof *ctx->revoked, ts__str_cmp);

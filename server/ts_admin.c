@@ -1673,11 +1673,9 @@ static void ts__api_notice_send(ts__job *j, ts_store *st)
         ts__fail_err(j, &err);
         return;
     }
-    json_t *detail = NULL, *attached = NULL;
-    if (ts_notice_show(st, id, &detail, &err) == 0)
-        attached = json_incref(json_object_get(detail, "attachments"));
-    json_decref(detail);
-    if (attached == NULL)
+    /* what was stored, as the notice's detail lists it */
+    json_t *attached = NULL;
+    if (ts_attachment_list(st, id, false, &attached, &err) < 0)
         attached = json_array();
     char audit[160];
     json_int_t bytes = 0;
@@ -2721,6 +2719,18 @@ static void ts__work(ts_dbjob *base, ts_store *st)
     j->route->fn(j, st);
 }
 
+/* A database job of the admin API ended: if the API is stopping and that was
+ * the last thing it waited for, it is freed and its stop completes. */
+static void ts__job_ended(ts_admin *a)
+{
+    if (a->stopping && a->jobs == 0 && a->closing_parts == 0 && a->stop_done) {
+        void (*done)(void *) = a->stop_done;
+        void *arg = a->stop_arg;
+        ts__admin_free(a);
+        done(arg);
+    }
+}
+
 static void ts__done(ts_dbjob *base)
 {
     ts__job *j = base->data;
@@ -2754,12 +2764,7 @@ static void ts__done(ts_dbjob *base)
         free(data);
     }
     ts__job_free(j);
-    if (a->stopping && a->jobs == 0 && a->closing_parts == 0 && a->stop_done) {
-        void (*done)(void *) = a->stop_done;
-        void *arg = a->stop_arg;
-        ts__admin_free(a);
-        done(arg);
-    }
+    ts__job_ended(a);
 }
 
 static void ts__cookie_token(const char *cookie, char *out, size_t size)
@@ -2926,12 +2931,7 @@ static void ts__esc_done(ts_dbjob *base)
     free(j->frames);
     free(j->items);
     free(j);
-    if (a->stopping && a->jobs == 0 && a->closing_parts == 0 && a->stop_done) {
-        void (*done)(void *) = a->stop_done;
-        void *arg = a->stop_arg;
-        ts__admin_free(a);
-        done(arg);
-    }
+    ts__job_ended(a);
 }
 
 static void ts__esc_tick(uv_timer_t *t)
@@ -3000,12 +3000,7 @@ static void ts__tgt_done(ts_dbjob *base)
     a->targets_running = false;
     ts_strlist_free(&j->stations);
     free(j);
-    if (a->stopping && a->jobs == 0 && a->closing_parts == 0 && a->stop_done) {
-        void (*done)(void *) = a->stop_done;
-        void *arg = a->stop_arg;
-        ts__admin_free(a);
-        done(arg);
-    }
+    ts__job_ended(a);
 }
 
 static void ts__targets_refresh(ts_admin *a)
@@ -3074,12 +3069,7 @@ static void ts__watch_done(ts_dbjob *base)
         a->watch_conflicts = j->open;
     }
     free(j);
-    if (a->stopping && a->jobs == 0 && a->closing_parts == 0 && a->stop_done) {
-        void (*done)(void *) = a->stop_done;
-        void *arg = a->stop_arg;
-        ts__admin_free(a);
-        done(arg);
-    }
+    ts__job_ended(a);
 }
 
 static void ts__watch_tick(uv_timer_t *t)

@@ -585,23 +585,6 @@ static int ts__put_file(ts_store *st, const ts_actor *who, const char *notice_id
     return rc;
 }
 
-static int ts__files_json(ts_store *st, const char *notice_id, json_t *arr, ts_error *err)
-{
-    char **ids;
-    size_t n;
-    int rc = ts_attachment_ids(st, notice_id, &ids, &n, err);
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        ts_attachment f;
-        ts_error gerr;
-        if (ts_attachment_read(st, notice_id, ids[i], false, &f, &gerr) == 0)
-            json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:I,s:s}", "id", f.id, "name", f.name, "mime", f.mime,
-                                                 "size", (json_int_t)f.len, "sha256", f.sha256));
-    }
-    if (rc == 0)
-        ts_attachment_ids_free(ids, n);
-    return rc;
-}
-
 int ts_notice_attachment(ts_store *st, const char *notice_id, const char *attachment_id, ts_attachment *out,
                          ts_error *err)
 {
@@ -612,7 +595,7 @@ int ts_notice_attachment(ts_store *st, const char *notice_id, const char *attach
         memset(out, 0, sizeof *out);
         return ts_error_set(err, TS_ENOT_FOUND, "notice %.60s has no attachment %.60s", notice_id, attachment_id);
     }
-    int rc = ts_attachment_read(st, notice_id, id, true, out, err);
+    int rc = ts_attachment_read(st, notice_id, id, TS_ATTACHMENT_BYTES | TS_ATTACHMENT_VERIFY, out, err);
     /* the type goes into a header: only a well-formed one, whatever an older
      * schema let into the record */
     char mime[sizeof out->mime];
@@ -803,9 +786,9 @@ static int ts__show(ts_store *st, const char *id, bool files, json_t **out, ts_e
     json_object_set_new(o, "recipients", recips);
     json_object_set_new(o, "counts", counts);
     if (rc == 0 && files) {
-        json_t *arr = json_array();
-        rc = ts__files_json(st, id, arr, err);
-        json_object_set_new(o, "attachments", arr);
+        json_t *arr = NULL;
+        rc = ts_attachment_list(st, id, false, &arr, err);
+        json_object_set_new(o, "attachments", arr ? arr : json_array());
     } else if (rc == 0) {
         char **ids;
         size_t n;
