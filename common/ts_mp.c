@@ -657,68 +657,31 @@ void ts_value_to_json(ts_buf *b, const uint8_t *value, size_t len)
 
 /* ---------------------------------------------------------------- direct writers */
 
-static void ts__put_be(ts_buf *b, uint8_t type, uint64_t v, size_t n)
-{
-    uint8_t tmp[9];
-    tmp[0] = type;
-    for (size_t i = 0; i < n; i++)
-        tmp[1 + i] = (uint8_t)(v >> (8 * (n - 1 - i)));
-    ts_buf_append(b, tmp, n + 1);
-}
-
 void ts_mp_put_map(ts_buf *b, uint32_t n)
 {
-    if (n < 16) {
-        uint8_t c = (uint8_t)(0x80 | n);
-        ts_buf_append(b, &c, 1);
-    } else if (n < 65536) {
-        ts__put_be(b, 0xde, n, 2);
-    } else {
-        ts__put_be(b, 0xdf, n, 4);
-    }
+    ts_buf_reserve(b, TS_MP_HEADER_MAX);
+    b->len = (size_t)(ts_mp_write_map(b->data + b->len, n) - b->data);
 }
 
 void ts_mp_put_array(ts_buf *b, uint32_t n)
 {
-    if (n < 16) {
-        uint8_t c = (uint8_t)(0x90 | n);
-        ts_buf_append(b, &c, 1);
-    } else if (n < 65536) {
-        ts__put_be(b, 0xdc, n, 2);
-    } else {
-        ts__put_be(b, 0xdd, n, 4);
-    }
+    ts_buf_reserve(b, TS_MP_HEADER_MAX);
+    b->len = (size_t)(ts_mp_write_array(b->data + b->len, n) - b->data);
 }
 
 void ts_mp_put_str(ts_buf *b, const char *s, size_t n)
 {
-    if (n < 32) {
-        uint8_t c = (uint8_t)(0xa0 | n);
-        ts_buf_append(b, &c, 1);
-    } else if (n < 256) {
-        ts__put_be(b, 0xd9, n, 1);
-    } else if (n < 65536) {
-        ts__put_be(b, 0xda, n, 2);
-    } else {
-        ts__put_be(b, 0xdb, n, 4);
-    }
-    ts_buf_append(b, s, n);
+    ts_buf_reserve(b, TS_MP_HEADER_MAX + n);
+    uint8_t *p = ts_mp_write_str_header(b->data + b->len, n);
+    if (n)
+        memcpy(p, s, n);
+    b->len = (size_t)(p + n - b->data);
 }
 
 void ts_mp_put_uint(ts_buf *b, uint64_t v)
 {
-    if (v < 128) {
-        uint8_t c = (uint8_t)v;
-        ts_buf_append(b, &c, 1);
-    } else if (v < 256) {
-        ts__put_be(b, 0xcc, v, 1);
-    } else if (v < 65536) {
-        ts__put_be(b, 0xcd, v, 2);
-    } else if (v <= UINT32_MAX) {
-        ts__put_be(b, 0xce, v, 4);
-    } else {
-        ts__put_be(b, 0xcf, v, 8);
-    }
+    ts_buf_reserve(b, TS_MP_HEADER_MAX);
+    b->len = (size_t)(ts_mp_write_uint(b->data + b->len, v) - b->data);
 }
 
 void ts_mp_put_canonical(ts_buf *b, const msgpack_object *o)

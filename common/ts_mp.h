@@ -72,8 +72,61 @@ int ts_mp_scalar(const uint8_t *buf, size_t len, msgpack_object *out);
  * float64, map entries sorted by key bytes. */
 void ts_mp_pack_canonical(msgpack_packer *pk, const msgpack_object *o);
 void ts_mp_pack_cstr(msgpack_packer *pk, const char *s);
-/* The same smallest forms msgpack-c's packer writes, straight into a buffer
- * (for the store's hot path: no callback per token). */
+/* Headers in the same smallest forms msgpack-c's packer writes, into room
+ * the caller has reserved (at most TS_MP_HEADER_MAX bytes each); each returns
+ * the byte after what it wrote. Inline: packing every field of every change
+ * is a measurable part of applying a change set. */
+#define TS_MP_HEADER_MAX 9
+
+static inline uint8_t *ts_mp_write_be(uint8_t *p, uint8_t type, uint64_t v, unsigned n)
+{
+    *p++ = type;
+    for (unsigned i = 0; i < n; i++)
+        *p++ = (uint8_t)(v >> (8 * (n - 1 - i)));
+    return p;
+}
+
+static inline uint8_t *ts_mp_write_map(uint8_t *p, uint32_t n)
+{
+    if (n < 16) {
+        *p = (uint8_t)(0x80 | n);
+        return p + 1;
+    }
+    return n < 65536 ? ts_mp_write_be(p, 0xde, n, 2) : ts_mp_write_be(p, 0xdf, n, 4);
+}
+
+static inline uint8_t *ts_mp_write_array(uint8_t *p, uint32_t n)
+{
+    if (n < 16) {
+        *p = (uint8_t)(0x90 | n);
+        return p + 1;
+    }
+    return n < 65536 ? ts_mp_write_be(p, 0xdc, n, 2) : ts_mp_write_be(p, 0xdd, n, 4);
+}
+
+static inline uint8_t *ts_mp_write_str_header(uint8_t *p, size_t n)
+{
+    if (n < 32) {
+        *p = (uint8_t)(0xa0 | n);
+        return p + 1;
+    }
+    return n < 256 ? ts_mp_write_be(p, 0xd9, n, 1) : n < 65536 ? ts_mp_write_be(p, 0xda, n, 2)
+                                                                : ts_mp_write_be(p, 0xdb, n, 4);
+}
+
+static inline uint8_t *ts_mp_write_uint(uint8_t *p, uint64_t v)
+{
+    if (v < 128) {
+        *p = (uint8_t)v;
+        return p + 1;
+    }
+    return v < 256 ? ts_mp_write_be(p, 0xcc, v, 1)
+           : v < 65536       ? ts_mp_write_be(p, 0xcd, v, 2)
+           : v <= UINT32_MAX ? ts_mp_write_be(p, 0xce, v, 4)
+                             : ts_mp_write_be(p, 0xcf, v, 8);
+}
+
+/* The same forms appended to a buffer. */
 struct ts_buf;
 void ts_mp_put_map(struct ts_buf *b, uint32_t n);
 void ts_mp_put_array(struct ts_buf *b, uint32_t n);

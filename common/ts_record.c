@@ -301,17 +301,26 @@ void ts_fields_pack(msgpack_packer *pk, const ts_version *v)
 
 void ts_fields_pack_buf(ts_buf *b, const ts_version *v)
 {
-    ts_mp_put_map(b, v->nfields);
+    /* room for all of it first, then headers and bytes written in place */
+    size_t room = TS_MP_HEADER_MAX;
     for (uint32_t i = 0; i < v->nfields; i++) {
         const ts_field *f = &v->fields[i];
-        ts_buf_reserve(b, f->name_len + f->value_len + f->dot.rid.len + 32);
-        ts_mp_put_str(b, f->name, f->name_len);
-        ts_mp_put_array(b, 4);
-        ts_buf_append(b, f->value, f->value_len);
-        ts_mp_put_str(b, f->dot.rid.b, f->dot.rid.len);
-        ts_mp_put_uint(b, f->dot.counter);
-        ts_mp_put_uint(b, f->hlc);
+        room += (size_t)f->name_len + f->value_len + f->dot.rid.len + 5 * TS_MP_HEADER_MAX;
     }
+    ts_buf_reserve(b, room);
+    uint8_t *p = ts_mp_write_map(b->data + b->len, v->nfields);
+    for (uint32_t i = 0; i < v->nfields; i++) {
+        const ts_field *f = &v->fields[i];
+        p = ts_mp_write_str_header(p, f->name_len);
+        memcpy(p, f->name, f->name_len);
+        p = ts_mp_write_array(p + f->name_len, 4);
+        memcpy(p, f->value, f->value_len); /* already canonical msgpack */
+        p = ts_mp_write_str_header(p + f->value_len, f->dot.rid.len);
+        memcpy(p, f->dot.rid.b, f->dot.rid.len);
+        p = ts_mp_write_uint(p + f->dot.rid.len, f->dot.counter);
+        p = ts_mp_write_uint(p, f->hlc);
+    }
+    b->len = (size_t)(p - b->data);
 }
 
 static int ts__field_cmp(const void *x, const void *y)

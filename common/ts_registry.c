@@ -421,19 +421,27 @@ static void ts__text_scan(const uint8_t *s, size_t n, ts__text_info *out)
             continue;
         }
         ascii = false;
+        /* the ranges of ts_utf8_valid, in line (Vietnamese text is mostly
+         * two- and three-byte characters) */
         size_t len = c >= 0xc2 && c < 0xe0 ? 2 : c >= 0xe0 && c < 0xf0 ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
-        if (len == 0 || !ts_utf8_valid(s + i, len > n - i ? n - i : len) || len > n - i) {
-            out->utf8_ok = false;
-            out->has_nul = nul;
-            out->ascii = false;
-            out->chars = chars;
-            return;
-        }
+        if (len == 0 || len > n - i)
+            goto invalid;
+        unsigned c1 = s[i + 1];
+        unsigned lo = c == 0xe0 ? 0xa0 : c == 0xf0 ? 0x90 : 0x80;
+        unsigned hi = c == 0xed ? 0x9f : c == 0xf4 ? 0x8f : 0xbf;
+        if (c1 < lo || c1 > hi || (len > 2 && (s[i + 2] & 0xc0) != 0x80) || (len > 3 && (s[i + 3] & 0xc0) != 0x80))
+            goto invalid;
         i += len;
     }
     out->utf8_ok = true;
     out->has_nul = nul;
     out->ascii = ascii;
+    out->chars = chars;
+    return;
+invalid:
+    out->utf8_ok = false;
+    out->has_nul = nul;
+    out->ascii = false;
     out->chars = chars;
 }
 

@@ -607,6 +607,58 @@ static void test_text_checks(void **state)
     ts_registry_free(&reg);
 }
 
+/* The text check decodes UTF-8 on its own (in one pass with the NUL and the
+ * length): it must say exactly what ts_utf8_valid says, for every two-byte
+ * sequence and every lead byte of the longer ones, alone and after eight
+ * ASCII bytes (the word-at-a-time path). */
+static int text_accepted(const ts_field_def *f, const uint8_t *bytes, size_t len)
+{
+    uint8_t v[32];
+    v[0] = (uint8_t)(0xa0 | len); /* fixstr */
+    memcpy(v + 1, bytes, len);
+    ts_error err;
+    return ts_field_validate(f, v, len + 1, &err) == 0;
+}
+
+static void check_utf8_agrees(const ts_field_def *f, const uint8_t *seq, size_t n)
+{
+    uint8_t padded[16] = "abcdefgh";
+    memcpy(padded + 8, seq, n);
+    bool want = ts_utf8_valid(seq, n) && memchr(seq, 0, n) == NULL;
+    if (text_accepted(f, seq, n) != want || text_accepted(f, padded, n + 8) != want)
+        fail_msg("%zu bytes %02x %02x %02x %02x: ts_utf8_valid says %s", n, seq[0], n > 1 ? seq[1] : 0,
+                 n > 2 ? seq[2] : 0, n > 3 ? seq[3] : 0, want ? "valid" : "invalid");
+}
+
+static void test_text_utf8_agrees(void **state)
+{
+    (void)state;
+    ts_registry reg;
+    load(&reg, "{\"version\": 1, \"tables\": {\"t\": {\"kind\": \"district\", \"audience\": \"all\", \"fields\": "
+               "{\"f\": {\"type\": \"text\"}}}}}");
+    const ts_field_def *f = ts_table_field(ts_registry_table(&reg, "t"), "f");
+    static const uint8_t edges[] = {0x00, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xff};
+    for (unsigned a = 0; a < 256; a++) {
+        for (unsigned b = 0; b < 256; b++) {
+            uint8_t seq[4] = {(uint8_t)a, (uint8_t)b, 0, 0};
+            check_utf8_agrees(f, seq, 2);
+            if (a < 0xe0 || b % 8 != 0) /* longer sequences: every lead, a spread of second bytes */
+                continue;
+            for (size_t c = 0; c < sizeof edges; c++) {
+                seq[2] = edges[c];
+                check_utf8_agrees(f, seq, 3);
+                for (size_t d = 0; d < sizeof edges; d += 3) {
+                    seq[3] = edges[d];
+                    check_utf8_agrees(f, seq, 4);
+                }
+            }
+        }
+        uint8_t one = (uint8_t)a;
+        check_utf8_agrees(f, &one, 1);
+    }
+    ts_registry_free(&reg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -621,6 +673,7 @@ int main(void)
         cmocka_unit_test(test_store_refuses),
         cmocka_unit_test(test_patterns_agree_with_regexec),
         cmocka_unit_test(test_text_checks),
+        cmocka_unit_test(test_text_utf8_agrees),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
