@@ -1,9 +1,11 @@
 /* Store benchmark (`make bench ONLY=store`): what the district store costs
  * over the bare SQLite write it is built on. Every round uses fresh database
  * files in a temporary directory ($TMPDIR or /tmp), WAL, synchronous=FULL,
- * one transaction per 1,000 records; TS_BENCH_ROUNDS rounds (default 5,
- * the order of the two sides alternating); the rates are the best of the
- * rounds, the ratio is the median of the rounds' own ratios.
+ * one transaction per 1,000 records. The two sides run interleaved, a
+ * change set each in turn (who goes first alternating), so that both see the
+ * same machine: on a shared, noisy machine a side run whole after the other
+ * met different weather. TS_BENCH_ROUNDS rounds (default 5); the rates are
+ * the best of the rounds, the ratio is the median of the rounds' own ratios.
  *
  *   sqlite_upsert_rps  baseline: raw SQLite, a records table (tbl, id, owner,
  *                      vv BLOB, fields BLOB, PRIMARY KEY(tbl, id)) WITHOUT
@@ -24,6 +26,9 @@
  *                      both puts also wrote `_deleted`, each merge also logs
  *                      one identical-value conflict row (marked resolved).
  *
+ * Both sides take their changes as the daemon hands them to the store: a
+ * PUSH frame decoded by proto/ (untimed).
+ *
  * TS_BENCH_ROWS (default 50,000) records per run; TS_BENCH_APPLY_ONLY=1 skips
  * the merge phase (to profile the apply path alone). Changes are built outside
  * the timed regions. Output: lines "BENCH <name> <value> <unit>"; notes go
@@ -32,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -43,6 +49,7 @@
 #include "common/ts_registry.h"
 #include "common/ts_store.h"
 #include "common/ts_xmalloc.h"
+#include "proto/ts_msg.h"
 #include "tests/support/ts_test.h"
 
 #define BATCH 1000
@@ -178,10 +185,31 @@ static void build_update(const workload *w, uint32_t i, ts_change *c, ts_arena *
     put_not_deleted(&c->v, arena, scratch, &dot, hlc);
 }
 
-static void free_changes(ts_change *c, size_t n)
+typedef void (*build_fn)(const workload *w, uint32_t i, ts_change *c, ts_arena *arena, ts_buf *scratch);
+
+/* Changes first..first+n-1 as the daemon hands them to the store: built into
+ * a PUSH, encoded to a frame, and decoded from it (memory laid out as the
+ * decoder lays it out). Untimed. */
+static const ts_change *decode_batch(const workload *w, build_fn build, uint32_t first, uint32_t n, ts_msg *decoded,
+                                     ts_buf *scratch, ts_buf *frame)
 {
-    for (size_t i = 0; i < n; i++)
-        ts_version_free(&c[i].v);
+    ts_msg push;
+    ts_msg_init(&push, TS_MSG_PUSH);
+    push.u.push.batch = 1 + first / BATCH;
+    ts_change *built = ts_msg_alloc_changes(&push, &push.u.push.changes, n);
+    for (uint32_t k = 0; k < n; k++)
+        build(w, first + k, &built[k], &push.arena, scratch);
+    ts_buf_reset(frame);
+    ts_msg_encode(&push, frame);
+    ts_msg_free(&push);
+    ts_proto_limits limits;
+    ts_proto_limits_default(&limits);
+    ts_error err;
+    if (ts_msg_decode(frame->data + 4, frame->len - 4, &limits, decoded, &err) < 0)
+        die("decode PUSH", err.msg);
+    if (decoded->type != TS_MSG_PUSH || decoded->u.push.changes.n != n)
+        die("decode PUSH", "not the PUSH that was encoded");
+    return decoded->u.push.changes.items;
 }
 
 /* ---------------------------------------------------------------- baseline: raw SQLite */
@@ -193,88 +221,88 @@ static void sql_exec(sqlite3 *db, const char *sql)
         die(sql, msg ? msg : sqlite3_errmsg(db));
 }
 
-/* Seconds spent in the timed region (the transactions). */
-static double run_sqlite(const char *dir, const workload *w)
-{
-    char *path = ts_xasprintf("%s/raw.db", dir);
+typedef struct raw_db {
     sqlite3 *db;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK)
-        die(path, sqlite3_errmsg(db));
-    /* the store's own settings (cache size included), so the ratio is the cost of its logic */
-    sql_exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA cache_size = -16000;"
-                 "CREATE TABLE records(tbl TEXT NOT NULL, id TEXT NOT NULL, owner TEXT NOT NULL,"
-                 " vv BLOB NOT NULL, fields BLOB NOT NULL, PRIMARY KEY(tbl, id)) WITHOUT ROWID;");
     sqlite3_stmt *upsert;
-    if (sqlite3_prepare_v2(db,
+    ts_buf blobs;     /* this change set's vv and fields blobs, back to back */
+    size_t *vv_off;   /* where each change's vv starts in blobs (BATCH + 1) */
+    size_t *fields_off;
+} raw_db;
+
+static void raw_open(raw_db *r, const char *dir)
+{
+    memset(r, 0, sizeof *r);
+    char *path = ts_xasprintf("%s/raw.db", dir);
+    if (sqlite3_open_v2(path, &r->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK)
+        die(path, sqlite3_errmsg(r->db));
+    free(path);
+    /* the store's own settings (cache size included), so the ratio is the cost of its logic */
+    sql_exec(r->db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA cache_size = -16000;"
+                    "CREATE TABLE records(tbl TEXT NOT NULL, id TEXT NOT NULL, owner TEXT NOT NULL,"
+                    " vv BLOB NOT NULL, fields BLOB NOT NULL, PRIMARY KEY(tbl, id)) WITHOUT ROWID;");
+    if (sqlite3_prepare_v2(r->db,
                            "INSERT INTO records(tbl, id, owner, vv, fields) VALUES(?1, ?2, ?3, ?4, ?5)"
                            " ON CONFLICT(tbl, id) DO UPDATE SET owner = excluded.owner, vv = excluded.vv,"
                            " fields = excluded.fields",
-                           -1, &upsert, NULL) != SQLITE_OK)
-        die("prepare upsert", sqlite3_errmsg(db));
+                           -1, &r->upsert, NULL) != SQLITE_OK)
+        die("prepare upsert", sqlite3_errmsg(r->db));
+    ts_buf_init(&r->blobs);
+    r->vv_off = ts_xcalloc(BATCH + 1, sizeof *r->vv_off);
+    r->fields_off = ts_xcalloc(BATCH + 1, sizeof *r->fields_off);
+}
 
-    ts_arena arena;
-    ts_arena_init(&arena, 256 * 1024);
-    ts_buf scratch = TS_BUF_INIT, blobs = TS_BUF_INIT;
-    ts_change *changes = ts_xcalloc(BATCH, sizeof *changes);
-    size_t *vv_off = ts_xcalloc(BATCH + 1, sizeof *vv_off), *fields_off = ts_xcalloc(BATCH + 1, sizeof *fields_off);
-    double timed = 0;
-    for (uint32_t start = 0; start < w->rows; start += BATCH) {
-        uint32_t n = w->rows - start < BATCH ? w->rows - start : BATCH;
-        /* untimed: the rows and their blobs, as the store would encode them */
-        ts_buf_reset(&blobs);
-        msgpack_packer pk;
-        ts_buf_packer(&blobs, &pk);
-        for (uint32_t k = 0; k < n; k++) {
-            build_create(w, start + k, &changes[k], &arena, &scratch);
-            vv_off[k] = blobs.len;
-            ts_vv_pack(&pk, &changes[k].v.vv);
-            fields_off[k] = blobs.len;
-            ts_fields_pack(&pk, &changes[k].v);
-        }
-        vv_off[n] = blobs.len;
-
-        double t0 = now_s();
-        sql_exec(db, "BEGIN");
-        for (uint32_t k = 0; k < n; k++) {
-            const ts_change *c = &changes[k];
-            size_t fields_end = vv_off[k + 1];
-            sqlite3_bind_text(upsert, 1, c->table, -1, SQLITE_STATIC);
-            sqlite3_bind_text(upsert, 2, c->id, -1, SQLITE_STATIC);
-            sqlite3_bind_text(upsert, 3, c->owner, -1, SQLITE_STATIC);
-            sqlite3_bind_blob(upsert, 4, blobs.data + vv_off[k], (int)(fields_off[k] - vv_off[k]), SQLITE_STATIC);
-            sqlite3_bind_blob(upsert, 5, blobs.data + fields_off[k], (int)(fields_end - fields_off[k]),
-                              SQLITE_STATIC);
-            if (sqlite3_step(upsert) != SQLITE_DONE)
-                die("upsert", sqlite3_errmsg(db));
-            sqlite3_reset(upsert);
-        }
-        sql_exec(db, "COMMIT");
-        timed += now_s() - t0;
-
-        free_changes(changes, n);
-        ts_arena_free(&arena);
+/* Untimed: the rows' blobs, as the store would encode them. */
+static void raw_prepare(raw_db *r, const ts_change *changes, uint32_t n)
+{
+    ts_buf_reset(&r->blobs);
+    msgpack_packer pk;
+    ts_buf_packer(&r->blobs, &pk);
+    for (uint32_t k = 0; k < n; k++) {
+        r->vv_off[k] = r->blobs.len;
+        ts_vv_pack(&pk, &changes[k].v.vv);
+        r->fields_off[k] = r->blobs.len;
+        ts_fields_pack(&pk, &changes[k].v);
     }
+    r->vv_off[n] = r->blobs.len;
+}
 
+/* Seconds the change set's transaction took. */
+static double raw_batch(raw_db *r, const ts_change *changes, uint32_t n)
+{
+    double t0 = now_s();
+    sql_exec(r->db, "BEGIN");
+    for (uint32_t k = 0; k < n; k++) {
+        const ts_change *c = &changes[k];
+        sqlite3_bind_text(r->upsert, 1, c->table, -1, SQLITE_STATIC);
+        sqlite3_bind_text(r->upsert, 2, c->id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(r->upsert, 3, c->owner, -1, SQLITE_STATIC);
+        sqlite3_bind_blob(r->upsert, 4, r->blobs.data + r->vv_off[k], (int)(r->fields_off[k] - r->vv_off[k]),
+                          SQLITE_STATIC);
+        sqlite3_bind_blob(r->upsert, 5, r->blobs.data + r->fields_off[k],
+                          (int)(r->vv_off[k + 1] - r->fields_off[k]), SQLITE_STATIC);
+        if (sqlite3_step(r->upsert) != SQLITE_DONE)
+            die("upsert", sqlite3_errmsg(r->db));
+        sqlite3_reset(r->upsert);
+    }
+    sql_exec(r->db, "COMMIT");
+    return now_s() - t0;
+}
+
+static void raw_close(raw_db *r, uint32_t rows)
+{
     sqlite3_stmt *count;
-    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM records", -1, &count, NULL) != SQLITE_OK ||
-        sqlite3_step(count) != SQLITE_ROW || sqlite3_column_int64(count, 0) != w->rows)
+    if (sqlite3_prepare_v2(r->db, "SELECT count(*) FROM records", -1, &count, NULL) != SQLITE_OK ||
+        sqlite3_step(count) != SQLITE_ROW || sqlite3_column_int64(count, 0) != rows)
         die("baseline", "row count is wrong");
     sqlite3_finalize(count);
-    sqlite3_finalize(upsert);
-    sqlite3_close(db);
-    free(vv_off);
-    free(fields_off);
-    free(changes);
-    ts_buf_free(&scratch);
-    ts_buf_free(&blobs);
-    ts_arena_free(&arena);
-    free(path);
-    return timed;
+    sqlite3_finalize(r->upsert);
+    sqlite3_close(r->db);
+    free(r->vv_off);
+    free(r->fields_off);
+    ts_buf_free(&r->blobs);
 }
 
 /* ---------------------------------------------------------------- the store */
-
-typedef void (*build_fn)(const workload *w, uint32_t i, ts_change *c, ts_arena *arena, ts_buf *scratch);
 
 typedef struct outcome_counts {
     uint64_t n[TS_OUTCOME_REJECTED + 1];
@@ -282,45 +310,48 @@ typedef struct outcome_counts {
     uint64_t conflict_rows; /* rows in the conflict log, resolved ones included */
 } outcome_counts;
 
-/* Pushes every record, as change sets of BATCH, from the station; returns
- * the seconds spent in ts_store_apply. Any outcome not in `allowed` is fatal. */
-static double push_all(ts_store *st, const workload *w, build_fn build, unsigned allowed, outcome_counts *counts)
+static ts_store *store_open(const char *dir, const ts_registry *reg)
 {
+    char *path = ts_xasprintf("%s/district.db", dir);
+    ts_store_options opt;
+    ts_store_options_init(&opt);
+    opt.path = path;
+    opt.role = TS_ROLE_SERVER;
+    opt.registry = reg;
+    opt.synchronous = TS_SYNC_FULL;
+    opt.create = true;
+    ts_store *st = NULL;
+    ts_error err;
+    if (ts_store_open(&st, &opt, &err) < 0)
+        die(path, err.msg);
+    free(path);
+    return st;
+}
+
+/* Seconds ts_store_apply took for one change set from the station. Any
+ * outcome not in `allowed` is fatal. */
+static double store_batch(ts_store *st, const workload *w, const ts_change *changes, uint32_t n, unsigned allowed,
+                          outcome_counts *counts)
+{
+    static ts_apply_result results[BATCH];
     ts_actor station = {TS_ACTOR_STATION, STATION_CODE, &w->replica, "bench"};
-    ts_arena arena;
-    ts_arena_init(&arena, 256 * 1024);
-    ts_buf scratch = TS_BUF_INIT;
-    ts_change *changes = ts_xcalloc(BATCH, sizeof *changes);
-    ts_apply_result *results = ts_xcalloc(BATCH, sizeof *results);
-    double timed = 0;
-    for (uint32_t start = 0; start < w->rows; start += BATCH) {
-        uint32_t n = w->rows - start < BATCH ? w->rows - start : BATCH;
-        for (uint32_t k = 0; k < n; k++)
-            build(w, start + k, &changes[k], &arena, &scratch);
-        ts_error err;
-        double t0 = now_s();
-        int rc = ts_store_apply(st, &station, changes, n, results, &err);
-        timed += now_s() - t0;
-        if (rc < 0)
-            die("ts_store_apply", err.msg);
-        for (uint32_t k = 0; k < n; k++) {
-            ts_outcome o = results[k].outcome;
-            if (!(allowed & (1u << o))) {
-                fprintf(stderr, "bench: %s/%s: outcome %s: %s\n", changes[k].table, changes[k].id, ts_outcome_name(o),
-                        results[k].reason);
-                exit(1);
-            }
-            counts->n[o]++;
-            counts->conflicts += results[k].conflicts;
+    ts_error err;
+    double t0 = now_s();
+    int rc = ts_store_apply(st, &station, changes, n, results, &err);
+    double took = now_s() - t0;
+    if (rc < 0)
+        die("ts_store_apply", err.msg);
+    for (uint32_t k = 0; k < n; k++) {
+        ts_outcome o = results[k].outcome;
+        if (!(allowed & (1u << o))) {
+            fprintf(stderr, "bench: %s/%s: outcome %s: %s\n", changes[k].table, changes[k].id, ts_outcome_name(o),
+                    results[k].reason);
+            exit(1);
         }
-        free_changes(changes, n);
-        ts_arena_free(&arena);
+        counts->n[o]++;
+        counts->conflicts += results[k].conflicts;
     }
-    free(results);
-    free(changes);
-    ts_buf_free(&scratch);
-    ts_arena_free(&arena);
-    return timed;
+    return took;
 }
 
 /* Untimed: the district edits every resident (a village correction), so the
@@ -360,43 +391,63 @@ static uint64_t count_rows(ts_store *st, const char *sql)
 
 #define RESIDENTS_COUNT "SELECT count(*) FROM records WHERE tbl = 'residents'"
 
-static void run_store(const char *dir, const ts_registry *reg, const workload *w, double *apply_s, double *merge_s,
+typedef struct round_times {
+    double sqlite_s, apply_s, merge_s; /* seconds in the timed regions */
+} round_times;
+
+static void run_round(const ts_registry *reg, const workload *w, long round, round_times *t,
                       outcome_counts *merge_counts)
 {
-    char *path = ts_xasprintf("%s/district.db", dir);
-    ts_store_options opt;
-    ts_store_options_init(&opt);
-    opt.path = path;
-    opt.role = TS_ROLE_SERVER;
-    opt.registry = reg;
-    opt.synchronous = TS_SYNC_FULL;
-    opt.create = true;
-    ts_store *st = NULL;
-    ts_error err;
-    if (ts_store_open(&st, &opt, &err) < 0)
-        die(path, err.msg);
+    memset(t, 0, sizeof *t);
+    sync(); /* no write-back of earlier rounds' pages left to compete */
+    char *dir = ts_tmpdir_make("bench-store");
+    raw_db raw;
+    raw_open(&raw, dir);
+    ts_store *st = store_open(dir, reg);
+    ts_buf scratch = TS_BUF_INIT, frame = TS_BUF_INIT;
 
     outcome_counts created;
     memset(&created, 0, sizeof created);
-    *apply_s = push_all(st, w, build_create, 1u << TS_OUTCOME_APPLIED, &created);
+    for (uint32_t start = 0, batch = 0; start < w->rows; start += BATCH, batch++) {
+        uint32_t n = w->rows - start < BATCH ? w->rows - start : BATCH;
+        ts_msg decoded;
+        const ts_change *changes = decode_batch(w, build_create, start, n, &decoded, &scratch, &frame);
+        raw_prepare(&raw, changes, n);
+        if ((batch + (uint32_t)round) % 2 == 0) {
+            t->sqlite_s += raw_batch(&raw, changes, n);
+            t->apply_s += store_batch(st, w, changes, n, 1u << TS_OUTCOME_APPLIED, &created);
+        } else {
+            t->apply_s += store_batch(st, w, changes, n, 1u << TS_OUTCOME_APPLIED, &created);
+            t->sqlite_s += raw_batch(&raw, changes, n);
+        }
+        ts_msg_free(&decoded);
+    }
+    raw_close(&raw, w->rows);
     if (count_rows(st, RESIDENTS_COUNT) != w->rows)
         die("store", "record count after the creates is wrong");
 
     memset(merge_counts, 0, sizeof *merge_counts);
-    if (getenv("TS_BENCH_APPLY_ONLY") != NULL) { /* for profiling the apply path alone */
-        *merge_s = 1;
-        ts_store_close(st);
-        free(path);
-        return;
+    if (getenv("TS_BENCH_APPLY_ONLY") == NULL) {
+        district_edits(st, w);
+        for (uint32_t start = 0; start < w->rows; start += BATCH) {
+            uint32_t n = w->rows - start < BATCH ? w->rows - start : BATCH;
+            ts_msg decoded;
+            const ts_change *changes = decode_batch(w, build_update, start, n, &decoded, &scratch, &frame);
+            t->merge_s += store_batch(st, w, changes, n, 1u << TS_OUTCOME_MERGED | 1u << TS_OUTCOME_CONFLICT,
+                                      merge_counts);
+            ts_msg_free(&decoded);
+        }
+        if (count_rows(st, RESIDENTS_COUNT) != w->rows)
+            die("store", "record count after the updates is wrong");
+        merge_counts->conflict_rows = count_rows(st, "SELECT count(*) FROM conflicts");
+    } else {
+        t->merge_s = 1; /* for profiling the apply path alone */
     }
-    district_edits(st, w);
-    *merge_s = push_all(st, w, build_update, 1u << TS_OUTCOME_MERGED | 1u << TS_OUTCOME_CONFLICT, merge_counts);
-    if (count_rows(st, RESIDENTS_COUNT) != w->rows)
-        die("store", "record count after the updates is wrong");
-    merge_counts->conflict_rows = count_rows(st, "SELECT count(*) FROM conflicts");
 
     ts_store_close(st);
-    free(path);
+    ts_buf_free(&scratch);
+    ts_buf_free(&frame);
+    ts_tmpdir_remove(dir);
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -404,7 +455,6 @@ static int cmp_double(const void *a, const void *b)
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
 }
-
 int main(void)
 {
     ts_log_set_level(TS_LOG_WARN); /* no store_created lines in the figures */
@@ -428,16 +478,9 @@ int main(void)
     double best_sql = 0, best_apply = 0, best_merge = 0, ratios[99];
     outcome_counts merge_counts;
     for (long r = 0; r < rounds; r++) {
-        char *dir = ts_tmpdir_make("bench-store");
-        double sql_s, apply_s, merge_s;
-        if (r % 2 == 0) { /* alternate which side runs first */
-            sql_s = run_sqlite(dir, &w);
-            run_store(dir, &reg, &w, &apply_s, &merge_s, &merge_counts);
-        } else {
-            run_store(dir, &reg, &w, &apply_s, &merge_s, &merge_counts);
-            sql_s = run_sqlite(dir, &w);
-        }
-        ts_tmpdir_remove(dir);
+        round_times t;
+        run_round(&reg, &w, r, &t, &merge_counts);
+        double sql_s = t.sqlite_s, apply_s = t.apply_s, merge_s = t.merge_s;
         double sql_rps = (double)rows / sql_s, apply_rps = (double)rows / apply_s, merge_rps = (double)rows / merge_s;
         ratios[r] = apply_rps / sql_rps;
         fprintf(stderr, "bench: round %ld: sqlite %.0f/s, store apply %.0f/s (ratio %.3f), store merge %.0f/s\n", r + 1,
