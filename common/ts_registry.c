@@ -406,11 +406,26 @@ static void ts__text_scan(const uint8_t *s, size_t n, ts__text_info *out)
         if (n - i >= 8) {
             uint64_t w;
             memcpy(&w, s + i, 8);
-            if ((w & high) == 0) {
+            uint64_t non_ascii = w & high;
+            if (non_ascii == 0) {
                 nul |= ((w - ones) & ~w & high) != 0;
                 i += 8;
                 chars += 8;
                 continue;
+            }
+            /* the ASCII bytes before the first other one, at once (words
+             * of Vietnamese text are short, between accented letters);
+             * little-endian: the first byte is the lowest */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+            size_t ascii_run = (size_t)__builtin_ctzll(non_ascii) / 8;
+#else
+            size_t ascii_run = 0;
+#endif
+            if (ascii_run > 0) {
+                uint64_t run_mask = (1ull << (8 * ascii_run)) - 1, run = w | ~run_mask;
+                nul |= ((run - ones) & ~run & high) != 0;
+                i += ascii_run;
+                chars += ascii_run;
             }
         }
         unsigned c = s[i];

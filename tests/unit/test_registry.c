@@ -588,6 +588,14 @@ static void test_text_checks(void **state)
         {"abcdefgh\xc3", 9, "not valid UTF-8"},
         {"ABC", 3, "does not match"},
         {"abc d", 5, NULL},
+        /* ASCII runs cut short by an accented letter inside an 8-byte word */
+        {"ab\0d\xc3\xa0" "xyzw", 10, "NUL"},
+        {"abcdefg\0\xc3\xa0" "xyz", 13, "NUL"},
+        {"abcde\xc3\xa0" "fghi", 11, NULL},
+        {"abcdefg\xc3\xa0" "fghi", 13, "longer than 10"},
+        {"a\xc3\xa0" "b\xc3\xa0" "c\xc3\xa0" "d\xc3\xa0" "e\xc3\xa0", 15, NULL},
+        {"a\xc3\xa0" "b\xc3\xa0" "c\xc3\xa0" "d\xc3\xa0" "e\xc3\xa0" "f", 16, "longer than 10"},
+        {"abcdefg\xc3\x28" "bcdefgh", 16, "not valid UTF-8"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         ts_buf v = TS_BUF_INIT;
