@@ -416,7 +416,7 @@ static void ts__text_scan(const uint8_t *s, size_t n, ts__text_info *out)
             /* the ASCII bytes before the first other one, at once (words
              * of Vietnamese text are short, between accented letters);
              * little-endian: the first byte is the lowest */
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
             size_t ascii_run = (size_t)__builtin_ctzll(non_ascii) / 8;
 #else
             size_t ascii_run = 0;

@@ -590,6 +590,7 @@ static void test_text_checks(void **state)
         {"abc d", 5, NULL},
         /* ASCII runs cut short by an accented letter inside an 8-byte word */
         {"ab\0d\xc3\xa0" "xyzw", 10, "NUL"},
+        {"abc\0\xc3\xa0" "xyzw", 10, "NUL"},
         {"abcdefg\0\xc3\xa0" "xyz", 13, "NUL"},
         {"abcde\xc3\xa0" "fghi", 11, NULL},
         {"abcdefg\xc3\xa0" "fghi", 13, "longer than 10"},
@@ -616,12 +617,14 @@ static void test_text_checks(void **state)
 }
 
 /* The text check decodes UTF-8 on its own (in one pass with the NUL and the
- * length): it must say exactly what ts_utf8_valid says, for every two-byte
- * sequence and every lead byte of the longer ones, alone and after eight
- * ASCII bytes (the word-at-a-time path). */
+ * length, eight bytes at a time where it can): it must say exactly what
+ * ts_utf8_valid says, for every two-byte sequence and every lead byte of the
+ * longer ones, placed at every offset of an eight-byte word (0 to 7 ASCII
+ * bytes before it, eight after, so the word path meets it), and alone. */
 static int text_accepted(const ts_field_def *f, const uint8_t *bytes, size_t len)
 {
     uint8_t v[32];
+    assert_true(len < 32);
     v[0] = (uint8_t)(0xa0 | len); /* fixstr */
     memcpy(v + 1, bytes, len);
     ts_error err;
@@ -630,12 +633,19 @@ static int text_accepted(const ts_field_def *f, const uint8_t *bytes, size_t len
 
 static void check_utf8_agrees(const ts_field_def *f, const uint8_t *seq, size_t n)
 {
-    uint8_t padded[16] = "abcdefgh";
-    memcpy(padded + 8, seq, n);
     bool want = ts_utf8_valid(seq, n) && memchr(seq, 0, n) == NULL;
-    if (text_accepted(f, seq, n) != want || text_accepted(f, padded, n + 8) != want)
-        fail_msg("%zu bytes %02x %02x %02x %02x: ts_utf8_valid says %s", n, seq[0], n > 1 ? seq[1] : 0,
+    if (text_accepted(f, seq, n) != want)
+        fail_msg("%zu bytes %02x %02x %02x %02x alone: ts_utf8_valid says %s", n, seq[0], n > 1 ? seq[1] : 0,
                  n > 2 ? seq[2] : 0, n > 3 ? seq[3] : 0, want ? "valid" : "invalid");
+    for (size_t before = 0; before < 8; before++) {
+        uint8_t text[24];
+        memcpy(text, "abcdefg", before);
+        memcpy(text + before, seq, n);
+        memcpy(text + before + n, "ijklmnop", 8);
+        if (text_accepted(f, text, before + n + 8) != want)
+            fail_msg("%zu bytes %02x %02x %02x %02x after %zu ASCII: ts_utf8_valid says %s", n, seq[0],
+                     n > 1 ? seq[1] : 0, n > 2 ? seq[2] : 0, n > 3 ? seq[3] : 0, before, want ? "valid" : "invalid");
+    }
 }
 
 static void test_text_utf8_agrees(void **state)
@@ -643,8 +653,9 @@ static void test_text_utf8_agrees(void **state)
     (void)state;
     ts_registry reg;
     load(&reg, "{\"version\": 1, \"tables\": {\"t\": {\"kind\": \"district\", \"audience\": \"all\", \"fields\": "
-               "{\"f\": {\"type\": \"text\"}}}}}");
-    const ts_field_def *f = ts_table_field(ts_registry_table(&reg, "t"), "f");
+               "{\"f\": {\"type\": \"text\"}, \"g\": {\"type\": \"text\", \"max\": 10}}}}}");
+    const ts_table_def *t = ts_registry_table(&reg, "t");
+    const ts_field_def *f = ts_table_field(t, "f"), *g = ts_table_field(t, "g");
     static const uint8_t edges[] = {0x00, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xff};
     for (unsigned a = 0; a < 256; a++) {
         for (unsigned b = 0; b < 256; b++) {
@@ -663,6 +674,24 @@ static void test_text_utf8_agrees(void **state)
         }
         uint8_t one = (uint8_t)a;
         check_utf8_agrees(f, &one, 1);
+    }
+    /* within one word: a NUL anywhere before an accented letter is found,
+     * and the letter counts as one character wherever it stands */
+    for (size_t letter = 0; letter < 10; letter++) {
+        uint8_t text[16];
+        memcpy(text, "abcdefghijk", 11);
+        text[letter] = 0xc3;
+        memmove(text + letter + 2, text + letter + 1, 10 - letter);
+        text[letter + 1] = 0xa0; /* 10 characters in 11 bytes, then 11 in 12 */
+        if (!text_accepted(g, text, 11) || text_accepted(g, text, 12))
+            fail_msg("accented letter at %zu: counted wrong", letter);
+        for (size_t nul = 0; nul < letter; nul++) {
+            uint8_t with_nul[16];
+            memcpy(with_nul, text, 12);
+            with_nul[nul] = 0;
+            if (text_accepted(f, with_nul, 12))
+                fail_msg("NUL at %zu before an accented letter at %zu: accepted", nul, letter);
+        }
     }
     ts_registry_free(&reg);
 }
