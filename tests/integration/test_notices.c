@@ -526,18 +526,7 @@ static ts_store *sta_open(ts_test_station *s)
 static json_t *sta_fields(ts_test_station *s, const char *table, const char *id)
 {
     ts_store *st = sta_open(s);
-    ts_arena arena;
-    ts_arena_init(&arena, 4096);
-    ts_change c;
-    ts_error err;
-    json_t *out = NULL;
-    if (ts_store_get(st, table, id, &c, &arena, &err) == 0) {
-        json_t *r = ts_recjson_record(&c, false);
-        out = json_incref(json_object_get(r, "fields"));
-        json_decref(r);
-        ts_version_free(&c.v);
-    }
-    ts_arena_free(&arena);
+    json_t *out = ts_test_record_fields(st, table, id);
     ts_store_close(st);
     return out;
 }

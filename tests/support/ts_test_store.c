@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/ts_arena.h"
 #include "common/ts_mp.h"
+#include "common/ts_recjson.h"
 #include "common/ts_xmalloc.h"
 #include "tests/support/ts_test.h"
 
@@ -154,4 +156,21 @@ size_t ts_test_pull(ts_store *srv, ts_store *sta, const char *code)
     }
     ts_change_page_free(&page);
     return moved;
+}
+
+json_t *ts_test_record_fields(ts_store *st, const char *table, const char *id)
+{
+    ts_arena arena;
+    ts_arena_init(&arena, 4096);
+    ts_change c;
+    ts_error err;
+    json_t *out = NULL;
+    if (ts_store_get(st, table, id, &c, &arena, &err) == 0) {
+        json_t *r = ts_recjson_record(&c, false);
+        out = json_incref(json_object_get(r, "fields"));
+        json_decref(r);
+        ts_version_free(&c.v);
+    }
+    ts_arena_free(&arena);
+    return out;
 }

@@ -3,6 +3,8 @@
 #ifndef TS_TEST_STORE_H
 #define TS_TEST_STORE_H
 
+#include <jansson.h>
+
 #include "common/ts_registry.h"
 #include "common/ts_store.h"
 
@@ -23,5 +25,8 @@ int ts_test_put(ts_store *st, const char *table, const char *id, const char *own
 size_t ts_test_push(ts_store *sta, ts_store *srv, const char *code, bool allow_reject);
 /* Pulls everything visible to `code` from srv into sta (cursor kept in sta's meta). */
 size_t ts_test_pull(ts_store *srv, ts_store *sta, const char *code);
+
+/* A record's fields as JSON (a new reference), NULL when st does not have it. */
+json_t *ts_test_record_fields(ts_store *st, const char *table, const char *id);
 
 #endif

@@ -180,26 +180,9 @@ static void send_notice(fixture *f, const char *fields_json, const char *spec_js
     ts_strlist_free(&to);
 }
 
-static json_t *record_fields(ts_store *st, const char *table, const char *id)
-{
-    ts_arena arena;
-    ts_arena_init(&arena, 4096);
-    ts_change c;
-    ts_error err;
-    json_t *out = NULL;
-    if (ts_store_get(st, table, id, &c, &arena, &err) == 0) {
-        json_t *r = ts_recjson_record(&c, false);
-        out = json_incref(json_object_get(r, "fields"));
-        json_decref(r);
-        ts_version_free(&c.v);
-    }
-    ts_arena_free(&arena);
-    return out;
-}
-
 static bool record_exists(ts_store *st, const char *table, const char *id)
 {
-    json_t *o = record_fields(st, table, id);
+    json_t *o = ts_test_record_fields(st, table, id);
     json_decref(o);
     return o != NULL;
 }
@@ -219,7 +202,7 @@ static char *rid_of(const char *notice, const char *station)
 static void expect_state(ts_store *st, const char *notice, const char *station, const char *want)
 {
     char *rid = rid_of(notice, station);
-    json_t *o = record_fields(st, "notice_recipients", rid);
+    json_t *o = ts_test_record_fields(st, "notice_recipients", rid);
     if (o == NULL)
         fail_msg("%s has no handling record %s", ts_store_station(st), rid);
     if (strcmp(jstr(o, "state"), want) != 0)
@@ -434,7 +417,7 @@ static void test_all_beyond_audience_list(void **state)
 
     assert_int_equal(ts_notice_create(f->srv, &a, fields, &all, id, sizeof id, &err), 0);
     json_decref(fields);
-    json_t *n = record_fields(f->srv, "notices", id);
+    json_t *n = ts_test_record_fields(f->srv, "notices", id);
     assert_non_null(n);
     assert_int_equal(json_array_size(json_object_get(n, "recipients")), 1);
     assert_string_equal(json_string_value(json_array_get(json_object_get(n, "recipients"), 0)), "*");
@@ -468,7 +451,7 @@ static void test_create_reaches_exactly_its_recipients(void **state)
                 "{\"stations\": [\"binhtuyen\"]}", to_one, sizeof to_one);
 
     /* what the district filled in */
-    json_t *n = record_fields(f->srv, "notices", to_communes);
+    json_t *n = ts_test_record_fields(f->srv, "notices", to_communes);
     assert_non_null(n);
     assert_string_equal(jstr(n, "doc_type"), "thong_bao");
     assert_true(strlen(jstr(n, "issue_date")) == 10);
@@ -663,7 +646,7 @@ static void test_station_transition_rules(void **state)
     expect_state(xl, id, XL, "done");
     transition_ok(xl, id, "in_progress", "Trần Thị Bình", NULL, NULL, "Phát hiện thêm 2 cơ sở");
     char *rid = rid_of(id, XL);
-    json_t *h = record_fields(xl, "notice_recipients", rid);
+    json_t *h = ts_test_record_fields(xl, "notice_recipients", rid);
     assert_string_equal(jstr(h, "state"), "in_progress");
     assert_string_equal(jstr(h, "reopen_reason"), "Phát hiện thêm 2 cơ sở");
     json_decref(h);
@@ -703,7 +686,7 @@ static void test_district_refuses_back_from_done_without_reason(void **state)
     if (ts_test_put(bt, "notice_recipients", rid, NULL, &err, "state=sent", NULL) < 0)
         fail_msg("station write: %s", err.msg);
     ts_test_push(bt, f->srv, BT, true);
-    json_t *h = record_fields(f->srv, "notice_recipients", rid);
+    json_t *h = ts_test_record_fields(f->srv, "notice_recipients", rid);
     char state_now[32];
     snprintf(state_now, sizeof state_now, "%s", jstr(h, "state"));
     json_decref(h);
@@ -832,7 +815,7 @@ static void escalate(fixture *f, const ts_notice_policy *p, uint64_t now, ts_esc
 static uint64_t sent_at_ms(fixture *f, const char *notice, const char *station)
 {
     char *rid = rid_of(notice, station);
-    json_t *h = record_fields(f->srv, "notice_recipients", rid);
+    json_t *h = ts_test_record_fields(f->srv, "notice_recipients", rid);
     assert_non_null(h);
     uint64_t t;
     assert_true(ts_time_parse(jstr(h, "sent_at"), &t));
@@ -885,7 +868,7 @@ static void test_escalate_unacknowledged_hoa_toc(void **state)
     assert_non_null(find_esc(e, n, TS_ESC_NOT_ACKNOWLEDGED, urgent, XL));
     assert_null(find_esc(e, n, TS_ESC_NOT_ACKNOWLEDGED, urgent, BX));
     free(e);
-    json_t *h = record_fields(f->srv, "notice_recipients", rid);
+    json_t *h = ts_test_record_fields(f->srv, "notice_recipients", rid);
     char when[32];
     ts_time_iso(t0 + HOUR_MS, when, sizeof when);
     assert_string_equal(jstr(h, "escalated_at"), when);
@@ -910,7 +893,7 @@ static void test_escalate_unacknowledged_hoa_toc(void **state)
     assert_int_equal(count_esc(e, n, TS_ESC_NOT_ACKNOWLEDGED, urgent), 0);
     assert_int_equal(count_esc(e, n, TS_ESC_NOT_ACKNOWLEDGED, routine), 0); /* routine: 72 h */
     free(e);
-    h = record_fields(f->srv, "notice_recipients", rid);
+    h = ts_test_record_fields(f->srv, "notice_recipients", rid);
     assert_int_equal(json_integer_value(json_object_get(h, "resend_count")), 1);
     json_decref(h);
 
@@ -928,7 +911,7 @@ static void test_escalate_unacknowledged_hoa_toc(void **state)
     ts_test_pull(f->srv, f->sta[0], BN);
     transition_ok(f->sta[0], urgent, "acknowledged", "Nguyễn Văn An", NULL, NULL, NULL);
     ts_test_push(f->sta[0], f->srv, BN, false);
-    h = record_fields(f->srv, "notice_recipients", rid);
+    h = ts_test_record_fields(f->srv, "notice_recipients", rid);
     assert_string_equal(jstr(h, "state"), "acknowledged");
     assert_string_equal(jstr(h, "escalated_at"), when); /* both writes kept: no conflict */
     json_decref(h);
@@ -975,7 +958,7 @@ static void test_escalate_overdue(void **state)
     assert_null(find_esc(e, n, TS_ESC_OVERDUE, id, BN));
     free(e);
     char *rid = rid_of(id, BX);
-    json_t *h = record_fields(f->srv, "notice_recipients", rid);
+    json_t *h = ts_test_record_fields(f->srv, "notice_recipients", rid);
     assert_true(json_is_true(json_object_get(h, "overdue")));
     assert_string_equal(jstr(h, "state"), "in_progress");
     json_decref(h);
@@ -1012,7 +995,7 @@ static void test_escalate_overdue(void **state)
     ts_strlist_add(&again, XL);
     assert_int_equal(ts_task_assign(f->srv, &a, "KH-01", &again, "2030-06-30", NULL, &err), 0);
     ts_strlist_free(&again);
-    h = record_fields(f->srv, "task_assignments", "KH-01:xuanlang");
+    h = ts_test_record_fields(f->srv, "task_assignments", "KH-01:xuanlang");
     assert_string_equal(jstr(h, "state"), "done");
     assert_string_equal(jstr(h, "deadline"), "2030-06-30");
     assert_string_equal(jstr(h, "instructions"), "Báo cáo tiến độ hằng tháng");
@@ -1029,7 +1012,7 @@ static void test_escalate_overdue(void **state)
     assert_string_equal(t->table, "task_assignments");
     assert_null(find_esc(e, n, TS_ESC_OVERDUE, "KH-01", XL));
     free(e);
-    h = record_fields(f->srv, "task_assignments", "KH-01:binhnguyen");
+    h = ts_test_record_fields(f->srv, "task_assignments", "KH-01:binhnguyen");
     assert_true(json_is_true(json_object_get(h, "overdue")));
     json_decref(h);
 }
@@ -1060,7 +1043,7 @@ static void test_report_redistributed_to_two(void **state)
     json_decref(over);
     ts_strlist_free(&to);
 
-    json_t *n = record_fields(f->srv, "notices", id);
+    json_t *n = ts_test_record_fields(f->srv, "notices", id);
     assert_non_null(n);
     assert_string_equal(jstr(n, "source_report"), report);
     assert_string_equal(jstr(n, "source_station"), BN); /* not overridable */
