@@ -134,16 +134,18 @@ build/asan/tests/%: build/asan/tests/%.o $(patsubst %.c,build/asan/%.o,$(SRC_TES
 
 # The console in headless Chromium (tests/browser/run.sh): it runs the demo,
 # so it needs the release programs in bin/. ONLY=browser runs it alone.
+# test_hardening runs the release daemon too, where memory given back to the
+# system is measured (ASan's allocator keeps its own).
 BROWSER_TEST := tests/browser/run.sh
 SELECTED_TESTS := $(if $(ONLY),$(filter $(addprefix %/,$(ONLY)),$(TEST_BINS)) \
                     $(if $(filter browser,$(ONLY)),$(BROWSER_TEST)),$(TEST_BINS) $(BROWSER_TEST))
 TEST_NEEDS := $(filter-out $(BROWSER_TEST),$(SELECTED_TESTS)) \
-              $(if $(filter $(BROWSER_TEST),$(SELECTED_TESTS)),$(addprefix bin/,$(BINS)))
+              $(if $(filter $(BROWSER_TEST) %/test_hardening,$(SELECTED_TESTS)),$(addprefix bin/,$(BINS)))
 
 .PHONY: test test-build
 test-build: $(TEST_BINS) $(ASAN_BINS) | deps
 test: $(TEST_NEEDS) $(ASAN_BINS) | deps
-	@TS_BIN_DIR=$(CURDIR)/build/asan/bin TS_SOURCE_DIR=$(CURDIR) \
+	@TS_BIN_DIR=$(CURDIR)/build/asan/bin TS_RELEASE_BIN_DIR=$(CURDIR)/bin TS_SOURCE_DIR=$(CURDIR) \
 	  tests/run-tests.sh $(SELECTED_TESTS)
 
 # ---------------------------------------------------------------- lint

@@ -345,7 +345,7 @@ static void ts__on_data(ts_conn *c, const uint8_t *data, size_t len)
     }
 }
 
-static const ts_conn_cb ts__agent_cb = {ts__on_conn_open, ts__on_data, ts__on_drain, ts__on_conn_close};
+static const ts_conn_cb ts__agent_cb = {ts__on_conn_open, ts__on_data, ts__on_drain, ts__on_conn_close, NULL};
 
 static void ts__resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 {

@@ -145,6 +145,33 @@ static void ts__flush(ts_conn *c)
     }
 }
 
+static void ts__timer_fired(uv_timer_t *t);
+
+/* One timer serves three clocks: the handshake (from start), the owner's
+ * deadline, and idleness (from the last read); it is set for the earliest. */
+static void ts__arm(ts_conn *c)
+{
+    if (c->closing || c->close_after_flush || !c->initialised)
+        return;
+    uint64_t now = uv_now(c->tcp.loop), wait = UINT64_MAX;
+    if (!c->open) {
+        uint64_t due = c->started_at + c->limits.handshake_timeout_ms;
+        wait = due > now ? due - now : 0;
+    } else if (c->limits.idle_timeout_ms) {
+        uint64_t idle = ts_wall_ms() - c->last_read_ms;
+        wait = idle < c->limits.idle_timeout_ms ? c->limits.idle_timeout_ms - idle : 0;
+    }
+    if (c->deadline_at) {
+        uint64_t w = c->deadline_at > now ? c->deadline_at - now : 0;
+        if (w < wait)
+            wait = w;
+    }
+    if (wait == UINT64_MAX)
+        uv_timer_stop(&c->timer);
+    else
+        uv_timer_start(&c->timer, ts__timer_fired, wait, 0);
+}
+
 static void ts__timer_fired(uv_timer_t *t)
 {
     ts_conn *c = t->data;
@@ -152,10 +179,26 @@ static void ts__timer_fired(uv_timer_t *t)
         ts__close_now(c); /* the peer did not take our last bytes in time */
         return;
     }
+    uint64_t now = uv_now(c->tcp.loop);
+    if (c->deadline_at && now >= c->deadline_at) {
+        c->deadline_at = 0;
+        if (c->cb->on_deadline) {
+            c->cb->on_deadline(c);
+            ts__arm(c);
+        } else {
+            c->close_reason = TS_ETIMEOUT;
+            ts__close_now(c);
+        }
+        return;
+    }
     if (!c->open) {
-        ts_log_info("tls_handshake_timeout", "peer=%s", c->peer_addr);
-        c->close_reason = TS_ETIMEOUT;
-        ts__close_now(c);
+        if (now >= c->started_at + c->limits.handshake_timeout_ms) {
+            ts_log_info("tls_handshake_timeout", "peer=%s", c->peer_addr);
+            c->close_reason = TS_ETIMEOUT;
+            ts__close_now(c);
+            return;
+        }
+        ts__arm(c);
         return;
     }
     uint64_t idle = ts_wall_ms() - c->last_read_ms;
@@ -164,8 +207,23 @@ static void ts__timer_fired(uv_timer_t *t)
         ts_conn_close(c, TS_ETIMEOUT, true);
         return;
     }
-    if (c->limits.idle_timeout_ms)
-        uv_timer_start(&c->timer, ts__timer_fired, c->limits.idle_timeout_ms - idle, 0);
+    ts__arm(c);
+}
+
+void ts_conn_set_deadline(ts_conn *c, uint64_t in_ms)
+{
+    if (!c->initialised || c->closing)
+        return;
+    c->deadline_at = in_ms ? uv_now(c->tcp.loop) + in_ms : 0;
+    if (c->started_at || c->open) /* before ts_conn_start, the start arms it */
+        ts__arm(c);
+}
+
+void ts_conn_set_idle_timeout(ts_conn *c, uint64_t ms)
+{
+    c->limits.idle_timeout_ms = ms;
+    if (c->open)
+        ts__arm(c);
 }
 
 static void ts__conn_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -208,9 +266,7 @@ static void ts__conn_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     }
     if (done) {
         c->open = true;
-        uv_timer_stop(&c->timer);
-        if (c->limits.idle_timeout_ms)
-            uv_timer_start(&c->timer, ts__timer_fired, c->limits.idle_timeout_ms, 0);
+        ts__arm(c);
         if (c->cb->on_open)
             c->cb->on_open(c);
     }
@@ -273,7 +329,8 @@ int ts_conn_start(ts_conn *c, ts_error *err)
     uv_tcp_nodelay(&c->tcp, 1);
     uv_tcp_keepalive(&c->tcp, 1, 60);
     c->last_read_ms = ts_wall_ms();
-    uv_timer_start(&c->timer, ts__timer_fired, c->limits.handshake_timeout_ms, 0);
+    c->started_at = uv_now(c->tcp.loop);
+    ts__arm(c);
     ts__update_reading(c);
     return 0;
 }

@@ -30,6 +30,9 @@ typedef struct ts_conn_cb {
     /* Both handles are closed; `reason` is 0 or a TS_E* code. The owner may
      * free c now (and only now). */
     void (*on_close)(ts_conn *c, int reason);
+    /* The owner's deadline (ts_conn_set_deadline) passed, before or after
+     * the handshake. NULL: the connection closes with TS_ETIMEOUT. */
+    void (*on_deadline)(ts_conn *c);
 } ts_conn_cb;
 
 typedef struct ts_conn_limits {
@@ -54,6 +57,8 @@ struct ts_conn {
     uint64_t bytes_in;
     uint64_t bytes_out;
     uint64_t last_read_ms;
+    uint64_t started_at;  /* loop clock (uv_now) at start: the handshake's deadline counts from it */
+    uint64_t deadline_at; /* loop clock; 0: none */
     int close_reason;
     uint8_t handles_open;
     bool writing;
@@ -82,6 +87,11 @@ int ts_conn_connect(ts_conn *c, uv_loop_t *loop, ts_tls_ctx *ctx, const char *se
 int ts_conn_write(ts_conn *c, const uint8_t *data, size_t len);
 /* The owner stops or resumes reading (e.g. while the database works for it). */
 void ts_conn_pause(ts_conn *c, bool paused);
+/* A deadline of the owner's, in_ms from now (0: none), whatever the idle
+ * and handshake timeouts say: when it passes, on_deadline runs once. */
+void ts_conn_set_deadline(ts_conn *c, uint64_t in_ms);
+/* Changes the idle timeout of an open connection (0: none) and re-arms. */
+void ts_conn_set_idle_timeout(ts_conn *c, uint64_t ms);
 /* Graceful: sends close_notify, flushes (bounded by a short timer), closes.
  * Otherwise closes at once. Safe to call more than once. */
 void ts_conn_close(ts_conn *c, int reason, bool graceful);

@@ -42,6 +42,22 @@ static char *ts__serial_hex(const ASN1_INTEGER *serial)
 /* Each certificate of the chain below the root (the district CA issues
  * them all, so its CRL lists them all): revoked, or an expired CRL, fails
  * the handshake with OpenSSL's own errors. */
+static bool ts__serial_revoked(const ts_tls_ctx *ctx, const char *hex)
+{
+    return hex != NULL && ctx->nrevoked > 0 &&
+           bsearch(&hex, ctx->revoked, ctx->nrevoked, sizeof *ctx->revoked, ts__str_cmp) != NULL;
+}
+
+bool ts_tls_ctx_revokes(const ts_tls_ctx *ctx, const ts_tls_peer *peer)
+{
+    if (!ctx->crl)
+        return false;
+    for (int i = 0; i < peer->nchain; i++)
+        if (ts__serial_revoked(ctx, peer->chain[i]))
+            return true;
+    return false;
+}
+
 static int ts__verify_cb(int ok, X509_STORE_CTX *store)
 {
     if (!ok)
@@ -50,6 +66,14 @@ static int ts__verify_cb(int ok, X509_STORE_CTX *store)
     if (current == NULL || (X509_get_extension_flags(current) & EXFLAG_SS) != 0)
         return ok;
     SSL *ssl = X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx());
+    /* A client's own certificate must say it is for client authentication:
+     * OpenSSL's purpose check lets one without extendedKeyUsage through. */
+    if (ssl != NULL && SSL_is_server(ssl) && X509_STORE_CTX_get_error_depth(store) == 0 &&
+        ((X509_get_extension_flags(current) & EXFLAG_XKUSAGE) == 0 ||
+         (X509_get_extended_key_usage(current) & XKU_SSL_CLIENT) == 0)) {
+        X509_STORE_CTX_set_error(store, X509_V_ERR_INVALID_PURPOSE);
+        return 0;
+    }
     const ts_tls_ctx *ctx = ssl ? SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)) : NULL;
     if (ctx == NULL || !ctx->crl)
         return ok;
@@ -58,8 +82,7 @@ static int ts__verify_cb(int ok, X509_STORE_CTX *store)
         return 0;
     }
     char *hex = ts__serial_hex(X509_get0_serialNumber(current));
-    bool revoked = hex != NULL && ctx->nrevoked > 0 &&
-                   bsearch(&hex, ctx->revoked, ctx->nrevoked, sizeof *ctx->revoked, ts__str_cmp) != NULL;
+    bool revoked = ts__serial_revoked(ctx, hex);
     OPENSSL_free(hex);
     if (revoked) {
         X509_STORE_CTX_set_error(store, X509_V_ERR_CERT_REVOKED);
@@ -354,6 +377,16 @@ static void ts__read_peer(ts_tls *t)
         BN_free(bn);
     }
     t->peer.not_after = ts__asn1_time_unix(X509_get0_notAfter(cert));
+    STACK_OF(X509) *chain = SSL_get0_verified_chain(t->ssl);
+    for (int i = 0; chain != NULL && i < sk_X509_num(chain) && t->peer.nchain < TS_TLS_CHAIN_MAX; i++) {
+        X509 *x = sk_X509_value(chain, i);
+        if ((X509_get_extension_flags(x) & EXFLAG_SS) != 0)
+            continue; /* the root is trusted, not revoked */
+        char *h = ts__serial_hex(X509_get0_serialNumber(x));
+        if (h != NULL)
+            snprintf(t->peer.chain[t->peer.nchain++], sizeof t->peer.chain[0], "%s", h);
+        OPENSSL_free(h);
+    }
 }
 
 const char *ts_tls_fail_name(ts_tls_fail f)

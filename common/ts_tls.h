@@ -41,6 +41,10 @@ SSL_CTX *ts_tls_ctx_ssl(ts_tls_ctx *ctx);
 /* Seconds until our own certificate expires (negative when expired). */
 int64_t ts_tls_ctx_cert_expires_in(const ts_tls_ctx *ctx);
 
+typedef struct ts_tls_peer ts_tls_peer;
+/* Whether this context's CRL revokes a certificate of the peer's chain. */
+bool ts_tls_ctx_revokes(const ts_tls_ctx *ctx, const ts_tls_peer *peer);
+
 typedef enum ts_tls_state {
     TS_TLS_HANDSHAKE = 0,
     TS_TLS_OPEN = 1,
@@ -65,12 +69,18 @@ typedef enum ts_tls_fail {
 const char *ts_tls_fail_name(ts_tls_fail f);
 
 /* Who the peer is, from its certificate only. */
+#define TS_TLS_CHAIN_MAX 4
+
 typedef struct ts_tls_peer {
     char cn[128];   /* station code (stations), host or admin name */
     char ou[32];    /* "station", "server", "admin-viewer", ... */
     char l[128];    /* commune (stations) */
     char serial[48];
     int64_t not_after; /* Unix seconds */
+    /* serials of the verified chain below the root, leaf first, so a CRL
+     * read later can still be checked against an open session */
+    char chain[TS_TLS_CHAIN_MAX][48];
+    int nchain;
 } ts_tls_peer;
 
 typedef struct ts_tls {

@@ -20,6 +20,10 @@
 /* Default limits; each is configurable (never above the hard maximum). */
 #define TS_PROTO_DEFAULT_MAX_FRAME (4u * 1024u * 1024u)
 #define TS_PROTO_HARD_MAX_FRAME (64u * 1024u * 1024u)
+/* Before HELLO is accepted the only frames allowed are HELLO, PING, ERROR
+ * and BYE, all far smaller than this: a larger one is FRAME_TOO_LARGE, so a
+ * connection nobody has identified yet cannot make the district buffer much. */
+#define TS_PROTO_MAX_HELLO_FRAME 4096u
 #define TS_PROTO_DEFAULT_MAX_DEPTH 8u
 #define TS_PROTO_DEFAULT_MAX_ELEMENTS 65536u
 #define TS_PROTO_DEFAULT_MAX_OBJECTS 262144u

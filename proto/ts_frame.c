@@ -8,13 +8,42 @@
 /* Buffers above this are released between frames so idle connections stay small. */
 #define TS__FRAME_KEEP_CAP (16u * 1024u)
 
+void ts_frame_decoder_set_max(ts_frame_decoder *d, uint32_t max_frame)
+{
+    if (max_frame == 0 || max_frame > TS_PROTO_HARD_MAX_FRAME)
+        max_frame = max_frame == 0 ? TS_PROTO_DEFAULT_MAX_FRAME : TS_PROTO_HARD_MAX_FRAME;
+    d->max_frame = max_frame;
+}
+
 void ts_frame_decoder_init(ts_frame_decoder *d, uint32_t max_frame)
 {
     memset(d, 0, sizeof *d);
     ts_buf_init(&d->body);
-    if (max_frame == 0 || max_frame > TS_PROTO_HARD_MAX_FRAME)
-        max_frame = max_frame == 0 ? TS_PROTO_DEFAULT_MAX_FRAME : TS_PROTO_HARD_MAX_FRAME;
-    d->max_frame = max_frame;
+    ts_frame_decoder_set_max(d, max_frame);
+}
+
+uint32_t ts_frame_decoder_need(const ts_frame_decoder *d)
+{
+    return d->have_frame || d->hdr_have < 4 ? 0 : d->need;
+}
+
+int ts_frame_decoder_in_frame(const ts_frame_decoder *d)
+{
+    return !d->have_frame && d->hdr_have > 0;
+}
+
+void ts_frame_decoder_release(ts_frame_decoder *d)
+{
+    if (!d->have_frame)
+        return;
+    d->have_frame = 0;
+    d->hdr_have = 0;
+    d->header_told = 0;
+    d->need = 0;
+    if (d->body.cap > TS__FRAME_KEEP_CAP)
+        ts_buf_free(&d->body);
+    else
+        ts_buf_reset(&d->body);
 }
 
 void ts_frame_decoder_free(ts_frame_decoder *d)
@@ -34,15 +63,7 @@ int ts_frame_decoder_feed(ts_frame_decoder *d, const uint8_t *data, size_t len, 
     *consumed = 0;
     if (d->error)
         return ts_error_set(err, d->error, "stream already failed");
-    if (d->have_frame) {
-        d->have_frame = 0;
-        d->hdr_have = 0;
-        d->need = 0;
-        if (d->body.cap > TS__FRAME_KEEP_CAP)
-            ts_buf_free(&d->body);
-        else
-            ts_buf_reset(&d->body);
-    }
+    ts_frame_decoder_release(d);
 
     while (d->hdr_have < 4) {
         if (used == len) {
@@ -66,6 +87,11 @@ int ts_frame_decoder_feed(ts_frame_decoder *d, const uint8_t *data, size_t len, 
             }
             d->need = n;
         }
+    }
+    if (d->stop_at_header && !d->header_told) {
+        d->header_told = 1;
+        *consumed = used;
+        return TS_FRAME_HEADER;
     }
 
     size_t missing = d->need - d->body.len;

@@ -1,5 +1,6 @@
 /* tramsyncd: command line, signals, systemd readiness. */
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -225,6 +226,17 @@ static int ts__serve(ts_daemon *d, bool check, bool print, const char *port_file
         return rc < 0 ? 1 : 0;
     }
 
+    /* the database, its -wal and -shm, the port file and anything else the
+     * daemon creates are the service's and its group's only, whatever the
+     * umask it was started with (systemd sets UMask= too) */
+    umask(0027);
+    /* Frames of stations (up to max_frame, 4 MiB) are large, short-lived
+     * buffers. glibc raises its mmap threshold each time such a buffer is
+     * freed, after which they come from the heap and a burst leaves the
+     * heap grown for good; a fixed threshold keeps them mmap()ed, so they
+     * go back to the system as soon as they are freed (the rest is trimmed,
+     * ts_server_note_freed). */
+    mallopt(M_MMAP_THRESHOLD, 128 * 1024);
     /* every station is a descriptor: take all the system allows */
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {

@@ -13,6 +13,9 @@
 #include "common/ts_xmalloc.h"
 
 #define TS__SSE_MAX_QUEUE (512 * 1024)
+/* The admin port speaks only HTTPS: browsers that saw it once never try it
+ * in clear text again (a year, as the usual preload minimum). */
+#define TS__HSTS "Strict-Transport-Security: max-age=31536000\r\n"
 
 struct ts_http_server {
     uv_loop_t *loop;
@@ -52,6 +55,9 @@ struct ts_http_conn {
     double tokens;
     uint64_t tokens_at;
     void *data;
+    bool authenticated; /* a request on it was authenticated */
+    bool in_body;       /* the request's headers are in, its body is coming */
+    char addr[48];      /* the peer's address without the port */
 };
 
 static const http_parser_settings *ts__settings(void);
@@ -68,6 +74,7 @@ const char *ts_http_status_text(int status)
     case 403: return "Forbidden";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
     case 409: return "Conflict";
     case 411: return "Length Required";
     case 413: return "Payload Too Large";
@@ -158,6 +165,8 @@ static int ts__on_message_begin(http_parser *p)
 {
     ts_http_conn *hc = p->data;
     ts__reset_request(hc);
+    hc->in_body = false;
+    ts_conn_set_deadline(&hc->conn, hc->srv->limits.header_timeout_ms);
     return 0;
 }
 
@@ -243,6 +252,11 @@ static int ts__on_headers_complete(http_parser *p)
         *q = '\0';
     }
     hc->req.method = (enum http_method)p->method;
+    /* the body at body_min_rate; a chunked one is allowed the largest size */
+    const ts_http_limits *l = &hc->srv->limits;
+    uint64_t len = p->content_length != ULLONG_MAX ? p->content_length : (p->flags & F_CHUNKED ? l->max_body : 0);
+    ts_conn_set_deadline(&hc->conn, l->body_timeout_ms + len * 1000 / (l->body_min_rate ? l->body_min_rate : 1));
+    hc->in_body = true;
     return 0;
 }
 
@@ -258,6 +272,8 @@ static int ts__on_body(http_parser *p, const char *at, size_t n)
 static int ts__on_message_complete(http_parser *p)
 {
     ts_http_conn *hc = p->data;
+    ts_conn_set_deadline(&hc->conn, 0); /* the answer's time is not the client's */
+    hc->in_body = false;
     hc->in_request = true;
     http_parser_pause(p, 1); /* one request at a time */
     return 0;
@@ -302,7 +318,7 @@ void ts_http_respond(ts_http_conn *hc, int status, const char *content_type, con
         ts_buf_printf(&b,
                       "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\nCache-Control: no-store\r\n"
                       "X-Content-Type-Options: nosniff\r\nReferrer-Policy: no-referrer\r\n"
-                      "X-Frame-Options: DENY\r\n%s%s%s%s",
+                      "X-Frame-Options: DENY\r\n" TS__HSTS "%s%s%s%s",
                       status, ts_http_status_text(status), body ? len : 0, content_type ? "Content-Type: " : "",
                       content_type ? content_type : "", content_type ? "\r\n" : "", extra_headers ? extra_headers : "");
         if (!hc->keep_alive)
@@ -357,10 +373,11 @@ void ts_http_sse_start(ts_http_conn *hc)
     hc->in_request = false;
     hc->sse = true;
     static const char head[] = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\n"
-                               "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n"
+                               "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n" TS__HSTS
                                "Connection: keep-alive\r\n\r\n: stream open\n\n";
     ts__write(hc, head, sizeof head - 1);
-    hc->conn.limits.idle_timeout_ms = 0; /* an event stream may be quiet for long */
+    ts_conn_set_idle_timeout(&hc->conn, 0); /* an event stream may be quiet for long */
+    ts_conn_set_deadline(&hc->conn, 0);
 }
 
 bool ts_http_sse_send(ts_http_conn *hc, const char *event, const char *data)
@@ -490,7 +507,50 @@ static void ts__on_close(ts_conn *c, int reason)
     ts_http_conn_unref(hc);
 }
 
-static const ts_conn_cb ts__http_cb = {ts__on_open, ts__on_data, NULL, ts__on_close};
+/* A request that did not arrive in time (slow headers or body, or a TLS
+ * handshake that never finished): 408 when TLS is up, then close. */
+static void ts__on_deadline(ts_conn *c)
+{
+    ts_http_conn *hc = c->data;
+    if (hc->closing || hc->sse)
+        return;
+    const char *phase = !c->open ? "tls" : hc->in_body ? "body" : "headers";
+    ts_log_warn("admin_request_timeout", "peer=%s phase=%s", c->peer_addr, phase);
+    if (!c->open || hc->in_request) {
+        hc->closing = true;
+        ts_conn_close(c, TS_ETIMEOUT, false);
+        return;
+    }
+    hc->in_request = true;
+    hc->keep_alive = false;
+    hc->bad_request = true;
+    ts_http_error(hc, 408, "REQUEST_TIMEOUT", "the request did not arrive in time");
+}
+
+static const ts_conn_cb ts__http_cb = {ts__on_open, ts__on_data, NULL, ts__on_close, ts__on_deadline};
+
+void ts_http_conn_authenticated(ts_http_conn *hc)
+{
+    hc->authenticated = true;
+}
+
+/* The address part of a peer ("1.2.3.4:5" or "[::1]:5"). */
+static void ts__peer_host(const ts_conn *c, char *out, size_t size)
+{
+    const char *p = c->peer_addr, *end = strrchr(p, ':');
+    size_t n = end ? (size_t)(end - p) : strlen(p);
+    snprintf(out, size, "%.*s", (int)n, p);
+}
+
+/* Connections from addr that no request has authenticated yet. */
+static uint64_t ts__unauthenticated(const ts_http_server *srv, const ts_http_conn *self)
+{
+    uint64_t n = 0;
+    for (const ts_http_conn *o = srv->conns; o; o = o->next)
+        if (o != self && !o->authenticated && !o->closing && strcmp(o->addr, self->addr) == 0)
+            n++;
+    return n;
+}
 
 static void ts__refused_closed(uv_handle_t *h)
 {
@@ -545,6 +605,17 @@ static void ts__on_connection(uv_stream_t *listener, int status)
         return;
     }
     ts_conn_start(&hc->conn, &err);
+    ts__peer_host(&hc->conn, hc->addr, sizeof hc->addr);
+    if (srv->limits.max_unauthenticated_per_address &&
+        ts__unauthenticated(srv, hc) >= srv->limits.max_unauthenticated_per_address) {
+        ts_log_warn("admin_conn_refused", "reason=per_address peer=%s limit=%" PRIu64, hc->conn.peer_addr,
+                    srv->limits.max_unauthenticated_per_address);
+        hc->closing = true;
+        ts_conn_close(&hc->conn, TS_EBUSY, false);
+        return;
+    }
+    /* the handshake and the first request's headers */
+    ts_conn_set_deadline(&hc->conn, srv->limits.header_timeout_ms);
 }
 
 int ts_http_server_start(ts_http_server **out, uv_loop_t *loop, const char *listen, ts_tls_ctx *tls,
@@ -582,6 +653,15 @@ void ts_http_server_set_tls(ts_http_server *srv, ts_tls_ctx *tls)
     ts_tls_ctx_ref(tls);
     ts_tls_ctx_unref(srv->tls);
     srv->tls = tls;
+    for (ts_http_conn *hc = srv->conns; hc; hc = hc->next) {
+        if (hc->closing || !hc->conn.open || !ts_tls_ctx_revokes(tls, &hc->conn.tls.peer))
+            continue;
+        ts_log_warn("admin_session_revoked", "peer=%s cn=%s serial=%s", hc->conn.peer_addr, hc->conn.tls.peer.cn,
+                    hc->conn.tls.peer.serial);
+        hc->closing = true;
+        hc->sse = false;
+        ts_conn_close(&hc->conn, TS_EFORBIDDEN, true);
+    }
 }
 
 void ts_http_server_set_limits(ts_http_server *srv, const ts_http_limits *limits)

@@ -41,8 +41,19 @@ typedef struct ts_http_limits {
     size_t max_body;
     uint64_t rate_per_s; /* requests per second per connection, on average */
     uint64_t rate_burst;
-    uint64_t idle_timeout_ms;
+    uint64_t idle_timeout_ms; /* between requests */
     uint64_t max_connections;
+    /* A slow client cannot hold a connection by trickling bytes: the TLS
+     * handshake and a request's line and headers must arrive within
+     * header_timeout_ms of the connection (first request) or of the
+     * request's first byte; its body within body_timeout_ms plus its length
+     * at body_min_rate bytes per second. */
+    uint64_t header_timeout_ms;
+    uint64_t body_timeout_ms;
+    uint64_t body_min_rate;
+    /* connections from one address that no request has authenticated yet
+     * (ts_http_conn_authenticated); 0: no limit */
+    uint64_t max_unauthenticated_per_address;
 } ts_http_limits;
 
 /* Called for every complete request; must eventually call ts_http_respond
@@ -51,6 +62,8 @@ typedef void (*ts_http_handler)(ts_http_conn *hc, ts_http_req *req, void *ctx);
 
 int ts_http_server_start(ts_http_server **out, uv_loop_t *loop, const char *listen, ts_tls_ctx *tls,
                          const ts_http_limits *limits, ts_http_handler handler, void *ctx, ts_error *err);
+/* New certificates and CRL: connections whose client certificate chain the
+ * new CRL revokes are closed at once. */
 void ts_http_server_set_tls(ts_http_server *srv, ts_tls_ctx *tls);
 void ts_http_server_set_limits(ts_http_server *srv, const ts_http_limits *limits);
 int ts_http_server_port(ts_http_server *srv);
@@ -83,6 +96,9 @@ void *ts_http_conn_data(ts_http_conn *hc);
  * an unref. A response to a connection that closed meanwhile is dropped. */
 void ts_http_conn_ref(ts_http_conn *hc);
 void ts_http_conn_unref(ts_http_conn *hc);
+/* A request on this connection proved who sent it (a valid login session):
+ * it no longer counts against max_unauthenticated_per_address. */
+void ts_http_conn_authenticated(ts_http_conn *hc);
 
 const char *ts_http_status_text(int status);
 /* Value of a query parameter (URL-decoded) into out; false when absent. */

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,18 @@ const ts_cfg_key ts_server_config_keys[] = {
      "connections refused above this many"},
     {"server", "handshake_timeout", TS_CFG_DURATION, C(handshake_timeout_ms), "10s",
      "time a new connection has to finish TLS"},
+    {"server", "hello_timeout", TS_CFG_DURATION, C(hello_timeout_ms), "10s",
+     "time a new connection has, from accept, to finish TLS and send HELLO"},
+    {"server", "max_station_connections", TS_CFG_U64, C(max_station_connections), "3",
+     "connections one station certificate may hold at once (at least 2); past it the oldest not yet past "
+     "HELLO is closed"},
+    {"server", "frame_timeout", TS_CFG_DURATION, C(frame_timeout_ms), "10s",
+     "time a started frame has to complete, plus its size at frame_min_rate"},
+    {"server", "frame_min_rate", TS_CFG_SIZE, C(frame_min_rate), "2KiB",
+     "slowest rate, in bytes per second, at which a station may send a frame"},
+    {"server", "frame_budget", TS_CFG_SIZE, C(frame_budget), "64MiB",
+     "bytes all connections together may hold in frames being read (frames over 64 KiB: 3/4 of it); past "
+     "it new frames wait, their connections paused"},
     {"server", "idle_timeout", TS_CFG_DURATION, C(idle_timeout_ms), "180s",
      "a session silent for this long is closed (stations ping every heartbeat)"},
     {"server", "heartbeat", TS_CFG_DURATION, C(heartbeat_ms), "60s",
@@ -180,6 +193,17 @@ int ts_server_config_check(const ts_server_config *cfg, ts_error *err)
         return ts_error_set(err, TS_EBAD_VALUE, "[server] idle_timeout must be at least twice the heartbeat");
     if (cfg->max_connections == 0)
         return ts_error_set(err, TS_EBAD_VALUE, "[server] max_connections must be positive");
+    if (cfg->max_station_connections < 2)
+        return ts_error_set(err, TS_EBAD_VALUE,
+                            "[server] max_station_connections must be at least 2 (a reconnecting station "
+                            "overlaps its old session)");
+    if (cfg->hello_timeout_ms < 1000 || cfg->frame_timeout_ms < 1000 || cfg->frame_min_rate < 64)
+        return ts_error_set(err, TS_EBAD_VALUE,
+                            "[server] hello_timeout and frame_timeout must be at least 1s, frame_min_rate at "
+                            "least 64 bytes");
+    if (cfg->frame_budget - cfg->frame_budget / 4 < cfg->max_frame)
+        return ts_error_set(err, TS_EBAD_VALUE,
+                            "[server] frame_budget must be at least 4/3 of max_frame (large frames use 3/4 of it)");
     if (cfg->admin_rate == 0 || cfg->admin_rate_burst == 0)
         return ts_error_set(err, TS_EBAD_VALUE, "[admin] rate and rate_burst must be positive");
     ts_tls_config tc;
@@ -292,6 +316,7 @@ static int ts__cmp_u32(const void *a, const void *b)
 }
 
 #define TS__LAG_PERIOD_MS 250
+#define TS__TRIM_AFTER (8u * 1024u * 1024u)
 
 /* Loop lag: how late a periodic timer fires is how long the loop was busy. */
 static void ts__lag_tick(uv_timer_t *t)
@@ -309,6 +334,18 @@ static void ts__lag_tick(uv_timer_t *t)
         srv->stats.loop_lag_ms_max = lag;
     if (lag > 500)
         ts_log_warn("loop_lag", "lag_ms=%" PRIu64, lag);
+    /* after a burst of large frames, what the heap kept goes back to the
+     * system, at most once a second */
+    if (srv->freed_since_trim >= TS__TRIM_AFTER && now - srv->trimmed_at >= 1000) {
+        malloc_trim(0);
+        srv->freed_since_trim = 0;
+        srv->trimmed_at = now;
+    }
+}
+
+void ts_server_note_freed(ts_server *srv, uint64_t bytes)
+{
+    srv->freed_since_trim += bytes;
 }
 
 static void ts__lag_percentiles(ts_server *srv)
@@ -513,6 +550,12 @@ int ts_server_reload(ts_server *srv, const ts_server_config *cfg, ts_error *err)
     ts__check_frame_fits(srv);
     ts_tls_ctx_unref(srv->tls); /* sessions keep the context they started with */
     srv->tls = ctx;
+    /* ... but not a certificate the new CRL revokes */
+    for (ts_session *s = srv->sessions, *next; s; s = next) {
+        next = s->next;
+        if (s->state != TS_SESS_CLOSING && s->conn.open && ts_tls_ctx_revokes(ctx, &s->conn.tls.peer))
+            ts_session_revoke(s);
+    }
     if (srv->admin != NULL && ts_admin_reload(srv->admin, err) < 0)
         ts_log_error("admin_reload_failed", "reason=\"%s\"", err->msg);
     ts_log_info("server_reloaded", "crl=%s tls_cert_days=%" PRId64, srv->cfg.crl[0] ? srv->cfg.crl : "none",
@@ -529,6 +572,7 @@ void ts_server_get_stats(ts_server *srv, ts_server_stats *out)
         ready += s->state == TS_SESS_READY;
     }
     srv->stats.memory_buffers = mem;
+    srv->stats.frame_budget_used = srv->budget_used;
     srv->stats.sessions = ready; /* counted, not tracked: a session can end in many states */
     srv->stats.connections = srv->nconns;
     srv->stats.server_cert_expires_in = ts_tls_ctx_cert_expires_in(srv->tls);

@@ -28,7 +28,12 @@ typedef struct ts_server_config {
     char *tables;
     uint64_t max_connections;
     uint64_t handshake_timeout_ms;
+    uint64_t hello_timeout_ms;
     uint64_t idle_timeout_ms;
+    uint64_t max_station_connections;
+    uint64_t frame_timeout_ms;
+    uint64_t frame_min_rate;
+    uint64_t frame_budget;
     uint64_t heartbeat_ms;
     uint64_t max_frame;
     uint64_t max_changes;
@@ -112,6 +117,11 @@ typedef struct ts_server_stats {
     uint64_t loop_lag_ms_p99;
     uint64_t loop_lag_ms_p50;
     uint64_t memory_buffers; /* bytes held in connection buffers */
+    uint64_t frame_budget_used;   /* bytes of [server] frame_budget held by frames being read */
+    uint64_t frame_budget_waits;  /* frames that waited for the budget */
+    uint64_t frame_timeouts;      /* frames not complete in time */
+    uint64_t hello_timeouts;      /* connections without HELLO in time */
+    uint64_t station_conn_limited; /* connections closed by max_station_connections */
     int64_t server_cert_expires_in; /* seconds */
 } ts_server_stats;
 

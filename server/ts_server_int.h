@@ -26,6 +26,7 @@ struct ts_session {
     ts_frame_decoder dec;
     ts_buf stash;  /* bytes received while a job runs, processed after */
     bool busy;     /* a store job is running for this session */
+    struct ts__job *job; /* that job (ts_session.c), NULL when none */
     bool live;     /* the station is caught up: new changes go to it at once */
     bool live_wanted;
     bool live_again; /* new changes arrived while busy or congested */
@@ -47,6 +48,10 @@ struct ts_session {
     uint64_t connected_ms;
     uint64_t last_sync_ms; /* last push applied or pull caught up, this session */
     char agent[64];
+    bool hello_seen;       /* a HELLO arrived: its deadline is met */
+    bool budget_waiting;   /* a frame header was read; its body waits for the frame budget */
+    uint32_t budget_held;  /* bytes of the frame budget the frame being read holds */
+    ts_session *budget_next; /* in the server's queue of waiting sessions */
 };
 
 struct ts_server {
@@ -69,6 +74,11 @@ struct ts_server {
     uint32_t lag_count;
     ts_session *sessions;
     uint64_t nconns;
+    /* [server] frame_budget: what frames being read hold, and who waits */
+    uint64_t budget_used;
+    ts_session *budget_head, *budget_tail;
+    uint64_t freed_since_trim; /* bytes of frames given back since malloc_trim */
+    uint64_t trimmed_at;       /* loop clock */
     ts_server_stats stats;
     bool draining;
     bool maint_running;
@@ -84,11 +94,16 @@ struct ts_server {
 /* ts_session.c */
 void ts_session_accept(ts_server *srv);
 void ts_session_shutdown(ts_session *s);
+/* The session's certificate was revoked (reload): work not yet done for it
+ * is dropped or cancelled, it is told and closed. */
+void ts_session_revoke(ts_session *s);
 /* New versions visible to `station` (NULL: to every station) were committed. */
 void ts_server_notify(ts_server *srv, const char *station);
 void ts_session_unref(ts_session *s);
 /* ts_server.c */
 void ts_server_session_gone(ts_server *srv, ts_session *s);
+/* Bytes of large buffers were freed: give memory back to the system soon. */
+void ts_server_note_freed(ts_server *srv, uint64_t bytes);
 void ts_server_maybe_finish(ts_server *srv);
 
 #endif

@@ -3,6 +3,7 @@
  * for a session its reading pauses, so its messages are handled in order and
  * a station can never have more than one job queued. */
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,6 +46,7 @@ typedef struct ts__job {
     uint64_t connected_ms;
     uint64_t now_ms; /* when the request was taken */
     uint32_t limit;
+    atomic_bool cancelled; /* the station's certificate was revoked meanwhile */
 } ts__job;
 
 static void ts__process(ts_session *s, const uint8_t *data, size_t len);
@@ -76,6 +78,13 @@ static void ts__rate_timer_closed(uv_handle_t *h)
 static const char *ts__name(const ts_session *s)
 {
     return s->station[0] ? s->station : "-";
+}
+
+/* Reading stops while a job runs, the rate limit holds, or a frame waits
+ * for the frame budget. */
+static void ts__update_pause(ts_session *s)
+{
+    ts_conn_pause(&s->conn, s->busy || s->rate_paused || s->budget_waiting);
 }
 
 /* ---------------------------------------------------------------- sending */
@@ -166,8 +175,9 @@ static void ts__job_free(ts__job *j)
 static void ts__job_submit(ts_session *s, ts__job *j, ts_dbjob_work work)
 {
     s->busy = true;
+    s->job = j;
     s->refs++;
-    ts_conn_pause(&s->conn, true);
+    ts__update_pause(s);
     ts_dbq_submit_grouped(&s->srv->dbq, &j->base, work, ts__job_done, j);
 }
 
@@ -232,11 +242,22 @@ static int ts__encode_changes(ts__job *j, ts_store *st, uint64_t since, bool liv
     return rc;
 }
 
+/* A job queued before its station's certificate was revoked does nothing. */
+static bool ts__job_cancelled(ts__job *j)
+{
+    if (!atomic_load(&j->cancelled))
+        return false;
+    j->rc = ts_error_set(&j->err, TS_EFORBIDDEN, "the station's certificate was revoked");
+    return true;
+}
+
 static void ts__work_hello(ts_dbjob *base, ts_store *st)
 {
     ts__job *j = base->data;
     ts_server *srv = j->s->srv;
     const ts_msg_hello *h = &j->req.u.hello;
+    if (ts__job_cancelled(j))
+        return;
     j->rc = ts_store_check_replica(st, j->station, &j->replica, h->lseq, &j->err);
     if (j->rc == TS_EREKEY_REQUIRED) {
         j->rekey = true;
@@ -285,6 +306,8 @@ static void ts__work_push(ts_dbjob *base, ts_store *st)
     ts__job *j = base->data;
     ts_server *srv = j->s->srv;
     const ts_msg_push *p = &j->req.u.push;
+    if (ts__job_cancelled(j))
+        return;
     size_t n = p->changes.n;
     ts_apply_result *res = ts_xcalloc(n ? n : 1, sizeof *res);
     ts_actor actor = {TS_ACTOR_STATION, j->station, &j->replica, j->peer};
@@ -394,6 +417,7 @@ static void ts__job_done(ts_dbjob *base)
     ts_session *s = j->s;
     ts_server *srv = s->srv;
     s->busy = false;
+    s->job = NULL;
     if (base->commit_rc < 0 && j->rc >= 0)
         ts__job_not_committed(j);
     bool open = s->state != TS_SESS_CLOSING && s->conn.open && !s->conn.closing;
@@ -423,6 +447,7 @@ static void ts__job_done(ts_dbjob *base)
         ts__replace_others(s);
         s->state = TS_SESS_READY;
         s->hello_done = true;
+        ts_frame_decoder_set_max(&s->dec, srv->limits.max_frame);
         s->last_sync_ms = 0;
         snprintf(s->agent, sizeof s->agent, "%s", j->req.u.hello.agent);
         ts_log_info("session_open", "station=%s replica=%s peer=%s proto=%" PRIu64 " agent=%s cursor=%" PRIu64
@@ -491,8 +516,8 @@ static void ts__job_done(ts_dbjob *base)
     if (s->state != TS_SESS_CLOSING && srv->draining) {
         ts_session_shutdown(s);
     } else if (s->state != TS_SESS_CLOSING) {
-        ts_conn_pause(&s->conn, s->rate_paused);
-        if (s->stash.len && !s->rate_paused) {
+        ts__update_pause(s);
+        if (s->stash.len && !s->rate_paused && !s->budget_waiting) {
             size_t len;
             uint8_t *bytes = ts_buf_steal(&s->stash, &len);
             ts__process(s, bytes, len);
@@ -546,6 +571,8 @@ static void ts__replace_others(ts_session *s)
 static void ts__on_hello(ts_session *s, ts_msg *msg)
 {
     const ts_msg_hello *h = &msg->u.hello;
+    s->hello_seen = true;
+    ts_conn_set_deadline(&s->conn, 0);
     uint64_t lo = h->proto_min > TS_PROTO_VERSION_MIN ? h->proto_min : TS_PROTO_VERSION_MIN;
     uint64_t hi = h->proto_max < TS_PROTO_VERSION_MAX ? h->proto_max : TS_PROTO_VERSION_MAX;
     if (lo > hi) {
@@ -683,16 +710,17 @@ static void ts__handle(ts_session *s, ts_msg *msg)
     }
 }
 
-/* Rate limit on messages: past the burst, reading pauses until the bucket
- * refills, which slows a flooding station without affecting anyone else. */
-static void ts__rate_resume(uv_timer_t *t)
+/* Reading resumes after a rate-limit pause or once the frame budget let a
+ * waiting frame in (both by this timer, so that never happens in the middle
+ * of another session's processing). */
+static void ts__resume(uv_timer_t *t)
 {
     ts_session *s = t->data;
     s->rate_paused = false;
     if (s->state == TS_SESS_CLOSING)
         return;
-    if (!s->busy) {
-        ts_conn_pause(&s->conn, false);
+    if (!s->busy && !s->budget_waiting) {
+        ts__update_pause(s);
         if (s->stash.len) {
             size_t len;
             uint8_t *bytes = ts_buf_steal(&s->stash, &len);
@@ -700,6 +728,117 @@ static void ts__rate_resume(uv_timer_t *t)
             free(bytes);
         }
     }
+}
+
+/* ---------------------------------------------------------------- frame budget */
+
+/* A frame takes budget for its whole declared length before its body is
+ * read, so the bytes every connection buffers in partial frames never
+ * exceed [server] frame_budget; past it, frames queue in arrival order
+ * with their connections paused. Large frames may fill only three quarters
+ * of it: the last quarter keeps small ones (pings, pulls, a few records)
+ * flowing while big change sets wait. */
+#define TS__SMALL_FRAME (64u * 1024u)
+
+static uint64_t ts__frame_deadline_ms(const ts_server *srv, uint32_t need)
+{
+    return srv->cfg.frame_timeout_ms + (uint64_t)need * 1000 / srv->cfg.frame_min_rate;
+}
+
+static bool ts__budget_fits(const ts_server *srv, uint32_t need)
+{
+    uint64_t cap = srv->cfg.frame_budget;
+    if (need > TS__SMALL_FRAME)
+        cap -= cap / 4;
+    return srv->budget_used + need <= cap;
+}
+
+static void ts__budget_grant(ts_session *s, uint32_t need)
+{
+    ts_server *srv = s->srv;
+    srv->budget_used += need;
+    s->budget_held = need;
+    /* before HELLO its own deadline governs, and frames are tiny */
+    if (s->hello_done)
+        ts_conn_set_deadline(&s->conn, ts__frame_deadline_ms(srv, need));
+}
+
+static void ts__budget_unqueue(ts_session *s)
+{
+    ts_server *srv = s->srv;
+    ts_session **pp = &srv->budget_head, *prev = NULL;
+    while (*pp != NULL && *pp != s) {
+        prev = *pp;
+        pp = &(*pp)->budget_next;
+    }
+    if (*pp == NULL)
+        return;
+    *pp = s->budget_next;
+    if (srv->budget_tail == s)
+        srv->budget_tail = prev;
+    s->budget_next = NULL;
+    s->budget_waiting = false;
+}
+
+/* Lets waiting frames in, in order; a large one that does not fit stops the
+ * large ones behind it, not the small ones. */
+static void ts__budget_wake(ts_server *srv)
+{
+    bool large_blocked = false;
+    for (ts_session *w = srv->budget_head, *next; w; w = next) {
+        next = w->budget_next;
+        uint32_t need = ts_frame_decoder_need(&w->dec);
+        bool large = need > TS__SMALL_FRAME;
+        if ((large && large_blocked) || !ts__budget_fits(srv, need)) {
+            large_blocked |= large;
+            continue;
+        }
+        ts__budget_unqueue(w);
+        ts__budget_grant(w, need);
+        uv_timer_start(&w->rate_timer, ts__resume, 0, 0);
+    }
+}
+
+/* true: the body may be read now; false: the session waits its turn. */
+static bool ts__budget_take(ts_session *s, uint32_t need)
+{
+    ts_server *srv = s->srv;
+    bool queue_ahead = false;
+    for (const ts_session *w = srv->budget_head; w && !queue_ahead; w = w->budget_next)
+        queue_ahead = need > TS__SMALL_FRAME ? ts_frame_decoder_need(&w->dec) > TS__SMALL_FRAME : false;
+    if (!queue_ahead && ts__budget_fits(srv, need)) {
+        ts__budget_grant(s, need);
+        return true;
+    }
+    srv->stats.frame_budget_waits++;
+    if (srv->budget_head == NULL)
+        ts_log_warn("frame_budget_full", "used=%" PRIu64 " budget=%" PRIu64 " station=%s need=%u",
+                    srv->budget_used, srv->cfg.frame_budget, ts__name(s), need);
+    s->budget_waiting = true;
+    s->budget_next = NULL;
+    if (srv->budget_tail)
+        srv->budget_tail->budget_next = s;
+    else
+        srv->budget_head = s;
+    srv->budget_tail = s;
+    ts__update_pause(s);
+    return false;
+}
+
+/* The frame being read is complete or abandoned: its budget goes back. */
+static void ts__budget_return(ts_session *s)
+{
+    ts_server *srv = s->srv;
+    if (s->budget_waiting)
+        ts__budget_unqueue(s);
+    if (s->budget_held == 0)
+        return;
+    srv->budget_used -= s->budget_held;
+    ts_server_note_freed(srv, s->budget_held);
+    s->budget_held = 0;
+    if (s->hello_done)
+        ts_conn_set_deadline(&s->conn, 0);
+    ts__budget_wake(srv);
 }
 
 static void ts__process_frames(ts_session *s, const uint8_t *data, size_t len);
@@ -719,8 +858,8 @@ static void ts__process_frames(ts_session *s, const uint8_t *data, size_t len)
          * queued for this station exceed the high-water mark, frames wait:
          * a station that sends requests without reading the answers cannot
          * make the daemon buffer more than that */
-        if (s->busy || s->rate_paused || ts_conn_congested(&s->conn) || s->state == TS_SESS_CLOSING ||
-            s->conn.closing) {
+        if (s->busy || s->rate_paused || s->budget_waiting || ts_conn_congested(&s->conn) ||
+            s->state == TS_SESS_CLOSING || s->conn.closing) {
             if (s->state != TS_SESS_CLOSING)
                 ts_buf_append(&s->stash, data + off, len - off);
             return;
@@ -737,9 +876,15 @@ static void ts__process_frames(ts_session *s, const uint8_t *data, size_t len)
         }
         if (rc == 0)
             return;
+        if (rc == TS_FRAME_HEADER) {
+            ts__budget_take(s, ts_frame_decoder_need(&s->dec)); /* when it must wait, the loop stashes */
+            continue;
+        }
         s->srv->stats.frames_in++;
         ts_msg msg;
         rc = ts_msg_decode(frame, flen, &s->srv->limits, &msg, &err);
+        ts_frame_decoder_release(&s->dec);
+        ts__budget_return(s);
         if (rc < 0) {
             ts__send_error(s, rc, true, 0, "%s", err.msg);
             return;
@@ -751,15 +896,74 @@ static void ts__process_frames(ts_session *s, const uint8_t *data, size_t len)
         if (!ts__take(&s->tokens, 1)) {
             s->srv->stats.rate_limited++;
             s->rate_paused = true;
-            ts_conn_pause(&s->conn, true);
+            ts__update_pause(s);
             double wait = 1000.0 * (1.0 - s->tokens) / (double)(s->srv->cfg.rate_messages ? s->srv->cfg.rate_messages : 1);
             ts_log_info("rate_limited", "station=%s what=messages pause_ms=%.0f", ts__name(s), wait);
-            uv_timer_start(&s->rate_timer, ts__rate_resume, (uint64_t)wait + 1, 0);
+            uv_timer_start(&s->rate_timer, ts__resume, (uint64_t)wait + 1, 0);
         }
     }
 }
 
 /* ---------------------------------------------------------------- connection callbacks */
+
+/* One certificate holds at most max_station_connections connections: a
+ * reconnecting agent overlaps its dead session for a while, nothing more.
+ * Past the limit the oldest connection not yet past HELLO goes (a stuck
+ * attempt); when every other one is in use, the newcomer does. */
+static void ts__station_limit(ts_session *s)
+{
+    ts_server *srv = s->srv;
+    uint64_t others = 0;
+    ts_session *oldest = NULL;
+    for (ts_session *o = srv->sessions; o; o = o->next) {
+        if (o == s || o->state == TS_SESS_CLOSING || strcmp(o->station, s->station) != 0)
+            continue;
+        others++;
+        if (o->state == TS_SESS_HELLO && !o->hello_seen && (oldest == NULL || o->connected_ms <= oldest->connected_ms))
+            oldest = o;
+    }
+    if (others < srv->cfg.max_station_connections)
+        return;
+    srv->stats.station_conn_limited++;
+    ts_session *victim = oldest ? oldest : s;
+    ts_log_warn("station_conn_limit", "station=%s limit=%" PRIu64 " closed_peer=%s kept=%s", s->station,
+                srv->cfg.max_station_connections, victim->conn.peer_addr, oldest ? "newest" : "older");
+    ts__send_error(victim, TS_EBUSY, true, 0,
+                   "too many connections from station %s (at most %" PRIu64 "): %s", s->station,
+                   srv->cfg.max_station_connections,
+                   oldest ? "the oldest one that never said HELLO is closed" : "this one is refused");
+}
+
+/* The connection's deadline: no HELLO in time (from accept, TLS included),
+ * or a frame that did not complete at frame_min_rate. */
+static void ts__on_deadline(ts_conn *c)
+{
+    ts_session *s = c->data;
+    ts_server *srv = s->srv;
+    if (s->state == TS_SESS_CLOSING)
+        return;
+    uint64_t secs = (ts_wall_ms() - s->connected_ms) / 1000;
+    if (!c->open || !s->hello_seen) {
+        srv->stats.hello_timeouts++;
+        ts_log_info("hello_timeout", "peer=%s station=%s tls=%s seconds=%" PRIu64, c->peer_addr, ts__name(s),
+                    c->open ? "done" : "unfinished", secs);
+        if (!c->open) {
+            s->state = TS_SESS_CLOSING;
+            ts_conn_close(c, TS_ETIMEOUT, false);
+            return;
+        }
+        ts__send_error(s, TS_ETIMEOUT, true, 0, "no HELLO within %" PRIu64 " s of connecting",
+                       srv->cfg.hello_timeout_ms / 1000);
+        return;
+    }
+    srv->stats.frame_timeouts++;
+    uint32_t need = ts_frame_decoder_need(&s->dec);
+    ts_log_warn("frame_timeout", "station=%s peer=%s expected=%u have=%zu", s->station, c->peer_addr, need,
+                s->dec.body.len);
+    ts__send_error(s, TS_ETIMEOUT, true, 0,
+                   "a frame of %u bytes was not complete within %" PRIu64 " ms (at least %" PRIu64 " bytes/s)", need,
+                   ts__frame_deadline_ms(srv, need), srv->cfg.frame_min_rate);
+}
 
 static void ts__on_open(ts_conn *c)
 {
@@ -783,6 +987,7 @@ static void ts__on_open(ts_conn *c)
     s->tokens_at_ms = ts_wall_ms();
     ts_log_info("tls_open", "station=%s peer=%s version=%s serial=%s", s->station, c->peer_addr,
                 ts_tls_version(&c->tls), s->serial);
+    ts__station_limit(s);
 }
 
 static void ts__on_data(ts_conn *c, const uint8_t *data, size_t len)
@@ -863,6 +1068,9 @@ static void ts__on_close(ts_conn *c, int reason)
         }
     }
     s->state = TS_SESS_CLOSING;
+    ts__budget_return(s);
+    if (s->stash.cap > 0 || s->dec.body.cap > 0)
+        ts_server_note_freed(srv, s->stash.cap + s->dec.body.cap);
     if (s->rate_timer_open) {
         s->rate_timer_open = false;
         uv_close((uv_handle_t *)&s->rate_timer, ts__rate_timer_closed);
@@ -870,7 +1078,7 @@ static void ts__on_close(ts_conn *c, int reason)
     ts_session_unref(s);
 }
 
-static const ts_conn_cb ts__session_cb = {ts__on_open, ts__on_data, ts__on_drain, ts__on_close};
+static const ts_conn_cb ts__session_cb = {ts__on_open, ts__on_data, ts__on_drain, ts__on_close, ts__on_deadline};
 
 static void ts__refused_closed(uv_handle_t *h)
 {
@@ -892,7 +1100,8 @@ void ts_session_accept(ts_server *srv)
     ts_error err;
     s->srv = srv;
     s->connected_ms = ts_wall_ms();
-    ts_frame_decoder_init(&s->dec, srv->limits.max_frame);
+    ts_frame_decoder_init(&s->dec, TS_PROTO_MAX_HELLO_FRAME); /* max_frame once past HELLO */
+    s->dec.stop_at_header = 1; /* each body waits for the frame budget */
     ts_buf_init(&s->stash);
     if (ts_conn_init(&s->conn, srv->loop, srv->tls, &ts__session_cb, &srv->conn_limits, &err) < 0) {
         ts_log_error("conn_init_failed", "reason=\"%s\"", err.msg);
@@ -928,6 +1137,19 @@ void ts_session_accept(ts_server *srv)
         return;
     }
     ts_conn_start(&s->conn, &err);
+    ts_conn_set_deadline(&s->conn, srv->cfg.hello_timeout_ms);
+}
+
+void ts_session_revoke(ts_session *s)
+{
+    if (s->state == TS_SESS_CLOSING || !s->conn.open)
+        return;
+    ts_log_warn("session_revoked", "station=%s peer=%s serial=%s dropped_bytes=%zu job=%s", ts__name(s),
+                s->conn.peer_addr, s->serial, s->stash.len, s->job ? "cancelled" : "none");
+    if (s->job != NULL)
+        atomic_store(&s->job->cancelled, true);
+    ts_buf_free(&s->stash); /* what it sent and was not processed yet is not */
+    ts__send_error(s, TS_EFORBIDDEN, true, 0, "this station's certificate was revoked");
 }
 
 void ts_session_shutdown(ts_session *s)

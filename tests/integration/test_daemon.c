@@ -298,49 +298,6 @@ static uint64_t hlc_now(void)
     return TS_HLC_MAKE(ts_wall_ms(), 0);
 }
 
-static void put_str(ts_version *v, ts_arena *a, const char *name, const char *s, const ts_dot *dot, uint64_t hlc)
-{
-    ts_buf b = TS_BUF_INIT;
-    ts_value_str(&b, s);
-    ts_version_put(v, a, name, b.data, b.len, dot, hlc);
-    ts_buf_free(&b);
-}
-
-static void put_int(ts_version *v, ts_arena *a, const char *name, int64_t x, const ts_dot *dot, uint64_t hlc)
-{
-    ts_buf b = TS_BUF_INIT;
-    ts_value_int(&b, x);
-    ts_version_put(v, a, name, b.data, b.len, dot, hlc);
-    ts_buf_free(&b);
-}
-
-static void put_bool(ts_version *v, ts_arena *a, const char *name, bool x, const ts_dot *dot, uint64_t hlc)
-{
-    ts_buf b = TS_BUF_INIT;
-    ts_value_bool(&b, x);
-    ts_version_put(v, a, name, b.data, b.len, dot, hlc);
-    ts_buf_free(&b);
-}
-
-/* A whole residents record written once at replica `rid` (vv {rid: counter}). */
-static void make_resident(ts_msg *m, ts_change *ch, const char *id, const char *owner, const char *rid,
-                          uint64_t counter, uint64_t lseq, const char *name)
-{
-    ch->table = "residents";
-    ch->id = ts_msg_strdup(m, id);
-    ch->owner = ts_msg_strdup(m, owner);
-    ch->lseq = lseq;
-    ts_rid r;
-    ts_rid_set_cstr(&r, rid);
-    ts_vv_set(&ch->v.vv, &r, counter);
-    ts_dot dot = {r, counter};
-    uint64_t h = hlc_now();
-    put_str(&ch->v, &m->arena, "full_name", name, &dot, h);
-    put_str(&ch->v, &m->arena, "birth_date", "1962-03-15", &dot, h);
-    put_str(&ch->v, &m->arena, "sex", "female", &dot, h);
-    put_bool(&ch->v, &m->arena, TS_FIELD_DELETED, false, &dot, h);
-}
-
 /* Sends a PUSH and waits for its PUSH_ACK (fails on anything else). */
 static void push_msg(ts_tc *c, const ts_msg *push, ts_msg *ack)
 {
@@ -364,7 +321,7 @@ static void push_resident(ts_tc *c, uint64_t batch, const char *id, const char *
     ts_msg_init(&p, TS_MSG_PUSH);
     p.u.push.batch = batch;
     ts_change *ch = ts_msg_alloc_changes(&p, &p.u.push.changes, 1);
-    make_resident(&p, ch, id, owner, rid, 1, lseq, "Nguyễn Thị Lan");
+    ts_tc_make_resident(&p, ch, id, owner, rid, 1, lseq, "Nguyễn Thị Lan");
     push_msg(c, &p, ack);
     ts_msg_free(&p);
 }
@@ -576,8 +533,8 @@ static void test_push_pull_visibility_live(void **state)
     ts_rid xr;
     ts_rid_set_cstr(&xr, XL_RID);
     ts_dot dot = {xr, ts_vv_bump(&ch->v.vv, &xr)};
-    put_int(&ch->v, &p.arena, "cases_total", 3, &dot, hlc_now());
-    put_str(&ch->v, &p.arena, "status", "ongoing", &dot, hlc_now());
+    ts_tc_put_int(&ch->v, &p.arena, "cases_total", 3, &dot, hlc_now());
+    ts_tc_put_str(&ch->v, &p.arena, "status", "ongoing", &dot, hlc_now());
     uint64_t sent = ts_test_now_ms();
     assert_int_equal(ts_tc_send(&xl, &p), 0);
     ts_msg_free(&p);
@@ -732,11 +689,11 @@ static void test_station_isolation(void **state)
     ts_msg_init(&p, TS_MSG_PUSH);
     p.u.push.batch = 4;
     ts_change *ch = ts_msg_alloc_changes(&p, &p.u.push.changes, 2);
-    make_resident(&p, &ch[0], "bn-r10", BN, BN_RID, 1, 4, "Trần Văn An");
+    ts_tc_make_resident(&p, &ch[0], "bn-r10", BN, BN_RID, 1, 4, "Trần Văn An");
     ts_rid xr;
     ts_rid_set_cstr(&xr, XL_RID);
     ts_vv_set(&ch[0].v.vv, &xr, 7);
-    make_resident(&p, &ch[1], "bn-r11", BN, BN_RID, 1, 5, "Lê Thị Hoa"); /* a valid neighbour */
+    ts_tc_make_resident(&p, &ch[1], "bn-r11", BN, BN_RID, 1, 5, "Lê Thị Hoa"); /* a valid neighbour */
     push_msg(&bn, &p, &ack);
     ts_msg_free(&p);
     expect_outcome(&ack, 0, TS_OUTCOME_REJECTED, "vv of xuanlang");
@@ -1148,7 +1105,7 @@ static bool worker_round(worker *w, ts_tc *c, uint64_t n, uint64_t *cursor)
     ts_change *ch = ts_msg_alloc_changes(&p, &p.u.push.changes, 1);
     char id[64];
     snprintf(id, sizeof id, "%s-w%llu", w->code, (unsigned long long)n);
-    make_resident(&p, ch, id, w->code, w->replica, 1, n, "Phạm Văn Đức");
+    ts_tc_make_resident(&p, ch, id, w->code, w->replica, 1, n, "Phạm Văn Đức");
     int rc = ts_tc_send(c, &p);
     ts_msg_free(&p);
     ts_msg r;
@@ -1333,8 +1290,10 @@ static void test_slow_clients(void **state)
         PUT(st, "stations", id, name, "commune=Bình Xuyên", addr);
     }
     ts_store_close(st);
+    /* 20 connections of one station: this tests slow senders, not the
+     * per-station limit (test_hardening does) */
     const char *sets[] = {"server.write_high_water=64KiB", "server.write_low_water=16KiB",
-                          "server.handshake_timeout=2s", NULL};
+                          "server.handshake_timeout=2s", "server.max_station_connections=32", NULL};
     env_start(e, sets);
     /* warm up (OpenSSL and the store allocate once, on first use) */
     for (int i = 0; i < 5; i++) {
@@ -1527,7 +1486,7 @@ static void test_sigterm_drain(void **state)
         ts_change *ch = ts_msg_alloc_changes(&p, &p.u.push.changes, 3);
         for (int k = 0; k < 3; k++) {
             snprintf(acked[nacked + (size_t)k], sizeof acked[0], "bn-d%llu-%d", (unsigned long long)batch, k);
-            make_resident(&p, &ch[k], acked[nacked + (size_t)k], BN, BN_RID, 1, ++lseq, "Đỗ Văn Minh");
+            ts_tc_make_resident(&p, &ch[k], acked[nacked + (size_t)k], BN, BN_RID, 1, ++lseq, "Đỗ Văn Minh");
         }
         push_msg(&c, &p, &ack);
         for (uint32_t k = 0; k < 3; k++)
@@ -1541,7 +1500,7 @@ static void test_sigterm_drain(void **state)
     ts_msg_init(&p, TS_MSG_PUSH);
     p.u.push.batch = 99;
     ts_change *ch = ts_msg_alloc_changes(&p, &p.u.push.changes, 1);
-    make_resident(&p, ch, "bn-last", BN, BN_RID, 1, ++lseq, "Võ Thị Sáu");
+    ts_tc_make_resident(&p, ch, "bn-last", BN, BN_RID, 1, ++lseq, "Võ Thị Sáu");
     assert_int_equal(ts_tc_send(&c, &p), 0);
     ts_msg_free(&p);
     assert_int_equal(kill(e->d.pid, SIGTERM), 0);

@@ -12,6 +12,8 @@
 
 #include <openssl/err.h>
 
+#include "common/ts_hlc.h"
+#include "common/ts_store.h"
 #include "common/ts_version.h"
 
 static void set_err(ts_tc *c, const char *what)
@@ -248,4 +250,46 @@ void ts_tc_close(ts_tc *c)
     ts_frame_decoder_free(&c->dec);
     ts_buf_free(&c->pending);
     memset(c, 0, sizeof *c);
+}
+
+void ts_tc_put_str(ts_version *v, ts_arena *a, const char *name, const char *s, const ts_dot *dot, uint64_t hlc)
+{
+    ts_buf b = TS_BUF_INIT;
+    ts_value_str(&b, s);
+    ts_version_put(v, a, name, b.data, b.len, dot, hlc);
+    ts_buf_free(&b);
+}
+
+void ts_tc_put_int(ts_version *v, ts_arena *a, const char *name, int64_t x, const ts_dot *dot, uint64_t hlc)
+{
+    ts_buf b = TS_BUF_INIT;
+    ts_value_int(&b, x);
+    ts_version_put(v, a, name, b.data, b.len, dot, hlc);
+    ts_buf_free(&b);
+}
+
+void ts_tc_put_bool(ts_version *v, ts_arena *a, const char *name, bool x, const ts_dot *dot, uint64_t hlc)
+{
+    ts_buf b = TS_BUF_INIT;
+    ts_value_bool(&b, x);
+    ts_version_put(v, a, name, b.data, b.len, dot, hlc);
+    ts_buf_free(&b);
+}
+
+void ts_tc_make_resident(ts_msg *m, ts_change *ch, const char *id, const char *owner, const char *rid,
+                         uint64_t counter, uint64_t lseq, const char *name)
+{
+    ch->table = "residents";
+    ch->id = ts_msg_strdup(m, id);
+    ch->owner = ts_msg_strdup(m, owner);
+    ch->lseq = lseq;
+    ts_rid r;
+    ts_rid_set_cstr(&r, rid);
+    ts_vv_set(&ch->v.vv, &r, counter);
+    ts_dot dot = {r, counter};
+    uint64_t h = TS_HLC_MAKE(ts_wall_ms(), 0);
+    ts_tc_put_str(&ch->v, &m->arena, "full_name", name, &dot, h);
+    ts_tc_put_str(&ch->v, &m->arena, "birth_date", "1962-03-15", &dot, h);
+    ts_tc_put_str(&ch->v, &m->arena, "sex", "female", &dot, h);
+    ts_tc_put_bool(&ch->v, &m->arena, TS_FIELD_DELETED, false, &dot, h);
 }

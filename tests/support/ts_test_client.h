@@ -53,4 +53,13 @@ int ts_tc_hello(ts_tc *c, const char *station, const char *replica, uint64_t cur
                 uint64_t lseq, ts_msg *welcome);
 void ts_tc_close(ts_tc *c);
 
+/* Field values for hand-made changes. */
+void ts_tc_put_str(ts_version *v, ts_arena *a, const char *name, const char *s, const ts_dot *dot, uint64_t hlc);
+void ts_tc_put_int(ts_version *v, ts_arena *a, const char *name, int64_t x, const ts_dot *dot, uint64_t hlc);
+void ts_tc_put_bool(ts_version *v, ts_arena *a, const char *name, bool x, const ts_dot *dot, uint64_t hlc);
+/* A whole residents record written once at replica `rid` (vv {rid:
+ * counter}), its strings in m's arena, stamped now. */
+void ts_tc_make_resident(ts_msg *m, ts_change *ch, const char *id, const char *owner, const char *rid,
+                         uint64_t counter, uint64_t lseq, const char *name);
+
 #endif

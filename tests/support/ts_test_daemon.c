@@ -70,14 +70,20 @@ char *ts_test_bin(const char *name)
     return ts_xasprintf("%s/%s", dir && *dir ? dir : "build/asan/bin", name);
 }
 
+char *ts_test_release_bin(const char *name)
+{
+    const char *dir = getenv("TS_RELEASE_BIN_DIR");
+    return ts_xasprintf("%s/%s", dir && *dir ? dir : "bin", name);
+}
+
 static void spawn(ts_test_daemon *d)
 {
     char *portfile = ts_xasprintf("%s/port", d->dir);
     unlink(portfile);
-    char *bin = ts_test_bin("tramsyncd");
+    const char *bin = d->bin;
     char *argv[128];
     int argc = 0;
-    argv[argc++] = bin;
+    argv[argc++] = (char *)bin;
     for (int i = 0; i < d->nsets; i++) {
         argv[argc++] = "--set";
         argv[argc++] = d->sets[i];
@@ -119,13 +125,21 @@ static void spawn(ts_test_daemon *d)
     }
     if (d->port <= 0)
         fail_msg("tramsyncd did not start within 20 s (log %s)", d->log);
-    free(bin);
     free(portfile);
 }
 
 void ts_test_daemon_start(ts_test_daemon *d, const char *dir, const ts_test_pki *pki, const char *const *sets)
 {
+    char *bin = ts_test_bin("tramsyncd");
+    ts_test_daemon_start_bin(d, bin, dir, pki, sets);
+    free(bin);
+}
+
+void ts_test_daemon_start_bin(ts_test_daemon *d, const char *bin, const char *dir, const ts_test_pki *pki,
+                              const char *const *sets)
+{
     memset(d, 0, sizeof *d);
+    d->bin = ts_xstrdup(bin);
     d->dir = ts_xstrdup(dir);
     d->log = ts_xasprintf("%s/tramsyncd.log", dir);
     d->sets[d->nsets++] = ts_xasprintf("server.data_dir=%s", dir);
@@ -183,6 +197,7 @@ void ts_test_daemon_free(ts_test_daemon *d)
     ts_test_daemon_kill(d);
     for (int i = 0; i < d->nsets; i++)
         free(d->sets[i]);
+    free(d->bin);
     free(d->dir);
     free(d->log);
     memset(d, 0, sizeof *d);

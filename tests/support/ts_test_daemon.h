@@ -12,6 +12,7 @@
 
 typedef struct ts_test_daemon {
     pid_t pid;
+    char *bin;      /* the program */
     int port;       /* station sync */
     int admin_port; /* admin API (-1 when off) */
     char *dir;
@@ -27,6 +28,12 @@ char *ts_test_bin(const char *name);
  * extra "section.key=value" overrides (NULL-terminated, may be NULL).
  * Fails the test when it does not come up within 20 s. */
 void ts_test_daemon_start(ts_test_daemon *d, const char *dir, const ts_test_pki *pki, const char *const *sets);
+/* The same with another build of tramsyncd (e.g. ts_test_release_bin). */
+void ts_test_daemon_start_bin(ts_test_daemon *d, const char *bin, const char *dir, const ts_test_pki *pki,
+                              const char *const *sets);
+/* Path of a release-built program ($TS_RELEASE_BIN_DIR, else bin/), for
+ * what only the real allocator shows (memory given back); caller frees. */
+char *ts_test_release_bin(const char *name);
 /* Starts it again with the same settings (after a stop or a kill); the port
  * may change. */
 void ts_test_daemon_restart(ts_test_daemon *d);
