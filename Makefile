@@ -38,7 +38,7 @@ deps:
 # ---------------------------------------------------------------- sources
 SRC_LIB     := $(wildcard common/*.c proto/*.c)
 GEN_SRC     := build/gen/schema_tables.c build/gen/plan_tasks.c
-SRC_SERVER  := $(filter-out server/main.c,$(wildcard server/*.c))
+SRC_SERVER  := $(filter-out server/main.c,$(wildcard server/*.c server/admin/*.c))
 SRC_CTL     := $(filter-out server/ctl/main.c,$(wildcard server/ctl/*.c))
 SRC_CLIENT  := $(filter-out client/main.c,$(wildcard client/*.c))
 SRC_TESTSUP := $(wildcard tests/support/*.c)
@@ -149,7 +149,7 @@ test: $(TEST_NEEDS) $(ASAN_BINS) | deps
 	  tests/run-tests.sh $(SELECTED_TESTS)
 
 # ---------------------------------------------------------------- lint
-LINT_SRCS := $(SRC_LIB) $(wildcard server/*.c server/ctl/*.c client/*.c)
+LINT_SRCS := $(SRC_LIB) $(wildcard server/*.c server/admin/*.c server/ctl/*.c client/*.c)
 .PHONY: lint
 lint: $(GEN_SRC) | deps
 	cppcheck --quiet --error-exitcode=1 --std=c11 --enable=warning,portability,performance \

@@ -1,0 +1,129 @@
+/* Reports stations send up, and passing one on to other stations as a
+ * notice: the district reads what comes up here and answers through notices. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/ts_recjson.h"
+#include "common/ts_xmalloc.h"
+#include "server/admin/ts_admin_int.h"
+
+static int ts__by_reported_desc(const void *a, const void *b)
+{
+    const json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+    return strcmp(ts_admin__str(json_object_get(y, "fields"), "reported_at"),
+                  ts_admin__str(json_object_get(x, "fields"), "reported_at"));
+}
+
+static const char *const ts__report_kind_codes[] = {"", "case_report", "outbreak_detection", "outbreak_update",
+                                                    "outbreak_end", "incident", "request_drugs", "request_staff",
+                                                    "request_supervision", "other", NULL};
+
+/* GET /api/reports[?q=&kind=&station=&offset=&limit=]: what stations sent
+ * up, newest first, each with the notices it was passed on as. */
+void ts_admin__api_reports(ts_admin__job *j, ts_store *st)
+{
+    char kind[32], station[TS_KEY_MAX + 1] = "", needle[256];
+    uint32_t offset, limit;
+    if (!ts_admin__q_enum(j, "kind", ts__report_kind_codes, kind, sizeof kind) ||
+        !ts_admin__q_uint(j, "offset", 0, UINT32_MAX, &offset) || !ts_admin__q_uint(j, "limit", 100, 1000, &limit))
+        return;
+    if (limit == 0)
+        limit = 100;
+    ts_admin__q(j, "station", station, sizeof station);
+    ts_admin__q_search(j, needle, sizeof needle);
+    ts_change_page page;
+    ts_change_page_init(&page);
+    ts_error err;
+    json_t *all = json_array();
+    char after[TS_KEY_MAX + 1] = "";
+    size_t total = 0;
+    for (;;) {
+        if (ts_store_list(st, "reports", after, 500, false, &page, &err) < 0)
+            break;
+        for (uint32_t i = 0; i < page.n; i++) {
+            total++;
+            json_t *r = ts_recjson_record(&page.items[i], false);
+            const json_t *f = json_object_get(r, "fields");
+            const char *hay[] = {page.items[i].owner, ts_admin__str(f, "subject"), ts_admin__str(f, "disease"),
+                                 ts_admin__str(f, "location"), ts_admin__str(f, "reported_by")};
+            if ((!kind[0] || strcmp(ts_admin__str(f, "kind"), kind) == 0) &&
+                (!station[0] || strcmp(page.items[i].owner, station) == 0) && ts_admin__matches(needle, hay, 5))
+                json_array_append(all, r);
+            json_decref(r);
+        }
+        if (page.n < 500)
+            break;
+        snprintf(after, sizeof after, "%s", page.items[page.n - 1].id);
+    }
+    size_t n = json_array_size(all);
+    json_t **items = ts_xcalloc(n ? n : 1, sizeof *items);
+    for (size_t i = 0; i < n; i++)
+        items[i] = json_array_get(all, i);
+    qsort(items, n, sizeof *items, ts__by_reported_desc);
+    json_t *res = ts_admin__slice(items, n, offset, limit);
+    free(items);
+    json_decref(all);
+    /* which notices passed them on */
+    if (json_array_size(res) > 0) {
+        json_t *by_report = json_object();
+        snprintf(after, sizeof after, "%s", "");
+        for (;;) {
+            if (ts_store_list(st, "notices", after, 500, false, &page, &err) < 0)
+                break;
+            for (uint32_t i = 0; i < page.n; i++) {
+                char src[TS_KEY_MAX + 1];
+                if (!ts_recjson_text(&page.items[i].v, "source_report", src, sizeof src) || !src[0])
+                    continue;
+                json_t *list = json_object_get(by_report, src);
+                if (list == NULL) {
+                    list = json_array();
+                    json_object_set_new(by_report, src, list);
+                }
+                json_array_append_new(list, json_string(page.items[i].id));
+            }
+            if (page.n < 500)
+                break;
+            snprintf(after, sizeof after, "%s", page.items[page.n - 1].id);
+        }
+        size_t k;
+        json_t *r;
+        json_array_foreach(res, k, r) {
+            json_t *list = json_object_get(by_report, ts_admin__str(r, "id"));
+            json_object_set_new(r, "redistributed_as", list ? json_incref(list) : json_array());
+            json_object_set_new(r, "station", json_string(ts_admin__str(r, "owner")));
+        }
+        json_decref(by_report);
+        ts_admin__add_station_names(j->adm, st, res);
+    }
+    ts_change_page_free(&page);
+    ts_admin__ok(j, 200, json_pack("{s:o,s:I,s:I,s:I,s:I}", "reports", res, "total", (json_int_t)total, "matched",
+                                   (json_int_t)n, "offset", (json_int_t)offset, "limit", (json_int_t)limit));
+}
+
+void ts_admin__api_report_redistribute(ts_admin__job *j, ts_store *st)
+{
+    const json_t *to = json_object_get(j->body, "recipients");
+    if (!json_is_object(to)) {
+        ts_admin__fail(j, 400, "BAD_REQUEST", "body must hold \"recipients\": {\"stations\": [...]} (and optional notice fields)");
+        return;
+    }
+    ts_strlist stations = {NULL, 0};
+    ts_error err;
+    char id[64];
+    ts_actor a = ts_admin__actor(j);
+    if (ts_notice_resolve(st, to, &stations, &err) < 0 ||
+        ts_report_redistribute(st, &a, j->params[0], json_object_get(j->body, "notice"), &stations, id, sizeof id,
+                               &err) < 0) {
+        ts_strlist_free(&stations);
+        ts_admin__fail_err(j, &err);
+        return;
+    }
+    ts_admin__audit(j, st, "redistribute_report", "reports", j->params[0], "ok", id);
+    ts_admin__queue_notice_frames(j, st, id, &stations);
+    ts_admin__set_event(j, "notice", json_pack("{s:s,s:s}", "id", id, "source_report", j->params[0]));
+    json_t *recips = json_array();
+    for (size_t i = 0; i < stations.n; i++)
+        json_array_append_new(recips, json_string(stations.v[i]));
+    ts_admin__ok(j, 201, json_pack("{s:s,s:s,s:o}", "id", id, "source_report", j->params[0], "recipients", recips));
+    ts_strlist_free(&stations);
+}

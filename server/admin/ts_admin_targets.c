@@ -1,0 +1,197 @@
+/* The 2030 targets: each commune's figures on the latest day computed, their
+ * history, and asking for a new computation (done by the core's targets job,
+ * one station at a time). */
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "common/ts_xmalloc.h"
+#include "server/admin/ts_admin_int.h"
+#include "server/ts_targets.h"
+
+static json_t *ts__target_defs(void)
+{
+    json_t *arr = json_array();
+    for (int i = 0; i < TS_TARGET_COUNT; i++) {
+        char op[2] = {ts_targets[i].op, 0};
+        json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:s,s:f}", "code", ts_targets[i].code, "vi", ts_targets[i].vi,
+                                             "en", ts_targets[i].en, "op", op, "threshold", ts_targets[i].threshold));
+    }
+    return arr;
+}
+
+static int ts__target_index(const char *code)
+{
+    for (int i = 0; i < TS_TARGET_COUNT; i++)
+        if (strcmp(ts_targets[i].code, code) == 0)
+            return i;
+    return -1;
+}
+
+static json_t *ts__figure(int i, int64_t num, int64_t den)
+{
+    json_t *o = json_pack("{s:I,s:I,s:b}", "numerator", (json_int_t)num, "denominator", (json_int_t)den, "met",
+                          ts_target_met(i, num, den));
+    json_object_set_new(o, "percent", den > 0 ? json_real(100.0 * (double)num / (double)den) : json_null());
+    return o;
+}
+
+/* GET /api/targets[?q=&only=unmet&indicator=&offset=&limit=]: each commune
+ * against each 2030 target on the latest day computed, with the numerator
+ * and denominator behind every figure, and the district as a whole. */
+void ts_admin__api_targets(ts_admin__job *j, ts_store *st)
+{
+    static const char *const onlys[] = {"all", "unmet", NULL};
+    char only[8], indicator[48] = "", needle[256];
+    uint32_t offset, limit;
+    bool paged = ts_admin__has_paging(j);
+    if (!ts_admin__q_enum(j, "only", onlys, only, sizeof only) ||
+        !ts_admin__q_uint(j, "offset", 0, UINT32_MAX, &offset) ||
+        !ts_admin__q_uint(j, "limit", paged ? 50 : UINT32_MAX, paged ? 500 : UINT32_MAX, &limit))
+        return;
+    if (ts_admin__q(j, "indicator", indicator, sizeof indicator) && ts__target_index(indicator) < 0) {
+        ts_admin__fail(j, 400, "BAD_REQUEST", "indicator must be one of the targets' codes");
+        return;
+    }
+    if (limit == 0)
+        limit = 50;
+    ts_admin__q_search(j, needle, sizeof needle);
+    sqlite3 *db = ts_store_db(st);
+    sqlite3_stmt *q;
+    char day[16] = "";
+    if (sqlite3_prepare_v2(db, "SELECT max(day) FROM target_snapshots", -1, &q, NULL) == SQLITE_OK) {
+        if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_text(q, 0))
+            snprintf(day, sizeof day, "%s", (const char *)sqlite3_column_text(q, 0));
+        sqlite3_finalize(q);
+    }
+    /* one row per station, in station order (the primary key's), in C;
+     * JSON only for the page */
+    typedef struct fig_row {
+        char station[TS_KEY_MAX + 1];
+        int64_t num[TS_TARGET_COUNT], den[TS_TARGET_COUNT];
+        bool have[TS_TARGET_COUNT];
+    } fig_row;
+    fig_row *rows = NULL;
+    size_t nrows = 0, cap = 0;
+    int64_t tot_num[TS_TARGET_COUNT] = {0}, tot_den[TS_TARGET_COUNT] = {0};
+    if (day[0] && sqlite3_prepare_v2(db,
+                                     "SELECT station, indicator, numerator, denominator FROM target_snapshots"
+                                     " WHERE day = ?1 ORDER BY station",
+                                     -1, &q, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(q, 1, day, -1, SQLITE_STATIC);
+        while (sqlite3_step(q) == SQLITE_ROW) {
+            const char *station = (const char *)sqlite3_column_text(q, 0);
+            int i = ts__target_index((const char *)sqlite3_column_text(q, 1));
+            if (i < 0 || station == NULL)
+                continue;
+            if (nrows == 0 || strcmp(rows[nrows - 1].station, station) != 0) {
+                if (nrows == cap) {
+                    cap = cap ? cap * 2 : 64;
+                    rows = ts_xreallocarray(rows, cap, sizeof *rows);
+                }
+                memset(&rows[nrows], 0, sizeof *rows);
+                snprintf(rows[nrows].station, sizeof rows[nrows].station, "%s", station);
+                nrows++;
+            }
+            fig_row *r = &rows[nrows - 1];
+            int64_t num = sqlite3_column_int64(q, 2), den = sqlite3_column_int64(q, 3);
+            r->num[i] = num;
+            r->den[i] = den;
+            r->have[i] = true;
+            /* district totals: per-station yes/no indicators count stations */
+            if (ts_targets[i].op == '=' && (i == 2 || i == 4 || i == 5)) {
+                tot_num[i] += num > 0;
+                tot_den[i] += 1;
+            } else {
+                tot_num[i] += num;
+                tot_den[i] += den;
+            }
+        }
+        sqlite3_finalize(q);
+    }
+    ts_admin__dir_load(j->adm, st);
+    int want = indicator[0] ? ts__target_index(indicator) : -1;
+    fig_row **items = ts_xcalloc(nrows ? nrows : 1, sizeof *items);
+    size_t n = 0;
+    for (size_t r = 0; r < nrows; r++) {
+        const ts_admin__dir_entry *e = ts_admin__dir_find(j->adm, rows[r].station);
+        if (needle[0]) {
+            char fold_code[TS_KEY_MAX + 1];
+            ts_admin__fold(rows[r].station, fold_code, sizeof fold_code);
+            if (!strstr(e ? e->fold : fold_code, needle))
+                continue;
+        }
+        if (strcmp(only, "unmet") == 0) {
+            bool unmet = false;
+            for (int i = 0; i < TS_TARGET_COUNT; i++)
+                if (rows[r].have[i] && (want < 0 || want == i) && !ts_target_met(i, rows[r].num[i], rows[r].den[i]))
+                    unmet = true;
+            if (!unmet)
+                continue;
+        }
+        items[n++] = &rows[r];
+    }
+    json_t *arr = json_array();
+    for (size_t r = offset; r < n && r < (size_t)offset + limit; r++) {
+        const ts_admin__dir_entry *e = ts_admin__dir_find(j->adm, items[r]->station);
+        json_t *figures = json_object();
+        for (int i = 0; i < TS_TARGET_COUNT; i++)
+            if (items[r]->have[i])
+                json_object_set_new(figures, ts_targets[i].code, ts__figure(i, items[r]->num[i], items[r]->den[i]));
+        json_t *c = json_pack("{s:s,s:o}", "station", items[r]->station, "figures", figures);
+        if (e && json_is_string(json_object_get(e->fields, "commune")))
+            json_object_set_new(c, "commune", json_string(ts_admin__str(e->fields, "commune")));
+        json_array_append_new(arr, c);
+    }
+    free(items);
+    free(rows);
+    json_t *total = json_object();
+    for (int i = 0; i < TS_TARGET_COUNT; i++)
+        json_object_set_new(total, ts_targets[i].code, ts__figure(i, tot_num[i], tot_den[i]));
+    ts_admin__ok(j, 200,
+                 json_pack("{s:s,s:o,s:o,s:o,s:I,s:I,s:I,s:I}", "day", day, "targets", ts__target_defs(), "communes",
+                           arr, "district", total, "total", (json_int_t)nrows, "matched", (json_int_t)n, "offset",
+                           (json_int_t)offset, "limit", (json_int_t)(limit == UINT32_MAX ? (uint32_t)n : limit)));
+}
+
+void ts_admin__api_targets_history(ts_admin__job *j, ts_store *st)
+{
+    char station[TS_KEY_MAX + 1] = "", indicator[48] = "";
+    ts_admin__q(j, "station", station, sizeof station);
+    ts_admin__q(j, "indicator", indicator, sizeof indicator);
+    int idx = ts__target_index(indicator);
+    if (idx < 0) {
+        ts_admin__fail(j, 400, "BAD_REQUEST", "indicator must be one of the targets' codes");
+        return;
+    }
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(ts_store_db(st),
+                           "SELECT day, sum(numerator), sum(denominator), count(*), sum(numerator > 0)"
+                           " FROM target_snapshots WHERE indicator = ?1 AND (?2 = '' OR station = ?2)"
+                           " GROUP BY day ORDER BY day DESC LIMIT 400",
+                           -1, &q, NULL) != SQLITE_OK) {
+        ts_admin__fail(j, 500, "INTERNAL", "internal error");
+        return;
+    }
+    sqlite3_bind_text(q, 1, indicator, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, station, -1, SQLITE_STATIC);
+    json_t *arr = json_array();
+    bool per_station = idx == 2 || idx == 4 || idx == 5;
+    while (sqlite3_step(q) == SQLITE_ROW) {
+        int64_t num = per_station && !station[0] ? sqlite3_column_int64(q, 4) : sqlite3_column_int64(q, 1);
+        int64_t den = per_station && !station[0] ? sqlite3_column_int64(q, 3) : sqlite3_column_int64(q, 2);
+        json_t *f = ts__figure(idx, num, den);
+        json_object_set_new(f, "day", json_string((const char *)sqlite3_column_text(q, 0)));
+        json_array_insert_new(arr, 0, f);
+    }
+    sqlite3_finalize(q);
+    ts_admin__ok(j, 200, json_pack("{s:s,s:s,s:o}", "indicator", indicator, "station", station, "points", arr));
+}
+
+void ts_admin__api_targets_refresh(ts_admin__job *j, ts_store *st)
+{
+    (void)st;
+    j->refresh_targets = true;
+    ts_admin__ok(j, 202, json_pack("{s:s}", "result", "computing"));
+}

@@ -1,0 +1,88 @@
+/* The plan's tasks and their assignment to stations, with each task's
+ * progress as the stations report it. */
+#include <string.h>
+
+#include "common/ts_recjson.h"
+#include "server/admin/ts_admin_int.h"
+
+void ts_admin__api_tasks(ts_admin__job *j, ts_store *st)
+{
+    ts_change_page page;
+    ts_change_page_init(&page);
+    ts_error err;
+    json_t *arr = json_array();
+    if (ts_store_list(st, "plan_tasks", NULL, 1000, false, &page, &err) < 0) {
+        ts_change_page_free(&page);
+        json_decref(arr);
+        ts_admin__fail_err(j, &err);
+        return;
+    }
+    for (uint32_t i = 0; i < page.n; i++) {
+        json_t *o = ts_recjson_record(&page.items[i], false);
+        json_t *detail;
+        if (ts_task_show(st, page.items[i].id, &detail, &err) == 0) {
+            json_t *counts = json_object();
+            size_t k;
+            json_t *a;
+            json_int_t percent_sum = 0, done = 0, assigned = 0;
+            json_array_foreach(json_object_get(detail, "assignments"), k, a) {
+                const char *state = ts_admin__str(a, "state");
+                bool is_done = strcmp(state, "done") == 0;
+                assigned++;
+                done += is_done;
+                percent_sum += is_done ? 100 : json_integer_value(json_object_get(a, "percent"));
+                json_t *c = json_object_get(counts, state);
+                json_object_set_new(counts, state, json_integer(c ? json_integer_value(c) + 1 : 1));
+                if (json_is_true(json_object_get(a, "overdue"))) {
+                    json_t *ov = json_object_get(counts, "overdue");
+                    json_object_set_new(counts, "overdue", json_integer(ov ? json_integer_value(ov) + 1 : 1));
+                }
+            }
+            json_object_set_new(o, "assignment_counts", counts);
+            /* progress: the mean of each station's percent (done = 100) */
+            json_object_set_new(o, "progress", json_pack("{s:I,s:I,s:I}", "assigned", assigned, "done", done, "percent",
+                                                         assigned ? percent_sum / assigned : (json_int_t)0));
+            json_decref(detail);
+        }
+        json_array_append_new(arr, o);
+    }
+    ts_change_page_free(&page);
+    ts_admin__ok(j, 200, json_pack("{s:o}", "tasks", arr));
+}
+
+void ts_admin__api_task(ts_admin__job *j, ts_store *st)
+{
+    json_t *o;
+    ts_error err;
+    if (ts_task_show(st, j->params[0], &o, &err) < 0) {
+        ts_admin__fail_err(j, &err);
+        return;
+    }
+    ts_admin__add_station_names(j->adm, st, json_object_get(o, "assignments"));
+    ts_admin__ok(j, 200, o);
+}
+
+void ts_admin__api_task_assign(ts_admin__job *j, ts_store *st)
+{
+    const json_t *to = json_object_get(j->body, "recipients");
+    if (!json_is_object(to)) {
+        ts_admin__fail(j, 400, "BAD_REQUEST", "body must hold \"recipients\": {\"stations\": [...]}");
+        return;
+    }
+    ts_strlist stations = {NULL, 0};
+    ts_error err;
+    ts_actor a = ts_admin__actor(j);
+    if (ts_notice_resolve(st, to, &stations, &err) < 0 ||
+        ts_task_assign(st, &a, j->params[0], &stations, ts_admin__str(j->body, "deadline"),
+                       ts_admin__str(j->body, "instructions"), &err) < 0) {
+        ts_strlist_free(&stations);
+        ts_admin__fail_err(j, &err);
+        return;
+    }
+    ts_admin__audit(j, st, "assign_task", "plan_tasks", j->params[0], "ok", NULL);
+    for (size_t i = 0; i < stations.n; i++)
+        ts_strlist_add(&j->notify, stations.v[i]);
+    ts_admin__set_event(j, "task", json_pack("{s:s}", "id", j->params[0]));
+    ts_admin__ok(j, 200, json_pack("{s:s,s:I}", "task", j->params[0], "assigned", (json_int_t)stations.n));
+    ts_strlist_free(&stations);
+}

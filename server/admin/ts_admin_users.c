@@ -1,0 +1,314 @@
+/* Accounts, roles and sessions: who may use the admin API and as what.
+ * Passwords are argon2id and session tokens are kept only as their SHA-256,
+ * so the login, the check of every request and the logout sit together here,
+ * and no other file of the admin API reads admin_users or admin_sessions. */
+#include <argon2.h>
+#include <inttypes.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <sqlite3.h>
+
+#include "common/ts_log.h"
+#include "server/admin/ts_admin_int.h"
+
+int ts_admin_role_rank(const char *role)
+{
+    if (role == NULL)
+        return 0;
+    if (strcmp(role, "viewer") == 0)
+        return 1;
+    if (strcmp(role, "operator") == 0)
+        return 2;
+    if (strcmp(role, "admin") == 0)
+        return 3;
+    return 0;
+}
+
+const char *ts_admin__role_name(int rank)
+{
+    static const char *const names[] = {"none", "viewer", "operator", "admin"};
+    return rank >= 0 && rank <= 3 ? names[rank] : "none";
+}
+
+/* ---------------------------------------------------------------- auth */
+
+static void ts__sha256_hex(const char *s, char *out)
+{
+    unsigned char md[32];
+    unsigned int n = 0;
+    EVP_Digest(s, strlen(s), md, &n, EVP_sha256(), NULL);
+    for (unsigned i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+static int ts__hash_password(const char *password, char *encoded, size_t size)
+{
+    unsigned char salt[16];
+    RAND_bytes(salt, sizeof salt);
+    /* argon2id, OWASP's minimum: 19 MiB, 2 passes */
+    return argon2id_hash_encoded(2, 19456, 1, password, strlen(password), salt, sizeof salt, 32, encoded, size) ==
+                   ARGON2_OK
+               ? 0
+               : -1;
+}
+
+int ts_admin_user_set(ts_store *st, const char *username, const char *password, const char *role,
+                      const char *full_name, ts_error *err)
+{
+    if (!ts_key_valid(username, strlen(username)) || strchr(username, ' ') || strchr(username, ':'))
+        return ts_error_set(err, TS_EBAD_VALUE, "\"%s\" is not a valid user name", username);
+    if (role && ts_admin_role_rank(role) == 0)
+        return ts_error_set(err, TS_EBAD_VALUE, "role must be viewer, operator or admin");
+    if (password && strlen(password) < 10)
+        return ts_error_set(err, TS_EBAD_VALUE, "a password has at least 10 characters");
+    char encoded[256] = "";
+    if (password && ts__hash_password(password, encoded, sizeof encoded) < 0)
+        return ts_error_set(err, TS_EINTERNAL, "cannot hash the password");
+    sqlite3_stmt *q;
+    const char *sql = "INSERT INTO admin_users(username, password, role, full_name, created_at)"
+                      " VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(username) DO UPDATE SET"
+                      " password = CASE WHEN ?2 = '' THEN password ELSE ?2 END,"
+                      " role = CASE WHEN ?3 = '' THEN role ELSE ?3 END,"
+                      " full_name = CASE WHEN ?4 = '' THEN full_name ELSE ?4 END, failed = 0, locked_until = 0";
+    if (sqlite3_prepare_v2(ts_store_db(st), sql, -1, &q, NULL) != SQLITE_OK)
+        return ts_error_set(err, TS_ESTORAGE, "users: %s", sqlite3_errmsg(ts_store_db(st)));
+    sqlite3_bind_text(q, 1, username, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, encoded, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 3, role ? role : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 4, full_name ? full_name : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 5, (sqlite3_int64)ts_wall_ms());
+    int rc = sqlite3_step(q) == SQLITE_DONE ? 0 : ts_error_set(err, TS_ESTORAGE, "cannot save the user");
+    sqlite3_finalize(q);
+    return rc;
+}
+
+/* Who is asking: an admin certificate, or a session token. */
+bool ts_admin__authenticate(ts_admin__job *j, ts_store *st)
+{
+    if (j->has_cert) {
+        if (strncmp(j->cert.ou, "admin-", 6) == 0 && ts_admin_role_rank(j->cert.ou + 6) > 0) {
+            j->role = ts_admin_role_rank(j->cert.ou + 6);
+            snprintf(j->user, sizeof j->user, "cert:%.100s", j->cert.cn);
+            return true;
+        }
+        ts_admin__fail(j, 403, "FORBIDDEN", "this certificate is not an admin certificate");
+        return false;
+    }
+    if (j->token[0] == '\0') {
+        ts_admin__fail(j, 401, "UNAUTHENTICATED", "log in first (POST /api/login) or use an admin certificate");
+        return false;
+    }
+    char hash[65];
+    ts__sha256_hex(j->token, hash);
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(ts_store_db(st),
+                           "SELECT s.username, u.role FROM admin_sessions s JOIN admin_users u"
+                           " ON u.username = s.username WHERE s.token_hash = ?1 AND s.expires_at > ?2"
+                           " AND u.disabled = 0",
+                           -1, &q, NULL) != SQLITE_OK) {
+        ts_admin__fail(j, 500, "INTERNAL", "internal error");
+        return false;
+    }
+    sqlite3_bind_text(q, 1, hash, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 2, (sqlite3_int64)j->now_ms);
+    bool ok = sqlite3_step(q) == SQLITE_ROW;
+    if (ok) {
+        snprintf(j->user, sizeof j->user, "%s", (const char *)sqlite3_column_text(q, 0));
+        j->role = ts_admin_role_rank((const char *)sqlite3_column_text(q, 1));
+    }
+    sqlite3_finalize(q);
+    if (!ok) {
+        ts_admin__fail(j, 401, "UNAUTHENTICATED", "the session has expired or does not exist: log in again");
+        return false;
+    }
+    return true;
+}
+
+/* ---------------------------------------------------------------- endpoints: session */
+
+void ts_admin__api_login(ts_admin__job *j, ts_store *st)
+{
+    const char *user = ts_admin__str(j->body, "username"), *pass = ts_admin__str(j->body, "password");
+    if (!user[0] || !pass[0]) {
+        ts_admin__fail(j, 400, "BAD_REQUEST", "username and password are required");
+        return;
+    }
+    snprintf(j->user, sizeof j->user, "%s", user);
+    sqlite3 *db = ts_store_db(st);
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(db, "SELECT password, role, failed, locked_until, disabled FROM admin_users WHERE username = ?1",
+                           -1, &q, NULL) != SQLITE_OK) {
+        ts_admin__fail(j, 500, "INTERNAL", "internal error");
+        return;
+    }
+    sqlite3_bind_text(q, 1, user, -1, SQLITE_STATIC);
+    bool found = sqlite3_step(q) == SQLITE_ROW;
+    char encoded[256] = "", role[16] = "";
+    int64_t failed = 0, locked_until = 0, disabled = 0;
+    if (found) {
+        snprintf(encoded, sizeof encoded, "%s", (const char *)sqlite3_column_text(q, 0));
+        snprintf(role, sizeof role, "%s", (const char *)sqlite3_column_text(q, 1));
+        failed = sqlite3_column_int64(q, 2);
+        locked_until = sqlite3_column_int64(q, 3);
+        disabled = sqlite3_column_int64(q, 4);
+    }
+    sqlite3_finalize(q);
+    const ts_server_config *cfg = ts_server_get_config(j->adm->srv);
+    if (found && (uint64_t)locked_until > j->now_ms) {
+        ts_admin__audit(j, st, "login", NULL, NULL, "locked", NULL);
+        ts_log_warn("admin_login_locked", "user=%s peer=%s", user, j->peer);
+        ts_admin__fail(j, 423, "LOCKED", "too many failed attempts: this account is locked for a while");
+        return;
+    }
+    /* unknown users cost the same time as wrong passwords */
+    static const char dummy[] = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$"
+                                "2Xr6PDQcZpWRTPVsRSmhLnULDt48Ou3L8k9cAo3Lt3s";
+    bool ok = argon2id_verify(found ? encoded : dummy, pass, strlen(pass)) == ARGON2_OK && found && !disabled;
+    if (!ok) {
+        if (found) {
+            failed++;
+            int64_t lock = failed >= (int64_t)cfg->admin_lockout_after ? (int64_t)(j->now_ms + cfg->admin_lockout_ms) : 0;
+            if (sqlite3_prepare_v2(db, "UPDATE admin_users SET failed = ?2, locked_until = ?3 WHERE username = ?1", -1, &q,
+                                   NULL) == SQLITE_OK) {
+                sqlite3_bind_text(q, 1, user, -1, SQLITE_STATIC);
+                sqlite3_bind_int64(q, 2, lock ? 0 : failed);
+                sqlite3_bind_int64(q, 3, lock);
+                sqlite3_step(q);
+                sqlite3_finalize(q);
+            }
+            if (lock)
+                ts_log_warn("admin_locked_out", "user=%s peer=%s failures=%" PRId64, user, j->peer, failed);
+        }
+        ts_admin__audit(j, st, "login", NULL, NULL, "failed", NULL);
+        ts_log_warn("admin_login_failed", "user=%s peer=%s", user, j->peer);
+        ts_admin__fail(j, 401, "BAD_CREDENTIALS", "wrong user name or password");
+        return;
+    }
+    unsigned char rnd[32];
+    RAND_bytes(rnd, sizeof rnd);
+    char token[65], hash[65];
+    for (int i = 0; i < 32; i++)
+        snprintf(token + 2 * i, 3, "%02x", rnd[i]);
+    ts__sha256_hex(token, hash);
+    uint64_t expires = j->now_ms + cfg->admin_session_ttl_ms;
+    sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+    if (sqlite3_prepare_v2(db,
+                           "INSERT INTO admin_sessions(token_hash, username, role, created_at, expires_at, peer)"
+                           " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+                           -1, &q, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(q, 1, hash, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 2, user, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 3, role, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(q, 4, (sqlite3_int64)j->now_ms);
+        sqlite3_bind_int64(q, 5, (sqlite3_int64)expires);
+        sqlite3_bind_text(q, 6, j->peer, -1, SQLITE_STATIC);
+        sqlite3_step(q);
+        sqlite3_finalize(q);
+    }
+    if (sqlite3_prepare_v2(db, "UPDATE admin_users SET failed = 0 WHERE username = ?1", -1, &q, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(q, 1, user, -1, SQLITE_STATIC);
+        sqlite3_step(q);
+        sqlite3_finalize(q);
+    }
+    /* expired sessions go as new ones come */
+    if (sqlite3_prepare_v2(db, "DELETE FROM admin_sessions WHERE expires_at < ?1", -1, &q, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(q, 1, (sqlite3_int64)j->now_ms);
+        sqlite3_step(q);
+        sqlite3_finalize(q);
+    }
+    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    j->role = ts_admin_role_rank(role);
+    ts_admin__audit(j, st, "login", NULL, NULL, "ok", role);
+    ts_log_info("admin_login", "user=%s role=%s peer=%s", user, role, j->peer);
+    snprintf(j->headers, sizeof j->headers,
+             "Set-Cookie: ts_session=%s; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=%" PRIu64 "\r\n", token,
+             cfg->admin_session_ttl_ms / 1000);
+    ts_admin__ok(j, 200, json_pack("{s:s,s:s,s:s,s:I}", "token", token, "user", user, "role", role, "expires_at_ms",
+                                   (json_int_t)expires));
+}
+
+void ts_admin__api_logout(ts_admin__job *j, ts_store *st)
+{
+    if (j->token[0]) {
+        char hash[65];
+        ts__sha256_hex(j->token, hash);
+        sqlite3_stmt *q;
+        if (sqlite3_prepare_v2(ts_store_db(st), "DELETE FROM admin_sessions WHERE token_hash = ?1", -1, &q, NULL) ==
+            SQLITE_OK) {
+            sqlite3_bind_text(q, 1, hash, -1, SQLITE_STATIC);
+            sqlite3_step(q);
+            sqlite3_finalize(q);
+        }
+    }
+    ts_admin__audit(j, st, "logout", NULL, NULL, "ok", NULL);
+    snprintf(j->headers, sizeof j->headers, "Set-Cookie: ts_session=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0\r\n");
+    ts_admin__ok(j, 200, json_pack("{s:b}", "ok", 1));
+}
+
+void ts_admin__api_me(ts_admin__job *j, ts_store *st)
+{
+    (void)st;
+    ts_admin__ok(j, 200,
+                 json_pack("{s:s,s:s,s:b}", "user", j->user, "role", ts_admin__role_name(j->role), "certificate",
+                           j->has_cert));
+}
+
+/* ---------------------------------------------------------------- endpoints: users */
+
+void ts_admin__api_users(ts_admin__job *j, ts_store *st)
+{
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(ts_store_db(st),
+                           "SELECT username, role, full_name, created_at, locked_until, disabled FROM admin_users"
+                           " ORDER BY username",
+                           -1, &q, NULL) != SQLITE_OK) {
+        ts_admin__fail(j, 500, "INTERNAL", "internal error");
+        return;
+    }
+    json_t *arr = json_array();
+    while (sqlite3_step(q) == SQLITE_ROW)
+        json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:I,s:b,s:b}", "username", sqlite3_column_text(q, 0), "role",
+                                             sqlite3_column_text(q, 1), "full_name", sqlite3_column_text(q, 2),
+                                             "created_at_ms", (json_int_t)sqlite3_column_int64(q, 3), "locked",
+                                             (uint64_t)sqlite3_column_int64(q, 4) > j->now_ms, "disabled",
+                                             sqlite3_column_int(q, 5)));
+    sqlite3_finalize(q);
+    ts_admin__ok(j, 200, json_pack("{s:o}", "users", arr));
+}
+
+void ts_admin__api_user_set(ts_admin__job *j, ts_store *st)
+{
+    const char *name = j->params[0][0] ? j->params[0] : ts_admin__str(j->body, "username");
+    const char *password = json_string_value(json_object_get(j->body, "password"));
+    const char *role = json_string_value(json_object_get(j->body, "role"));
+    if (!j->params[0][0] && (password == NULL || role == NULL)) {
+        ts_admin__fail(j, 400, "BAD_REQUEST", "a new user needs username, password and role");
+        return;
+    }
+    ts_error err;
+    if (ts_admin_user_set(st, name, password, role, json_string_value(json_object_get(j->body, "full_name")), &err) < 0) {
+        ts_admin__fail_err(j, &err);
+        return;
+    }
+    const json_t *disabled = json_object_get(j->body, "disabled");
+    if (json_is_boolean(disabled)) {
+        sqlite3_stmt *q;
+        if (sqlite3_prepare_v2(ts_store_db(st), "UPDATE admin_users SET disabled = ?2 WHERE username = ?1", -1, &q,
+                               NULL) == SQLITE_OK) {
+            sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+            sqlite3_bind_int(q, 2, json_is_true(disabled));
+            sqlite3_step(q);
+            sqlite3_finalize(q);
+        }
+        if (json_is_true(disabled) && sqlite3_prepare_v2(ts_store_db(st), "DELETE FROM admin_sessions WHERE username = ?1",
+                                                         -1, &q, NULL) == SQLITE_OK) {
+            sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+            sqlite3_step(q);
+            sqlite3_finalize(q);
+        }
+    }
+    ts_admin__audit(j, st, "user", "admin_users", name, "ok", role ? role : "updated");
+    ts_admin__ok(j, j->params[0][0] ? 200 : 201, json_pack("{s:s,s:s}", "username", name, "result", "saved"));
+}
