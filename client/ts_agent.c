@@ -253,7 +253,7 @@ static void ts__on_conn_close(ts_conn *c, int reason)
     bool was_ready = a->state == TS_AGENT_READY;
     if (c->tls.error[0] && !was_ready)
         ts__error(a, "connection", c->tls.error);
-    ts_log_info("disconnected", "station=%s reason=%s detail=\"%s\"", ts__code(a),
+    ts_log_info("disconnected", "station=%s reason=%s detail=%s", ts__code(a),
                 reason ? ts_err_name(reason) : "normal", c->tls.error);
     free(c);
     a->conn = NULL;
@@ -325,7 +325,7 @@ static void ts__on_data(ts_conn *c, const uint8_t *data, size_t len)
         int rc = ts_frame_decoder_feed(&a->dec, data + off, len - off, &used, &frame, &flen, &err);
         off += used;
         if (rc < 0) {
-            ts_log_error("bad_frame_from_server", "station=%s reason=\"%s\"", ts__code(a), err.msg);
+            ts_log_error("bad_frame_from_server", "station=%s reason=%s", ts__code(a), err.msg);
             ts__error(a, "protocol", err.msg);
             ts__disconnect(a, rc);
             return;
@@ -335,7 +335,7 @@ static void ts__on_data(ts_conn *c, const uint8_t *data, size_t len)
         ts_msg m;
         rc = ts_msg_decode(frame, flen, &a->limits, &m, &err);
         if (rc < 0) {
-            ts_log_error("bad_message_from_server", "station=%s reason=\"%s\"", ts__code(a), err.msg);
+            ts_log_error("bad_message_from_server", "station=%s reason=%s", ts__code(a), err.msg);
             ts__error(a, "protocol", err.msg);
             ts__disconnect(a, rc);
             return;
@@ -439,7 +439,7 @@ static void ts__push(ts_agent *a)
     ts_buf frame = TS_BUF_INIT;
     for (;;) {
         if (ts_store_pending(a->store, acked, limit, &a->push_page, &err) < 0) {
-            ts_log_error("pending_failed", "station=%s reason=\"%s\"", ts__code(a), err.msg);
+            ts_log_error("pending_failed", "station=%s reason=%s", ts__code(a), err.msg);
             ts_buf_free(&frame);
             return;
         }
@@ -477,10 +477,10 @@ static void ts__sync_ok(ts_agent *a)
 
 static void ts__rekey(ts_agent *a, const char *why)
 {
-    ts_log_warn("rekey", "station=%s old_replica=%s reason=\"%s\"", ts__code(a), ts_store_replica(a->store)->b, why);
+    ts_log_warn("rekey", "station=%s old_replica=%s reason=%s", ts__code(a), ts_store_replica(a->store)->b, why);
     ts_error err;
     if (ts_store_rekey(a->store, &err) < 0) {
-        ts_log_error("rekey_failed", "station=%s reason=\"%s\"", ts__code(a), err.msg);
+        ts_log_error("rekey_failed", "station=%s reason=%s", ts__code(a), err.msg);
         ts__error(a, "rekey", err.msg);
         return;
     }
@@ -497,7 +497,7 @@ static void ts__on_push_ack(ts_agent *a, const ts_msg_push_ack *ack)
     a->push_inflight = false;
     if (ack->code != 0) {
         int code = -(int)ack->code;
-        ts_log_warn("push_refused", "station=%s code=%s reason=\"%s\"", ts__code(a), ts_err_name(code),
+        ts_log_warn("push_refused", "station=%s code=%s reason=%s", ts__code(a), ts_err_name(code),
                     ack->message ? ack->message : "");
         ts__error(a, "the district refused the changes", ack->message ? ack->message : ts_err_name(code));
         ts_change_page_reset(&a->push_page);
@@ -525,16 +525,15 @@ static void ts__on_push_ack(ts_agent *a, const ts_msg_push_ack *ack)
         if (r->outcome == TS_OUTCOME_REJECTED) {
             rejected++;
             const ts_change *c = &a->push_page.items[i];
-            char q[300];
             ts_log_warn("change_rejected", "station=%s table=%s id=%s code=%s reason=%s", ts__code(a), c->table, c->id,
-                        ts_err_name(-(int)r->code), ts_log_quote(q, sizeof q, r->reason ? r->reason : ""));
+                        ts_err_name(-(int)r->code), r->reason ? r->reason : "");
             ts_store_mark_rejected(a->store, c, -(int)r->code, r->reason, &err);
         } else if (r->outcome == TS_OUTCOME_CONFLICT) {
             conflicts++;
         }
     }
     if (ts_store_ack_pushed(a->store, a->push_upto, &err) < 0) {
-        ts_log_error("ack_store_failed", "station=%s reason=\"%s\"", ts__code(a), err.msg);
+        ts_log_error("ack_store_failed", "station=%s reason=%s", ts__code(a), err.msg);
         ts__disconnect(a, TS_ESTORAGE);
         return;
     }
@@ -575,7 +574,7 @@ static void ts__on_changes(ts_agent *a, const ts_msg_changes *ch)
         int rc = ts_store_apply(a->store, &server, ch->changes.items, n, res, &err);
         if (rc < 0) {
             free(res);
-            ts_log_error("apply_failed", "station=%s reason=\"%s\"", ts__code(a), err.msg);
+            ts_log_error("apply_failed", "station=%s reason=%s", ts__code(a), err.msg);
             ts__error(a, "cannot store changes from the district", err.msg);
             ts__disconnect(a, rc);
             return;
@@ -583,7 +582,7 @@ static void ts__on_changes(ts_agent *a, const ts_msg_changes *ch)
         uint32_t merged = 0;
         for (size_t i = 0; i < n; i++) {
             if (res[i].outcome == TS_OUTCOME_REJECTED)
-                ts_log_warn("incoming_rejected", "station=%s table=%s id=%s reason=\"%s\"", ts__code(a),
+                ts_log_warn("incoming_rejected", "station=%s table=%s id=%s reason=%s", ts__code(a),
                             ch->changes.items[i].table, ch->changes.items[i].id, res[i].reason);
             else if (res[i].outcome == TS_OUTCOME_MERGED || res[i].outcome == TS_OUTCOME_CONFLICT)
                 merged++;
@@ -593,7 +592,7 @@ static void ts__on_changes(ts_agent *a, const ts_msg_changes *ch)
                     ch->cursor, ch->live ? "true" : "false", merged);
         size_t delivered = 0;
         if (ts_station_mark_delivered(a->store, &delivered, &err) < 0)
-            ts_log_error("mark_delivered_failed", "station=%s reason=\"%s\"", ts__code(a), err.msg);
+            ts_log_error("mark_delivered_failed", "station=%s reason=%s", ts__code(a), err.msg);
         if (merged || delivered)
             ts__push(a); /* merges hold writes the district has not seen; deliveries tell it at once */
     }
@@ -648,7 +647,7 @@ static void ts__on_welcome(ts_agent *a, const ts_msg_welcome *w)
             /* a new district database: give it everything this station owns */
             uint64_t n = 0;
             if (ts_store_repush_owned(a->store, &n, &err) < 0)
-                ts_log_error("repush_failed", "station=%s reason=\"%s\"", ts__code(a), err.msg);
+                ts_log_error("repush_failed", "station=%s reason=%s", ts__code(a), err.msg);
             else
                 ts_log_warn("repush_owned", "station=%s records=%" PRIu64, ts__code(a), n);
         }
@@ -686,11 +685,11 @@ static void ts__on_notice(ts_agent *a, const ts_msg_notice *n)
     int rc = ts_store_apply(a->store, &server, n->changes.items, count, res, &err);
     free(res);
     if (rc < 0) {
-        ts_log_error("notice_store_failed", "station=%s notice=%s reason=\"%s\"", ts__code(a), n->id, err.msg);
+        ts_log_error("notice_store_failed", "station=%s notice=%s reason=%s", ts__code(a), n->id, err.msg);
         return; /* not acknowledged: it comes again */
     }
     if (ts_station_mark_delivered(a->store, &delivered, &err) < 0)
-        ts_log_error("mark_delivered_failed", "station=%s reason=\"%s\"", ts__code(a), err.msg);
+        ts_log_error("mark_delivered_failed", "station=%s reason=%s", ts__code(a), err.msg);
     ts_log_info("notice_received", "station=%s notice=%s urgency=%s seq=%" PRIu64 " newly_delivered=%zu", ts__code(a),
                 n->id, n->urgency, n->seq, delivered);
     ts_msg ack;
@@ -737,7 +736,7 @@ static void ts__handle(ts_agent *a, ts_msg *m)
     }
     case TS_MSG_ERROR: {
         int code = -(int)m->u.error.code;
-        ts_log_warn("server_error", "station=%s code=%s message=\"%s\" fatal=%s", ts__code(a), ts_err_name(code),
+        ts_log_warn("server_error", "station=%s code=%s message=%s fatal=%s", ts__code(a), ts_err_name(code),
                     m->u.error.message, m->u.error.fatal ? "true" : "false");
         ts__error(a, "the district answered", m->u.error.message);
         if (code == TS_EREKEY_REQUIRED)
@@ -747,7 +746,7 @@ static void ts__handle(ts_agent *a, ts_msg *m)
         break;
     }
     case TS_MSG_BYE:
-        ts_log_info("server_bye", "station=%s reason=\"%s\"", ts__code(a), m->u.bye.reason);
+        ts_log_info("server_bye", "station=%s reason=%s", ts__code(a), m->u.bye.reason);
         ts__disconnect(a, 0);
         break;
     default:

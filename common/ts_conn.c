@@ -257,7 +257,7 @@ static void ts__conn_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     ts_buf_reset(&ts__plain);
     int rc = ts_tls_feed(&c->tls, (const uint8_t *)buf->base, (size_t)n, &ts__plain, &c->out, &done, &err);
     if (rc < 0) {
-        ts_log_info("tls_failed", "peer=%s reason=\"%s\"", c->peer_addr, c->tls.error);
+        ts_log_info("tls_failed", "peer=%s reason=%s", c->peer_addr, c->tls.error);
         c->close_reason = TS_ETLS;
         c->close_after_flush = true; /* send the alert, then close */
         uv_timer_start(&c->timer, ts__timer_fired, TS__CONN_CLOSE_GRACE_MS, 0);

@@ -25,14 +25,21 @@ int ts_log_level_parse(const char *name);
 const char *ts_log_level_name(ts_log_level level);
 void ts_log_set_sink(ts_log_sink sink, void *ctx);
 
-/* `fields` is a printf format producing the remaining space-separated key=value
- * pairs; values that may hold spaces or quotes go through ts_log_quote. */
+/* `fields` is a printf format producing the remaining space-separated
+ * key=value pairs ("station=%s reason=%s"). Every string argument (%s,
+ * %.*s) is written as one value, whatever it holds: bare when it is a
+ * plain word, otherwise in double quotes with `"`, `\` and control bytes
+ * escaped (ts_log_value), so nothing a peer sends can end a value early,
+ * add a key or start a line. Never put quotes around %s in a format. */
 void ts_log(ts_log_level level, const char *event, const char *fields, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Quotes a value for a log line when it needs it (spaces, '=', quotes, control
- * characters); returns buf. Truncates to fit. */
-const char *ts_log_quote(char *buf, size_t size, const char *value);
+/* Writes `value` (n bytes) as a log value into out (size bytes, always
+ * terminated): as it is when it holds no space, '=', '"', '\' or control
+ * byte and is not empty; otherwise quoted and escaped (\", \\, \n, \r,
+ * \t, \xNN). Cut to fit, never in the middle of an escape. Returns the
+ * length written. */
+size_t ts_log_value(char *out, size_t size, const char *value, size_t n);
 
 #define ts_log_debug(ev, ...) ts_log(TS_LOG_DEBUG, ev, __VA_ARGS__)
 #define ts_log_info(ev, ...) ts_log(TS_LOG_INFO, ev, __VA_ARGS__)

@@ -100,7 +100,7 @@ static const ts__migration ts__migrations[TS_STORE_SCHEMA_VERSION] = {
 int ts__sql_error(ts_store *st, ts_error *err, const char *what)
 {
     int code = sqlite3_errcode(st->db);
-    ts_log_error("storage_error", "what=%s sqlite=%d msg=\"%s\"", what, code, sqlite3_errmsg(st->db));
+    ts_log_error("storage_error", "what=%s sqlite=%d msg=%s", what, code, sqlite3_errmsg(st->db));
     return ts_error_set(err, TS_ESTORAGE, "storage failure (%s: %s)", what, sqlite3_errstr(code));
 }
 
@@ -108,7 +108,7 @@ static int ts__exec(ts_store *st, const char *sql, ts_error *err)
 {
     char *msg = NULL;
     if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        ts_log_error("storage_error", "what=exec msg=\"%s\"", msg ? msg : "?");
+        ts_log_error("storage_error", "what=exec msg=%s", msg ? msg : "?");
         int rc = ts_error_set(err, TS_ESTORAGE, "storage failure: %s", msg ? msg : "?");
         sqlite3_free(msg);
         return rc;
@@ -464,7 +464,7 @@ void ts_store_close(ts_store *st)
         for (int i = 0; i < TS__STMT_COUNT; i++)
             sqlite3_finalize(st->stmt[i]);
         if (sqlite3_close(st->db) != SQLITE_OK) /* a statement left open: a bug */
-            ts_log_error("store_close_failed", "reason=\"%s\"", sqlite3_errmsg(st->db));
+            ts_log_error("store_close_failed", "reason=%s", sqlite3_errmsg(st->db));
     }
     ts_buf_free(&st->scratch);
     ts_buf_free(&st->vv_blob);

@@ -243,7 +243,7 @@ static int ts__apply_one(ts__apply_ctx *ax, const ts_change *c, ts_apply_result 
             snprintf(ax->restored_why, sizeof ax->restored_why, "%.40s/%.60s: %.90s", c->table, c->id, verr.msg);
         } else {
             ts__reject(r, TS_EINCONSISTENT, "%s", verr.msg);
-            ts_log_error("merge_inconsistent", "table=%s id=%s msg=\"%s\"", c->table, c->id, verr.msg);
+            ts_log_error("merge_inconsistent", "table=%s id=%s msg=%s", c->table, c->id, verr.msg);
         }
         goto out;
     }
@@ -383,7 +383,7 @@ static int ts__retire_replica(ts_store *st, const char *station, const ts_rid *r
     sqlite3_bind_text(q, 3, why, -1, SQLITE_STATIC);
     int rc = sqlite3_step(q) == SQLITE_DONE ? 0 : TS_ESTORAGE;
     sqlite3_finalize(q);
-    ts_log_warn("replica_retired", "station=%s replica=%s reason=\"%s\"", station, replica->b, why);
+    ts_log_warn("replica_retired", "station=%s replica=%s reason=%s", station, replica->b, why);
     return rc;
 }
 
@@ -487,7 +487,9 @@ int ts_store_apply(ts_store *st, const ts_actor *actor, const ts_change *changes
         if (ax.restored)
             break;
         if (results[i].outcome == TS_OUTCOME_REJECTED) {
-            ts_log_warn("change_rejected", "actor=%s table=%s id=%s code=%s reason=\"%s\"", ts__actor_name(st, actor),
+            /* station=, as every line about a station, so one grep finds them */
+            ts_log_warn("change_rejected", "%s=%s table=%s id=%s code=%s reason=%s",
+                        actor && actor->kind == TS_ACTOR_ADMIN ? "user" : "station", ts__actor_name(st, actor),
                         changes[i].table, changes[i].id, ts_err_name(results[i].code), results[i].reason);
             if (ts_store_audit(st, actor, "reject", changes[i].table, changes[i].id, ts_err_name(results[i].code),
                                results[i].reason) < 0) {

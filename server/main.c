@@ -78,7 +78,7 @@ static void on_signal(uv_signal_t *h, int signum)
         if (rc == 0)
             rc = ts_server_reload(d->srv, &cfg, &err);
         if (rc < 0)
-            ts_log_error("reload_failed", "reason=\"%s\"", err.msg);
+            ts_log_error("reload_failed", "reason=%s", err.msg);
         if (rc == 0 || cfg.listen != NULL)
             ts_server_config_free(&cfg);
         sd_notify(0, "READY=1");
@@ -245,7 +245,7 @@ static int ts__serve(ts_daemon *d, bool check, bool print, const char *port_file
     }
     d->loop = uv_default_loop();
     if (ts_server_start(&d->srv, d->loop, &cfg, &err) < 0) {
-        ts_log_error("start_failed", "reason=\"%s\"", err.msg);
+        ts_log_error("start_failed", "reason=%s", err.msg);
         fprintf(stderr, "tramsyncd: %s\n", err.msg);
         ts_server_config_free(&cfg);
         return 1;

@@ -322,7 +322,7 @@ static void ts__esc_done(ts_dbjob *base)
     a->jobs--;
     a->esc_running = false;
     if (j->rc < 0)
-        ts_log_error("escalation_failed", "reason=\"%s\"", j->err.msg);
+        ts_log_error("escalation_failed", "reason=%s", j->err.msg);
     for (size_t i = 0; i < j->nframes; i++) {
         ts_server_send_frame(a->srv, j->frames[i].station, j->frames[i].bytes.data, j->frames[i].bytes.len);
         ts_buf_free(&j->frames[i].bytes);
@@ -384,7 +384,7 @@ static void ts__tgt_station_work(ts_dbjob *base, ts_store *st)
     ts_error err;
     const char *station = j->stations.v[j->next];
     if (ts_targets_station(st, station, ts_wall_ms(), &f, &err) < 0 || ts_targets_save(st, station, j->day, &f, &err) < 0)
-        ts_log_error("targets_failed", "station=%s reason=\"%s\"", station, err.msg);
+        ts_log_error("targets_failed", "station=%s reason=%s", station, err.msg);
     j->next++;
 }
 
@@ -576,7 +576,7 @@ int ts_admin_start(ts_admin **out, ts_server *srv, ts_error *err)
     memset(&seed, 0, sizeof seed);
     ts_dbq_run_now(ts_server_dbq(srv), ts__seed_work, &seed);
     if (seed.rc < 0)
-        ts_log_error("plan_tasks_not_loaded", "reason=\"%s\"", seed.err.msg);
+        ts_log_error("plan_tasks_not_loaded", "reason=%s", seed.err.msg);
     else if (seed.loaded)
         ts_log_info("plan_tasks_loaded", "count=%" PRIu64, seed.loaded);
     ts_log_info("admin_started", "listen=%s port=%d", cfg->admin_listen, ts_http_server_port(a->http));

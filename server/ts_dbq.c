@@ -71,7 +71,7 @@ static void ts__runner_work(uv_work_t *req)
     ts_error err;
     bool outer = group->groupable && ts_store_begin(q->store, &err) == 0;
     if (group->groupable && !outer)
-        ts_log_error("group_begin_failed", "jobs=%u reason=\"%s\"", n, err.msg); /* each runs on its own */
+        ts_log_error("group_begin_failed", "jobs=%u reason=%s", n, err.msg); /* each runs on its own */
     for (ts_dbjob *j = group; j; j = j->next) {
         j->group_n = n;
         ts__run_one(q, j);
@@ -81,7 +81,7 @@ static void ts__runner_work(uv_work_t *req)
         int rc = ts_store_commit(q->store, &err);
         if (rc < 0) {
             ts_store_rollback(q->store);
-            ts_log_error("group_commit_failed", "jobs=%u reason=\"%s\"", n, err.msg);
+            ts_log_error("group_commit_failed", "jobs=%u reason=%s", n, err.msg);
         }
         uint64_t share = (ts__now_us() - c0) / n;
         for (ts_dbjob *j = group; j; j = j->next) {

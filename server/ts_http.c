@@ -466,7 +466,7 @@ static void ts__feed(ts_http_conn *hc, const uint8_t *data, size_t len)
         return;
     }
     if (e != HPE_OK && e != HPE_PAUSED) {
-        ts_log_warn("admin_bad_request", "peer=%s reason=\"%s\"", hc->conn.peer_addr, http_errno_description(e));
+        ts_log_warn("admin_bad_request", "peer=%s reason=%s", hc->conn.peer_addr, http_errno_description(e));
         hc->in_request = true;
         hc->keep_alive = false;
         hc->bad_request = true;

@@ -941,7 +941,7 @@ int ts_notice_frames_pending(ts_store *st, const char *station, ts_buf *out, siz
         if (ts_notice_frame(st, p[i].notice, station, out, &ferr) == 0)
             (*count)++;
         else
-            ts_log_warn("notice_frame_failed", "station=%s notice=%s reason=\"%s\"", station, p[i].notice, ferr.msg);
+            ts_log_warn("notice_frame_failed", "station=%s notice=%s reason=%s", station, p[i].notice, ferr.msg);
     }
     free(p);
     return 0;

@@ -380,7 +380,7 @@ static void ts__purge_done(ts_dbjob *base)
     ts_server *srv = j->srv;
     srv->maint_running = false;
     if (j->rc < 0)
-        ts_log_error("purge_failed", "reason=\"%s\"", j->err.msg);
+        ts_log_error("purge_failed", "reason=%s", j->err.msg);
     else if (j->purged)
         ts_log_info("tombstones_purged", "count=%" PRIu64, j->purged);
     free(j);
@@ -486,7 +486,7 @@ int ts_server_start(ts_server **out, uv_loop_t *loop, const ts_server_config *cf
 
     if (srv->cfg.admin_listen[0] != '\0' && (rc = ts_admin_start(&srv->admin, srv, err)) < 0) {
         /* the sync listener and timers are up: take them down in order */
-        ts_log_error("admin_start_failed", "reason=\"%s\"", err->msg);
+        ts_log_error("admin_start_failed", "reason=%s", err->msg);
         char why[sizeof err->msg];
         snprintf(why, sizeof why, "%s", err->msg);
         srv->draining = true;
@@ -538,7 +538,7 @@ int ts_server_reload(ts_server *srv, const ts_server_config *cfg, ts_error *err)
     if ((rc = ts__tls_ctx(cfg, &ctx, err)) < 0)
         return rc;
     if (strcmp(cfg->listen, srv->cfg.listen) != 0 || strcmp(cfg->database, srv->cfg.database) != 0)
-        ts_log_warn("reload_partial", "reason=\"listen and database take effect after a restart\"");
+        ts_log_warn("reload_partial", "reason=%s", "listen and database take effect after a restart");
     char *listen = ts_xstrdup(srv->cfg.listen), *database = ts_xstrdup(srv->cfg.database);
     ts_server_config_free(&srv->cfg);
     ts__config_copy(&srv->cfg, cfg);
@@ -557,7 +557,7 @@ int ts_server_reload(ts_server *srv, const ts_server_config *cfg, ts_error *err)
             ts_session_revoke(s);
     }
     if (srv->admin != NULL && ts_admin_reload(srv->admin, err) < 0)
-        ts_log_error("admin_reload_failed", "reason=\"%s\"", err->msg);
+        ts_log_error("admin_reload_failed", "reason=%s", err->msg);
     ts_log_info("server_reloaded", "crl=%s tls_cert_days=%" PRId64, srv->cfg.crl[0] ? srv->cfg.crl : "none",
                 ts_tls_ctx_cert_expires_in(ctx) / 86400);
     return 0;

@@ -108,9 +108,8 @@ static void ts__send_error(ts_session *s, int code, bool fatal, uint64_t batch, 
     va_start(ap, fmt);
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
-    char q[300];
     ts_log_warn("protocol_error", "station=%s peer=%s code=%s fatal=%s reason=%s", ts__name(s), s->conn.peer_addr,
-                ts_err_name(code), fatal ? "true" : "false", ts_log_quote(q, sizeof q, text));
+                ts_err_name(code), fatal ? "true" : "false", text);
     s->srv->stats.protocol_errors++;
     ts_msg m;
     ts_msg_init(&m, TS_MSG_ERROR);
@@ -285,9 +284,9 @@ static void ts__work_hello(ts_dbjob *base, ts_store *st)
     ts_error err;
     /* the console's view and the notices are not worth refusing a session for */
     if (ts_station_status_hello(st, &sh, &err) < 0)
-        ts_log_warn("station_status_failed", "station=%s reason=\"%s\"", j->station, err.msg);
+        ts_log_warn("station_status_failed", "station=%s reason=%s", j->station, err.msg);
     if (ts_notice_frames_pending(st, j->station, &j->notices, &j->nnotices, &err) < 0) {
-        ts_log_warn("notices_pending_failed", "station=%s reason=\"%s\"", j->station, err.msg);
+        ts_log_warn("notices_pending_failed", "station=%s reason=%s", j->station, err.msg);
         ts_buf_reset(&j->notices);
         j->nnotices = 0;
     }
@@ -298,7 +297,7 @@ static void ts__note_seen(ts__job *j, ts_store *st, bool synced)
 {
     ts_error err;
     if (ts_station_status_seen(st, j->station, j->now_ms, synced ? ts_wall_ms() : 0, &err) < 0)
-        ts_log_warn("station_status_failed", "station=%s reason=\"%s\"", j->station, err.msg);
+        ts_log_warn("station_status_failed", "station=%s reason=%s", j->station, err.msg);
 }
 
 static void ts__work_push(ts_dbjob *base, ts_store *st)
@@ -426,7 +425,7 @@ static void ts__job_done(ts_dbjob *base)
     if (j->rc < 0 && j->kind != JOB_PUSH) {
         if (open)
             ts__send_error(s, TS_EINTERNAL, true, 0, "the district could not serve this request");
-        ts_log_error("job_failed", "station=%s kind=%d reason=\"%s\"", s->station, j->kind, j->err.msg);
+        ts_log_error("job_failed", "station=%s kind=%d reason=%s", s->station, j->kind, j->err.msg);
         open = false;
     }
 
@@ -471,9 +470,8 @@ static void ts__job_done(ts_dbjob *base)
             srv->stats.frames_out++;
         }
         if (j->rc < 0) {
-            char q[300];
             ts_log_warn("push_refused", "station=%s batch=%" PRIu64 " code=%s reason=%s", s->station,
-                        j->req.u.push.batch, ts_err_name(j->rc), ts_log_quote(q, sizeof q, j->err.msg));
+                        j->req.u.push.batch, ts_err_name(j->rc), j->err.msg);
         } else {
             ts_log_debug("push_applied", "station=%s batch=%" PRIu64 " changes=%" PRIu64 " rejected=%" PRIu64
                          " conflicts=%" PRIu64 " db_us=%" PRIu64 " group=%u",
@@ -666,13 +664,13 @@ static void ts__handle(ts_session *s, ts_msg *msg)
         return;
     }
     if (msg->type == TS_MSG_BYE) {
-        ts_log_info("station_bye", "station=%s reason=\"%s\"", ts__name(s), msg->u.bye.reason);
+        ts_log_info("station_bye", "station=%s reason=%s", ts__name(s), msg->u.bye.reason);
         s->state = TS_SESS_CLOSING;
         ts_conn_close(&s->conn, 0, true);
         return;
     }
     if (msg->type == TS_MSG_ERROR) {
-        ts_log_warn("station_error", "station=%s code=%" PRIu64 " name=%s message=\"%s\"", ts__name(s),
+        ts_log_warn("station_error", "station=%s code=%" PRIu64 " name=%s message=%s", ts__name(s),
                     msg->u.error.code, msg->u.error.name, msg->u.error.message);
         if (msg->u.error.fatal) {
             s->state = TS_SESS_CLOSING;
@@ -972,7 +970,7 @@ static void ts__on_open(ts_conn *c)
     const ts_tls_peer *p = &c->tls.peer;
     srv->stats.handshakes_ok++;
     if (strcmp(p->ou, "station") != 0 || !ts_key_valid(p->cn, strlen(p->cn))) {
-        ts_log_warn("tls_not_station", "peer=%s cn=\"%s\" ou=\"%s\"", c->peer_addr, p->cn, p->ou);
+        ts_log_warn("tls_not_station", "peer=%s cn=%s ou=%s", c->peer_addr, p->cn, p->ou);
         srv->stats.refused[TS_REFUSED_NOT_STATION]++;
         s->state = TS_SESS_CLOSING;
         ts_conn_close(c, TS_EFORBIDDEN, true);
@@ -1025,7 +1023,7 @@ static void ts__seen_work(ts_dbjob *base, ts_store *st)
     ts__seen_job *j = base->data;
     ts_error err;
     if (ts_station_status_seen(st, j->station, j->last_seen, j->last_sync, &err) < 0)
-        ts_log_warn("station_status_failed", "station=%s reason=\"%s\"", j->station, err.msg);
+        ts_log_warn("station_status_failed", "station=%s reason=%s", j->station, err.msg);
 }
 
 static void ts__seen_done(ts_dbjob *base)
@@ -1048,7 +1046,7 @@ static void ts__on_close(ts_conn *c, int reason)
                                                   : TS_TLS_FAIL_CLOSED;
         srv->stats.handshakes_failed++;
         srv->stats.refused[why]++;
-        ts_log_info("tls_handshake_failed", "peer=%s kind=%s reason=\"%s\"", c->peer_addr, ts_refused_name(why),
+        ts_log_info("tls_handshake_failed", "peer=%s kind=%s reason=%s", c->peer_addr, ts_refused_name(why),
                     c->tls.error[0] ? c->tls.error : ts_strerror(reason ? reason : TS_EIO));
     } else {
         /* a frame cut short by the end of the session: say so */
@@ -1104,7 +1102,7 @@ void ts_session_accept(ts_server *srv)
     s->dec.stop_at_header = 1; /* each body waits for the frame budget */
     ts_buf_init(&s->stash);
     if (ts_conn_init(&s->conn, srv->loop, srv->tls, &ts__session_cb, &srv->conn_limits, &err) < 0) {
-        ts_log_error("conn_init_failed", "reason=\"%s\"", err.msg);
+        ts_log_error("conn_init_failed", "reason=%s", err.msg);
         ts_frame_decoder_free(&s->dec);
         free(s);
         ts__refuse(srv);

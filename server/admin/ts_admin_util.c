@@ -33,7 +33,7 @@ void ts_admin__fail_err(ts_admin__job *j, const ts_error *err)
     /* no SQL and no internals leave the server: a 500 says only that */
     ts_admin__fail(j, status, ts_err_name(err->code), status == 500 ? "internal error (see the server log)" : err->msg);
     if (status == 500)
-        ts_log_error("admin_internal_error", "route=%s reason=\"%s\"", j->route ? j->route->pattern : "-", err->msg);
+        ts_log_error("admin_internal_error", "route=%s reason=%s", j->route ? j->route->pattern : "-", err->msg);
 }
 
 void ts_admin__ok(ts_admin__job *j, int status, json_t *resp)
