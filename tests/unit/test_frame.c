@@ -573,6 +573,63 @@ static void test_random_bytes_match_model(void **state)
     }
 }
 
+/* stop_at_header: the length is reported before a byte of the body is
+ * buffered; feeding on completes the frame; release gives the body back at
+ * once; set_max applies to the next frame, not the one under way. */
+static void test_stop_at_header_release_and_limits(void **state)
+{
+    (void)state;
+    ts_frame_decoder d;
+    ts_frame_decoder_init(&d, 4096);
+    d.stop_at_header = 1;
+    uint8_t wire[4 + 3000];
+    wire[0] = 0, wire[1] = 0, wire[2] = 0x0b, wire[3] = 0xb8; /* 3000 */
+    for (size_t i = 0; i < 3000; i++)
+        wire[4 + i] = (uint8_t)i;
+    size_t used;
+    const uint8_t *frame;
+    size_t flen;
+    ts_error err;
+    assert_false(ts_frame_decoder_in_frame(&d));
+    assert_int_equal(ts_frame_decoder_feed(&d, wire, 2, &used, &frame, &flen, &err), 0);
+    assert_true(ts_frame_decoder_in_frame(&d));
+    assert_int_equal(ts_frame_decoder_need(&d), 0); /* the length is not known yet */
+    assert_int_equal(ts_frame_decoder_feed(&d, wire + 2, sizeof wire - 2, &used, &frame, &flen, &err),
+                     TS_FRAME_HEADER);
+    assert_int_equal(used, 2);
+    assert_int_equal(ts_frame_decoder_need(&d), 3000);
+    assert_int_equal(ts_frame_decoder_buffered(&d), 0);
+    assert_int_equal(ts_frame_decoder_feed(&d, wire + 4, sizeof wire - 4, &used, &frame, &flen, &err), 1);
+    assert_int_equal(used, 3000);
+    assert_int_equal(flen, 3000);
+    assert_memory_equal(frame, wire + 4, 3000);
+    assert_false(ts_frame_decoder_in_frame(&d));
+    assert_int_equal(ts_frame_decoder_need(&d), 0);
+    ts_frame_decoder_release(&d);
+    ts_frame_decoder_release(&d); /* twice is harmless */
+
+    /* a lower limit refuses the next frame at its header */
+    ts_frame_decoder_set_max(&d, 1024);
+    assert_int_equal(ts_frame_decoder_feed(&d, wire, 4, &used, &frame, &flen, &err), TS_EFRAME_TOO_LARGE);
+    ts_frame_decoder_free(&d);
+
+    /* a raised limit takes a frame the old one refused */
+    ts_frame_decoder_init(&d, 1024);
+    ts_frame_decoder_set_max(&d, 8192);
+    assert_int_equal(ts_frame_decoder_feed(&d, wire, sizeof wire, &used, &frame, &flen, &err), 1);
+    /* release frees a body above the keep size right away */
+    ts_frame_decoder_free(&d);
+    ts_frame_decoder_init(&d, 64 * 1024);
+    uint8_t *big = calloc(1, 4 + 40000);
+    big[1] = 0, big[2] = 0x9c, big[3] = 0x40; /* 40000 */
+    assert_int_equal(ts_frame_decoder_feed(&d, big, 4 + 40000, &used, &frame, &flen, &err), 1);
+    assert_true(ts_frame_decoder_buffered(&d) >= 40000);
+    ts_frame_decoder_release(&d);
+    assert_int_equal(ts_frame_decoder_buffered(&d), 0);
+    free(big);
+    ts_frame_decoder_free(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -586,6 +643,7 @@ int main(void)
         cmocka_unit_test(test_frame_exactly_at_limit),
         cmocka_unit_test(test_buffer_grows_with_arriving_bytes),
         cmocka_unit_test(test_random_bytes_match_model),
+        cmocka_unit_test(test_stop_at_header_release_and_limits),
     };
     return cmocka_run_group_tests(tests, install_alloc_watch, NULL);
 }
