@@ -23,6 +23,61 @@ bool ts_field_name_valid(const char *s, size_t n)
     return ok != 0;
 }
 
+/* A Latin letter with no look-alike role: precomposed letters only. */
+static bool ts__latin_letter(uint32_t cp)
+{
+    return (cp >= 0xC0 && cp <= 0x24F && cp != 0xD7 && cp != 0xF7) || (cp >= 0x1E00 && cp <= 0x1EFF);
+}
+
+const char *ts_ident_problem(const char *s, size_t n)
+{
+    if (n == 0)
+        return "is empty";
+    if (n > TS_KEY_MAX)
+        return "is longer than 128 bytes";
+    if (!ts_utf8_valid((const uint8_t *)s, n))
+        return "is not valid UTF-8";
+    const uint8_t *p = (const uint8_t *)s, *end = p + n;
+    while (p < end) {
+        uint32_t cp;
+        if (*p < 0x80) {
+            cp = *p++;
+            if (cp < 0x20 || cp == 0x7f)
+                return "holds a control character";
+            if (cp == ' ')
+                return "holds a space";
+            if (strchr("\"'\\<>`", (int)cp) != NULL)
+                return "holds a quote, backslash, < > or `";
+            continue;
+        }
+        /* ts_utf8_valid vouched for the sequence */
+        int len = *p >= 0xF0 ? 4 : *p >= 0xE0 ? 3 : 2;
+        cp = *p & (0x7F >> len);
+        for (int k = 1; k < len; k++)
+            cp = cp << 6 | (p[k] & 0x3F);
+        p += len;
+        if (ts__latin_letter(cp))
+            continue;
+        if (cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 ||
+            cp == 0x202F || cp == 0x205F || cp == 0x3000)
+            return "holds a space";
+        if (cp == 0xAD || cp == 0x34F || cp == 0x61C || (cp >= 0x200B && cp <= 0x200F) ||
+            (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2060 && cp <= 0x206F) || cp == 0xFEFF ||
+            (cp >= 0xFE00 && cp <= 0xFE0F) || (cp >= 0xE0000 && cp <= 0xE0FFF))
+            return "holds an invisible or text-direction character";
+        if ((cp >= 0x300 && cp <= 0x36F) || (cp >= 0x1AB0 && cp <= 0x1AFF) || (cp >= 0x1DC0 && cp <= 0x1DFF) ||
+            (cp >= 0x20D0 && cp <= 0x20FF) || (cp >= 0xFE20 && cp <= 0xFE2F))
+            return "holds a combining mark (write the letter precomposed)";
+        return "holds a character outside Latin letters, digits and punctuation";
+    }
+    return NULL;
+}
+
+bool ts_ident_valid(const char *s, size_t n)
+{
+    return ts_ident_problem(s, n) == NULL;
+}
+
 bool ts_key_valid(const char *s, size_t n)
 {
     if (n == 0 || n > TS_KEY_MAX)
@@ -31,6 +86,31 @@ bool ts_key_valid(const char *s, size_t n)
         if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
             return false;
     return ts_utf8_valid((const uint8_t *)s, n);
+}
+
+const char *ts_account_name_problem(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0)
+        return "is empty";
+    if (n > TS_ACCOUNT_NAME_MAX)
+        return "is longer than 64 characters";
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+              c == '-'))
+            return "may hold only letters a-z, digits, '.', '_' and '-'";
+    }
+    return ts_ident_problem(s, n);
+}
+
+void ts_account_name_fold(const char *s, char *out, size_t size)
+{
+    size_t i = 0;
+    for (; s[i] && i + 1 < size; i++)
+        out[i] = s[i] >= 'A' && s[i] <= 'Z' ? (char)(s[i] - 'A' + 'a') : s[i];
+    if (size)
+        out[i] = '\0';
 }
 
 void ts_version_init(ts_version *v)

@@ -123,9 +123,30 @@ int ts_fields_unpack(const msgpack_object *o, ts_version *v, ts_arena *arena, ts
 
 /* Field names: 1..64 bytes of [a-z0-9_], not starting with a digit. */
 bool ts_field_name_valid(const char *s, size_t n);
-/* Keys (table names, ids, owners): 1..128 bytes of printable UTF-8 without
- * control characters. */
+/* Keys on the wire (table names, ids, owners): 1..128 bytes of UTF-8
+ * without control characters. A frame with anything else is malformed;
+ * what a key may be beyond that is ts_ident_problem's, checked per change
+ * so one bad id is refused on its own rather than failing its whole frame. */
 bool ts_key_valid(const char *s, size_t n);
+/* The identifier rule, the same for record ids, table names, owners,
+ * station codes and console account names, on every path (sync, admin API,
+ * command lines): 1..128 bytes of UTF-8 holding only printable ASCII other
+ * than space, " ' \ < > and `, and the precomposed letters of the Latin
+ * script (Latin-1 letters, Latin Extended-A and -B, Latin Extended
+ * Additional: every Vietnamese letter). So no space of any kind (NBSP
+ * included), no invisible or direction character (U+200B, U+202E, ...), no
+ * combining mark (a decomposed "ễ" is refused, the composed one is taken),
+ * and no letter of another script that looks like a Latin one (Cyrillic
+ * "а" in "аdmin"). Returns NULL when s is an identifier, else why not (a
+ * fixed English phrase that names no byte of s). */
+const char *ts_ident_problem(const char *s, size_t n);
+bool ts_ident_valid(const char *s, size_t n);
+/* Console account names: an identifier of ASCII letters, digits, '.', '_'
+ * and '-' only, 1..64 bytes, compared without case (ts_account_name_fold
+ * makes the stored form: lowercase). */
+#define TS_ACCOUNT_NAME_MAX 64
+const char *ts_account_name_problem(const char *s);
+void ts_account_name_fold(const char *s, char *out, size_t size);
 
 bool ts_field_equal(const ts_field *a, const ts_field *b);
 

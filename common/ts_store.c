@@ -901,6 +901,11 @@ static int ts__local_write(ts_store *st, const ts_actor *actor, const char *tabl
         goto out;
     if ((rc = ts__load(st, table, id, &cur, &arena, err)) < 0)
         goto rollback;
+    const char *bad_id = cur.found ? NULL : ts_ident_problem(id, strlen(id));
+    if (bad_id != NULL) {
+        rc = ts_error_set(err, TS_EBAD_VALUE, "the record id %s", bad_id);
+        goto rollback;
+    }
     if (deleting && (!cur.found || ts_version_deleted(&cur.v))) {
         rc = ts_error_set(err, TS_ENOT_FOUND, "%s/%s does not exist", table, id);
         goto rollback;

@@ -186,10 +186,14 @@ static int ts__apply_one(ts__apply_ctx *ax, const ts_change *c, ts_apply_result 
     ts_version merged;
     ts_version_init(&merged);
 
+    /* The district holds new ids to the identifier rule (look-alike and
+     * invisible characters); a record that predates the rule stays usable. */
+    const char *bad_id = st->role == TS_ROLE_SERVER ? ts_ident_problem(c->id, strlen(c->id)) : NULL;
+
     /* Fast path for what stations mostly push: a new record of their own.
      * Authorised as if absent, then inserted unless the key exists; when it
      * does, the full path below loads, authorises and merges. */
-    if (from_station && t->kind == TS_TABLE_STATION && c->nlosers == 0 &&
+    if (from_station && bad_id == NULL && t->kind == TS_TABLE_STATION && c->nlosers == 0 &&
         !(c->lseq != 0 && c->lseq <= ax->max_lseq)) {
         ts__row none;
         memset(&none, 0, sizeof none);
@@ -217,6 +221,10 @@ static int ts__apply_one(ts__apply_ctx *ax, const ts_change *c, ts_apply_result 
 
     if ((rc = ts__load(st, c->table, c->id, &cur, ax->arena, err)) < 0)
         goto out;
+    if (bad_id != NULL && !cur.found) {
+        ts__reject(r, TS_EBAD_VALUE, "the record id %s", bad_id);
+        goto out;
+    }
 
     /* A change numbered at or below what this replica already pushed, yet
      * new to us: either the replica was restored from an old copy and reuses

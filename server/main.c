@@ -124,7 +124,7 @@ static int ts__add_user(const ts_server_config *cfg, const char *name, const cha
     ts_store *st;
     int rc = ts_store_open(&st, &opt, &err);
     if (rc == 0) {
-        rc = ts_admin_user_set(st, name, password[0] ? password : NULL, role, NULL, &err);
+        rc = ts_admin_user_set(st, name, password[0] ? password : NULL, role, NULL, NULL, &err);
         if (rc == 0) {
             ts_actor me = {TS_ACTOR_LOCAL, "tramsyncd --add-user", NULL, "console"};
             ts_store_audit(st, &me, "user", "admin_users", name, "ok", role);

@@ -32,6 +32,7 @@ static void ts__admin_free(ts_admin *a)
 {
     json_decref(a->flags_items);
     ts_admin__dir_free(a);
+    free(a->guard);
     free(a);
 }
 
@@ -127,11 +128,30 @@ static void ts__job_ended(ts_admin *a)
     }
 }
 
+/* An event stream of an account whose sessions just ended. */
+static void ts__end_stream(ts_http_conn *hc, void *arg)
+{
+    const char *user = ts_http_conn_data(hc);
+    if (user != NULL && strcmp(user, (const char *)arg) == 0)
+        ts_http_conn_close(hc);
+}
+
 static void ts__done(ts_dbjob *base)
 {
     ts_admin__job *j = base->data;
     ts_admin *a = j->adm;
     a->jobs--;
+    if (j->route->fn == ts_admin__api_login && (j->status == 200 || j->status == 401))
+        ts_admin__login_outcome(a, j->peer, j->status == 200, ts_wall_ms());
+    if (j->role > 0)
+        ts_http_conn_authenticated(j->hc);
+    if (j->unblock) {
+        size_t n = ts_admin__login_unblock(a, j->unblock_address);
+        ts_log_info("admin_login_unblocked", "address=%s blocked=%zu by=%s",
+                    j->unblock_address[0] ? j->unblock_address : "all", n, j->user);
+    }
+    if (j->end_streams_of[0])
+        ts_http_each_sse(a->http, ts__end_stream, j->end_streams_of);
     if (j->sse && j->status == 200) {
         ts_http_conn_set_data(j->hc, ts_xstrdup(j->user));
         ts_http_sse_start(j->hc);
@@ -205,6 +225,16 @@ static void ts__handle(ts_http_conn *hc, ts_http_req *req, void *ctx)
     if (route == NULL) {
         ts_http_error(hc, path_known ? 405 : 404, path_known ? "METHOD_NOT_ALLOWED" : "NOT_FOUND",
                       path_known ? "method not allowed here" : "no such endpoint");
+        return;
+    }
+    uint64_t retry_s;
+    const char *why;
+    if (route->fn == ts_admin__api_login && ts_admin__login_refused(a, req->peer, ts_wall_ms(), &retry_s, &why)) {
+        ts_log_warn("admin_login_refused", "peer=%s retry_s=%" PRIu64, req->peer, retry_s);
+        char retry[48], body[256];
+        snprintf(retry, sizeof retry, "Retry-After: %" PRIu64 "\r\n", retry_s);
+        snprintf(body, sizeof body, "{\"error\":{\"code\":\"TOO_MANY_ATTEMPTS\",\"message\":\"%s\"}}", why);
+        ts_http_respond(hc, 429, "application/json; charset=utf-8", body, strlen(body), retry);
         return;
     }
     json_t *body = NULL;
@@ -523,6 +553,10 @@ static void ts__limits(ts_admin *a, ts_http_limits *l)
     l->rate_burst = cfg->admin_rate_burst;
     l->idle_timeout_ms = 120000;
     l->max_connections = 256;
+    l->header_timeout_ms = cfg->admin_header_timeout_ms;
+    l->body_timeout_ms = cfg->admin_body_timeout_ms;
+    l->body_min_rate = cfg->admin_body_min_rate;
+    l->max_unauthenticated_per_address = cfg->admin_max_unauthenticated;
 }
 
 typedef struct ts__seed_job {

@@ -19,9 +19,12 @@ void ts_admin_stop(ts_admin *a, void (*done)(void *arg), void *arg);
 /* Tells open event streams (the console) that something changed. */
 void ts_admin_event(ts_admin *a, const char *event, const char *json);
 
-/* Accounts, used by `tramsyncd --add-user` as well as the API. */
+/* Accounts, used by `tramsyncd --add-user` as well as the API. The name
+ * follows ts_account_name_problem and is kept in lowercase. A new password
+ * ends every login session of the account but the one whose token hash is
+ * keep_session (NULL: all of them). */
 int ts_admin_user_set(ts_store *st, const char *username, const char *password, const char *role,
-                      const char *full_name, ts_error *err);
+                      const char *full_name, const char *keep_session, ts_error *err);
 /* 1 viewer, 2 operator, 3 admin; 0 when not a role. */
 int ts_admin_role_rank(const char *role);
 

@@ -534,6 +534,15 @@ void ts_http_conn_authenticated(ts_http_conn *hc)
     hc->authenticated = true;
 }
 
+void ts_http_conn_close(ts_http_conn *hc)
+{
+    if (hc->closing)
+        return;
+    hc->closing = true;
+    hc->sse = false;
+    ts_conn_close(&hc->conn, 0, true);
+}
+
 /* The address part of a peer ("1.2.3.4:5" or "[::1]:5"). */
 static void ts__peer_host(const ts_conn *c, char *out, size_t size)
 {
@@ -658,9 +667,7 @@ void ts_http_server_set_tls(ts_http_server *srv, ts_tls_ctx *tls)
             continue;
         ts_log_warn("admin_session_revoked", "peer=%s cn=%s serial=%s", hc->conn.peer_addr, hc->conn.tls.peer.cn,
                     hc->conn.tls.peer.serial);
-        hc->closing = true;
-        hc->sse = false;
-        ts_conn_close(&hc->conn, TS_EFORBIDDEN, true);
+        ts_http_conn_close(hc);
     }
 }
 

@@ -99,6 +99,8 @@ void ts_http_conn_unref(ts_http_conn *hc);
 /* A request on this connection proved who sent it (a valid login session):
  * it no longer counts against max_unauthenticated_per_address. */
 void ts_http_conn_authenticated(ts_http_conn *hc);
+/* Ends a connection (an event stream whose session ended) gracefully. */
+void ts_http_conn_close(ts_http_conn *hc);
 
 const char *ts_http_status_text(int status);
 /* Value of a query parameter (URL-decoded) into out; false when absent. */

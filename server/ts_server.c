@@ -80,8 +80,23 @@ const ts_cfg_key ts_server_config_keys[] = {
     {"admin", "console_dir", TS_CFG_STR, C(console_dir), "/usr/share/tramsync/console",
      "the web console's files"},
     {"admin", "session_ttl", TS_CFG_DURATION, C(admin_session_ttl_ms), "8h", "how long a login lasts"},
-    {"admin", "lockout_after", TS_CFG_U64, C(admin_lockout_after), "5", "failed logins before an account locks"},
-    {"admin", "lockout_for", TS_CFG_DURATION, C(admin_lockout_ms), "15m", "how long a locked account stays locked"},
+    {"admin", "lockout_after", TS_CFG_U64, C(admin_lockout_after), "5",
+     "failed logins from one address (any account names) before logins from it are refused"},
+    {"admin", "lockout_for", TS_CFG_DURATION, C(admin_lockout_ms), "15m",
+     "how long an address stays refused, and the time over which its failures count"},
+    {"admin", "login_failures_per_minute", TS_CFG_U64, C(admin_login_failures_per_minute), "30",
+     "failed logins per minute from all addresses together before logins pause for a minute (but from "
+     "login_trusted)"},
+    {"admin", "login_trusted", TS_CFG_STR, C(admin_login_trusted), "127.0.0.1, ::1",
+     "addresses whose logins are never refused for failures (this host, where tramsyncctl runs)"},
+    {"admin", "header_timeout", TS_CFG_DURATION, C(admin_header_timeout_ms), "10s",
+     "time a request's line and headers have to arrive (and, on a new connection, the TLS handshake)"},
+    {"admin", "body_timeout", TS_CFG_DURATION, C(admin_body_timeout_ms), "10s",
+     "time a request's body has to arrive, plus its length at body_min_rate"},
+    {"admin", "body_min_rate", TS_CFG_SIZE, C(admin_body_min_rate), "8KiB",
+     "slowest rate, in bytes per second, at which a request body may come"},
+    {"admin", "max_unauthenticated", TS_CFG_U64, C(admin_max_unauthenticated), "32",
+     "connections from one address that have not logged in yet; more are refused"},
     {"admin", "max_header", TS_CFG_SIZE, C(admin_max_header), "16KiB", "largest request line and headers"},
     {"admin", "max_body", TS_CFG_SIZE, C(admin_max_body), "2MiB", "largest request body (a notice with 5 attachments of 256 KiB, base64, is 1.75 MB)"},
     {"admin", "rate", TS_CFG_U64, C(admin_rate), "20", "requests per second per connection, on average"},
@@ -206,6 +221,12 @@ int ts_server_config_check(const ts_server_config *cfg, ts_error *err)
                             "[server] frame_budget must be at least 4/3 of max_frame (large frames use 3/4 of it)");
     if (cfg->admin_rate == 0 || cfg->admin_rate_burst == 0)
         return ts_error_set(err, TS_EBAD_VALUE, "[admin] rate and rate_burst must be positive");
+    if (cfg->admin_lockout_after == 0 || cfg->admin_login_failures_per_minute == 0 || cfg->admin_max_unauthenticated == 0)
+        return ts_error_set(err, TS_EBAD_VALUE,
+                            "[admin] lockout_after, login_failures_per_minute and max_unauthenticated must be positive");
+    if (cfg->admin_header_timeout_ms < 1000 || cfg->admin_body_timeout_ms < 1000 || cfg->admin_body_min_rate < 64)
+        return ts_error_set(err, TS_EBAD_VALUE,
+                            "[admin] header_timeout and body_timeout must be at least 1s, body_min_rate 64 bytes");
     ts_tls_config tc;
     ts_tls_config_init(&tc, true);
     tc.ca_file = cfg->ca;

@@ -59,6 +59,12 @@ typedef struct ts_server_config {
     uint64_t admin_session_ttl_ms;
     uint64_t admin_lockout_after;
     uint64_t admin_lockout_ms;
+    uint64_t admin_login_failures_per_minute;
+    char *admin_login_trusted;
+    uint64_t admin_header_timeout_ms;
+    uint64_t admin_body_timeout_ms;
+    uint64_t admin_body_min_rate;
+    uint64_t admin_max_unauthenticated;
     uint64_t admin_max_header;
     uint64_t admin_max_body;
     uint64_t admin_rate;

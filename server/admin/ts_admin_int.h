@@ -57,6 +57,11 @@ struct ts_admin {
     int64_t records_count;
     uint64_t records_at;
     uint64_t records_seq;
+    /* failed logins by address and in all (loop thread only;
+     * server/admin/ts_admin_guard.c) */
+    struct ts_admin__guard_slot *guard;
+    uint64_t guard_window_ms;
+    uint64_t guard_window_failures;
 };
 
 /* ---------------------------------------------------------------- jobs */
@@ -116,7 +121,21 @@ struct ts_admin__job {
     char event[32];
     json_t *event_data;
     bool refresh_targets;
+    bool unblock;                /* clear login blocks (of unblock_address, or all) */
+    char unblock_address[48];
+    char end_streams_of[TS_KEY_MAX + 1]; /* close this account's event streams */
 };
+
+/* ---------------------------------------------------------------- login guard
+ * (server/admin/ts_admin_guard.c; loop thread) */
+
+/* Whether a login from peer ("host:port") must be refused now, and when to
+ * try again; *why is the message. */
+bool ts_admin__login_refused(ts_admin *a, const char *peer, uint64_t now, uint64_t *retry_s, const char **why);
+void ts_admin__login_outcome(ts_admin *a, const char *peer, bool ok, uint64_t now);
+/* Lifts the blocks of one address (NULL or "": every block, the global one
+ * too); returns how many addresses were blocked. */
+size_t ts_admin__login_unblock(ts_admin *a, const char *address);
 
 /* ---------------------------------------------------------------- helpers
  * (server/admin/ts_admin_util.c) */
@@ -152,6 +171,7 @@ void ts_admin__api_logout(ts_admin__job *j, ts_store *st);
 void ts_admin__api_me(ts_admin__job *j, ts_store *st);
 void ts_admin__api_users(ts_admin__job *j, ts_store *st);
 void ts_admin__api_user_set(ts_admin__job *j, ts_store *st);
+void ts_admin__api_login_unblock(ts_admin__job *j, ts_store *st);
 
 /* ---------------------------------------------------------------- stations
  * (server/admin/ts_admin_stations.c) */

@@ -37,6 +37,7 @@ const ts_admin__route ts_admin__routes[] = {
     {HTTP_GET, "/api/users", 3, ts_admin__api_users},
     {HTTP_POST, "/api/users", 3, ts_admin__api_user_set},
     {HTTP_POST, "/api/users/{name}", 3, ts_admin__api_user_set},
+    {HTTP_POST, "/api/login-blocks/clear", 3, ts_admin__api_login_unblock},
     {HTTP_GET, "/api/events", 1, ts_admin__api_events},
     {HTTP_GET, "/metrics", 1, ts_admin__api_metrics},
 };

@@ -54,24 +54,53 @@ static int ts__hash_password(const char *password, char *encoded, size_t size)
                : -1;
 }
 
-int ts_admin_user_set(ts_store *st, const char *username, const char *password, const char *role,
-                      const char *full_name, ts_error *err)
+/* Whoever knew the old password, or held a session made with it, is out. */
+static int ts__end_sessions(ts_store *st, const char *username, const char *keep, ts_error *err)
 {
-    if (!ts_key_valid(username, strlen(username)) || strchr(username, ' ') || strchr(username, ':'))
-        return ts_error_set(err, TS_EBAD_VALUE, "\"%s\" is not a valid user name", username);
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(ts_store_db(st), "DELETE FROM admin_sessions WHERE username = ?1 AND token_hash != ?2", -1,
+                           &q, NULL) != SQLITE_OK)
+        return ts_error_set(err, TS_ESTORAGE, "users: %s", sqlite3_errmsg(ts_store_db(st)));
+    sqlite3_bind_text(q, 1, username, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, keep ? keep : "", -1, SQLITE_STATIC);
+    int rc = sqlite3_step(q) == SQLITE_DONE ? 0 : ts_error_set(err, TS_ESTORAGE, "cannot end the sessions");
+    sqlite3_finalize(q);
+    return rc;
+}
+
+int ts_admin_user_set(ts_store *st, const char *name, const char *password, const char *role,
+                      const char *full_name, const char *keep_session, ts_error *err)
+{
+    const char *bad = ts_account_name_problem(name);
+    if (bad != NULL)
+        return ts_error_set(err, TS_EBAD_VALUE, "a user name %s", bad);
+    char username[TS_ACCOUNT_NAME_MAX + 1];
+    ts_account_name_fold(name, username, sizeof username);
     if (role && ts_admin_role_rank(role) == 0)
         return ts_error_set(err, TS_EBAD_VALUE, "role must be viewer, operator or admin");
     if (password && strlen(password) < 10)
         return ts_error_set(err, TS_EBAD_VALUE, "a password has at least 10 characters");
+    sqlite3_stmt *q;
+    if (password == NULL || role == NULL) {
+        /* only a new password and role make a new account */
+        bool exists = false;
+        if (sqlite3_prepare_v2(ts_store_db(st), "SELECT 1 FROM admin_users WHERE username = ?1", -1, &q, NULL) ==
+            SQLITE_OK) {
+            sqlite3_bind_text(q, 1, username, -1, SQLITE_STATIC);
+            exists = sqlite3_step(q) == SQLITE_ROW;
+            sqlite3_finalize(q);
+        }
+        if (!exists)
+            return ts_error_set(err, TS_ENOT_FOUND, "no such user (a new one needs a password and a role)");
+    }
     char encoded[256] = "";
     if (password && ts__hash_password(password, encoded, sizeof encoded) < 0)
         return ts_error_set(err, TS_EINTERNAL, "cannot hash the password");
-    sqlite3_stmt *q;
     const char *sql = "INSERT INTO admin_users(username, password, role, full_name, created_at)"
                       " VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(username) DO UPDATE SET"
                       " password = CASE WHEN ?2 = '' THEN password ELSE ?2 END,"
                       " role = CASE WHEN ?3 = '' THEN role ELSE ?3 END,"
-                      " full_name = CASE WHEN ?4 = '' THEN full_name ELSE ?4 END, failed = 0, locked_until = 0";
+                      " full_name = CASE WHEN ?4 = '' THEN full_name ELSE ?4 END";
     if (sqlite3_prepare_v2(ts_store_db(st), sql, -1, &q, NULL) != SQLITE_OK)
         return ts_error_set(err, TS_ESTORAGE, "users: %s", sqlite3_errmsg(ts_store_db(st)));
     sqlite3_bind_text(q, 1, username, -1, SQLITE_STATIC);
@@ -81,6 +110,8 @@ int ts_admin_user_set(ts_store *st, const char *username, const char *password, 
     sqlite3_bind_int64(q, 5, (sqlite3_int64)ts_wall_ms());
     int rc = sqlite3_step(q) == SQLITE_DONE ? 0 : ts_error_set(err, TS_ESTORAGE, "cannot save the user");
     sqlite3_finalize(q);
+    if (rc == 0 && password != NULL)
+        rc = ts__end_sessions(st, username, keep_session, err);
     return rc;
 }
 
@@ -130,57 +161,40 @@ bool ts_admin__authenticate(ts_admin__job *j, ts_store *st)
 
 void ts_admin__api_login(ts_admin__job *j, ts_store *st)
 {
-    const char *user = ts_admin__str(j->body, "username"), *pass = ts_admin__str(j->body, "password");
-    if (!user[0] || !pass[0]) {
+    const char *given = ts_admin__str(j->body, "username"), *pass = ts_admin__str(j->body, "password");
+    if (!given[0] || !pass[0]) {
         ts_admin__fail(j, 400, "BAD_REQUEST", "username and password are required");
         return;
     }
+    /* names are kept in lowercase: "Admin" is "admin" */
+    char user[TS_ACCOUNT_NAME_MAX + 1];
+    ts_account_name_fold(given, user, sizeof user);
     snprintf(j->user, sizeof j->user, "%s", user);
     sqlite3 *db = ts_store_db(st);
     sqlite3_stmt *q;
-    if (sqlite3_prepare_v2(db, "SELECT password, role, failed, locked_until, disabled FROM admin_users WHERE username = ?1",
-                           -1, &q, NULL) != SQLITE_OK) {
+    if (sqlite3_prepare_v2(db, "SELECT password, role, disabled FROM admin_users WHERE username = ?1", -1, &q, NULL) !=
+        SQLITE_OK) {
         ts_admin__fail(j, 500, "INTERNAL", "internal error");
         return;
     }
     sqlite3_bind_text(q, 1, user, -1, SQLITE_STATIC);
-    bool found = sqlite3_step(q) == SQLITE_ROW;
+    bool found = strlen(given) <= TS_ACCOUNT_NAME_MAX && sqlite3_step(q) == SQLITE_ROW;
     char encoded[256] = "", role[16] = "";
-    int64_t failed = 0, locked_until = 0, disabled = 0;
+    int64_t disabled = 0;
     if (found) {
         snprintf(encoded, sizeof encoded, "%s", (const char *)sqlite3_column_text(q, 0));
         snprintf(role, sizeof role, "%s", (const char *)sqlite3_column_text(q, 1));
-        failed = sqlite3_column_int64(q, 2);
-        locked_until = sqlite3_column_int64(q, 3);
-        disabled = sqlite3_column_int64(q, 4);
+        disabled = sqlite3_column_int64(q, 2);
     }
     sqlite3_finalize(q);
     const ts_server_config *cfg = ts_server_get_config(j->adm->srv);
-    if (found && (uint64_t)locked_until > j->now_ms) {
-        ts_admin__audit(j, st, "login", NULL, NULL, "locked", NULL);
-        ts_log_warn("admin_login_locked", "user=%s peer=%s", user, j->peer);
-        ts_admin__fail(j, 423, "LOCKED", "too many failed attempts: this account is locked for a while");
-        return;
-    }
-    /* unknown users cost the same time as wrong passwords */
+    /* Unknown names cost the same time and get the same answer as wrong
+     * passwords; repeated failures are throttled by address, not account
+     * (server/admin/ts_admin_guard.c), so neither tells which names exist. */
     static const char dummy[] = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$"
                                 "2Xr6PDQcZpWRTPVsRSmhLnULDt48Ou3L8k9cAo3Lt3s";
     bool ok = argon2id_verify(found ? encoded : dummy, pass, strlen(pass)) == ARGON2_OK && found && !disabled;
     if (!ok) {
-        if (found) {
-            failed++;
-            int64_t lock = failed >= (int64_t)cfg->admin_lockout_after ? (int64_t)(j->now_ms + cfg->admin_lockout_ms) : 0;
-            if (sqlite3_prepare_v2(db, "UPDATE admin_users SET failed = ?2, locked_until = ?3 WHERE username = ?1", -1, &q,
-                                   NULL) == SQLITE_OK) {
-                sqlite3_bind_text(q, 1, user, -1, SQLITE_STATIC);
-                sqlite3_bind_int64(q, 2, lock ? 0 : failed);
-                sqlite3_bind_int64(q, 3, lock);
-                sqlite3_step(q);
-                sqlite3_finalize(q);
-            }
-            if (lock)
-                ts_log_warn("admin_locked_out", "user=%s peer=%s failures=%" PRId64, user, j->peer, failed);
-        }
         ts_admin__audit(j, st, "login", NULL, NULL, "failed", NULL);
         ts_log_warn("admin_login_failed", "user=%s peer=%s", user, j->peer);
         ts_admin__fail(j, 401, "BAD_CREDENTIALS", "wrong user name or password");
@@ -193,32 +207,35 @@ void ts_admin__api_login(ts_admin__job *j, ts_store *st)
         snprintf(token + 2 * i, 3, "%02x", rnd[i]);
     ts__sha256_hex(token, hash);
     uint64_t expires = j->now_ms + cfg->admin_session_ttl_ms;
-    sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
-    if (sqlite3_prepare_v2(db,
-                           "INSERT INTO admin_sessions(token_hash, username, role, created_at, expires_at, peer)"
-                           " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
-                           -1, &q, NULL) == SQLITE_OK) {
+    /* a token is handed out only once its session is stored */
+    bool stored = sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
+    if (stored && sqlite3_prepare_v2(db,
+                                     "INSERT INTO admin_sessions(token_hash, username, role, created_at, expires_at, peer)"
+                                     " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+                                     -1, &q, NULL) == SQLITE_OK) {
         sqlite3_bind_text(q, 1, hash, -1, SQLITE_STATIC);
         sqlite3_bind_text(q, 2, user, -1, SQLITE_STATIC);
         sqlite3_bind_text(q, 3, role, -1, SQLITE_STATIC);
         sqlite3_bind_int64(q, 4, (sqlite3_int64)j->now_ms);
         sqlite3_bind_int64(q, 5, (sqlite3_int64)expires);
         sqlite3_bind_text(q, 6, j->peer, -1, SQLITE_STATIC);
-        sqlite3_step(q);
+        stored = sqlite3_step(q) == SQLITE_DONE;
         sqlite3_finalize(q);
-    }
-    if (sqlite3_prepare_v2(db, "UPDATE admin_users SET failed = 0 WHERE username = ?1", -1, &q, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(q, 1, user, -1, SQLITE_STATIC);
-        sqlite3_step(q);
-        sqlite3_finalize(q);
+    } else {
+        stored = false;
     }
     /* expired sessions go as new ones come */
-    if (sqlite3_prepare_v2(db, "DELETE FROM admin_sessions WHERE expires_at < ?1", -1, &q, NULL) == SQLITE_OK) {
+    if (stored && sqlite3_prepare_v2(db, "DELETE FROM admin_sessions WHERE expires_at < ?1", -1, &q, NULL) == SQLITE_OK) {
         sqlite3_bind_int64(q, 1, (sqlite3_int64)j->now_ms);
         sqlite3_step(q);
         sqlite3_finalize(q);
     }
-    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    if (!stored || sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        ts_log_error("admin_login_not_saved", "user=%s reason=%s", user, sqlite3_errmsg(db));
+        ts_admin__fail(j, 500, "STORAGE", "the login could not be saved: try again");
+        return;
+    }
     j->role = ts_admin_role_rank(role);
     ts_admin__audit(j, st, "login", NULL, NULL, "ok", role);
     ts_log_info("admin_login", "user=%s role=%s peer=%s", user, role, j->peer);
@@ -261,34 +278,39 @@ void ts_admin__api_users(ts_admin__job *j, ts_store *st)
 {
     sqlite3_stmt *q;
     if (sqlite3_prepare_v2(ts_store_db(st),
-                           "SELECT username, role, full_name, created_at, locked_until, disabled FROM admin_users"
-                           " ORDER BY username",
+                           "SELECT username, role, full_name, created_at, disabled FROM admin_users ORDER BY username",
                            -1, &q, NULL) != SQLITE_OK) {
         ts_admin__fail(j, 500, "INTERNAL", "internal error");
         return;
     }
     json_t *arr = json_array();
     while (sqlite3_step(q) == SQLITE_ROW)
-        json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:I,s:b,s:b}", "username", sqlite3_column_text(q, 0), "role",
+        json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:I,s:b}", "username", sqlite3_column_text(q, 0), "role",
                                              sqlite3_column_text(q, 1), "full_name", sqlite3_column_text(q, 2),
-                                             "created_at_ms", (json_int_t)sqlite3_column_int64(q, 3), "locked",
-                                             (uint64_t)sqlite3_column_int64(q, 4) > j->now_ms, "disabled",
-                                             sqlite3_column_int(q, 5)));
+                                             "created_at_ms", (json_int_t)sqlite3_column_int64(q, 3), "disabled",
+                                             sqlite3_column_int(q, 4)));
     sqlite3_finalize(q);
     ts_admin__ok(j, 200, json_pack("{s:o}", "users", arr));
 }
 
 void ts_admin__api_user_set(ts_admin__job *j, ts_store *st)
 {
-    const char *name = j->params[0][0] ? j->params[0] : ts_admin__str(j->body, "username");
+    const char *given = j->params[0][0] ? j->params[0] : ts_admin__str(j->body, "username");
     const char *password = json_string_value(json_object_get(j->body, "password"));
     const char *role = json_string_value(json_object_get(j->body, "role"));
     if (!j->params[0][0] && (password == NULL || role == NULL)) {
         ts_admin__fail(j, 400, "BAD_REQUEST", "a new user needs username, password and role");
         return;
     }
+    char name[TS_ACCOUNT_NAME_MAX + 1];
+    ts_account_name_fold(given, name, sizeof name);
+    /* changing one's own password keeps the session it was changed from */
+    char keep[65] = "";
+    if (j->token[0] && strcmp(j->user, name) == 0)
+        ts__sha256_hex(j->token, keep);
     ts_error err;
-    if (ts_admin_user_set(st, name, password, role, json_string_value(json_object_get(j->body, "full_name")), &err) < 0) {
+    if (ts_admin_user_set(st, given, password, role, json_string_value(json_object_get(j->body, "full_name")),
+                          keep[0] ? keep : NULL, &err) < 0) {
         ts_admin__fail_err(j, &err);
         return;
     }
@@ -302,13 +324,16 @@ void ts_admin__api_user_set(ts_admin__job *j, ts_store *st)
             sqlite3_step(q);
             sqlite3_finalize(q);
         }
-        if (json_is_true(disabled) && sqlite3_prepare_v2(ts_store_db(st), "DELETE FROM admin_sessions WHERE username = ?1",
-                                                         -1, &q, NULL) == SQLITE_OK) {
-            sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
-            sqlite3_step(q);
-            sqlite3_finalize(q);
+        if (json_is_true(disabled) && ts__end_sessions(st, name, NULL, &err) < 0) {
+            ts_admin__fail_err(j, &err);
+            return;
         }
     }
-    ts_admin__audit(j, st, "user", "admin_users", name, "ok", role ? role : "updated");
+    /* the event streams of sessions that just ended close too */
+    if (password != NULL || json_is_true(disabled))
+        snprintf(j->end_streams_of, sizeof j->end_streams_of, "%s", name);
+    char detail[64];
+    snprintf(detail, sizeof detail, "%s%s", role ? role : "updated", password ? ", new password" : "");
+    ts_admin__audit(j, st, "user", "admin_users", name, "ok", detail);
     ts_admin__ok(j, j->params[0][0] ? 200 : 201, json_pack("{s:s,s:s}", "username", name, "result", "saved"));
 }

@@ -476,7 +476,7 @@ function showLogin(message) {
         await start();
       } catch (e) {
         msg.className = 'alert alert-error';
-        msg.textContent = e.status === 423 ? t('login_locked') : e.status === 401 ? t('login_failed') : e.message;
+        msg.textContent = e.status === 429 ? t('login_throttled') : e.status === 401 ? t('login_failed') : e.message;
         msg.hidden = false;
       }
     },

@@ -23,7 +23,7 @@ export const STRINGS = {
     password: 'Mật khẩu',
     login_button: 'Đăng nhập',
     login_failed: 'Sai tên đăng nhập hoặc mật khẩu.',
-    login_locked: 'Tài khoản tạm khóa do đăng nhập sai nhiều lần. Hãy thử lại sau.',
+    login_throttled: 'Đăng nhập sai quá nhiều lần từ máy này. Hãy thử lại sau ít phút.',
     session_expired: 'Phiên làm việc đã hết hạn. Vui lòng đăng nhập lại.',
 
     nav_dashboard: 'Tổng quan',
@@ -352,7 +352,7 @@ export const STRINGS = {
     password: 'Password',
     login_button: 'Log in',
     login_failed: 'Wrong user name or password.',
-    login_locked: 'This account is locked after too many failed attempts. Try again later.',
+    login_throttled: 'Too many failed logins from this computer. Try again in a few minutes.',
     session_expired: 'Your session has expired. Please log in again.',
 
     nav_dashboard: 'Overview',

@@ -300,6 +300,8 @@ static const char ts__api_help[] =
     "  conflicts                           conflicts waiting for review\n"
     "  user add NAME --role viewer|operator|admin [--full-name N]   (password asked)\n"
     "  user list\n"
+    "  user unblock [ADDRESS]              let logins from ADDRESS again after too many failures (all\n"
+    "                                      addresses when none); logins from this host are never blocked\n"
     "  record put TABLE ID field=value...  write a district record (station directory, villages,\n"
     "                                      drug catalogue...): admin role\n";
 
@@ -802,6 +804,19 @@ static int ts__user(ts_ctl *ctl, ts__client *c, int argc, char **argv)
     int nrest = argc - 1 - first;
     if (strcmp(sub, "list") == 0 && nrest == 0)
         return ts__simple(ctl, c, 1, argv + 1, "/api/users", "users");
+    if (strcmp(sub, "unblock") == 0 && nrest <= 1) {
+        int rc = ts__login(c);
+        if (rc != 0)
+            return rc;
+        json_t *body = json_pack("{s:s}", "address", nrest ? rest[0] : "");
+        json_t *res;
+        rc = ts__call(c, "POST", "/api/login-blocks/clear", body, &res);
+        json_decref(body);
+        if (rc == 0)
+            printf("logins from %s are allowed again\n", nrest ? rest[0] : "every address");
+        json_decref(res);
+        return rc;
+    }
     if (strcmp(sub, "add") != 0 || nrest != 1 || o.role == NULL)
         return TS_CTL_USAGE;
     int rc = ts__login(c);

@@ -152,7 +152,7 @@ static void fill(const char *dir, long nstations, long nrecords)
     if (ts_store_open(&st, &opt, &err) < 0)
         die(path, err.msg);
     ts_actor admin = {TS_ACTOR_ADMIN, "bench-admin", NULL, "bench"};
-    if (ts_admin_user_set(st, "bench", "bench-password-1", "admin", "Bench", &err) < 0)
+    if (ts_admin_user_set(st, "bench", "bench-password-1", "admin", "Bench", NULL, &err) < 0)
         die("user", err.msg);
     uint64_t now = ts_wall_ms();
     ts_buf b = TS_BUF_INIT;

@@ -5,7 +5,7 @@
  * Every endpoint: its success path; roles (no login 401, viewer and
  * operator refused where they must be, with the refusal audited); bad input
  * (413, 431, 400 malformed JSON, 422 wrong types, 415, 404, 405, 429 and
- * each query parameter the console uses); login lockout (423), session expiry
+ * each query parameter the console uses; login throttling is test_hardening_admin's), session expiry
  * and logout; CSRF on cookie-authenticated writes; admin certificates; audit
  * entries for personal-record reads and for every write. Every error body
  * is checked for the {"error": {code, message}} shape and for internals
@@ -196,7 +196,6 @@ static int setup(void **state)
     assert_int_equal(ts_test_add_user(W.dir, "admin1", "admin", PASSWORD), 0);
     assert_int_equal(ts_test_add_user(W.dir, "operator1", "operator", PASSWORD), 0);
     assert_int_equal(ts_test_add_user(W.dir, "viewer1", "viewer", PASSWORD), 0);
-    assert_int_equal(ts_test_add_user(W.dir, "locky", "viewer", PASSWORD), 0);
     char *console = ts_source_path("server/console");
     char *console_set = ts_xasprintf("admin.console_dir=%s", console);
     const char *sets[] = {console_set, "admin.rate=20", "admin.rate_burst=100", "admin.max_body=64KiB", NULL};
@@ -388,37 +387,6 @@ static void test_session_expiry(void **state)
     ts_tmpdir_remove(dir);
 }
 
-static void test_lockout(void **state)
-{
-    (void)state;
-    int status;
-    for (int i = 0; i < 5; i++) {
-        char *t = login("locky", "not-the-password", &status, NULL);
-        assert_null(t);
-        assert_int_equal(status, 401);
-    }
-    /* locked now: even the right password is refused */
-    char *t = login("locky", PASSWORD, &status, NULL);
-    assert_null(t);
-    assert_int_equal(status, 423);
-    assert_true(audited("locky", "login", NULL, NULL, NULL));
-    ts_th_resp r = req(AS_ADMIN, "GET", "/api/users", NULL);
-    assert_int_equal(r.status, 200);
-    size_t i;
-    json_t *u;
-    bool locked = false;
-    json_array_foreach(json_object_get(r.json, "users"), i, u)
-        if (strcmp(jstr(u, "username"), "locky") == 0)
-            locked = json_is_true(json_object_get(u, "locked"));
-    assert_true(locked);
-    ts_th_resp_free(&r);
-    /* an admin saving the account unlocks it */
-    expect(AS_ADMIN, "POST", "/api/users/locky", "{\"role\":\"viewer\"}", 200);
-    t = login("locky", PASSWORD, &status, NULL);
-    assert_int_equal(status, 200);
-    free(t);
-}
-
 /* ---------------------------------------------------------------- roles */
 
 /* Every endpoint: no credentials, 401 (the public two excepted). */
@@ -523,7 +491,7 @@ static void test_admin_certificate(void **state)
 {
     (void)state;
     char *cert = ts_test_pki_cert(&W.pki, "admin"), *key = ts_test_pki_key(&W.pki, "admin");
-    ts_th_opts o = {W.pki.ca, cert, key};
+    ts_th_opts o = {W.pki.ca, cert, key, NULL};
     ts_th_resp r;
     assert_int_equal(ts_th_call(W.d.admin_port, &o, "GET", "/api/me", NULL, NULL, NULL, &r), 0);
     assert_int_equal(r.status, 200);
@@ -549,7 +517,7 @@ static void test_admin_certificate(void **state)
     assert_true(audited("cert:admin", "user", "admin_users", "certmade", "operator"));
     /* a station's certificate is not an admin certificate */
     char *scert = ts_test_pki_cert(&W.pki, BN), *skey = ts_test_pki_key(&W.pki, BN);
-    ts_th_opts so = {W.pki.ca, scert, skey};
+    ts_th_opts so = {W.pki.ca, scert, skey, NULL};
     assert_int_equal(ts_th_call(W.d.admin_port, &so, "GET", "/api/me", NULL, NULL, NULL, &r), 0);
     check_error_body(&r, "station certificate");
     assert_int_equal(r.status, 403);
@@ -1361,7 +1329,6 @@ int main(void)
         cmocka_unit_test(test_console_files),
         cmocka_unit_test(test_login_cookie_me_logout),
         cmocka_unit_test(test_session_expiry),
-        cmocka_unit_test(test_lockout),
         cmocka_unit_test(test_no_login_401),
         cmocka_unit_test(test_roles),
         cmocka_unit_test(test_csrf),

@@ -153,7 +153,7 @@ static int teardown(void **state)
 static void login(env *e, const char *user, char *token, size_t size)
 {
     char *body = ts_xasprintf("{\"username\":\"%s\",\"password\":\"%s\"}", user, PASSWORD);
-    ts_th_opts o = {e->pki.ca, NULL, NULL};
+    ts_th_opts o = {e->pki.ca, NULL, NULL, NULL};
     ts_th_resp r;
     if (ts_th_call(e->d.admin_port, &o, "POST", "/api/login", NULL, "application/json", body, &r) < 0)
         fail_msg("login %s: no answer", user);
@@ -418,7 +418,7 @@ typedef enum { AS_NONE, AS_ADMIN, AS_OPERATOR, AS_VIEWER } as_t;
 static ts_th_resp http(env *e, as_t as, const char *method, const char *path, const char *body)
 {
     char *cert = NULL, *key = NULL;
-    ts_th_opts o = {e->pki.ca, NULL, NULL};
+    ts_th_opts o = {e->pki.ca, NULL, NULL, NULL};
     char headers[256] = "";
     if (as == AS_ADMIN) {
         cert = ts_test_pki_cert(&e->pki, "admin");
@@ -1424,7 +1424,7 @@ static void test_download(void **state)
     free(dbpath);
     snprintf(path, sizeof path, "/api/notices/%s/attachments/4", id);
     for (int k = 0; k < 2; k++) {
-        ts_th_opts no_cert = {e->pki.ca, NULL, NULL};
+        ts_th_opts no_cert = {e->pki.ca, NULL, NULL, NULL};
         char auth[200];
         snprintf(auth, sizeof auth, "Authorization: Bearer %s\r\n", k == 0 ? e->token_viewer : e->token_operator);
         ts_th_resp r;

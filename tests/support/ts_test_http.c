@@ -43,6 +43,16 @@ int ts_th_connect(ts_th *c, int port, const ts_th_opts *o)
     a.sin_family = AF_INET;
     a.sin_port = htons((uint16_t)port);
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (c->fd >= 0 && o && o->source) {
+        struct sockaddr_in from;
+        memset(&from, 0, sizeof from);
+        from.sin_family = AF_INET;
+        inet_pton(AF_INET, o->source, &from.sin_addr);
+        if (bind(c->fd, (struct sockaddr *)&from, sizeof from) != 0) {
+            th_err(c, "bind");
+            return -1;
+        }
+    }
     if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&a, sizeof a) != 0) {
         th_err(c, "connect");
         return -1;

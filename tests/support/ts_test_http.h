@@ -15,6 +15,7 @@ typedef struct ts_th_opts {
     const char *ca;   /* verifies the server (NULL: no verification) */
     const char *cert; /* client certificate (NULL: none) */
     const char *key;
+    const char *source; /* connect from this loopback address (e.g. "127.0.0.2"); NULL: the default */
 } ts_th_opts;
 
 typedef struct ts_th {
