@@ -2,7 +2,8 @@
 # The .deb on a throwaway Debian 12 machine, as root (CI): lintian clean of
 # errors, installs, its files are where docs/OPERATIONS.md says, the units
 # verify and rate OK in systemd-analyze security, the installed daemon starts
-# with the installed configuration, and it purges cleanly. Prints results the
+# with the installed configuration, an upgrade restarts the services, and it
+# purges cleanly. Prints results the
 # way cmocka does so tests/run-tests.sh-style counting works.
 set -u
 DEB=${1:?usage: test-package.sh FILE.deb}
@@ -63,6 +64,31 @@ daemon_serves() {
   rm -rf "$dir"
   [ $ok = 0 ] && [ $rc = 0 ]
 }
+# No systemd runs on the test machine: what the maintainer scripts ask of it
+# is recorded by a deb-systemd-invoke put first on dpkg's PATH (systemd's
+# directory made for the while), as systemd would receive it.
+upgrade_restarts() {
+  local shim=/usr/local/sbin/deb-systemd-invoke made_run=0 rc=0 dir log
+  [ -e "$shim" ] && { echo "$shim exists: not replacing it"; return 1; }
+  dir=$(mktemp -d); log="$dir/invoked"; : > "$log"
+  printf '#!/bin/sh\necho "$*" >> %s\n' "$log" > "$shim"; chmod 755 "$shim"
+  [ -d /run/systemd/system ] || { mkdir -p /run/systemd/system; made_run=1; }
+  # a first install starts nothing (the daemon needs its certificates first)
+  PATH=/usr/local/sbin:$PATH /var/lib/dpkg/info/tramsync.postinst configure || rc=1
+  [ -s "$log" ] && { echo "a first install asked:"; cat "$log"; rc=1; }
+  # an upgrade restarts what runs, and stops nothing meanwhile
+  dpkg-deb -R "$DEB" "$dir/pkg"
+  sed -i 's/^Version: \(.*\)$/Version: \1+upgrade1/' "$dir/pkg/DEBIAN/control"
+  dpkg-deb --root-owner-group -b "$dir/pkg" "$dir/new.deb" >/dev/null
+  PATH=/usr/local/sbin:$PATH DEBIAN_FRONTEND=noninteractive dpkg -i "$dir/new.deb" >/dev/null || rc=1
+  echo "asked of systemd during the upgrade:"; cat "$log"
+  grep -qx 'try-restart tramsyncd.service tramsync.service' "$log" || { echo "no restart"; rc=1; }
+  grep -q '^stop' "$log" && { echo "the upgrade stopped the services"; rc=1; }
+  dpkg -s tramsync | grep -q '^Version: .*+upgrade1$' || { echo "not upgraded"; rc=1; }
+  rm -f "$shim"; [ $made_run = 1 ] && rmdir /run/systemd/system
+  rm -rf "$dir"
+  return $rc
+}
 purge_pkg() {
   DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq tramsync >/dev/null || return 1
   ! dpkg -s tramsync >/dev/null 2>&1 || { echo "still installed"; return 1; }
@@ -78,6 +104,7 @@ run files_where_the_docs_say files_in_place
 run units_verify units_verify
 run tramsyncd_service_security_ok security_ok
 run installed_daemon_serves daemon_serves
+run upgrade_restarts_the_services upgrade_restarts
 run purges_cleanly purge_pkg
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
