@@ -74,7 +74,8 @@ upgrade_restarts() {
   printf '#!/bin/sh\necho "$*" >> %s\n' "$log" > "$shim"; chmod 755 "$shim"
   [ -d /run/systemd/system ] || { mkdir -p /run/systemd/system; made_run=1; }
   # a first install starts nothing (the daemon needs its certificates first)
-  PATH=/usr/local/sbin:$PATH /var/lib/dpkg/info/tramsync.postinst configure || rc=1
+  PATH=/usr/local/sbin:$PATH DPKG_MAINTSCRIPT_PACKAGE=tramsync DPKG_MAINTSCRIPT_NAME=postinst \
+    /var/lib/dpkg/info/tramsync.postinst configure || rc=1
   [ -s "$log" ] && { echo "a first install asked:"; cat "$log"; rc=1; }
   # an upgrade restarts what runs, and stops nothing meanwhile
   dpkg-deb -R "$DEB" "$dir/pkg"
