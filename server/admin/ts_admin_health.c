@@ -116,6 +116,15 @@ void ts_admin__api_metrics(ts_admin__job *j, ts_store *st)
     ts__metric(b, "tramsync_loop_lag_ms_max", "gauge", "Largest loop lag seen.", NULL, (double)s->loop_lag_ms_max);
     ts__metric(b, "tramsync_connection_buffer_bytes", "gauge", "Bytes held in connection buffers.", NULL,
                (double)s->memory_buffers);
+    ts__metric(b, "tramsync_frame_budget_bytes", "gauge", "Bytes of [server] frame_budget held by frames being read.",
+               NULL, (double)s->frame_budget_used);
+    ts__metric(b, "tramsync_frame_budget_waits_total", "counter", "Frames that waited for the frame budget.", NULL,
+               (double)s->frame_budget_waits);
+    ts__metric(b, "tramsync_timeouts_total", "counter", "Connections closed for being too slow.", "what=\"hello\"",
+               (double)s->hello_timeouts);
+    ts__metric(b, "tramsync_timeouts_total", "counter", NULL, "what=\"frame\"", (double)s->frame_timeouts);
+    ts__metric(b, "tramsync_station_connection_limit_total", "counter",
+               "Connections closed by [server] max_station_connections.", NULL, (double)s->station_conn_limited);
     int64_t pages = ts_admin__scalar(st, "PRAGMA page_count"), page_size = ts_admin__scalar(st, "PRAGMA page_size");
     ts__metric(b, "tramsync_db_bytes", "gauge", "Size of the district database.", NULL, (double)(pages * page_size));
     ts__metric(b, "tramsync_records", "gauge", "Live records.", NULL,

@@ -43,6 +43,7 @@
 #include "tests/support/ts_test.h"
 #include "tests/support/ts_test_client.h"
 #include "tests/support/ts_test_daemon.h"
+#include "tests/support/ts_test_http.h"
 #include "tests/support/ts_test_pki.h"
 
 #define TEST_LIMIT_S 240
@@ -272,6 +273,26 @@ static long sql_count(const env *e, const char *sql)
     return n;
 }
 
+/* A sample of /metrics (read with the admin certificate); -1 when absent. */
+static double metric(env *e, const char *sample)
+{
+    char *cert = ts_test_pki_cert(&e->pki, "admin"), *key = ts_test_pki_key(&e->pki, "admin");
+    ts_th_opts o = {e->pki.ca, cert, key, NULL};
+    ts_th_resp r;
+    double v = -1;
+    if (ts_th_call(e->d.admin_port, &o, "GET", "/metrics", NULL, NULL, NULL, &r) == 0) {
+        char *needle = ts_xasprintf("\n%s ", sample);
+        const char *p = r.body ? strstr(r.body, needle) : NULL;
+        if (p != NULL)
+            v = strtod(p + strlen(needle), NULL);
+        free(needle);
+        ts_th_resp_free(&r);
+    }
+    free(cert);
+    free(key);
+    return v;
+}
+
 /* ================================================================ 1. before HELLO */
 
 static void test_before_hello(void **state)
@@ -337,6 +358,7 @@ static void test_before_hello(void **state)
     ts_tc_close(&plain);
     assert_true(ts_test_log_wait(e->d.log, "event=hello_timeout", 1000));
     assert_true(ts_test_file_count(e->d.log, "tls=unfinished") >= 1);
+    assert_true(metric(e, "tramsync_timeouts_total{what=\"hello\"}") >= 3);
 
     /* a station that says HELLO in time is served as always */
     ts_tc good;
@@ -386,6 +408,7 @@ static void test_frame_deadline(void **state)
     assert_true(at >= 1900 && at < 4500);
     ts_tc_close(&slow);
     assert_true(ts_test_log_wait(e->d.log, "event=frame_timeout", 1000));
+    assert_true(metric(e, "tramsync_timeouts_total{what=\"frame\"}") == 1);
     ping_ok(&fast, 7);
     ts_tc_close(&fast);
     assert_int_equal(ts_test_daemon_stop(&e->d, SIGTERM, 20000), 0);
@@ -422,6 +445,7 @@ static void test_station_connection_limit(void **state)
     ping_ok(&c[3], 1);
     assert_true(ts_tc_alive(&c[2], 300));
     assert_true(ts_test_file_count(e->d.log, "event=station_conn_limit") == 2);
+    assert_true(metric(e, "tramsync_station_connection_limit_total") == 2);
     /* another station was not touched */
     ping_ok(&other, 2);
     for (int i = 0; i < 5; i++)
@@ -481,6 +505,8 @@ static void test_frame_budget(void **state)
     assert_true(ts_test_log_wait(e->d.log, "event=frame_budget_full", 5000));
     /* a small frame from C goes through meanwhile */
     push_ok(&c, BT, 1, 2, "small");
+    assert_true(metric(e, "tramsync_frame_budget_bytes") == (double)(fa.len - 4));
+    assert_true(metric(e, "tramsync_frame_budget_waits_total") == 1);
     /* B's is not taken while A's is held */
     assert_int_equal(push_ack(&b, 1, 1000), -1);
     /* A completes: A is answered, then B's frame goes in and is answered */
