@@ -1,10 +1,15 @@
 /* libFuzzer target: bytes from the network, as a station or the daemon reads
- * them. The first input byte picks how the rest is cut into reads (0: one
- * read; n: reads of 1..n bytes, sizes drawn from a PRNG seeded by the input),
+ * them. The first input byte picks how the rest is cut into reads (its low
+ * 7 bits: 0, one read; n, reads of 1..n bytes, sizes drawn from a PRNG
+ * seeded by the input) and, with its high bit, whether the decoder is run
+ * as the daemon's sessions run it: the HELLO frame cap until a first frame
+ * came, and the stop at each header (nothing buffered yet, the declared
+ * length within the limit), each frame released at once;
  * the frame decoder reassembles frames, and every frame goes through
  * ts_msg_decode with tight limits. A message that decodes must encode, decode
  * again and encode to the very same bytes (the encoding is canonical);
  * anything else is a bug and aborts. */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,7 +86,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
         return 0;
-    uint8_t mode = data[0];
+    uint8_t mode = data[0] & 0x7f;
+    bool session = (data[0] & 0x80) != 0;
     const uint8_t *stream = data + 1;
     size_t len = size - 1;
     uint32_t rng = 0x9e3779b9u ^ (uint32_t)mode ^ (uint32_t)len << 8;
@@ -89,7 +95,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ts_proto_limits limits;
     fuzz_limits(&limits);
     ts_frame_decoder d;
-    ts_frame_decoder_init(&d, limits.max_frame);
+    ts_frame_decoder_init(&d, session ? TS_PROTO_MAX_HELLO_FRAME : limits.max_frame);
+    d.stop_at_header = session;
+    uint32_t max_now = session ? TS_PROTO_MAX_HELLO_FRAME : limits.max_frame;
     size_t pos = 0;
     int failed = 0;
     while (pos < len && !failed) {
@@ -128,9 +136,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     die("returned 0 with bytes left", NULL);
                 break;
             }
-            if (frame_len == 0 || frame_len > limits.max_frame)
+            if (rc == TS_FRAME_HEADER) {
+                uint32_t need = ts_frame_decoder_need(&d);
+                if (!session || need == 0 || need > max_now || d.body.len != 0)
+                    die("a header stop without a checked length, or with body bytes held", NULL);
+                continue;
+            }
+            if (frame_len == 0 || frame_len > max_now)
                 die("frame outside the limits", NULL);
             check_frame(frame, frame_len, &limits);
+            if (session) {
+                ts_frame_decoder_release(&d);
+                if (ts_frame_decoder_buffered(&d) > 16u * 1024u || ts_frame_decoder_in_frame(&d))
+                    die("a released frame still holds its body", NULL);
+                ts_frame_decoder_set_max(&d, limits.max_frame);
+                max_now = limits.max_frame;
+            }
             if (left == 0)
                 break;
         }
