@@ -396,7 +396,7 @@ int ts_store_open(ts_store **out, const ts_store_options *opt, ts_error *err)
         flags |= SQLITE_OPEN_CREATE;
     flags |= SQLITE_OPEN_NOMUTEX;
     int rc;
-    if (sqlite3_open_v2(opt->path, &st->db, flags, NULL) != SQLITE_OK) {
+    if (sqlite3_open_v2(opt->path, &st->db, flags, opt->vfs) != SQLITE_OK) {
         rc = ts_error_set(err, TS_ESTORAGE, "cannot open database %s: %s", opt->path,
                           st->db ? sqlite3_errmsg(st->db) : "out of memory");
         goto fail;

@@ -69,6 +69,7 @@ typedef struct ts_store_options {
     bool read_only;
     ts_change_check_fn check; /* server role: station changes; NULL = none */
     void *check_ctx;
+    const char *vfs;          /* a registered SQLite VFS (tests: power cuts); NULL = the default */
 } ts_store_options;
 
 void ts_store_options_init(ts_store_options *opt);
