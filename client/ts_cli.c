@@ -349,8 +349,9 @@ int ts_cli_init(ts_cli *cli, int argc, char **argv)
     }
     if (station == NULL || commune == NULL || optind != argc)
         return ts__usage(ts__init_help, argc, argv);
-    if (!ts_key_valid(station, strlen(station)) || strchr(station, ' ') != NULL)
-        return ts__fail(cli, TS_EBAD_VALUE, "\"%s\" is not a valid station code", station);
+    const char *bad = ts_ident_problem(station, strlen(station));
+    if (bad != NULL)
+        return ts__fail(cli, TS_EBAD_VALUE, "not a valid station code: it %s", bad);
 
     const char *dir = cli->data_dir;
     if (ts__mkdir_p(dir) != 0)

@@ -128,9 +128,10 @@ bool ts_field_name_valid(const char *s, size_t n);
  * what a key may be beyond that is ts_ident_problem's, checked per change
  * so one bad id is refused on its own rather than failing its whole frame. */
 bool ts_key_valid(const char *s, size_t n);
-/* The identifier rule, the same for record ids, table names, owners,
- * station codes and console account names, on every path (sync, admin API,
- * command lines): 1..128 bytes of UTF-8 holding only printable ASCII other
+/* The identifier rule, for new record ids on every path (sync push at the
+ * district, admin API, the station's command line), station codes (at
+ * enrolment) and, with ts_account_name_problem's narrower set, console
+ * account names: 1..128 bytes of UTF-8 holding only printable ASCII other
  * than space, " ' \ < > and `, and the precomposed letters of the Latin
  * script (Latin-1 letters, Latin Extended-A and -B, Latin Extended
  * Additional: every Vietnamese letter). So no space of any kind (NBSP

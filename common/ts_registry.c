@@ -728,7 +728,7 @@ static int ts__check_value(const ts_field_def *f, const msgpack_object *o, ts_er
         if (!isfinite(v))
             return ts_error_set(err, TS_EINVALID_RECORD, "field %s: not a finite number", f->name);
         if ((f->has_min && v < f->min) || (f->has_max && v > f->max))
-            return ts_error_set(err, TS_EINVALID_RECORD, "field %s: %g is out of range", f->name, v);
+            return ts_error_set(err, TS_EINVALID_RECORD, "field %s: out of range", f->name);
         return 0;
     }
     case TS_FT_BOOL:

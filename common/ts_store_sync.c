@@ -495,9 +495,10 @@ int ts_store_apply(ts_store *st, const ts_actor *actor, const ts_change *changes
         if (ax.restored)
             break;
         if (results[i].outcome == TS_OUTCOME_REJECTED) {
-            /* station=, as every line about a station, so one grep finds them */
+            /* station=, as every line about a station, so one grep finds
+             * them (at a station: from=district) */
             ts_log_warn("change_rejected", "%s=%s table=%s id=%s code=%s reason=%s",
-                        actor && actor->kind == TS_ACTOR_ADMIN ? "user" : "station", ts__actor_name(st, actor),
+                        actor && actor->kind == TS_ACTOR_SERVER ? "from" : "station", ts__actor_name(st, actor),
                         changes[i].table, changes[i].id, ts_err_name(results[i].code), results[i].reason);
             if (ts_store_audit(st, actor, "reject", changes[i].table, changes[i].id, ts_err_name(results[i].code),
                                results[i].reason) < 0) {

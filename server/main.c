@@ -12,6 +12,7 @@
 #include <uv.h>
 
 #include "common/ts_log.h"
+#include "common/ts_record.h"
 #include "common/ts_version.h"
 #include "common/ts_xmalloc.h"
 #include "server/ts_admin.h"
@@ -136,7 +137,9 @@ static int ts__add_user(const ts_server_config *cfg, const char *name, const cha
         fprintf(stderr, "tramsyncd: %s\n", err.msg);
         return 1;
     }
-    printf("account %s saved with role %s\n", name, role);
+    char stored[TS_ACCOUNT_NAME_MAX + 1];
+    ts_account_name_fold(name, stored, sizeof stored);
+    printf("account %s saved with role %s\n", stored, role);
     return 0;
 }
 
@@ -200,6 +203,11 @@ int main(int argc, char **argv)
 static int ts__serve(ts_daemon *d, bool check, bool print, const char *port_file, const char *add_user,
                      const char *role)
 {
+    /* the database, its -wal and -shm, the port file and anything else the
+     * daemon (or --add-user, which may create the database) makes are the
+     * service's and its group's only, whatever the umask it was started
+     * with (systemd sets UMask= too) */
+    umask(0027);
     ts_server_config cfg;
     ts_error err;
     if (ts_server_config_load(&cfg, d->config_path, d->overrides, d->noverrides, &err) < 0) {
@@ -226,10 +234,6 @@ static int ts__serve(ts_daemon *d, bool check, bool print, const char *port_file
         return rc < 0 ? 1 : 0;
     }
 
-    /* the database, its -wal and -shm, the port file and anything else the
-     * daemon creates are the service's and its group's only, whatever the
-     * umask it was started with (systemd sets UMask= too) */
-    umask(0027);
     /* Frames of stations (up to max_frame, 4 MiB) are large, short-lived
      * buffers. glibc raises its mmap threshold each time such a buffer is
      * freed, after which they come from the heap and a burst leaves the

@@ -585,6 +585,8 @@ static void ts__on_connection(uv_stream_t *listener, int status)
     ts_conn_limits lim;
     ts_conn_limits_default(&lim);
     lim.idle_timeout_ms = srv->limits.idle_timeout_ms;
+    if (srv->limits.header_timeout_ms)
+        lim.handshake_timeout_ms = srv->limits.header_timeout_ms;
     ts_error err;
     if (ts_conn_init(&hc->conn, srv->loop, srv->tls, &ts__http_cb, &lim, &err) < 0) {
         free(hc);

@@ -385,8 +385,9 @@ static int ts__issue_cmd(ts_ctl *ctl, ts_cert_kind kind, int argc, char **argv)
     if (kind == TS_CERT_STATION) {
         if (a.commune == NULL)
             return ts__err("a station certificate needs --commune");
-        if (!ts_key_valid(a.name, strlen(a.name)) || strchr(a.name, ' '))
-            return ts__err("\"%s\" is not a valid station code", a.name);
+        const char *bad = ts_ident_problem(a.name, strlen(a.name));
+        if (bad != NULL)
+            return ts__err("not a valid station code: it %s", bad);
     }
     if (kind == TS_CERT_ADMIN && a.role && strcmp(a.role, "viewer") && strcmp(a.role, "operator") &&
         strcmp(a.role, "admin"))
