@@ -2,11 +2,14 @@
 #include "client/ts_station_notices.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/rand.h>
 #include <sqlite3.h>
@@ -40,6 +43,12 @@ const ts_cfg_key ts_agent_config_keys[] = {
     {"tls", "allow_tls12", TS_CFG_BOOL, C(allow_tls12), "false", "accept TLS 1.2 as well as 1.3"},
     {"sync", "interval", TS_CFG_DURATION, C(interval_ms), "60s", "sync at least this often"},
     {"sync", "debounce", TS_CFG_DURATION, C(debounce_ms), "1s", "wait this long after a local write before pushing"},
+    {"sync", "debounce_max", TS_CFG_DURATION, C(debounce_max_ms), "5s",
+     "push at most this long after the first of a run of local writes, however often more follow"},
+    {"sync", "keepalive", TS_CFG_DURATION, C(keepalive_ms), "15s",
+     "ping the district this often on a quiet connection (or at its heartbeat, when shorter)"},
+    {"sync", "dead_after", TS_CFG_DURATION, C(dead_after_ms), "45s",
+     "a connection that heard nothing from the district for this long is dead: it is closed and tried again"},
     {"sync", "poll", TS_CFG_DURATION, C(poll_ms), "500ms", "how often to look for local writes"},
     {"sync", "backoff_min", TS_CFG_DURATION, C(backoff_min_ms), "1s", "first retry delay after a failure"},
     {"sync", "backoff_max", TS_CFG_DURATION, C(backoff_max_ms), "5m", "longest retry delay"},
@@ -150,6 +159,12 @@ struct ts_agent {
     uint64_t max_frame;
     uint64_t ping_nonce;
     uint64_t last_alive_write_ms;
+    uint64_t pending_since_ms; /* first local write not pushed yet (debounce_max) */
+    uint64_t ready_since_ms;
+    uint32_t replaced;         /* sessions lately replaced by another agent with this certificate */
+    bool bye_received;
+    char bye_reason[128];
+    int lock_fd;               /* <data_dir>/agent.lock, held while running */
     bool rekey_now;
     bool stopping;
     void (*stop_done)(ts_agent *a, void *arg);
@@ -227,8 +242,11 @@ static void ts__retry_fired(uv_timer_t *t)
     ts_agent *a = t->data;
     if (a->state == TS_AGENT_IDLE && !a->stopping) {
         ts__connect(a);
-    } else if ((a->state == TS_AGENT_CONNECTING || a->state == TS_AGENT_RESOLVING) && a->conn != NULL) {
-        ts_log_info("connect_timeout", "station=%s address=%s", ts__code(a), a->cfg.address);
+    } else if ((a->state == TS_AGENT_CONNECTING || a->state == TS_AGENT_RESOLVING || a->state == TS_AGENT_HELLO) &&
+               a->conn != NULL) {
+        /* no WELCOME either is a connection that does not work */
+        ts_log_info("connect_timeout", "station=%s address=%s state=%s", ts__code(a), a->cfg.address,
+                    a->state == TS_AGENT_HELLO ? "hello" : "connecting");
         ts__error(a, "connect", "timed out");
         ts__disconnect(a, TS_ETIMEOUT);
     }
@@ -247,18 +265,60 @@ static void ts__schedule_retry(ts_agent *a, uint64_t delay)
 
 static void ts__finish_stop(ts_agent *a);
 
+/* Why a connection ended, in words for the log and `tramsync status`: the
+ * district's BYE or close_notify, a reset, a cut without close_notify, a
+ * silent path, and whether it ended in the middle of a frame. */
+static const char *ts__why_closed(ts_agent *a, const ts_conn *c, int reason, char *out, size_t size)
+{
+    const char *what;
+    char tmp[256];
+    if (a->bye_received)
+        snprintf(tmp, sizeof tmp, "the district said goodbye (%s)", a->bye_reason);
+    else if (reason == TS_ETIMEOUT && c->open)
+        snprintf(tmp, sizeof tmp, "no answer from the district for %" PRIu64 " s (the path is dead)",
+                 a->cfg.dead_after_ms / 1000);
+    else if (c->tls.error[0])
+        snprintf(tmp, sizeof tmp, "%s", c->tls.error);
+    else if (c->read_error == UV_ECONNRESET)
+        snprintf(tmp, sizeof tmp, "the connection was reset");
+    else if (c->read_error == UV_EOF && c->tls.state != TS_TLS_CLOSED)
+        snprintf(tmp, sizeof tmp, "the connection was cut (closed without TLS close_notify)");
+    else if (c->read_error != 0 && c->read_error != UV_EOF)
+        snprintf(tmp, sizeof tmp, "%s", uv_strerror(c->read_error));
+    else if (c->tls.state == TS_TLS_CLOSED && reason == 0)
+        snprintf(tmp, sizeof tmp, "closed by the district");
+    else if (reason != 0)
+        snprintf(tmp, sizeof tmp, "%s", ts_strerror(reason));
+    else
+        snprintf(tmp, sizeof tmp, "closed");
+    what = tmp;
+    if (ts_frame_decoder_in_frame(&a->dec))
+        snprintf(out, size, "%s, in the middle of a frame (%zu of %u bytes)", what,
+                 a->dec.hdr_have < 4 ? (size_t)a->dec.hdr_have : 4 + a->dec.body.len,
+                 a->dec.hdr_have < 4 ? 4u : 4u + a->dec.need);
+    else
+        snprintf(out, size, "%s", what);
+    return out;
+}
+
 static void ts__on_conn_close(ts_conn *c, int reason)
 {
     ts_agent *a = c->data;
     bool was_ready = a->state == TS_AGENT_READY;
-    if (c->tls.error[0] && !was_ready)
-        ts__error(a, "connection", c->tls.error);
-    ts_log_info("disconnected", "station=%s reason=%s detail=%s", ts__code(a),
-                reason ? ts_err_name(reason) : "normal", c->tls.error);
+    char why[384];
+    ts__why_closed(a, c, reason, why, sizeof why);
+    /* anything but our own stop, a BYE or the district's close_notify is a fault */
+    bool clean = a->stopping || a->bye_received || (c->tls.state == TS_TLS_CLOSED && reason == 0 && c->tls.error[0] == 0 &&
+                                                   !ts_frame_decoder_in_frame(&a->dec));
+    ts_log_info("disconnected", "station=%s reason=%s detail=%s was=%s", ts__code(a),
+                reason ? ts_err_name(reason) : clean ? "normal" : "IO", why, was_ready ? "connected" : "connecting");
+    if (!clean)
+        ts__error(a, "connection", why);
     free(c);
     a->conn = NULL;
     a->push_inflight = false;
     a->pull_inflight = false;
+    a->bye_received = false;
     ts_change_page_reset(&a->push_page);
     ts_frame_decoder_free(&a->dec);
     uv_timer_stop(&a->ping_timer);
@@ -272,6 +332,10 @@ static void ts__on_conn_close(ts_conn *c, int reason)
         ts__schedule_retry(a, 10);
         return;
     }
+    /* replaced by another agent with this certificate: back off, longer
+     * each time, rather than take the session back at once */
+    if (reason == TS_EREPLACED && a->attempt < 4 + a->replaced)
+        a->attempt = 4 + a->replaced;
     ts__schedule_retry(a, ts__backoff(a));
 }
 
@@ -617,6 +681,8 @@ static void ts__ping_fired(uv_timer_t *t)
     ts_agent *a = t->data;
     if (a->state != TS_AGENT_READY)
         return;
+    if (a->replaced && ts_wall_ms() - a->ready_since_ms > 600000)
+        a->replaced = 0; /* ten quiet minutes: whoever replaced us is gone */
     ts_msg m;
     ts_msg_init(&m, TS_MSG_PING);
     m.u.ping.nonce = ++a->ping_nonce;
@@ -656,8 +722,12 @@ static void ts__on_welcome(ts_agent *a, const ts_msg_welcome *w)
     ts__status(a, "server_db", a->server_db);
     a->max_frame = w->max_frame < TS_PROTO_HARD_MAX_FRAME ? w->max_frame : TS_PROTO_HARD_MAX_FRAME;
     a->heartbeat_ms = w->heartbeat ? w->heartbeat * 1000 : 60000;
-    a->conn->limits.idle_timeout_ms = a->heartbeat_ms * 3;
-    uv_timer_start(&a->ping_timer, ts__ping_fired, a->heartbeat_ms, a->heartbeat_ms);
+    /* a path that stops forwarding (no FIN, no RST) is noticed by its
+     * silence: pings draw PONGs, so nothing heard for dead_after means dead */
+    uint64_t ping_every = a->cfg.keepalive_ms < a->heartbeat_ms ? a->cfg.keepalive_ms : a->heartbeat_ms;
+    ts_conn_set_idle_timeout(a->conn, a->cfg.dead_after_ms);
+    uv_timer_start(&a->ping_timer, ts__ping_fired, ping_every, ping_every);
+    a->ready_since_ms = ts_wall_ms();
     uv_timer_stop(&a->retry_timer);
     a->attempt = 0;
     a->state = TS_AGENT_READY;
@@ -739,6 +809,14 @@ static void ts__handle(ts_agent *a, ts_msg *m)
         ts_log_warn("server_error", "station=%s code=%s message=%s fatal=%s", ts__code(a), ts_err_name(code),
                     m->u.error.message, m->u.error.fatal ? "true" : "false");
         ts__error(a, "the district answered", m->u.error.message);
+        if (code == TS_EREPLACED) {
+            a->replaced++;
+            ts_log_warn("replaced", "station=%s times=%u reason=%s", ts__code(a), a->replaced,
+                        "another computer is connected with this station's certificate");
+            ts__error(a, "connection",
+                      "another computer connected with this station's certificate and replaced this one: only "
+                      "one computer may sync as a station");
+        }
         if (code == TS_EREKEY_REQUIRED)
             ts__rekey(a, m->u.error.message);
         else if (m->u.error.fatal)
@@ -747,6 +825,8 @@ static void ts__handle(ts_agent *a, ts_msg *m)
     }
     case TS_MSG_BYE:
         ts_log_info("server_bye", "station=%s reason=%s", ts__code(a), m->u.bye.reason);
+        a->bye_received = true;
+        snprintf(a->bye_reason, sizeof a->bye_reason, "%s", m->u.bye.reason);
         ts__disconnect(a, 0);
         break;
     default:
@@ -760,6 +840,7 @@ static void ts__handle(ts_agent *a, ts_msg *m)
 static void ts__debounce_fired(uv_timer_t *t)
 {
     ts_agent *a = t->data;
+    a->pending_since_ms = 0;
     if (a->state == TS_AGENT_READY)
         ts__push(a);
     else if (a->state == TS_AGENT_IDLE && !a->stopping) {
@@ -782,7 +863,15 @@ static void ts__poll_fired(uv_timer_t *t)
         uint64_t v = (uint64_t)sqlite3_column_int64(a->data_version_q, 0);
         if (v != a->data_version) {
             a->data_version = v;
-            uv_timer_start(&a->debounce_timer, ts__debounce_fired, a->cfg.debounce_ms, 0);
+            /* a quiet second after the last write, but no later than
+             * debounce_max after the first: steady writing still syncs */
+            if (a->pending_since_ms == 0)
+                a->pending_since_ms = now;
+            uint64_t until_max = a->pending_since_ms + a->cfg.debounce_max_ms > now
+                                     ? a->pending_since_ms + a->cfg.debounce_max_ms - now
+                                     : 0;
+            uv_timer_start(&a->debounce_timer, ts__debounce_fired,
+                           a->cfg.debounce_ms < until_max ? a->cfg.debounce_ms : until_max, 0);
         }
     }
     sqlite3_reset(a->data_version_q);
@@ -802,6 +891,37 @@ static void ts__sync_fired(uv_timer_t *t)
 static int ts__sync_mode(const char *s)
 {
     return strcmp(s, "off") == 0 ? TS_SYNC_OFF : strcmp(s, "normal") == 0 ? TS_SYNC_NORMAL : TS_SYNC_FULL;
+}
+
+/* One agent per station database: a second one (a second service, or a
+ * `tramsync run` typed by hand) would take the session from the first over
+ * and over. The lock goes with the process however it ends; the CLI does
+ * not take it (it writes beside a running agent by design). */
+static int ts__lock(ts_agent *a, ts_error *err)
+{
+    char *path = ts_xasprintf("%s-agent.lock", a->cfg.database);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+    int rc = 0;
+    if (fd < 0) {
+        rc = ts_error_set(err, TS_EIO, "cannot open %s: %s", path, strerror(errno));
+    } else if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        char pid[24] = "";
+        ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
+        pid[n > 0 ? strcspn(pid, "\n") : 0] = '\0';
+        close(fd);
+        fd = -1;
+        rc = ts_error_set(err, TS_EBUSY,
+                          "another tramsync agent%s%s%s already runs on %s: one agent per station database",
+                          pid[0] ? " (pid " : "", pid, pid[0] ? ")" : "", a->cfg.database);
+    } else {
+        char pid[24];
+        int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+        if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)len, 0) != len)
+            ts_log_warn("lock_write_failed", "path=%s error=%s", path, strerror(errno));
+    }
+    free(path);
+    a->lock_fd = fd;
+    return rc;
 }
 
 int ts_agent_start(ts_agent **out, uv_loop_t *loop, const ts_agent_config *cfg, ts_error *err)
@@ -824,7 +944,10 @@ int ts_agent_start(ts_agent **out, uv_loop_t *loop, const ts_agent_config *cfg, 
     a->max_frame = a->limits.max_frame;
     ts_change_page_init(&a->push_page);
 
-    int rc = a->cfg.tables[0] ? ts_registry_load_file(&a->reg, a->cfg.tables, err) : ts_registry_load_default(&a->reg, err);
+    int rc = ts__lock(a, err);
+    if (rc < 0)
+        goto fail_cfg;
+    rc = a->cfg.tables[0] ? ts_registry_load_file(&a->reg, a->cfg.tables, err) : ts_registry_load_default(&a->reg, err);
     if (rc < 0)
         goto fail_cfg;
     ts_store_options opt;
@@ -874,6 +997,8 @@ fail_store:
 fail_reg:
     ts_registry_free(&a->reg);
 fail_cfg:
+    if (a->lock_fd >= 0)
+        close(a->lock_fd);
     ts_change_page_free(&a->push_page);
     ts_agent_config_free(&a->cfg);
     free(a);
@@ -938,5 +1063,7 @@ void ts_agent_free(ts_agent *a)
     ts_change_page_free(&a->push_page);
     ts_frame_decoder_free(&a->dec);
     ts_agent_config_free(&a->cfg);
+    if (a->lock_fd >= 0)
+        close(a->lock_fd);
     free(a);
 }

@@ -34,6 +34,9 @@ typedef struct ts_agent_config {
     /* [sync] */
     uint64_t interval_ms;
     uint64_t debounce_ms;
+    uint64_t debounce_max_ms;
+    uint64_t keepalive_ms;
+    uint64_t dead_after_ms;
     uint64_t poll_ms;
     uint64_t backoff_min_ms;
     uint64_t backoff_max_ms;

@@ -239,6 +239,7 @@ static void ts__conn_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     if (n == 0)
         return;
     if (n < 0) {
+        c->read_error = (int)n;
         if (n != UV_EOF)
             ts_log_debug("conn_read_failed", "peer=%s error=%s", c->peer_addr, uv_strerror((int)n));
         c->close_reason = c->close_reason ? c->close_reason : (c->open ? 0 : TS_ETLS);

@@ -1,0 +1,354 @@
+/* The station agent against the faults an outside campaign found (issue 14),
+ * with the real tramsyncd and `tramsync run` processes on 127.0.0.1, some
+ * through a misbehaving proxy (tests/support/ts_test_proxy.h):
+ *
+ *  1. a path that stops forwarding both ways (no FIN, no RST) is noticed
+ *     within dead_after, reported, and the agent reconnects once it heals
+ *  2. under steady writes the agent pushes within debounce_max of the first
+ *     write, not only when the writing stops or at [sync] interval
+ *  3. a second agent on the same station database refuses to run
+ *  4. two computers with one station certificate: the replaced agent backs
+ *     off instead of taking the session back several times a second
+ *  5. a reset, a cut without close_notify and a cut in the middle of a frame
+ *     are each logged and reported for what they are
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "common/ts_xmalloc.h"
+#include "tests/support/ts_test.h"
+#include "tests/support/ts_test_daemon.h"
+#include "tests/support/ts_test_pki.h"
+#include "tests/support/ts_test_proxy.h"
+#include "tests/support/ts_test_station.h"
+#include "tests/support/ts_test_store.h"
+
+#define TEST_LIMIT_S 150
+#define BN "binhnguyen"
+
+typedef struct env {
+    char *dir;
+    ts_test_pki pki;
+    ts_test_daemon d;
+    ts_test_proxy proxy;
+    bool proxy_on;
+    ts_test_station st[2];
+    int nst;
+    bool passed;
+} env;
+
+static env *volatile g_env;
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+    static const char msg[] = "test_agent_faults: a test ran past its time limit\n";
+    env *e = g_env;
+    if (e != NULL) {
+        if (e->d.pid > 0)
+            kill(e->d.pid, SIGKILL);
+        for (int i = 0; i < e->nst; i++)
+            if (e->st[i].pid > 0)
+                kill(e->st[i].pid, SIGKILL);
+    }
+    ssize_t w = write(2, msg, sizeof msg - 1);
+    (void)w;
+    _exit(99);
+}
+
+static int setup(void **state)
+{
+    env *e = ts_xcalloc(1, sizeof *e);
+    e->dir = ts_tmpdir_make("agent-faults");
+    const char *codes[] = {BN};
+    ts_test_pki_make(&e->pki, e->dir, codes, 1);
+    g_env = e;
+    signal(SIGALRM, on_alarm);
+    alarm(TEST_LIMIT_S);
+    *state = e;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    env *e = *state;
+    alarm(0);
+    for (int i = 0; i < e->nst; i++) {
+        if (!e->passed)
+            ts_test_log_tail(e->st[i].log, 30);
+        ts_test_station_free(&e->st[i]);
+    }
+    if (!e->passed)
+        ts_test_log_tail(e->d.log, 30);
+    if (e->proxy_on)
+        ts_test_proxy_stop(&e->proxy);
+    ts_test_daemon_free(&e->d);
+    ts_test_pki_free(&e->pki);
+    ts_tmpdir_remove(e->dir);
+    g_env = NULL;
+    free(e);
+    return 0;
+}
+
+/* A station agent in <base>/<code>, its extra settings as "sec.key=value". */
+static ts_test_station *station(env *e, const char *base, int port, const char *const *sets)
+{
+    ts_test_station *s = &e->st[e->nst++];
+    ts_test_station_make(s, base, BN, &e->pki, port, sets);
+    return s;
+}
+
+typedef struct status {
+    bool reachable;
+    long long pending;
+    char last_error[400];
+} status;
+
+static bool get_status(ts_test_station *s, status *out)
+{
+    memset(out, 0, sizeof *out);
+    char *txt = NULL;
+    int rc = ts_test_station_cli(s, &txt, "--json", "status", NULL);
+    json_t *o = rc == 0 ? json_loads(txt, 0, NULL) : NULL;
+    free(txt);
+    if (o == NULL)
+        return false;
+    out->reachable = json_is_true(json_object_get(o, "server_reachable"));
+    out->pending = json_integer_value(json_object_get(o, "pending_changes"));
+    const char *err = json_string_value(json_object_get(o, "last_error"));
+    snprintf(out->last_error, sizeof out->last_error, "%s", err ? err : "");
+    json_decref(o);
+    return true;
+}
+
+/* Waits until the station's reachability is `want`; the time it took, or -1. */
+static long wait_reachable(ts_test_station *s, bool want, int timeout_ms, status *last)
+{
+    uint64_t t0 = ts_test_now_ms();
+    while (ts_test_now_ms() - t0 < (uint64_t)timeout_ms) {
+        if (get_status(s, last) && last->reachable == want)
+            return (long)(ts_test_now_ms() - t0);
+        ts_test_sleep_ms(100);
+    }
+    return -1;
+}
+
+static long district_count(const env *e, const char *sql)
+{
+    char *path = ts_xasprintf("%s/district.db", e->dir);
+    sqlite3 *db = NULL;
+    long n = -1;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
+        sqlite3_busy_timeout(db, 5000);
+        sqlite3_stmt *q;
+        if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) == SQLITE_OK) {
+            if (sqlite3_step(q) == SQLITE_ROW)
+                n = (long)sqlite3_column_int64(q, 0);
+            sqlite3_finalize(q);
+        }
+    }
+    sqlite3_close(db);
+    free(path);
+    return n;
+}
+
+/* ================================================================ 1. a silent path */
+
+static void test_dead_path_noticed(void **state)
+{
+    env *e = *state;
+    ts_test_daemon_start(&e->d, e->dir, &e->pki, NULL);
+    ts_test_proxy_start(&e->proxy, e->d.port);
+    e->proxy_on = true;
+    const char *sets[] = {"sync.keepalive=1s", "sync.dead_after=3s", "sync.interval=60s", NULL};
+    ts_test_station *s = station(e, e->dir, e->proxy.port, sets);
+    ts_test_station_start(s);
+    status st;
+    assert_true(wait_reachable(s, true, 15000, &st) >= 0);
+
+    /* the path stops forwarding: no FIN, no RST, the daemon's idle timeout far away */
+    atomic_store(&e->proxy.blackhole, true);
+    long noticed = wait_reachable(s, false, 10000, &st);
+    print_message("dead path: noticed after %ld ms (dead_after 3 s): %s\n", noticed, st.last_error);
+    assert_true(noticed >= 0 && noticed < 7000);
+    assert_non_null(strstr(st.last_error, "no answer from the district"));
+    assert_true(ts_test_log_wait(s->log, "event=disconnected", 1000));
+
+    /* healed: the agent is back by itself */
+    int before = atomic_load(&e->proxy.accepted);
+    atomic_store(&e->proxy.blackhole, false);
+    assert_true(wait_reachable(s, true, 15000, &st) >= 0);
+    assert_true(atomic_load(&e->proxy.accepted) > before);
+    assert_int_equal(ts_test_station_stop(s, 10000), 0);
+    assert_int_equal(ts_test_daemon_stop(&e->d, SIGTERM, 20000), 0);
+    e->passed = true;
+}
+
+/* ================================================================ 2. steady writes */
+
+static void test_steady_writes_pushed(void **state)
+{
+    env *e = *state;
+    ts_test_daemon_start(&e->d, e->dir, &e->pki, NULL);
+    const char *sets[] = {"sync.debounce=1s", "sync.debounce_max=3s", "sync.interval=60s", NULL};
+    ts_test_station *s = station(e, e->dir, e->d.port, sets);
+    ts_test_station_start(s);
+    status st;
+    assert_true(wait_reachable(s, true, 15000, &st) >= 0);
+
+    /* someone writes every 0.4 s for 8 s: the first write reaches the
+     * district while the writing goes on */
+    uint64_t t0 = ts_test_now_ms(), arrived = 0;
+    for (int i = 0; ts_test_now_ms() - t0 < 8000; i++) {
+        char id[32], *out = NULL;
+        snprintf(id, sizeof id, "BN-W%03d", i);
+        if (ts_test_station_cli(s, &out, "put", "residents", id, "full_name=Lan", "birth_date=1985-04-12",
+                                "sex=female", NULL) != 0)
+            fail_msg("put %s: %s", id, out ? out : "");
+        free(out);
+        if (arrived == 0 && district_count(e, "SELECT count(*) FROM records WHERE id = 'BN-W000'") == 1)
+            arrived = ts_test_now_ms() - t0;
+        ts_test_sleep_ms(400);
+    }
+    print_message("steady writes: the first write reached the district after %llu ms (debounce_max 3 s)\n",
+                  (unsigned long long)arrived);
+    assert_true(arrived > 0 && arrived < 5000);
+    assert_int_equal(ts_test_station_stop(s, 10000), 0);
+    assert_int_equal(ts_test_daemon_stop(&e->d, SIGTERM, 20000), 0);
+    e->passed = true;
+}
+
+/* ================================================================ 3. one agent per database */
+
+static void test_second_agent_refused(void **state)
+{
+    env *e = *state;
+    ts_test_daemon_start(&e->d, e->dir, &e->pki, NULL);
+    ts_test_station *s = station(e, e->dir, e->d.port, NULL);
+    ts_test_station_start(s);
+    status st;
+    assert_true(wait_reachable(s, true, 15000, &st) >= 0);
+
+    /* the same directory, a second `tramsync run` */
+    ts_test_station second = *s;
+    second.log = ts_xasprintf("%s/agent2.log", s->dir);
+    second.pid = 0;
+    ts_test_station_start(&second);
+    int status_code = -1;
+    for (int i = 0; i < 100 && status_code < 0; i++) {
+        int w;
+        if (waitpid(second.pid, &w, WNOHANG) == second.pid)
+            status_code = WIFEXITED(w) ? WEXITSTATUS(w) : 128 + WTERMSIG(w);
+        else
+            ts_test_sleep_ms(100);
+    }
+    if (status_code < 0) {
+        kill(second.pid, SIGKILL);
+        waitpid(second.pid, NULL, 0);
+        free(second.log);
+        fail_msg("a second agent on the same database kept running");
+    }
+    assert_int_not_equal(status_code, 0);
+    assert_true(ts_test_file_count(second.log, "another tramsync agent") >= 1);
+    free(second.log);
+    /* the first one was not disturbed */
+    assert_true(get_status(s, &st) && st.reachable);
+    assert_int_equal(ts_test_file_count(e->d.log, "event=session_replaced"), 0);
+    assert_int_equal(ts_test_station_stop(s, 10000), 0);
+    assert_int_equal(ts_test_daemon_stop(&e->d, SIGTERM, 20000), 0);
+    e->passed = true;
+}
+
+/* ================================================================ 4. one certificate, two computers */
+
+static void test_replaced_backs_off(void **state)
+{
+    env *e = *state;
+    ts_test_daemon_start(&e->d, e->dir, &e->pki, NULL);
+    char *other = ts_xasprintf("%s/other-pc", e->dir);
+    assert_int_equal(mkdir(other, 0700), 0);
+    const char *sets[] = {"sync.backoff_max=5m", NULL};
+    ts_test_station *a = station(e, e->dir, e->d.port, sets);
+    ts_test_station *b = station(e, other, e->d.port, sets);
+    ts_test_station_start(a);
+    ts_test_station_start(b);
+    ts_test_sleep_ms(10000);
+    int replaced = ts_test_file_count(e->d.log, "event=session_replaced");
+    print_message("one certificate on two computers: %d replacements in 10 s\n", replaced);
+    assert_true(replaced >= 1 && replaced <= 8);
+    /* whichever lost said why */
+    assert_true(ts_test_file_count(a->log, "another computer") + ts_test_file_count(b->log, "another computer") >= 1);
+    ts_test_station_stop(a, 10000);
+    ts_test_station_stop(b, 10000);
+    free(other);
+    assert_int_equal(ts_test_daemon_stop(&e->d, SIGTERM, 20000), 0);
+    e->passed = true;
+}
+
+/* ================================================================ 5. what ended a connection */
+
+static void test_disconnect_reasons(void **state)
+{
+    env *e = *state;
+    /* enough directory records that the first pull answer is ~0.5 MB */
+    ts_store *st = ts_test_open(e->dir, "district.db", TS_ROLE_SERVER, NULL, NULL);
+    char addr[320];
+    memset(addr, 'x', 300);
+    memcpy(addr, "address=", 8);
+    addr[300] = '\0';
+    for (int i = 0; i < 1500; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "st-%04d", i);
+        ts_error err;
+        if (ts_test_put(st, "stations", id, NULL, &err, "name=Trạm Y tế", "commune=Bình Xuyên", addr,
+                        (const char *)NULL) < 0)
+            fail_msg("put: %s", err.msg);
+    }
+    ts_store_close(st);
+    ts_test_daemon_start(&e->d, e->dir, &e->pki, NULL);
+    ts_test_proxy_start(&e->proxy, e->d.port);
+    e->proxy_on = true;
+
+    /* cut 40 kB into the first answers: inside the first CHANGES frame */
+    atomic_store(&e->proxy.cut_after, 40000);
+    ts_test_station *s = station(e, e->dir, e->proxy.port, NULL);
+    ts_test_station_start(s);
+    assert_true(ts_test_log_wait(s->log, "in the middle of a frame", 15000));
+    status stt;
+    assert_true(wait_reachable(s, true, 20000, &stt) >= 0);
+
+    atomic_store(&e->proxy.reset_clients, 1);
+    assert_true(ts_test_log_wait(s->log, "the connection was reset", 10000));
+    assert_true(wait_reachable(s, true, 20000, &stt) >= 0);
+
+    atomic_store(&e->proxy.cut_clients, 1);
+    assert_true(ts_test_log_wait(s->log, "closed without TLS close_notify", 10000));
+    assert_true(wait_reachable(s, true, 20000, &stt) >= 0);
+    /* none of them passed for a normal end */
+    assert_int_equal(ts_test_file_count(s->log, "event=disconnected station=binhnguyen reason=normal"), 0);
+    assert_int_equal(ts_test_station_stop(s, 10000), 0);
+    assert_int_equal(ts_test_daemon_stop(&e->d, SIGTERM, 20000), 0);
+    e->passed = true;
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_dead_path_noticed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_steady_writes_pushed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_second_agent_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replaced_backs_off, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_disconnect_reasons, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
