@@ -1,4 +1,4 @@
-# tramsync — build, test, lint, bench, fuzz, run.
+# tramsync — build, test, soak, lint, bench, fuzz, run.
 #
 # Every target depends on `deps`, which installs the Debian packages the project
 # needs when they are missing (idempotent). See docs/DEPENDENCIES.md for why each
@@ -142,11 +142,17 @@ SELECTED_TESTS := $(if $(ONLY),$(filter $(addprefix %/,$(ONLY)),$(TEST_BINS)) \
 TEST_NEEDS := $(filter-out $(BROWSER_TEST),$(SELECTED_TESTS)) \
               $(if $(filter $(BROWSER_TEST) %/test_hardening,$(SELECTED_TESTS)),$(addprefix bin/,$(BINS)))
 
-.PHONY: test test-build
+.PHONY: test test-build soak
 test-build: $(TEST_BINS) $(ASAN_BINS) | deps
 test: $(TEST_NEEDS) $(ASAN_BINS) | deps
 	@TS_BIN_DIR=$(CURDIR)/build/asan/bin TS_RELEASE_BIN_DIR=$(CURDIR)/bin TS_SOURCE_DIR=$(CURDIR) \
 	  tests/run-tests.sh $(SELECTED_TESTS)
+
+# The power-cut test at length: 20,000 cuts instead of the 2,000 of `make test`
+# (a few minutes; TS_TEST_TIMEOUT, in seconds, bounds it).
+soak: build/asan/tests/unit/test_powercut | deps
+	@TS_POWERCUT_ROUNDS=20000 TS_TEST_TIMEOUT=$${TS_TEST_TIMEOUT:-3600} TS_BIN_DIR=$(CURDIR)/build/asan/bin \
+	  TS_SOURCE_DIR=$(CURDIR) tests/run-tests.sh build/asan/tests/unit/test_powercut
 
 # ---------------------------------------------------------------- lint
 LINT_SRCS := $(SRC_LIB) $(wildcard server/*.c server/admin/*.c server/ctl/*.c client/*.c)
