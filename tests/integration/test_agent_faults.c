@@ -144,21 +144,7 @@ static long wait_reachable(ts_test_station *s, bool want, int timeout_ms, status
 
 static long district_count(const env *e, const char *sql)
 {
-    char *path = ts_xasprintf("%s/district.db", e->dir);
-    sqlite3 *db = NULL;
-    long n = -1;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
-        sqlite3_busy_timeout(db, 5000);
-        sqlite3_stmt *q;
-        if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) == SQLITE_OK) {
-            if (sqlite3_step(q) == SQLITE_ROW)
-                n = (long)sqlite3_column_int64(q, 0);
-            sqlite3_finalize(q);
-        }
-    }
-    sqlite3_close(db);
-    free(path);
-    return n;
+    return ts_test_sql_count(e->dir, "district.db", sql);
 }
 
 /* ================================================================ 1. a silent path */
@@ -176,6 +162,7 @@ static void test_dead_path_noticed(void **state)
     assert_true(wait_reachable(s, true, 15000, &st) >= 0);
 
     /* the path stops forwarding: no FIN, no RST, the daemon's idle timeout far away */
+    int before = atomic_load(&e->proxy.accepted);
     atomic_store(&e->proxy.blackhole, true);
     long noticed = wait_reachable(s, false, 10000, &st);
     print_message("dead path: noticed after %ld ms (dead_after 3 s): %s\n", noticed, st.last_error);
@@ -183,8 +170,7 @@ static void test_dead_path_noticed(void **state)
     assert_non_null(strstr(st.last_error, "no answer from the district"));
     assert_true(ts_test_log_wait(s->log, "event=disconnected", 1000));
 
-    /* healed: the agent is back by itself */
-    int before = atomic_load(&e->proxy.accepted);
+    /* healed: the agent is back by itself, on a new connection */
     atomic_store(&e->proxy.blackhole, false);
     assert_true(wait_reachable(s, true, 15000, &st) >= 0);
     assert_true(atomic_load(&e->proxy.accepted) > before);

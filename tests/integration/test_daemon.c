@@ -446,22 +446,7 @@ static void seed_directory(ts_store *st, const char *code, const char *commune)
 /* A count from the district database (opened read-only: the daemon is stopped). */
 static long sql_count(const env *e, const char *sql)
 {
-    char *path = db_path(e);
-    sqlite3 *db = NULL;
-    long n = -1;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
-        sqlite3_stmt *q;
-        if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) == SQLITE_OK) {
-            if (sqlite3_step(q) == SQLITE_ROW)
-                n = (long)sqlite3_column_int64(q, 0);
-            sqlite3_finalize(q);
-        } else {
-            fprintf(stderr, "sql: %s: %s\n", sql, sqlite3_errmsg(db));
-        }
-    }
-    sqlite3_close(db);
-    free(path);
-    return n;
+    return ts_test_sql_count(e->dir, "district.db", sql);
 }
 
 /* ================================================================ 1. push and pull */

@@ -45,6 +45,7 @@
 #include "tests/support/ts_test_daemon.h"
 #include "tests/support/ts_test_http.h"
 #include "tests/support/ts_test_pki.h"
+#include "tests/support/ts_test_store.h"
 
 #define TEST_LIMIT_S 240
 
@@ -257,20 +258,7 @@ static size_t send_some(ts_tc *c, const void *data, size_t len, int timeout_ms)
 
 static long sql_count(const env *e, const char *sql)
 {
-    char *path = ts_xasprintf("%s/district.db", e->dir);
-    sqlite3 *db = NULL;
-    long n = -1;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
-        sqlite3_stmt *q;
-        if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) == SQLITE_OK) {
-            if (sqlite3_step(q) == SQLITE_ROW)
-                n = (long)sqlite3_column_int64(q, 0);
-            sqlite3_finalize(q);
-        }
-    }
-    sqlite3_close(db);
-    free(path);
-    return n;
+    return ts_test_sql_count(e->dir, "district.db", sql);
 }
 
 /* A sample of /metrics (read with the admin certificate); -1 when absent. */

@@ -36,6 +36,7 @@
 #include "tests/support/ts_test_daemon.h"
 #include "tests/support/ts_test_http.h"
 #include "tests/support/ts_test_pki.h"
+#include "tests/support/ts_test_store.h"
 #include "tests/support/ts_test_station.h"
 
 #define TEST_LIMIT_S 200
@@ -178,21 +179,7 @@ static bool closed_within(int fd, int timeout_ms)
 
 static long sql_count(const env *e, const char *sql)
 {
-    char *path = ts_xasprintf("%s/district.db", e->dir);
-    sqlite3 *db = NULL;
-    long n = -1;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
-        sqlite3_busy_timeout(db, 5000);
-        sqlite3_stmt *q;
-        if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) == SQLITE_OK) {
-            if (sqlite3_step(q) == SQLITE_ROW)
-                n = (long)sqlite3_column_int64(q, 0);
-            sqlite3_finalize(q);
-        }
-    }
-    sqlite3_close(db);
-    free(path);
-    return n;
+    return ts_test_sql_count(e->dir, "district.db", sql);
 }
 
 /* ================================================================ 1. slow clients */

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sqlite3.h>
+
 #include "common/ts_arena.h"
 #include "common/ts_mp.h"
 #include "common/ts_recjson.h"
@@ -173,4 +175,25 @@ json_t *ts_test_record_fields(ts_store *st, const char *table, const char *id)
     }
     ts_arena_free(&arena);
     return out;
+}
+
+long ts_test_sql_count(const char *dir, const char *name, const char *sql)
+{
+    char *path = ts_xasprintf("%s/%s", dir, name);
+    sqlite3 *db = NULL;
+    long n = -1;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
+        sqlite3_busy_timeout(db, 5000);
+        sqlite3_stmt *q;
+        if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) == SQLITE_OK) {
+            if (sqlite3_step(q) == SQLITE_ROW)
+                n = (long)sqlite3_column_int64(q, 0);
+            sqlite3_finalize(q);
+        } else {
+            fprintf(stderr, "sql: %s: %s\n", sql, sqlite3_errmsg(db));
+        }
+    }
+    sqlite3_close(db);
+    free(path);
+    return n;
 }

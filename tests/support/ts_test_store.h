@@ -26,6 +26,11 @@ size_t ts_test_push(ts_store *sta, ts_store *srv, const char *code, bool allow_r
 /* Pulls everything visible to `code` from srv into sta (cursor kept in sta's meta). */
 size_t ts_test_pull(ts_store *srv, ts_store *sta, const char *code);
 
+/* The first column of the first row of `sql` on the database file dir/name,
+ * opened read-only (beside a running daemon: WAL lets it read); -1 when it
+ * cannot be read. */
+long ts_test_sql_count(const char *dir, const char *name, const char *sql);
+
 /* A record's fields as JSON (a new reference), NULL when st does not have it. */
 json_t *ts_test_record_fields(ts_store *st, const char *table, const char *id);
 
