@@ -279,7 +279,7 @@ static const char *ts__why_closed(ts_agent *a, const ts_conn *c, int reason, cha
                  a->cfg.dead_after_ms / 1000);
     else if (c->tls.error[0])
         snprintf(tmp, sizeof tmp, "%s", c->tls.error);
-    else if (c->read_error == UV_ECONNRESET)
+    else if (c->read_error == UV_ECONNRESET || c->read_error == UV_EPIPE)
         snprintf(tmp, sizeof tmp, "the connection was reset");
     else if (c->read_error == UV_EOF && c->tls.state != TS_TLS_CLOSED)
         snprintf(tmp, sizeof tmp, "the connection was cut (closed without TLS close_notify)");

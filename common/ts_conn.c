@@ -95,6 +95,8 @@ static void ts__write_done(uv_write_t *req, int status)
     if (status < 0) {
         if (!c->closing)
             ts_log_debug("conn_write_failed", "peer=%s error=%s", c->peer_addr, uv_strerror(status));
+        if (c->read_error == 0)
+            c->read_error = status;
         c->close_reason = c->close_reason ? c->close_reason : TS_EIO;
         ts__close_now(c);
         return;

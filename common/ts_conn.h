@@ -60,7 +60,8 @@ struct ts_conn {
     uint64_t started_at;  /* loop clock (uv_now) at start: the handshake's deadline counts from it */
     uint64_t deadline_at; /* loop clock; 0: none */
     int close_reason;
-    int read_error;    /* the libuv error that ended reading (UV_EOF, UV_ECONNRESET, ...), 0: none */
+    int read_error;    /* the libuv error that ended the connection (UV_EOF, UV_ECONNRESET, UV_EPIPE
+                        * on a write, ...), 0: none */
     uint8_t handles_open;
     bool writing;
     bool user_paused;  /* the owner asked to stop reading */
