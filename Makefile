@@ -11,7 +11,7 @@ SHELL := /bin/bash
 DEB_BUILD := gcc make libc6-dev pkg-config libuv1-dev libsqlite3-dev \
              libmsgpack-dev libssl-dev libinih-dev libjansson-dev \
              libhttp-parser-dev libargon2-dev libsystemd-dev openssl sqlite3
-DEB_TEST  := libcmocka-dev clang libclang-rt-14-dev procps
+DEB_TEST  := libcmocka-dev clang libclang-rt-14-dev procps faketime
 DEB_LINT  := cppcheck clang-tidy lintian binutils
 # package-test: systemd-analyze checks the units, curl asks the installed daemon
 DEB_PKGTEST := systemd curl
@@ -135,12 +135,14 @@ build/asan/tests/%: build/asan/tests/%.o $(patsubst %.c,build/asan/%.o,$(SRC_TES
 # The console in headless Chromium (tests/browser/run.sh): it runs the demo,
 # so it needs the release programs in bin/. ONLY=browser runs it alone.
 # test_hardening runs the release daemon too, where memory given back to the
-# system is measured (ASan's allocator keeps its own).
+# system is measured (ASan's allocator keeps its own); test_agent_faults runs
+# the release agent under libfaketime (a clock hours ahead; ASan objects to
+# a preloaded library).
 BROWSER_TEST := tests/browser/run.sh
 SELECTED_TESTS := $(if $(ONLY),$(filter $(addprefix %/,$(ONLY)),$(TEST_BINS)) \
                     $(if $(filter browser,$(ONLY)),$(BROWSER_TEST)),$(TEST_BINS) $(BROWSER_TEST))
 TEST_NEEDS := $(filter-out $(BROWSER_TEST),$(SELECTED_TESTS)) \
-              $(if $(filter $(BROWSER_TEST) %/test_hardening,$(SELECTED_TESTS)),$(addprefix bin/,$(BINS)))
+              $(if $(filter $(BROWSER_TEST) %/test_hardening %/test_agent_faults,$(SELECTED_TESTS)),$(addprefix bin/,$(BINS)))
 
 .PHONY: test test-build soak
 test-build: $(TEST_BINS) $(ASAN_BINS) | deps

@@ -26,6 +26,7 @@ static const ts_command commands[] = {
     {"list", ts_cli_list, "list records of a table: list TABLE"},
     {"import", ts_cli_import, "bulk-load a CSV file: import FILE.csv --table TABLE"},
     {"conflicts", ts_cli_conflicts, "conflicts found at this station"},
+    {"clock-fix", ts_cli_clock_fix, "after the PC's clock ran ahead: re-stamp the changes the district refuses"},
     {"notices", ts_cli_notices, "notices from the district, unread and most urgent first"},
     {"notice", ts_cli_notice, "one notice: notice show ID"},
     {"attachment", ts_cli_attachment, "save a notice's attachment: attachment save NOTICE N [PATH]"},

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/rand.h>
@@ -160,6 +161,8 @@ struct ts_agent {
     uint64_t ping_nonce;
     uint64_t last_alive_write_ms;
     uint64_t pending_since_ms; /* first local write not pushed yet (debounce_max) */
+    int64_t skew_ms;           /* this PC's clock minus the district's, at the last WELCOME */
+    bool clock_hold;           /* pushes wait for CLOCK_AHEAD: a local change (clock-fix) retries at once */
     uint64_t ready_since_ms;
     uint32_t replaced;         /* sessions lately replaced by another agent with this certificate */
     bool bye_received;
@@ -552,6 +555,33 @@ static void ts__rekey(ts_agent *a, const char *why)
     ts__disconnect(a, TS_EREKEY_REQUIRED);
 }
 
+/* What `status` says when the district refuses our stamps: a PC clock
+ * still wrong is the operator's to fix; a clock already right, with stamps
+ * left ahead from when it was not, clears by itself at a time we can tell,
+ * or at once with `tramsync clock-fix`. */
+static void ts__clock_problem(ts_agent *a, const char *district_says)
+{
+    char msg[512];
+    uint64_t stamps = ts_store_clock_ahead_ms(a->store);
+    if (llabs(a->skew_ms) < 60000 && stamps > 5 * 60000) {
+        time_t clears = time(NULL) + (time_t)((stamps - 5 * 60000) / 1000);
+        struct tm tm;
+        localtime_r(&clears, &tm);
+        char when[32];
+        strftime(when, sizeof when, "%d/%m/%Y %H:%M", &tm);
+        snprintf(msg, sizeof msg,
+                 "changes were stamped up to %" PRIu64 " min ahead while this PC's clock was wrong: the district "
+                 "takes them from %s, or run `tramsync clock-fix` to send them now",
+                 stamps / 60000, when);
+    } else if (a->skew_ms >= 60000) {
+        snprintf(msg, sizeof msg, "this PC's clock is %" PRId64 " min ahead of the district's: fix its date and time",
+                 a->skew_ms / 60000);
+    } else {
+        snprintf(msg, sizeof msg, "%s: fix this PC's date and time", district_says ? district_says : "clock ahead");
+    }
+    ts__status(a, "clock_problem", msg);
+}
+
 static void ts__on_push_ack(ts_agent *a, const ts_msg_push_ack *ack)
 {
     if (!a->push_inflight || ack->batch != a->batch) {
@@ -570,8 +600,9 @@ static void ts__on_push_ack(ts_agent *a, const ts_msg_push_ack *ack)
             return;
         }
         if (code == TS_ECLOCK_AHEAD) {
-            ts__status(a, "clock_problem", ack->message ? ack->message : "clock ahead");
+            ts__clock_problem(a, ack->message);
             a->push_hold_until_ms = ts_wall_ms() + 60000;
+            a->clock_hold = true;
         } else {
             a->push_hold_until_ms = ts_wall_ms() + ts__backoff(a);
         }
@@ -732,6 +763,7 @@ static void ts__on_welcome(ts_agent *a, const ts_msg_welcome *w)
     a->attempt = 0;
     a->state = TS_AGENT_READY;
     int64_t skew = (int64_t)ts_wall_ms() - (int64_t)w->time;
+    a->skew_ms = skew;
     ts__status(a, "connected", "1");
     ts__status(a, "last_error", "");
     ts__status_u64(a, "last_connect_ok_ms", ts_wall_ms());
@@ -867,6 +899,10 @@ static void ts__poll_fired(uv_timer_t *t)
              * debounce_max after the first: steady writing still syncs */
             if (a->pending_since_ms == 0)
                 a->pending_since_ms = now;
+            if (a->clock_hold) {
+                a->clock_hold = false;
+                a->push_hold_until_ms = 0;
+            }
             uint64_t until_max = a->pending_since_ms + a->cfg.debounce_max_ms > now
                                      ? a->pending_since_ms + a->cfg.debounce_max_ms - now
                                      : 0;

@@ -47,6 +47,7 @@ int ts_cli_ack(ts_cli *cli, int argc, char **argv);
 int ts_cli_progress(ts_cli *cli, int argc, char **argv);
 int ts_cli_report(ts_cli *cli, int argc, char **argv);
 int ts_cli_tasks(ts_cli *cli, int argc, char **argv);
+int ts_cli_clock_fix(ts_cli *cli, int argc, char **argv);
 
 /* Maps a TS_E* code to an exit code. */
 int ts_cli_exit_code(int err);

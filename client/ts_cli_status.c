@@ -89,7 +89,7 @@ int ts_cli_status(ts_cli *cli, int argc, char **argv)
         if (last_error[0])
             printf("Last error         %s\n", last_error);
         if (clock[0])
-            printf("Clock problem      %s — fix this PC's date and time\n", clock);
+            printf("Clock problem      %s\n", clock);
     }
     ts_cli__close(&x);
     return 0;

@@ -124,11 +124,14 @@ static int ts__exec(ts_store *st, const char *sql, ts_error *err)
  * only ever moves forward. */
 static void ts__reload_clocks(ts_store *st)
 {
-    uint64_t v;
+    uint64_t v, epoch = 0;
+    ts_store_meta_get_u64(st, "hlc_epoch", &epoch);
     if (ts_store_meta_get_u64(st, "hlc", &v) == 0) {
-        if (v > st->hlc.last)
+        /* a new epoch: another process set the clock back on purpose */
+        if (v > st->hlc.last || epoch != st->hlc_epoch)
             st->hlc.last = v;
         st->hlc_saved = v;
+        st->hlc_epoch = epoch;
     }
     if (st->role == TS_ROLE_STATION && ts_store_meta_get_u64(st, "lseq", &v) == 0)
         st->lseq = v;
@@ -349,6 +352,7 @@ static int ts__init_meta(ts_store *st, const ts_store_options *opt, ts_error *er
     uint64_t v = 0;
     if (ts_store_meta_get_u64(st, "hlc", &v) == 0)
         st->hlc.last = st->hlc_saved = v;
+    ts_store_meta_get_u64(st, "hlc_epoch", &st->hlc_epoch);
     if (ts_store_meta_get_u64(st, "lseq", &v) == 0)
         st->lseq = v;
 

@@ -210,6 +210,28 @@ int ts_store_mark_rejected(ts_store *st, const ts_change *c, int code, const cha
  * written again under the new id, so no dot is ever reused and nothing is lost. */
 int ts_store_rekey(ts_store *st, ts_error *err);
 
+/* What ts_store_restamp_ahead did. */
+typedef struct ts_restamp_result {
+    uint64_t ahead_ms;  /* how far past now this replica's clock was */
+    uint64_t fields;    /* field entries given a new timestamp */
+    uint64_t records;   /* records written again (now pending) */
+} ts_restamp_result;
+
+/* A station whose clock ran ahead keeps stamping writes past the district's
+ * skew bound even once the clock is right (a hybrid clock never goes back),
+ * and the district refuses them (CLOCK_AHEAD) until real time catches up.
+ * This sets the clock back: every field this replica wrote with a timestamp
+ * more than bound_ms past now - which the district can never have accepted
+ * - gets a new one, in their old order, each later than every other entry
+ * this database holds (so no write comes to look older than one it had
+ * seen), the records become pending again, and other processes on this
+ * database follow the new clock (an epoch in meta). Nothing else changes:
+ * values and dots stay, so nothing that left the station is contradicted.
+ * Refused (TS_EBAD_VALUE) unless station role; *out zero when nothing was ahead. */
+int ts_store_restamp_ahead(ts_store *st, uint64_t bound_ms, ts_restamp_result *out, ts_error *err);
+/* How far (ms) this replica's clock runs past real time; 0 when it does not. */
+uint64_t ts_store_clock_ahead_ms(ts_store *st);
+
 /* ---------------------------------------------------------------- server bookkeeping */
 /* Records that `station` has stored everything visible to it up to seq. */
 int ts_store_station_cursor(ts_store *st, const char *station, uint64_t seq, ts_error *err);

@@ -37,6 +37,7 @@ struct ts_store {
     uint64_t seq;       /* server: last sequence number given */
     uint64_t lseq;      /* station: last local change number given */
     uint64_t hlc_saved; /* HLC last persisted in meta */
+    uint64_t hlc_epoch; /* bumped when the clock is set back (ts_store_restamp_ahead) */
     int tx_depth;
     ts_buf scratch;     /* canonical value packing */
     ts_buf vv_blob;

@@ -843,6 +843,153 @@ out:
     return rc;
 }
 
+uint64_t ts_store_clock_ahead_ms(ts_store *st)
+{
+    uint64_t now = ts_hlc_physical_ms(&st->hlc), at = TS_HLC_MS(st->hlc.last);
+    return at > now ? at - now : 0;
+}
+
+static int ts__u64_cmp(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+typedef struct ts__key {
+    char *table;
+    char *id;
+} ts__key;
+
+int ts_store_restamp_ahead(ts_store *st, uint64_t bound_ms, ts_restamp_result *out, ts_error *err)
+{
+    memset(out, 0, sizeof *out);
+    if (st->role != TS_ROLE_STATION)
+        return ts_error_set(err, TS_EBAD_VALUE, "only a station sets its clock back");
+    int rc = ts__tx_begin(st, err);
+    if (rc < 0)
+        return rc;
+    uint64_t now = ts_hlc_physical_ms(&st->hlc);
+    uint64_t limit = TS_HLC_MAKE(now + bound_ms, 0xffff);
+    if (st->hlc.last <= limit)
+        return ts__tx_commit(st, err); /* nothing ahead */
+    out->ahead_ms = TS_HLC_MS(st->hlc.last) - now;
+
+    ts__key *keys = NULL;
+    size_t nkeys = 0;
+    uint64_t *olds = NULL;
+    size_t nolds = 0;
+    ts_arena arena;
+    ts_arena_init(&arena, 16384);
+    uint64_t lseq_before = st->lseq, hlc_before = st->hlc.last, epoch_before = st->hlc_epoch;
+
+    /* the new stamps start past everything else held: entries at or below
+     * the limit (a record's hlc column is its latest), then other
+     * replicas' entries in the records that hold ours above it */
+    uint64_t base = TS_HLC_MAKE(now, 0);
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(st->db, "SELECT max(hlc) FROM records WHERE hlc <= ?1", -1, &q, NULL) != SQLITE_OK) {
+        rc = ts__sql_error(st, err, "restamp");
+        goto rollback;
+    }
+    sqlite3_bind_int64(q, 1, (sqlite3_int64)limit);
+    if (sqlite3_step(q) == SQLITE_ROW && (uint64_t)sqlite3_column_int64(q, 0) > base)
+        base = (uint64_t)sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    if (sqlite3_prepare_v2(st->db, "SELECT tbl, id FROM records WHERE hlc > ?1 ORDER BY lseq", -1, &q, NULL) !=
+        SQLITE_OK) {
+        rc = ts__sql_error(st, err, "restamp");
+        goto rollback;
+    }
+    sqlite3_bind_int64(q, 1, (sqlite3_int64)limit);
+    while (sqlite3_step(q) == SQLITE_ROW) {
+        keys = ts_xreallocarray(keys, nkeys + 1, sizeof *keys);
+        keys[nkeys].table = ts_xstrdup((const char *)sqlite3_column_text(q, 0));
+        keys[nkeys].id = ts_xstrdup((const char *)sqlite3_column_text(q, 1));
+        nkeys++;
+    }
+    sqlite3_finalize(q);
+    for (size_t i = 0; i < nkeys; i++) {
+        ts__row row;
+        ts_version_init(&row.v);
+        if ((rc = ts__load(st, keys[i].table, keys[i].id, &row, &arena, err)) < 0)
+            goto rollback;
+        for (uint32_t k = 0; k < row.v.nfields; k++) {
+            const ts_field *f = &row.v.fields[k];
+            if (f->hlc > limit && ts_rid_eq(&f->dot.rid, &st->replica)) {
+                olds = ts_xreallocarray(olds, nolds + 1, sizeof *olds);
+                olds[nolds++] = f->hlc;
+            } else if (f->hlc > base) {
+                base = f->hlc;
+            }
+        }
+        ts_version_free(&row.v);
+    }
+    /* one new stamp per old one, in the old order: a write keeps its place
+     * among this replica's writes and all its fields keep one stamp */
+    qsort(olds, nolds, sizeof *olds, ts__u64_cmp);
+    size_t nuniq = 0;
+    for (size_t i = 0; i < nolds; i++)
+        if (nuniq == 0 || olds[nuniq - 1] != olds[i])
+            olds[nuniq++] = olds[i];
+    for (size_t i = 0; i < nkeys; i++) {
+        ts__row row;
+        ts_version_init(&row.v);
+        if ((rc = ts__load(st, keys[i].table, keys[i].id, &row, &arena, err)) < 0)
+            goto rollback;
+        uint64_t changed = 0;
+        for (uint32_t k = 0; k < row.v.nfields; k++) {
+            ts_field *f = &row.v.fields[k];
+            if (f->hlc <= limit || !ts_rid_eq(&f->dot.rid, &st->replica))
+                continue;
+            const uint64_t *at = bsearch(&f->hlc, olds, nuniq, sizeof *olds, ts__u64_cmp);
+            f->hlc = base + 1 + (uint64_t)(at - olds);
+            changed++;
+        }
+        if (changed) {
+            const ts_table_def *t = ts_registry_table(st->reg, keys[i].table);
+            rc = ts__write(st, t, keys[i].table, keys[i].id, row.owner, &row.v, row.seq, ++st->lseq, NULL, err);
+            if (rc < 0) {
+                ts_version_free(&row.v);
+                goto rollback;
+            }
+            out->fields += changed;
+            out->records++;
+        }
+        ts_version_free(&row.v);
+    }
+    st->hlc.last = base + nuniq;
+    st->hlc_epoch++;
+    if (ts_store_meta_set_u64(st, "hlc_epoch", st->hlc_epoch) < 0 || ts__save_clocks(st, err) < 0) {
+        rc = ts__sql_error(st, err, "restamp");
+        goto rollback;
+    }
+    ts_actor self = {TS_ACTOR_LOCAL, NULL, NULL, NULL};
+    char detail[160];
+    snprintf(detail, sizeof detail, "ahead_ms=%" PRIu64 " fields=%" PRIu64 " records=%" PRIu64, out->ahead_ms,
+             out->fields, out->records);
+    ts_store_audit(st, &self, "restamp", NULL, NULL, "applied", detail);
+    if ((rc = ts__tx_commit(st, err)) < 0)
+        goto rollback;
+    ts_log_warn("clock_set_back", "ahead_ms=%" PRIu64 " fields=%" PRIu64 " records=%" PRIu64, out->ahead_ms,
+                out->fields, out->records);
+    goto out;
+rollback:
+    ts__tx_rollback(st);
+    st->lseq = lseq_before;
+    st->hlc.last = hlc_before;
+    st->hlc_epoch = epoch_before;
+    memset(out, 0, sizeof *out);
+out:
+    for (size_t i = 0; i < nkeys; i++) {
+        free(keys[i].table);
+        free(keys[i].id);
+    }
+    free(keys);
+    free(olds);
+    ts_arena_free(&arena);
+    return rc;
+}
+
 /* ---------------------------------------------------------------- server bookkeeping */
 
 int ts_store_station_cursor(ts_store *st, const char *station, uint64_t seq, ts_error *err)

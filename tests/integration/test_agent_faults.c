@@ -11,6 +11,9 @@
  *     off instead of taking the session back several times a second
  *  5. a reset, a cut without close_notify and a cut in the middle of a frame
  *     are each logged and reported for what they are
+ *  6. a PC clock three hours ahead (libfaketime, on the release programs),
+ *     then fixed: `status` says what is wrong and when it clears, and
+ *     `tramsync clock-fix --yes` gets the refused changes through at once
  */
 #include <errno.h>
 #include <signal.h>
@@ -361,6 +364,101 @@ static void test_disconnect_reasons(void **state)
     e->passed = true;
 }
 
+/* ================================================================ 6. a clock that was ahead */
+
+#define FAKETIME_LIB "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"
+
+static bool status_says(ts_test_station *s, const char *needle, int timeout_ms, char *seen, size_t size)
+{
+    uint64_t end = ts_test_now_ms() + (uint64_t)timeout_ms;
+    do {
+        char *txt = NULL;
+        if (ts_test_station_cli(s, &txt, "--json", "status", NULL) == 0 && txt != NULL) {
+            json_t *o = json_loads(txt, 0, NULL);
+            const char *clock = o ? json_string_value(json_object_get(o, "clock_problem")) : NULL;
+            snprintf(seen, size, "%s", clock ? clock : "");
+            bool found = needle[0] ? strstr(seen, needle) != NULL : seen[0] == '\0';
+            json_decref(o);
+            free(txt);
+            if (found)
+                return true;
+        } else {
+            free(txt);
+        }
+        ts_test_sleep_ms(200);
+    } while (ts_test_now_ms() < end);
+    return false;
+}
+
+static void test_clock_ahead_then_fixed(void **state)
+{
+    env *e = *state;
+    if (access(FAKETIME_LIB, R_OK) != 0)
+        fail_msg("%s is missing (Debian package faketime, installed by make deps)", FAKETIME_LIB);
+    char *bin = ts_test_release_bin("tramsync");
+    if (access(bin, X_OK) != 0)
+        fail_msg("%s is missing: this test runs the release build (make)", bin);
+    ts_test_daemon_start(&e->d, e->dir, &e->pki, NULL);
+    ts_test_station *s = station(e, e->dir, e->d.port, NULL);
+
+    /* the PC's clock three hours ahead: the agent and the command line */
+    static const char *const ahead[] = {"FAKETIME=+3h", "FAKETIME_DONT_FAKE_MONOTONIC=1", "LD_PRELOAD=" FAKETIME_LIB,
+                                        NULL};
+    s->bin = bin;
+    s->env = ahead;
+    ts_test_station_start(s);
+    status st;
+    assert_true(wait_reachable(s, true, 20000, &st) >= 0);
+    char *out = NULL;
+    assert_int_equal(ts_test_station_cli(s, &out, "put", "residents", "BN-C1", "full_name=Lan", "birth_date=1985-04-12",
+                                         "sex=female", NULL),
+                     0);
+    free(out);
+    char seen[512];
+    if (!status_says(s, "ahead of the district", 15000, seen, sizeof seen))
+        fail_msg("status with the clock 3 h ahead: \"%s\"", seen);
+    print_message("clock ahead: %s\n", seen);
+
+    /* the clock is fixed; what was written meanwhile, and what is written
+     * now, is still stamped ahead and refused */
+    assert_int_equal(ts_test_station_stop(s, 10000), 0);
+    s->bin = NULL;
+    s->env = NULL;
+    ts_test_station_start(s);
+    assert_true(wait_reachable(s, true, 20000, &st) >= 0);
+    assert_int_equal(ts_test_station_cli(s, &out, "put", "residents", "BN-C2", "full_name=Hoa", "birth_date=1990-01-01",
+                                         "sex=female", NULL),
+                     0);
+    free(out);
+    if (!status_says(s, "clock-fix", 15000, seen, sizeof seen))
+        fail_msg("status once the clock is right: \"%s\"", seen);
+    print_message("clock fixed: %s\n", seen);
+    assert_true(strstr(seen, "takes them from") != NULL);
+    assert_int_equal(district_count(e, "SELECT count(*) FROM records WHERE id LIKE 'BN-C%'"), 0);
+
+    /* without --yes it only says what it would do */
+    assert_int_equal(ts_test_station_cli(s, &out, "clock-fix", NULL), 0);
+    assert_non_null(strstr(out, "stamped up to 2 h"));
+    free(out);
+    assert_true(get_status(s, &st) && st.pending == 2);
+    assert_int_equal(ts_test_station_cli(s, &out, "clock-fix", "--yes", NULL), 0);
+    assert_non_null(strstr(out, "Done"));
+    free(out);
+    uint64_t t0 = ts_test_now_ms();
+    while (district_count(e, "SELECT count(*) FROM records WHERE id LIKE 'BN-C%'") != 2) {
+        if (ts_test_now_ms() - t0 > 15000)
+            fail_msg("the re-stamped changes did not reach the district");
+        ts_test_sleep_ms(200);
+    }
+    print_message("clock-fix: both changes at the district %llu ms later\n",
+                  (unsigned long long)(ts_test_now_ms() - t0));
+    assert_true(status_says(s, "", 10000, seen, sizeof seen));
+    assert_int_equal(ts_test_station_stop(s, 10000), 0);
+    free(bin);
+    assert_int_equal(ts_test_daemon_stop(&e->d, SIGTERM, 20000), 0);
+    e->passed = true;
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -370,6 +468,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_second_agent_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_replaced_backs_off, setup, teardown),
         cmocka_unit_test_setup_teardown(test_disconnect_reasons, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_clock_ahead_then_fixed, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -113,10 +113,17 @@ void ts_test_station_set_port(ts_test_station *s, int port)
 }
 
 /* argv for `tramsync -d dir [--set x]... ` followed by args */
+/* In the child, before exec: the station's extra environment. */
+static void apply_env(const ts_test_station *s)
+{
+    for (int i = 0; s->env && s->env[i]; i++)
+        putenv((char *)s->env[i]);
+}
+
 static int build_argv(ts_test_station *s, char **argv, int cap, char **owned, int *nowned)
 {
     int n = 0;
-    argv[n++] = ts_test_bin("tramsync");
+    argv[n++] = s->bin ? ts_xstrdup(s->bin) : ts_test_bin("tramsync");
     owned[(*nowned)++] = argv[0];
     argv[n++] = "-d";
     argv[n++] = s->dir;
@@ -152,6 +159,7 @@ void ts_test_station_start(ts_test_station *s)
             close(fd);
         }
         setenv("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=1", 0);
+        apply_env(s);
         execv(argv[0], argv);
         _exit(127);
     }
@@ -214,6 +222,7 @@ int ts_test_station_cli(ts_test_station *s, char **out, ...)
             dup2(fd, 2);
             close(fd);
         }
+        apply_env(s);
         execv(argv[0], argv);
         _exit(127);
     }

@@ -15,6 +15,8 @@ typedef struct ts_test_station {
     char *log;
     pid_t pid;
     int port;
+    const char *bin;              /* the tramsync program (NULL: the build under test) */
+    const char *const *env;       /* "NAME=value" set for the agent and the CLI (NULL-terminated; may be NULL) */
 } ts_test_station;
 
 /* Creates <base>/<code>: tramsync.conf pointing at 127.0.0.1:port, the

@@ -1,0 +1,101 @@
+/* After a PC's clock ran ahead: the changes written meanwhile carry stamps
+ * the district refuses until real time catches up with them (hours, if the
+ * clock was hours ahead). `clock-fix` is the operator's way to send them
+ * now: once the clock is right again, it sets this station's stamps back
+ * (ts_store_restamp_ahead). It asks for confirmation, since only a person
+ * looking at the PC's clock can say it is right now. */
+#include <inttypes.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "client/ts_cli_int.h"
+#include "common/ts_hlc.h"
+
+/* The district's default skew bound: stamps within it are accepted. */
+#define TS__BOUND_MS (5u * 60u * 1000u)
+
+static void ts__duration(uint64_t ms, char *out, size_t size)
+{
+    uint64_t min = ms / 60000;
+    if (min >= 60)
+        snprintf(out, size, "%" PRIu64 " h %02" PRIu64 " min", min / 60, min % 60);
+    else
+        snprintf(out, size, "%" PRIu64 " min", min);
+}
+
+int ts_cli_clock_fix(ts_cli *cli, int argc, char **argv)
+{
+    static const char help[] =
+        "usage: tramsync [-d DIR] [--json] clock-fix [--yes]\n\n"
+        "After this PC's clock ran ahead, the changes written meanwhile are stamped in the\n"
+        "future and the district refuses them (status: CLOCK PROBLEM) until real time catches\n"
+        "up. Once the PC's date and time are right again, clock-fix gives those changes new\n"
+        "stamps so that they go at the next sync. Without --yes it only says what it would do.\n";
+    if (ts_cli__wants_help(argc, argv)) {
+        fputs(help, stdout);
+        return 0;
+    }
+    bool yes = argc == 2 && strcmp(argv[1], "--yes") == 0;
+    if (argc > 2 || (argc == 2 && !yes))
+        return ts_cli__usage(help, argc, argv);
+    ts_cli__ctx x;
+    int rc = ts_cli__open(cli, &x, !yes);
+    if (rc != 0)
+        return rc;
+    uint64_t ahead = ts_store_clock_ahead_ms(x.store);
+    char dur[48], now_s[40];
+    ts__duration(ahead, dur, sizeof dur);
+    time_t t = time(NULL);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    strftime(now_s, sizeof now_s, "%d/%m/%Y %H:%M", &tm);
+    if (ahead <= TS__BOUND_MS) {
+        if (cli->json) {
+            json_t *o = json_pack("{s:b,s:I}", "fixed", 0, "ahead_ms", (json_int_t)ahead);
+            ts_cli__print_json(o);
+            json_decref(o);
+        } else {
+            printf("Nothing to fix: this station's changes are not stamped ahead of this PC's clock.\n");
+        }
+        ts_cli__close(&x);
+        return 0;
+    }
+    if (!yes) {
+        if (cli->json) {
+            json_t *o = json_pack("{s:b,s:I}", "fixed", 0, "ahead_ms", (json_int_t)ahead);
+            ts_cli__print_json(o);
+            json_decref(o);
+        } else {
+            printf("Changes of this station are stamped up to %s ahead of this PC's clock, which now reads\n"
+                   "%s. If that date and time are right, run `tramsync clock-fix --yes` to give them new\n"
+                   "stamps; they then go to the district at the next sync. If the clock is still wrong,\n"
+                   "fix it first (see the station guide, \"The clock is wrong\").\n",
+                   dur, now_s);
+        }
+        ts_cli__close(&x);
+        return 0;
+    }
+    ts_restamp_result r;
+    ts_error err;
+    if (ts_store_restamp_ahead(x.store, TS__BOUND_MS, &r, &err) < 0) {
+        rc = ts_cli__fail(cli, err.code, "%s", err.msg);
+        ts_cli__close(&x);
+        return rc;
+    }
+    ts_store_meta_set(x.store, "clock_problem", "");
+    if (cli->json) {
+        json_t *o = json_pack("{s:b,s:I,s:I,s:I}", "fixed", 1, "ahead_ms", (json_int_t)r.ahead_ms, "fields",
+                              (json_int_t)r.fields, "records", (json_int_t)r.records);
+        ts_cli__print_json(o);
+        json_decref(o);
+    } else {
+        ts__duration(r.ahead_ms, dur, sizeof dur);
+        printf("Done: %" PRIu64 " record(s) that were stamped up to %s ahead have new stamps;\n"
+               "the agent sends them at its next sync.\n",
+               r.records, dur);
+    }
+    ts_cli__close(&x);
+    return 0;
+}
