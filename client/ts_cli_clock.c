@@ -13,8 +13,9 @@
 #include "client/ts_cli_int.h"
 #include "common/ts_hlc.h"
 
-/* The district's default skew bound: stamps within it are accepted. */
-#define TS__BOUND_MS (5u * 60u * 1000u)
+/* The district's skew bound when it never said (its default): stamps within
+ * it may have been accepted and must keep their stamps. */
+#define TS__DEFAULT_BOUND_MS (5u * 60u * 1000u)
 
 static void ts__duration(uint64_t ms, char *out, size_t size)
 {
@@ -44,14 +45,15 @@ int ts_cli_clock_fix(ts_cli *cli, int argc, char **argv)
     int rc = ts_cli__open(cli, &x, !yes);
     if (rc != 0)
         return rc;
-    uint64_t ahead = ts_store_clock_ahead_ms(x.store);
+    uint64_t ahead = ts_store_clock_ahead_ms(x.store), bound = TS__DEFAULT_BOUND_MS;
+    ts_store_meta_get_u64(x.store, "district_clock_bound_ms", &bound);
     char dur[48], now_s[40];
     ts__duration(ahead, dur, sizeof dur);
     time_t t = time(NULL);
     struct tm tm;
     localtime_r(&t, &tm);
     strftime(now_s, sizeof now_s, "%d/%m/%Y %H:%M", &tm);
-    if (ahead <= TS__BOUND_MS) {
+    if (ahead <= bound) {
         if (cli->json) {
             json_t *o = json_pack("{s:b,s:I}", "fixed", 0, "ahead_ms", (json_int_t)ahead);
             ts_cli__print_json(o);
@@ -79,7 +81,7 @@ int ts_cli_clock_fix(ts_cli *cli, int argc, char **argv)
     }
     ts_restamp_result r;
     ts_error err;
-    if (ts_store_restamp_ahead(x.store, TS__BOUND_MS, &r, &err) < 0) {
+    if (ts_store_restamp_ahead(x.store, bound, &r, &err) < 0) {
         rc = ts_cli__fail(cli, err.code, "%s", err.msg);
         ts_cli__close(&x);
         return rc;

@@ -94,6 +94,7 @@ static const ts__key ts__welcome[] = {
     {"max_frame", K_UINT, F_REQ, 0, 0, OFF(welcome, max_frame)},
     {"max_changes", K_UINT, F_REQ, 0, 0, OFF(welcome, max_changes)},
     {"heartbeat", K_UINT, F_REQ, 0, 0, OFF(welcome, heartbeat)},
+    {"max_clock_ahead", K_UINT, F_OMIT_ZERO, 0, 0, OFF(welcome, max_clock_ahead)},
     {NULL, 0, 0, 0, 0, 0}};
 
 static const ts__key ts__push[] = {

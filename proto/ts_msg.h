@@ -63,6 +63,7 @@ typedef struct ts_msg_welcome {
     uint64_t max_frame;
     uint64_t max_changes;
     uint64_t heartbeat;
+    uint64_t max_clock_ahead; /* ms: stamps further in the district's future are refused (0: not said) */
 } ts_msg_welcome;
 
 typedef struct ts_msg_push {

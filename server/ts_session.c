@@ -379,6 +379,7 @@ static void ts__welcome(ts_session *s, ts__job *j)
     w->max_frame = srv->limits.max_frame;
     w->max_changes = srv->limits.max_changes;
     w->heartbeat = srv->cfg.heartbeat_ms / 1000;
+    w->max_clock_ahead = srv->cfg.max_clock_ahead_ms;
     ts__send(s, &m);
     ts_msg_free(&m);
 }
