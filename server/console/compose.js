@@ -1,0 +1,115 @@
+// Writing a new notice: an operator's form, checked here before it goes to the daemon.
+
+import { state, can } from './state.js';
+import { t, L, h, replace, $, fmtBytes, parseDate, parseDateTime, todayText, toast, pageHeader } from './ui.js';
+import { api } from './api.js';
+import { recipientPicker } from './recipients.js';
+import { utf8Length, attachmentPicker } from './attachments.js';
+
+export async function viewCompose(root) {
+  if (!can('operator')) {
+    replace(root, pageHeader(t('nt_compose')), h('p', { class: 'alert' }, t('nt_no_rights')));
+    return null;
+  }
+  const field = (id, labelText, input, hint) => h('div', { class: 'field' }, h('label', { for: id }, labelText), input, hint ? h('small', { class: 'muted' }, hint) : null);
+  const inp = (id, attrs = {}) => h('input', { class: 'input', id, name: id, ...attrs });
+  const number = inp('nt-number', { placeholder: t('nt_number_hint') });
+  const docType = h('select', { class: 'input', id: 'nt-doc-type' }, state.labels.doc_types.map((d) => h('option', { value: d.code, selected: d.code === 'cong_van' }, L(d))));
+  const issuer = inp('nt-issuer', { value: 'Trung tâm Y tế khu vực', required: true });
+  const issueDate = inp('nt-issue-date', { value: todayText(), placeholder: t('date_hint') });
+  const subject = inp('nt-subject', { required: true, maxlength: 500 });
+  const body = h('textarea', { class: 'input', id: 'nt-body', rows: 5, maxlength: 20000 });
+  const category = h('select', { class: 'input', id: 'nt-category' }, state.labels.categories.map((c) => h('option', { value: c.code }, L(c))));
+  const urgName = 'nt-urgency';
+  const urgency = h('div', { class: 'radios urgency-choice', role: 'radiogroup', id: 'nt-urgency' }, state.labels.urgencies.map((u) =>
+    h('label', { class: `radio urgency-pick urgency-${u.code}` }, h('input', { type: 'radio', name: urgName, value: u.code, checked: u.code === 'thuong' }), L(u))));
+  const legal = inp('nt-legal-basis');
+  const picker = recipientPicker({ allowAll: true, initialMode: 'all' });
+  const cc = h('input', { type: 'checkbox', id: 'nt-cc' });
+  const responsible = inp('nt-responsible');
+  const task = h('textarea', { class: 'input', id: 'nt-task', rows: 2 });
+  const deadline = inp('nt-deadline', { placeholder: t('datetime_hint') });
+  const expected = h('textarea', { class: 'input', id: 'nt-expected', rows: 2 });
+  const msg = h('div', { class: 'alert alert-error', role: 'alert', hidden: true });
+  const send = h('button', { type: 'submit', class: 'button primary', id: 'nt-send' }, t('nt_send'));
+  // the request's size without its files: the text typed, and room for the keys
+  const textBytes = () => 2048 + [...form.querySelectorAll('input:not([type="file"]), textarea')].reduce((a, el) => a + utf8Length(el.value) + 16, 0);
+  const files = attachmentPicker(textBytes);
+
+  const form = h('form', {
+    class: 'form compose', onsubmit: async (ev) => {
+      ev.preventDefault();
+      msg.hidden = true;
+      const fail = (text) => { msg.textContent = text; msg.hidden = false; msg.scrollIntoView({ block: 'nearest' }); };
+      const notice = {
+        doc_type: docType.value, issuer: issuer.value.trim(), subject: subject.value.trim(), category: category.value,
+        urgency: $(`input[name="${urgName}"]:checked`, form).value, cc_commune_committee: cc.checked,
+      };
+      if (!notice.subject) return fail(t('nt_need_subject'));
+      if (number.value.trim()) notice.number = number.value.trim();
+      if (issueDate.value.trim()) {
+        const d = parseDate(issueDate.value);
+        if (!d) return fail(t('bad_date', issueDate.value));
+        notice.issue_date = d;
+      }
+      if (deadline.value.trim()) {
+        const d = parseDateTime(deadline.value);
+        if (!d) return fail(t('bad_datetime', deadline.value));
+        notice.deadline = d;
+      }
+      for (const [k, el] of [['body', body], ['legal_basis', legal], ['responsible', responsible], ['task', task], ['expected_result', expected]]) {
+        if (el.value.trim()) notice[k] = el.value.trim();
+      }
+      const recipients = picker.value();
+      if (!recipients) return fail(t('nt_need_recipients'));
+      if (recipients.communes) notice.communes = recipients.communes;
+      send.disabled = true;
+      send.textContent = t('nt_sending');
+      try {
+        const payload = { notice, recipients };
+        if (files.count()) {
+          try { payload.attachments = await files.read(); } catch (e) { return fail(e.message); }
+        }
+        // the whole request against the daemon's body limit, before it goes
+        const size = utf8Length(JSON.stringify(payload));
+        if (payload.attachments && size > files.limits.body) return fail(t('at_body_too_big', fmtBytes(size), fmtBytes(files.limits.body)));
+        const res = await api('POST', '/api/notices', payload);
+        toast(t('nt_sent', res.id, res.recipients.length));
+        location.hash = `#/notices/${encodeURIComponent(res.id)}`;
+      } catch (e) {
+        if (e.status === 413) fail(t('at_request_too_big', fmtBytes(files.limits.body)));
+        else if (e.status === 422 && /attachment/i.test(e.message)) fail(`${t('at_refused')} ${e.message}`);
+        else fail(e.message);
+      } finally {
+        send.disabled = false;
+        send.textContent = t('nt_send');
+      }
+    },
+  },
+  msg,
+  h('fieldset', {}, h('legend', {}, t('nt_compose')),
+    h('div', { class: 'form-row' },
+      field('nt-doc-type', t('nt_doc_type'), docType),
+      field('nt-number', t('nt_number'), number),
+      field('nt-issue-date', t('nt_issue_date'), issueDate, t('date_hint')),
+      field('nt-issuer', t('nt_issuer'), issuer)),
+    field('nt-subject', t('nt_subject'), subject),
+    field('nt-body', t('nt_body'), body),
+    h('div', { class: 'form-row' },
+      field('nt-category', t('nt_category'), category),
+      field('nt-legal-basis', t('nt_legal_basis'), legal)),
+    h('div', { class: 'field' }, h('span', { class: 'label' }, t('nt_urgency')), urgency)),
+  h('fieldset', { class: 'files' }, h('legend', {}, t('at_legend')), files.el),
+  h('fieldset', {}, h('legend', {}, t('nt_recipients')), picker.el,
+    h('label', { class: 'check' }, cc, t('nt_cc'))),
+  h('fieldset', {}, h('legend', {}, t('nt_action')),
+    h('div', { class: 'form-row' },
+      field('nt-responsible', t('nt_responsible'), responsible),
+      field('nt-deadline', t('nt_deadline'), deadline, t('datetime_hint'))),
+    field('nt-task', t('nt_task'), task),
+    field('nt-expected', t('nt_expected'), expected)),
+  h('div', { class: 'form-actions' }, send, h('a', { class: 'button', href: '#/notices' }, t('cancel'))));
+  replace(root, pageHeader(t('nt_compose')), form);
+  subject.focus();
+  return null;
+}

@@ -1,0 +1,58 @@
+// Server-sent events keep the page shown up to date without a reload, at a bounded rate.
+
+import { state } from './state.js';
+import { renderLive } from './shell.js';
+
+/* live updates: server-sent events refresh the page shown; pages about
+ * station connectivity also poll (connections come and go without events) */
+export function startLive() {
+  if (state.events) return;
+  const es = new EventSource('/api/events');
+  state.events = es;
+  let opened = false;
+  es.onopen = () => {
+    state.live = true;
+    renderLive();
+    // back after a break: what changed meanwhile was not announced
+    if (opened && state.view?.refresh) scheduleRefresh(state.view);
+    opened = true;
+  };
+  es.onerror = () => { state.live = false; renderLive(); };
+  for (const name of ['record', 'conflict', 'notice', 'task', 'escalation', 'targets']) {
+    es.addEventListener(name, (ev) => {
+      let data = {};
+      try { data = JSON.parse(ev.data); } catch (e) { data = {}; }
+      onEvent(name, data);
+    });
+  }
+}
+
+export function stopLive() {
+  if (state.events) state.events.close();
+  state.events = null;
+  state.live = false;
+}
+
+function onEvent(name, data) {
+  const v = state.view;
+  if (!v) {
+    // a page still loading may have read the data before this change:
+    // route() refreshes it once it is shown
+    state.missed.add(name);
+    return;
+  }
+  if (v.onEvent) v.onEvent(name, data);
+  if (v.refresh && (!v.events || v.events.includes(name))) scheduleRefresh(v);
+}
+
+// one refresh at a time, at most every 2.5 s however busy the district is
+export function scheduleRefresh(v) {
+  if (state.refreshTimer) return;
+  const wait = Math.max(300, 2500 - (Date.now() - state.lastRefresh));
+  state.refreshTimer = setTimeout(async () => {
+    state.refreshTimer = 0;
+    if (state.view !== v) return;
+    state.lastRefresh = Date.now();
+    try { await v.refresh(); } catch (e) { /* shown by the page */ }
+  }, wait);
+}

@@ -1,0 +1,87 @@
+// What stations report, which the district may pass on to other stations as a notice.
+
+import { state, can } from './state.js';
+import { t, L, label, h, replace, fmtDate, fmtDateTime, fmtNum, qs, toast, errorBox, urgencyBadge, pager, debounce, pageHeader, hashParams, setHashParams } from './ui.js';
+import { api } from './api.js';
+import { recipientPicker } from './recipients.js';
+
+export async function viewReports(root) {
+  const p = hashParams();
+  const st = { q: p.get('q') || '', kind: p.get('kind') || '', offset: Number(p.get('offset')) || 0, limit: 25 };
+  const search = h('input', { type: 'search', class: 'input search', placeholder: t('search'), value: st.q, 'aria-label': t('search') });
+  const kind = h('select', { class: 'input', 'aria-label': t('rp_kind') }, h('option', { value: '' }, t('rp_all_kinds')),
+    state.labels.report_kinds.map((k) => h('option', { value: k.code, selected: st.kind === k.code }, L(k))));
+  const results = h('div', { class: 'results' });
+  replace(root, pageHeader(t('nav_reports')), h('div', { class: 'toolbar' }, search, kind), results);
+  const open = new Set();
+  async function load() {
+    setHashParams({ q: st.q, kind: st.kind, offset: st.offset || '' });
+    let res;
+    try {
+      res = await api('GET', `/api/reports${qs({ q: st.q, kind: st.kind, offset: st.offset, limit: st.limit })}`);
+    } catch (e) {
+      replace(results, errorBox(e));
+      return;
+    }
+    const items = res.reports.map((r) => reportItem(r, open));
+    replace(results, items.length ? h('div', { class: 'report-list' }, items) : h('p', { class: 'muted' }, t('rp_none')),
+      pager(res, (off) => { st.offset = off; load(); }));
+  }
+  search.addEventListener('input', debounce(() => { st.q = search.value.trim(); st.offset = 0; load(); }, 250));
+  kind.addEventListener('change', () => { st.kind = kind.value; st.offset = 0; load(); });
+  await load();
+  // never under the hands of someone choosing where to pass a report on
+  const refresh = () => (results.querySelector('.redistribute:not([hidden])') ? null : load());
+  return { refresh, events: ['record', 'notice'], poll: 30000 };
+}
+
+function reportItem(r, open) {
+  const f = r.fields;
+  const details = h('div', { class: 'report-body', hidden: !open.has(r.id) },
+    h('dl', { class: 'facts' }, [
+      [t('rp_disease'), f.disease], [t('rp_cases'), f.cases !== undefined ? fmtNum(f.cases) : null], [t('rp_deaths'), f.deaths !== undefined ? fmtNum(f.deaths) : null],
+      [t('rp_location'), f.location], [t('rp_reported_by'), f.reported_by], [t('nt_category'), f.category ? label('categories', f.category) : null],
+      ['onset', f.onset_date ? fmtDate(f.onset_date) : null],
+    ].filter(([, v]) => v !== null && v !== undefined).map(([k, v]) => [h('dt', {}, k === 'onset' ? (state.lang === 'en' ? 'Onset' : 'Khởi phát') : k), h('dd', {}, v)])),
+    f.body ? h('div', { class: 'body-text' }, f.body) : null,
+    r.redistributed_as?.length ? h('p', {}, `${t('rp_redistributed')}: `, r.redistributed_as.map((nid, i) => [i ? ', ' : '', h('a', { href: `#/notices/${encodeURIComponent(nid)}` }, nid)])) : null,
+    can('operator') ? redistributePanel(r) : null);
+  return h('article', { class: ['report', f.urgency && `urgency-row-${f.urgency}`], dataset: { id: r.id } },
+    h('button', {
+      type: 'button', class: 'report-head', 'aria-expanded': open.has(r.id) ? 'true' : 'false',
+      onclick: (ev) => {
+        details.hidden = !details.hidden;
+        if (details.hidden) open.delete(r.id); else open.add(r.id);
+        ev.currentTarget.setAttribute('aria-expanded', details.hidden ? 'false' : 'true');
+      },
+    },
+    h('span', { class: 'report-kind' }, label('report_kinds', f.kind)),
+    f.urgency ? urgencyBadge(f.urgency) : null,
+    h('span', { class: 'report-subject' }, f.subject || r.id),
+    h('span', { class: 'report-from' }, `${r.commune || r.owner} · ${fmtDateTime(f.reported_at)}`),
+    r.redistributed_as?.length ? h('span', { class: 'tag tag-good' }, `↗ ${r.redistributed_as.length}`) : null),
+    details);
+}
+
+function redistributePanel(r) {
+  const picker = recipientPicker({ allowAll: true, initialMode: 'stations' });
+  const urg = h('select', { class: 'input', 'aria-label': t('nt_urgency') },
+    state.labels.urgencies.map((u) => h('option', { value: u.code, selected: u.code === (r.fields.urgency || 'khan') }, L(u))));
+  const panel = h('div', { class: 'redistribute', hidden: true },
+    h('h3', {}, t('rp_redistribute_title')), picker.el,
+    h('div', { class: 'field inline' }, h('label', {}, t('nt_urgency')), urg),
+    h('button', {
+      type: 'button', class: 'button primary', onclick: async () => {
+        const recipients = picker.value();
+        if (!recipients) { toast(t('nt_need_recipients'), 'error'); return; }
+        try {
+          const res = await api('POST', `/api/reports/${encodeURIComponent(r.id)}/redistribute`, { recipients, notice: { urgency: urg.value } });
+          toast(t('rp_done', res.id, res.recipients.length));
+          panel.hidden = true;
+        } catch (e) {
+          toast(e.message, 'error');
+        }
+      },
+    }, t('rp_send')));
+  return [h('button', { type: 'button', class: 'button', onclick: () => { panel.hidden = !panel.hidden; } }, t('rp_redistribute')), panel];
+}

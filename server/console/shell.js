@@ -1,0 +1,48 @@
+// The frame around every page (header, menu, live mark), redrawn when the account or the language changes.
+
+import { state, can } from './state.js';
+import { t, h, replace, $ } from './ui.js';
+
+const NAV = [
+  ['#/', 'nav_dashboard', null],
+  ['#/stations', 'nav_stations', null],
+  ['#/conflicts', 'nav_conflicts', null],
+  ['#/notices', 'nav_notices', null],
+  ['#/reports', 'nav_reports', null],
+  ['#/tasks', 'nav_tasks', null],
+  ['#/targets', 'nav_targets', null],
+  ['#/health', 'nav_health', null],
+  ['#/audit', 'nav_audit', 'admin'],
+];
+
+export function renderShell() {
+  document.documentElement.lang = state.lang;
+  document.title = `tramsync — ${t('app_title')}`;
+  $('#app-title').textContent = t('app_title');
+  $('#app-subtitle').textContent = t('app_subtitle');
+  const langBtn = $('#lang');
+  langBtn.textContent = t('lang_switch');
+  langBtn.title = t('lang_switch_title');
+  langBtn.setAttribute('lang', state.lang === 'vi' ? 'en' : 'vi');
+  const logout = $('#logout');
+  logout.textContent = t('logout');
+  logout.hidden = !state.me;
+  const who = $('#who');
+  who.hidden = !state.me;
+  if (state.me) who.textContent = `${state.me.user} (${t(`role_${state.me.role}`)})`;
+  const nav = $('#nav');
+  nav.hidden = !state.me;
+  if (state.me) {
+    const current = `#/${(location.hash.replace(/^#\/?/, '').split(/[/?]/)[0])}`;
+    replace(nav, h('ul', {}, NAV.filter(([, , role]) => !role || can(role)).map(([href, key]) =>
+      h('li', {}, h('a', { href, class: (current === href || (href === '#/' && current === '#/')) ? 'active' : null, 'aria-current': current === href ? 'page' : null }, t(key))))));
+  }
+  renderLive();
+}
+
+export function renderLive() {
+  const el = $('#live');
+  el.hidden = !state.me;
+  el.className = state.live ? 'live live-on' : 'live live-off';
+  el.textContent = state.live ? `● ${t('live_on')}` : `○ ${t('live_off')}`;
+}

@@ -1,0 +1,19 @@
+// What all modules share, in one place: the account signed in, the server's labels and tables, the page shown.
+
+export const state = {
+  lang: localStorage.getItem('tramsync.lang') === 'en' ? 'en' : 'vi',
+  me: null,          // {user, role}
+  labels: null,      // /api/labels
+  tables: null,      // /api/tables, by name
+  view: null,        // the page shown: {refresh, poll, onEvent}
+  events: null,      // EventSource
+  live: false,
+  pollTimer: 0,
+  refreshTimer: 0,
+  lastRefresh: 0,
+  routeSeq: 0,
+  missed: new Set(), // events that came while the page shown was loading
+};
+
+const ROLE_RANK = { viewer: 1, operator: 2, admin: 3 };
+export const can = (role) => state.me && ROLE_RANK[state.me.role] >= ROLE_RANK[role];

@@ -1,0 +1,123 @@
+// The district's targets by commune and over time, to see where they are not met.
+
+import { can } from './state.js';
+import { t, L, h, s, replace, fmtDate, fmtNum, fmtPercent, qs, toast, errorBox, pager, table, card, debounce, pageHeader, hashParams, setHashParams } from './ui.js';
+import { api } from './api.js';
+
+function targetShort(tg) {
+  return `${tg.op === '=' ? '= 100' : `${tg.op} ${fmtNum(tg.threshold, 1)}`} %`;
+}
+
+export async function viewTargets(root) {
+  const p = hashParams();
+  const st = { q: p.get('q') || '', only: p.get('only') || 'all', offset: Number(p.get('offset')) || 0, limit: 50, indicator: p.get('indicator') || '', station: p.get('station') || '' };
+  const search = h('input', { type: 'search', class: 'input search', placeholder: t('search_stations'), value: st.q, 'aria-label': t('search') });
+  const only = h('label', { class: 'check' }, h('input', { type: 'checkbox', checked: st.only === 'unmet', onchange: (ev) => { st.only = ev.target.checked ? 'unmet' : 'all'; st.offset = 0; load(); } }), t('tg_unmet_only'));
+  const refreshBtn = can('operator') ? h('button', {
+    type: 'button', class: 'button', onclick: async () => {
+      try { await api('POST', '/api/targets/refresh', {}); toast(t('tg_refreshing')); } catch (e) { toast(e.message, 'error'); }
+    },
+  }, t('tg_refresh')) : null;
+  const info = h('p', { class: 'muted' });
+  const results = h('div', { class: 'results' });
+  const chart = h('div', { class: 'chart-card' });
+  replace(root, pageHeader(t('nav_targets'), refreshBtn), h('div', { class: 'toolbar' }, search, only), info, results, chart);
+  let defs = [];
+  let communes = [];
+
+  async function load() {
+    setHashParams({ q: st.q, only: st.only !== 'all' && st.only, offset: st.offset || '', indicator: st.indicator, station: st.station });
+    let res;
+    try {
+      res = await api('GET', `/api/targets${qs({ q: st.q, only: st.only, offset: st.offset, limit: st.limit })}`);
+    } catch (e) {
+      replace(results, errorBox(e));
+      return;
+    }
+    defs = res.targets;
+    communes = res.communes;
+    if (!st.indicator) st.indicator = defs[0]?.code || '';
+    replace(info, res.day ? t('tg_day', fmtDate(res.day)) : t('tg_no_data'), ' · ', t('tg_cell_hint'));
+    const cell = (tg, f, station) => {
+      if (!f) return h('td', { class: 'nodata' }, t('none'));
+      const cls = f.percent === null ? 'nodata' : f.met ? 'met' : 'notmet';
+      const selected = st.indicator === tg.code && st.station === station;
+      return h('td', { class: ['target-cell', cls, selected && 'selected'], dataset: { indicator: tg.code, station } },
+        h('button', {
+          type: 'button', class: 'cell-button', title: `${L(tg)}: ${f.numerator}/${f.denominator} — ${f.met ? t('tg_met') : t('tg_not_met')}`,
+          onclick: () => { st.indicator = tg.code; st.station = station; load(); },
+        },
+        h('span', { class: 'pct' }, fmtPercent(f.percent)),
+        h('span', { class: 'nd' }, `${fmtNum(f.numerator)}/${fmtNum(f.denominator)}`)));
+    };
+    const headers = [t('tg_commune'), ...defs.map((tg) => ({ text: [L(tg), h('br'), h('small', {}, targetShort(tg))], attrs: { class: 'target-head', title: L(tg) } }))];
+    const districtRow = h('tr', { class: 'district-row' }, h('th', { scope: 'row' }, t('tg_district')), defs.map((tg) => cell(tg, res.district[tg.code], '')));
+    const rows = [districtRow, ...communes.map((c) => h('tr', {},
+      h('th', { scope: 'row' }, c.commune || c.station, h('br'), h('small', { class: 'muted' }, c.station)),
+      defs.map((tg) => cell(tg, c.figures[tg.code], c.station))))];
+    replace(results, table(headers, rows, { class: 'targets' }), pager(res, (off) => { st.offset = off; load(); }));
+    await drawChart();
+  }
+
+  async function drawChart() {
+    const tg = defs.find((x) => x.code === st.indicator);
+    if (!tg) { replace(chart); return; }
+    const scopeName = st.station ? (communes.find((c) => c.station === st.station)?.commune || st.station) : t('tg_district');
+    const indSel = h('select', { class: 'input', 'aria-label': t('tg_indicator'), onchange: (ev) => { st.indicator = ev.target.value; load(); } },
+      defs.map((d) => h('option', { value: d.code, selected: d.code === st.indicator }, L(d))));
+    let hist;
+    try {
+      hist = await api('GET', `/api/targets/history${qs({ indicator: st.indicator, station: st.station })}`);
+    } catch (e) {
+      replace(chart, card(t('tg_chart'), errorBox(e)));
+      return;
+    }
+    const points = hist.points || [];
+    replace(chart, card(t('tg_chart_of', L(tg), scopeName),
+      h('div', { class: 'toolbar' }, h('label', {}, t('tg_indicator')), indSel,
+        st.station ? h('button', { type: 'button', class: 'button small', onclick: () => { st.station = ''; load(); } }, t('tg_district')) : null),
+      points.length ? lineChart(points, tg) : h('p', { class: 'muted' }, t('tg_no_history')),
+      points.length ? table([t('tg_day_col'), { text: t('tg_numerator'), attrs: { class: 'num' } }, { text: t('tg_denominator'), attrs: { class: 'num' } }, { text: t('tg_percent'), attrs: { class: 'num' } }, t('cf_state')],
+        points.slice(-14).reverse().map((pt) => h('tr', {}, h('td', {}, fmtDate(pt.day)), h('td', { class: 'num' }, fmtNum(pt.numerator)), h('td', { class: 'num' }, fmtNum(pt.denominator)),
+          h('td', { class: 'num' }, fmtPercent(pt.percent)), h('td', {}, pt.percent === null ? t('none') : pt.met ? h('span', { class: 'tag tag-good' }, t('tg_met')) : h('span', { class: 'tag tag-bad' }, t('tg_not_met'))))), { class: 'compact' }) : null));
+  }
+
+  search.addEventListener('input', debounce(() => { st.q = search.value.trim(); st.offset = 0; load(); }, 250));
+  await load();
+  return { refresh: load, events: ['targets'] };
+}
+
+// An SVG line chart of a target over time, with its threshold, built here
+// (no library, no inline style: attributes and classes only).
+function lineChart(points, tg) {
+  const W = 760, H = 240, ml = 48, mr = 16, mt = 14, mb = 34;
+  const vals = points.map((p) => p.percent).filter((v) => v !== null);
+  let ymax = 100;
+  if (tg.op === '<') ymax = Math.max(tg.threshold * 2, ...vals, 1) * 1.1;
+  const ymin = 0;
+  const n = points.length;
+  const x = (i) => ml + (n === 1 ? (W - ml - mr) / 2 : (i * (W - ml - mr)) / (n - 1));
+  const y = (v) => mt + (H - mt - mb) * (1 - (v - ymin) / (ymax - ymin));
+  const g = s('svg', { viewBox: `0 0 ${W} ${H}`, class: 'chart', role: 'img', 'aria-label': `${L(tg)}` });
+  const ticks = 5;
+  for (let k = 0; k <= ticks; k++) {
+    const v = ymin + ((ymax - ymin) * k) / ticks;
+    g.append(s('line', { x1: ml, x2: W - mr, y1: y(v), y2: y(v), class: 'grid-line' }));
+    g.append(s('text', { x: ml - 6, y: y(v) + 4, class: 'axis-label', 'text-anchor': 'end' }, `${fmtNum(v, ymax < 20 ? 1 : 0)}%`));
+  }
+  const thr = tg.op === '=' ? 100 : tg.threshold;
+  g.append(s('line', { x1: ml, x2: W - mr, y1: y(thr), y2: y(thr), class: 'threshold' }));
+  g.append(s('text', { x: W - mr, y: y(thr) - 4, class: 'threshold-label', 'text-anchor': 'end' }, `${t('tg_target')} ${targetShort(tg)}`));
+  const step = Math.max(1, Math.ceil(n / 8));
+  points.forEach((p, i) => {
+    if (i % step === 0 || i === n - 1) g.append(s('text', { x: x(i), y: H - mb + 18, class: 'axis-label', 'text-anchor': 'middle' }, fmtDate(p.day).slice(0, 5)));
+  });
+  const path = points.map((p, i) => (p.percent === null ? null : `${x(i)},${y(p.percent)}`)).filter(Boolean).join(' ');
+  if (path) g.append(s('polyline', { points: path, class: 'series' }));
+  points.forEach((p, i) => {
+    if (p.percent === null) return;
+    g.append(s('circle', { cx: x(i), cy: y(p.percent), r: 4, class: p.met ? 'point met' : 'point notmet' },
+      s('title', {}, `${fmtDate(p.day)}: ${fmtPercent(p.percent)} (${p.numerator}/${p.denominator})`)));
+  });
+  return h('div', { class: 'chart-wrap' }, g);
+}
