@@ -926,7 +926,8 @@ int ts_store_restamp_ahead(ts_store *st, uint64_t bound_ms, ts_restamp_result *o
     }
     /* one new stamp per old one, in the old order: a write keeps its place
      * among this replica's writes and all its fields keep one stamp */
-    qsort(olds, nolds, sizeof *olds, ts__u64_cmp);
+    if (nolds > 1)
+        qsort(olds, nolds, sizeof *olds, ts__u64_cmp);
     size_t nuniq = 0;
     for (size_t i = 0; i < nolds; i++)
         if (nuniq == 0 || olds[nuniq - 1] != olds[i])
