@@ -942,7 +942,9 @@ int ts_store_restamp_ahead(ts_store *st, uint64_t bound_ms, ts_restamp_result *o
             ts_field *f = &row.v.fields[k];
             if (f->hlc <= limit || !ts_rid_eq(&f->dot.rid, &st->replica))
                 continue;
-            const uint64_t *at = bsearch(&f->hlc, olds, nuniq, sizeof *olds, ts__u64_cmp);
+            const uint64_t *at = olds ? bsearch(&f->hlc, olds, nuniq, sizeof *olds, ts__u64_cmp) : NULL;
+            if (at == NULL)
+                continue; /* cannot be: the first pass listed every such stamp */
             f->hlc = base + 1 + (uint64_t)(at - olds);
             changed++;
         }
