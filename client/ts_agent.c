@@ -315,7 +315,10 @@ static void ts__on_conn_close(ts_conn *c, int reason)
                                                    !ts_frame_decoder_in_frame(&a->dec));
     ts_log_info("disconnected", "station=%s reason=%s detail=%s was=%s", ts__code(a),
                 reason ? ts_err_name(reason) : clean ? "normal" : "IO", why, was_ready ? "connected" : "connecting");
-    if (!clean)
+    /* a close this agent decided for a reason of the district's (an ERROR,
+     * REPLACED, a rekey) already said so in the status */
+    bool ours = reason != 0 && reason != TS_ETIMEOUT && reason != TS_EIO && reason != TS_ETLS;
+    if (!clean && !ours)
         ts__error(a, "connection", why);
     free(c);
     a->conn = NULL;
