@@ -34,6 +34,7 @@
 #include "tests/support/ts_test_proxy.h"
 #include "tests/support/ts_test_station.h"
 #include "tests/support/ts_test_store.h"
+#include "tests/support/ts_test_watchdog.h"
 
 #define TEST_LIMIT_S 150
 #define BN "binhnguyen"
@@ -49,34 +50,16 @@ typedef struct env {
     bool passed;
 } env;
 
-static env *volatile g_env;
-
-static void on_alarm(int sig)
-{
-    (void)sig;
-    static const char msg[] = "test_agent_faults: a test ran past its time limit\n";
-    env *e = g_env;
-    if (e != NULL) {
-        if (e->d.pid > 0)
-            kill(e->d.pid, SIGKILL);
-        for (int i = 0; i < e->nst; i++)
-            if (e->st[i].pid > 0)
-                kill(e->st[i].pid, SIGKILL);
-    }
-    ssize_t w = write(2, msg, sizeof msg - 1);
-    (void)w;
-    _exit(99);
-}
-
 static int setup(void **state)
 {
     env *e = ts_xcalloc(1, sizeof *e);
     e->dir = ts_tmpdir_make("agent-faults");
     const char *codes[] = {BN};
     ts_test_pki_make(&e->pki, e->dir, codes, 1);
-    g_env = e;
-    signal(SIGALRM, on_alarm);
-    alarm(TEST_LIMIT_S);
+    ts_test_watchdog_arm("test_agent_faults", TEST_LIMIT_S);
+    ts_test_watchdog_watch(&e->d.pid);
+    for (int i = 0; i < 2; i++)
+        ts_test_watchdog_watch(&e->st[i].pid);
     *state = e;
     return 0;
 }
@@ -84,7 +67,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     env *e = *state;
-    alarm(0);
+    ts_test_watchdog_disarm();
     for (int i = 0; i < e->nst; i++) {
         if (!e->passed)
             ts_test_log_tail(e->st[i].log, 30);
@@ -97,7 +80,6 @@ static int teardown(void **state)
     ts_test_daemon_free(&e->d);
     ts_test_pki_free(&e->pki);
     ts_tmpdir_remove(e->dir);
-    g_env = NULL;
     free(e);
     return 0;
 }

@@ -46,6 +46,7 @@
 #include "tests/support/ts_test_http.h"
 #include "tests/support/ts_test_pki.h"
 #include "tests/support/ts_test_store.h"
+#include "tests/support/ts_test_watchdog.h"
 
 #define TEST_LIMIT_S 240
 
@@ -63,27 +64,12 @@ typedef struct env {
     bool passed;
 } env;
 
-static env *volatile g_env;
-
-static void on_alarm(int sig)
-{
-    (void)sig;
-    static const char msg[] = "test_hardening: a test ran past its time limit; its daemon was killed\n";
-    env *e = g_env;
-    if (e != NULL && e->d.pid > 0)
-        kill(e->d.pid, SIGKILL);
-    ssize_t w = write(2, msg, sizeof msg - 1);
-    (void)w;
-    _exit(99);
-}
-
 static int setup(void **state)
 {
     env *e = ts_xcalloc(1, sizeof *e);
     e->dir = ts_tmpdir_make("hardening");
-    g_env = e;
-    signal(SIGALRM, on_alarm);
-    alarm(TEST_LIMIT_S);
+    ts_test_watchdog_arm("test_hardening", TEST_LIMIT_S);
+    ts_test_watchdog_watch(&e->d.pid);
     *state = e;
     return 0;
 }
@@ -91,14 +77,13 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     env *e = *state;
-    alarm(0);
+    ts_test_watchdog_disarm();
     if (!e->passed)
         ts_test_log_tail(e->d.log, 60);
     ts_test_daemon_free(&e->d);
     if (e->pki_made)
         ts_test_pki_free(&e->pki);
     ts_tmpdir_remove(e->dir);
-    g_env = NULL;
     free(e);
     return 0;
 }

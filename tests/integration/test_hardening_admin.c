@@ -38,6 +38,7 @@
 #include "tests/support/ts_test_pki.h"
 #include "tests/support/ts_test_store.h"
 #include "tests/support/ts_test_station.h"
+#include "tests/support/ts_test_watchdog.h"
 
 #define TEST_LIMIT_S 200
 #define PASSWORD "mat-khau-dai-2026"
@@ -54,20 +55,6 @@ typedef struct env {
     bool passed;
 } env;
 
-static env *volatile g_env;
-
-static void on_alarm(int sig)
-{
-    (void)sig;
-    static const char msg[] = "test_hardening_admin: a test ran past its time limit\n";
-    env *e = g_env;
-    if (e != NULL && e->d.pid > 0)
-        kill(e->d.pid, SIGKILL);
-    ssize_t w = write(2, msg, sizeof msg - 1);
-    (void)w;
-    _exit(99);
-}
-
 static int setup(void **state)
 {
     env *e = ts_xcalloc(1, sizeof *e);
@@ -81,9 +68,8 @@ static int setup(void **state)
     e->admin = (ts_th_opts){e->pki.ca, e->admin_cert, e->admin_key, NULL};
     assert_int_equal(ts_test_add_user(e->dir, "admin", "admin", PASSWORD), 0);
     assert_int_equal(ts_test_add_user(e->dir, "lan", "operator", PASSWORD), 0);
-    g_env = e;
-    signal(SIGALRM, on_alarm);
-    alarm(TEST_LIMIT_S);
+    ts_test_watchdog_arm("test_hardening_admin", TEST_LIMIT_S);
+    ts_test_watchdog_watch(&e->d.pid);
     *state = e;
     return 0;
 }
@@ -91,7 +77,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     env *e = *state;
-    alarm(0);
+    ts_test_watchdog_disarm();
     if (!e->passed)
         ts_test_log_tail(e->d.log, 60);
     ts_test_daemon_free(&e->d);
@@ -100,7 +86,6 @@ static int teardown(void **state)
     if (e->pki_made)
         ts_test_pki_free(&e->pki);
     ts_tmpdir_remove(e->dir);
-    g_env = NULL;
     free(e);
     return 0;
 }
