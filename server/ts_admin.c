@@ -142,7 +142,7 @@ static void ts__done(ts_dbjob *base)
     ts_admin *a = j->adm;
     a->jobs--;
     if (j->route->fn == ts_admin__api_login && (j->status == 200 || j->status == 401))
-        ts_admin__login_outcome(a, j->peer, j->status == 200, ts_wall_ms());
+        ts_admin__login_outcome(a, j->addr, j->status == 200, ts_wall_ms());
     if (j->role > 0)
         ts_http_conn_authenticated(j->hc);
     if (j->unblock) {
@@ -229,7 +229,7 @@ static void ts__handle(ts_http_conn *hc, ts_http_req *req, void *ctx)
     }
     uint64_t retry_s;
     const char *why;
-    if (route->fn == ts_admin__api_login && ts_admin__login_refused(a, req->peer, ts_wall_ms(), &retry_s, &why)) {
+    if (route->fn == ts_admin__api_login && ts_admin__login_refused(a, req->addr, ts_wall_ms(), &retry_s, &why)) {
         ts_log_warn("admin_login_refused", "peer=%s retry_s=%" PRIu64, req->peer, retry_s);
         char retry[48], body[256];
         snprintf(retry, sizeof retry, "Retry-After: %" PRIu64 "\r\n", retry_s);
@@ -262,6 +262,7 @@ static void ts__handle(ts_http_conn *hc, ts_http_req *req, void *ctx)
     j->body = body ? body : json_object();
     j->now_ms = ts_wall_ms();
     snprintf(j->peer, sizeof j->peer, "%s", req->peer);
+    snprintf(j->addr, sizeof j->addr, "%s", req->addr);
     snprintf(j->requested_with, sizeof j->requested_with, "%s", req->requested_with);
     if (req->cert != NULL) {
         j->cert = *req->cert;

@@ -141,6 +141,7 @@ static void ts__reset_request(ts_http_conn *hc)
     memset(&hc->req, 0, sizeof hc->req);
     hc->req.body = body;
     hc->req.peer = hc->conn.peer_addr;
+    hc->req.addr = hc->addr;
     hc->req.cert = hc->conn.tls.peer.cn[0] ? &hc->conn.tls.peer : NULL;
     hc->cur_header = H_NONE;
     hc->header_name_len = 0;
@@ -543,12 +544,15 @@ void ts_http_conn_close(ts_http_conn *hc)
     ts_conn_close(&hc->conn, 0, true);
 }
 
-/* The address part of a peer ("1.2.3.4:5" or "[::1]:5"). */
+/* The address part of a peer ("1.2.3.4:5" -> "1.2.3.4", "[::1]:5" -> "::1"). */
 static void ts__peer_host(const ts_conn *c, char *out, size_t size)
 {
     const char *p = c->peer_addr, *end = strrchr(p, ':');
     size_t n = end ? (size_t)(end - p) : strlen(p);
-    snprintf(out, size, "%.*s", (int)n, p);
+    if (n >= 2 && p[0] == '[' && p[n - 1] == ']')
+        snprintf(out, size, "%.*s", (int)(n - 2), p + 1);
+    else
+        snprintf(out, size, "%.*s", (int)n, p);
 }
 
 /* Connections from addr that no request has authenticated yet. */

@@ -32,7 +32,8 @@ typedef struct ts_http_req {
     char origin[256];
     ts_buf body;
     size_t header_bytes;
-    const char *peer;          /* address */
+    const char *peer;          /* address and port */
+    const char *addr;          /* the address alone ("10.0.5.23", "::1") */
     const ts_tls_peer *cert;   /* the client certificate, when one was presented */
 } ts_http_req;
 

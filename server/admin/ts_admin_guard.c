@@ -23,17 +23,6 @@ struct ts_admin__guard_slot {
     uint64_t last_ms;
 };
 
-/* "1.2.3.4:5" or "[::1]:5" -> "1.2.3.4" or "::1" */
-static void ts__host(const char *peer, char *out, size_t size)
-{
-    const char *end = strrchr(peer, ':');
-    size_t n = end ? (size_t)(end - peer) : strlen(peer);
-    if (n >= 2 && peer[0] == '[' && peer[n - 1] == ']')
-        snprintf(out, size, "%.*s", (int)(n - 2), peer + 1);
-    else
-        snprintf(out, size, "%.*s", (int)n, peer);
-}
-
 static bool ts__trusted(const ts_admin *a, const char *host)
 {
     const char *list = ts_server_get_config(a->srv)->admin_login_trusted;
@@ -72,10 +61,8 @@ static struct ts_admin__guard_slot *ts__slot(ts_admin *a, const char *host, bool
     return oldest;
 }
 
-bool ts_admin__login_refused(ts_admin *a, const char *peer, uint64_t now, uint64_t *retry_s, const char **why)
+bool ts_admin__login_refused(ts_admin *a, const char *host, uint64_t now, uint64_t *retry_s, const char **why)
 {
-    char host[48];
-    ts__host(peer, host, sizeof host);
     if (ts__trusted(a, host))
         return false;
     struct ts_admin__guard_slot *s = ts__slot(a, host, false, now);
@@ -93,10 +80,8 @@ bool ts_admin__login_refused(ts_admin *a, const char *peer, uint64_t now, uint64
     return false;
 }
 
-void ts_admin__login_outcome(ts_admin *a, const char *peer, bool ok, uint64_t now)
+void ts_admin__login_outcome(ts_admin *a, const char *host, bool ok, uint64_t now)
 {
-    char host[48];
-    ts__host(peer, host, sizeof host);
     if (ok) {
         struct ts_admin__guard_slot *s = ts__slot(a, host, false, now);
         if (s != NULL)

@@ -94,6 +94,7 @@ struct ts_admin__job {
     ts_tls_peer cert;
     bool has_cert;
     char peer[64];
+    char addr[48]; /* the peer's address without the port */
     char requested_with[64];
     ts_live_station *live;
     size_t nlive;
@@ -129,10 +130,10 @@ struct ts_admin__job {
 /* ---------------------------------------------------------------- login guard
  * (server/admin/ts_admin_guard.c; loop thread) */
 
-/* Whether a login from peer ("host:port") must be refused now, and when to
- * try again; *why is the message. */
-bool ts_admin__login_refused(ts_admin *a, const char *peer, uint64_t now, uint64_t *retry_s, const char **why);
-void ts_admin__login_outcome(ts_admin *a, const char *peer, bool ok, uint64_t now);
+/* Whether a login from host (an address, ts_http_req.addr) must be refused
+ * now, and when to try again; *why is the message. */
+bool ts_admin__login_refused(ts_admin *a, const char *host, uint64_t now, uint64_t *retry_s, const char **why);
+void ts_admin__login_outcome(ts_admin *a, const char *host, bool ok, uint64_t now);
 /* Lifts the blocks of one address (NULL or "": every block, the global one
  * too); returns how many addresses were blocked. */
 size_t ts_admin__login_unblock(ts_admin *a, const char *address);
