@@ -565,7 +565,7 @@ static void ts__rekey(ts_agent *a, const char *why)
 static void ts__clock_problem(ts_agent *a, const char *district_says)
 {
     char msg[512];
-    uint64_t stamps = ts_store_clock_ahead_ms(a->store), bound = 5 * 60000;
+    uint64_t stamps = ts_store_clock_ahead_ms(a->store), bound = TS_HLC_DEFAULT_MAX_AHEAD_MS;
     ts_store_meta_get_u64(a->store, "district_clock_bound_ms", &bound);
     if (llabs(a->skew_ms) < 60000 && stamps > bound) {
         time_t clears = time(NULL) + (time_t)((stamps - bound) / 1000);
@@ -769,7 +769,7 @@ static void ts__on_welcome(ts_agent *a, const ts_msg_welcome *w)
     int64_t skew = (int64_t)ts_wall_ms() - (int64_t)w->time;
     a->skew_ms = skew;
     /* which of our stamps the district can never have taken (clock-fix) */
-    ts__status_u64(a, "district_clock_bound_ms", w->max_clock_ahead ? w->max_clock_ahead : 5 * 60000);
+    ts__status_u64(a, "district_clock_bound_ms", w->max_clock_ahead ? w->max_clock_ahead : TS_HLC_DEFAULT_MAX_AHEAD_MS);
     ts__status(a, "connected", "1");
     ts__status(a, "last_error", "");
     ts__status_u64(a, "last_connect_ok_ms", ts_wall_ms());

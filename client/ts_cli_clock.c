@@ -13,10 +13,6 @@
 #include "client/ts_cli_int.h"
 #include "common/ts_hlc.h"
 
-/* The district's skew bound when it never said (its default): stamps within
- * it may have been accepted and must keep their stamps. */
-#define TS__DEFAULT_BOUND_MS (5u * 60u * 1000u)
-
 static void ts__duration(uint64_t ms, char *out, size_t size)
 {
     uint64_t min = ms / 60000;
@@ -45,7 +41,7 @@ int ts_cli_clock_fix(ts_cli *cli, int argc, char **argv)
     int rc = ts_cli__open(cli, &x, !yes);
     if (rc != 0)
         return rc;
-    uint64_t ahead = ts_store_clock_ahead_ms(x.store), bound = TS__DEFAULT_BOUND_MS;
+    uint64_t ahead = ts_store_clock_ahead_ms(x.store), bound = TS_HLC_DEFAULT_MAX_AHEAD_MS; /* when the district never said */
     ts_store_meta_get_u64(x.store, "district_clock_bound_ms", &bound);
     char dur[48], now_s[40];
     ts__duration(ahead, dur, sizeof dur);
