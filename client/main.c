@@ -50,6 +50,7 @@ static void usage(FILE *out)
                  "  -c, --config FILE    configuration file (default DIR/tramsync.conf)\n"
                  "      --set SEC.KEY=V  override one setting\n"
                  "      --json           machine-readable output\n"
+                 "      --lang vi|en     language of messages (default: Vietnamese, English in an English locale)\n"
                  "  -V, --version        the version\n"
                  "`tramsync COMMAND --help` explains each command. Exit codes: 0 ok, 1 error, 2 usage,\n"
                  "3 not found, 4 invalid value or record, 5 not allowed.\n");
@@ -62,6 +63,7 @@ int main(int argc, char **argv)
     const char *env = getenv("TRAMSYNC_DIR");
     cli.data_dir = env && *env ? env : "/var/lib/tramsync";
     cli.overrides = ts_xcalloc((size_t)argc + 1, sizeof *cli.overrides);
+    const char *lang = NULL;
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
         const char *a = argv[i];
@@ -73,6 +75,8 @@ int main(int argc, char **argv)
             cli.overrides[cli.noverrides++] = argv[++i];
         else if (strcmp(a, "--json") == 0)
             cli.json = true;
+        else if (strcmp(a, "--lang") == 0 && i + 1 < argc)
+            lang = argv[++i];
         else if (strcmp(a, "-V") == 0 || strcmp(a, "--version") == 0) {
             printf("tramsync %s (protocol %d-%d)\n", TS_VERSION, TS_PROTO_VERSION_MIN, TS_PROTO_VERSION_MAX);
             free(cli.overrides);
@@ -87,6 +91,11 @@ int main(int argc, char **argv)
             free(cli.overrides);
             return TS_EXIT_USAGE;
         }
+    }
+    if (ts_cli_pick_language(&cli, lang) < 0) {
+        fprintf(stderr, "tramsync: --lang: vi or en\n");
+        free(cli.overrides);
+        return TS_EXIT_USAGE;
     }
     if (i == argc) {
         usage(stderr);

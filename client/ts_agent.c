@@ -1,4 +1,5 @@
 #include "client/ts_agent.h"
+#include "client/ts_agent_status.h"
 #include "client/ts_station_notices.h"
 
 #include <errno.h>
@@ -167,7 +168,9 @@ struct ts_agent {
     uint32_t replaced;         /* sessions lately replaced by another agent with this certificate */
     bool bye_received;
     char bye_reason[128];
-    int lock_fd;               /* <data_dir>/agent.lock, held while running */
+    int lock_fd;               /* <database>-agent.lock, held while running */
+    ts_agent_status status;    /* what `tramsync status` reads, even when the database cannot be written */
+    bool storage_failing;      /* the last write to the database failed */
     bool rekey_now;
     bool stopping;
     void (*stop_done)(ts_agent *a, void *arg);
@@ -185,14 +188,54 @@ static const char *ts__code(const ts_agent *a)
 
 static void ts__status(ts_agent *a, const char *key, const char *value)
 {
-    if (ts_store_meta_set(a->store, key, value) < 0)
-        ts_log_warn("status_write_failed", "key=%s", key);
+    ts_agent_status_set(&a->status, key, value);
 }
 
 static void ts__status_u64(ts_agent *a, const char *key, uint64_t value)
 {
-    if (ts_store_meta_set_u64(a->store, key, value) < 0)
-        ts_log_warn("status_write_failed", "key=%s", key);
+    ts_agent_status_set_u64(&a->status, key, value);
+}
+
+/* The station database could not be written (a full disk, most often):
+ * staff must see it in `status`, which reads the status file, not the
+ * database. Cleared by the next write that works. */
+static void ts__storage_failed(ts_agent *a, const char *what, const ts_error *err)
+{
+    if (err->code != TS_ESTORAGE)
+        return;
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s: %s", what, err->msg);
+    if (!a->storage_failing)
+        ts_log_error("storage_failing", "station=%s what=%s reason=%s", ts__code(a), what, err->msg);
+    a->storage_failing = true;
+    ts__status(a, "storage_problem", msg);
+    ts__status_u64(a, "storage_problem_ms", ts_wall_ms());
+}
+
+static void ts__storage_ok(ts_agent *a)
+{
+    if (!a->storage_failing)
+        return;
+    a->storage_failing = false;
+    ts_log_info("storage_recovered", "station=%s", ts__code(a));
+    ts__status(a, "storage_problem", "");
+}
+
+/* Sync state that must outlive the process goes into the database. */
+static void ts__keep(ts_agent *a, const char *key, const char *value)
+{
+    ts_error err;
+    if (ts_store_meta_set(a->store, key, value) < 0) {
+        ts_error_set(&err, TS_ESTORAGE, "cannot save %s", key);
+        ts__storage_failed(a, "saving sync state", &err);
+    }
+}
+
+static void ts__keep_u64(ts_agent *a, const char *key, uint64_t value)
+{
+    char v[24];
+    snprintf(v, sizeof v, "%" PRIu64, value);
+    ts__keep(a, key, v);
 }
 
 static void ts__error(ts_agent *a, const char *what, const char *detail)
@@ -510,6 +553,7 @@ static void ts__push(ts_agent *a)
     for (;;) {
         if (ts_store_pending(a->store, acked, limit, &a->push_page, &err) < 0) {
             ts_log_error("pending_failed", "station=%s reason=%s", ts__code(a), err.msg);
+            ts__storage_failed(a, "reading the changes to send", &err);
             ts_buf_free(&frame);
             return;
         }
@@ -551,6 +595,7 @@ static void ts__rekey(ts_agent *a, const char *why)
     ts_error err;
     if (ts_store_rekey(a->store, &err) < 0) {
         ts_log_error("rekey_failed", "station=%s reason=%s", ts__code(a), err.msg);
+        ts__storage_failed(a, "taking a new replica id", &err);
         ts__error(a, "rekey", err.msg);
         return;
     }
@@ -583,6 +628,11 @@ static void ts__clock_problem(ts_agent *a, const char *district_says)
     } else {
         snprintf(msg, sizeof msg, "%s: fix this PC's date and time", district_says ? district_says : "clock ahead");
     }
+    /* `clock-fix` (another process) moves hlc_epoch: status then knows this
+     * complaint is about stamps that are gone */
+    uint64_t epoch = 0;
+    ts_store_meta_get_u64(a->store, "hlc_epoch", &epoch);
+    ts__status_u64(a, "clock_problem_epoch", epoch);
     ts__status(a, "clock_problem", msg);
 }
 
@@ -626,16 +676,19 @@ static void ts__on_push_ack(ts_agent *a, const ts_msg_push_ack *ack)
             const ts_change *c = &a->push_page.items[i];
             ts_log_warn("change_rejected", "station=%s table=%s id=%s code=%s reason=%s", ts__code(a), c->table, c->id,
                         ts_err_name(-(int)r->code), r->reason ? r->reason : "");
-            ts_store_mark_rejected(a->store, c, -(int)r->code, r->reason, &err);
+            if (ts_store_mark_rejected(a->store, c, -(int)r->code, r->reason, &err) < 0)
+                ts__storage_failed(a, "noting a refused change", &err);
         } else if (r->outcome == TS_OUTCOME_CONFLICT) {
             conflicts++;
         }
     }
     if (ts_store_ack_pushed(a->store, a->push_upto, &err) < 0) {
         ts_log_error("ack_store_failed", "station=%s reason=%s", ts__code(a), err.msg);
+        ts__storage_failed(a, "noting what the district acknowledged", &err);
         ts__disconnect(a, TS_ESTORAGE);
         return;
     }
+    ts__storage_ok(a);
     ts_log_info("pushed", "station=%s batch=%" PRIu64 " changes=%u rejected=%u conflicts=%u", ts__code(a), a->batch,
                 ack->nresults, rejected, conflicts);
     ts__status(a, "clock_problem", "");
@@ -675,6 +728,7 @@ static void ts__on_changes(ts_agent *a, const ts_msg_changes *ch)
             free(res);
             ts_log_error("apply_failed", "station=%s reason=%s", ts__code(a), err.msg);
             ts__error(a, "cannot store changes from the district", err.msg);
+            ts__storage_failed(a, "storing changes from the district", &err);
             ts__disconnect(a, rc);
             return;
         }
@@ -687,18 +741,21 @@ static void ts__on_changes(ts_agent *a, const ts_msg_changes *ch)
                 merged++;
         }
         free(res);
+        ts__storage_ok(a);
         ts_log_info("pulled", "station=%s changes=%zu cursor=%" PRIu64 " live=%s merged=%u", ts__code(a), n,
                     ch->cursor, ch->live ? "true" : "false", merged);
         size_t delivered = 0;
-        if (ts_station_mark_delivered(a->store, &delivered, &err) < 0)
+        if (ts_station_mark_delivered(a->store, &delivered, &err) < 0) {
             ts_log_error("mark_delivered_failed", "station=%s reason=%s", ts__code(a), err.msg);
+            ts__storage_failed(a, "marking notices delivered", &err);
+        }
         if (merged || delivered)
             ts__push(a); /* merges hold writes the district has not seen; deliveries tell it at once */
     }
     /* only after the changes are committed does the cursor move */
     if (ch->cursor > a->cursor) {
         a->cursor = ch->cursor;
-        ts__status_u64(a, "pull_cursor", a->cursor);
+        ts__keep_u64(a, "pull_cursor", a->cursor);
     }
     if (!ch->live) {
         a->pull_inflight = false;
@@ -743,18 +800,20 @@ static void ts__on_welcome(ts_agent *a, const ts_msg_welcome *w)
         ts_log_warn("cursor_reset", "station=%s old_server_db=%s new_server_db=%s", ts__code(a),
                     a->server_db[0] ? a->server_db : "-", w->server_db);
         a->cursor = 0;
-        ts__status_u64(a, "pull_cursor", 0);
+        ts__keep_u64(a, "pull_cursor", 0);
         if (other_db) {
             /* a new district database: give it everything this station owns */
             uint64_t n = 0;
-            if (ts_store_repush_owned(a->store, &n, &err) < 0)
+            if (ts_store_repush_owned(a->store, &n, &err) < 0) {
                 ts_log_error("repush_failed", "station=%s reason=%s", ts__code(a), err.msg);
+                ts__storage_failed(a, "preparing to send everything again", &err);
+            }
             else
                 ts_log_warn("repush_owned", "station=%s records=%" PRIu64, ts__code(a), n);
         }
     }
     snprintf(a->server_db, sizeof a->server_db, "%s", w->server_db);
-    ts__status(a, "server_db", a->server_db);
+    ts__keep(a, "server_db", a->server_db);
     a->max_frame = w->max_frame < TS_PROTO_HARD_MAX_FRAME ? w->max_frame : TS_PROTO_HARD_MAX_FRAME;
     a->heartbeat_ms = w->heartbeat ? w->heartbeat * 1000 : 60000;
     /* a path that stops forwarding (no FIN, no RST) is noticed by its
@@ -769,7 +828,7 @@ static void ts__on_welcome(ts_agent *a, const ts_msg_welcome *w)
     int64_t skew = (int64_t)ts_wall_ms() - (int64_t)w->time;
     a->skew_ms = skew;
     /* which of our stamps the district can never have taken (clock-fix) */
-    ts__status_u64(a, "district_clock_bound_ms", w->max_clock_ahead ? w->max_clock_ahead : TS_HLC_DEFAULT_MAX_AHEAD_MS);
+    ts__keep_u64(a, "district_clock_bound_ms", w->max_clock_ahead ? w->max_clock_ahead : TS_HLC_DEFAULT_MAX_AHEAD_MS);
     ts__status(a, "connected", "1");
     ts__status(a, "last_error", "");
     ts__status_u64(a, "last_connect_ok_ms", ts_wall_ms());
@@ -794,10 +853,14 @@ static void ts__on_notice(ts_agent *a, const ts_msg_notice *n)
     free(res);
     if (rc < 0) {
         ts_log_error("notice_store_failed", "station=%s notice=%s reason=%s", ts__code(a), n->id, err.msg);
+        ts__storage_failed(a, "storing a notice", &err);
         return; /* not acknowledged: it comes again */
     }
-    if (ts_station_mark_delivered(a->store, &delivered, &err) < 0)
+    ts__storage_ok(a);
+    if (ts_station_mark_delivered(a->store, &delivered, &err) < 0) {
         ts_log_error("mark_delivered_failed", "station=%s reason=%s", ts__code(a), err.msg);
+        ts__storage_failed(a, "marking notices delivered", &err);
+    }
     ts_log_info("notice_received", "station=%s notice=%s urgency=%s seq=%" PRIu64 " newly_delivered=%zu", ts__code(a),
                 n->id, n->urgency, n->seq, delivered);
     ts_msg ack;
@@ -986,9 +1049,14 @@ int ts_agent_start(ts_agent **out, uv_loop_t *loop, const ts_agent_config *cfg, 
     a->max_frame = a->limits.max_frame;
     ts_change_page_init(&a->push_page);
 
+    a->status.fd = -1;
     int rc = ts__lock(a, err);
     if (rc < 0)
         goto fail_cfg;
+    /* ours from here on: the lock says no other agent writes it */
+    ts_error serr;
+    if (ts_agent_status_open(&a->status, a->cfg.database, &serr) < 0)
+        ts_log_warn("status_file_failed", "station=%s reason=%s", ts__code(a), serr.msg);
     rc = a->cfg.tables[0] ? ts_registry_load_file(&a->reg, a->cfg.tables, err) : ts_registry_load_default(&a->reg, err);
     if (rc < 0)
         goto fail_cfg;
@@ -999,8 +1067,10 @@ int ts_agent_start(ts_agent **out, uv_loop_t *loop, const ts_agent_config *cfg, 
     opt.registry = &a->reg;
     opt.station = a->cfg.code;
     opt.synchronous = (ts_sync_mode)ts__sync_mode(a->cfg.synchronous);
-    if ((rc = ts_store_open(&a->store, &opt, err)) < 0)
+    if ((rc = ts_store_open(&a->store, &opt, err)) < 0) {
+        ts__storage_failed(a, "opening the database", err);
         goto fail_reg;
+    }
     ts_tls_config tc;
     ts_tls_config_init(&tc, false);
     tc.ca_file = a->cfg.ca;
@@ -1015,6 +1085,12 @@ int ts_agent_start(ts_agent **out, uv_loop_t *loop, const ts_agent_config *cfg, 
     }
     ts_store_meta_get_u64(a->store, "pull_cursor", &a->cursor);
     ts_store_meta_get(a->store, "server_db", a->server_db, sizeof a->server_db);
+    if (ts_agent_status_get(&a->status, "last_sync_ok_ms")[0] == '\0') {
+        /* the first run with a status file: the database kept it before */
+        uint64_t last_sync = 0;
+        if (ts_store_meta_get_u64(a->store, "last_sync_ok_ms", &last_sync) == 0 && last_sync)
+            ts__status_u64(a, "last_sync_ok_ms", last_sync);
+    }
 
     uv_timer_t *timers[] = {&a->retry_timer, &a->sync_timer, &a->poll_timer, &a->debounce_timer, &a->ping_timer};
     for (size_t i = 0; i < sizeof timers / sizeof *timers; i++) {
@@ -1039,6 +1115,11 @@ fail_store:
 fail_reg:
     ts_registry_free(&a->reg);
 fail_cfg:
+    if (a->status.fd >= 0) {
+        ts__error(a, "the agent could not start", err->msg);
+        ts__status(a, "connected", "0");
+    }
+    ts_agent_status_close(&a->status);
     if (a->lock_fd >= 0)
         close(a->lock_fd);
     ts_change_page_free(&a->push_page);
@@ -1097,8 +1178,8 @@ void ts_agent_free(ts_agent *a)
     if (a == NULL)
         return;
     sqlite3_finalize(a->data_version_q);
-    if (a->store)
-        ts_store_meta_set(a->store, "connected", "0");
+    ts__status(a, "connected", "0");
+    ts_agent_status_close(&a->status);
     ts_store_close(a->store);
     ts_tls_ctx_unref(a->tls);
     ts_registry_free(&a->reg);

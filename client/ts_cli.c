@@ -30,6 +30,25 @@ int ts_cli_exit_code(int err)
     }
 }
 
+int ts_cli_pick_language(ts_cli *cli, const char *lang)
+{
+    if (lang == NULL) {
+        /* the first of these that is set decides, as for gettext */
+        static const char *const vars[] = {"LC_ALL", "LC_MESSAGES", "LANG"};
+        for (size_t i = 0; i < sizeof vars / sizeof *vars && lang == NULL; i++) {
+            const char *v = getenv(vars[i]);
+            if (v && *v)
+                lang = v;
+        }
+        cli->en = lang != NULL && strncmp(lang, "en", 2) == 0;
+        return 0;
+    }
+    if (strcmp(lang, "vi") != 0 && strcmp(lang, "en") != 0)
+        return -1;
+    cli->en = strcmp(lang, "en") == 0;
+    return 0;
+}
+
 int ts_cli__fail(const ts_cli *cli, int code, const char *fmt, ...)
 {
     char msg[600];

@@ -24,6 +24,7 @@ typedef struct ts_cli {
     const char *data_dir;
     const char *config;
     bool json;
+    bool en; /* English: --lang en, or an English locale; Vietnamese otherwise */
     char **overrides;
     int noverrides;
 } ts_cli;
@@ -48,6 +49,11 @@ int ts_cli_progress(ts_cli *cli, int argc, char **argv);
 int ts_cli_report(ts_cli *cli, int argc, char **argv);
 int ts_cli_tasks(ts_cli *cli, int argc, char **argv);
 int ts_cli_clock_fix(ts_cli *cli, int argc, char **argv);
+
+/* Staff read Vietnamese first: English only when asked for (--lang en) or
+ * when the locale (LC_ALL, LC_MESSAGES, LANG) is English. lang: the
+ * --lang value or NULL. 0, or -1 for a language not offered. */
+int ts_cli_pick_language(ts_cli *cli, const char *lang);
 
 /* Maps a TS_E* code to an exit code. */
 int ts_cli_exit_code(int err);

@@ -3,12 +3,17 @@
  * district) and conflicts (what the merge rules decided). Both only read what
  * the agent and the store recorded; neither writes. */
 #include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include <jansson.h>
 
+#include "client/ts_agent_status.h"
 #include "client/ts_cli_int.h"
+#include "common/ts_text.h"
+#include "common/ts_xmalloc.h"
 
 static void ts__format_time(uint64_t ms, char *out, size_t size)
 {
@@ -24,11 +29,79 @@ static void ts__format_time(uint64_t ms, char *out, size_t size)
 
 /* ---------------------------------------------------------------- status */
 
+static void ts__when(const ts_cli *cli, uint64_t ms, char *out, size_t size)
+{
+    if (ms == 0 && !cli->en)
+        snprintf(out, size, "chưa lần nào");
+    else
+        ts__format_time(ms, out, size);
+}
+
+#define TS__L(cli, in_vi, in_en) ((cli)->en ? (in_en) : (in_vi))
+
+/* A label in a column of its own width: Vietnamese is UTF-8, so no %-20s. */
+static void ts__row(const char *label, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void ts__row(const char *label, const char *fmt, ...)
+{
+    ts_text_col(stdout, label, 22);
+    va_list ap;
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    fputc('\n', stdout);
+}
+
+/* What the agent last said, from its status file; from the database for an
+ * agent of a version before the file (it kept these in meta). */
+typedef struct ts__agent_said {
+    bool from_file;
+    uint64_t last_sync, alive, connect_ok, storage_ms, clock_epoch;
+    char connected[8], last_error[TS_AGENT_STATUS_VALUE], clock[TS_AGENT_STATUS_VALUE], skew[32];
+    char storage[TS_AGENT_STATUS_VALUE];
+} ts__agent_said;
+
+static void ts__read_agent(ts_cli__ctx *x, ts__agent_said *o)
+{
+    memset(o, 0, sizeof *o);
+    ts_agent_status *f = ts_xmalloc(sizeof *f);
+    if (ts_agent_status_load(f, x->cfg.database) == 0) {
+        o->from_file = true;
+        o->last_sync = ts_agent_status_get_u64(f, "last_sync_ok_ms");
+        o->alive = ts_agent_status_get_u64(f, "agent_alive_ms");
+        o->connect_ok = ts_agent_status_get_u64(f, "last_connect_ok_ms");
+        o->storage_ms = ts_agent_status_get_u64(f, "storage_problem_ms");
+        o->clock_epoch = ts_agent_status_get_u64(f, "clock_problem_epoch");
+        snprintf(o->connected, sizeof o->connected, "%s", ts_agent_status_get(f, "connected"));
+        snprintf(o->last_error, sizeof o->last_error, "%s", ts_agent_status_get(f, "last_error"));
+        snprintf(o->clock, sizeof o->clock, "%s", ts_agent_status_get(f, "clock_problem"));
+        snprintf(o->skew, sizeof o->skew, "%s", ts_agent_status_get(f, "clock_skew_ms"));
+        snprintf(o->storage, sizeof o->storage, "%s", ts_agent_status_get(f, "storage_problem"));
+        /* a complaint about stamps that `clock-fix` has replaced since */
+        uint64_t epoch = 0;
+        ts_store_meta_get_u64(x->store, "hlc_epoch", &epoch);
+        if (o->clock[0] && epoch != o->clock_epoch)
+            o->clock[0] = '\0';
+    } else {
+        ts_store_meta_get_u64(x->store, "last_sync_ok_ms", &o->last_sync);
+        ts_store_meta_get_u64(x->store, "agent_alive_ms", &o->alive);
+        ts_store_meta_get_u64(x->store, "last_connect_ok_ms", &o->connect_ok);
+        ts_store_meta_get(x->store, "connected", o->connected, sizeof o->connected);
+        ts_store_meta_get(x->store, "last_error", o->last_error, sizeof o->last_error);
+        ts_store_meta_get(x->store, "clock_problem", o->clock, sizeof o->clock);
+        ts_store_meta_get(x->store, "clock_skew_ms", o->skew, sizeof o->skew);
+    }
+    free(f);
+}
+
 int ts_cli_status(ts_cli *cli, int argc, char **argv)
 {
-    static const char help[] =
+    static const char help_vi[] =
+        "cách dùng: tramsync [-d THƯ_MỤC] [--json] status [--brief]\n\nLần đồng bộ cuối, thay đổi chờ gửi, xung đột, "
+        "máy chủ có\nkết nối được không, và lỗi nếu có (kể cả khi ổ đĩa đầy). --brief: một dòng.\n";
+    static const char help_en[] =
         "usage: tramsync [-d DIR] [--json] status [--brief]\n\nWhen this station last synced, what waits to be sent,\n"
-        "conflicts, and whether the district server is reachable. --brief: one line.\n";
+        "conflicts, whether the district server is reachable, and any failure (a full disk too).\n--brief: one line.\n";
+    const char *help = TS__L(cli, help_vi, help_en);
     if (ts_cli__wants_help(argc, argv)) {
         fputs(help, stdout);
         return 0;
@@ -40,57 +113,73 @@ int ts_cli_status(ts_cli *cli, int argc, char **argv)
     int rc = ts_cli__open(cli, &x, true);
     if (rc != 0)
         return rc;
-    uint64_t last_sync = 0, alive = 0, pending = 0, conflicts = 0, rejected = 0, cursor = 0, connect_ok = 0;
-    char connected[8] = "", last_error[600] = "", clock[300] = "", server_db[64] = "", skew[32] = "";
-    ts_store_meta_get_u64(x.store, "last_sync_ok_ms", &last_sync);
-    ts_store_meta_get_u64(x.store, "agent_alive_ms", &alive);
+    ts__agent_said *ag = ts_xmalloc(sizeof *ag);
+    ts__read_agent(&x, ag);
+    uint64_t pending = 0, conflicts = 0, rejected = 0, cursor = 0;
     ts_store_meta_get_u64(x.store, "pull_cursor", &cursor);
-    ts_store_meta_get_u64(x.store, "last_connect_ok_ms", &connect_ok);
-    ts_store_meta_get(x.store, "connected", connected, sizeof connected);
-    ts_store_meta_get(x.store, "last_error", last_error, sizeof last_error);
-    ts_store_meta_get(x.store, "clock_problem", clock, sizeof clock);
-    ts_store_meta_get(x.store, "server_db", server_db, sizeof server_db);
-    ts_store_meta_get(x.store, "clock_skew_ms", skew, sizeof skew);
     ts_store_pending_count(x.store, &pending);
     ts_store_conflict_count(x.store, true, &conflicts);
     ts_store_rejected_count(x.store, &rejected);
     uint64_t now = ts_wall_ms();
-    bool agent_running = alive != 0 && now - alive < 30000;
-    bool reachable = agent_running && strcmp(connected, "1") == 0;
-    char t_sync[40], t_alive[40];
-    ts__format_time(last_sync, t_sync, sizeof t_sync);
-    ts__format_time(alive, t_alive, sizeof t_alive);
+    bool agent_running = ag->alive != 0 && now - ag->alive < 30000;
+    bool reachable = agent_running && strcmp(ag->connected, "1") == 0;
+    char t_sync[40], t_alive[40], t_storage[40];
+    ts__when(cli, ag->last_sync, t_sync, sizeof t_sync);
+    ts__when(cli, ag->alive, t_alive, sizeof t_alive);
+    ts__when(cli, ag->storage_ms, t_storage, sizeof t_storage);
     if (brief && !cli->json) {
-        printf("%-12s last sync %s, %" PRIu64 " pending, %" PRIu64 " conflict(s), %s%s%s\n", x.cfg.code, t_sync, pending,
-               conflicts, reachable ? "connected" : agent_running ? "OFFLINE (retrying)" : "agent not running",
-               clock[0] ? ", CLOCK PROBLEM" : "", rejected ? ", some changes refused" : "");
+        const char *link = reachable       ? TS__L(cli, "đang kết nối", "connected")
+                           : agent_running ? TS__L(cli, "MẤT KẾT NỐI (đang thử lại)", "OFFLINE (retrying)")
+                                           : TS__L(cli, "agent không chạy", "agent not running");
+        printf(TS__L(cli, "%s: đồng bộ cuối %s, %" PRIu64 " chờ gửi, %" PRIu64 " xung đột, %s%s%s%s\n",
+                     "%s: last sync %s, %" PRIu64 " pending, %" PRIu64 " conflict(s), %s%s%s%s\n"),
+               x.cfg.code, t_sync, pending, conflicts, link,
+               ag->storage[0] ? TS__L(cli, ", LỖI GHI DỮ LIỆU (ổ đĩa?)", ", STORAGE FAILING (disk?)") : "",
+               ag->clock[0] ? TS__L(cli, ", LỖI ĐỒNG HỒ", ", CLOCK PROBLEM") : "",
+               rejected ? TS__L(cli, ", có thay đổi bị từ chối", ", some changes refused") : "");
     } else if (cli->json) {
-        json_t *o = json_pack("{s:s,s:s,s:s,s:I,s:b,s:b,s:I,s:I,s:I,s:I,s:s,s:s,s:s}", "station", x.cfg.code, "replica",
-                              ts_store_replica(x.store)->b, "server", x.cfg.address, "last_sync_ok_ms",
-                              (json_int_t)last_sync, "agent_running", agent_running, "server_reachable", reachable,
+        json_t *o = json_pack("{s:s,s:s,s:s,s:I,s:b,s:b,s:I,s:I,s:I,s:I,s:s,s:s,s:s,s:s,s:I}", "station", x.cfg.code,
+                              "replica", ts_store_replica(x.store)->b, "server", x.cfg.address, "last_sync_ok_ms",
+                              (json_int_t)ag->last_sync, "agent_running", agent_running, "server_reachable", reachable,
                               "pending_changes", (json_int_t)pending, "conflicts", (json_int_t)conflicts, "rejected",
-                              (json_int_t)rejected, "cursor", (json_int_t)cursor, "last_error", last_error,
-                              "clock_problem", clock, "clock_skew_ms", skew);
+                              (json_int_t)rejected, "cursor", (json_int_t)cursor, "last_error", ag->last_error,
+                              "clock_problem", ag->clock, "clock_skew_ms", ag->skew, "storage_problem", ag->storage,
+                              "storage_problem_since_ms", (json_int_t)(ag->storage[0] ? ag->storage_ms : 0));
         ts_cli__print_json(o);
         json_decref(o);
     } else {
-        printf("Trạm / station     %s\n", x.cfg.code);
-        printf("Lần đồng bộ cuối   %s   (last successful sync)\n", t_sync);
-        printf("Chờ gửi            %" PRIu64 " change(s) waiting to be sent\n", pending);
-        printf("Xung đột           %" PRIu64 " unresolved conflict(s)\n", conflicts);
+        ts__row(TS__L(cli, "Trạm", "Station"), "%s", x.cfg.code);
+        ts__row(TS__L(cli, "Đồng bộ lần cuối", "Last sync"), "%s", t_sync);
+        ts__row(TS__L(cli, "Chờ gửi", "Waiting to send"), TS__L(cli, "%" PRIu64 " thay đổi", "%" PRIu64 " change(s)"),
+                pending);
+        ts__row(TS__L(cli, "Xung đột", "Conflicts"),
+                TS__L(cli, "%" PRIu64 " chưa giải quyết", "%" PRIu64 " unresolved"), conflicts);
         if (rejected)
-            printf("Bị từ chối         %" PRIu64 " change(s) refused by the district (see the agent log)\n", rejected);
-        printf("Máy chủ            %s — %s\n", x.cfg.address,
-               reachable       ? "reachable, connected"
-               : agent_running ? "not reachable now (the agent keeps retrying)"
-                               : "unknown: the agent is not running (tramsync run)");
+            ts__row(TS__L(cli, "Bị từ chối", "Refused"),
+                    TS__L(cli, "%" PRIu64 " thay đổi bị trung tâm từ chối (xem nhật ký của agent)",
+                          "%" PRIu64 " change(s) refused by the district (see the agent log)"),
+                    rejected);
+        ts__row(TS__L(cli, "Máy chủ", "Server"), "%s — %s", x.cfg.address,
+                reachable       ? TS__L(cli, "đang kết nối", "reachable, connected")
+                : agent_running ? TS__L(cli, "chưa kết nối được (agent đang tự thử lại)",
+                                        "not reachable now (the agent keeps retrying)")
+                                : TS__L(cli, "chưa rõ: agent không chạy (tramsync run)",
+                                        "unknown: the agent is not running (tramsync run)"));
         if (!agent_running)
-            printf("Agent last seen    %s\n", t_alive);
-        if (last_error[0])
-            printf("Last error         %s\n", last_error);
-        if (clock[0])
-            printf("Clock problem      %s\n", clock);
+            ts__row(TS__L(cli, "Agent chạy lần cuối", "Agent last seen"), "%s", t_alive);
+        if (ag->storage[0])
+            ts__row(TS__L(cli, "LỖI GHI DỮ LIỆU", "STORAGE FAILING"),
+                    TS__L(cli, "từ %s không ghi được vào cơ sở dữ liệu của trạm (%s). Hãy giải phóng dung lượng ổ "
+                               "đĩa; agent tự thử lại, không mất dữ liệu đã lưu.",
+                          "since %s the station database cannot be written (%s). Free disk space; the agent retries "
+                          "by itself and loses nothing already saved."),
+                    t_storage, ag->storage);
+        if (ag->last_error[0])
+            ts__row(TS__L(cli, "Lỗi gần nhất", "Last error"), "%s", ag->last_error);
+        if (ag->clock[0])
+            ts__row(TS__L(cli, "Đồng hồ", "Clock problem"), "%s", ag->clock);
     }
+    free(ag);
     ts_cli__close(&x);
     return 0;
 }

@@ -14,6 +14,10 @@
  *  6. a PC clock three hours ahead (libfaketime, on the release programs),
  *     then fixed: `status` says what is wrong and when it clears, and
  *     `tramsync clock-fix --yes` gets the refused changes through at once
+ *  7. the station's disk fills up (a small tmpfs, really full): `status`
+ *     still runs and says the database cannot be written, in both
+ *     languages, while the agent keeps running; space freed, it clears and
+ *     what the district sent meanwhile arrives
  */
 #include <errno.h>
 #include <signal.h>
@@ -30,8 +34,10 @@
 #include "common/ts_xmalloc.h"
 #include "tests/support/ts_test.h"
 #include "tests/support/ts_test_daemon.h"
+#include "tests/support/ts_test_http.h"
 #include "tests/support/ts_test_pki.h"
 #include "tests/support/ts_test_proxy.h"
+#include "tests/support/ts_test_smallfs.h"
 #include "tests/support/ts_test_station.h"
 #include "tests/support/ts_test_store.h"
 #include "tests/support/ts_test_watchdog.h"
@@ -47,6 +53,7 @@ typedef struct env {
     bool proxy_on;
     ts_test_station st[2];
     int nst;
+    char *small; /* a small tmpfs mounted here, when not NULL */
     bool passed;
 } env;
 
@@ -77,6 +84,10 @@ static int teardown(void **state)
         ts_test_log_tail(e->d.log, 30);
     if (e->proxy_on)
         ts_test_proxy_stop(&e->proxy);
+    if (e->small) {
+        ts_test_smallfs_unmount(e->small);
+        free(e->small);
+    }
     ts_test_daemon_free(&e->d);
     ts_test_pki_free(&e->pki);
     ts_tmpdir_remove(e->dir);
@@ -441,9 +452,157 @@ static void test_clock_ahead_then_fixed(void **state)
     e->passed = true;
 }
 
+/* ================================================================ 7. a full station disk */
+
+static int smallfs_rc;
+
+/* The admin API with the district admin's certificate: the HTTP status. */
+static int admin_post(env *e, const char *path, const char *body)
+{
+    char *cert = ts_test_pki_cert(&e->pki, "admin"), *key = ts_test_pki_key(&e->pki, "admin");
+    ts_th_opts o = {e->pki.ca, cert, key, NULL};
+    ts_th_resp r;
+    int code = ts_th_call(e->d.admin_port, &o, "POST", path, NULL, "application/json", body, &r) < 0 ? -1 : r.status;
+    if (code >= 0)
+        ts_th_resp_free(&r);
+    free(cert);
+    free(key);
+    return code;
+}
+
+static json_t *status_json(ts_test_station *s)
+{
+    char *txt = NULL;
+    int rc = ts_test_station_cli(s, &txt, "--json", "status", NULL);
+    json_t *o = rc == 0 ? json_loads(txt, 0, NULL) : NULL;
+    free(txt);
+    return o;
+}
+
+/* The station's population in its copy of the directory, or -1. */
+static long station_population(ts_test_station *s)
+{
+    char *txt = NULL;
+    long v = -1;
+    if (ts_test_station_cli(s, &txt, "--json", "get", "stations", BN, NULL) == 0) {
+        json_t *o = json_loads(txt, 0, NULL);
+        json_t *f = json_object_get(o, "fields");
+        json_t *p = json_object_get(f ? f : o, "population");
+        if (json_is_integer(p))
+            v = (long)json_integer_value(p);
+        json_decref(o);
+    }
+    free(txt);
+    return v;
+}
+
+static bool wait_population(ts_test_station *s, long want, int timeout_ms)
+{
+    uint64_t t0 = ts_test_now_ms();
+    while (ts_test_now_ms() - t0 < (uint64_t)timeout_ms) {
+        if (station_population(s) == want)
+            return true;
+        ts_test_sleep_ms(200);
+    }
+    return false;
+}
+
+static void test_station_disk_full(void **state)
+{
+    env *e = *state;
+    if (smallfs_rc < 0) {
+        print_message("skipped: no small filesystem to fill (%s); this test needs root or user namespaces\n",
+                      strerror(-smallfs_rc));
+        e->passed = true;
+        skip();
+    }
+    char *small = ts_xasprintf("%s/small", e->dir);
+    int rc = ts_test_smallfs_mount(small, (size_t)8 << 20);
+    if (rc < 0)
+        fail_msg("cannot mount a tmpfs on %s: %s", small, strerror(-rc));
+    e->small = small;
+    ts_test_daemon_start(&e->d, e->dir, &e->pki, NULL);
+    ts_test_station *s = station(e, small, e->d.port, NULL);
+    ts_test_station_start(s);
+    status st;
+    assert_true(wait_reachable(s, true, 20000, &st) >= 0);
+    assert_int_equal(admin_post(e, "/api/records/stations/" BN,
+                                "{\"fields\":{\"name\":\"Trạm Y tế xã Bình Nguyên\",\"commune\":\"Bình Nguyên\","
+                                "\"population\":12450}}"),
+                     200);
+    if (!wait_population(s, 12450, 20000))
+        fail_msg("the station never received its directory record");
+
+    /* the disk fills up; then the district changes the record */
+    long filled = ts_test_smallfs_fill(small);
+    assert_true(filled > 0);
+    assert_int_equal(admin_post(e, "/api/records/stations/" BN, "{\"fields\":{\"population\":13020}}"), 200);
+    json_t *o = NULL;
+    const char *problem = "";
+    uint64_t t0 = ts_test_now_ms();
+    while (ts_test_now_ms() - t0 < 30000) {
+        json_decref(o);
+        o = status_json(s);
+        const char *p = o ? json_string_value(json_object_get(o, "storage_problem")) : NULL;
+        problem = p ? p : "";
+        if (problem[0])
+            break;
+        ts_test_sleep_ms(200);
+    }
+    if (problem[0] == '\0')
+        fail_msg("status never said the station database cannot be written (status: %s)",
+                 o ? json_dumps(o, JSON_COMPACT) : "no answer");
+    print_message("status says: %s\n", problem);
+    if (strstr(problem, "disk is full") == NULL)
+        fail_msg("storage_problem does not say the disk is full: %s", problem);
+    assert_true(json_is_true(json_object_get(o, "agent_running")));
+    assert_true(json_integer_value(json_object_get(o, "storage_problem_since_ms")) > 0);
+    json_decref(o);
+    assert_true(ts_test_log_wait(s->log, "event=storage_failing", 5000));
+
+    /* people read it, in Vietnamese by default and in English when asked */
+    char *txt = NULL;
+    assert_int_equal(ts_test_station_cli(s, &txt, "--lang", "vi", "status", NULL), 0);
+    if (strstr(txt, "LỖI GHI DỮ LIỆU") == NULL || strstr(txt, "giải phóng dung lượng") == NULL)
+        fail_msg("status (vi) does not show the storage failure:\n%s", txt);
+    free(txt);
+    assert_int_equal(ts_test_station_cli(s, &txt, "--lang", "en", "status", "--brief", NULL), 0);
+    if (strstr(txt, "STORAGE FAILING") == NULL)
+        fail_msg("status --brief (en) does not show the storage failure:\n%s", txt);
+    free(txt);
+    assert_int_equal(ts_test_station_cli(s, &txt, "--lang", "vi", "status", "--brief", NULL), 0);
+    if (strstr(txt, "LỖI GHI DỮ LIỆU") == NULL)
+        fail_msg("status --brief (vi) does not show the storage failure:\n%s", txt);
+    free(txt);
+    assert_int_equal(station_population(s), 12450);
+
+    /* space again: the change arrives by itself and the failure clears */
+    ts_test_smallfs_unfill(small);
+    if (!wait_population(s, 13020, 30000))
+        fail_msg("after space was freed the district's change never arrived");
+    t0 = ts_test_now_ms();
+    char still[400] = "x";
+    while (ts_test_now_ms() - t0 < 10000 && still[0]) {
+        o = status_json(s);
+        const char *p = o ? json_string_value(json_object_get(o, "storage_problem")) : NULL;
+        snprintf(still, sizeof still, "%s", p ? p : "x");
+        json_decref(o);
+        if (still[0])
+            ts_test_sleep_ms(200);
+    }
+    if (still[0])
+        fail_msg("the storage failure is still shown after space was freed: %s", still);
+    assert_true(ts_test_log_wait(s->log, "event=storage_recovered", 5000));
+    assert_int_equal(ts_test_station_stop(s, 15000), 0);
+    assert_int_equal(ts_test_daemon_stop(&e->d, SIGTERM, 20000), 0);
+    e->passed = true;
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
+    /* before any child or thread: the small disk lives in our own namespace */
+    smallfs_rc = ts_test_smallfs_init();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_dead_path_noticed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_steady_writes_pushed, setup, teardown),
@@ -451,6 +610,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_replaced_backs_off, setup, teardown),
         cmocka_unit_test_setup_teardown(test_disconnect_reasons, setup, teardown),
         cmocka_unit_test_setup_teardown(test_clock_ahead_then_fixed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_station_disk_full, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
