@@ -949,6 +949,58 @@ int ts_notice_frames_pending(ts_store *st, const char *station, ts_buf *out, siz
 
 /* ---------------------------------------------------------------- reports */
 
+/* "Trạm Y tế xã Bình Nguyên": the directory's name for a station, else its
+ * certificate's commune, else (never seen) its code. People read names. */
+static void ts__station_name(ts_store *st, const char *code, char *out, size_t size)
+{
+    ts_arena arena;
+    ts_arena_init(&arena, 4096);
+    ts_change c;
+    ts_error err;
+    out[0] = '\0';
+    if (ts_store_get(st, "stations", code, &c, &arena, &err) == 0) {
+        ts_recjson_text(&c.v, "name", out, size);
+        ts_version_free(&c.v);
+    }
+    ts_arena_free(&arena);
+    if (out[0])
+        return;
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(ts_store_db(st), "SELECT commune FROM station_status WHERE station = ?1", -1, &q, NULL) ==
+        SQLITE_OK) {
+        sqlite3_bind_text(q, 1, code, -1, SQLITE_STATIC);
+        if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_text(q, 0) && sqlite3_column_bytes(q, 0) > 0)
+            snprintf(out, size, "Trạm Y tế xã %s", (const char *)sqlite3_column_text(q, 0));
+        sqlite3_finalize(q);
+    }
+    if (!out[0])
+        snprintf(out, size, "%s", code);
+}
+
+/* "2026-12-07" -> "07/12/2026"; "2026-12-07T09:30:00+07:00" -> "07/12/2026
+ * 09:30", the wall time where it was written (the station's, in Vietnam);
+ * anything else as it is. */
+static void ts__vn_date(const char *iso, char *out, size_t size)
+{
+    int y, mo, d, h, mi;
+    if (sscanf(iso, "%4d-%2d-%2dT%2d:%2d", &y, &mo, &d, &h, &mi) == 5)
+        snprintf(out, size, "%02d/%02d/%04d %02d:%02d", d, mo, y, h, mi);
+    else if (sscanf(iso, "%4d-%2d-%2d", &y, &mo, &d) == 3)
+        snprintf(out, size, "%02d/%02d/%04d", d, mo, y);
+    else
+        snprintf(out, size, "%s", iso);
+}
+
+/* The epidemiological fields a report may carry, as the notice keeps them
+ * (its own fields, and lines of its body for people). */
+static const struct {
+    const char *field, *label;
+    bool is_date;
+} ts__epi_fields[] = {
+    {"disease", "Bệnh", false},         {"cases", "Số ca mắc", false},   {"deaths", "Số tử vong", false},
+    {"onset_date", "Ngày khởi phát", true}, {"location", "Địa điểm", false},
+};
+
 int ts_report_redistribute(ts_store *st, const ts_actor *who, const char *report_id, const json_t *overrides,
                            const ts_strlist *stations, char *id_out, size_t id_size, ts_error *err)
 {
@@ -966,19 +1018,45 @@ int ts_report_redistribute(ts_store *st, const ts_actor *who, const char *report
     ts_version_free(&c.v);
     ts_arena_free(&arena);
 
+    char station_name[256], when[40];
+    ts__station_name(st, owner, station_name, sizeof station_name);
+    ts__vn_date(ts__jstr(rep, "reported_at"), when, sizeof when);
     const ts_label *kind = ts_label_find(ts_report_kinds, 9, ts__jstr(rep, "kind"));
-    char subject[600], body[21000];
-    snprintf(subject, sizeof subject, "Chuyển tiếp báo cáo của trạm %s: %s", owner, ts__jstr(rep, "subject"));
-    snprintf(body, sizeof body, "%s — %s\nTrạm báo cáo: %s\nThời điểm: %s\n%s%s%s\n\n%s",
-             kind ? kind->vi : "Báo cáo", kind ? kind->en : "Report", owner, ts__jstr(rep, "reported_at"),
-             json_object_get(rep, "disease") ? "Bệnh: " : "", ts__jstr(rep, "disease"),
-             json_object_get(rep, "disease") ? "\n" : "", ts__jstr(rep, "body"));
+    ts_buf body = TS_BUF_INIT;
+    ts_buf_printf(&body, "Loại báo cáo: %s\nĐơn vị báo cáo: %s\nThời điểm báo cáo: %s\n", kind ? kind->vi : "Báo cáo",
+                  station_name, when);
+    if (ts__jstr(rep, "reported_by")[0])
+        ts_buf_printf(&body, "Người báo cáo: %s\n", ts__jstr(rep, "reported_by"));
+    json_t *f = json_object();
+    for (size_t i = 0; i < sizeof ts__epi_fields / sizeof *ts__epi_fields; i++) {
+        json_t *v = json_object_get(rep, ts__epi_fields[i].field);
+        if (v == NULL || json_is_null(v))
+            continue;
+        json_object_set(f, ts__epi_fields[i].field, v);
+        char text[320];
+        if (json_is_integer(v))
+            snprintf(text, sizeof text, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        else if (ts__epi_fields[i].is_date)
+            ts__vn_date(json_string_value(v) ? json_string_value(v) : "", text, sizeof text);
+        else
+            snprintf(text, sizeof text, "%s", json_string_value(v) ? json_string_value(v) : "");
+        ts_buf_printf(&body, "%s: %s\n", ts__epi_fields[i].label, text);
+    }
+    if (ts__jstr(rep, "body")[0])
+        ts_buf_printf(&body, "\n%s", ts__jstr(rep, "body"));
+    char subject[600];
+    snprintf(subject, sizeof subject, "Chuyển tiếp báo cáo của %s: %s", station_name, ts__jstr(rep, "subject"));
     const char *category = json_object_get(rep, "category") ? ts__jstr(rep, "category") : "prevention";
     const char *urgency = json_object_get(rep, "urgency") ? ts__jstr(rep, "urgency") : "khan";
-    json_t *f = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "doc_type", "thong_bao", "subject", subject, "body", body,
-                          "category", category, "urgency", urgency, "source_report", report_id, "source_station",
-                          owner);
+    json_object_set_new(f, "doc_type", json_string("thong_bao"));
+    json_object_set_new(f, "subject", json_string(subject));
+    json_object_set_new(f, "body", json_stringn((const char *)body.data, body.len));
+    json_object_set_new(f, "category", json_string(category));
+    json_object_set_new(f, "urgency", json_string(urgency));
+    json_object_set_new(f, "source_report", json_string(report_id));
+    json_object_set_new(f, "source_station", json_string(owner));
     json_object_set_new(f, "issuer", json_string("Trung tâm Y tế khu vực"));
+    ts_buf_free(&body);
     if (json_is_object(overrides)) {
         const char *k;
         json_t *v;

@@ -1163,6 +1163,7 @@ static void test_report_redistributed_to_two_stations(void **state)
     char *out = NULL;
     int rc = ts_test_station_cli(&e->st[0], &out, "--json", "report", "--kind", "outbreak_detection", "--subject",
                                  "Ổ dịch sốt xuất huyết thôn Đông", "--disease", "Sốt xuất huyết Dengue", "--cases", "3",
+                                 "--deaths", "0", "--onset", "2026-12-01", "--location", "Thôn Đông",
                                  "--urgency", "thuong_khan", "--body", "3 ca dương tính NS1", "--by", "Nguyễn Văn An",
                                  NULL);
     if (rc != 0)
@@ -1210,6 +1211,29 @@ static void test_report_redistributed_to_two_stations(void **state)
             assert_string_equal(jstr(n, "source_station"), BN);
             assert_string_equal(jstr(n, "urgency"), "hoa_toc");
             assert_non_null(strstr(jstr(n, "subject"), "Ổ dịch sốt xuất huyết thôn Đông"));
+            /* every epidemiological field travels, as data and as text */
+            assert_string_equal(jstr(n, "disease"), "Sốt xuất huyết Dengue");
+            assert_int_equal(json_integer_value(json_object_get(n, "cases")), 3);
+            assert_non_null(json_object_get(n, "deaths"));
+            assert_int_equal(json_integer_value(json_object_get(n, "deaths")), 0);
+            assert_string_equal(jstr(n, "onset_date"), "2026-12-01");
+            assert_string_equal(jstr(n, "location"), "Thôn Đông");
+            const char *text = jstr(n, "body");
+            static const char *const lines[] = {"Số ca mắc: 3\n", "Số tử vong: 0\n", "Ngày khởi phát: 01/12/2026\n",
+                                                "Địa điểm: Thôn Đông\n", "Bệnh: Sốt xuất huyết Dengue\n",
+                                                "Người báo cáo: Nguyễn Văn An\n", "Loại báo cáo: Báo cáo phát hiện ổ dịch\n"};
+            for (size_t l = 0; l < sizeof lines / sizeof *lines; l++)
+                if (strstr(text, lines[l]) == NULL)
+                    fail_msg("the redistributed notice's body lacks \"%s\":\n%s", lines[l], text);
+            /* the source station by its name, never its code; Vietnamese only */
+            if (strstr(jstr(n, "subject"), "Trạm Y tế xã Bình Nguyên") == NULL || strstr(text, "Trạm Y tế xã Bình Nguyên") == NULL)
+                fail_msg("the source station is not named: %s\n%s", jstr(n, "subject"), text);
+            if (strstr(jstr(n, "subject"), BN) != NULL || strstr(text, BN) != NULL)
+                fail_msg("the station's code shows in the notice: %s\n%s", jstr(n, "subject"), text);
+            if (strstr(text, "Report") != NULL || strstr(text, "detection") != NULL)
+                fail_msg("English in the Vietnamese notice:\n%s", text);
+            if (strstr(text, "T0") != NULL || strstr(text, "+07:00") != NULL)
+                fail_msg("a raw ISO time in the notice:\n%s", text);
         }
         json_decref(n);
         assert_int_equal(sta_only_own_handling(s), want ? 2 : 1);
