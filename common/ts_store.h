@@ -125,7 +125,9 @@ typedef struct ts_kv {
 } ts_kv;
 
 /* Writes fields of one record at this replica: vv[self] += 1, one fresh HLC,
- * each field (value, (self, vv[self]), hlc), `_deleted` = false. The result is
+ * each field (value, (self, vv[self]), hlc), and `_deleted` = false only when
+ * the record is new or was deleted (an edit of a live record writes only the
+ * fields it changes, so it never conflicts with a delete). The result is
  * validated against the registry before commit. owner NULL means "mine" (the
  * station's code, or the district owner on the server). On the server the
  * new version gets a sequence number like any accepted change. */
