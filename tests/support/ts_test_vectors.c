@@ -80,8 +80,10 @@ void ts_tv_load(ts_tv_doc *doc)
     memset(doc, 0, sizeof *doc);
     char *path = ts_source_path("docs/PROTOCOL.md");
     doc->text = ts_read_file(path, NULL);
-    if (doc->text == NULL)
+    if (doc->text == NULL) {
         fail_msg("cannot read %s", path);
+        return;
+    }
     free(path);
     for (const char *p = strstr(doc->text, "```"); p != NULL; p = strstr(p, "```")) {
         bool at_line = p == doc->text || p[-1] == '\n';
@@ -91,8 +93,10 @@ void ts_tv_load(ts_tv_doc *doc)
         if (eol == NULL)
             break;
         const char *close = strstr(eol, "\n```");
-        if (close == NULL)
+        if (close == NULL) {
             fail_msg("docs/PROTOCOL.md:%d: a code block is not closed", line_of(doc->text, p));
+            return;
+        }
         if (hex || js) {
             const char *name = p + strlen(hex ? HEX_FENCE : JSON_FENCE);
             ts_tv *v = tv_get(doc, name, (size_t)(eol - name));
@@ -114,7 +118,9 @@ void ts_tv_load(ts_tv_doc *doc)
             }
         }
         /* past the closing fence, which is not an opening one */
-        p = strstr(close + 1, "```") + 3;
+        p = strstr(close + 1, "```");
+        if (p != NULL)
+            p += 3;
     }
 }
 
