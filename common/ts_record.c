@@ -403,6 +403,22 @@ void ts_fields_pack_buf(ts_buf *b, const ts_version *v)
     b->len = (size_t)(p - b->data);
 }
 
+/* A refused field name, quoted as far as it is printable: messages name the
+ * element, but a name can be 256 KiB of anything that is valid UTF-8. */
+static void ts__quote_name(const char *s, size_t n, char *out, size_t size)
+{
+    size_t o = 0, max = n < 64 ? n : 64;
+    for (size_t i = 0; i < max && o + 1 < size; i++) {
+        unsigned char c = (unsigned char)s[i];
+        out[o++] = c < 0x20 || c == 0x7f || c == '"' || c == '\\' ? '?' : (char)c;
+    }
+    if (n > max && o + 4 < size) {
+        memcpy(out + o, "...", 3);
+        o += 3;
+    }
+    out[o] = '\0';
+}
+
 static int ts__field_cmp(const void *x, const void *y)
 {
     const ts_field *a = x, *b = y;
@@ -422,10 +438,18 @@ int ts_fields_unpack(const msgpack_object *o, ts_version *v, ts_arena *arena, ts
     bool sorted = true;
     for (uint32_t i = 0; i < n; i++) {
         const msgpack_object *k = &o->via.map.ptr[i].key, *e = &o->via.map.ptr[i].val;
-        if (k->type != MSGPACK_OBJECT_STR || !ts_field_name_valid(k->via.str.ptr, k->via.str.size)) {
-            if (!(k->type == MSGPACK_OBJECT_STR && k->via.str.size == sizeof TS_FIELD_DELETED - 1 &&
-                  memcmp(k->via.str.ptr, TS_FIELD_DELETED, k->via.str.size) == 0))
-                return ts_error_set(err, TS_EBAD_VALUE, "%s: field name %u is not a valid name", where, i);
+        if (k->type != MSGPACK_OBJECT_STR)
+            return ts_error_set(err, TS_EWRONG_TYPE, "%s: field names must be str, not %s", where,
+                                ts_mp_type_name(k->type));
+        if (!ts_field_name_valid(k->via.str.ptr, k->via.str.size) &&
+            !(k->via.str.size == sizeof TS_FIELD_DELETED - 1 &&
+              memcmp(k->via.str.ptr, TS_FIELD_DELETED, k->via.str.size) == 0)) {
+            char q[72];
+            ts__quote_name(k->via.str.ptr, k->via.str.size, q, sizeof q);
+            return ts_error_set(err, TS_EBAD_VALUE,
+                                "%s: field \"%s\" is not a valid field name (a-z 0-9 _, 1 to 64 bytes, not starting "
+                                "with a digit)",
+                                where, q);
         }
         f[i].name = ts_arena_strndup(arena, k->via.str.ptr, k->via.str.size);
         f[i].name_len = k->via.str.size;

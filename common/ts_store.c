@@ -942,12 +942,14 @@ static int ts__local_write(ts_store *st, const ts_actor *actor, const char *tabl
         }
         ts_version_put(&next, &arena, fields[i].name, fields[i].value, fields[i].len, &dot, hlc);
     }
-    /* A put sets `_deleted` = false (so an update concurrent with a delete
-     * is a logged conflict). A station updating a shared record leaves it
-     * alone: whether shared records exist is the district's to say. */
-    bool shared_update = st->role == TS_ROLE_STATION && t->kind == TS_TABLE_SHARED && cur.found && !deleting &&
-                         !ts_version_deleted(&cur.v);
-    if (!shared_update)
+    /* A write touches `_deleted` only when it changes it: a delete, a put
+     * that creates the record or brings a deleted one back. An edit of a
+     * live record leaves it alone, so a delete elsewhere concurrent with it
+     * is not a true conflict on `_deleted` (nobody disagreed about it).
+     * A station cannot bring a shared record back (ts__authorize_local
+     * refused that above): whether shared records exist is the district's. */
+    bool revive = !deleting && (!cur.found || ts_version_deleted(&cur.v));
+    if (deleting || revive)
         ts_version_put(&next, &arena, TS_FIELD_DELETED, deleting ? &msgpack_true : &msgpack_false, 1, &dot, hlc);
     if ((rc = ts_table_validate(t, &next, err)) < 0)
         goto rollback;

@@ -125,7 +125,9 @@ typedef struct ts_kv {
 } ts_kv;
 
 /* Writes fields of one record at this replica: vv[self] += 1, one fresh HLC,
- * each field (value, (self, vv[self]), hlc), `_deleted` = false. The result is
+ * each field (value, (self, vv[self]), hlc), and `_deleted` = false only when
+ * the record is new or was deleted (an edit of a live record writes only the
+ * fields it changes, so it never conflicts with a delete). The result is
  * validated against the registry before commit. owner NULL means "mine" (the
  * station's code, or the district owner on the server). On the server the
  * new version gets a sequence number like any accepted change. */
@@ -236,7 +238,11 @@ uint64_t ts_store_clock_ahead_ms(ts_store *st);
 /* Records that `station` has stored everything visible to it up to seq. */
 int ts_store_station_cursor(ts_store *st, const char *station, uint64_t seq, ts_error *err);
 /* Checks a connecting replica: TS_EREKEY_REQUIRED when it is retired or its
- * change counter went back (restored from an old copy). Registers new ones. */
+ * change counter went back (restored from an old copy). Registers new ones.
+ * lseq TS_LSEQ_ABSENT (a HELLO without it): TS_EMISSING_KEY, and the replica
+ * stays usable, when it has pushed anything: without its counter the check
+ * cannot be made, and retiring a replica for a missing key would be wrong. */
+#define TS_LSEQ_ABSENT UINT64_MAX
 int ts_store_check_replica(ts_store *st, const char *station, const ts_rid *replica, uint64_t lseq,
                            ts_error *err);
 /* Reduces tombstones every station that can see them has acknowledged to

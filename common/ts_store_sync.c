@@ -1025,6 +1025,14 @@ int ts_store_check_replica(ts_store *st, const char *station, const ts_rid *repl
                             owner);
     if (retired)
         return ts_error_set(err, TS_EREKEY_REQUIRED, "replica %s is retired: take a new id", replica->b);
+    if (lseq == TS_LSEQ_ABSENT) {
+        if (found && max_lseq > 0)
+            return ts_error_set(err, TS_EMISSING_KEY,
+                                "HELLO: missing required key \"lseq\" (replica %s has pushed changes up to %" PRIu64
+                                ")",
+                                replica->b, max_lseq);
+        lseq = 0;
+    }
     if (found && lseq < max_lseq) {
         char why[160];
         snprintf(why, sizeof why, "change counter %" PRIu64 " is behind %" PRIu64 " already received", lseq,

@@ -443,6 +443,9 @@ int ts_msg_decode(const uint8_t *body, size_t len, const ts_proto_limits *limits
     }
 
     const char *where = ts_msg_type_name(msg->type);
+    /* absent and 0 differ for the district: 0 says "never pushed" */
+    if (msg->type == TS_MSG_HELLO)
+        msg->u.hello.lseq_given = ts_mp_map_get(root, "lseq") != NULL;
     for (const ts__key *k = ts__schema(msg->type); k->key != NULL; k++) {
         char *field = (char *)msg + k->offset;
         bool req = k->flags & F_REQ;

@@ -47,6 +47,7 @@ typedef struct ts_msg_hello {
     const char *server_db;
     uint64_t cursor;
     uint64_t lseq;
+    bool lseq_given; /* decoded: the key was there (the encoder always writes it) */
     uint64_t time;
     bool live;
 } ts_msg_hello;

@@ -257,7 +257,7 @@ static void ts__work_hello(ts_dbjob *base, ts_store *st)
     const ts_msg_hello *h = &j->req.u.hello;
     if (ts__job_cancelled(j))
         return;
-    j->rc = ts_store_check_replica(st, j->station, &j->replica, h->lseq, &j->err);
+    j->rc = ts_store_check_replica(st, j->station, &j->replica, h->lseq_given ? h->lseq : TS_LSEQ_ABSENT, &j->err);
     if (j->rc == TS_EREKEY_REQUIRED) {
         j->rekey = true;
         j->rc = 0;
@@ -423,7 +423,12 @@ static void ts__job_done(ts_dbjob *base)
     bool open = s->state != TS_SESS_CLOSING && s->conn.open && !s->conn.closing;
     ts__processing++; /* what the job wrote must not start the next request early (ts__on_drain) */
 
-    if (j->rc < 0 && j->kind != JOB_PUSH) {
+    if (j->rc == TS_EMISSING_KEY && j->kind == JOB_HELLO) {
+        /* the station's mistake, not the district's: it is told which */
+        if (open)
+            ts__send_error(s, TS_EMISSING_KEY, true, 0, "%s", j->err.msg);
+        open = false;
+    } else if (j->rc < 0 && j->kind != JOB_PUSH) {
         if (open)
             ts__send_error(s, TS_EINTERNAL, true, 0, "the district could not serve this request");
         ts_log_error("job_failed", "station=%s kind=%d reason=%s", s->station, j->kind, j->err.msg);
@@ -681,7 +686,9 @@ static void ts__handle(ts_session *s, ts_msg *msg)
     }
     if (s->state == TS_SESS_HELLO) {
         if (msg->type != TS_MSG_HELLO) {
-            ts__send_error(s, TS_EUNEXPECTED_MESSAGE, true, 0, "expected HELLO, got %s", ts_msg_type_name(msg->type));
+            /* a PUSH refused here was not applied: its batch says which */
+            ts__send_error(s, TS_EUNEXPECTED_MESSAGE, true, msg->type == TS_MSG_PUSH ? msg->u.push.batch : 0,
+                           "expected HELLO, got %s", ts_msg_type_name(msg->type));
             return;
         }
         ts__on_hello(s, msg);

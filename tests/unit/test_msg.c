@@ -1547,9 +1547,9 @@ static void test_bad_values(void **state)
     (void)state;
     /* field names: [a-z0-9_], 1..64, not starting with a digit */
     expect_edit_error(TS_MSG_PUSH, "changes/1/fields", EDIT_SET, "81 a9 46 75 6c 6c 20 4e 61 6d 65 94 c0 a1 61 01 00",
-                      NULL, TS_EBAD_VALUE, "PUSH.changes[1]: field name 0 is not a valid name", NULL);
+                      NULL, TS_EBAD_VALUE, "PUSH.changes[1]: field \"Full Name\" is not a valid field name", NULL);
     expect_edit_error(TS_MSG_PUSH, "changes/1/fields", EDIT_SET, "81 a2 31 61 94 c0 a1 61 01 00", NULL,
-                      TS_EBAD_VALUE, "field name 0 is not a valid name", NULL);
+                      TS_EBAD_VALUE, "field \"1a\" is not a valid field name", NULL);
     /* keys: table, id, owner are printable, at most 128 bytes */
     expect_edit_str_error(TS_MSG_PUSH, "changes/1/table", "resi\ndents", 10, TS_EBAD_VALUE,
                           "PUSH.changes[1]: \"table\" is not a valid code", NULL);
@@ -1609,7 +1609,7 @@ static void test_losers(void **state)
     expect_edit_error(TS_MSG_PUSH, "changes/0/losers", EDIT_SET, "91 95 a5 70 68 6f 6e 65 c0 a1 20 01 01", NULL,
                       TS_EBAD_VALUE, "PUSH.changes[0].losers[0]: field \"phone\": replica is not a valid", NULL);
     expect_edit_error(TS_MSG_PUSH, "changes/0/losers", EDIT_SET, "91 95 a1 50 c0 a1 61 01 01", NULL, TS_EBAD_VALUE,
-                      "losers[0]: field name 0 is not a valid name", NULL);
+                      "losers[0]: field \"P\" is not a valid field name", NULL);
     /* more losers than fields allowed */
     ts_proto_limits l;
     ts_proto_limits_default(&l);

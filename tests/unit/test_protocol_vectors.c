@@ -1,8 +1,11 @@
 /* docs/PROTOCOL.md is the protocol's specification; this test keeps it true.
  * Every ```hex vector=NAME block must be one complete frame that the frame
  * decoder and ts_msg_decode accept as a NAME message and that encodes back to
- * the same bytes; every message type must have a vector; and the error-code
- * table must match common/ts_error.h. */
+ * the same bytes; the ```json vector=NAME block beside it must encode (through
+ * proto/) to exactly those bytes and be exactly what they mean; every message
+ * type must have a vector; and the error-code table must match
+ * common/ts_error.h. tests/integration/test_conformance.c checks the
+ * district's WELCOME, PONG, ERROR and BYE vectors against a real daemon. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,134 +16,124 @@
 #include "proto/ts_frame.h"
 #include "proto/ts_msg.h"
 #include "tests/support/ts_test.h"
-
-#define FENCE "```hex vector="
+#include "tests/support/ts_test_vectors.h"
 
 static char *read_protocol(void)
 {
     char *path = ts_source_path("docs/PROTOCOL.md");
     char *text = ts_read_file(path, NULL);
-    if (text == NULL)
+    if (text == NULL) {
         fail_msg("cannot read %s", path);
+        abort(); /* not reached: the analyzer does not know fail_msg */
+    }
     free(path);
     return text;
 }
 
-/* Checks the block's layout (lowercase hex pairs, one space between, 16 per
- * line but the last) and decodes it. Returns the byte count. */
-static size_t parse_block(const char *name, const char *start, const char *end, uint8_t *out, size_t cap)
+/* One vector: its hex is one whole frame of its type that encodes back to
+ * the same bytes; its JSON, packed and run through the codec, gives those
+ * bytes (so the hex is what proto/ writes for that message); and the hex,
+ * unpacked, means exactly the JSON (so the JSON is what the hex says). */
+static void check_vector(const ts_tv *v)
 {
-    size_t n = 0;
-    const char *line = start;
-    while (line < end) {
-        const char *eol = memchr(line, '\n', (size_t)(end - line));
-        if (eol == NULL)
-            eol = end;
-        size_t pairs = 0;
-        for (const char *p = line; p < eol;) {
-            bool hex2 = eol - p >= 2 && strchr("0123456789abcdef", p[0]) != NULL && p[0] != '\0' &&
-                        strchr("0123456789abcdef", p[1]) != NULL && p[1] != '\0';
-            if (!hex2)
-                fail_msg("vector %s: \"%.*s\" is not lowercase hex pairs", name, (int)(eol - line), line);
-            if (n == cap)
-                fail_msg("vector %s: longer than %zu bytes", name, cap);
-            unsigned v;
-            sscanf(p, "%2x", &v);
-            out[n++] = (uint8_t)v;
-            pairs++;
-            p += 2;
-            if (p < eol) {
-                if (*p != ' ' || p + 1 == eol)
-                    fail_msg("vector %s: pairs must be separated by one space: \"%.*s\"", name, (int)(eol - line),
-                             line);
-                p++;
-            }
-        }
-        bool last = eol + 1 >= end;
-        if (pairs == 0 || pairs > 16 || (!last && pairs != 16))
-            fail_msg("vector %s: %zu bytes on a line (16 per line, fewer only on the last)", name, pairs);
-        line = eol + 1;
-    }
-    return n;
-}
-
-/* Decodes one vector as a frame stream and checks the round trip. */
-static void check_vector(const char *name, const uint8_t *bytes, size_t len)
-{
+    if (v->hex == NULL)
+        fail_msg("docs/PROTOCOL.md:%d: json vector %s has no hex vector", v->json_line, v->name);
+    if (v->json == NULL)
+        fail_msg("docs/PROTOCOL.md:%d: hex vector %s has no json vector saying what it means", v->hex_line, v->name);
     ts_frame_decoder d;
     ts_frame_decoder_init(&d, 0);
     size_t consumed;
     const uint8_t *frame = NULL;
     size_t frame_len = 0;
     ts_error err;
-    int rc = ts_frame_decoder_feed(&d, bytes, len, &consumed, &frame, &frame_len, &err);
+    int rc = ts_frame_decoder_feed(&d, v->hex, v->hex_len, &consumed, &frame, &frame_len, &err);
     if (rc != 1)
-        fail_msg("vector %s: not one complete frame (%d: %s)", name, rc, rc < 0 ? err.msg : "needs more bytes");
-    if (consumed != len)
-        fail_msg("vector %s: %zu bytes after the frame", name, len - consumed);
+        fail_msg("vector %s: not one complete frame (%d: %s)", v->name, rc, rc < 0 ? err.msg : "needs more bytes");
+    if (consumed != v->hex_len)
+        fail_msg("vector %s: %zu bytes after the frame", v->name, v->hex_len - consumed);
 
     ts_msg m;
     if (ts_msg_decode(frame, frame_len, NULL, &m, &err) != 0)
-        fail_msg("vector %s: %s (%s)", name, err.msg, ts_err_name(err.code));
-    const char *got = ts_msg_type_name(m.type);
+        fail_msg("vector %s: %s (%s)", v->name, err.msg, ts_err_name(err.code));
+    if (strcmp(ts_msg_type_name(m.type), v->name) != 0)
+        fail_msg("vector %s decodes as a %s message", v->name, ts_msg_type_name(m.type));
     ts_buf again = TS_BUF_INIT;
     ts_msg_encode(&m, &again);
     ts_msg_free(&m);
-    ts_frame_decoder_free(&d);
-    bool same = again.len == len && memcmp(again.data, bytes, len) == 0;
-    size_t again_len = again.len;
+    bool same = again.len == v->hex_len && memcmp(again.data, v->hex, v->hex_len) == 0;
     ts_buf_free(&again);
-    if (strcmp(got, name) != 0)
-        fail_msg("vector %s decodes as a %s message", name, got);
     if (!same)
-        fail_msg("vector %s: re-encoding gives %zu different bytes (vector: %zu)", name, again_len, len);
+        fail_msg("vector %s: the hex is not what the encoder writes for it", v->name);
+
+    json_t *meaning = ts_tv_body_json(frame, frame_len);
+    if (!json_equal(meaning, v->json)) {
+        char *got = json_dumps(meaning, JSON_COMPACT);
+        print_error("vector %s: the hex means\n%s\n", v->name, got);
+        free(got);
+        fail_msg("docs/PROTOCOL.md:%d: the hex vector %s does not mean what its json vector (line %d) says",
+                 v->hex_line, v->name, v->json_line);
+    }
+    json_decref(meaning);
+    ts_frame_decoder_free(&d);
+
+    ts_buf enc = TS_BUF_INIT;
+    char why[600];
+    if (ts_tv_encode_json(v->json, &enc, why, sizeof why) < 0)
+        fail_msg("docs/PROTOCOL.md:%d: json vector %s is not a valid message: %s", v->json_line, v->name, why);
+    same = enc.len == v->hex_len && memcmp(enc.data, v->hex, v->hex_len) == 0;
+    if (!same) {
+        char *hex = ts_tv_hex_lines(enc.data, enc.len);
+        print_error("vector %s: the codec writes\n%s", v->name, hex);
+        free(hex);
+        fail_msg("docs/PROTOCOL.md:%d: json vector %s encodes to other bytes than its hex vector (line %d)",
+                 v->json_line, v->name, v->hex_line);
+    }
+    ts_buf_free(&enc);
+}
+
+/* TS_VECTORS_PRINT=1: prints the hex every json vector encodes to, for
+ * whoever edits a vector (edit the JSON, paste what this prints). */
+static void print_vectors(const ts_tv_doc *doc)
+{
+    if (getenv("TS_VECTORS_PRINT") == NULL)
+        return;
+    for (size_t i = 0; i < doc->n; i++) {
+        const ts_tv *v = &doc->v[i];
+        if (v->json == NULL)
+            continue;
+        ts_buf enc = TS_BUF_INIT;
+        char why[600];
+        if (ts_tv_encode_json(v->json, &enc, why, sizeof why) == 0) {
+            char *hex = ts_tv_hex_lines(enc.data, enc.len);
+            fprintf(stderr, "```hex vector=%s\n%s```\n\n", v->name, hex);
+            free(hex);
+        } else {
+            fprintf(stderr, "vector %s: %s\n", v->name, why);
+        }
+        ts_buf_free(&enc);
+    }
 }
 
 static void test_every_vector_round_trips(void **state)
 {
     (void)state;
-    char *doc = read_protocol();
+    ts_tv_doc doc;
+    ts_tv_load(&doc);
+    print_vectors(&doc);
     bool seen[TS_MSG__COUNT] = {false};
-    size_t blocks = 0;
-    uint8_t *bytes = malloc(TS_PROTO_DEFAULT_MAX_FRAME);
-    assert_non_null(bytes);
-    for (const char *p = strstr(doc, FENCE); p != NULL; p = strstr(p, FENCE)) {
-        /* a fence only counts at the start of a line */
-        if (p != doc && p[-1] != '\n') {
-            p += strlen(FENCE);
-            continue;
-        }
-        const char *name = p + strlen(FENCE);
-        const char *eol = strchr(name, '\n');
-        assert_non_null(eol);
-        char tname[32];
-        size_t nlen = (size_t)(eol - name);
-        if (nlen == 0 || nlen >= sizeof tname)
-            fail_msg("vector name \"%.*s\"", (int)nlen, name);
-        memcpy(tname, name, nlen);
-        tname[nlen] = '\0';
-        const char *body = eol + 1;
-        const char *close = strstr(body, "\n```");
-        if (close == NULL)
-            fail_msg("vector %s: no closing fence", tname);
-
-        ts_msg_type type = ts_msg_type_parse(tname, nlen);
+    for (size_t i = 0; i < doc.n; i++) {
+        const ts_tv *v = &doc.v[i];
+        ts_msg_type type = ts_msg_type_parse(v->name, strlen(v->name));
         if (type == TS_MSG_NONE)
-            fail_msg("vector %s: not a message type", tname);
-        if (seen[type])
-            fail_msg("vector %s appears twice", tname);
+            fail_msg("vector %s: not a message type", v->name);
         seen[type] = true;
-        size_t len = parse_block(tname, body, close + 1, bytes, TS_PROTO_DEFAULT_MAX_FRAME);
-        check_vector(tname, bytes, len);
-        blocks++;
-        p = close + 4;
+        check_vector(v);
     }
-    free(bytes);
-    free(doc);
     for (int t = 1; t < TS_MSG__COUNT; t++)
         if (!seen[t])
             fail_msg("docs/PROTOCOL.md has no vector for %s", ts_msg_type_name((ts_msg_type)t));
-    assert_int_equal(blocks, TS_MSG__COUNT - 1);
+    assert_int_equal(doc.n, TS_MSG__COUNT - 1);
+    ts_tv_free(&doc);
 }
 
 /* A vector that does not round-trip must fail: flip one byte of a real one. */

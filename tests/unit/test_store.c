@@ -359,6 +359,48 @@ static void test_two_handles_share_station_file(void **state)
     ts_store_close(cli);
 }
 
+/* A put writes only the fields it changes: `_deleted` only when it brings a
+ * deleted record back (or creates one). Before, every put (tramsync put, the
+ * CSV import, the admin API) wrote `_deleted = false`, so a delete at the
+ * district concurrent with an edit at the station was logged as a true
+ * conflict on `_deleted`, although nobody had disagreed about it. */
+static void test_put_does_not_rewrite_deleted(void **state)
+{
+    fixture *f = *state;
+    put_ok(f->bn, "residents", "bn-9", "full_name=Đỗ Văn Minh", "birth_date=1961-08-15", "sex=male", NULL);
+    assert_int_equal(ts_test_push(f->bn, f->srv, "binhnguyen", false), 1);
+    ts_actor admin = {TS_ACTOR_ADMIN, "admin", NULL, NULL};
+    ts_error err;
+    /* concurrently: the district deletes it, the station edits one field */
+    assert_int_equal(ts_store_delete(f->srv, &admin, "residents", "bn-9", &err), 0);
+    put_ok(f->bn, "residents", "bn-9", "phone=0912000111", NULL, NULL, NULL);
+
+    ts_arena arena;
+    ts_arena_init(&arena, 4096);
+    ts_change c;
+    assert_int_equal(ts_store_get(f->bn, "residents", "bn-9", &c, &arena, &err), 0);
+    const ts_field *del = ts_version_field(&c.v, TS_FIELD_DELETED);
+    assert_non_null(del);
+    assert_int_equal(del->dot.counter, 1); /* still the creating write's */
+    ts_version_free(&c.v);
+
+    assert_int_equal(ts_test_push(f->bn, f->srv, "binhnguyen", false), 1);
+    assert_int_equal(ts_test_sql_count(f->dir, "district.db", "SELECT count(*) FROM conflicts"), 0);
+    assert_int_equal(ts_store_get(f->srv, "residents", "bn-9", &c, &arena, &err), 0);
+    assert_true(ts_version_deleted(&c.v)); /* the delete stands, the edit is kept in it */
+    char phone[32];
+    assert_true(ts_recjson_text(&c.v, "phone", phone, sizeof phone));
+    assert_string_equal(phone, "0912000111");
+    ts_version_free(&c.v);
+
+    /* a put on a deleted record still brings it back */
+    put_ok(f->srv, "residents", "bn-9", "phone=0912000222", NULL, NULL, NULL);
+    assert_int_equal(ts_store_get(f->srv, "residents", "bn-9", &c, &arena, &err), 0);
+    assert_false(ts_version_deleted(&c.v));
+    ts_version_free(&c.v);
+    ts_arena_free(&arena);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -369,6 +411,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_dump_identical, setup, teardown),
         cmocka_unit_test_setup_teardown(test_handling_states_forward_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_handles_share_station_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_put_does_not_rewrite_deleted, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
