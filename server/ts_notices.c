@@ -1325,13 +1325,11 @@ int ts_notices_escalate(ts_store *st, const ts_notice_policy *policy, uint64_t n
         ts_strlist_free(&x.ids_overdue);
     }
     ts_change_page_free(&page);
-    if (rc < 0) {
-        free(x.items);
-        return rc;
-    }
+    /* each flag is its own transaction: those stored before a failure (a
+     * full disk) stay, and the caller must still act on them */
     *out = x.items;
     *n = x.n;
-    return 0;
+    return rc;
 }
 
 /* ---------------------------------------------------------------- state checks */

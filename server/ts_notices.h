@@ -131,7 +131,8 @@ typedef struct ts_escalation {
 
 /* Flags what is late at `now` (a parameter, so tests control the clock):
  * writes escalated_at/resend_count or overdue on the handling records.
- * Returns what it flagged (caller frees *out). */
+ * Returns what it flagged (caller frees *out), also when it fails part way
+ * (a negative result): each flag is stored on its own. */
 int ts_notices_escalate(ts_store *st, const ts_notice_policy *policy, uint64_t now_ms, ts_escalation **out,
                         size_t *n, ts_error *err);
 
