@@ -194,22 +194,38 @@ int ts_store_begin(ts_store *st, ts_error *err)
     return ts__tx_begin(st, err);
 }
 
+/* What the rolled-back writes numbered was never committed: the counters
+ * go back to what the file holds, so the next write does not skip numbers
+ * and nobody polling the last sequence number sees a change that is not
+ * there. */
+static void ts__forget_uncommitted(ts_store *st)
+{
+    uint64_t v;
+    if (ts_store_meta_get_u64(st, "lseq", &v) == 0)
+        st->lseq = v;
+    if (ts_store_meta_get_u64(st, "seq", &v) == 0)
+        st->seq = v;
+}
+
 int ts_store_commit(ts_store *st, ts_error *err)
 {
-    return ts__tx_commit(st, err);
+    int rc = ts__tx_commit(st, err);
+    /* a COMMIT that failed (a full disk) was rolled back */
+    if (rc < 0 && st->tx_depth == 0)
+        ts__forget_uncommitted(st);
+    return rc;
 }
 
 void ts_store_rollback(ts_store *st)
 {
     ts__tx_rollback(st);
-    if (st->tx_depth == 0) {
-        /* what the rolled-back writes numbered was never committed */
-        uint64_t v;
-        if (ts_store_meta_get_u64(st, "lseq", &v) == 0)
-            st->lseq = v;
-        if (ts_store_meta_get_u64(st, "seq", &v) == 0)
-            st->seq = v;
-    }
+    if (st->tx_depth == 0)
+        ts__forget_uncommitted(st);
+}
+
+bool ts_store_in_tx(const ts_store *st)
+{
+    return st->tx_depth > 0;
 }
 
 static int ts__migrate(ts_store *st, int from, ts_error *err)
@@ -968,21 +984,15 @@ static int ts__local_write(ts_store *st, const ts_actor *actor, const char *tabl
         rc = ts__sql_error(st, err, "audit");
         goto rollback;
     }
-    rc = ts__tx_commit(st, err);
-    goto out;
+    /* a COMMIT that fails (a full disk) is rolled back by ts__tx_commit:
+     * its counters go as for any other aborted write */
+    if ((rc = ts__tx_commit(st, err)) == 0)
+        goto out;
 
 rollback:
     ts__tx_rollback(st);
-    /* an aborted write must not leave its HLC or counters behind in memory */
-    if (st->role == TS_ROLE_SERVER) {
-        uint64_t saved;
-        if (ts_store_meta_get_u64(st, "seq", &saved) == 0)
-            st->seq = saved;
-    } else {
-        uint64_t saved;
-        if (ts_store_meta_get_u64(st, "lseq", &saved) == 0)
-            st->lseq = saved;
-    }
+    /* an aborted write must not leave its counters behind in memory */
+    ts__forget_uncommitted(st);
 out:
     ts_version_free(&cur.v);
     ts_version_free(&next);

@@ -93,8 +93,13 @@ struct sqlite3 *ts_store_db(ts_store *st);
 /* A transaction around several operations (an import chunk): each store
  * operation inside becomes a savepoint, so one failing undoes only itself. */
 int ts_store_begin(ts_store *st, ts_error *err);
+/* A COMMIT that fails (a full disk) is rolled back: nothing of the
+ * transaction stays, in the file or in the store's counters. */
 int ts_store_commit(ts_store *st, ts_error *err);
 void ts_store_rollback(ts_store *st);
+/* Whether a transaction is open: a write made now is not stored until its
+ * outermost commit. */
+bool ts_store_in_tx(const ts_store *st);
 
 /* ---------------------------------------------------------------- metadata */
 int ts_store_meta_get(ts_store *st, const char *key, char *out, size_t size);

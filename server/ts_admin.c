@@ -332,7 +332,8 @@ static void ts__esc_work(ts_dbjob *base, ts_store *st)
 {
     ts__esc_job *j = base->data;
     j->rc = ts_notices_escalate(st, &j->adm->policy, ts_wall_ms(), &j->items, &j->n, &j->err);
-    for (size_t i = 0; j->rc == 0 && i < j->n; i++) {
+    /* what was flagged before a failure is stored: it is re-sent too */
+    for (size_t i = 0; i < j->n; i++) {
         if (j->items[i].kind != TS_ESC_NOT_ACKNOWLEDGED)
             continue;
         ts_buf b = TS_BUF_INIT;

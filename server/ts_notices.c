@@ -624,6 +624,51 @@ static const char *ts__doc_abbr(const char *doc_type)
     return "VB";
 }
 
+static void ts__log_sent(const char *id, const char *urgency, size_t recipients, size_t files, size_t bytes,
+                         const ts_actor *who)
+{
+    ts_log_info("notice_sent", "id=%s urgency=%s recipients=%zu attachments=%zu attachment_bytes=%zu by=%s", id,
+                urgency, recipients, files, bytes, who && who->name ? who->name : "-");
+}
+
+/* A notice's field as text, "" when it has none. */
+static void ts__notice_text(ts_store *st, const char *id, const char *field, char *out, size_t size)
+{
+    ts_arena arena;
+    ts_arena_init(&arena, 4096);
+    ts_change c;
+    out[0] = '\0';
+    if (ts_store_get(st, "notices", id, &c, &arena, NULL) == 0) {
+        ts_recjson_text(&c.v, field, out, size);
+        ts_version_free(&c.v);
+    }
+    ts_arena_free(&arena);
+}
+
+void ts_notice_log_sent(ts_store *st, const char *id, size_t recipients, const ts_actor *who)
+{
+    char urgency[32];
+    ts__notice_text(st, id, "urgency", urgency, sizeof urgency);
+    json_t *files = NULL;
+    size_t bytes = 0;
+    if (ts_attachment_list(st, id, false, &files, NULL) < 0)
+        files = json_array();
+    size_t k;
+    json_t *f;
+    json_array_foreach(files, k, f)
+        bytes += (size_t)json_integer_value(json_object_get(f, "size"));
+    ts__log_sent(id, urgency, recipients, json_array_size(files), bytes, who);
+    json_decref(files);
+}
+
+void ts_report_log_redistributed(ts_store *st, const char *report_id, const char *notice_id, size_t recipients)
+{
+    char owner[TS_KEY_MAX + 1];
+    ts__notice_text(st, notice_id, "source_station", owner, sizeof owner);
+    ts_log_info("report_redistributed", "report=%s station=%s notice=%s recipients=%zu", report_id, owner, notice_id,
+                recipients);
+}
+
 int ts_notice_create(ts_store *st, const ts_actor *who, const json_t *fields, const ts_strlist *stations,
                      char *id_out, size_t id_size, ts_error *err)
 {
@@ -683,6 +728,9 @@ int ts_notice_create_with(ts_store *st, const ts_actor *who, const json_t *field
     const char *urgency = ts__jstr(f, "urgency");
     const char *deadline = ts__jstr(f, "deadline");
 
+    /* inside a caller's transaction nothing is stored yet at our commit: the
+     * caller says "sent" once its own commit is done */
+    bool outermost = !ts_store_in_tx(st);
     int rc = ts_store_begin(st, err);
     if (rc < 0) {
         json_decref(f);
@@ -706,13 +754,13 @@ int ts_notice_create_with(ts_store *st, const ts_actor *who, const json_t *field
         rc = ts_store_commit(st, err);
     else
         ts_store_rollback(st);
-    if (rc == 0) {
+    if (rc == 0)
         snprintf(id_out, id_size, "%s", id);
+    if (rc == 0 && outermost) {
         size_t bytes = 0;
         for (size_t i = 0; i < files.n; i++)
             bytes += files.v[i].len;
-        ts_log_info("notice_sent", "id=%s urgency=%s recipients=%zu attachments=%zu attachment_bytes=%zu by=%s", id,
-                    urgency, stations->n, files.n, bytes, who && who->name ? who->name : "-");
+        ts__log_sent(id, urgency, stations->n, files.n, bytes, who);
     }
     json_decref(f);
     ts__files_free(&files);
@@ -1064,10 +1112,11 @@ int ts_report_redistribute(ts_store *st, const ts_actor *who, const char *report
             if (strcmp(k, "source_report") != 0 && strcmp(k, "source_station") != 0)
                 json_object_set(f, k, v);
     }
+    bool outermost = !ts_store_in_tx(st);
     rc = ts_notice_create(st, who, f, stations, id_out, id_size, err);
     json_decref(f);
     json_decref(rep);
-    if (rc == 0)
+    if (rc == 0 && outermost)
         ts_log_info("report_redistributed", "report=%s station=%s notice=%s recipients=%zu", report_id, owner, id_out,
                     stations->n);
     return rc;
@@ -1354,13 +1403,11 @@ int ts_notices_escalate(ts_store *st, const ts_notice_policy *policy, uint64_t n
         ts_strlist_free(&x.ids_overdue);
     }
     ts_change_page_free(&page);
-    if (rc < 0) {
-        free(x.items);
-        return rc;
-    }
+    /* each flag is its own transaction: those stored before a failure (a
+     * full disk) stay, and the caller must still act on them */
     *out = x.items;
     *n = x.n;
-    return 0;
+    return rc;
 }
 
 /* ---------------------------------------------------------------- state checks */

@@ -65,6 +65,12 @@ size_t ts_notice_attachment_cap(ts_store *st);
  * TS_EBAD_VALUE says which attachment and why. */
 int ts_notice_create_with(ts_store *st, const ts_actor *who, const json_t *fields, const json_t *attachments,
                           const ts_strlist *stations, char *id_out, size_t id_size, ts_error *err);
+/* The log line notice_sent. ts_notice_create(_with) writes it when its own
+ * transaction stored the notice; a caller that created it inside a
+ * transaction of its own (with an audit entry) calls this once that
+ * transaction is committed, so no line says "sent" of a notice a full disk
+ * then refused. */
+void ts_notice_log_sent(ts_store *st, const char *id, size_t recipients, const ts_actor *who);
 
 /* Whether a name is a file name a station can save and print: valid UTF-8,
  * at most 200 characters and 200 bytes, no / or \, no control or
@@ -91,6 +97,9 @@ int ts_notice_frames_pending(ts_store *st, const char *station, ts_buf *out, siz
  * it (source_report, source_station). overrides: notice fields to set. */
 int ts_report_redistribute(ts_store *st, const ts_actor *who, const char *report_id, const json_t *overrides,
                            const ts_strlist *stations, char *id_out, size_t id_size, ts_error *err);
+/* The log line report_redistributed, for a caller that passed the report on
+ * inside its own transaction, once that is committed (as ts_notice_log_sent). */
+void ts_report_log_redistributed(ts_store *st, const char *report_id, const char *notice_id, size_t recipients);
 
 /* The store's check on station pushes (ts_change_check_fn): a handling
  * record's state moves forward only (sent, delivered, acknowledged,
@@ -122,7 +131,8 @@ typedef struct ts_escalation {
 
 /* Flags what is late at `now` (a parameter, so tests control the clock):
  * writes escalated_at/resend_count or overdue on the handling records.
- * Returns what it flagged (caller frees *out). */
+ * Returns what it flagged (caller frees *out), also when it fails part way
+ * (a negative result): each flag is stored on its own. */
 int ts_notices_escalate(ts_store *st, const ts_notice_policy *policy, uint64_t now_ms, ts_escalation **out,
                         size_t *n, ts_error *err);
 

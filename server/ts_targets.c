@@ -294,19 +294,23 @@ int ts_targets_save(ts_store *st, const char *station, const char *day, const ts
                            " numerator = excluded.numerator, denominator = excluded.denominator",
                            -1, &q, NULL) != SQLITE_OK)
         return ts_error_set(err, TS_ESTORAGE, "targets: %s", sqlite3_errmsg(db));
-    int rc = 0;
-    sqlite3_exec(db, "SAVEPOINT targets", NULL, NULL, NULL);
+    /* all of a station's figures or none; a COMMIT that fails (a full disk)
+     * is a failure too, and leaves no transaction open behind it */
+    int rc = ts_store_begin(st, err);
     for (int i = 0; i < TS_TARGET_COUNT && rc == 0; i++) {
         sqlite3_bind_text(q, 1, day, -1, SQLITE_STATIC);
         sqlite3_bind_text(q, 2, station, -1, SQLITE_STATIC);
         sqlite3_bind_text(q, 3, ts_targets[i].code, -1, SQLITE_STATIC);
         sqlite3_bind_int64(q, 4, f->numerator[i]);
         sqlite3_bind_int64(q, 5, f->denominator[i]);
-        if (sqlite3_step(q) != SQLITE_DONE)
+        if (sqlite3_step(q) != SQLITE_DONE) {
             rc = ts_error_set(err, TS_ESTORAGE, "targets: %s", sqlite3_errmsg(db));
+            ts_store_rollback(st);
+        }
         sqlite3_reset(q);
     }
-    sqlite3_exec(db, rc == 0 ? "RELEASE targets" : "ROLLBACK TO targets; RELEASE targets", NULL, NULL, NULL);
     sqlite3_finalize(q);
+    if (rc == 0)
+        rc = ts_store_commit(st, err);
     return rc;
 }

@@ -25,8 +25,9 @@ static json_t *ts__conflict_json(const ts_conflict_row *r)
 
 /* Conflicts carry both values of a field: for a personal table, whoever
  * reads the list has read them, and the audit log says so (one entry per
- * table, as a list of records is). */
-static void ts__audit_personal(ts_admin__job *j, ts_store *st, const ts_conflict_row *rows, size_t n,
+ * table, as a list of records is). 0, or -1 when an entry could not be
+ * written: then the list is not served. */
+static int ts__audit_personal(ts_admin__job *j, ts_store *st, const ts_conflict_row *rows, size_t n,
                                const char *status)
 {
     struct {
@@ -49,11 +50,21 @@ static void ts__audit_personal(ts_admin__job *j, ts_store *st, const ts_conflict
         }
         seen[k].count++;
     }
+    if (nseen == 0)
+        return 0;
+    /* the entries of several tables are all written, or none */
+    ts_error err;
+    if (ts_store_begin(st, &err) < 0)
+        return -1;
     for (size_t k = 0; k < nseen; k++) {
         char detail[64];
         snprintf(detail, sizeof detail, "conflict list: %zu", seen[k].count);
-        ts_admin__audit(j, st, "read", seen[k].table, NULL, "ok", detail);
+        if (ts_admin__audit(j, st, "read", seen[k].table, NULL, "ok", detail) < 0) {
+            ts_store_rollback(st);
+            return -1;
+        }
     }
+    return ts_store_commit(st, &err) < 0 ? -1 : 0;
 }
 
 void ts_admin__api_conflicts(ts_admin__job *j, ts_store *st)
@@ -78,7 +89,12 @@ void ts_admin__api_conflicts(ts_admin__job *j, ts_store *st)
     for (size_t i = 0; i < n; i++)
         if (strcmp(status, "resolved") != 0 || rows[i].resolved)
             json_array_append_new(arr, ts__conflict_json(&rows[i]));
-    ts__audit_personal(j, st, rows, n, status);
+    if (ts__audit_personal(j, st, rows, n, status) < 0) {
+        ts_conflict_rows_free(rows, n);
+        json_decref(arr);
+        ts_admin__fail_storage(j, "the audit entry of a personal read");
+        return;
+    }
     uint64_t open = 0;
     ts_store_conflict_count(st, true, &open);
     ts_conflict_rows_free(rows, n);
@@ -115,10 +131,14 @@ void ts_admin__api_conflict(ts_admin__job *j, ts_store *st)
     }
     /* both values of the field are in the answer, with or without the record */
     const ts_table_def *t = ts_registry_table(ts_store_registry(st), r->table);
-    if (t && t->personal)
-        ts_admin__audit(j, st, "read", r->table, r->record, "ok", "conflict review");
+    bool audited = !(t && t->personal) || ts_admin__audit(j, st, "read", r->table, r->record, "ok", "conflict review") == 0;
     ts_arena_free(&arena);
     ts_conflict_rows_free(r, 1);
+    if (!audited) {
+        json_decref(o);
+        ts_admin__fail_storage(j, "the audit entry of a personal read");
+        return;
+    }
     ts_admin__ok(j, 200, o);
 }
 
@@ -191,12 +211,13 @@ void ts_admin__api_conflict_resolve(ts_admin__job *j, ts_store *st)
                                                                                      : "wrote a merged value");
         if (rc == 0)
             rc = ts_store_conflict_resolve(st, r->id, j->user, resolution, &err);
-        if (rc == 0) {
-            ts_admin__audit(j, st, "resolve_conflict", r->table, r->record, "ok", resolution);
+        if (rc == 0 && ts_admin__audit(j, st, "resolve_conflict", r->table, r->record, "ok", resolution) < 0)
+            rc = ts_error_set(&err, TS_ESTORAGE, "the audit entry could not be stored");
+        /* a COMMIT that fails (a full disk) rolls back by itself */
+        if (rc == 0)
             rc = ts_store_commit(st, &err);
-        } else {
+        else
             ts_store_rollback(st);
-        }
     }
     json_decref(chosen);
     ts_buf_free(&val);

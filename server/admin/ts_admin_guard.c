@@ -138,8 +138,13 @@ void ts_admin__api_login_unblock(ts_admin__job *j, ts_store *st)
         ts_admin__fail(j, 400, "BAD_REQUEST", "not an address");
         return;
     }
+    /* the blocks are lifted (on the loop, after the job) only once the
+     * audit entry saying who lifted them is stored */
+    if (ts_admin__audit(j, st, "login_unblock", NULL, NULL, "ok", address[0] ? address : "all") < 0) {
+        ts_admin__fail_storage(j, "the audit entry");
+        return;
+    }
     snprintf(j->unblock_address, sizeof j->unblock_address, "%s", address);
     j->unblock = true;
-    ts_admin__audit(j, st, "login_unblock", NULL, NULL, "ok", address[0] ? address : "all");
     ts_admin__ok(j, 200, json_pack("{s:s}", "unblocked", address[0] ? address : "all"));
 }

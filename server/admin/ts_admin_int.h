@@ -146,8 +146,15 @@ void ts_admin__fail(ts_admin__job *j, int status, const char *code, const char *
 void ts_admin__fail_err(ts_admin__job *j, const ts_error *err);
 void ts_admin__ok(ts_admin__job *j, int status, json_t *resp);
 ts_actor ts_admin__actor(const ts_admin__job *j);
-void ts_admin__audit(ts_admin__job *j, ts_store *st, const char *action, const char *table, const char *record,
-                     const char *outcome, const char *detail);
+/* An audit entry in the caller's name: 0, or -1 when it could not be
+ * written (the store logged storage_error). A write must then be undone and
+ * refused, and personal values not served: nothing happens unaudited. */
+int ts_admin__audit(ts_admin__job *j, ts_store *st, const char *action, const char *table, const char *record,
+                    const char *outcome, const char *detail);
+/* 500 STORAGE for something that could not be stored (a full disk, most
+ * often), with admin_internal_error naming `what`; the caller has rolled
+ * back whatever it wrote. */
+void ts_admin__fail_storage(ts_admin__job *j, const char *what);
 void ts_admin__set_event(ts_admin__job *j, const char *event, json_t *data);
 const char *ts_admin__str(const json_t *o, const char *key);
 bool ts_admin__q(ts_admin__job *j, const char *name, char *out, size_t size);

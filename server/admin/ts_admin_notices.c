@@ -191,28 +191,42 @@ void ts_admin__api_notice_send(ts_admin__job *j, ts_store *st)
     ts_error err;
     char id[64];
     ts_actor a = ts_admin__actor(j);
-    if (ts_notice_resolve(st, to, &stations, &err) < 0 ||
-        ts_notice_create_with(st, &a, fields, files, &stations, id, sizeof id, &err) < 0) {
+    json_t *attached = NULL;
+    /* the notice and its audit entry in one transaction: a notice nobody
+     * can tell who sent is not sent */
+    int rc = ts_notice_resolve(st, to, &stations, &err);
+    if (rc == 0)
+        rc = ts_store_begin(st, &err);
+    if (rc == 0 && (rc = ts_notice_create_with(st, &a, fields, files, &stations, id, sizeof id, &err)) == 0) {
+        /* what was stored, as the notice's detail lists it */
+        if (ts_attachment_list(st, id, false, &attached, &err) < 0)
+            attached = json_array();
+        char audit[160];
+        json_int_t bytes = 0;
+        size_t k;
+        json_t *f;
+        json_array_foreach(attached, k, f)
+            bytes += json_integer_value(json_object_get(f, "size"));
+        if (json_array_size(attached) > 0)
+            snprintf(audit, sizeof audit, "%.40s, %zu attachment%s, %lld bytes", ts_admin__str(fields, "urgency"),
+                     json_array_size(attached), json_array_size(attached) > 1 ? "s" : "", (long long)bytes);
+        else
+            snprintf(audit, sizeof audit, "%.40s", ts_admin__str(fields, "urgency"));
+        if (ts_admin__audit(j, st, "send_notice", "notices", id, "ok", audit) < 0)
+            rc = ts_error_set(&err, TS_ESTORAGE, "the audit entry could not be stored");
+    }
+    /* a COMMIT that fails (a full disk) rolls back by itself */
+    if (rc == 0)
+        rc = ts_store_commit(st, &err);
+    else
+        ts_store_rollback(st);
+    if (rc < 0) {
+        json_decref(attached);
         ts_strlist_free(&stations);
         ts_admin__fail_err(j, &err);
         return;
     }
-    /* what was stored, as the notice's detail lists it */
-    json_t *attached = NULL;
-    if (ts_attachment_list(st, id, false, &attached, &err) < 0)
-        attached = json_array();
-    char audit[160];
-    json_int_t bytes = 0;
-    size_t k;
-    json_t *f;
-    json_array_foreach(attached, k, f)
-        bytes += json_integer_value(json_object_get(f, "size"));
-    if (json_array_size(attached) > 0)
-        snprintf(audit, sizeof audit, "%.40s, %zu attachment%s, %lld bytes", ts_admin__str(fields, "urgency"),
-                 json_array_size(attached), json_array_size(attached) > 1 ? "s" : "", (long long)bytes);
-    else
-        snprintf(audit, sizeof audit, "%.40s", ts_admin__str(fields, "urgency"));
-    ts_admin__audit(j, st, "send_notice", "notices", id, "ok", audit);
+    ts_notice_log_sent(st, id, stations.n, &a);
     ts_admin__queue_notice_frames(j, st, id, &stations);
     json_t *recips = json_array();
     for (size_t i = 0; i < stations.n; i++)
@@ -270,7 +284,11 @@ void ts_admin__api_notice_attachment(ts_admin__job *j, ts_store *st)
     }
     char detail[1200];
     snprintf(detail, sizeof detail, "download %s (%zu bytes, sha256 %.16s...)", f.name, f.len, f.sha256);
-    ts_admin__audit(j, st, "read", "notice_attachments", f.id, "ok", detail);
+    if (ts_admin__audit(j, st, "read", "notice_attachments", f.id, "ok", detail) < 0) {
+        ts_attachment_free(&f);
+        ts_admin__fail_storage(j, "the audit entry of a download");
+        return;
+    }
     snprintf(j->content_type, sizeof j->content_type, "%s", f.mime);
     j->text_type = j->content_type;
     ts_buf_reset(&j->text);

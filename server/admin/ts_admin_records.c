@@ -85,10 +85,15 @@ void ts_admin__api_records(ts_admin__job *j, ts_store *st)
         snprintf(after, sizeof after, "%s", page.items[page.n - 1].id);
     }
     ts_change_page_free(&page);
+    /* personal values go out only once their read is audited */
     if (t->personal) {
         char detail[200];
         snprintf(detail, sizeof detail, "list %zu records%s%s", json_array_size(arr), station[0] ? " of " : "", station);
-        ts_admin__audit(j, st, "read", t->name, NULL, "ok", detail);
+        if (ts_admin__audit(j, st, "read", t->name, NULL, "ok", detail) < 0) {
+            json_decref(arr);
+            ts_admin__fail_storage(j, "the audit entry of a personal read");
+            return;
+        }
     }
     ts_admin__ok(j, 200,
                  json_pack("{s:s,s:o,s:b,s:s}", "table", t->name, "records", arr, "more", more, "next_after", last));
@@ -113,8 +118,11 @@ void ts_admin__api_record(ts_admin__job *j, ts_store *st)
     json_t *o = ts_recjson_record(&c, true);
     ts_version_free(&c.v);
     ts_arena_free(&arena);
-    if (t->personal)
-        ts_admin__audit(j, st, "read", t->name, j->params[1], "ok", NULL);
+    if (t->personal && ts_admin__audit(j, st, "read", t->name, j->params[1], "ok", NULL) < 0) {
+        json_decref(o);
+        ts_admin__fail_storage(j, "the audit entry of a personal read");
+        return;
+    }
     ts_admin__ok(j, 200, o);
 }
 

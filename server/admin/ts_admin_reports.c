@@ -111,14 +111,27 @@ void ts_admin__api_report_redistribute(ts_admin__job *j, ts_store *st)
     ts_error err;
     char id[64];
     ts_actor a = ts_admin__actor(j);
-    if (ts_notice_resolve(st, to, &stations, &err) < 0 ||
-        ts_report_redistribute(st, &a, j->params[0], json_object_get(j->body, "notice"), &stations, id, sizeof id,
-                               &err) < 0) {
+    /* the new notice and the audit entry in one transaction, or neither */
+    int rc = ts_notice_resolve(st, to, &stations, &err);
+    if (rc == 0)
+        rc = ts_store_begin(st, &err);
+    if (rc == 0)
+        rc = ts_report_redistribute(st, &a, j->params[0], json_object_get(j->body, "notice"), &stations, id, sizeof id,
+                                    &err);
+    if (rc == 0 && ts_admin__audit(j, st, "redistribute_report", "reports", j->params[0], "ok", id) < 0)
+        rc = ts_error_set(&err, TS_ESTORAGE, "the audit entry could not be stored");
+    /* a COMMIT that fails (a full disk) rolls back by itself */
+    if (rc == 0)
+        rc = ts_store_commit(st, &err);
+    else
+        ts_store_rollback(st);
+    if (rc < 0) {
         ts_strlist_free(&stations);
         ts_admin__fail_err(j, &err);
         return;
     }
-    ts_admin__audit(j, st, "redistribute_report", "reports", j->params[0], "ok", id);
+    ts_notice_log_sent(st, id, stations.n, &a);
+    ts_report_log_redistributed(st, j->params[0], id, stations.n);
     ts_admin__queue_notice_frames(j, st, id, &stations);
     ts_admin__set_event(j, "notice", json_pack("{s:s,s:s}", "id", id, "source_report", j->params[0]));
     json_t *recips = json_array();

@@ -189,9 +189,15 @@ void ts_admin__api_targets_history(ts_admin__job *j, ts_store *st)
     ts_admin__ok(j, 200, json_pack("{s:s,s:s,s:o}", "indicator", indicator, "station", station, "points", arr));
 }
 
+/* The computation itself runs after the answer (the core's targets job);
+ * the request is audited first, which also tells a disk that cannot take
+ * the figures now (500) from a computation that started (202). */
 void ts_admin__api_targets_refresh(ts_admin__job *j, ts_store *st)
 {
-    (void)st;
+    if (ts_admin__audit(j, st, "refresh_targets", NULL, NULL, "ok", NULL) < 0) {
+        ts_admin__fail_storage(j, "the audit entry");
+        return;
+    }
     j->refresh_targets = true;
     ts_admin__ok(j, 202, json_pack("{s:s}", "result", "computing"));
 }

@@ -72,14 +72,25 @@ void ts_admin__api_task_assign(ts_admin__job *j, ts_store *st)
     ts_strlist stations = {NULL, 0};
     ts_error err;
     ts_actor a = ts_admin__actor(j);
-    if (ts_notice_resolve(st, to, &stations, &err) < 0 ||
-        ts_task_assign(st, &a, j->params[0], &stations, ts_admin__str(j->body, "deadline"),
-                       ts_admin__str(j->body, "instructions"), &err) < 0) {
+    /* the assignments and the audit entry in one transaction, or neither */
+    int rc = ts_notice_resolve(st, to, &stations, &err);
+    if (rc == 0)
+        rc = ts_store_begin(st, &err);
+    if (rc == 0)
+        rc = ts_task_assign(st, &a, j->params[0], &stations, ts_admin__str(j->body, "deadline"),
+                            ts_admin__str(j->body, "instructions"), &err);
+    if (rc == 0 && ts_admin__audit(j, st, "assign_task", "plan_tasks", j->params[0], "ok", NULL) < 0)
+        rc = ts_error_set(&err, TS_ESTORAGE, "the audit entry could not be stored");
+    /* a COMMIT that fails (a full disk) rolls back by itself */
+    if (rc == 0)
+        rc = ts_store_commit(st, &err);
+    else
+        ts_store_rollback(st);
+    if (rc < 0) {
         ts_strlist_free(&stations);
         ts_admin__fail_err(j, &err);
         return;
     }
-    ts_admin__audit(j, st, "assign_task", "plan_tasks", j->params[0], "ok", NULL);
     for (size_t i = 0; i < stations.n; i++)
         ts_strlist_add(&j->notify, stations.v[i]);
     ts_admin__set_event(j, "task", json_pack("{s:s}", "id", j->params[0]));

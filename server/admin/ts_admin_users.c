@@ -103,15 +103,25 @@ int ts_admin_user_set(ts_store *st, const char *name, const char *password, cons
                       " full_name = CASE WHEN ?4 = '' THEN full_name ELSE ?4 END";
     if (sqlite3_prepare_v2(ts_store_db(st), sql, -1, &q, NULL) != SQLITE_OK)
         return ts_error_set(err, TS_ESTORAGE, "users: %s", sqlite3_errmsg(ts_store_db(st)));
+    /* the new password and the end of the sessions made with the old one go
+     * together, or neither does */
+    int rc = ts_store_begin(st, err);
+    if (rc < 0) {
+        sqlite3_finalize(q);
+        return rc;
+    }
     sqlite3_bind_text(q, 1, username, -1, SQLITE_STATIC);
     sqlite3_bind_text(q, 2, encoded, -1, SQLITE_STATIC);
     sqlite3_bind_text(q, 3, role ? role : "", -1, SQLITE_STATIC);
     sqlite3_bind_text(q, 4, full_name ? full_name : "", -1, SQLITE_STATIC);
     sqlite3_bind_int64(q, 5, (sqlite3_int64)ts_wall_ms());
-    int rc = sqlite3_step(q) == SQLITE_DONE ? 0 : ts_error_set(err, TS_ESTORAGE, "cannot save the user");
+    rc = sqlite3_step(q) == SQLITE_DONE ? 0 : ts_error_set(err, TS_ESTORAGE, "cannot save the user");
     sqlite3_finalize(q);
     if (rc == 0 && password != NULL)
         rc = ts__end_sessions(st, username, keep_session, err);
+    if (rc == 0)
+        return ts_store_commit(st, err);
+    ts_store_rollback(st);
     return rc;
 }
 
@@ -159,6 +169,38 @@ bool ts_admin__authenticate(ts_admin__job *j, ts_store *st)
 
 /* ---------------------------------------------------------------- endpoints: session */
 
+/* The session of a login and its audit entry, inside the caller's
+ * transaction; expired sessions go as new ones come. */
+static int ts__save_session(ts_admin__job *j, ts_store *st, const char *user, const char *role, const char *hash,
+                            uint64_t expires, ts_error *err)
+{
+    sqlite3 *db = ts_store_db(st);
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(db,
+                           "INSERT INTO admin_sessions(token_hash, username, role, created_at, expires_at, peer)"
+                           " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+                           -1, &q, NULL) != SQLITE_OK)
+        return ts_error_set(err, TS_ESTORAGE, "%s", sqlite3_errmsg(db));
+    sqlite3_bind_text(q, 1, hash, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, user, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 3, role, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 4, (sqlite3_int64)j->now_ms);
+    sqlite3_bind_int64(q, 5, (sqlite3_int64)expires);
+    sqlite3_bind_text(q, 6, j->peer, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(q) == SQLITE_DONE ? 0 : ts_error_set(err, TS_ESTORAGE, "%s", sqlite3_errmsg(db));
+    sqlite3_finalize(q);
+    if (rc < 0)
+        return rc;
+    if (sqlite3_prepare_v2(db, "DELETE FROM admin_sessions WHERE expires_at < ?1", -1, &q, NULL) != SQLITE_OK)
+        return ts_error_set(err, TS_ESTORAGE, "%s", sqlite3_errmsg(db));
+    sqlite3_bind_int64(q, 1, (sqlite3_int64)j->now_ms);
+    rc = sqlite3_step(q) == SQLITE_DONE ? 0 : ts_error_set(err, TS_ESTORAGE, "%s", sqlite3_errmsg(db));
+    sqlite3_finalize(q);
+    if (rc == 0 && ts_admin__audit(j, st, "login", NULL, NULL, "ok", role) < 0)
+        rc = ts_error_set(err, TS_ESTORAGE, "the audit entry could not be stored");
+    return rc;
+}
+
 void ts_admin__api_login(ts_admin__job *j, ts_store *st)
 {
     const char *given = ts_admin__str(j->body, "username"), *pass = ts_admin__str(j->body, "password");
@@ -195,6 +237,9 @@ void ts_admin__api_login(ts_admin__job *j, ts_store *st)
                                 "2Xr6PDQcZpWRTPVsRSmhLnULDt48Ou3L8k9cAo3Lt3s";
     bool ok = argon2id_verify(found ? encoded : dummy, pass, strlen(pass)) == ARGON2_OK && found && !disabled;
     if (!ok) {
+        /* the answer stays 401 even if its audit entry cannot be written (a
+         * full disk): a 500 would not count as a failure for the guard, and
+         * guessing would go unthrottled while the disk is full */
         ts_admin__audit(j, st, "login", NULL, NULL, "failed", NULL);
         ts_log_warn("admin_login_failed", "user=%s peer=%s", user, j->peer);
         ts_admin__fail(j, 401, "BAD_CREDENTIALS", "wrong user name or password");
@@ -207,37 +252,18 @@ void ts_admin__api_login(ts_admin__job *j, ts_store *st)
         snprintf(token + 2 * i, 3, "%02x", rnd[i]);
     ts__sha256_hex(token, hash);
     uint64_t expires = j->now_ms + cfg->admin_session_ttl_ms;
-    /* a token is handed out only once its session is stored */
-    bool stored = sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
-    if (stored && sqlite3_prepare_v2(db,
-                                     "INSERT INTO admin_sessions(token_hash, username, role, created_at, expires_at, peer)"
-                                     " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
-                                     -1, &q, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(q, 1, hash, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 2, user, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 3, role, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(q, 4, (sqlite3_int64)j->now_ms);
-        sqlite3_bind_int64(q, 5, (sqlite3_int64)expires);
-        sqlite3_bind_text(q, 6, j->peer, -1, SQLITE_STATIC);
-        stored = sqlite3_step(q) == SQLITE_DONE;
-        sqlite3_finalize(q);
-    } else {
-        stored = false;
-    }
-    /* expired sessions go as new ones come */
-    if (stored && sqlite3_prepare_v2(db, "DELETE FROM admin_sessions WHERE expires_at < ?1", -1, &q, NULL) == SQLITE_OK) {
-        sqlite3_bind_int64(q, 1, (sqlite3_int64)j->now_ms);
-        sqlite3_step(q);
-        sqlite3_finalize(q);
-    }
-    if (!stored || sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-        ts_log_error("admin_login_not_saved", "user=%s reason=%s", user, sqlite3_errmsg(db));
+    /* a token is handed out only once its session, and the audit entry of
+     * the login, are stored (one transaction: both or neither) */
+    ts_error err;
+    ts_error_clear(&err);
+    if (ts_store_begin(st, &err) < 0 || ts__save_session(j, st, user, role, hash, expires, &err) < 0 ||
+        ts_store_commit(st, &err) < 0) {
+        ts_store_rollback(st);
+        ts_log_error("admin_login_not_saved", "user=%s reason=%s", user, err.msg);
         ts_admin__fail(j, 500, "STORAGE", "the login could not be saved: try again");
         return;
     }
     j->role = ts_admin_role_rank(role);
-    ts_admin__audit(j, st, "login", NULL, NULL, "ok", role);
     ts_log_info("admin_login", "user=%s role=%s peer=%s", user, role, j->peer);
     snprintf(j->headers, sizeof j->headers,
              "Set-Cookie: ts_session=%s; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=%" PRIu64 "\r\n", token,
@@ -248,18 +274,31 @@ void ts_admin__api_login(ts_admin__job *j, ts_store *st)
 
 void ts_admin__api_logout(ts_admin__job *j, ts_store *st)
 {
-    if (j->token[0]) {
+    /* a logout that could not be stored says so: the session stays valid,
+     * and a client told "logged out" would leave it open unknowingly */
+    ts_error err;
+    int rc = ts_store_begin(st, &err);
+    if (rc == 0 && j->token[0]) {
         char hash[65];
         ts__sha256_hex(j->token, hash);
         sqlite3_stmt *q;
+        rc = -1;
         if (sqlite3_prepare_v2(ts_store_db(st), "DELETE FROM admin_sessions WHERE token_hash = ?1", -1, &q, NULL) ==
             SQLITE_OK) {
             sqlite3_bind_text(q, 1, hash, -1, SQLITE_STATIC);
-            sqlite3_step(q);
+            rc = sqlite3_step(q) == SQLITE_DONE ? 0 : -1;
             sqlite3_finalize(q);
         }
     }
-    ts_admin__audit(j, st, "logout", NULL, NULL, "ok", NULL);
+    if (rc == 0)
+        rc = ts_admin__audit(j, st, "logout", NULL, NULL, "ok", NULL);
+    if (rc == 0)
+        rc = ts_store_commit(st, &err);
+    if (rc < 0) {
+        ts_store_rollback(st);
+        ts_admin__fail_storage(j, "the logout");
+        return;
+    }
     snprintf(j->headers, sizeof j->headers, "Set-Cookie: ts_session=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0\r\n");
     ts_admin__ok(j, 200, json_pack("{s:b}", "ok", 1));
 }
@@ -308,32 +347,41 @@ void ts_admin__api_user_set(ts_admin__job *j, ts_store *st)
     char keep[65] = "";
     if (j->token[0] && strcmp(j->user, name) == 0)
         ts__sha256_hex(j->token, keep);
+    /* the account, its sessions ended and the audit entry: all stored, or
+     * nothing changed */
     ts_error err;
-    if (ts_admin_user_set(st, given, password, role, json_string_value(json_object_get(j->body, "full_name")),
-                          keep[0] ? keep : NULL, &err) < 0) {
-        ts_admin__fail_err(j, &err);
-        return;
-    }
     const json_t *disabled = json_object_get(j->body, "disabled");
-    if (json_is_boolean(disabled)) {
+    char detail[64];
+    snprintf(detail, sizeof detail, "%s%s", role ? role : "updated", password ? ", new password" : "");
+    int rc = ts_store_begin(st, &err);
+    if (rc == 0)
+        rc = ts_admin_user_set(st, given, password, role, json_string_value(json_object_get(j->body, "full_name")),
+                               keep[0] ? keep : NULL, &err);
+    if (rc == 0 && json_is_boolean(disabled)) {
         sqlite3_stmt *q;
+        rc = ts_error_set(&err, TS_ESTORAGE, "cannot disable the user");
         if (sqlite3_prepare_v2(ts_store_db(st), "UPDATE admin_users SET disabled = ?2 WHERE username = ?1", -1, &q,
                                NULL) == SQLITE_OK) {
             sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
             sqlite3_bind_int(q, 2, json_is_true(disabled));
-            sqlite3_step(q);
+            if (sqlite3_step(q) == SQLITE_DONE)
+                rc = 0;
             sqlite3_finalize(q);
         }
-        if (json_is_true(disabled) && ts__end_sessions(st, name, NULL, &err) < 0) {
-            ts_admin__fail_err(j, &err);
-            return;
-        }
+        if (rc == 0 && json_is_true(disabled))
+            rc = ts__end_sessions(st, name, NULL, &err);
+    }
+    if (rc == 0 && ts_admin__audit(j, st, "user", "admin_users", name, "ok", detail) < 0)
+        rc = ts_error_set(&err, TS_ESTORAGE, "the audit entry could not be stored");
+    if (rc == 0)
+        rc = ts_store_commit(st, &err);
+    if (rc < 0) {
+        ts_store_rollback(st);
+        ts_admin__fail_err(j, &err);
+        return;
     }
     /* the event streams of sessions that just ended close too */
     if (password != NULL || json_is_true(disabled))
         snprintf(j->end_streams_of, sizeof j->end_streams_of, "%s", name);
-    char detail[64];
-    snprintf(detail, sizeof detail, "%s%s", role ? role : "updated", password ? ", new password" : "");
-    ts_admin__audit(j, st, "user", "admin_users", name, "ok", detail);
     ts_admin__ok(j, j->params[0][0] ? 200 : 201, json_pack("{s:s,s:s}", "username", name, "result", "saved"));
 }

@@ -49,11 +49,18 @@ ts_actor ts_admin__actor(const ts_admin__job *j)
     return a;
 }
 
-void ts_admin__audit(ts_admin__job *j, ts_store *st, const char *action, const char *table, const char *record,
-                     const char *outcome, const char *detail)
+int ts_admin__audit(ts_admin__job *j, ts_store *st, const char *action, const char *table, const char *record,
+                    const char *outcome, const char *detail)
 {
     ts_actor a = ts_admin__actor(j);
-    ts_store_audit(st, &a, action, table, record, outcome, detail);
+    return ts_store_audit(st, &a, action, table, record, outcome, detail) < 0 ? -1 : 0;
+}
+
+void ts_admin__fail_storage(ts_admin__job *j, const char *what)
+{
+    ts_error err;
+    ts_error_set(&err, TS_ESTORAGE, "%s could not be stored", what);
+    ts_admin__fail_err(j, &err);
 }
 
 void ts_admin__set_event(ts_admin__job *j, const char *event, json_t *data)
