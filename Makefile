@@ -37,7 +37,7 @@ deps:
 
 # ---------------------------------------------------------------- sources
 SRC_LIB     := $(wildcard common/*.c proto/*.c)
-GEN_SRC     := build/gen/schema_tables.c build/gen/plan_tasks.c
+GEN_SRC     := build/gen/schema_tables.c build/gen/plan_tasks.c build/gen/diseases.c
 SRC_SERVER  := $(filter-out server/main.c,$(wildcard server/*.c server/admin/*.c))
 SRC_CTL     := $(filter-out server/ctl/main.c,$(wildcard server/ctl/*.c))
 SRC_CLIENT  := $(filter-out client/main.c,$(wildcard client/*.c))
@@ -98,7 +98,8 @@ $(eval $(call build_flavor,asan,gcc,ASAN_CFLAGS,ASAN_FLAGS))
 BINS := tramsyncd tramsync tramsyncctl
 
 # Data built into the binaries: the default table registry (schemas as data,
-# docs/TABLES.md) and the provincial plan's tasks. $(call embed,SYMBOL)
+# docs/TABLES.md), the provincial plan's tasks and the default disease
+# catalogue. $(call embed,SYMBOL)
 define embed
 	@mkdir -p $(@D)
 	@{ echo '/* generated from $< by the Makefile; do not edit */'; \
@@ -114,6 +115,8 @@ build/gen/schema_tables.c: common/schema/tables.json
 	$(call embed,ts_schema_tables_json)
 build/gen/plan_tasks.c: server/data/plan-tasks.tsv
 	$(call embed,ts_plan_tasks_tsv)
+build/gen/diseases.c: server/data/diseases.tsv
+	$(call embed,ts_diseases_tsv)
 
 # ---------------------------------------------------------------- build
 .PHONY: all

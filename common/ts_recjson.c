@@ -137,3 +137,31 @@ bool ts_recjson_text(const ts_version *v, const char *field, char *out, size_t s
     msgpack_unpacked_destroy(&up);
     return ok;
 }
+
+bool ts_recjson_int(const ts_version *v, const char *field, int64_t *out)
+{
+    const ts_field *f = ts_version_field(v, field);
+    if (f == NULL)
+        return false;
+    msgpack_unpacked up;
+    if (ts_mp_unpack(f->value, f->value_len, NULL, &up, NULL) < 0)
+        return false;
+    bool ok = true;
+    if (up.data.type == MSGPACK_OBJECT_POSITIVE_INTEGER && up.data.via.u64 <= INT64_MAX)
+        *out = (int64_t)up.data.via.u64;
+    else if (up.data.type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+        *out = up.data.via.i64;
+    else
+        ok = false;
+    msgpack_unpacked_destroy(&up);
+    return ok;
+}
+
+bool ts_recjson_bool(const ts_version *v, const char *field, bool *out)
+{
+    const ts_field *f = ts_version_field(v, field);
+    if (f == NULL || f->value_len != 1 || (f->value[0] != 0xc2 && f->value[0] != 0xc3))
+        return false;
+    *out = f->value[0] == 0xc3;
+    return true;
+}

@@ -21,5 +21,8 @@ json_t *ts_recjson_record(const ts_change *c, bool meta);
 int ts_recjson_to_value(const ts_field_def *f, const json_t *j, ts_buf *out, ts_error *err);
 /* Text field of a record, copied into out; false when absent or not text. */
 bool ts_recjson_text(const ts_version *v, const char *field, char *out, size_t size);
+/* An int or bool field; false (out untouched) when absent or of another type. */
+bool ts_recjson_int(const ts_version *v, const char *field, int64_t *out);
+bool ts_recjson_bool(const ts_version *v, const char *field, bool *out);
 
 #endif

@@ -84,6 +84,19 @@ static const char ts__schema_v3[] =
  * an index on seq alone cost every write and served no query of the daemon. */
 static const char ts__schema_v4_server[] = "DROP INDEX IF EXISTS records_seq;";
 
+/* v5: the epidemic channel at the district: every case and epidemic report
+ * it has seen (when it first arrived, for the reporting clock and the
+ * cluster rule; no names), and the alerts it raised until someone named
+ * acknowledged them. */
+static const char ts__schema_v5_server[] =
+    "CREATE TABLE epi_seen(tbl TEXT NOT NULL, rec_id TEXT NOT NULL, station TEXT NOT NULL, disease TEXT NOT NULL,"
+    " kind TEXT NOT NULL, day TEXT NOT NULL, first_seen INTEGER NOT NULL, PRIMARY KEY(tbl, rec_id)) WITHOUT ROWID;"
+    "CREATE INDEX epi_seen_disease ON epi_seen(disease, day);"
+    "CREATE TABLE epi_alerts(id INTEGER PRIMARY KEY, kind TEXT NOT NULL, disease TEXT NOT NULL,"
+    " station TEXT NOT NULL, stations TEXT NOT NULL, rec_tbl TEXT, rec_id TEXT, cases INTEGER NOT NULL,"
+    " first_day TEXT NOT NULL, last_day TEXT NOT NULL, created_at INTEGER NOT NULL,"
+    " ack_by TEXT, ack_at INTEGER, UNIQUE(kind, rec_tbl, rec_id));";
+
 typedef struct ts__migration {
     const char *common;
     const char *server;
@@ -95,6 +108,7 @@ static const ts__migration ts__migrations[TS_STORE_SCHEMA_VERSION] = {
     {ts__schema_v2, "", ""},
     {ts__schema_v3, "", ""},
     {"", ts__schema_v4_server, ""},
+    {"", ts__schema_v5_server, ""},
 };
 
 int ts__sql_error(ts_store *st, ts_error *err, const char *what)

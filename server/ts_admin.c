@@ -118,7 +118,7 @@ static void ts__work(ts_dbjob *base, ts_store *st)
 
 /* A database job of the admin API ended: if the API is stopping and that was
  * the last thing it waited for, it is freed and its stop completes. */
-static void ts__job_ended(ts_admin *a)
+void ts_admin__job_ended(ts_admin *a)
 {
     if (a->stopping && a->jobs == 0 && a->closing_parts == 0 && a->stop_done) {
         void (*done)(void *) = a->stop_done;
@@ -180,7 +180,7 @@ static void ts__done(ts_dbjob *base)
         free(data);
     }
     ts__job_free(j);
-    ts__job_ended(a);
+    ts_admin__job_ended(a);
 }
 
 static void ts__cookie_token(const char *cookie, char *out, size_t size)
@@ -368,7 +368,7 @@ static void ts__esc_done(ts_dbjob *base)
     free(j->frames);
     free(j->items);
     free(j);
-    ts__job_ended(a);
+    ts_admin__job_ended(a);
 }
 
 static void ts__esc_tick(uv_timer_t *t)
@@ -437,7 +437,7 @@ static void ts__tgt_done(ts_dbjob *base)
     a->targets_running = false;
     ts_strlist_free(&j->stations);
     free(j);
-    ts__job_ended(a);
+    ts_admin__job_ended(a);
 }
 
 static void ts__targets_refresh(ts_admin *a)
@@ -499,7 +499,7 @@ static void ts__watch_done(ts_dbjob *base)
         a->watch_conflicts = j->open;
     }
     free(j);
-    ts__job_ended(a);
+    ts_admin__job_ended(a);
 }
 
 static void ts__watch_tick(uv_timer_t *t)
@@ -615,6 +615,7 @@ int ts_admin_start(ts_admin **out, ts_server *srv, ts_error *err)
         ts_log_error("plan_tasks_not_loaded", "reason=%s", seed.err.msg);
     else if (seed.loaded)
         ts_log_info("plan_tasks_loaded", "count=%" PRIu64, seed.loaded);
+    ts_admin__epi_start(a);
     ts_log_info("admin_started", "listen=%s port=%d", cfg->admin_listen, ts_http_server_port(a->http));
     *out = a;
     return 0;
@@ -668,9 +669,10 @@ void ts_admin_stop(ts_admin *a, void (*done)(void *arg), void *arg)
     a->stopping = true;
     a->stop_done = done;
     a->stop_arg = arg;
-    a->closing_parts = 4;
+    a->closing_parts = 5;
     ts_tls_ctx_unref(a->tls);
     a->tls = NULL;
+    uv_close((uv_handle_t *)&a->epi_timer, ts__timer_closed);
     uv_close((uv_handle_t *)&a->esc_timer, ts__timer_closed);
     uv_close((uv_handle_t *)&a->watch_timer, ts__timer_closed);
     uv_close((uv_handle_t *)&a->targets_timer, ts__timer_closed);

@@ -18,6 +18,9 @@ int ts_admin_port(ts_admin *a);
 void ts_admin_stop(ts_admin *a, void (*done)(void *arg), void *arg);
 /* Tells open event streams (the console) that something changed. */
 void ts_admin_event(ts_admin *a, const char *event, const char *json);
+/* Records were committed (a station's push, an admin's write): cases and
+ * epidemic reports among them are looked at at once (one scan at a time). */
+void ts_admin_store_changed(ts_admin *a);
 
 /* Accounts, used by `tramsyncd --add-user` as well as the API. The name
  * follows ts_account_name_problem and is kept in lowercase. A new password

@@ -38,8 +38,8 @@ void ts_strlist_free(ts_strlist *l)
 /* ---------------------------------------------------------------- helpers */
 
 /* Writes JSON fields into a record through the registry's types. */
-static int ts__put_json(ts_store *st, const ts_actor *who, const char *table, const char *id, const json_t *fields,
-                        ts_error *err)
+int ts_record_put_json(ts_store *st, const ts_actor *who, const char *table, const char *id, const json_t *fields,
+                       ts_error *err)
 {
     const ts_table_def *t = ts_registry_table(ts_store_registry(st), table);
     if (t == NULL)
@@ -737,7 +737,7 @@ int ts_notice_create_with(ts_store *st, const ts_actor *who, const json_t *field
         ts__files_free(&files);
         return rc;
     }
-    rc = ts__put_json(st, who, "notices", id, f, err);
+    rc = ts_record_put_json(st, who, "notices", id, f, err);
     for (size_t i = 0; rc == 0 && i < stations->n; i++) {
         char rid[TS_KEY_MAX + 1];
         snprintf(rid, sizeof rid, "%s:%s", id, stations->v[i]);
@@ -745,7 +745,7 @@ int ts_notice_create_with(ts_store *st, const ts_actor *who, const json_t *field
                               "state", "sent", "sent_at", now_iso);
         if (deadline[0])
             json_object_set_new(r, "deadline", json_string(deadline));
-        rc = ts__put_json(st, who, "notice_recipients", rid, r, err);
+        rc = ts_record_put_json(st, who, "notice_recipients", rid, r, err);
         json_decref(r);
     }
     for (size_t i = 0; rc == 0 && i < files.n; i++)
@@ -1197,7 +1197,7 @@ int ts_tasks_seed(ts_store *st, const char *tsv, size_t len, uint64_t *loaded, t
         if (ts__plan_deadline(cols[4], deadline, sizeof deadline, &recurring))
             json_object_set_new(f, "deadline", json_string(deadline));
         json_object_set_new(f, "recurring", json_boolean(recurring));
-        rc = ts__put_json(st, &who, "plan_tasks", id, f, err);
+        rc = ts_record_put_json(st, &who, "plan_tasks", id, f, err);
         json_decref(f);
         if (rc == 0)
             (*loaded)++;
@@ -1249,7 +1249,7 @@ int ts_task_assign(ts_store *st, const ts_actor *who, const char *task_id, const
         if (instructions && instructions[0])
             json_object_set_new(f, "instructions", json_string(instructions));
         if (json_object_size(f) > 0)
-            rc = ts__put_json(st, who, "task_assignments", id, f, err);
+            rc = ts_record_put_json(st, who, "task_assignments", id, f, err);
         json_decref(f);
     }
     if (rc == 0)
@@ -1367,7 +1367,7 @@ static int ts__flag(ts__esc_ctx *x, const char *id, ts_escalation_kind kind, ts_
     ts_version_free(&c.v);
     ts_arena_free(&arena);
     ts_actor who = {TS_ACTOR_LOCAL, "escalation", NULL, "timer"};
-    rc = ts__put_json(x->st, &who, x->table, id, f, err);
+    rc = ts_record_put_json(x->st, &who, x->table, id, f, err);
     json_decref(f);
     if (rc == 0) {
         x->items = ts_xreallocarray(x->items, x->n + 1, sizeof *x->items);

@@ -24,6 +24,11 @@ typedef struct ts_strlist {
 } ts_strlist;
 
 void ts_strlist_add(ts_strlist *l, const char *s);
+
+/* Writes a record's fields given as JSON (by the registry's types) as the
+ * district, in the caller's transaction. */
+int ts_record_put_json(ts_store *st, const ts_actor *who, const char *table, const char *id, const json_t *fields,
+                       ts_error *err);
 void ts_strlist_free(ts_strlist *l);
 
 /* Who a notice goes to: {"all": true}, {"stations": [...]}, {"communes": [...]}

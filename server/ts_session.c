@@ -10,6 +10,7 @@
 #include "common/ts_log.h"
 #include "common/ts_version.h"
 #include "common/ts_xmalloc.h"
+#include "server/ts_admin.h"
 #include "server/ts_notices.h"
 #include "server/ts_server_int.h"
 #include "server/ts_station_status.h"
@@ -35,6 +36,7 @@ typedef struct ts__job {
     uint64_t nconflicts;
     bool notify_all;
     char **notify; /* station codes that can see what this job committed */
+    bool epidemic; /* it committed cases or station reports */
     size_t nnotify;
     /* copies of session facts, so the worker never reads the session */
     char station[TS_KEY_MAX + 1];
@@ -193,8 +195,12 @@ static void ts__notify_add(ts__job *j, const char *station)
 static void ts__collect_audience(ts__job *j, const ts_registry *reg, const ts_change *changes, size_t n,
                                  const ts_apply_result *res)
 {
-    for (size_t i = 0; i < n && !j->notify_all; i++) {
+    for (size_t i = 0; i < n; i++) {
         if (res[i].outcome == TS_OUTCOME_REJECTED || res[i].outcome == TS_OUTCOME_DUPLICATE)
+            continue;
+        if (strcmp(changes[i].table, "disease_cases") == 0 || strcmp(changes[i].table, "reports") == 0)
+            j->epidemic = true;
+        if (j->notify_all)
             continue;
         const ts_table_def *t = ts_registry_table(reg, changes[i].table);
         if (t == NULL)
@@ -202,7 +208,7 @@ static void ts__collect_audience(ts__job *j, const ts_registry *reg, const ts_ch
         ts_audience aud;
         if (ts_table_audience(t, changes[i].owner, &changes[i].v, &aud, NULL) < 0 || aud.all) {
             j->notify_all = true;
-            break;
+            continue;
         }
         for (size_t k = 0; k < aud.n; k++)
             ts__notify_add(j, aud.code[k]);
@@ -489,6 +495,8 @@ static void ts__job_done(ts_dbjob *base)
             s->state = TS_SESS_CLOSING;
             ts_conn_close(&s->conn, TS_EREKEY_REQUIRED, true);
         }
+        if (j->epidemic && j->rc >= 0)
+            ts_admin_store_changed(srv->admin); /* a case or report: the district looks at once */
         if (j->notify_all)
             ts_server_notify(srv, NULL);
         for (size_t i = 0; i < j->nnotify && !j->notify_all; i++)

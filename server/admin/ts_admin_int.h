@@ -62,6 +62,10 @@ struct ts_admin {
     struct ts_admin__guard_slot *guard;
     uint64_t guard_window_ms;
     uint64_t guard_window_failures;
+    /* the epidemic scan (server/admin/ts_admin_epidemic.c; loop thread) */
+    uv_timer_t epi_timer;
+    bool epi_running;
+    bool epi_again;
 };
 
 /* ---------------------------------------------------------------- jobs */
@@ -126,6 +130,9 @@ struct ts_admin__job {
     char unblock_address[48];
     char end_streams_of[TS_KEY_MAX + 1]; /* close this account's event streams */
 };
+
+/* A DB job of the admin's own ended (the stop may be waiting for it). */
+void ts_admin__job_ended(ts_admin *a);
 
 /* ---------------------------------------------------------------- login guard
  * (server/admin/ts_admin_guard.c; loop thread) */
@@ -250,6 +257,16 @@ typedef struct ts_admin__flagged {
 void ts_admin__flags(ts_admin *a, ts_store *st, ts_admin__flagged *out);
 void ts_admin__api_escalations(ts_admin__job *j, ts_store *st);
 void ts_admin__api_overview(ts_admin__job *j, ts_store *st);
+
+/* ---------------------------------------------------------------- epidemics
+ * (server/admin/ts_admin_epidemic.c) */
+
+/* Loads the default disease catalogue when the district has none, scans
+ * once, and starts the backstop timer. */
+void ts_admin__epi_start(ts_admin *a);
+void ts_admin__api_epi_alerts(ts_admin__job *j, ts_store *st);
+void ts_admin__api_epi_alert_ack(ts_admin__job *j, ts_store *st);
+void ts_admin__api_epi_summary(ts_admin__job *j, ts_store *st);
 
 /* ---------------------------------------------------------------- the other resources */
 

@@ -1,0 +1,640 @@
+/* See ts_epidemic.h. Days are the local days the stations write (YYYY-MM-DD);
+ * a case is on time when it reached the district before the end of its
+ * diagnosis day plus the disease's report_within_hours (a diagnosis date has
+ * no hour, so the whole day counts as the day of diagnosis). */
+#include "server/ts_epidemic.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include "common/ts_log.h"
+#include "common/ts_recjson.h"
+#include "common/ts_xmalloc.h"
+#include "server/ts_notices.h"
+
+#define TS__SCAN_PAGE 500
+
+/* ---------------------------------------------------------------- days */
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
+ * days_from_civil); -1 when the text is not a date. */
+static int64_t ts__day_number(const char *s)
+{
+    int y, m, d;
+    if (s == NULL || sscanf(s, "%4d-%2d-%2d", &y, &m, &d) != 3 || m < 1 || m > 12 || d < 1 || d > 31)
+        return -1;
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static void ts__day_text(int64_t z, char *out, size_t size)
+{
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t y = yoe + era * 400;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    int64_t d = doy - (153 * mp + 2) / 5 + 1;
+    int64_t m = mp + (mp < 10 ? 3 : -9);
+    snprintf(out, size, "%04d-%02d-%02d", (int)(y + (m <= 2)), (int)m, (int)d);
+}
+
+/* ISO 8601 week of a day: "2026-W49". */
+static void ts__iso_week(const char *day, char *out, size_t size)
+{
+    int64_t z = ts__day_number(day);
+    if (z < 0) {
+        snprintf(out, size, "?");
+        return;
+    }
+    int64_t wd = ((z + 3) % 7 + 7) % 7; /* 0 = Monday (1970-01-01 was a Thursday) */
+    int64_t thursday = z - wd + 3;      /* the week belongs to its Thursday's year */
+    char t[48];
+    ts__day_text(thursday, t, sizeof t);
+    int year = atoi(t);
+    char jan1[48];
+    snprintf(jan1, sizeof jan1, "%04d-01-01", year);
+    int64_t week = (thursday - ts__day_number(jan1)) / 7 + 1;
+    snprintf(out, size, "%04d-W%02d", year, (int)week);
+}
+
+/* The end of a local day, in Unix ms (the daemon's time zone). */
+static uint64_t ts__day_end_ms(const char *day)
+{
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    if (sscanf(day, "%4d-%2d-%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday) != 3)
+        return 0;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    tm.tm_mday += 1;
+    tm.tm_isdst = -1;
+    time_t t = mktime(&tm);
+    return t < 0 ? 0 : (uint64_t)t * 1000;
+}
+
+/* ---------------------------------------------------------------- catalogue */
+
+static int64_t ts__int_field(const ts_version *v, const char *name)
+{
+    int64_t n = 0;
+    ts_recjson_int(v, name, &n);
+    return n;
+}
+
+int ts_epi_catalog_load(ts_store *st, ts_epi_catalog *out, ts_error *err)
+{
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(ts_store_db(st), "SELECT id FROM records WHERE tbl = 'diseases' AND deleted = 0 ORDER BY id",
+                           -1, &q, NULL) != SQLITE_OK)
+        return ts_error_set(err, TS_ESTORAGE, "disease catalogue: %s", sqlite3_errmsg(ts_store_db(st)));
+    int rc = 0;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        const char *id = (const char *)sqlite3_column_text(q, 0);
+        ts_arena arena;
+        ts_arena_init(&arena, 2048);
+        ts_change c;
+        if (ts_store_get(st, "diseases", id, &c, &arena, NULL) == 0) {
+            out->v = ts_xreallocarray(out->v, out->n + 1, sizeof *out->v);
+            ts_disease *d = &out->v[out->n++];
+            memset(d, 0, sizeof *d);
+            snprintf(d->code, sizeof d->code, "%s", id);
+            ts_recjson_text(&c.v, "name_vi", d->name_vi, sizeof d->name_vi);
+            ts_recjson_text(&c.v, "name_en", d->name_en, sizeof d->name_en);
+            ts_recjson_text(&c.v, "group", d->group, sizeof d->group);
+            ts_recjson_bool(&c.v, "case_by_case", &d->case_by_case);
+            d->report_within_hours = ts__int_field(&c.v, "report_within_hours");
+            d->cluster_cases = ts__int_field(&c.v, "cluster_cases");
+            d->cluster_days = ts__int_field(&c.v, "cluster_days");
+            d->end_after_days = ts__int_field(&c.v, "end_after_days");
+            ts_version_free(&c.v);
+        }
+        ts_arena_free(&arena);
+    }
+    sqlite3_finalize(q);
+    if (rc != SQLITE_DONE) {
+        ts_epi_catalog_free(out);
+        return ts_error_set(err, TS_ESTORAGE, "disease catalogue: %s", sqlite3_errmsg(ts_store_db(st)));
+    }
+    return 0;
+}
+
+void ts_epi_catalog_free(ts_epi_catalog *c)
+{
+    free(c->v);
+    c->v = NULL;
+    c->n = 0;
+}
+
+const ts_disease *ts_epi_catalog_find(const ts_epi_catalog *c, const char *text)
+{
+    if (text == NULL || text[0] == '\0')
+        return NULL;
+    for (size_t i = 0; i < c->n; i++) {
+        const ts_disease *d = &c->v[i];
+        if (strcasecmp(d->code, text) == 0 || strcasecmp(d->name_vi, text) == 0 ||
+            (d->name_en[0] && strcasecmp(d->name_en, text) == 0))
+            return d;
+    }
+    return NULL;
+}
+
+int ts_epi_seed(ts_store *st, const char *tsv, size_t len, uint64_t *loaded, ts_error *err)
+{
+    *loaded = 0;
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(ts_store_db(st), "SELECT 1 FROM records WHERE tbl = 'diseases' LIMIT 1", -1, &q, NULL) !=
+        SQLITE_OK)
+        return ts_error_set(err, TS_ESTORAGE, "disease catalogue: %s", sqlite3_errmsg(ts_store_db(st)));
+    int step = sqlite3_step(q);
+    sqlite3_finalize(q);
+    if (step == SQLITE_ROW)
+        return 0; /* the district's own catalogue (deleted rows too: never brought back) */
+    if (step != SQLITE_DONE)
+        return ts_error_set(err, TS_ESTORAGE, "disease catalogue: %s", sqlite3_errmsg(ts_store_db(st)));
+    ts_actor who = {TS_ACTOR_LOCAL, "disease-catalogue", NULL, "seed"};
+    int rc = ts_store_begin(st, err);
+    if (rc < 0)
+        return rc;
+    char *text = ts_xstrndup(tsv, len), *save = NULL;
+    bool header = true;
+    for (char *line = strtok_r(text, "\n", &save); line && rc == 0; line = strtok_r(NULL, "\n", &save)) {
+        if (header) {
+            header = false;
+            continue;
+        }
+        char *cols[10] = {0};
+        int nc = 0;
+        for (char *p = line; p && nc < 10; nc++) {
+            cols[nc] = p;
+            p = strchr(p, '\t');
+            if (p)
+                *p++ = '\0';
+        }
+        if (nc < 10)
+            continue;
+        cols[9][strcspn(cols[9], "\r")] = '\0';
+        json_t *f = json_pack("{s:s,s:s,s:s,s:s,s:b,s:I,s:I,s:I,s:I,s:s}", "name_vi", cols[1], "name_en", cols[2],
+                              "icd10", cols[3], "group", cols[4], "case_by_case", atoi(cols[5]) != 0,
+                              "report_within_hours", (json_int_t)atoll(cols[6]), "cluster_cases",
+                              (json_int_t)atoll(cols[7]), "cluster_days", (json_int_t)atoll(cols[8]),
+                              "end_after_days", (json_int_t)atoll(cols[9]), "reference",
+                              "Thông tư 54/2015/TT-BYT (tham khảo; huyện điều chỉnh được)");
+        rc = ts_record_put_json(st, &who, "diseases", cols[0], f, err);
+        json_decref(f);
+        if (rc == 0)
+            (*loaded)++;
+    }
+    free(text);
+    if (rc == 0)
+        rc = ts_store_commit(st, err);
+    else
+        ts_store_rollback(st);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- scan */
+
+typedef struct ts__scan {
+    ts_store *st;
+    ts_epi_catalog cat;
+    uint64_t now_ms;
+    ts_epi_scan_result *out;
+    ts_error *err;
+} ts__scan;
+
+static int ts__sql_fail(ts__scan *s, const char *what)
+{
+    return ts_error_set(s->err, TS_ESTORAGE, "epidemic scan (%s): %s", what, sqlite3_errmsg(ts_store_db(s->st)));
+}
+
+/* Notes a case or report; *fresh when the district had never seen it. */
+static int ts__note_seen(ts__scan *s, const char *tbl, const char *id, const char *station, const char *disease,
+                         const char *kind, const char *day, bool *fresh)
+{
+    sqlite3 *db = ts_store_db(s->st);
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(db,
+                           "INSERT INTO epi_seen(tbl, rec_id, station, disease, kind, day, first_seen)"
+                           " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(tbl, rec_id) DO UPDATE SET"
+                           " disease = excluded.disease, kind = excluded.kind, day = excluded.day"
+                           " RETURNING first_seen = ?7",
+                           -1, &q, NULL) != SQLITE_OK)
+        return ts__sql_fail(s, "seen");
+    sqlite3_bind_text(q, 1, tbl, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 3, station, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 4, disease, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 5, kind, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 6, day, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 7, (sqlite3_int64)s->now_ms);
+    int rc = sqlite3_step(q);
+    *fresh = rc == SQLITE_ROW && sqlite3_column_int(q, 0) == 1;
+    if (rc == SQLITE_ROW)
+        rc = sqlite3_step(q);
+    sqlite3_finalize(q);
+    return rc == SQLITE_DONE ? 0 : ts__sql_fail(s, "seen");
+}
+
+static int ts__raise(ts__scan *s, const char *kind, const char *disease, const char *station, const char *tbl,
+                     const char *id, int64_t cases, const char *first_day, const char *last_day)
+{
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(ts_store_db(s->st),
+                           "INSERT OR IGNORE INTO epi_alerts(kind, disease, station, stations, rec_tbl, rec_id, cases,"
+                           " first_day, last_day, created_at) VALUES(?1, ?2, ?3, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                           -1, &q, NULL) != SQLITE_OK)
+        return ts__sql_fail(s, "alert");
+    sqlite3_bind_text(q, 1, kind, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, disease, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 3, station, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 4, tbl, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 5, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 6, cases);
+    sqlite3_bind_text(q, 7, first_day, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 8, last_day, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 9, (sqlite3_int64)s->now_ms);
+    int rc = sqlite3_step(q);
+    bool raised = rc == SQLITE_DONE && sqlite3_changes(ts_store_db(s->st)) == 1;
+    sqlite3_finalize(q);
+    if (rc != SQLITE_DONE)
+        return ts__sql_fail(s, "alert");
+    if (raised) {
+        s->out->alerts++;
+        ts_log_warn("epidemic_alert", "kind=%s disease=%s station=%s cases=%" PRId64 " days=%s..%s", kind, disease,
+                    station, cases, first_day, last_day);
+    }
+    return 0;
+}
+
+/* One integer from a query with up to four text parameters; -1 on failure. */
+static int64_t ts__count(ts__scan *s, const char *sql, const char *a, const char *b, const char *c, const char *d)
+{
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(ts_store_db(s->st), sql, -1, &q, NULL) != SQLITE_OK)
+        return -1;
+    const char *args[] = {a, b, c, d};
+    for (int i = 0; i < 4; i++)
+        if (args[i])
+            sqlite3_bind_text(q, i + 1, args[i], -1, SQLITE_STATIC);
+    int64_t n = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int64(q, 0) : -1;
+    sqlite3_finalize(q);
+    return n;
+}
+
+/* The cluster rule: cluster_cases cases of one disease in one commune within
+ * cluster_days, ending on this case's day, raise one alert, unless an alert
+ * (a cluster, or an outbreak the station declared) already covers them. */
+static int ts__cluster(ts__scan *s, const ts_disease *d, const char *station, const char *day)
+{
+    if (d->cluster_cases <= 0 || d->cluster_days <= 0)
+        return 0;
+    int64_t z = ts__day_number(day);
+    if (z < 0)
+        return 0;
+    char from[48];
+    ts__day_text(z - (d->cluster_days - 1), from, sizeof from);
+    int64_t n = ts__count(s,
+                          "SELECT count(*) FROM epi_seen WHERE tbl = 'disease_cases' AND station = ?1 AND disease = ?2"
+                          " AND day BETWEEN ?3 AND ?4",
+                          station, d->code, from, day);
+    if (n < 0)
+        return ts__sql_fail(s, "cluster");
+    if (n < d->cluster_cases)
+        return 0;
+    int64_t covered = ts__count(s,
+                                "SELECT count(*) FROM epi_alerts WHERE kind IN ('cluster', 'outbreak') AND station = ?1"
+                                " AND disease = ?2 AND last_day >= ?3",
+                                station, d->code, from, NULL);
+    if (covered < 0)
+        return ts__sql_fail(s, "cluster");
+    if (covered > 0)
+        return 0;
+    char first[48] = "";
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(ts_store_db(s->st),
+                           "SELECT min(day) FROM epi_seen WHERE tbl = 'disease_cases' AND station = ?1 AND disease = ?2"
+                           " AND day BETWEEN ?3 AND ?4",
+                           -1, &q, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(q, 1, station, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 2, d->code, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 3, from, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 4, day, -1, SQLITE_STATIC);
+        if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_text(q, 0))
+            snprintf(first, sizeof first, "%s", (const char *)sqlite3_column_text(q, 0));
+        sqlite3_finalize(q);
+    }
+    return ts__raise(s, "cluster", d->code, station, NULL, NULL, n, first[0] ? first : from, day);
+}
+
+static int ts__scan_case(ts__scan *s, const char *id, const ts_change *c)
+{
+    char disease[201] = "", day[16] = "";
+    ts_recjson_text(&c->v, "disease", disease, sizeof disease);
+    ts_recjson_text(&c->v, "diagnosis_date", day, sizeof day);
+    const ts_disease *d = ts_epi_catalog_find(&s->cat, disease);
+    const char *key = d ? d->code : disease;
+    bool fresh = false;
+    int rc = ts__note_seen(s, "disease_cases", id, c->owner, key, "case", day, &fresh);
+    if (rc < 0 || !fresh)
+        return rc;
+    s->out->seen++;
+    if (d && d->case_by_case && (rc = ts__raise(s, "case", key, c->owner, "disease_cases", id, 1, day, day)) < 0)
+        return rc;
+    return d ? ts__cluster(s, d, c->owner, day) : 0;
+}
+
+static int ts__scan_report(ts__scan *s, const char *id, const ts_change *c)
+{
+    char kind[32] = "", disease[201] = "", at[40] = "", onset[16] = "";
+    ts_recjson_text(&c->v, "kind", kind, sizeof kind);
+    bool outbreak = strncmp(kind, "outbreak_", 9) == 0;
+    if (!outbreak && strcmp(kind, "case_report") != 0)
+        return 0;
+    ts_recjson_text(&c->v, "disease", disease, sizeof disease);
+    ts_recjson_text(&c->v, "reported_at", at, sizeof at);
+    ts_recjson_text(&c->v, "onset_date", onset, sizeof onset);
+    char day[16];
+    snprintf(day, sizeof day, "%.10s", at);
+    const ts_disease *d = ts_epi_catalog_find(&s->cat, disease);
+    const char *key = d ? d->code : disease;
+    bool fresh = false;
+    int rc = ts__note_seen(s, "reports", id, c->owner, key, kind, day, &fresh);
+    if (rc < 0 || !fresh)
+        return rc;
+    s->out->seen++;
+    int64_t cases = ts__int_field(&c->v, "cases");
+    if (strcmp(kind, "outbreak_detection") == 0)
+        return ts__raise(s, "outbreak", key, c->owner, "reports", id, cases, onset[0] ? onset : day, day);
+    if (strcmp(kind, "case_report") == 0 && d && d->case_by_case)
+        return ts__raise(s, "case", key, c->owner, "reports", id, cases > 0 ? cases : 1, onset[0] ? onset : day, day);
+    return 0;
+}
+
+int ts_epi_scan(ts_store *st, uint64_t now_ms, ts_epi_scan_result *out, ts_error *err)
+{
+    memset(out, 0, sizeof *out);
+    ts__scan s = {st, {0}, now_ms, out, err};
+    int rc = ts_epi_catalog_load(st, &s.cat, err);
+    if (rc < 0)
+        return rc;
+    uint64_t cursor = 0;
+    ts_store_meta_get_u64(st, "epi_cursor", &cursor);
+    if ((rc = ts_store_begin(st, err)) < 0)
+        goto done;
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(ts_store_db(st),
+                           "SELECT tbl, id, seq FROM records WHERE tbl IN ('disease_cases', 'reports') AND seq > ?1"
+                           " AND deleted = 0 ORDER BY seq LIMIT ?2",
+                           -1, &q, NULL) != SQLITE_OK) {
+        rc = ts__sql_fail(&s, "changes");
+        ts_store_rollback(st);
+        goto done;
+    }
+    for (bool more = true; more && rc == 0;) {
+        sqlite3_bind_int64(q, 1, (sqlite3_int64)cursor);
+        sqlite3_bind_int(q, 2, TS__SCAN_PAGE);
+        int n = 0, step;
+        while (rc == 0 && (step = sqlite3_step(q)) == SQLITE_ROW) {
+            n++;
+            char tbl[32], id[TS_KEY_MAX + 1];
+            snprintf(tbl, sizeof tbl, "%s", (const char *)sqlite3_column_text(q, 0));
+            snprintf(id, sizeof id, "%s", (const char *)sqlite3_column_text(q, 1));
+            cursor = (uint64_t)sqlite3_column_int64(q, 2);
+            ts_arena arena;
+            ts_arena_init(&arena, 4096);
+            ts_change c;
+            if (ts_store_get(st, tbl, id, &c, &arena, NULL) == 0) {
+                rc = strcmp(tbl, "reports") == 0 ? ts__scan_report(&s, id, &c) : ts__scan_case(&s, id, &c);
+                ts_version_free(&c.v);
+            }
+            ts_arena_free(&arena);
+        }
+        if (rc == 0 && step != SQLITE_DONE && step != SQLITE_ROW)
+            rc = ts__sql_fail(&s, "changes");
+        sqlite3_reset(q);
+        more = n == TS__SCAN_PAGE;
+    }
+    sqlite3_finalize(q);
+    if (rc == 0 && ts_store_meta_set_u64(st, "epi_cursor", cursor) < 0)
+        rc = ts_error_set(err, TS_ESTORAGE, "epidemic scan: cannot save its cursor");
+    if (rc == 0)
+        rc = ts_store_commit(st, err);
+    else
+        ts_store_rollback(st);
+done:
+    ts_epi_catalog_free(&s.cat);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- reading */
+
+int ts_epi_alerts(ts_store *st, bool open_only, uint32_t limit, json_t **out, ts_error *err)
+{
+    *out = NULL;
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(ts_store_db(st),
+                           "SELECT a.id, a.kind, a.disease, a.station, a.rec_tbl, a.rec_id, a.cases, a.first_day,"
+                           " a.last_day, a.created_at, a.ack_by, a.ack_at, u.full_name FROM epi_alerts a"
+                           " LEFT JOIN admin_users u ON u.username = a.ack_by"
+                           " WHERE ?1 = 0 OR a.ack_at IS NULL ORDER BY a.id DESC LIMIT ?2",
+                           -1, &q, NULL) != SQLITE_OK)
+        return ts_error_set(err, TS_ESTORAGE, "epidemic alerts: %s", sqlite3_errmsg(ts_store_db(st)));
+    sqlite3_bind_int(q, 1, open_only ? 1 : 0);
+    sqlite3_bind_int64(q, 2, limit);
+    ts_epi_catalog cat;
+    if (ts_epi_catalog_load(st, &cat, err) < 0) {
+        sqlite3_finalize(q);
+        return TS_ESTORAGE;
+    }
+    json_t *arr = json_array();
+    int step;
+    while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+        const char *disease = (const char *)sqlite3_column_text(q, 2);
+        const ts_disease *d = ts_epi_catalog_find(&cat, disease);
+        json_t *o = json_pack("{s:I,s:s,s:s,s:s,s:s,s:I,s:s,s:s,s:I}", "id", (json_int_t)sqlite3_column_int64(q, 0),
+                              "kind", (const char *)sqlite3_column_text(q, 1), "disease", disease, "disease_vi",
+                              d ? d->name_vi : disease, "disease_en", d && d->name_en[0] ? d->name_en : disease,
+                              "cases", (json_int_t)sqlite3_column_int64(q, 6), "first_day",
+                              (const char *)sqlite3_column_text(q, 7), "last_day",
+                              (const char *)sqlite3_column_text(q, 8), "created_at_ms",
+                              (json_int_t)sqlite3_column_int64(q, 9));
+        json_object_set_new(o, "station", json_string((const char *)sqlite3_column_text(q, 3)));
+        if (sqlite3_column_type(q, 4) != SQLITE_NULL) {
+            json_object_set_new(o, "table", json_string((const char *)sqlite3_column_text(q, 4)));
+            json_object_set_new(o, "record", json_string((const char *)sqlite3_column_text(q, 5)));
+        }
+        if (sqlite3_column_type(q, 11) != SQLITE_NULL) {
+            json_object_set_new(o, "acknowledged_by", json_string((const char *)sqlite3_column_text(q, 10)));
+            const char *full = (const char *)sqlite3_column_text(q, 12);
+            json_object_set_new(o, "acknowledged_by_name",
+                                json_string(full && full[0] ? full : (const char *)sqlite3_column_text(q, 10)));
+            json_object_set_new(o, "acknowledged_at_ms", json_integer(sqlite3_column_int64(q, 11)));
+        }
+        json_array_append_new(arr, o);
+    }
+    sqlite3_finalize(q);
+    ts_epi_catalog_free(&cat);
+    if (step != SQLITE_DONE) {
+        json_decref(arr);
+        return ts_error_set(err, TS_ESTORAGE, "epidemic alerts: %s", sqlite3_errmsg(ts_store_db(st)));
+    }
+    *out = arr;
+    return 0;
+}
+
+uint64_t ts_epi_open_alerts(ts_store *st)
+{
+    sqlite3_stmt *q;
+    uint64_t n = 0;
+    if (sqlite3_prepare_v2(ts_store_db(st), "SELECT count(*) FROM epi_alerts WHERE ack_at IS NULL", -1, &q, NULL) ==
+        SQLITE_OK) {
+        if (sqlite3_step(q) == SQLITE_ROW)
+            n = (uint64_t)sqlite3_column_int64(q, 0);
+        sqlite3_finalize(q);
+    }
+    return n;
+}
+
+int ts_epi_alert_ack(ts_store *st, int64_t id, const char *by, uint64_t now_ms, bool *already, ts_error *err)
+{
+    *already = false;
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(ts_store_db(st), "SELECT ack_at FROM epi_alerts WHERE id = ?1", -1, &q, NULL) != SQLITE_OK)
+        return ts_error_set(err, TS_ESTORAGE, "alert: %s", sqlite3_errmsg(ts_store_db(st)));
+    sqlite3_bind_int64(q, 1, id);
+    int step = sqlite3_step(q);
+    bool acked = step == SQLITE_ROW && sqlite3_column_type(q, 0) != SQLITE_NULL;
+    sqlite3_finalize(q);
+    if (step == SQLITE_DONE)
+        return ts_error_set(err, TS_ENOT_FOUND, "no alert %" PRId64, id);
+    if (step != SQLITE_ROW)
+        return ts_error_set(err, TS_ESTORAGE, "alert: %s", sqlite3_errmsg(ts_store_db(st)));
+    if (acked) {
+        *already = true;
+        return 0;
+    }
+    if (sqlite3_prepare_v2(ts_store_db(st), "UPDATE epi_alerts SET ack_by = ?2, ack_at = ?3 WHERE id = ?1", -1, &q,
+                           NULL) != SQLITE_OK)
+        return ts_error_set(err, TS_ESTORAGE, "alert: %s", sqlite3_errmsg(ts_store_db(st)));
+    sqlite3_bind_int64(q, 1, id);
+    sqlite3_bind_text(q, 2, by, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 3, (sqlite3_int64)now_ms);
+    step = sqlite3_step(q);
+    sqlite3_finalize(q);
+    if (step != SQLITE_DONE)
+        return ts_error_set(err, TS_ESTORAGE, "alert: %s", sqlite3_errmsg(ts_store_db(st)));
+    return 0;
+}
+
+typedef struct ts__bucket {
+    char station[TS_KEY_MAX + 1];
+    char disease[201];
+    char week[32];
+    int64_t cases;
+} ts__bucket;
+
+typedef struct ts__reporting {
+    char station[TS_KEY_MAX + 1];
+    int64_t cases, late, on_time;
+    int64_t worst_late_h;
+} ts__reporting;
+
+int ts_epi_summary(ts_store *st, const char *from, const char *to, json_t **out, ts_error *err)
+{
+    *out = NULL;
+    ts_epi_catalog cat;
+    int rc = ts_epi_catalog_load(st, &cat, err);
+    if (rc < 0)
+        return rc;
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(ts_store_db(st),
+                           "SELECT station, disease, day, first_seen FROM epi_seen WHERE tbl = 'disease_cases'"
+                           " AND day BETWEEN ?1 AND ?2 ORDER BY station, disease, day",
+                           -1, &q, NULL) != SQLITE_OK) {
+        ts_epi_catalog_free(&cat);
+        return ts_error_set(err, TS_ESTORAGE, "epidemic summary: %s", sqlite3_errmsg(ts_store_db(st)));
+    }
+    sqlite3_bind_text(q, 1, from, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, to, -1, SQLITE_STATIC);
+    ts__bucket *b = NULL;
+    ts__reporting *r = NULL;
+    size_t nb = 0, nr = 0;
+    int step;
+    while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+        const char *station = (const char *)sqlite3_column_text(q, 0);
+        const char *disease = (const char *)sqlite3_column_text(q, 1);
+        const char *day = (const char *)sqlite3_column_text(q, 2);
+        uint64_t seen = (uint64_t)sqlite3_column_int64(q, 3);
+        char week[32];
+        ts__iso_week(day, week, sizeof week);
+        /* rows come sorted by station, disease, day: a bucket continues the last */
+        if (nb == 0 || strcmp(b[nb - 1].station, station) != 0 || strcmp(b[nb - 1].disease, disease) != 0 ||
+            strcmp(b[nb - 1].week, week) != 0) {
+            b = ts_xreallocarray(b, nb + 1, sizeof *b);
+            memset(&b[nb], 0, sizeof *b);
+            snprintf(b[nb].station, sizeof b[nb].station, "%s", station);
+            snprintf(b[nb].disease, sizeof b[nb].disease, "%s", disease);
+            snprintf(b[nb].week, sizeof b[nb].week, "%s", week);
+            nb++;
+        }
+        b[nb - 1].cases++;
+        if (nr == 0 || strcmp(r[nr - 1].station, station) != 0) {
+            r = ts_xreallocarray(r, nr + 1, sizeof *r);
+            memset(&r[nr], 0, sizeof *r);
+            snprintf(r[nr].station, sizeof r[nr].station, "%s", station);
+            nr++;
+        }
+        r[nr - 1].cases++;
+        const ts_disease *d = ts_epi_catalog_find(&cat, disease);
+        if (d && d->report_within_hours > 0) {
+            uint64_t deadline = ts__day_end_ms(day) + (uint64_t)d->report_within_hours * 3600000u;
+            if (seen > deadline) {
+                r[nr - 1].late++;
+                int64_t h = (int64_t)((seen - deadline + 3599999u) / 3600000u);
+                if (h > r[nr - 1].worst_late_h)
+                    r[nr - 1].worst_late_h = h;
+            } else {
+                r[nr - 1].on_time++;
+            }
+        }
+    }
+    sqlite3_finalize(q);
+    if (step != SQLITE_DONE) {
+        free(b);
+        free(r);
+        ts_epi_catalog_free(&cat);
+        return ts_error_set(err, TS_ESTORAGE, "epidemic summary: %s", sqlite3_errmsg(ts_store_db(st)));
+    }
+    json_t *rows = json_array(), *rep = json_array();
+    for (size_t i = 0; i < nb; i++) {
+        const ts_disease *d = ts_epi_catalog_find(&cat, b[i].disease);
+        json_array_append_new(rows, json_pack("{s:s,s:s,s:s,s:s,s:s,s:I}", "station", b[i].station, "disease",
+                                              b[i].disease, "disease_vi", d ? d->name_vi : b[i].disease,
+                                              "disease_en", d && d->name_en[0] ? d->name_en : b[i].disease, "week",
+                                              b[i].week, "cases", (json_int_t)b[i].cases));
+    }
+    for (size_t i = 0; i < nr; i++)
+        json_array_append_new(rep, json_pack("{s:s,s:I,s:I,s:I,s:I}", "station", r[i].station, "cases",
+                                             (json_int_t)r[i].cases, "late", (json_int_t)r[i].late, "on_time",
+                                             (json_int_t)r[i].on_time, "worst_late_hours",
+                                             (json_int_t)r[i].worst_late_h));
+    *out = json_pack("{s:s,s:s,s:o,s:o}", "from", from, "to", to, "rows", rows, "reporting", rep);
+    free(b);
+    free(r);
+    ts_epi_catalog_free(&cat);
+    return 0;
+}

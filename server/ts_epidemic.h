@@ -1,0 +1,75 @@
+/* The epidemic channel at the district (issue 17): the disease catalogue
+ * (the `diseases` table: names, ICD-10, group, reporting deadline, cluster
+ * rule, days to declare an end — data the district edits, seeded from
+ * server/data/diseases.tsv), and what the district does with every case and
+ * epidemic report a station sends: note when it first arrived, raise an
+ * alert for a case of a disease reported case by case, for a declared
+ * outbreak, and for a cluster (N cases of one disease in one commune within
+ * D days) nobody declared, keep the alert until a named account
+ * acknowledges it, and sum cases up by commune, disease and week.
+ *
+ * Only aggregates leave these functions (counts, diseases, stations, days):
+ * cases are personal records and stay behind the audited record API.
+ * Every function runs on the store's thread (a DB job). */
+#ifndef TS_EPIDEMIC_H
+#define TS_EPIDEMIC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "common/ts_store.h"
+
+typedef struct ts_disease {
+    char code[129];
+    char name_vi[201];
+    char name_en[201];
+    char group[2];
+    bool case_by_case;
+    int64_t report_within_hours; /* 0: no deadline case by case */
+    int64_t cluster_cases;       /* 0: no cluster rule */
+    int64_t cluster_days;
+    int64_t end_after_days;
+} ts_disease;
+
+typedef struct ts_epi_catalog {
+    ts_disease *v;
+    size_t n;
+} ts_epi_catalog;
+
+/* The catalogue as the store holds it now. */
+int ts_epi_catalog_load(ts_store *st, ts_epi_catalog *out, ts_error *err);
+void ts_epi_catalog_free(ts_epi_catalog *c);
+/* By code, or by its Vietnamese or English name (case and spacing as
+ * written, ignoring ASCII case): what a station typed as the disease. */
+const ts_disease *ts_epi_catalog_find(const ts_epi_catalog *c, const char *text);
+
+/* Loads the default catalogue (TSV: code, name_vi, name_en, icd10, group,
+ * case_by_case, report_within_hours, cluster_cases, cluster_days,
+ * end_after_days) when the table is empty, as the district's own records. */
+int ts_epi_seed(ts_store *st, const char *tsv, size_t len, uint64_t *loaded, ts_error *err);
+
+typedef struct ts_epi_scan_result {
+    uint64_t seen;   /* cases and reports seen for the first time */
+    uint64_t alerts; /* alerts raised */
+} ts_epi_scan_result;
+
+/* Looks at every case and epidemic report changed since the last scan (a
+ * cursor in meta), in one transaction: idempotent, and what a crash
+ * interrupted is looked at again. now_ms: the arrival time noted. */
+int ts_epi_scan(ts_store *st, uint64_t now_ms, ts_epi_scan_result *out, ts_error *err);
+
+/* Alerts, newest first: all, or only those nobody acknowledged. */
+int ts_epi_alerts(ts_store *st, bool open_only, uint32_t limit, json_t **out, ts_error *err);
+uint64_t ts_epi_open_alerts(ts_store *st);
+/* TS_ENOT_FOUND, or already acknowledged: 0 and *already set. */
+int ts_epi_alert_ack(ts_store *st, int64_t id, const char *by, uint64_t now_ms, bool *already, ts_error *err);
+
+/* Cases by commune, disease and ISO week between two local days
+ * (YYYY-MM-DD, inclusive), with each station's reports on time, late and
+ * how late: {"from","to","rows":[{station,disease,week,cases}],
+ * "reporting":[{station,cases,late,on_time}]}. */
+int ts_epi_summary(ts_store *st, const char *from, const char *to, json_t **out, ts_error *err);
+
+#endif

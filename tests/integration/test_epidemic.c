@@ -1,0 +1,475 @@
+/* The epidemic channel at the district (issue 17), with the real tramsyncd
+ * and `tramsync run` on 127.0.0.1:
+ *
+ *  1. a station reports a dengue case: the district's consoles hear the
+ *     alert (event "epidemic") within moments of the push, with no names
+ *  2. the cluster rule fires exactly at its threshold (3 cases within 7
+ *     days, set by the district in its catalogue) and not below, once
+ *  3. the reporting clock: a case that reached the district after its
+ *     disease's deadline counts as late, a case of today as on time
+ *  4. an outbreak the station declares raises an alert; a named operator
+ *     acknowledges alerts (audited, once), a viewer may not
+ *  5. weekly figures by commune and disease, as JSON and as CSV
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "common/ts_xmalloc.h"
+#include "tests/support/ts_test.h"
+#include "tests/support/ts_test_daemon.h"
+#include "tests/support/ts_test_http.h"
+#include "tests/support/ts_test_pki.h"
+#include "tests/support/ts_test_station.h"
+#include "tests/support/ts_test_watchdog.h"
+
+#define TEST_LIMIT_S 150
+#define BN "binhnguyen"
+#define XL "xuanlang"
+#define PASSWORD "mật-khẩu-đủ-dài-2026"
+
+typedef struct env {
+    char *dir;
+    ts_test_pki pki;
+    ts_test_daemon d;
+    ts_test_station st[2];
+    ts_th_opts admin;
+    char *admin_cert, *admin_key;
+    bool passed;
+} env;
+
+static int setup(void **state)
+{
+    env *e = ts_xcalloc(1, sizeof *e);
+    e->dir = ts_tmpdir_make("epidemic");
+    const char *codes[] = {BN, XL};
+    ts_test_pki_make(&e->pki, e->dir, codes, 2);
+    e->admin_cert = ts_test_pki_cert(&e->pki, "admin");
+    e->admin_key = ts_test_pki_key(&e->pki, "admin");
+    e->admin = (ts_th_opts){e->pki.ca, e->admin_cert, e->admin_key, NULL};
+    assert_int_equal(ts_test_add_user(e->dir, "lan", "operator", PASSWORD), 0);
+    assert_int_equal(ts_test_add_user(e->dir, "minh", "viewer", PASSWORD), 0);
+    ts_test_watchdog_arm("test_epidemic", TEST_LIMIT_S);
+    ts_test_watchdog_watch(&e->d.pid);
+    for (int i = 0; i < 2; i++)
+        ts_test_watchdog_watch(&e->st[i].pid);
+    *state = e;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    env *e = *state;
+    ts_test_watchdog_disarm();
+    for (int i = 0; i < 2; i++) {
+        if (!e->passed && e->st[i].log)
+            ts_test_log_tail(e->st[i].log, 30);
+        if (e->st[i].code)
+            ts_test_station_free(&e->st[i]);
+    }
+    if (!e->passed)
+        ts_test_log_tail(e->d.log, 60);
+    ts_test_daemon_free(&e->d);
+    ts_test_pki_free(&e->pki);
+    free(e->admin_cert);
+    free(e->admin_key);
+    ts_tmpdir_remove(e->dir);
+    free(e);
+    return 0;
+}
+
+/* A request with the admin certificate, or with a token; the answer. */
+static ts_th_resp call(env *e, const char *token, const char *method, const char *path, const char *body)
+{
+    ts_th_resp r;
+    char hdr[200] = "";
+    if (token)
+        snprintf(hdr, sizeof hdr, "Authorization: Bearer %s\r\n", token);
+    ts_th_opts o = {e->pki.ca, NULL, NULL, NULL};
+    if (ts_th_call(e->d.admin_port, token ? &o : &e->admin, method, path, hdr[0] ? hdr : NULL,
+                   body ? "application/json" : NULL, body, &r) < 0)
+        fail_msg("%s %s: no answer", method, path);
+    return r;
+}
+
+static json_t *call_ok(env *e, const char *token, const char *method, const char *path, const char *body, int want)
+{
+    ts_th_resp r = call(e, token, method, path, body);
+    if (r.status != want)
+        fail_msg("%s %s: %d (wanted %d): %s", method, path, r.status, want, r.body ? r.body : "");
+    json_t *o = json_incref(r.json);
+    ts_th_resp_free(&r);
+    return o;
+}
+
+static char *login(env *e, const char *user)
+{
+    char *body = ts_xasprintf("{\"username\":\"%s\",\"password\":\"%s\"}", user, PASSWORD);
+    json_t *o = call_ok(e, NULL, "POST", "/api/login", body, 200);
+    free(body);
+    char *tok = ts_xstrdup(json_string_value(json_object_get(o, "token")));
+    json_decref(o);
+    return tok;
+}
+
+/* The local day `offset` days from today. */
+static void day(int offset, char *out, size_t size)
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    tm.tm_mday += offset;
+    tm.tm_hour = 12;
+    tm.tm_isdst = -1;
+    t = mktime(&tm);
+    localtime_r(&t, &tm);
+    strftime(out, size, "%Y-%m-%d", &tm);
+}
+
+static void start(env *e)
+{
+    ts_test_daemon_start(&e->d, e->dir, &e->pki, NULL);
+    static const char *const codes[] = {BN, XL};
+    static const char *const names[] = {"Bình Nguyên", "Xuân Lãng"};
+    const char *sets[] = {"sync.debounce=50ms", "sync.poll=50ms", NULL};
+    for (int i = 0; i < 2; i++) {
+        char path[80], body[300];
+        snprintf(path, sizeof path, "/api/records/stations/%s", codes[i]);
+        snprintf(body, sizeof body, "{\"fields\":{\"name\":\"Trạm Y tế xã %s\",\"commune\":\"%s\"}}", names[i],
+                 names[i]);
+        json_decref(call_ok(e, NULL, "POST", path, body, 200));
+        ts_test_station_make(&e->st[i], e->dir, codes[i], &e->pki, e->d.port, sets);
+        ts_test_station_start(&e->st[i]);
+    }
+}
+
+/* A case written at station s (through its CLI, as staff would). */
+static void put_case(env *e, int s, const char *id, const char *disease, const char *diag_day)
+{
+    char *out = NULL;
+    char d[80], dd[64];
+    snprintf(d, sizeof d, "disease=%s", disease);
+    snprintf(dd, sizeof dd, "diagnosis_date=%s", diag_day);
+    int rc = ts_test_station_cli(&e->st[s], &out, "put", "disease_cases", id, d, dd, "classification=confirmed",
+                                 "patient_name=Nguyễn Văn Bệnh Nhân", "village_id=thon-dong", NULL);
+    if (rc != 0)
+        fail_msg("put disease_cases %s: exit %d %s", id, rc, out ? out : "");
+    free(out);
+}
+
+static bool at_district(env *e, const char *table, const char *id, int timeout_ms)
+{
+    char path[200];
+    snprintf(path, sizeof path, "/api/records/%s/%s", table, id);
+    uint64_t t0 = ts_test_now_ms();
+    while (ts_test_now_ms() - t0 < (uint64_t)timeout_ms) {
+        ts_th_resp r = call(e, NULL, "GET", path, NULL);
+        int status = r.status;
+        ts_th_resp_free(&r);
+        if (status == 200)
+            return true;
+        ts_test_sleep_ms(50);
+    }
+    return false;
+}
+
+static json_t *alerts(env *e, const char *show)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/api/epidemic/alerts?show=%s", show);
+    return call_ok(e, NULL, "GET", path, NULL, 200);
+}
+
+/* How many alerts of a kind are listed; the last one found in *last. */
+static size_t count_kind(json_t *list, const char *kind, json_t **last)
+{
+    size_t n = 0, i;
+    json_t *a;
+    json_array_foreach(json_object_get(list, "alerts"), i, a) {
+        if (strcmp(json_string_value(json_object_get(a, "kind")), kind) == 0) {
+            n++;
+            if (last)
+                *last = a;
+        }
+    }
+    return n;
+}
+
+static bool wait_alerts(env *e, const char *kind, size_t want, int timeout_ms)
+{
+    uint64_t t0 = ts_test_now_ms();
+    while (ts_test_now_ms() - t0 < (uint64_t)timeout_ms) {
+        json_t *l = alerts(e, "all");
+        size_t n = count_kind(l, kind, NULL);
+        json_decref(l);
+        if (n >= want)
+            return true;
+        ts_test_sleep_ms(50);
+    }
+    return false;
+}
+
+/* ================================================================ 1. live alert */
+
+static void test_case_alert_live(void **state)
+{
+    env *e = *state;
+    start(e);
+    ts_th ev;
+    assert_int_equal(ts_th_connect(&ev, e->d.admin_port, &e->admin), 0);
+    static const char q[] = "GET /api/events HTTP/1.1\r\nHost: x\r\n\r\n";
+    assert_int_equal(ts_th_send_raw(&ev, q, strlen(q)), 0);
+    assert_true(ts_th_read_until(&ev, "stream open", 10000, NULL));
+    char today[16];
+    day(0, today, sizeof today);
+    uint64_t t0 = ts_test_now_ms();
+    put_case(e, 0, "BN-C001", "Sốt xuất huyết Dengue", today);
+    char *txt = NULL;
+    if (!ts_th_read_until(&ev, "event: epidemic", 10000, &txt))
+        fail_msg("no epidemic event on the console's stream: %s", txt ? txt : "");
+    uint64_t took = ts_test_now_ms() - t0;
+    free(txt);
+    ts_th_close(&ev);
+    print_message("station write to console alert: %llu ms (agent debounce 50 ms)\n", (unsigned long long)took);
+    /* the agent pushes within ~100 ms; the alert follows its commit at once */
+    if (took > 1500)
+        fail_msg("the alert took %llu ms", (unsigned long long)took);
+    json_t *l = alerts(e, "open");
+    json_t *a = NULL;
+    assert_int_equal(count_kind(l, "case", &a), 1);
+    assert_string_equal(json_string_value(json_object_get(a, "disease")), "dengue");
+    assert_string_equal(json_string_value(json_object_get(a, "disease_vi")), "Sốt xuất huyết Dengue");
+    assert_string_equal(json_string_value(json_object_get(a, "station")), BN);
+    assert_string_equal(json_string_value(json_object_get(a, "commune")), "Bình Nguyên");
+    assert_string_equal(json_string_value(json_object_get(a, "first_day")), today);
+    /* aggregates only: never a patient's name */
+    char *dump = json_dumps(l, JSON_COMPACT);
+    if (strstr(dump, "Bệnh Nhân") != NULL)
+        fail_msg("a patient's name in the alerts: %s", dump);
+    free(dump);
+    json_decref(l);
+    /* the same case edited is not a new alert */
+    char *out = NULL;
+    assert_int_equal(ts_test_station_cli(&e->st[0], &out, "put", "disease_cases", "BN-C001", "outcome=recovered", NULL),
+                     0);
+    free(out);
+    ts_test_sleep_ms(1000);
+    l = alerts(e, "all");
+    assert_int_equal(count_kind(l, "case", NULL), 1);
+    json_decref(l);
+    e->passed = true;
+}
+
+/* ================================================================ 2. cluster rule */
+
+static void test_cluster_threshold(void **state)
+{
+    env *e = *state;
+    start(e);
+    /* the district's own rule: 3 cases within 7 days (not the default 2 in 14) */
+    json_decref(call_ok(e, NULL, "POST", "/api/records/diseases/dengue",
+                        "{\"fields\":{\"cluster_cases\":3,\"cluster_days\":7}}", 200));
+    char d[6][16];
+    static const int offsets[] = {-30, -29, -20, -19, -18, -18};
+    for (int i = 0; i < 6; i++)
+        day(offsets[i], d[i], sizeof d[i]);
+    /* two cases a day apart: below the threshold */
+    put_case(e, 0, "BN-K1", "dengue", d[0]);
+    put_case(e, 0, "BN-K2", "dengue", d[1]);
+    /* another commune's case does not count for this one */
+    put_case(e, 1, "XL-K1", "Sốt xuất huyết Dengue", d[1]);
+    /* ten days later: the first two are out of its 7-day window */
+    put_case(e, 0, "BN-K3", "dengue", d[2]);
+    assert_true(at_district(e, "disease_cases", "BN-K3", 20000));
+    assert_true(at_district(e, "disease_cases", "XL-K1", 20000));
+    assert_true(wait_alerts(e, "case", 4, 5000));
+    json_t *l = alerts(e, "all");
+    if (count_kind(l, "cluster", NULL) != 0)
+        fail_msg("a cluster alert below the threshold: %s", json_dumps(l, JSON_COMPACT));
+    json_decref(l);
+    /* the fourth and fifth: three within 7 days in Bình Nguyên */
+    put_case(e, 0, "BN-K4", "dengue", d[3]);
+    assert_true(at_district(e, "disease_cases", "BN-K4", 20000));
+    ts_test_sleep_ms(500);
+    l = alerts(e, "all");
+    assert_int_equal(count_kind(l, "cluster", NULL), 0);
+    json_decref(l);
+    put_case(e, 0, "BN-K5", "dengue", d[4]);
+    if (!wait_alerts(e, "cluster", 1, 5000))
+        fail_msg("no cluster alert at the threshold");
+    json_t *c = NULL;
+    l = alerts(e, "all");
+    assert_int_equal(count_kind(l, "cluster", &c), 1);
+    assert_string_equal(json_string_value(json_object_get(c, "station")), BN);
+    assert_int_equal(json_integer_value(json_object_get(c, "cases")), 3);
+    assert_string_equal(json_string_value(json_object_get(c, "first_day")), d[2]);
+    assert_string_equal(json_string_value(json_object_get(c, "last_day")), d[4]);
+    json_decref(l);
+    /* one more case in the same window: the alert already covers it */
+    put_case(e, 0, "BN-K6", "dengue", d[5]);
+    assert_true(at_district(e, "disease_cases", "BN-K6", 20000));
+    assert_true(wait_alerts(e, "case", 7, 5000));
+    l = alerts(e, "all");
+    assert_int_equal(count_kind(l, "cluster", NULL), 1);
+    json_decref(l);
+    e->passed = true;
+}
+
+/* ================================================================ 3. reporting clock */
+
+static void test_reporting_clock(void **state)
+{
+    env *e = *state;
+    start(e);
+    char today[16], old[16];
+    day(0, today, sizeof today);
+    day(-5, old, sizeof old);
+    put_case(e, 1, "XL-R1", "Sởi", old);   /* diagnosed 5 days ago, reported now: late */
+    put_case(e, 1, "XL-R2", "Sởi", today); /* on time */
+    put_case(e, 1, "XL-R3", "Thủy đậu", old); /* weekly disease (168 h): still on time */
+    assert_true(at_district(e, "disease_cases", "XL-R3", 20000));
+    assert_true(at_district(e, "disease_cases", "XL-R1", 20000));
+    assert_true(at_district(e, "disease_cases", "XL-R2", 20000));
+    json_t *s = NULL;
+    json_t *rep = NULL;
+    uint64_t t0 = ts_test_now_ms();
+    while (ts_test_now_ms() - t0 < 5000) {
+        json_decref(s);
+        s = call_ok(e, NULL, "GET", "/api/epidemic", NULL, 200);
+        rep = json_array_get(json_object_get(s, "reporting"), 0);
+        if (rep && json_integer_value(json_object_get(rep, "cases")) == 3)
+            break;
+        ts_test_sleep_ms(100);
+    }
+    if (rep == NULL)
+        fail_msg("no reporting figures: %s", json_dumps(s, JSON_COMPACT));
+    assert_string_equal(json_string_value(json_object_get(rep, "station")), XL);
+    assert_int_equal(json_integer_value(json_object_get(rep, "cases")), 3);
+    assert_int_equal(json_integer_value(json_object_get(rep, "late")), 1);
+    assert_int_equal(json_integer_value(json_object_get(rep, "on_time")), 2);
+    assert_true(json_integer_value(json_object_get(rep, "worst_late_hours")) >= 72);
+    json_decref(s);
+    e->passed = true;
+}
+
+/* ================================================================ 4. outbreak, acknowledgement */
+
+static void test_outbreak_alert_acknowledged(void **state)
+{
+    env *e = *state;
+    start(e);
+    json_decref(call_ok(e, NULL, "POST", "/api/users/lan", "{\"full_name\":\"Nguyễn Thị Lan\"}", 200));
+    char *out = NULL;
+    int rc = ts_test_station_cli(&e->st[0], &out, "--json", "report", "--kind", "outbreak_detection", "--subject",
+                                 "Ổ dịch tay chân miệng trường mầm non", "--disease", "Tay chân miệng", "--cases", "4",
+                                 "--onset", "2026-12-01", "--urgency", "thuong_khan", "--by", "Trần Văn Bình", NULL);
+    if (rc != 0)
+        fail_msg("tramsync report: exit %d %s", rc, out);
+    free(out);
+    assert_true(wait_alerts(e, "outbreak", 1, 20000));
+    json_t *l = alerts(e, "open"), *a = NULL;
+    assert_int_equal(count_kind(l, "outbreak", &a), 1);
+    assert_string_equal(json_string_value(json_object_get(a, "disease")), "hfmd");
+    assert_int_equal(json_integer_value(json_object_get(a, "cases")), 4);
+    assert_string_equal(json_string_value(json_object_get(a, "first_day")), "2026-12-01");
+    char path[80];
+    snprintf(path, sizeof path, "/api/epidemic/alerts/%lld/ack",
+             (long long)json_integer_value(json_object_get(a, "id")));
+    long long open_before = json_integer_value(json_object_get(l, "open"));
+    json_decref(l);
+
+    char *viewer = login(e, "minh"), *op = login(e, "lan");
+    json_decref(call_ok(e, viewer, "POST", path, "{}", 403));
+    json_t *ack = call_ok(e, op, "POST", path, "{}", 200);
+    assert_int_equal(json_integer_value(json_object_get(ack, "open")), open_before - 1);
+    json_decref(ack);
+    json_decref(call_ok(e, op, "POST", path, "{}", 409));
+    json_decref(call_ok(e, op, "POST", "/api/epidemic/alerts/999999/ack", "{}", 404));
+    json_decref(call_ok(e, op, "POST", "/api/epidemic/alerts/x1/ack", "{}", 404));
+    l = alerts(e, "open");
+    assert_int_equal(count_kind(l, "outbreak", NULL), 0);
+    json_decref(l);
+    l = alerts(e, "all");
+    a = NULL;
+    assert_int_equal(count_kind(l, "outbreak", &a), 1);
+    assert_string_equal(json_string_value(json_object_get(a, "acknowledged_by")), "lan");
+    assert_string_equal(json_string_value(json_object_get(a, "acknowledged_by_name")), "Nguyễn Thị Lan");
+    assert_true(json_integer_value(json_object_get(a, "acknowledged_at_ms")) > 0);
+    json_decref(l);
+    json_t *audit = call_ok(e, NULL, "GET", "/api/audit?action=ack_epidemic_alert", NULL, 200);
+    char *txt = json_dumps(audit, JSON_COMPACT);
+    if (strstr(txt, "\"lan\"") == NULL)
+        fail_msg("the acknowledgement is not audited: %s", txt);
+    free(txt);
+    json_decref(audit);
+    free(viewer);
+    free(op);
+    e->passed = true;
+}
+
+/* ================================================================ 5. weekly figures */
+
+static void test_weekly_figures_csv(void **state)
+{
+    env *e = *state;
+    start(e);
+    char d0[16], d1[16];
+    day(-1, d0, sizeof d0);
+    day(0, d1, sizeof d1);
+    put_case(e, 0, "BN-W1", "dengue", d0);
+    put_case(e, 0, "BN-W2", "dengue", d1);
+    put_case(e, 1, "XL-W1", "Tay chân miệng", d1);
+    assert_true(at_district(e, "disease_cases", "BN-W2", 20000));
+    assert_true(at_district(e, "disease_cases", "XL-W1", 20000));
+    assert_true(at_district(e, "disease_cases", "BN-W1", 20000));
+    json_t *s = NULL;
+    long long total = 0;
+    uint64_t t0 = ts_test_now_ms();
+    while (ts_test_now_ms() - t0 < 5000 && total < 3) {
+        json_decref(s);
+        s = call_ok(e, NULL, "GET", "/api/epidemic", NULL, 200);
+        total = 0;
+        size_t i;
+        json_t *r;
+        json_array_foreach(json_object_get(s, "rows"), i, r)
+            total += json_integer_value(json_object_get(r, "cases"));
+        if (total < 3)
+            ts_test_sleep_ms(100);
+    }
+    assert_int_equal(total, 3);
+    char *dump = json_dumps(s, JSON_COMPACT);
+    if (strstr(dump, "Bệnh Nhân") || !strstr(dump, "\"commune\":\"Bình Nguyên\"") || !strstr(dump, "\"week\":\""))
+        fail_msg("weekly figures: %s", dump);
+    free(dump);
+    json_decref(s);
+    json_decref(call_ok(e, NULL, "GET", "/api/epidemic?from=2026-13-01", NULL, 400));
+    ts_th_resp r = call(e, NULL, "GET", "/api/epidemic?format=csv", NULL);
+    assert_int_equal(r.status, 200);
+    char *ct = ts_th_header(&r, "Content-Type");
+    assert_non_null(ct);
+    assert_non_null(strstr(ct, "text/csv"));
+    free(ct);
+    if (strstr(r.body, "xa,ma_tram,benh,ma_benh,tuan,so_ca\r\n") == NULL ||
+        strstr(r.body, "\"Xuân Lãng\",\"xuanlang\",\"Tay chân miệng\",\"hfmd\",") == NULL ||
+        strstr(r.body, "Bệnh Nhân") != NULL)
+        fail_msg("CSV export:\n%s", r.body);
+    ts_th_resp_free(&r);
+    e->passed = true;
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_case_alert_live, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cluster_threshold, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reporting_clock, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_outbreak_alert_acknowledged, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_weekly_figures_csv, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
