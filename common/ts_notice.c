@@ -78,6 +78,12 @@ bool ts_urgency_is_urgent(const char *code)
     return ts_urgency_rank(code) >= 2;
 }
 
+bool ts_urgency_above_routine(const char *code)
+{
+    /* rank 0 is the first of ts_notice_urgencies, the routine one */
+    return ts_urgency_rank(code) > 0;
+}
+
 int ts_state_rank(const char *code)
 {
     const ts_label *l = ts_label_find(ts_notice_states, 5, code);

@@ -28,6 +28,9 @@ const ts_label *ts_label_find(const ts_label *list, size_t n, const char *code);
 int ts_urgency_rank(const char *code);
 /* Thượng khẩn and Hỏa tốc travel ahead of bulk traffic. */
 bool ts_urgency_is_urgent(const char *code);
+/* Every urgency above the least (Thường): Khẩn, Thượng khẩn, Hỏa tốc, as
+ * ts_notice_urgencies lists them; what the console counts as urgent. */
+bool ts_urgency_above_routine(const char *code);
 /* 0 (sent) .. 4 (done); -1 when unknown. */
 int ts_state_rank(const char *code);
 
@@ -40,5 +43,6 @@ bool ts_state_transition_ok(const char *from, const char *to, const char *reopen
 void ts_time_iso(uint64_t ms, char *out, size_t size);
 /* Parses "YYYY-MM-DD" (midnight UTC) or RFC 3339; false when it is neither. */
 bool ts_time_parse(const char *s, uint64_t *ms);
+
 
 #endif

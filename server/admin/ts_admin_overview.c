@@ -34,7 +34,7 @@ static void ts__flag_scan(ts_store *st, ts_admin__flagged *x)
             int rank = ts_state_rank(state);
             bool overdue = ts__field_true(v, "overdue") && rank < 4;
             bool escalated = ts_version_field(v, "escalated_at") != NULL && rank < 2;
-            bool urgent_unacked = ts_urgency_is_urgent(urgency) && rank >= 0 && rank < 2;
+            bool urgent_unacked = ts_urgency_above_routine(urgency) && rank >= 0 && rank < 2;
             x->overdue += overdue;
             x->escalated += escalated;
             if (rank >= 0)
