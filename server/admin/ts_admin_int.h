@@ -170,6 +170,7 @@ bool ts_admin__authenticate(ts_admin__job *j, ts_store *st);
 void ts_admin__api_login(ts_admin__job *j, ts_store *st);
 void ts_admin__api_logout(ts_admin__job *j, ts_store *st);
 void ts_admin__api_me(ts_admin__job *j, ts_store *st);
+void ts_admin__api_session(ts_admin__job *j, ts_store *st);
 void ts_admin__api_users(ts_admin__job *j, ts_store *st);
 void ts_admin__api_user_set(ts_admin__job *j, ts_store *st);
 void ts_admin__api_login_unblock(ts_admin__job *j, ts_store *st);

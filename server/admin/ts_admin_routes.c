@@ -9,6 +9,7 @@ const ts_admin__route ts_admin__routes[] = {
     {HTTP_POST, "/api/login", 0, ts_admin__api_login},
     {HTTP_POST, "/api/logout", 1, ts_admin__api_logout},
     {HTTP_GET, "/api/me", 1, ts_admin__api_me},
+    {HTTP_GET, "/api/session", 0, ts_admin__api_session},
     {HTTP_GET, "/api/labels", 1, ts_admin__api_labels},
     {HTTP_GET, "/api/tables", 1, ts_admin__api_tables},
     {HTTP_GET, "/api/overview", 1, ts_admin__api_overview},

@@ -436,6 +436,22 @@ static void test_no_login_401(void **state)
     assert_int_equal(r.status, 401);
     ts_th_resp_free(&r);
     expect(AS_NONE, "GET", "/api/health", NULL, 200);
+    /* the console's question at load: 200 whatever the answer */
+    r = req(AS_NONE, "GET", "/api/session", NULL);
+    assert_int_equal(r.status, 200);
+    assert_true(json_is_false(json_object_get(r.json, "signed_in")));
+    ts_th_resp_free(&r);
+    assert_int_equal(ts_th_call(W.d.admin_port, NULL, "GET", "/api/session", "Authorization: Bearer 00ff\r\n", NULL,
+                                NULL, &r),
+                     0);
+    assert_int_equal(r.status, 200);
+    assert_true(json_is_false(json_object_get(r.json, "signed_in")));
+    ts_th_resp_free(&r);
+    r = req(AS_OPERATOR, "GET", "/api/session", NULL);
+    assert_int_equal(r.status, 200);
+    assert_true(json_is_true(json_object_get(r.json, "signed_in")));
+    assert_string_equal(jstr(r.json, "role"), "operator");
+    ts_th_resp_free(&r);
 }
 
 static void test_roles(void **state)
