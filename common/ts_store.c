@@ -84,6 +84,12 @@ static const char ts__schema_v3[] =
  * an index on seq alone cost every write and served no query of the daemon. */
 static const char ts__schema_v4_server[] = "DROP INDEX IF EXISTS records_seq;";
 
+/* v5: which station reports above Thường someone at the district opened
+ * (once, by whom and when), so the console stops flagging them. */
+static const char ts__schema_v5_server[] =
+    "CREATE TABLE report_reads(report TEXT PRIMARY KEY, opened_by TEXT NOT NULL, opened_at INTEGER NOT NULL)"
+    " WITHOUT ROWID;";
+
 typedef struct ts__migration {
     const char *common;
     const char *server;
@@ -95,6 +101,7 @@ static const ts__migration ts__migrations[TS_STORE_SCHEMA_VERSION] = {
     {ts__schema_v2, "", ""},
     {ts__schema_v3, "", ""},
     {"", ts__schema_v4_server, ""},
+    {"", ts__schema_v5_server, ""},
 };
 
 int ts__sql_error(ts_store *st, ts_error *err, const char *what)

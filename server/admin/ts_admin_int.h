@@ -268,6 +268,9 @@ void ts_admin__api_notice_attachment(ts_admin__job *j, ts_store *st);
 /* server/admin/ts_admin_reports.c */
 void ts_admin__api_reports(ts_admin__job *j, ts_store *st);
 void ts_admin__api_report_redistribute(ts_admin__job *j, ts_store *st);
+void ts_admin__api_report_open(ts_admin__job *j, ts_store *st);
+/* Reports above Thường nobody at the district opened yet. */
+json_int_t ts_admin__reports_unread(ts_store *st);
 /* server/admin/ts_admin_tasks.c */
 void ts_admin__api_tasks(ts_admin__job *j, ts_store *st);
 void ts_admin__api_task(ts_admin__job *j, ts_store *st);

@@ -27,6 +27,7 @@ const ts_admin__route ts_admin__routes[] = {
     {HTTP_GET, "/api/notices/{id}/attachments/{attachment}", 1, ts_admin__api_notice_attachment},
     {HTTP_GET, "/api/reports", 1, ts_admin__api_reports},
     {HTTP_POST, "/api/reports/{id}/redistribute", 2, ts_admin__api_report_redistribute},
+    {HTTP_POST, "/api/reports/{id}/open", 1, ts_admin__api_report_open},
     {HTTP_GET, "/api/tasks", 1, ts_admin__api_tasks},
     {HTTP_GET, "/api/tasks/{id}", 1, ts_admin__api_task},
     {HTTP_POST, "/api/tasks/{id}/assign", 2, ts_admin__api_task_assign},

@@ -14,7 +14,7 @@
 import { state } from './state.js';
 import { t, h, replace, $, errorBox } from './ui.js';
 import { onSessionEnded, api, loadTables } from './api.js';
-import { renderShell } from './shell.js';
+import { renderShell, refreshBadges } from './shell.js';
 import { startLive, stopLive, scheduleRefresh } from './live.js';
 import { showLogin } from './login.js';
 import { viewDashboard } from './dashboard.js';
@@ -60,6 +60,7 @@ async function start() {
     return;
   }
   startLive();
+  refreshBadges();
   await route();
 }
 

@@ -424,7 +424,7 @@ static void test_no_login_401(void **state)
     for (size_t i = 0; i < sizeof gets / sizeof *gets; i++)
         expect(AS_NONE, "GET", gets[i], NULL, 401);
     static const char *const posts[] = {"/api/logout",         "/api/records/stations/x",  "/api/conflicts/1/resolve",
-                                        "/api/notices",        "/api/reports/x/redistribute", "/api/tasks/KH-01/assign",
+                                        "/api/notices",        "/api/reports/x/redistribute", "/api/reports/x/open", "/api/tasks/KH-01/assign",
                                         "/api/targets/refresh", "/api/users",               "/api/users/x"};
     for (size_t i = 0; i < sizeof posts / sizeof *posts; i++)
         expect(AS_NONE, "POST", posts[i], "{}", 401);
