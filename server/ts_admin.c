@@ -403,9 +403,7 @@ static void ts__tgt_list_work(ts_dbjob *base, ts_store *st)
     ts_error err;
     ts_notice_resolve(st, all, &j->stations, &err);
     json_decref(all);
-    char now[32];
-    ts_time_iso(ts_wall_ms(), now, sizeof now);
-    snprintf(j->day, sizeof j->day, "%.10s", now);
+    ts_local_day(ts_wall_ms(), j->day, sizeof j->day); /* the district's day */
 }
 
 static void ts__tgt_station_work(ts_dbjob *base, ts_store *st)

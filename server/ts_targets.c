@@ -200,10 +200,10 @@ int ts_targets_station(ts_store *st, const char *station, uint64_t now_ms, ts_ta
     memset(out, 0, sizeof *out);
     ts__acc a;
     memset(&a, 0, sizeof a);
-    char today[32], year_ago[32];
-    ts_time_iso(now_ms, today, sizeof today);
-    ts_time_iso(now_ms - 365ull * 86400000ull, year_ago, sizeof year_ago);
-    today[10] = year_ago[10] = '\0';
+    /* the district's days */
+    char today[16], year_ago[16];
+    ts_local_day(now_ms, today, sizeof today);
+    ts_local_day(now_ms - 365ull * 86400000ull, year_ago, sizeof year_ago);
 
     sqlite3 *db = ts_store_db(st);
     sqlite3_stmt *q;
