@@ -90,6 +90,10 @@ static const char ts__schema_v5_server[] =
     "CREATE TABLE report_reads(report TEXT PRIMARY KEY, opened_by TEXT NOT NULL, opened_at INTEGER NOT NULL)"
     " WITHOUT ROWID;";
 
+/* v6: when each commune's targets were computed, to tell figures the station
+ * has not synced since (stale). */
+static const char ts__schema_v6[] = "ALTER TABLE target_snapshots ADD COLUMN computed_at INTEGER NOT NULL DEFAULT 0;";
+
 typedef struct ts__migration {
     const char *common;
     const char *server;
@@ -102,6 +106,7 @@ static const ts__migration ts__migrations[TS_STORE_SCHEMA_VERSION] = {
     {ts__schema_v3, "", ""},
     {"", ts__schema_v4_server, ""},
     {"", ts__schema_v5_server, ""},
+    {ts__schema_v6, "", ""},
 };
 
 int ts__sql_error(ts_store *st, ts_error *err, const char *what)

@@ -1183,6 +1183,16 @@ static void test_targets(void **state)
     json_t *fig = json_object_get(json_object_get(c, "figures"), "health_management");
     assert_non_null(fig);
     assert_true(json_is_boolean(json_object_get(fig, "met")));
+    /* computed while Bình Nguyên is connected: not stale */
+    assert_true(jint(c, "computed_at_ms") > 0);
+    assert_true(json_is_false(json_object_get(c, "stale")));
+    ts_th_resp_free(&r);
+    /* Xuân Lãng never synced: nothing computed over missing data, nothing kept */
+    r = req(AS_VIEWER, "GET", "/api/targets?q=xuan", NULL);
+    assert_int_equal(jint(r.json, "matched"), 0);
+    ts_th_resp_free(&r);
+    r = req(AS_VIEWER, "GET", "/api/targets/history?indicator=bhyt&station=" XL, NULL);
+    assert_int_equal(json_array_size(json_object_get(r.json, "points")), 0);
     ts_th_resp_free(&r);
     r = req(AS_VIEWER, "GET", "/api/targets?only=unmet&indicator=health_management", NULL);
     assert_int_equal(r.status, 200);
