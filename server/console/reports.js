@@ -33,8 +33,9 @@ export async function viewReports(root) {
   search.addEventListener('input', debounce(() => { st.q = search.value.trim(); st.offset = 0; load(); }, 250));
   kind.addEventListener('change', () => { st.kind = kind.value; st.offset = 0; load(); });
   await load();
-  // never under the hands of someone reading a report or choosing where to pass it on
-  const refresh = () => (results.querySelector('.report-body:not([hidden])') ? null : load());
+  // never under the hands of someone choosing where to pass a report on, nor,
+  // among the unread ones only, of someone reading one (opened, it leaves that list)
+  const refresh = () => (results.querySelector('.redistribute:not([hidden])') || (st.unread && results.querySelector('.report-body:not([hidden])')) ? null : load());
   return { refresh, events: ['record', 'notice'], poll: 30000 };
 }
 
