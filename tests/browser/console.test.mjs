@@ -8,7 +8,13 @@
 // acknowledgement (tramsync ack) appear in the status matrix without a
 // reload; attach files to a notice (the limits refused in the page before
 // anything is sent; two files sent, listed, one downloaded and its bytes
-// compared; the daemon's body limit and its refusal shown); produce a true conflict and resolve it with a merged value; switch
+// compared; the daemon's body limit and its refusal shown); produce a true conflict and resolve it with a merged value;
+// issue 16: one radio group per recipient chooser, the urgent tile over every
+// urgency above Thường, urgent station reports on the overview and the menu
+// until opened, the district's day on a PC set to UTC at 23:57 UTC (a second
+// Chromium, its clock fixed), targets never over missing data and a stale
+// commune, acknowledgements on the health page, compose validation in
+// Vietnamese below the sticky header, no 401 on a fresh load; switch
 // to English and back; every page at 1366×768 (no horizontal overflow, under
 // a second); no script error and no CSP violation. Each step leaves
 // screenshots in build/test-artefacts/browser/. Output is in cmocka's text
