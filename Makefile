@@ -10,7 +10,7 @@ SHELL := /bin/bash
 # ---------------------------------------------------------------- packages
 DEB_BUILD := gcc make libc6-dev pkg-config libuv1-dev libsqlite3-dev \
              libmsgpack-dev libssl-dev libinih-dev libjansson-dev \
-             libhttp-parser-dev libargon2-dev libsystemd-dev openssl sqlite3
+             libhttp-parser-dev libargon2-dev libsystemd-dev openssl sqlite3 tzdata
 DEB_TEST  := libcmocka-dev clang libclang-rt-14-dev procps faketime
 DEB_LINT  := cppcheck clang-tidy lintian binutils
 # package-test: systemd-analyze checks the units, curl asks the installed daemon
@@ -140,12 +140,13 @@ build/asan/tests/%: build/asan/tests/%.o $(patsubst %.c,build/asan/%.o,$(SRC_TES
 # test_hardening runs the release daemon too, where memory given back to the
 # system is measured (ASan's allocator keeps its own); test_agent_faults runs
 # the release agent under libfaketime (a clock hours ahead; ASan objects to
-# a preloaded library).
+# a preloaded library), test_district_day the release daemon under it (its
+# clock just before UTC midnight).
 BROWSER_TEST := tests/browser/run.sh
 SELECTED_TESTS := $(if $(ONLY),$(filter $(addprefix %/,$(ONLY)),$(TEST_BINS)) \
                     $(if $(filter browser,$(ONLY)),$(BROWSER_TEST)),$(TEST_BINS) $(BROWSER_TEST))
 TEST_NEEDS := $(filter-out $(BROWSER_TEST),$(SELECTED_TESTS)) \
-              $(if $(filter $(BROWSER_TEST) %/test_hardening %/test_agent_faults,$(SELECTED_TESTS)),$(addprefix bin/,$(BINS)))
+              $(if $(filter $(BROWSER_TEST) %/test_hardening %/test_agent_faults %/test_district_day,$(SELECTED_TESTS)),$(addprefix bin/,$(BINS)))
 
 .PHONY: test test-build soak
 test-build: $(TEST_BINS) $(ASAN_BINS) | deps

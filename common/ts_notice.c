@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "common/ts_registry.h"
@@ -78,6 +79,12 @@ bool ts_urgency_is_urgent(const char *code)
     return ts_urgency_rank(code) >= 2;
 }
 
+bool ts_urgency_above_routine(const char *code)
+{
+    /* rank 0 is the first of ts_notice_urgencies, the routine one */
+    return ts_urgency_rank(code) > 0;
+}
+
 int ts_state_rank(const char *code)
 {
     const ts_label *l = ts_label_find(ts_notice_states, 5, code);
@@ -136,5 +143,54 @@ bool ts_time_parse(const char *s, uint64_t *ms)
     if (secs < 0)
         return false;
     *ms = (uint64_t)secs * 1000;
+    return true;
+}
+
+/* ---------------------------------------------------------------- the district's days */
+
+bool ts_tz_valid(const char *name)
+{
+    if (name == NULL || name[0] == '\0' || name[0] == '/' || name[0] == ':' || strstr(name, "..") != NULL ||
+        strlen(name) > 200)
+        return false;
+    for (const char *p = name; *p; p++)
+        if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '/' ||
+              *p == '_' || *p == '-' || *p == '+'))
+            return false;
+    const char *dir = getenv("TZDIR");
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir && dir[0] ? dir : "/usr/share/zoneinfo", name);
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+void ts_district_tz_apply(const char *name)
+{
+    setenv("TZ", name, 1);
+    tzset();
+}
+
+void ts_local_day(uint64_t ms, char *out, size_t size)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    strftime(out, size, "%Y-%m-%d", &tm);
+}
+
+bool ts_local_day_end(const char *date, uint64_t *ms)
+{
+    if (date == NULL || strlen(date) != 10 || !ts_date_valid(date, 10))
+        return false;
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    tm.tm_year = atoi(date) - 1900;
+    tm.tm_mon = atoi(date + 5) - 1;
+    tm.tm_mday = atoi(date + 8) + 1; /* mktime carries into the next month */
+    tm.tm_isdst = -1;
+    time_t t = mktime(&tm);
+    if (t == (time_t)-1 || t < 0)
+        return false;
+    *ms = (uint64_t)t * 1000;
     return true;
 }

@@ -28,6 +28,9 @@ const ts_label *ts_label_find(const ts_label *list, size_t n, const char *code);
 int ts_urgency_rank(const char *code);
 /* Thượng khẩn and Hỏa tốc travel ahead of bulk traffic. */
 bool ts_urgency_is_urgent(const char *code);
+/* Every urgency above the least (Thường): Khẩn, Thượng khẩn, Hỏa tốc, as
+ * ts_notice_urgencies lists them; what the console counts as urgent. */
+bool ts_urgency_above_routine(const char *code);
 /* 0 (sent) .. 4 (done); -1 when unknown. */
 int ts_state_rank(const char *code);
 
@@ -40,5 +43,20 @@ bool ts_state_transition_ok(const char *from, const char *to, const char *reopen
 void ts_time_iso(uint64_t ms, char *out, size_t size);
 /* Parses "YYYY-MM-DD" (midnight UTC) or RFC 3339; false when it is neither. */
 bool ts_time_parse(const char *s, uint64_t *ms);
+
+/* The district's days. The daemon runs in the district's time zone ([district]
+ * timezone, set as TZ once at start, ts_district_tz_apply), so its local time
+ * is the district's: a day starts at the district's midnight, not UTC's. */
+
+/* Whether name is a time zone this machine knows (a file of the tz database
+ * under $TZDIR or /usr/share/zoneinfo, e.g. "Asia/Ho_Chi_Minh"). */
+bool ts_tz_valid(const char *name);
+/* Makes name the process's time zone (TZ). Call before any thread starts. */
+void ts_district_tz_apply(const char *name);
+/* The district's day at ms as "YYYY-MM-DD" (out: at least 11 bytes). */
+void ts_local_day(uint64_t ms, char *out, size_t size);
+/* The end of a district day "YYYY-MM-DD" (its next midnight, local), in ms;
+ * false when date is not a date. */
+bool ts_local_day_end(const char *date, uint64_t *ms);
 
 #endif

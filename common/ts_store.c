@@ -84,11 +84,21 @@ static const char ts__schema_v3[] =
  * an index on seq alone cost every write and served no query of the daemon. */
 static const char ts__schema_v4_server[] = "DROP INDEX IF EXISTS records_seq;";
 
-/* v5: the epidemic channel at the district: every case and epidemic report
+/* v5: which station reports above Thường someone at the district opened
+ * (once, by whom and when), so the console stops flagging them. */
+static const char ts__schema_v5_server[] =
+    "CREATE TABLE report_reads(report TEXT PRIMARY KEY, opened_by TEXT NOT NULL, opened_at INTEGER NOT NULL)"
+    " WITHOUT ROWID;";
+
+/* v6: when each commune's targets were computed, to tell figures the station
+ * has not synced since (stale). */
+static const char ts__schema_v6[] = "ALTER TABLE target_snapshots ADD COLUMN computed_at INTEGER NOT NULL DEFAULT 0;";
+
+/* v7: the epidemic channel at the district: every case and epidemic report
  * it has seen (when it first arrived, for the reporting clock and the
  * cluster rule; no names), and the alerts it raised until someone named
  * acknowledged them. */
-static const char ts__schema_v5_server[] =
+static const char ts__schema_v7_server[] =
     "CREATE TABLE epi_seen(tbl TEXT NOT NULL, rec_id TEXT NOT NULL, station TEXT NOT NULL, disease TEXT NOT NULL,"
     " kind TEXT NOT NULL, day TEXT NOT NULL, first_seen INTEGER NOT NULL, PRIMARY KEY(tbl, rec_id)) WITHOUT ROWID;"
     "CREATE INDEX epi_seen_disease ON epi_seen(disease, day);"
@@ -109,6 +119,8 @@ static const ts__migration ts__migrations[TS_STORE_SCHEMA_VERSION] = {
     {ts__schema_v3, "", ""},
     {"", ts__schema_v4_server, ""},
     {"", ts__schema_v5_server, ""},
+    {ts__schema_v6, "", ""},
+    {"", ts__schema_v7_server, ""},
 };
 
 int ts__sql_error(ts_store *st, ts_error *err, const char *what)

@@ -392,6 +392,7 @@ typedef struct ts__tgt_job {
     ts_admin *adm;
     ts_strlist stations;
     size_t next;
+    size_t recorded; /* stations with data, whose figures were kept */
     char day[16];
 } ts__tgt_job;
 
@@ -404,9 +405,7 @@ static void ts__tgt_list_work(ts_dbjob *base, ts_store *st)
     ts_error err;
     ts_notice_resolve(st, all, &j->stations, &err);
     json_decref(all);
-    char now[32];
-    ts_time_iso(ts_wall_ms(), now, sizeof now);
-    snprintf(j->day, sizeof j->day, "%.10s", now);
+    ts_local_day(ts_wall_ms(), j->day, sizeof j->day); /* the district's day */
 }
 
 static void ts__tgt_station_work(ts_dbjob *base, ts_store *st)
@@ -414,10 +413,18 @@ static void ts__tgt_station_work(ts_dbjob *base, ts_store *st)
     ts__tgt_job *j = base->data;
     ts_target_figures f;
     ts_error err;
-    const char *station = j->stations.v[j->next];
-    if (ts_targets_station(st, station, ts_wall_ms(), &f, &err) < 0 || ts_targets_save(st, station, j->day, &f, &err) < 0)
+    const char *station = j->stations.v[j->next++];
+    /* no data of the station's yet (never synced, or nothing written):
+     * zeros over missing data are not the commune's figures, and are not kept */
+    if (!ts_targets_has_data(st, station)) {
+        ts_log_debug("targets_skipped", "station=%s reason=no_data", station);
+        return;
+    }
+    uint64_t now = ts_wall_ms();
+    if (ts_targets_station(st, station, now, &f, &err) < 0 || ts_targets_save(st, station, j->day, now, &f, &err) < 0)
         ts_log_error("targets_failed", "station=%s reason=%s", station, err.msg);
-    j->next++;
+    else
+        j->recorded++;
 }
 
 static void ts__tgt_done(ts_dbjob *base)
@@ -431,7 +438,7 @@ static void ts__tgt_done(ts_dbjob *base)
         return;
     }
     if (!a->stopping) {
-        ts_log_info("targets_computed", "stations=%zu day=%s", j->stations.n, j->day);
+        ts_log_info("targets_computed", "stations=%zu day=%s recorded=%zu", j->stations.n, j->day, j->recorded);
         ts_admin_event(a, "targets", "{}");
     }
     a->targets_running = false;

@@ -94,7 +94,7 @@ static void ts__new_id(const char *prefix, char *out, size_t size)
     unsigned char rnd[4];
     RAND_bytes(rnd, sizeof rnd);
     char day[16];
-    ts_time_iso(ts_wall_ms(), day, sizeof day);
+    ts_local_day(ts_wall_ms(), day, sizeof day); /* the district's day */
     snprintf(out, size, "%s-%.4s%.2s%.2s-%02x%02x%02x%02x", prefix, day, day + 5, day + 8, rnd[0], rnd[1], rnd[2],
              rnd[3]);
 }
@@ -694,8 +694,11 @@ int ts_notice_create_with(ts_store *st, const ts_actor *who, const json_t *field
     uint64_t now = ts_wall_ms();
     char now_iso[32];
     ts_time_iso(now, now_iso, sizeof now_iso);
-    if (!json_object_get(f, "issue_date"))
-        json_object_set_new(f, "issue_date", json_stringn(now_iso, 10));
+    if (!json_object_get(f, "issue_date")) {
+        char today[16];
+        ts_local_day(now, today, sizeof today);
+        json_object_set_new(f, "issue_date", json_string(today));
+    }
     if (!json_object_get(f, "doc_type"))
         json_object_set_new(f, "doc_type", json_string("thong_bao"));
     if (!json_object_get(f, "number")) {
@@ -1324,10 +1327,9 @@ static void ts__esc_each(const ts_change *c, void *arg)
         if (within && x->now >= t + within)
             ts_strlist_add(&x->ids_ack, c->id);
     }
-    if (rank >= 0 && rank < 4 && !overdue && deadline[0] && ts_time_parse(deadline, &t)) {
-        /* a date-only deadline ends with that day */
-        if (strlen(deadline) == 10)
-            t += 86400000;
+    if (rank >= 0 && rank < 4 && !overdue && deadline[0] &&
+        (strlen(deadline) == 10 ? ts_local_day_end(deadline, &t) : ts_time_parse(deadline, &t))) {
+        /* a date-only deadline ends with that day, the district's */
         if (x->now >= t)
             ts_strlist_add(&x->ids_overdue, c->id);
     }

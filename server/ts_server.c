@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "common/ts_log.h"
+#include "common/ts_notice.h"
 #include "common/ts_xmalloc.h"
 #include "server/ts_admin.h"
 #include "server/ts_notices.h"
@@ -105,6 +106,9 @@ const ts_cfg_key ts_server_config_keys[] = {
      "a station not heard from for this long is shown as silent"},
     {"admin", "targets_every", TS_CFG_DURATION, C(targets_every_ms), "1h",
      "how often the 2030 targets are computed for every commune (0: only when asked)"},
+    {"district", "timezone", TS_CFG_STR, C(timezone), "Asia/Ho_Chi_Minh",
+     "the district's time zone (a tz database name): its days are those of notice numbers, daily figures, "
+     "\"today\", deadlines and overdue; read at start only"},
     {"notices", "escalate_every", TS_CFG_DURATION, C(escalate_interval_ms), "30s",
      "how often unacknowledged and overdue notices are checked"},
     {"notices", "ack_within_thuong", TS_CFG_DURATION, C(ack_within_thuong_ms), "72h",
@@ -219,6 +223,11 @@ int ts_server_config_check(const ts_server_config *cfg, ts_error *err)
     if (cfg->frame_budget - cfg->frame_budget / 4 < cfg->max_frame)
         return ts_error_set(err, TS_EBAD_VALUE,
                             "[server] frame_budget must be at least 4/3 of max_frame (large frames use 3/4 of it)");
+    if (!ts_tz_valid(cfg->timezone))
+        return ts_error_set(err, TS_EBAD_VALUE,
+                            "[district] timezone = %.100s: not a time zone of this machine's tz database (e.g. "
+                            "Asia/Ho_Chi_Minh; install tzdata)",
+                            cfg->timezone);
     if (cfg->admin_rate == 0 || cfg->admin_rate_burst == 0)
         return ts_error_set(err, TS_EBAD_VALUE, "[admin] rate and rate_burst must be positive");
     if (cfg->admin_lockout_after == 0 || cfg->admin_login_failures_per_minute == 0 || cfg->admin_max_unauthenticated == 0)
@@ -443,6 +452,8 @@ int ts_server_start(ts_server **out, uv_loop_t *loop, const ts_server_config *cf
     srv->loop = loop;
     ts__config_copy(&srv->cfg, cfg);
     ts__apply_limits(srv);
+    /* the district's days: before the store's thread starts */
+    ts_district_tz_apply(srv->cfg.timezone);
 
     if (srv->cfg.tables[0] != '\0')
         rc = ts_registry_load_file(&srv->reg, srv->cfg.tables, err);
@@ -558,15 +569,19 @@ int ts_server_reload(ts_server *srv, const ts_server_config *cfg, ts_error *err)
     ts_tls_ctx *ctx;
     if ((rc = ts__tls_ctx(cfg, &ctx, err)) < 0)
         return rc;
-    if (strcmp(cfg->listen, srv->cfg.listen) != 0 || strcmp(cfg->database, srv->cfg.database) != 0)
-        ts_log_warn("reload_partial", "reason=%s", "listen and database take effect after a restart");
-    char *listen = ts_xstrdup(srv->cfg.listen), *database = ts_xstrdup(srv->cfg.database);
+    if (strcmp(cfg->listen, srv->cfg.listen) != 0 || strcmp(cfg->database, srv->cfg.database) != 0 ||
+        strcmp(cfg->timezone, srv->cfg.timezone) != 0)
+        ts_log_warn("reload_partial", "reason=%s", "listen, database and timezone take effect after a restart");
+    char *listen = ts_xstrdup(srv->cfg.listen), *database = ts_xstrdup(srv->cfg.database),
+         *tz = ts_xstrdup(srv->cfg.timezone);
     ts_server_config_free(&srv->cfg);
     ts__config_copy(&srv->cfg, cfg);
     free(srv->cfg.listen);
     free(srv->cfg.database);
+    free(srv->cfg.timezone);
     srv->cfg.listen = listen;
     srv->cfg.database = database;
+    srv->cfg.timezone = tz; /* the TZ set at start (threads read it) */
     ts__apply_limits(srv);
     ts__check_frame_fits(srv);
     ts_tls_ctx_unref(srv->tls); /* sessions keep the context they started with */

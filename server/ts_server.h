@@ -71,6 +71,8 @@ typedef struct ts_server_config {
     uint64_t admin_rate_burst;
     uint64_t admin_silent_after_ms;
     uint64_t targets_every_ms;
+    /* [district] */
+    char *timezone;
     /* [notices] */
     uint64_t escalate_interval_ms;
     uint64_t ack_within_thuong_ms;

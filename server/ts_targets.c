@@ -200,10 +200,10 @@ int ts_targets_station(ts_store *st, const char *station, uint64_t now_ms, ts_ta
     memset(out, 0, sizeof *out);
     ts__acc a;
     memset(&a, 0, sizeof a);
-    char today[32], year_ago[32];
-    ts_time_iso(now_ms, today, sizeof today);
-    ts_time_iso(now_ms - 365ull * 86400000ull, year_ago, sizeof year_ago);
-    today[10] = year_ago[10] = '\0';
+    /* the district's days */
+    char today[16], year_ago[16];
+    ts_local_day(now_ms, today, sizeof today);
+    ts_local_day(now_ms - 365ull * 86400000ull, year_ago, sizeof year_ago);
 
     sqlite3 *db = ts_store_db(st);
     sqlite3_stmt *q;
@@ -284,14 +284,29 @@ bool ts_target_met(int i, int64_t num, int64_t den)
     }
 }
 
-int ts_targets_save(ts_store *st, const char *station, const char *day, const ts_target_figures *f, ts_error *err)
+bool ts_targets_has_data(ts_store *st, const char *station)
+{
+    sqlite3 *db = ts_store_db(st);
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM records WHERE audience = ?1 AND owner = ?1 LIMIT 1", -1, &q, NULL) !=
+        SQLITE_OK)
+        return false;
+    sqlite3_bind_text(q, 1, station, -1, SQLITE_STATIC);
+    bool found = sqlite3_step(q) == SQLITE_ROW;
+    sqlite3_finalize(q);
+    return found;
+}
+
+int ts_targets_save(ts_store *st, const char *station, const char *day, uint64_t computed_at,
+                    const ts_target_figures *f, ts_error *err)
 {
     sqlite3 *db = ts_store_db(st);
     sqlite3_stmt *q;
     if (sqlite3_prepare_v2(db,
-                           "INSERT INTO target_snapshots(day, station, indicator, numerator, denominator)"
-                           " VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(day, station, indicator) DO UPDATE SET"
-                           " numerator = excluded.numerator, denominator = excluded.denominator",
+                           "INSERT INTO target_snapshots(day, station, indicator, numerator, denominator, computed_at)"
+                           " VALUES(?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(day, station, indicator) DO UPDATE SET"
+                           " numerator = excluded.numerator, denominator = excluded.denominator,"
+                           " computed_at = excluded.computed_at",
                            -1, &q, NULL) != SQLITE_OK)
         return ts_error_set(err, TS_ESTORAGE, "targets: %s", sqlite3_errmsg(db));
     /* all of a station's figures or none; a COMMIT that fails (a full disk)
@@ -303,6 +318,7 @@ int ts_targets_save(ts_store *st, const char *station, const char *day, const ts
         sqlite3_bind_text(q, 3, ts_targets[i].code, -1, SQLITE_STATIC);
         sqlite3_bind_int64(q, 4, f->numerator[i]);
         sqlite3_bind_int64(q, 5, f->denominator[i]);
+        sqlite3_bind_int64(q, 6, (sqlite3_int64)computed_at);
         if (sqlite3_step(q) != SQLITE_DONE) {
             rc = ts_error_set(err, TS_ESTORAGE, "targets: %s", sqlite3_errmsg(db));
             ts_store_rollback(st);

@@ -184,6 +184,7 @@ bool ts_admin__authenticate(ts_admin__job *j, ts_store *st);
 void ts_admin__api_login(ts_admin__job *j, ts_store *st);
 void ts_admin__api_logout(ts_admin__job *j, ts_store *st);
 void ts_admin__api_me(ts_admin__job *j, ts_store *st);
+void ts_admin__api_session(ts_admin__job *j, ts_store *st);
 void ts_admin__api_users(ts_admin__job *j, ts_store *st);
 void ts_admin__api_user_set(ts_admin__job *j, ts_store *st);
 void ts_admin__api_login_unblock(ts_admin__job *j, ts_store *st);
@@ -291,6 +292,9 @@ void ts_admin__api_notice_attachment(ts_admin__job *j, ts_store *st);
 /* server/admin/ts_admin_reports.c */
 void ts_admin__api_reports(ts_admin__job *j, ts_store *st);
 void ts_admin__api_report_redistribute(ts_admin__job *j, ts_store *st);
+void ts_admin__api_report_open(ts_admin__job *j, ts_store *st);
+/* Reports above Thường nobody at the district opened yet. */
+json_int_t ts_admin__reports_unread(ts_store *st);
 /* server/admin/ts_admin_tasks.c */
 void ts_admin__api_tasks(ts_admin__job *j, ts_store *st);
 void ts_admin__api_task(ts_admin__job *j, ts_store *st);

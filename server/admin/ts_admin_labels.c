@@ -2,6 +2,8 @@
  * Vietnamese and English labels, the limits it checks before an upload, and
  * the table registry. Served rather than copied into the console, so the
  * console cannot drift from what the daemon accepts. */
+#include <stdlib.h>
+
 #include "common/ts_notice.h"
 #include "server/admin/ts_admin_int.h"
 
@@ -19,8 +21,11 @@ void ts_admin__api_labels(ts_admin__job *j, ts_store *st)
      * per attachment, and the request body limit they travel in (base64) */
     json_t *limits = json_pack("{s:i,s:I,s:I}", "attachments", TS_NOTICE_MAX_ATTACHMENTS, "attachment_bytes",
                                (json_int_t)ts_notice_attachment_cap(st), "max_body", (json_int_t)j->max_body);
+    /* the district's time zone, set as TZ at start (ts_district_tz_apply):
+     * the console shows and reads every date and time in it */
+    const char *tz = getenv("TZ");
     ts_admin__ok(j, 200,
-                 json_pack("{s:o,s:o,s:o,s:o,s:o,s:o}", "categories", ts__labels_json(ts_notice_categories, 12),
+                 json_pack("{s:s,s:o,s:o,s:o,s:o,s:o,s:o}", "timezone", tz && tz[0] ? tz : "UTC", "categories", ts__labels_json(ts_notice_categories, 12),
                            "urgencies", ts__labels_json(ts_notice_urgencies, 4), "doc_types",
                            ts__labels_json(ts_notice_doc_types, 7), "states", ts__labels_json(ts_notice_states, 5),
                            "report_kinds", ts__labels_json(ts_report_kinds, 9), "limits", limits));

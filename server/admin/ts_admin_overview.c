@@ -34,7 +34,7 @@ static void ts__flag_scan(ts_store *st, ts_admin__flagged *x)
             int rank = ts_state_rank(state);
             bool overdue = ts__field_true(v, "overdue") && rank < 4;
             bool escalated = ts_version_field(v, "escalated_at") != NULL && rank < 2;
-            bool urgent_unacked = ts_urgency_is_urgent(urgency) && rank >= 0 && rank < 2;
+            bool urgent_unacked = ts_urgency_above_routine(urgency) && rank >= 0 && rank < 2;
             x->overdue += overdue;
             x->escalated += escalated;
             if (rank >= 0)
@@ -158,6 +158,14 @@ void ts_admin__api_overview(ts_admin__job *j, ts_store *st)
     ts_admin__stations_free(&sts);
     ts_admin__flagged x;
     ts_admin__flags(j->adm, st, &x);
+    /* notices: one handling record per recipient station; acknowledged is
+     * acknowledged, in progress or done (ts_notice_states order) */
+    json_int_t recipients = 0, acknowledged = 0;
+    for (int r = 0; r < 5; r++) {
+        recipients += x.by_state[0][r];
+        if (r >= 2)
+            acknowledged += x.by_state[0][r];
+    }
     uint64_t open = 0;
     ts_store_conflict_count(st, true, &open);
     int64_t pages = ts_admin__scalar(st, "PRAGMA page_count"), page_size = ts_admin__scalar(st, "PRAGMA page_size");
@@ -178,11 +186,11 @@ void ts_admin__api_overview(ts_admin__job *j, ts_store *st)
     json_object_set_new(service, "uptime_s", json_integer((json_int_t)((j->now_ms - j->adm->started_ms) / 1000)));
     json_object_set_new(service, "version", json_string(TS_VERSION));
     ts_admin__ok(j, 200,
-                 json_pack("{s:{s:I,s:I,s:I,s:I,s:I,s:I},s:I,s:{s:i,s:i,s:i},s:I,s:I,s:I,s:I,s:o,s:I}", "stations",
+                 json_pack("{s:{s:I,s:I,s:I,s:I,s:I,s:I},s:I,s:{s:i,s:i,s:i,s:I,s:I},s:{s:I},s:I,s:I,s:I,s:I,s:o,s:I}", "stations",
                            "total", c.total, "online", c.online, "offline", c.offline, "silent", c.silent,
                            "cert_expiring", c.cert, "clock_problem", c.clock, "conflicts_open", (json_int_t)open,
                            "notices", "urgent_unacknowledged", x.urgent_unacked, "overdue", x.overdue, "escalated",
-                           x.escalated, "records", ts__records_count(j->adm, st, j->now_ms), "db_bytes",
+                           x.escalated, "recipients", recipients, "acknowledged", acknowledged, "reports", "urgent_unread", ts_admin__reports_unread(st), "records", ts__records_count(j->adm, st, j->now_ms), "db_bytes",
                            (json_int_t)(pages * page_size), "last_seq", (json_int_t)ts_store_last_seq(st),
                            "audit_entries", (json_int_t)ts_admin__scalar(st, "SELECT max(id) FROM audit"), "service",
                            service, "now_ms", (json_int_t)j->now_ms));

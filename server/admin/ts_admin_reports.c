@@ -3,6 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sqlite3.h>
+
+#include "common/ts_notice.h"
 #include "common/ts_recjson.h"
 #include "common/ts_xmalloc.h"
 #include "server/admin/ts_admin_int.h"
@@ -14,12 +17,63 @@ static int ts__by_reported_desc(const void *a, const void *b)
                   ts_admin__str(json_object_get(x, "fields"), "reported_at"));
 }
 
+/* A report above Thường (Khẩn, Thượng khẩn, Hỏa tốc): the overview shows it
+ * and the menu counts it until someone at the district opens it. */
+static bool ts__report_urgent(const json_t *fields)
+{
+    return ts_urgency_above_routine(ts_admin__str(fields, "urgency"));
+}
+
+/* Who opened which report first, and when: {"id": {"by", "at_ms"}}. */
+static json_t *ts__report_reads(ts_store *st)
+{
+    json_t *o = json_object();
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(ts_store_db(st), "SELECT report, opened_by, opened_at FROM report_reads", -1, &q, NULL) !=
+        SQLITE_OK)
+        return o;
+    while (sqlite3_step(q) == SQLITE_ROW)
+        json_object_set_new(o, (const char *)sqlite3_column_text(q, 0),
+                            json_pack("{s:s,s:I}", "by", (const char *)sqlite3_column_text(q, 1), "at_ms",
+                                      (json_int_t)sqlite3_column_int64(q, 2)));
+    sqlite3_finalize(q);
+    return o;
+}
+
+json_int_t ts_admin__reports_unread(ts_store *st)
+{
+    json_t *reads = ts__report_reads(st);
+    ts_change_page page;
+    ts_change_page_init(&page);
+    ts_error err;
+    char after[TS_KEY_MAX + 1] = "";
+    json_int_t n = 0;
+    for (;;) {
+        if (ts_store_list(st, "reports", after, 500, false, &page, &err) < 0)
+            break;
+        for (uint32_t i = 0; i < page.n; i++) {
+            char urgency[24] = "";
+            ts_recjson_text(&page.items[i].v, "urgency", urgency, sizeof urgency);
+            if (ts_urgency_above_routine(urgency) && json_object_get(reads, page.items[i].id) == NULL)
+                n++;
+        }
+        if (page.n < 500)
+            break;
+        snprintf(after, sizeof after, "%s", page.items[page.n - 1].id);
+    }
+    ts_change_page_free(&page);
+    json_decref(reads);
+    return n;
+}
+
 static const char *const ts__report_kind_codes[] = {"", "case_report", "outbreak_detection", "outbreak_update",
                                                     "outbreak_end", "incident", "request_drugs", "request_staff",
                                                     "request_supervision", "other", NULL};
 
-/* GET /api/reports[?q=&kind=&station=&offset=&limit=]: what stations sent
- * up, newest first, each with the notices it was passed on as. */
+/* GET /api/reports[?q=&kind=&station=&unread=1&offset=&limit=]: what
+ * stations sent up, newest first, each with the notices it was passed on as,
+ * whether it is urgent and who opened it; unread=1: only the urgent ones
+ * nobody opened. */
 void ts_admin__api_reports(ts_admin__job *j, ts_store *st)
 {
     char kind[32], station[TS_KEY_MAX + 1] = "", needle[256];
@@ -29,8 +83,15 @@ void ts_admin__api_reports(ts_admin__job *j, ts_store *st)
         return;
     if (limit == 0)
         limit = 100;
+    static const char *const unreads[] = {"", "0", "1", NULL};
+    char unread[4];
+    if (!ts_admin__q_enum(j, "unread", unreads, unread, sizeof unread))
+        return;
+    bool only_unread = strcmp(unread, "1") == 0;
     ts_admin__q(j, "station", station, sizeof station);
     ts_admin__q_search(j, needle, sizeof needle);
+    json_t *reads = ts__report_reads(st);
+    size_t unread_urgent = 0;
     ts_change_page page;
     ts_change_page_init(&page);
     ts_error err;
@@ -44,10 +105,16 @@ void ts_admin__api_reports(ts_admin__job *j, ts_store *st)
             total++;
             json_t *r = ts_recjson_record(&page.items[i], false);
             const json_t *f = json_object_get(r, "fields");
+            json_t *opened = json_object_get(reads, page.items[i].id);
+            bool urgent = ts__report_urgent(f);
+            json_object_set_new(r, "urgent", json_boolean(urgent));
+            json_object_set(r, "opened", opened ? opened : json_null());
+            unread_urgent += urgent && opened == NULL;
             const char *hay[] = {page.items[i].owner, ts_admin__str(f, "subject"), ts_admin__str(f, "disease"),
                                  ts_admin__str(f, "location"), ts_admin__str(f, "reported_by")};
             if ((!kind[0] || strcmp(ts_admin__str(f, "kind"), kind) == 0) &&
-                (!station[0] || strcmp(page.items[i].owner, station) == 0) && ts_admin__matches(needle, hay, 5))
+                (!station[0] || strcmp(page.items[i].owner, station) == 0) &&
+                (!only_unread || (urgent && opened == NULL)) && ts_admin__matches(needle, hay, 5))
                 json_array_append(all, r);
             json_decref(r);
         }
@@ -96,8 +163,60 @@ void ts_admin__api_reports(ts_admin__job *j, ts_store *st)
         ts_admin__add_station_names(j->adm, st, res);
     }
     ts_change_page_free(&page);
-    ts_admin__ok(j, 200, json_pack("{s:o,s:I,s:I,s:I,s:I}", "reports", res, "total", (json_int_t)total, "matched",
-                                   (json_int_t)n, "offset", (json_int_t)offset, "limit", (json_int_t)limit));
+    json_decref(reads);
+    ts_admin__ok(j, 200, json_pack("{s:o,s:I,s:I,s:I,s:I,s:I}", "reports", res, "total", (json_int_t)total, "matched",
+                                   (json_int_t)n, "offset", (json_int_t)offset, "limit", (json_int_t)limit,
+                                   "unread_urgent", (json_int_t)unread_urgent));
+}
+
+/* POST /api/reports/{id}/open: someone at the district opened the report.
+ * The first opening is kept (by whom, when) and audited; it is the district's,
+ * not the account's: once one person opened an urgent report, the overview and
+ * the menu stop flagging it for everyone. Opening again changes nothing. */
+void ts_admin__api_report_open(ts_admin__job *j, ts_store *st)
+{
+    ts_arena arena;
+    ts_arena_init(&arena, 4096);
+    ts_change c;
+    ts_error err;
+    int rc = ts_store_get(st, "reports", j->params[0], &c, &arena, &err);
+    if (rc == 0) {
+        bool gone = ts_version_deleted(&c.v);
+        ts_version_free(&c.v);
+        if (gone)
+            rc = ts_error_set(&err, TS_ENOT_FOUND, "reports/%s does not exist", j->params[0]);
+    }
+    ts_arena_free(&arena);
+    if (rc < 0) {
+        ts_admin__fail_err(j, &err);
+        return;
+    }
+    sqlite3 *db = ts_store_db(st);
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO report_reads(report, opened_by, opened_at) VALUES(?1, ?2, ?3)", -1,
+                           &q, NULL) != SQLITE_OK) {
+        ts_admin__fail(j, 500, "INTERNAL", "internal error");
+        return;
+    }
+    sqlite3_bind_text(q, 1, j->params[0], -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, j->user, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 3, (sqlite3_int64)j->now_ms);
+    bool ok = sqlite3_step(q) == SQLITE_DONE;
+    bool first = ok && sqlite3_changes(db) == 1;
+    sqlite3_finalize(q);
+    if (!ok) {
+        ts_admin__fail(j, 500, "INTERNAL", "internal error");
+        return;
+    }
+    if (first) {
+        ts_admin__audit(j, st, "open_report", "reports", j->params[0], "ok", NULL);
+        ts_admin__set_event(j, "report", json_pack("{s:s,s:b}", "id", j->params[0], "opened", 1));
+    }
+    json_t *reads = ts__report_reads(st);
+    json_t *opened = json_object_get(reads, j->params[0]);
+    ts_admin__ok(j, 200, json_pack("{s:s,s:O,s:b}", "id", j->params[0], "opened", opened ? opened : json_null(), "first",
+                                   first));
+    json_decref(reads);
 }
 
 void ts_admin__api_report_redistribute(ts_admin__job *j, ts_store *st)

@@ -71,13 +71,14 @@ void ts_admin__api_targets(ts_admin__job *j, ts_store *st)
         char station[TS_KEY_MAX + 1];
         int64_t num[TS_TARGET_COUNT], den[TS_TARGET_COUNT];
         bool have[TS_TARGET_COUNT];
+        int64_t computed_at;
     } fig_row;
     fig_row *rows = NULL;
     size_t nrows = 0, cap = 0;
     int64_t tot_num[TS_TARGET_COUNT] = {0}, tot_den[TS_TARGET_COUNT] = {0};
     if (day[0] && sqlite3_prepare_v2(db,
-                                     "SELECT station, indicator, numerator, denominator FROM target_snapshots"
-                                     " WHERE day = ?1 ORDER BY station",
+                                     "SELECT station, indicator, numerator, denominator, computed_at"
+                                     " FROM target_snapshots WHERE day = ?1 ORDER BY station",
                                      -1, &q, NULL) == SQLITE_OK) {
         sqlite3_bind_text(q, 1, day, -1, SQLITE_STATIC);
         while (sqlite3_step(q) == SQLITE_ROW) {
@@ -99,6 +100,8 @@ void ts_admin__api_targets(ts_admin__job *j, ts_store *st)
             r->num[i] = num;
             r->den[i] = den;
             r->have[i] = true;
+            if (sqlite3_column_int64(q, 4) > r->computed_at)
+                r->computed_at = sqlite3_column_int64(q, 4);
             /* district totals: per-station yes/no indicators count stations */
             if (ts_targets[i].op == '=' && (i == 2 || i == 4 || i == 5)) {
                 tot_num[i] += num > 0;
@@ -132,6 +135,11 @@ void ts_admin__api_targets(ts_admin__job *j, ts_store *st)
         }
         items[n++] = &rows[r];
     }
+    /* whether each station synced since its figures were computed: a
+     * connected station is in sync (its changes come as they are made);
+     * otherwise its last push or catch-up must come after the computation */
+    ts_admin__stations sts;
+    ts_admin__collect_stations(j, st, &sts);
     json_t *arr = json_array();
     for (size_t r = offset; r < n && r < (size_t)offset + limit; r++) {
         const ts_admin__dir_entry *e = ts_admin__dir_find(j->adm, items[r]->station);
@@ -140,10 +148,21 @@ void ts_admin__api_targets(ts_admin__job *j, ts_store *st)
             if (items[r]->have[i])
                 json_object_set_new(figures, ts_targets[i].code, ts__figure(i, items[r]->num[i], items[r]->den[i]));
         json_t *c = json_pack("{s:s,s:o}", "station", items[r]->station, "figures", figures);
+        const ts_admin__st *o = NULL;
+        for (size_t k = 0; k < sts.n && o == NULL; k++)
+            if (strcmp(sts.v[k].code, items[r]->station) == 0)
+                o = &sts.v[k];
+        int64_t synced = o ? o->last_sync : 0;
+        bool connected = o && o->connected;
+        json_object_set_new(c, "computed_at_ms", json_integer(items[r]->computed_at));
+        json_object_set_new(c, "synced_at_ms", json_integer(synced));
+        json_object_set_new(c, "connected", json_boolean(connected));
+        json_object_set_new(c, "stale", json_boolean(!connected && synced < items[r]->computed_at));
         if (e && json_is_string(json_object_get(e->fields, "commune")))
             json_object_set_new(c, "commune", json_string(ts_admin__str(e->fields, "commune")));
         json_array_append_new(arr, c);
     }
+    ts_admin__stations_free(&sts);
     free(items);
     free(rows);
     json_t *total = json_object();

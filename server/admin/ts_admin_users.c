@@ -125,6 +125,35 @@ int ts_admin_user_set(ts_store *st, const char *name, const char *password, cons
     return rc;
 }
 
+/* The account behind the request's session token, quietly: false when there
+ * is no token or no live session for it (*internal: the database failed). */
+static bool ts__session_lookup(ts_admin__job *j, ts_store *st, bool *internal)
+{
+    *internal = false;
+    if (j->token[0] == '\0')
+        return false;
+    char hash[65];
+    ts__sha256_hex(j->token, hash);
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(ts_store_db(st),
+                           "SELECT s.username, u.role FROM admin_sessions s JOIN admin_users u"
+                           " ON u.username = s.username WHERE s.token_hash = ?1 AND s.expires_at > ?2"
+                           " AND u.disabled = 0",
+                           -1, &q, NULL) != SQLITE_OK) {
+        *internal = true;
+        return false;
+    }
+    sqlite3_bind_text(q, 1, hash, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 2, (sqlite3_int64)j->now_ms);
+    bool ok = sqlite3_step(q) == SQLITE_ROW;
+    if (ok) {
+        snprintf(j->user, sizeof j->user, "%s", (const char *)sqlite3_column_text(q, 0));
+        j->role = ts_admin_role_rank((const char *)sqlite3_column_text(q, 1));
+    }
+    sqlite3_finalize(q);
+    return ok;
+}
+
 /* Who is asking: an admin certificate, or a session token. */
 bool ts_admin__authenticate(ts_admin__job *j, ts_store *st)
 {
@@ -141,30 +170,14 @@ bool ts_admin__authenticate(ts_admin__job *j, ts_store *st)
         ts_admin__fail(j, 401, "UNAUTHENTICATED", "log in first (POST /api/login) or use an admin certificate");
         return false;
     }
-    char hash[65];
-    ts__sha256_hex(j->token, hash);
-    sqlite3_stmt *q;
-    if (sqlite3_prepare_v2(ts_store_db(st),
-                           "SELECT s.username, u.role FROM admin_sessions s JOIN admin_users u"
-                           " ON u.username = s.username WHERE s.token_hash = ?1 AND s.expires_at > ?2"
-                           " AND u.disabled = 0",
-                           -1, &q, NULL) != SQLITE_OK) {
+    bool internal;
+    if (ts__session_lookup(j, st, &internal))
+        return true;
+    if (internal)
         ts_admin__fail(j, 500, "INTERNAL", "internal error");
-        return false;
-    }
-    sqlite3_bind_text(q, 1, hash, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(q, 2, (sqlite3_int64)j->now_ms);
-    bool ok = sqlite3_step(q) == SQLITE_ROW;
-    if (ok) {
-        snprintf(j->user, sizeof j->user, "%s", (const char *)sqlite3_column_text(q, 0));
-        j->role = ts_admin_role_rank((const char *)sqlite3_column_text(q, 1));
-    }
-    sqlite3_finalize(q);
-    if (!ok) {
+    else
         ts_admin__fail(j, 401, "UNAUTHENTICATED", "the session has expired or does not exist: log in again");
-        return false;
-    }
-    return true;
+    return false;
 }
 
 /* ---------------------------------------------------------------- endpoints: session */
@@ -301,6 +314,34 @@ void ts_admin__api_logout(ts_admin__job *j, ts_store *st)
     }
     snprintf(j->headers, sizeof j->headers, "Set-Cookie: ts_session=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0\r\n");
     ts_admin__ok(j, 200, json_pack("{s:b}", "ok", 1));
+}
+
+/* GET /api/session (no login needed): whether the request carries a live
+ * session, and whose, always 200, so a page can ask before it has logged in
+ * without a 401 in the browser's console. */
+void ts_admin__api_session(ts_admin__job *j, ts_store *st)
+{
+    bool internal = false, ok;
+    if (j->has_cert) {
+        ok = strncmp(j->cert.ou, "admin-", 6) == 0 && ts_admin_role_rank(j->cert.ou + 6) > 0;
+        if (ok) {
+            j->role = ts_admin_role_rank(j->cert.ou + 6);
+            snprintf(j->user, sizeof j->user, "cert:%.100s", j->cert.cn);
+        }
+    } else {
+        ok = ts__session_lookup(j, st, &internal);
+    }
+    if (internal) {
+        ts_admin__fail(j, 500, "INTERNAL", "internal error");
+        return;
+    }
+    if (!ok) {
+        ts_admin__ok(j, 200, json_pack("{s:b}", "signed_in", 0));
+        return;
+    }
+    ts_admin__ok(j, 200,
+                 json_pack("{s:b,s:s,s:s,s:b}", "signed_in", 1, "user", j->user, "role", ts_admin__role_name(j->role),
+                           "certificate", j->has_cert));
 }
 
 void ts_admin__api_me(ts_admin__job *j, ts_store *st)

@@ -14,7 +14,7 @@
 import { state } from './state.js';
 import { t, h, replace, $, errorBox } from './ui.js';
 import { onSessionEnded, api, loadTables } from './api.js';
-import { renderShell } from './shell.js';
+import { renderShell, refreshBadges } from './shell.js';
 import { startLive, stopLive, scheduleRefresh } from './live.js';
 import { showLogin } from './login.js';
 import { viewDashboard } from './dashboard.js';
@@ -39,11 +39,17 @@ onSessionEnded(() => {
 });
 
 async function start() {
+  // asked without a 401: a fresh load without a session is no error
   try {
-    state.me = await api('GET', '/api/me');
+    const s = await api('GET', '/api/session');
+    state.me = s.signed_in ? { user: s.user, role: s.role } : null;
   } catch (e) {
     state.me = null;
-    login(e.status === 401 || e.status === 403 ? '' : e.message);
+    login(e.message);
+    return;
+  }
+  if (!state.me) {
+    login('');
     return;
   }
   try {
@@ -54,6 +60,7 @@ async function start() {
     return;
   }
   startLive();
+  refreshBadges();
   await route();
 }
 

@@ -36,6 +36,14 @@ export async function viewCompose(root) {
   const textBytes = () => 2048 + [...form.querySelectorAll('input:not([type="file"]), textarea')].reduce((a, el) => a + utf8Length(el.value) + 16, 0);
   const files = attachmentPicker(textBytes);
 
+  // the browser's own bubbles speak its language, not the console's: each
+  // rule's message is set here, in the console's language (custom validity)
+  const rules = [[issuer, 'nt_need_issuer'], [subject, 'nt_need_subject']];
+  const validate = () => {
+    for (const [el, key] of rules) el.setCustomValidity(el.value.trim() ? '' : t(key));
+  };
+  for (const [el] of rules) el.addEventListener('input', validate);
+
   const form = h('form', {
     class: 'form compose', onsubmit: async (ev) => {
       ev.preventDefault();
@@ -109,6 +117,7 @@ export async function viewCompose(root) {
     field('nt-task', t('nt_task'), task),
     field('nt-expected', t('nt_expected'), expected)),
   h('div', { class: 'form-actions' }, send, h('a', { class: 'button', href: '#/notices' }, t('cancel'))));
+  validate();
   replace(root, pageHeader(t('nt_compose')), form);
   subject.focus();
   return null;

@@ -5,12 +5,13 @@ import { api } from './api.js';
 
 export async function viewDashboard(root) {
   async function draw() {
-    const [ov, attention, esc, conflicts, targets] = await Promise.all([
+    const [ov, attention, esc, conflicts, targets, reports] = await Promise.all([
       api('GET', '/api/overview'),
       api('GET', '/api/stations?filter=attention&sort=status&limit=8'),
       api('GET', '/api/escalations?limit=8'),
       api('GET', '/api/conflicts?limit=6'),
       api('GET', '/api/targets?limit=1'),
+      api('GET', '/api/reports?unread=1&limit=5'),
     ]);
     const st = ov.stations, n = ov.notices, sv = ov.service;
     const stats = h('div', { class: 'stats' },
@@ -19,6 +20,7 @@ export async function viewDashboard(root) {
       stat(t('dash_offline'), fmtNum(st.offline), st.offline ? 'warn' : null, '#/stations?filter=offline'),
       stat(t('dash_conflicts'), fmtNum(ov.conflicts_open), ov.conflicts_open ? 'warn' : 'good', '#/conflicts'),
       stat(t('dash_urgent'), fmtNum(n.urgent_unacknowledged), n.urgent_unacknowledged ? 'bad' : 'good', '#/notices'),
+      stat(t('dash_reports_unread'), fmtNum(ov.reports.urgent_unread), ov.reports.urgent_unread ? 'bad' : 'good', '#/reports?unread=1'),
       stat(t('dash_overdue'), fmtNum(n.overdue), n.overdue ? 'bad' : 'good', '#/tasks'),
       stat(t('dash_errors'), fmtNum(sv.errors), sv.errors ? 'warn' : null, '#/health'));
 
@@ -42,6 +44,16 @@ export async function viewDashboard(root) {
     const escCard = card(t('dash_urgent_list'),
       esc.items.length ? table([t('nt_urgency'), t('nt_subject'), t('nt_station'), t('cf_state')], escRows) : h('p', { class: 'good-text' }, t('dash_urgent_none')),
       esc.matched > esc.items.length ? h('a', { class: 'more', href: '#/notices' }, `${t('show_all')} (${fmtNum(esc.matched)})`) : null);
+
+    // urgent reports from stations, until someone opens them
+    const rpRows = reports.reports.map((r) => h('tr', { class: 'row-alert' },
+      h('td', {}, urgencyBadge(r.fields.urgency)),
+      h('td', {}, h('a', { href: `#/reports?open=${encodeURIComponent(r.id)}` }, r.fields.subject || r.id)),
+      h('td', {}, r.commune || r.station),
+      h('td', {}, fmtDateTime(r.fields.reported_at))));
+    const rpCard = card(t('dash_reports_list'),
+      rpRows.length ? table([t('nt_urgency'), t('rp_subject'), t('rp_station'), t('rp_reported')], rpRows) : h('p', { class: 'good-text' }, t('dash_reports_none')),
+      reports.matched > rpRows.length ? h('a', { class: 'more', href: '#/reports?unread=1' }, `${t('show_all')} (${fmtNum(reports.matched)})`) : null);
 
     const cfRows = conflicts.conflicts.map((c) => h('tr', {},
       h('td', {}, h('a', { href: `#/conflicts/${c.id}` }, `#${c.id}`)),
@@ -67,7 +79,7 @@ export async function viewDashboard(root) {
       ` · ${t('updated_at', fmtDateTime(ov.now_ms))}`);
 
     replace(root, pageHeader(t('nav_dashboard')), stats,
-      h('div', { class: 'columns' }, h('div', {}, stationsCard, cfCard), h('div', {}, escCard)),
+      h('div', { class: 'columns' }, h('div', {}, stationsCard, cfCard), h('div', {}, rpCard, escCard)),
       tgCard, svcLine);
   }
   await draw();

@@ -43,7 +43,10 @@ export async function viewHealth(root) {
           [t('hl_protocol_errors'), fmtNum(sv.protocol_errors)], [t('hl_handshakes_failed'), fmtNum(sv.handshakes_failed)],
           [t('hl_rejected'), fmtNum(sv.changes_rejected)], [t('hl_rate_limited'), fmtNum(sv.rate_limited)],
           [t('hl_lag'), `${sv.loop_lag_p50_ms} / ${sv.loop_lag_p99_ms} ms`],
-          [t('hl_notices'), `${fmtNum(sv.notices_sent)} / ${fmtNum(sv.notices_acked)}`],
+          // people's acknowledgements, counted over the handling records (one per
+          // station a notice went to); the frames are the wire's, re-sends included
+          [t('hl_notice_acks'), `${fmtNum(ov.notices.acknowledged)} / ${fmtNum(ov.notices.recipients)}`],
+          [t('hl_notice_frames'), `${fmtNum(sv.notices_sent)} / ${fmtNum(sv.notices_acked)}`],
           [t('hl_streams'), fmtNum(sv.console_streams)], [t('hl_admin_requests'), fmtNum(sv.admin_requests)],
           [t('hl_last_seq'), fmtNum(ov.last_seq)],
         ].map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])))),

@@ -1,7 +1,7 @@
 // Server-sent events keep the page shown up to date without a reload, at a bounded rate.
 
 import { state } from './state.js';
-import { renderLive } from './shell.js';
+import { renderLive, refreshBadges } from './shell.js';
 
 /* live updates: server-sent events refresh the page shown; pages about
  * station connectivity also poll (connections come and go without events) */
@@ -18,7 +18,7 @@ export function startLive() {
     opened = true;
   };
   es.onerror = () => { state.live = false; renderLive(); };
-  for (const name of ['record', 'conflict', 'notice', 'task', 'escalation', 'targets']) {
+  for (const name of ['record', 'conflict', 'notice', 'task', 'escalation', 'targets', 'report']) {
     es.addEventListener(name, (ev) => {
       let data = {};
       try { data = JSON.parse(ev.data); } catch (e) { data = {}; }
@@ -33,7 +33,12 @@ export function stopLive() {
   state.live = false;
 }
 
+let badgeTimer = 0;
 function onEvent(name, data) {
+  // a station's report comes as a record; an opened one as a report
+  if ((name === 'record' || name === 'report') && !badgeTimer) {
+    badgeTimer = setTimeout(() => { badgeTimer = 0; refreshBadges(); }, 500);
+  }
   const v = state.view;
   if (!v) {
     // a page still loading may have read the data before this change:

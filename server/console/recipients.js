@@ -3,6 +3,8 @@
 import { t, h, replace, qs, debounce } from './ui.js';
 import { api } from './api.js';
 
+let pickers = 0;
+
 // A station/commune chooser for recipients: search, pick, chips.
 export function recipientPicker({ allowAll = true, initialMode = 'all' } = {}) {
   let mode = allowAll ? initialMode : 'stations';
@@ -50,9 +52,12 @@ export function recipientPicker({ allowAll = true, initialMode = 'all' } = {}) {
     }
   });
 
+  // one name for the chooser's radios, so they are one group: choosing one
+  // unchooses the others (and "all" chosen again is a change, which sets mode)
+  const group = `rcpt-${++pickers}`;
   const radios = (allowAll ? ['all', 'communes', 'stations'] : ['communes', 'stations']).map((m) =>
     h('label', { class: 'radio' }, h('input', {
-      type: 'radio', name: `rcpt-${Math.random().toString(36).slice(2)}`, value: m, checked: m === mode,
+      type: 'radio', name: group, value: m, checked: m === mode,
       onchange: () => { mode = m; picked.clear(); drawChips(); pickArea.hidden = m === 'all'; },
     }), { all: t('nt_to_all'), communes: t('nt_to_communes'), stations: t('nt_to_stations') }[m]));
   pickArea.hidden = mode === 'all';

@@ -1,7 +1,7 @@
 // The district's targets by commune and over time, to see where they are not met.
 
 import { can } from './state.js';
-import { t, L, h, s, replace, fmtDate, fmtNum, fmtPercent, qs, toast, errorBox, pager, table, card, debounce, pageHeader, hashParams, setHashParams } from './ui.js';
+import { t, L, h, s, replace, fmtDate, fmtDateTime, fmtNum, fmtPercent, qs, toast, errorBox, pager, table, card, debounce, pageHeader, hashParams, setHashParams } from './ui.js';
 import { api } from './api.js';
 
 function targetShort(tg) {
@@ -52,8 +52,12 @@ export async function viewTargets(root) {
     };
     const headers = [t('tg_commune'), ...defs.map((tg) => ({ text: [L(tg), h('br'), h('small', {}, targetShort(tg))], attrs: { class: 'target-head', title: L(tg) } }))];
     const districtRow = h('tr', { class: 'district-row' }, h('th', { scope: 'row' }, t('tg_district')), defs.map((tg) => cell(tg, res.district[tg.code], '')));
-    const rows = [districtRow, ...communes.map((c) => h('tr', {},
-      h('th', { scope: 'row' }, c.commune || c.station, h('br'), h('small', { class: 'muted' }, c.station)),
+    // a commune whose station has not synced since its figures were computed
+    const staleTag = (c) => (c.stale ? h('span', {
+      class: 'tag tag-warn', title: t('tg_stale_hint', fmtDateTime(c.computed_at_ms), c.synced_at_ms ? fmtDateTime(c.synced_at_ms) : t('never')),
+    }, t('tg_stale')) : null);
+    const rows = [districtRow, ...communes.map((c) => h('tr', { class: c.stale ? 'stale' : null, dataset: { station: c.station } },
+      h('th', { scope: 'row' }, c.commune || c.station, staleTag(c), h('br'), h('small', { class: 'muted' }, c.station)),
       defs.map((tg) => cell(tg, c.figures[tg.code], c.station))))];
     replace(results, table(headers, rows, { class: 'targets' }), pager(res, (off) => { st.offset = off; load(); }));
     await drawChart();

@@ -76,32 +76,67 @@ export const $ = (sel, root = document) => root.querySelector(sel);
 
 const pad2 = (n) => String(n).padStart(2, '0');
 
-function toDate(v) {
-  if (v === null || v === undefined || v === '' || v === 0) return null;
-  if (typeof v === 'number') return new Date(v);
-  if (/^\d{4}-\d{2}-\d{2}$/.test(v)) {
-    const [y, m, d] = v.split('-').map(Number);
-    return new Date(y, m - 1, d);
+// Every date and time is the district's, shown and read in its time zone
+// (GET /api/labels timezone, the daemon's [district] timezone), whatever the
+// zone of the PC the console runs on: its days are the daemon's days.
+const districtZone = () => state.labels?.timezone || 'Asia/Ho_Chi_Minh';
+const zoneFormats = new Map();
+
+// the district's wall time at ms: {y, m, d, H, M, S}
+function wallTime(ms) {
+  const zone = districtZone();
+  let f = zoneFormats.get(zone);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-GB', {
+      timeZone: zone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23',
+    });
+    zoneFormats.set(zone, f);
   }
-  const d = new Date(v);
-  return Number.isNaN(d.getTime()) ? null : d;
+  const o = {};
+  for (const p of f.formatToParts(new Date(ms))) o[p.type] = p.value;
+  return { y: Number(o.year), m: Number(o.month), d: Number(o.day), H: Number(o.hour), M: Number(o.minute), S: Number(o.second) };
 }
 
-// dd/mm/yyyy, for dates (YYYY-MM-DD), times and milliseconds
+// ms of a wall time in the district (the zone's offset found from a first guess)
+function districtMs(y, mo, d, hh, mm) {
+  const want = Date.UTC(y, mo - 1, d, hh, mm);
+  const offsetAt = (ms) => {
+    const w = wallTime(ms);
+    return Date.UTC(w.y, w.m - 1, w.d, w.H, w.M, w.S) - ms;
+  };
+  let ms = want - offsetAt(want);
+  const again = want - offsetAt(ms);
+  if (again !== ms) ms = again;
+  return ms;
+}
+
+function toMs(v) {
+  if (v === null || v === undefined || v === '' || v === 0) return null;
+  if (typeof v === 'number') return v;
+  if (v instanceof Date) return v.getTime();
+  const ms = Date.parse(v);
+  return Number.isNaN(ms) ? null : ms;
+}
+
+// dd/mm/yyyy, for dates (YYYY-MM-DD, as they are), times and milliseconds (the district's day)
 export function fmtDate(v) {
   if (typeof v === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(v)) {
     const [y, m, d] = v.split('-');
     return `${d}/${m}/${y}`;
   }
-  const d = toDate(v);
-  return d ? `${pad2(d.getDate())}/${pad2(d.getMonth() + 1)}/${d.getFullYear()}` : t('none');
+  const ms = toMs(v);
+  if (ms === null) return t('none');
+  const w = wallTime(ms);
+  return `${pad2(w.d)}/${pad2(w.m)}/${w.y}`;
 }
 
-// dd/mm/yyyy HH:MM
+// dd/mm/yyyy HH:MM, the district's
 export function fmtDateTime(v) {
   if (typeof v === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(v)) return fmtDate(v);
-  const d = toDate(v);
-  return d ? `${fmtDate(d.getTime())} ${pad2(d.getHours())}:${pad2(d.getMinutes())}` : t('none');
+  const ms = toMs(v);
+  if (ms === null) return t('none');
+  const w = wallTime(ms);
+  return `${pad2(w.d)}/${pad2(w.m)}/${w.y} ${pad2(w.H)}:${pad2(w.M)}`;
 }
 
 export function fmtAgo(ms) {
@@ -142,12 +177,12 @@ export function parseDate(text) {
   const m = /^\s*(\d{1,2})\/(\d{1,2})\/(\d{4})\s*$/.exec(text || '');
   if (!m) return null;
   const [d, mo, y] = [Number(m[1]), Number(m[2]), Number(m[3])];
-  const dt = new Date(y, mo - 1, d);
-  if (dt.getFullYear() !== y || dt.getMonth() !== mo - 1 || dt.getDate() !== d) return null;
+  const dt = new Date(Date.UTC(y, mo - 1, d));
+  if (dt.getUTCFullYear() !== y || dt.getUTCMonth() !== mo - 1 || dt.getUTCDate() !== d) return null;
   return `${y}-${pad2(mo)}-${pad2(d)}`;
 }
 
-// "dd/mm/yyyy HH:MM" (local time) -> RFC 3339 UTC; a bare date ends that day
+// "dd/mm/yyyy HH:MM" (the district's time) -> RFC 3339 UTC; a bare date ends that day
 export function parseDateTime(text) {
   const m = /^\s*(\d{1,2})\/(\d{1,2})\/(\d{4})(?:\s+(\d{1,2}):(\d{2}))?\s*$/.exec(text || '');
   if (!m) return null;
@@ -155,10 +190,11 @@ export function parseDateTime(text) {
   if (!date) return null;
   const hh = m[4] === undefined ? 23 : Number(m[4]), mm = m[5] === undefined ? 59 : Number(m[5]);
   if (hh > 23 || mm > 59) return null;
-  const dt = new Date(Number(m[3]), Number(m[2]) - 1, Number(m[1]), hh, mm);
-  return dt.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const ms = districtMs(Number(m[3]), Number(m[2]), Number(m[1]), hh, mm);
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
+// today, the district's
 export const todayText = () => fmtDate(Date.now());
 
 // search text without tone marks, as the server folds it

@@ -8,7 +8,13 @@
 // acknowledgement (tramsync ack) appear in the status matrix without a
 // reload; attach files to a notice (the limits refused in the page before
 // anything is sent; two files sent, listed, one downloaded and its bytes
-// compared; the daemon's body limit and its refusal shown); produce a true conflict and resolve it with a merged value; switch
+// compared; the daemon's body limit and its refusal shown); produce a true conflict and resolve it with a merged value;
+// issue 16: one radio group per recipient chooser, the urgent tile over every
+// urgency above Thường, urgent station reports on the overview and the menu
+// until opened, the district's day on a PC set to UTC at 23:57 UTC (a second
+// Chromium, its clock fixed), targets never over missing data and a stale
+// commune, acknowledgements on the health page, compose validation in
+// Vietnamese below the sticky header, no 401 on a fresh load; switch
 // to English and back; every page at 1366×768 (no horizontal overflow, under
 // a second); no script error and no CSP violation. Each step leaves
 // screenshots in build/test-artefacts/browser/. Output is in cmocka's text
@@ -118,6 +124,8 @@ let demo;
 let demoDir;
 let base;
 let agent = 0; // the agent this test restarted
+const restarted = []; // other agents this test restarted
+let spare = null; // a second browser, for contexts of their own (another time zone, no session)
 const pageErrors = [];
 const consoleErrors = [];
 
@@ -184,9 +192,11 @@ async function startDemo() {
 }
 
 async function stopDemo() {
-  if (agent && alive(agent)) {
-    process.kill(agent, 'SIGTERM');
-    await waitFor('our agent to stop', 15000, () => !alive(agent)).catch(() => process.kill(agent, 'SIGKILL'));
+  for (const pid of [agent, ...restarted]) {
+    if (pid && alive(pid)) {
+      process.kill(pid, 'SIGTERM');
+      await waitFor('our agent to stop', 15000, () => !alive(pid)).catch(() => process.kill(pid, 'SIGKILL'));
+    }
   }
   if (demo && demo.exitCode === null) {
     // the demo stops its agents, then the daemon, on SIGTERM
@@ -630,6 +640,292 @@ async function everyPageAt1366() {
   await shot(`${n++}-targets-chart`);
 }
 
+/* ------------------------------------------------------------------ issue 16 */
+
+// The radios of one recipient chooser are one group: choosing "Theo xã", then
+// "Tất cả các trạm" again leaves one radio chosen, and the request goes to all.
+// The requests are caught and refused here, so nothing is sent.
+async function recipientsOneGroup() {
+  const caught = [];
+  const refuse = async (route) => {
+    if (route.request().method() !== 'POST') { await route.continue(); return; }
+    caught.push(route.request().postDataJSON());
+    await route.fulfill({ status: 422, json: { error: { code: 'TEST', message: 'bị chặn trong bài kiểm tra' } } });
+  };
+  const checkedOf = (scope) => page.$$eval(`${scope} .picker input[type="radio"]`, (r) => r.filter((x) => x.checked).map((x) => x.value));
+  await page.route('**/api/notices', refuse);
+  await page.route('**/api/tasks/*/assign', refuse);
+  try {
+    await go('#/notices/new');
+    await page.waitForSelector('#nt-subject', { timeout: 10000 });
+    const names = await page.$$eval('form.compose .picker input[type="radio"]', (r) => [...new Set(r.map((x) => x.name))]);
+    assert(names.length === 1, `the compose form's recipient radios have ${names.length} names`);
+    await page.check('form.compose .picker input[type="radio"][value="communes"]');
+    await page.fill('form.compose .picker input[type="search"]', 'xuan');
+    await page.locator('form.compose .picker .suggest-item').first().click();
+    await page.check('form.compose .picker input[type="radio"][value="all"]');
+    let checked = await checkedOf('form.compose');
+    assert(JSON.stringify(checked) === '["all"]', `chosen after "Tất cả các trạm" again: ${checked}`);
+    assert(await page.isHidden('form.compose .picker .pick-area'), 'the commune chooser hidden with "all"');
+    await page.fill('#nt-subject', 'Không gửi: kiểm tra nhóm nút chọn');
+    await page.click('#nt-send');
+    await waitFor('the notice request', 5000, () => caught.length === 1, 100);
+    assert(JSON.stringify(caught[0].recipients) === '{"all":true}', `notice recipients ${JSON.stringify(caught[0].recipients)}`);
+    assert(!caught[0].notice.communes, `the notice still names communes: ${caught[0].notice.communes}`);
+
+    await go('#/tasks/KH-05');
+    await page.waitForSelector('#tk-assign', { timeout: 10000 });
+    const card = 'main .card:has(#tk-assign)';
+    assert(JSON.stringify(await checkedOf(card)) === '["stations"]', 'the task chooser starts with stations');
+    await page.check(`${card} .picker input[type="radio"][value="stations"]`);
+    await page.fill(`${card} .picker input[type="search"]`, 'binh');
+    await page.locator(`${card} .picker .suggest-item`).first().click();
+    await page.check(`${card} .picker input[type="radio"][value="all"]`);
+    checked = await checkedOf(card);
+    assert(JSON.stringify(checked) === '["all"]', `task chooser after "all": ${checked}`);
+    await page.click('#tk-assign');
+    await waitFor('the assignment request', 5000, () => caught.length === 2, 100);
+    assert(JSON.stringify(caught[1].recipients) === '{"all":true}', `task recipients ${JSON.stringify(caught[1].recipients)}`);
+  } finally {
+    await page.unroute('**/api/notices', refuse);
+    await page.unroute('**/api/tasks/*/assign', refuse);
+  }
+}
+
+const tileValue = async (href) => {
+  const t = await page.textContent(`main .stats a.stat[href="${href}"] .stat-value`);
+  return Number(t.replace(/\D/g, ''));
+};
+
+// A Khẩn notice not acknowledged counts on the tile, and the panel beside it
+// lists it: the tile and the panel agree.
+async function urgentTileEveryUrgency() {
+  const subject = `Khẩn: rà soát ca sốt tại các thôn (${Date.now() % 100000})`;
+  const r = await apiFromPage('POST', '/api/notices', {
+    notice: { subject, urgency: 'khan', issuer: 'Trung tâm Y tế khu vực', category: 'prevention' },
+    recipients: { stations: ['binhtuyen', 'xuanlang'] },
+  });
+  assert(r.status === 201, `send a Khẩn notice: ${JSON.stringify(r.json)}`);
+  await go('#/');
+  await page.waitForSelector('main .stats a.stat[href="#/notices"]', { timeout: 10000 });
+  const ov = (await apiFromPage('GET', '/api/overview')).json;
+  const esc = (await apiFromPage('GET', '/api/escalations')).json;
+  const urgentItems = esc.items.filter((x) => x.urgent_unacknowledged);
+  const mine = urgentItems.filter((x) => x.fields.notice_id === r.json.id);
+  assert(mine.length === 2, `the Khẩn notice's two recipients are urgent and unacknowledged: ${mine.length}`);
+  assert(ov.notices.urgent_unacknowledged === urgentItems.length, `overview ${ov.notices.urgent_unacknowledged}, escalations ${urgentItems.length}`);
+  await page.waitForFunction(([n]) => {
+    const el = document.querySelector('main .stats a.stat[href="#/notices"] .stat-value');
+    return el && Number(el.textContent.replace(/\D/g, '')) === n;
+  }, [ov.notices.urgent_unacknowledged], { timeout: 10000 });
+  assert((await tileValue('#/notices')) >= 2, 'the tile counts the Khẩn notice');
+  const panel = await page.textContent('main .card:has(h2:text("Văn bản khẩn"))');
+  assert(panel.includes(subject), 'the panel beside the tile lists the Khẩn notice');
+  await shot('02a-urgent-tile');
+}
+
+// A Thượng khẩn report from a station shows on the overview and badges the
+// menu until someone opens it; the opening is recorded and audited.
+async function urgentReportOnOverview() {
+  const subject = `Nghi ngờ ổ dịch tay chân miệng tại trường mầm non (${Date.now() % 100000})`;
+  const rep = await tramsync('binhtuyen', 'report', '--kind', 'outbreak_detection', '--subject', subject,
+    '--body', 'Ghi nhận 4 trẻ sốt, loét miệng trong 3 ngày.', '--urgency', 'thuong_khan', '--category', 'prevention',
+    '--disease', 'Tay chân miệng', '--cases', '4', '--by', 'YS. Lê Văn Bình');
+  assert(rep.code === 0, `tramsync report: ${rep.stderr}`);
+  await go('#/');
+  await page.waitForSelector('main .stats .stat', { timeout: 10000 });
+  // it arrives by itself (the change watch)
+  await page.waitForFunction((subj) => [...document.querySelectorAll('main .card')].some((c) => c.textContent.includes(subj)), subject, { timeout: 40000 });
+  const tile = await tileValue('#/reports?unread=1');
+  assert(tile >= 1, `the unread urgent reports tile: ${tile}`);
+  await page.waitForFunction(() => {
+    const b = document.querySelector('#nav a[href="#/reports"] .nav-badge');
+    return b && Number(b.textContent) >= 1;
+  }, null, { timeout: 10000 });
+  const badge = Number(await page.textContent('#nav a[href="#/reports"] .nav-badge'));
+  await shot('02b-urgent-report-overview');
+  // opened from the overview
+  await page.locator('main .card a', { hasText: subject }).first().click();
+  const item = page.locator('article.report', { hasText: subject });
+  await item.waitFor({ timeout: 10000 });
+  await item.locator('button.report-head').click();
+  await page.waitForFunction((n) => {
+    const b = document.querySelector('#nav a[href="#/reports"] .nav-badge');
+    return (b ? Number(b.textContent) : 0) === n - 1;
+  }, badge, { timeout: 10000 });
+  const list = (await apiFromPage('GET', `/api/reports?q=${encodeURIComponent('tay chan mieng')}`)).json;
+  const mine = list.reports.find((x) => x.fields.subject === subject);
+  assert(mine && mine.opened && mine.opened.by === USER && mine.opened.at_ms > 0, `opened recorded: ${JSON.stringify(mine && mine.opened)}`);
+  const audit = (await apiFromPage('GET', '/api/audit?action=open_report&limit=20')).json;
+  assert(audit.entries.some((e) => e.record === mine.id && e.actor === USER), 'the opening is audited');
+  await go('#/');
+  await page.waitForSelector('main .stats .stat', { timeout: 10000 });
+  assert((await tileValue('#/reports?unread=1')) === tile - 1, 'the tile counts one fewer once opened');
+}
+
+const pad = (n) => String(n).padStart(2, '0');
+
+// The district's day, not the PC's or UTC's: a browser on a PC set to UTC, at
+// 23:57 UTC (06:57 the next day in Vietnam), shows the Vietnamese date.
+async function newContext(opts) {
+  if (!spare) {
+    spare = await chromium.launch({
+      executablePath: CHROMIUM, headless: true,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+        '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+  }
+  return spare.newContext({ ignoreHTTPSErrors: true, viewport: VIEWPORT, locale: 'vi-VN', ...opts });
+}
+
+async function districtDay() {
+  const now = new Date();
+  const fake = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate(), 23, 57, 0));
+  const local = new Date(fake.getTime() + 7 * 3600000); // Asia/Ho_Chi_Minh, UTC+7, no DST
+  const vnDay = `${pad(local.getUTCDate())}/${pad(local.getUTCMonth() + 1)}/${local.getUTCFullYear()}`;
+  const other = await newContext({ timezoneId: 'UTC' });
+  try {
+    const p = await other.newPage();
+    await p.clock.setFixedTime(fake);
+    const errors = [];
+    p.on('pageerror', (e) => errors.push(e.message));
+    await p.goto(`${base}/`);
+    await p.waitForSelector('#login-user', { timeout: 10000 });
+    await p.fill('#login-user', USER);
+    await p.fill('#login-pass', PASSWORD);
+    await p.click('#login-submit');
+    await p.waitForSelector('.stats .stat', { timeout: 10000 });
+    await p.evaluate(() => { location.hash = '#/notices/new'; });
+    await p.waitForSelector('#nt-issue-date', { timeout: 10000 });
+    const issue = await p.inputValue('#nt-issue-date');
+    assert(issue === vnDay, `the issue date at 06:57 in Vietnam on a UTC PC: ${issue}, expected ${vnDay}`);
+    const got = await p.evaluate(async (iso) => {
+      const ui = await import('/ui.js');
+      return { shown: ui.fmtDateTime(iso), parsed: ui.parseDateTime('07/12/2026 17:00'), day: ui.fmtDate(Date.parse(iso)) };
+    }, fake.toISOString());
+    assert(got.shown === `${vnDay} 06:57`, `a time shown in the district's zone: ${got.shown}`);
+    assert(got.day === vnDay, `a day shown in the district's zone: ${got.day}`);
+    assert(got.parsed === '2026-12-07T10:00:00Z', `17:00 in the district is 10:00 UTC: ${got.parsed}`);
+    assert(errors.length === 0, `script errors: ${errors.join(' | ')}`);
+  } finally {
+    await other.close();
+  }
+}
+
+// Targets are never recorded over missing data (the demo computes them 2 s
+// after start, before any station's data is in), and a commune whose station
+// has not synced since the computation is marked stale.
+async function targetsNoMissingData() {
+  for (const s of STATIONS) {
+    const hist = (await apiFromPage('GET', `/api/targets/history?indicator=bhyt&station=${s}`)).json;
+    const empty = hist.points.filter((x) => x.denominator === 0);
+    assert(empty.length === 0, `${s}: ${empty.length} point(s) of the history computed with no residents (${empty.map((x) => x.day)})`);
+  }
+}
+
+async function targetsStale() {
+  const stationDir = path.join(demoDir, 'stations', 'xuanlang');
+  const argv = [path.join(BIN, 'tramsync'), '-d', stationDir, 'run'];
+  const pid = findPid(argv);
+  assert(pid > 0, 'the xuanlang agent is running');
+  process.kill(pid, 'SIGTERM');
+  await waitFor('the xuanlang agent to stop', 15000, () => !alive(pid));
+  try {
+    const before = (await apiFromPage('GET', '/api/targets')).json;
+    const t0 = Math.max(0, ...before.communes.map((c) => c.computed_at_ms || 0));
+    const r = await apiFromPage('POST', '/api/targets/refresh', {});
+    assert(r.status === 202, `refresh: ${r.status}`);
+    const after = await waitFor('the targets computed again', 20000, async () => {
+      const x = (await apiFromPage('GET', '/api/targets')).json;
+      return x.communes.length === STATIONS.length && x.communes.every((c) => c.computed_at_ms > t0) ? x : null;
+    });
+    for (const c of after.communes) {
+      assert(c.stale === (c.station === 'xuanlang'), `${c.station}: stale ${c.stale}`);
+      assert(typeof c.synced_at_ms === 'number', `${c.station}: synced_at_ms ${c.synced_at_ms}`);
+    }
+    await go('#/targets');
+    await page.waitForSelector('main table.targets tbody tr', { timeout: 10000 });
+    await page.waitForSelector('main table.targets tr.stale', { timeout: 10000 });
+    const stale = await page.$$eval('main table.targets tr.stale', (rows) => rows.map((x) => x.textContent));
+    assert(stale.length === 1 && stale[0].includes('xuanlang') && stale[0].includes('Số liệu cũ'), `stale rows: ${stale}`);
+    await shot('28a-targets-stale');
+  } finally {
+    const log = fs.openSync(path.join(stationDir, 'agent.log'), 'a');
+    const child = spawn(argv[0], argv.slice(1), { detached: true, stdio: ['ignore', log, log] });
+    restarted.push(child.pid);
+    child.unref();
+  }
+}
+
+// The health page counts stations that acknowledged, and says so.
+async function healthCountsAcknowledgements() {
+  await go('#/health');
+  await page.waitForSelector('main .stats .stat', { timeout: 10000 });
+  const recs = (await apiFromPage('GET', '/api/records/notice_recipients?limit=1000')).json;
+  const list = recs.records;
+  const live = list.filter((x) => !x.deleted);
+  const acked = live.filter((x) => ['acknowledged', 'in_progress', 'done'].includes(x.fields.state)).length;
+  assert(acked < live.length, `some recipients have not acknowledged (${acked}/${live.length})`);
+  const want = `${acked} / ${live.length}`;
+  await page.waitForFunction((w) => [...document.querySelectorAll('main dl.facts dt')].some((dt) =>
+    dt.textContent.includes('Trạm đã xác nhận văn bản') && dt.nextElementSibling.textContent.replace(/\s+/g, ' ').includes(w)), want, { timeout: 10000 });
+  const text = await page.textContent('main');
+  assert(!text.includes('Văn bản gửi / được xác nhận'), 'the old label counting deliveries is gone');
+}
+
+// Compose validation in Vietnamese, the first invalid field not under the
+// sticky header, and no 401 logged when the console loads without a session.
+async function composeValidationVietnamese() {
+  await go('#/notices/new');
+  await page.waitForSelector('#nt-subject', { timeout: 10000 });
+  await page.fill('#nt-issuer', '');
+  await page.fill('#nt-subject', '');
+  await page.evaluate(() => window.scrollTo(0, document.body.scrollHeight));
+  await page.click('#nt-send');
+  await sleep(300);
+  const v = await page.evaluate(() => {
+    const el = document.querySelector('#nt-issuer');
+    const header = document.querySelector('#top').getBoundingClientRect();
+    const label = document.querySelector('label[for="nt-issuer"]').getBoundingClientRect();
+    return { msg: el.validationMessage, subject: document.querySelector('#nt-subject').validationMessage,
+      focused: document.activeElement && document.activeElement.id, top: label.top, headerBottom: header.bottom };
+  });
+  assert(v.focused === 'nt-issuer', `the first invalid field focused: ${v.focused}`);
+  assert(v.msg === 'Cần nhập cơ quan ban hành.', `the issuer's message: ${v.msg}`);
+  assert(v.subject === 'Cần nhập trích yếu (nội dung chính) của văn bản.', `the subject's message: ${v.subject}`);
+  assert(v.top >= v.headerBottom, `the first invalid field's label (top ${v.top}) is under the sticky header (bottom ${v.headerBottom})`);
+  await shot('06e-compose-validation');
+  await page.click('#lang');
+  await page.waitForFunction(() => document.documentElement.lang === 'en', null, { timeout: 10000 });
+  await page.waitForSelector('#nt-subject', { timeout: 10000 });
+  await page.fill('#nt-subject', '');
+  await page.click('#nt-send');
+  const en = await page.evaluate(() => document.querySelector('#nt-subject').validationMessage);
+  assert(en === 'Enter the subject of the notice.', `in English: ${en}`);
+  await page.click('#lang');
+  await page.waitForFunction(() => document.documentElement.lang === 'vi', null, { timeout: 10000 });
+}
+
+async function freshLoadNo401() {
+  const other = await newContext({ timezoneId: 'Asia/Ho_Chi_Minh' });
+  try {
+    const p = await other.newPage();
+    const errors = [];
+    const unauthorized = [];
+    p.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+    p.on('response', (r) => { if (r.status() === 401) unauthorized.push(new URL(r.url()).pathname); });
+    for (let i = 0; i < 2; i++) {
+      await p.goto(`${base}/`);
+      await p.waitForSelector('#login-user', { timeout: 10000 });
+      await sleep(300);
+    }
+    assert(unauthorized.length === 0, `401 on a fresh load: ${unauthorized.join(', ')}`);
+    assert(errors.length === 0, `console errors on a fresh load: ${errors.join(' | ')}`);
+  } finally {
+    await other.close();
+  }
+}
+
 async function logout() {
   await page.click('#logout');
   await page.waitForSelector('#login-user', { timeout: 10000 });
@@ -672,7 +968,8 @@ async function main() {
     page = context.pages()[0] || await context.newPage();
     page.on('pageerror', (e) => pageErrors.push(e.message));
     page.on('console', (m) => {
-      // the first /api/me before logging in is a 401 by design
+      // the test's own GET /api/me after logging out is a 401 by design (a
+      // fresh load without a session must log nothing: fresh_load_no_401)
       if (m.type() === 'error' && !/status of 401/.test(m.text())) consoleErrors.push(m.text());
     });
   } catch (e) {
@@ -680,10 +977,15 @@ async function main() {
     console.log(`[  ERROR   ] --- setup: ${e.message}`);
   }
   const steps = [
-    ['login', login], ['four_demo_stations', fourDemoStations], ['send_hoa_toc_notice_and_acknowledgement', sendHoaTocNotice],
-    ['notice_attachments', noticeAttachments],
-    ['resolve_conflict', resolveConflict], ['redistribute_report', redistributeReport], ['assign_plan_task', assignPlanTask],
-    ['switch_language', switchLanguage], ['every_page_at_1366x768', everyPageAt1366],
+    ['login', login], ['four_demo_stations', fourDemoStations],
+    ['targets_never_over_missing_data', targetsNoMissingData], ['fresh_load_no_401', freshLoadNo401],
+    ['recipients_one_group', recipientsOneGroup], ['urgent_tile_every_urgency', urgentTileEveryUrgency],
+    ['send_hoa_toc_notice_and_acknowledgement', sendHoaTocNotice],
+    ['notice_attachments', noticeAttachments], ['compose_validation_vietnamese', composeValidationVietnamese],
+    ['resolve_conflict', resolveConflict], ['urgent_report_on_overview', urgentReportOnOverview],
+    ['redistribute_report', redistributeReport], ['assign_plan_task', assignPlanTask],
+    ['health_counts_acknowledgements', healthCountsAcknowledgements], ['district_day', districtDay],
+    ['switch_language', switchLanguage], ['every_page_at_1366x768', everyPageAt1366], ['targets_stale', targetsStale],
     ['attachment_limits_from_labels', attachmentLimitsFromLabels], ['logout', logout], ['no_script_errors', noScriptErrors],
   ];
   console.log(`[==========] Running ${steps.length} test(s).`);
@@ -692,6 +994,7 @@ async function main() {
     else { console.log(`[ RUN      ] ${name}`); console.log(`[  FAILED  ] ${name}`); results.push([name, false]); }
   }
   try { if (context) await context.close(); } catch (e) { /* closing */ }
+  try { if (spare) await spare.close(); } catch (e) { /* closing */ }
   await stopDemo();
   const failed = results.filter(([, ok]) => !ok).map(([n]) => n);
   if (failed.length && demoDir) {

@@ -5,7 +5,7 @@
 # the Debian packages chromium, nodejs and npm. Prints cmocka's text format
 # ([ RUN ], [ OK ], [ FAILED ]) so tests/run-tests.sh can count the cases;
 # screenshots go to build/test-artefacts/browser/. Bounded in time
-# (TS_BROWSER_TIMEOUT seconds, default 170).
+# (TS_BROWSER_TIMEOUT seconds, default 360).
 set -u
 cd "$(dirname "$0")"
 if [ ! -f node_modules/playwright-core/package.json ]; then
@@ -22,7 +22,7 @@ if [ ! -f node_modules/playwright-core/package.json ]; then
   fi
   rm -f npm-install.log
 fi
-timeout -k 15 "${TS_BROWSER_TIMEOUT:-170}" node console.test.mjs
+timeout -k 15 "${TS_BROWSER_TIMEOUT:-360}" node console.test.mjs
 rc=$?
 if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
   echo "[  FAILED  ] browser_tests_timed_out"

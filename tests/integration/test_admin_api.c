@@ -424,7 +424,7 @@ static void test_no_login_401(void **state)
     for (size_t i = 0; i < sizeof gets / sizeof *gets; i++)
         expect(AS_NONE, "GET", gets[i], NULL, 401);
     static const char *const posts[] = {"/api/logout",         "/api/records/stations/x",  "/api/conflicts/1/resolve",
-                                        "/api/notices",        "/api/reports/x/redistribute", "/api/tasks/KH-01/assign",
+                                        "/api/notices",        "/api/reports/x/redistribute", "/api/reports/x/open", "/api/tasks/KH-01/assign",
                                         "/api/targets/refresh", "/api/users",               "/api/users/x"};
     for (size_t i = 0; i < sizeof posts / sizeof *posts; i++)
         expect(AS_NONE, "POST", posts[i], "{}", 401);
@@ -436,6 +436,22 @@ static void test_no_login_401(void **state)
     assert_int_equal(r.status, 401);
     ts_th_resp_free(&r);
     expect(AS_NONE, "GET", "/api/health", NULL, 200);
+    /* the console's question at load: 200 whatever the answer */
+    r = req(AS_NONE, "GET", "/api/session", NULL);
+    assert_int_equal(r.status, 200);
+    assert_true(json_is_false(json_object_get(r.json, "signed_in")));
+    ts_th_resp_free(&r);
+    assert_int_equal(ts_th_call(W.d.admin_port, NULL, "GET", "/api/session", "Authorization: Bearer 00ff\r\n", NULL,
+                                NULL, &r),
+                     0);
+    assert_int_equal(r.status, 200);
+    assert_true(json_is_false(json_object_get(r.json, "signed_in")));
+    ts_th_resp_free(&r);
+    r = req(AS_OPERATOR, "GET", "/api/session", NULL);
+    assert_int_equal(r.status, 200);
+    assert_true(json_is_true(json_object_get(r.json, "signed_in")));
+    assert_string_equal(jstr(r.json, "role"), "operator");
+    ts_th_resp_free(&r);
 }
 
 static void test_roles(void **state)
@@ -1167,6 +1183,16 @@ static void test_targets(void **state)
     json_t *fig = json_object_get(json_object_get(c, "figures"), "health_management");
     assert_non_null(fig);
     assert_true(json_is_boolean(json_object_get(fig, "met")));
+    /* computed while Bình Nguyên is connected: not stale */
+    assert_true(jint(c, "computed_at_ms") > 0);
+    assert_true(json_is_false(json_object_get(c, "stale")));
+    ts_th_resp_free(&r);
+    /* Xuân Lãng never synced: nothing computed over missing data, nothing kept */
+    r = req(AS_VIEWER, "GET", "/api/targets?q=xuan", NULL);
+    assert_int_equal(jint(r.json, "matched"), 0);
+    ts_th_resp_free(&r);
+    r = req(AS_VIEWER, "GET", "/api/targets/history?indicator=bhyt&station=" XL, NULL);
+    assert_int_equal(json_array_size(json_object_get(r.json, "points")), 0);
     ts_th_resp_free(&r);
     r = req(AS_VIEWER, "GET", "/api/targets?only=unmet&indicator=health_management", NULL);
     assert_int_equal(r.status, 200);

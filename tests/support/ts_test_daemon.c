@@ -103,6 +103,8 @@ static void spawn(ts_test_daemon *d)
             close(fd);
         }
         setenv("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=1", 0);
+        for (const char *const *e = d->env; e && *e; e++)
+            putenv((char *)*e);
         execv(bin, argv);
         _exit(127);
     }
@@ -138,7 +140,14 @@ void ts_test_daemon_start(ts_test_daemon *d, const char *dir, const ts_test_pki 
 void ts_test_daemon_start_bin(ts_test_daemon *d, const char *bin, const char *dir, const ts_test_pki *pki,
                               const char *const *sets)
 {
+    ts_test_daemon_start_env(d, bin, dir, pki, sets, NULL);
+}
+
+void ts_test_daemon_start_env(ts_test_daemon *d, const char *bin, const char *dir, const ts_test_pki *pki,
+                              const char *const *sets, const char *const *env)
+{
     memset(d, 0, sizeof *d);
+    d->env = env;
     d->bin = ts_xstrdup(bin);
     d->dir = ts_xstrdup(dir);
     d->log = ts_xasprintf("%s/tramsyncd.log", dir);

@@ -19,6 +19,7 @@ typedef struct ts_test_daemon {
     char *log;
     char *sets[48];
     int nsets;
+    const char *const *env; /* extra NAME=value for the process (NULL-terminated, may be NULL) */
 } ts_test_daemon;
 
 /* Path of a built program (caller frees). */
@@ -31,6 +32,10 @@ void ts_test_daemon_start(ts_test_daemon *d, const char *dir, const ts_test_pki 
 /* The same with another build of tramsyncd (e.g. ts_test_release_bin). */
 void ts_test_daemon_start_bin(ts_test_daemon *d, const char *bin, const char *dir, const ts_test_pki *pki,
                               const char *const *sets);
+/* The same with extra environment (NAME=value, NULL-terminated), e.g.
+ * libfaketime's for a daemon whose clock is elsewhere; env must outlive d. */
+void ts_test_daemon_start_env(ts_test_daemon *d, const char *bin, const char *dir, const ts_test_pki *pki,
+                              const char *const *sets, const char *const *env);
 /* Path of a release-built program ($TS_RELEASE_BIN_DIR, else bin/), for
  * what only the real allocator shows (memory given back); caller frees. */
 char *ts_test_release_bin(const char *name);

@@ -1066,8 +1066,61 @@ static void test_report_redistributed_to_two(void **state)
     }
 }
 
+/* The district's day (issue 16): at 06:57 on 07/12 in Vietnam (23:57 UTC on
+ * 06/12) it is the 7th, and a task due on the 6th is overdue; the day ends at
+ * the district's midnight (17:00 UTC), not UTC's. */
+static void test_district_day_and_date_deadline(void **state)
+{
+    fixture *f = *state;
+    ts_district_tz_apply("Asia/Ho_Chi_Minh");
+    uint64_t now, end;
+    assert_true(ts_time_parse("2026-12-06T23:57:00Z", &now));
+    char day[16];
+    ts_local_day(now, day, sizeof day);
+    assert_string_equal(day, "2026-12-07");
+    assert_true(ts_local_day_end("2026-12-06", &end));
+    uint64_t want;
+    assert_true(ts_time_parse("2026-12-06T17:00:00Z", &want));
+    assert_int_equal(end, want);
+    assert_true(ts_local_day_end("2026-12-31", &end)); /* into the next year */
+    assert_true(ts_time_parse("2026-12-31T17:00:00Z", &want));
+    assert_int_equal(end, want);
+    assert_false(ts_local_day_end("2026-13-01", &end));
+    assert_true(ts_tz_valid("Asia/Ho_Chi_Minh"));
+    assert_true(ts_tz_valid("UTC"));
+    assert_false(ts_tz_valid("Chau_A/Ha_Noi"));
+    assert_false(ts_tz_valid("../../etc/passwd"));
+    assert_false(ts_tz_valid("/etc/localtime"));
+    assert_false(ts_tz_valid(""));
+
+    static const char tsv[] = "no\ttask\tlead\tcoordinating\tdeadline\n"
+                              "1\tRà soát ca sốt tại các thôn\tTTYT\tUBND xã\tNgày 06/12/2026\n";
+    uint64_t loaded = 0;
+    ts_error err;
+    assert_int_equal(ts_tasks_seed(f->srv, tsv, sizeof tsv - 1, &loaded, &err), 0);
+    ts_strlist to = {NULL, 0};
+    ts_strlist_add(&to, BN);
+    ts_actor a = admin_actor();
+    assert_int_equal(ts_task_assign(f->srv, &a, "KH-01", &to, "2026-12-06", NULL, &err), 0);
+    ts_strlist_free(&to);
+    ts_notice_policy p = {{0, 0, 0, 0}};
+    ts_escalation *e;
+    size_t n;
+    assert_true(ts_time_parse("2026-12-06T16:59:00Z", &now)); /* 23:59 on the 6th in Vietnam */
+    escalate(f, &p, now, &e, &n);
+    assert_int_equal(count_esc(e, n, TS_ESC_OVERDUE, "KH-01"), 0);
+    free(e);
+    assert_true(ts_time_parse("2026-12-06T23:57:00Z", &now)); /* 06:57 on the 7th */
+    escalate(f, &p, now, &e, &n);
+    assert_non_null(find_esc(e, n, TS_ESC_OVERDUE, "KH-01", BN));
+    free(e);
+    ts_district_tz_apply("UTC");
+}
+
 int main(void)
 {
+    /* the other tests' days are UTC's, whatever this machine's zone */
+    ts_district_tz_apply("UTC");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_resolve, setup, teardown),
         cmocka_unit_test_setup_teardown(test_all_beyond_audience_list, setup, teardown),
@@ -1080,6 +1133,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_escalate_unacknowledged_hoa_toc, setup, teardown),
         cmocka_unit_test_setup_teardown(test_escalate_overdue, setup, teardown),
         cmocka_unit_test_setup_teardown(test_report_redistributed_to_two, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_district_day_and_date_deadline, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
