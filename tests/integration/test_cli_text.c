@@ -8,10 +8,10 @@
  *     --lang en or an English locale; what a lower layer says (English)
  *     follows a Vietnamese sentence saying what failed
  *  2. a notice: the registry's labels (Cơ quan ban hành, Người xác nhận,
- *     Trích yếu), deadlines and times as dd/mm/yyyy HH:MM local time, never
+ *     Trích yếu); deadlines and times as dd/mm/yyyy HH:MM local time, never
  *     raw ISO
- *  3. a plan task: its text cut on a character (valid UTF-8, "…"), labelled
- *     as a task, with the district's instructions and deadline */
+ *  3. a plan task: its text cut on a character (valid UTF-8, "…"); the
+ *     district's instructions shown with it, and in full labelled as a task */
 #include <stdlib.h>
 #include <string.h>
 
@@ -278,7 +278,7 @@ static void test_errors_in_both_languages(void **state)
 
 /* ---------------------------------------------------------------- 2. a notice */
 
-static void test_notice_labels_and_dates(void **state)
+static void test_notice_labels(void **state)
 {
     env *e = *state;
     char *out = NULL;
@@ -289,14 +289,10 @@ static void test_notice_labels_and_dates(void **state)
     expect(what, out, "Cơ quan ban hành");
     expect(what, out, "Trung tâm Y tế khu vực Bình Xuyên");
     expect(what, out, "Người xác nhận");
-    expect(what, out, "Nguyễn Thị Hạnh, 01/12/2026 09:30"); /* 02:30:00.250Z in UTC+7 */
-    expect(what, out, "10/12/2026 17:00");
     expect(what, out, "Thượng khẩn");
     expect(what, out, "Đã xác nhận");
     refuse(what, out, "Nơi ban hành");
     refuse(what, out, "Xác nhận bởi");
-    refuse(what, out, "2026-12-10T");
-    refuse(what, out, "2026-12-01");
     refuse(what, out, "(Very urgent)"); /* one language at a time */
     assert_true(utf8_valid(out));
     free(out);
@@ -305,10 +301,26 @@ static void test_notice_labels_and_dates(void **state)
     expect(what, out, "Subject");
     expect(what, out, "Issued by");
     expect(what, out, "Acknowledged by");
-    expect(what, out, "Deadline");
-    expect(what, out, "10/12/2026 17:00");
     expect(what, out, "Very urgent");
     refuse(what, out, "Trích yếu");
+    free(out);
+}
+
+static void test_notice_dates(void **state)
+{
+    env *e = *state;
+    char *out = NULL;
+    e->st.env = vi_env;
+    assert_int_equal(ts_test_station_cli(&e->st, &out, "--lang", "vi", "notice", "show", NOTICE, NULL), 0);
+    const char *what = "notice show";
+    expect(what, out, "Nguyễn Thị Hạnh, 01/12/2026 09:30"); /* 02:30:00.250Z in UTC+7 */
+    expect(what, out, "10/12/2026 17:00");
+    expect(what, out, "01/12/2026\n"); /* the issue date, a calendar date */
+    refuse(what, out, "2026-12-10T");
+    refuse(what, out, "2026-12-01");
+    free(out);
+    assert_int_equal(ts_test_station_cli(&e->st, &out, "--lang", "en", "notice", "show", NOTICE, NULL), 0);
+    expect("notice show (en)", out, "10/12/2026 17:00");
     free(out);
     /* local time is the PC's: the same deadline in UTC */
     static const char *const utc_env[] = {"LC_ALL=", "LC_MESSAGES=", "LANG=vi_VN.UTF-8", "TZ=UTC0", NULL};
@@ -322,6 +334,10 @@ static void test_notice_labels_and_dates(void **state)
     expect("notices", out, "hạn xử lý 10/12/2026 17:00");
     refuse("notices", out, "2026-12-10T");
     free(out);
+    assert_int_equal(ts_test_station_cli(&e->st, &out, "tasks", NULL), 0);
+    expect("tasks", out, "Hạn xử lý: 31/12/2026");
+    refuse("tasks", out, "2026-12-31");
+    free(out);
     /* --json keeps the stored values */
     assert_int_equal(ts_test_station_cli(&e->st, &out, "--json", "notice", "show", NOTICE, NULL), 0);
     expect("notice show --json", out, "\"deadline\": \"2026-12-10T17:00:00+07:00\"");
@@ -330,23 +346,29 @@ static void test_notice_labels_and_dates(void **state)
 
 /* ---------------------------------------------------------------- 3. a plan task */
 
-static void test_task_cut_on_characters_with_instructions(void **state)
+static void test_task_cut_on_characters(void **state)
 {
     env *e = *state;
     char *out = NULL;
     e->st.env = vi_env;
     assert_int_equal(ts_test_station_cli(&e->st, &out, "tasks", NULL), 0);
-    const char *what = "tasks";
     if (!utf8_valid(out))
         fail_msg("tasks prints invalid UTF-8:\n%s", out);
     /* 160 characters, the last one "…" (then "ngư…" is no longer cut) */
-    expect(what, out, "nâng cao sức khỏe người dân; tăng cường công tác dân số; đẩy mạ…\n");
-    expect(what, out, "Hạn xử lý: 31/12/2026");
-    expect(what, out, instructions);
-    expect(what, out, "Hướng dẫn");
-    expect(what, out, "Đã nhận");
-    refuse(what, out, "2026-12-31");
-    refuse(what, out, "(Delivered)");
+    expect("tasks", out, "nâng cao sức khỏe người dân; tăng cường công tác dân số; đẩy mạ…\n");
+    expect("tasks", out, "Đã nhận");
+    refuse("tasks", out, "(Delivered)");
+    free(out);
+}
+
+static void test_task_with_instructions(void **state)
+{
+    env *e = *state;
+    char *out = NULL;
+    e->st.env = vi_env;
+    assert_int_equal(ts_test_station_cli(&e->st, &out, "tasks", NULL), 0);
+    expect("tasks", out, "Hướng dẫn: ");
+    expect("tasks", out, instructions);
     free(out);
     assert_int_equal(ts_test_station_cli(&e->st, &out, "--lang", "en", "tasks", NULL), 0);
     expect("tasks (en)", out, "Instructions: ");
@@ -354,13 +376,13 @@ static void test_task_cut_on_characters_with_instructions(void **state)
     free(out);
     /* in full: the task's own label, the plan's fields, the instructions */
     assert_int_equal(ts_test_station_cli(&e->st, &out, "notice", "show", TASK, NULL), 0);
-    what = "notice show of a task";
+    const char *what = "notice show of a task";
+    expect(what, out, "Hướng dẫn");
+    expect(what, out, instructions);
     expect(what, out, "Nhiệm vụ");
     expect(what, out, task21);
     expect(what, out, "Cơ quan chủ trì");
     expect(what, out, "Thời gian thực hiện");
-    expect(what, out, "Hướng dẫn");
-    expect(what, out, instructions);
     expect(what, out, "31/12/2026");
     refuse(what, out, "Trích yếu");
     refuse(what, out, "2026-12-31");
@@ -372,8 +394,10 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_help_in_both_languages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors_in_both_languages, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_notice_labels_and_dates, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_task_cut_on_characters_with_instructions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_notice_labels, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_notice_dates, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_task_cut_on_characters, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_task_with_instructions, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
