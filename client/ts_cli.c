@@ -10,12 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <jansson.h>
 
 #include "client/ts_agent.h"
 #include "client/ts_cli_int.h"
 #include "common/ts_mp.h"
+#include "common/ts_notice.h"
 
 int ts_cli_exit_code(int err)
 {
@@ -66,6 +68,13 @@ int ts_cli__fail(const ts_cli *cli, int code, const char *fmt, ...)
     return ts_cli_exit_code(code);
 }
 
+int ts_cli__fail_err(const ts_cli *cli, int code, const char *what_vi, const char *msg)
+{
+    if (cli->en)
+        return ts_cli__fail(cli, code, "%s", msg);
+    return ts_cli__fail(cli, code, "%s: %s", what_vi, msg);
+}
+
 int ts_cli__usage(const char *text, int argc, char **argv)
 {
     (void)argc;
@@ -89,16 +98,19 @@ int ts_cli__open(ts_cli *cli, ts_cli__ctx *x, bool read_only)
     memset(x, 0, sizeof *x);
     ts_error err;
     if (ts_agent_config_load(&x->cfg, cli->data_dir, cli->config, cli->overrides, cli->noverrides, &err) < 0)
-        return ts_cli__fail(cli, err.code, "%s", err.msg);
+        return ts_cli__fail_err(cli, err.code, "không đọc được cấu hình của trạm", err.msg);
     if (x->cfg.code[0] == '\0') {
         ts_agent_config_free(&x->cfg);
-        return ts_cli__fail(cli, TS_ENOT_FOUND, "no station here (%s): run `tramsync init` first", x->cfg.data_dir);
+        return ts_cli__fail(cli, TS_ENOT_FOUND,
+                            TS__L(cli, "chưa có trạm nào ở %s: hãy chạy `tramsync init` trước",
+                                  "no station here (%s): run `tramsync init` first"),
+                            x->cfg.data_dir ? x->cfg.data_dir : cli->data_dir);
     }
     int rc = x->cfg.tables[0] ? ts_registry_load_file(&x->reg, x->cfg.tables, &err)
                               : ts_registry_load_default(&x->reg, &err);
     if (rc < 0) {
         ts_agent_config_free(&x->cfg);
-        return ts_cli__fail(cli, rc, "%s", err.msg);
+        return ts_cli__fail_err(cli, rc, "không nạp được danh mục bảng", err.msg);
     }
     ts_store_options opt;
     ts_store_options_init(&opt);
@@ -111,7 +123,7 @@ int ts_cli__open(ts_cli *cli, ts_cli__ctx *x, bool read_only)
     if ((rc = ts_store_open(&x->store, &opt, &err)) < 0) {
         ts_registry_free(&x->reg);
         ts_agent_config_free(&x->cfg);
-        return ts_cli__fail(cli, rc, "%s", err.msg);
+        return ts_cli__fail_err(cli, rc, "không mở được cơ sở dữ liệu của trạm", err.msg);
     }
     return 0;
 }
@@ -127,13 +139,16 @@ const ts_table_def *ts_cli__table(ts_cli *cli, ts_cli__ctx *x, const char *name,
 {
     const ts_table_def *t = ts_registry_table(&x->reg, name);
     if (t == NULL)
-        *rc = ts_cli__fail(cli, TS_EUNKNOWN_TABLE, "unknown table \"%s\" (see `tramsync tables`)", name);
+        *rc = ts_cli__fail(cli, TS_EUNKNOWN_TABLE,
+                           TS__L(cli, "không có bảng \"%s\" (xem `tramsync tables`)",
+                                 "unknown table \"%s\" (see `tramsync tables`)"),
+                           name);
     return t;
 }
 
 /* ---------------------------------------------------------------- values */
 
-int ts_cli_parse_value(const ts_field_def *f, const char *text, ts_buf *out, ts_error *err)
+int ts_cli_parse_value(const ts_field_def *f, const char *text, bool en, ts_buf *out, ts_error *err)
 {
     msgpack_packer pk;
     ts_buf_packer(out, &pk);
@@ -147,7 +162,9 @@ int ts_cli_parse_value(const ts_field_def *f, const char *text, ts_buf *out, ts_
         errno = 0;
         long long v = strtoll(text, &end, 10);
         if (*end != '\0' || errno)
-            return ts_error_set(err, TS_EBAD_VALUE, "%s: \"%s\" is not a whole number", f->name, text);
+            return ts_error_set(err, TS_EBAD_VALUE,
+                                en ? "%s: \"%s\" is not a whole number" : "%s: \"%s\" không phải số nguyên", f->name,
+                                text);
         if (v >= 0)
             msgpack_pack_uint64(&pk, (uint64_t)v);
         else
@@ -158,7 +175,8 @@ int ts_cli_parse_value(const ts_field_def *f, const char *text, ts_buf *out, ts_
         errno = 0;
         double v = strtod(text, &end);
         if (*end != '\0' || errno)
-            return ts_error_set(err, TS_EBAD_VALUE, "%s: \"%s\" is not a number", f->name, text);
+            return ts_error_set(err, TS_EBAD_VALUE,
+                                en ? "%s: \"%s\" is not a number" : "%s: \"%s\" không phải là số", f->name, text);
         msgpack_pack_double(&pk, v);
         return 0;
     }
@@ -175,7 +193,9 @@ int ts_cli_parse_value(const ts_field_def *f, const char *text, ts_buf *out, ts_
                 return 0;
             }
         }
-        return ts_error_set(err, TS_EBAD_VALUE, "%s: \"%s\" is not true or false", f->name, text);
+        return ts_error_set(err, TS_EBAD_VALUE,
+                            en ? "%s: \"%s\" is not true or false" : "%s: \"%s\" không phải có/không (true/false)",
+                            f->name, text);
     }
     case TS_FT_LIST: {
         size_t count = 1;
@@ -199,10 +219,12 @@ int ts_cli_parse_value(const ts_field_def *f, const char *text, ts_buf *out, ts_
     }
     case TS_FT_BIN: {
         if (text[0] != '@')
-            return ts_error_set(err, TS_EBAD_VALUE, "%s: give a file as @path", f->name);
+            return ts_error_set(err, TS_EBAD_VALUE,
+                                en ? "%s: give a file as @path" : "%s: hãy ghi tệp dưới dạng @đường_dẫn", f->name);
         FILE *fp = fopen(text + 1, "rb");
         if (fp == NULL)
-            return ts_error_set(err, TS_ENOT_FOUND, "%s: cannot read %s", f->name, text + 1);
+            return ts_error_set(err, TS_ENOT_FOUND, en ? "%s: cannot read %s" : "%s: không đọc được %s", f->name,
+                                text + 1);
         ts_buf content = TS_BUF_INIT;
         char chunk[8192];
         size_t n;
@@ -218,6 +240,31 @@ int ts_cli_parse_value(const ts_field_def *f, const char *text, ts_buf *out, ts_
         ts_mp_pack_cstr(&pk, text);
         return 0;
     }
+}
+
+/* ---------------------------------------------------------------- dates */
+
+void ts_cli__time_ms(uint64_t ms, char *out, size_t size)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    strftime(out, size, "%d/%m/%Y %H:%M", &tm);
+}
+
+const char *ts_cli__date(const char *text, char *out, size_t size)
+{
+    uint64_t ms;
+    if (text == NULL)
+        text = "";
+    if (strlen(text) == 10 && ts_time_parse(text, &ms))
+        /* a calendar date, the same day wherever the PC is */
+        snprintf(out, size, "%.2s/%.2s/%.4s", text + 8, text + 5, text);
+    else if (ts_time_parse(text, &ms))
+        ts_cli__time_ms(ms, out, size);
+    else
+        snprintf(out, size, "%s", text);
+    return out;
 }
 
 void ts_cli__print_json(json_t *o)

@@ -57,7 +57,8 @@ int ts_cli_pick_language(ts_cli *cli, const char *lang);
 
 /* Maps a TS_E* code to an exit code. */
 int ts_cli_exit_code(int err);
-/* Parses a command-line value for a field into canonical msgpack. */
-int ts_cli_parse_value(const ts_field_def *f, const char *text, ts_buf *out, ts_error *err);
+/* Parses a command-line value for a field into canonical msgpack; en: the
+ * complaint in English, else Vietnamese. */
+int ts_cli_parse_value(const ts_field_def *f, const char *text, bool en, ts_buf *out, ts_error *err);
 
 #endif

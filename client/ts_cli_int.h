@@ -8,6 +8,8 @@
 #define TS_CLI_INT_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -21,8 +23,15 @@ typedef struct ts_cli__ctx {
     ts_store *store;
 } ts_cli__ctx;
 
+/* Text in the language staff asked for (ts_cli.en): Vietnamese first. */
+#define TS__L(cli, in_vi, in_en) ((cli)->en ? (in_en) : (in_vi))
+
 /* Prints an error the way scripts and people both can read. */
 int ts_cli__fail(const ts_cli *cli, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* An error whose text comes from a lower layer, in English: in Vietnamese
+ * it follows a sentence saying what failed (what_vi), so that staff who
+ * read no English still know what did not happen. */
+int ts_cli__fail_err(const ts_cli *cli, int code, const char *what_vi, const char *msg);
 int ts_cli__usage(const char *text, int argc, char **argv);
 bool ts_cli__wants_help(int argc, char **argv);
 
@@ -31,5 +40,13 @@ void ts_cli__close(ts_cli__ctx *x);
 const ts_table_def *ts_cli__table(ts_cli *cli, ts_cli__ctx *x, const char *name, int *rc);
 
 void ts_cli__print_json(json_t *o);
+
+/* A time for people: dd/mm/yyyy HH:MM in local time. */
+void ts_cli__time_ms(uint64_t ms, char *out, size_t size);
+/* A registry date ("2026-12-31") as dd/mm/yyyy, a datetime with its offset
+ * ("2026-12-10T17:00:00+07:00", milliseconds allowed) as dd/mm/yyyy HH:MM
+ * local time; any other text (a plan's "Quý III năm 2024") as it is.
+ * Returns out. */
+const char *ts_cli__date(const char *text, char *out, size_t size);
 
 #endif

@@ -2,7 +2,8 @@
  * progress, report and tasks. The rules (which state may follow which, what
  * a report holds, the attachments' checksums) are client/ts_station_notices.c's;
  * this file is only the command line in front of them: the arguments, and the
- * Vietnamese and English labels staff read. */
+ * labels staff read, Vietnamese or English (the registry's field labels,
+ * docs/TABLES.md, so that the screen and the district's console agree). */
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,14 +17,12 @@
 
 /* ---------------------------------------------------------------- notices and tasks */
 
-static const char *ts__label_vi_en(const ts_label *list, size_t n, const char *code, char *buf, size_t size)
+static const char *ts__label(const ts_cli *cli, const ts_label *list, size_t n, const char *code)
 {
     const ts_label *l = ts_label_find(list, n, code);
     if (l)
-        snprintf(buf, size, "%s (%s)", l->vi, l->en);
-    else
-        snprintf(buf, size, "%s", code ? code : "");
-    return buf;
+        return TS__L(cli, l->vi, l->en);
+    return code ? code : "";
 }
 
 static const char *ts__s(const json_t *o, const char *key)
@@ -32,11 +31,49 @@ static const char *ts__s(const json_t *o, const char *key)
     return s ? s : "";
 }
 
+static bool ts__has(const json_t *o, const char *key)
+{
+    return ts__s(o, key)[0] != '\0';
+}
+
+/* s, then spaces up to `cols` columns; never cut (it is an id to type). */
+static void ts__pad(const char *s, size_t cols)
+{
+    fputs(s, stdout);
+    for (size_t w = ts_text_width(s); w < cols; w++)
+        fputc(' ', stdout);
+}
+
+/* At most `cols` columns of s, cut on a character with "…": a byte count
+ * (%.160s) would cut a Vietnamese letter in half. */
+static void ts__cut(const char *s, size_t cols)
+{
+    if (ts_text_width(s) <= cols) {
+        fputs(s, stdout);
+        return;
+    }
+    fwrite(s, 1, ts_text_prefix(s, cols - 1), stdout);
+    fputs("\xe2\x80\xa6", stdout);
+}
+
+/* One "label  value" line of `notice show`: labels in a column of their own
+ * (the longest, "Người, bộ phận phụ trách", is 24 columns). */
+static void ts__field(const char *label, const char *value)
+{
+    fputs("  ", stdout);
+    ts_text_col(stdout, label, 26);
+    fputs(value, stdout);
+    fputc('\n', stdout);
+}
+
 int ts_cli_notices(ts_cli *cli, int argc, char **argv)
 {
-    static const char help[] = "usage: tramsync [-d DIR] [--json] notices [--all]\n\nNotices from the district: "
-                               "unread (not yet acknowledged) first, most urgent first.\n"
-                               "--all includes the ones already done.\n";
+    const char *help =
+        TS__L(cli,
+              "cách dùng: tramsync [-d THƯ_MỤC] [--json] notices [--all]\n\nVăn bản từ trung tâm y tế: chưa đọc "
+              "(chưa xác nhận) trước, khẩn nhất trước.\n--all: cả các văn bản đã hoàn thành.\n",
+              "usage: tramsync [-d DIR] [--json] notices [--all]\n\nNotices from the district: unread (not yet "
+              "acknowledged) first, most urgent first.\n--all includes the ones already done.\n");
     if (ts_cli__wants_help(argc, argv)) {
         fputs(help, stdout);
         return 0;
@@ -51,21 +88,28 @@ int ts_cli_notices(ts_cli *cli, int argc, char **argv)
     json_t *list;
     ts_error err;
     if (ts_station_notices(x.store, all, &list, &err) < 0) {
-        rc = ts_cli__fail(cli, err.code, "%s", err.msg);
+        rc = ts_cli__fail_err(cli, err.code, "không đọc được danh sách văn bản", err.msg);
+        list = NULL;
     } else if (cli->json) {
         ts_cli__print_json(list);
     } else {
         size_t i;
         json_t *it;
         if (json_array_size(list) == 0)
-            printf("no notices%s\n", all ? "" : " waiting (--all shows the finished ones)");
+            puts(all ? TS__L(cli, "không có văn bản nào", "no notices")
+                     : TS__L(cli, "không có văn bản nào đang chờ xử lý (--all: cả văn bản đã hoàn thành)",
+                             "no notices waiting (--all shows the finished ones)"));
         json_array_foreach(list, i, it) {
             const json_t *n = json_object_get(it, "notice"), *h = json_object_get(it, "handling");
-            char u[128], st[128];
-            printf("%s %-26s %s  %s\n    %s — %s\n", json_is_true(json_object_get(it, "unread")) ? "*" : " ",
-                   ts__s(it, "id"), ts__label_vi_en(ts_notice_urgencies, 4, ts__s(n, "urgency"), u, sizeof u),
-                   ts__s(n, "number"), ts__s(n, "subject"),
-                   ts__label_vi_en(ts_notice_states, 5, ts__s(h, "state"), st, sizeof st));
+            fputs(json_is_true(json_object_get(it, "unread")) ? "* " : "  ", stdout);
+            ts__pad(ts__s(it, "id"), 26);
+            printf(" %s  %s\n    %s — %s", ts__label(cli, ts_notice_urgencies, 4, ts__s(n, "urgency")),
+                   ts__s(n, "number"), ts__s(n, "subject"), ts__label(cli, ts_notice_states, 5, ts__s(h, "state")));
+            if (ts__has(h, "deadline")) {
+                char when[40];
+                printf(TS__L(cli, ", hạn xử lý %s", ", deadline %s"), ts_cli__date(ts__s(h, "deadline"), when, sizeof when));
+            }
+            puts(json_is_true(json_object_get(h, "overdue")) ? TS__L(cli, ", QUÁ HẠN", ", OVERDUE") : "");
         }
     }
     json_decref(list);
@@ -73,9 +117,119 @@ int ts_cli_notices(ts_cli *cli, int argc, char **argv)
     return rc;
 }
 
+/* The handling of a notice or task at this station: state, who acknowledged,
+ * progress and report. */
+static void ts__show_handling(const ts_cli *cli, const json_t *h)
+{
+    char buf[160], when[40];
+    snprintf(buf, sizeof buf, "%s%s", ts__label(cli, ts_notice_states, 5, ts__s(h, "state")),
+             json_is_true(json_object_get(h, "overdue")) ? TS__L(cli, " — QUÁ HẠN", " — OVERDUE") : "");
+    ts__field(TS__L(cli, "Trạng thái xử lý", "State"), buf);
+    if (ts__has(h, "acknowledged_by")) {
+        fputs("  ", stdout);
+        ts_text_col(stdout, TS__L(cli, "Người xác nhận", "Acknowledged by"), 26);
+        printf("%s", ts__s(h, "acknowledged_by"));
+        if (ts__has(h, "acknowledged_at"))
+            printf(", %s", ts_cli__date(ts__s(h, "acknowledged_at"), when, sizeof when));
+        fputc('\n', stdout);
+    }
+    if (ts__has(h, "progress_note"))
+        ts__field(TS__L(cli, "Ghi chú tiến độ", "Progress note"), ts__s(h, "progress_note"));
+    if (json_is_integer(json_object_get(h, "percent"))) {
+        snprintf(buf, sizeof buf, "%lld%%", (long long)json_integer_value(json_object_get(h, "percent")));
+        ts__field(TS__L(cli, "Tỷ lệ hoàn thành", "Percent done"), buf);
+    }
+    if (ts__has(h, "report"))
+        ts__field(TS__L(cli, "Báo cáo kết quả", "Completion report"), ts__s(h, "report"));
+    if (ts__has(h, "reopen_reason"))
+        ts__field(TS__L(cli, "Lý do mở lại", "Reopened because"), ts__s(h, "reopen_reason"));
+}
+
+static void ts__show_notice(const ts_cli *cli, const json_t *o, const json_t *n, const json_t *h)
+{
+    char when[40];
+    printf("%s  %s\n", ts__s(o, "id"), ts__s(n, "number"));
+    ts__field(TS__L(cli, "Trích yếu", "Subject"), ts__s(n, "subject"));
+    if (ts__has(n, "doc_type"))
+        ts__field(TS__L(cli, "Loại văn bản", "Document type"),
+                  ts__label(cli, ts_notice_doc_types, 7, ts__s(n, "doc_type")));
+    if (ts__has(n, "urgency"))
+        ts__field(TS__L(cli, "Độ khẩn", "Urgency"), ts__label(cli, ts_notice_urgencies, 4, ts__s(n, "urgency")));
+    if (ts__has(n, "category"))
+        ts__field(TS__L(cli, "Lĩnh vực", "Category"), ts__label(cli, ts_notice_categories, 12, ts__s(n, "category")));
+    if (ts__has(n, "issuer"))
+        ts__field(TS__L(cli, "Cơ quan ban hành", "Issued by"), ts__s(n, "issuer"));
+    if (ts__has(n, "issue_date"))
+        ts__field(TS__L(cli, "Ngày ban hành", "Issue date"), ts_cli__date(ts__s(n, "issue_date"), when, sizeof when));
+    if (ts__has(n, "legal_basis"))
+        ts__field(TS__L(cli, "Căn cứ", "Legal basis"), ts__s(n, "legal_basis"));
+    if (ts__has(n, "responsible"))
+        ts__field(TS__L(cli, "Người, bộ phận phụ trách", "Responsible"), ts__s(n, "responsible"));
+    if (ts__has(n, "task"))
+        ts__field(TS__L(cli, "Nhiệm vụ", "Task"), ts__s(n, "task"));
+    /* the district may have moved this station's deadline: its copy wins */
+    const char *deadline = ts__has(h, "deadline") ? ts__s(h, "deadline") : ts__s(n, "deadline");
+    if (deadline[0])
+        ts__field(TS__L(cli, "Hạn xử lý", "Deadline"), ts_cli__date(deadline, when, sizeof when));
+    if (ts__has(n, "expected_result"))
+        ts__field(TS__L(cli, "Kết quả cần đạt", "Expected result"), ts__s(n, "expected_result"));
+    ts__show_handling(cli, h);
+    if (ts__has(n, "body"))
+        printf("\n%s\n", ts__s(n, "body"));
+    size_t k;
+    json_t *f;
+    json_array_foreach(json_object_get(o, "attachments"), k, f) {
+        if (k == 0)
+            printf(TS__L(cli, "\n  Tệp đính kèm (tramsync attachment save %s N [ĐƯỜNG_DẪN])\n",
+                         "\n  Attachments (tramsync attachment save %s N [PATH])\n"),
+                   ts__s(o, "id"));
+        const char *fid = ts__s(f, "id");
+        const char *colon = strrchr(fid, ':');
+        printf("  %3s  ", colon ? colon + 1 : fid);
+        ts_text_col(stdout, ts__s(f, "name"), 40);
+        printf(TS__L(cli, " %8lld byte  %s%s\n", " %8lld bytes  %s%s\n"),
+               (long long)json_integer_value(json_object_get(f, "size")), ts__s(f, "mime"),
+               json_is_true(json_object_get(f, "verified"))
+                   ? ""
+                   : TS__L(cli, "  — HỎNG (sai mã kiểm tra SHA-256)", "  — CORRUPT (checksum)"));
+    }
+}
+
+/* A plan task as this station holds it: the plan's text, and what the
+ * district health centre (TTYT) asked of this station when it assigned it:
+ * its deadline and its instructions. */
+static void ts__show_task(const ts_cli *cli, const json_t *o, const json_t *t, const json_t *h)
+{
+    char when[40];
+    fputs(ts__s(o, "id"), stdout);
+    if (json_is_integer(json_object_get(t, "no")))
+        printf(TS__L(cli, "  Nhiệm vụ kế hoạch số %lld", "  Plan task no. %lld"),
+               (long long)json_integer_value(json_object_get(t, "no")));
+    fputc('\n', stdout);
+    ts__field(TS__L(cli, "Nhiệm vụ", "Task"), ts__s(t, "task"));
+    if (ts__has(t, "lead"))
+        ts__field(TS__L(cli, "Cơ quan chủ trì", "Lead agency"), ts__s(t, "lead"));
+    if (ts__has(t, "coordinating"))
+        ts__field(TS__L(cli, "Cơ quan phối hợp", "Coordinating agencies"), ts__s(t, "coordinating"));
+    if (ts__has(t, "deadline_text"))
+        ts__field(TS__L(cli, "Thời gian thực hiện", "Timeframe (plan)"), ts__s(t, "deadline_text"));
+    const char *deadline = ts__has(h, "deadline") ? ts__s(h, "deadline") : ts__s(t, "deadline");
+    if (deadline[0])
+        ts__field(TS__L(cli, "Hạn xử lý", "Deadline"), ts_cli__date(deadline, when, sizeof when));
+    if (ts__has(h, "instructions"))
+        ts__field(TS__L(cli, "Hướng dẫn", "Instructions"), ts__s(h, "instructions"));
+    ts__show_handling(cli, h);
+}
+
 int ts_cli_notice(ts_cli *cli, int argc, char **argv)
 {
-    static const char help[] = "usage: tramsync [-d DIR] [--json] notice show ID\n";
+    const char *help = TS__L(cli,
+                             "cách dùng: tramsync [-d THƯ_MỤC] [--json] notice show MÃ\n\nXem đầy đủ một văn bản "
+                             "hay một nhiệm vụ gửi cho trạm:\nnội dung, hạn xử lý, hướng dẫn của trung tâm, trạng "
+                             "thái xử lý, tệp đính kèm.\n",
+                             "usage: tramsync [-d DIR] [--json] notice show ID\n\nOne notice or task addressed to "
+                             "this station in full: its text, deadline,\nthe district's instructions, its handling, "
+                             "its attachments.\n");
     if (ts_cli__wants_help(argc, argv)) {
         fputs(help, stdout);
         return 0;
@@ -88,52 +242,17 @@ int ts_cli_notice(ts_cli *cli, int argc, char **argv)
         return rc;
     json_t *o;
     ts_error err;
-    if (ts_station_show(x.store, argv[2], &o, &err) < 0) {
+    if (ts_station_show(x.store, argv[2], cli->en, &o, &err) < 0) {
         rc = ts_cli__fail(cli, err.code, "%s", err.msg);
     } else if (cli->json) {
         ts_cli__print_json(o);
         json_decref(o);
     } else {
-        const json_t *n = json_object_get(o, "notice"), *h = json_object_get(o, "handling");
-        if (n == NULL)
-            n = json_object_get(o, "task");
-        char a[160], b[160], c[160], d[160];
-        printf("%s  %s\n", ts__s(o, "id"), ts__s(n, "number"));
-        printf("  Trích yếu / subject   %s\n", json_object_get(n, "subject") ? ts__s(n, "subject") : ts__s(n, "task"));
-        if (json_object_get(n, "urgency"))
-            printf("  Độ khẩn / urgency     %s\n", ts__label_vi_en(ts_notice_urgencies, 4, ts__s(n, "urgency"), a, sizeof a));
-        if (json_object_get(n, "category"))
-            printf("  Lĩnh vực / category   %s\n", ts__label_vi_en(ts_notice_categories, 12, ts__s(n, "category"), b, sizeof b));
-        if (json_object_get(n, "doc_type"))
-            printf("  Loại / type           %s\n", ts__label_vi_en(ts_notice_doc_types, 7, ts__s(n, "doc_type"), c, sizeof c));
-        if (json_object_get(n, "issuer"))
-            printf("  Nơi ban hành          %s, %s\n", ts__s(n, "issuer"), ts__s(n, "issue_date"));
-        if (json_object_get(n, "responsible"))
-            printf("  Người phụ trách       %s\n", ts__s(n, "responsible"));
-        if (json_object_get(n, "task") && json_object_get(n, "subject"))
-            printf("  Nhiệm vụ / task       %s\n", ts__s(n, "task"));
-        if (json_object_get(n, "deadline") || json_object_get(h, "deadline"))
-            printf("  Hạn xử lý / deadline  %s\n", json_object_get(h, "deadline") ? ts__s(h, "deadline") : ts__s(n, "deadline"));
-        if (json_object_get(n, "expected_result"))
-            printf("  Kết quả cần đạt       %s\n", ts__s(n, "expected_result"));
-        printf("  Trạng thái / state    %s%s\n", ts__label_vi_en(ts_notice_states, 5, ts__s(h, "state"), d, sizeof d),
-               json_is_true(json_object_get(h, "overdue")) ? "  — QUÁ HẠN / OVERDUE" : "");
-        if (json_object_get(h, "acknowledged_by"))
-            printf("  Xác nhận bởi          %s, %s\n", ts__s(h, "acknowledged_by"), ts__s(h, "acknowledged_at"));
-        if (json_object_get(n, "body"))
-            printf("\n%s\n", ts__s(n, "body"));
-        size_t k;
-        json_t *f;
-        json_array_foreach(json_object_get(o, "attachments"), k, f) {
-            if (k == 0)
-                printf("\n  Tệp đính kèm / attachments (tramsync attachment save %s N [PATH])\n", ts__s(o, "id"));
-            const char *fid = ts__s(f, "id");
-            const char *colon = strrchr(fid, ':');
-            printf("  %3s  ", colon ? colon + 1 : fid);
-            ts_text_col(stdout, ts__s(f, "name"), 40);
-            printf(" %8lld bytes  %s%s\n", (long long)json_integer_value(json_object_get(f, "size")), ts__s(f, "mime"),
-                   json_is_true(json_object_get(f, "verified")) ? "" : "  — HỎNG / CORRUPT (checksum)");
-        }
+        const json_t *h = json_object_get(o, "handling");
+        if (strcmp(ts__s(o, "kind"), "task") == 0)
+            ts__show_task(cli, o, json_object_get(o, "task"), h);
+        else
+            ts__show_notice(cli, o, json_object_get(o, "notice"), h);
         json_decref(o);
     }
     ts_cli__close(&x);
@@ -142,12 +261,18 @@ int ts_cli_notice(ts_cli *cli, int argc, char **argv)
 
 int ts_cli_attachment(ts_cli *cli, int argc, char **argv)
 {
-    static const char help[] =
+    const char *help = TS__L(
+        cli,
+        "cách dùng: tramsync [-d THƯ_MỤC] [--json] attachment save VĂN_BẢN N [ĐƯỜNG_DẪN] [--force]\n\n"
+        "Lưu tệp đính kèm N của một văn bản (số thứ tự trong `tramsync notice show`, mã tệp\n"
+        "hoặc tên tệp) vào ĐƯỜNG_DẪN: một tệp, hoặc một thư mục để lưu với tên gốc của tệp\n"
+        "(mặc định: thư mục hiện tại). Trước khi lưu, nội dung được kiểm tra với mã SHA-256 trung\n"
+        "tâm đã ghi. Tệp đã có sẵn được giữ nguyên, trừ khi có --force.\n",
         "usage: tramsync [-d DIR] [--json] attachment save NOTICE N [PATH] [--force]\n\n"
         "Saves attachment N of a notice (its number in `tramsync notice show`, its id,\n"
         "or its file name) to PATH: a file, or a folder to save it under its own name\n"
         "(default: the current folder). Its bytes are checked against the SHA-256 the\n"
-        "district recorded first. An existing file is kept unless --force.\n";
+        "district recorded first. An existing file is kept unless --force.\n");
     if (ts_cli__wants_help(argc, argv)) {
         fputs(help, stdout);
         return 0;
@@ -172,8 +297,8 @@ int ts_cli_attachment(ts_cli *cli, int argc, char **argv)
     char written[4096];
     ts_attachment info;
     ts_error err;
-    if (ts_station_attachment_save(x.store, pos[1], pos[2], npos == 4 ? pos[3] : ".", force, written, sizeof written,
-                                   &info, &err) < 0) {
+    if (ts_station_attachment_save(x.store, pos[1], pos[2], npos == 4 ? pos[3] : ".", force, cli->en, written,
+                                   sizeof written, &info, &err) < 0) {
         rc = ts_cli__fail(cli, err.code, "%s", err.msg);
     } else if (cli->json) {
         json_t *o = json_pack("{s:s,s:s,s:s,s:I,s:s,s:s}", "id", info.id, "name", info.name, "mime", info.mime, "size",
@@ -181,7 +306,8 @@ int ts_cli_attachment(ts_cli *cli, int argc, char **argv)
         ts_cli__print_json(o);
         json_decref(o);
     } else {
-        printf("saved %s (%zu bytes, SHA-256 checked) to %s\n", info.name, info.len, written);
+        printf(TS__L(cli, "đã lưu %s (%zu byte, đã kiểm tra SHA-256) vào %s\n", "saved %s (%zu bytes, SHA-256 checked) to %s\n"),
+               info.name, info.len, written);
     }
     ts_cli__close(&x);
     return rc;
@@ -195,15 +321,14 @@ static int ts__transition_cmd(ts_cli *cli, const char *id, const char *state, co
     if (rc != 0)
         return rc;
     ts_error err;
-    if (ts_station_transition(x.store, id, state, by, note, report, reason, &err) < 0) {
+    if (ts_station_transition(x.store, id, state, by, note, report, reason, cli->en, &err) < 0) {
         rc = ts_cli__fail(cli, err.code, "%s", err.msg);
     } else if (cli->json) {
         json_t *o = json_pack("{s:s,s:s}", "id", id, "state", state);
         ts_cli__print_json(o);
         json_decref(o);
     } else {
-        char l[160];
-        printf("%s: %s\n", id, ts__label_vi_en(ts_notice_states, 5, state, l, sizeof l));
+        printf("%s: %s\n", id, ts__label(cli, ts_notice_states, 5, state));
     }
     ts_cli__close(&x);
     return rc;
@@ -211,8 +336,11 @@ static int ts__transition_cmd(ts_cli *cli, const char *id, const char *state, co
 
 int ts_cli_ack(ts_cli *cli, int argc, char **argv)
 {
-    static const char help[] = "usage: tramsync [-d DIR] [--json] ack ID --by NAME\n\nAcknowledges a notice or task "
-                               "in the name of the person responsible.\n";
+    const char *help = TS__L(cli,
+                             "cách dùng: tramsync [-d THƯ_MỤC] [--json] ack MÃ --by HỌ_TÊN\n\nXác nhận đã nhận văn "
+                             "bản hoặc nhiệm vụ, đứng tên người phụ trách.\n",
+                             "usage: tramsync [-d DIR] [--json] ack ID --by NAME\n\nAcknowledges a notice or task "
+                             "in the name of the person responsible.\n");
     if (ts_cli__wants_help(argc, argv)) {
         fputs(help, stdout);
         return 0;
@@ -224,11 +352,16 @@ int ts_cli_ack(ts_cli *cli, int argc, char **argv)
 
 int ts_cli_progress(ts_cli *cli, int argc, char **argv)
 {
-    static const char help[] =
+    const char *help = TS__L(
+        cli,
+        "cách dùng: tramsync [-d THƯ_MỤC] [--json] progress MÃ --state in_progress|done [--by HỌ_TÊN]\n"
+        "                    [--note NỘI_DUNG] [--report NỘI_DUNG] [--reason NỘI_DUNG]\n\n"
+        "Báo tiến độ xử lý văn bản hoặc nhiệm vụ: in_progress (đang xử lý) kèm ghi chú, done (hoàn\n"
+        "thành) kèm báo cáo kết quả ngắn. Mở lại việc đã hoàn thành cần --reason (lý do).\n",
         "usage: tramsync [-d DIR] [--json] progress ID --state in_progress|done [--by NAME]\n"
         "                [--note TEXT] [--report TEXT] [--reason TEXT]\n\n"
         "Reports progress on a notice or task: in_progress with a note, done with a short report.\n"
-        "Going back from done needs --reason.\n";
+        "Going back from done needs --reason.\n");
     if (ts_cli__wants_help(argc, argv)) {
         fputs(help, stdout);
         return 0;
@@ -256,13 +389,20 @@ int ts_cli_progress(ts_cli *cli, int argc, char **argv)
 
 int ts_cli_report(ts_cli *cli, int argc, char **argv)
 {
-    static const char help[] =
+    const char *help = TS__L(
+        cli,
+        "cách dùng: tramsync [-d THƯ_MỤC] [--json] report --kind LOẠI --subject NỘI_DUNG [--body NỘI_DUNG]\n"
+        "       [--urgency thuong|khan|thuong_khan|hoa_toc] [--category MÃ] [--disease TÊN_BỆNH]\n"
+        "       [--cases N] [--deaths N] [--onset YYYY-MM-DD] [--location ĐỊA_ĐIỂM] [--by HỌ_TÊN]\n\n"
+        "Gửi báo cáo hoặc đề nghị lên trung tâm y tế. LOẠI: case_report (báo cáo ca bệnh),\n"
+        "outbreak_detection (phát hiện ổ dịch), outbreak_update, outbreak_end, incident (sự cố),\n"
+        "request_drugs (đề nghị cấp thuốc, vật tư), request_staff, request_supervision, other.\n",
         "usage: tramsync [-d DIR] [--json] report --kind KIND --subject TEXT [--body TEXT]\n"
         "       [--urgency thuong|khan|thuong_khan|hoa_toc] [--category CODE] [--disease NAME]\n"
         "       [--cases N] [--deaths N] [--onset YYYY-MM-DD] [--location TEXT] [--by NAME]\n\n"
         "Sends a report or request up to the district. KIND: case_report, outbreak_detection,\n"
         "outbreak_update, outbreak_end, incident, request_drugs, request_staff,\n"
-        "request_supervision, other.\n";
+        "request_supervision, other.\n");
     if (ts_cli__wants_help(argc, argv)) {
         fputs(help, stdout);
         return 0;
@@ -305,13 +445,15 @@ int ts_cli_report(ts_cli *cli, int argc, char **argv)
     ts_error err;
     char id[TS_KEY_MAX + 1];
     if (ts_station_report(x.store, f, id, sizeof id, &err) < 0) {
-        rc = ts_cli__fail(cli, err.code, "%s", err.msg);
+        rc = ts_cli__fail_err(cli, err.code, "không lưu được báo cáo", err.msg);
     } else if (cli->json) {
         json_t *out = json_pack("{s:s,s:s}", "id", id, "result", "stored");
         ts_cli__print_json(out);
         json_decref(out);
     } else {
-        printf("report %s stored; the agent sends it to the district within seconds\n", id);
+        printf(TS__L(cli, "đã lưu báo cáo %s; agent sẽ gửi lên trung tâm y tế trong vài giây\n",
+                     "report %s stored; the agent sends it to the district within seconds\n"),
+               id);
     }
     json_decref(f);
     ts_cli__close(&x);
@@ -320,12 +462,19 @@ int ts_cli_report(ts_cli *cli, int argc, char **argv)
 
 int ts_cli_tasks(ts_cli *cli, int argc, char **argv)
 {
-    static const char help[] = "usage: tramsync [-d DIR] [--json] tasks\n\nPlan tasks the district assigned to "
-                               "this station.\n";
-    if (ts_cli__wants_help(argc, argv) || argc != 1) {
-        fputs(help, argc != 1 ? stderr : stdout);
-        return argc != 1 ? TS_EXIT_USAGE : 0;
+    const char *help = TS__L(cli,
+                             "cách dùng: tramsync [-d THƯ_MỤC] [--json] tasks\n\nCác nhiệm vụ kế hoạch trung tâm y tế "
+                             "giao cho trạm, với hạn xử lý\nvà hướng dẫn của trung tâm. Toàn văn: tramsync notice show "
+                             "MÃ.\n",
+                             "usage: tramsync [-d DIR] [--json] tasks\n\nPlan tasks the district assigned to this "
+                             "station, with their deadline\nand the district's instructions. In full: tramsync notice "
+                             "show ID.\n");
+    if (ts_cli__wants_help(argc, argv)) {
+        fputs(help, stdout);
+        return 0;
     }
+    if (argc != 1)
+        return ts_cli__usage(help, argc, argv);
     ts_cli__ctx x;
     int rc = ts_cli__open(cli, &x, true);
     if (rc != 0)
@@ -333,7 +482,7 @@ int ts_cli_tasks(ts_cli *cli, int argc, char **argv)
     json_t *list;
     ts_error err;
     if (ts_station_tasks(x.store, &list, &err) < 0) {
-        rc = ts_cli__fail(cli, err.code, "%s", err.msg);
+        rc = ts_cli__fail_err(cli, err.code, "không đọc được danh sách nhiệm vụ", err.msg);
     } else if (cli->json) {
         ts_cli__print_json(list);
         json_decref(list);
@@ -341,13 +490,23 @@ int ts_cli_tasks(ts_cli *cli, int argc, char **argv)
         size_t i;
         json_t *it;
         if (json_array_size(list) == 0)
-            printf("no tasks assigned to this station\n");
+            puts(TS__L(cli, "chưa có nhiệm vụ nào được giao cho trạm", "no tasks assigned to this station"));
         json_array_foreach(list, i, it) {
             const json_t *t = json_object_get(it, "task"), *h = json_object_get(it, "handling");
-            char st[128];
-            printf("%-8s %s\n    %.160s\n    hạn / deadline: %s\n", ts__s(it, "id"),
-                   ts__label_vi_en(ts_notice_states, 5, ts__s(h, "state"), st, sizeof st), ts__s(t, "task"),
-                   json_object_get(h, "deadline") ? ts__s(h, "deadline") : ts__s(t, "deadline_text"));
+            ts__pad(ts__s(it, "id"), 8);
+            printf(" %s%s\n    ", ts__label(cli, ts_notice_states, 5, ts__s(h, "state")),
+                   json_is_true(json_object_get(h, "overdue")) ? TS__L(cli, " — QUÁ HẠN", " — OVERDUE") : "");
+            ts__cut(ts__s(t, "task"), 160);
+            /* the district's deadline for this station, else the plan's */
+            char when[40];
+            const char *deadline = ts__has(h, "deadline")        ? ts_cli__date(ts__s(h, "deadline"), when, sizeof when)
+                                   : ts__has(t, "deadline_text") ? ts__s(t, "deadline_text")
+                                                                 : ts_cli__date(ts__s(t, "deadline"), when, sizeof when);
+            if (deadline[0])
+                printf(TS__L(cli, "\n    Hạn xử lý: %s", "\n    Deadline: %s"), deadline);
+            if (ts__has(h, "instructions"))
+                printf(TS__L(cli, "\n    Hướng dẫn: %s", "\n    Instructions: %s"), ts__s(h, "instructions"));
+            fputc('\n', stdout);
         }
         json_decref(list);
     }

@@ -20,17 +20,21 @@ static int ts__parse_fields(ts_cli *cli, const ts_table_def *t, int n, char **ar
     for (int i = 0; i < n; i++) {
         char *eq = strchr(args[i], '=');
         if (eq == NULL || eq == args[i])
-            return ts_cli__fail(cli, TS_EBAD_VALUE, "\"%s\": expected field=value", args[i]);
+            return ts_cli__fail(cli, TS_EBAD_VALUE,
+                                TS__L(cli, "\"%s\": cần ghi dạng trường=giá_trị", "\"%s\": expected field=value"),
+                                args[i]);
         *eq = '\0';
         const ts_field_def *f = ts_table_field(t, args[i]);
         if (f == NULL) {
-            int rc = ts_cli__fail(cli, TS_EINVALID_RECORD, "table %s has no field \"%s\"", t->name, args[i]);
+            int rc = ts_cli__fail(cli, TS_EINVALID_RECORD,
+                                  TS__L(cli, "bảng %s không có trường \"%s\"", "table %s has no field \"%s\""), t->name,
+                                  args[i]);
             *eq = '=';
             return rc;
         }
         ts_error err;
         ts_buf_init(&vals[i]);
-        if (ts_cli_parse_value(f, eq + 1, &vals[i], &err) < 0)
+        if (ts_cli_parse_value(f, eq + 1, cli->en, &vals[i], &err) < 0)
             return ts_cli__fail(cli, err.code, "%s", err.msg);
         kv[i].name = args[i];
         kv[i].value = vals[i].data;
@@ -65,9 +69,9 @@ static json_t *ts__record_json(const ts_change *c)
     return o;
 }
 
-static void ts__print_record_text(const ts_change *c)
+static void ts__print_record_text(const ts_cli *cli, const ts_change *c)
 {
-    printf("%s/%s%s\n", c->table, c->id, ts_version_deleted(&c->v) ? "  (deleted)" : "");
+    printf("%s/%s%s\n", c->table, c->id, ts_version_deleted(&c->v) ? TS__L(cli, "  (đã xóa)", "  (deleted)") : "");
     for (uint32_t i = 0; i < c->v.nfields; i++) {
         const ts_field *f = &c->v.fields[i];
         if (strcmp(f->name, TS_FIELD_DELETED) == 0)
@@ -81,7 +85,14 @@ static void ts__print_record_text(const ts_change *c)
 
 /* ---------------------------------------------------------------- records */
 
-static const char ts__put_help[] =
+static const char ts__put_help_vi[] =
+    "cách dùng: tramsync [-d THƯ_MỤC] [--json] put BẢNG MÃ trường=giá_trị...\n"
+    "\n"
+    "Ghi các trường của một bản ghi (tạo mới nếu chưa có). Giá trị được đọc theo kiểu của\n"
+    "trường: số, có/không (true/false), danh sách dạng a,b,c, tệp cho trường nhị phân dạng\n"
+    "@đường_dẫn; `trường=` xóa giá trị của một trường không bắt buộc. Agent gửi lên trung tâm\n"
+    "trong vài giây.\n";
+static const char ts__put_help_en[] =
     "usage: tramsync [-d DIR] [--json] put TABLE ID field=value...\n"
     "\n"
     "Writes fields of one record (creating it when new). Values are parsed by the field's\n"
@@ -90,12 +101,13 @@ static const char ts__put_help[] =
 
 int ts_cli_put(ts_cli *cli, int argc, char **argv)
 {
+    const char *help = TS__L(cli, ts__put_help_vi, ts__put_help_en);
     if (ts_cli__wants_help(argc, argv)) {
-        fputs(ts__put_help, stdout);
+        fputs(help, stdout);
         return 0;
     }
     if (argc < 4)
-        return ts_cli__usage(ts__put_help, argc, argv);
+        return ts_cli__usage(help, argc, argv);
     ts_cli__ctx x;
     int rc = ts_cli__open(cli, &x, false);
     if (rc != 0)
@@ -109,13 +121,13 @@ int ts_cli_put(ts_cli *cli, int argc, char **argv)
         ts_error err;
         int r = ts_store_put(x.store, &me, argv[1], argv[2], NULL, kv, (size_t)n, &err);
         if (r < 0) {
-            rc = ts_cli__fail(cli, r, "%s", err.msg);
+            rc = ts_cli__fail_err(cli, r, "không lưu được bản ghi", err.msg);
         } else if (cli->json) {
             json_t *o = json_pack("{s:s,s:s,s:s}", "table", argv[1], "id", argv[2], "result", "stored");
             ts_cli__print_json(o);
             json_decref(o);
         } else {
-            printf("stored %s/%s\n", argv[1], argv[2]);
+            printf(TS__L(cli, "đã lưu %s/%s\n", "stored %s/%s\n"), argv[1], argv[2]);
         }
     }
     for (int i = 0; i < n; i++)
@@ -128,8 +140,11 @@ int ts_cli_put(ts_cli *cli, int argc, char **argv)
 
 int ts_cli_delete(ts_cli *cli, int argc, char **argv)
 {
-    static const char help[] = "usage: tramsync [-d DIR] [--json] delete TABLE ID\n\nDeletes a record "
-                               "(a tombstone that syncs like any write).\n";
+    const char *help = TS__L(cli,
+                             "cách dùng: tramsync [-d THƯ_MỤC] [--json] delete BẢNG MÃ\n\nXóa một bản ghi (việc "
+                             "xóa được đồng bộ như mọi lần ghi).\n",
+                             "usage: tramsync [-d DIR] [--json] delete TABLE ID\n\nDeletes a record "
+                             "(a tombstone that syncs like any write).\n");
     if (ts_cli__wants_help(argc, argv)) {
         fputs(help, stdout);
         return 0;
@@ -144,18 +159,19 @@ int ts_cli_delete(ts_cli *cli, int argc, char **argv)
     ts_error err;
     int r = ts_store_delete(x.store, &me, argv[1], argv[2], &err);
     if (r < 0)
-        rc = ts_cli__fail(cli, r, "%s", err.msg);
+        rc = ts_cli__fail_err(cli, r, "không xóa được bản ghi", err.msg);
     else if (cli->json)
         printf("{\"table\":\"%s\",\"id\":\"%s\",\"result\":\"deleted\"}\n", argv[1], argv[2]);
     else
-        printf("deleted %s/%s\n", argv[1], argv[2]);
+        printf(TS__L(cli, "đã xóa %s/%s\n", "deleted %s/%s\n"), argv[1], argv[2]);
     ts_cli__close(&x);
     return rc;
 }
 
 int ts_cli_get(ts_cli *cli, int argc, char **argv)
 {
-    static const char help[] = "usage: tramsync [-d DIR] [--json] get TABLE ID\n";
+    const char *help = TS__L(cli, "cách dùng: tramsync [-d THƯ_MỤC] [--json] get BẢNG MÃ\n\nXem một bản ghi.\n",
+                             "usage: tramsync [-d DIR] [--json] get TABLE ID\n\nShows one record.\n");
     if (ts_cli__wants_help(argc, argv)) {
         fputs(help, stdout);
         return 0;
@@ -172,14 +188,14 @@ int ts_cli_get(ts_cli *cli, int argc, char **argv)
     ts_error err;
     int r = ts_store_get(x.store, argv[1], argv[2], &c, &arena, &err);
     if (r < 0) {
-        rc = ts_cli__fail(cli, r, "%s", err.msg);
+        rc = ts_cli__fail_err(cli, r, "không đọc được bản ghi", err.msg);
     } else {
         if (cli->json) {
             json_t *o = ts__record_json(&c);
             ts_cli__print_json(o);
             json_decref(o);
         } else {
-            ts__print_record_text(&c);
+            ts__print_record_text(cli, &c);
         }
         ts_version_free(&c.v);
     }
@@ -190,7 +206,13 @@ int ts_cli_get(ts_cli *cli, int argc, char **argv)
 
 int ts_cli_list(ts_cli *cli, int argc, char **argv)
 {
-    static const char help[] = "usage: tramsync [-d DIR] [--json] list TABLE [--limit N] [--after ID] [--deleted]\n";
+    const char *help = TS__L(cli,
+                             "cách dùng: tramsync [-d THƯ_MỤC] [--json] list BẢNG [--limit N] [--after MÃ] [--deleted]\n"
+                             "\nLiệt kê bản ghi theo thứ tự mã, mỗi lần N bản ghi (mặc định 100), sau mã --after;\n"
+                             "--deleted: cả bản ghi đã xóa.\n",
+                             "usage: tramsync [-d DIR] [--json] list TABLE [--limit N] [--after ID] [--deleted]\n"
+                             "\nLists records in id order, N at a time (default 100), after --after ID;\n"
+                             "--deleted includes deleted records.\n");
     if (ts_cli__wants_help(argc, argv)) {
         fputs(help, stdout);
         return 0;
@@ -228,7 +250,7 @@ int ts_cli_list(ts_cli *cli, int argc, char **argv)
     ts_error err;
     int r = ts_store_list(x.store, table, after, limit ? limit : 100, deleted, &page, &err);
     if (r < 0) {
-        rc = ts_cli__fail(cli, r, "%s", err.msg);
+        rc = ts_cli__fail_err(cli, r, "không liệt kê được bản ghi", err.msg);
     } else if (cli->json) {
         json_t *arr = json_array();
         for (uint32_t i = 0; i < page.n; i++)
@@ -238,11 +260,11 @@ int ts_cli_list(ts_cli *cli, int argc, char **argv)
         json_decref(out);
     } else {
         for (uint32_t i = 0; i < page.n; i++)
-            ts__print_record_text(&page.items[i]);
+            ts__print_record_text(cli, &page.items[i]);
         if (page.n == 0)
-            printf("(no records in %s)\n", table);
+            printf(TS__L(cli, "(bảng %s chưa có bản ghi nào)\n", "(no records in %s)\n"), table);
         else if (page.n == limit)
-            printf("(more: --after %s)\n", page.items[page.n - 1].id);
+            printf(TS__L(cli, "(còn nữa: --after %s)\n", "(more: --after %s)\n"), page.items[page.n - 1].id);
     }
     ts_change_page_free(&page);
     ts_cli__close(&x);
@@ -251,35 +273,45 @@ int ts_cli_list(ts_cli *cli, int argc, char **argv)
 
 int ts_cli_dump(ts_cli *cli, int argc, char **argv)
 {
-    (void)argv;
-    if (ts_cli__wants_help(argc, argv) || argc != 1) {
-        fputs("usage: tramsync [-d DIR] dump\n\nThe canonical dump of this replica (one JSON line per record),\n"
-              "byte-identical between replicas that hold the same versions.\n",
-              argc != 1 ? stderr : stdout);
-        return argc != 1 ? TS_EXIT_USAGE : 0;
+    const char *help =
+        TS__L(cli,
+              "cách dùng: tramsync [-d THƯ_MỤC] dump\n\nBản kết xuất chuẩn của bản sao dữ liệu này (mỗi bản ghi "
+              "một dòng JSON),\ngiống hệt từng byte giữa các bản sao giữ cùng các phiên bản.\n",
+              "usage: tramsync [-d DIR] dump\n\nThe canonical dump of this replica (one JSON line per record),\n"
+              "byte-identical between replicas that hold the same versions.\n");
+    if (ts_cli__wants_help(argc, argv)) {
+        fputs(help, stdout);
+        return 0;
     }
+    if (argc != 1)
+        return ts_cli__usage(help, argc, argv);
     ts_cli__ctx x;
     int rc = ts_cli__open(cli, &x, true);
     if (rc != 0)
         return rc;
     ts_error err;
     if (ts_store_dump(x.store, stdout, &err) < 0)
-        rc = ts_cli__fail(cli, err.code, "%s", err.msg);
+        rc = ts_cli__fail_err(cli, err.code, "không kết xuất được dữ liệu", err.msg);
     ts_cli__close(&x);
     return rc;
 }
 
 int ts_cli_tables(ts_cli *cli, int argc, char **argv)
 {
-    (void)argv;
-    if (argc != 1) {
-        fputs("usage: tramsync [--json] tables\n", stderr);
-        return TS_EXIT_USAGE;
+    const char *help = TS__L(cli,
+                             "cách dùng: tramsync [--json] tables\n\nCác bảng và trường của danh mục bảng có sẵn "
+                             "trong chương trình.\n",
+                             "usage: tramsync [--json] tables\n\nThe tables and fields of the built-in registry.\n");
+    if (ts_cli__wants_help(argc, argv)) {
+        fputs(help, stdout);
+        return 0;
     }
+    if (argc != 1)
+        return ts_cli__usage(help, argc, argv);
     ts_registry reg;
     ts_error err;
     if (ts_registry_load_default(&reg, &err) < 0)
-        return ts_cli__fail(cli, err.code, "%s", err.msg);
+        return ts_cli__fail_err(cli, err.code, "không nạp được danh mục bảng", err.msg);
     json_t *arr = json_array();
     for (size_t i = 0; i < reg.ntables; i++) {
         const ts_table_def *t = &reg.tables[i];
@@ -293,10 +325,10 @@ int ts_cli_tables(ts_cli *cli, int argc, char **argv)
                                                  ts_table_kind_name(t->kind), "label_vi", t->label_vi, "label_en",
                                                  t->label_en, "fields", fields));
         } else {
-            printf("%-24s %-8s %s / %s\n", t->name, ts_table_kind_name(t->kind), t->label_vi, t->label_en);
+            printf("%-24s %-8s %s\n", t->name, ts_table_kind_name(t->kind), TS__L(cli, t->label_vi, t->label_en));
             for (size_t k = 0; k < t->nfields; k++)
                 printf("    %-22s %s%s\n", t->fields[k].name, ts_field_type_name(t->fields[k].type),
-                       t->fields[k].required ? " (required)" : "");
+                       t->fields[k].required ? TS__L(cli, " (bắt buộc)", " (required)") : "");
         }
     }
     if (cli->json)
@@ -370,7 +402,14 @@ static int ts__csv_record(FILE *f, ts_buf *storage, size_t *offsets, int max_fie
     return n;
 }
 
-static const char ts__import_help[] =
+static const char ts__import_help_vi[] =
+    "cách dùng: tramsync [-d THƯ_MỤC] [--json] import TỆP.csv --table BẢNG [--id-column TÊN] [--chunk N]\n"
+    "\n"
+    "Nhập một tệp CSV có dòng đầu là tên các trường (một cột chứa mã bản ghi, cột \"id\"\n"
+    "nếu --id-column không nói khác). Mỗi lần ghi N dòng (mặc định 500), mỗi đợt một giao\n"
+    "dịch; dòng bị từ chối được báo và bỏ qua, các dòng khác vẫn được lưu. Ô trống giữ nguyên\n"
+    "trường đó. Mã thoát 4 khi có dòng bị từ chối.\n";
+static const char ts__import_help_en[] =
     "usage: tramsync [-d DIR] [--json] import FILE.csv --table TABLE [--id-column NAME] [--chunk N]\n"
     "\n"
     "Loads a CSV file whose first row names the fields (one column holds the record id,\n"
@@ -380,8 +419,9 @@ static const char ts__import_help[] =
 
 int ts_cli_import(ts_cli *cli, int argc, char **argv)
 {
+    const char *help = TS__L(cli, ts__import_help_vi, ts__import_help_en);
     if (ts_cli__wants_help(argc, argv)) {
-        fputs(ts__import_help, stdout);
+        fputs(help, stdout);
         return 0;
     }
     const char *table = NULL, *id_col = "id";
@@ -397,15 +437,16 @@ int ts_cli_import(ts_cli *cli, int argc, char **argv)
         case 't': table = optarg; break;
         case 'i': id_col = optarg; break;
         case 'c': chunk = strtol(optarg, NULL, 10); break;
-        default: return ts_cli__usage(ts__import_help, argc, argv);
+        default: return ts_cli__usage(help, argc, argv);
         }
     }
     if (table == NULL || optind != argc - 1 || chunk <= 0)
-        return ts_cli__usage(ts__import_help, argc, argv);
+        return ts_cli__usage(help, argc, argv);
     const char *path = argv[optind];
     FILE *f = fopen(path, "r");
     if (f == NULL)
-        return ts_cli__fail(cli, TS_ENOT_FOUND, "cannot read %s: %s", path, strerror(errno));
+        return ts_cli__fail(cli, TS_ENOT_FOUND, TS__L(cli, "không đọc được %s: %s", "cannot read %s: %s"), path,
+                            strerror(errno));
     ts_cli__ctx x;
     int rc = ts_cli__open(cli, &x, false);
     if (rc != 0) {
@@ -422,7 +463,7 @@ int ts_cli_import(ts_cli *cli, int argc, char **argv)
     if (t != NULL) {
         ncols = ts__csv_record(f, &header, hoff, MAXF, &line);
         if (ncols <= 0)
-            rc = ts_cli__fail(cli, TS_EBAD_VALUE, "%s: no header row", path);
+            rc = ts_cli__fail(cli, TS_EBAD_VALUE, TS__L(cli, "%s: thiếu dòng tiêu đề", "%s: no header row"), path);
         for (int i = 0; rc == 0 && i < ncols; i++) {
             const char *name = (const char *)header.data + hoff[i];
             if (strcmp(name, id_col) == 0) {
@@ -432,10 +473,14 @@ int ts_cli_import(ts_cli *cli, int argc, char **argv)
             }
             defs[i] = ts_table_field(t, name);
             if (defs[i] == NULL)
-                rc = ts_cli__fail(cli, TS_EINVALID_RECORD, "%s: column \"%s\" is not a field of %s", path, name, table);
+                rc = ts_cli__fail(cli, TS_EINVALID_RECORD, TS__L(cli, "%s: cột \"%s\" không phải trường của bảng %s",
+                                                                         "%s: column \"%s\" is not a field of %s"),
+                                  path, name, table);
         }
         if (rc == 0 && id_index < 0)
-            rc = ts_cli__fail(cli, TS_EBAD_VALUE, "%s: no \"%s\" column for the record ids", path, id_col);
+            rc = ts_cli__fail(cli, TS_EBAD_VALUE, TS__L(cli, "%s: không có cột \"%s\" chứa mã bản ghi",
+                                                          "%s: no \"%s\" column for the record ids"),
+                              path, id_col);
     }
     ts_actor me = {TS_ACTOR_LOCAL, getenv("USER") ? getenv("USER") : "station", NULL, "import"};
     ts_kv kv[MAXF];
@@ -452,7 +497,7 @@ int ts_cli_import(ts_cli *cli, int argc, char **argv)
             break;
         if (!in_tx) {
             if (ts_store_begin(x.store, &err) < 0) {
-                rc = ts_cli__fail(cli, err.code, "%s", err.msg);
+                rc = ts_cli__fail_err(cli, err.code, "không ghi được vào cơ sở dữ liệu", err.msg);
                 break;
             }
             in_tx = true;
@@ -462,7 +507,7 @@ int ts_cli_import(ts_cli *cli, int argc, char **argv)
         char why[400];
         size_t nkv = 0;
         if (n < 0 || n != ncols) {
-            snprintf(why, sizeof why, "has %d cells, the header %d", n, ncols);
+            snprintf(why, sizeof why, TS__L(cli, "có %d ô, dòng tiêu đề có %d", "has %d cells, the header %d"), n, ncols);
             problem = why;
         }
         for (int i = 0; !problem && i < n; i++) {
@@ -470,7 +515,7 @@ int ts_cli_import(ts_cli *cli, int argc, char **argv)
             if (i == id_index || cell[0] == '\0')
                 continue;
             ts_buf_reset(&vals[nkv]);
-            if (ts_cli_parse_value(defs[i], cell, &vals[nkv], &err) < 0) {
+            if (ts_cli_parse_value(defs[i], cell, cli->en, &vals[nkv], &err) < 0) {
                 snprintf(why, sizeof why, "%s", err.msg);
                 problem = why;
                 break;
@@ -487,23 +532,28 @@ int ts_cli_import(ts_cli *cli, int argc, char **argv)
         }
         if (problem) {
             refused++;
-            fprintf(stderr, "tramsync: %s line %ld (id %s): %s\n", path, at, id[0] ? id : "?", problem);
+            fprintf(stderr,
+                    TS__L(cli, "tramsync: %s dòng %ld (mã %s) bị từ chối: %s\n", "tramsync: %s line %ld (id %s): %s\n"),
+                    path, at, id[0] ? id : "?", problem);
             json_array_append_new(problems, json_pack("{s:I,s:s,s:s}", "line", (json_int_t)at, "id", id, "reason", problem));
         } else {
             stored++;
         }
         if (rows % chunk == 0) {
             if (ts_store_commit(x.store, &err) < 0) {
-                rc = ts_cli__fail(cli, err.code, "%s", err.msg);
+                rc = ts_cli__fail_err(cli, err.code, "không ghi được vào cơ sở dữ liệu", err.msg);
                 break;
             }
             in_tx = false;
-            fprintf(stderr, "import: %ld rows read, %ld stored, %ld refused\n", rows, stored, refused);
+            fprintf(stderr,
+                    TS__L(cli, "import: đã đọc %ld dòng, lưu %ld, từ chối %ld\n",
+                          "import: %ld rows read, %ld stored, %ld refused\n"),
+                    rows, stored, refused);
         }
     }
     if (in_tx) {
         if (rc == 0 && ts_store_commit(x.store, &err) < 0)
-            rc = ts_cli__fail(cli, err.code, "%s", err.msg);
+            rc = ts_cli__fail_err(cli, err.code, "không ghi được vào cơ sở dữ liệu", err.msg);
         else if (rc != 0)
             ts_store_rollback(x.store);
     }
@@ -514,7 +564,9 @@ int ts_cli_import(ts_cli *cli, int argc, char **argv)
             ts_cli__print_json(out);
             json_decref(out);
         } else {
-            printf("imported %ld of %ld rows into %s%s\n", stored, rows, table, refused ? " (see the refused rows above)" : "");
+            printf(TS__L(cli, "đã nhập %ld/%ld dòng vào bảng %s%s\n", "imported %ld of %ld rows into %s%s\n"), stored, rows,
+                   table,
+                   refused ? TS__L(cli, " (xem các dòng bị từ chối ở trên)", " (see the refused rows above)") : "");
         }
         if (refused)
             rc = TS_EXIT_INVALID;

@@ -39,7 +39,13 @@ static int ts__mkdir_p(const char *dir)
     return mkdir(path, 0700) != 0 && errno != EEXIST ? -1 : 0;
 }
 
-static const char ts__init_help[] =
+static const char ts__init_help_vi[] =
+    "cách dùng: tramsync [-d THƯ_MỤC] init --station MÃ_TRẠM --commune TÊN_XÃ [--server MÁY:CỔNG]\n"
+    "                    [--server-name TÊN]\n"
+    "\n"
+    "Tạo cơ sở dữ liệu của trạm, khóa bí mật của trạm (không bao giờ rời máy này) và\n"
+    "yêu cầu cấp chứng thư (station.csr) để gửi trung tâm y tế. Sau đó: tramsync enroll.\n";
+static const char ts__init_help_en[] =
     "usage: tramsync [-d DIR] init --station CODE --commune NAME [--server HOST:PORT] [--server-name NAME]\n"
     "\n"
     "Creates this station's replica database, its private key (never leaves this PC) and a\n"
@@ -47,8 +53,9 @@ static const char ts__init_help[] =
 
 int ts_cli_init(ts_cli *cli, int argc, char **argv)
 {
+    const char *help = TS__L(cli, ts__init_help_vi, ts__init_help_en);
     if (ts_cli__wants_help(argc, argv)) {
-        fputs(ts__init_help, stdout);
+        fputs(help, stdout);
         return 0;
     }
     const char *station = NULL, *commune = NULL, *server = "127.0.0.1:7443", *server_name = NULL;
@@ -65,22 +72,25 @@ int ts_cli_init(ts_cli *cli, int argc, char **argv)
         case 'm': commune = optarg; break;
         case 'a': server = optarg; break;
         case 'n': server_name = optarg; break;
-        default: return ts_cli__usage(ts__init_help, argc, argv);
+        default: return ts_cli__usage(help, argc, argv);
         }
     }
     if (station == NULL || commune == NULL || optind != argc)
-        return ts_cli__usage(ts__init_help, argc, argv);
+        return ts_cli__usage(help, argc, argv);
     const char *bad = ts_ident_problem(station, strlen(station));
     if (bad != NULL)
-        return ts_cli__fail(cli, TS_EBAD_VALUE, "not a valid station code: it %s", bad);
+        return ts_cli__fail(cli, TS_EBAD_VALUE,
+                            TS__L(cli, "mã trạm không hợp lệ (it %s)", "not a valid station code: it %s"), bad);
 
     const char *dir = cli->data_dir;
     if (ts__mkdir_p(dir) != 0)
-        return ts_cli__fail(cli, TS_EIO, "cannot create %s: %s", dir, strerror(errno));
+        return ts_cli__fail(cli, TS_EIO, TS__L(cli, "không tạo được thư mục %s: %s", "cannot create %s: %s"), dir,
+                            strerror(errno));
     char *conf = ts_agent_config_path(dir);
     struct stat st;
     if (stat(conf, &st) == 0) {
-        int rc = ts_cli__fail(cli, TS_EBAD_VALUE, "%s already holds a station (%s)", dir, conf);
+        int rc = ts_cli__fail(cli, TS_EBAD_VALUE,
+                              TS__L(cli, "%s đã có một trạm (%s)", "%s already holds a station (%s)"), dir, conf);
         free(conf);
         return rc;
     }
@@ -98,11 +108,12 @@ int ts_cli_init(ts_cli *cli, int argc, char **argv)
         if (ts_cfg_override(&cfg, ts_agent_config_keys, cli->overrides[i], &err) < 0) {
             free(conf);
             ts_agent_config_free(&cfg);
-            return ts_cli__fail(cli, err.code, "%s", err.msg);
+            return ts_cli__fail_err(cli, err.code, "thiết lập không hợp lệ", err.msg);
         }
     FILE *f = fopen(conf, "w");
     if (f == NULL) {
-        int rc = ts_cli__fail(cli, TS_EIO, "cannot write %s: %s", conf, strerror(errno));
+        int rc = ts_cli__fail(cli, TS_EIO, TS__L(cli, "không ghi được %s: %s", "cannot write %s: %s"), conf,
+                              strerror(errno));
         free(conf);
         ts_agent_config_free(&cfg);
         return rc;
@@ -121,7 +132,7 @@ int ts_cli_init(ts_cli *cli, int argc, char **argv)
         free(conf);
         free(key_path);
         free(csr_path);
-        return ts_cli__fail(cli, rc, "%s", err.msg);
+        return ts_cli__fail_err(cli, rc, "không tạo được khóa hoặc yêu cầu cấp chứng thư", err.msg);
     }
 
     ts_cli__ctx x;
@@ -144,14 +155,26 @@ int ts_cli_init(ts_cli *cli, int argc, char **argv)
             ts_cli__print_json(o);
             json_decref(o);
         } else {
-            printf("Station %s (%s) initialised in %s\n", station, commune, dir);
-            printf("  replica     %s\n  database    %s\n  private key %s (stays on this PC)\n  request     %s\n\n",
-                   ts_store_replica(x.store)->b, db, key_path, csr_path);
-            printf("Next: send %s to the district; they run\n"
-                   "  tramsyncctl ca issue-station %s --csr station.csr --commune \"%s\"\n"
-                   "and give you back station.pem and ca.pem. Then run\n"
-                   "  tramsync -d %s enroll --cert station.pem --ca ca.pem\n",
-                   csr_path, station, commune, dir);
+            if (cli->en) {
+                printf("Station %s (%s) initialised in %s\n", station, commune, dir);
+                printf("  replica     %s\n  database    %s\n  private key %s (stays on this PC)\n  request     %s\n\n",
+                       ts_store_replica(x.store)->b, db, key_path, csr_path);
+                printf("Next: send %s to the district; they run\n"
+                       "  tramsyncctl ca issue-station %s --csr station.csr --commune \"%s\"\n"
+                       "and give you back station.pem and ca.pem. Then run\n"
+                       "  tramsync -d %s enroll --cert station.pem --ca ca.pem\n",
+                       csr_path, station, commune, dir);
+            } else {
+                printf("Đã tạo trạm %s (%s) trong %s\n", station, commune, dir);
+                printf("  bản sao dữ liệu  %s\n  cơ sở dữ liệu    %s\n  khóa bí mật      %s (chỉ nằm trên máy này)\n"
+                       "  yêu cầu cấp      %s\n\n",
+                       ts_store_replica(x.store)->b, db, key_path, csr_path);
+                printf("Tiếp theo: gửi %s cho trung tâm y tế; trung tâm chạy\n"
+                       "  tramsyncctl ca issue-station %s --csr station.csr --commune \"%s\"\n"
+                       "rồi gửi lại station.pem và ca.pem. Sau đó chạy\n"
+                       "  tramsync -d %s enroll --cert station.pem --ca ca.pem\n",
+                       csr_path, station, commune, dir);
+            }
         }
         ts_store_close(x.store);
     }
@@ -160,10 +183,15 @@ int ts_cli_init(ts_cli *cli, int argc, char **argv)
     free(conf);
     free(key_path);
     free(csr_path);
-    return rc < 0 ? ts_cli__fail(cli, rc, "%s", err.msg) : 0;
+    return rc < 0 ? ts_cli__fail_err(cli, rc, "không tạo được cơ sở dữ liệu của trạm", err.msg) : 0;
 }
 
-static const char ts__enroll_help[] =
+static const char ts__enroll_help_vi[] =
+    "cách dùng: tramsync [-d THƯ_MỤC] enroll --cert station.pem --ca ca.pem\n"
+    "\n"
+    "Cài chứng thư trung tâm y tế cấp cho khóa của trạm, sau khi kiểm tra chứng thư\n"
+    "khớp với khóa, với mã trạm và do đúng cơ quan cấp chứng thư (CA) của trung tâm cấp.\n";
+static const char ts__enroll_help_en[] =
     "usage: tramsync [-d DIR] enroll --cert station.pem --ca ca.pem\n"
     "\n"
     "Installs the certificate the district issued for this station's key, after checking\n"
@@ -194,8 +222,9 @@ static int ts__copy(const char *from, const char *to, ts_error *err)
 
 int ts_cli_enroll(ts_cli *cli, int argc, char **argv)
 {
+    const char *help = TS__L(cli, ts__enroll_help_vi, ts__enroll_help_en);
     if (ts_cli__wants_help(argc, argv)) {
-        fputs(ts__enroll_help, stdout);
+        fputs(help, stdout);
         return 0;
     }
     const char *cert_path = NULL, *ca_path = NULL;
@@ -207,46 +236,56 @@ int ts_cli_enroll(ts_cli *cli, int argc, char **argv)
         switch (c) {
         case 'c': cert_path = optarg; break;
         case 'a': ca_path = optarg; break;
-        default: return ts_cli__usage(ts__enroll_help, argc, argv);
+        default: return ts_cli__usage(help, argc, argv);
         }
     }
     if (cert_path == NULL || optind != argc)
-        return ts_cli__usage(ts__enroll_help, argc, argv);
+        return ts_cli__usage(help, argc, argv);
     ts_agent_config cfg;
     ts_error err;
     if (ts_agent_config_load(&cfg, cli->data_dir, cli->config, cli->overrides, cli->noverrides, &err) < 0)
-        return ts_cli__fail(cli, err.code, "%s", err.msg);
+        return ts_cli__fail_err(cli, err.code, "không đọc được cấu hình của trạm", err.msg);
     int rc = 0;
     X509 *cert = ts_pki_read_cert(cert_path, &err), *ca = NULL;
     EVP_PKEY *key = ts_pki_read_key(cfg.key, &err);
     if (cert == NULL || key == NULL) {
-        rc = ts_cli__fail(cli, TS_EBAD_VALUE, "%s", err.msg);
+        rc = ts_cli__fail_err(cli, TS_EBAD_VALUE, "không đọc được chứng thư hoặc khóa", err.msg);
         goto out;
     }
     if (X509_check_private_key(cert, key) != 1) {
-        rc = ts_cli__fail(cli, TS_EBAD_VALUE, "%s was not issued for this station's key (%s)", cert_path, cfg.key);
+        rc = ts_cli__fail(cli, TS_EBAD_VALUE,
+                          TS__L(cli, "%s không được cấp cho khóa của trạm này (%s)",
+                                "%s was not issued for this station's key (%s)"),
+                          cert_path, cfg.key);
         goto out;
     }
     char cn[128] = "", ou[64] = "";
     X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof cn);
     X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_organizationalUnitName, ou, sizeof ou);
     if (strcmp(cn, cfg.code) != 0 || strcmp(ou, "station") != 0) {
-        rc = ts_cli__fail(cli, TS_EBAD_VALUE, "%s is for \"%s\" (%s), not station %s", cert_path, cn, ou, cfg.code);
+        rc = ts_cli__fail(cli, TS_EBAD_VALUE,
+                          TS__L(cli, "%s cấp cho \"%s\" (%s), không phải trạm %s", "%s is for \"%s\" (%s), not station %s"),
+                          cert_path, cn, ou, cfg.code);
         goto out;
     }
     const char *ca_file = ca_path ? ca_path : cfg.ca;
     ca = ts_pki_read_cert(ca_file, &err);
     if (ca == NULL) {
-        rc = ts_cli__fail(cli, TS_ENOT_FOUND, "the district CA is needed: --ca ca.pem (%s)", err.msg);
+        rc = ts_cli__fail(cli, TS_ENOT_FOUND,
+                          TS__L(cli, "cần chứng thư CA của trung tâm: --ca ca.pem (%s)",
+                                "the district CA is needed: --ca ca.pem (%s)"),
+                          err.msg);
         goto out;
     }
     EVP_PKEY *ca_pub = X509_get0_pubkey(ca);
     if (X509_verify(cert, ca_pub) != 1) {
-        rc = ts_cli__fail(cli, TS_EBAD_VALUE, "%s was not issued by the CA in %s", cert_path, ca_file);
+        rc = ts_cli__fail(cli, TS_EBAD_VALUE,
+                          TS__L(cli, "%s không do CA trong %s cấp", "%s was not issued by the CA in %s"), cert_path,
+                          ca_file);
         goto out;
     }
     if ((ca_path && (rc = ts__copy(ca_path, cfg.ca, &err)) < 0) || (rc = ts__copy(cert_path, cfg.cert, &err)) < 0) {
-        rc = ts_cli__fail(cli, rc, "%s", err.msg);
+        rc = ts_cli__fail_err(cli, rc, "không cài được chứng thư", err.msg);
         goto out;
     }
     if (cli->json) {
@@ -254,8 +293,11 @@ int ts_cli_enroll(ts_cli *cli, int argc, char **argv)
         ts_cli__print_json(o);
         json_decref(o);
     } else {
-        printf("Station %s enrolled: %s installed. Start syncing with `tramsync -d %s run`\n"
-               "(or `systemctl enable --now tramsync`).\n",
+        printf(TS__L(cli,
+                     "Trạm %s đã đăng ký: đã cài %s. Bắt đầu đồng bộ bằng `tramsync -d %s run`\n"
+                     "(hoặc `systemctl enable --now tramsync`).\n",
+                     "Station %s enrolled: %s installed. Start syncing with `tramsync -d %s run`\n"
+                     "(or `systemctl enable --now tramsync`).\n"),
                cfg.code, cfg.cert, cfg.data_dir);
     }
 out:
@@ -292,17 +334,22 @@ static void ts__run_signal(uv_signal_t *h, int signum)
 
 int ts_cli_run(ts_cli *cli, int argc, char **argv)
 {
+    const char *help =
+        TS__L(cli,
+              "cách dùng: tramsync [-d THƯ_MỤC] run\n\nChạy agent của trạm ở tiền cảnh: tự đồng bộ và ghi nhật ký\n"
+              "ra đầu ra lỗi chuẩn (stderr). SIGTERM hoặc Ctrl-C dừng agent an toàn.\n",
+              "usage: tramsync [-d DIR] run\n\nRuns the station agent in the foreground: it syncs by itself and\n"
+              "logs to standard error. SIGTERM or Ctrl-C stop it cleanly.\n");
     if (ts_cli__wants_help(argc, argv)) {
-        printf("usage: tramsync [-d DIR] run\n\nRuns the station agent in the foreground: it syncs by itself and\n"
-               "logs to standard error. SIGTERM or Ctrl-C stop it cleanly.\n");
+        fputs(help, stdout);
         return 0;
     }
     if (argc > 1)
-        return ts_cli__usage("usage: tramsync [-d DIR] run\n", argc, argv);
+        return ts_cli__usage(help, argc, argv);
     ts_agent_config cfg;
     ts_error err;
     if (ts_agent_config_load(&cfg, cli->data_dir, cli->config, cli->overrides, cli->noverrides, &err) < 0)
-        return ts_cli__fail(cli, err.code, "%s", err.msg);
+        return ts_cli__fail_err(cli, err.code, "không đọc được cấu hình của trạm", err.msg);
     /* a write to a connection the district has just reset must fail with
      * EPIPE (and the agent reconnect), not kill the agent with SIGPIPE */
     signal(SIGPIPE, SIG_IGN);
@@ -310,7 +357,7 @@ int ts_cli_run(ts_cli *cli, int argc, char **argv)
     ts_agent *a;
     if (ts_agent_start(&a, loop, &cfg, &err) < 0) {
         ts_agent_config_free(&cfg);
-        return ts_cli__fail(cli, err.code, "%s", err.msg);
+        return ts_cli__fail_err(cli, err.code, "không khởi động được agent", err.msg);
     }
     ts_agent_config_free(&cfg);
     uv_signal_t sigs[2];

@@ -37,8 +37,6 @@ static void ts__when(const ts_cli *cli, uint64_t ms, char *out, size_t size)
         ts__format_time(ms, out, size);
 }
 
-#define TS__L(cli, in_vi, in_en) ((cli)->en ? (in_en) : (in_vi))
-
 /* A label in a column of its own width: Vietnamese is UTF-8, so no %-20s. */
 static void ts__row(const char *label, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void ts__row(const char *label, const char *fmt, ...)
@@ -186,9 +184,13 @@ int ts_cli_status(ts_cli *cli, int argc, char **argv)
 
 int ts_cli_conflicts(ts_cli *cli, int argc, char **argv)
 {
-    static const char help[] =
+    const char *help = TS__L(
+        cli,
+        "cách dùng: tramsync [-d THƯ_MỤC] [--json] conflicts [--all]\n\nCác xung đột phát hiện tại trạm: cả hai giá "
+        "trị,\nvà giá trị nào được giữ theo quy tắc hợp nhất. Trung tâm giải quyết chúng trên trang quản trị.\n"
+        "--all: cả các xung đột đã giải quyết.\n",
         "usage: tramsync [-d DIR] [--json] conflicts [--all]\n\nConflicts found at this station: both values, and\n"
-        "which one the merge rules kept. The district resolves them from its console.\n";
+        "which one the merge rules kept. The district resolves them from its console.\n--all includes resolved ones.\n");
     if (ts_cli__wants_help(argc, argv)) {
         fputs(help, stdout);
         return 0;
@@ -204,7 +206,7 @@ int ts_cli_conflicts(ts_cli *cli, int argc, char **argv)
     size_t n;
     ts_error err;
     if (ts_store_conflicts(x.store, !all, NULL, 0, 1000, &rows, &n, &err) < 0) {
-        rc = ts_cli__fail(cli, err.code, "%s", err.msg);
+        rc = ts_cli__fail_err(cli, err.code, "không đọc được danh sách xung đột", err.msg);
         ts_cli__close(&x);
         return rc;
     }
@@ -212,7 +214,7 @@ int ts_cli_conflicts(ts_cli *cli, int argc, char **argv)
     for (size_t i = 0; i < n; i++) {
         ts_conflict_row *r = &rows[i];
         char when[40];
-        ts__format_time(r->detected_at, when, sizeof when);
+        ts_cli__time_ms(r->detected_at, when, sizeof when);
         if (cli->json) {
             json_t *kept = json_loads(r->winner_json, JSON_DECODE_ANY, NULL);
             json_t *lost = json_loads(r->loser_json, JSON_DECODE_ANY, NULL);
@@ -222,15 +224,19 @@ int ts_cli_conflicts(ts_cli *cli, int argc, char **argv)
                                lost ? lost : json_null(), "rule", r->rule, "detected_at_ms",
                                (json_int_t)r->detected_at, "resolved", r->resolved));
         } else {
-            printf("#%" PRId64 " %s/%s field %s (%s)%s\n   kept: %s  (written by %s)\n   lost: %s  (written by %s)\n",
-                   r->id, r->table, r->record, r->field, when, r->resolved ? " — resolved" : "", r->winner_json,
-                   r->winner_replica, r->loser_json, r->loser_replica);
+            printf(TS__L(cli,
+                         "#%" PRId64 " %s/%s trường %s (%s)%s\n   giữ lại:  %s  (do %s ghi)\n   bị thay:  %s  (do %s ghi)\n",
+                         "#%" PRId64 " %s/%s field %s (%s)%s\n   kept: %s  (written by %s)\n   lost: %s  (written by %s)\n"),
+                   r->id, r->table, r->record, r->field, when,
+                   r->resolved ? TS__L(cli, " — đã giải quyết", " — resolved") : "", r->winner_json, r->winner_replica,
+                   r->loser_json, r->loser_replica);
         }
     }
     if (cli->json)
         ts_cli__print_json(arr);
     else if (n == 0)
-        printf("no %sconflicts\n", all ? "" : "unresolved ");
+        puts(all ? TS__L(cli, "không có xung đột nào", "no conflicts")
+                 : TS__L(cli, "không có xung đột chưa giải quyết", "no unresolved conflicts"));
     json_decref(arr);
     ts_conflict_rows_free(rows, n);
     ts_cli__close(&x);

@@ -14,7 +14,23 @@
 #include "common/ts_notice.h"
 #include "common/ts_recjson.h"
 #include "common/ts_registry.h"
+#include "common/ts_text.h"
 #include "common/ts_xmalloc.h"
+
+/* Staff read these messages through `tramsync`: Vietnamese unless en. */
+#define TS__T(en, in_vi, in_en) ((en) ? (in_en) : (in_vi))
+
+/* A lower layer's error (English) after a Vietnamese sentence saying what
+ * failed, for staff who read no English. */
+static int ts__what(bool en, ts_error *err, const char *what_vi)
+{
+    if (!en) {
+        char msg[sizeof err->msg];
+        memcpy(msg, err->msg, sizeof msg);
+        ts_error_set(err, err->code, "%s: %s", what_vi, msg);
+    }
+    return err->code;
+}
 
 static const char *ts__jstr(const json_t *o, const char *key)
 {
@@ -235,7 +251,7 @@ int ts_station_tasks(ts_store *st, json_t **out, ts_error *err)
 }
 
 /* The handling record of a notice or a task here: "<id>:<station>". */
-static int ts__handling(ts_store *st, const char *id, char *table, size_t tsize, char *rid, size_t rsize,
+static int ts__handling(ts_store *st, const char *id, bool en, char *table, size_t tsize, char *rid, size_t rsize,
                         ts_change *c, ts_arena *arena, ts_error *err)
 {
     snprintf(rid, rsize, "%s:%s", id, ts_store_station(st));
@@ -246,16 +262,15 @@ static int ts__handling(ts_store *st, const char *id, char *table, size_t tsize,
             return 0;
         }
     }
-    return ts_error_set(err, TS_ENOT_FOUND, "no notice or task %s addressed to this station", id);
+    return ts_error_set(err, TS_ENOT_FOUND,
+                        TS__T(en, "không có văn bản hay nhiệm vụ %s gửi cho trạm này",
+                              "no notice or task %s addressed to this station"),
+                        id);
 }
 
 /* ---------------------------------------------------------------- attachments */
 
-/* The handling record of a notice or a task here: "<id>:<station>". */
-static int ts__handling(ts_store *st, const char *id, char *table, size_t tsize, char *rid, size_t rsize,
-                        ts_change *c, ts_arena *arena, ts_error *err);
-
-int ts_station_attachment(ts_store *st, const char *notice_id, const char *which, ts_attachment *out,
+int ts_station_attachment(ts_store *st, const char *notice_id, const char *which, bool en, ts_attachment *out,
                           ts_error *err)
 {
     memset(out, 0, sizeof *out);
@@ -264,18 +279,21 @@ int ts_station_attachment(ts_store *st, const char *notice_id, const char *which
     ts_arena_init(&arena, 4096);
     ts_change h;
     char table[32], rid[TS_KEY_MAX + 1];
-    int rc = ts__handling(st, notice_id, table, sizeof table, rid, sizeof rid, &h, &arena, err);
+    int rc = ts__handling(st, notice_id, en, table, sizeof table, rid, sizeof rid, &h, &arena, err);
     if (rc == 0)
         ts_version_free(&h.v);
     ts_arena_free(&arena);
     if (rc < 0)
         return rc;
     if (strcmp(table, "notice_recipients") != 0)
-        return ts_error_set(err, TS_ENOT_FOUND, "%s is a task; tasks have no attachments", notice_id);
+        return ts_error_set(err, TS_ENOT_FOUND,
+                            TS__T(en, "%s là nhiệm vụ; nhiệm vụ không có tệp đính kèm",
+                                  "%s is a task; tasks have no attachments"),
+                            notice_id);
     char **ids;
     size_t n;
-    if ((rc = ts_attachment_ids(st, notice_id, &ids, &n, err)) < 0)
-        return rc;
+    if (ts_attachment_ids(st, notice_id, &ids, &n, err) < 0)
+        return ts__what(en, err, "không đọc được danh sách tệp đính kèm");
     /* by id, by number, then by file name */
     const char *found = NULL;
     char want[TS_KEY_MAX + 2];
@@ -286,8 +304,12 @@ int ts_station_attachment(ts_store *st, const char *notice_id, const char *which
     if (found) {
         rc = ts_attachment_read(st, notice_id, found, TS_ATTACHMENT_BYTES | TS_ATTACHMENT_VERIFY, out, err);
     } else {
-        rc = ts_error_set(err, TS_ENOT_FOUND, "notice %s has no attachment \"%s\" here%s", notice_id, which,
-                          n ? " (see tramsync notice show)" : " (none arrived yet)");
+        rc = ts_error_set(err, TS_ENOT_FOUND,
+                          TS__T(en, "văn bản %s không có tệp đính kèm \"%s\" ở trạm này%s",
+                                "notice %s has no attachment \"%s\" here%s"),
+                          notice_id, which,
+                          n ? TS__T(en, " (xem tramsync notice show)", " (see tramsync notice show)")
+                            : TS__T(en, " (chưa có tệp nào về tới trạm)", " (none arrived yet)"));
         for (size_t i = 0; i < n; i++) {
             ts_attachment f;
             ts_error e2;
@@ -298,14 +320,20 @@ int ts_station_attachment(ts_store *st, const char *notice_id, const char *which
         }
     }
     ts_attachment_ids_free(ids, n);
+    if (rc < 0 && rc != TS_ENOT_FOUND)
+        ts__what(en, err, "không đọc được tệp đính kèm");
     if (rc == 0 && !out->verified) {
         rc = ts_error_set(err, TS_EINVALID_RECORD,
-                          "attachment %s (%s): its %zu bytes do not match their SHA-256 %.16s...; not used", out->id,
-                          out->name, out->len, out->sha256);
+                          TS__T(en, "tệp đính kèm %s (%s): %zu byte không khớp mã SHA-256 %.16s...; không dùng tệp này",
+                                "attachment %s (%s): its %zu bytes do not match their SHA-256 %.16s...; not used"),
+                          out->id, out->name, out->len, out->sha256);
         ts_attachment_free(out);
     }
     return rc;
 }
+
+#define ts__too_long_vi "không ghi được %s: tên quá dài ở đây; hãy ghi một đường dẫn tệp ngắn hơn"
+#define ts__too_long_en "cannot write %s: the name is too long here; give a shorter file path"
 
 static int ts__write_all(int fd, const uint8_t *p, size_t n)
 {
@@ -322,10 +350,10 @@ static int ts__write_all(int fd, const uint8_t *p, size_t n)
 }
 
 int ts_station_attachment_save(ts_store *st, const char *notice_id, const char *which, const char *path, bool force,
-                               char *written, size_t written_size, ts_attachment *info, ts_error *err)
+                               bool en, char *written, size_t written_size, ts_attachment *info, ts_error *err)
 {
     ts_attachment f;
-    int rc = ts_station_attachment(st, notice_id, which, &f, err);
+    int rc = ts_station_attachment(st, notice_id, which, en, &f, err);
     if (rc < 0)
         return rc;
     char target[4096];
@@ -334,15 +362,20 @@ int ts_station_attachment_save(ts_store *st, const char *notice_id, const char *
         /* into a folder under its own name, which must be a plain name */
         if (strchr(f.name, '/') || strchr(f.name, '\\') || strcmp(f.name, ".") == 0 || strcmp(f.name, "..") == 0 ||
             f.name[0] == '\0') {
+            /* cut on a character, never inside one (the name is UTF-8) */
+            int keep = (int)ts_text_prefix(f.name, 60);
+            rc = ts_error_set(err, TS_EBAD_VALUE,
+                              TS__T(en, "tên tệp đính kèm \"%.*s\" không dùng làm tên tệp ở đây được: hãy ghi một "
+                                        "đường dẫn tệp",
+                                    "the attachment's name \"%.*s\" cannot be a file name here: give a file path"),
+                              keep, f.name);
             ts_attachment_free(&f);
-            return ts_error_set(err, TS_EBAD_VALUE, "the attachment's name \"%.60s\" cannot be a file name here: give "
-                                                    "a file path",
-                                f.name);
+            return rc;
         }
         int n = snprintf(target, sizeof target, "%s%s%s", path, path[strlen(path) - 1] == '/' ? "" : "/", f.name);
         if (n < 0 || (size_t)n >= sizeof target) {
             ts_attachment_free(&f);
-            return ts_error_set(err, TS_EBAD_VALUE, "path too long");
+            return ts_error_set(err, TS_EBAD_VALUE, TS__T(en, "đường dẫn quá dài", "path too long"));
         }
     } else {
         snprintf(target, sizeof target, "%s", path);
@@ -375,11 +408,13 @@ int ts_station_attachment_save(ts_store *st, const char *notice_id, const char *
         int e = errno;
         ts_attachment_free(&f);
         if (e == EEXIST && !force)
-            return ts_error_set(err, TS_EIO, "%s already exists (--force overwrites it)", target);
-        if (e == ENAMETOOLONG)
-            return ts_error_set(err, TS_EIO, "cannot write %s: the name is too long here; give a shorter file path",
+            return ts_error_set(err, TS_EIO,
+                                TS__T(en, "%s đã có (--force để ghi đè)", "%s already exists (--force overwrites it)"),
                                 target);
-        return ts_error_set(err, TS_EIO, "cannot write %s: %s", force ? tmp : target, strerror(e));
+        if (e == ENAMETOOLONG)
+            return ts_error_set(err, TS_EIO, TS__T(en, ts__too_long_vi, ts__too_long_en), target);
+        return ts_error_set(err, TS_EIO, TS__T(en, "không ghi được %s: %s", "cannot write %s: %s"), force ? tmp : target,
+                            strerror(e));
     }
     const char *made = force ? tmp : target;
     int wrc = ts__write_all(fd, f.data, f.len);
@@ -400,9 +435,8 @@ int ts_station_attachment_save(ts_store *st, const char *notice_id, const char *
         unlink(made); /* nothing half-written stays */
         ts_attachment_free(&f);
         if (e == ENAMETOOLONG)
-            return ts_error_set(err, TS_EIO, "cannot write %s: the name is too long here; give a shorter file path",
-                                target);
-        return ts_error_set(err, TS_EIO, "cannot write %s: %s", target, strerror(e));
+            return ts_error_set(err, TS_EIO, TS__T(en, ts__too_long_vi, ts__too_long_en), target);
+        return ts_error_set(err, TS_EIO, TS__T(en, "không ghi được %s: %s", "cannot write %s: %s"), target, strerror(e));
     }
     /* the new directory entry survives a power cut too */
     int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -416,13 +450,13 @@ int ts_station_attachment_save(ts_store *st, const char *notice_id, const char *
     return 0;
 }
 
-int ts_station_show(ts_store *st, const char *id, json_t **out, ts_error *err)
+int ts_station_show(ts_store *st, const char *id, bool en, json_t **out, ts_error *err)
 {
     ts_arena arena;
     ts_arena_init(&arena, 8192);
     ts_change h, n;
     char table[32], rid[TS_KEY_MAX + 1];
-    int rc = ts__handling(st, id, table, sizeof table, rid, sizeof rid, &h, &arena, err);
+    int rc = ts__handling(st, id, en, table, sizeof table, rid, sizeof rid, &h, &arena, err);
     if (rc < 0) {
         ts_arena_free(&arena);
         return rc;
@@ -453,13 +487,13 @@ int ts_station_show(ts_store *st, const char *id, json_t **out, ts_error *err)
 }
 
 int ts_station_transition(ts_store *st, const char *id, const char *state, const char *by, const char *note,
-                          const char *report, const char *reason, ts_error *err)
+                          const char *report, const char *reason, bool en, ts_error *err)
 {
     ts_arena arena;
     ts_arena_init(&arena, 8192);
     ts_change h;
     char table[32], rid[TS_KEY_MAX + 1];
-    int rc = ts__handling(st, id, table, sizeof table, rid, sizeof rid, &h, &arena, err);
+    int rc = ts__handling(st, id, en, table, sizeof table, rid, sizeof rid, &h, &arena, err);
     if (rc < 0) {
         ts_arena_free(&arena);
         return rc;
@@ -468,12 +502,17 @@ int ts_station_transition(ts_store *st, const char *id, const char *state, const
     ts_recjson_text(&h.v, "state", current, sizeof current);
     ts_version_free(&h.v);
     ts_arena_free(&arena);
-    if (!ts_state_transition_ok(current, state, reason, why, sizeof why))
-        return ts_error_set(err, TS_EBAD_VALUE, "%s", why);
+    if (!ts_state_transition_ok(current, state, reason, why, sizeof why)) {
+        ts_error_set(err, TS_EBAD_VALUE, "%s", why);
+        return ts__what(en, err, "không chuyển được trạng thái xử lý");
+    }
     if (strcmp(state, "acknowledged") == 0 && (by == NULL || by[0] == '\0'))
-        return ts_error_set(err, TS_EBAD_VALUE, "say who acknowledges (--by NAME)");
+        return ts_error_set(err, TS_EBAD_VALUE,
+                            TS__T(en, "cần ghi tên người xác nhận (--by HỌ_TÊN)", "say who acknowledges (--by NAME)"));
     if (strcmp(state, "done") == 0 && (report == NULL || report[0] == '\0'))
-        return ts_error_set(err, TS_EBAD_VALUE, "a task is done with a short report (--report TEXT)");
+        return ts_error_set(err, TS_EBAD_VALUE,
+                            TS__T(en, "báo hoàn thành cần kèm một báo cáo kết quả ngắn (--report NỘI_DUNG)",
+                                  "a task is done with a short report (--report TEXT)"));
     char now[32];
     ts_time_iso(ts_wall_ms(), now, sizeof now);
     json_t *f = json_pack("{s:s}", "state", state);
@@ -496,7 +535,7 @@ int ts_station_transition(ts_store *st, const char *id, const char *state, const
         json_object_set_new(f, "reopen_reason", json_string(reason));
     rc = ts__put(st, table, rid, f, err);
     json_decref(f);
-    return rc;
+    return rc < 0 ? ts__what(en, err, "không lưu được trạng thái xử lý") : rc;
 }
 
 int ts_station_report(ts_store *st, const json_t *fields, char *id_out, size_t id_size, ts_error *err)

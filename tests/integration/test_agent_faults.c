@@ -430,11 +430,11 @@ static void test_clock_ahead_then_fixed(void **state)
     assert_int_equal(district_count(e, "SELECT count(*) FROM records WHERE id LIKE 'BN-C%'"), 0);
 
     /* without --yes it only says what it would do */
-    assert_int_equal(ts_test_station_cli(s, &out, "clock-fix", NULL), 0);
+    assert_int_equal(ts_test_station_cli(s, &out, "--lang", "en", "clock-fix", NULL), 0);
     assert_non_null(strstr(out, "stamped up to 2 h"));
     free(out);
     assert_true(get_status(s, &st) && st.pending == 2);
-    assert_int_equal(ts_test_station_cli(s, &out, "clock-fix", "--yes", NULL), 0);
+    assert_int_equal(ts_test_station_cli(s, &out, "--lang", "en", "clock-fix", "--yes", NULL), 0);
     assert_non_null(strstr(out, "Done"));
     free(out);
     uint64_t t0 = ts_test_now_ms();

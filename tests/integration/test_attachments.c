@@ -1664,7 +1664,7 @@ static void test_station_refuses_forged_and_corrupt(void **state)
     }
     json_decref(show);
     char *txt = NULL;
-    assert_int_equal(ts_test_station_cli(bn, &txt, "notice", "show", id, NULL), 0);
+    assert_int_equal(ts_test_station_cli(bn, &txt, "--lang", "en", "notice", "show", id, NULL), 0);
     if (txt == NULL || strstr(txt, "CORRUPT") == NULL)
         fail_msg("notice show does not flag the corrupt attachment:\n%s", txt ? txt : "");
     free(txt);

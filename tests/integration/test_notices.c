@@ -1061,7 +1061,7 @@ static void test_escalation_resends_unacknowledged_hoa_toc(void **state)
     raw_notice_ack(&bn, &m);
     ts_msg_free(&m);
     ts_error err;
-    if (ts_station_transition(bn.st, id, "acknowledged", "Nguyễn Văn An", NULL, NULL, NULL, &err) < 0)
+    if (ts_station_transition(bn.st, id, "acknowledged", "Nguyễn Văn An", NULL, NULL, NULL, true, &err) < 0)
         fail_msg("acknowledge: %s", err.msg);
     raw_push(&bn, TS_OUTCOME_APPLIED, NULL);
     json_decref(wait_district_state(e, id, BX, "delivered", 10000));
@@ -1326,7 +1326,7 @@ static void test_duplicate_deliveries_change_state_once(void **state)
     ts_msg_free(&m1);
 
     /* acknowledged; pushed twice again */
-    if (ts_station_transition(bt.st, id, "acknowledged", "Lê Văn Cường", NULL, NULL, NULL, &err) < 0)
+    if (ts_station_transition(bt.st, id, "acknowledged", "Lê Văn Cường", NULL, NULL, NULL, true, &err) < 0)
         fail_msg("acknowledge: %s", err.msg);
     raw_push_bytes(&bt, &push, &upto, &n);
     assert_int_equal(n, 1);
@@ -1413,7 +1413,7 @@ static void test_back_from_done_needs_a_reason(void **state)
     raw_store(&xl, &m);
     ts_msg_free(&m);
     ts_error err;
-    if (ts_station_transition(xl.st, id2, "done", "Hùng", NULL, "Đã gửi", NULL, &err) < 0)
+    if (ts_station_transition(xl.st, id2, "done", "Hùng", NULL, "Đã gửi", NULL, true, &err) < 0)
         fail_msg("done: %s", err.msg);
     raw_push(&xl, TS_OUTCOME_APPLIED, NULL);
     char rid2[128];

@@ -196,53 +196,87 @@ void ts_test_station_kill(ts_test_station *s)
     }
 }
 
-int ts_test_station_cli(ts_test_station *s, char **out, ...)
+static char *read_all(int fd)
+{
+    ts_buf b = TS_BUF_INIT;
+    char chunk[4096];
+    ssize_t r;
+    while ((r = read(fd, chunk, sizeof chunk)) > 0)
+        ts_buf_append(&b, chunk, (size_t)r);
+    close(fd);
+    ts_buf_append(&b, "", 1);
+    return (char *)ts_buf_steal(&b, NULL);
+}
+
+/* errout NULL: the CLI's standard error goes to the station's log. */
+static int run_cli(ts_test_station *s, char **out, char **errout, va_list ap)
 {
     char *argv[128];
     char *owned[4];
     int nowned = 0;
     int n = build_argv(s, argv, 100, owned, &nowned);
-    va_list ap;
-    va_start(ap, out);
     const char *a;
     while ((a = va_arg(ap, const char *)) != NULL && n < 126)
         argv[n++] = (char *)a;
-    va_end(ap);
     argv[n] = NULL;
-    int pipefd[2];
-    if (pipe(pipefd) != 0)
+    int pipefd[2], errfd[2] = {-1, -1};
+    if (pipe(pipefd) != 0 || (errout && pipe(errfd) != 0))
         fail_msg("pipe");
     pid_t pid = fork();
     if (pid == 0) {
         dup2(pipefd[1], 1);
         close(pipefd[0]);
         close(pipefd[1]);
-        int fd = open(s->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        if (fd >= 0) {
-            dup2(fd, 2);
-            close(fd);
+        if (errout) {
+            dup2(errfd[1], 2);
+            close(errfd[0]);
+            close(errfd[1]);
+        } else {
+            int fd = open(s->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+            if (fd >= 0) {
+                dup2(fd, 2);
+                close(fd);
+            }
         }
         apply_env(s);
         execv(argv[0], argv);
         _exit(127);
     }
     close(pipefd[1]);
-    ts_buf b = TS_BUF_INIT;
-    char chunk[4096];
-    ssize_t r;
-    while ((r = read(pipefd[0], chunk, sizeof chunk)) > 0)
-        ts_buf_append(&b, chunk, (size_t)r);
-    close(pipefd[0]);
+    if (errout)
+        close(errfd[1]);
+    /* standard error is small (a message, a usage text): read after stdout */
+    char *o = read_all(pipefd[0]);
+    char *e = errout ? read_all(errfd[0]) : NULL;
     int status;
     waitpid(pid, &status, 0);
-    ts_buf_append(&b, "", 1);
     if (out)
-        *out = (char *)ts_buf_steal(&b, NULL);
+        *out = o;
     else
-        ts_buf_free(&b);
+        free(o);
+    if (errout)
+        *errout = e;
     for (int i = 0; i < nowned; i++)
         free(owned[i]);
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+int ts_test_station_cli(ts_test_station *s, char **out, ...)
+{
+    va_list ap;
+    va_start(ap, out);
+    int rc = run_cli(s, out, NULL, ap);
+    va_end(ap);
+    return rc;
+}
+
+int ts_test_station_cli2(ts_test_station *s, char **out, char **err, ...)
+{
+    va_list ap;
+    va_start(ap, err);
+    int rc = run_cli(s, out, err, ap);
+    va_end(ap);
+    return rc;
 }
 
 void ts_test_station_free(ts_test_station *s)

@@ -34,6 +34,9 @@ void ts_test_station_kill(ts_test_station *s);
 /* Runs `tramsync -d <dir> ARGS...` (NULL-terminated) and returns its exit
  * status; its stdout goes to *out when not NULL (caller frees). */
 int ts_test_station_cli(ts_test_station *s, char **out, ...);
+/* The same, with its standard error in *err (caller frees) instead of the
+ * station's log. */
+int ts_test_station_cli2(ts_test_station *s, char **out, char **err, ...);
 void ts_test_station_free(ts_test_station *s);
 
 #endif

@@ -297,7 +297,7 @@ static void transition_ok(ts_store *sta, const char *id, const char *state, cons
                           const char *report, const char *reason)
 {
     ts_error err;
-    if (ts_station_transition(sta, id, state, by, note, report, reason, &err) < 0)
+    if (ts_station_transition(sta, id, state, by, note, report, reason, true, &err) < 0)
         fail_msg("%s: %s -> %s refused: %s", ts_store_station(sta), id, state, err.msg);
 }
 
@@ -305,7 +305,7 @@ static void transition_refused(ts_store *sta, const char *id, const char *state,
                                const char *report, const char *reason, const char *why_contains)
 {
     ts_error err;
-    if (ts_station_transition(sta, id, state, by, note, report, reason, &err) == 0)
+    if (ts_station_transition(sta, id, state, by, note, report, reason, true, &err) == 0)
         fail_msg("%s: %s -> %s accepted, expected a refusal", ts_store_station(sta), id, state);
     assert_int_equal(err.code, TS_EBAD_VALUE);
     if (why_contains && strstr(err.msg, why_contains) == NULL)
@@ -632,7 +632,7 @@ static void test_station_transition_rules(void **state)
     ts_test_pull(f->srv, xl, XL);
 
     ts_error err;
-    assert_int_equal(ts_station_transition(xl, "TB-nosuch", "acknowledged", "A", NULL, NULL, NULL, &err),
+    assert_int_equal(ts_station_transition(xl, "TB-nosuch", "acknowledged", "A", NULL, NULL, NULL, true, &err),
                      TS_ENOT_FOUND);
     transition_refused(xl, id, "acknowledged", NULL, NULL, NULL, NULL, "--by");
     transition_refused(xl, id, "finished", "A", NULL, NULL, NULL, "not a state");
