@@ -393,6 +393,7 @@ int ts_epi_scan(ts_store *st, uint64_t now_ms, ts_epi_scan_result *out, ts_error
         return rc;
     uint64_t cursor = 0;
     ts_store_meta_get_u64(st, "epi_cursor", &cursor);
+    const uint64_t cursor_before = cursor;
     if ((rc = ts_store_begin(st, err)) < 0)
         goto done;
     sqlite3_stmt *q;
@@ -429,6 +430,10 @@ int ts_epi_scan(ts_store *st, uint64_t now_ms, ts_epi_scan_result *out, ts_error
         more = n == TS__SCAN_PAGE;
     }
     sqlite3_finalize(q);
+    if (rc == 0 && cursor == cursor_before) {
+        ts_store_rollback(st); /* nothing new: nothing written (a full disk stays quiet) */
+        goto done;
+    }
     if (rc == 0 && ts_store_meta_set_u64(st, "epi_cursor", cursor) < 0)
         rc = ts_error_set(err, TS_ESTORAGE, "epidemic scan: cannot save its cursor");
     if (rc == 0)

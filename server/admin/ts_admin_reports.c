@@ -191,27 +191,36 @@ void ts_admin__api_report_open(ts_admin__job *j, ts_store *st)
         ts_admin__fail_err(j, &err);
         return;
     }
+    /* the opening and its audit entry in one transaction, or neither */
     sqlite3 *db = ts_store_db(st);
-    sqlite3_stmt *q;
-    if (sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO report_reads(report, opened_by, opened_at) VALUES(?1, ?2, ?3)", -1,
-                           &q, NULL) != SQLITE_OK) {
-        ts_admin__fail(j, 500, "INTERNAL", "internal error");
-        return;
+    sqlite3_stmt *q = NULL;
+    bool first = false;
+    rc = ts_store_begin(st, &err);
+    if (rc == 0 && sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO report_reads(report, opened_by, opened_at)"
+                                          " VALUES(?1, ?2, ?3)",
+                                      -1, &q, NULL) != SQLITE_OK)
+        rc = TS_ESTORAGE;
+    if (rc == 0) {
+        sqlite3_bind_text(q, 1, j->params[0], -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 2, j->user, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(q, 3, (sqlite3_int64)j->now_ms);
+        if (sqlite3_step(q) != SQLITE_DONE)
+            rc = TS_ESTORAGE;
+        first = rc == 0 && sqlite3_changes(db) == 1;
     }
-    sqlite3_bind_text(q, 1, j->params[0], -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 2, j->user, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(q, 3, (sqlite3_int64)j->now_ms);
-    bool ok = sqlite3_step(q) == SQLITE_DONE;
-    bool first = ok && sqlite3_changes(db) == 1;
     sqlite3_finalize(q);
-    if (!ok) {
-        ts_admin__fail(j, 500, "INTERNAL", "internal error");
+    if (rc == 0 && first && ts_admin__audit(j, st, "open_report", "reports", j->params[0], "ok", NULL) < 0)
+        rc = TS_ESTORAGE;
+    if (rc == 0)
+        rc = ts_store_commit(st, &err);
+    else
+        ts_store_rollback(st);
+    if (rc < 0) {
+        ts_admin__fail_storage(j, "opening the report");
         return;
     }
-    if (first) {
-        ts_admin__audit(j, st, "open_report", "reports", j->params[0], "ok", NULL);
+    if (first)
         ts_admin__set_event(j, "report", json_pack("{s:s,s:b}", "id", j->params[0], "opened", 1));
-    }
     json_t *reads = ts__report_reads(st);
     json_t *opened = json_object_get(reads, j->params[0]);
     ts_admin__ok(j, 200, json_pack("{s:s,s:O,s:b}", "id", j->params[0], "opened", opened ? opened : json_null(), "first",

@@ -243,6 +243,16 @@ static long m_targets_runs(env *e)
     return ts_test_file_count(e->d.log, "event=targets_computed");
 }
 
+static long m_report_opened(env *e)
+{
+    return sql(e, "SELECT count(*) FROM report_reads WHERE report = '" REPORT "'");
+}
+
+static long m_alert_acked(env *e)
+{
+    return sql(e, "SELECT count(*) FROM epi_alerts WHERE ack_at IS NOT NULL");
+}
+
 static long m_user_thu(env *e)
 {
     return sql(e, "SELECT count(*) FROM admin_users WHERE username = 'thu'");
@@ -338,8 +348,16 @@ static void make_world(env *e)
     snprintf(e->conflict, sizeof e->conflict, "%ld", conflict);
     char now[32];
     ts_time_iso(ts_wall_ms(), now, sizeof now);
-    const char *rep[] = {"kind", "outbreak_detection", "subject", "Phát hiện ổ dịch thôn 2", "reported_at", now, NULL};
+    const char *rep[] = {"kind",        "outbreak_detection", "subject", "Phát hiện ổ dịch thôn 2",
+                         "reported_at", now,                  "urgency", "thuong_khan",
+                         NULL};
     push(e, BN ".00000000000000c3", "reports", REPORT, rep);
+    /* the outbreak it declares raises an epidemic alert, soon after */
+    for (uint64_t end = ts_test_now_ms() + 10000; sql(e, "SELECT count(*) FROM epi_alerts") < 1;) {
+        if (ts_test_now_ms() > end)
+            fail_msg("the declared outbreak raised no epidemic alert");
+        ts_test_sleep_ms(50);
+    }
     /* a notice whose attachment holds personal values */
     static const char list[] = MARK " Nguyễn Văn An, thôn 2\n";
     unsigned char b64[128];
@@ -421,9 +439,11 @@ static void test_admin_writes_on_full_disk(void **state)
     free(database);
     make_world(e);
 
-    char conflict_path[96], report_path[96];
+    char conflict_path[96], report_path[96], open_path[96], ack_path[96];
     snprintf(conflict_path, sizeof conflict_path, "/api/conflicts/%s/resolve", e->conflict);
     snprintf(report_path, sizeof report_path, "/api/reports/%s/redistribute", REPORT);
+    snprintf(open_path, sizeof open_path, "/api/reports/%s/open", REPORT);
+    snprintf(ack_path, sizeof ack_path, "/api/epidemic/alerts/%ld/ack", sql(e, "SELECT min(id) FROM epi_alerts"));
     wcase cases[] = {
         {"/api/login", "/api/login", "{\"username\":\"admin\",\"password\":\"" PASSWORD "\"}", NULL, 200, "login",
          m_sessions, 0},
@@ -446,6 +466,8 @@ static void test_admin_writes_on_full_disk(void **state)
          &e->admin_tok, 201, "user", m_user_thu, 0},
         {"/api/users/{name}", "/api/users/minh", "{\"password\":\"" NEWPW "\",\"role\":\"operator\"}", &e->admin_tok,
          200, "user", m_user_minh, 0},
+        {"/api/reports/{id}/open", open_path, "{}", &e->admin_tok, 200, "open_report", m_report_opened, 0},
+        {"/api/epidemic/alerts/{id}/ack", ack_path, "{}", &e->admin_tok, 200, "ack_epidemic_alert", m_alert_acked, 0},
         {"/api/login-blocks/clear", "/api/login-blocks/clear", "{\"address\":\"" GUESSER "\"}", &e->admin_tok, 200,
          "login_unblock", m_guesser_blocked, 0},
     };
