@@ -393,16 +393,20 @@ int ts_cli_report(ts_cli *cli, int argc, char **argv)
         cli,
         "cách dùng: tramsync [-d THƯ_MỤC] [--json] report --kind LOẠI --subject NỘI_DUNG [--body NỘI_DUNG]\n"
         "       [--urgency thuong|khan|thuong_khan|hoa_toc] [--category MÃ] [--disease TÊN_BỆNH]\n"
-        "       [--cases N] [--deaths N] [--onset YYYY-MM-DD] [--location ĐỊA_ĐIỂM] [--by HỌ_TÊN]\n\n"
+        "       [--cases N] [--deaths N] [--onset YYYY-MM-DD] [--location ĐỊA_ĐIỂM] [--by HỌ_TÊN]\n"
+        "       [--outbreak MÃ_Ổ_DỊCH]\n\n"
         "Gửi báo cáo hoặc đề nghị lên trung tâm y tế. LOẠI: case_report (báo cáo ca bệnh),\n"
         "outbreak_detection (phát hiện ổ dịch), outbreak_update, outbreak_end, incident (sự cố),\n"
-        "request_drugs (đề nghị cấp thuốc, vật tư), request_staff, request_supervision, other.\n",
+        "request_drugs (đề nghị cấp thuốc, vật tư), request_staff, request_supervision, other.\n"
+        "--outbreak: ổ dịch trung tâm đã mở mà báo cáo này cập nhật (xem tramsync outbreaks).\n",
         "usage: tramsync [-d DIR] [--json] report --kind KIND --subject TEXT [--body TEXT]\n"
         "       [--urgency thuong|khan|thuong_khan|hoa_toc] [--category CODE] [--disease NAME]\n"
-        "       [--cases N] [--deaths N] [--onset YYYY-MM-DD] [--location TEXT] [--by NAME]\n\n"
+        "       [--cases N] [--deaths N] [--onset YYYY-MM-DD] [--location TEXT] [--by NAME]\n"
+        "       [--outbreak OUTBREAK_ID]\n\n"
         "Sends a report or request up to the district. KIND: case_report, outbreak_detection,\n"
         "outbreak_update, outbreak_end, incident, request_drugs, request_staff,\n"
-        "request_supervision, other.\n");
+        "request_supervision, other. --outbreak: the outbreak the district opened that this\n"
+        "report is about (see tramsync outbreaks).\n");
     if (ts_cli__wants_help(argc, argv)) {
         fputs(help, stdout);
         return 0;
@@ -414,10 +418,11 @@ int ts_cli_report(ts_cli *cli, int argc, char **argv)
         {"category", required_argument, NULL, 'c'}, {"disease", required_argument, NULL, 'd'},
         {"cases", required_argument, NULL, 'n'},    {"deaths", required_argument, NULL, 'D'},
         {"onset", required_argument, NULL, 'o'},    {"location", required_argument, NULL, 'l'},
-        {"by", required_argument, NULL, 'y'},       {NULL, 0, NULL, 0}};
-    static const char *const keys[] = {"kind", "subject", "body", "urgency", "category", "disease",
-                                       "cases", "deaths", "onset_date", "location", "reported_by"};
-    static const char letters[] = "ksbucdnDoly";
+        {"by", required_argument, NULL, 'y'},       {"outbreak", required_argument, NULL, 'O'},
+        {NULL, 0, NULL, 0}};
+    static const char *const keys[] = {"kind",   "subject",    "body",     "urgency",     "category",   "disease",
+                                       "cases",  "deaths",     "onset_date", "location", "reported_by", "outbreak_id"};
+    static const char letters[] = "ksbucdnDolyO";
     int o;
     optind = 1;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {

@@ -9,11 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include <sqlite3.h>
 
 #include "common/ts_log.h"
+#include "common/ts_notice.h"
 #include "common/ts_recjson.h"
 #include "common/ts_xmalloc.h"
 #include "server/ts_notices.h"
@@ -70,19 +70,13 @@ static void ts__iso_week(const char *day, char *out, size_t size)
     snprintf(out, size, "%04d-W%02d", year, (int)week);
 }
 
-/* The end of a local day, in Unix ms (the daemon's time zone). */
-static uint64_t ts__day_end_ms(const char *day)
+int ts_epi_day_add(const char *day, int delta, char *out, size_t size)
 {
-    struct tm tm;
-    memset(&tm, 0, sizeof tm);
-    if (sscanf(day, "%4d-%2d-%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday) != 3)
-        return 0;
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    tm.tm_mday += 1;
-    tm.tm_isdst = -1;
-    time_t t = mktime(&tm);
-    return t < 0 ? 0 : (uint64_t)t * 1000;
+    int64_t z = ts__day_number(day);
+    if (z < 0)
+        return TS_EBAD_VALUE;
+    ts__day_text(z + delta, out, size);
+    return 0;
 }
 
 /* ---------------------------------------------------------------- catalogue */
@@ -606,7 +600,9 @@ int ts_epi_summary(ts_store *st, const char *from, const char *to, json_t **out,
         r[nr - 1].cases++;
         const ts_disease *d = ts_epi_catalog_find(&cat, disease);
         if (d && d->report_within_hours > 0) {
-            uint64_t deadline = ts__day_end_ms(day) + (uint64_t)d->report_within_hours * 3600000u;
+            uint64_t deadline = 0;
+            ts_local_day_end(day, &deadline);
+            deadline += (uint64_t)d->report_within_hours * 3600000u;
             if (seen > deadline) {
                 r[nr - 1].late++;
                 int64_t h = (int64_t)((seen - deadline + 3599999u) / 3600000u);

@@ -20,6 +20,7 @@
 #include <jansson.h>
 
 #include "common/ts_store.h"
+#include "server/ts_notices.h"
 
 typedef struct ts_disease {
     char code[129];
@@ -37,6 +38,9 @@ typedef struct ts_epi_catalog {
     ts_disease *v;
     size_t n;
 } ts_epi_catalog;
+
+/* day (YYYY-MM-DD) plus delta days, into out: 0 or TS_EBAD_VALUE. */
+int ts_epi_day_add(const char *day, int delta, char *out, size_t size);
 
 /* The catalogue as the store holds it now. */
 int ts_epi_catalog_load(ts_store *st, ts_epi_catalog *out, ts_error *err);
@@ -71,5 +75,41 @@ int ts_epi_alert_ack(ts_store *st, int64_t id, const char *by, uint64_t now_ms, 
  * how late: {"from","to","rows":[{station,disease,week,cases}],
  * "reporting":[{station,cases,late,on_time}]}. */
 int ts_epi_summary(ts_store *st, const char *from, const char *to, json_t **out, ts_error *err);
+
+/* ---- outbreaks (server/ts_outbreaks.c): the district's record of an outbreak
+ * (`outbreaks`, shared with the stations it names), its timeline, its end.
+ * Each writes in the caller's transaction. */
+
+/* Opens outbreaks/<new id> from a station's outbreak_detection report: its
+ * disease, the reporting station and `also` (e.g. neighbouring communes),
+ * status detected, started_on (the report's onset date, else its day),
+ * cases_total and deaths from the report, source_report. */
+int ts_outbreak_open(ts_store *st, const ts_actor *who, const char *report_id, const char *const *also, size_t nalso,
+                     char *id_out, size_t id_size, ts_error *err);
+
+/* The outbreak, its cases by day (counts), and its timeline oldest first:
+ * the station's reports about it (detection, updates, end), the notices the
+ * district sent about it (outbreak_id) with how many stations
+ * acknowledged, and its declared end; with the day from which its end may
+ * be declared (the last case plus the disease's end_after_days). */
+int ts_outbreak_show(ts_store *st, const char *id, json_t **out, ts_error *err);
+/* Every outbreak, newest first, with its disease's names. */
+int ts_outbreak_list(ts_store *st, json_t **out, ts_error *err);
+
+typedef enum ts_outbreak_refusal {
+    TS_OUTBREAK_OK = 0,
+    TS_OUTBREAK_ALREADY_ENDED,
+    TS_OUTBREAK_TOO_EARLY, /* fewer days without a case than the disease needs */
+} ts_outbreak_refusal;
+
+/* Declares an outbreak over (status ended, ended_on today, ended_by,
+ * end_reason) and sends a notice saying so to every station named in it or
+ * sent one of its notices. Refused (*refusal set, 0 returned, nothing
+ * written) when it already ended, or before can_end_from unless forced
+ * with a reason. The notice's id goes to notice_out, its recipients to
+ * *recipients (caller frees). */
+int ts_outbreak_end(ts_store *st, const ts_actor *who, const char *id, const char *today, bool force,
+                    const char *reason, ts_outbreak_refusal *refusal, char *can_end_from, size_t can_size,
+                    char *notice_out, size_t notice_size, ts_strlist *recipients, ts_error *err);
 
 #endif

@@ -89,7 +89,7 @@ static const char *ts__jstr(const json_t *o, const char *key)
     return s ? s : "";
 }
 
-static void ts__new_id(const char *prefix, char *out, size_t size)
+void ts_new_record_id(const char *prefix, char *out, size_t size)
 {
     unsigned char rnd[4];
     RAND_bytes(rnd, sizeof rnd);
@@ -688,7 +688,7 @@ int ts_notice_create_with(ts_store *st, const ts_actor *who, const json_t *field
     if (arc < 0)
         return arc;
     char id[64];
-    ts__new_id("TB", id, sizeof id);
+    ts_new_record_id("TB", id, sizeof id);
     json_t *f = json_deep_copy(fields);
     json_object_del(f, "recipients_spec");
     uint64_t now = ts_wall_ms();

@@ -25,6 +25,10 @@ typedef struct ts_strlist {
 
 void ts_strlist_add(ts_strlist *l, const char *s);
 
+/* A new district record id: "<prefix>-YYYYMMDD-xxxxxxxx" (the district's day,
+ * random hex). */
+void ts_new_record_id(const char *prefix, char *out, size_t size);
+
 /* Writes a record's fields given as JSON (by the registry's types) as the
  * district, in the caller's transaction. */
 int ts_record_put_json(ts_store *st, const ts_actor *who, const char *table, const char *id, const json_t *fields,

@@ -7,9 +7,9 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "common/ts_log.h"
+#include "common/ts_notice.h"
 #include "common/ts_registry.h"
 #include "common/ts_xmalloc.h"
 #include "server/admin/ts_admin_int.h"
@@ -180,20 +180,6 @@ static void ts__csv_field(ts_buf *b, const char *text)
     ts_buf_append_str(b, "\",");
 }
 
-/* The local day `offset` days from now_ms, YYYY-MM-DD. */
-static void ts__local_day(uint64_t now_ms, int offset, char *out, size_t size)
-{
-    time_t t = (time_t)(now_ms / 1000);
-    struct tm tm;
-    localtime_r(&t, &tm);
-    tm.tm_mday += offset;
-    tm.tm_hour = 12; /* a day's noon: never shifted into another day */
-    tm.tm_isdst = -1;
-    t = mktime(&tm);
-    localtime_r(&t, &tm);
-    strftime(out, size, "%Y-%m-%d", &tm);
-}
-
 /* GET /api/epidemic?from=YYYY-MM-DD&to=YYYY-MM-DD (default: the last 8
  * weeks); format=csv for a spreadsheet. */
 void ts_admin__api_epi_summary(ts_admin__job *j, ts_store *st)
@@ -209,9 +195,9 @@ void ts_admin__api_epi_summary(ts_admin__job *j, ts_store *st)
         return;
     }
     if (!to[0])
-        ts__local_day(j->now_ms, 0, to, sizeof to);
+        ts_local_day(j->now_ms, to, sizeof to);
     if (!from[0])
-        ts__local_day(j->now_ms, -55, from, sizeof from);
+        ts_epi_day_add(to, -55, from, sizeof from);
     json_t *o;
     ts_error err;
     if (ts_epi_summary(st, from, to, &o, &err) < 0) {
@@ -240,4 +226,135 @@ void ts_admin__api_epi_summary(ts_admin__job *j, ts_store *st)
         return;
     }
     ts_admin__ok(j, 200, o);
+}
+
+/* ---------------------------------------------------------------- outbreaks */
+
+void ts_admin__api_outbreaks(ts_admin__job *j, ts_store *st)
+{
+    json_t *arr;
+    ts_error err;
+    if (ts_outbreak_list(st, &arr, &err) < 0) {
+        ts_admin__fail_err(j, &err);
+        return;
+    }
+    ts_admin__ok(j, 200, json_pack("{s:o}", "outbreaks", arr));
+}
+
+void ts_admin__api_outbreak(ts_admin__job *j, ts_store *st)
+{
+    json_t *o;
+    ts_error err;
+    if (ts_outbreak_show(st, j->params[0], &o, &err) < 0) {
+        ts_admin__fail_err(j, &err);
+        return;
+    }
+    ts_admin__add_station_names(j->adm, st, json_object_get(o, "timeline"));
+    ts_admin__ok(j, 200, o);
+}
+
+/* POST /api/epidemic/outbreaks {"report": id, "stations": [codes]}: the
+ * district opens an outbreak from a station's report, with the
+ * neighbouring stations it concerns too. */
+void ts_admin__api_outbreak_open(ts_admin__job *j, ts_store *st)
+{
+    const char *report = ts_admin__str(j->body, "report");
+    const json_t *also = json_object_get(j->body, "stations");
+    if (!report[0] || (also != NULL && !json_is_array(also))) {
+        ts_admin__fail(j, 400, "BAD_REQUEST", "body must be {\"report\": id, \"stations\": [codes] (optional)}");
+        return;
+    }
+    ts_strlist codes = {NULL, 0};
+    ts_error err;
+    int rc = 0;
+    if (json_array_size(also) > 0) {
+        json_t *spec = json_pack("{s:O}", "stations", also);
+        rc = ts_notice_resolve(st, spec, &codes, &err);
+        json_decref(spec);
+        if (rc < 0) {
+            ts_strlist_free(&codes);
+            ts_admin__fail_err(j, &err);
+            return;
+        }
+    }
+    ts_actor a = ts_admin__actor(j);
+    char id[64];
+    rc = ts_store_begin(st, &err);
+    if (rc == 0)
+        rc = ts_outbreak_open(st, &a, report, (const char *const *)codes.v, codes.n, id, sizeof id, &err);
+    if (rc == 0 && ts_admin__audit(j, st, "open_outbreak", "outbreaks", id, "ok", report) < 0)
+        rc = ts_error_set(&err, TS_ESTORAGE, "the audit entry could not be stored");
+    if (rc == 0)
+        rc = ts_store_commit(st, &err);
+    else
+        ts_store_rollback(st);
+    if (rc < 0) {
+        ts_strlist_free(&codes);
+        ts_admin__fail_err(j, &err);
+        return;
+    }
+    json_t *o;
+    if (ts_outbreak_show(st, id, &o, &err) < 0)
+        o = json_pack("{s:s}", "id", id);
+    size_t i;
+    json_t *s;
+    json_array_foreach(json_object_get(json_object_get(o, "fields"), "stations"), i, s)
+        ts_strlist_add(&j->notify, json_string_value(s));
+    ts_strlist_free(&codes);
+    ts_admin__set_event(j, "epidemic", json_pack("{s:s}", "outbreak", id));
+    ts_admin__ok(j, 201, o);
+}
+
+/* POST /api/epidemic/outbreaks/{id}/end {"force": bool, "reason": text} */
+void ts_admin__api_outbreak_end(ts_admin__job *j, ts_store *st)
+{
+    bool force = json_is_true(json_object_get(j->body, "force"));
+    const char *reason = ts_admin__str(j->body, "reason");
+    if (force && !reason[0]) {
+        ts_admin__fail(j, 422, "BAD_VALUE", "ending an outbreak early needs a reason");
+        return;
+    }
+    char today[16], can_end[16], notice[64];
+    ts_local_day(j->now_ms, today, sizeof today);
+    ts_outbreak_refusal refusal = TS_OUTBREAK_OK;
+    ts_strlist recipients = {NULL, 0};
+    ts_actor a = ts_admin__actor(j);
+    ts_error err;
+    int rc = ts_store_begin(st, &err);
+    if (rc == 0)
+        rc = ts_outbreak_end(st, &a, j->params[0], today, force, reason, &refusal, can_end, sizeof can_end, notice,
+                             sizeof notice, &recipients, &err);
+    if (rc == 0 && refusal == TS_OUTBREAK_OK &&
+        ts_admin__audit(j, st, "end_outbreak", "outbreaks", j->params[0], "ok", force ? "early" : NULL) < 0)
+        rc = ts_error_set(&err, TS_ESTORAGE, "the audit entry could not be stored");
+    if (rc == 0 && refusal == TS_OUTBREAK_OK)
+        rc = ts_store_commit(st, &err);
+    else
+        ts_store_rollback(st);
+    if (rc < 0) {
+        ts_strlist_free(&recipients);
+        ts_admin__fail_err(j, &err);
+        return;
+    }
+    if (refusal == TS_OUTBREAK_ALREADY_ENDED) {
+        ts_strlist_free(&recipients);
+        ts_admin__fail(j, 409, "ALREADY_ENDED", "this outbreak was already declared over");
+        return;
+    }
+    if (refusal == TS_OUTBREAK_TOO_EARLY) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "chưa đủ số ngày không có ca mới: có thể công bố kết thúc từ ngày %s", can_end);
+        ts_strlist_free(&recipients);
+        ts_admin__fail(j, 409, "TOO_EARLY", msg);
+        return;
+    }
+    ts_notice_log_sent(st, notice, recipients.n, &a);
+    ts_admin__queue_notice_frames(j, st, notice, &recipients);
+    json_t *recips = json_array();
+    for (size_t i = 0; i < recipients.n; i++)
+        json_array_append_new(recips, json_string(recipients.v[i]));
+    ts_admin__set_event(j, "notice", json_pack("{s:s,s:s}", "id", notice, "state", "sent"));
+    ts_admin__ok(j, 200, json_pack("{s:s,s:s,s:s,s:o}", "id", j->params[0], "ended_on", today, "notice", notice,
+                                   "recipients", recips));
+    ts_strlist_free(&recipients);
 }

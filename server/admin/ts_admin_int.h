@@ -268,6 +268,10 @@ void ts_admin__epi_start(ts_admin *a);
 void ts_admin__api_epi_alerts(ts_admin__job *j, ts_store *st);
 void ts_admin__api_epi_alert_ack(ts_admin__job *j, ts_store *st);
 void ts_admin__api_epi_summary(ts_admin__job *j, ts_store *st);
+void ts_admin__api_outbreaks(ts_admin__job *j, ts_store *st);
+void ts_admin__api_outbreak(ts_admin__job *j, ts_store *st);
+void ts_admin__api_outbreak_open(ts_admin__job *j, ts_store *st);
+void ts_admin__api_outbreak_end(ts_admin__job *j, ts_store *st);
 
 /* ---------------------------------------------------------------- the other resources */
 

@@ -10,6 +10,11 @@
  *  4. an outbreak the station declares raises an alert; a named operator
  *     acknowledges alerts (audited, once), a viewer may not
  *  5. weekly figures by commune and disease, as JSON and as CSV
+ *  6. an outbreak: opened by the district from a station's report with a
+ *     neighbouring commune, instructions acknowledged by a station, an
+ *     update report, its timeline; its end declared once the disease's days
+ *     without a case have passed (refused before, unless forced with a
+ *     reason) and delivered to every station concerned
  */
 #include <signal.h>
 #include <stdio.h>
@@ -461,6 +466,226 @@ static void test_weekly_figures_csv(void **state)
     e->passed = true;
 }
 
+/* ================================================================ 6. outbreak timeline and end */
+
+/* A station report through the CLI; its id. */
+static void report(env *e, int s, char *id, size_t size, const char *const *args)
+{
+    const char *argv[24] = {"--json", "report"};
+    int n = 2;
+    for (const char *const *a = args; *a; a++)
+        argv[n++] = *a;
+    argv[n] = NULL;
+    char *out = NULL;
+    int rc = ts_test_station_cli(&e->st[s], &out, argv[0], argv[1], n > 2 ? argv[2] : NULL, n > 3 ? argv[3] : NULL,
+                                 n > 4 ? argv[4] : NULL, n > 5 ? argv[5] : NULL, n > 6 ? argv[6] : NULL,
+                                 n > 7 ? argv[7] : NULL, n > 8 ? argv[8] : NULL, n > 9 ? argv[9] : NULL,
+                                 n > 10 ? argv[10] : NULL, n > 11 ? argv[11] : NULL, n > 12 ? argv[12] : NULL,
+                                 n > 13 ? argv[13] : NULL, n > 14 ? argv[14] : NULL, n > 15 ? argv[15] : NULL, NULL);
+    if (rc != 0)
+        fail_msg("tramsync report: exit %d %s", rc, out ? out : "");
+    json_t *o = json_loads(out, 0, NULL);
+    snprintf(id, size, "%s", json_string_value(json_object_get(o, "id")));
+    json_decref(o);
+    free(out);
+}
+
+/* The record as station s holds it, or NULL. */
+static json_t *at_station(env *e, int s, const char *table, const char *id)
+{
+    char *out = NULL;
+    json_t *o = NULL;
+    if (ts_test_station_cli(&e->st[s], &out, "--json", "get", table, id, NULL) == 0)
+        o = json_loads(out, 0, NULL);
+    free(out);
+    return o;
+}
+
+static json_t *wait_at_station(env *e, int s, const char *table, const char *id, int timeout_ms)
+{
+    uint64_t t0 = ts_test_now_ms();
+    while (ts_test_now_ms() - t0 < (uint64_t)timeout_ms) {
+        json_t *o = at_station(e, s, table, id);
+        if (o)
+            return o;
+        ts_test_sleep_ms(100);
+    }
+    return NULL;
+}
+
+static size_t timeline_count(json_t *show, const char *kind)
+{
+    size_t n = 0, i;
+    json_t *t;
+    json_array_foreach(json_object_get(show, "timeline"), i, t)
+        n += strcmp(json_string_value(json_object_get(t, "kind")), kind) == 0;
+    return n;
+}
+
+static void test_outbreak_timeline_and_end(void **state)
+{
+    env *e = *state;
+    start(e);
+    char *op = login(e, "lan");
+    char onset[16], c1[16], c2[16], recent[16], today[16];
+    day(-20, onset, sizeof onset);
+    day(-19, c1, sizeof c1);
+    day(-18, c2, sizeof c2);
+    day(-1, recent, sizeof recent);
+    day(0, today, sizeof today);
+    char rep[128];
+    const char *detect[] = {"--kind",  "outbreak_detection", "--subject", "Ổ dịch tay chân miệng trường mầm non",
+                            "--disease", "Tay chân miệng",    "--cases",   "2",
+                            "--onset", onset,                 "--by",      "Trần Văn Bình",
+                            NULL};
+    report(e, 0, rep, sizeof rep, detect);
+    assert_true(at_district(e, "reports", rep, 20000));
+
+    /* the district opens it, with the neighbouring commune */
+    char *body = ts_xasprintf("{\"report\":\"%s\",\"stations\":[\"" XL "\"]}", rep);
+    json_t *o = call_ok(e, op, "POST", "/api/epidemic/outbreaks", body, 201);
+    free(body);
+    char ob[64];
+    snprintf(ob, sizeof ob, "%s", json_string_value(json_object_get(o, "id")));
+    json_t *f = json_object_get(o, "fields");
+    assert_string_equal(json_string_value(json_object_get(f, "status")), "detected");
+    assert_string_equal(json_string_value(json_object_get(f, "started_on")), onset);
+    assert_string_equal(json_string_value(json_object_get(f, "disease")), "Tay chân miệng");
+    assert_int_equal(json_integer_value(json_object_get(f, "cases_total")), 2);
+    assert_int_equal(json_array_size(json_object_get(f, "stations")), 2);
+    json_decref(o);
+    json_decref(call_ok(e, op, "POST", "/api/epidemic/outbreaks", "{\"report\":\"nosuch\"}", 404));
+    /* both stations hold it */
+    json_t *held = wait_at_station(e, 1, "outbreaks", ob, 20000);
+    if (held == NULL)
+        fail_msg("the neighbouring station never received outbreak %s", ob);
+    json_decref(held);
+
+    /* the district's instructions, acknowledged by Xuân Lãng */
+    body = ts_xasprintf("{\"notice\":{\"subject\":\"Hướng dẫn xử lý ổ dịch tay chân miệng\",\"issuer\":\"TTYT\","
+                        "\"urgency\":\"khan\",\"category\":\"prevention\",\"outbreak_id\":\"%s\"},"
+                        "\"recipients\":{\"stations\":[\"" BN "\",\"" XL "\"]}}",
+                        ob);
+    o = call_ok(e, op, "POST", "/api/notices", body, 201);
+    free(body);
+    char notice[64];
+    snprintf(notice, sizeof notice, "%s", json_string_value(json_object_get(o, "id")));
+    json_decref(o);
+    json_decref(wait_at_station(e, 1, "notices", notice, 20000));
+    char *out = NULL;
+    assert_int_equal(ts_test_station_cli(&e->st[1], &out, "ack", notice, "--by", "Lê Thị Hoa", NULL), 0);
+    free(out);
+
+    /* cases, then the station's update */
+    put_case(e, 0, "BN-O1", "hfmd", c1);
+    put_case(e, 0, "BN-O2", "hfmd", c2);
+    char upd[128];
+    const char *update[] = {"--kind", "outbreak_update", "--subject", "Cập nhật ổ dịch", "--disease", "Tay chân miệng",
+                            "--cases", "2", "--outbreak", ob, NULL};
+    report(e, 0, upd, sizeof upd, update);
+    assert_true(at_district(e, "reports", upd, 20000));
+    assert_true(at_district(e, "disease_cases", "BN-O2", 20000));
+    char path[160];
+    snprintf(path, sizeof path, "/api/epidemic/outbreaks/%s", ob);
+    json_t *show = NULL;
+    uint64_t t0 = ts_test_now_ms();
+    while (ts_test_now_ms() - t0 < 10000) {
+        json_decref(show);
+        show = call_ok(e, NULL, "GET", path, NULL, 200);
+        if (timeline_count(show, "outbreak_update") == 1 && json_array_size(json_object_get(show, "cases_by_day")) == 2)
+            break;
+        ts_test_sleep_ms(100);
+    }
+    char *dump = json_dumps(show, JSON_COMPACT);
+    if (timeline_count(show, "outbreak_detection") != 1 || timeline_count(show, "outbreak_update") != 1 ||
+        timeline_count(show, "notice") != 1)
+        fail_msg("timeline: %s", dump);
+    size_t i;
+    json_t *t;
+    json_array_foreach(json_object_get(show, "timeline"), i, t)
+        if (strcmp(json_string_value(json_object_get(t, "kind")), "notice") == 0) {
+            assert_int_equal(json_integer_value(json_object_get(t, "recipients")), 2);
+            assert_int_equal(json_integer_value(json_object_get(t, "acknowledged")), 1);
+        }
+    assert_string_equal(json_string_value(json_object_get(show, "last_case_on")), c2);
+    char can_end[16];
+    day(-18 + 14, can_end, sizeof can_end); /* hfmd: 14 days without a case */
+    assert_string_equal(json_string_value(json_object_get(show, "can_end_from")), can_end);
+    if (strstr(dump, "Bệnh Nhân"))
+        fail_msg("a patient's name in the timeline: %s", dump);
+    free(dump);
+    json_decref(show);
+    json_t *list = call_ok(e, NULL, "GET", "/api/epidemic/outbreaks", NULL, 200);
+    assert_int_equal(json_array_size(json_object_get(list, "outbreaks")), 1);
+    json_decref(list);
+
+    /* fourteen days without a case have passed: the district declares the end */
+    snprintf(path, sizeof path, "/api/epidemic/outbreaks/%s/end", ob);
+    o = call_ok(e, op, "POST", path, "{}", 200);
+    assert_string_equal(json_string_value(json_object_get(o, "ended_on")), today);
+    assert_int_equal(json_array_size(json_object_get(o, "recipients")), 2);
+    char end_notice[64];
+    snprintf(end_notice, sizeof end_notice, "%s", json_string_value(json_object_get(o, "notice")));
+    json_decref(o);
+    json_decref(call_ok(e, op, "POST", path, "{}", 409));
+    for (int s = 0; s < 2; s++) {
+        json_t *n = wait_at_station(e, s, "notices", end_notice, 20000);
+        if (n == NULL)
+            fail_msg("station %d never received the end of the outbreak", s);
+        json_t *nf = json_object_get(n, "fields");
+        const char *subject = json_string_value(json_object_get(nf ? nf : n, "subject"));
+        if (subject == NULL || strstr(subject, "Công bố kết thúc ổ dịch Tay chân miệng") == NULL)
+            fail_msg("end notice: %s", json_dumps(n, JSON_COMPACT));
+        assert_string_equal(json_string_value(json_object_get(nf ? nf : n, "outbreak_id")), ob);
+        json_decref(n);
+    }
+    snprintf(path, sizeof path, "/api/epidemic/outbreaks/%s", ob);
+    show = call_ok(e, NULL, "GET", path, NULL, 200);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(show, "fields"), "status")), "ended");
+    assert_int_equal(timeline_count(show, "declared_end"), 1);
+    assert_int_equal(timeline_count(show, "notice"), 2);
+    json_decref(show);
+
+    /* a measles outbreak with a case yesterday: too early, unless forced with a reason */
+    put_case(e, 1, "XL-M1", "Sởi", recent);
+    char rep2[128];
+    const char *detect2[] = {"--kind", "outbreak_detection", "--subject", "Ổ dịch sởi", "--disease", "Sởi", NULL};
+    report(e, 1, rep2, sizeof rep2, detect2);
+    assert_true(at_district(e, "reports", rep2, 20000));
+    assert_true(at_district(e, "disease_cases", "XL-M1", 20000));
+    ts_test_sleep_ms(300);
+    body = ts_xasprintf("{\"report\":\"%s\"}", rep2);
+    o = call_ok(e, op, "POST", "/api/epidemic/outbreaks", body, 201);
+    free(body);
+    char ob2[64];
+    snprintf(ob2, sizeof ob2, "%s", json_string_value(json_object_get(o, "id")));
+    json_decref(o);
+    /* its case came before the report's day: set the start back so it counts */
+    snprintf(path, sizeof path, "/api/records/outbreaks/%s", ob2);
+    body = ts_xasprintf("{\"fields\":{\"started_on\":\"%s\"}}", recent);
+    json_decref(call_ok(e, NULL, "POST", path, body, 200));
+    free(body);
+    snprintf(path, sizeof path, "/api/epidemic/outbreaks/%s/end", ob2);
+    ts_th_resp r = call(e, op, "POST", path, "{}");
+    assert_int_equal(r.status, 409);
+    const char *msg = json_string_value(json_object_get(json_object_get(r.json, "error"), "message"));
+    char from[16], from_vn[16];
+    day(-1 + 21, from, sizeof from); /* measles: 21 days */
+    snprintf(from_vn, sizeof from_vn, "%s", from);
+    if (msg == NULL || strstr(msg, from_vn) == NULL)
+        fail_msg("TOO_EARLY does not say from when: %s", r.body);
+    ts_th_resp_free(&r);
+    json_decref(call_ok(e, op, "POST", path, "{\"force\":true}", 422));
+    json_decref(call_ok(e, op, "POST", path, "{\"force\":true,\"reason\":\"Chẩn đoán lại: không phải sởi\"}", 200));
+    json_t *audit = call_ok(e, NULL, "GET", "/api/audit?action=end_outbreak", NULL, 200);
+    assert_int_equal(json_array_size(json_object_get(audit, "entries")) ? json_array_size(json_object_get(audit, "entries"))
+                                                                        : json_array_size(json_object_get(audit, "audit")),
+                     2);
+    json_decref(audit);
+    free(op);
+    e->passed = true;
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -470,6 +695,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reporting_clock, setup, teardown),
         cmocka_unit_test_setup_teardown(test_outbreak_alert_acknowledged, setup, teardown),
         cmocka_unit_test_setup_teardown(test_weekly_figures_csv, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_outbreak_timeline_and_end, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
