@@ -24,7 +24,7 @@
 #include <msgpack.h>
 
 #include "common/ts_hlc.h"
-#include "common/ts_store.h"
+#include "common/ts_store.h" /* ts_value_str */
 #include "common/ts_xmalloc.h"
 #include "proto/ts_msg.h"
 #include "tests/support/ts_test.h"

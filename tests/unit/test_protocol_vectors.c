@@ -7,8 +7,9 @@
  * common/ts_error.h. The worked merge examples (```json merge-example=NAME
  * blocks of "Records, clocks and merging") are run through the store's merge
  * (ts_version_merge) and must give the outcome, record and logged conflicts
- * they say. tests/integration/test_conformance.c checks the district's
- * vectors against a real daemon. */
+ * they say. tests/integration/test_conformance.c and
+ * test_conformance_story.c check the district's vectors against a real
+ * daemon. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
