@@ -155,6 +155,25 @@ static int ts__log_losers(ts__apply_ctx *ax, const ts_change *c, const ts_versio
     return 0;
 }
 
+/* The merge found the two versions contradicting each other. When a dot of
+ * the pushing replica carries the contradiction, that replica reuses its own
+ * numbers (restored from an old copy: rekey); when only other replicas' dots
+ * do, the change carries someone else's write altered, and is refused alone
+ * (INCONSISTENT) without retiring the replica that relayed it. */
+static bool ts__contradicts_own(const ts_version *held, const ts_version *pushed, const ts_rid *me)
+{
+    for (uint32_t i = 0; i < pushed->nfields; i++) {
+        const ts_field *eb = &pushed->fields[i], *ea = ts_version_field(held, eb->name);
+        if (ea == NULL || ts_field_equal(ea, eb))
+            continue;
+        bool same_dot = ea->dot.counter == eb->dot.counter && ts_rid_eq(&ea->dot.rid, &eb->dot.rid);
+        bool both_seen = ts_vv_covers(&pushed->vv, &ea->dot) && ts_vv_covers(&held->vv, &eb->dot);
+        if ((same_dot || both_seen) && (ts_rid_eq(&ea->dot.rid, me) || ts_rid_eq(&eb->dot.rid, me)))
+            return true;
+    }
+    return false;
+}
+
 static int ts__apply_one(ts__apply_ctx *ax, const ts_change *c, ts_apply_result *r, ts_error *err)
 {
     ts_store *st = ax->st;
@@ -246,7 +265,7 @@ static int ts__apply_one(ts__apply_ctx *ax, const ts_change *c, ts_apply_result 
     rc = ts_version_merge(cur.found ? &cur.v : NULL, &c->v, &merged, ax->arena, &how, &ax->conflicts, &verr);
     if (rc < 0) {
         rc = 0;
-        if (from_station) {
+        if (from_station && ts__contradicts_own(&cur.v, &c->v, actor->replica)) {
             ax->restored = true;
             snprintf(ax->restored_why, sizeof ax->restored_why, "%.40s/%.60s: %.90s", c->table, c->id, verr.msg);
         } else {

@@ -14,6 +14,7 @@
 
 #define HEX_FENCE "```hex vector="
 #define JSON_FENCE "```json vector="
+#define EXAMPLE_FENCE "```json merge-example="
 
 static int line_of(const char *text, const char *at)
 {
@@ -75,6 +76,25 @@ static ts_tv *tv_get(ts_tv_doc *doc, const char *name, size_t len)
     return v;
 }
 
+static void add_example(ts_tv_doc *doc, const char *name, const char *eol, const char *close, int line)
+{
+    size_t len = (size_t)(eol - name);
+    if (len == 0 || len >= sizeof doc->ex[0].name)
+        fail_msg("docs/PROTOCOL.md:%d: merge example name \"%.*s\"", line, (int)len, name);
+    for (size_t i = 0; i < doc->nex; i++)
+        if (strlen(doc->ex[i].name) == len && memcmp(doc->ex[i].name, name, len) == 0)
+            fail_msg("docs/PROTOCOL.md:%d: a second merge example %.*s", line, (int)len, name);
+    doc->ex = ts_xreallocarray(doc->ex, doc->nex + 1, sizeof *doc->ex);
+    ts_tv_example *x = &doc->ex[doc->nex++];
+    memset(x, 0, sizeof *x);
+    memcpy(x->name, name, len);
+    x->line = line;
+    json_error_t je;
+    x->json = json_loadb(eol + 1, (size_t)(close - eol), 0, &je);
+    if (x->json == NULL)
+        fail_msg("docs/PROTOCOL.md:%d: merge example %s: %s (its line %d)", line, x->name, je.text, je.line);
+}
+
 void ts_tv_load(ts_tv_doc *doc)
 {
     memset(doc, 0, sizeof *doc);
@@ -89,6 +109,7 @@ void ts_tv_load(ts_tv_doc *doc)
         bool at_line = p == doc->text || p[-1] == '\n';
         bool hex = at_line && strncmp(p, HEX_FENCE, strlen(HEX_FENCE)) == 0;
         bool js = at_line && strncmp(p, JSON_FENCE, strlen(JSON_FENCE)) == 0;
+        bool ex = at_line && strncmp(p, EXAMPLE_FENCE, strlen(EXAMPLE_FENCE)) == 0;
         const char *eol = strchr(p, '\n');
         if (eol == NULL)
             break;
@@ -97,6 +118,8 @@ void ts_tv_load(ts_tv_doc *doc)
             fail_msg("docs/PROTOCOL.md:%d: a code block is not closed", line_of(doc->text, p));
             return;
         }
+        if (ex)
+            add_example(doc, p + strlen(EXAMPLE_FENCE), eol, close, line_of(doc->text, p));
         if (hex || js) {
             const char *name = p + strlen(hex ? HEX_FENCE : JSON_FENCE);
             ts_tv *v = tv_get(doc, name, (size_t)(eol - name));
@@ -131,6 +154,9 @@ void ts_tv_free(ts_tv_doc *doc)
         json_decref(doc->v[i].json);
     }
     free(doc->v);
+    for (size_t i = 0; i < doc->nex; i++)
+        json_decref(doc->ex[i].json);
+    free(doc->ex);
     free(doc->text);
     memset(doc, 0, sizeof *doc);
 }
@@ -225,6 +251,17 @@ static void pack_json(msgpack_packer *pk, const json_t *j)
         break;
     }
     }
+}
+
+void ts_tv_pack_value(const json_t *j, ts_buf *out)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    pack_json(&pk, j);
+    ts_buf_append(out, sb.data, sb.size);
+    msgpack_sbuffer_destroy(&sb);
 }
 
 int ts_tv_encode_json(const json_t *j, ts_buf *frame, char *err, size_t size)

@@ -22,9 +22,19 @@ typedef struct ts_tv {
     int json_line;
 } ts_tv;
 
+/* A ```json merge-example=NAME block: a worked example of "Records, clocks
+ * and merging", checked against the store's merge. */
+typedef struct ts_tv_example {
+    char name[48];
+    json_t *json;
+    int line;
+} ts_tv_example;
+
 typedef struct ts_tv_doc {
     ts_tv *v;
     size_t n;
+    ts_tv_example *ex;
+    size_t nex;
     char *text; /* the whole document */
 } ts_tv_doc;
 
@@ -44,6 +54,8 @@ json_t *ts_tv_body_json(const uint8_t *body, size_t len);
  * the frame the codec writes for that message. 0, or the decode error with
  * its message in err (size bytes). */
 int ts_tv_encode_json(const json_t *j, ts_buf *frame, char *err, size_t size);
+/* A JSON value packed as msgpack (smallest forms), appended to out. */
+void ts_tv_pack_value(const json_t *j, ts_buf *out);
 /* Lowercase hex, 16 pairs a line, as the document writes it (caller frees). */
 char *ts_tv_hex_lines(const uint8_t *bytes, size_t len);
 
