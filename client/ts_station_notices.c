@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -38,7 +39,7 @@ static const char *ts__jstr(const json_t *o, const char *key)
     return s ? s : "";
 }
 
-static int ts__put(ts_store *st, const char *table, const char *id, const json_t *fields, ts_error *err)
+int ts_station_put(ts_store *st, const char *table, const char *id, const json_t *fields, ts_error *err)
 {
     const ts_table_def *t = ts_registry_table(ts_store_registry(st), table);
     if (t == NULL)
@@ -126,7 +127,7 @@ int ts_station_mark_delivered(ts_store *st, size_t *marked, ts_error *err)
         for (size_t i = 0; i < s.n; i++) {
             if (rc == 0) {
                 json_t *f = json_pack("{s:s,s:s}", "state", "delivered", "delivered_at", now);
-                rc = ts__put(st, tables[t], s.ids[i], f, err);
+                rc = ts_station_put(st, tables[t], s.ids[i], f, err);
                 json_decref(f);
                 if (rc == 0)
                     (*marked)++;
@@ -533,23 +534,33 @@ int ts_station_transition(ts_store *st, const char *id, const char *state, const
         json_object_set_new(f, "progress_note", json_string(note));
     if (reason && reason[0])
         json_object_set_new(f, "reopen_reason", json_string(reason));
-    rc = ts__put(st, table, rid, f, err);
+    rc = ts_station_put(st, table, rid, f, err);
     json_decref(f);
     return rc < 0 ? ts__what(en, err, "không lưu được trạng thái xử lý") : rc;
 }
 
-int ts_station_report(ts_store *st, const json_t *fields, char *id_out, size_t id_size, ts_error *err)
+void ts_station_new_id(ts_store *st, const char *kind, char *out, size_t size)
 {
     unsigned char rnd[4];
     RAND_bytes(rnd, sizeof rnd);
+    /* the station's own day: this PC's local time */
+    time_t t = time(NULL);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    char day[16];
+    strftime(day, sizeof day, "%Y%m%d", &tm);
+    snprintf(out, size, "%s-%s-%s-%02x%02x%02x%02x", ts_store_station(st), kind, day, rnd[0], rnd[1], rnd[2], rnd[3]);
+}
+
+int ts_station_report(ts_store *st, const json_t *fields, char *id_out, size_t id_size, ts_error *err)
+{
     char now[32], id[TS_KEY_MAX + 1];
     ts_time_iso(ts_wall_ms(), now, sizeof now);
-    snprintf(id, sizeof id, "%s-BC-%.4s%.2s%.2s-%02x%02x%02x%02x", ts_store_station(st), now, now + 5, now + 8, rnd[0],
-             rnd[1], rnd[2], rnd[3]);
+    ts_station_new_id(st, "BC", id, sizeof id);
     json_t *f = json_deep_copy(fields);
     if (!json_object_get(f, "reported_at"))
         json_object_set_new(f, "reported_at", json_string(now));
-    int rc = ts__put(st, "reports", id, f, err);
+    int rc = ts_station_put(st, "reports", id, f, err);
     json_decref(f);
     if (rc == 0)
         snprintf(id_out, id_size, "%s", id);

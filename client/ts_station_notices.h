@@ -46,6 +46,11 @@ int ts_station_transition(ts_store *st, const char *id, const char *state, const
                           const char *report, const char *reason, bool en, ts_error *err);
 /* Tasks assigned here. */
 int ts_station_tasks(ts_store *st, json_t **out, ts_error *err);
+/* Writes a record of this station from JSON fields (by the registry's types). */
+int ts_station_put(ts_store *st, const char *table, const char *id, const json_t *fields, ts_error *err);
+/* A new record id of this station: "<station>-<kind>-YYYYMMDD-xxxxxxxx"
+ * (this PC's local day). */
+void ts_station_new_id(ts_store *st, const char *kind, char *out, size_t size);
 /* A report to the district (the `reports` table); fields as JSON. */
 int ts_station_report(ts_store *st, const json_t *fields, char *id_out, size_t id_size, ts_error *err);
 

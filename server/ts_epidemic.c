@@ -88,64 +88,6 @@ static int64_t ts__int_field(const ts_version *v, const char *name)
     return n;
 }
 
-int ts_epi_catalog_load(ts_store *st, ts_epi_catalog *out, ts_error *err)
-{
-    memset(out, 0, sizeof *out);
-    sqlite3_stmt *q;
-    if (sqlite3_prepare_v2(ts_store_db(st), "SELECT id FROM records WHERE tbl = 'diseases' AND deleted = 0 ORDER BY id",
-                           -1, &q, NULL) != SQLITE_OK)
-        return ts_error_set(err, TS_ESTORAGE, "disease catalogue: %s", sqlite3_errmsg(ts_store_db(st)));
-    int rc = 0;
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        const char *id = (const char *)sqlite3_column_text(q, 0);
-        ts_arena arena;
-        ts_arena_init(&arena, 2048);
-        ts_change c;
-        if (ts_store_get(st, "diseases", id, &c, &arena, NULL) == 0) {
-            out->v = ts_xreallocarray(out->v, out->n + 1, sizeof *out->v);
-            ts_disease *d = &out->v[out->n++];
-            memset(d, 0, sizeof *d);
-            snprintf(d->code, sizeof d->code, "%s", id);
-            ts_recjson_text(&c.v, "name_vi", d->name_vi, sizeof d->name_vi);
-            ts_recjson_text(&c.v, "name_en", d->name_en, sizeof d->name_en);
-            ts_recjson_text(&c.v, "group", d->group, sizeof d->group);
-            ts_recjson_bool(&c.v, "case_by_case", &d->case_by_case);
-            d->report_within_hours = ts__int_field(&c.v, "report_within_hours");
-            d->cluster_cases = ts__int_field(&c.v, "cluster_cases");
-            d->cluster_days = ts__int_field(&c.v, "cluster_days");
-            d->end_after_days = ts__int_field(&c.v, "end_after_days");
-            ts_version_free(&c.v);
-        }
-        ts_arena_free(&arena);
-    }
-    sqlite3_finalize(q);
-    if (rc != SQLITE_DONE) {
-        ts_epi_catalog_free(out);
-        return ts_error_set(err, TS_ESTORAGE, "disease catalogue: %s", sqlite3_errmsg(ts_store_db(st)));
-    }
-    return 0;
-}
-
-void ts_epi_catalog_free(ts_epi_catalog *c)
-{
-    free(c->v);
-    c->v = NULL;
-    c->n = 0;
-}
-
-const ts_disease *ts_epi_catalog_find(const ts_epi_catalog *c, const char *text)
-{
-    if (text == NULL || text[0] == '\0')
-        return NULL;
-    for (size_t i = 0; i < c->n; i++) {
-        const ts_disease *d = &c->v[i];
-        if (strcasecmp(d->code, text) == 0 || strcasecmp(d->name_vi, text) == 0 ||
-            (d->name_en[0] && strcasecmp(d->name_en, text) == 0))
-            return d;
-    }
-    return NULL;
-}
-
 int ts_epi_seed(ts_store *st, const char *tsv, size_t len, uint64_t *loaded, ts_error *err)
 {
     *loaded = 0;
@@ -204,7 +146,7 @@ int ts_epi_seed(ts_store *st, const char *tsv, size_t len, uint64_t *loaded, ts_
 
 typedef struct ts__scan {
     ts_store *st;
-    ts_epi_catalog cat;
+    ts_disease_catalog cat;
     uint64_t now_ms;
     ts_epi_scan_result *out;
     ts_error *err;
@@ -339,7 +281,7 @@ static int ts__scan_case(ts__scan *s, const char *id, const ts_change *c)
     char disease[201] = "", day[16] = "";
     ts_recjson_text(&c->v, "disease", disease, sizeof disease);
     ts_recjson_text(&c->v, "diagnosis_date", day, sizeof day);
-    const ts_disease *d = ts_epi_catalog_find(&s->cat, disease);
+    const ts_disease *d = ts_disease_find(&s->cat, disease);
     const char *key = d ? d->code : disease;
     bool fresh = false;
     int rc = ts__note_seen(s, "disease_cases", id, c->owner, key, "case", day, &fresh);
@@ -363,7 +305,7 @@ static int ts__scan_report(ts__scan *s, const char *id, const ts_change *c)
     ts_recjson_text(&c->v, "onset_date", onset, sizeof onset);
     char day[16];
     snprintf(day, sizeof day, "%.10s", at);
-    const ts_disease *d = ts_epi_catalog_find(&s->cat, disease);
+    const ts_disease *d = ts_disease_find(&s->cat, disease);
     const char *key = d ? d->code : disease;
     bool fresh = false;
     int rc = ts__note_seen(s, "reports", id, c->owner, key, kind, day, &fresh);
@@ -382,7 +324,7 @@ int ts_epi_scan(ts_store *st, uint64_t now_ms, ts_epi_scan_result *out, ts_error
 {
     memset(out, 0, sizeof *out);
     ts__scan s = {st, {0}, now_ms, out, err};
-    int rc = ts_epi_catalog_load(st, &s.cat, err);
+    int rc = ts_disease_catalog_load(st, &s.cat, err);
     if (rc < 0)
         return rc;
     uint64_t cursor = 0;
@@ -435,7 +377,7 @@ int ts_epi_scan(ts_store *st, uint64_t now_ms, ts_epi_scan_result *out, ts_error
     else
         ts_store_rollback(st);
 done:
-    ts_epi_catalog_free(&s.cat);
+    ts_disease_catalog_free(&s.cat);
     return rc;
 }
 
@@ -454,8 +396,8 @@ int ts_epi_alerts(ts_store *st, bool open_only, uint32_t limit, json_t **out, ts
         return ts_error_set(err, TS_ESTORAGE, "epidemic alerts: %s", sqlite3_errmsg(ts_store_db(st)));
     sqlite3_bind_int(q, 1, open_only ? 1 : 0);
     sqlite3_bind_int64(q, 2, limit);
-    ts_epi_catalog cat;
-    if (ts_epi_catalog_load(st, &cat, err) < 0) {
+    ts_disease_catalog cat;
+    if (ts_disease_catalog_load(st, &cat, err) < 0) {
         sqlite3_finalize(q);
         return TS_ESTORAGE;
     }
@@ -463,7 +405,7 @@ int ts_epi_alerts(ts_store *st, bool open_only, uint32_t limit, json_t **out, ts
     int step;
     while ((step = sqlite3_step(q)) == SQLITE_ROW) {
         const char *disease = (const char *)sqlite3_column_text(q, 2);
-        const ts_disease *d = ts_epi_catalog_find(&cat, disease);
+        const ts_disease *d = ts_disease_find(&cat, disease);
         json_t *o = json_pack("{s:I,s:s,s:s,s:s,s:s,s:I,s:s,s:s,s:I}", "id", (json_int_t)sqlite3_column_int64(q, 0),
                               "kind", (const char *)sqlite3_column_text(q, 1), "disease", disease, "disease_vi",
                               d ? d->name_vi : disease, "disease_en", d && d->name_en[0] ? d->name_en : disease,
@@ -486,7 +428,7 @@ int ts_epi_alerts(ts_store *st, bool open_only, uint32_t limit, json_t **out, ts
         json_array_append_new(arr, o);
     }
     sqlite3_finalize(q);
-    ts_epi_catalog_free(&cat);
+    ts_disease_catalog_free(&cat);
     if (step != SQLITE_DONE) {
         json_decref(arr);
         return ts_error_set(err, TS_ESTORAGE, "epidemic alerts: %s", sqlite3_errmsg(ts_store_db(st)));
@@ -555,8 +497,8 @@ typedef struct ts__reporting {
 int ts_epi_summary(ts_store *st, const char *from, const char *to, json_t **out, ts_error *err)
 {
     *out = NULL;
-    ts_epi_catalog cat;
-    int rc = ts_epi_catalog_load(st, &cat, err);
+    ts_disease_catalog cat;
+    int rc = ts_disease_catalog_load(st, &cat, err);
     if (rc < 0)
         return rc;
     sqlite3_stmt *q;
@@ -564,7 +506,7 @@ int ts_epi_summary(ts_store *st, const char *from, const char *to, json_t **out,
                            "SELECT station, disease, day, first_seen FROM epi_seen WHERE tbl = 'disease_cases'"
                            " AND day BETWEEN ?1 AND ?2 ORDER BY station, disease, day",
                            -1, &q, NULL) != SQLITE_OK) {
-        ts_epi_catalog_free(&cat);
+        ts_disease_catalog_free(&cat);
         return ts_error_set(err, TS_ESTORAGE, "epidemic summary: %s", sqlite3_errmsg(ts_store_db(st)));
     }
     sqlite3_bind_text(q, 1, from, -1, SQLITE_STATIC);
@@ -598,7 +540,7 @@ int ts_epi_summary(ts_store *st, const char *from, const char *to, json_t **out,
             nr++;
         }
         r[nr - 1].cases++;
-        const ts_disease *d = ts_epi_catalog_find(&cat, disease);
+        const ts_disease *d = ts_disease_find(&cat, disease);
         if (d && d->report_within_hours > 0) {
             uint64_t deadline = 0;
             ts_local_day_end(day, &deadline);
@@ -617,12 +559,12 @@ int ts_epi_summary(ts_store *st, const char *from, const char *to, json_t **out,
     if (step != SQLITE_DONE) {
         free(b);
         free(r);
-        ts_epi_catalog_free(&cat);
+        ts_disease_catalog_free(&cat);
         return ts_error_set(err, TS_ESTORAGE, "epidemic summary: %s", sqlite3_errmsg(ts_store_db(st)));
     }
     json_t *rows = json_array(), *rep = json_array();
     for (size_t i = 0; i < nb; i++) {
-        const ts_disease *d = ts_epi_catalog_find(&cat, b[i].disease);
+        const ts_disease *d = ts_disease_find(&cat, b[i].disease);
         json_array_append_new(rows, json_pack("{s:s,s:s,s:s,s:s,s:s,s:I}", "station", b[i].station, "disease",
                                               b[i].disease, "disease_vi", d ? d->name_vi : b[i].disease,
                                               "disease_en", d && d->name_en[0] ? d->name_en : b[i].disease, "week",
@@ -636,6 +578,6 @@ int ts_epi_summary(ts_store *st, const char *from, const char *to, json_t **out,
     *out = json_pack("{s:s,s:s,s:o,s:o}", "from", from, "to", to, "rows", rows, "reporting", rep);
     free(b);
     free(r);
-    ts_epi_catalog_free(&cat);
+    ts_disease_catalog_free(&cat);
     return 0;
 }

@@ -19,35 +19,12 @@
 
 #include <jansson.h>
 
+#include "common/ts_disease.h"
 #include "common/ts_store.h"
 #include "server/ts_notices.h"
 
-typedef struct ts_disease {
-    char code[129];
-    char name_vi[201];
-    char name_en[201];
-    char group[2];
-    bool case_by_case;
-    int64_t report_within_hours; /* 0: no deadline case by case */
-    int64_t cluster_cases;       /* 0: no cluster rule */
-    int64_t cluster_days;
-    int64_t end_after_days;
-} ts_disease;
-
-typedef struct ts_epi_catalog {
-    ts_disease *v;
-    size_t n;
-} ts_epi_catalog;
-
 /* day (YYYY-MM-DD) plus delta days, into out: 0 or TS_EBAD_VALUE. */
 int ts_epi_day_add(const char *day, int delta, char *out, size_t size);
-
-/* The catalogue as the store holds it now. */
-int ts_epi_catalog_load(ts_store *st, ts_epi_catalog *out, ts_error *err);
-void ts_epi_catalog_free(ts_epi_catalog *c);
-/* By code, or by its Vietnamese or English name (case and spacing as
- * written, ignoring ASCII case): what a station typed as the disease. */
-const ts_disease *ts_epi_catalog_find(const ts_epi_catalog *c, const char *text);
 
 /* Loads the default catalogue (TSV: code, name_vi, name_en, icd10, group,
  * case_by_case, report_within_hours, cluster_cases, cluster_days,

@@ -58,10 +58,10 @@ int ts_outbreak_open(ts_store *st, const ts_actor *who, const char *report_id, c
         rc = ts_error_set(err, TS_EBAD_VALUE, "reports/%s is not an outbreak report naming a disease", report_id);
         goto done;
     }
-    ts_epi_catalog cat;
-    if ((rc = ts_epi_catalog_load(st, &cat, err)) < 0)
+    ts_disease_catalog cat;
+    if ((rc = ts_disease_catalog_load(st, &cat, err)) < 0)
         goto done;
-    const ts_disease *d = ts_epi_catalog_find(&cat, ts__s(rep, "disease"));
+    const ts_disease *d = ts_disease_find(&cat, ts__s(rep, "disease"));
     json_t *stations = json_array();
     json_array_append_new(stations, json_string(owner));
     for (size_t i = 0; i < nalso; i++)
@@ -73,7 +73,7 @@ int ts_outbreak_open(ts_store *st, const ts_actor *who, const char *report_id, c
         snprintf(started, sizeof started, "%.10s", ts__s(rep, "reported_at"));
     json_t *f = json_pack("{s:s,s:o,s:s,s:s,s:s}", "disease", d ? d->name_vi : ts__s(rep, "disease"), "stations",
                           stations, "status", "detected", "started_on", started, "source_report", report_id);
-    ts_epi_catalog_free(&cat);
+    ts_disease_catalog_free(&cat);
     json_t *v;
     if ((v = json_object_get(rep, "cases")) && json_is_integer(v))
         json_object_set(f, "cases_total", v);
@@ -179,13 +179,13 @@ int ts_outbreak_show(ts_store *st, const char *id, json_t **out, ts_error *err)
     json_t *ob = ts__get_fields(st, "outbreaks", id, NULL, 0, err);
     if (ob == NULL)
         return err->code ? err->code : TS_ENOT_FOUND;
-    ts_epi_catalog cat;
-    int rc = ts_epi_catalog_load(st, &cat, err);
+    ts_disease_catalog cat;
+    int rc = ts_disease_catalog_load(st, &cat, err);
     if (rc < 0) {
         json_decref(ob);
         return rc;
     }
-    const ts_disease *d = ts_epi_catalog_find(&cat, ts__s(ob, "disease"));
+    const ts_disease *d = ts_disease_find(&cat, ts__s(ob, "disease"));
     const char *code = d ? d->code : ts__s(ob, "disease");
     ts_strlist stations = {NULL, 0}, reached = {NULL, 0};
     ts__stations(ob, &stations);
@@ -301,7 +301,7 @@ int ts_outbreak_show(ts_store *st, const char *id, json_t **out, ts_error *err)
     json_decref(ob);
     ts_strlist_free(&stations);
     ts_strlist_free(&reached);
-    ts_epi_catalog_free(&cat);
+    ts_disease_catalog_free(&cat);
     return 0;
 fail:
     json_decref(timeline);
@@ -309,15 +309,15 @@ fail:
     json_decref(ob);
     ts_strlist_free(&stations);
     ts_strlist_free(&reached);
-    ts_epi_catalog_free(&cat);
+    ts_disease_catalog_free(&cat);
     return rc;
 }
 
 int ts_outbreak_list(ts_store *st, json_t **out, ts_error *err)
 {
     *out = NULL;
-    ts_epi_catalog cat;
-    int rc = ts_epi_catalog_load(st, &cat, err);
+    ts_disease_catalog cat;
+    int rc = ts_disease_catalog_load(st, &cat, err);
     if (rc < 0)
         return rc;
     json_t *arr = json_array();
@@ -330,7 +330,7 @@ int ts_outbreak_list(ts_store *st, json_t **out, ts_error *err)
         for (uint32_t i = 0; i < page.n; i++) {
             json_t *r = ts_recjson_record(&page.items[i], false);
             json_t *f = json_object_get(r, "fields");
-            const ts_disease *d = ts_epi_catalog_find(&cat, ts__s(f, "disease"));
+            const ts_disease *d = ts_disease_find(&cat, ts__s(f, "disease"));
             json_t *o = json_pack("{s:s,s:O,s:s,s:s,s:s}", "id", page.items[i].id, "fields", f, "disease",
                                   d ? d->code : ts__s(f, "disease"), "disease_vi", d ? d->name_vi : ts__s(f, "disease"),
                                   "disease_en", d && d->name_en[0] ? d->name_en : ts__s(f, "disease"));
@@ -342,7 +342,7 @@ int ts_outbreak_list(ts_store *st, json_t **out, ts_error *err)
         snprintf(after, sizeof after, "%s", page.items[page.n - 1].id);
     }
     ts_change_page_free(&page);
-    ts_epi_catalog_free(&cat);
+    ts_disease_catalog_free(&cat);
     if (rc < 0) {
         json_decref(arr);
         return rc;

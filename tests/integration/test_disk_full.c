@@ -68,6 +68,7 @@ typedef struct env {
     char *admin_tok, *lan_tok, *minh_tok;
     char conflict[32];
     char notice[64];
+    char outbreak[64];
     long audit_mark;
     int failures;
     bool passed;
@@ -253,6 +254,23 @@ static long m_alert_acked(env *e)
     return sql(e, "SELECT count(*) FROM epi_alerts WHERE ack_at IS NOT NULL");
 }
 
+static long m_outbreaks(env *e)
+{
+    return sql(e, "SELECT count(*) FROM records WHERE tbl = 'outbreaks'");
+}
+
+/* whether the outbreak is over, and the notices */
+static long m_outbreak_ended(env *e)
+{
+    char path[160];
+    snprintf(path, sizeof path, "/api/epidemic/outbreaks/%s", e->outbreak);
+    ts_th_resp r = call(e, NULL, e->admin_tok, "GET", path, NULL);
+    const char *status = json_string_value(json_object_get(json_object_get(r.json, "fields"), "status"));
+    long v = (status && strcmp(status, "ended") == 0) * 1000000 + m_notices(e);
+    ts_th_resp_free(&r);
+    return v;
+}
+
 static long m_user_thu(env *e)
 {
     return sql(e, "SELECT count(*) FROM admin_users WHERE username = 'thu'");
@@ -350,7 +368,7 @@ static void make_world(env *e)
     ts_time_iso(ts_wall_ms(), now, sizeof now);
     const char *rep[] = {"kind",        "outbreak_detection", "subject", "Phát hiện ổ dịch thôn 2",
                          "reported_at", now,                  "urgency", "thuong_khan",
-                         NULL};
+                         "disease",     "Sốt xuất huyết Dengue", NULL};
     push(e, BN ".00000000000000c3", "reports", REPORT, rep);
     /* the outbreak it declares raises an epidemic alert, soon after */
     for (uint64_t end = ts_test_now_ms() + 10000; sql(e, "SELECT count(*) FROM epi_alerts") < 1;) {
@@ -358,6 +376,11 @@ static void make_world(env *e)
             fail_msg("the declared outbreak raised no epidemic alert");
         ts_test_sleep_ms(50);
     }
+    /* and the district opens it as an outbreak */
+    ts_th_resp ob = call(e, NULL, e->admin_tok, "POST", "/api/epidemic/outbreaks", "{\"report\":\"" REPORT "\"}");
+    assert_int_equal(ob.status, 201);
+    snprintf(e->outbreak, sizeof e->outbreak, "%s", json_string_value(json_object_get(ob.json, "id")));
+    ts_th_resp_free(&ob);
     /* a notice whose attachment holds personal values */
     static const char list[] = MARK " Nguyễn Văn An, thôn 2\n";
     unsigned char b64[128];
@@ -439,7 +462,8 @@ static void test_admin_writes_on_full_disk(void **state)
     free(database);
     make_world(e);
 
-    char conflict_path[96], report_path[96], open_path[96], ack_path[96];
+    char conflict_path[96], report_path[96], open_path[96], ack_path[96], end_path[160];
+    snprintf(end_path, sizeof end_path, "/api/epidemic/outbreaks/%s/end", e->outbreak);
     snprintf(conflict_path, sizeof conflict_path, "/api/conflicts/%s/resolve", e->conflict);
     snprintf(report_path, sizeof report_path, "/api/reports/%s/redistribute", REPORT);
     snprintf(open_path, sizeof open_path, "/api/reports/%s/open", REPORT);
@@ -468,6 +492,10 @@ static void test_admin_writes_on_full_disk(void **state)
          200, "user", m_user_minh, 0},
         {"/api/reports/{id}/open", open_path, "{}", &e->admin_tok, 200, "open_report", m_report_opened, 0},
         {"/api/epidemic/alerts/{id}/ack", ack_path, "{}", &e->admin_tok, 200, "ack_epidemic_alert", m_alert_acked, 0},
+        {"/api/epidemic/outbreaks", "/api/epidemic/outbreaks", "{\"report\":\"" REPORT "\"}", &e->admin_tok, 201,
+         "open_outbreak", m_outbreaks, 0},
+        {"/api/epidemic/outbreaks/{id}/end", end_path, "{\"force\":true,\"reason\":\"Chẩn đoán lại\"}",
+         &e->admin_tok, 200, "end_outbreak", m_outbreak_ended, 0},
         {"/api/login-blocks/clear", "/api/login-blocks/clear", "{\"address\":\"" GUESSER "\"}", &e->admin_tok, 200,
          "login_unblock", m_guesser_blocked, 0},
     };

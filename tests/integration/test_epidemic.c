@@ -15,6 +15,12 @@
  *     update report, its timeline; its end declared once the disease's days
  *     without a case have passed (refused before, unless forced with a
  *     reason) and delivered to every station concerned
+ *  7. at the station: the catalogue arrives by itself; `tramsync case` takes
+ *     the disease's name, code and group from it and says the reporting
+ *     deadline (or that it passed), in Vietnamese and in English; an
+ *     unknown disease is refused; `tramsync outbreaks` lists the outbreaks
+ *     the station is part of with the district's instructions and whether
+ *     they were acknowledged here
  */
 #include <signal.h>
 #include <stdio.h>
@@ -686,6 +692,124 @@ static void test_outbreak_timeline_and_end(void **state)
     e->passed = true;
 }
 
+/* ================================================================ 7. at the station */
+
+static char *cli_out(env *e, int s, int want, const char *a0, const char *a1, const char *a2, const char *a3,
+                     const char *a4, const char *a5, const char *a6, const char *a7, const char *a8, const char *a9)
+{
+    char *out = NULL;
+    int rc = ts_test_station_cli(&e->st[s], &out, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, NULL);
+    if (rc != want)
+        fail_msg("tramsync %s %s: exit %d (wanted %d): %s", a0, a1 ? a1 : "", rc, want, out ? out : "");
+    return out ? out : ts_xstrdup("");
+}
+
+static void test_station_commands(void **state)
+{
+    env *e = *state;
+    start(e);
+    /* the district's catalogue reaches the station with the first pull */
+    uint64_t t0 = ts_test_now_ms();
+    size_t n = 0;
+    while (ts_test_now_ms() - t0 < 20000 && n < 18) {
+        char *out = NULL;
+        if (ts_test_station_cli(&e->st[0], &out, "--json", "diseases", NULL) == 0) {
+            json_t *o = json_loads(out, 0, NULL);
+            n = json_array_size(o);
+            json_decref(o);
+        }
+        free(out);
+        if (n < 18)
+            ts_test_sleep_ms(100);
+    }
+    assert_int_equal(n, 18);
+    char *out = cli_out(e, 0, 0, "--lang", "vi", "diseases", NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+    if (!strstr(out, "Sốt xuất huyết Dengue") || !strstr(out, "trong 24 giờ, từng trường hợp") || !strstr(out, "A97"))
+        fail_msg("diseases:\n%s", out);
+    free(out);
+
+    char today[16], old[16], today_vn[16], tomorrow_vn[16];
+    day(0, today, sizeof today);
+    day(-5, old, sizeof old);
+    char t1[16];
+    day(1, t1, sizeof t1);
+    snprintf(today_vn, sizeof today_vn, "%.2s/%.2s/%.4s", today + 8, today + 5, today);
+    snprintf(tomorrow_vn, sizeof tomorrow_vn, "%.2s/%.2s/%.4s", t1 + 8, t1 + 5, t1);
+    out = cli_out(e, 0, 0, "--lang", "vi", "case", "--disease", "dengue", "--diagnosed", today, "--patient",
+                  "Nguyễn Văn Bệnh Nhân", NULL);
+    char want[200];
+    snprintf(want, sizeof want, "Sốt xuất huyết Dengue (nhóm B), chẩn đoán ngày %s.", today_vn);
+    if (!strstr(out, "Đã ghi ca bệnh binhnguyen-CB-") || !strstr(out, want))
+        fail_msg("case (vi):\n%s", out);
+    snprintf(want, sizeof want, "Hạn báo cáo: trong 24 giờ kể từ ngày chẩn đoán, đến hết ngày %s — báo cáo từng trường hợp.",
+             tomorrow_vn);
+    if (!strstr(out, want))
+        fail_msg("case (vi) does not say the deadline \"%s\":\n%s", want, out);
+    free(out);
+    out = cli_out(e, 0, 0, "--lang", "en", "case", "--disease", "Sởi", "--diagnosed", old, "--classification",
+                  "confirmed", NULL);
+    if (!strstr(out, "Measles (group B)") || !strstr(out, "PAST THE REPORTING DEADLINE"))
+        fail_msg("case (en), late:\n%s", out);
+    free(out);
+    out = cli_out(e, 0, 3, "--lang", "vi", "case", "--disease", "sốt lạ", "--diagnosed", today, NULL, NULL, NULL);
+    free(out);
+    /* what the station wrote carries the catalogue's name, ICD-10 and group,
+     * and raises the district's alert */
+    json_t *cases = NULL;
+    out = cli_out(e, 0, 0, "--json", "list", "disease_cases", NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+    cases = json_loads(out, 0, NULL);
+    free(out);
+    char *dump = json_dumps(cases, JSON_COMPACT);
+    if (!strstr(dump, "\"icd10\":\"A97\"") || !strstr(dump, "\"group\":\"B\"") ||
+        !strstr(dump, "\"disease\":\"Sốt xuất huyết Dengue\""))
+        fail_msg("cases at the station: %s", dump);
+    free(dump);
+    json_decref(cases);
+    assert_true(wait_alerts(e, "case", 2, 20000));
+
+    /* an outbreak concerning Xuân Lãng, and the district's instructions */
+    char rep[128];
+    const char *detect[] = {"--kind", "outbreak_detection", "--subject", "Ổ dịch tay chân miệng", "--disease",
+                            "Tay chân miệng", "--cases", "3", NULL};
+    report(e, 0, rep, sizeof rep, detect);
+    assert_true(at_district(e, "reports", rep, 20000));
+    char *op = login(e, "lan");
+    char *body = ts_xasprintf("{\"report\":\"%s\",\"stations\":[\"" XL "\"]}", rep);
+    json_t *o = call_ok(e, op, "POST", "/api/epidemic/outbreaks", body, 201);
+    free(body);
+    char ob[64];
+    snprintf(ob, sizeof ob, "%s", json_string_value(json_object_get(o, "id")));
+    json_decref(o);
+    body = ts_xasprintf("{\"notice\":{\"subject\":\"Hướng dẫn khử khuẩn trường học\",\"issuer\":\"TTYT\","
+                        "\"urgency\":\"khan\",\"category\":\"prevention\",\"outbreak_id\":\"%s\"},"
+                        "\"recipients\":{\"stations\":[\"" XL "\"]}}",
+                        ob);
+    o = call_ok(e, op, "POST", "/api/notices", body, 201);
+    free(body);
+    char notice[64];
+    snprintf(notice, sizeof notice, "%s", json_string_value(json_object_get(o, "id")));
+    json_decref(o);
+    json_decref(wait_at_station(e, 1, "notices", notice, 20000));
+    json_decref(wait_at_station(e, 1, "outbreaks", ob, 20000));
+    out = cli_out(e, 1, 0, "--lang", "vi", "outbreaks", NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+    if (!strstr(out, ob) || !strstr(out, "Tay chân miệng — mới phát hiện") || !strstr(out, "3 ca") ||
+        !strstr(out, "Hướng dẫn khử khuẩn trường học") || !strstr(out, "CHƯA XÁC NHẬN"))
+        fail_msg("outbreaks (vi):\n%s", out);
+    free(out);
+    out = cli_out(e, 1, 0, "ack", notice, "--by", "Lê Thị Hoa", NULL, NULL, NULL, NULL, NULL, NULL);
+    free(out);
+    out = cli_out(e, 1, 0, "--lang", "en", "outbreaks", NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+    if (!strstr(out, "Tay chân miệng — detected") || !strstr(out, "acknowledged: Lê Thị Hoa"))
+        fail_msg("outbreaks (en) after the acknowledgement:\n%s", out);
+    free(out);
+    out = cli_out(e, 0, 0, "--lang", "vi", "outbreaks", NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+    if (!strstr(out, ob) || strstr(out, "Hướng dẫn khử khuẩn"))
+        fail_msg("outbreaks at Bình Nguyên (the notice went to Xuân Lãng only):\n%s", out);
+    free(out);
+    free(op);
+    e->passed = true;
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -696,6 +820,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_outbreak_alert_acknowledged, setup, teardown),
         cmocka_unit_test_setup_teardown(test_weekly_figures_csv, setup, teardown),
         cmocka_unit_test_setup_teardown(test_outbreak_timeline_and_end, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_station_commands, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
