@@ -145,9 +145,24 @@ static void ts__job_done(ts_dbjob *base)
     ts_server *srv = s->srv;
     s->busy = false;
     s->job = NULL;
+    bool open = s->state != TS_SESS_CLOSING && s->conn.open && !s->conn.closing;
+    if ((j->kind == JOB_PULL || j->kind == JOB_LIVE) && !j->read_again && open &&
+        (base->commit_rc < 0 || j->rc < 0) && !atomic_load(&j->cancelled)) {
+        /* a full disk (or another failure to write): the page is served
+         * anyway, read again alone from what is committed, and the cursor
+         * is not recorded (docs/PROTOCOL.md, "Pulling") */
+        ts_log_warn("pull_read_again", "station=%s since=%" PRIu64 " reason=%s", s->station, j->since,
+                    base->commit_rc < 0 ? "the group commit failed" : j->err.msg);
+        j->read_again = true;
+        j->rc = 0;
+        ts_buf_reset(&j->out);
+        s->busy = true;
+        s->job = j; /* keeps the session's reference */
+        ts_dbq_submit(&srv->dbq, &j->base, ts__work_read_again, ts__job_done, j);
+        return;
+    }
     if (base->commit_rc < 0 && j->rc >= 0)
         ts__job_not_committed(j);
-    bool open = s->state != TS_SESS_CLOSING && s->conn.open && !s->conn.closing;
     ts__processing++; /* what the job wrote must not start the next request early (ts__on_drain) */
 
     if (j->rc == TS_EMISSING_KEY && j->kind == JOB_HELLO) {
@@ -174,8 +189,9 @@ static void ts__job_done(ts_dbjob *base)
             ts_conn_close(&s->conn, TS_EREKEY_REQUIRED, true);
             break;
         }
-        /* again now: another session of this station may have become READY
-         * while this HELLO was in the store (two HELLOs at once) */
+        /* accepted: the station's other READY session, if any, is a dead
+         * link (also one that became READY while this HELLO was in the
+         * store: two HELLOs at once) */
         ts__replace_others(s);
         s->state = TS_SESS_READY;
         s->hello_done = true;
@@ -325,7 +341,9 @@ static void ts__on_hello(ts_session *s, ts_msg *msg)
         ts__send_error(s, TS_EBAD_VALUE, true, 0, "invalid replica id");
         return;
     }
-    ts__replace_others(s);
+    /* the older session is replaced only once this HELLO is accepted (when
+     * its job is done): a HELLO refused, or answered with a rekey, replaces
+     * nothing */
     s->live_wanted = h->live;
     ts__job *j = ts__job_new(s, JOB_HELLO);
     j->req = *msg;

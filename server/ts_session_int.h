@@ -24,7 +24,9 @@ typedef struct ts__job {
     bool rekey;
     bool cursor_reset;
     bool more;
+    uint64_t since; /* where the page starts (PULL.since, or the live cursor) */
     uint64_t next;
+    bool read_again; /* a page read again alone, writing nothing (ts__work_read_again) */
     uint64_t nchanges;
     uint64_t nrejected;
     uint64_t nconflicts;
@@ -52,6 +54,9 @@ void ts__work_hello(ts_dbjob *base, ts_store *st);
 void ts__work_push(ts_dbjob *base, ts_store *st);
 void ts__work_pull(ts_dbjob *base, ts_store *st);
 void ts__work_live(ts_dbjob *base, ts_store *st);
+/* A PULL or live page whose group failed (its commit, or the PULL's cursor),
+ * read again alone from what is committed, writing nothing. */
+void ts__work_read_again(ts_dbjob *base, ts_store *st);
 /* The group commit that held j failed: its answer becomes a storage failure. */
 void ts__job_not_committed(ts__job *j);
 /* A session that reached READY ended: the station's last_seen/last_sync. */

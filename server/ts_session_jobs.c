@@ -213,6 +213,7 @@ void ts__work_pull(ts_dbjob *base, ts_store *st)
 {
     ts__job *j = base->data;
     const ts_msg_pull *p = &j->req.u.pull;
+    j->since = p->since;
     /* asking from `since` means everything up to it is stored at the station */
     j->rc = ts_store_station_cursor(st, j->station, p->since, &j->err);
     if (j->rc == 0)
@@ -224,7 +225,20 @@ void ts__work_pull(ts_dbjob *base, ts_store *st)
 void ts__work_live(ts_dbjob *base, ts_store *st)
 {
     ts__job *j = base->data;
-    j->rc = ts__encode_changes(j, st, j->next, true, &j->err);
+    j->since = j->next;
+    j->rc = ts__encode_changes(j, st, j->since, true, &j->err);
+}
+
+/* The station's cursor is only the district's note of how far the station
+ * has stored (tombstones wait for it); a page read from what is committed
+ * is right without it. A page read in a group whose commit failed is not:
+ * it may hold versions the group wrote and that are gone. */
+void ts__work_read_again(ts_dbjob *base, ts_store *st)
+{
+    ts__job *j = base->data;
+    if (ts__job_cancelled(j))
+        return;
+    j->rc = ts__encode_changes(j, st, j->since, j->kind == JOB_LIVE, &j->err);
 }
 
 /* The group commit that held this job failed: whatever it did is undone, so
