@@ -303,6 +303,9 @@ export const STRINGS = {
     tg_target: 'Mục tiêu',
     tg_cell_hint: 'Bấm vào ô để xem diễn biến',
     tg_no_history: 'Chưa có số liệu theo thời gian.',
+    tg_direction: 'Định hướng',
+    tg_source: 'Nguồn',
+    tg_value: 'Giá trị',
 
     // health
     hl_stations: 'Trạm',
@@ -635,6 +638,9 @@ export const STRINGS = {
     tg_target: 'Target',
     tg_cell_hint: 'Click a cell to see it over time',
     tg_no_history: 'No figures over time yet.',
+    tg_direction: 'Direction',
+    tg_source: 'Source',
+    tg_value: 'Value',
 
     hl_stations: 'Stations',
     hl_connections: 'Open connections',
