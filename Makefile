@@ -37,7 +37,8 @@ deps:
 
 # ---------------------------------------------------------------- sources
 SRC_LIB     := $(wildcard common/*.c proto/*.c)
-GEN_SRC     := build/gen/schema_tables.c build/gen/plan_tasks.c build/gen/diseases.c
+GEN_SRC     := build/gen/schema_tables.c build/gen/plan_tasks.c build/gen/diseases.c \
+               build/gen/who_weianthro.c build/gen/who_lenanthro.c
 SRC_SERVER  := $(filter-out server/main.c,$(wildcard server/*.c server/admin/*.c))
 SRC_CTL     := $(filter-out server/ctl/main.c,$(wildcard server/ctl/*.c))
 SRC_CLIENT  := $(filter-out client/main.c,$(wildcard client/*.c))
@@ -99,7 +100,7 @@ BINS := tramsyncd tramsync tramsyncctl
 
 # Data built into the binaries: the default table registry (schemas as data,
 # docs/TABLES.md), the provincial plan's tasks and the default disease
-# catalogue. $(call embed,SYMBOL)
+# catalogue, the WHO growth standards. $(call embed,SYMBOL)
 define embed
 	@mkdir -p $(@D)
 	@{ echo '/* generated from $< by the Makefile; do not edit */'; \
@@ -117,6 +118,11 @@ build/gen/plan_tasks.c: server/data/plan-tasks.tsv
 	$(call embed,ts_plan_tasks_tsv)
 build/gen/diseases.c: server/data/diseases.tsv
 	$(call embed,ts_diseases_tsv)
+# the WHO Child Growth Standards (server/data/who/README.md)
+build/gen/who_weianthro.c: server/data/who/weianthro.txt
+	$(call embed,ts_who_weianthro)
+build/gen/who_lenanthro.c: server/data/who/lenanthro.txt
+	$(call embed,ts_who_lenanthro)
 
 # ---------------------------------------------------------------- build
 .PHONY: all

@@ -107,6 +107,12 @@ static const char ts__schema_v7_server[] =
     " first_day TEXT NOT NULL, last_day TEXT NOT NULL, created_at INTEGER NOT NULL,"
     " ack_by TEXT, ack_at INTEGER, UNIQUE(kind, rec_tbl, rec_id));";
 
+/* v8: the targets keep, with each figure, its value when it is not a share
+ * (total fertility) and where its denominator comes from (the commune's
+ * population of a year and its source). */
+static const char ts__schema_v8[] = "ALTER TABLE target_snapshots ADD COLUMN value REAL;"
+                                    "ALTER TABLE target_snapshots ADD COLUMN source TEXT;";
+
 typedef struct ts__migration {
     const char *common;
     const char *server;
@@ -121,6 +127,7 @@ static const ts__migration ts__migrations[TS_STORE_SCHEMA_VERSION] = {
     {"", ts__schema_v5_server, ""},
     {ts__schema_v6, "", ""},
     {"", ts__schema_v7_server, ""},
+    {ts__schema_v8, "", ""},
 };
 
 int ts__sql_error(ts_store *st, ts_error *err, const char *what)

@@ -16,6 +16,7 @@
 #include "common/ts_vv.h"
 #include "common/ts_xmalloc.h"
 #include "proto/ts_msg.h"
+#include "server/ts_plan.h"
 
 void ts_strlist_add(ts_strlist *l, const char *s)
 {
@@ -1127,31 +1128,6 @@ int ts_report_redistribute(ts_store *st, const ts_actor *who, const char *report
 
 /* ---------------------------------------------------------------- plan tasks */
 
-/* "Quý III năm 2024" -> 2024-09-30, "... ngày 01 tháng 7 năm 2025" -> 2025-07-01;
- * recurring tasks ("Nhiệm vụ thường xuyên", "Từ năm ...") have none. */
-static bool ts__plan_deadline(const char *text, char *out, size_t size, bool *recurring)
-{
-    *recurring = strstr(text, "thường xuyên") != NULL || strstr(text, "Từ năm") != NULL;
-    const char *q = strstr(text, "Quý ");
-    const char *y = strstr(text, "năm ");
-    int year = y ? atoi(y + strlen("năm ")) : 0;
-    if (q && year > 2000 && !*recurring) {
-        static const char *const quarters[] = {"IV", "III", "II", "I"};
-        static const char *const ends[] = {"12-31", "09-30", "06-30", "03-31"};
-        for (int i = 0; i < 4; i++)
-            if (strncmp(q + strlen("Quý "), quarters[i], strlen(quarters[i])) == 0) {
-                snprintf(out, size, "%04d-%s", year, ends[i]);
-                return true;
-            }
-    }
-    const char *d = strstr(text, "ngày "), *m = strstr(text, "tháng ");
-    if (d && m && year > 2000) {
-        snprintf(out, size, "%04d-%02d-%02d", year, atoi(m + strlen("tháng ")), atoi(d + strlen("ngày ")));
-        return ts_date_valid(out, strlen(out));
-    }
-    return false;
-}
-
 int ts_tasks_seed(ts_store *st, const char *tsv, size_t len, uint64_t *loaded, ts_error *err)
 {
     *loaded = 0;
@@ -1192,14 +1168,17 @@ int ts_tasks_seed(ts_store *st, const char *tsv, size_t len, uint64_t *loaded, t
         char *cr = strchr(cols[4], '\r');
         if (cr)
             *cr = '\0';
-        char id[16], deadline[16];
-        bool recurring;
+        char id[16];
         snprintf(id, sizeof id, "KH-%02d", atoi(cols[0]));
         json_t *f = json_pack("{s:i,s:s,s:s,s:s,s:s}", "no", atoi(cols[0]), "task", cols[1], "lead", cols[2],
                               "coordinating", cols[3], "deadline_text", cols[4]);
-        if (ts__plan_deadline(cols[4], deadline, sizeof deadline, &recurring))
-            json_object_set_new(f, "deadline", json_string(deadline));
-        json_object_set_new(f, "recurring", json_boolean(recurring));
+        ts_plan_deadline dl;
+        ts_plan_deadline_parse(cols[4], &dl);
+        if (dl.date[0])
+            json_object_set_new(f, "deadline", json_string(dl.date));
+        json_object_set_new(f, "recurring", json_boolean(dl.recurring));
+        if (dl.from_year)
+            json_object_set_new(f, "recurring_from", json_integer(dl.from_year));
         rc = ts_record_put_json(st, &who, "plan_tasks", id, f, err);
         json_decref(f);
         if (rc == 0)

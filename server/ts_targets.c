@@ -1,10 +1,17 @@
 /* The provincial plan's 2030 targets (../DOMAIN.md), per commune, computed
  * from synced records. Each station is computed in its own short store job
  * (its records are found through the audience index), and the figures are
- * kept per day, so the console reads them at once and can draw them over time. */
+ * kept per day, so the console reads them at once and can draw them over time.
+ *
+ * The denominators follow the seed's words: "dân số" is the commune's
+ * population of the year (commune_population, with its source), not the
+ * residents on file; "người dân sử dụng dịch vụ" counts people, not visits;
+ * a yearly indicator is over the 12 months up to the day, and says so. */
 #include "server/ts_targets.h"
 
 #include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,22 +20,115 @@
 #include "common/ts_mp.h"
 #include "common/ts_notice.h"
 #include "common/ts_recjson.h"
+#include "common/ts_registry.h"
 #include "common/ts_xmalloc.h"
+#include "server/ts_growth.h"
 
+/* The replacement level is 2.1 children per woman, the natural sex ratio at
+ * birth 104-106 boys per 100 girls (general knowledge, not the seed's: to
+ * confirm, and to come from the loaded plan). */
 const ts_target ts_targets[TS_TARGET_COUNT] = {
-    {"bhyt", "Dân số tham gia bảo hiểm y tế", "Population with health insurance (BHYT)", '>', 97.0},
-    {"primary_care_bhyt", "Khám chữa bệnh ban đầu được BHYT chi trả", "Primary-care visits paid by insurance", '>', 95.0},
-    {"permanent_doctor", "Trạm có ít nhất 01 bác sỹ cơ hữu", "Station with at least one permanent doctor", '=', 100.0},
-    {"village_health_worker", "Thôn có nhân viên y tế được đào tạo", "Villages with a trained health worker", '=', 100.0},
-    {"commune_criteria", "Đạt Bộ tiêu chí quốc gia về y tế xã", "Meets the national commune-health criteria", '=', 100.0},
-    {"ncd_care", "Trạm dự phòng, quản lý, điều trị bệnh không lây nhiễm", "Station managing non-communicable diseases",
-     '=', 100.0},
-    {"underweight", "Trẻ dưới 5 tuổi suy dinh dưỡng thể nhẹ cân", "Under-5 underweight", '<', 5.5},
-    {"stunting", "Trẻ dưới 5 tuổi suy dinh dưỡng thể thấp còi", "Under-5 stunting", '<', 8.0},
-    {"health_management", "Dân số được quản lý sức khỏe", "Population under health management", '>', 98.0},
-    {"high_risk_checked", "Người nguy cơ cao được kiểm tra sức khỏe trong năm", "High-risk people checked this year",
-     '=', 100.0},
+    [TS_T_BHYT] = {"bhyt", "Tỷ lệ dân số tham gia bảo hiểm y tế", "Population with health insurance (BHYT)", '>',
+                   97.0, 0, '%', "now", false},
+    [TS_T_PRIMARY_CARE] = {"primary_care_bhyt",
+                           "Người dân sử dụng dịch vụ chăm sóc ban đầu tại y tế cơ sở được BHYT chi trả"
+                           " (12 tháng gần nhất)",
+                           "People using primary care at the station paid by health insurance (last 12 months)",
+                           '>', 95.0, 0, '%', "12m", false},
+    [TS_T_DOCTOR] = {"permanent_doctor", "Trạm có ít nhất 01 bác sỹ cơ hữu",
+                     "Station with at least one permanent doctor", '=', 100.0, 0, '%', "now", true},
+    [TS_T_VILLAGE_WORKER] = {"village_health_worker", "Thôn có nhân viên y tế được đào tạo chuyên môn",
+                             "Villages with a trained health worker", '=', 100.0, 0, '%', "now", false},
+    [TS_T_CRITERIA] = {"commune_criteria", "Xã đạt và duy trì Bộ tiêu chí quốc gia về y tế xã",
+                       "Commune meets and keeps the national commune-health criteria", '=', 100.0, 0, '%', "now",
+                       true},
+    [TS_T_NCD] = {"ncd_care", "Trạm dự phòng, quản lý, điều trị bệnh không lây nhiễm",
+                  "Station managing non-communicable diseases", '=', 100.0, 0, '%', "now", true},
+    [TS_T_UNDERWEIGHT] = {"underweight",
+                          "Trẻ dưới 5 tuổi suy dinh dưỡng thể nhẹ cân (cân nặng/tuổi < −2 SD, chuẩn WHO;"
+                          " 12 tháng gần nhất)",
+                          "Under-5 underweight (weight-for-age z < −2, WHO standards; last 12 months)", '<', 5.5, 0,
+                          '%', "12m", false},
+    [TS_T_STUNTING] = {"stunting",
+                       "Trẻ dưới 5 tuổi suy dinh dưỡng thể thấp còi (chiều dài/chiều cao theo tuổi < −2 SD, chuẩn"
+                       " WHO; 12 tháng gần nhất)",
+                       "Under-5 stunting (length/height-for-age z < −2, WHO standards; last 12 months)", '<', 8.0, 0,
+                       '%', "12m", false},
+    [TS_T_HEALTH_MANAGEMENT] = {"health_management", "Dân số được quản lý sức khỏe",
+                                "Population under health management", '>', 98.0, 0, '%', "now", false},
+    [TS_T_HIGH_RISK] = {"high_risk_checked", "Người có nguy cơ cao được kiểm tra sức khỏe (12 tháng gần nhất)",
+                        "High-risk people with a health check (last 12 months)", '=', 100.0, 0, '%', "12m", false},
+    [TS_T_FERTILITY] = {"fertility", "Mức sinh thay thế: số con trung bình của một phụ nữ (12 tháng gần nhất)",
+                        "Replacement-level fertility: total fertility rate (last 12 months)", 'r', 2.0, 2.2, 'c',
+                        "12m", false},
+    [TS_T_SEX_RATIO] = {"sex_ratio_birth", "Tỷ số giới tính khi sinh: số bé trai/100 bé gái (12 tháng gần nhất)",
+                        "Sex ratio at birth: boys per 100 girls (last 12 months)", 'r', 104.0, 106.0, 'b', "12m",
+                        false},
+    [TS_T_CHECKUP] = {"periodic_checkup",
+                      "Người dân được kiểm tra sức khỏe (12 tháng gần nhất), hướng tới kiểm tra định kỳ cho toàn dân",
+                      "Residents with a health check (last 12 months), towards periodic check-ups for everyone", 'd',
+                      0, 0, '%', "12m", false},
 };
+
+/* ---------------------------------------------------------------- days */
+
+/* Days since 1970-01-01 of a YYYY-MM-DD date (proleptic Gregorian), or
+ * INT32_MIN when it is not one. Plain calendar arithmetic: the dates are
+ * already the district's days. */
+static int32_t ts__days(const char *s)
+{
+    if (s == NULL || strlen(s) != 10 || !ts_date_valid(s, 10))
+        return INT32_MIN;
+    int y = atoi(s), m = atoi(s + 5), d = atoi(s + 8);
+    y -= m <= 2;
+    int era = (y >= 0 ? y : y - 399) / 400;
+    int yoe = y - era * 400;
+    int doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static void ts__ymd(int32_t z, char *out, size_t size)
+{
+    z += 719468;
+    int era = (z >= 0 ? z : z - 146096) / 146097;
+    int doe = z - era * 146097;
+    int yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int y = yoe + era * 400;
+    int doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int mp = (5 * doy + 2) / 153;
+    int d = doy - (153 * mp + 2) / 5 + 1;
+    int m = mp < 10 ? mp + 3 : mp - 9;
+    snprintf(out, size, "%04d-%02d-%02d", y + (m <= 2), m, d);
+}
+
+void ts_targets_window_start(const char *day, char *out, size_t size)
+{
+    int y = atoi(day) - 1, m = atoi(day + 5), d = atoi(day + 8);
+    /* 29 February a year before is the 28th */
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (m == 2 && d == 29 && !leap)
+        d = 28;
+    char prev[40];
+    snprintf(prev, sizeof prev, "%04d-%02d-%02d", y, m, d);
+    int32_t z = ts__days(prev);
+    if (z == INT32_MIN) {
+        snprintf(out, size, "%s", day);
+        return;
+    }
+    ts__ymd(z + 1, out, size);
+}
+
+/* Whole years from born to day (dates). */
+static int ts__age_years(const char *born, const char *day)
+{
+    int years = atoi(day) - atoi(born);
+    if (strcmp(day + 5, born + 5) < 0)
+        years--;
+    return years;
+}
+
+/* ---------------------------------------------------------------- fields */
 
 static bool ts__bool(const ts_version *v, const char *name, bool *out)
 {
@@ -47,46 +147,71 @@ static bool ts__is_true(const ts_version *v, const char *name)
 
 static int64_t ts__int(const ts_version *v, const char *name, int64_t def)
 {
-    const ts_field *f = ts_version_field(v, name);
-    if (f == NULL)
-        return def;
-    msgpack_unpacked up;
-    if (ts_mp_unpack(f->value, f->value_len, NULL, &up, NULL) < 0)
-        return def;
     int64_t r = def;
-    if (up.data.type == MSGPACK_OBJECT_POSITIVE_INTEGER)
-        r = (int64_t)up.data.via.u64;
-    else if (up.data.type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
-        r = up.data.via.i64;
-    msgpack_unpacked_destroy(&up);
-    return r;
+    return ts_recjson_int(v, name, &r) ? r : def;
 }
 
-typedef struct ts__child {
-    char resident[TS_KEY_MAX + 1];
-    char date[16];
-    bool underweight, stunted;
-} ts__child;
+/* A real field (or an int one); false when absent or of another type. */
+static bool ts__real(const ts_version *v, const char *name, double *out)
+{
+    const ts_field *f = ts_version_field(v, name);
+    if (f == NULL)
+        return false;
+    msgpack_unpacked up;
+    if (ts_mp_unpack(f->value, f->value_len, NULL, &up, NULL) < 0)
+        return false;
+    bool ok = true;
+    switch (up.data.type) {
+    case MSGPACK_OBJECT_FLOAT32:
+    case MSGPACK_OBJECT_FLOAT64: *out = up.data.via.f64; break;
+    case MSGPACK_OBJECT_POSITIVE_INTEGER: *out = (double)up.data.via.u64; break;
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER: *out = (double)up.data.via.i64; break;
+    default: ok = false;
+    }
+    msgpack_unpacked_destroy(&up);
+    return ok;
+}
+
+/* ---------------------------------------------------------------- accumulation */
+
+/* A resident on file, with what the indicators need of them. */
+typedef struct ts__res {
+    char id[TS_KEY_MAX + 1];
+    char born[11];
+    int32_t born_day; /* INT32_MIN: unknown */
+    int sex;          /* 1 male, 2 female (the WHO's codes), 0 unknown */
+    bool on_file;     /* neither moved out nor deceased */
+    bool high_risk, checked, care_used, care_paid;
+    /* the latest measurement of the window with a weight, a length/height */
+    int32_t waz_day, haz_day;
+    bool waz_ok, haz_ok; /* that measurement gave a plausible z-score */
+    double waz, haz;
+} ts__res;
+
+/* 15-19 .. 45-49 */
+#define TS__AGE_GROUPS 7
+
+typedef struct ts__year {
+    int64_t year;
+    bool met, ncd_program;
+} ts__year;
 
 typedef struct ts__acc {
-    int64_t num[TS_TARGET_COUNT];
-    int64_t den[TS_TARGET_COUNT];
-    ts__child *children;
-    size_t nchildren;
-    char **checked; /* residents checked within the year */
-    size_t nchecked;
-    char **high_risk;
-    size_t nhigh;
+    const char *today, *from; /* the day and the first day of its 12 months */
+    ts__res *res;
+    size_t nres;
+    int64_t on_file, insured, health_records;
     char **villages_with_worker;
     size_t nvw;
     char **villages;
     size_t nvillages;
-    int64_t residents;
-    int64_t health_records;
-    int64_t criteria_year;
-    bool criteria_met;
-    bool ncd_program;
+    bool doctor;
     int64_t ncd_active;
+    ts__year *years;
+    size_t nyears;
+    int64_t pop_year, population;
+    char pop_source[200], pop_as_of[16];
+    int64_t births[TS__AGE_GROUPS], boys, girls;
 } ts__acc;
 
 static void ts__push_str(char ***list, size_t *n, const char *s)
@@ -113,43 +238,153 @@ static void ts__free_list(char **list, size_t n)
     free(list);
 }
 
-static void ts__visit(ts__acc *a, const char *table, const char *id, const ts_version *v, const char *today,
-                      const char *year_ago)
+static int ts__res_cmp(const void *a, const void *b)
+{
+    return strcmp(((const ts__res *)a)->id, ((const ts__res *)b)->id);
+}
+
+static ts__res *ts__find(ts__acc *a, const char *id)
+{
+    if (id == NULL || id[0] == '\0' || a->nres == 0)
+        return NULL;
+    size_t lo = 0, hi = a->nres;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(id, a->res[mid].id);
+        if (c == 0)
+            return &a->res[mid];
+        if (c < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return NULL;
+}
+
+static bool ts__in_window(const ts__acc *a, const char *date)
+{
+    return date[0] && strcmp(date, a->from) >= 0 && strcmp(date, a->today) <= 0;
+}
+
+static void ts__resident(ts__acc *a, const char *id, const ts_version *v)
 {
     char text[64];
-    if (strcmp(table, "residents") == 0) {
-        if (ts__is_true(v, "moved_out") || ts__is_true(v, "deceased"))
-            return;
-        a->residents++;
-        a->den[0]++;
-        char valid[16] = "";
-        ts_recjson_text(v, "bhyt_valid_to", valid, sizeof valid);
-        if (ts_recjson_text(v, "bhyt_number", text, sizeof text) && (valid[0] == '\0' || strcmp(valid, today) >= 0))
-            a->num[0]++;
-        if (ts__is_true(v, "health_record"))
-            a->health_records++;
-        if (ts__is_true(v, "high_risk"))
-            ts__push_str(&a->high_risk, &a->nhigh, id);
-    } else if (strcmp(table, "encounters") == 0) {
-        char date[16] = "";
-        ts_recjson_text(v, "date", date, sizeof date);
-        if (strcmp(date, year_ago) < 0)
-            return;
-        a->den[1]++;
+    a->res = ts_xreallocarray(a->res, a->nres + 1, sizeof *a->res);
+    ts__res *r = &a->res[a->nres++];
+    memset(r, 0, sizeof *r);
+    snprintf(r->id, sizeof r->id, "%s", id);
+    ts_recjson_text(v, "birth_date", r->born, sizeof r->born);
+    r->born_day = ts__days(r->born);
+    ts_recjson_text(v, "sex", text, sizeof text);
+    r->sex = strcmp(text, "male") == 0 ? 1 : strcmp(text, "female") == 0 ? 2 : 0;
+    r->on_file = !ts__is_true(v, "moved_out") && !ts__is_true(v, "deceased");
+    r->waz_day = r->haz_day = INT32_MIN;
+    if (!r->on_file)
+        return;
+    a->on_file++;
+    char valid[16] = "";
+    ts_recjson_text(v, "bhyt_valid_to", valid, sizeof valid);
+    if (ts_recjson_text(v, "bhyt_number", text, sizeof text) && (valid[0] == '\0' || strcmp(valid, a->today) >= 0))
+        a->insured++;
+    if (ts__is_true(v, "health_record"))
+        a->health_records++;
+    r->high_risk = ts__is_true(v, "high_risk");
+}
+
+/* A visit: a health check (an examination: checkup or screening) marks the
+ * person checked; anything but an emergency is primary care used, paid by
+ * BHYT when the visit was. */
+static void ts__encounter(ts__acc *a, const ts_version *v)
+{
+    char date[16] = "", kind[24] = "", who[TS_KEY_MAX + 1] = "";
+    ts_recjson_text(v, "date", date, sizeof date);
+    ts_recjson_text(v, "kind", kind, sizeof kind);
+    ts_recjson_text(v, "resident_id", who, sizeof who);
+    ts__res *r = ts__find(a, who);
+    if (r == NULL || !r->on_file || !ts__in_window(a, date))
+        return;
+    if (strcmp(kind, "checkup") == 0 || strcmp(kind, "screening") == 0)
+        r->checked = true;
+    if (strcmp(kind, "emergency") != 0) {
+        r->care_used = true;
         if (ts__is_true(v, "paid_by_bhyt"))
-            a->num[1]++;
-        char kind[24] = "", resident[TS_KEY_MAX + 1] = "";
-        ts_recjson_text(v, "kind", kind, sizeof kind);
-        ts_recjson_text(v, "resident_id", resident, sizeof resident);
-        if (resident[0] && (strcmp(kind, "checkup") == 0 || strcmp(kind, "screening") == 0 ||
-                            strcmp(kind, "home_visit") == 0 || strcmp(kind, "visit") == 0))
-            ts__push_str(&a->checked, &a->nchecked, resident);
+            r->care_paid = true;
+    }
+}
+
+/* A measurement of the window: its z-scores by the WHO standards, from the
+ * child's sex and age in days on the day measured; the child's latest
+ * measurement of each kind is the one that counts. */
+static void ts__growth(ts__acc *a, const ts_version *v)
+{
+    char date[16] = "", who[TS_KEY_MAX + 1] = "", how[16] = "";
+    ts_recjson_text(v, "date", date, sizeof date);
+    ts_recjson_text(v, "resident_id", who, sizeof who);
+    ts__res *r = ts__find(a, who);
+    int32_t day = ts__days(date);
+    if (r == NULL || !r->on_file || r->sex == 0 || r->born_day == INT32_MIN || day == INT32_MIN ||
+        !ts__in_window(a, date))
+        return;
+    int age = (int)(day - r->born_day);
+    double kg, cm, z = 0;
+    if (ts__real(v, "weight_kg", &kg) && day >= r->waz_day) {
+        r->waz_day = day;
+        r->waz_ok = ts_growth_waz(r->sex, age, kg, ts__is_true(v, "oedema"), &z) && ts_growth_waz_plausible(z);
+        r->waz = z;
+    }
+    if (ts__real(v, "height_cm", &cm) && day >= r->haz_day) {
+        ts_recjson_text(v, "measure", how, sizeof how);
+        ts_measure m = strcmp(how, "length") == 0   ? TS_MEASURE_LENGTH
+                       : strcmp(how, "height") == 0 ? TS_MEASURE_HEIGHT
+                                                    : TS_MEASURE_UNKNOWN;
+        r->haz_day = day;
+        r->haz_ok = ts_growth_haz(r->sex, age, cm, m, &z) && ts_growth_haz_plausible(z);
+        r->haz = z;
+    }
+}
+
+/* A live birth of the window, by the mother's age at the birth (from the
+ * birth's record, else her own). */
+static void ts__birth(ts__acc *a, const ts_version *v)
+{
+    char date[16] = "", sex[16] = "", mother[TS_KEY_MAX + 1] = "", born[16] = "";
+    ts_recjson_text(v, "birth_date", date, sizeof date);
+    bool live = true;
+    ts__bool(v, "live_birth", &live);
+    if (!live || !ts__in_window(a, date))
+        return;
+    ts_recjson_text(v, "sex", sex, sizeof sex);
+    if (strcmp(sex, "male") == 0)
+        a->boys++;
+    else if (strcmp(sex, "female") == 0)
+        a->girls++;
+    if (!ts_recjson_text(v, "mother_birth_date", born, sizeof born) || ts__days(born) == INT32_MIN) {
+        ts_recjson_text(v, "mother_id", mother, sizeof mother);
+        const ts__res *m = ts__find(a, mother);
+        if (m == NULL || m->born_day == INT32_MIN)
+            return;
+        snprintf(born, sizeof born, "%s", m->born);
+    }
+    int age = ts__age_years(born, date);
+    if (age >= 15 && age <= 49)
+        a->births[(age - 15) / 5]++;
+}
+
+static void ts__visit(ts__acc *a, const char *table, const char *id, const ts_version *v)
+{
+    char text[64];
+    if (strcmp(table, "encounters") == 0) {
+        ts__encounter(a, v);
+    } else if (strcmp(table, "child_growth") == 0) {
+        ts__growth(a, v);
+    } else if (strcmp(table, "births") == 0) {
+        ts__birth(a, v);
     } else if (strcmp(table, "staff") == 0) {
         bool active = true;
         ts__bool(v, "active", &active);
         ts_recjson_text(v, "qualification", text, sizeof text);
         if (active && ts__is_true(v, "permanent") && strcmp(text, "doctor") == 0)
-            a->num[2] = 1;
+            a->doctor = true;
     } else if (strcmp(table, "village_health_workers") == 0) {
         bool active = true;
         ts__bool(v, "active", &active);
@@ -158,57 +393,42 @@ static void ts__visit(ts__acc *a, const char *table, const char *id, const ts_ve
             ts__push_str(&a->villages_with_worker, &a->nvw, village);
     } else if (strcmp(table, "commune_criteria") == 0) {
         int64_t year = ts__int(v, "year", 0);
-        if (year >= a->criteria_year) {
-            a->criteria_year = year;
-            a->criteria_met = ts__is_true(v, "met");
-            a->ncd_program = a->ncd_program || ts__is_true(v, "ncd_program");
+        size_t i = 0;
+        while (i < a->nyears && a->years[i].year != year)
+            i++;
+        if (i == a->nyears) {
+            a->years = ts_xreallocarray(a->years, a->nyears + 1, sizeof *a->years);
+            a->years[a->nyears++] = (ts__year){year, true, false};
         }
+        /* two assessments of one year: met only when both say so */
+        a->years[i].met = a->years[i].met && ts__is_true(v, "met");
+        a->years[i].ncd_program = a->years[i].ncd_program || ts__is_true(v, "ncd_program");
     } else if (strcmp(table, "ncd_patients") == 0) {
         ts_recjson_text(v, "status", text, sizeof text);
         if (text[0] == '\0' || strcmp(text, "active") == 0)
             a->ncd_active++;
     } else if (strcmp(table, "villages") == 0) {
         ts__push_str(&a->villages, &a->nvillages, id);
-    } else if (strcmp(table, "child_growth") == 0) {
-        char resident[TS_KEY_MAX + 1] = "", date[16] = "";
-        ts_recjson_text(v, "resident_id", resident, sizeof resident);
-        ts_recjson_text(v, "date", date, sizeof date);
-        if (ts__int(v, "age_months", 99) >= 60 || resident[0] == '\0')
+    } else if (strcmp(table, "commune_population") == 0) {
+        /* the figure of this year, else the latest before it */
+        int64_t year = ts__int(v, "year", 0), pop = ts__int(v, "population", -1);
+        if (pop < 0 || year > atoi(a->today) || year < a->pop_year)
             return;
-        /* each child counts once, by the latest measurement */
-        for (size_t i = 0; i < a->nchildren; i++) {
-            if (strcmp(a->children[i].resident, resident) == 0) {
-                if (strcmp(date, a->children[i].date) >= 0) {
-                    snprintf(a->children[i].date, sizeof a->children[i].date, "%s", date);
-                    a->children[i].underweight = ts__is_true(v, "underweight");
-                    a->children[i].stunted = ts__is_true(v, "stunted");
-                }
-                return;
-            }
-        }
-        a->children = ts_xreallocarray(a->children, a->nchildren + 1, sizeof *a->children);
-        ts__child *c = &a->children[a->nchildren++];
-        snprintf(c->resident, sizeof c->resident, "%s", resident);
-        snprintf(c->date, sizeof c->date, "%s", date);
-        c->underweight = ts__is_true(v, "underweight");
-        c->stunted = ts__is_true(v, "stunted");
+        a->pop_year = year;
+        a->population = pop;
+        a->pop_source[0] = a->pop_as_of[0] = '\0';
+        ts_recjson_text(v, "source", a->pop_source, sizeof a->pop_source);
+        ts_recjson_text(v, "as_of", a->pop_as_of, sizeof a->pop_as_of);
     }
 }
 
-int ts_targets_station(ts_store *st, const char *station, uint64_t now_ms, ts_target_figures *out, ts_error *err)
+/* Every live record of the station's audience, of one table or of all but
+ * it, through visit. */
+static int ts__scan(ts_store *st, const char *station, const char *sql, ts__acc *a, bool residents, ts_error *err)
 {
-    memset(out, 0, sizeof *out);
-    ts__acc a;
-    memset(&a, 0, sizeof a);
-    /* the district's days */
-    char today[16], year_ago[16];
-    ts_local_day(now_ms, today, sizeof today);
-    ts_local_day(now_ms - 365ull * 86400000ull, year_ago, sizeof year_ago);
-
     sqlite3 *db = ts_store_db(st);
     sqlite3_stmt *q;
-    if (sqlite3_prepare_v2(db, "SELECT tbl, id, fields FROM records WHERE audience = ?1 AND deleted = 0", -1, &q,
-                           NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK)
         return ts_error_set(err, TS_ESTORAGE, "targets: %s", sqlite3_errmsg(db));
     sqlite3_bind_text(q, 1, station, -1, SQLITE_STATIC);
     ts_arena arena;
@@ -220,67 +440,201 @@ int ts_targets_station(ts_store *st, const char *station, uint64_t now_ms, ts_ta
             continue;
         ts_version v;
         ts_version_init(&v);
-        if (ts_fields_unpack(&up.data, &v, &arena, &scratch, "targets", NULL) == 0)
-            ts__visit(&a, (const char *)sqlite3_column_text(q, 0), (const char *)sqlite3_column_text(q, 1), &v, today,
-                      year_ago);
+        if (ts_fields_unpack(&up.data, &v, &arena, &scratch, "targets", NULL) == 0) {
+            const char *table = (const char *)sqlite3_column_text(q, 0), *id = (const char *)sqlite3_column_text(q, 1);
+            if (residents)
+                ts__resident(a, id, &v);
+            else
+                ts__visit(a, table, id, &v);
+        }
         msgpack_unpacked_destroy(&up);
         ts_version_free(&v);
         ts_arena_free(&arena);
     }
     sqlite3_finalize(q);
     ts_buf_free(&scratch);
-
-    /* population comes from the district's directory */
-    int64_t population = 0, villages_ok = 0;
-    ts_change c;
-    ts_arena_init(&arena, 8192);
-    if (ts_store_get(st, "stations", station, &c, &arena, err) == 0) {
-        population = ts__int(&c.v, "population", 0);
-        ts_version_free(&c.v);
-    }
-    ts_arena_free(&arena);
-    for (size_t i = 0; i < a.nvillages; i++)
-        villages_ok += ts__has(a.villages_with_worker, a.nvw, a.villages[i]);
-
-    a.den[2] = 1; /* num set above */
-    a.num[3] = villages_ok;
-    a.den[3] = (int64_t)a.nvillages;
-    a.num[4] = a.criteria_met;
-    a.den[4] = 1;
-    a.num[5] = a.ncd_active > 0 || a.ncd_program;
-    a.den[5] = 1;
-    for (size_t i = 0; i < a.nchildren; i++) {
-        a.num[6] += a.children[i].underweight;
-        a.num[7] += a.children[i].stunted;
-    }
-    a.den[6] = a.den[7] = (int64_t)a.nchildren;
-    a.num[8] = a.health_records;
-    a.den[8] = population > 0 ? population : a.residents;
-    for (size_t i = 0; i < a.nhigh; i++)
-        a.num[9] += ts__has(a.checked, a.nchecked, a.high_risk[i]);
-    a.den[9] = (int64_t)a.nhigh;
-
-    for (int i = 0; i < TS_TARGET_COUNT; i++) {
-        out->numerator[i] = a.num[i];
-        out->denominator[i] = a.den[i];
-    }
-    free(a.children);
-    ts__free_list(a.checked, a.nchecked);
-    ts__free_list(a.high_risk, a.nhigh);
-    ts__free_list(a.villages_with_worker, a.nvw);
-    ts__free_list(a.villages, a.nvillages);
     return 0;
 }
 
-bool ts_target_met(int i, int64_t num, int64_t den)
+static void ts__fmt_date(const char *ymd, char *out, size_t size)
 {
+    if (strlen(ymd) == 10)
+        snprintf(out, size, "%.2s/%.2s/%.4s", ymd + 8, ymd + 5, ymd);
+    else
+        snprintf(out, size, "%s", ymd);
+}
+
+/* Achieved and kept: the latest assessment is current (of this year or the
+ * last), met, and, when the commune was assessed before, the year before it
+ * was met too (no fall, no year without an assessment in between). */
+static void ts__criteria(const ts__acc *a, ts_target_figures *out)
+{
+    const ts__year *latest = NULL, *before = NULL;
+    bool earlier = false;
+    for (size_t i = 0; i < a->nyears; i++)
+        if (latest == NULL || a->years[i].year > latest->year)
+            latest = &a->years[i];
+    for (size_t i = 0; latest && i < a->nyears; i++) {
+        if (a->years[i].year < latest->year)
+            earlier = true;
+        if (a->years[i].year == latest->year - 1)
+            before = &a->years[i];
+    }
+    char *src = out->source[TS_T_CRITERIA];
+    out->denominator[TS_T_CRITERIA] = 1;
+    int this_year = atoi(a->today);
+    if (latest == NULL) {
+        snprintf(src, TS_TARGET_SOURCE_MAX, "Chưa có đánh giá");
+        return;
+    }
+    if (latest->year < this_year - 1)
+        snprintf(src, TS_TARGET_SOURCE_MAX, "Đánh giá mới nhất năm %" PRId64 ": đã cũ", latest->year);
+    else if (!latest->met)
+        snprintf(src, TS_TARGET_SOURCE_MAX, "Năm %" PRId64 ": không đạt", latest->year);
+    else if (earlier && before == NULL)
+        snprintf(src, TS_TARGET_SOURCE_MAX, "Năm %" PRId64 ": đạt; năm %" PRId64 ": chưa đánh giá", latest->year,
+                 latest->year - 1);
+    else if (earlier && !before->met)
+        snprintf(src, TS_TARGET_SOURCE_MAX, "Năm %" PRId64 ": đạt; năm %" PRId64 ": không đạt (chưa duy trì)",
+                 latest->year, before->year);
+    else {
+        out->numerator[TS_T_CRITERIA] = 1;
+        if (before)
+            snprintf(src, TS_TARGET_SOURCE_MAX, "Năm %" PRId64 " và %" PRId64 ": đạt", before->year, latest->year);
+        else
+            snprintf(src, TS_TARGET_SOURCE_MAX, "Năm %" PRId64 ": đạt (lần đầu)", latest->year);
+    }
+}
+
+static void ts__finish(ts__acc *a, ts_target_figures *out)
+{
+    int64_t *num = out->numerator, *den = out->denominator;
+    if (a->pop_year > 0) {
+        char as_of[16] = "";
+        ts__fmt_date(a->pop_as_of, as_of, sizeof as_of);
+        for (int i = 0; i < 2; i++) {
+            int t = i == 0 ? TS_T_BHYT : TS_T_HEALTH_MANAGEMENT;
+            den[t] = a->population;
+            snprintf(out->source[t], TS_TARGET_SOURCE_MAX, "Dân số năm %" PRId64 ": %s%s%s", a->pop_year,
+                     a->pop_source, as_of[0] ? ", tính đến " : "", as_of);
+        }
+    } else {
+        snprintf(out->source[TS_T_BHYT], TS_TARGET_SOURCE_MAX, "Chưa có dân số của xã");
+        snprintf(out->source[TS_T_HEALTH_MANAGEMENT], TS_TARGET_SOURCE_MAX, "Chưa có dân số của xã");
+    }
+    num[TS_T_BHYT] = a->insured;
+    num[TS_T_HEALTH_MANAGEMENT] = a->health_records;
+    num[TS_T_DOCTOR] = a->doctor;
+    den[TS_T_DOCTOR] = 1;
+    for (size_t i = 0; i < a->nvillages; i++)
+        num[TS_T_VILLAGE_WORKER] += ts__has(a->villages_with_worker, a->nvw, a->villages[i]);
+    den[TS_T_VILLAGE_WORKER] = (int64_t)a->nvillages;
+    ts__criteria(a, out);
+    bool ncd_program = false;
+    int64_t latest = 0;
+    for (size_t i = 0; i < a->nyears; i++)
+        if (a->years[i].year >= latest) {
+            latest = a->years[i].year;
+            ncd_program = a->years[i].ncd_program;
+        }
+    num[TS_T_NCD] = a->ncd_active > 0 || ncd_program;
+    den[TS_T_NCD] = 1;
+
+    int64_t women[TS__AGE_GROUPS] = {0};
+    for (size_t i = 0; i < a->nres; i++) {
+        const ts__res *r = &a->res[i];
+        if (!r->on_file)
+            continue;
+        den[TS_T_PRIMARY_CARE] += r->care_used;
+        num[TS_T_PRIMARY_CARE] += r->care_used && r->care_paid;
+        den[TS_T_HIGH_RISK] += r->high_risk;
+        num[TS_T_HIGH_RISK] += r->high_risk && r->checked;
+        den[TS_T_CHECKUP]++;
+        num[TS_T_CHECKUP] += r->checked;
+        den[TS_T_UNDERWEIGHT] += r->waz_ok;
+        num[TS_T_UNDERWEIGHT] += r->waz_ok && r->waz < -2;
+        den[TS_T_STUNTING] += r->haz_ok;
+        num[TS_T_STUNTING] += r->haz_ok && r->haz < -2;
+        if (r->sex == 2 && r->born_day != INT32_MIN) {
+            int age = ts__age_years(r->born, a->today);
+            if (age >= 15 && age <= 49)
+                women[(age - 15) / 5]++;
+        }
+    }
+    /* total fertility: five times the sum of the age-specific rates */
+    double tfr = 0;
+    for (int g = 0; g < TS__AGE_GROUPS; g++) {
+        num[TS_T_FERTILITY] += a->births[g];
+        den[TS_T_FERTILITY] += women[g];
+        if (women[g] > 0)
+            tfr += 5.0 * (double)a->births[g] / (double)women[g];
+    }
+    out->value[TS_T_FERTILITY] = den[TS_T_FERTILITY] > 0 ? tfr : NAN;
+    snprintf(out->source[TS_T_FERTILITY], TS_TARGET_SOURCE_MAX,
+             "Sổ sinh (births); phụ nữ 15–49 tuổi trong hồ sơ sức khỏe");
+    num[TS_T_SEX_RATIO] = a->boys;
+    den[TS_T_SEX_RATIO] = a->girls;
+    snprintf(out->source[TS_T_SEX_RATIO], TS_TARGET_SOURCE_MAX, "Sổ sinh (births), trẻ đẻ sống");
+    snprintf(out->source[TS_T_UNDERWEIGHT], TS_TARGET_SOURCE_MAX,
+             "Lần cân gần nhất của mỗi trẻ, %s – %s; chuẩn tăng trưởng WHO 2006", a->from, a->today);
+    snprintf(out->source[TS_T_STUNTING], TS_TARGET_SOURCE_MAX,
+             "Lần đo gần nhất của mỗi trẻ, %s – %s; chuẩn tăng trưởng WHO 2006", a->from, a->today);
+}
+
+int ts_targets_station(ts_store *st, const char *station, uint64_t now_ms, ts_target_figures *out, ts_error *err)
+{
+    memset(out, 0, sizeof *out);
+    for (int i = 0; i < TS_TARGET_COUNT; i++)
+        out->value[i] = NAN;
+    ts__acc a;
+    memset(&a, 0, sizeof a);
+    /* the district's day, and the 12 months up to it */
+    char today[16], from[16];
+    ts_local_day(now_ms, today, sizeof today);
+    ts_targets_window_start(today, from, sizeof from);
+    a.today = today;
+    a.from = from;
+
+    /* residents first, so that visits, measurements and births find them */
+    int rc = ts__scan(st, station,
+                      "SELECT tbl, id, fields FROM records WHERE audience = ?1 AND deleted = 0 AND tbl = 'residents'",
+                      &a, true, err);
+    if (rc == 0) {
+        if (a.nres)
+            qsort(a.res, a.nres, sizeof *a.res, ts__res_cmp);
+        rc = ts__scan(st, station,
+                      "SELECT tbl, id, fields FROM records WHERE audience = ?1 AND deleted = 0 AND tbl <> 'residents'",
+                      &a, false, err);
+    }
+    if (rc == 0)
+        ts__finish(&a, out);
+    free(a.res);
+    free(a.years);
+    ts__free_list(a.villages_with_worker, a.nvw);
+    ts__free_list(a.villages, a.nvillages);
+    return rc;
+}
+
+double ts_target_value(int i, int64_t num, int64_t den, double stored)
+{
+    if (ts_targets[i].unit == 'c')
+        return stored;
     if (den <= 0)
+        return NAN;
+    return 100.0 * (double)num / (double)den;
+}
+
+bool ts_target_met(int i, int64_t num, int64_t den, double stored)
+{
+    double v = ts_target_value(i, num, den, stored);
+    if (isnan(v))
         return false;
-    double pct = 100.0 * (double)num / (double)den;
     switch (ts_targets[i].op) {
-    case '>': return pct > ts_targets[i].threshold;
-    case '<': return pct < ts_targets[i].threshold;
-    default: return pct >= ts_targets[i].threshold;
+    case '>': return v > ts_targets[i].threshold;
+    case '<': return v < ts_targets[i].threshold;
+    case 'r': return v >= ts_targets[i].threshold && v <= ts_targets[i].high;
+    case 'd': return false;
+    default: return v >= ts_targets[i].threshold;
     }
 }
 
@@ -303,10 +657,11 @@ int ts_targets_save(ts_store *st, const char *station, const char *day, uint64_t
     sqlite3 *db = ts_store_db(st);
     sqlite3_stmt *q;
     if (sqlite3_prepare_v2(db,
-                           "INSERT INTO target_snapshots(day, station, indicator, numerator, denominator, computed_at)"
-                           " VALUES(?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(day, station, indicator) DO UPDATE SET"
+                           "INSERT INTO target_snapshots(day, station, indicator, numerator, denominator, computed_at,"
+                           " value, source) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+                           " ON CONFLICT(day, station, indicator) DO UPDATE SET"
                            " numerator = excluded.numerator, denominator = excluded.denominator,"
-                           " computed_at = excluded.computed_at",
+                           " computed_at = excluded.computed_at, value = excluded.value, source = excluded.source",
                            -1, &q, NULL) != SQLITE_OK)
         return ts_error_set(err, TS_ESTORAGE, "targets: %s", sqlite3_errmsg(db));
     /* all of a station's figures or none; a COMMIT that fails (a full disk)
@@ -319,6 +674,14 @@ int ts_targets_save(ts_store *st, const char *station, const char *day, uint64_t
         sqlite3_bind_int64(q, 4, f->numerator[i]);
         sqlite3_bind_int64(q, 5, f->denominator[i]);
         sqlite3_bind_int64(q, 6, (sqlite3_int64)computed_at);
+        if (isnan(f->value[i]))
+            sqlite3_bind_null(q, 7);
+        else
+            sqlite3_bind_double(q, 7, f->value[i]);
+        if (f->source[i][0])
+            sqlite3_bind_text(q, 8, f->source[i], -1, SQLITE_STATIC);
+        else
+            sqlite3_bind_null(q, 8);
         if (sqlite3_step(q) != SQLITE_DONE) {
             rc = ts_error_set(err, TS_ESTORAGE, "targets: %s", sqlite3_errmsg(db));
             ts_store_rollback(st);

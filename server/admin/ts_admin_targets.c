@@ -1,6 +1,7 @@
 /* The 2030 targets: each commune's figures on the latest day computed, their
  * history, and asking for a new computation (done by the core's targets job,
  * one station at a time). */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,9 +15,13 @@ static json_t *ts__target_defs(void)
 {
     json_t *arr = json_array();
     for (int i = 0; i < TS_TARGET_COUNT; i++) {
-        char op[2] = {ts_targets[i].op, 0};
-        json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:s,s:f}", "code", ts_targets[i].code, "vi", ts_targets[i].vi,
-                                             "en", ts_targets[i].en, "op", op, "threshold", ts_targets[i].threshold));
+        const ts_target *t = &ts_targets[i];
+        char op[2] = {t->op, 0}, unit[2] = {t->unit, 0};
+        json_t *d = json_pack("{s:s,s:s,s:s,s:s,s:f,s:s,s:s}", "code", t->code, "vi", t->vi, "en", t->en, "op", op,
+                              "threshold", t->threshold, "unit", unit, "period", t->period);
+        if (t->op == 'r')
+            json_object_set_new(d, "high", json_real(t->high));
+        json_array_append_new(arr, d);
     }
     return arr;
 }
@@ -29,11 +34,23 @@ static int ts__target_index(const char *code)
     return -1;
 }
 
-static json_t *ts__figure(int i, int64_t num, int64_t den)
+static json_t *ts__real_or_null(double v)
 {
-    json_t *o = json_pack("{s:I,s:I,s:b}", "numerator", (json_int_t)num, "denominator", (json_int_t)den, "met",
-                          ts_target_met(i, num, den));
-    json_object_set_new(o, "percent", den > 0 ? json_real(100.0 * (double)num / (double)den) : json_null());
+    return isnan(v) ? json_null() : json_real(v);
+}
+
+/* A figure: the numbers behind it, its value in the target's unit (percent
+ * kept as "percent" for shares), whether it meets the target (null for a
+ * direction), and the source of its denominator. */
+static json_t *ts__figure(int i, int64_t num, int64_t den, double stored, const char *source)
+{
+    double v = ts_target_value(i, num, den, stored);
+    json_t *o = json_pack("{s:I,s:I}", "numerator", (json_int_t)num, "denominator", (json_int_t)den);
+    json_object_set_new(o, "met", ts_targets[i].op == 'd' ? json_null() : json_boolean(ts_target_met(i, num, den, stored)));
+    json_object_set_new(o, "percent", ts_targets[i].unit == '%' ? ts__real_or_null(v) : json_null());
+    json_object_set_new(o, "value", ts__real_or_null(v));
+    if (source && source[0])
+        json_object_set_new(o, "source", json_string(source));
     return o;
 }
 
@@ -70,14 +87,19 @@ void ts_admin__api_targets(ts_admin__job *j, ts_store *st)
     typedef struct fig_row {
         char station[TS_KEY_MAX + 1];
         int64_t num[TS_TARGET_COUNT], den[TS_TARGET_COUNT];
+        double value[TS_TARGET_COUNT];
+        char *source[TS_TARGET_COUNT];
         bool have[TS_TARGET_COUNT];
         int64_t computed_at;
     } fig_row;
     fig_row *rows = NULL;
     size_t nrows = 0, cap = 0;
     int64_t tot_num[TS_TARGET_COUNT] = {0}, tot_den[TS_TARGET_COUNT] = {0};
+    /* a value that is not numerator/denominator (total fertility): the
+     * district's is the communes' weighted by their denominators */
+    double tot_weighted[TS_TARGET_COUNT] = {0};
     if (day[0] && sqlite3_prepare_v2(db,
-                                     "SELECT station, indicator, numerator, denominator, computed_at"
+                                     "SELECT station, indicator, numerator, denominator, computed_at, value, source"
                                      " FROM target_snapshots WHERE day = ?1 ORDER BY station",
                                      -1, &q, NULL) == SQLITE_OK) {
         sqlite3_bind_text(q, 1, day, -1, SQLITE_STATIC);
@@ -99,11 +121,17 @@ void ts_admin__api_targets(ts_admin__job *j, ts_store *st)
             int64_t num = sqlite3_column_int64(q, 2), den = sqlite3_column_int64(q, 3);
             r->num[i] = num;
             r->den[i] = den;
+            r->value[i] = sqlite3_column_type(q, 5) == SQLITE_NULL ? NAN : sqlite3_column_double(q, 5);
+            const char *src = (const char *)sqlite3_column_text(q, 6);
+            free(r->source[i]);
+            r->source[i] = src ? ts_xstrdup(src) : NULL;
             r->have[i] = true;
+            if (!isnan(r->value[i]))
+                tot_weighted[i] += r->value[i] * (double)den;
             if (sqlite3_column_int64(q, 4) > r->computed_at)
                 r->computed_at = sqlite3_column_int64(q, 4);
             /* district totals: per-station yes/no indicators count stations */
-            if (ts_targets[i].op == '=' && (i == 2 || i == 4 || i == 5)) {
+            if (ts_targets[i].per_station) {
                 tot_num[i] += num > 0;
                 tot_den[i] += 1;
             } else {
@@ -128,7 +156,8 @@ void ts_admin__api_targets(ts_admin__job *j, ts_store *st)
         if (strcmp(only, "unmet") == 0) {
             bool unmet = false;
             for (int i = 0; i < TS_TARGET_COUNT; i++)
-                if (rows[r].have[i] && (want < 0 || want == i) && !ts_target_met(i, rows[r].num[i], rows[r].den[i]))
+                if (rows[r].have[i] && (want < 0 || want == i) && ts_targets[i].op != 'd' &&
+                    !ts_target_met(i, rows[r].num[i], rows[r].den[i], rows[r].value[i]))
                     unmet = true;
             if (!unmet)
                 continue;
@@ -146,7 +175,8 @@ void ts_admin__api_targets(ts_admin__job *j, ts_store *st)
         json_t *figures = json_object();
         for (int i = 0; i < TS_TARGET_COUNT; i++)
             if (items[r]->have[i])
-                json_object_set_new(figures, ts_targets[i].code, ts__figure(i, items[r]->num[i], items[r]->den[i]));
+                json_object_set_new(figures, ts_targets[i].code, ts__figure(i, items[r]->num[i], items[r]->den[i],
+                                                                          items[r]->value[i], items[r]->source[i]));
         json_t *c = json_pack("{s:s,s:o}", "station", items[r]->station, "figures", figures);
         const ts_admin__st *o = NULL;
         for (size_t k = 0; k < sts.n && o == NULL; k++)
@@ -164,10 +194,15 @@ void ts_admin__api_targets(ts_admin__job *j, ts_store *st)
     }
     ts_admin__stations_free(&sts);
     free(items);
+    for (size_t r = 0; r < nrows; r++)
+        for (int i = 0; i < TS_TARGET_COUNT; i++)
+            free(rows[r].source[i]);
     free(rows);
     json_t *total = json_object();
     for (int i = 0; i < TS_TARGET_COUNT; i++)
-        json_object_set_new(total, ts_targets[i].code, ts__figure(i, tot_num[i], tot_den[i]));
+        json_object_set_new(total, ts_targets[i].code,
+                            ts__figure(i, tot_num[i], tot_den[i],
+                                       tot_den[i] > 0 ? tot_weighted[i] / (double)tot_den[i] : NAN, NULL));
     ts_admin__ok(j, 200,
                  json_pack("{s:s,s:o,s:o,s:o,s:I,s:I,s:I,s:I}", "day", day, "targets", ts__target_defs(), "communes",
                            arr, "district", total, "total", (json_int_t)nrows, "matched", (json_int_t)n, "offset",
@@ -186,7 +221,8 @@ void ts_admin__api_targets_history(ts_admin__job *j, ts_store *st)
     }
     sqlite3_stmt *q;
     if (sqlite3_prepare_v2(ts_store_db(st),
-                           "SELECT day, sum(numerator), sum(denominator), count(*), sum(numerator > 0)"
+                           "SELECT day, sum(numerator), sum(denominator), count(*), sum(numerator > 0),"
+                           " sum(value * denominator), max(source)"
                            " FROM target_snapshots WHERE indicator = ?1 AND (?2 = '' OR station = ?2)"
                            " GROUP BY day ORDER BY day DESC LIMIT 400",
                            -1, &q, NULL) != SQLITE_OK) {
@@ -196,11 +232,15 @@ void ts_admin__api_targets_history(ts_admin__job *j, ts_store *st)
     sqlite3_bind_text(q, 1, indicator, -1, SQLITE_STATIC);
     sqlite3_bind_text(q, 2, station, -1, SQLITE_STATIC);
     json_t *arr = json_array();
-    bool per_station = idx == 2 || idx == 4 || idx == 5;
+    bool per_station = ts_targets[idx].per_station;
     while (sqlite3_step(q) == SQLITE_ROW) {
         int64_t num = per_station && !station[0] ? sqlite3_column_int64(q, 4) : sqlite3_column_int64(q, 1);
         int64_t den = per_station && !station[0] ? sqlite3_column_int64(q, 3) : sqlite3_column_int64(q, 2);
-        json_t *f = ts__figure(idx, num, den);
+        /* one station's value, or the communes' weighted by their denominators */
+        double stored = sqlite3_column_type(q, 5) == SQLITE_NULL || sqlite3_column_int64(q, 2) <= 0
+                            ? NAN
+                            : sqlite3_column_double(q, 5) / (double)sqlite3_column_int64(q, 2);
+        json_t *f = ts__figure(idx, num, den, stored, station[0] ? (const char *)sqlite3_column_text(q, 6) : NULL);
         json_object_set_new(f, "day", json_string((const char *)sqlite3_column_text(q, 0)));
         json_array_insert_new(arr, 0, f);
     }

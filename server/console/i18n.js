@@ -273,6 +273,7 @@ export const STRINGS = {
     tk_progress_of: '{0}/{1} trạm hoàn thành',
     tk_not_assigned: 'chưa giao',
     tk_recurring: 'Thường xuyên',
+    tk_recurring_from: 'Thường xuyên, từ năm {0}',
     tk_assign: 'Giao cho trạm',
     tk_assign_title: 'Giao nhiệm vụ cho các trạm',
     tk_instructions: 'Hướng dẫn',
@@ -303,6 +304,9 @@ export const STRINGS = {
     tg_target: 'Mục tiêu',
     tg_cell_hint: 'Bấm vào ô để xem diễn biến',
     tg_no_history: 'Chưa có số liệu theo thời gian.',
+    tg_direction: 'Định hướng',
+    tg_source: 'Nguồn',
+    tg_value: 'Giá trị',
 
     // health
     hl_stations: 'Trạm',
@@ -606,6 +610,7 @@ export const STRINGS = {
     tk_progress_of: '{0}/{1} stations done',
     tk_not_assigned: 'not assigned',
     tk_recurring: 'Recurring',
+    tk_recurring_from: 'Recurring, from {0}',
     tk_assign: 'Assign to stations',
     tk_assign_title: 'Assign this task to stations',
     tk_instructions: 'Instructions',
@@ -635,6 +640,9 @@ export const STRINGS = {
     tg_target: 'Target',
     tg_cell_hint: 'Click a cell to see it over time',
     tg_no_history: 'No figures over time yet.',
+    tg_direction: 'Direction',
+    tg_source: 'Source',
+    tg_value: 'Value',
 
     hl_stations: 'Stations',
     hl_connections: 'Open connections',

@@ -4,8 +4,25 @@ import { can } from './state.js';
 import { t, L, h, s, replace, fmtDate, fmtDateTime, fmtNum, fmtPercent, qs, toast, errorBox, pager, table, card, debounce, pageHeader, hashParams, setHashParams } from './ui.js';
 import { api } from './api.js';
 
+const UNIT_DIGITS = { '%': 1, c: 2, b: 1 };
+
 function targetShort(tg) {
-  return `${tg.op === '=' ? '= 100' : `${tg.op} ${fmtNum(tg.threshold, 1)}`} %`;
+  if (tg.op === 'd') return t('tg_direction');
+  const unit = tg.unit === '%' ? ' %' : '';
+  if (tg.op === 'r') return `${fmtNum(tg.threshold, UNIT_DIGITS[tg.unit] || 1)}–${fmtNum(tg.high, UNIT_DIGITS[tg.unit] || 1)}${unit}`;
+  return `${tg.op === '=' ? '= 100' : `${tg.op} ${fmtNum(tg.threshold, 1)}`}${unit}`;
+}
+
+// A figure in its target's unit: a percentage, children per woman, boys per 100 girls.
+function fmtValue(tg, v) {
+  if (v === null || v === undefined) return t('none');
+  return tg.unit === '%' ? fmtPercent(v) : fmtNum(v, UNIT_DIGITS[tg.unit] || 1);
+}
+
+function stateTag(f) {
+  if (f.value === null || f.value === undefined) return t('none');
+  if (f.met === null) return h('span', { class: 'tag' }, t('tg_direction'));
+  return f.met ? h('span', { class: 'tag tag-good' }, t('tg_met')) : h('span', { class: 'tag tag-bad' }, t('tg_not_met'));
 }
 
 export async function viewTargets(root) {
@@ -40,15 +57,16 @@ export async function viewTargets(root) {
     replace(info, res.day ? t('tg_day', fmtDate(res.day)) : t('tg_no_data'), ' · ', t('tg_cell_hint'));
     const cell = (tg, f, station) => {
       if (!f) return h('td', { class: 'nodata' }, t('none'));
-      const cls = f.percent === null ? 'nodata' : f.met ? 'met' : 'notmet';
+      const cls = f.value === null ? 'nodata' : f.met === null ? 'direction' : f.met ? 'met' : 'notmet';
       const selected = st.indicator === tg.code && st.station === station;
       return h('td', { class: ['target-cell', cls, selected && 'selected'], dataset: { indicator: tg.code, station } },
         h('button', {
-          type: 'button', class: 'cell-button', title: `${L(tg)}: ${f.numerator}/${f.denominator} — ${f.met ? t('tg_met') : t('tg_not_met')}`,
+          type: 'button', class: 'cell-button', title: `${L(tg)}: ${f.numerator}/${f.denominator} — ${f.met === null ? t('tg_direction') : f.met ? t('tg_met') : t('tg_not_met')}${f.source ? ` — ${t('tg_source')}: ${f.source}` : ''}`,
           onclick: () => { st.indicator = tg.code; st.station = station; load(); },
         },
-        h('span', { class: 'pct' }, fmtPercent(f.percent)),
-        h('span', { class: 'nd' }, `${fmtNum(f.numerator)}/${fmtNum(f.denominator)}`)));
+        h('span', { class: 'pct' }, fmtValue(tg, f.value)),
+        h('span', { class: 'nd' }, `${fmtNum(f.numerator)}/${fmtNum(f.denominator)}`),
+        f.source ? h('small', { class: 'nd muted' }, f.source) : null));
     };
     const headers = [t('tg_commune'), ...defs.map((tg) => ({ text: [L(tg), h('br'), h('small', {}, targetShort(tg))], attrs: { class: 'target-head', title: L(tg) } }))];
     const districtRow = h('tr', { class: 'district-row' }, h('th', { scope: 'row' }, t('tg_district')), defs.map((tg) => cell(tg, res.district[tg.code], '')));
@@ -81,9 +99,9 @@ export async function viewTargets(root) {
       h('div', { class: 'toolbar' }, h('label', {}, t('tg_indicator')), indSel,
         st.station ? h('button', { type: 'button', class: 'button small', onclick: () => { st.station = ''; load(); } }, t('tg_district')) : null),
       points.length ? lineChart(points, tg) : h('p', { class: 'muted' }, t('tg_no_history')),
-      points.length ? table([t('tg_day_col'), { text: t('tg_numerator'), attrs: { class: 'num' } }, { text: t('tg_denominator'), attrs: { class: 'num' } }, { text: t('tg_percent'), attrs: { class: 'num' } }, t('cf_state')],
+      points.length ? table([t('tg_day_col'), { text: t('tg_numerator'), attrs: { class: 'num' } }, { text: t('tg_denominator'), attrs: { class: 'num' } }, { text: tg.unit === '%' ? t('tg_percent') : t('tg_value'), attrs: { class: 'num' } }, t('cf_state'), t('tg_source')],
         points.slice(-14).reverse().map((pt) => h('tr', {}, h('td', {}, fmtDate(pt.day)), h('td', { class: 'num' }, fmtNum(pt.numerator)), h('td', { class: 'num' }, fmtNum(pt.denominator)),
-          h('td', { class: 'num' }, fmtPercent(pt.percent)), h('td', {}, pt.percent === null ? t('none') : pt.met ? h('span', { class: 'tag tag-good' }, t('tg_met')) : h('span', { class: 'tag tag-bad' }, t('tg_not_met'))))), { class: 'compact' }) : null));
+          h('td', { class: 'num' }, fmtValue(tg, pt.value)), h('td', {}, stateTag(pt)), h('td', {}, pt.source || '')))), { class: 'compact' }) : null));
   }
 
   search.addEventListener('input', debounce(() => { st.q = search.value.trim(); st.offset = 0; load(); }, 250));
@@ -95,9 +113,11 @@ export async function viewTargets(root) {
 // (no library, no inline style: attributes and classes only).
 function lineChart(points, tg) {
   const W = 760, H = 240, ml = 48, mr = 16, mt = 14, mb = 34;
-  const vals = points.map((p) => p.percent).filter((v) => v !== null);
+  const vals = points.map((p) => p.value).filter((v) => v !== null && v !== undefined);
   let ymax = 100;
   if (tg.op === '<') ymax = Math.max(tg.threshold * 2, ...vals, 1) * 1.1;
+  if (tg.unit !== '%') ymax = Math.max(tg.high || 0, ...vals, 1) * 1.2;
+  const unit = tg.unit === '%' ? '%' : '';
   const ymin = 0;
   const n = points.length;
   const x = (i) => ml + (n === 1 ? (W - ml - mr) / 2 : (i * (W - ml - mr)) / (n - 1));
@@ -107,21 +127,25 @@ function lineChart(points, tg) {
   for (let k = 0; k <= ticks; k++) {
     const v = ymin + ((ymax - ymin) * k) / ticks;
     g.append(s('line', { x1: ml, x2: W - mr, y1: y(v), y2: y(v), class: 'grid-line' }));
-    g.append(s('text', { x: ml - 6, y: y(v) + 4, class: 'axis-label', 'text-anchor': 'end' }, `${fmtNum(v, ymax < 20 ? 1 : 0)}%`));
+    g.append(s('text', { x: ml - 6, y: y(v) + 4, class: 'axis-label', 'text-anchor': 'end' }, `${fmtNum(v, ymax < 20 ? 1 : 0)}${unit}`));
   }
-  const thr = tg.op === '=' ? 100 : tg.threshold;
-  g.append(s('line', { x1: ml, x2: W - mr, y1: y(thr), y2: y(thr), class: 'threshold' }));
-  g.append(s('text', { x: W - mr, y: y(thr) - 4, class: 'threshold-label', 'text-anchor': 'end' }, `${t('tg_target')} ${targetShort(tg)}`));
+  // a direction has no line to reach; a band has two
+  const lines = tg.op === 'd' ? [] : tg.op === 'r' ? [tg.threshold, tg.high] : [tg.op === '=' ? 100 : tg.threshold];
+  lines.forEach((thr, k) => {
+    g.append(s('line', { x1: ml, x2: W - mr, y1: y(thr), y2: y(thr), class: 'threshold' }));
+    if (k === lines.length - 1) g.append(s('text', { x: W - mr, y: y(thr) - 4, class: 'threshold-label', 'text-anchor': 'end' }, `${t('tg_target')} ${targetShort(tg)}`));
+  });
   const step = Math.max(1, Math.ceil(n / 8));
   points.forEach((p, i) => {
     if (i % step === 0 || i === n - 1) g.append(s('text', { x: x(i), y: H - mb + 18, class: 'axis-label', 'text-anchor': 'middle' }, fmtDate(p.day).slice(0, 5)));
   });
-  const path = points.map((p, i) => (p.percent === null ? null : `${x(i)},${y(p.percent)}`)).filter(Boolean).join(' ');
+  const has = (p) => p.value !== null && p.value !== undefined;
+  const path = points.map((p, i) => (has(p) ? `${x(i)},${y(p.value)}` : null)).filter(Boolean).join(' ');
   if (path) g.append(s('polyline', { points: path, class: 'series' }));
   points.forEach((p, i) => {
-    if (p.percent === null) return;
-    g.append(s('circle', { cx: x(i), cy: y(p.percent), r: 4, class: p.met ? 'point met' : 'point notmet' },
-      s('title', {}, `${fmtDate(p.day)}: ${fmtPercent(p.percent)} (${p.numerator}/${p.denominator})`)));
+    if (!has(p)) return;
+    g.append(s('circle', { cx: x(i), cy: y(p.value), r: 4, class: p.met === null ? 'point' : p.met ? 'point met' : 'point notmet' },
+      s('title', {}, `${fmtDate(p.day)}: ${fmtValue(tg, p.value)} (${p.numerator}/${p.denominator})`)));
   });
   return h('div', { class: 'chart-wrap' }, g);
 }

@@ -19,7 +19,7 @@ export async function viewTasks(root) {
         h('td', { class: 'num' }, f.no),
         h('td', { class: 'subject' }, h('a', { href: `#/tasks/${encodeURIComponent(tk.id)}` }, f.task)),
         h('td', {}, h('small', {}, f.lead)),
-        h('td', {}, f.deadline ? fmtDate(f.deadline) : f.recurring ? t('tk_recurring') : (f.deadline_text || t('none'))),
+        h('td', {}, f.deadline ? fmtDate(f.deadline) : f.recurring ? (f.recurring_from ? t('tk_recurring_from', f.recurring_from) : t('tk_recurring')) : (f.deadline_text || t('none'))),
         h('td', { class: 'progress-cell' }, pg.assigned ? [progressBar(pg.percent), h('small', {}, ` ${pg.percent} % · ${t('tk_progress_of', pg.done, pg.assigned)}`)] : h('small', { class: 'muted' }, t('tk_not_assigned')),
           overdue ? h('span', { class: 'tag tag-bad' }, `${t('nt_overdue')} ${overdue}`) : null));
     });

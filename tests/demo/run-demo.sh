@@ -109,13 +109,16 @@ done
 export TRAMSYNC_ADMIN_URL=https://localhost:$ADMIN_PORT TRAMSYNC_CA=$PKI/ca.pem \
        TRAMSYNC_USER=$ADMIN_USER TRAMSYNC_PASSWORD=$ADMIN_PASSWORD
 if [ ! -f "$RUN/.demo-district-loaded" ]; then
-  say "loading the district's directory (stations, villages, drug catalogue)"
+  say "loading the district's directory (stations, populations, villages, drug catalogue)"
   ctl() { "$BIN/tramsyncctl" --pki "$PKI" record put "$@" >/dev/null; }
   pop=(12450 9870 8340 11120); nv=(4 3 3 4); short=(BN BX BT XL); i=0
   for entry in "${STATIONS[@]}"; do
     code=${entry%%|*}; commune=${entry#*|}
     ctl stations "$code" name="Trạm Y tế xã $commune" commune="$commune" province="Phú Thọ" \
       population="${pop[$i]}" villages="${nv[$i]}" head="Trạm trưởng" active=true
+    # the commune's population of the year, with its source: the targets' "dân số"
+    ctl commune_population "$code-$(date +%Y)" station="$code" year="$(date +%Y)" population="${pop[$i]}" \
+      source="Chi cục Thống kê khu vực (số liệu mẫu)" as_of="$(date +%Y)-01-01"
     for v in $(seq 1 "${nv[$i]}"); do
       ctl villages "${short[$i]}-V$v" station="$code" name="Thôn $v, xã $commune" population=$((pop[i] / nv[i]))
     done

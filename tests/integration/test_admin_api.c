@@ -1168,7 +1168,7 @@ static void test_targets(void **state)
     ts_test_sleep_ms(1500);
     ts_th_resp r = req(AS_VIEWER, "GET", "/api/targets?limit=1", NULL);
     assert_int_equal(r.status, 200);
-    assert_int_equal(json_array_size(json_object_get(r.json, "targets")), 10);
+    assert_int_equal(json_array_size(json_object_get(r.json, "targets")), 13);
     assert_true(json_array_size(json_object_get(r.json, "communes")) <= 1);
     json_t *district = json_object_get(r.json, "district");
     json_t *hm = json_object_get(district, "health_management");
@@ -1179,10 +1179,17 @@ static void test_targets(void **state)
     assert_int_equal(jint(r.json, "matched"), 1);
     json_t *c = json_array_get(json_object_get(r.json, "communes"), 0);
     assert_string_equal(jstr(c, "commune"), "Bình Nguyên");
-    /* the numbers behind the figure: 1 of 2 residents has a health record; population 12,450 */
+    /* the numbers behind the figure: 1 of 2 residents has a health record */
     json_t *fig = json_object_get(json_object_get(c, "figures"), "health_management");
     assert_non_null(fig);
     assert_true(json_is_boolean(json_object_get(fig, "met")));
+    /* over the commune's population of a year, with its source: the
+     * directory's yearless 12,450 is not one */
+    assert_string_equal(jstr(fig, "source"), "Chưa có dân số của xã");
+    assert_int_equal(jint(fig, "denominator"), 0);
+    assert_true(json_is_null(json_object_get(fig, "value")));
+    /* a direction has nothing to meet */
+    assert_true(json_is_null(json_object_get(json_object_get(json_object_get(c, "figures"), "periodic_checkup"), "met")));
     /* computed while Bình Nguyên is connected: not stale */
     assert_true(jint(c, "computed_at_ms") > 0);
     assert_true(json_is_false(json_object_get(c, "stale")));
