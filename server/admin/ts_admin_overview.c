@@ -8,6 +8,7 @@
 #include "common/ts_recjson.h"
 #include "common/ts_version.h"
 #include "server/admin/ts_admin_int.h"
+#include "server/ts_epidemic.h"
 
 static bool ts__field_true(const ts_version *v, const char *name)
 {
@@ -185,13 +186,15 @@ void ts_admin__api_overview(ts_admin__job *j, ts_store *st)
                         json_integer((json_int_t)(s->protocol_errors + s->handshakes_failed + s->changes_rejected)));
     json_object_set_new(service, "uptime_s", json_integer((json_int_t)((j->now_ms - j->adm->started_ms) / 1000)));
     json_object_set_new(service, "version", json_string(TS_VERSION));
-    ts_admin__ok(j, 200,
-                 json_pack("{s:{s:I,s:I,s:I,s:I,s:I,s:I},s:I,s:{s:i,s:i,s:i,s:I,s:I},s:{s:I},s:I,s:I,s:I,s:I,s:o,s:I}", "stations",
+    json_t *o = json_pack("{s:{s:I,s:I,s:I,s:I,s:I,s:I},s:I,s:{s:i,s:i,s:i,s:I,s:I},s:{s:I},s:I,s:I,s:I,s:I,s:o,s:I}", "stations",
                            "total", c.total, "online", c.online, "offline", c.offline, "silent", c.silent,
                            "cert_expiring", c.cert, "clock_problem", c.clock, "conflicts_open", (json_int_t)open,
                            "notices", "urgent_unacknowledged", x.urgent_unacked, "overdue", x.overdue, "escalated",
                            x.escalated, "recipients", recipients, "acknowledged", acknowledged, "reports", "urgent_unread", ts_admin__reports_unread(st), "records", ts__records_count(j->adm, st, j->now_ms), "db_bytes",
                            (json_int_t)(pages * page_size), "last_seq", (json_int_t)ts_store_last_seq(st),
                            "audit_entries", (json_int_t)ts_admin__scalar(st, "SELECT max(id) FROM audit"), "service",
-                           service, "now_ms", (json_int_t)j->now_ms));
+                           service, "now_ms", (json_int_t)j->now_ms);
+    /* epidemic alerts nobody acknowledged yet (GET /api/epidemic/alerts) */
+    json_object_set_new(o, "epidemic_alerts_open", json_integer((json_int_t)ts_epi_open_alerts(st)));
+    ts_admin__ok(j, 200, o);
 }

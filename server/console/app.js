@@ -9,7 +9,7 @@
 // api.js (the admin API), shell.js (header and menu), live.js (server-sent
 // events), login.js, recipients.js (the station chooser), and one module per
 // page: dashboard, stations, conflicts, notices (with compose.js and
-// attachments.js), reports, tasks, targets, health, audit.
+// attachments.js), reports, epidemic, tasks, targets, health, audit.
 
 import { state } from './state.js';
 import { t, h, replace, $, errorBox } from './ui.js';
@@ -23,6 +23,7 @@ import { viewConflicts, viewConflict } from './conflicts.js';
 import { viewNotices, viewNotice } from './notices.js';
 import { viewCompose } from './compose.js';
 import { viewReports } from './reports.js';
+import { viewEpidemic } from './epidemic.js';
 import { viewTasks, viewTask } from './tasks.js';
 import { viewTargets } from './targets.js';
 import { viewHealth } from './health.js';
@@ -76,6 +77,7 @@ const ROUTES = [
   [/^notices\/new$/, viewCompose],
   [/^notices\/([^/]+)$/, viewNotice],
   [/^reports$/, viewReports],
+  [/^epidemic$/, viewEpidemic],
   [/^tasks$/, viewTasks],
   [/^tasks\/([^/]+)$/, viewTask],
   [/^targets$/, viewTargets],

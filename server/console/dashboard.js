@@ -2,16 +2,18 @@
 
 import { t, L, tableLabel, h, replace, fmtDate, fmtDateTime, fmtAgo, fmtNum, fmtPercent, fmtBytes, fmtDuration, statusBadge, urgencyBadge, stateBadge, table, card, stat, pageHeader } from './ui.js';
 import { api } from './api.js';
+import { alertKind, alertDays, alertPlace, diseaseName } from './epidemic.js';
 
 export async function viewDashboard(root) {
   async function draw() {
-    const [ov, attention, esc, conflicts, targets, reports] = await Promise.all([
+    const [ov, attention, esc, conflicts, targets, reports, epi] = await Promise.all([
       api('GET', '/api/overview'),
       api('GET', '/api/stations?filter=attention&sort=status&limit=8'),
       api('GET', '/api/escalations?limit=8'),
       api('GET', '/api/conflicts?limit=6'),
       api('GET', '/api/targets?limit=1'),
       api('GET', '/api/reports?unread=1&limit=5'),
+      api('GET', '/api/epidemic/alerts?limit=5'),
     ]);
     const st = ov.stations, n = ov.notices, sv = ov.service;
     const stats = h('div', { class: 'stats' },
@@ -21,6 +23,7 @@ export async function viewDashboard(root) {
       stat(t('dash_conflicts'), fmtNum(ov.conflicts_open), ov.conflicts_open ? 'warn' : 'good', '#/conflicts'),
       stat(t('dash_urgent'), fmtNum(n.urgent_unacknowledged), n.urgent_unacknowledged ? 'bad' : 'good', '#/notices'),
       stat(t('dash_reports_unread'), fmtNum(ov.reports.urgent_unread), ov.reports.urgent_unread ? 'bad' : 'good', '#/reports?unread=1'),
+      stat(t('dash_epidemic'), fmtNum(ov.epidemic_alerts_open ?? epi.open), (ov.epidemic_alerts_open ?? epi.open) ? 'bad' : 'good', '#/epidemic'),
       stat(t('dash_overdue'), fmtNum(n.overdue), n.overdue ? 'bad' : 'good', '#/tasks'),
       stat(t('dash_errors'), fmtNum(sv.errors), sv.errors ? 'warn' : null, '#/health'));
 
@@ -55,6 +58,16 @@ export async function viewDashboard(root) {
       rpRows.length ? table([t('nt_urgency'), t('rp_subject'), t('rp_station'), t('rp_reported')], rpRows) : h('p', { class: 'good-text' }, t('dash_reports_none')),
       reports.matched > rpRows.length ? h('a', { class: 'more', href: '#/reports?unread=1' }, `${t('show_all')} (${fmtNum(reports.matched)})`) : null);
 
+    // epidemic alerts nobody acknowledged yet, the newest first
+    const epiRows = epi.alerts.map((a) => h('tr', { class: 'row-alert', dataset: { id: String(a.id) } },
+      h('td', {}, h('a', { href: '#/epidemic' }, alertKind(a))),
+      h('td', {}, diseaseName(a)),
+      h('td', {}, alertPlace(a)),
+      h('td', { class: 'nowrap' }, alertDays(a))));
+    const epiCard = card(t('dash_epidemic'),
+      epiRows.length ? table([t('ep_alert'), t('ep_disease'), t('ep_commune'), t('ep_days')], epiRows, { class: 'epi-alerts-dash' }) : h('p', { class: 'good-text' }, t('dash_epidemic_none')),
+      epi.open > epiRows.length ? h('a', { class: 'more', href: '#/epidemic' }, `${t('show_all')} (${fmtNum(epi.open)})`) : null);
+
     const cfRows = conflicts.conflicts.map((c) => h('tr', {},
       h('td', {}, h('a', { href: `#/conflicts/${c.id}` }, `#${c.id}`)),
       h('td', {}, `${tableLabel(c.table)} · ${c.record}`),
@@ -79,7 +92,7 @@ export async function viewDashboard(root) {
       ` · ${t('updated_at', fmtDateTime(ov.now_ms))}`);
 
     replace(root, pageHeader(t('nav_dashboard')), stats,
-      h('div', { class: 'columns' }, h('div', {}, stationsCard, cfCard), h('div', {}, rpCard, escCard)),
+      h('div', { class: 'columns' }, h('div', {}, stationsCard, cfCard), h('div', {}, epiCard, rpCard, escCard)),
       tgCard, svcLine);
   }
   await draw();

@@ -1,7 +1,7 @@
 // Server-sent events keep the page shown up to date without a reload, at a bounded rate.
 
 import { state } from './state.js';
-import { renderLive, refreshBadges } from './shell.js';
+import { renderLive, refreshBadges, setBadges } from './shell.js';
 
 /* live updates: server-sent events refresh the page shown; pages about
  * station connectivity also poll (connections come and go without events) */
@@ -18,7 +18,7 @@ export function startLive() {
     opened = true;
   };
   es.onerror = () => { state.live = false; renderLive(); };
-  for (const name of ['record', 'conflict', 'notice', 'task', 'escalation', 'targets', 'report']) {
+  for (const name of ['record', 'conflict', 'notice', 'task', 'escalation', 'targets', 'report', 'epidemic']) {
     es.addEventListener(name, (ev) => {
       let data = {};
       try { data = JSON.parse(ev.data); } catch (e) { data = {}; }
@@ -39,6 +39,8 @@ function onEvent(name, data) {
   if ((name === 'record' || name === 'report') && !badgeTimer) {
     badgeTimer = setTimeout(() => { badgeTimer = 0; refreshBadges(); }, 500);
   }
+  // an epidemic alert raised or acknowledged says how many wait
+  if (name === 'epidemic' && typeof data.open === 'number') setBadges({ epidemic: data.open });
   const v = state.view;
   if (!v) {
     // a page still loading may have read the data before this change:
@@ -47,13 +49,15 @@ function onEvent(name, data) {
     return;
   }
   if (v.onEvent) v.onEvent(name, data);
-  if (v.refresh && (!v.events || v.events.includes(name))) scheduleRefresh(v);
+  if (v.refresh && (!v.events || v.events.includes(name))) scheduleRefresh(v, name === 'epidemic');
 }
 
-// one refresh at a time, at most every 2.5 s however busy the district is
-export function scheduleRefresh(v) {
-  if (state.refreshTimer) return;
-  const wait = Math.max(300, 2500 - (Date.now() - state.lastRefresh));
+// one refresh at a time, at most every 2.5 s however busy the district is;
+// soon (an epidemic alert, rare): in a moment, whatever was planned
+export function scheduleRefresh(v, soon = false) {
+  if (state.refreshTimer && !soon) return;
+  clearTimeout(state.refreshTimer);
+  const wait = soon ? 200 : Math.max(300, 2500 - (Date.now() - state.lastRefresh));
   state.refreshTimer = setTimeout(async () => {
     state.refreshTimer = 0;
     if (state.view !== v) return;

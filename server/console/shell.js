@@ -10,6 +10,7 @@ const NAV = [
   ['#/conflicts', 'nav_conflicts', null],
   ['#/notices', 'nav_notices', null],
   ['#/reports', 'nav_reports', null, 'reports'],
+  ['#/epidemic', 'nav_epidemic', null, 'epidemic'],
   ['#/tasks', 'nav_tasks', null],
   ['#/targets', 'nav_targets', null],
   ['#/health', 'nav_health', null],
@@ -43,17 +44,29 @@ export function renderShell() {
 }
 
 // The menu's counts, asked again when the console starts, on every page and
-// when a station's change or an opened report is announced.
+// when a station's change or an opened report is announced; epidemic alerts
+// not acknowledged come with the event that announces them (live.js).
 let badgeSeq = 0;
 export async function refreshBadges() {
   if (!state.me) return;
   const seq = ++badgeSeq;
-  try {
-    const res = await api('GET', '/api/reports?unread=1&limit=1');
-    if (seq !== badgeSeq || state.badges.reports === res.unread_urgent) return;
-    state.badges.reports = res.unread_urgent;
-    if (state.me) renderShell();
-  } catch (e) { /* the page shows what fails */ }
+  // what fails keeps its count: the page shows the error
+  const [reports, epidemic] = await Promise.all([
+    api('GET', '/api/reports?unread=1&limit=1').then((r) => r.unread_urgent, () => undefined),
+    api('GET', '/api/epidemic/alerts?limit=1').then((r) => r.open, () => undefined),
+  ]);
+  if (seq === badgeSeq) setBadges({ reports, epidemic });
+}
+
+// {name: count}: the menu redrawn when one changed
+export function setBadges(counts) {
+  let changed = false;
+  for (const [name, n] of Object.entries(counts)) {
+    if (typeof n !== 'number' || state.badges[name] === n) continue;
+    state.badges[name] = n;
+    changed = true;
+  }
+  if (changed && state.me) renderShell();
 }
 
 export function renderLive() {

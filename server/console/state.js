@@ -13,7 +13,7 @@ export const state = {
   lastRefresh: 0,
   routeSeq: 0,
   missed: new Set(), // events that came while the page shown was loading
-  badges: { reports: 0 }, // counts on the menu (urgent station reports not yet opened)
+  badges: { reports: 0, epidemic: 0 }, // counts on the menu (urgent station reports not yet opened, epidemic alerts not acknowledged)
 };
 
 const ROLE_RANK = { viewer: 1, operator: 2, admin: 3 };

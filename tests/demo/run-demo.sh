@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make run: the district server and the four stations of the seed (Bình Nguyên,
-# Bình Xuyên, Bình Tuyền, Xuân Lãng) syncing over mutual TLS on loopback.
+# Bình Xuyên, Bình Tuyền, Xuân Lãng) syncing over mutual TLS on loopback, with
+# their data (tests/demo/data) and a dengue cluster of the last week.
 #
 # State lives in run/ (git-ignored): the development CA and certificates, the
 # district database and one directory per station. Ctrl-C stops everything
@@ -143,6 +144,31 @@ if [ ! -f "$RUN/.demo-data-loaded" ]; then
     done
   done
   touch "$RUN/.demo-data-loaded"
+fi
+
+if [ ! -f "$RUN/.demo-epidemic-loaded" ]; then
+  # the Dịch bệnh page: a dengue cluster in two neighbouring communes over the
+  # last week (cases diagnosed days ago reach the district late, today's and
+  # yesterday's on time), and Bình Nguyên declaring the outbreak
+  say "loading a dengue cluster at Bình Nguyên and Bình Xuyên, and an outbreak report"
+  ago() { date -d "-$1 days" +%F; }
+  dengue() { # station id resident village onset-days-ago diagnosis-days-ago classification lab
+    "$BIN/tramsync" -d "$RUN/stations/$1" put disease_cases "$2" resident_id="$3" village_id="$4" \
+      disease="Sốt xuất huyết Dengue" icd10=A97 group=B onset_date="$(ago "$5")" diagnosis_date="$(ago "$6")" \
+      classification="$7" lab_result="$8" outcome=under_treatment >/dev/null
+  }
+  dengue binhxuyen BX-C002 BX-R006 BX-V2 8 6 confirmed "NS1 dương tính"
+  dengue binhxuyen BX-C003 BX-R009 BX-V2 5 4 probable ""
+  dengue binhxuyen BX-C004 BX-R011 BX-V1 2 1 suspected ""
+  dengue binhnguyen BN-C001 BN-R003 BN-V2 7 5 confirmed "NS1 dương tính"
+  dengue binhnguyen BN-C002 BN-R007 BN-V2 4 3 confirmed "NS1 dương tính"
+  dengue binhnguyen BN-C003 BN-R010 BN-V1 1 0 suspected ""
+  "$BIN/tramsync" -d "$RUN/stations/binhnguyen" report --kind outbreak_detection \
+    --subject "Phát hiện ổ dịch sốt xuất huyết Dengue tại thôn 2" \
+    --body "3 ca sốt xuất huyết Dengue tại thôn 1 và thôn 2 trong 6 ngày, 2 ca NS1 dương tính; đã khoanh vùng, phun hóa chất diệt muỗi và vận động diệt lăng quăng." \
+    --urgency khan --category prevention --disease "Sốt xuất huyết Dengue" --cases 3 --deaths 0 \
+    --onset "$(ago 7)" --location "Thôn 2, xã Bình Nguyên" --by "BS. Nguyễn Thị Hằng" >/dev/null
+  touch "$RUN/.demo-epidemic-loaded"
 fi
 
 cat <<EOF

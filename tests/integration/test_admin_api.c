@@ -276,6 +276,7 @@ static void test_console_files(void **state)
                                            {"/targets.js", "text/javascript"},
                                            {"/health.js", "text/javascript"},
                                            {"/audit.js", "text/javascript"},
+                                           {"/epidemic.js", "text/javascript"},
                                            {"/i18n.js", "text/javascript"},
                                            {"/style.css", "text/css"},
                                            {"/favicon.svg", "image/svg+xml"}};

@@ -8,7 +8,8 @@
  *  3. the reporting clock: a case that reached the district after its
  *     disease's deadline counts as late, a case of today as on time
  *  4. an outbreak the station declares raises an alert; a named operator
- *     acknowledges alerts (audited, once), a viewer may not
+ *     acknowledges alerts (audited, once), a viewer may not; the overview
+ *     counts the alerts still open
  *  5. weekly figures by commune and disease, as JSON and as CSV
  *  6. an outbreak: opened by the district from a station's report with a
  *     neighbouring commune, instructions acknowledged by a station, an
@@ -392,6 +393,11 @@ static void test_outbreak_alert_acknowledged(void **state)
              (long long)json_integer_value(json_object_get(a, "id")));
     long long open_before = json_integer_value(json_object_get(l, "open"));
     json_decref(l);
+    /* the overview counts the alerts nobody acknowledged (the console's tile) */
+    json_t *ov = call_ok(e, NULL, "GET", "/api/overview", NULL, 200);
+    assert_true(json_is_integer(json_object_get(ov, "epidemic_alerts_open")));
+    assert_int_equal(json_integer_value(json_object_get(ov, "epidemic_alerts_open")), open_before);
+    json_decref(ov);
 
     char *viewer = login(e, "minh"), *op = login(e, "lan");
     json_decref(call_ok(e, viewer, "POST", path, "{}", 403));
@@ -404,6 +410,9 @@ static void test_outbreak_alert_acknowledged(void **state)
     l = alerts(e, "open");
     assert_int_equal(count_kind(l, "outbreak", NULL), 0);
     json_decref(l);
+    ov = call_ok(e, NULL, "GET", "/api/overview", NULL, 200);
+    assert_int_equal(json_integer_value(json_object_get(ov, "epidemic_alerts_open")), open_before - 1);
+    json_decref(ov);
     l = alerts(e, "all");
     a = NULL;
     assert_int_equal(count_kind(l, "outbreak", &a), 1);
