@@ -166,6 +166,14 @@ void ts_admin__api_notice(ts_admin__job *j, ts_store *st)
     json_t *page = ts_admin__slice(items, n, offset, limit);
     free(items);
     ts_admin__add_station_names(j->adm, st, page);
+    json_array_foreach(page, k, r) {
+        uint64_t next = ts_notice_next_reminder(&j->adm->policy, r);
+        if (next) {
+            char iso[32];
+            ts_time_iso(next, iso, sizeof iso);
+            json_object_set_new(r, "next_reminder_at", json_string(iso));
+        }
+    }
     json_object_set_new(o, "recipients", page);
     json_object_set_new(o, "recipients_total", json_integer((json_int_t)total));
     json_object_set_new(o, "recipients_matched", json_integer((json_int_t)n));

@@ -180,7 +180,11 @@ async function startDemo() {
   const log = fs.openSync(path.join(demoDir, 'demo.log'), 'a');
   demo = spawn('bash', [path.join(ROOT, 'tests/demo/run-demo.sh')], {
     cwd: ROOT,
-    env: { ...process.env, TS_DEMO_DIR: demoDir, TS_DEMO_PORT: String(port), TS_DEMO_ADMIN_PORT: String(adminPort) },
+    env: {
+      ...process.env, TS_DEMO_DIR: demoDir, TS_DEMO_PORT: String(port), TS_DEMO_ADMIN_PORT: String(adminPort),
+      // reminders of Thượng khẩn notices in seconds (escalation_reminders)
+      TS_DEMO_DISTRICT_CONF: '[notices]\nescalate_every = 1s\nack_within_thuong_khan = 2s\nremind_every_thuong_khan = 3s',
+    },
     detached: true,
     stdio: ['ignore', log, log],
   });
@@ -763,6 +767,55 @@ async function urgentReportOnOverview() {
   assert((await tileValue('#/reports?unread=1')) === tile - 1, 'the tile counts one fewer once opened');
 }
 
+// Issue 16, point 7: a notice nobody acknowledges is reminded on its
+// urgency's schedule (the demo's Thượng khẩn: first after 2 s, then every
+// 3 s), each reminder's time and the next one's shown in the matrix with the
+// station's contact, the list says how many stations were reminded, and the
+// reminders stop once the station acknowledges.
+async function escalationReminders() {
+  const subject = `Thượng khẩn: rà soát ca sốt phát ban (${Date.now() % 100000})`;
+  const r = await apiFromPage('POST', '/api/notices', {
+    notice: { subject, urgency: 'thuong_khan', issuer: 'Trung tâm Y tế khu vực', category: 'prevention' },
+    recipients: { stations: ['binhtuyen'] },
+  });
+  assert(r.status === 201, `send a Thượng khẩn notice: ${JSON.stringify(r.json)}`);
+  const id = r.json.id;
+  const rec = await waitFor('two reminders', 40000, async () => {
+    const n = (await apiFromPage('GET', `/api/notices/${encodeURIComponent(id)}`)).json;
+    const x = n.recipients[0];
+    return x.resend_count >= 2 && (x.reminders || []).length >= 2 ? x : null;
+  });
+  assert(typeof rec.next_reminder_at === 'string' && Date.parse(rec.next_reminder_at) > Date.parse(rec.escalated_at), `the next reminder after the last: ${JSON.stringify(rec)}`);
+  await go(`#/notices/${encodeURIComponent(id)}`);
+  const cell = 'table.matrix tr[data-station="binhtuyen"] td.cell-reminders';
+  await page.waitForFunction((sel) => /Đã nhắc lại ×[2-9]/.test(document.querySelector(sel)?.textContent || ''), cell, { timeout: 10000 });
+  const text = await page.textContent(cell);
+  assert(/Lần 1: \d{2}\/\d{2}\/\d{4} \d{2}:\d{2}/.test(text) && /Lần 2: \d{2}\/\d{2}\/\d{4} \d{2}:\d{2}/.test(text), `each reminder's time: ${text}`);
+  assert(/Lần nhắc tới: \d{2}\/\d{2}\/\d{4} \d{2}:\d{2}/.test(text), `the next reminder: ${text}`);
+  const who = await page.textContent('table.matrix tr[data-station="binhtuyen"] th');
+  assert(who.includes('Liên hệ: Trạm trưởng · ĐT 0210381103'), `the station's contact: ${who}`);
+  await shot('06f-notice-reminders');
+  await go('#/notices');
+  await page.waitForSelector(`table.grid tbody tr[data-id="${id}"]`, { timeout: 10000 });
+  const row = await page.textContent(`table.grid tbody tr[data-id="${id}"]`);
+  assert(row.includes('Đã nhắc lại 1 trạm'), `reminders in the notices list: ${row}`);
+  // acknowledged: no more reminders, none announced
+  await waitFor('the notice at binhtuyen', 30000, async () => {
+    const x = await tramsync('binhtuyen', '--json', 'notices');
+    return x.code === 0 && JSON.parse(x.stdout).some((n) => n.id === id);
+  });
+  const ack = await tramsync('binhtuyen', 'ack', id, '--by', 'Lê Thị Hoa');
+  assert(ack.code === 0, `tramsync ack: ${ack.stderr}`);
+  const acked = await waitFor('the acknowledgement', 30000, async () => {
+    const x = (await apiFromPage('GET', `/api/notices/${encodeURIComponent(id)}`)).json.recipients[0];
+    return x.state === 'acknowledged' ? x : null;
+  });
+  assert(!acked.next_reminder_at, `no next reminder once acknowledged: ${acked.next_reminder_at}`);
+  await sleep(5000);
+  const later = (await apiFromPage('GET', `/api/notices/${encodeURIComponent(id)}`)).json.recipients[0];
+  assert(later.resend_count === acked.resend_count, `reminded after the acknowledgement: ${acked.resend_count} -> ${later.resend_count}`);
+}
+
 const pad = (n) => String(n).padStart(2, '0');
 
 // The district's day, not the PC's or UTC's: a browser on a PC set to UTC, at
@@ -980,6 +1033,7 @@ async function main() {
     ['login', login], ['four_demo_stations', fourDemoStations],
     ['targets_never_over_missing_data', targetsNoMissingData], ['fresh_load_no_401', freshLoadNo401],
     ['recipients_one_group', recipientsOneGroup], ['urgent_tile_every_urgency', urgentTileEveryUrgency],
+    ['escalation_reminders', escalationReminders],
     ['send_hoa_toc_notice_and_acknowledgement', sendHoaTocNotice],
     ['notice_attachments', noticeAttachments], ['compose_validation_vietnamese', composeValidationVietnamese],
     ['resolve_conflict', resolveConflict], ['urgent_report_on_overview', urgentReportOnOverview],
@@ -988,6 +1042,9 @@ async function main() {
     ['switch_language', switchLanguage], ['every_page_at_1366x768', everyPageAt1366], ['targets_stale', targetsStale],
     ['attachment_limits_from_labels', attachmentLimitsFromLabels], ['logout', logout], ['no_script_errors', noScriptErrors],
   ];
+  // TS_BROWSER_ONLY=a,b: those steps only (with login), while working on them
+  const only = (process.env.TS_BROWSER_ONLY || '').split(',').filter(Boolean);
+  if (only.length) steps.splice(0, steps.length, ...steps.filter(([n]) => n === 'login' || only.includes(n)));
   console.log(`[==========] Running ${steps.length} test(s).`);
   for (const [name, fn] of steps) {
     if (setupOk) await test(name, fn);
