@@ -1,7 +1,7 @@
 // The notices sent and how far each recipient has got with them.
 
 import { state, can } from './state.js';
-import { t, L, label, h, replace, fmtDate, fmtDateTime, fmtNum, qs, errorBox, urgencyBadge, stateBadge, pager, table, card, debounce, pageHeader, hashParams, setHashParams } from './ui.js';
+import { t, L, label, h, replace, fmtDate, fmtDateTime, fmtNum, qs, toast, errorBox, urgencyBadge, stateBadge, pager, table, card, debounce, pageHeader, hashParams, setHashParams, confirmDialog } from './ui.js';
 import { api } from './api.js';
 import { paperclip, attachmentTable } from './attachments.js';
 
@@ -59,7 +59,7 @@ export async function viewNotices(root) {
       h('td', { class: 'subject' }, h('a', { href: `#/notices/${encodeURIComponent(n.id)}` }, n.subject || t('none')),
         n.attachment_count > 0 ? h('span', { class: 'attach-count', title: t('at_count', fmtNum(n.attachment_count)), 'aria-label': t('at_count', fmtNum(n.attachment_count)) }, paperclip(), fmtNum(n.attachment_count)) : null,
         h('br'), h('small', { class: 'muted' }, label('doc_types', n.doc_type))),
-      h('td', {}, urgencyBadge(n.urgency)),
+      h('td', {}, urgencyBadge(n.urgency), n.recalled_at ? h('span', { class: 'tag tag-bad recalled' }, t('nt_recalled')) : null),
       h('td', {}, h('small', {}, label('categories', n.category))),
       h('td', {}, fmtDateTime(n.sent_at)),
       h('td', { class: 'num' }, fmtNum(n.recipient_count || 0)),
@@ -105,8 +105,24 @@ export async function viewNotice(root, id) {
       [t('nt_list_recipients'), `${fmtNum(n.recipients_total)}${f.communes?.length ? ` (${f.communes.join(', ')})` : ''}`],
       f.source_report ? [t('nt_source_report'), `${f.source_report} (${f.source_station || ''})`] : null,
     ].filter((x) => x && x[1] !== undefined && x[1] !== null && x[1] !== '').map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
+    const recall = can('operator') && !f.recalled_at ? h('button', {
+      type: 'button', class: 'button danger', id: 'nt-recall', onclick: async () => {
+        const ans = await confirmDialog({ title: t('nt_recall_title'), message: t('nt_recall_message'), ok: t('nt_recall_ok'), reason: t('nt_recall_reason'), danger: true });
+        if (!ans) return;
+        try {
+          await api('POST', `/api/notices/${encodeURIComponent(id)}/recall`, { reason: ans.reason });
+          toast(t('nt_recall_done', f.number || id));
+        } catch (e) {
+          toast(e.message, 'error');
+        }
+        await load();
+      },
+    }, t('nt_recall')) : null;
     replace(head,
-      pageHeader(f.subject || id, h('a', { class: 'button', href: '#/notices' }, t('back'))),
+      pageHeader(f.subject || id, recall, h('a', { class: 'button', href: '#/notices' }, t('back'))),
+      f.recalled_at ? h('div', { class: 'alert alert-error recalled-banner', id: 'nt-recalled', role: 'status' },
+        h('strong', {}, t('nt_recalled_banner', fmtDateTime(f.recalled_at), f.recalled_by || t('none'))),
+        f.recall_reason ? `${t('nt_recall_reason')}: ${f.recall_reason}` : null) : null,
       card(null, dl, f.body ? h('div', { class: 'body-text' }, f.body) : null,
         n.attachments?.length ? attachmentTable(id, n.attachments) : null,
         h('div', { class: 'summary' }, countsChips(n.counts, n.recipients_total))));

@@ -269,6 +269,7 @@ async function sendHoaTocNotice() {
   await page.fill('#nt-expected', 'Không để dịch lan rộng; báo cáo kết quả trước hạn');
   await shot('04-compose', { fullPage: true });
   await page.click('#nt-send');
+  assert((await confirmInPage()).includes('tất cả 4 trạm'), 'sending to all is asked first');
   await page.waitForFunction(() => /^#\/notices\/TB-/.test(location.hash), null, { timeout: 10000 });
   noticeId = decodeURIComponent((await page.evaluate(() => location.hash)).replace('#/notices/', '').split('?')[0]);
   await page.waitForSelector('table.matrix tbody tr[data-station]', { timeout: 10000 });
@@ -369,6 +370,7 @@ async function noticeAttachments() {
   await page.locator('fieldset.files').scrollIntoViewIfNeeded();
   await shot('06b-attachments-chosen');
   await page.click('#nt-send');
+  await confirmInPage();
   await page.waitForFunction(() => /^#\/notices\/TB-/.test(location.hash), null, { timeout: 15000 });
   const id = decodeURIComponent((await page.evaluate(() => location.hash)).replace('#/notices/', '').split('?')[0]);
   await page.waitForSelector('#nt-attachments table.attachments tbody tr[data-id]', { timeout: 10000 });
@@ -459,6 +461,7 @@ async function attachmentLimitsFromLabels() {
     await page.waitForFunction(() => document.querySelectorAll('#nt-file-list li.file-item').length === 6, null, { timeout: 5000 });
     const refused = page.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/api/notices', { timeout: 10000 });
     await page.click('#nt-send');
+    await confirmInPage();
     assert((await refused).status() === 422, 'the daemon refuses a sixth file');
     await page.waitForFunction(() => {
       const e = document.querySelector('form.compose > .alert-error');
@@ -673,6 +676,7 @@ async function recipientsOneGroup() {
     assert(await page.isHidden('form.compose .picker .pick-area'), 'the commune chooser hidden with "all"');
     await page.fill('#nt-subject', 'Không gửi: kiểm tra nhóm nút chọn');
     await page.click('#nt-send');
+    await confirmInPage();
     await waitFor('the notice request', 5000, () => caught.length === 1, 100);
     assert(JSON.stringify(caught[0].recipients) === '{"all":true}', `notice recipients ${JSON.stringify(caught[0].recipients)}`);
     assert(!caught[0].notice.communes, `the notice still names communes: ${caught[0].notice.communes}`);
@@ -814,6 +818,104 @@ async function escalationReminders() {
   await sleep(5000);
   const later = (await apiFromPage('GET', `/api/notices/${encodeURIComponent(id)}`)).json.recipients[0];
   assert(later.resend_count === acked.resend_count, `reminded after the acknowledgement: ${acked.resend_count} -> ${later.resend_count}`);
+}
+
+// a question asked in the page (ui.js confirmDialog): its text, then OK
+async function confirmInPage() {
+  await page.waitForSelector('#confirm-dialog[open]', { timeout: 5000 });
+  const text = await page.textContent('#confirm-dialog');
+  await page.click('#dlg-ok');
+  await page.waitForSelector('#confirm-dialog', { state: 'detached', timeout: 5000 });
+  return text;
+}
+
+// Issue 16, point 8: compose warns of a chosen station that is offline, with
+// since when; sending to every station is asked first (cancel sends nothing);
+// a notice sent is recalled with a reason, shown as such in the console and
+// at the station's command line.
+async function composeOfflineConfirmRecall() {
+  const stationDir = path.join(demoDir, 'stations', 'xuanlang');
+  const argv = [path.join(BIN, 'tramsync'), '-d', stationDir, 'run'];
+  const pid = findPid(argv);
+  assert(pid > 0, 'the xuanlang agent is running');
+  process.kill(pid, 'SIGTERM');
+  await waitFor('the xuanlang agent to stop', 15000, () => !alive(pid));
+  try {
+    await waitFor('xuanlang offline at the district', 15000, async () =>
+      (await apiFromPage('GET', '/api/stations/xuanlang')).json.connected === false);
+    await go('#/notices/new');
+    await page.waitForSelector('#nt-subject', { timeout: 10000 });
+    await page.check('form.compose .picker input[type="radio"][value="stations"]');
+    await page.fill('form.compose .picker input[type="search"]', 'xuan lang');
+    await page.locator('form.compose .picker .suggest-item').first().click();
+    await page.waitForSelector('form.compose .picker-offline:not([hidden]) li[data-station="xuanlang"]', { timeout: 5000 });
+    const warn = await page.textContent('form.compose .picker-offline');
+    assert(/Xuân Lãng: ngoại tuyến từ \d{2}\/\d{2}\/\d{4} \d{2}:\d{2}/.test(warn), `the offline warning: ${warn}`);
+    await shot('06g-compose-offline');
+    await page.fill('form.compose .picker input[type="search"]', 'binh nguyen');
+    await page.locator('form.compose .picker .suggest-item').first().click();
+    assert((await page.$$('form.compose .picker-offline li')).length === 1, 'a connected station is not in the warning');
+  } finally {
+    const log = fs.openSync(path.join(stationDir, 'agent.log'), 'a');
+    const child = spawn(argv[0], argv.slice(1), { detached: true, stdio: ['ignore', log, log] });
+    restarted.push(child.pid);
+    child.unref();
+  }
+  // to every station: asked first; cancelled, nothing goes
+  await page.check('form.compose .picker input[type="radio"][value="all"]');
+  await page.fill('#nt-subject', 'Không gửi: hỏi trước khi gửi tất cả');
+  const posts = await noticePostsDuring(async () => {
+    await page.click('#nt-send');
+    await page.waitForSelector('#confirm-dialog[open]', { timeout: 5000 });
+    const q = await page.textContent('#confirm-dialog');
+    assert(q.includes('tất cả 4 trạm') && q.includes('Không gửi: hỏi trước khi gửi tất cả'), `the question: ${q}`);
+    await shot('06h-compose-confirm-all');
+    await page.click('#dlg-cancel');
+    await page.waitForSelector('#confirm-dialog', { state: 'detached', timeout: 5000 });
+  });
+  assert(posts === 0, `${posts} POST /api/notices after cancelling`);
+  assert((await page.evaluate(() => location.hash)) === '#/notices/new', 'still composing');
+
+  // recalled with a reason
+  const subject = `Thu hồi: lịch tiêm chủng tháng 8 (${Date.now() % 100000})`;
+  const r = await apiFromPage('POST', '/api/notices', {
+    notice: { subject, urgency: 'khan', issuer: 'Trung tâm Y tế khu vực', category: 'prevention' },
+    recipients: { stations: ['binhnguyen'] },
+  });
+  assert(r.status === 201, `send: ${JSON.stringify(r.json)}`);
+  const id = r.json.id;
+  await waitFor('the notice at binhnguyen', 30000, async () => {
+    const x = await tramsync('binhnguyen', '--json', 'notices');
+    return x.code === 0 && JSON.parse(x.stdout).some((n) => n.id === id);
+  });
+  await go(`#/notices/${encodeURIComponent(id)}`);
+  await page.waitForSelector('#nt-recall', { timeout: 10000 });
+  await page.click('#nt-recall');
+  await page.waitForSelector('#confirm-dialog[open] #dlg-reason', { timeout: 5000 });
+  await page.click('#dlg-ok');
+  assert((await page.textContent('#confirm-dialog .alert-error')).includes('Cần nhập lý do'), 'a reason is required');
+  const reason = 'Gửi nhầm lịch; lịch đúng sẽ gửi sau';
+  await page.fill('#dlg-reason', reason);
+  await page.click('#dlg-ok');
+  await page.waitForSelector('#nt-recalled', { timeout: 10000 });
+  const banner = await page.textContent('#nt-recalled');
+  assert(banner.includes('Văn bản đã bị thu hồi lúc') && banner.includes(USER) && banner.includes(reason), `the recall shown: ${banner}`);
+  assert(!(await page.$('#nt-recall')), 'no second recall');
+  await shot('06i-notice-recalled');
+  await go('#/notices');
+  await page.waitForSelector(`table.grid tbody tr[data-id="${id}"] .recalled`, { timeout: 10000 });
+  const audit = (await apiFromPage('GET', `/api/audit?action=recall_notice&record=${encodeURIComponent(id)}`)).json;
+  assert(audit.entries.length === 1 && audit.entries[0].actor === USER, 'the recall is audited');
+  // at the station, like any change
+  const list = await waitFor('the recall at binhnguyen', 30000, async () => {
+    const x = await tramsync('binhnguyen', 'notices', '--all');
+    return x.code === 0 && x.stdout.split('\n').some((l) => l.includes(subject) && l.includes('ĐÃ THU HỒI')) ? x.stdout : null;
+  });
+  assert(list, 'tramsync notices says recalled');
+  const show = await tramsync('binhnguyen', 'notice', 'show', id);
+  assert(show.code === 0 && show.stdout.includes('VĂN BẢN ĐÃ BỊ THU HỒI') && show.stdout.includes(reason), `tramsync notice show: ${show.stdout}`);
+  const again = await apiFromPage('POST', `/api/notices/${encodeURIComponent(id)}/recall`, { reason: 'lần nữa' });
+  assert(again.status === 409, `a second recall: ${again.status}`);
 }
 
 const pad = (n) => String(n).padStart(2, '0');
@@ -1033,7 +1135,7 @@ async function main() {
     ['login', login], ['four_demo_stations', fourDemoStations],
     ['targets_never_over_missing_data', targetsNoMissingData], ['fresh_load_no_401', freshLoadNo401],
     ['recipients_one_group', recipientsOneGroup], ['urgent_tile_every_urgency', urgentTileEveryUrgency],
-    ['escalation_reminders', escalationReminders],
+    ['escalation_reminders', escalationReminders], ['compose_offline_confirm_recall', composeOfflineConfirmRecall],
     ['send_hoa_toc_notice_and_acknowledgement', sendHoaTocNotice],
     ['notice_attachments', noticeAttachments], ['compose_validation_vietnamese', composeValidationVietnamese],
     ['resolve_conflict', resolveConflict], ['urgent_report_on_overview', urgentReportOnOverview],
