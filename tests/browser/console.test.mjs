@@ -918,6 +918,52 @@ async function composeOfflineConfirmRecall() {
   assert(again.status === 409, `a second recall: ${again.status}`);
 }
 
+// stops a station's agent for fn, then starts it again
+async function withAgentStopped(station, fn) {
+  const stationDir = path.join(demoDir, 'stations', station);
+  const argv = [path.join(BIN, 'tramsync'), '-d', stationDir, 'run'];
+  const pid = findPid(argv);
+  assert(pid > 0, `the ${station} agent is running`);
+  process.kill(pid, 'SIGTERM');
+  await waitFor(`the ${station} agent to stop`, 15000, () => !alive(pid));
+  try {
+    await waitFor(`${station} offline at the district`, 15000, async () =>
+      (await apiFromPage('GET', `/api/stations/${station}`)).json.connected === false);
+    await fn();
+  } finally {
+    const log = fs.openSync(path.join(stationDir, 'agent.log'), 'a');
+    const child = spawn(argv[0], argv.slice(1), { detached: true, stdio: ['ignore', log, log] });
+    restarted.push(child.pid);
+    child.unref();
+  }
+}
+
+// Issue 16, point 9: an offline station shows since when (the list and its
+// page), what waits for it, and that what waits at the station is not known
+// at the district; the technical details stay folded away.
+async function stationOfflineSince() {
+  await withAgentStopped('xuanlang', async () => {
+    const x = (await apiFromPage('GET', '/api/stations/xuanlang')).json;
+    assert(x.last_seen_ms > 0, 'the district knows when it last heard from it');
+    await go('#/stations');
+    await page.waitForSelector('table.stations tbody tr[data-code="xuanlang"] .offline-since', { timeout: 20000 });
+    const since = await page.textContent('table.stations tbody tr[data-code="xuanlang"] .offline-since');
+    assert(/từ \d{2}\/\d{2}\/\d{4} \d{2}:\d{2}/.test(since), `since when, in the list: ${since}`);
+    await go('#/stations/xuanlang');
+    await page.waitForSelector('#st-offline-since', { timeout: 10000 });
+    const shown = await page.textContent('#st-offline-since');
+    const want = await page.evaluate(async (ms) => (await import('/ui.js')).fmtDateTime(ms), x.last_seen_ms);
+    assert(shown.startsWith(want), `offline since ${shown}, expected ${want}`);
+    const facts = await page.textContent('main dl.facts');
+    assert(facts.includes('Ngoại tuyến từ') && facts.includes('Chờ gửi tới trạm') && facts.includes('Chờ gửi lên từ trạm'), `both directions: ${facts}`);
+    assert((await page.textContent('#st-pending-at')).includes('Trung tâm không biết'), 'what waits at the station is said unknown');
+    assert(!(await page.isVisible('details.tech dl')), 'technical details folded away');
+    const text = await page.textContent('main');
+    for (const raw of ['Con trỏ đồng bộ', 'Bản sao (replica)', 'Im lặng']) assert(!text.includes(raw), `"${raw}" on the station page`);
+    await shot('03a-station-offline-since');
+  });
+}
+
 const pad = (n) => String(n).padStart(2, '0');
 
 // The district's day, not the PC's or UTC's: a browser on a PC set to UTC, at
@@ -1136,6 +1182,7 @@ async function main() {
     ['targets_never_over_missing_data', targetsNoMissingData], ['fresh_load_no_401', freshLoadNo401],
     ['recipients_one_group', recipientsOneGroup], ['urgent_tile_every_urgency', urgentTileEveryUrgency],
     ['escalation_reminders', escalationReminders], ['compose_offline_confirm_recall', composeOfflineConfirmRecall],
+    ['station_offline_since', stationOfflineSince],
     ['send_hoa_toc_notice_and_acknowledgement', sendHoaTocNotice],
     ['notice_attachments', noticeAttachments], ['compose_validation_vietnamese', composeValidationVietnamese],
     ['resolve_conflict', resolveConflict], ['urgent_report_on_overview', urgentReportOnOverview],
