@@ -24,6 +24,12 @@ export function tableLabel(name) {
   return tb ? (state.lang === 'en' ? tb.label_en : tb.label_vi) || name : name;
 }
 
+// a field's name for people, from the table registry (tables.json label_vi, label_en)
+export function fieldLabel(tableName, name) {
+  const f = state.tables?.[tableName]?.byName?.[name];
+  return f ? (state.lang === 'en' ? f.label_en : f.label_vi) || name : name;
+}
+
 /* ------------------------------------------------------------------ DOM */
 
 export function h(tag, attrs, ...children) {

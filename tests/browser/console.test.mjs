@@ -523,10 +523,20 @@ async function resolveConflict() {
   await shot('09-conflict-detail');
   await page.click('table.side-by-side button[data-action="edit"]');
   const editor = page.locator('table.side-by-side .edit-box .input').first();
+  // issue 16, point 11: a bad number is said beside the field, in words, and nothing is sent
+  await editor.fill('abc');
+  await page.locator('table.side-by-side .edit-box button.primary').first().click();
+  await page.waitForSelector('table.side-by-side .edit-box .edit-error:not([hidden])', { timeout: 5000 });
+  const bad = await page.textContent('table.side-by-side .edit-box .edit-error');
+  assert(bad.includes('«abc» không phải là số nguyên'), `the bad number's message: ${bad}`);
+  assert(await page.isHidden('#toast') || (await page.textContent('#toast')).trim() !== 'abc', 'no toast saying only "abc"');
+  assert(await page.$('table.side-by-side tr.row-conflict'), 'still open after a bad number');
+  await shot('09a-conflict-bad-number');
   await editor.fill('6');
   await page.locator('table.side-by-side .edit-box button.primary').first().click();
   await page.waitForSelector('table.side-by-side tr.row-resolved', { timeout: 10000 });
   await shot('10-conflict-resolved');
+  conflictRecord = id;
   r = await apiFromPage('GET', `/api/records/outbreaks/${id}`);
   assert(r.json.fields.cases_total === 6, `merged value at the district: ${JSON.stringify(r.json.fields)}`);
   // a new version, synced everywhere: the station gets it too
@@ -964,6 +974,59 @@ async function stationOfflineSince() {
   });
 }
 
+
+// Issue 16, points 10 and 11, after resolve_conflict: the resolved conflict
+// says how it was resolved in its header, stays in the list (every conflict
+// by default) with the value first kept, who resolved it and how; fields are
+// named as the registry labels them, never by their code.
+let conflictRecord = '';
+async function conflictResolvedStaysVisible() {
+  const list = (await apiFromPage('GET', '/api/conflicts?status=resolved&limit=1000')).json.conflicts;
+  const c = list.find((x) => x.record === conflictRecord && x.field === 'cases_total');
+  assert(c && c.resolved, `the resolved conflict: ${JSON.stringify(c)}`);
+  await go(`#/conflicts/${c.id}`);
+  await page.waitForSelector('#cf-resolution', { timeout: 10000 });
+  const head = await page.textContent('#cf-resolution');
+  assert(head.includes(USER) && head.includes('Sửa giá trị hợp nhất'), `the resolution in the header: ${head}`);
+  assert((await page.textContent('#cf-head-kept')).includes('Giá trị sau khi xử lý'), 'the column is the value now');
+  const row = await page.textContent('table.side-by-side tr[data-field="cases_total"]');
+  assert(row.includes('Tổng số ca') && !row.includes('cases_total'), `the field by its label: ${row}`);
+  assert(row.includes(`Giá trị đã giữ ban đầu: ${c.kept}`), `the value first kept: ${row}`);
+  await go('#/conflicts');
+  await page.waitForSelector(`table.grid tbody tr[data-id="${c.id}"]`, { timeout: 10000 });
+  const line = await page.textContent(`table.grid tbody tr[data-id="${c.id}"]`);
+  assert(line.includes('Tổng số ca') && !line.includes('cases_total'), `the list names the field by its label: ${line}`);
+  assert(line.includes(String(c.kept)) && line.includes(USER) && line.includes('Sửa giá trị hợp nhất'), `kept value, who and how in the list: ${line}`);
+  await shot('10a-conflicts-resolved-list');
+}
+
+// Issue 16, point 10: the audit page speaks the console's language: actions
+// and outcomes translated, filtered by a translated action, the raw codes
+// behind "Hiện chi tiết kỹ thuật"; the registry serves every field's labels.
+async function noRawCodes() {
+  const tables = (await apiFromPage('GET', '/api/tables')).json.tables;
+  for (const tb of tables) for (const f of tb.fields) assert(f.label_vi && f.label_en, `${tb.name}.${f.name} has no labels`);
+  const ob = tables.find((x) => x.name === 'outbreaks').fields.find((f) => f.name === 'cases_total');
+  assert(ob.label_vi === 'Tổng số ca' && ob.label_en === 'Total cases', `cases_total labels: ${JSON.stringify(ob)}`);
+  await go('#/audit');
+  await page.waitForSelector('#au-action', { timeout: 10000 });
+  const opts = await page.$$eval('#au-action option', (o) => o.map((x) => x.textContent));
+  assert(opts.includes('Gửi văn bản') && opts.includes('Trạm gửi dữ liệu lên') && !opts.includes('push'), `translated actions: ${opts}`);
+  await page.selectOption('#au-action', 'send_notice');
+  await page.waitForFunction(() => {
+    const rows = [...document.querySelectorAll('table.audit tbody tr[data-action]')];
+    return rows.length > 0 && rows.every((r) => r.dataset.action === 'send_notice');
+  }, null, { timeout: 10000 });
+  const cells = await page.$$eval('table.audit tbody td.au-action', (c) => c.map((x) => x.textContent));
+  assert(cells.every((x) => x === 'Gửi văn bản'), `actions shown: ${cells.slice(0, 3)}`);
+  const text = await page.textContent('table.audit');
+  for (const raw of ['send_notice', 'applied', '127.0.0.1']) assert(!text.includes(raw), `"${raw}" shown without the technical details`);
+  await page.check('#au-tech');
+  await page.waitForFunction(() => document.querySelector('table.audit')?.textContent.includes('send_notice'), null, { timeout: 10000 });
+  await shot('31-audit-translated');
+  await page.uncheck('#au-tech');
+}
+
 const pad = (n) => String(n).padStart(2, '0');
 
 // The district's day, not the PC's or UTC's: a browser on a PC set to UTC, at
@@ -1185,7 +1248,8 @@ async function main() {
     ['station_offline_since', stationOfflineSince],
     ['send_hoa_toc_notice_and_acknowledgement', sendHoaTocNotice],
     ['notice_attachments', noticeAttachments], ['compose_validation_vietnamese', composeValidationVietnamese],
-    ['resolve_conflict', resolveConflict], ['urgent_report_on_overview', urgentReportOnOverview],
+    ['resolve_conflict', resolveConflict], ['conflict_resolved_stays_visible', conflictResolvedStaysVisible],
+    ['no_raw_codes', noRawCodes], ['urgent_report_on_overview', urgentReportOnOverview],
     ['redistribute_report', redistributeReport], ['assign_plan_task', assignPlanTask],
     ['health_counts_acknowledgements', healthCountsAcknowledgements], ['district_day', districtDay],
     ['switch_language', switchLanguage], ['every_page_at_1366x768', everyPageAt1366], ['targets_stale', targetsStale],
