@@ -14,7 +14,13 @@
 // until opened, the district's day on a PC set to UTC at 23:57 UTC (a second
 // Chromium, its clock fixed), targets never over missing data and a stale
 // commune, acknowledgements on the health page, compose validation in
-// Vietnamese below the sticky header, no 401 on a fresh load; switch
+// Vietnamese below the sticky header, no 401 on a fresh load; and points 7
+// to 12: reminders on a schedule with their times, the next one and the
+// station's contact; an offline station warned of in compose, sending to all
+// asked first, a notice recalled (console and station command line); since
+// when a station is offline; labels instead of codes (registry, audit);
+// conflicts: a bad number said in words, the resolution kept in sight; plan
+// tasks searched, filtered and assigned again only when confirmed; switch
 // to English and back; every page at 1366×768 (no horizontal overflow, under
 // a second); no script error and no CSP violation. Each step leaves
 // screenshots in build/test-artefacts/browser/. Output is in cmocka's text
@@ -1027,6 +1033,74 @@ async function noRawCodes() {
   await page.uncheck('#au-tech');
 }
 
+// Issue 16, point 12: the plan's tasks can be searched and filtered (lead,
+// deadline, state), past deadlines are flagged, a task's page has a real
+// title, the chooser is empty again after assigning, assigning again asks
+// before overwriting, and the error speaks of tasks.
+async function planTasksFindAndAssign() {
+  await go('#/tasks');
+  await page.waitForSelector('table.tasks tbody tr[data-id]', { timeout: 10000 });
+  const ids = async () => page.$$eval('table.tasks tbody tr[data-id]', (r) => r.map((x) => x.dataset.id));
+  const past = await page.$$eval('table.tasks tbody tr[data-id] .tk-past', (els) => els.map((e) => e.closest('tr').dataset.id));
+  assert(past.includes('KH-01') && past.includes('KH-08'), `past deadlines flagged: ${past}`);
+  await page.selectOption('#tk-deadline-filter', 'past');
+  await page.waitForFunction((n) => document.querySelectorAll('table.tasks tbody tr[data-id]').length === n, past.length, { timeout: 5000 });
+  await page.selectOption('#tk-deadline-filter', '');
+  await page.selectOption('#tk-lead', 'Sở Tài chính; UBND cấp huyện');
+  await page.waitForFunction(() => document.querySelectorAll('table.tasks tbody tr[data-id]').length === 1, null, { timeout: 5000 });
+  assert(JSON.stringify(await ids()) === '["KH-12"]', `by lead: ${await ids()}`);
+  await page.selectOption('#tk-lead', '');
+  await page.fill('#tk-search', 'y te truong hoc');
+  await page.waitForFunction(() => document.querySelectorAll('table.tasks tbody tr[data-id]').length === 1, null, { timeout: 5000 });
+  assert(JSON.stringify(await ids()) === '["KH-10"]', `searched without tone marks: ${await ids()}`);
+  await page.fill('#tk-search', '');
+  await page.selectOption('#tk-state', 'ongoing');
+  await page.waitForFunction(() => document.querySelectorAll('table.tasks tbody tr[data-id]').length < 28, null, { timeout: 5000 });
+  assert((await ids()).includes('KH-05'), `KH-05 under way: ${await ids()}`);
+  await shot('13a-tasks-filtered');
+  await page.selectOption('#tk-state', '');
+
+  await go('#/tasks/KH-10');
+  await page.waitForSelector('#tk-assign', { timeout: 10000 });
+  const title = await page.textContent('main h1');
+  assert(title.startsWith('KH-10 · Rà soát, sắp xếp hệ thống y tế trường học') && !/STT/.test(title), `the title: ${title}`);
+  await page.click('#tk-assign');
+  await page.waitForFunction(() => !document.querySelector('#toast').hidden, null, { timeout: 5000 });
+  assert((await page.textContent('#toast')).includes('Cần chọn trạm thực hiện'), `the error: ${await page.textContent('#toast')}`);
+  const card = 'main .card:has(#tk-assign)';
+  const pick = async () => {
+    await page.fill(`${card} .picker input[type="search"]`, 'binh tuyen');
+    await page.locator(`${card} .picker .suggest-item`).first().click();
+  };
+  await pick();
+  await page.fill('#tk-instructions', 'Rà soát nhân viên y tế trường học tại các điểm trường');
+  await page.click('#tk-assign');
+  await page.waitForSelector('main table.grid tbody tr[data-station="binhtuyen"]', { timeout: 10000 });
+  assert((await page.$$(`${card} .chip`)).length === 0, 'the chooser is empty after assigning');
+  assert((await page.inputValue('#tk-instructions')) === '', 'the instructions are cleared');
+  // again: asked first; cancelled, nothing is sent
+  let posts = 0;
+  const count = (req) => { if (req.method() === 'POST' && /\/api\/tasks\/KH-10\/assign$/.test(new URL(req.url()).pathname)) posts++; };
+  page.on('request', count);
+  try {
+    await pick();
+    await page.fill('#tk-instructions', 'Hướng dẫn mới');
+    await page.click('#tk-assign');
+    await page.waitForSelector('#confirm-dialog[open]', { timeout: 5000 });
+    const q = await page.textContent('#confirm-dialog');
+    assert(q.includes('đã được giao cho: Bình Tuyền') && q.includes('ghi đè'), `asked before overwriting: ${q}`);
+    await shot('13b-task-reassign');
+    await page.click('#dlg-cancel');
+    await sleep(300);
+    assert(posts === 0, `${posts} assignment(s) sent after cancelling`);
+    await page.click('#tk-assign');
+    await confirmInPage();
+    await waitFor('the assignment again', 5000, () => posts === 1, 100);
+  } finally {
+    page.off('request', count);
+  }
+}
+
 const pad = (n) => String(n).padStart(2, '0');
 
 // The district's day, not the PC's or UTC's: a browser on a PC set to UTC, at
@@ -1251,6 +1325,7 @@ async function main() {
     ['resolve_conflict', resolveConflict], ['conflict_resolved_stays_visible', conflictResolvedStaysVisible],
     ['no_raw_codes', noRawCodes], ['urgent_report_on_overview', urgentReportOnOverview],
     ['redistribute_report', redistributeReport], ['assign_plan_task', assignPlanTask],
+    ['plan_tasks_find_and_assign', planTasksFindAndAssign],
     ['health_counts_acknowledgements', healthCountsAcknowledgements], ['district_day', districtDay],
     ['switch_language', switchLanguage], ['every_page_at_1366x768', everyPageAt1366], ['targets_stale', targetsStale],
     ['attachment_limits_from_labels', attachmentLimitsFromLabels], ['logout', logout], ['no_script_errors', noScriptErrors],
