@@ -109,6 +109,9 @@ int ts_cli_notices(ts_cli *cli, int argc, char **argv)
                 char when[40];
                 printf(TS__L(cli, ", hạn xử lý %s", ", deadline %s"), ts_cli__date(ts__s(h, "deadline"), when, sizeof when));
             }
+            /* a recalled notice asks nothing any more: said before anything else */
+            if (ts__has(n, "recalled_at"))
+                fputs(TS__L(cli, ", ĐÃ THU HỒI", ", RECALLED"), stdout);
             puts(json_is_true(json_object_get(h, "overdue")) ? TS__L(cli, ", QUÁ HẠN", ", OVERDUE") : "");
         }
     }
@@ -149,6 +152,13 @@ static void ts__show_notice(const ts_cli *cli, const json_t *o, const json_t *n,
 {
     char when[40];
     printf("%s  %s\n", ts__s(o, "id"), ts__s(n, "number"));
+    if (ts__has(n, "recalled_at")) {
+        printf("%s\n", TS__L(cli, "  *** VĂN BẢN ĐÃ BỊ THU HỒI: không thực hiện ***",
+                              "  *** THIS NOTICE WAS RECALLED: do not act on it ***"));
+        ts__field(TS__L(cli, "Thu hồi lúc", "Recalled at"), ts_cli__date(ts__s(n, "recalled_at"), when, sizeof when));
+        if (ts__has(n, "recall_reason"))
+            ts__field(TS__L(cli, "Lý do thu hồi", "Reason for the recall"), ts__s(n, "recall_reason"));
+    }
     ts__field(TS__L(cli, "Trích yếu", "Subject"), ts__s(n, "subject"));
     if (ts__has(n, "doc_type"))
         ts__field(TS__L(cli, "Loại văn bản", "Document type"),

@@ -44,6 +44,8 @@ static void ts__field_free(ts_field_def *f)
     free(f->pattern_src);
     free(f->fast);
     free(f->sha256_of_name);
+    free(f->label_vi);
+    free(f->label_en);
 }
 
 void ts_registry_free(ts_registry *reg)
@@ -91,6 +93,13 @@ static int ts__load_field(ts_field_def *f, const char *tname, const char *name, 
                             type ? type : "(none)");
     f->type = (ts_field_type)ti;
     f->required = json_is_true(json_object_get(spec, "required"));
+    for (int i = 0; i < 2; i++) {
+        json_t *l = json_object_get(spec, i ? "label_en" : "label_vi");
+        if (l != NULL && (!json_is_string(l) || json_string_length(l) == 0))
+            return ts_error_set(err, TS_EBAD_VALUE, "table %s, field %s: %s must be a non-empty string", tname, name,
+                                i ? "label_en" : "label_vi");
+        *(i ? &f->label_en : &f->label_vi) = ts_xstrdup(l ? json_string_value(l) : name);
+    }
     json_t *mn = json_object_get(spec, "min"), *mx = json_object_get(spec, "max");
     if (mn != NULL) {
         if (!json_is_number(mn))

@@ -26,6 +26,7 @@ typedef enum ts_field_type {
 
 typedef struct ts_field_def {
     char *name;
+    char *label_vi, *label_en; /* the field's name for people (default: its name) */
     ts_field_type type;
     bool required;
     bool station_writable; /* shared tables: a station may write it */

@@ -537,6 +537,10 @@ static void ts__policy(ts_admin *a)
     a->policy.ack_within_ms[1] = cfg->ack_within_khan_ms;
     a->policy.ack_within_ms[2] = cfg->ack_within_thuong_khan_ms;
     a->policy.ack_within_ms[3] = cfg->ack_within_hoa_toc_ms;
+    a->policy.remind_every_ms[0] = cfg->remind_every_thuong_ms;
+    a->policy.remind_every_ms[1] = cfg->remind_every_khan_ms;
+    a->policy.remind_every_ms[2] = cfg->remind_every_thuong_khan_ms;
+    a->policy.remind_every_ms[3] = cfg->remind_every_hoa_toc_ms;
 }
 
 static int ts__admin_tls(ts_admin *a, ts_tls_ctx **out, ts_error *err)

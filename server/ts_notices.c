@@ -1283,27 +1283,57 @@ typedef struct ts__esc_ctx {
     ts_strlist ids_overdue;
 } ts__esc_ctx;
 
+/* the first reminder when ack_within has passed since it was sent, then one
+ * every remind_every after the last; none once acknowledged (rank 2) */
+static uint64_t ts__next_reminder(const ts_notice_policy *p, const char *state, const char *urgency,
+                                  const char *sent_at, const char *escalated)
+{
+    int rank = ts_state_rank(state);
+    if (rank < 0 || rank >= 2)
+        return 0;
+    int u = ts_urgency_rank(urgency);
+    u = u < 0 ? 0 : u;
+    uint64_t t;
+    if (escalated[0] == '\0')
+        return p->ack_within_ms[u] && ts_time_parse(sent_at, &t) ? t + p->ack_within_ms[u] : 0;
+    return p->remind_every_ms[u] && ts_time_parse(escalated, &t) ? t + p->remind_every_ms[u] : 0;
+}
+
+uint64_t ts_notice_next_reminder(const ts_notice_policy *policy, const json_t *r)
+{
+    if (json_object_get(r, "recalled_at") != NULL)
+        return 0;
+    const char *keys[] = {"state", "urgency", "sent_at", "escalated_at"};
+    const char *v[4];
+    for (int i = 0; i < 4; i++) {
+        const json_t *x = json_object_get(r, keys[i]);
+        v[i] = json_is_string(x) ? json_string_value(x) : "";
+    }
+    return ts__next_reminder(policy, v[0], v[1], v[2], v[3]);
+}
+
 static void ts__esc_each(const ts_change *c, void *arg)
 {
     ts__esc_ctx *x = arg;
     if (ts_version_deleted(&c->v))
         return;
-    char state[24], urgency[16], sent_at[40], deadline[40], escalated[40];
+    char state[24], urgency[16], sent_at[40], deadline[40], escalated[40], recalled[40];
     ts_recjson_text(&c->v, "state", state, sizeof state);
     ts_recjson_text(&c->v, "urgency", urgency, sizeof urgency);
     ts_recjson_text(&c->v, strcmp(x->table, "notice_recipients") == 0 ? "sent_at" : "assigned_at", sent_at,
                     sizeof sent_at);
     ts_recjson_text(&c->v, "deadline", deadline, sizeof deadline);
     ts_recjson_text(&c->v, "escalated_at", escalated, sizeof escalated);
+    ts_recjson_text(&c->v, "recalled_at", recalled, sizeof recalled);
     const ts_field *ov = ts_version_field(&c->v, "overdue");
     bool overdue = ov && ov->value_len == 1 && ov->value[0] == 0xc3;
     int rank = ts_state_rank(state);
     uint64_t t;
-    if (strcmp(x->table, "notice_recipients") == 0 && rank >= 0 && rank < 2 && escalated[0] == '\0' &&
-        ts_time_parse(sent_at, &t)) {
-        int u = ts_urgency_rank(urgency);
-        uint64_t within = x->policy->ack_within_ms[u < 0 ? 0 : u];
-        if (within && x->now >= t + within)
+    if (recalled[0]) /* a recalled notice asks nothing of anyone any more */
+        return;
+    if (strcmp(x->table, "notice_recipients") == 0) {
+        uint64_t next = ts__next_reminder(x->policy, state, urgency, sent_at, escalated);
+        if (next && x->now >= next)
             ts_strlist_add(&x->ids_ack, c->id);
     }
     if (rank >= 0 && rank < 4 && !overdue && deadline[0] &&
@@ -1342,6 +1372,17 @@ static int ts__flag(ts__esc_ctx *x, const char *id, ts_escalation_kind kind, ts_
         json_object_set_new(f, "escalated_at", json_string(now_iso));
         json_object_set_new(f, "resend_count", json_integer(json_is_integer(prev) ? json_integer_value(prev) + 1 : 1));
         json_decref(prev);
+        /* when each reminder went, the latest 100 */
+        const ts_field *rm = ts_version_field(&c.v, "reminders");
+        json_t *list = rm ? ts_recjson_value(rm->value, rm->value_len) : NULL;
+        if (!json_is_array(list)) {
+            json_decref(list);
+            list = json_array();
+        }
+        while (json_array_size(list) >= 100)
+            json_array_remove(list, 0);
+        json_array_append_new(list, json_string(now_iso));
+        json_object_set_new(f, "reminders", list);
     } else {
         json_object_set_new(f, "overdue", json_true());
     }

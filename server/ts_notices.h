@@ -16,7 +16,13 @@
 
 typedef struct ts_notice_policy {
     uint64_t ack_within_ms[4]; /* by urgency rank: Thường, Khẩn, Thượng khẩn, Hỏa tốc */
+    uint64_t remind_every_ms[4]; /* after the first reminder, again every this long (0: once) */
 } ts_notice_policy;
+
+/* When the next reminder of a recipient not yet acknowledged goes (0: none:
+ * acknowledged, recalled, or reminded once under a policy that reminds once),
+ * from its urgency, sent_at, escalated_at and state. */
+uint64_t ts_notice_next_reminder(const ts_notice_policy *policy, const json_t *recipient);
 
 typedef struct ts_strlist {
     char **v;
@@ -139,7 +145,10 @@ typedef struct ts_escalation {
 } ts_escalation;
 
 /* Flags what is late at `now` (a parameter, so tests control the clock):
- * writes escalated_at/resend_count or overdue on the handling records.
+ * writes escalated_at/resend_count/reminders or overdue on the handling
+ * records. A recipient not acknowledged is reminded when its urgency's
+ * ack_within has passed since sent_at, then again every remind_every since
+ * the last reminder, until it is acknowledged or the notice recalled.
  * Returns what it flagged (caller frees *out), also when it fails part way
  * (a negative result): each flag is stored on its own. */
 int ts_notices_escalate(ts_store *st, const ts_notice_policy *policy, uint64_t now_ms, ts_escalation **out,

@@ -117,6 +117,14 @@ const ts_cfg_key ts_server_config_keys[] = {
     {"notices", "ack_within_thuong_khan", TS_CFG_DURATION, C(ack_within_thuong_khan_ms), "4h",
      "the same for Thượng khẩn"},
     {"notices", "ack_within_hoa_toc", TS_CFG_DURATION, C(ack_within_hoa_toc_ms), "1h", "the same for Hỏa tốc"},
+    {"notices", "remind_every_thuong", TS_CFG_DURATION, C(remind_every_thuong_ms), "24h",
+     "after the first reminder, a Thường notice still not acknowledged is re-sent again every this long "
+     "(0: only once)"},
+    {"notices", "remind_every_khan", TS_CFG_DURATION, C(remind_every_khan_ms), "8h", "the same for Khẩn"},
+    {"notices", "remind_every_thuong_khan", TS_CFG_DURATION, C(remind_every_thuong_khan_ms), "2h",
+     "the same for Thượng khẩn"},
+    {"notices", "remind_every_hoa_toc", TS_CFG_DURATION, C(remind_every_hoa_toc_ms), "30m",
+     "the same for Hỏa tốc"},
     {NULL, NULL, 0, 0, NULL, NULL},
 };
 

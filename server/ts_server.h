@@ -79,6 +79,10 @@ typedef struct ts_server_config {
     uint64_t ack_within_khan_ms;
     uint64_t ack_within_thuong_khan_ms;
     uint64_t ack_within_hoa_toc_ms;
+    uint64_t remind_every_thuong_ms;
+    uint64_t remind_every_khan_ms;
+    uint64_t remind_every_thuong_khan_ms;
+    uint64_t remind_every_hoa_toc_ms;
 } ts_server_config;
 
 extern const ts_cfg_key ts_server_config_keys[];

@@ -40,8 +40,9 @@ void ts_admin__api_tables(ts_admin__job *j, ts_store *st)
         json_t *fields = json_array();
         for (size_t k = 0; k < t->nfields; k++) {
             const ts_field_def *f = &t->fields[k];
-            json_t *fo = json_pack("{s:s,s:s,s:b,s:b}", "name", f->name, "type", ts_field_type_name(f->type),
-                                   "required", f->required, "station_writable", f->station_writable);
+            json_t *fo = json_pack("{s:s,s:s,s:s,s:s,s:b,s:b}", "name", f->name, "label_vi", f->label_vi, "label_en",
+                                   f->label_en, "type", ts_field_type_name(f->type), "required", f->required,
+                                   "station_writable", f->station_writable);
             if (f->nvalues) {
                 json_t *vals = json_array();
                 for (size_t v = 0; v < f->nvalues; v++)

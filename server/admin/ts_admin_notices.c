@@ -8,6 +8,8 @@
 
 #include <openssl/evp.h>
 
+#include "common/ts_hlc.h"
+#include "common/ts_log.h"
 #include "common/ts_notice.h"
 #include "common/ts_recjson.h"
 #include "common/ts_xmalloc.h"
@@ -166,6 +168,14 @@ void ts_admin__api_notice(ts_admin__job *j, ts_store *st)
     json_t *page = ts_admin__slice(items, n, offset, limit);
     free(items);
     ts_admin__add_station_names(j->adm, st, page);
+    json_array_foreach(page, k, r) {
+        uint64_t next = ts_notice_next_reminder(&j->adm->policy, r);
+        if (next) {
+            char iso[32];
+            ts_time_iso(next, iso, sizeof iso);
+            json_object_set_new(r, "next_reminder_at", json_string(iso));
+        }
+    }
     json_object_set_new(o, "recipients", page);
     json_object_set_new(o, "recipients_total", json_integer((json_int_t)total));
     json_object_set_new(o, "recipients_matched", json_integer((json_int_t)n));
@@ -305,4 +315,73 @@ void ts_admin__api_notice_attachment(ts_admin__job *j, ts_store *st)
              (const char *)b64);
     j->status = 200;
     ts_attachment_free(&f);
+}
+
+/* POST /api/notices/{id}/recall {"reason"}: the notice is withdrawn (thu
+ * hồi): recalled_at, recalled_by and recall_reason on the notice, recalled_at
+ * on each recipient's handling record (so no reminder goes any more), all
+ * with the audit entry in one transaction; then re-sent to the connected
+ * recipients like any change, so their command line shows it recalled. */
+void ts_admin__api_notice_recall(ts_admin__job *j, ts_store *st)
+{
+    const json_t *reason = json_object_get(j->body, "reason");
+    const char *why = json_is_string(reason) ? json_string_value(reason) : "";
+    while (*why == ' ' || *why == '\t' || *why == '\n')
+        why++;
+    if (*why == '\0') {
+        ts_admin__fail(j, 422, "BAD_VALUE", "reason is required: why the notice is recalled");
+        return;
+    }
+    if (strlen(why) > 2000) {
+        ts_admin__fail(j, 422, "BAD_VALUE", "reason is too long (at most 2000 characters)");
+        return;
+    }
+    const char *id = j->params[0];
+    json_t *n;
+    ts_error err;
+    if (ts_notice_show(st, id, &n, &err) < 0) {
+        ts_admin__fail_err(j, &err);
+        return;
+    }
+    if (json_object_get(json_object_get(n, "fields"), "recalled_at") != NULL) {
+        json_decref(n);
+        ts_admin__fail(j, 409, "ALREADY_RECALLED", "this notice was already recalled");
+        return;
+    }
+    char now[32];
+    ts_time_iso(ts_wall_ms(), now, sizeof now);
+    ts_actor a = ts_admin__actor(j);
+    ts_strlist stations = {NULL, 0};
+    json_t *f = json_pack("{s:s,s:s,s:s}", "recalled_at", now, "recalled_by", j->user, "recall_reason", why);
+    json_t *rf = json_pack("{s:s}", "recalled_at", now);
+    int rc = ts_store_begin(st, &err);
+    if (rc == 0)
+        rc = ts_record_put_json(st, &a, "notices", id, f, &err);
+    size_t k;
+    json_t *r;
+    json_array_foreach(json_object_get(n, "recipients"), k, r) {
+        if (rc < 0)
+            break;
+        rc = ts_record_put_json(st, &a, "notice_recipients", ts_admin__str(r, "id"), rf, &err);
+        ts_strlist_add(&stations, ts_admin__str(r, "station"));
+    }
+    if (rc == 0 && ts_admin__audit(j, st, "recall_notice", "notices", id, "ok", why) < 0)
+        rc = ts_error_set(&err, TS_ESTORAGE, "the audit entry could not be stored");
+    if (rc == 0)
+        rc = ts_store_commit(st, &err);
+    else
+        ts_store_rollback(st);
+    json_decref(f);
+    json_decref(rf);
+    json_decref(n);
+    if (rc < 0) {
+        ts_strlist_free(&stations);
+        ts_admin__fail_err(j, &err);
+        return;
+    }
+    ts_log_info("notice_recalled", "id=%s recipients=%zu by=%s", id, stations.n, j->user);
+    ts_admin__queue_notice_frames(j, st, id, &stations);
+    ts_admin__set_event(j, "notice", json_pack("{s:s,s:s}", "id", id, "state", "recalled"));
+    ts_admin__ok(j, 200, json_pack("{s:s,s:s,s:I}", "id", id, "recalled_at", now, "recipients", (json_int_t)stations.n));
+    ts_strlist_free(&stations);
 }

@@ -24,6 +24,7 @@ const ts_admin__route ts_admin__routes[] = {
     {HTTP_GET, "/api/notices", 1, ts_admin__api_notices},
     {HTTP_POST, "/api/notices", 2, ts_admin__api_notice_send},
     {HTTP_GET, "/api/notices/{id}", 1, ts_admin__api_notice},
+    {HTTP_POST, "/api/notices/{id}/recall", 2, ts_admin__api_notice_recall},
     {HTTP_GET, "/api/notices/{id}/attachments/{attachment}", 1, ts_admin__api_notice_attachment},
     {HTTP_GET, "/api/reports", 1, ts_admin__api_reports},
     {HTTP_POST, "/api/reports/{id}/redistribute", 2, ts_admin__api_report_redistribute},

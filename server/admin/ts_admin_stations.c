@@ -89,6 +89,11 @@ void ts_admin__add_station_names(ts_admin *a, ts_store *st, json_t *arr)
             json_object_set_new(o, "commune", json_string(ts_admin__str(e->fields, "commune")));
         if (json_is_string(json_object_get(e->fields, "name")))
             json_object_set_new(o, "station_name", json_string(ts_admin__str(e->fields, "name")));
+        /* whom to call about it: the station's head and telephone, from the directory */
+        if (json_is_string(json_object_get(e->fields, "head")))
+            json_object_set_new(o, "station_head", json_string(ts_admin__str(e->fields, "head")));
+        if (json_is_string(json_object_get(e->fields, "phone")))
+            json_object_set_new(o, "station_phone", json_string(ts_admin__str(e->fields, "phone")));
     }
 }
 

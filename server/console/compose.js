@@ -1,7 +1,7 @@
 // Writing a new notice: an operator's form, checked here before it goes to the daemon.
 
 import { state, can } from './state.js';
-import { t, L, h, replace, $, fmtBytes, parseDate, parseDateTime, todayText, toast, pageHeader } from './ui.js';
+import { t, L, h, replace, $, fmtBytes, parseDate, parseDateTime, todayText, toast, pageHeader, confirmDialog } from './ui.js';
 import { api } from './api.js';
 import { recipientPicker } from './recipients.js';
 import { utf8Length, attachmentPicker } from './attachments.js';
@@ -81,6 +81,13 @@ export async function viewCompose(root) {
         // the whole request against the daemon's body limit, before it goes
         const size = utf8Length(JSON.stringify(payload));
         if (payload.attachments && size > files.limits.body) return fail(t('at_body_too_big', fmtBytes(size), fmtBytes(files.limits.body)));
+        // every station: asked first, with how many that is
+        if (recipients.all) {
+          let total = '';
+          try { total = (await api('GET', '/api/stations?limit=1')).counts.total; } catch (e) { /* asked without the number */ }
+          const yes = await confirmDialog({ title: t('nt_confirm_all_title'), message: t('nt_confirm_all', notice.subject, total), ok: t('nt_confirm_send') });
+          if (!yes) return undefined;
+        }
         const res = await api('POST', '/api/notices', payload);
         toast(t('nt_sent', res.id, res.recipients.length));
         location.hash = `#/notices/${encodeURIComponent(res.id)}`;

@@ -1,18 +1,19 @@
 // Concurrent edits of the same field, so an operator decides which value stands.
 
 import { can } from './state.js';
-import { t, tableLabel, h, replace, fmtDate, fmtDateTime, fmtNum, parseDate, parseDateTime, fmtValue, fmtReplica, hlcTime, qs, toast, errorBox, table, pageHeader, hashParams, setHashParams } from './ui.js';
+import { t, tableLabel, fieldLabel, h, replace, fmtDate, fmtDateTime, fmtNum, parseDate, parseDateTime, fmtValue, fmtReplica, hlcTime, qs, toast, errorBox, table, pageHeader, hashParams, setHashParams } from './ui.js';
 import { api, loadTables } from './api.js';
 
 export async function viewConflicts(root) {
   const p = hashParams();
-  const st = { status: p.get('status') || 'open' };
+  // every conflict by default: one just resolved stays in sight, marked so
+  const st = { status: p.get('status') || 'all' };
   const filters = h('div', { class: 'filters' });
   const results = h('div', { class: 'results' });
   replace(root, pageHeader(t('nav_conflicts')), filters, results);
   let shown = [];
   async function load(after = 0) {
-    setHashParams({ status: st.status !== 'open' && st.status });
+    setHashParams({ status: st.status !== 'all' && st.status });
     replace(filters, ['open', 'resolved', 'all'].map((k) => h('button', {
       type: 'button', class: ['filter', st.status === k && 'active'], 'aria-pressed': st.status === k ? 'true' : 'false',
       onclick: () => { st.status = k; load(); },
@@ -25,14 +26,16 @@ export async function viewConflicts(root) {
       return;
     }
     shown = after ? shown.concat(res.conflicts) : res.conflicts;
-    const rows = shown.slice().reverse().map((c) => h('tr', { class: c.resolved ? null : 'row-open' },
+    const rows = shown.slice().reverse().map((c) => h('tr', { class: c.resolved ? 'row-resolved' : 'row-open', dataset: { id: c.id } },
       h('td', {}, h('a', { href: `#/conflicts/${c.id}`, class: 'conflict-link' }, `#${c.id}`)),
       h('td', {}, fmtDateTime(c.detected_at_ms)),
       h('td', {}, tableLabel(c.table), h('br'), h('small', { class: 'muted' }, c.record)),
-      h('td', {}, c.field === '_deleted' ? t('cf_deleted') : c.field),
+      h('td', {}, c.field === '_deleted' ? t('cf_deleted') : fieldLabel(c.table, c.field)),
       h('td', { class: 'val' }, c.field === '_deleted' ? (c.kept ? t('cf_deleted') : t('cf_not_deleted')) : fmtValue(c.kept), h('br'), h('small', { class: 'muted' }, fmtReplica(c.kept_by.replica))),
       h('td', { class: 'val' }, c.field === '_deleted' ? (c.lost ? t('cf_deleted') : t('cf_not_deleted')) : fmtValue(c.lost), h('br'), h('small', { class: 'muted' }, fmtReplica(c.lost_by.replica))),
-      h('td', {}, c.resolved ? h('span', { class: 'tag tag-good' }, t('cf_resolved')) : h('span', { class: 'tag tag-warn' }, t('cf_open')))));
+      h('td', { class: 'cf-state' }, c.resolved ? [h('span', { class: 'tag tag-good' }, t('cf_resolved')), h('br'),
+        h('small', { class: 'muted' }, t('cf_resolved_short', c.resolved_by || t('none'), fmtDateTime(c.resolved_at_ms), resolutionText(c.resolution)))]
+        : h('span', { class: 'tag tag-warn' }, t('cf_open')))));
     replace(results,
       h('p', { class: 'muted' }, `${t('dash_conflicts')}: ${fmtNum(res.open)}`),
       table([t('cf_id'), t('cf_detected'), t('cf_record'), t('cf_field'), t('cf_kept'), t('cf_lost'), t('cf_state')], rows, { empty: t('dash_conflict_none') }),
@@ -48,8 +51,8 @@ function parseFieldValue(text, f) {
   const v = text.trim();
   if (v === '') return null;
   switch (type) {
-    case 'int': { if (!/^-?\d+$/.test(v)) throw new Error(v); return Number(v); }
-    case 'real': { const n = Number(v.replace(',', '.')); if (Number.isNaN(n)) throw new Error(v); return n; }
+    case 'int': { if (!/^-?\d+$/.test(v)) throw new Error(t('cf_bad_int', v)); return Number(v); }
+    case 'real': { const n = Number(v.replace(',', '.')); if (v === '' || Number.isNaN(n)) throw new Error(t('cf_bad_real', v)); return n; }
     case 'bool': return v === 'true';
     case 'date': { const d = parseDate(v); if (!d) throw new Error(t('bad_date', v)); return d; }
     case 'datetime': { const d = parseDateTime(v); if (!d) throw new Error(t('bad_datetime', v)); return d; }
@@ -105,13 +108,14 @@ export async function viewConflict(root, id) {
       const show = (v) => (name === '_deleted' ? (v ? t('cf_deleted') : t('cf_not_deleted')) : fmtValue(v, f?.type));
       if (!cf) {
         if (cur === undefined) return null;
-        return h('tr', {}, h('th', { scope: 'row' }, name), h('td', {}, show(cur)), h('td', {}, show(cur)));
+        return h('tr', {}, h('th', { scope: 'row' }, fieldLabel(c.table, name)), h('td', {}, show(cur)), h('td', {}, show(cur)));
       }
       const actions = !cf.resolved && can('operator') ? conflictActions(cf, f, cur) : null;
       return [
         h('tr', { class: cf.resolved ? 'row-resolved' : 'row-conflict', dataset: { field: name } },
-          h('th', { scope: 'row' }, name, ' ', h('span', { class: ['tag', cf.resolved ? 'tag-good' : 'tag-warn'] }, cf.resolved ? t('cf_resolved') : t('cf_conflicting'))),
+          h('th', { scope: 'row' }, name === '_deleted' ? t('cf_deleted') : fieldLabel(c.table, name), ' ', h('span', { class: ['tag', cf.resolved ? 'tag-good' : 'tag-warn'] }, cf.resolved ? t('cf_resolved') : t('cf_conflicting'))),
           h('td', { class: 'kept' }, h('strong', {}, show(cf.resolved ? cur : cf.kept)), h('br'),
+            cf.resolved ? h('small', { class: 'muted kept-before' }, `${t('cf_side_kept_before')}: ${show(cf.kept)} — `) : null,
             h('small', { class: 'muted' }, t('cf_written_by', fmtReplica(cf.kept_by.replica), fmtDateTime(hlcTime(cf.kept_by.hlc))))),
           h('td', { class: 'lost' }, h('strong', {}, show(cf.lost)), h('br'),
             h('small', { class: 'muted' }, t('cf_written_by', fmtReplica(cf.lost_by.replica), fmtDateTime(hlcTime(cf.lost_by.hlc)))))),
@@ -121,29 +125,44 @@ export async function viewConflict(root, id) {
       ];
     });
     const kept = siblings[0].kept_by, lost = siblings[0].lost_by;
+    // once resolved, the first column is what stands now, not the side kept before
+    const done = siblings.every((x) => x.resolved);
     replace(root,
       pageHeader(t('cf_title', c.id, tableLabel(c.table), c.record), h('a', { class: 'button', href: '#/conflicts' }, t('back'))),
+      done ? h('div', { class: 'alert alert-good', id: 'cf-resolution', role: 'status' }, t('cf_resolution_summary',
+        t('cf_resolved_by', c.resolved_by || t('none'), fmtDateTime(c.resolved_at_ms), resolutionText(c.resolution)))) : null,
       h('p', { class: 'intro' }, t('cf_intro')),
       !can('operator') ? h('p', { class: 'alert' }, t('cf_no_rights')) : null,
       h('div', { class: 'table-wrap' }, h('table', { class: 'grid side-by-side' },
         h('thead', {}, h('tr', {},
           h('th', {}, t('cf_field')),
-          h('th', {}, t('cf_side_kept'), h('br'), h('small', {}, fmtReplica(kept.replica))),
+          h('th', { id: 'cf-head-kept' }, done ? t('cf_side_current') : [t('cf_side_kept'), h('br'), h('small', {}, fmtReplica(kept.replica))]),
           h('th', {}, t('cf_side_lost'), h('br'), h('small', {}, fmtReplica(lost.replica))))),
         h('tbody', {}, rows))));
   }
 
   function conflictActions(cf, f, cur) {
     const editor = valueEditor(f, cf.field === '_deleted' ? null : cf.lost);
+    // a value that does not fit the field is said here, beside it, in words
+    const bad = h('p', { class: 'alert alert-error edit-error', role: 'alert', hidden: true });
+    editor.addEventListener('input', () => { bad.hidden = true; editor.removeAttribute('aria-invalid'); });
     const editBox = h('div', { class: 'edit-box', hidden: true },
       h('label', {}, t('cf_merged_value')), editor,
       h('button', {
         type: 'button', class: 'button primary small', onclick: async () => {
           let value;
-          try { value = parseFieldValue(editor.value, f); } catch (e) { toast(e.message, 'error'); return; }
+          try {
+            value = parseFieldValue(editor.value, f);
+          } catch (e) {
+            bad.textContent = e.message;
+            bad.hidden = false;
+            editor.setAttribute('aria-invalid', 'true');
+            editor.focus();
+            return;
+          }
           await resolve(cf, { choice: 'value', value });
         },
-      }, t('cf_apply')));
+      }, t('cf_apply')), bad);
     const buttons = [
       h('button', { type: 'button', class: 'button small', dataset: { action: 'keep' }, onclick: () => resolve(cf, { choice: 'kept' }) }, t('cf_keep')),
       h('button', { type: 'button', class: 'button small', dataset: { action: 'restore' }, onclick: () => resolve(cf, { choice: 'lost' }) }, t('cf_restore')),

@@ -20,7 +20,7 @@ export async function viewDashboard(root) {
       stat(t('dash_stations_online'), `${fmtNum(st.online)} / ${fmtNum(st.total)}`, st.online === st.total ? 'good' : null, '#/stations'),
       stat(t('dash_silent'), fmtNum(st.silent), st.silent ? 'bad' : 'good', '#/stations?filter=silent'),
       stat(t('dash_offline'), fmtNum(st.offline), st.offline ? 'warn' : null, '#/stations?filter=offline'),
-      stat(t('dash_conflicts'), fmtNum(ov.conflicts_open), ov.conflicts_open ? 'warn' : 'good', '#/conflicts'),
+      stat(t('dash_conflicts'), fmtNum(ov.conflicts_open), ov.conflicts_open ? 'warn' : 'good', '#/conflicts?status=open'),
       stat(t('dash_urgent'), fmtNum(n.urgent_unacknowledged), n.urgent_unacknowledged ? 'bad' : 'good', '#/notices'),
       stat(t('dash_reports_unread'), fmtNum(ov.reports.urgent_unread), ov.reports.urgent_unread ? 'bad' : 'good', '#/reports?unread=1'),
       stat(t('dash_epidemic'), fmtNum(ov.epidemic_alerts_open ?? epi.open), (ov.epidemic_alerts_open ?? epi.open) ? 'bad' : 'good', '#/epidemic'),
@@ -75,7 +75,7 @@ export async function viewDashboard(root) {
       h('td', {}, fmtDateTime(c.detected_at_ms))));
     const cfCard = card(t('dash_conflict_list'),
       conflicts.conflicts.length ? table([t('cf_id'), t('cf_record'), t('cf_field'), t('cf_detected')], cfRows) : h('p', { class: 'good-text' }, t('dash_conflict_none')),
-      ov.conflicts_open > conflicts.conflicts.length ? h('a', { class: 'more', href: '#/conflicts' }, `${t('show_all')} (${fmtNum(ov.conflicts_open)})`) : null);
+      ov.conflicts_open > conflicts.conflicts.length ? h('a', { class: 'more', href: '#/conflicts?status=open' }, `${t('show_all')} (${fmtNum(ov.conflicts_open)})`) : null);
 
     const tiles = h('div', { class: 'target-tiles' }, targets.targets.map((tg) => {
       const f = targets.district[tg.code];

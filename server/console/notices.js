@@ -1,7 +1,7 @@
 // The notices sent and how far each recipient has got with them.
 
 import { state, can } from './state.js';
-import { t, L, label, h, replace, fmtDate, fmtDateTime, fmtNum, qs, errorBox, urgencyBadge, stateBadge, pager, table, card, debounce, pageHeader, hashParams, setHashParams } from './ui.js';
+import { t, L, label, h, replace, fmtDate, fmtDateTime, fmtNum, qs, toast, errorBox, urgencyBadge, stateBadge, pager, table, card, debounce, pageHeader, hashParams, setHashParams, confirmDialog } from './ui.js';
 import { api } from './api.js';
 import { paperclip, attachmentTable } from './attachments.js';
 
@@ -12,7 +12,26 @@ function countsChips(counts, total) {
   const atLeast = (k) => Object.entries(counts || {}).filter(([s]) => rank[s] !== undefined && rank[s] >= rank[k]).reduce((a, [, n]) => a + n, 0);
   return h('div', { class: 'progress-chips' },
     order.map((k) => h('span', { class: ['chip-state', `chip-${k}`, !atLeast(k) && 'chip-zero'], title: label('states', k) }, `${label('states', k)} ${atLeast(k)}/${total}`)),
-    counts?.overdue ? h('span', { class: 'chip-state chip-overdue' }, `${t('nt_overdue')} ${counts.overdue}`) : null);
+    counts?.overdue ? h('span', { class: 'chip-state chip-overdue' }, `${t('nt_overdue')} ${counts.overdue}`) : null,
+    counts?.escalated ? h('span', { class: 'chip-state chip-reminded' }, t('nt_reminded_stations', counts.escalated)) : null);
+}
+
+// whom to call at the station: its head and telephone, from the directory
+function contact(r) {
+  const parts = [r.station_head, r.station_phone ? t('nt_phone', r.station_phone) : null].filter(Boolean);
+  return parts.length ? h('div', { class: 'contact' }, h('small', {}, t('nt_contact', parts.join(' · ')))) : null;
+}
+
+// each reminder sent (when), and when the next goes while nobody has acknowledged
+function reminders(r, rk) {
+  const sent = r.reminders?.length ? r.reminders : r.escalated_at ? [r.escalated_at] : [];
+  const count = Math.max(r.resend_count || 0, sent.length);
+  return [
+    count ? h('span', { class: ['tag', rk < 2 ? 'tag-warn' : 'tag-muted'] }, t('nt_reminded_n', count)) : null,
+    sent.length ? h('ol', { class: 'reminder-list' }, sent.map((at, i) => h('li', {}, h('small', {}, t('nt_reminder_at', count - sent.length + i + 1, fmtDateTime(at)))))) : null,
+    r.next_reminder_at && rk < 2 ? h('div', { class: 'next-reminder' }, h('small', {}, t('nt_next_reminder', fmtDateTime(r.next_reminder_at)))) : null,
+    !count && !r.next_reminder_at ? h('span', { class: 'muted' }, '·') : null,
+  ];
 }
 
 export async function viewNotices(root) {
@@ -40,7 +59,7 @@ export async function viewNotices(root) {
       h('td', { class: 'subject' }, h('a', { href: `#/notices/${encodeURIComponent(n.id)}` }, n.subject || t('none')),
         n.attachment_count > 0 ? h('span', { class: 'attach-count', title: t('at_count', fmtNum(n.attachment_count)), 'aria-label': t('at_count', fmtNum(n.attachment_count)) }, paperclip(), fmtNum(n.attachment_count)) : null,
         h('br'), h('small', { class: 'muted' }, label('doc_types', n.doc_type))),
-      h('td', {}, urgencyBadge(n.urgency)),
+      h('td', {}, urgencyBadge(n.urgency), n.recalled_at ? h('span', { class: 'tag tag-bad recalled' }, t('nt_recalled')) : null),
       h('td', {}, h('small', {}, label('categories', n.category))),
       h('td', {}, fmtDateTime(n.sent_at)),
       h('td', { class: 'num' }, fmtNum(n.recipient_count || 0)),
@@ -86,8 +105,24 @@ export async function viewNotice(root, id) {
       [t('nt_list_recipients'), `${fmtNum(n.recipients_total)}${f.communes?.length ? ` (${f.communes.join(', ')})` : ''}`],
       f.source_report ? [t('nt_source_report'), `${f.source_report} (${f.source_station || ''})`] : null,
     ].filter((x) => x && x[1] !== undefined && x[1] !== null && x[1] !== '').map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
+    const recall = can('operator') && !f.recalled_at ? h('button', {
+      type: 'button', class: 'button danger', id: 'nt-recall', onclick: async () => {
+        const ans = await confirmDialog({ title: t('nt_recall_title'), message: t('nt_recall_message'), ok: t('nt_recall_ok'), reason: t('nt_recall_reason'), danger: true });
+        if (!ans) return;
+        try {
+          await api('POST', `/api/notices/${encodeURIComponent(id)}/recall`, { reason: ans.reason });
+          toast(t('nt_recall_done', f.number || id));
+        } catch (e) {
+          toast(e.message, 'error');
+        }
+        await load();
+      },
+    }, t('nt_recall')) : null;
     replace(head,
-      pageHeader(f.subject || id, h('a', { class: 'button', href: '#/notices' }, t('back'))),
+      pageHeader(f.subject || id, recall, h('a', { class: 'button', href: '#/notices' }, t('back'))),
+      f.recalled_at ? h('div', { class: 'alert alert-error recalled-banner', id: 'nt-recalled', role: 'status' },
+        h('strong', {}, t('nt_recalled_banner', fmtDateTime(f.recalled_at), f.recalled_by || t('none'))),
+        f.recall_reason ? `${t('nt_recall_reason')}: ${f.recall_reason}` : null) : null,
       card(null, dl, f.body ? h('div', { class: 'body-text' }, f.body) : null,
         n.attachments?.length ? attachmentTable(id, n.attachments) : null,
         h('div', { class: 'summary' }, countsChips(n.counts, n.recipients_total))));
@@ -97,17 +132,19 @@ export async function viewNotice(root, id) {
       const rk = rank[r.state] ?? 0;
       const overdue = r.overdue && rk < 4;
       return h('tr', { class: [overdue && 'row-alert', r.escalated_at && rk < 2 && 'row-warn'], dataset: { station: r.station, state: r.state } },
-        h('th', { scope: 'row' }, h('a', { href: `#/stations/${encodeURIComponent(r.station)}` }, r.commune || r.station), h('br'), h('small', { class: 'muted' }, r.station)),
+        h('th', { scope: 'row' }, h('a', { href: `#/stations/${encodeURIComponent(r.station)}` }, r.commune || r.station), h('br'), h('small', { class: 'muted' }, r.station),
+          contact(r)),
         h('td', {}, stateBadge(r.state)),
         h('td', { class: 'cell-delivered' }, rk >= 1 ? tick(r.delivered_at || r.acknowledged_at || r.progress_at || r.done_at || true) : tick(null)),
         h('td', { class: 'cell-acknowledged' }, rk >= 2 ? tick(r.acknowledged_at || true) : tick(null), r.acknowledged_by ? h('div', { class: 'ack-by' }, r.acknowledged_by) : null),
         h('td', { class: 'cell-in-progress' }, rk >= 3 ? tick(r.progress_at || true) : tick(null)),
         h('td', { class: 'cell-done' }, rk >= 4 ? tick(r.done_at || true) : tick(null)),
-        h('td', { class: overdue ? 'bad' : null }, overdue ? h('span', { class: 'tag tag-bad' }, t('nt_overdue')) : r.escalated_at && rk < 2 ? h('span', { class: 'tag tag-warn' }, `${t('nt_escalated')} ×${r.resend_count || 1}`) : h('span', { class: 'muted' }, '·')),
+        h('td', { class: overdue ? 'bad' : null }, overdue ? h('span', { class: 'tag tag-bad' }, t('nt_overdue')) : h('span', { class: 'muted' }, '·')),
+        h('td', { class: 'cell-reminders' }, reminders(r, rk)),
         h('td', { class: 'note' }, r.report || r.progress_note || ''));
     });
     replace(matrix,
-      table([t('nt_station'), t('cf_state'), label('states', 'delivered'), label('states', 'acknowledged'), label('states', 'in_progress'), label('states', 'done'), t('nt_overdue'), t('nt_note')], rows, { class: 'matrix' }),
+      table([t('nt_station'), t('cf_state'), label('states', 'delivered'), label('states', 'acknowledged'), label('states', 'in_progress'), label('states', 'done'), t('nt_overdue'), t('nt_reminders'), t('nt_note')], rows, { class: 'matrix' }),
       pager({ offset: st.offset, limit: st.limit, matched: n.recipients_matched }, (off) => { st.offset = off; load(); }));
     first = false;
   }

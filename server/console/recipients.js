@@ -1,6 +1,6 @@
 // The station/commune chooser shared by all that sends to stations (notices, reports passed on, tasks).
 
-import { t, h, replace, qs, debounce } from './ui.js';
+import { t, h, replace, qs, debounce, fmtDateTime } from './ui.js';
 import { api } from './api.js';
 
 let pickers = 0;
@@ -9,13 +9,27 @@ let pickers = 0;
 export function recipientPicker({ allowAll = true, initialMode = 'all' } = {}) {
   let mode = allowAll ? initialMode : 'stations';
   const picked = new Map(); // code -> label (stations) or commune -> commune
+  const offline = new Map(); // the same keys -> the stations among them not connected: [{code, name, status, since}]
   const chips = h('div', { class: 'chips' });
+  const warn = h('div', { class: 'alert alert-warn picker-offline', role: 'status', hidden: true });
   const suggest = h('ul', { class: 'suggest', role: 'listbox' });
   const input = h('input', { type: 'search', class: 'input', placeholder: t('nt_pick_hint'), autocomplete: 'off', 'aria-label': t('nt_pick_hint') });
-  const pickArea = h('div', { class: 'pick-area' }, chips, input, suggest);
+  const pickArea = h('div', { class: 'pick-area' }, chips, input, suggest, warn);
 
-  const drawChips = () => replace(chips, [...picked.entries()].map(([k, v]) =>
-    h('span', { class: 'chip' }, v, h('button', { type: 'button', class: 'chip-x', 'aria-label': 'x', onclick: () => { picked.delete(k); drawChips(); } }, '×'))));
+  // a station chosen that is not connected gets the notice only when it
+  // connects again: said, with since when
+  const drawWarn = () => {
+    const down = [...offline.values()].flat();
+    warn.hidden = !down.length;
+    replace(warn, down.length ? [h('strong', {}, t('rc_offline_title')), h('ul', {}, down.map((x) =>
+      h('li', { dataset: { station: x.code } }, t('rc_offline_since', x.name, x.since ? fmtDateTime(x.since) : t('never')))))] : []);
+  };
+  const drawChips = () => {
+    for (const k of [...offline.keys()]) if (!picked.has(k)) offline.delete(k);
+    drawWarn();
+    return replace(chips, [...picked.entries()].map(([k, v]) =>
+      h('span', { class: 'chip' }, v, h('button', { type: 'button', class: 'chip-x', 'aria-label': 'x', onclick: () => { picked.delete(k); drawChips(); } }, '×'))));
+  };
 
   const search = debounce(async () => {
     const q = input.value.trim();
@@ -23,20 +37,19 @@ export function recipientPicker({ allowAll = true, initialMode = 'all' } = {}) {
     try {
       const res = await api('GET', `/api/stations${qs({ q, limit: 10, sort: 'code' })}`);
       const items = [];
-      const seen = new Set();
+      const down = new Map();
       for (const st of res.stations) {
         const commune = st.directory?.commune || st.commune || st.code;
-        if (mode === 'communes') {
-          if (seen.has(commune)) continue;
-          seen.add(commune);
-          items.push([commune, commune]);
-        } else {
-          items.push([st.code, `${st.code} — ${st.directory?.name || commune}`]);
+        const key = mode === 'communes' ? commune : st.code;
+        if (!down.has(key)) {
+          down.set(key, []);
+          items.push([key, mode === 'communes' ? commune : `${st.code} — ${st.directory?.name || commune}`]);
         }
+        if (!st.connected) down.get(key).push({ code: st.code, name: st.directory?.name || commune, status: st.status, since: st.last_seen_ms });
       }
       replace(suggest, items.map(([key, text]) => h('li', {
         role: 'option', tabindex: 0, class: 'suggest-item',
-        onclick: () => { picked.set(key, text); drawChips(); input.value = ''; replace(suggest); input.focus(); },
+        onclick: () => { picked.set(key, text); offline.set(key, down.get(key) || []); drawChips(); input.value = ''; replace(suggest); input.focus(); },
         onkeydown: (ev) => { if (ev.key === 'Enter') { ev.preventDefault(); ev.currentTarget.click(); } },
       }, text)));
     } catch (e) {
@@ -70,5 +83,9 @@ export function recipientPicker({ allowAll = true, initialMode = 'all' } = {}) {
       return mode === 'communes' ? { communes: [...picked.keys()] } : { stations: [...picked.keys()] };
     },
     mode: () => mode,
+    // what was chosen, for a confirmation: the codes or communes
+    picked: () => [...picked.values()],
+    // empty again, after what was chosen was used
+    clear() { picked.clear(); drawChips(); input.value = ''; replace(suggest); },
   };
 }

@@ -35,7 +35,8 @@ export async function viewStations(root) {
       const certCls = x.cert_days_left === undefined ? null : x.cert_days_left < 0 ? 'bad' : x.cert_days_left < res.cert_warn_days ? 'warn' : null;
       const skew = x.clock_skew_ms;
       return h('tr', { class: `row-${x.status}`, dataset: { code: x.code } },
-        h('td', {}, statusBadge(x.status, x.live)),
+        h('td', {}, statusBadge(x.status, x.live),
+          !x.connected && x.last_seen_ms ? h('small', { class: 'muted offline-since' }, h('br'), t('st_since', fmtDateTime(x.last_seen_ms))) : null),
         h('td', {}, h('a', { href: `#/stations/${encodeURIComponent(x.code)}` }, x.code)),
         h('td', {}, d.name || t('none'), h('br'), h('small', { class: 'muted' }, d.commune || x.commune || '')),
         h('td', { class: x.status === 'silent' ? 'bad' : null }, fmtDateTime(x.last_sync_ms), h('br'), h('small', { class: 'muted' }, fmtAgo(x.last_sync_ms))),
@@ -67,18 +68,22 @@ export async function viewStation(root, code) {
       x.clock_problem ? h('div', { class: 'alert alert-warn' }, t('st_clock_problem')) : null,
       h('div', { class: 'columns' },
         card(t('st_detail_connection'), dl([
+          !x.connected ? [t('st_offline_since'), x.last_seen_ms ? h('span', { id: 'st-offline-since' }, `${fmtDateTime(x.last_seen_ms)} (${fmtAgo(x.last_seen_ms)})`) : t('never')] : null,
           [t('st_last_sync'), `${fmtDateTime(x.last_sync_ms)} (${fmtAgo(x.last_sync_ms)})`],
           x.connected ? [t('st_connected_since'), fmtDateTime(x.connected_since_ms)] : null,
+          [t('st_pending'), h('span', { id: 'st-pending-for' }, x.sending ? t('st_sending') : x.pending_changes === undefined ? t('none') : t('changes_n', fmtNum(x.pending_changes)))],
+          // what waits at the station is not reported to the district: said so
+          [t('st_pending_at_station'), h('span', { id: 'st-pending-at', class: 'muted' }, x.connected ? t('st_pending_at_station_live') : t('st_pending_at_station_unknown'))],
+          [t('st_skew'), x.clock_skew_ms === undefined ? t('none') : t('skew_ms', fmtNum(Math.round(x.clock_skew_ms / 100) / 10 || 0, 1))],
+          [t('st_cert'), x.cert_not_after ? `${fmtDate(x.cert_not_after * 1000)} (${x.cert_days_left < 0 ? t('cert_expired') : t('cert_days', fmtNum(x.cert_days_left))})` : t('none')],
+          [t('st_conflicts_open'), fmtNum(x.conflicts_open || 0)],
+        ]), h('details', { class: 'tech' }, h('summary', {}, t('tech_details')), dl([
           [t('st_peer'), x.peer || x.last_peer],
-          [t('st_pending'), x.sending ? t('st_sending') : x.pending_changes === undefined ? t('none') : t('changes_n', fmtNum(x.pending_changes))],
           [t('st_cursor'), x.cursor === undefined ? t('none') : fmtNum(x.cursor)],
           [t('st_agent'), x.agent],
-          [t('st_skew'), x.clock_skew_ms === undefined ? t('none') : t('skew_ms', fmtNum(Math.round(x.clock_skew_ms / 100) / 10 || 0, 1))],
           [t('st_replica'), x.replica],
-          [t('st_cert'), x.cert_not_after ? `${fmtDate(x.cert_not_after * 1000)} (${x.cert_days_left < 0 ? t('cert_expired') : t('cert_days', fmtNum(x.cert_days_left))})` : t('none')],
           [t('st_cert_serial'), x.cert_serial],
-          [t('st_conflicts_open'), fmtNum(x.conflicts_open || 0)],
-        ])),
+        ]))),
         card(t('st_directory'), dl([
           [t('st_name'), d.name], [t('st_province'), d.province], [t('st_population'), d.population !== undefined ? fmtNum(d.population) : null],
           [t('st_villages'), d.villages !== undefined ? fmtNum(d.villages) : null], [t('st_head'), d.head], [t('st_phone'), d.phone],

@@ -1,7 +1,7 @@
 // The plan's tasks, their assignment to stations, and how far each station has got.
 
 import { can } from './state.js';
-import { t, h, replace, fmtDate, parseDate, toast, stateBadge, table, card, pageHeader } from './ui.js';
+import { t, h, replace, fmtDate, parseDate, toast, stateBadge, table, card, pageHeader, fold, todayText, confirmDialog, hashParams, setHashParams } from './ui.js';
 import { api } from './api.js';
 import { recipientPicker } from './recipients.js';
 
@@ -9,24 +9,74 @@ function progressBar(pct) {
   return h('progress', { max: 100, value: Math.max(0, Math.min(100, pct || 0)) }, `${pct || 0} %`);
 }
 
+// YYYY-MM-DD of today, the district's (for comparing with date deadlines)
+const todayIso = () => todayText().split('/').reverse().join('-');
+
+// a task's title: its number in the plan and the start of its text
+export function taskTitle(id, f) {
+  const text = f.task || '';
+  const cut = [...text];
+  return `${id} · ${cut.length > 90 ? `${cut.slice(0, 90).join('').trimEnd()}…` : text}`;
+}
+
 export async function viewTasks(root) {
-  async function draw() {
-    const res = await api('GET', '/api/tasks');
-    const rows = res.tasks.map((tk) => {
+  const p = hashParams();
+  const st = { q: p.get('q') || '', lead: p.get('lead') || '', deadline: p.get('deadline') || '', state: p.get('state') || '' };
+  const search = h('input', { type: 'search', class: 'input search', id: 'tk-search', placeholder: t('tk_search'), value: st.q, 'aria-label': t('search') });
+  const lead = h('select', { class: 'input', id: 'tk-lead', 'aria-label': t('tk_lead') });
+  const deadline = h('select', { class: 'input', id: 'tk-deadline-filter', 'aria-label': t('tk_deadline') },
+    [['', 'tk_deadline_any'], ['past', 'tk_deadline_past'], ['soon', 'tk_deadline_soon'], ['recurring', 'tk_deadline_recurring']].map(([v, k]) => h('option', { value: v, selected: st.deadline === v }, t(k))));
+  const stateSel = h('select', { class: 'input', id: 'tk-state', 'aria-label': t('cf_state') },
+    [['', 'tk_state_any'], ['unassigned', 'tk_state_unassigned'], ['ongoing', 'tk_state_ongoing'], ['done', 'tk_state_done']].map(([v, k]) => h('option', { value: v, selected: st.state === v }, t(k))));
+  const results = h('div', { class: 'results' });
+  replace(root, pageHeader(t('nav_tasks')), h('div', { class: 'toolbar' }, search, lead, deadline, stateSel), results);
+  let tasks = [];
+  function draw() {
+    setHashParams({ q: st.q, lead: st.lead, deadline: st.deadline, state: st.state });
+    const today = todayIso();
+    const soon = new Date(Date.parse(`${today}T00:00:00Z`) + 30 * 86400000).toISOString().slice(0, 10);
+    const q = fold(st.q);
+    const shown = tasks.filter((tk) => {
+      const f = tk.fields, pg = tk.progress || { assigned: 0, done: 0 };
+      const done = pg.assigned > 0 && pg.done >= pg.assigned;
+      if (q && !fold(`${tk.id} ${f.no} ${f.task} ${f.lead || ''} ${f.coordinating || ''}`).includes(q)) return false;
+      if (st.lead && f.lead !== st.lead) return false;
+      if (st.deadline === 'past' && !(f.deadline && f.deadline < today && !done)) return false;
+      if (st.deadline === 'soon' && !(f.deadline && f.deadline >= today && f.deadline <= soon)) return false;
+      if (st.deadline === 'recurring' && !f.recurring) return false;
+      if (st.state === 'unassigned' && pg.assigned) return false;
+      if (st.state === 'ongoing' && !(pg.assigned && !done)) return false;
+      if (st.state === 'done' && !done) return false;
+      return true;
+    });
+    const rows = shown.map((tk) => {
       const f = tk.fields, pg = tk.progress || { assigned: 0, done: 0, percent: 0 };
       const overdue = tk.assignment_counts?.overdue || 0;
-      return h('tr', { class: overdue ? 'row-alert' : null },
+      const past = f.deadline && f.deadline < today && !(pg.assigned && pg.done >= pg.assigned);
+      return h('tr', { class: overdue || past ? 'row-alert' : null, dataset: { id: tk.id } },
         h('td', { class: 'num' }, f.no),
         h('td', { class: 'subject' }, h('a', { href: `#/tasks/${encodeURIComponent(tk.id)}` }, f.task)),
         h('td', {}, h('small', {}, f.lead)),
-        h('td', {}, f.deadline ? fmtDate(f.deadline) : f.recurring ? (f.recurring_from ? t('tk_recurring_from', f.recurring_from) : t('tk_recurring')) : (f.deadline_text || t('none'))),
+        h('td', {}, f.deadline ? fmtDate(f.deadline) : f.recurring ? (f.recurring_from ? t('tk_recurring_from', f.recurring_from) : t('tk_recurring')) : (f.deadline_text || t('none')),
+          past ? h('span', { class: 'tag tag-bad tk-past' }, t('tk_past')) : null),
         h('td', { class: 'progress-cell' }, pg.assigned ? [progressBar(pg.percent), h('small', {}, ` ${pg.percent} % · ${t('tk_progress_of', pg.done, pg.assigned)}`)] : h('small', { class: 'muted' }, t('tk_not_assigned')),
           overdue ? h('span', { class: 'tag tag-bad' }, `${t('nt_overdue')} ${overdue}`) : null));
     });
-    replace(root, pageHeader(t('nav_tasks')), table([t('tk_no'), t('tk_task'), t('tk_lead'), t('tk_deadline'), t('tk_progress')], rows, { class: 'tasks' }));
+    replace(results, table([t('tk_no'), t('tk_task'), t('tk_lead'), t('tk_deadline'), t('tk_progress')], rows, { class: 'tasks', empty: t('tk_none_match') }));
   }
-  await draw();
-  return { refresh: () => draw().catch(() => {}), events: ['task', 'record', 'escalation'] };
+  async function load() {
+    const res = await api('GET', '/api/tasks');
+    tasks = res.tasks;
+    const leads = [...new Set(tasks.map((tk) => tk.fields.lead).filter(Boolean))].sort((a, b) => a.localeCompare(b, 'vi'));
+    replace(lead, h('option', { value: '' }, t('tk_all_leads')), leads.map((l) => h('option', { value: l, selected: st.lead === l }, l)));
+    draw();
+  }
+  search.addEventListener('input', () => { st.q = search.value.trim(); draw(); });
+  lead.addEventListener('change', () => { st.lead = lead.value; draw(); });
+  deadline.addEventListener('change', () => { st.deadline = deadline.value; draw(); });
+  stateSel.addEventListener('change', () => { st.state = stateSel.value; draw(); });
+  await load();
+  return { refresh: () => load().catch(() => {}), events: ['task', 'record', 'escalation'] };
 }
 
 export async function viewTask(root, id) {
@@ -34,15 +84,19 @@ export async function viewTask(root, id) {
   const list = h('div', {});
   const assign = h('div', {});
   replace(root, head, list, assign);
+  let assigned = []; // [{station, name}] already given this task
   async function draw() {
     const tk = await api('GET', `/api/tasks/${encodeURIComponent(id)}`);
     const f = tk.fields;
-    replace(head, pageHeader(`${t('tk_no')} ${f.no}`, h('a', { class: 'button', href: '#/tasks' }, t('back'))),
+    assigned = (tk.assignments || []).map((a) => ({ station: a.station, name: a.commune || a.station }));
+    const past = f.deadline && f.deadline < todayIso();
+    replace(head, pageHeader(taskTitle(id, f), h('a', { class: 'button', href: '#/tasks' }, t('back'))),
       card(null, h('p', { class: 'task-text' }, f.task), h('dl', { class: 'facts' }, [
+        [t('tk_no'), String(f.no)],
         [t('tk_lead'), f.lead], [t('tk_coordinating'), f.coordinating || t('none')],
-        [t('tk_deadline'), f.deadline ? `${fmtDate(f.deadline)} (${f.deadline_text})` : f.deadline_text],
+        [t('tk_deadline'), [f.deadline ? `${fmtDate(f.deadline)} (${f.deadline_text})` : f.deadline_text, past ? h('span', { class: 'tag tag-bad tk-past' }, t('tk_past')) : null]],
       ].map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]))));
-    const rows = (tk.assignments || []).map((a) => h('tr', { class: a.overdue && a.state !== 'done' ? 'row-alert' : null },
+    const rows = (tk.assignments || []).map((a) => h('tr', { class: a.overdue && a.state !== 'done' ? 'row-alert' : null, dataset: { station: a.station } },
       h('th', { scope: 'row' }, a.commune || a.station, h('br'), h('small', { class: 'muted' }, a.station)),
       h('td', {}, stateBadge(a.state)),
       h('td', { class: 'progress-cell' }, progressBar(a.state === 'done' ? 100 : a.percent || 0), h('small', {}, ` ${a.state === 'done' ? 100 : a.percent || 0} %`)),
@@ -61,7 +115,7 @@ export async function viewTask(root, id) {
       h('button', {
         type: 'button', class: 'button primary', id: 'tk-assign', onclick: async () => {
           const recipients = picker.value();
-          if (!recipients) { toast(t('nt_need_recipients'), 'error'); return; }
+          if (!recipients) { toast(t('tk_need_stations'), 'error'); return; }
           const body = { recipients };
           if (deadline.value.trim()) {
             const d = parseDate(deadline.value);
@@ -69,9 +123,20 @@ export async function viewTask(root, id) {
             body.deadline = d;
           }
           if (instructions.value.trim()) body.instructions = instructions.value.trim();
+          // given already: asked before their deadline and instructions are overwritten
+          const again = recipients.all ? assigned
+            : recipients.stations ? assigned.filter((a) => recipients.stations.includes(a.station))
+              : assigned.filter((a) => recipients.communes.includes(a.name));
+          if (again.length) {
+            const yes = await confirmDialog({ title: t('tk_reassign_title'), message: t('tk_reassign', again.map((a) => a.name).join(', ')), ok: t('tk_reassign_ok') });
+            if (!yes) return;
+          }
           try {
             const res = await api('POST', `/api/tasks/${encodeURIComponent(id)}/assign`, body);
             toast(t('tk_assign_done', res.assigned));
+            picker.clear();
+            deadline.value = '';
+            instructions.value = '';
             await draw();
           } catch (e) {
             toast(e.message, 'error');

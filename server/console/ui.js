@@ -24,6 +24,12 @@ export function tableLabel(name) {
   return tb ? (state.lang === 'en' ? tb.label_en : tb.label_vi) || name : name;
 }
 
+// a field's name for people, from the table registry (tables.json label_vi, label_en)
+export function fieldLabel(tableName, name) {
+  const f = state.tables?.[tableName]?.byName?.[name];
+  return f ? (state.lang === 'en' ? f.label_en : f.label_vi) || name : name;
+}
+
 /* ------------------------------------------------------------------ DOM */
 
 export function h(tag, attrs, ...children) {
@@ -308,4 +314,31 @@ export function hashParams() {
 export function setHashParams(params) {
   const path = location.hash.split('?')[0] || '#/';
   history.replaceState(null, '', path + qs(params));
+}
+
+// A question in the page (not the browser's confirm(), which speaks its own
+// language): resolves true on OK; with reason, a required text, resolved as
+// {reason} (null when cancelled). Escape cancels.
+export function confirmDialog({ title, message, ok, reason = null, danger = false }) {
+  return new Promise((resolve) => {
+    const text = reason ? h('textarea', { class: 'input', id: 'dlg-reason', rows: 3, maxlength: 2000, 'aria-label': reason }) : null;
+    const err = h('p', { class: 'alert alert-error', role: 'alert', hidden: true });
+    const dlg = h('dialog', { class: 'dialog', id: 'confirm-dialog', 'aria-labelledby': 'dlg-title' });
+    const close = (v) => { dlg.close(); dlg.remove(); resolve(v); };
+    const okBtn = h('button', {
+      type: 'button', class: ['button', danger ? 'danger' : 'primary'], id: 'dlg-ok', onclick: () => {
+        if (!text) { close(true); return; }
+        if (!text.value.trim()) { err.textContent = t('need_reason'); err.hidden = false; text.focus(); return; }
+        close({ reason: text.value.trim() });
+      },
+    }, ok);
+    const cancel = h('button', { type: 'button', class: 'button', id: 'dlg-cancel', onclick: () => close(reason ? null : false) }, t('cancel'));
+    dlg.addEventListener('cancel', (ev) => { ev.preventDefault(); close(reason ? null : false); });
+    replace(dlg, h('h2', { id: 'dlg-title' }, title), h('p', {}, message),
+      text ? h('label', { for: 'dlg-reason' }, reason) : null, text, err,
+      h('div', { class: 'form-actions' }, okBtn, cancel));
+    document.body.append(dlg);
+    dlg.showModal();
+    (text || okBtn).focus();
+  });
 }

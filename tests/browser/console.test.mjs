@@ -14,7 +14,13 @@
 // until opened, the district's day on a PC set to UTC at 23:57 UTC (a second
 // Chromium, its clock fixed), targets never over missing data and a stale
 // commune, acknowledgements on the health page, compose validation in
-// Vietnamese below the sticky header, no 401 on a fresh load; switch
+// Vietnamese below the sticky header, no 401 on a fresh load; and points 7
+// to 12: reminders on a schedule with their times, the next one and the
+// station's contact; an offline station warned of in compose, sending to all
+// asked first, a notice recalled (console and station command line); since
+// when a station is offline; labels instead of codes (registry, audit);
+// conflicts: a bad number said in words, the resolution kept in sight; plan
+// tasks searched, filtered and assigned again only when confirmed;
 // issue 17: the Dịch bệnh page (the demo's dengue cluster: alerts in words,
 // cases by commune × disease × week, the reporting clock, filters, links) in
 // Vietnamese and English, its CSV, the alert badge and the overview's tile
@@ -185,7 +191,11 @@ async function startDemo() {
   const log = fs.openSync(path.join(demoDir, 'demo.log'), 'a');
   demo = spawn('bash', [path.join(ROOT, 'tests/demo/run-demo.sh')], {
     cwd: ROOT,
-    env: { ...process.env, TS_DEMO_DIR: demoDir, TS_DEMO_PORT: String(port), TS_DEMO_ADMIN_PORT: String(adminPort) },
+    env: {
+      ...process.env, TS_DEMO_DIR: demoDir, TS_DEMO_PORT: String(port), TS_DEMO_ADMIN_PORT: String(adminPort),
+      // reminders of Thượng khẩn notices in seconds (escalation_reminders)
+      TS_DEMO_DISTRICT_CONF: '[notices]\nescalate_every = 1s\nack_within_thuong_khan = 2s\nremind_every_thuong_khan = 3s',
+    },
     detached: true,
     stdio: ['ignore', log, log],
   });
@@ -270,6 +280,7 @@ async function sendHoaTocNotice() {
   await page.fill('#nt-expected', 'Không để dịch lan rộng; báo cáo kết quả trước hạn');
   await shot('04-compose', { fullPage: true });
   await page.click('#nt-send');
+  assert((await confirmInPage()).includes('tất cả 4 trạm'), 'sending to all is asked first');
   await page.waitForFunction(() => /^#\/notices\/TB-/.test(location.hash), null, { timeout: 10000 });
   noticeId = decodeURIComponent((await page.evaluate(() => location.hash)).replace('#/notices/', '').split('?')[0]);
   await page.waitForSelector('table.matrix tbody tr[data-station]', { timeout: 10000 });
@@ -370,6 +381,7 @@ async function noticeAttachments() {
   await page.locator('fieldset.files').scrollIntoViewIfNeeded();
   await shot('06b-attachments-chosen');
   await page.click('#nt-send');
+  await confirmInPage();
   await page.waitForFunction(() => /^#\/notices\/TB-/.test(location.hash), null, { timeout: 15000 });
   const id = decodeURIComponent((await page.evaluate(() => location.hash)).replace('#/notices/', '').split('?')[0]);
   await page.waitForSelector('#nt-attachments table.attachments tbody tr[data-id]', { timeout: 10000 });
@@ -460,6 +472,7 @@ async function attachmentLimitsFromLabels() {
     await page.waitForFunction(() => document.querySelectorAll('#nt-file-list li.file-item').length === 6, null, { timeout: 5000 });
     const refused = page.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/api/notices', { timeout: 10000 });
     await page.click('#nt-send');
+    await confirmInPage();
     assert((await refused).status() === 422, 'the daemon refuses a sixth file');
     await page.waitForFunction(() => {
       const e = document.querySelector('form.compose > .alert-error');
@@ -521,10 +534,20 @@ async function resolveConflict() {
   await shot('09-conflict-detail');
   await page.click('table.side-by-side button[data-action="edit"]');
   const editor = page.locator('table.side-by-side .edit-box .input').first();
+  // issue 16, point 11: a bad number is said beside the field, in words, and nothing is sent
+  await editor.fill('abc');
+  await page.locator('table.side-by-side .edit-box button.primary').first().click();
+  await page.waitForSelector('table.side-by-side .edit-box .edit-error:not([hidden])', { timeout: 5000 });
+  const bad = await page.textContent('table.side-by-side .edit-box .edit-error');
+  assert(bad.includes('«abc» không phải là số nguyên'), `the bad number's message: ${bad}`);
+  assert(await page.isHidden('#toast') || (await page.textContent('#toast')).trim() !== 'abc', 'no toast saying only "abc"');
+  assert(await page.$('table.side-by-side tr.row-conflict'), 'still open after a bad number');
+  await shot('09a-conflict-bad-number');
   await editor.fill('6');
   await page.locator('table.side-by-side .edit-box button.primary').first().click();
   await page.waitForSelector('table.side-by-side tr.row-resolved', { timeout: 10000 });
   await shot('10-conflict-resolved');
+  conflictRecord = id;
   r = await apiFromPage('GET', `/api/records/outbreaks/${id}`);
   assert(r.json.fields.cases_total === 6, `merged value at the district: ${JSON.stringify(r.json.fields)}`);
   // a new version, synced everywhere: the station gets it too
@@ -674,6 +697,7 @@ async function recipientsOneGroup() {
     assert(await page.isHidden('form.compose .picker .pick-area'), 'the commune chooser hidden with "all"');
     await page.fill('#nt-subject', 'Không gửi: kiểm tra nhóm nút chọn');
     await page.click('#nt-send');
+    await confirmInPage();
     await waitFor('the notice request', 5000, () => caught.length === 1, 100);
     assert(JSON.stringify(caught[0].recipients) === '{"all":true}', `notice recipients ${JSON.stringify(caught[0].recipients)}`);
     assert(!caught[0].notice.communes, `the notice still names communes: ${caught[0].notice.communes}`);
@@ -767,6 +791,320 @@ async function urgentReportOnOverview() {
   await go('#/');
   await page.waitForSelector('main .stats .stat', { timeout: 10000 });
   assert((await tileValue('#/reports?unread=1')) === tile - 1, 'the tile counts one fewer once opened');
+}
+
+// Issue 16, point 7: a notice nobody acknowledges is reminded on its
+// urgency's schedule (the demo's Thượng khẩn: first after 2 s, then every
+// 3 s), each reminder's time and the next one's shown in the matrix with the
+// station's contact, the list says how many stations were reminded, and the
+// reminders stop once the station acknowledges.
+async function escalationReminders() {
+  const subject = `Thượng khẩn: rà soát ca sốt phát ban (${Date.now() % 100000})`;
+  const r = await apiFromPage('POST', '/api/notices', {
+    notice: { subject, urgency: 'thuong_khan', issuer: 'Trung tâm Y tế khu vực', category: 'prevention' },
+    recipients: { stations: ['binhtuyen'] },
+  });
+  assert(r.status === 201, `send a Thượng khẩn notice: ${JSON.stringify(r.json)}`);
+  const id = r.json.id;
+  const rec = await waitFor('two reminders', 40000, async () => {
+    const n = (await apiFromPage('GET', `/api/notices/${encodeURIComponent(id)}`)).json;
+    const x = n.recipients[0];
+    return x.resend_count >= 2 && (x.reminders || []).length >= 2 ? x : null;
+  });
+  assert(typeof rec.next_reminder_at === 'string' && Date.parse(rec.next_reminder_at) > Date.parse(rec.escalated_at), `the next reminder after the last: ${JSON.stringify(rec)}`);
+  await go(`#/notices/${encodeURIComponent(id)}`);
+  const cell = 'table.matrix tr[data-station="binhtuyen"] td.cell-reminders';
+  await page.waitForFunction((sel) => /Đã nhắc lại ×[2-9]/.test(document.querySelector(sel)?.textContent || ''), cell, { timeout: 10000 });
+  const text = await page.textContent(cell);
+  assert(/Lần 1: \d{2}\/\d{2}\/\d{4} \d{2}:\d{2}/.test(text) && /Lần 2: \d{2}\/\d{2}\/\d{4} \d{2}:\d{2}/.test(text), `each reminder's time: ${text}`);
+  assert(/Lần nhắc tới: \d{2}\/\d{2}\/\d{4} \d{2}:\d{2}/.test(text), `the next reminder: ${text}`);
+  const who = await page.textContent('table.matrix tr[data-station="binhtuyen"] th');
+  assert(who.includes('Liên hệ: Trạm trưởng · ĐT 0210381103'), `the station's contact: ${who}`);
+  await shot('06f-notice-reminders');
+  await go('#/notices');
+  await page.waitForSelector(`table.grid tbody tr[data-id="${id}"]`, { timeout: 10000 });
+  const row = await page.textContent(`table.grid tbody tr[data-id="${id}"]`);
+  assert(row.includes('Đã nhắc lại 1 trạm'), `reminders in the notices list: ${row}`);
+  // acknowledged: no more reminders, none announced
+  await waitFor('the notice at binhtuyen', 30000, async () => {
+    const x = await tramsync('binhtuyen', '--json', 'notices');
+    return x.code === 0 && JSON.parse(x.stdout).some((n) => n.id === id);
+  });
+  const ack = await tramsync('binhtuyen', 'ack', id, '--by', 'Lê Thị Hoa');
+  assert(ack.code === 0, `tramsync ack: ${ack.stderr}`);
+  const acked = await waitFor('the acknowledgement', 30000, async () => {
+    const x = (await apiFromPage('GET', `/api/notices/${encodeURIComponent(id)}`)).json.recipients[0];
+    return x.state === 'acknowledged' ? x : null;
+  });
+  assert(!acked.next_reminder_at, `no next reminder once acknowledged: ${acked.next_reminder_at}`);
+  await sleep(5000);
+  const later = (await apiFromPage('GET', `/api/notices/${encodeURIComponent(id)}`)).json.recipients[0];
+  assert(later.resend_count === acked.resend_count, `reminded after the acknowledgement: ${acked.resend_count} -> ${later.resend_count}`);
+}
+
+// a question asked in the page (ui.js confirmDialog): its text, then OK
+async function confirmInPage() {
+  await page.waitForSelector('#confirm-dialog[open]', { timeout: 5000 });
+  const text = await page.textContent('#confirm-dialog');
+  await page.click('#dlg-ok');
+  await page.waitForSelector('#confirm-dialog', { state: 'detached', timeout: 5000 });
+  return text;
+}
+
+// Issue 16, point 8: compose warns of a chosen station that is offline, with
+// since when; sending to every station is asked first (cancel sends nothing);
+// a notice sent is recalled with a reason, shown as such in the console and
+// at the station's command line.
+async function composeOfflineConfirmRecall() {
+  const stationDir = path.join(demoDir, 'stations', 'xuanlang');
+  const argv = [path.join(BIN, 'tramsync'), '-d', stationDir, 'run'];
+  const pid = findPid(argv);
+  assert(pid > 0, 'the xuanlang agent is running');
+  process.kill(pid, 'SIGTERM');
+  await waitFor('the xuanlang agent to stop', 15000, () => !alive(pid));
+  try {
+    await waitFor('xuanlang offline at the district', 15000, async () =>
+      (await apiFromPage('GET', '/api/stations/xuanlang')).json.connected === false);
+    await go('#/notices/new');
+    await page.waitForSelector('#nt-subject', { timeout: 10000 });
+    await page.check('form.compose .picker input[type="radio"][value="stations"]');
+    await page.fill('form.compose .picker input[type="search"]', 'xuan lang');
+    await page.locator('form.compose .picker .suggest-item').first().click();
+    await page.waitForSelector('form.compose .picker-offline:not([hidden]) li[data-station="xuanlang"]', { timeout: 5000 });
+    const warn = await page.textContent('form.compose .picker-offline');
+    assert(/Xuân Lãng: ngoại tuyến từ \d{2}\/\d{2}\/\d{4} \d{2}:\d{2}/.test(warn), `the offline warning: ${warn}`);
+    await shot('06g-compose-offline');
+    await page.fill('form.compose .picker input[type="search"]', 'binh nguyen');
+    await page.locator('form.compose .picker .suggest-item').first().click();
+    assert((await page.$$('form.compose .picker-offline li')).length === 1, 'a connected station is not in the warning');
+  } finally {
+    const log = fs.openSync(path.join(stationDir, 'agent.log'), 'a');
+    const child = spawn(argv[0], argv.slice(1), { detached: true, stdio: ['ignore', log, log] });
+    restarted.push(child.pid);
+    child.unref();
+  }
+  // to every station: asked first; cancelled, nothing goes
+  await page.check('form.compose .picker input[type="radio"][value="all"]');
+  await page.fill('#nt-subject', 'Không gửi: hỏi trước khi gửi tất cả');
+  const posts = await noticePostsDuring(async () => {
+    await page.click('#nt-send');
+    await page.waitForSelector('#confirm-dialog[open]', { timeout: 5000 });
+    const q = await page.textContent('#confirm-dialog');
+    assert(q.includes('tất cả 4 trạm') && q.includes('Không gửi: hỏi trước khi gửi tất cả'), `the question: ${q}`);
+    await shot('06h-compose-confirm-all');
+    await page.click('#dlg-cancel');
+    await page.waitForSelector('#confirm-dialog', { state: 'detached', timeout: 5000 });
+  });
+  assert(posts === 0, `${posts} POST /api/notices after cancelling`);
+  assert((await page.evaluate(() => location.hash)) === '#/notices/new', 'still composing');
+
+  // recalled with a reason
+  const subject = `Thu hồi: lịch tiêm chủng tháng 8 (${Date.now() % 100000})`;
+  const r = await apiFromPage('POST', '/api/notices', {
+    notice: { subject, urgency: 'khan', issuer: 'Trung tâm Y tế khu vực', category: 'prevention' },
+    recipients: { stations: ['binhnguyen'] },
+  });
+  assert(r.status === 201, `send: ${JSON.stringify(r.json)}`);
+  const id = r.json.id;
+  await waitFor('the notice at binhnguyen', 30000, async () => {
+    const x = await tramsync('binhnguyen', '--json', 'notices');
+    return x.code === 0 && JSON.parse(x.stdout).some((n) => n.id === id);
+  });
+  await go(`#/notices/${encodeURIComponent(id)}`);
+  await page.waitForSelector('#nt-recall', { timeout: 10000 });
+  await page.click('#nt-recall');
+  await page.waitForSelector('#confirm-dialog[open] #dlg-reason', { timeout: 5000 });
+  await page.click('#dlg-ok');
+  assert((await page.textContent('#confirm-dialog .alert-error')).includes('Cần nhập lý do'), 'a reason is required');
+  const reason = 'Gửi nhầm lịch; lịch đúng sẽ gửi sau';
+  await page.fill('#dlg-reason', reason);
+  await page.click('#dlg-ok');
+  await page.waitForSelector('#nt-recalled', { timeout: 10000 });
+  const banner = await page.textContent('#nt-recalled');
+  assert(banner.includes('Văn bản đã bị thu hồi lúc') && banner.includes(USER) && banner.includes(reason), `the recall shown: ${banner}`);
+  assert(!(await page.$('#nt-recall')), 'no second recall');
+  await shot('06i-notice-recalled');
+  await go('#/notices');
+  await page.waitForSelector(`table.grid tbody tr[data-id="${id}"] .recalled`, { timeout: 10000 });
+  const audit = (await apiFromPage('GET', `/api/audit?action=recall_notice&record=${encodeURIComponent(id)}`)).json;
+  assert(audit.entries.length === 1 && audit.entries[0].actor === USER, 'the recall is audited');
+  // at the station, like any change
+  const list = await waitFor('the recall at binhnguyen', 30000, async () => {
+    const x = await tramsync('binhnguyen', 'notices', '--all');
+    return x.code === 0 && x.stdout.split('\n').some((l) => l.includes(subject) && l.includes('ĐÃ THU HỒI')) ? x.stdout : null;
+  });
+  assert(list, 'tramsync notices says recalled');
+  const show = await tramsync('binhnguyen', 'notice', 'show', id);
+  assert(show.code === 0 && show.stdout.includes('VĂN BẢN ĐÃ BỊ THU HỒI') && show.stdout.includes(reason), `tramsync notice show: ${show.stdout}`);
+  const again = await apiFromPage('POST', `/api/notices/${encodeURIComponent(id)}/recall`, { reason: 'lần nữa' });
+  assert(again.status === 409, `a second recall: ${again.status}`);
+}
+
+// stops a station's agent for fn, then starts it again
+async function withAgentStopped(station, fn) {
+  const stationDir = path.join(demoDir, 'stations', station);
+  const argv = [path.join(BIN, 'tramsync'), '-d', stationDir, 'run'];
+  const pid = findPid(argv);
+  assert(pid > 0, `the ${station} agent is running`);
+  process.kill(pid, 'SIGTERM');
+  await waitFor(`the ${station} agent to stop`, 15000, () => !alive(pid));
+  try {
+    await waitFor(`${station} offline at the district`, 15000, async () =>
+      (await apiFromPage('GET', `/api/stations/${station}`)).json.connected === false);
+    await fn();
+  } finally {
+    const log = fs.openSync(path.join(stationDir, 'agent.log'), 'a');
+    const child = spawn(argv[0], argv.slice(1), { detached: true, stdio: ['ignore', log, log] });
+    restarted.push(child.pid);
+    child.unref();
+  }
+}
+
+// Issue 16, point 9: an offline station shows since when (the list and its
+// page), what waits for it, and that what waits at the station is not known
+// at the district; the technical details stay folded away.
+async function stationOfflineSince() {
+  await withAgentStopped('xuanlang', async () => {
+    const x = (await apiFromPage('GET', '/api/stations/xuanlang')).json;
+    assert(x.last_seen_ms > 0, 'the district knows when it last heard from it');
+    await go('#/stations');
+    await page.waitForSelector('table.stations tbody tr[data-code="xuanlang"] .offline-since', { timeout: 20000 });
+    const since = await page.textContent('table.stations tbody tr[data-code="xuanlang"] .offline-since');
+    assert(/từ \d{2}\/\d{2}\/\d{4} \d{2}:\d{2}/.test(since), `since when, in the list: ${since}`);
+    await go('#/stations/xuanlang');
+    await page.waitForSelector('#st-offline-since', { timeout: 10000 });
+    const shown = await page.textContent('#st-offline-since');
+    const want = await page.evaluate(async (ms) => (await import('/ui.js')).fmtDateTime(ms), x.last_seen_ms);
+    assert(shown.startsWith(want), `offline since ${shown}, expected ${want}`);
+    const facts = await page.textContent('main dl.facts');
+    assert(facts.includes('Ngoại tuyến từ') && facts.includes('Chờ gửi tới trạm') && facts.includes('Chờ gửi lên từ trạm'), `both directions: ${facts}`);
+    assert((await page.textContent('#st-pending-at')).includes('Trung tâm không biết'), 'what waits at the station is said unknown');
+    assert(!(await page.isVisible('details.tech dl')), 'technical details folded away');
+    const text = await page.textContent('main');
+    for (const raw of ['Con trỏ đồng bộ', 'Bản sao (replica)', 'Im lặng']) assert(!text.includes(raw), `"${raw}" on the station page`);
+    await shot('03a-station-offline-since');
+  });
+}
+
+
+// Issue 16, points 10 and 11, after resolve_conflict: the resolved conflict
+// says how it was resolved in its header, stays in the list (every conflict
+// by default) with the value first kept, who resolved it and how; fields are
+// named as the registry labels them, never by their code.
+let conflictRecord = '';
+async function conflictResolvedStaysVisible() {
+  const list = (await apiFromPage('GET', '/api/conflicts?status=resolved&limit=1000')).json.conflicts;
+  const c = list.find((x) => x.record === conflictRecord && x.field === 'cases_total');
+  assert(c && c.resolved, `the resolved conflict: ${JSON.stringify(c)}`);
+  await go(`#/conflicts/${c.id}`);
+  await page.waitForSelector('#cf-resolution', { timeout: 10000 });
+  const head = await page.textContent('#cf-resolution');
+  assert(head.includes(USER) && head.includes('Sửa giá trị hợp nhất'), `the resolution in the header: ${head}`);
+  assert((await page.textContent('#cf-head-kept')).includes('Giá trị sau khi xử lý'), 'the column is the value now');
+  const row = await page.textContent('table.side-by-side tr[data-field="cases_total"]');
+  assert(row.includes('Tổng số ca') && !row.includes('cases_total'), `the field by its label: ${row}`);
+  assert(row.includes(`Giá trị đã giữ ban đầu: ${c.kept}`), `the value first kept: ${row}`);
+  await go('#/conflicts');
+  await page.waitForSelector(`table.grid tbody tr[data-id="${c.id}"]`, { timeout: 10000 });
+  const line = await page.textContent(`table.grid tbody tr[data-id="${c.id}"]`);
+  assert(line.includes('Tổng số ca') && !line.includes('cases_total'), `the list names the field by its label: ${line}`);
+  assert(line.includes(String(c.kept)) && line.includes(USER) && line.includes('Sửa giá trị hợp nhất'), `kept value, who and how in the list: ${line}`);
+  await shot('10a-conflicts-resolved-list');
+}
+
+// Issue 16, point 10: the audit page speaks the console's language: actions
+// and outcomes translated, filtered by a translated action, the raw codes
+// behind "Hiện chi tiết kỹ thuật"; the registry serves every field's labels.
+async function noRawCodes() {
+  const tables = (await apiFromPage('GET', '/api/tables')).json.tables;
+  for (const tb of tables) for (const f of tb.fields) assert(f.label_vi && f.label_en, `${tb.name}.${f.name} has no labels`);
+  const ob = tables.find((x) => x.name === 'outbreaks').fields.find((f) => f.name === 'cases_total');
+  assert(ob.label_vi === 'Tổng số ca' && ob.label_en === 'Total cases', `cases_total labels: ${JSON.stringify(ob)}`);
+  await go('#/audit');
+  await page.waitForSelector('#au-action', { timeout: 10000 });
+  const opts = await page.$$eval('#au-action option', (o) => o.map((x) => x.textContent));
+  assert(opts.includes('Gửi văn bản') && opts.includes('Trạm gửi dữ liệu lên') && !opts.includes('push'), `translated actions: ${opts}`);
+  await page.selectOption('#au-action', 'send_notice');
+  await page.waitForFunction(() => {
+    const rows = [...document.querySelectorAll('table.audit tbody tr[data-action]')];
+    return rows.length > 0 && rows.every((r) => r.dataset.action === 'send_notice');
+  }, null, { timeout: 10000 });
+  const cells = await page.$$eval('table.audit tbody td.au-action', (c) => c.map((x) => x.textContent));
+  assert(cells.every((x) => x === 'Gửi văn bản'), `actions shown: ${cells.slice(0, 3)}`);
+  const text = await page.textContent('table.audit');
+  for (const raw of ['send_notice', 'applied', '127.0.0.1']) assert(!text.includes(raw), `"${raw}" shown without the technical details`);
+  await page.check('#au-tech');
+  await page.waitForFunction(() => document.querySelector('table.audit')?.textContent.includes('send_notice'), null, { timeout: 10000 });
+  await shot('31-audit-translated');
+  await page.uncheck('#au-tech');
+}
+
+// Issue 16, point 12: the plan's tasks can be searched and filtered (lead,
+// deadline, state), past deadlines are flagged, a task's page has a real
+// title, the chooser is empty again after assigning, assigning again asks
+// before overwriting, and the error speaks of tasks.
+async function planTasksFindAndAssign() {
+  await go('#/tasks');
+  await page.waitForSelector('table.tasks tbody tr[data-id]', { timeout: 10000 });
+  const ids = async () => page.$$eval('table.tasks tbody tr[data-id]', (r) => r.map((x) => x.dataset.id));
+  const past = await page.$$eval('table.tasks tbody tr[data-id] .tk-past', (els) => els.map((e) => e.closest('tr').dataset.id));
+  assert(past.includes('KH-01') && past.includes('KH-08'), `past deadlines flagged: ${past}`);
+  await page.selectOption('#tk-deadline-filter', 'past');
+  await page.waitForFunction((n) => document.querySelectorAll('table.tasks tbody tr[data-id]').length === n, past.length, { timeout: 5000 });
+  await page.selectOption('#tk-deadline-filter', '');
+  await page.selectOption('#tk-lead', 'Sở Tài chính; UBND cấp huyện');
+  await page.waitForFunction(() => document.querySelectorAll('table.tasks tbody tr[data-id]').length === 1, null, { timeout: 5000 });
+  assert(JSON.stringify(await ids()) === '["KH-12"]', `by lead: ${await ids()}`);
+  await page.selectOption('#tk-lead', '');
+  await page.fill('#tk-search', 'y te truong hoc');
+  await page.waitForFunction(() => document.querySelectorAll('table.tasks tbody tr[data-id]').length === 1, null, { timeout: 5000 });
+  assert(JSON.stringify(await ids()) === '["KH-10"]', `searched without tone marks: ${await ids()}`);
+  await page.fill('#tk-search', '');
+  await page.selectOption('#tk-state', 'ongoing');
+  await page.waitForFunction(() => document.querySelectorAll('table.tasks tbody tr[data-id]').length < 28, null, { timeout: 5000 });
+  assert((await ids()).includes('KH-05'), `KH-05 under way: ${await ids()}`);
+  await shot('13a-tasks-filtered');
+  await page.selectOption('#tk-state', '');
+
+  await go('#/tasks/KH-10');
+  await page.waitForSelector('#tk-assign', { timeout: 10000 });
+  const title = await page.textContent('main h1');
+  assert(title.startsWith('KH-10 · Rà soát, sắp xếp hệ thống y tế trường học') && !/STT/.test(title), `the title: ${title}`);
+  await page.click('#tk-assign');
+  await page.waitForFunction(() => !document.querySelector('#toast').hidden, null, { timeout: 5000 });
+  assert((await page.textContent('#toast')).includes('Cần chọn trạm thực hiện'), `the error: ${await page.textContent('#toast')}`);
+  const card = 'main .card:has(#tk-assign)';
+  const pick = async () => {
+    await page.fill(`${card} .picker input[type="search"]`, 'binh tuyen');
+    await page.locator(`${card} .picker .suggest-item`).first().click();
+  };
+  await pick();
+  await page.fill('#tk-instructions', 'Rà soát nhân viên y tế trường học tại các điểm trường');
+  await page.click('#tk-assign');
+  await page.waitForSelector('main table.grid tbody tr[data-station="binhtuyen"]', { timeout: 10000 });
+  assert((await page.$$(`${card} .chip`)).length === 0, 'the chooser is empty after assigning');
+  assert((await page.inputValue('#tk-instructions')) === '', 'the instructions are cleared');
+  // again: asked first; cancelled, nothing is sent
+  let posts = 0;
+  const count = (req) => { if (req.method() === 'POST' && /\/api\/tasks\/KH-10\/assign$/.test(new URL(req.url()).pathname)) posts++; };
+  page.on('request', count);
+  try {
+    await pick();
+    await page.fill('#tk-instructions', 'Hướng dẫn mới');
+    await page.click('#tk-assign');
+    await page.waitForSelector('#confirm-dialog[open]', { timeout: 5000 });
+    const q = await page.textContent('#confirm-dialog');
+    assert(q.includes('đã được giao cho: Bình Tuyền') && q.includes('ghi đè'), `asked before overwriting: ${q}`);
+    await shot('13b-task-reassign');
+    await page.click('#dlg-cancel');
+    await sleep(300);
+    assert(posts === 0, `${posts} assignment(s) sent after cancelling`);
+    await page.click('#tk-assign');
+    await confirmInPage();
+    await waitFor('the assignment again', 5000, () => posts === 1, 100);
+  } finally {
+    page.off('request', count);
+  }
 }
 
 const pad = (n) => String(n).padStart(2, '0');
@@ -1145,14 +1483,21 @@ async function main() {
     ['epidemic_page_vi_en', epidemicPage], ['epidemic_csv_download', epidemicCsv], ['epidemic_alert_live_and_acknowledged', epidemicAlertLive],
     ['targets_never_over_missing_data', targetsNoMissingData], ['fresh_load_no_401', freshLoadNo401],
     ['recipients_one_group', recipientsOneGroup], ['urgent_tile_every_urgency', urgentTileEveryUrgency],
+    ['escalation_reminders', escalationReminders], ['compose_offline_confirm_recall', composeOfflineConfirmRecall],
+    ['station_offline_since', stationOfflineSince],
     ['send_hoa_toc_notice_and_acknowledgement', sendHoaTocNotice],
     ['notice_attachments', noticeAttachments], ['compose_validation_vietnamese', composeValidationVietnamese],
-    ['resolve_conflict', resolveConflict], ['urgent_report_on_overview', urgentReportOnOverview],
+    ['resolve_conflict', resolveConflict], ['conflict_resolved_stays_visible', conflictResolvedStaysVisible],
+    ['no_raw_codes', noRawCodes], ['urgent_report_on_overview', urgentReportOnOverview],
     ['redistribute_report', redistributeReport], ['assign_plan_task', assignPlanTask],
+    ['plan_tasks_find_and_assign', planTasksFindAndAssign],
     ['health_counts_acknowledgements', healthCountsAcknowledgements], ['district_day', districtDay],
     ['switch_language', switchLanguage], ['every_page_at_1366x768', everyPageAt1366], ['targets_stale', targetsStale],
     ['attachment_limits_from_labels', attachmentLimitsFromLabels], ['logout', logout], ['no_script_errors', noScriptErrors],
   ];
+  // TS_BROWSER_ONLY=a,b: those steps only (with login), while working on them
+  const only = (process.env.TS_BROWSER_ONLY || '').split(',').filter(Boolean);
+  if (only.length) steps.splice(0, steps.length, ...steps.filter(([n]) => n === 'login' || only.includes(n)));
   console.log(`[==========] Running ${steps.length} test(s).`);
   for (const [name, fn] of steps) {
     if (setupOk) await test(name, fn);

@@ -5,7 +5,9 @@
 #
 # State lives in run/ (git-ignored): the development CA and certificates, the
 # district database and one directory per station. Ctrl-C stops everything
-# cleanly; running it again resumes where it stopped.
+# cleanly; running it again resumes where it stopped. TS_DEMO_DISTRICT_CONF,
+# when set, is added to the end of tramsyncd.conf (the browser tests shorten
+# the reminders of Thượng khẩn notices to seconds with a [notices] section).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -73,6 +75,7 @@ ca = $PKI/ca.pem
 cert = $PKI/server.pem
 key = $PKI/server.key
 crl = $PKI/crl.pem
+${TS_DEMO_DISTRICT_CONF:-}
 EOF
 
 if ! "$BIN/tramsyncd" -c "$RUN/district/tramsyncd.conf" --check-config >/dev/null; then
@@ -113,10 +116,12 @@ if [ ! -f "$RUN/.demo-district-loaded" ]; then
   say "loading the district's directory (stations, populations, villages, drug catalogue)"
   ctl() { "$BIN/tramsyncctl" --pki "$PKI" record put "$@" >/dev/null; }
   pop=(12450 9870 8340 11120); nv=(4 3 3 4); short=(BN BX BT XL); i=0
+  phone=(0210381101 0210381102 0210381103 0210381104)
   for entry in "${STATIONS[@]}"; do
     code=${entry%%|*}; commune=${entry#*|}
     ctl stations "$code" name="Trạm Y tế xã $commune" commune="$commune" province="Phú Thọ" \
-      population="${pop[$i]}" villages="${nv[$i]}" head="Trạm trưởng" active=true
+      population="${pop[$i]}" villages="${nv[$i]}" head="Trạm trưởng" \
+      phone="${phone[$i]}" active=true
     # the commune's population of the year, with its source: the targets' "dân số"
     ctl commune_population "$code-$(date +%Y)" station="$code" year="$(date +%Y)" population="${pop[$i]}" \
       source="Chi cục Thống kê khu vực (số liệu mẫu)" as_of="$(date +%Y)-01-01"

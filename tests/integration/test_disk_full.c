@@ -234,6 +234,16 @@ static long m_notices(env *e)
            sql(e, "SELECT count(*) FROM records WHERE tbl = 'notice_recipients'");
 }
 
+static long m_recalled(env *e)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/api/notices/%s", e->notice);
+    ts_th_resp r = call(e, NULL, e->admin_tok, "GET", path, NULL);
+    long v = r.status * 10 + (json_object_get(json_object_get(r.json, "fields"), "recalled_at") != NULL);
+    ts_th_resp_free(&r);
+    return v;
+}
+
 static long m_assignments(env *e)
 {
     return sql(e, "SELECT count(*) FROM records WHERE tbl = 'task_assignments'");
@@ -462,8 +472,9 @@ static void test_admin_writes_on_full_disk(void **state)
     free(database);
     make_world(e);
 
-    char conflict_path[96], report_path[96], open_path[96], ack_path[96], end_path[160];
+    char conflict_path[96], report_path[96], open_path[96], ack_path[96], end_path[160], recall_path[128];
     snprintf(end_path, sizeof end_path, "/api/epidemic/outbreaks/%s/end", e->outbreak);
+    snprintf(recall_path, sizeof recall_path, "/api/notices/%s/recall", e->notice);
     snprintf(conflict_path, sizeof conflict_path, "/api/conflicts/%s/resolve", e->conflict);
     snprintf(report_path, sizeof report_path, "/api/reports/%s/redistribute", REPORT);
     snprintf(open_path, sizeof open_path, "/api/reports/%s/open", REPORT);
@@ -480,6 +491,8 @@ static void test_admin_writes_on_full_disk(void **state)
          "{\"notice\":{\"subject\":\"Họp giao ban\",\"issuer\":\"TTYT\",\"urgency\":\"khan\",\"category\":\"prevention\"},"
          "\"recipients\":{\"stations\":[\"" BN "\"]}}",
          &e->admin_tok, 201, "send_notice", m_notices, 0},
+        {"/api/notices/{id}/recall", recall_path, "{\"reason\":\"Gửi nhầm danh sách\"}", &e->admin_tok, 200,
+         "recall_notice", m_recalled, 0},
         {"/api/reports/{id}/redistribute", report_path, "{\"recipients\":{\"stations\":[\"" BN "\"]}}", &e->admin_tok,
          201, "redistribute_report", m_notices, 0},
         {"/api/tasks/{id}/assign", "/api/tasks/KH-01/assign", "{\"recipients\":{\"stations\":[\"" BN "\"]}}",

@@ -827,7 +827,7 @@ static uint64_t sent_at_ms(fixture *f, const char *notice, const char *station)
 static void test_escalate_unacknowledged_hoa_toc(void **state)
 {
     fixture *f = *state;
-    ts_notice_policy p = {{72 * HOUR_MS, 24 * HOUR_MS, 4 * HOUR_MS, 1 * HOUR_MS}};
+    ts_notice_policy p = {{72 * HOUR_MS, 24 * HOUR_MS, 4 * HOUR_MS, 1 * HOUR_MS}, {0, 0, 0, 0}}; /* once */
     char urgent[64], routine[64];
     send_notice(f, "{\"subject\": \"Công điện: ổ dịch cúm A/H5N1\", \"urgency\": \"hoa_toc\", \"category\": \"emergency\"}",
                 "{\"stations\": [\"binhnguyen\", \"binhxuyen\", \"xuanlang\"]}", urgent, sizeof urgent);
@@ -917,7 +917,7 @@ static void test_escalate_unacknowledged_hoa_toc(void **state)
     json_decref(h);
 
     /* a zero limit switches escalation off for that urgency */
-    ts_notice_policy off = {{0, 0, 0, 0}};
+    ts_notice_policy off = {{0, 0, 0, 0}, {0, 0, 0, 0}};
     char later[64];
     send_notice(f, "{\"subject\": \"Hỏa tốc 2\", \"urgency\": \"hoa_toc\", \"category\": \"emergency\"}",
                 "{\"stations\": [\"binhtuyen\"]}", later, sizeof later);
@@ -927,10 +927,69 @@ static void test_escalate_unacknowledged_hoa_toc(void **state)
     free(rid);
 }
 
+/* Issue 16, point 7: after the first reminder, again every remind_every of
+ * the urgency since the last one, each recorded in reminders, until the
+ * station acknowledges; ts_notice_next_reminder says when the next goes. */
+static void test_escalate_reminds_on_schedule(void **state)
+{
+    fixture *f = *state;
+    ts_notice_policy p = {{72 * HOUR_MS, 24 * HOUR_MS, 4 * HOUR_MS, 1 * HOUR_MS},
+                          {24 * HOUR_MS, 8 * HOUR_MS, 2 * HOUR_MS, HOUR_MS / 2}};
+    char id[64];
+    send_notice(f, "{\"subject\": \"Công điện: ổ dịch sởi\", \"urgency\": \"hoa_toc\", \"category\": \"emergency\"}",
+                "{\"stations\": [\"binhnguyen\"]}", id, sizeof id);
+    uint64_t t0 = sent_at_ms(f, id, BN);
+    char *rid = rid_of(id, BN);
+    ts_escalation *e;
+    size_t n;
+    json_t *h = ts_test_record_fields(f->srv, "notice_recipients", rid);
+    assert_true(ts_notice_next_reminder(&p, h) == t0 + HOUR_MS);
+    json_decref(h);
+
+    escalate(f, &p, t0 + HOUR_MS, &e, &n);
+    assert_int_equal(count_esc(e, n, TS_ESC_NOT_ACKNOWLEDGED, id), 1);
+    free(e);
+    escalate(f, &p, t0 + HOUR_MS + HOUR_MS / 2 - 1, &e, &n); /* not yet */
+    assert_int_equal(count_esc(e, n, TS_ESC_NOT_ACKNOWLEDGED, id), 0);
+    free(e);
+    h = ts_test_record_fields(f->srv, "notice_recipients", rid);
+    assert_true(ts_notice_next_reminder(&p, h) == t0 + HOUR_MS + HOUR_MS / 2);
+    json_decref(h);
+    escalate(f, &p, t0 + HOUR_MS + HOUR_MS / 2, &e, &n); /* the second */
+    assert_int_equal(count_esc(e, n, TS_ESC_NOT_ACKNOWLEDGED, id), 1);
+    free(e);
+    escalate(f, &p, t0 + 2 * HOUR_MS, &e, &n); /* the third */
+    assert_int_equal(count_esc(e, n, TS_ESC_NOT_ACKNOWLEDGED, id), 1);
+    free(e);
+    h = ts_test_record_fields(f->srv, "notice_recipients", rid);
+    assert_int_equal(json_integer_value(json_object_get(h, "resend_count")), 3);
+    json_t *list = json_object_get(h, "reminders");
+    assert_int_equal(json_array_size(list), 3);
+    char when[32];
+    ts_time_iso(t0 + HOUR_MS, when, sizeof when);
+    assert_string_equal(json_string_value(json_array_get(list, 0)), when);
+    ts_time_iso(t0 + 2 * HOUR_MS, when, sizeof when);
+    assert_string_equal(json_string_value(json_array_get(list, 2)), when);
+    json_decref(h);
+
+    /* acknowledged: no more, and none announced */
+    ts_test_pull(f->srv, f->sta[0], BN);
+    transition_ok(f->sta[0], id, "acknowledged", "Nguyễn Văn An", NULL, NULL, NULL);
+    ts_test_push(f->sta[0], f->srv, BN, false);
+    escalate(f, &p, t0 + 10 * HOUR_MS, &e, &n);
+    assert_int_equal(count_esc(e, n, TS_ESC_NOT_ACKNOWLEDGED, id), 0);
+    free(e);
+    h = ts_test_record_fields(f->srv, "notice_recipients", rid);
+    assert_true(ts_notice_next_reminder(&p, h) == 0);
+    assert_int_equal(json_integer_value(json_object_get(h, "resend_count")), 3);
+    json_decref(h);
+    free(rid);
+}
+
 static void test_escalate_overdue(void **state)
 {
     fixture *f = *state;
-    ts_notice_policy p = {{0, 0, 0, 0}}; /* only deadlines here */
+    ts_notice_policy p = {{0, 0, 0, 0}, {0, 0, 0, 0}}; /* only deadlines here */
     char id[64];
     send_notice(f,
                 "{\"subject\": \"Chiến dịch tiêm vắc xin sởi\", \"urgency\": \"khan\", \"category\": \"programs\","
@@ -1103,7 +1162,7 @@ static void test_district_day_and_date_deadline(void **state)
     ts_actor a = admin_actor();
     assert_int_equal(ts_task_assign(f->srv, &a, "KH-01", &to, "2026-12-06", NULL, &err), 0);
     ts_strlist_free(&to);
-    ts_notice_policy p = {{0, 0, 0, 0}};
+    ts_notice_policy p = {{0, 0, 0, 0}, {0, 0, 0, 0}};
     ts_escalation *e;
     size_t n;
     assert_true(ts_time_parse("2026-12-06T16:59:00Z", &now)); /* 23:59 on the 6th in Vietnam */
@@ -1131,6 +1190,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_district_refuses_back_from_done_without_reason, setup, teardown),
         cmocka_unit_test_setup_teardown(test_duplicate_delivery_one_transition, setup, teardown),
         cmocka_unit_test_setup_teardown(test_escalate_unacknowledged_hoa_toc, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_escalate_reminds_on_schedule, setup, teardown),
         cmocka_unit_test_setup_teardown(test_escalate_overdue, setup, teardown),
         cmocka_unit_test_setup_teardown(test_report_redistributed_to_two, setup, teardown),
         cmocka_unit_test_setup_teardown(test_district_day_and_date_deadline, setup, teardown),
