@@ -101,7 +101,7 @@ export async function viewTargets(root) {
       points.length ? lineChart(points, tg) : h('p', { class: 'muted' }, t('tg_no_history')),
       points.length ? table([t('tg_day_col'), { text: t('tg_numerator'), attrs: { class: 'num' } }, { text: t('tg_denominator'), attrs: { class: 'num' } }, { text: tg.unit === '%' ? t('tg_percent') : t('tg_value'), attrs: { class: 'num' } }, t('cf_state'), t('tg_source')],
         points.slice(-14).reverse().map((pt) => h('tr', {}, h('td', {}, fmtDate(pt.day)), h('td', { class: 'num' }, fmtNum(pt.numerator)), h('td', { class: 'num' }, fmtNum(pt.denominator)),
-          h('td', { class: 'num' }, fmtValue(tg, pt.value)), h('td', {}, stateTag(pt)), h('td', {}, pt.source || '')))), { class: 'compact' }) : null));
+          h('td', { class: 'num' }, fmtValue(tg, pt.value)), h('td', {}, stateTag(pt)), h('td', {}, pt.source || ''))), { class: 'compact' }) : null));
   }
 
   search.addEventListener('input', debounce(() => { st.q = search.value.trim(); st.offset = 0; load(); }, 250));

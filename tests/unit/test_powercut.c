@@ -263,8 +263,10 @@ static void predict_apply(world *w, ts_store *st, const ts_change *c)
 }
 
 /* The version a local write at st leaves: what it held (pre), vv[self] + 1,
- * each written field and `_deleted` under the dot (self, vv[self]) with the
- * write's HLC (the store's latest: the write took it). */
+ * each written field under the dot (self, vv[self]) with the write's HLC
+ * (the store's latest: the write took it), and `_deleted` too when the write
+ * deletes, creates the record or brings a deleted one back (a put writes
+ * only what it changes). */
 static void predict_put(world *w, ts_store *st, const ts_change *pre, const char *table, const char *id,
                         const char *owner, const ts_kv *kv, size_t n, bool deleting)
 {
@@ -279,7 +281,8 @@ static void predict_put(world *w, ts_store *st, const ts_change *pre, const char
     for (size_t i = 0; i < n; i++)
         ts_version_put(&v, &arena, kv[i].name, kv[i].value, kv[i].len, &dot, hlc);
     const uint8_t flag = deleting ? 0xc3 : 0xc2; /* msgpack true, false */
-    ts_version_put(&v, &arena, TS_FIELD_DELETED, &flag, 1, &dot, hlc);
+    if (deleting || pre == NULL || ts_version_deleted(&pre->v))
+        ts_version_put(&v, &arena, TS_FIELD_DELETED, &flag, 1, &dot, hlc);
     model_next(w, table, id, pre ? pre->owner : owner, &v);
     ts_version_free(&v);
     ts_arena_free(&arena);
