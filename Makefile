@@ -175,6 +175,8 @@ lint: $(GEN_SRC) | deps
 	  --library=tests/lint/jansson.cfg -I. -Ibuild/gen \
 	  -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L $(LINT_SRCS)
 	clang-tidy --quiet --config-file=tests/lint/clang-tidy.yaml $(LINT_SRCS) -- $(BASE) 2>/dev/null
+	@# the console's modules parse (a syntax error stops the whole console)
+	@for f in server/console/*.js; do node --input-type=module --check < $$f || { echo "in $$f"; exit 1; }; done
 	@echo "lint: clean"
 
 # ---------------------------------------------------------------- bench
