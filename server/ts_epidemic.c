@@ -185,13 +185,14 @@ static int ts__note_seen(ts__scan *s, const char *tbl, const char *id, const cha
     return rc == SQLITE_DONE ? 0 : ts__sql_fail(s, "seen");
 }
 
-static int ts__raise(ts__scan *s, const char *kind, const char *disease, const char *station, const char *tbl,
-                     const char *id, int64_t cases, const char *first_day, const char *last_day)
+static int ts__raise_in(ts__scan *s, const char *kind, const char *disease, const char *station,
+                        const char *stations, const char *tbl, const char *id, int64_t cases, const char *first_day,
+                        const char *last_day)
 {
     sqlite3_stmt *q;
     if (sqlite3_prepare_v2(ts_store_db(s->st),
                            "INSERT OR IGNORE INTO epi_alerts(kind, disease, station, stations, rec_tbl, rec_id, cases,"
-                           " first_day, last_day, created_at) VALUES(?1, ?2, ?3, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                           " first_day, last_day, created_at) VALUES(?1, ?2, ?3, ?10, ?4, ?5, ?6, ?7, ?8, ?9)",
                            -1, &q, NULL) != SQLITE_OK)
         return ts__sql_fail(s, "alert");
     sqlite3_bind_text(q, 1, kind, -1, SQLITE_STATIC);
@@ -203,6 +204,7 @@ static int ts__raise(ts__scan *s, const char *kind, const char *disease, const c
     sqlite3_bind_text(q, 7, first_day, -1, SQLITE_STATIC);
     sqlite3_bind_text(q, 8, last_day, -1, SQLITE_STATIC);
     sqlite3_bind_int64(q, 9, (sqlite3_int64)s->now_ms);
+    sqlite3_bind_text(q, 10, stations ? stations : station, -1, SQLITE_STATIC);
     int rc = sqlite3_step(q);
     bool raised = rc == SQLITE_DONE && sqlite3_changes(ts_store_db(s->st)) == 1;
     sqlite3_finalize(q);
@@ -210,10 +212,16 @@ static int ts__raise(ts__scan *s, const char *kind, const char *disease, const c
         return ts__sql_fail(s, "alert");
     if (raised) {
         s->out->alerts++;
-        ts_log_warn("epidemic_alert", "kind=%s disease=%s station=%s cases=%" PRId64 " days=%s..%s", kind, disease,
-                    station, cases, first_day, last_day);
+        ts_log_warn("epidemic_alert", "kind=%s disease=%s station=%s stations=%s cases=%" PRId64 " days=%s..%s", kind,
+                    disease, station, stations ? stations : station, cases, first_day, last_day);
     }
     return 0;
+}
+
+static int ts__raise(ts__scan *s, const char *kind, const char *disease, const char *station, const char *tbl,
+                     const char *id, int64_t cases, const char *first_day, const char *last_day)
+{
+    return ts__raise_in(s, kind, disease, station, NULL, tbl, id, cases, first_day, last_day);
 }
 
 /* One integer from a query with up to four text parameters; -1 on failure. */
@@ -231,9 +239,96 @@ static int64_t ts__count(ts__scan *s, const char *sql, const char *a, const char
     return n;
 }
 
-/* The cluster rule: cluster_cases cases of one disease in one commune within
- * cluster_days, ending on this case's day, raise one alert, unless an alert
- * (a cluster, or an outbreak the station declared) already covers them. */
+/* The station's neighbouring communes as the directory says (either side
+ * naming the other is enough): the station first, then its neighbours. */
+static void ts__area(ts__scan *s, const char *station, ts_strlist *out)
+{
+    ts_strlist_add(out, station);
+    ts_change_page page;
+    ts_change_page_init(&page);
+    if (ts_store_list(s->st, "stations", NULL, 1000, false, &page, NULL) == 0) {
+        for (uint32_t i = 0; i < page.n; i++) {
+            json_t *r = ts_recjson_record(&page.items[i], false);
+            json_t *nb = json_object_get(json_object_get(r, "fields"), "neighbours");
+            bool self = strcmp(page.items[i].id, station) == 0;
+            size_t k;
+            json_t *v;
+            json_array_foreach(nb, k, v) {
+                const char *code = json_string_value(v);
+                if (code == NULL)
+                    continue;
+                const char *add = self ? code : strcmp(code, station) == 0 ? page.items[i].id : NULL;
+                bool have = false;
+                for (size_t m = 0; add && m < out->n; m++)
+                    have |= strcmp(out->v[m], add) == 0;
+                if (add && !have)
+                    ts_strlist_add(out, add);
+            }
+            json_decref(r);
+        }
+    }
+    ts_change_page_free(&page);
+}
+
+/* Cases of the disease at each station of `area` within [from, day]: the
+ * total, the first day, and the stations that had any ("a,b"). */
+static int64_t ts__area_cases(ts__scan *s, const ts_disease *d, const ts_strlist *area, const char *from,
+                              const char *day, char *first, size_t first_size, char *stations, size_t stations_size)
+{
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(ts_store_db(s->st),
+                           "SELECT count(*), min(day) FROM epi_seen WHERE tbl = 'disease_cases' AND station = ?1"
+                           " AND disease = ?2 AND day BETWEEN ?3 AND ?4",
+                           -1, &q, NULL) != SQLITE_OK)
+        return -1;
+    int64_t total = 0;
+    first[0] = stations[0] = '\0';
+    for (size_t i = 0; i < area->n; i++) {
+        sqlite3_bind_text(q, 1, area->v[i], -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 2, d->code, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 3, from, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 4, day, -1, SQLITE_STATIC);
+        if (sqlite3_step(q) != SQLITE_ROW) {
+            sqlite3_finalize(q);
+            return -1;
+        }
+        int64_t n = sqlite3_column_int64(q, 0);
+        if (n > 0) {
+            total += n;
+            const char *f = (const char *)sqlite3_column_text(q, 1);
+            if (f && (!first[0] || strcmp(f, first) < 0))
+                snprintf(first, first_size, "%s", f);
+            size_t used = strlen(stations);
+            snprintf(stations + used, stations_size - used, "%s%s", used ? "," : "", area->v[i]);
+        }
+        sqlite3_reset(q);
+    }
+    sqlite3_finalize(q);
+    return total;
+}
+
+/* Whether an alert (a cluster, or an outbreak a station declared) of the
+ * disease already covers a station of `involved` ("a,b") since `from`. */
+static int ts__covered(ts__scan *s, const ts_disease *d, const char *involved, const char *from)
+{
+    char *list = ts_xstrdup(involved), *save = NULL;
+    int covered = 0;
+    for (char *code = strtok_r(list, ",", &save); code && covered == 0; code = strtok_r(NULL, ",", &save)) {
+        int64_t n = ts__count(s,
+                              "SELECT count(*) FROM epi_alerts WHERE kind IN ('cluster', 'outbreak') AND disease = ?2"
+                              " AND last_day >= ?3 AND (',' || stations || ',') LIKE '%,' || ?1 || ',%'",
+                              code, d->code, from, NULL);
+        covered = n < 0 ? -1 : n > 0;
+    }
+    free(list);
+    return covered;
+}
+
+/* The cluster rule: cluster_cases cases of one disease within cluster_days,
+ * ending on this case's day, in one commune — or, when the commune alone
+ * has fewer, in it and its neighbouring communes together — raise one
+ * alert, unless an alert (a cluster, or an outbreak a station declared)
+ * already covers one of the communes involved. */
 static int ts__cluster(ts__scan *s, const ts_disease *d, const char *station, const char *day)
 {
     if (d->cluster_cases <= 0 || d->cluster_days <= 0)
@@ -241,39 +336,34 @@ static int ts__cluster(ts__scan *s, const ts_disease *d, const char *station, co
     int64_t z = ts__day_number(day);
     if (z < 0)
         return 0;
-    char from[48];
+    char from[48], first[48], involved[1024];
     ts__day_text(z - (d->cluster_days - 1), from, sizeof from);
-    int64_t n = ts__count(s,
-                          "SELECT count(*) FROM epi_seen WHERE tbl = 'disease_cases' AND station = ?1 AND disease = ?2"
-                          " AND day BETWEEN ?3 AND ?4",
-                          station, d->code, from, day);
-    if (n < 0)
-        return ts__sql_fail(s, "cluster");
-    if (n < d->cluster_cases)
-        return 0;
-    int64_t covered = ts__count(s,
-                                "SELECT count(*) FROM epi_alerts WHERE kind IN ('cluster', 'outbreak') AND station = ?1"
-                                " AND disease = ?2 AND last_day >= ?3",
-                                station, d->code, from, NULL);
-    if (covered < 0)
-        return ts__sql_fail(s, "cluster");
-    if (covered > 0)
-        return 0;
-    char first[48] = "";
-    sqlite3_stmt *q;
-    if (sqlite3_prepare_v2(ts_store_db(s->st),
-                           "SELECT min(day) FROM epi_seen WHERE tbl = 'disease_cases' AND station = ?1 AND disease = ?2"
-                           " AND day BETWEEN ?3 AND ?4",
-                           -1, &q, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(q, 1, station, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 2, d->code, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 3, from, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 4, day, -1, SQLITE_STATIC);
-        if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_text(q, 0))
-            snprintf(first, sizeof first, "%s", (const char *)sqlite3_column_text(q, 0));
-        sqlite3_finalize(q);
+    ts_strlist area = {NULL, 0};
+    ts__area(s, station, &area);
+    ts_strlist alone = {NULL, 0};
+    ts_strlist_add(&alone, station);
+    int rc = 0;
+    for (int pass = 0; pass < 2 && rc == 0; pass++) {
+        const ts_strlist *where = pass == 0 ? &alone : &area;
+        if (pass == 1 && area.n == 1)
+            break;
+        int64_t n = ts__area_cases(s, d, where, from, day, first, sizeof first, involved, sizeof involved);
+        if (n < 0) {
+            rc = ts__sql_fail(s, "cluster");
+            break;
+        }
+        if (n < d->cluster_cases)
+            continue;
+        int covered = ts__covered(s, d, involved, from);
+        if (covered < 0)
+            rc = ts__sql_fail(s, "cluster");
+        else if (covered == 0)
+            rc = ts__raise_in(s, "cluster", d->code, station, involved, NULL, NULL, n, first[0] ? first : from, day);
+        break;
     }
-    return ts__raise(s, "cluster", d->code, station, NULL, NULL, n, first[0] ? first : from, day);
+    ts_strlist_free(&alone);
+    ts_strlist_free(&area);
+    return rc;
 }
 
 static int ts__scan_case(ts__scan *s, const char *id, const ts_change *c)
@@ -389,7 +479,7 @@ int ts_epi_alerts(ts_store *st, bool open_only, uint32_t limit, json_t **out, ts
     sqlite3_stmt *q;
     if (sqlite3_prepare_v2(ts_store_db(st),
                            "SELECT a.id, a.kind, a.disease, a.station, a.rec_tbl, a.rec_id, a.cases, a.first_day,"
-                           " a.last_day, a.created_at, a.ack_by, a.ack_at, u.full_name FROM epi_alerts a"
+                           " a.last_day, a.created_at, a.ack_by, a.ack_at, u.full_name, a.stations FROM epi_alerts a"
                            " LEFT JOIN admin_users u ON u.username = a.ack_by"
                            " WHERE ?1 = 0 OR a.ack_at IS NULL ORDER BY a.id DESC LIMIT ?2",
                            -1, &q, NULL) != SQLITE_OK)
@@ -414,6 +504,13 @@ int ts_epi_alerts(ts_store *st, bool open_only, uint32_t limit, json_t **out, ts
                               (const char *)sqlite3_column_text(q, 8), "created_at_ms",
                               (json_int_t)sqlite3_column_int64(q, 9));
         json_object_set_new(o, "station", json_string((const char *)sqlite3_column_text(q, 3)));
+        /* the communes involved: one, or a commune and its neighbours */
+        json_t *list = json_array();
+        char *codes = ts_xstrdup(sqlite3_column_text(q, 13) ? (const char *)sqlite3_column_text(q, 13) : ""), *save = NULL;
+        for (char *c = strtok_r(codes, ",", &save); c; c = strtok_r(NULL, ",", &save))
+            json_array_append_new(list, json_string(c));
+        free(codes);
+        json_object_set_new(o, "stations", list);
         if (sqlite3_column_type(q, 4) != SQLITE_NULL) {
             json_object_set_new(o, "table", json_string((const char *)sqlite3_column_text(q, 4)));
             json_object_set_new(o, "record", json_string((const char *)sqlite3_column_text(q, 5)));

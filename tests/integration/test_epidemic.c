@@ -5,6 +5,8 @@
  *     alert (event "epidemic") within moments of the push, with no names
  *  2. the cluster rule fires exactly at its threshold (3 cases within 7
  *     days, set by the district in its catalogue) and not below, once
+ *  2b. across neighbouring communes: when the directory says two communes
+ *     border each other, their cases count together (and only then)
  *  3. the reporting clock: a case that reached the district after its
  *     disease's deadline counts as late, a case of today as on time
  *  4. an outbreak the station declares raises an alert; a named operator
@@ -327,6 +329,47 @@ static void test_cluster_threshold(void **state)
     assert_true(wait_alerts(e, "case", 7, 5000));
     l = alerts(e, "all");
     assert_int_equal(count_kind(l, "cluster", NULL), 1);
+    json_decref(l);
+    e->passed = true;
+}
+
+static void test_cluster_across_neighbours(void **state)
+{
+    env *e = *state;
+    start(e);
+    json_decref(call_ok(e, NULL, "POST", "/api/records/diseases/dengue",
+                        "{\"fields\":{\"cluster_cases\":3,\"cluster_days\":7}}", 200));
+    /* the directory says Bình Nguyên borders Xuân Lãng (one side is enough) */
+    json_decref(call_ok(e, NULL, "POST", "/api/records/stations/" BN, "{\"fields\":{\"neighbours\":[\"" XL "\"]}}",
+                        200));
+    char d[3][16];
+    day(-12, d[0], sizeof d[0]);
+    day(-11, d[1], sizeof d[1]);
+    day(-10, d[2], sizeof d[2]);
+    put_case(e, 0, "BN-N1", "dengue", d[0]);
+    put_case(e, 1, "XL-N1", "dengue", d[1]);
+    assert_true(at_district(e, "disease_cases", "BN-N1", 20000));
+    assert_true(at_district(e, "disease_cases", "XL-N1", 20000));
+    assert_true(wait_alerts(e, "case", 2, 5000));
+    json_t *l = alerts(e, "all");
+    assert_int_equal(count_kind(l, "cluster", NULL), 0);
+    json_decref(l);
+    /* the third case, at Xuân Lãng: two communes, three cases, seven days */
+    put_case(e, 1, "XL-N2", "dengue", d[2]);
+    if (!wait_alerts(e, "cluster", 1, 10000))
+        fail_msg("no cluster alert across neighbouring communes");
+    json_t *c = NULL;
+    l = alerts(e, "all");
+    assert_int_equal(count_kind(l, "cluster", &c), 1);
+    assert_int_equal(json_integer_value(json_object_get(c, "cases")), 3);
+    assert_string_equal(json_string_value(json_object_get(c, "station")), XL);
+    json_t *sts = json_object_get(c, "stations");
+    assert_int_equal(json_array_size(sts), 2);
+    char *dump = json_dumps(sts, JSON_COMPACT);
+    if (!strstr(dump, BN) || !strstr(dump, XL))
+        fail_msg("the communes involved: %s", dump);
+    free(dump);
+    assert_string_equal(json_string_value(json_object_get(c, "first_day")), d[0]);
     json_decref(l);
     e->passed = true;
 }
@@ -825,6 +868,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_case_alert_live, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cluster_threshold, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cluster_across_neighbours, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reporting_clock, setup, teardown),
         cmocka_unit_test_setup_teardown(test_outbreak_alert_acknowledged, setup, teardown),
         cmocka_unit_test_setup_teardown(test_weekly_figures_csv, setup, teardown),
