@@ -210,12 +210,28 @@ static int ts__raise_in(ts__scan *s, const char *kind, const char *disease, cons
     sqlite3_finalize(q);
     if (rc != SQLITE_DONE)
         return ts__sql_fail(s, "alert");
-    if (raised) {
-        s->out->alerts++;
-        ts_log_warn("epidemic_alert", "kind=%s disease=%s station=%s stations=%s cases=%" PRId64 " days=%s..%s", kind,
-                    disease, station, stations ? stations : station, cases, first_day, last_day);
-    }
+    if (raised)
+        s->out->alerts++; /* logged once committed (ts__log_raised) */
     return 0;
+}
+
+/* The alerts a scan raised, in the log, once they are stored for good. */
+static void ts__log_raised(ts_store *st, int64_t after_id)
+{
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(ts_store_db(st),
+                           "SELECT kind, disease, station, stations, cases, first_day, last_day FROM epi_alerts"
+                           " WHERE id > ?1 ORDER BY id",
+                           -1, &q, NULL) != SQLITE_OK)
+        return;
+    sqlite3_bind_int64(q, 1, after_id);
+    while (sqlite3_step(q) == SQLITE_ROW)
+        ts_log_warn("epidemic_alert", "kind=%s disease=%s station=%s stations=%s cases=%lld days=%s..%s",
+                    (const char *)sqlite3_column_text(q, 0), (const char *)sqlite3_column_text(q, 1),
+                    (const char *)sqlite3_column_text(q, 2), (const char *)sqlite3_column_text(q, 3),
+                    (long long)sqlite3_column_int64(q, 4), (const char *)sqlite3_column_text(q, 5),
+                    (const char *)sqlite3_column_text(q, 6));
+    sqlite3_finalize(q);
 }
 
 static int ts__raise(ts__scan *s, const char *kind, const char *disease, const char *station, const char *tbl,
@@ -420,6 +436,14 @@ int ts_epi_scan(ts_store *st, uint64_t now_ms, ts_epi_scan_result *out, ts_error
     uint64_t cursor = 0;
     ts_store_meta_get_u64(st, "epi_cursor", &cursor);
     const uint64_t cursor_before = cursor;
+    sqlite3_stmt *last;
+    int64_t last_alert = 0;
+    if (sqlite3_prepare_v2(ts_store_db(st), "SELECT coalesce(max(id), 0) FROM epi_alerts", -1, &last, NULL) ==
+        SQLITE_OK) {
+        if (sqlite3_step(last) == SQLITE_ROW)
+            last_alert = sqlite3_column_int64(last, 0);
+        sqlite3_finalize(last);
+    }
     if ((rc = ts_store_begin(st, err)) < 0)
         goto done;
     sqlite3_stmt *q;
@@ -466,6 +490,8 @@ int ts_epi_scan(ts_store *st, uint64_t now_ms, ts_epi_scan_result *out, ts_error
         rc = ts_store_commit(st, err);
     else
         ts_store_rollback(st);
+    if (rc == 0 && out->alerts > 0)
+        ts__log_raised(st, last_alert);
 done:
     ts_disease_catalog_free(&s.cat);
     return rc;

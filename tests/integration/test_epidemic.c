@@ -260,6 +260,8 @@ static void test_case_alert_live(void **state)
     assert_string_equal(json_string_value(json_object_get(a, "station")), BN);
     assert_string_equal(json_string_value(json_object_get(a, "commune")), "Bình Nguyên");
     assert_string_equal(json_string_value(json_object_get(a, "first_day")), today);
+    if (!ts_test_log_wait(e->d.log, "event=epidemic_alert kind=case disease=dengue station=binhnguyen", 3000))
+        fail_msg("the alert is not in the daemon's log");
     /* aggregates only: never a patient's name */
     char *dump = json_dumps(l, JSON_COMPACT);
     if (strstr(dump, "Bệnh Nhân") != NULL)
