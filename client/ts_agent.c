@@ -58,6 +58,8 @@ const ts_cfg_key ts_agent_config_keys[] = {
     {"sync", "push_batch", TS_CFG_U64, C(push_batch), "1000", "most changes in one PUSH"},
     {"sync", "pull_page", TS_CFG_U64, C(pull_page), "1000", "most changes asked for in one PULL"},
     {"sync", "live", TS_CFG_BOOL, C(live), "true", "stay connected and receive changes as they happen"},
+    {"sync", "proto_max", TS_CFG_U64, C(proto_max), "2",
+     "highest protocol version to offer (1: the version-1 change maps, for a district that only speaks them)"},
     {NULL, NULL, 0, 0, NULL, NULL},
 };
 
@@ -396,7 +398,9 @@ static void ts__send_hello(ts_agent *a)
     uint64_t lseq = 0;
     ts_store_meta_get_u64(a->store, "lseq", &lseq);
     h->proto_min = TS_PROTO_VERSION_MIN;
-    h->proto_max = TS_PROTO_VERSION_MAX;
+    h->proto_max = a->cfg.proto_max < TS_PROTO_VERSION_MAX ? a->cfg.proto_max : TS_PROTO_VERSION_MAX;
+    if (h->proto_max < TS_PROTO_VERSION_MIN)
+        h->proto_max = TS_PROTO_VERSION_MIN;
     h->agent = TS_AGENT_NAME;
     h->replica = ts_store_replica(a->store)->b;
     h->station = a->cfg.code;
@@ -563,6 +567,7 @@ static void ts__push(ts_agent *a)
         }
         ts_msg m;
         ts_msg_init(&m, TS_MSG_PUSH);
+        m.proto = (uint8_t)a->limits.proto; /* version 2: compact changes */
         m.u.push.batch = a->batch + 1;
         m.u.push.changes.items = a->push_page.items;
         m.u.push.changes.n = a->push_page.n;
@@ -815,6 +820,8 @@ static void ts__on_welcome(ts_agent *a, const ts_msg_welcome *w)
     snprintf(a->server_db, sizeof a->server_db, "%s", w->server_db);
     ts__keep(a, "server_db", a->server_db);
     a->max_frame = w->max_frame < TS_PROTO_HARD_MAX_FRAME ? w->max_frame : TS_PROTO_HARD_MAX_FRAME;
+    /* the session's version: how PUSH is written and CHANGES read */
+    a->limits.proto = w->proto >= 2 ? 2 : 1;
     a->heartbeat_ms = w->heartbeat ? w->heartbeat * 1000 : 60000;
     /* a path that stops forwarding (no FIN, no RST) is noticed by its
      * silence: pings draw PONGs, so nothing heard for dead_after means dead */

@@ -6,6 +6,7 @@
 
 #include "common/ts_xmalloc.h"
 #include "proto/ts_frame.h"
+#include "proto/ts_msg_compact.h"
 
 void ts_proto_limits_default(ts_proto_limits *limits)
 {
@@ -17,6 +18,7 @@ void ts_proto_limits_default(ts_proto_limits *limits)
     limits->max_changes = TS_PROTO_DEFAULT_MAX_CHANGES;
     limits->max_fields = TS_PROTO_DEFAULT_MAX_FIELDS;
     limits->max_vv = TS_PROTO_DEFAULT_MAX_VV;
+    limits->proto = 1;
 }
 
 static const char *const ts__msg_names[] = {
@@ -334,16 +336,20 @@ int ts_change_unpack(const msgpack_object *o, const ts_proto_limits *limits, ts_
     return 0;
 }
 
-static int ts__decode_changes(ts_msg *msg, const msgpack_object *arr, const ts_proto_limits *limits,
-                              ts_change_list *list, const char *key, ts_error *err)
+/* strs: the frame's string table when its changes are compact, else NULL. */
+static int ts__decode_changes(ts_msg *msg, const msgpack_object *arr, const msgpack_object *strs,
+                              const ts_proto_limits *limits, ts_change_list *list, const char *key, ts_error *err)
 {
     const char *tname = ts_msg_type_name(msg->type);
     if (arr->via.array.size > limits->max_changes)
         return ts_error_set(err, TS_ETOO_MANY_ELEMENTS, "%s: %u changes, at most %u", tname,
                             arr->via.array.size, limits->max_changes);
+    ts_compact_dec cd;
+    int rc = 0;
+    if (strs != NULL && (rc = ts_compact_dec_init(&cd, strs, tname, err)) < 0)
+        return rc;
     ts_msg_alloc_changes(msg, list, arr->via.array.size);
     ts_buf scratch = TS_BUF_INIT;
-    int rc = 0;
     /* "CHANGES.changes[" once, then each index (no printf per change: this
      * runs for every change of every frame) */
     char where[64];
@@ -362,8 +368,14 @@ static int ts__decode_changes(ts_msg *msg, const msgpack_object *arr, const ts_p
             where[at++] = digits[--nd];
         where[at++] = ']';
         where[at] = '\0';
-        rc = ts_change_unpack(&arr->via.array.ptr[i], limits, &list->items[i], &msg->arena, &scratch, where, err);
+        if (strs != NULL)
+            rc = ts_compact_change(&cd, &arr->via.array.ptr[i], limits, &list->items[i], &msg->arena, &scratch, where,
+                                   err);
+        else
+            rc = ts_change_unpack(&arr->via.array.ptr[i], limits, &list->items[i], &msg->arena, &scratch, where, err);
     }
+    if (strs != NULL)
+        ts_compact_dec_free(&cd);
     ts_buf_free(&scratch);
     return rc;
 }
@@ -469,9 +481,14 @@ int ts_msg_decode(const uint8_t *body, size_t len, const ts_proto_limits *limits
             break;
         case K_CHANGES: {
             const msgpack_object *arr;
+            /* version 2: a frame with a string table has compact changes */
+            const msgpack_object *strs = NULL;
+            if (limits->proto >= 2 && msg->type != TS_MSG_NOTICE &&
+                (strs = ts_mp_map_get(root, TS_COMPACT_KEY_STRS)) != NULL)
+                msg->proto = 2;
             rc = ts_mp_get_array(root, k->key, req, &arr, where, err);
             if (rc == 1)
-                rc = ts__decode_changes(msg, arr, limits, (ts_change_list *)(void *)field, k->key, err);
+                rc = ts__decode_changes(msg, arr, strs, limits, (ts_change_list *)(void *)field, k->key, err);
             break;
         }
         case K_RESULTS: {
@@ -580,7 +597,9 @@ void ts_msg_encode(const ts_msg *msg, ts_buf *out)
     size_t hdr_at = out->len;
     ts_frame_put_header(out, 0); /* patched below */
 
-    uint32_t nkeys = 1;
+    /* version 2's compact changes come after their string table */
+    bool compact = msg->proto >= 2 && (msg->type == TS_MSG_PUSH || msg->type == TS_MSG_CHANGES);
+    uint32_t nkeys = 1 + compact;
     for (const ts__key *k = schema; k && k->key; k++)
         nkeys += !ts__omitted(msg, k);
 
@@ -593,6 +612,16 @@ void ts_msg_encode(const ts_msg *msg, ts_buf *out)
         if (ts__omitted(msg, k))
             continue;
         const char *field = (const char *)msg + k->offset;
+        ts_compact_enc ce;
+        if (compact && k->kind == K_CHANGES) {
+            ts_compact_enc_build(&ce, (const ts_change_list *)(const void *)field);
+            ts_mp_pack_cstr(&pk, TS_COMPACT_KEY_STRS);
+            ts_compact_enc_pack_strs(&pk, &ce);
+            ts_mp_pack_cstr(&pk, k->key);
+            ts_compact_enc_pack_changes(&pk, &ce, (const ts_change_list *)(const void *)field);
+            ts_compact_enc_free(&ce);
+            continue;
+        }
         ts_mp_pack_cstr(&pk, k->key);
         switch (k->kind) {
         case K_UINT:

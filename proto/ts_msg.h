@@ -22,6 +22,10 @@ typedef struct ts_proto_limits {
     uint32_t max_changes;
     uint32_t max_fields;
     uint32_t max_vv;
+    /* The session's protocol version. From 2 on, PUSH and CHANGES may carry
+     * compact changes (a frame with "strs"); at 1 a frame is read as version
+     * 1 wrote it, whatever it holds. */
+    uint32_t proto;
 } ts_proto_limits;
 
 void ts_proto_limits_default(ts_proto_limits *limits);
@@ -122,6 +126,10 @@ typedef struct ts_msg_bye {
 
 typedef struct ts_msg {
     ts_msg_type type;
+    /* The form of the changes of a PUSH or CHANGES: 2 writes them compact
+     * ("strs" and change arrays), 0 or 1 as version 1 maps. The decoder sets
+     * the form the frame had; NOTICE is the same in both versions. */
+    uint8_t proto;
     union {
         ts_msg_hello hello;
         ts_msg_welcome welcome;

@@ -323,11 +323,16 @@ static void ts__on_hello(ts_session *s, ts_msg *msg)
     s->hello_seen = true;
     ts_conn_set_deadline(&s->conn, 0);
     uint64_t lo = h->proto_min > TS_PROTO_VERSION_MIN ? h->proto_min : TS_PROTO_VERSION_MIN;
-    uint64_t hi = h->proto_max < TS_PROTO_VERSION_MAX ? h->proto_max : TS_PROTO_VERSION_MAX;
+    /* server.proto_max caps what this district offers (a district that
+     * behaves as one from before version 2, for stations and tests) */
+    uint64_t mine = s->srv->cfg.proto_max < TS_PROTO_VERSION_MAX ? s->srv->cfg.proto_max : TS_PROTO_VERSION_MAX;
+    if (mine < TS_PROTO_VERSION_MIN)
+        mine = TS_PROTO_VERSION_MIN;
+    uint64_t hi = h->proto_max < mine ? h->proto_max : mine;
     if (lo > hi) {
         ts__send_error(s, TS_EUNSUPPORTED_VERSION, true, 0,
-                       "this district speaks protocol versions %d to %d, the station %" PRIu64 " to %" PRIu64,
-                       TS_PROTO_VERSION_MIN, TS_PROTO_VERSION_MAX, h->proto_min, h->proto_max);
+                       "this district speaks protocol versions %d to %" PRIu64 ", the station %" PRIu64 " to %" PRIu64,
+                       TS_PROTO_VERSION_MIN, mine, h->proto_min, h->proto_max);
         return;
     }
     s->proto = hi;
@@ -635,7 +640,10 @@ static void ts__process_frames(ts_session *s, const uint8_t *data, size_t len)
         }
         s->srv->stats.frames_in++;
         ts_msg msg;
-        rc = ts_msg_decode(frame, flen, &s->srv->limits, &msg, &err);
+        /* the session's version says whether compact changes may come */
+        ts_proto_limits lim = s->srv->limits;
+        lim.proto = s->proto >= 2 ? 2 : 1;
+        rc = ts_msg_decode(frame, flen, &lim, &msg, &err);
         ts_frame_decoder_release(&s->dec);
         ts__budget_return(s);
         if (rc < 0) {

@@ -15,7 +15,15 @@
  *                          best of TS_BENCH_ROUNDS (default 3) fresh files
  *   sync_push_ratio        sync_push_rps / sqlite_upsert_rps (goal >= 0.5)
  *   sync_bytes_per_record  bytes the daemon received on the wire (TLS included,
- *                          from its `event=stats` lines) per record synced
+ *                          from its `event=stats` lines) per record synced, in
+ *                          the protocol version the agents offer (TS_BENCH_PROTO,
+ *                          default the highest: 2, compact changes; 1: version-1
+ *                          change maps)
+ *   sync_values_bytes_per_record  the same records' field values alone, each
+ *                          a msgpack str: what any encoding must carry
+ *   sync_zstd_block_bytes_per_record  those values, one block through
+ *                          `zstd -19` (the CLI): the floor a compressed
+ *                          encoding can hope for
  *   server_rss_mb          the daemon's peak resident memory (VmHWM)
  *   loop_lag_p99_ms        the highest event-loop lag p99 of its stats lines
  *                          during the sync
@@ -353,6 +361,40 @@ static stats_seen read_stats(const char *log, int from_line)
     return s;
 }
 
+/* The residents' field values alone (msgpack str each), all stations: their
+ * size per record, and that of one `zstd -19` block of them (0 when the zstd
+ * program is missing). */
+static void values_floor(char **codes, long nst, long nrec, const char *dir, double *values, double *zstd_block)
+{
+    ts_buf all = TS_BUF_INIT;
+    for (long s = 0; s < nst; s++) {
+        for (uint32_t i = 0; i < (uint32_t)nrec; i++) {
+            char text[NFIELDS][160];
+            const char *names[NFIELDS];
+            resident(i, codes[s], text, names);
+            for (int k = 0; k < NFIELDS; k++)
+                ts_value_str(&all, text[k]);
+        }
+    }
+    size_t n = (size_t)nst * (size_t)nrec;
+    *values = (double)all.len / (double)n;
+    *zstd_block = 0;
+    char *path = ts_xasprintf("%s/values.bin", dir);
+    FILE *f = fopen(path, "wb");
+    if (f != NULL && fwrite(all.data, 1, all.len, f) == all.len && fclose(f) == 0) {
+        char *cmd = ts_xasprintf("zstd -19 -q -c '%s' 2>/dev/null | wc -c", path);
+        FILE *p = popen(cmd, "r");
+        long long bytes = 0;
+        if (p != NULL && fscanf(p, "%lld", &bytes) == 1 && bytes > 0)
+            *zstd_block = (double)bytes / (double)n;
+        if (p != NULL)
+            pclose(p);
+        free(cmd);
+    }
+    free(path);
+    ts_buf_free(&all);
+}
+
 /* ---------------------------------------------------------------- main */
 
 int main(void)
@@ -378,7 +420,8 @@ int main(void)
 
     /* stations with everything pending */
     int port = free_port();
-    const char *station_sets[] = {"station.log_level=info", NULL};
+    char *proto_set = ts_xasprintf("sync.proto_max=%ld", env_long("TS_BENCH_PROTO", 2));
+    const char *station_sets[] = {"station.log_level=info", proto_set, NULL};
     ts_test_station *st = ts_xcalloc((size_t)nst, sizeof *st);
     double t_fill = now_s();
     for (long i = 0; i < nst; i++) {
@@ -459,6 +502,10 @@ int main(void)
     printf("BENCH sqlite_upsert_rps %.0f rows/s\n", upsert_rps);
     printf("BENCH sync_push_ratio %.2f ratio\n", push_rps / upsert_rps);
     printf("BENCH sync_bytes_per_record %.0f bytes\n", (double)ss.bytes_in / (double)total);
+    double values, zblock;
+    values_floor(codes, nst, nrec, dir, &values, &zblock);
+    printf("BENCH sync_values_bytes_per_record %.0f bytes\n", values);
+    printf("BENCH sync_zstd_block_bytes_per_record %.0f bytes\n", zblock);
     printf("BENCH server_rss_mb %.1f MB\n", (double)rss_kb / 1024.0);
     printf("BENCH loop_lag_p99_ms %" PRIu64 " ms\n", ss.lag_p99_max);
     fflush(stdout);
@@ -514,6 +561,7 @@ int main(void)
     free(listen);
     free(listen2);
     free(level_set);
+    free(proto_set);
     free(ddb);
     free(ddb2);
     free(dir2);

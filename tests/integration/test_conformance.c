@@ -361,7 +361,8 @@ static void p_version(conns *k, ts_tc **w, obs *o)
     tc_open(&k->a, BN);
     ts_msg m;
     hello_msg(&m, rid(g->row), 0);
-    m.u.hello.proto_min = 2; /* and proto_max 1: proto_min > proto_max */
+    m.u.hello.proto_min = 2; /* proto_min > proto_max */
+    m.u.hello.proto_max = 1;
     send_msg(&k->a, &m);
     *w = &k->a;
 }

@@ -138,6 +138,9 @@ static int take_frame(ts_tc *c, ts_msg *out)
         ts_proto_limits lim;
         ts_proto_limits_default(&lim);
         lim.max_frame = 64 * 1024 * 1024;
+        /* whichever version the session speaks: a version-1 frame reads
+         * the same at 2, and CHANGES of a version-2 session are compact */
+        lim.proto = TS_PROTO_VERSION_MAX;
         rc = ts_msg_decode(frame, flen, &lim, out, &err);
         ts_buf_consume(&c->pending, used);
         if (rc < 0) {

@@ -264,7 +264,18 @@ void ts_tv_pack_value(const json_t *j, ts_buf *out)
     msgpack_sbuffer_destroy(&sb);
 }
 
-int ts_tv_encode_json(const json_t *j, ts_buf *frame, char *err, size_t size)
+ts_msg_type ts_tv_type(const char *name, unsigned *proto)
+{
+    size_t n = strlen(name);
+    *proto = 1;
+    if (n > 3 && strcmp(name + n - 3, "_V2") == 0) {
+        *proto = 2;
+        n -= 3;
+    }
+    return ts_msg_type_parse(name, n);
+}
+
+int ts_tv_encode_json(const json_t *j, unsigned proto, ts_buf *frame, char *err, size_t size)
 {
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
@@ -273,7 +284,10 @@ int ts_tv_encode_json(const json_t *j, ts_buf *frame, char *err, size_t size)
     pack_json(&pk, j);
     ts_msg m;
     ts_error e;
-    int rc = ts_msg_decode((const uint8_t *)sb.data, sb.size, NULL, &m, &e);
+    ts_proto_limits lim;
+    ts_proto_limits_default(&lim);
+    lim.proto = proto;
+    int rc = ts_msg_decode((const uint8_t *)sb.data, sb.size, &lim, &m, &e);
     msgpack_sbuffer_destroy(&sb);
     if (rc < 0) {
         snprintf(err, size, "%s: %s", ts_err_name(rc), e.msg);

@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "common/ts_buf.h"
+#include "proto/tramsync-protocol.h"
 
 typedef struct ts_tv {
     char name[32];
@@ -53,7 +54,10 @@ json_t *ts_tv_body_json(const uint8_t *body, size_t len);
  * JSON's order), decoded with ts_msg_decode and encoded with ts_msg_encode:
  * the frame the codec writes for that message. 0, or the decode error with
  * its message in err (size bytes). */
-int ts_tv_encode_json(const json_t *j, ts_buf *frame, char *err, size_t size);
+int ts_tv_encode_json(const json_t *j, unsigned proto, ts_buf *frame, char *err, size_t size);
+/* The message type a vector's name says, and the protocol version it is
+ * written in: NAME is version 1, NAME_V2 version 2 (compact changes). */
+ts_msg_type ts_tv_type(const char *name, unsigned *proto);
 /* A JSON value packed as msgpack (smallest forms), appended to out. */
 void ts_tv_pack_value(const json_t *j, ts_buf *out);
 /* Lowercase hex, 16 pairs a line, as the document writes it (caller frees). */
