@@ -127,6 +127,8 @@ export async function viewOutbreak(root, id) {
     }
     const places = placeNames(stations);
     const f = o.fields;
+    // the declared end (a day, no time) last: the notice it sent comes with it
+    const timeline = [...o.timeline.filter((e) => e.kind !== 'declared_end'), ...o.timeline.filter((e) => e.kind === 'declared_end')];
     const ended = f.status === 'ended';
     const canEnd = o.can_end_from && !ended ? h('p', { class: 'ob-can-end', id: 'ob-can-end' }, t('ob_can_end_from', fmtDate(o.can_end_from))) : null;
     const actions = [];
@@ -146,7 +148,7 @@ export async function viewOutbreak(root, id) {
     replace(root, pageHeader(`${t('ob_title')}: ${diseaseOf(o)} — ${communesText(f.stations, places)}`, actions), msg,
       card(null, dl, canEnd, h('p', { class: 'muted' }, t('ep_aggregates'))),
       card(t('ob_by_day'), casesByDay(o)),
-      card(t('ob_timeline'), o.timeline.length ? h('ol', { class: 'ob-timeline' }, o.timeline.map((e) => timelineItem(e, places))) : h('p', { class: 'muted' }, t('no_rows'))));
+      card(t('ob_timeline'), o.timeline.length ? h('ol', { class: 'ob-timeline' }, timeline.map((e) => timelineItem(e, places))) : h('p', { class: 'muted' }, t('no_rows'))));
   }
 
   async function declareEnd(o) {

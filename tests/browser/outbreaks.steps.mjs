@@ -143,6 +143,7 @@ export function outbreakSteps(x) {
     const endNotice = ob.timeline.filter((e) => e.kind === 'notice').map((e) => e.notice).find((x2) => x2 !== nid);
     assert(endNotice, 'the end notice is in the timeline');
     await P().waitForSelector(`main ol.ob-timeline li[data-notice="${endNotice}"]`, { timeout: 10000 });
+    assert(await P().evaluate(() => document.querySelector('main ol.ob-timeline').lastElementChild.dataset.kind === 'declared_end'), 'the end last in the timeline');
     await shot('49-outbreak-ended', { fullPage: true });
     await waitFor('the end notice at xuanlang', 30000, async () => {
       const r = await tramsync('xuanlang', '--json', 'notices');
