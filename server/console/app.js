@@ -24,6 +24,8 @@ import { viewNotices, viewNotice } from './notices.js';
 import { viewCompose } from './compose.js';
 import { viewReports } from './reports.js';
 import { viewEpidemic } from './epidemic.js';
+import { viewOutbreak, viewOpenOutbreak } from './outbreaks.js';
+import { viewDiseases } from './diseases.js';
 import { viewTasks, viewTask } from './tasks.js';
 import { viewTargets } from './targets.js';
 import { viewHealth } from './health.js';
@@ -78,6 +80,9 @@ const ROUTES = [
   [/^notices\/([^/]+)$/, viewNotice],
   [/^reports$/, viewReports],
   [/^epidemic$/, viewEpidemic],
+  [/^epidemic\/outbreaks\/([^/]+)$/, viewOutbreak],
+  [/^epidemic\/open$/, viewOpenOutbreak],
+  [/^epidemic\/diseases$/, viewDiseases],
   [/^tasks$/, viewTasks],
   [/^tasks\/([^/]+)$/, viewTask],
   [/^targets$/, viewTargets],

@@ -1,15 +1,24 @@
 // Writing a new notice: an operator's form, checked here before it goes to the daemon.
 
 import { state, can } from './state.js';
-import { t, L, h, replace, $, fmtBytes, parseDate, parseDateTime, todayText, toast, pageHeader, confirmDialog } from './ui.js';
+import { t, L, h, replace, $, fmtBytes, parseDate, parseDateTime, todayText, toast, pageHeader, confirmDialog, hashParams } from './ui.js';
 import { api } from './api.js';
 import { recipientPicker } from './recipients.js';
 import { utf8Length, attachmentPicker } from './attachments.js';
+import './i18n-epidemic.js';
 
 export async function viewCompose(root) {
   if (!can('operator')) {
     replace(root, pageHeader(t('nt_compose')), h('p', { class: 'alert' }, t('nt_no_rights')));
     return null;
+  }
+  // instructions about an outbreak (#/notices/new?outbreak=ID): its id in the
+  // notice, its stations chosen, a subject in Vietnamese (what stations read)
+  const outbreakId = hashParams().get('outbreak') || '';
+  let outbreak = null, obStations = [];
+  if (outbreakId) {
+    [outbreak, obStations] = await Promise.all([api('GET', `/api/epidemic/outbreaks/${encodeURIComponent(outbreakId)}`),
+      api('GET', '/api/stations').then((r) => r.stations)]);
   }
   const field = (id, labelText, input, hint) => h('div', { class: 'field' }, h('label', { for: id }, labelText), input, hint ? h('small', { class: 'muted' }, hint) : null);
   const inp = (id, attrs = {}) => h('input', { class: 'input', id, name: id, ...attrs });
@@ -17,14 +26,16 @@ export async function viewCompose(root) {
   const docType = h('select', { class: 'input', id: 'nt-doc-type' }, state.labels.doc_types.map((d) => h('option', { value: d.code, selected: d.code === 'cong_van' }, L(d))));
   const issuer = inp('nt-issuer', { value: 'Trung tâm Y tế khu vực', required: true });
   const issueDate = inp('nt-issue-date', { value: todayText(), placeholder: t('date_hint') });
-  const subject = inp('nt-subject', { required: true, maxlength: 500 });
+  const subject = inp('nt-subject', { required: true, maxlength: 500, value: outbreak ? `Hướng dẫn xử lý ổ dịch ${outbreak.disease_vi}` : null });
   const body = h('textarea', { class: 'input', id: 'nt-body', rows: 5, maxlength: 20000 });
-  const category = h('select', { class: 'input', id: 'nt-category' }, state.labels.categories.map((c) => h('option', { value: c.code }, L(c))));
+  const category = h('select', { class: 'input', id: 'nt-category' }, state.labels.categories.map((c) => h('option', { value: c.code, selected: !!outbreak && c.code === 'prevention' }, L(c))));
   const urgName = 'nt-urgency';
   const urgency = h('div', { class: 'radios urgency-choice', role: 'radiogroup', id: 'nt-urgency' }, state.labels.urgencies.map((u) =>
-    h('label', { class: `radio urgency-pick urgency-${u.code}` }, h('input', { type: 'radio', name: urgName, value: u.code, checked: u.code === 'thuong' }), L(u))));
+    h('label', { class: `radio urgency-pick urgency-${u.code}` }, h('input', { type: 'radio', name: urgName, value: u.code, checked: u.code === (outbreak ? 'khan' : 'thuong') }), L(u))));
   const legal = inp('nt-legal-basis');
-  const picker = recipientPicker({ allowAll: true, initialMode: 'all' });
+  const picker = recipientPicker({ allowAll: true, initialMode: outbreak ? 'stations' : 'all' });
+  const names = new Map(obStations.map((x) => [x.code, x.directory?.name || x.directory?.commune || x.commune || x.code]));
+  if (outbreak) picker.pick((outbreak.fields.stations || []).map((c) => [c, `${c} — ${names.get(c) || c}`]));
   const cc = h('input', { type: 'checkbox', id: 'nt-cc' });
   const responsible = inp('nt-responsible');
   const task = h('textarea', { class: 'input', id: 'nt-task', rows: 2 });
@@ -71,6 +82,7 @@ export async function viewCompose(root) {
       const recipients = picker.value();
       if (!recipients) return fail(t('nt_need_recipients'));
       if (recipients.communes) notice.communes = recipients.communes;
+      if (outbreak) notice.outbreak_id = outbreak.id;
       send.disabled = true;
       send.textContent = t('nt_sending');
       try {
@@ -125,7 +137,10 @@ export async function viewCompose(root) {
     field('nt-expected', t('nt_expected'), expected)),
   h('div', { class: 'form-actions' }, send, h('a', { class: 'button', href: '#/notices' }, t('cancel'))));
   validate();
-  replace(root, pageHeader(t('nt_compose')), form);
+  const communes = outbreak ? (outbreak.fields.stations || []).map((c) => obStations.find((x) => x.code === c)?.directory?.commune || c).join(', ') : '';
+  replace(root, pageHeader(t('nt_compose')),
+    outbreak ? h('p', { class: 'alert alert-warn', id: 'nt-outbreak' }, t('ob_instructions_for', state.lang === 'en' ? outbreak.disease_en : outbreak.disease_vi, communes), ' ',
+      h('a', { href: `#/epidemic/outbreaks/${encodeURIComponent(outbreak.id)}` }, t('ob_view'))) : null, form);
   subject.focus();
   return null;
 }

@@ -7,6 +7,7 @@ import { state, can } from './state.js';
 import { t, h, replace, fmtDate, fmtDateTime, fmtNum, parseDate, qs, toast, errorBox, table, card, pageHeader, hashParams, setHashParams } from './ui.js';
 import { api } from './api.js';
 import { setBadges } from './shell.js';
+import { outbreakTable, outbreakFromReport, placeNames } from './outbreaks.js';
 
 const pad2 = (n) => String(n).padStart(2, '0');
 const DAY_MS = 86400000;
@@ -86,20 +87,21 @@ export async function viewEpidemic(root) {
   h('button', { type: 'submit', class: 'button' }, t('ep_apply')),
   diseaseSel, stationSel);
   const results = h('div', { class: 'results' }, h('p', { class: 'muted' }, t('loading')));
-  replace(root, pageHeader(t('nav_epidemic'), csv), form, results);
+  replace(root, pageHeader(t('nav_epidemic'), h('a', { class: 'button', id: 'ep-diseases', href: '#/epidemic/diseases' }, t('dz_link')), csv), form, results);
   for (const sel of [diseaseSel, stationSel]) {
     sel.addEventListener('change', () => { st.disease = diseaseSel.value; st.station = stationSel.value; draw(); });
   }
 
-  let data = null; // {sum, alerts, stations}
+  let data = null; // {sum, alerts, stations, outbreaks}
   async function load() {
     try {
-      const [sum, alerts, stations] = await Promise.all([
+      const [sum, alerts, stations, outbreaks] = await Promise.all([
         api('GET', `/api/epidemic${qs({ from: st.from, to: st.to })}`),
         api('GET', '/api/epidemic/alerts?show=all&limit=500'),
         data?.stations || api('GET', '/api/stations').then((r) => r.stations),
+        api('GET', '/api/epidemic/outbreaks').then((r) => r.outbreaks),
       ]);
-      data = { sum, alerts, stations };
+      data = { sum, alerts, stations, outbreaks };
     } catch (e) {
       replace(results, errorBox(e));
       return;
@@ -133,6 +135,7 @@ export async function viewEpidemic(root) {
     replace(results,
       card(`${t('ep_alerts_open')} (${fmtNum(open.length)})`,
         open.length ? alertTable(open, 'epi-alerts-open') : h('p', { class: 'good-text' }, t('ep_no_alerts_open'))),
+      card(`${t('ob_list')} (${fmtNum(data.outbreaks.length)})`, outbreakTable(data.outbreaks.filter((o) => (!st.disease || o.disease === st.disease) && (!st.station || (o.fields.stations || []).includes(st.station))), placeNames(stations))),
       card(t('ep_weekly'), h('p', { class: 'muted' }, t('ep_period', fmtDate(sum.from), fmtDate(sum.to)), ' · ', t('ep_aggregates')),
         casesTable(sum, keep, places)),
       card(t('ep_clock'), h('p', { class: 'muted' }, t('ep_clock_hint')), clockTable(sum, stations, places)),
@@ -141,11 +144,14 @@ export async function viewEpidemic(root) {
   }
 
   function alertTable(list, cls) {
+    const places = placeNames(data.stations);
     return table([t('ep_alert'), t('ep_disease'), t('ep_commune'), { text: t('ep_cases'), attrs: { class: 'num' } }, t('ep_days'), t('ep_raised'), t('ep_ack'), t('details')],
       list.map((a) => h('tr', { class: a.acknowledged_at_ms ? null : 'row-alert', dataset: { id: String(a.id), kind: a.kind, station: a.station } },
         h('td', {}, h('strong', { class: 'ep-kind' }, alertKind(a))),
         h('td', {}, diseaseName(a)),
-        h('td', {}, h('a', { href: `#/stations/${encodeURIComponent(a.station)}`, class: 'ep-station' }, alertPlace(a))),
+        h('td', {}, h('a', { href: `#/stations/${encodeURIComponent(a.station)}`, class: 'ep-station' }, alertPlace(a)),
+          // a cluster over neighbouring communes: the others involved
+          (a.stations || []).length > 1 ? h('small', { class: 'ep-area' }, ` + ${a.stations.filter((c) => c !== a.station).map((c) => places.get(c) || c).join(', ')}`) : null),
         h('td', { class: 'num' }, fmtNum(a.cases)),
         h('td', { class: 'nowrap' }, alertDays(a)),
         h('td', { class: 'nowrap' }, fmtDateTime(a.created_at_ms)),
@@ -155,8 +161,16 @@ export async function viewEpidemic(root) {
             ? h('button', { type: 'button', class: 'button small primary ep-ack', onclick: (ev) => acknowledge(a, ev.currentTarget) }, t('ep_ack_button'))
             : h('span', { class: 'tag tag-bad' }, t('ep_not_acked'))),
         h('td', {}, a.table === 'reports' && a.record
-          ? h('a', { href: `#/reports${qs({ kind: a.kind === 'outbreak' ? 'outbreak_detection' : 'case_report', open: a.record })}`, class: 'ep-report' }, t('ep_open_report'))
+          ? [h('a', { href: `#/reports${qs({ kind: a.kind === 'outbreak' ? 'outbreak_detection' : 'case_report', open: a.record })}`, class: 'ep-report' }, t('ep_open_report')),
+            a.kind === 'outbreak' ? outbreakLink(a.record) : null]
           : t('none')))), { class: `epi-alerts ${cls}` });
+  }
+
+  // an outbreak alert: the outbreak opened from its report, or a way to open one
+  function outbreakLink(report) {
+    const o = outbreakFromReport(data.outbreaks, report);
+    if (o) return [h('br'), h('a', { href: `#/epidemic/outbreaks/${encodeURIComponent(o.id)}`, class: 'ep-outbreak' }, t('ob_view'))];
+    return can('operator') ? [h('br'), h('a', { href: `#/epidemic/open${qs({ report })}`, class: 'ep-open-outbreak' }, t('ob_open'))] : null;
   }
 
   async function acknowledge(a, button) {

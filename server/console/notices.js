@@ -4,6 +4,7 @@ import { state, can } from './state.js';
 import { t, L, label, h, replace, fmtDate, fmtDateTime, fmtNum, qs, toast, errorBox, urgencyBadge, stateBadge, pager, table, card, debounce, pageHeader, hashParams, setHashParams, confirmDialog } from './ui.js';
 import { api } from './api.js';
 import { paperclip, attachmentTable } from './attachments.js';
+import './i18n-epidemic.js';
 
 function countsChips(counts, total) {
   const order = ['delivered', 'acknowledged', 'in_progress', 'done'];
@@ -104,6 +105,10 @@ export async function viewNotice(root, id) {
       [t('nt_expected'), f.expected_result], [t('nt_list_sent'), fmtDateTime(f.sent_at)], [t('nt_sent_by'), f.sent_by],
       [t('nt_list_recipients'), `${fmtNum(n.recipients_total)}${f.communes?.length ? ` (${f.communes.join(', ')})` : ''}`],
       f.source_report ? [t('nt_source_report'), `${f.source_report} (${f.source_station || ''})`] : null,
+      // an outbreak report passed on keeps its epidemiological fields
+      [t('rp_disease'), f.disease], [t('rp_cases'), f.cases !== undefined ? fmtNum(f.cases) : null], [t('rp_deaths'), f.deaths !== undefined ? fmtNum(f.deaths) : null],
+      [t('ob_onset'), f.onset_date ? fmtDate(f.onset_date) : null], [t('rp_location'), f.location],
+      f.outbreak_id ? [t('ob_link'), h('a', { href: `#/epidemic/outbreaks/${encodeURIComponent(f.outbreak_id)}`, id: 'nt-outbreak-link' }, t('ob_view'))] : null,
     ].filter((x) => x && x[1] !== undefined && x[1] !== null && x[1] !== '').map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
     const recall = can('operator') && !f.recalled_at ? h('button', {
       type: 'button', class: 'button danger', id: 'nt-recall', onclick: async () => {

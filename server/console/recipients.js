@@ -87,5 +87,7 @@ export function recipientPicker({ allowAll = true, initialMode = 'all' } = {}) {
     picked: () => [...picked.values()],
     // empty again, after what was chosen was used
     clear() { picked.clear(); drawChips(); input.value = ''; replace(suggest); },
+    // chosen beforehand (an outbreak's stations, a report's neighbours): [[key, text]]
+    pick(list) { for (const [k, v] of list) { picked.set(k, v); offline.set(k, []); } drawChips(); },
   };
 }

@@ -5,6 +5,7 @@ import { t, L, label, h, replace, fmtDate, fmtDateTime, fmtNum, qs, toast, error
 import { api } from './api.js';
 import { refreshBadges } from './shell.js';
 import { recipientPicker } from './recipients.js';
+import { neighboursOf } from './outbreaks.js';
 
 export async function viewReports(root) {
   const p = hashParams();
@@ -66,6 +67,9 @@ function reportItem(r, open) {
     f.body ? h('div', { class: 'body-text' }, f.body) : null,
     r.opened ? h('p', { class: 'muted' }, t('rp_opened', r.opened.by, fmtDateTime(r.opened.at_ms))) : null,
     r.redistributed_as?.length ? h('p', {}, `${t('rp_redistributed')}: `, r.redistributed_as.map((nid, i) => [i ? ', ' : '', h('a', { href: `#/notices/${encodeURIComponent(nid)}` }, nid)])) : null,
+    f.outbreak_id ? h('p', {}, `${t('ob_link')}: `, h('a', { href: `#/epidemic/outbreaks/${encodeURIComponent(f.outbreak_id)}`, class: 'rp-outbreak' }, t('ob_view'))) : null,
+    can('operator') && /^outbreak_/.test(f.kind || '') && f.disease && !f.outbreak_id
+      ? h('a', { class: 'button rp-open-outbreak', href: `#/epidemic/open${qs({ report: r.id })}` }, t('ob_open')) : null,
     can('operator') ? redistributePanel(r) : null);
   return h('article', { class: ['report', f.urgency && `urgency-row-${f.urgency}`], dataset: { id: r.id } },
     h('button', {
@@ -105,5 +109,19 @@ function redistributePanel(r) {
         }
       },
     }, t('rp_send')));
-  return [h('button', { type: 'button', class: 'button', onclick: () => { panel.hidden = !panel.hidden; } }, t('rp_redistribute')), panel];
+  // an outbreak report goes first to the reporting commune's neighbours (the directory's)
+  let preset = !/^outbreak_/.test(r.fields.kind || '');
+  const open = async () => {
+    panel.hidden = !panel.hidden;
+    if (panel.hidden || preset) return;
+    preset = true;
+    try {
+      const stations = (await api('GET', '/api/stations')).stations;
+      const name = (c) => { const x = stations.find((y) => y.code === c); return x.directory?.name || x.directory?.commune || x.commune || c; };
+      if (!picker.picked().length) picker.pick(neighboursOf(r.owner, stations).map((c) => [c, `${c} — ${name(c)}`]));
+    } catch (e) {
+      toast(e.message, 'error');
+    }
+  };
+  return [h('button', { type: 'button', class: 'button', onclick: open }, t('rp_redistribute')), panel];
 }

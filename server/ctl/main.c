@@ -19,6 +19,7 @@ static void usage(FILE *out)
                  "  status      the service and every station at a glance\n"
                  "  notice ...  send, list, show, status ID, redistribute REPORT_ID\n"
                  "  task ...    list, status ID, assign ID\n"
+                 "  outbreak .. open REPORT_ID [--stations a,b], list, show ID\n"
                  "  escalations, conflicts, user add|list, record put TABLE ID field=value...\n"
                  "  (all but ca go through the admin API: `tramsyncctl notice --help`)\n"
                  "\n"
@@ -66,7 +67,7 @@ int main(int argc, char **argv)
                             " [--force]\n");
         return rc;
     }
-    static const char *const api[] = {"status", "notice", "task", "escalations", "conflicts", "user", "record"};
+    static const char *const api[] = {"status", "notice", "task", "outbreak", "escalations", "conflicts", "user", "record"};
     for (size_t k = 0; k < sizeof api / sizeof *api; k++)
         if (strcmp(argv[i], api[k]) == 0)
             return ts_ctl_api(&ctl, argc - i, argv + i);

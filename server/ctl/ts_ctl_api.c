@@ -292,8 +292,12 @@ static const char ts__api_help[] =
     "              [--body TEXT | --body-file F] [--deadline ISO] [--responsible R] [--task T]\n"
     "              [--expected TEXT] [--legal-basis TEXT] [--issuer TEXT] [--cc-committee]\n"
     "              [--attach FILE]...  (up to 5 files, 256 KiB each; MIME type from the extension)\n"
+    "              [--outbreak ID]     (instructions about an outbreak: its id in the notice)\n"
     "  notice list | notice show ID | notice status ID\n"
     "  notice redistribute REPORT_ID (--stations a,b | --communes x,y | --to all) [--urgency U]\n"
+    "  outbreak open REPORT_ID [--stations a,b]   open an outbreak from a station's outbreak report,\n"
+    "                                      concerning those neighbouring stations too\n"
+    "  outbreak list | outbreak show ID\n"
     "  task list | task status ID | task assign ID (--stations a,b | ...) [--deadline YYYY-MM-DD]\n"
     "              [--instructions TEXT]\n"
     "  escalations                         unacknowledged urgent notices, overdue notices and tasks\n"
@@ -310,7 +314,7 @@ static const char ts__api_help[] =
 
 typedef struct ts__opts {
     const char *subject, *urgency, *category, *doc_type, *number, *body, *body_file, *deadline, *responsible, *task,
-        *expected, *legal_basis, *issuer, *to, *stations, *communes, *instructions, *role, *full_name;
+        *expected, *legal_basis, *issuer, *to, *stations, *communes, *instructions, *role, *full_name, *outbreak;
     bool cc;
     /* --attach, as given: the server enforces its own limit, one more than
      * it lets it say so */
@@ -330,7 +334,8 @@ static int ts__parse(int argc, char **argv, ts__opts *o, ts__client *c, int *fir
         {"communes", 1, NULL, 'C'},    {"instructions", 1, NULL, 'I'}, {"role", 1, NULL, 'R'},
         {"full-name", 1, NULL, 'F'},   {"cc-committee", 0, NULL, 'x'}, {"server", 1, NULL, 'v'},
         {"ca", 1, NULL, 'a'},          {"cert", 1, NULL, 'k'},       {"key", 1, NULL, 'K'},
-        {"user", 1, NULL, 'U'},        {"attach", 1, NULL, 'A'},     {NULL, 0, NULL, 0}};
+        {"user", 1, NULL, 'U'},        {"attach", 1, NULL, 'A'},     {"outbreak", 1, NULL, 'O'},
+        {NULL, 0, NULL, 0}};
     int ch;
     optind = 1;
     *first_arg = argc; /* set on every path, the refusals too */
@@ -355,6 +360,7 @@ static int ts__parse(int argc, char **argv, ts__opts *o, ts__client *c, int *fir
         case 'I': o->instructions = optarg; break;
         case 'R': o->role = optarg; break;
         case 'F': o->full_name = optarg; break;
+        case 'O': o->outbreak = optarg; break;
         case 'x': o->cc = true; break;
         case 'A':
             if (!o->allow_attach)
@@ -565,7 +571,7 @@ static int ts__notice(ts_ctl *ctl, ts__client *c, int argc, char **argv)
         const char *fields[][2] = {{"doc_type", o.doc_type}, {"number", o.number}, {"deadline", o.deadline},
                                    {"responsible", o.responsible}, {"task", o.task}, {"expected_result", o.expected},
                                    {"legal_basis", o.legal_basis}, {"issuer", o.issuer ? o.issuer : "Trung tâm Y tế khu vực"},
-                                   {"body", o.body}};
+                                   {"body", o.body}, {"outbreak_id", o.outbreak}};
         for (size_t i = 0; i < sizeof fields / sizeof *fields; i++)
             if (fields[i][1])
                 json_object_set_new(n, fields[i][0], json_string(fields[i][1]));
@@ -685,6 +691,69 @@ static int ts__notice(ts_ctl *ctl, ts__client *c, int argc, char **argv)
                    json_array_size(json_object_get(res, "recipients")));
     } else {
         return TS_CTL_USAGE;
+    }
+    if (rc == 0 && ctl->json)
+        ts__print(ctl, res);
+    json_decref(res);
+    return rc;
+}
+
+/* outbreak open REPORT_ID [--stations a,b] | outbreak list | outbreak show ID */
+static int ts__outbreak(ts_ctl *ctl, ts__client *c, int argc, char **argv)
+{
+    ts__opts o;
+    memset(&o, 0, sizeof o);
+    int first;
+    if (argc < 2 || ts__parse(argc - 1, argv + 1, &o, c, &first) != 0)
+        return TS_CTL_USAGE;
+    const char *sub = argv[1];
+    char **rest = argv + 1 + first;
+    int nrest = argc - 1 - first;
+    if (!((strcmp(sub, "open") == 0 && nrest == 1) || (strcmp(sub, "list") == 0 && nrest == 0) ||
+          (strcmp(sub, "show") == 0 && nrest == 1)))
+        return TS_CTL_USAGE;
+    int rc = ts__login(c);
+    if (rc != 0)
+        return rc;
+    json_t *res = NULL;
+    char path[512];
+    if (strcmp(sub, "open") == 0) {
+        json_t *body = json_pack("{s:s}", "report", rest[0]);
+        if (o.stations) {
+            json_t *r = ts__recipients(NULL, o.stations, NULL);
+            json_object_set(body, "stations", json_object_get(r, "stations"));
+            json_decref(r);
+        }
+        rc = ts__call(c, "POST", "/api/epidemic/outbreaks", body, &res);
+        json_decref(body);
+        if (rc == 0 && !ctl->json) {
+            printf("outbreak %s opened (%s):", ts__s(res, "id"), ts__s(res, "disease_vi"));
+            size_t i;
+            json_t *s;
+            json_array_foreach(json_object_get(json_object_get(res, "fields"), "stations"), i, s)
+                printf(" %s", json_string_value(s));
+            putchar('\n');
+        }
+    } else if (strcmp(sub, "list") == 0) {
+        rc = ts__call(c, "GET", "/api/epidemic/outbreaks", NULL, &res);
+        if (rc == 0 && !ctl->json) {
+            size_t i;
+            json_t *it;
+            json_array_foreach(json_object_get(res, "outbreaks"), i, it) {
+                const json_t *f = json_object_get(it, "fields");
+                printf("%s  %-10s %s  %s, %lld cases, %lld deaths\n", ts__s(it, "id"), ts__s(f, "status"),
+                       ts__s(f, "started_on"), ts__s(it, "disease_vi"),
+                       (long long)json_integer_value(json_object_get(f, "cases_total")),
+                       (long long)json_integer_value(json_object_get(f, "deaths")));
+            }
+        }
+    } else {
+        snprintf(path, sizeof path, "/api/epidemic/outbreaks/%s", rest[0]);
+        rc = ts__call(c, "GET", path, NULL, &res);
+        if (rc == 0 && !ctl->json)
+            printf("%s  %s  %s, may end from %s, %zu timeline entries\n", ts__s(res, "id"), ts__s(res, "disease_vi"),
+                   ts__s(json_object_get(res, "fields"), "status"), ts__s(res, "can_end_from"),
+                   json_array_size(json_object_get(res, "timeline")));
     }
     if (rc == 0 && ctl->json)
         ts__print(ctl, res);
@@ -965,6 +1034,8 @@ int ts_ctl_api(ts_ctl *ctl, int argc, char **argv)
         rc = ts__notice(ctl, &c, argc, argv);
     } else if (strcmp(cmd, "task") == 0) {
         rc = ts__task(ctl, &c, argc, argv);
+    } else if (strcmp(cmd, "outbreak") == 0) {
+        rc = ts__outbreak(ctl, &c, argc, argv);
     } else if (strcmp(cmd, "escalations") == 0) {
         rc = ts__simple(ctl, &c, argc, argv, "/api/escalations", "items");
     } else if (strcmp(cmd, "conflicts") == 0) {

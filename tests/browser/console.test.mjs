@@ -25,7 +25,8 @@
 // cases by commune × disease × week, the reporting clock, filters, links) in
 // Vietnamese and English, its CSV, the alert badge and the overview's tile
 // appearing live when a station writes a case, cleared by acknowledging it
-// (who and when shown); switch
+// (who and when shown); outbreaks (outbreaks.steps.mjs: the list, a timeline,
+// opening one, instructions, declaring its end) and the disease catalogue; switch
 // to English and back; every page at 1366×768 (no horizontal overflow, under
 // a second); no script error and no CSP violation. Each step leaves
 // screenshots in build/test-artefacts/browser/. Output is in cmocka's text
@@ -48,6 +49,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { outbreakSteps } from './outbreaks.steps.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const BIN = path.join(ROOT, 'bin');
@@ -571,10 +573,13 @@ async function redistributeReport() {
   await item.waitFor({ timeout: 40000 });
   await item.locator('button.report-head').click();
   await item.locator('.report-body button.button', { hasText: 'Chuyển tiếp tới' }).click();
+  // an outbreak report: Xuân Lãng's neighbour in the directory (Bình Tuyền) chosen already
+  await item.locator('.redistribute .chip', { hasText: 'binhtuyen' }).waitFor({ timeout: 10000 });
+  assert((await item.locator('.redistribute .chip').count()) === 1, 'the neighbour chosen already');
   const input = item.locator('.redistribute input[type="search"]');
   await input.fill('binh nguyen');
   await item.locator('.redistribute .suggest-item').first().click();
-  assert((await item.locator('.redistribute .chip').count()) === 1, 'one station chosen');
+  assert((await item.locator('.redistribute .chip').count()) === 2, 'and one station more');
   await shot('11-report-redistribute');
   await item.locator('.redistribute button.primary').click();
   await page.waitForFunction(() => document.querySelector('#toast') && !document.querySelector('#toast').hidden, null, { timeout: 10000 });
@@ -584,7 +589,12 @@ async function redistributeReport() {
   const mine = r.json.reports.find((x) => x.fields.subject === subject);
   assert(mine && mine.redistributed_as.length === 1, 'the report was passed on as one notice');
   const n = await apiFromPage('GET', `/api/notices/${encodeURIComponent(mine.redistributed_as[0])}`);
-  assert(n.json.recipients.length === 1 && n.json.recipients[0].station === 'binhnguyen', 'to Bình Nguyên only');
+  assert(n.json.recipients.map((x) => x.station).sort().join() === 'binhnguyen,binhtuyen', 'to Bình Nguyên and the neighbour Bình Tuyền');
+  // the notice shows the report's epidemiological fields
+  await go(`#/notices/${encodeURIComponent(mine.redistributed_as[0])}`);
+  await page.waitForSelector('main dl.facts', { timeout: 10000 });
+  const facts = await page.textContent('main dl.facts');
+  assert(/Bệnh\s*Sốt xuất huyết Dengue/.test(facts) && /Số ca\s*3/.test(facts), `the notice's disease and cases: ${facts}`);
 }
 
 async function assignPlanTask() {
@@ -1480,7 +1490,9 @@ async function main() {
   }
   const steps = [
     ['login', login], ['four_demo_stations', fourDemoStations],
-    ['epidemic_page_vi_en', epidemicPage], ['epidemic_csv_download', epidemicCsv], ['epidemic_alert_live_and_acknowledged', epidemicAlertLive],
+    ['epidemic_page_vi_en', epidemicPage], ['epidemic_csv_download', epidemicCsv],
+    ...outbreakSteps({ page: () => page, assert, waitFor, go, shot, apiFromPage, tramsync }),
+    ['epidemic_alert_live_and_acknowledged', epidemicAlertLive],
     ['targets_never_over_missing_data', targetsNoMissingData], ['fresh_load_no_401', freshLoadNo401],
     ['recipients_one_group', recipientsOneGroup], ['urgent_tile_every_urgency', urgentTileEveryUrgency],
     ['escalation_reminders', escalationReminders], ['compose_offline_confirm_recall', composeOfflineConfirmRecall],

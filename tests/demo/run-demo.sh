@@ -117,11 +117,13 @@ if [ ! -f "$RUN/.demo-district-loaded" ]; then
   ctl() { "$BIN/tramsyncctl" --pki "$PKI" record put "$@" >/dev/null; }
   pop=(12450 9870 8340 11120); nv=(4 3 3 4); short=(BN BX BT XL); i=0
   phone=(0210381101 0210381102 0210381103 0210381104)
+  # neighbouring communes (the cluster rule counts a commune with its neighbours)
+  nb=(binhxuyen binhnguyen,binhtuyen binhxuyen,xuanlang binhtuyen)
   for entry in "${STATIONS[@]}"; do
     code=${entry%%|*}; commune=${entry#*|}
     ctl stations "$code" name="Trạm Y tế xã $commune" commune="$commune" province="Phú Thọ" \
       population="${pop[$i]}" villages="${nv[$i]}" head="Trạm trưởng" \
-      phone="${phone[$i]}" active=true
+      phone="${phone[$i]}" neighbours="${nb[$i]}" active=true
     # the commune's population of the year, with its source: the targets' "dân số"
     ctl commune_population "$code-$(date +%Y)" station="$code" year="$(date +%Y)" population="${pop[$i]}" \
       source="Chi cục Thống kê khu vực (số liệu mẫu)" as_of="$(date +%Y)-01-01"
@@ -162,18 +164,57 @@ if [ ! -f "$RUN/.demo-epidemic-loaded" ]; then
       disease="Sốt xuất huyết Dengue" icd10=A97 group=B onset_date="$(ago "$5")" diagnosis_date="$(ago "$6")" \
       classification="$7" lab_result="$8" outcome=under_treatment >/dev/null
   }
+  # one case in each of two neighbouring communes makes the cluster (2 cases
+  # within 14 days) span both: Bình Xuyên's imported data, then Bình Nguyên's
+  # first case reach the district before Bình Xuyên's new cases
+  pushed() { # station: wait (bounded) until the district has all it wrote
+    for _ in $(seq 1 60); do
+      "$BIN/tramsync" -d "$RUN/stations/$1" --json status 2>/dev/null | grep -Eq '"pending_changes": ?0[,} ]' && return 0
+      sleep 0.5
+    done
+  }
+  pushed binhxuyen
+  dengue binhnguyen BN-C001 BN-R003 BN-V2 9 7 confirmed "NS1 dương tính"
+  pushed binhnguyen
   dengue binhxuyen BX-C002 BX-R006 BX-V2 8 6 confirmed "NS1 dương tính"
   dengue binhxuyen BX-C003 BX-R009 BX-V2 5 4 probable ""
   dengue binhxuyen BX-C004 BX-R011 BX-V1 2 1 suspected ""
-  dengue binhnguyen BN-C001 BN-R003 BN-V2 7 5 confirmed "NS1 dương tính"
   dengue binhnguyen BN-C002 BN-R007 BN-V2 4 3 confirmed "NS1 dương tính"
   dengue binhnguyen BN-C003 BN-R010 BN-V1 1 0 suspected ""
   "$BIN/tramsync" -d "$RUN/stations/binhnguyen" report --kind outbreak_detection \
     --subject "Phát hiện ổ dịch sốt xuất huyết Dengue tại thôn 2" \
-    --body "3 ca sốt xuất huyết Dengue tại thôn 1 và thôn 2 trong 6 ngày, 2 ca NS1 dương tính; đã khoanh vùng, phun hóa chất diệt muỗi và vận động diệt lăng quăng." \
+    --body "3 ca sốt xuất huyết Dengue tại thôn 1 và thôn 2 trong 8 ngày, 2 ca NS1 dương tính; đã khoanh vùng, phun hóa chất diệt muỗi và vận động diệt lăng quăng." \
     --urgency khan --category prevention --disease "Sốt xuất huyết Dengue" --cases 3 --deaths 0 \
-    --onset "$(ago 7)" --location "Thôn 2, xã Bình Nguyên" --by "BS. Nguyễn Thị Hằng" >/dev/null
+    --onset "$(ago 9)" --location "Thôn 2, xã Bình Nguyên" --by "BS. Nguyễn Thị Hằng" >/dev/null
   touch "$RUN/.demo-epidemic-loaded"
+fi
+
+if [ ! -f "$RUN/.demo-outbreak-loaded" ]; then
+  # the outbreak's timeline: the district opens it from Bình Nguyên's report
+  # (with its neighbour Bình Xuyên), sends instructions, Bình Xuyên acknowledges
+  say "opening the dengue outbreak at Bình Nguyên and Bình Xuyên, with instructions"
+  rid=$("$BIN/tramsync" -d "$RUN/stations/binhnguyen" --json list reports 2>/dev/null |
+        grep -o '"id": *"binhnguyen-BC-[^"]*"' | head -1 | sed 's/.*"\(binhnguyen-BC-[^"]*\)"/\1/' || true)
+  api() { "$BIN/tramsyncctl" --pki "$PKI" "$@"; }
+  oid=""
+  for _ in $(seq 1 40); do
+    [ -n "$rid" ] && oid=$(api outbreak open "$rid" --stations binhxuyen 2>/dev/null | awk '/^outbreak /{print $2}') && [ -n "$oid" ] && break
+    sleep 0.5
+  done
+  if [ -n "$oid" ]; then
+    nid=$(api notice send --outbreak "$oid" --stations binhnguyen,binhxuyen --urgency khan --category prevention \
+      --doc-type cong_van --subject "Hướng dẫn xử lý ổ dịch sốt xuất huyết Dengue tại Bình Nguyên, Bình Xuyên" \
+      --body "Khoanh vùng ổ dịch, phun hóa chất diệt muỗi trong bán kính 200 m quanh nhà các ca bệnh; vận động diệt lăng quăng; giám sát ca sốt mới và báo cáo hằng ngày." \
+      --responsible "Trạm trưởng trạm y tế xã" --task "Phun hóa chất, diệt lăng quăng, báo cáo ca mới hằng ngày" 2>/dev/null |
+      awk '/^notice /{print $2}')
+    for _ in $(seq 1 40); do
+      [ -n "$nid" ] && "$BIN/tramsync" -d "$RUN/stations/binhxuyen" ack "$nid" --by "BS. Lê Văn Tâm" >/dev/null 2>&1 && break
+      sleep 0.5
+    done
+    touch "$RUN/.demo-outbreak-loaded"
+  else
+    echo "   (the outbreak report has not reached the district yet: the next 'make run' opens it)"
+  fi
 fi
 
 cat <<EOF
