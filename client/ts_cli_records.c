@@ -69,8 +69,11 @@ static json_t *ts__record_json(const ts_change *c)
     return o;
 }
 
-static void ts__print_record_text(const ts_cli *cli, const ts_change *c)
+/* A record for people: an enum value by its name in the staff's language
+ * (the registry's value_labels) with its code, which put takes, after it. */
+static void ts__print_record_text(const ts_cli *cli, const ts_registry *reg, const ts_change *c)
 {
+    const ts_table_def *t = ts_registry_table(reg, c->table);
     printf("%s/%s%s\n", c->table, c->id, ts_version_deleted(&c->v) ? TS__L(cli, "  (đã xóa)", "  (deleted)") : "");
     for (uint32_t i = 0; i < c->v.nfields; i++) {
         const ts_field *f = &c->v.fields[i];
@@ -78,7 +81,15 @@ static void ts__print_record_text(const ts_cli *cli, const ts_change *c)
             continue;
         ts_buf b = TS_BUF_INIT;
         ts_value_to_json(&b, f->value, f->value_len);
-        printf("  %-20s %.*s\n", f->name, (int)b.len, (const char *)b.data);
+        const ts_field_def *def = t ? ts_table_field(t, f->name) : NULL;
+        json_t *v = def && def->type == TS_FT_ENUM ? json_loadb((const char *)b.data, b.len, JSON_DECODE_ANY, NULL)
+                                                   : NULL;
+        if (json_is_string(v))
+            printf("  %-20s %s (%s)\n", f->name, ts_field_value_label(def, json_string_value(v), cli->en),
+                   json_string_value(v));
+        else
+            printf("  %-20s %.*s\n", f->name, (int)b.len, (const char *)b.data);
+        json_decref(v);
         ts_buf_free(&b);
     }
 }
@@ -195,7 +206,7 @@ int ts_cli_get(ts_cli *cli, int argc, char **argv)
             ts_cli__print_json(o);
             json_decref(o);
         } else {
-            ts__print_record_text(cli, &c);
+            ts__print_record_text(cli, &x.reg, &c);
         }
         ts_version_free(&c.v);
     }
@@ -260,7 +271,7 @@ int ts_cli_list(ts_cli *cli, int argc, char **argv)
         json_decref(out);
     } else {
         for (uint32_t i = 0; i < page.n; i++)
-            ts__print_record_text(cli, &page.items[i]);
+            ts__print_record_text(cli, &x.reg, &page.items[i]);
         if (page.n == 0)
             printf(TS__L(cli, "(bảng %s chưa có bản ghi nào)\n", "(no records in %s)\n"), table);
         else if (page.n == limit)
@@ -326,9 +337,14 @@ int ts_cli_tables(ts_cli *cli, int argc, char **argv)
                                                  t->label_en, "fields", fields));
         } else {
             printf("%-24s %-8s %s\n", t->name, ts_table_kind_name(t->kind), TS__L(cli, t->label_vi, t->label_en));
-            for (size_t k = 0; k < t->nfields; k++)
-                printf("    %-22s %s%s\n", t->fields[k].name, ts_field_type_name(t->fields[k].type),
-                       t->fields[k].required ? TS__L(cli, " (bắt buộc)", " (required)") : "");
+            for (size_t k = 0; k < t->nfields; k++) {
+                const ts_field_def *f = &t->fields[k];
+                printf("    %-22s %s%s\n", f->name, ts_field_type_name(f->type),
+                       f->required ? TS__L(cli, " (bắt buộc)", " (required)") : "");
+                /* an enum's values, each with its name for people */
+                for (size_t v = 0; v < f->nvalues; v++)
+                    printf("        %-18s %s\n", f->values[v], ts_field_value_label(f, f->values[v], cli->en));
+            }
         }
     }
     if (cli->json)

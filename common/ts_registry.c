@@ -36,9 +36,16 @@ const char *ts_table_kind_name(ts_table_kind kind)
 static void ts__field_free(ts_field_def *f)
 {
     free(f->name);
-    for (size_t i = 0; i < f->nvalues; i++)
+    for (size_t i = 0; i < f->nvalues; i++) {
         free(f->values[i]);
+        if (f->value_vi)
+            free(f->value_vi[i]);
+        if (f->value_en)
+            free(f->value_en[i]);
+    }
     free(f->values);
+    free(f->value_vi);
+    free(f->value_en);
     if (f->has_pattern)
         regfree(&f->pattern);
     free(f->pattern_src);
@@ -178,6 +185,72 @@ static int ts__link_checksums(ts_table_def *t, ts_error *err)
     return 0;
 }
 
+/* "value_labels": {"field": {"value": ["vi", "en"], ...}, ...}: names for
+ * people of an enum field's values, beside the table's fields (run once the
+ * fields are sorted). A value without a label is named by itself. */
+static int ts__load_value_labels(ts_table_def *t, json_t *labels, ts_error *err)
+{
+    for (size_t i = 0; i < t->nfields; i++) {
+        ts_field_def *f = &t->fields[i];
+        if (f->nvalues == 0)
+            continue;
+        f->value_vi = ts_xcalloc(f->nvalues, sizeof *f->value_vi);
+        f->value_en = ts_xcalloc(f->nvalues, sizeof *f->value_en);
+    }
+    if (labels != NULL && !json_is_object(labels))
+        return ts_error_set(err, TS_EBAD_VALUE, "table %s: value_labels must be an object", t->name);
+    const char *fname;
+    json_t *fl;
+    json_object_foreach(labels, fname, fl) {
+        ts_field_def *f = (ts_field_def *)ts_table_field(t, fname);
+        if (f == NULL || f->type != TS_FT_ENUM)
+            return ts_error_set(err, TS_EBAD_VALUE, "table %s: value_labels names %s, not an enum field", t->name,
+                                fname);
+        if (!json_is_object(fl))
+            return ts_error_set(err, TS_EBAD_VALUE, "table %s: value_labels of %s must be an object", t->name, fname);
+        const char *value;
+        json_t *pair;
+        json_object_foreach(fl, value, pair) {
+            size_t k = 0;
+            while (k < f->nvalues && strcmp(f->values[k], value) != 0)
+                k++;
+            if (k == f->nvalues)
+                return ts_error_set(err, TS_EBAD_VALUE, "table %s, field %s: value_labels names unknown value %s",
+                                    t->name, fname, value);
+            const char *vi = json_string_value(json_array_get(pair, 0));
+            const char *en = json_string_value(json_array_get(pair, 1));
+            if (!json_is_array(pair) || json_array_size(pair) != 2 || vi == NULL || en == NULL || !vi[0] || !en[0])
+                return ts_error_set(err, TS_EBAD_VALUE,
+                                    "table %s, field %s: the label of %s must be [\"Vietnamese\", \"English\"]",
+                                    t->name, fname, value);
+            free(f->value_vi[k]);
+            free(f->value_en[k]);
+            f->value_vi[k] = ts_xstrdup(vi);
+            f->value_en[k] = ts_xstrdup(en);
+        }
+    }
+    for (size_t i = 0; i < t->nfields; i++) {
+        ts_field_def *f = &t->fields[i];
+        for (size_t k = 0; k < f->nvalues; k++) {
+            if (f->value_vi[k] == NULL)
+                f->value_vi[k] = ts_xstrdup(f->values[k]);
+            if (f->value_en[k] == NULL)
+                f->value_en[k] = ts_xstrdup(f->values[k]);
+        }
+    }
+    return 0;
+}
+
+const char *ts_field_value_label(const ts_field_def *f, const char *value, bool en)
+{
+    if (f == NULL || value == NULL)
+        return value;
+    for (size_t k = 0; k < f->nvalues; k++)
+        if (strcmp(f->values[k], value) == 0 && f->value_vi != NULL)
+            return en ? f->value_en[k] : f->value_vi[k];
+    return value;
+}
+
 static int ts__load_table(ts_registry *reg, ts_table_def *t, const char *name, json_t *spec, ts_error *err)
 {
     (void)reg;
@@ -213,6 +286,9 @@ static int ts__load_table(ts_registry *reg, ts_table_def *t, const char *name, j
             return rc;
     }
     qsort(t->fields, t->nfields, sizeof *t->fields, ts__name_cmp);
+    int vrc = ts__load_value_labels(t, json_object_get(spec, "value_labels"), err);
+    if (vrc < 0)
+        return vrc;
 
     json_t *writable = json_object_get(spec, "station_writable");
     for (size_t k = 0; k < json_array_size(writable); k++) {

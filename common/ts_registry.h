@@ -33,6 +33,7 @@ typedef struct ts_field_def {
     bool has_min, has_max;
     double min, max; /* value range (int/real), characters (text), items (list), bytes (bin) */
     char **values;   /* enum values */
+    char **value_vi, **value_en; /* each value's name for people (table's value_labels; default: the value) */
     size_t nvalues;
     bool has_pattern;
     regex_t pattern; /* POSIX extended, anchored by the schema author */
@@ -81,6 +82,10 @@ void ts_registry_free(ts_registry *reg);
 const ts_table_def *ts_registry_table(const ts_registry *reg, const char *name);
 const ts_field_def *ts_table_field(const ts_table_def *t, const char *name);
 const char *ts_table_kind_name(ts_table_kind kind);
+/* An enum value's name for people, in Vietnamese or English (the table's
+ * value_labels); the value itself when it has none or is not one of the
+ * field's values. */
+const char *ts_field_value_label(const ts_field_def *f, const char *value, bool en);
 const char *ts_field_type_name(ts_field_type type);
 
 /* Checks a version against its table: every field known, of its type and

@@ -8,11 +8,37 @@
 #include "common/ts_xmalloc.h"
 #include "server/admin/ts_admin_int.h"
 
+/* How a conflict was resolved: stored as a code (kept, lost, value), shown
+ * in words. Older daemons stored the English sentence; both are read. */
+static const struct {
+    const char *code, *en_note, *vi, *en;
+} ts__resolutions[] = {
+    {"kept", "kept the merged value", "Giữ giá trị hiện tại", "Kept the current value"},
+    {"lost", "restored the losing value", "Khôi phục giá trị kia", "Restored the other value"},
+    {"value", "wrote a merged value", "Sửa giá trị hợp nhất", "Wrote a merged value"},
+    {"identical", "identical values", "Hai bên ghi cùng một giá trị", "Both sides wrote the same value"},
+};
+
+static void ts__resolution_set(json_t *o, const char *stored)
+{
+    for (size_t i = 0; stored && stored[0] && i < sizeof ts__resolutions / sizeof *ts__resolutions; i++)
+        if (strcmp(stored, ts__resolutions[i].code) == 0 || strcmp(stored, ts__resolutions[i].en_note) == 0) {
+            /* resolution: the English note as before, for readers of the old API */
+            json_object_set_new(o, "resolution", json_string(ts__resolutions[i].en_note));
+            json_object_set_new(o, "resolution_code", json_string(ts__resolutions[i].code));
+            json_object_set_new(o, "resolution_label",
+                                json_pack("{s:s,s:s}", "vi", ts__resolutions[i].vi, "en", ts__resolutions[i].en));
+            return;
+        }
+    json_object_set_new(o, "resolution_code", json_null());
+    json_object_set_new(o, "resolution_label", json_null());
+}
+
 static json_t *ts__conflict_json(const ts_conflict_row *r)
 {
     json_t *kept = json_loads(r->winner_json, JSON_DECODE_ANY, NULL);
     json_t *lost = json_loads(r->loser_json, JSON_DECODE_ANY, NULL);
-    return json_pack("{s:I,s:s,s:s,s:s,s:s,s:o,s:{s:s,s:I,s:I},s:o,s:{s:s,s:I,s:I},s:I,s:s,s:s,s:b,s:I,s:s,s:s}",
+    json_t *o = json_pack("{s:I,s:s,s:s,s:s,s:s,s:o,s:{s:s,s:I,s:I},s:o,s:{s:s,s:I,s:I},s:I,s:s,s:s,s:b,s:I,s:s,s:s}",
                      "id", (json_int_t)r->id, "table", r->table, "record", r->record, "field", r->field, "rule",
                      r->rule, "kept", kept ? kept : json_null(), "kept_by", "replica", r->winner_replica, "counter",
                      (json_int_t)r->winner_counter, "hlc", (json_int_t)r->winner_hlc, "lost",
@@ -21,6 +47,9 @@ static json_t *ts__conflict_json(const ts_conflict_row *r)
                      (json_int_t)r->detected_at, "detected_by", r->detected_by, "actor", r->actor, "resolved",
                      r->resolved, "resolved_at_ms", (json_int_t)r->resolved_at, "resolved_by", r->resolved_by,
                      "resolution", r->resolution);
+    if (o != NULL)
+        ts__resolution_set(o, r->resolution);
+    return o;
 }
 
 /* Conflicts carry both values of a field: for a personal table, whoever
@@ -205,10 +234,8 @@ void ts_admin__api_conflict_resolve(ts_admin__job *j, ts_store *st)
             ts_kv kv = {f->name, val.data, val.len};
             rc = ts_store_put(st, &a, r->table, r->record, NULL, &kv, 1, &err);
         }
-        char resolution[200];
-        snprintf(resolution, sizeof resolution, "%s", strcmp(choice, "kept") == 0   ? "kept the merged value"
-                                                       : strcmp(choice, "lost") == 0 ? "restored the losing value"
-                                                                                     : "wrote a merged value");
+        /* a code, named in words when read (ts__resolution_set) */
+        const char *resolution = strcmp(choice, "kept") == 0 ? "kept" : strcmp(choice, "lost") == 0 ? "lost" : "value";
         if (rc == 0)
             rc = ts_store_conflict_resolve(st, r->id, j->user, resolution, &err);
         if (rc == 0 && ts_admin__audit(j, st, "resolve_conflict", r->table, r->record, "ok", resolution) < 0)

@@ -45,9 +45,15 @@ void ts_admin__api_tables(ts_admin__job *j, ts_store *st)
                                    "station_writable", f->station_writable);
             if (f->nvalues) {
                 json_t *vals = json_array();
-                for (size_t v = 0; v < f->nvalues; v++)
+                json_t *names = json_object();
+                for (size_t v = 0; v < f->nvalues; v++) {
                     json_array_append_new(vals, json_string(f->values[v]));
+                    json_object_set_new(names, f->values[v],
+                                        json_pack("{s:s,s:s}", "vi", ts_field_value_label(f, f->values[v], false), "en",
+                                                  ts_field_value_label(f, f->values[v], true)));
+                }
                 json_object_set_new(fo, "values", vals);
+                json_object_set_new(fo, "value_labels", names);
             }
             if (f->has_max)
                 json_object_set_new(fo, "max", json_real(f->max));

@@ -56,3 +56,12 @@ export async function loadTables() {
   }
   return state.tables;
 }
+
+// station code -> name (the directory), to say who wrote a version in words
+export async function loadStationNames() {
+  if (state.stationNames && Date.now() - state.stationNamesAt < 60000) return state.stationNames;
+  const res = await api('GET', '/api/stations?sort=code');
+  state.stationNames = new Map(res.stations.map((x) => [x.code, x.directory?.name || x.code]));
+  state.stationNamesAt = Date.now();
+  return state.stationNames;
+}

@@ -1,8 +1,8 @@
 // Concurrent edits of the same field, so an operator decides which value stands.
 
 import { can } from './state.js';
-import { t, tableLabel, fieldLabel, h, replace, fmtDate, fmtDateTime, fmtNum, parseDate, parseDateTime, fmtValue, fmtReplica, hlcTime, qs, toast, errorBox, table, pageHeader, hashParams, setHashParams } from './ui.js';
-import { api, loadTables } from './api.js';
+import { t, L, tableLabel, fieldLabel, valueLabel, fmtFieldValue, h, replace, fmtDate, fmtDateTime, fmtNum, parseDate, parseDateTime, fmtReplica, fmtDot, hlcTime, qs, toast, errorBox, table, pageHeader, hashParams, setHashParams } from './ui.js';
+import { api, loadTables, loadStationNames } from './api.js';
 
 export async function viewConflicts(root) {
   const p = hashParams();
@@ -25,16 +25,17 @@ export async function viewConflicts(root) {
       replace(results, errorBox(e));
       return;
     }
+    await loadStationNames().catch(() => {}); // who wrote each side, by name
     shown = after ? shown.concat(res.conflicts) : res.conflicts;
     const rows = shown.slice().reverse().map((c) => h('tr', { class: c.resolved ? 'row-resolved' : 'row-open', dataset: { id: c.id } },
       h('td', {}, h('a', { href: `#/conflicts/${c.id}`, class: 'conflict-link' }, `#${c.id}`)),
       h('td', {}, fmtDateTime(c.detected_at_ms)),
       h('td', {}, tableLabel(c.table), h('br'), h('small', { class: 'muted' }, c.record)),
       h('td', {}, c.field === '_deleted' ? t('cf_deleted') : fieldLabel(c.table, c.field)),
-      h('td', { class: 'val' }, c.field === '_deleted' ? (c.kept ? t('cf_deleted') : t('cf_not_deleted')) : fmtValue(c.kept), h('br'), h('small', { class: 'muted' }, fmtReplica(c.kept_by.replica))),
-      h('td', { class: 'val' }, c.field === '_deleted' ? (c.lost ? t('cf_deleted') : t('cf_not_deleted')) : fmtValue(c.lost), h('br'), h('small', { class: 'muted' }, fmtReplica(c.lost_by.replica))),
+      h('td', { class: 'val' }, c.field === '_deleted' ? (c.kept ? t('cf_deleted') : t('cf_not_deleted')) : fmtFieldValue(c.table, c.field, c.kept), h('br'), h('small', { class: 'muted' }, writer(c.kept_by))),
+      h('td', { class: 'val' }, c.field === '_deleted' ? (c.lost ? t('cf_deleted') : t('cf_not_deleted')) : fmtFieldValue(c.table, c.field, c.lost), h('br'), h('small', { class: 'muted' }, writer(c.lost_by))),
       h('td', { class: 'cf-state' }, c.resolved ? [h('span', { class: 'tag tag-good' }, t('cf_resolved')), h('br'),
-        h('small', { class: 'muted' }, t('cf_resolved_short', c.resolved_by || t('none'), fmtDateTime(c.resolved_at_ms), resolutionText(c.resolution)))]
+        h('small', { class: 'muted' }, t('cf_resolved_short', c.resolved_by || t('none'), fmtDateTime(c.resolved_at_ms), resolutionText(c)))]
         : h('span', { class: 'tag tag-warn' }, t('cf_open')))));
     replace(results,
       h('p', { class: 'muted' }, `${t('dash_conflicts')}: ${fmtNum(res.open)}`),
@@ -61,13 +62,13 @@ function parseFieldValue(text, f) {
   }
 }
 
-function valueEditor(f, initial) {
+function valueEditor(f, initial, tableName) {
   const type = f?.type || 'text';
   if (type === 'bool') {
     return h('select', { class: 'input' }, h('option', { value: 'true', selected: initial === true }, t('yes')), h('option', { value: 'false', selected: initial !== true }, t('no')));
   }
   if (type === 'enum' && f.values) {
-    return h('select', { class: 'input' }, f.values.map((x) => h('option', { value: x, selected: x === initial }, x)));
+    return h('select', { class: 'input' }, f.values.map((x) => h('option', { value: x, selected: x === initial }, valueLabel(tableName, f.name, x))));
   }
   const text = initial === null || initial === undefined ? ''
     : type === 'date' ? fmtDate(initial) : type === 'datetime' ? fmtDateTime(initial)
@@ -76,11 +77,19 @@ function valueEditor(f, initial) {
   return h('input', { class: 'input', value: text, placeholder: type === 'date' ? t('date_hint') : type === 'datetime' ? t('datetime_hint') : '' });
 }
 
-// the server's resolution notes, in the console's language
-function resolutionText(text) {
-  const key = { 'kept the merged value': 'cf_keep', 'restored the losing value': 'cf_restore', 'wrote a merged value': 'cf_edit' }[text];
-  return key ? t(key) : text || '';
+// how a conflict was resolved, in the console's language: the daemon's code
+// (resolution_code: kept, lost, value), or the English note older
+// daemons stored
+function resolutionText(c) {
+  if (c.resolution_label) return L(c.resolution_label);
+  const code = c.resolution_code || { 'kept the merged value': 'kept', 'restored the losing value': 'lost', 'wrote a merged value': 'value' }[c.resolution];
+  const key = { kept: 'cf_keep', lost: 'cf_restore', value: 'cf_edit' }[code];
+  return key ? t(key) : c.resolution || '';
 }
+
+// who wrote a side and when, in words (the station's name or the centre);
+// the dot itself (replica id, counter) only in the technical details
+const writer = (by) => `${fmtReplica(by.replica)} · ${fmtDateTime(hlcTime(by.hlc))}`;
 
 export async function viewConflict(root, id) {
   let changed = false;
@@ -89,6 +98,7 @@ export async function viewConflict(root, id) {
     changed = false;
     const c = await api('GET', `/api/conflicts/${id}`);
     const tables = await loadTables();
+    await loadStationNames().catch(() => {}); // who wrote each side, by name
     const def = tables[c.table];
     // every conflict of this record, so both versions show field by field
     let siblings = [c];
@@ -105,7 +115,7 @@ export async function viewConflict(root, id) {
       const f = def?.byName[name];
       const cf = byField.get(name);
       const cur = name === '_deleted' ? !!current.deleted : current.fields?.[name];
-      const show = (v) => (name === '_deleted' ? (v ? t('cf_deleted') : t('cf_not_deleted')) : fmtValue(v, f?.type));
+      const show = (v) => (name === '_deleted' ? (v ? t('cf_deleted') : t('cf_not_deleted')) : fmtFieldValue(c.table, name, v));
       if (!cf) {
         if (cur === undefined) return null;
         return h('tr', {}, h('th', { scope: 'row' }, fieldLabel(c.table, name)), h('td', {}, show(cur)), h('td', {}, show(cur)));
@@ -120,7 +130,7 @@ export async function viewConflict(root, id) {
           h('td', { class: 'lost' }, h('strong', {}, show(cf.lost)), h('br'),
             h('small', { class: 'muted' }, t('cf_written_by', fmtReplica(cf.lost_by.replica), fmtDateTime(hlcTime(cf.lost_by.hlc)))))),
         cf.resolved
-          ? h('tr', { class: 'row-resolved' }, h('td', { colspan: 3, class: 'muted' }, t('cf_resolved_by', cf.resolved_by, fmtDateTime(cf.resolved_at_ms), resolutionText(cf.resolution))))
+          ? h('tr', { class: 'row-resolved' }, h('td', { colspan: 3, class: 'muted' }, t('cf_resolved_by', cf.resolved_by, fmtDateTime(cf.resolved_at_ms), resolutionText(cf))))
           : actions ? h('tr', { class: 'row-actions' }, h('td', { colspan: 3 }, actions)) : null,
       ];
     });
@@ -130,7 +140,7 @@ export async function viewConflict(root, id) {
     replace(root,
       pageHeader(t('cf_title', c.id, tableLabel(c.table), c.record), h('a', { class: 'button', href: '#/conflicts' }, t('back'))),
       done ? h('div', { class: 'alert alert-good', id: 'cf-resolution', role: 'status' }, t('cf_resolution_summary',
-        t('cf_resolved_by', c.resolved_by || t('none'), fmtDateTime(c.resolved_at_ms), resolutionText(c.resolution)))) : null,
+        t('cf_resolved_by', c.resolved_by || t('none'), fmtDateTime(c.resolved_at_ms), resolutionText(c)))) : null,
       h('p', { class: 'intro' }, t('cf_intro')),
       !can('operator') ? h('p', { class: 'alert' }, t('cf_no_rights')) : null,
       h('div', { class: 'table-wrap' }, h('table', { class: 'grid side-by-side' },
@@ -138,11 +148,16 @@ export async function viewConflict(root, id) {
           h('th', {}, t('cf_field')),
           h('th', { id: 'cf-head-kept' }, done ? t('cf_side_current') : [t('cf_side_kept'), h('br'), h('small', {}, fmtReplica(kept.replica))]),
           h('th', {}, t('cf_side_lost'), h('br'), h('small', {}, fmtReplica(lost.replica))))),
-        h('tbody', {}, rows))));
+        h('tbody', {}, rows))),
+      // the dots (replica id, change counter) and the merge rule, for whoever needs them
+      h('details', { class: 'tech', id: 'cf-tech' }, h('summary', {}, t('tech_details')),
+        h('dl', { class: 'facts' }, siblings.map((x) => [
+          h('dt', {}, x.field === '_deleted' ? t('cf_deleted') : fieldLabel(c.table, x.field), ' ', h('code', {}, x.field)),
+          h('dd', {}, `${t('cf_side_kept')}: (${fmtDot(x.kept_by)}) · ${t('cf_side_lost')}: (${fmtDot(x.lost_by)}) · ${x.rule || ''}`)]))));
   }
 
   function conflictActions(cf, f, cur) {
-    const editor = valueEditor(f, cf.field === '_deleted' ? null : cf.lost);
+    const editor = valueEditor(f, cf.field === '_deleted' ? null : cf.lost, cf.table);
     // a value that does not fit the field is said here, beside it, in words
     const bad = h('p', { class: 'alert alert-error edit-error', role: 'alert', hidden: true });
     editor.addEventListener('input', () => { bad.hidden = true; editor.removeAttribute('aria-invalid'); });

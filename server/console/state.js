@@ -5,6 +5,8 @@ export const state = {
   me: null,          // {user, role}
   labels: null,      // /api/labels
   tables: null,      // /api/tables, by name
+  stationNames: null, // station code -> name (api.js loadStationNames)
+  stationNamesAt: 0,
   view: null,        // the page shown: {refresh, poll, onEvent}
   events: null,      // EventSource
   live: false,

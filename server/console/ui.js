@@ -30,6 +30,19 @@ export function fieldLabel(tableName, name) {
   return f ? (state.lang === 'en' ? f.label_en : f.label_vi) || name : name;
 }
 
+// an enum value's name for people, from the table registry (tables.json value_labels)
+export function valueLabel(tableName, name, value) {
+  const vl = state.tables?.[tableName]?.byName?.[name]?.value_labels?.[value];
+  return vl ? (state.lang === 'en' ? vl.en : vl.vi) || String(value) : String(value);
+}
+
+// a field's value for people: enum values by their labels, the rest by type
+export function fmtFieldValue(tableName, name, v) {
+  const f = state.tables?.[tableName]?.byName?.[name];
+  if (f?.type === 'enum' && typeof v === 'string') return valueLabel(tableName, name, v);
+  return fmtValue(v, f?.type);
+}
+
 /* ------------------------------------------------------------------ DOM */
 
 export function h(tag, attrs, ...children) {
@@ -145,6 +158,14 @@ export function fmtDateTime(v) {
   return `${pad2(w.d)}/${pad2(w.m)}/${w.y} ${pad2(w.H)}:${pad2(w.M)}`;
 }
 
+// 'HH:MM dd/mm' in the district's zone, for a report of the day or the days before
+export function fmtTimeDay(v) {
+  const ms = toMs(v);
+  if (ms === null) return t('none');
+  const w = wallTime(ms);
+  return `${pad2(w.H)}:${pad2(w.M)} ${pad2(w.d)}/${pad2(w.m)}`;
+}
+
 export function fmtAgo(ms) {
   if (!ms) return t('never');
   const s = Math.max(0, (Date.now() - ms) / 1000);
@@ -220,12 +241,18 @@ export function fmtValue(v, type) {
   return String(v);
 }
 
-// who wrote a version: the station part of a replica id, or the district
+// who wrote a version, in words: the station's name from the directory
+// (state.stationNames, loadStationNames), or the district's centre; the
+// station code when the directory does not know it
 export function fmtReplica(rid) {
   if (!rid) return t('none');
   const who = rid.split('.')[0];
-  return who === 'district' ? (state.lang === 'en' ? 'district (TTYT)' : 'TTYT khu vực') : who;
+  if (who === 'district') return t('writer_district');
+  return state.stationNames?.get(who) || who;
 }
+
+// a version's dot (replica id, counter), for the technical details only
+export const fmtDot = (by) => (by ? `${by.replica || ''}, ${by.counter ?? ''}` : '');
 
 export const hlcTime = (hlc) => (hlc ? Math.floor(hlc / 65536) : 0);
 

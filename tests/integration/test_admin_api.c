@@ -1129,6 +1129,7 @@ static void test_conflict_resolve(void **state)
     assert_true((json_integer_value(kept) == 5 && json_integer_value(lost) == 7) ||
                 (json_integer_value(kept) == 7 && json_integer_value(lost) == 5));
     assert_non_null(json_object_get(json_object_get(r.json, "current"), "fields"));
+    assert_true(json_is_null(json_object_get(r.json, "resolution_code")));
     ts_th_resp_free(&r);
     r = req(AS_VIEWER, "GET", "/api/overview", NULL);
     assert_true(jint(r.json, "conflicts_open") >= 1);
@@ -1144,13 +1145,19 @@ static void test_conflict_resolve(void **state)
     /* a merged value: a new version that dominates both sides */
     expect(AS_OPERATOR, "POST", path, "{\"choice\":\"value\",\"value\":6}", 200);
     expect(AS_OPERATOR, "POST", path, "{\"choice\":\"kept\"}", 409);
-    assert_true(audited("operator1", "resolve_conflict", "outbreaks", "OB-1", "merged"));
+    assert_true(audited("operator1", "resolve_conflict", "outbreaks", "OB-1", "value"));
     r = req(AS_VIEWER, "GET", "/api/records/outbreaks/OB-1", NULL);
     assert_int_equal(jint(json_object_get(r.json, "fields"), "cases_total"), 6);
     ts_th_resp_free(&r);
     r = reqf(AS_VIEWER, "GET", NULL, "/api/conflicts/%lld", (long long)conflict_id);
     assert_true(json_is_true(json_object_get(r.json, "resolved")));
     assert_string_equal(jstr(r.json, "resolved_by"), "operator1");
+    /* how, as a code with its words (issue 16, point 3); the English note
+     * stays for readers of the old API */
+    assert_string_equal(jstr(r.json, "resolution_code"), "value");
+    assert_string_equal(jstr(json_object_get(r.json, "resolution_label"), "vi"), "Sửa giá trị hợp nhất");
+    assert_string_equal(jstr(json_object_get(r.json, "resolution_label"), "en"), "Wrote a merged value");
+    assert_string_equal(jstr(r.json, "resolution"), "wrote a merged value");
     ts_th_resp_free(&r);
     r = req(AS_VIEWER, "GET", "/api/conflicts?status=resolved", NULL);
     assert_true(json_array_size(json_object_get(r.json, "conflicts")) >= 1);

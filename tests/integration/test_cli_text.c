@@ -389,6 +389,42 @@ static void test_task_with_instructions(void **state)
     free(out);
 }
 
+/* ---------------------------------------------------------------- 7. enum values */
+
+/* issue 16, point 10: get, list and tables name an enum value as the
+ * registry's value_labels do, in the staff's language, with its code (which
+ * put takes) after it */
+static void test_enum_values_labelled(void **state)
+{
+    env *e = *state;
+    char *out = NULL;
+    e->st.env = vi_env;
+    assert_int_equal(ts_test_station_cli(&e->st, &out, "put", "disease_cases", "CB-1", "disease=Sốt xuất huyết Dengue",
+                                         "diagnosis_date=2026-11-20", "classification=confirmed",
+                                         "outcome=under_treatment", NULL),
+                     0);
+    free(out);
+    assert_int_equal(ts_test_station_cli(&e->st, &out, "get", "disease_cases", "CB-1", NULL), 0);
+    expect("get", out, "Ca bệnh xác định (confirmed)");
+    expect("get", out, "Đang điều trị (under_treatment)");
+    refuse("get", out, "\"under_treatment\"");
+    free(out);
+    assert_int_equal(ts_test_station_cli(&e->st, &out, "list", "disease_cases", NULL), 0);
+    expect("list", out, "Đang điều trị (under_treatment)");
+    free(out);
+    assert_int_equal(ts_test_station_cli(&e->st, &out, "--lang", "en", "get", "disease_cases", "CB-1", NULL), 0);
+    expect("get (en)", out, "Under treatment (under_treatment)");
+    free(out);
+    assert_int_equal(ts_test_station_cli(&e->st, &out, "tables", NULL), 0);
+    expect("tables", out, "under_treatment    Đang điều trị");
+    free(out);
+    /* --json keeps the code alone */
+    assert_int_equal(ts_test_station_cli(&e->st, &out, "--json", "get", "disease_cases", "CB-1", NULL), 0);
+    expect("get --json", out, "\"under_treatment\"");
+    refuse("get --json", out, "Đang điều trị");
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -398,6 +434,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_notice_dates, setup, teardown),
         cmocka_unit_test_setup_teardown(test_task_cut_on_characters, setup, teardown),
         cmocka_unit_test_setup_teardown(test_task_with_instructions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_enum_values_labelled, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
