@@ -1,4 +1,5 @@
 #include "client/ts_agent.h"
+#include "client/ts_agent_report.h"
 #include "client/ts_agent_status.h"
 #include "client/ts_station_notices.h"
 
@@ -60,6 +61,9 @@ const ts_cfg_key ts_agent_config_keys[] = {
     {"sync", "live", TS_CFG_BOOL, C(live), "true", "stay connected and receive changes as they happen"},
     {"sync", "proto_max", TS_CFG_U64, C(proto_max), "2",
      "highest protocol version to offer (1: the version-1 change maps, for a district that only speaks them)"},
+    {"sync", "status_every", TS_CFG_DURATION, C(status_every_ms), "1m",
+     "write this station's station_agent_status record (what waits here, the last error) at most this often, and "
+     "only when it changed"},
     {NULL, NULL, 0, 0, NULL, NULL},
 };
 
@@ -172,6 +176,8 @@ struct ts_agent {
     char bye_reason[128];
     int lock_fd;               /* <database>-agent.lock, held while running */
     ts_agent_status status;    /* what `tramsync status` reads, even when the database cannot be written */
+    ts_agent_report report;    /* what the district reads of it: the station_agent_status record */
+    uint64_t report_look_ms;
     bool storage_failing;      /* the last write to the database failed */
     bool rekey_now;
     bool stopping;
@@ -966,6 +972,16 @@ static void ts__poll_fired(uv_timer_t *t)
     if (now - a->last_alive_write_ms >= 10000) {
         a->last_alive_write_ms = now;
         ts__status_u64(a, "agent_alive_ms", now);
+    }
+    /* the station_agent_status record, when what it says changed: pushed at
+     * once (a write on our own connection does not move data_version) */
+    if (now - a->report_look_ms >= 2000) {
+        a->report_look_ms = now;
+        if (ts_agent_report_tick(&a->report, a->store, &a->reg, ts__code(a), ts_agent_status_get(&a->status, "last_error"),
+                                 a->storage_failing ? ts_agent_status_get(&a->status, "storage_problem") : "", now,
+                                 a->cfg.status_every_ms) &&
+            a->state == TS_AGENT_READY)
+            ts__push(a);
     }
     if (sqlite3_step(a->data_version_q) == SQLITE_ROW) {
         uint64_t v = (uint64_t)sqlite3_column_int64(a->data_version_q, 0);

@@ -35,6 +35,7 @@ typedef struct ts_agent_config {
     uint64_t interval_ms;
     uint64_t debounce_ms;
     uint64_t debounce_max_ms;
+    uint64_t status_every_ms; /* station_agent_status written at most this often */
     uint64_t keepalive_ms;
     uint64_t dead_after_ms;
     uint64_t poll_ms;

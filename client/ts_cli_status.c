@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 
+#include "client/ts_agent_report.h"
 #include "client/ts_agent_status.h"
 #include "client/ts_cli_int.h"
 #include "common/ts_text.h"
@@ -115,7 +116,9 @@ int ts_cli_status(ts_cli *cli, int argc, char **argv)
     ts__read_agent(&x, ag);
     uint64_t pending = 0, conflicts = 0, rejected = 0, cursor = 0;
     ts_store_meta_get_u64(x.store, "pull_cursor", &cursor);
-    ts_store_pending_count(x.store, &pending);
+    int64_t waiting = 0;
+    if (ts_agent_report_pending(x.store, x.cfg.code, &waiting) == 0)
+        pending = (uint64_t)waiting; /* the agent's own report is not staff's business */
     ts_store_conflict_count(x.store, true, &conflicts);
     ts_store_rejected_count(x.store, &rejected);
     uint64_t now = ts_wall_ms();

@@ -9,6 +9,8 @@
 
 #include <sqlite3.h>
 
+#include "common/ts_arena.h"
+#include "common/ts_notice.h"
 #include "common/ts_recjson.h"
 #include "common/ts_xmalloc.h"
 #include "server/admin/ts_admin_int.h"
@@ -280,6 +282,35 @@ static int64_t ts__station_pending(ts_store *st, const char *code, int64_t curso
     return n;
 }
 
+/* What the station's agent last reported of itself (its station_agent_status
+ * record, synced like any record; no protocol message carries it):
+ * {pending_changes, reported_at_ms, last_error, storage_problem,
+ * agent_version}, or NULL when it never wrote one. */
+static json_t *ts__agent_report(ts_store *st, const char *code)
+{
+    ts_arena arena;
+    ts_arena_init(&arena, 2048);
+    ts_change c;
+    ts_error err;
+    json_t *r = NULL;
+    if (ts_store_get(st, "station_agent_status", code, &c, &arena, &err) == 0) {
+        int64_t pending = 0;
+        char when[64] = "", text[1600];
+        uint64_t ms = 0;
+        if (!ts_version_deleted(&c.v) && ts_recjson_int(&c.v, "pending_changes", &pending) &&
+            ts_recjson_text(&c.v, "updated_at", when, sizeof when) && ts_time_parse(when, &ms)) {
+            r = json_pack("{s:I,s:I}", "pending_changes", (json_int_t)pending, "reported_at_ms", (json_int_t)ms);
+            static const char *const texts[] = {"last_error", "storage_problem", "agent_version"};
+            for (size_t k = 0; k < 3; k++)
+                if (ts_recjson_text(&c.v, texts[k], text, sizeof text) && text[0])
+                    json_object_set_new(r, texts[k], json_string(text));
+        }
+        ts_version_free(&c.v);
+    }
+    ts_arena_free(&arena);
+    return r;
+}
+
 /* The JSON of one station (the directory entry copied). */
 static json_t *ts__st_json(const ts_admin__job *j, ts_store *st, const ts_admin__st *o, bool pending)
 {
@@ -300,6 +331,9 @@ static json_t *ts__st_json(const ts_admin__job *j, ts_store *st, const ts_admin_
     }
     if (o->last_seen)
         json_object_set_new(r, "last_seen_ms", json_integer(o->last_seen));
+    json_t *rep = ts__agent_report(st, o->code);
+    if (rep != NULL)
+        json_object_set_new(r, "agent_report", rep);
     if (o->last_sync)
         json_object_set_new(r, "last_sync_ms", json_integer(o->last_sync));
     if (o->connected) {

@@ -1,6 +1,6 @@
 // The stations and how their sync goes, to find the silent or troubled ones.
 
-import { t, tableLabel, h, replace, fmtDate, fmtDateTime, fmtAgo, fmtNum, qs, errorBox, statusBadge, pager, table, card, debounce, pageHeader, hashParams, setHashParams } from './ui.js';
+import { t, tableLabel, h, replace, fmtDate, fmtDateTime, fmtTimeDay, fmtAgo, fmtNum, qs, errorBox, statusBadge, pager, table, card, debounce, pageHeader, hashParams, setHashParams } from './ui.js';
 import { api } from './api.js';
 
 export async function viewStations(root) {
@@ -40,7 +40,8 @@ export async function viewStations(root) {
         h('td', {}, h('a', { href: `#/stations/${encodeURIComponent(x.code)}` }, x.code)),
         h('td', {}, d.name || t('none'), h('br'), h('small', { class: 'muted' }, d.commune || x.commune || '')),
         h('td', { class: x.status === 'silent' ? 'bad' : null }, fmtDateTime(x.last_sync_ms), h('br'), h('small', { class: 'muted' }, fmtAgo(x.last_sync_ms))),
-        h('td', { class: 'num' }, x.sending ? t('st_sending') : x.pending_changes === undefined ? t('none') : fmtNum(x.pending_changes)),
+        h('td', { class: 'num' }, x.sending ? t('st_sending') : x.pending_changes === undefined ? t('none') : fmtNum(x.pending_changes),
+          x.agent_report ? h('small', { class: 'muted pending-at' }, h('br'), t('st_pending_at_line', fmtNum(x.agent_report.pending_changes), fmtTimeDay(x.agent_report.reported_at_ms))) : null),
         h('td', {}, x.agent || t('none')),
         h('td', { class: ['num', x.clock_problem && 'bad'] }, skew === undefined ? t('none') : t('skew_ms', fmtNum(Math.round(skew / 100) / 10 || 0, 1))),
         h('td', { class: certCls }, x.cert_not_after ? fmtDate(x.cert_not_after * 1000) : t('none'),
@@ -72,8 +73,13 @@ export async function viewStation(root, code) {
           [t('st_last_sync'), `${fmtDateTime(x.last_sync_ms)} (${fmtAgo(x.last_sync_ms)})`],
           x.connected ? [t('st_connected_since'), fmtDateTime(x.connected_since_ms)] : null,
           [t('st_pending'), h('span', { id: 'st-pending-for' }, x.sending ? t('st_sending') : x.pending_changes === undefined ? t('none') : t('changes_n', fmtNum(x.pending_changes)))],
-          // what waits at the station is not reported to the district: said so
-          [t('st_pending_at_station'), h('span', { id: 'st-pending-at', class: 'muted' }, x.connected ? t('st_pending_at_station_live') : t('st_pending_at_station_unknown'))],
+          // what waits at the station, as its agent last reported it (its
+          // station_agent_status record); without a report, said unknown
+          [t('st_pending_at_station'), x.agent_report
+            ? h('span', { id: 'st-pending-at' }, t('st_pending_at_report', fmtNum(x.agent_report.pending_changes), fmtTimeDay(x.agent_report.reported_at_ms)))
+            : h('span', { id: 'st-pending-at', class: 'muted' }, x.connected ? t('st_pending_at_station_live') : t('st_pending_at_station_unknown'))],
+          x.agent_report?.storage_problem ? [t('st_storage_problem'), h('span', { class: 'bad', id: 'st-storage-problem' }, x.agent_report.storage_problem)] : null,
+          x.agent_report?.last_error ? [t('st_last_error'), h('span', { id: 'st-last-error' }, x.agent_report.last_error)] : null,
           [t('st_skew'), x.clock_skew_ms === undefined ? t('none') : t('skew_ms', fmtNum(Math.round(x.clock_skew_ms / 100) / 10 || 0, 1))],
           [t('st_cert'), x.cert_not_after ? `${fmtDate(x.cert_not_after * 1000)} (${x.cert_days_left < 0 ? t('cert_expired') : t('cert_days', fmtNum(x.cert_days_left))})` : t('none')],
           [t('st_conflicts_open'), fmtNum(x.conflicts_open || 0)],

@@ -514,7 +514,8 @@ async function resolveConflict() {
   // ...both sides change the same field without seeing each other...
   const put = await tramsync('binhxuyen', 'put', 'outbreaks', id, 'cases_total=7', 'status=ongoing', 'updated_by=Trạm Bình Xuyên');
   assert(put.code === 0, `station put: ${put.stderr}`);
-  r = await apiFromPage('POST', `/api/records/outbreaks/${id}`, { fields: { cases_total: 5, notes: 'TTYT cập nhật theo báo cáo giám sát' } });
+  // the status too (ongoing at the station, ended at the district): a conflict on an enum field (issue 16, point 10)
+  r = await apiFromPage('POST', `/api/records/outbreaks/${id}`, { fields: { cases_total: 5, status: 'ended', notes: 'TTYT cập nhật theo báo cáo giám sát' } });
   assert(r.status === 200, `district put: ${JSON.stringify(r.json)}`);
   // ...and the station comes back
   const log = fs.openSync(path.join(stationDir, 'agent.log'), 'a');
@@ -527,12 +528,16 @@ async function resolveConflict() {
   // the conflict appears by itself (the change watch's "conflict" event)
   await page.waitForFunction((rec) => [...document.querySelectorAll('table.grid tbody tr')].some((tr) => tr.textContent.includes(rec)), id, { timeout: 45000 });
   await shot('08-conflicts');
-  const link = page.locator('table.grid tbody tr', { hasText: id }).locator('a.conflict-link').first();
+  // the conflict on cases_total (the record has one on status too)
+  const cfc = await waitFor('the cases_total conflict', 15000, async () => (await apiFromPage('GET', '/api/conflicts?status=open&table=outbreaks&limit=1000')).json.conflicts.find((x) => x.record === id && x.field === 'cases_total'));
+  await page.waitForSelector(`table.grid tbody tr[data-id="${cfc.id}"]`, { timeout: 15000 });
+  const link = page.locator(`table.grid tbody tr[data-id="${cfc.id}"] a.conflict-link`);
   await link.click();
   await page.waitForSelector('table.side-by-side tr.row-conflict', { timeout: 10000 });
-  const both = await page.textContent('table.side-by-side tr.row-conflict');
+  const both = await page.textContent('table.side-by-side tr.row-conflict[data-field="cases_total"]');
   assert(both.includes('5') && both.includes('7'), `both values side by side: ${both}`);
-  assert(both.includes('binhxuyen'), 'the station named as a writer');
+  assert(both.includes('Trạm Y tế xã Bình Xuyên'), `the station named as a writer: ${both}`);
+  await enumLabelsAndWriters(id);
   await shot('09-conflict-detail');
   await page.click('table.side-by-side button[data-action="edit"]');
   const editor = page.locator('table.side-by-side .edit-box .input').first();
@@ -547,7 +552,10 @@ async function resolveConflict() {
   await shot('09a-conflict-bad-number');
   await editor.fill('6');
   await page.locator('table.side-by-side .edit-box button.primary').first().click();
-  await page.waitForSelector('table.side-by-side tr.row-resolved', { timeout: 10000 });
+  await page.waitForSelector('table.side-by-side tr.row-resolved[data-field="cases_total"]', { timeout: 10000 });
+  // the status conflict: keep what stands
+  await page.locator('table.side-by-side tr.row-actions button[data-action="keep"]').first().click();
+  await page.waitForSelector('table.side-by-side tr.row-resolved[data-field="status"]', { timeout: 10000 });
   await shot('10-conflict-resolved');
   conflictRecord = id;
   r = await apiFromPage('GET', `/api/records/outbreaks/${id}`);
@@ -557,6 +565,43 @@ async function resolveConflict() {
     const g = await tramsync('binhxuyen', '--json', 'get', 'outbreaks', id);
     return g.code === 0 && JSON.parse(g.stdout).fields.cases_total === 6;
   });
+}
+
+// Issue 16, point 10 (enum values) and the dots: a conflict on outbreaks.status
+// shows both values by their registry labels (list, detail, the editor's
+// choices), never 'ongoing' or 'ended'; who wrote each side is said in words
+// (the station's name from the directory, or 'Trung tâm', and when), the dot
+// (replica id, counter) only behind 'Chi tiết kỹ thuật'.
+async function enumLabelsAndWriters(id) {
+  const back = await page.evaluate(() => location.hash);
+  const tables = (await apiFromPage('GET', '/api/tables')).json.tables;
+  const status = tables.find((x) => x.name === 'outbreaks').fields.find((f) => f.name === 'status');
+  assert(status.value_labels?.ongoing?.vi === 'Đang diễn biến' && status.value_labels?.ended?.en === 'Ended', `value labels served: ${JSON.stringify(status)}`);
+  for (const tb of tables) for (const f of tb.fields) if (f.type === 'enum') for (const v of f.values) assert(f.value_labels?.[v]?.vi && f.value_labels[v].vi !== v, `${tb.name}.${f.name}=${v} has no label`);
+  const row = page.locator('table.side-by-side tr.row-conflict[data-field="status"]');
+  await row.waitFor({ timeout: 10000 });
+  const text = await row.textContent();
+  assert(text.includes('Đang diễn biến') && text.includes('Đã kết thúc'), `both statuses by their labels: ${text}`);
+  assert(!/\bongoing\b|\bended\b/.test(text), `no raw status code: ${text}`);
+  assert(text.includes('Trạm Y tế xã Bình Xuyên') && text.includes('Trung tâm'), `both writers in words: ${text}`);
+  const cf = (await apiFromPage('GET', `/api/conflicts?status=open&table=outbreaks&limit=1000`)).json.conflicts.find((x) => x.record === id && x.field === 'status');
+  const main = await page.evaluate(() => { const m = document.querySelector('main').cloneNode(true); m.querySelector('#cf-tech')?.remove(); return m.textContent; });
+  for (const dot of [cf.kept_by.replica, cf.lost_by.replica]) assert(!main.includes(dot), `the dot ${dot} shown outside the technical details`);
+  assert(!(await page.isVisible('#cf-tech dl')), 'the dots folded away');
+  await page.click('#cf-tech summary');
+  const tech = await page.textContent('#cf-tech');
+  assert(tech.includes(`${cf.kept_by.replica}, ${cf.kept_by.counter}`) && tech.includes(`${cf.lost_by.replica}, ${cf.lost_by.counter}`), `the dots in the technical details: ${tech}`);
+  await page.click('#cf-tech summary');
+  const options = await page.locator('table.side-by-side tr.row-actions').nth(1).locator('select option').allTextContents();
+  assert(options.includes('Đang diễn biến') && !options.includes('ongoing'), `the editor's choices by label: ${options}`);
+  await shot('09b-conflict-enum-labels');
+  await go('#/conflicts');
+  await page.waitForSelector(`table.grid tbody tr[data-id="${cf.id}"]`, { timeout: 10000 });
+  const line = await page.textContent(`table.grid tbody tr[data-id="${cf.id}"]`);
+  assert(line.includes('Đang diễn biến') && line.includes('Đã kết thúc') && !/\bongoing\b/.test(line), `the list by labels: ${line}`);
+  assert(line.includes('Trạm Y tế xã Bình Xuyên') && !line.includes(cf.lost_by.replica) && !line.includes(cf.kept_by.replica), `the list names writers: ${line}`);
+  await go(back);
+  await page.waitForSelector('table.side-by-side tr.row-conflict[data-field="cases_total"]', { timeout: 10000 });
 }
 
 async function redistributeReport() {
@@ -987,8 +1032,10 @@ async function stationOfflineSince() {
     const want = await page.evaluate(async (ms) => (await import('/ui.js')).fmtDateTime(ms), x.last_seen_ms);
     assert(shown.startsWith(want), `offline since ${shown}, expected ${want}`);
     const facts = await page.textContent('main dl.facts');
-    assert(facts.includes('Ngoại tuyến từ') && facts.includes('Chờ gửi tới trạm') && facts.includes('Chờ gửi lên từ trạm'), `both directions: ${facts}`);
-    assert((await page.textContent('#st-pending-at')).includes('Trung tâm không biết'), 'what waits at the station is said unknown');
+    assert(facts.includes('Ngoại tuyến từ') && facts.includes('Chờ gửi tới trạm') && facts.includes('Chờ gửi tại trạm'), `both directions: ${facts}`);
+    // what waits at the station, from the agent's last report (its station_agent_status record)
+    const at = await page.textContent('#st-pending-at');
+    assert(x.agent_report ? /^\d+ \(theo báo cáo lúc \d{2}:\d{2} \d{2}\/\d{2}\)$/.test(at) : at.includes('Trung tâm không biết'), `what waits at the station: ${at}`);
     assert(!(await page.isVisible('details.tech dl')), 'technical details folded away');
     const text = await page.textContent('main');
     for (const raw of ['Con trỏ đồng bộ', 'Bản sao (replica)', 'Im lặng']) assert(!text.includes(raw), `"${raw}" on the station page`);
@@ -996,6 +1043,51 @@ async function stationOfflineSince() {
   });
 }
 
+
+// Issue 16, point 9: the changes waiting at the station, from its agent's
+// last report. Bình Tuyền's agent stopped, two records written there, the
+// agent run against a district that does not answer (it writes its report:
+// 2 waiting, itself not counted); the agent restarted as usual pushes them
+// and its report, which it does not write again within [sync] status_every
+// (the district then says 2, at the report's time), in the list and the page.
+async function stationPendingAtStation() {
+  const station = 'binhtuyen';
+  const stationDir = path.join(demoDir, 'stations', station);
+  await withAgentStopped(station, async () => {
+    for (const n of [1, 2]) {
+      const put = await tramsync(station, 'put', 'stock', `BT-CHO-${n}-${Date.now() % 100000}`, `item_code=PARA${n}`, 'name=Paracetamol 500mg', 'quantity=10');
+      assert(put.code === 0, `station put: ${put.stderr}`);
+    }
+    const child = spawn(path.join(BIN, 'tramsync'), ['-d', stationDir, '--set', 'server.address=127.0.0.1:1', '--set', 'sync.status_every=1s', 'run'], { stdio: 'ignore' });
+    try {
+      await waitFor('the agent\'s report at the station', 15000, async () => {
+        const g = await tramsync(station, '--json', 'get', 'station_agent_status', station);
+        return g.code === 0 && JSON.parse(g.stdout).fields.pending_changes === 2;
+      });
+    } finally {
+      child.kill('SIGTERM');
+      await waitFor('the offline agent to stop', 15000, () => !alive(child.pid));
+    }
+    const g = await tramsync(station, 'get', 'station_agent_status', station);
+    assert(/pending_changes\s+2/.test(g.stdout), `the record at the station: ${g.stdout}`);
+  });
+  const x = await waitFor('the report at the district', 40000, async () => {
+    const r = (await apiFromPage('GET', `/api/stations/${station}`)).json;
+    return r.agent_report && r.agent_report.pending_changes === 2 && r.pending_changes === 0 ? r : null;
+  });
+  const when = await page.evaluate(async (ms) => (await import('/ui.js')).fmtTimeDay(ms), x.agent_report.reported_at_ms);
+  assert(/^\d{2}:\d{2} \d{2}\/\d{2}$/.test(when), `HH:MM dd/mm: ${when}`);
+  await go(`#/stations/${station}`);
+  await page.waitForSelector('#st-pending-at', { timeout: 10000 });
+  assert((await page.textContent('#st-pending-at')) === `2 (theo báo cáo lúc ${when})`, `the station page: ${await page.textContent('#st-pending-at')}`);
+  const facts = await page.textContent('main dl.facts');
+  assert(facts.includes('Chờ gửi tới trạm') && facts.includes('Chờ gửi tại trạm'), `both directions: ${facts}`);
+  await go('#/stations');
+  await page.waitForSelector(`table.stations tbody tr[data-code="${station}"] .pending-at`, { timeout: 10000 });
+  const line = await page.textContent(`table.stations tbody tr[data-code="${station}"] .pending-at`);
+  assert(line === `Chờ gửi tại trạm: 2 (theo báo cáo lúc ${when})`, `the list: ${line}`);
+  await shot('03b-station-pending-at-station');
+}
 
 // Issue 16, points 10 and 11, after resolve_conflict: the resolved conflict
 // says how it was resolved in its header, stays in the list (every conflict
@@ -1496,7 +1588,7 @@ async function main() {
     ['targets_never_over_missing_data', targetsNoMissingData], ['fresh_load_no_401', freshLoadNo401],
     ['recipients_one_group', recipientsOneGroup], ['urgent_tile_every_urgency', urgentTileEveryUrgency],
     ['escalation_reminders', escalationReminders], ['compose_offline_confirm_recall', composeOfflineConfirmRecall],
-    ['station_offline_since', stationOfflineSince],
+    ['station_offline_since', stationOfflineSince], ['station_pending_at_station', stationPendingAtStation],
     ['send_hoa_toc_notice_and_acknowledgement', sendHoaTocNotice],
     ['notice_attachments', noticeAttachments], ['compose_validation_vietnamese', composeValidationVietnamese],
     ['resolve_conflict', resolveConflict], ['conflict_resolved_stays_visible', conflictResolvedStaysVisible],

@@ -101,11 +101,15 @@ static void world_init(world *w, const char *tag, const char *const *codes, size
     w->have_pki = true;
 }
 
+/* These tests count what each station pushes exactly, record by record:
+ * the agent's own status report (station_agent_status, a record of its
+ * own) is off here and tested by itself (test_agent_report_settles). */
 static ts_test_station *world_station(world *w, const char *code, int port)
 {
     assert_true(w->nst < MAX_STATIONS);
     ts_test_station *s = &w->st[w->nst++];
-    ts_test_station_make(s, w->dir, code, &w->pki, port, NULL);
+    const char *sets[] = {"sync.status_every=0", NULL};
+    ts_test_station_make(s, w->dir, code, &w->pki, port, sets);
     return s;
 }
 

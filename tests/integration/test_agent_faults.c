@@ -14,6 +14,9 @@
  *  6. a PC clock three hours ahead (libfaketime, on the release programs),
  *     then fixed: `status` says what is wrong and when it clears, and
  *     `tramsync clock-fix --yes` gets the refused changes through at once
+ *  8. the agent's status report (station_agent_status) reaches the district
+ *     and settles: once nothing waits, the agent does not push again and
+ *     again for its own report
  *  7. the station's disk fills up (a small tmpfs, really full): `status`
  *     still runs and says the database cannot be written, in both
  *     languages, while the agent keeps running; space freed, it clears and
@@ -598,6 +601,64 @@ static void test_station_disk_full(void **state)
     e->passed = true;
 }
 
+/* ================================================================ 8. the agent's report */
+
+static long district_pending_reported(env *e)
+{
+    return ts_test_sql_count(e->dir, "district.db",
+                             "SELECT count(*) FROM records WHERE tbl = 'station_agent_status' AND id = '" BN "'");
+}
+
+static void test_agent_report_settles(void **state)
+{
+    env *e = *state;
+    ts_test_daemon_start(&e->d, e->dir, &e->pki, NULL);
+    const char *sets[] = {"sync.status_every=1s", NULL};
+    ts_test_station *s = station(e, e->dir, e->d.port, sets);
+    ts_test_station_start(s);
+    status st;
+    assert_true(wait_reachable(s, true, 20000, &st) >= 0);
+    for (int i = 0; i < 5; i++) {
+        char id[32], *out = NULL;
+        snprintf(id, sizeof id, "BN-RS%d", i);
+        assert_int_equal(ts_test_station_cli(s, &out, "put", "residents", id, "full_name=Nguyễn Văn Báo Cáo",
+                                             "birth_date=1980-01-01", "sex=male", NULL),
+                         0);
+        free(out);
+    }
+    /* the report arrives, and says nothing waits once everything went */
+    uint64_t t0 = ts_test_now_ms();
+    char *out = NULL;
+    bool zero = false;
+    while (!zero && ts_test_now_ms() - t0 < 20000) {
+        free(out);
+        out = NULL;
+        if (district_pending_reported(e) == 1 &&
+            ts_test_station_cli(s, &out, "--json", "get", "station_agent_status", BN, NULL) == 0) {
+            json_t *o = json_loads(out, 0, NULL);
+            json_t *f = json_object_get(o, "fields");
+            zero = json_integer_value(json_object_get(f, "pending_changes")) == 0 &&
+                   json_object_get(f, "pending_changes") != NULL && get_status(s, &st) && st.pending == 0;
+            json_decref(o);
+        }
+        if (!zero)
+            ts_test_sleep_ms(200);
+    }
+    if (!zero)
+        fail_msg("the station's report never reached the district saying nothing waits: %s", out ? out : "");
+    free(out);
+    /* settled: no push for its own report, again and again */
+    ts_test_sleep_ms(1500);
+    int pushes = ts_test_file_count(s->log, "event=pushed");
+    ts_test_sleep_ms(4000);
+    int later = ts_test_file_count(s->log, "event=pushed");
+    if (later != pushes)
+        fail_msg("the agent pushed %d more time(s) with nothing to say", later - pushes);
+    assert_int_equal(ts_test_station_stop(s, 15000), 0);
+    assert_int_equal(ts_test_daemon_stop(&e->d, SIGTERM, 20000), 0);
+    e->passed = true;
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -611,6 +672,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_disconnect_reasons, setup, teardown),
         cmocka_unit_test_setup_teardown(test_clock_ahead_then_fixed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_station_disk_full, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_agent_report_settles, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
