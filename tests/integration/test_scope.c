@@ -15,6 +15,7 @@
  *     other route is 403, and no answer carries a personal value
  *  4. a commune account needs exactly one commune; an operator is never
  *     limited to one (it would still write for the district)
+ *  5. the API names the people of the directory on notices and tasks
  */
 #include <signal.h>
 #include <stdarg.h>
@@ -400,6 +401,58 @@ static void test_scope_rules(void **state)
     e->passed = true;
 }
 
+/* The admin API names people of the directory: a notice's responsible
+ * person given by name is kept by id and shown by name and position; a
+ * task's assignment takes a responsible person, an expected result and a
+ * deadline of its own per station. */
+static void test_people_in_api(void **state)
+{
+    env *e = *state;
+    ts_test_daemon_start(&e->d, e->dir, &e->pki, NULL);
+    e->admin = login(e, "admin");
+    assert_int_equal(status_of(e, e->admin, "POST", "/api/records/stations/" BN,
+                               "{\"fields\":{\"name\":\"Trạm Y tế xã Bình Nguyên\",\"commune\":\"Bình Nguyên\"}}"),
+                     200);
+    assert_int_equal(status_of(e, e->admin, "POST", "/api/records/people/TTYT-KSBT-01",
+                               "{\"fields\":{\"full_name\":\"Lê Thị Hoa\",\"position\":\"Trưởng khoa Kiểm soát bệnh "
+                               "tật\",\"unit\":\"TTYT\",\"unit_kind\":\"ttyt\",\"roles\":[\"ttyt_department_head\"]}}"),
+                     200);
+    ts_th_resp r = call(e, e->admin, "POST", "/api/notices",
+                        "{\"notice\":{\"subject\":\"Giám sát\",\"issuer\":\"TTYT\",\"urgency\":\"khan\","
+                        "\"category\":\"prevention\",\"responsible_person\":\"Lê Thị Hoa\"},"
+                        "\"recipients\":{\"stations\":[\"" BN "\"]}}");
+    assert_int_equal(r.status, 201);
+    char path[160];
+    snprintf(path, sizeof path, "/api/notices/%s", json_string_value(json_object_get(r.json, "id")));
+    ts_th_resp_free(&r);
+    r = call(e, e->admin, "GET", path, NULL);
+    json_t *f = json_object_get(r.json, "fields");
+    assert_string_equal(json_string_value(json_object_get(f, "responsible_person")), "TTYT-KSBT-01");
+    assert_string_equal(json_string_value(json_object_get(f, "responsible_person_label")),
+                        "Lê Thị Hoa (Trưởng khoa Kiểm soát bệnh tật)");
+    ts_th_resp_free(&r);
+    /* nobody of that name: refused, nothing sent */
+    assert_int_equal(status_of(e, e->admin, "POST", "/api/notices",
+                               "{\"notice\":{\"subject\":\"X\",\"issuer\":\"TTYT\",\"urgency\":\"khan\","
+                               "\"category\":\"prevention\",\"responsible_person\":\"Không Ai\"},"
+                               "\"recipients\":{\"stations\":[\"" BN "\"]}}"),
+                     422);
+    assert_int_equal(status_of(e, e->admin, "POST", "/api/tasks/KH-03/assign",
+                               "{\"recipients\":{\"stations\":[\"" BN "\"]},\"responsible_person\":\"TTYT-KSBT-01\","
+                               "\"expected_result\":\"100% thôn có kế hoạch\","
+                               "\"stations_detail\":{\"" BN "\":{\"deadline\":\"2030-06-30\"}}}"),
+                     200);
+    r = call(e, e->admin, "GET", "/api/tasks/KH-03", NULL);
+    json_t *as = json_array_get(json_object_get(r.json, "assignments"), 0);
+    assert_string_equal(json_string_value(json_object_get(as, "responsible_person_label")),
+                        "Lê Thị Hoa (Trưởng khoa Kiểm soát bệnh tật)");
+    assert_string_equal(json_string_value(json_object_get(as, "expected_result")), "100% thôn có kế hoạch");
+    assert_string_equal(json_string_value(json_object_get(as, "deadline")), "2030-06-30");
+    ts_th_resp_free(&r);
+    assert_int_equal(ts_test_daemon_stop(&e->d, SIGTERM, 20000), 0);
+    e->passed = true;
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -407,6 +460,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_commune_account, setup, teardown),
         cmocka_unit_test_setup_teardown(test_monitor_account, setup, teardown),
         cmocka_unit_test_setup_teardown(test_scope_rules, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_people_in_api, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
