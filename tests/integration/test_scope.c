@@ -17,11 +17,14 @@
  *     limited to one (it would still write for the district)
  *  5. the API names the people of the directory on notices and tasks
  */
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -397,6 +400,29 @@ static void test_scope_rules(void **state)
     assert_int_equal(ts_test_sql_count(e->dir, "district.db",
                                        "SELECT count(*) FROM admin_users WHERE username IN ('ubnd2', 'op')"),
                      0);
+    /* tramsyncctl user add NAME --role commune --commune CODE */
+    pid_t pid = fork();
+    if (pid == 0) {
+        char *bin = ts_test_bin("tramsyncctl");
+        char url[64];
+        snprintf(url, sizeof url, "https://localhost:%d", e->d.admin_port);
+        setenv("TRAMSYNC_ADMIN_URL", url, 1);
+        setenv("TRAMSYNC_CA", e->pki.ca, 1);
+        setenv("TRAMSYNC_USER", "admin", 1);
+        setenv("TRAMSYNC_PASSWORD", PASSWORD, 1);
+        setenv("TRAMSYNC_NEW_PASSWORD", "mat-khau-ubnd-2026", 1);
+        int fd = open("/dev/null", O_WRONLY);
+        dup2(fd, 1);
+        execl(bin, bin, "user", "add", "ubnd3", "--role", "commune", "--commune", BN, (char *)NULL);
+        _exit(127);
+    }
+    int status = -1;
+    waitpid(pid, &status, 0);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_int_equal(ts_test_sql_count(e->dir, "district.db",
+                                       "SELECT count(*) FROM admin_users WHERE username = 'ubnd3' AND role = 'commune'"
+                                       " AND communes = '" BN "'"),
+                     1);
     assert_int_equal(ts_test_daemon_stop(&e->d, SIGTERM, 20000), 0);
     e->passed = true;
 }
