@@ -114,6 +114,8 @@ void ts_admin__api_notices(ts_admin__job *j, ts_store *st)
         if (ts_notice_summary(st, ts_admin__str(o, "id"), &detail, &err) == 0) {
             ts_admin__scope_recipients(j, st, detail);
             json_object_set(o, "counts", json_object_get(detail, "counts"));
+            if (json_object_get(detail, "commune_ack"))
+                json_object_set(o, "commune_ack", json_object_get(detail, "commune_ack"));
             json_object_set(o, "attachment_count", json_object_get(detail, "attachment_count"));
             json_object_set_new(o, "recipient_count",
                                 json_integer((json_int_t)json_array_size(json_object_get(detail, "recipients"))));
@@ -167,7 +169,6 @@ void ts_admin__api_notice(ts_admin__job *j, ts_store *st)
         return;
     }
     ts_admin__scope_recipients(j, st, o);
-    ts_admin__people_notice(j, st, o);
     json_t *recips = json_object_get(o, "recipients");
     size_t n = 0, total = json_array_size(recips);
     json_t **items = ts_xcalloc(total ? total : 1, sizeof *items);
@@ -190,6 +191,8 @@ void ts_admin__api_notice(ts_admin__job *j, ts_store *st)
         }
     }
     json_object_set_new(o, "recipients", page);
+    /* the people named, for the page shown only (a role is looked up per station) */
+    ts_admin__people_notice(j, st, o);
     json_object_set_new(o, "recipients_total", json_integer((json_int_t)total));
     json_object_set_new(o, "recipients_matched", json_integer((json_int_t)n));
     json_object_set_new(o, "offset", json_integer(offset));
