@@ -19,7 +19,6 @@ static void ts__label(ts_store *st, json_t *o, const char *id_field, const char 
 
 void ts_admin__people_notice(const ts_admin__job *j, ts_store *st, json_t *o)
 {
-    (void)j;
     json_t *f = json_object_get(o, "fields");
     ts__label(st, f, "responsible_person", "responsible_person_label");
     const char *role = ts_admin__str(f, "responsible_role");
