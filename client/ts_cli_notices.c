@@ -173,6 +173,8 @@ static void ts__show_notice(const ts_cli *cli, const json_t *o, const json_t *n,
         ts__field(TS__L(cli, "Ngày ban hành", "Issue date"), ts_cli__date(ts__s(n, "issue_date"), when, sizeof when));
     if (ts__has(n, "legal_basis"))
         ts__field(TS__L(cli, "Căn cứ", "Legal basis"), ts__s(n, "legal_basis"));
+    if (ts__has(o, "responsible_label"))
+        ts__field(TS__L(cli, "Người chịu trách nhiệm", "Responsible person"), ts__s(o, "responsible_label"));
     if (ts__has(n, "responsible"))
         ts__field(TS__L(cli, "Người, bộ phận phụ trách", "Responsible"), ts__s(n, "responsible"));
     if (ts__has(n, "task"))
@@ -228,6 +230,10 @@ static void ts__show_task(const ts_cli *cli, const json_t *o, const json_t *t, c
         ts__field(TS__L(cli, "Hạn xử lý", "Deadline"), ts_cli__date(deadline, when, sizeof when));
     if (ts__has(h, "instructions"))
         ts__field(TS__L(cli, "Hướng dẫn", "Instructions"), ts__s(h, "instructions"));
+    if (ts__has(o, "responsible_label"))
+        ts__field(TS__L(cli, "Người chịu trách nhiệm", "Responsible person"), ts__s(o, "responsible_label"));
+    if (ts__has(h, "expected_result"))
+        ts__field(TS__L(cli, "Kết quả cần đạt", "Expected result"), ts__s(h, "expected_result"));
     ts__show_handling(cli, h);
 }
 
@@ -347,10 +353,14 @@ static int ts__transition_cmd(ts_cli *cli, const char *id, const char *state, co
 int ts_cli_ack(ts_cli *cli, int argc, char **argv)
 {
     const char *help = TS__L(cli,
-                             "cách dùng: tramsync [-d THƯ_MỤC] [--json] ack MÃ --by HỌ_TÊN\n\nXác nhận đã nhận văn "
-                             "bản hoặc nhiệm vụ, đứng tên người phụ trách.\n",
-                             "usage: tramsync [-d DIR] [--json] ack ID --by NAME\n\nAcknowledges a notice or task "
-                             "in the name of the person responsible.\n");
+                             "cách dùng: tramsync [-d THƯ_MỤC] [--json] ack MÃ --by MÃ_NGƯỜI|HỌ_TÊN\n\nXác nhận đã "
+                             "nhận văn bản hoặc nhiệm vụ, đứng tên người phụ trách: một người trong danh bạ đầu mối "
+                             "(station_people, people), theo mã hoặc họ tên, ghi kèm chức vụ; tên không có trong danh "
+                             "bạ được ghi nguyên như vậy.\n",
+                             "usage: tramsync [-d DIR] [--json] ack ID --by PERSON_ID|NAME\n\nAcknowledges a notice "
+                             "or task in the name of the person responsible: someone of the directory of focal points "
+                             "(station_people, people), by id or full name, recorded with their position; a name the "
+                             "directory does not know is recorded as written.\n");
     if (ts_cli__wants_help(argc, argv)) {
         fputs(help, stdout);
         return 0;

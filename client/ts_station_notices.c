@@ -13,6 +13,7 @@
 
 #include "common/ts_mp.h"
 #include "common/ts_notice.h"
+#include "common/ts_people.h"
 #include "common/ts_recjson.h"
 #include "common/ts_registry.h"
 #include "common/ts_text.h"
@@ -451,6 +452,28 @@ int ts_station_attachment_save(ts_store *st, const char *notice_id, const char *
     return 0;
 }
 
+/* The people a notice or task names, by name and position from the
+ * directory (issue 18): its responsible person, or for a notice addressed
+ * to a role, who holds that role at this station today
+ * ("responsible_label"); who acknowledged ("acknowledged_by_label"). */
+static void ts__people_labels(ts_store *st, json_t *o, bool notice)
+{
+    json_t *h = json_object_get(o, "handling"), *n = json_object_get(o, notice ? "notice" : "task");
+    char label[512], day[32];
+    const char *person = ts__jstr(notice ? n : h, "responsible_person");
+    if (person[0] && ts_people_resolve(st, person, NULL, 0, label, sizeof label) == 0)
+        json_object_set_new(o, "responsible_label", json_string(label));
+    const char *role = ts__jstr(n, "responsible_role");
+    ts_time_iso(ts_wall_ms(), day, sizeof day);
+    day[10] = '\0';
+    if (!person[0] && role[0] &&
+        ts_people_current(st, ts_store_station(st), role, day, NULL, 0, label, sizeof label) == 0)
+        json_object_set_new(o, "responsible_label", json_string(label));
+    person = ts__jstr(h, "acknowledged_by_person");
+    if (person[0] && ts_people_resolve(st, person, NULL, 0, label, sizeof label) == 0)
+        json_object_set_new(o, "acknowledged_by_label", json_string(label));
+}
+
 int ts_station_show(ts_store *st, const char *id, bool en, json_t **out, ts_error *err)
 {
     ts_arena arena;
@@ -476,6 +499,7 @@ int ts_station_show(ts_store *st, const char *id, bool en, json_t **out, ts_erro
     }
     json_object_set_new(o, "id", json_string(id));
     json_object_set_new(o, "kind", json_string(notice ? "notice" : "task"));
+    ts__people_labels(st, o, notice);
     if (notice) {
         json_t *files = NULL;
         ts_error ferr;
@@ -514,6 +538,24 @@ int ts_station_transition(ts_store *st, const char *id, const char *state, const
         return ts_error_set(err, TS_EBAD_VALUE,
                             TS__T(en, "báo hoàn thành cần kèm một báo cáo kết quả ngắn (--report NỘI_DUNG)",
                                   "a task is done with a short report (--report TEXT)"));
+    /* who: a person of the directory, by id or name, kept by id and shown
+     * by name and position; a name the directory does not know stays as
+     * written (the fallback) */
+    char person[TS_KEY_MAX + 1] = "", label[512] = "";
+    if (by && by[0]) {
+        int found = ts_people_resolve(st, by, person, sizeof person, label, sizeof label);
+        if (found == -2) {
+            ts_error_set(err, TS_EBAD_VALUE,
+                         TS__T(en, "danh bạ có nhiều người tên \"%s\": ghi mã người (--by MÃ)",
+                               "several people in the directory are named \"%s\": give the person's id (--by ID)"),
+                         by);
+            return ts__what(en, err, "không xác định được người xác nhận");
+        }
+        if (found < 0)
+            person[0] = '\0';
+        else
+            by = label;
+    }
     char now[32];
     ts_time_iso(ts_wall_ms(), now, sizeof now);
     json_t *f = json_pack("{s:s}", "state", state);
@@ -522,6 +564,8 @@ int ts_station_transition(ts_store *st, const char *id, const char *state, const
     if (strcmp(state, "acknowledged") == 0) {
         json_object_set_new(f, "acknowledged_at", json_string(now));
         json_object_set_new(f, "acknowledged_by", json_string(by));
+        if (person[0])
+            json_object_set_new(f, "acknowledged_by_person", json_string(person));
     } else if (strcmp(state, "in_progress") == 0) {
         json_object_set_new(f, "progress_at", json_string(now));
     } else if (strcmp(state, "done") == 0) {

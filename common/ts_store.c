@@ -113,6 +113,17 @@ static const char ts__schema_v7_server[] =
 static const char ts__schema_v8[] = "ALTER TABLE target_snapshots ADD COLUMN value REAL;"
                                     "ALTER TABLE target_snapshots ADD COLUMN source TEXT;";
 
+/* v10: admin accounts limited to communes (the commune role, a viewer of
+ * chosen communes: codes, comma-separated), and the commune UBNDs'
+ * acknowledgements of the notices copied to them. */
+static const char ts__schema_v10_server[] =
+    "ALTER TABLE admin_users ADD COLUMN communes TEXT NOT NULL DEFAULT '';"
+    "CREATE TABLE commune_acks(notice_id TEXT NOT NULL, commune TEXT NOT NULL, username TEXT NOT NULL,"
+    " person TEXT, acknowledged_at INTEGER NOT NULL, PRIMARY KEY(notice_id, commune)) WITHOUT ROWID;";
+
+/* v9 is another branch's (issue 18 was told to use 10): its step is empty
+ * here until that branch is merged, when its step replaces the empty one. */
+
 typedef struct ts__migration {
     const char *common;
     const char *server;
@@ -128,6 +139,8 @@ static const ts__migration ts__migrations[TS_STORE_SCHEMA_VERSION] = {
     {ts__schema_v6, "", ""},
     {"", ts__schema_v7_server, ""},
     {ts__schema_v8, "", ""},
+    {"", "", ""},
+    {"", ts__schema_v10_server, ""},
 };
 
 int ts__sql_error(ts_store *st, ts_error *err, const char *what)

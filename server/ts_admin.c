@@ -85,6 +85,7 @@ static void ts__job_free(ts_admin__job *j)
     json_decref(j->event_data);
     free(j->live);
     ts_strlist_free(&j->notify);
+    ts_strlist_free(&j->scope_stations);
     for (size_t i = 0; i < j->nframes; i++)
         ts_buf_free(&j->frames[i].bytes);
     free(j->frames);
@@ -99,11 +100,11 @@ static void ts__work(ts_dbjob *base, ts_store *st)
         if (!ts_admin__authenticate(j, st))
             return;
         if (j->role < j->route->min_role) {
-            ts_admin__audit(j, st, "denied", NULL, j->route->pattern, "forbidden", ts_admin__role_name(j->role));
-            ts_log_warn("admin_forbidden", "user=%s role=%s route=%s", j->user, ts_admin__role_name(j->role), j->route->pattern);
+            ts_admin__audit(j, st, "denied", NULL, j->route->pattern, "forbidden", ts_admin__job_role(j));
+            ts_log_warn("admin_forbidden", "user=%s role=%s route=%s", j->user, ts_admin__job_role(j), j->route->pattern);
             char msg[160];
             snprintf(msg, sizeof msg, "this needs the %s role; you are %s", ts_admin__role_name(j->route->min_role),
-                     ts_admin__role_name(j->role));
+                     ts_admin__job_role(j));
             ts_admin__fail(j, 403, "FORBIDDEN", msg);
             return;
         }
@@ -112,8 +113,13 @@ static void ts__work(ts_dbjob *base, ts_store *st)
             ts_admin__fail(j, 403, "FORBIDDEN", "missing X-Requested-With: tramsync");
             return;
         }
+        /* accounts limited to communes, and monitors: the routes open to
+         * them, about their stations only (server/admin/ts_admin_scope.c) */
+        if (!ts_admin__scope_admit(j, st))
+            return;
     }
     j->route->fn(j, st);
+    ts_admin__scope_filter(j);
 }
 
 /* A database job of the admin API ended: if the API is stopping and that was

@@ -28,7 +28,13 @@ void ts_admin_store_changed(ts_admin *a);
  * keep_session (NULL: all of them). */
 int ts_admin_user_set(ts_store *st, const char *username, const char *password, const char *role,
                       const char *full_name, const char *keep_session, ts_error *err);
-/* 1 viewer, 2 operator, 3 admin; 0 when not a role. */
+/* The communes an account is limited to: commune codes (stations.
+ * commune_code) or station codes, comma-separated ("": none). A commune
+ * account needs exactly one, a viewer may have any; the admin API checks
+ * the role and communes together. */
+int ts_admin_user_set_communes(ts_store *st, const char *username, const char *communes, ts_error *err);
+/* 1 viewer (and commune, monitor: a viewer's rank, narrowed by their
+ * scope), 2 operator, 3 admin; 0 when not a role. */
 int ts_admin_role_rank(const char *role);
 
 #endif

@@ -16,6 +16,7 @@
 
 #include "server/ts_admin.h"
 #include "server/ts_http.h"
+#include "common/ts_people.h"
 #include "server/ts_notices.h"
 #include "server/ts_server_api.h"
 
@@ -78,11 +79,30 @@ typedef struct ts_admin__frame {
 typedef struct ts_admin__job ts_admin__job;
 typedef void (*ts_admin__route_fn)(ts_admin__job *j, ts_store *st);
 
+/* Which accounts beyond the min_role's reach a route. Accounts scoped to
+ * communes (a commune UBND's officer, a viewer of chosen communes) and
+ * monitors reach only the routes that say so: the default, 0, keeps them
+ * out, so a route added later is closed to them until someone decides
+ * otherwise (server/admin/ts_admin_scope.c enforces it). */
+enum {
+    TS_ADMIN_OPEN_FULL = 0,    /* accounts that see the whole district only */
+    TS_ADMIN_OPEN_COMMUNE = 1, /* commune-scoped accounts too: answered about their communes only */
+    TS_ADMIN_OPEN_MONITOR = 2, /* monitors too: carries nothing of any station's records */
+};
+
+/* What an account may see. */
+enum {
+    TS_ADMIN_SCOPE_ALL = 0,      /* viewer, operator, admin: the district */
+    TS_ADMIN_SCOPE_COMMUNES = 1, /* the commune role, a viewer limited to communes */
+    TS_ADMIN_SCOPE_MONITOR = 2,  /* health and metrics only */
+};
+
 typedef struct ts_admin__route {
     enum http_method method;
     const char *pattern;
     int min_role; /* 0: no login needed */
     ts_admin__route_fn fn;
+    int open; /* TS_ADMIN_OPEN_* bits: which scoped accounts may use it */
 } ts_admin__route;
 
 struct ts_admin__job {
@@ -109,6 +129,10 @@ struct ts_admin__job {
     /* who */
     int role;
     char user[TS_KEY_MAX + 1];
+    char role_name[16];     /* the account's role as stored ("" : ts_admin__role_name(role)) */
+    int scope;              /* TS_ADMIN_SCOPE_* */
+    char communes[256];     /* a scoped account's communes: codes, comma-separated */
+    ts_strlist scope_stations; /* the stations of those communes (scope COMMUNES) */
     /* the answer */
     int status;
     json_t *resp;
@@ -188,6 +212,46 @@ void ts_admin__api_session(ts_admin__job *j, ts_store *st);
 void ts_admin__api_users(ts_admin__job *j, ts_store *st);
 void ts_admin__api_user_set(ts_admin__job *j, ts_store *st);
 void ts_admin__api_login_unblock(ts_admin__job *j, ts_store *st);
+
+/* ---------------------------------------------------------------- scope
+ * (server/admin/ts_admin_scope.c): commune and monitor accounts */
+
+/* The role's scope (TS_ADMIN_SCOPE_*), from its name and communes. */
+int ts_admin__role_scope(const char *role, const char *communes);
+/* The role name to show for the request's account. */
+const char *ts_admin__job_role(const ts_admin__job *j);
+/* After authentication: the stations a scoped account may see, and whether
+ * the route is open to it at all (else 403, audited). */
+bool ts_admin__scope_admit(ts_admin__job *j, ts_store *st);
+/* Whether the request's account may see what concerns this station. */
+bool ts_admin__in_scope(const ts_admin__job *j, const char *station);
+/* After the handler, for scoped accounts: every array element naming a
+ * station out of scope ("station") leaves the answer - a second line behind
+ * each handler's own filtering. */
+void ts_admin__scope_filter(ts_admin__job *j);
+/* For a scoped account: false when the notice (its fields) is addressed to
+ * none of its stations; else its recipients cut to them. */
+bool ts_admin__scope_notice(const ts_admin__job *j, json_t *fields);
+/* POST /api/notices/{id}/commune-ack: the commune UBND acknowledges a notice
+ * copied to it. */
+void ts_admin__api_notice_commune_ack(ts_admin__job *j, ts_store *st);
+/* A notice's (or task's) handling records cut to the account's stations,
+ * with counts over those only. */
+void ts_admin__scope_recipients(const ts_admin__job *j, ts_store *st, json_t *o);
+/* The commune UBND's acknowledgement of a notice, or JSON null. */
+json_t *ts_admin__commune_ack(const ts_admin__job *j, ts_store *st, const char *notice);
+
+/* ---------------------------------------------------------------- people
+ * (server/admin/ts_admin_people.c) */
+
+/* The people a notice names, by name and position: its responsible person
+ * (responsible_person_label), and per recipient who acknowledged
+ * (acknowledged_by_label) and, for a notice addressed to a role, who holds
+ * that role at the station now (responsible_label). */
+void ts_admin__people_notice(const ts_admin__job *j, ts_store *st, json_t *o);
+/* The same for a task's assignments (responsible_person_label,
+ * acknowledged_by_label). */
+void ts_admin__people_task(const ts_admin__job *j, ts_store *st, json_t *o);
 
 /* ---------------------------------------------------------------- stations
  * (server/admin/ts_admin_stations.c) */

@@ -80,6 +80,11 @@ void ts_admin__api_notices(ts_admin__job *j, ts_store *st)
             json_decref(r);
             json_object_set_new(o, "id", json_string(page.items[i].id));
             json_object_del(o, "body");
+            /* a commune's account: the notices addressed to it, no other */
+            if (!ts_admin__scope_notice(j, o)) {
+                json_decref(o);
+                continue;
+            }
             total++;
             const char *hay[] = {page.items[i].id, ts_admin__str(o, "subject"), ts_admin__str(o, "number"),
                                  ts_admin__str(o, "issuer")};
@@ -107,7 +112,10 @@ void ts_admin__api_notices(ts_admin__job *j, ts_store *st)
     json_array_foreach(arr, k, o) {
         json_t *detail;
         if (ts_notice_summary(st, ts_admin__str(o, "id"), &detail, &err) == 0) {
+            ts_admin__scope_recipients(j, st, detail);
             json_object_set(o, "counts", json_object_get(detail, "counts"));
+            if (json_object_get(detail, "commune_ack"))
+                json_object_set(o, "commune_ack", json_object_get(detail, "commune_ack"));
             json_object_set(o, "attachment_count", json_object_get(detail, "attachment_count"));
             json_object_set_new(o, "recipient_count",
                                 json_integer((json_int_t)json_array_size(json_object_get(detail, "recipients"))));
@@ -155,6 +163,12 @@ void ts_admin__api_notice(ts_admin__job *j, ts_store *st)
         ts_admin__fail_err(j, &err);
         return;
     }
+    if (!ts_admin__scope_notice(j, json_object_get(o, "fields"))) {
+        json_decref(o);
+        ts_admin__fail(j, 404, "NOT_FOUND", "no such notice");
+        return;
+    }
+    ts_admin__scope_recipients(j, st, o);
     json_t *recips = json_object_get(o, "recipients");
     size_t n = 0, total = json_array_size(recips);
     json_t **items = ts_xcalloc(total ? total : 1, sizeof *items);
@@ -177,6 +191,8 @@ void ts_admin__api_notice(ts_admin__job *j, ts_store *st)
         }
     }
     json_object_set_new(o, "recipients", page);
+    /* the people named, for the page shown only (a role is looked up per station) */
+    ts_admin__people_notice(j, st, o);
     json_object_set_new(o, "recipients_total", json_integer((json_int_t)total));
     json_object_set_new(o, "recipients_matched", json_integer((json_int_t)n));
     json_object_set_new(o, "offset", json_integer(offset));
@@ -196,6 +212,18 @@ void ts_admin__api_notice_send(ts_admin__job *j, ts_store *st)
     if (files != NULL && !json_is_array(files) && !json_is_null(files)) {
         ts_admin__fail(j, 422, "BAD_VALUE", "attachments must be a list of {\"name\", \"mime\", \"data\" (base64)}");
         return;
+    }
+    /* the responsible person: someone of the directory, by id or name,
+     * kept by id (issue 18) */
+    char person[TS_KEY_MAX + 1];
+    const char *who = ts_admin__str(fields, "responsible_person");
+    if (who[0]) {
+        if (ts_people_resolve(st, who, person, sizeof person, NULL, 0) < 0) {
+            ts_admin__fail(j, 422, "BAD_VALUE", "responsible_person: no such person (or several of that name) in the "
+                                                "directory (people, station_people)");
+            return;
+        }
+        json_object_set_new((json_t *)fields, "responsible_person", json_string(person));
     }
     ts_strlist stations = {NULL, 0};
     ts_error err;
@@ -288,6 +316,19 @@ void ts_admin__api_notice_attachment(ts_admin__job *j, ts_store *st)
 {
     ts_attachment f;
     ts_error err;
+    if (j->scope != TS_ADMIN_SCOPE_ALL) {
+        json_t *n;
+        if (ts_notice_summary(st, j->params[0], &n, &err) < 0) {
+            ts_admin__fail_err(j, &err);
+            return;
+        }
+        bool mine = ts_admin__scope_notice(j, json_object_get(n, "fields"));
+        json_decref(n);
+        if (!mine) {
+            ts_admin__fail(j, 404, "NOT_FOUND", "no such notice");
+            return;
+        }
+    }
     if (ts_notice_attachment(st, j->params[0], j->params[1], &f, &err) < 0) {
         ts_admin__fail_err(j, &err);
         return;

@@ -245,6 +245,15 @@ void ts_admin__collect_stations(ts_admin__job *j, ts_store *st, ts_admin__statio
         o->status = o->connected ? 2 : silent ? 0 : 1;
         o->clock_problem = o->has_skew && (uint64_t)(o->skew < 0 ? -o->skew : o->skew) > cfg->max_clock_ahead_ms / 2;
     }
+    /* an account limited to communes: every page is built from their
+     * stations only (the order, by code, stays) */
+    if (j->scope != TS_ADMIN_SCOPE_ALL) {
+        size_t n = 0;
+        for (size_t i = 0; i < s->n; i++)
+            if (ts_admin__in_scope(j, s->v[i].code))
+                s->v[n++] = s->v[i];
+        s->n = n;
+    }
 }
 
 #define TS__CERT_WARN_DAYS 30

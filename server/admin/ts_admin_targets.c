@@ -106,7 +106,8 @@ void ts_admin__api_targets(ts_admin__job *j, ts_store *st)
         while (sqlite3_step(q) == SQLITE_ROW) {
             const char *station = (const char *)sqlite3_column_text(q, 0);
             int i = ts__target_index((const char *)sqlite3_column_text(q, 1));
-            if (i < 0 || station == NULL)
+            /* a commune's account: its communes' figures, and totals of those */
+            if (i < 0 || station == NULL || !ts_admin__in_scope(j, station))
                 continue;
             if (nrows == 0 || strcmp(rows[nrows - 1].station, station) != 0) {
                 if (nrows == cap) {
@@ -217,6 +218,12 @@ void ts_admin__api_targets_history(ts_admin__job *j, ts_store *st)
     int idx = ts__target_index(indicator);
     if (idx < 0) {
         ts_admin__fail(j, 400, "BAD_REQUEST", "indicator must be one of the targets' codes");
+        return;
+    }
+    /* the district's history sums every commune: not for a commune's account
+     * (the station, when given, was checked to be theirs) */
+    if (!station[0] && j->scope != TS_ADMIN_SCOPE_ALL) {
+        ts_admin__fail(j, 400, "BAD_REQUEST", "station is required (an account limited to communes)");
         return;
     }
     sqlite3_stmt *q;

@@ -26,6 +26,9 @@ void ts_admin__api_tasks(ts_admin__job *j, ts_store *st)
             json_t *a;
             json_int_t percent_sum = 0, done = 0, assigned = 0;
             json_array_foreach(json_object_get(detail, "assignments"), k, a) {
+                /* a commune's account counts its own stations only */
+                if (!ts_admin__in_scope(j, ts_admin__str(a, "station")))
+                    continue;
                 const char *state = ts_admin__str(a, "state");
                 bool is_done = strcmp(state, "done") == 0;
                 assigned++;
@@ -43,6 +46,14 @@ void ts_admin__api_tasks(ts_admin__job *j, ts_store *st)
             json_object_set_new(o, "progress", json_pack("{s:I,s:I,s:I}", "assigned", assigned, "done", done, "percent",
                                                          assigned ? percent_sum / assigned : (json_int_t)0));
             json_decref(detail);
+            /* nor sees the tasks not assigned to them */
+            if (assigned == 0 && j->scope != TS_ADMIN_SCOPE_ALL) {
+                json_decref(o);
+                continue;
+            }
+        } else if (j->scope != TS_ADMIN_SCOPE_ALL) {
+            json_decref(o);
+            continue;
         }
         json_array_append_new(arr, o);
     }
@@ -58,8 +69,57 @@ void ts_admin__api_task(ts_admin__job *j, ts_store *st)
         ts_admin__fail_err(j, &err);
         return;
     }
-    ts_admin__add_station_names(j->adm, st, json_object_get(o, "assignments"));
+    json_t *as = json_object_get(o, "assignments");
+    for (size_t i = json_array_size(as); i-- > 0;)
+        if (!ts_admin__in_scope(j, ts_admin__str(json_array_get(as, i), "station")))
+            json_array_remove(as, i);
+    if (j->scope != TS_ADMIN_SCOPE_ALL && json_array_size(as) == 0) {
+        json_decref(o);
+        ts_admin__fail(j, 404, "NOT_FOUND", "no such task");
+        return;
+    }
+    ts_admin__add_station_names(j->adm, st, as);
+    ts_admin__people_task(j, st, o);
     ts_admin__ok(j, 200, o);
+}
+
+/* What an assignment gains over the plan's task (issue 18), as a notice
+ * has it: the responsible person (of the directory, by id or name, kept by
+ * id), the expected result, and per station its own deadline or person:
+ * {"responsible_person", "expected_result", "stations_detail": {CODE:
+ * {"deadline", "responsible_person"}}}. */
+static int ts__assignment_extras(ts_store *st, const ts_actor *a, const char *task, const char *station,
+                                 const json_t *body, ts_error *err)
+{
+    const json_t *mine = json_object_get(json_object_get(body, "stations_detail"), station);
+    json_t *f = json_object();
+    const char *who = ts_admin__str(mine, "responsible_person");
+    if (!who[0])
+        who = ts_admin__str(body, "responsible_person");
+    if (who[0]) {
+        char person[TS_KEY_MAX + 1];
+        if (ts_people_resolve(st, who, person, sizeof person, NULL, 0) < 0) {
+            json_decref(f);
+            return ts_error_set(err, TS_EBAD_VALUE,
+                                "responsible_person of %s: no such person (or several of that name) in the directory",
+                                station);
+        }
+        json_object_set_new(f, "responsible_person", json_string(person));
+    }
+    const char *expected = ts_admin__str(body, "expected_result");
+    if (expected[0])
+        json_object_set_new(f, "expected_result", json_string(expected));
+    const char *deadline = ts_admin__str(mine, "deadline");
+    if (deadline[0])
+        json_object_set_new(f, "deadline", json_string(deadline));
+    int rc = 0;
+    if (json_object_size(f) > 0) {
+        char id[2 * TS_KEY_MAX + 2];
+        snprintf(id, sizeof id, "%s:%s", task, station);
+        rc = ts_record_put_json(st, a, "task_assignments", id, f, err);
+    }
+    json_decref(f);
+    return rc;
 }
 
 void ts_admin__api_task_assign(ts_admin__job *j, ts_store *st)
@@ -79,6 +139,8 @@ void ts_admin__api_task_assign(ts_admin__job *j, ts_store *st)
     if (rc == 0)
         rc = ts_task_assign(st, &a, j->params[0], &stations, ts_admin__str(j->body, "deadline"),
                             ts_admin__str(j->body, "instructions"), &err);
+    for (size_t i = 0; rc == 0 && i < stations.n; i++)
+        rc = ts__assignment_extras(st, &a, j->params[0], stations.v[i], j->body, &err);
     if (rc == 0 && ts_admin__audit(j, st, "assign_task", "plan_tasks", j->params[0], "ok", NULL) < 0)
         rc = ts_error_set(&err, TS_ESTORAGE, "the audit entry could not be stored");
     /* a COMMIT that fails (a full disk) rolls back by itself */

@@ -23,6 +23,10 @@ int ts_admin_role_rank(const char *role)
         return 2;
     if (strcmp(role, "admin") == 0)
         return 3;
+    /* a viewer's rank, narrowed by their scope (server/admin/ts_admin_scope.c):
+     * the routes they reach are those open to them, and only those */
+    if (strcmp(role, "commune") == 0 || strcmp(role, "monitor") == 0)
+        return 1;
     return 0;
 }
 
@@ -77,7 +81,7 @@ int ts_admin_user_set(ts_store *st, const char *name, const char *password, cons
     char username[TS_ACCOUNT_NAME_MAX + 1];
     ts_account_name_fold(name, username, sizeof username);
     if (role && ts_admin_role_rank(role) == 0)
-        return ts_error_set(err, TS_EBAD_VALUE, "role must be viewer, operator or admin");
+        return ts_error_set(err, TS_EBAD_VALUE, "role must be viewer, operator, admin, commune or monitor");
     if (password && strlen(password) < 10)
         return ts_error_set(err, TS_EBAD_VALUE, "a password has at least 10 characters");
     sqlite3_stmt *q;
@@ -125,6 +129,75 @@ int ts_admin_user_set(ts_store *st, const char *name, const char *password, cons
     return rc;
 }
 
+static bool ts__commune_code_ok(const char *p, size_t n)
+{
+    if (n == 0 || n > TS_KEY_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'z') || (p[i] >= 'A' && p[i] <= 'Z') ||
+              p[i] == '-' || p[i] == '_' || p[i] == '.'))
+            return false;
+    return true;
+}
+
+/* A scoped account's communes: the communes' codes (stations.commune_code)
+ * or station codes, comma-separated; "" for none. Kept as given (spaces
+ * dropped), checked by ts__check_scope with the role. */
+int ts_admin_user_set_communes(ts_store *st, const char *name, const char *communes, ts_error *err)
+{
+    char list[256] = "";
+    size_t len = 0;
+    for (const char *p = communes; *p;) {
+        p += strspn(p, ", ");
+        size_t n = strcspn(p, ", ");
+        if (n == 0)
+            break;
+        if (!ts__commune_code_ok(p, n) || len + n + 2 > sizeof list)
+            return ts_error_set(err, TS_EBAD_VALUE, "communes: commune or station codes, comma-separated");
+        len += (size_t)snprintf(list + len, sizeof list - len, "%s%.*s", len ? "," : "", (int)n, p);
+        p += n;
+    }
+    char username[TS_ACCOUNT_NAME_MAX + 1];
+    ts_account_name_fold(name, username, sizeof username);
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(ts_store_db(st), "UPDATE admin_users SET communes = ?2 WHERE username = ?1", -1, &q,
+                           NULL) != SQLITE_OK)
+        return ts_error_set(err, TS_ESTORAGE, "users: %s", sqlite3_errmsg(ts_store_db(st)));
+    sqlite3_bind_text(q, 1, username, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, list, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(q) == SQLITE_DONE ? 0 : ts_error_set(err, TS_ESTORAGE, "cannot save the communes");
+    if (rc == 0 && sqlite3_changes(ts_store_db(st)) == 0)
+        rc = ts_error_set(err, TS_ENOT_FOUND, "no such user");
+    sqlite3_finalize(q);
+    return rc;
+}
+
+/* A role and its communes agree: a commune account has exactly one, a
+ * viewer any (none: the district), the others none - an operator limited to
+ * a commune would still write for the district. */
+static int ts__check_scope(ts_store *st, const char *name, ts_error *err)
+{
+    char username[TS_ACCOUNT_NAME_MAX + 1];
+    ts_account_name_fold(name, username, sizeof username);
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(ts_store_db(st), "SELECT role, communes FROM admin_users WHERE username = ?1", -1, &q,
+                           NULL) != SQLITE_OK)
+        return ts_error_set(err, TS_ESTORAGE, "users: %s", sqlite3_errmsg(ts_store_db(st)));
+    sqlite3_bind_text(q, 1, username, -1, SQLITE_STATIC);
+    int rc = 0;
+    if (sqlite3_step(q) == SQLITE_ROW) {
+        const char *role = (const char *)sqlite3_column_text(q, 0);
+        const char *communes = (const char *)sqlite3_column_text(q, 1);
+        bool has = communes && communes[0];
+        if (strcmp(role, "commune") == 0 && (!has || strchr(communes, ',') != NULL))
+            rc = ts_error_set(err, TS_EBAD_VALUE, "a commune account needs exactly one commune (communes)");
+        else if (has && strcmp(role, "commune") != 0 && strcmp(role, "viewer") != 0)
+            rc = ts_error_set(err, TS_EBAD_VALUE, "only a viewer or a commune account is limited to communes");
+    }
+    sqlite3_finalize(q);
+    return rc;
+}
+
 /* The account behind the request's session token, quietly: false when there
  * is no token or no live session for it (*internal: the database failed). */
 static bool ts__session_lookup(ts_admin__job *j, ts_store *st, bool *internal)
@@ -136,7 +209,7 @@ static bool ts__session_lookup(ts_admin__job *j, ts_store *st, bool *internal)
     ts__sha256_hex(j->token, hash);
     sqlite3_stmt *q;
     if (sqlite3_prepare_v2(ts_store_db(st),
-                           "SELECT s.username, u.role FROM admin_sessions s JOIN admin_users u"
+                           "SELECT s.username, u.role, u.communes FROM admin_sessions s JOIN admin_users u"
                            " ON u.username = s.username WHERE s.token_hash = ?1 AND s.expires_at > ?2"
                            " AND u.disabled = 0",
                            -1, &q, NULL) != SQLITE_OK) {
@@ -148,7 +221,12 @@ static bool ts__session_lookup(ts_admin__job *j, ts_store *st, bool *internal)
     bool ok = sqlite3_step(q) == SQLITE_ROW;
     if (ok) {
         snprintf(j->user, sizeof j->user, "%s", (const char *)sqlite3_column_text(q, 0));
-        j->role = ts_admin_role_rank((const char *)sqlite3_column_text(q, 1));
+        const char *role = (const char *)sqlite3_column_text(q, 1);
+        const char *communes = (const char *)sqlite3_column_text(q, 2);
+        j->role = ts_admin_role_rank(role);
+        snprintf(j->role_name, sizeof j->role_name, "%s", role ? role : "");
+        snprintf(j->communes, sizeof j->communes, "%s", communes ? communes : "");
+        j->scope = ts_admin__role_scope(role, j->communes);
     }
     sqlite3_finalize(q);
     return ok;
@@ -158,8 +236,12 @@ static bool ts__session_lookup(ts_admin__job *j, ts_store *st, bool *internal)
 bool ts_admin__authenticate(ts_admin__job *j, ts_store *st)
 {
     if (j->has_cert) {
-        if (strncmp(j->cert.ou, "admin-", 6) == 0 && ts_admin_role_rank(j->cert.ou + 6) > 0) {
+        /* a certificate names no commune: admin-commune is refused */
+        if (strncmp(j->cert.ou, "admin-", 6) == 0 && ts_admin_role_rank(j->cert.ou + 6) > 0 &&
+            strcmp(j->cert.ou + 6, "commune") != 0) {
             j->role = ts_admin_role_rank(j->cert.ou + 6);
+            snprintf(j->role_name, sizeof j->role_name, "%s", j->cert.ou + 6);
+            j->scope = ts_admin__role_scope(j->role_name, "");
             snprintf(j->user, sizeof j->user, "cert:%.100s", j->cert.cn);
             return true;
         }
@@ -323,9 +405,11 @@ void ts_admin__api_session(ts_admin__job *j, ts_store *st)
 {
     bool internal = false, ok;
     if (j->has_cert) {
-        ok = strncmp(j->cert.ou, "admin-", 6) == 0 && ts_admin_role_rank(j->cert.ou + 6) > 0;
+        ok = strncmp(j->cert.ou, "admin-", 6) == 0 && ts_admin_role_rank(j->cert.ou + 6) > 0 &&
+             strcmp(j->cert.ou + 6, "commune") != 0;
         if (ok) {
             j->role = ts_admin_role_rank(j->cert.ou + 6);
+            snprintf(j->role_name, sizeof j->role_name, "%s", j->cert.ou + 6);
             snprintf(j->user, sizeof j->user, "cert:%.100s", j->cert.cn);
         }
     } else {
@@ -340,16 +424,22 @@ void ts_admin__api_session(ts_admin__job *j, ts_store *st)
         return;
     }
     ts_admin__ok(j, 200,
-                 json_pack("{s:b,s:s,s:s,s:b}", "signed_in", 1, "user", j->user, "role", ts_admin__role_name(j->role),
-                           "certificate", j->has_cert));
+                 json_pack("{s:b,s:s,s:s,s:b,s:s}", "signed_in", 1, "user", j->user, "role", ts_admin__job_role(j),
+                           "certificate", j->has_cert, "communes", j->communes));
 }
 
+/* GET /api/me: who, as what, and for a scoped account its communes and
+ * their stations (the console builds a commune's menu from them). */
 void ts_admin__api_me(ts_admin__job *j, ts_store *st)
 {
     (void)st;
+    json_t *stations = json_array();
+    for (size_t i = 0; i < j->scope_stations.n; i++)
+        json_array_append_new(stations, json_string(j->scope_stations.v[i]));
+    static const char *const scopes[] = {"district", "communes", "monitor"};
     ts_admin__ok(j, 200,
-                 json_pack("{s:s,s:s,s:b}", "user", j->user, "role", ts_admin__role_name(j->role), "certificate",
-                           j->has_cert));
+                 json_pack("{s:s,s:s,s:b,s:s,s:s,s:o}", "user", j->user, "role", ts_admin__job_role(j), "certificate",
+                           j->has_cert, "scope", scopes[j->scope], "communes", j->communes, "stations", stations));
 }
 
 /* ---------------------------------------------------------------- endpoints: users */
@@ -358,17 +448,18 @@ void ts_admin__api_users(ts_admin__job *j, ts_store *st)
 {
     sqlite3_stmt *q;
     if (sqlite3_prepare_v2(ts_store_db(st),
-                           "SELECT username, role, full_name, created_at, disabled FROM admin_users ORDER BY username",
+                           "SELECT username, role, full_name, created_at, disabled, communes FROM admin_users"
+                           " ORDER BY username",
                            -1, &q, NULL) != SQLITE_OK) {
         ts_admin__fail(j, 500, "INTERNAL", "internal error");
         return;
     }
     json_t *arr = json_array();
     while (sqlite3_step(q) == SQLITE_ROW)
-        json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:I,s:b}", "username", sqlite3_column_text(q, 0), "role",
-                                             sqlite3_column_text(q, 1), "full_name", sqlite3_column_text(q, 2),
+        json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:I,s:b,s:s}", "username", sqlite3_column_text(q, 0),
+                                             "role", sqlite3_column_text(q, 1), "full_name", sqlite3_column_text(q, 2),
                                              "created_at_ms", (json_int_t)sqlite3_column_int64(q, 3), "disabled",
-                                             sqlite3_column_int(q, 4)));
+                                             sqlite3_column_int(q, 4), "communes", sqlite3_column_text(q, 5)));
     sqlite3_finalize(q);
     ts_admin__ok(j, 200, json_pack("{s:o}", "users", arr));
 }
@@ -398,6 +489,15 @@ void ts_admin__api_user_set(ts_admin__job *j, ts_store *st)
     if (rc == 0)
         rc = ts_admin_user_set(st, given, password, role, json_string_value(json_object_get(j->body, "full_name")),
                                keep[0] ? keep : NULL, &err);
+    const json_t *communes = json_object_get(j->body, "communes");
+    if (rc == 0 && communes != NULL) {
+        if (!json_is_string(communes))
+            rc = ts_error_set(&err, TS_EBAD_VALUE, "communes is a text of commune codes, comma-separated");
+        else
+            rc = ts_admin_user_set_communes(st, name, json_string_value(communes), &err);
+    }
+    if (rc == 0)
+        rc = ts__check_scope(st, name, &err);
     if (rc == 0 && json_is_boolean(disabled)) {
         sqlite3_stmt *q;
         rc = ts_error_set(&err, TS_ESTORAGE, "cannot disable the user");

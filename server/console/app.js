@@ -11,7 +11,7 @@
 // page: dashboard, stations, conflicts, notices (with compose.js and
 // attachments.js), reports, epidemic, tasks, targets, health, audit.
 
-import { state } from './state.js';
+import { state, scoped } from './state.js';
 import { t, h, replace, $, errorBox } from './ui.js';
 import { onSessionEnded, api, loadTables } from './api.js';
 import { renderShell, refreshBadges } from './shell.js';
@@ -30,6 +30,8 @@ import { viewTasks, viewTask } from './tasks.js';
 import { viewTargets } from './targets.js';
 import { viewHealth } from './health.js';
 import { viewAudit } from './audit.js';
+import { viewCommune, viewMonitor } from './commune.js';
+import { viewPeople } from './people.js';
 
 /* ------------------------------------------------------------------ login */
 
@@ -46,6 +48,8 @@ async function start() {
   try {
     const s = await api('GET', '/api/session');
     state.me = s.signed_in ? { user: s.user, role: s.role } : null;
+    // what the account sees: the district, its communes, or health only
+    if (state.me) Object.assign(state.me, await api('GET', '/api/me'));
   } catch (e) {
     state.me = null;
     login(e.message);
@@ -56,14 +60,19 @@ async function start() {
     return;
   }
   try {
-    state.labels = state.labels || await api('GET', '/api/labels');
-    await loadTables();
+    if (state.me.scope !== 'monitor') {
+      state.labels = state.labels || await api('GET', '/api/labels');
+      await loadTables();
+    }
   } catch (e) {
     replace($('#main'), errorBox(e));
     return;
   }
-  startLive();
-  refreshBadges();
+  // the event stream and the badges are the district's
+  if (!scoped()) {
+    startLive();
+    refreshBadges();
+  }
   await route();
 }
 
@@ -88,7 +97,17 @@ const ROUTES = [
   [/^targets$/, viewTargets],
   [/^health$/, viewHealth],
   [/^audit$/, viewAudit],
+  [/^commune$/, viewCommune],
+  [/^people$/, viewPeople],
+  [/^monitor$/, viewMonitor],
 ];
+
+// the pages a scoped account opens (the server refuses it the others)
+const SCOPED = {
+  communes: /^(commune|notices|notices\/(?!new$)[^/]+|tasks|tasks\/[^/]+|targets)$/,
+  monitor: /^monitor$/,
+};
+const HOME = { communes: '#/commune', monitor: '#/monitor' };
 
 async function route() {
   if (!state.me) return;
@@ -100,6 +119,10 @@ async function route() {
   state.missed.clear();
   renderShell();
   const path = location.hash.replace(/^#\/?/, '').split('?')[0];
+  if (scoped() && !SCOPED[state.me.scope]?.test(path)) {
+    if (location.hash !== HOME[state.me.scope]) location.hash = HOME[state.me.scope] || '#/';
+    return;
+  }
   const main = $('#main');
   let fn = null, m = null;
   for (const [re, f] of ROUTES) {

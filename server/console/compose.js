@@ -6,6 +6,7 @@ import { api } from './api.js';
 import { recipientPicker } from './recipients.js';
 import { utf8Length, attachmentPicker } from './attachments.js';
 import './i18n-epidemic.js';
+import { loadPeople, personPicker } from './people.js';
 
 export async function viewCompose(root) {
   if (!can('operator')) {
@@ -38,6 +39,10 @@ export async function viewCompose(root) {
   if (outbreak) picker.pick((outbreak.fields.stations || []).map((c) => [c, `${c} — ${names.get(c) || c}`]));
   const cc = h('input', { type: 'checkbox', id: 'nt-cc' });
   const responsible = inp('nt-responsible');
+  // who answers for it: a person of the directory (the text above: the fallback)
+  let people = [];
+  try { people = await loadPeople(); } catch (e) { /* the directory unread: free text only */ }
+  const person = personPicker('nt-responsible-person', people);
   const task = h('textarea', { class: 'input', id: 'nt-task', rows: 2 });
   const deadline = inp('nt-deadline', { placeholder: t('datetime_hint') });
   const expected = h('textarea', { class: 'input', id: 'nt-expected', rows: 2 });
@@ -76,6 +81,7 @@ export async function viewCompose(root) {
         if (!d) return fail(t('bad_datetime', deadline.value));
         notice.deadline = d;
       }
+      if (person.value) notice.responsible_person = person.value;
       for (const [k, el] of [['body', body], ['legal_basis', legal], ['responsible', responsible], ['task', task], ['expected_result', expected]]) {
         if (el.value.trim()) notice[k] = el.value.trim();
       }
@@ -131,6 +137,7 @@ export async function viewCompose(root) {
     h('label', { class: 'check' }, cc, t('nt_cc'))),
   h('fieldset', {}, h('legend', {}, t('nt_action')),
     h('div', { class: 'form-row' },
+      field('nt-responsible-person', t('nt_responsible_person'), person),
       field('nt-responsible', t('nt_responsible'), responsible),
       field('nt-deadline', t('nt_deadline'), deadline, t('datetime_hint'))),
     field('nt-task', t('nt_task'), task),

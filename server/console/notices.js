@@ -101,7 +101,7 @@ export async function viewNotice(root, id) {
       [t('nt_number'), f.number], [t('nt_doc_type'), label('doc_types', f.doc_type)], [t('nt_issuer'), f.issuer],
       [t('nt_issue_date'), fmtDate(f.issue_date)], [t('nt_urgency'), urgencyBadge(f.urgency)], [t('nt_category'), label('categories', f.category)],
       [t('nt_legal_basis'), f.legal_basis], [t('nt_cc'), f.cc_commune_committee ? t('yes') : t('no')],
-      [t('nt_responsible'), f.responsible], [t('nt_task'), f.task], [t('nt_deadline'), f.deadline ? fmtDateTime(f.deadline) : null],
+      [t('nt_responsible_person'), f.responsible_person_label || f.responsible_person], [t('nt_responsible'), f.responsible], [t('nt_task'), f.task], [t('nt_deadline'), f.deadline ? fmtDateTime(f.deadline) : null],
       [t('nt_expected'), f.expected_result], [t('nt_list_sent'), fmtDateTime(f.sent_at)], [t('nt_sent_by'), f.sent_by],
       [t('nt_list_recipients'), `${fmtNum(n.recipients_total)}${f.communes?.length ? ` (${f.communes.join(', ')})` : ''}`],
       f.source_report ? [t('nt_source_report'), `${f.source_report} (${f.source_station || ''})`] : null,

@@ -1,19 +1,23 @@
 // The frame around every page (header, menu, live mark), redrawn when the account or the language changes.
 
-import { state, can } from './state.js';
+import { state, can, scoped } from './state.js';
 import { t, h, replace, $ } from './ui.js';
 import { api } from './api.js';
 
+// [href, text, role needed, badge, scopes that see it (none: the district's accounts only)]
 const NAV = [
+  ['#/commune', 'nav_commune', null, null, ['communes']],
   ['#/', 'nav_dashboard', null],
   ['#/stations', 'nav_stations', null],
   ['#/conflicts', 'nav_conflicts', null],
-  ['#/notices', 'nav_notices', null],
+  ['#/notices', 'nav_notices', null, null, ['district', 'communes']],
   ['#/reports', 'nav_reports', null, 'reports'],
   ['#/epidemic', 'nav_epidemic', null, 'epidemic'],
-  ['#/tasks', 'nav_tasks', null],
-  ['#/targets', 'nav_targets', null],
+  ['#/tasks', 'nav_tasks', null, null, ['district', 'communes']],
+  ['#/targets', 'nav_targets', null, null, ['district', 'communes']],
+  ['#/people', 'nav_people', null],
   ['#/health', 'nav_health', null],
+  ['#/monitor', 'nav_health', null, null, ['monitor']],
   ['#/audit', 'nav_audit', 'admin'],
 ];
 
@@ -36,7 +40,9 @@ export function renderShell() {
   nav.hidden = !state.me;
   if (state.me) {
     const current = `#/${(location.hash.replace(/^#\/?/, '').split(/[/?]/)[0])}`;
-    replace(nav, h('ul', {}, NAV.filter(([, , role]) => !role || can(role)).map(([href, key, , badge]) =>
+    const scope = state.me.scope || 'district';
+    const shown = ([, , role, , scopes]) => (scopes || ['district']).includes(scope) && (!role || can(role));
+    replace(nav, h('ul', {}, NAV.filter(shown).map(([href, key, , badge]) =>
       h('li', {}, h('a', { href, class: (current === href || (href === '#/' && current === '#/')) ? 'active' : null, 'aria-current': current === href ? 'page' : null }, t(key),
         badge && state.badges[badge] ? h('span', { class: 'nav-badge', title: t(`nav_${badge}_badge`, state.badges[badge]), 'aria-label': t(`nav_${badge}_badge`, state.badges[badge]) }, String(state.badges[badge])) : null)))));
   }
@@ -48,7 +54,7 @@ export function renderShell() {
 // not acknowledged come with the event that announces them (live.js).
 let badgeSeq = 0;
 export async function refreshBadges() {
-  if (!state.me) return;
+  if (!state.me || scoped()) return;
   const seq = ++badgeSeq;
   // what fails keeps its count: the page shows the error
   const [reports, epidemic] = await Promise.all([
@@ -71,7 +77,8 @@ export function setBadges(counts) {
 
 export function renderLive() {
   const el = $('#live');
-  el.hidden = !state.me;
+  // a commune's or monitor's account has no event stream to show
+  el.hidden = !state.me || scoped();
   el.className = state.live ? 'live live-on' : 'live live-off';
   el.textContent = state.live ? `● ${t('live_on')}` : `○ ${t('live_off')}`;
 }

@@ -2,7 +2,7 @@
 
 export const state = {
   lang: localStorage.getItem('tramsync.lang') === 'en' ? 'en' : 'vi',
-  me: null,          // {user, role}
+  me: null,          // {user, role, scope: district|communes|monitor, stations: [codes] of a commune's account}
   labels: null,      // /api/labels
   tables: null,      // /api/tables, by name
   stationNames: null, // station code -> name (api.js loadStationNames)
@@ -19,4 +19,7 @@ export const state = {
 };
 
 const ROLE_RANK = { viewer: 1, operator: 2, admin: 3 };
-export const can = (role) => state.me && ROLE_RANK[state.me.role] >= ROLE_RANK[role];
+// a commune's or a monitor's account: the server refuses it everything else,
+// and its menu shows only what it may open (server/admin/ts_admin_scope.c)
+export const scoped = () => !!state.me && !!state.me.scope && state.me.scope !== 'district';
+export const can = (role) => state.me && !scoped() && ROLE_RANK[state.me.role] >= ROLE_RANK[role];

@@ -302,7 +302,9 @@ static const char ts__api_help[] =
     "              [--instructions TEXT]\n"
     "  escalations                         unacknowledged urgent notices, overdue notices and tasks\n"
     "  conflicts                           conflicts waiting for review\n"
-    "  user add NAME --role viewer|operator|admin [--full-name N]   (password asked)\n"
+    "  user add NAME --role viewer|operator|admin|commune|monitor [--full-name N]   (password asked)\n"
+    "              [--commune CODE | --communes a,b]   a commune account's commune (one), a viewer's\n"
+    "                                      (any): commune codes or station codes; it sees those only\n"
     "  user list\n"
     "  user unblock [ADDRESS]              let logins from ADDRESS again after too many failures (all\n"
     "                                      addresses when none); logins from this host are never blocked\n"
@@ -335,6 +337,7 @@ static int ts__parse(int argc, char **argv, ts__opts *o, ts__client *c, int *fir
         {"full-name", 1, NULL, 'F'},   {"cc-committee", 0, NULL, 'x'}, {"server", 1, NULL, 'v'},
         {"ca", 1, NULL, 'a'},          {"cert", 1, NULL, 'k'},       {"key", 1, NULL, 'K'},
         {"user", 1, NULL, 'U'},        {"attach", 1, NULL, 'A'},     {"outbreak", 1, NULL, 'O'},
+        {"commune", 1, NULL, 'C'},
         {NULL, 0, NULL, 0}};
     int ch;
     optind = 1;
@@ -900,11 +903,13 @@ static int ts__user(ts_ctl *ctl, ts__client *c, int argc, char **argv)
     json_t *body = json_pack("{s:s,s:s,s:s}", "username", rest[0], "password", password, "role", o.role);
     if (o.full_name)
         json_object_set_new(body, "full_name", json_string(o.full_name));
+    if (o.communes)
+        json_object_set_new(body, "communes", json_string(o.communes));
     json_t *res;
     rc = ts__call(c, "POST", "/api/users", body, &res);
     json_decref(body);
     if (rc == 0)
-        printf("account %s saved (%s)\n", rest[0], o.role);
+        printf("account %s saved (%s%s%s)\n", rest[0], o.role, o.communes ? ", " : "", o.communes ? o.communes : "");
     json_decref(res);
     return rc;
 }

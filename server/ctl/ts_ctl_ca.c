@@ -389,9 +389,10 @@ static int ts__issue_cmd(ts_ctl *ctl, ts_cert_kind kind, int argc, char **argv)
         if (bad != NULL)
             return ts__err("not a valid station code: it %s", bad);
     }
+    /* a certificate names no commune: a commune account is a login */
     if (kind == TS_CERT_ADMIN && a.role && strcmp(a.role, "viewer") && strcmp(a.role, "operator") &&
-        strcmp(a.role, "admin"))
-        return ts__err("--role must be viewer, operator or admin");
+        strcmp(a.role, "admin") && strcmp(a.role, "monitor"))
+        return ts__err("--role must be viewer, operator, admin or monitor");
     return ts__issue(ctl, kind, &a);
 }
 
@@ -470,7 +471,7 @@ static const char ts__ca_help[] =
     "  issue-station CODE --commune NAME [--csr F] [--out F]\n"
     "                                                a station certificate; with --csr for the key the\n"
     "                                                station made (tramsync init), else a new key too\n"
-    "  issue-admin NAME --role viewer|operator|admin  an admin client certificate\n"
+    "  issue-admin NAME --role viewer|operator|admin|monitor  an admin client certificate\n"
     "  revoke CODE|SERIAL                            revoke and rewrite the CRL (then reload the daemon)\n"
     "  crl [--days N]                                re-issue the CRL (do so before it expires)\n"
     "  list                                          every certificate issued, with its expiry\n";

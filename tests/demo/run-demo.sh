@@ -217,6 +217,35 @@ if [ ! -f "$RUN/.demo-outbreak-loaded" ]; then
   fi
 fi
 
+if [ ! -f "$RUN/.demo-people-loaded" ]; then
+  # "rõ người" (issue 18): the TTYT's focal points and each commune's UBND in
+  # the district's directory, each station's own staff at the station, and
+  # the UBND officer of Bình Nguyên with an account of role commune
+  say "loading the directory of focal points, and the account of the UBND of Bình Nguyên"
+  ctl() { "$BIN/tramsyncctl" --pki "$PKI" record put "$@" >/dev/null; }
+  ctl people TTYT-GD full_name="Nguyễn Văn Thành" position="Giám đốc" unit="TTYT khu vực Bình Xuyên" \
+    unit_kind=ttyt roles=ttyt_director phone=0210381100
+  ctl people TTYT-KSBT full_name="Trần Thị Thu" position="Trưởng khoa Kiểm soát bệnh tật" \
+    unit="TTYT khu vực Bình Xuyên — Khoa KSBT" unit_kind=ttyt roles=ttyt_department_head phone=0210381109
+  heads=("Nguyễn Thị Hằng" "Lê Văn Bình" "Phạm Thị Dung" "Hoàng Văn Lâm")
+  epis=("Đỗ Văn Nam" "Vũ Thị Lan" "Bùi Văn Quang" "Đặng Thị Yến")
+  ubnd=("Trịnh Văn Hải" "Ngô Thị Hương" "Lý Văn Tuấn" "Mai Thị Nga")
+  short=(BN BX BT XL); i=0
+  for entry in "${STATIONS[@]}"; do
+    code=${entry%%|*}; commune=${entry#*|}
+    ctl people "UB-${short[$i]}-PCT" full_name="${ubnd[$i]}" position="Phó Chủ tịch UBND xã (văn hóa - xã hội)" \
+      unit="UBND xã $commune" unit_kind=ubnd station="$code" roles=ubnd_vice_chair
+    "$BIN/tramsync" -d "$RUN/stations/$code" put station_people "${short[$i]}-NS-TT" full_name="${heads[$i]}" \
+      position="Trạm trưởng" unit="Trạm Y tế xã $commune" roles=head >/dev/null
+    "$BIN/tramsync" -d "$RUN/stations/$code" put station_people "${short[$i]}-NS-DICH" full_name="${epis[$i]}" \
+      position="Cán bộ phụ trách dịch" unit="Trạm Y tế xã $commune" roles=epidemic_officer >/dev/null
+    i=$((i + 1))
+  done
+  TRAMSYNC_NEW_PASSWORD=$ADMIN_PASSWORD "$BIN/tramsyncctl" user add ubnd-binhnguyen --role commune \
+    --commune binhnguyen --full-name "Trịnh Văn Hải" >/dev/null
+  touch "$RUN/.demo-people-loaded"
+fi
+
 cat <<EOF
 
 tramsync demo is running: the district server and 4 station agents, on loopback.
@@ -224,6 +253,7 @@ Each station writes to its own replica; its agent pushes within a second and sta
 connected so the district's changes arrive at once.
 
 The district console: https://localhost:$ADMIN_PORT/  (user $ADMIN_USER, password $ADMIN_PASSWORD;
+the UBND of Bình Nguyên: user ubnd-binhnguyen, the same password, sees its commune only;
 the certificate is the demo CA's: accept it, or import $PKI/ca.pem into the browser).
 
 Try, in another terminal (from $ROOT):

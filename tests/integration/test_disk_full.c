@@ -65,9 +65,10 @@ typedef struct env {
     bool pki_made;
     ts_test_daemon d;
     ts_th_opts o;
-    char *admin_tok, *lan_tok, *minh_tok;
+    char *admin_tok, *lan_tok, *minh_tok, *ubnd_tok;
     char conflict[32];
     char notice[64];
+    char cc_notice[64]; /* copied to the commune's UBND */
     char outbreak[64];
     long audit_mark;
     int failures;
@@ -264,6 +265,11 @@ static long m_alert_acked(env *e)
     return sql(e, "SELECT count(*) FROM epi_alerts WHERE ack_at IS NOT NULL");
 }
 
+static long m_commune_acks(env *e)
+{
+    return sql(e, "SELECT count(*) FROM commune_acks");
+}
+
 static long m_outbreaks(env *e)
 {
     return sql(e, "SELECT count(*) FROM records WHERE tbl = 'outbreaks'");
@@ -346,6 +352,7 @@ static int teardown(void **state)
     free(e->admin_tok);
     free(e->lan_tok);
     free(e->minh_tok);
+    free(e->ubnd_tok);
     if (e->pki_made)
         ts_test_pki_free(&e->pki);
     if (e->mounted)
@@ -403,6 +410,18 @@ static void make_world(env *e)
     free(body);
     assert_int_equal(r.status, 201);
     snprintf(e->notice, sizeof e->notice, "%s", json_string_value(json_object_get(r.json, "id")));
+    ts_th_resp_free(&r);
+    /* the commune's UBND officer, and a notice copied to the UBND */
+    assert_int_equal(status_of(e, NULL, e->admin_tok, "POST", "/api/users",
+                               "{\"username\":\"ubnd\",\"password\":\"" PASSWORD "\",\"role\":\"commune\","
+                               "\"communes\":\"" BN "\"}"),
+                     201);
+    e->ubnd_tok = login(e, "ubnd", PASSWORD);
+    r = call(e, NULL, e->admin_tok, "POST", "/api/notices",
+             "{\"notice\":{\"subject\":\"Phối hợp phòng chống dịch\",\"issuer\":\"TTYT\",\"urgency\":\"khan\","
+             "\"category\":\"prevention\",\"cc_commune_committee\":true},\"recipients\":{\"stations\":[\"" BN "\"]}}");
+    assert_int_equal(r.status, 201);
+    snprintf(e->cc_notice, sizeof e->cc_notice, "%s", json_string_value(json_object_get(r.json, "id")));
     ts_th_resp_free(&r);
 }
 
@@ -473,6 +492,8 @@ static void test_admin_writes_on_full_disk(void **state)
     make_world(e);
 
     char conflict_path[96], report_path[96], open_path[96], ack_path[96], end_path[160], recall_path[128];
+    char commune_ack_path[128];
+    snprintf(commune_ack_path, sizeof commune_ack_path, "/api/notices/%s/commune-ack", e->cc_notice);
     snprintf(end_path, sizeof end_path, "/api/epidemic/outbreaks/%s/end", e->outbreak);
     snprintf(recall_path, sizeof recall_path, "/api/notices/%s/recall", e->notice);
     snprintf(conflict_path, sizeof conflict_path, "/api/conflicts/%s/resolve", e->conflict);
@@ -491,6 +512,7 @@ static void test_admin_writes_on_full_disk(void **state)
          "{\"notice\":{\"subject\":\"Họp giao ban\",\"issuer\":\"TTYT\",\"urgency\":\"khan\",\"category\":\"prevention\"},"
          "\"recipients\":{\"stations\":[\"" BN "\"]}}",
          &e->admin_tok, 201, "send_notice", m_notices, 0},
+        {"/api/notices/{id}/commune-ack", commune_ack_path, "{}", &e->ubnd_tok, 200, "commune_ack", m_commune_acks, 0},
         {"/api/notices/{id}/recall", recall_path, "{\"reason\":\"Gửi nhầm danh sách\"}", &e->admin_tok, 200,
          "recall_notice", m_recalled, 0},
         {"/api/reports/{id}/redistribute", report_path, "{\"recipients\":{\"stations\":[\"" BN "\"]}}", &e->admin_tok,
