@@ -642,8 +642,13 @@ bool ts_targets_has_data(ts_store *st, const char *station)
 {
     sqlite3 *db = ts_store_db(st);
     sqlite3_stmt *q;
-    if (sqlite3_prepare_v2(db, "SELECT 1 FROM records WHERE audience = ?1 AND owner = ?1 LIMIT 1", -1, &q, NULL) !=
-        SQLITE_OK)
+    /* health data the figures are computed from: the agent's own status
+     * report or the station's staff list alone are not a commune's data */
+    if (sqlite3_prepare_v2(db,
+                           "SELECT 1 FROM records WHERE audience = ?1 AND owner = ?1 AND tbl IN ('residents',"
+                           " 'encounters', 'ncd_patients', 'ncd_followups', 'immunizations', 'child_growth', 'staff',"
+                           " 'village_health_workers', 'commune_criteria', 'births') LIMIT 1",
+                           -1, &q, NULL) != SQLITE_OK)
         return false;
     sqlite3_bind_text(q, 1, station, -1, SQLITE_STATIC);
     bool found = sqlite3_step(q) == SQLITE_ROW;
