@@ -57,6 +57,8 @@ const ts_cfg_key ts_agent_config_keys[] = {
     {"sync", "connect_timeout", TS_CFG_DURATION, C(connect_timeout_ms), "20s", "give up a connection attempt after"},
     {"sync", "push_batch", TS_CFG_U64, C(push_batch), "1000", "most changes in one PUSH"},
     {"sync", "pull_page", TS_CFG_U64, C(pull_page), "1000", "most changes asked for in one PULL"},
+    {"sync", "pull_stream", TS_CFG_BOOL, C(pull_stream), "true",
+     "ask for a PULL's pages one after the other without a round trip each (a slow link stays busy)"},
     {"sync", "live", TS_CFG_BOOL, C(live), "true", "stay connected and receive changes as they happen"},
     {"sync", "proto_max", TS_CFG_U64, C(proto_max), "2",
      "highest protocol version to offer (1: the version-1 change maps, for a district that only speaks them)"},
@@ -716,6 +718,7 @@ static void ts__pull(ts_agent *a)
     ts_msg_init(&m, TS_MSG_PULL);
     m.u.pull.since = a->cursor;
     m.u.pull.limit = a->cfg.pull_page;
+    m.u.pull.stream = a->cfg.pull_stream;
     if (ts__send(a, &m) == 0)
         a->pull_inflight = true;
     ts_msg_free(&m);
@@ -762,7 +765,9 @@ static void ts__on_changes(ts_agent *a, const ts_msg_changes *ch)
         a->cursor = ch->cursor;
         ts__keep_u64(a, "pull_cursor", a->cursor);
     }
-    if (!ch->live) {
+    /* a streamed answer's next page is already on its way: no PULL (a
+     * district from before streaming never says stream, and is asked again) */
+    if (!ch->live && !ch->stream) {
         a->pull_inflight = false;
         if (ch->more)
             ts__pull(a);

@@ -114,6 +114,7 @@ static const ts__key ts__push_ack[] = {
 static const ts__key ts__pull[] = {
     {"since", K_UINT, F_REQ, 0, 0, OFF(pull, since)},
     {"limit", K_UINT, 0, 0, 0, OFF(pull, limit)},
+    {"stream", K_BOOL, F_OMIT_ZERO, 0, 0, OFF(pull, stream)},
     {NULL, 0, 0, 0, 0, 0}};
 
 static const ts__key ts__changes[] = {
@@ -121,6 +122,7 @@ static const ts__key ts__changes[] = {
     {"cursor", K_UINT, F_REQ, 0, 0, OFF(changes, cursor)},
     {"more", K_BOOL, F_REQ, 0, 0, OFF(changes, more)},
     {"live", K_BOOL, 0, 0, 0, OFF(changes, live)},
+    {"stream", K_BOOL, F_OMIT_ZERO, 0, 0, OFF(changes, stream)},
     {NULL, 0, 0, 0, 0, 0}};
 
 static const ts__key ts__notice[] = {

@@ -87,6 +87,9 @@ typedef struct ts_msg_push_ack {
 typedef struct ts_msg_pull {
     uint64_t since;
     uint64_t limit;
+    /* the station can take the rest of the answer unasked, page after page
+     * (docs/PROTOCOL.md, "Pulling"); omitted when false */
+    bool stream;
 } ts_msg_pull;
 
 typedef struct ts_msg_changes {
@@ -94,6 +97,8 @@ typedef struct ts_msg_changes {
     uint64_t cursor;
     bool more;
     bool live;
+    /* the next page of this answer follows without a PULL; omitted when false */
+    bool stream;
 } ts_msg_changes;
 
 typedef struct ts_msg_notice {

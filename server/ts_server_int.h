@@ -30,6 +30,9 @@ struct ts_session {
     bool live;     /* the station is caught up: new changes go to it at once */
     bool live_wanted;
     bool live_again; /* new changes arrived while busy or congested */
+    bool pull_again; /* a streamed PULL answer has its next page to send */
+    uint64_t pull_next;  /* where that page starts */
+    uint32_t pull_limit; /* and its size */
     bool bye_sent;
     bool hello_done; /* reached READY once (the state moves on to CLOSING) */
     bool rekey;

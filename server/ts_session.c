@@ -16,6 +16,7 @@
 
 static void ts__process(ts_session *s, const uint8_t *data, size_t len);
 static void ts__start_live(ts_session *s);
+static void ts__start_pull_page(ts_session *s);
 static void ts__replace_others(ts_session *s);
 
 /* Set while a session's frames or a job's results are being handled (the
@@ -248,6 +249,13 @@ static void ts__job_done(ts_dbjob *base)
         srv->stats.changes_out += j->nchanges;
         if (j->kind == JOB_PULL && !j->more)
             s->last_sync_ms = ts_wall_ms();
+        if (j->kind == JOB_PULL && j->stream && j->more) {
+            /* the page said "stream": the next one goes as soon as the
+             * connection takes it (ts__start_pull_page) */
+            s->pull_again = true;
+            s->pull_next = j->next;
+            s->pull_limit = j->limit;
+        }
         if (j->kind == JOB_PULL && !j->more && s->live_wanted && !s->live) {
             s->live = true;
             s->sent_cursor = j->next;
@@ -272,6 +280,8 @@ static void ts__job_done(ts_dbjob *base)
             ts__process(s, bytes, len);
             free(bytes);
         }
+        if (!s->busy && s->pull_again)
+            ts__start_pull_page(s);
         if (!s->busy && s->live_again)
             ts__start_live(s);
     }
@@ -290,6 +300,26 @@ static void ts__start_live(ts_session *s)
     j->next = s->sent_cursor;
     j->limit = (uint32_t)s->srv->cfg.pull_page;
     ts__job_submit(s, j, ts__work_live);
+}
+
+/* The next page of a streamed PULL answer. Bounded like a live page: one
+ * page read at a time, and none while the answers queued for the station
+ * are above the high-water mark (ts__on_drain starts it again); the rest is
+ * TCP's flow control. The station's own frames (a PUSH) are taken between
+ * two pages. */
+static void ts__start_pull_page(ts_session *s)
+{
+    if (s->busy || s->state != TS_SESS_READY || ts_conn_congested(&s->conn))
+        return; /* pull_again stays set */
+    s->pull_again = false;
+    ts__job *j = ts__job_new(s, JOB_PULL);
+    ts_msg_init(&j->req, TS_MSG_PULL);
+    j->req.u.pull.since = s->pull_next;
+    j->req.u.pull.stream = true;
+    j->stream = true;
+    j->follow = true;
+    j->limit = s->pull_limit;
+    ts__job_submit(s, j, ts__work_pull);
 }
 
 void ts_server_notify(ts_server *srv, const char *station)
@@ -406,6 +436,8 @@ static void ts__on_pull(ts_session *s, ts_msg *msg)
     ts__job *j = ts__job_new(s, JOB_PULL);
     uint64_t page = s->srv->cfg.pull_page;
     j->limit = (uint32_t)(msg->u.pull.limit && msg->u.pull.limit < page ? msg->u.pull.limit : page);
+    j->stream = msg->u.pull.stream;
+    s->pull_again = false; /* a new PULL ends a streamed answer: its own answer replaces it */
     j->req = *msg;
     ts_msg_init(msg, TS_MSG_NONE);
     ts__job_submit(s, j, ts__work_pull);
@@ -767,6 +799,8 @@ static void ts__on_drain(ts_conn *c)
         ts__process(s, bytes, len);
         free(bytes);
     }
+    if (s->pull_again && !s->busy)
+        ts__start_pull_page(s);
     if (s->live_again && !s->busy)
         ts__start_live(s);
 }

@@ -94,6 +94,7 @@ static int ts__encode_changes(ts__job *j, ts_store *st, uint64_t since, bool liv
         m.u.changes.cursor = j->next;
         m.u.changes.more = j->more;
         m.u.changes.live = live;
+        m.u.changes.stream = !live && j->stream && j->more;
         ts_buf_reset(&j->out);
         ts_msg_encode(&m, &j->out);
         m.u.changes.changes.n = 0; /* the page owns them */
@@ -215,8 +216,10 @@ void ts__work_pull(ts_dbjob *base, ts_store *st)
     ts__job *j = base->data;
     const ts_msg_pull *p = &j->req.u.pull;
     j->since = p->since;
-    /* asking from `since` means everything up to it is stored at the station */
-    j->rc = ts_store_station_cursor(st, j->station, p->since, &j->err);
+    /* asking from `since` means everything up to it is stored at the station;
+     * a page that follows another of a streamed answer was not asked for,
+     * and the station may not have stored the one before it yet */
+    j->rc = j->follow ? 0 : ts_store_station_cursor(st, j->station, p->since, &j->err);
     if (j->rc == 0)
         j->rc = ts__encode_changes(j, st, p->since, false, &j->err);
     if (j->rc == 0)

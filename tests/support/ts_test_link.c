@@ -170,19 +170,18 @@ static bool deliver(ts_test_link *l, struct ts_test_link_conn *c, int k, uint64_
     while (q->head && q->head->deliver_us <= now) {
         seg *s = q->head;
         size_t len = s->len - s->off;
-        if (k == 1) {
-            long long budget = atomic_load(&l->cut_after_down);
-            if (budget >= 0 && (long long)len >= budget) {
-                len = (size_t)budget;
-                *cut = true;
-            }
+        atomic_llong *cut_after = k == 1 ? &l->cut_after_down : &l->cut_after_up;
+        long long budget = atomic_load(cut_after);
+        if (budget >= 0 && (long long)len >= budget) {
+            len = (size_t)budget;
+            *cut = true;
         }
         ssize_t w = len ? send(c->fd[1 - k], s->data + s->off, len, MSG_NOSIGNAL | MSG_DONTWAIT) : 0;
         if (w < 0)
             return errno == EAGAIN || errno == EINTR;
         atomic_fetch_add(k == 1 ? &l->bytes_down : &l->bytes_up, (unsigned long long)w);
-        if (k == 1 && atomic_load(&l->cut_after_down) >= 0)
-            atomic_fetch_sub(&l->cut_after_down, (long long)w);
+        if (atomic_load(cut_after) >= 0)
+            atomic_fetch_sub(cut_after, (long long)w);
         if (*cut)
             return true;
         s->off += (size_t)w;
@@ -257,6 +256,7 @@ static void *link_main(void *arg)
                 ok = deliver(l, c, k, now, &cut);
             if (cut) {
                 atomic_store(&l->cut_after_down, -1);
+                atomic_store(&l->cut_after_up, -1);
                 atomic_fetch_add(&l->cuts, 1);
                 while (l->n > 0)
                     drop(l, 0, true);
@@ -278,6 +278,7 @@ void ts_test_link_start(ts_test_link *l, int target_port, const ts_test_link_pro
     l->prof = *p;
     atomic_init(&l->stop, false);
     atomic_init(&l->cut_after_down, -1);
+    atomic_init(&l->cut_after_up, -1);
     atomic_init(&l->bytes_down, 0);
     atomic_init(&l->bytes_up, 0);
     atomic_init(&l->accepted, 0);
@@ -311,4 +312,9 @@ void ts_test_link_stop(ts_test_link *l)
 void ts_test_link_cut_after(ts_test_link *l, long long bytes)
 {
     atomic_store(&l->cut_after_down, bytes);
+}
+
+void ts_test_link_cut_after_up(ts_test_link *l, long long bytes)
+{
+    atomic_store(&l->cut_after_up, bytes);
 }

@@ -45,6 +45,7 @@ typedef struct ts_test_link {
     pthread_t thread;
     atomic_bool stop;
     atomic_llong cut_after_down;  /* >= 0: reset both sides once this many more bytes went down */
+    atomic_llong cut_after_up;    /* >= 0: the same, upstream */
     atomic_ullong bytes_down;     /* delivered to the station, all connections */
     atomic_ullong bytes_up;       /* delivered to the district */
     atomic_int accepted;
@@ -64,5 +65,7 @@ void ts_test_link_stop(ts_test_link *l);
 /* Resets both sides of every connection once `bytes` more have been
  * delivered downstream (the point a transfer is cut at). */
 void ts_test_link_cut_after(ts_test_link *l, long long bytes);
+/* The same, counting the bytes delivered upstream (a push cut). */
+void ts_test_link_cut_after_up(ts_test_link *l, long long bytes);
 
 #endif
