@@ -4,6 +4,9 @@
  * profile (2 Mbit/s down, 512 kbit/s up, 150 ms each way, 64/32 KiB
  * bottleneck buffers).
  *
+ *   link_first_sync_lockstep_s, link_first_sync_lockstep_util  the first sync
+ *                              below with sync.pull_stream=false: one PULL, one
+ *                              page, one round trip (the baseline, same run)
  *   link_first_sync_s          a fresh station pulling the TS_BENCH_LINK_FIRST
  *                              (default 20,000) residents the district holds
  *                              for it, from starting the agent (TLS handshake
@@ -23,8 +26,8 @@
  *   link_cut_random_resent_bytes  the same with TS_BENCH_LINK_CUTS (default 3)
  *                              cuts at random points (seeded), per cut
  *   link_page_bytes            one page's bytes (the uncut run's bytes per page
- *                              of sync.pull_page changes), what the goal is
- *                              measured against
+ *                              of sync.pull_page = TS_BENCH_LINK_PAGE, default
+ *                              1,000, changes), what the goal is measured against
  *
  * Output: "BENCH <name> <value> <unit>"; notes on stderr. TS_BENCH_PROTO caps
  * the protocol version the agent offers; TS_KEEP_TMP=1 keeps the directory. */
@@ -49,7 +52,6 @@
 #include "tests/support/ts_test_records.h"
 #include "tests/support/ts_test_station.h"
 
-#define PULL_PAGE 1000
 
 static double now_s(void)
 {
@@ -92,19 +94,18 @@ typedef struct env {
     char *dir;
     ts_test_pki *pki;
     ts_test_link *link;
-    const char *const *sets;
 } env;
 
 /* A fresh replica of station "link" pulling until its cursor reaches
  * end_seq; `cuts` cuts, the first at first_cut bytes down (0: random), the
  * others at random points in the rest of `full` bytes. */
-static run first_sync(const env *e, const char *tag, long long end_seq, int cuts, long long first_cut,
-                      unsigned long long full, unsigned int *rnd)
+static run first_sync(const env *e, const char *tag, const char *const *sets, long long end_seq, int cuts,
+                      long long first_cut, unsigned long long full, unsigned int *rnd)
 {
     char *base = ts_xasprintf("%s/%s", e->dir, tag);
     mkdir(base, 0700);
     ts_test_station st;
-    ts_test_station_make(&st, base, "link", e->pki, e->link->port, e->sets);
+    ts_test_station_make(&st, base, "link", e->pki, e->link->port, sets);
     char *db = ts_xasprintf("%s/station.db", st.dir);
     run r = {0, 0, 0, 0, 0};
     unsigned long long d0 = atomic_load(&e->link->bytes_down), u0 = atomic_load(&e->link->bytes_up);
@@ -151,7 +152,8 @@ int main(void)
 {
     long nfirst = env_long("TS_BENCH_LINK_FIRST", 20000), npush = env_long("TS_BENCH_LINK_PUSH", 2000);
     int ncuts = (int)env_long("TS_BENCH_LINK_CUTS", 3);
-    if (nfirst < PULL_PAGE || npush < 1 || ncuts < 1) {
+    long page_n = env_long("TS_BENCH_LINK_PAGE", 1000);
+    if (page_n < 1 || nfirst < page_n || npush < 1 || ncuts < 1) {
         fprintf(stderr, "bench_link: bad TS_BENCH_LINK_FIRST / _PUSH / _CUTS\n");
         return 1;
     }
@@ -166,8 +168,9 @@ int main(void)
     ts_test_pki pki;
     ts_test_pki_make(&pki, dir, codes, 2);
     char *proto_set = ts_xasprintf("sync.proto_max=%ld", env_long("TS_BENCH_PROTO", 2));
-    char *page_set = ts_xasprintf("sync.pull_page=%d", PULL_PAGE);
+    char *page_set = ts_xasprintf("sync.pull_page=%ld", page_n);
     const char *sets[] = {"station.log_level=info", proto_set, page_set, NULL};
+    const char *lock_sets[] = {"station.log_level=info", proto_set, page_set, "sync.pull_stream=false", NULL};
 
     /* the district holds nfirst residents of station "link" */
     char *ddb = ts_xasprintf("%s/district.db", dir);
@@ -182,26 +185,33 @@ int main(void)
     ts_test_link_rural(&prof);
     ts_test_link link;
     ts_test_link_start(&link, d.port, &prof);
-    env e = {dir, &pki, &link, sets};
+    env e = {dir, &pki, &link};
     unsigned int rnd = 20;
     fprintf(stderr, "bench_link: %ld records at the district, rural link on port %d\n", nfirst, link.port);
 
-    run full = first_sync(&e, "first", end_seq, 0, 0, 0, &rnd);
+    /* the same without streamed pages (one PULL, one page, one round trip) */
+    run lock = first_sync(&e, "lockstep", lock_sets, end_seq, 0, 0, 0, &rnd);
+    fprintf(stderr, "bench_link: first sync, one page per PULL: %.2f s, %llu bytes down\n", lock.secs, lock.down);
+    printf("BENCH link_first_sync_lockstep_s %.2f s\n", lock.secs);
+    printf("BENCH link_first_sync_lockstep_util %.2f ratio\n",
+           (double)lock.down * 8.0 / (double)prof.down.bps / lock.secs);
+    fflush(stdout);
+    run full = first_sync(&e, "first", sets, end_seq, 0, 0, 0, &rnd);
     double need = (double)full.down * 8.0 / (double)prof.down.bps;
     fprintf(stderr, "bench_link: first sync %.2f s, %llu bytes down (%.2f s at the link's rate), %llu up\n",
             full.secs, full.down, need, full.up);
     printf("BENCH link_first_sync_s %.2f s\n", full.secs);
     printf("BENCH link_first_sync_util %.2f ratio\n", need / full.secs);
-    double page = (double)full.down / ((double)nfirst / PULL_PAGE);
+    double page = (double)full.down / ((double)nfirst / (double)page_n);
     printf("BENCH link_page_bytes %.0f bytes\n", page);
     fflush(stdout);
 
-    run half = first_sync(&e, "half", end_seq, 1, (long long)(full.down / 2), full.down, &rnd);
+    run half = first_sync(&e, "half", sets, end_seq, 1, (long long)(full.down / 2), full.down, &rnd);
     fprintf(stderr, "bench_link: cut at half: %d cut(s), %d connections, %llu bytes down in %.1f s\n", half.cuts,
             half.conns, half.down, half.secs);
     long long resent = (long long)half.down - (long long)full.down;
     printf("BENCH link_cut_half_resent_bytes %lld bytes\n", resent);
-    run rndc = first_sync(&e, "random", end_seq, ncuts, 0, full.down, &rnd);
+    run rndc = first_sync(&e, "random", sets, end_seq, ncuts, 0, full.down, &rnd);
     fprintf(stderr, "bench_link: random cuts: %d cut(s), %d connections, %llu bytes down in %.1f s\n", rndc.cuts,
             rndc.conns, rndc.down, rndc.secs);
     long long resent_r = rndc.cuts ? ((long long)rndc.down - (long long)full.down) / rndc.cuts : 0;
