@@ -54,6 +54,8 @@ typedef struct ts_msg_hello {
     bool lseq_given; /* decoded: the key was there (the encoder always writes it) */
     uint64_t time;
     bool live;
+    /* frame compression the station offers ("zstd-1"); NULL or "": none */
+    const char *compress;
 } ts_msg_hello;
 
 typedef struct ts_msg_welcome {
@@ -69,6 +71,8 @@ typedef struct ts_msg_welcome {
     uint64_t max_changes;
     uint64_t heartbeat;
     uint64_t max_clock_ahead; /* ms: stamps further in the district's future are refused (0: not said) */
+    /* the frame compression of this session (the station's offer, taken); NULL or "": none */
+    const char *compress;
 } ts_msg_welcome;
 
 typedef struct ts_msg_push {

@@ -37,6 +37,8 @@ struct ts_session {
     bool hello_done; /* reached READY once (the state moves on to CLOSING) */
     bool rekey;
     uint64_t proto;
+    bool zstd_offered; /* HELLO offered "zstd-1" and the district takes it */
+    bool zstd;         /* WELCOME said so: frames from now on may be compressed */
     uint64_t sent_cursor; /* the highest seq sent in live mode */
     char station[TS_KEY_MAX + 1];
     char commune[128];

@@ -8,6 +8,7 @@
 
 #include "common/ts_log.h"
 #include "common/ts_xmalloc.h"
+#include "proto/ts_zframe.h"
 #include "server/ts_notices.h"
 #include "server/ts_session_int.h"
 #include "server/ts_station_status.h"
@@ -26,6 +27,7 @@ ts__job *ts__job_new(ts_session *s, ts__job_kind kind)
     j->connected_ms = s->connected_ms;
     j->replica = s->replica;
     j->now_ms = ts_wall_ms();
+    j->zstd = s->zstd;
     ts_buf_init(&j->notices);
     return j;
 }
@@ -105,6 +107,8 @@ static int ts__encode_changes(ts__job *j, ts_store *st, uint64_t since, bool liv
     }
     j->nchanges = page.n;
     ts_change_page_free(&page);
+    if (rc == 0 && j->zstd)
+        ts_zframe_wrap(&j->out); /* here, off the loop */
     return rc;
 }
 
@@ -207,6 +211,8 @@ void ts__work_push(ts_dbjob *base, ts_store *st)
     }
     ts__note_seen(j, st, rc >= 0);
     ts_msg_encode(&ack, &j->out);
+    if (j->zstd)
+        ts_zframe_wrap(&j->out);
     ts_msg_free(&ack);
     free(res);
 }

@@ -4,7 +4,9 @@
  * 1. The "Streamed pulls" table is read out of the document and every row
  *    played by a test client: page sizes, cursors chaining from page to
  *    page, every change exactly once, a PUSH answered in the middle of a
- *    stream, a PULL that ends one, version 1.
+ *    stream, a PULL that ends one, version 1; and the "Frame compression"
+ *    table: negotiation, compressed frames both ways, and the refusals (a
+ *    declared size above the limit, decompression bombs).
  * 2. A real agent behind the link emulator (tests/support/ts_test_link.c,
  *    no rate limit: nothing here is timed) has its first sync cut at half
  *    and at random points, and its push cut halfway: each time it resumes
@@ -18,9 +20,12 @@
 #include <sys/stat.h>
 
 #include <sqlite3.h>
+#include <zstd.h>
 
 #include "common/ts_store.h"
 #include "common/ts_xmalloc.h"
+#include "proto/ts_frame.h"
+#include "proto/ts_zframe.h"
 #include "tests/support/ts_test.h"
 #include "tests/support/ts_test_client.h"
 #include "tests/support/ts_test_daemon.h"
@@ -348,6 +353,179 @@ static void test_streamed_pulls_table(void **state)
     assert_int_equal(played, 5);
 }
 
+/* ---------------------------------------------------------------- compression */
+
+/* A compressed frame's body by hand: the wrapper around `data`, declaring `size`. */
+static void zwrapper(ts_buf *out, uint64_t size, const void *data, size_t dlen)
+{
+    static const uint8_t head[] = {0x83, 0xa4, 't', 'y', 'p', 'e', 0xa4, 'Z', 'S', 'T', 'D', 0xa4, 's', 'i', 'z', 'e',
+                                   0xcf};
+    ts_buf b = TS_BUF_INIT;
+    ts_buf_append(&b, head, sizeof head);
+    for (int i = 0; i < 8; i++) {
+        uint8_t x = (uint8_t)(size >> (56 - 8 * i));
+        ts_buf_append(&b, &x, 1);
+    }
+    static const uint8_t dk[] = {0xa4, 'd', 'a', 't', 'a', 0xc6};
+    ts_buf_append(&b, dk, sizeof dk);
+    uint8_t l[4] = {(uint8_t)(dlen >> 24), (uint8_t)(dlen >> 16), (uint8_t)(dlen >> 8), (uint8_t)dlen};
+    ts_buf_append(&b, l, 4);
+    ts_buf_append(&b, data, dlen);
+    ts_buf_reset(out);
+    ts_frame_put_header(out, (uint32_t)b.len);
+    ts_buf_append(out, b.data, b.len);
+    ts_buf_free(&b);
+}
+
+/* 1 MiB of zeros as one zstd frame; with its size in its header or not. */
+static size_t zbomb(uint8_t **out, bool sized)
+{
+    size_t big = 1024 * 1024, cap = ZSTD_compressBound(big);
+    uint8_t *zeros = ts_xcalloc(1, big);
+    *out = ts_xmalloc(cap);
+    ZSTD_CCtx *c = ZSTD_createCCtx();
+    size_t n;
+    if (sized) {
+        n = ZSTD_compressCCtx(c, *out, cap, zeros, big, 3);
+    } else {
+        ZSTD_outBuffer ob = {*out, cap, 0};
+        ZSTD_inBuffer ib = {zeros, big, 0};
+        ZSTD_compressStream2(c, &ob, &ib, ZSTD_e_continue);
+        while (ZSTD_compressStream2(c, &ob, &ib, ZSTD_e_end) != 0)
+            ;
+        n = ob.pos;
+    }
+    ZSTD_freeCCtx(c);
+    free(zeros);
+    return n;
+}
+
+static void zplay(int row, const char *sends, const char *answer, const char *error)
+{
+    char *cert = ts_test_pki_cert(&g->pki, BN);
+    char *key = ts_test_pki_key(&g->pki, BN);
+    ts_tc_opts o = {cert, key, g->pki.ca, 0, 0};
+    ts_tc c;
+    memset(&c, 0, sizeof c);
+    if (ts_tc_connect(&c, g->table.port, &o) < 0)
+        fail_msg("Z%d: TLS connect: %s", row, c.error);
+    free(cert);
+    free(key);
+    char rid[64];
+    snprintf(rid, sizeof rid, BN ".%016x", 0x2e0000 + row);
+    char offer[16] = "";
+    const char *q = strstr(sends, "`compress: \"");
+    if (q != NULL)
+        sscanf(q + strlen("`compress: \""), "%15[^\"]", offer);
+    ts_msg m;
+    ts_msg_init(&m, TS_MSG_HELLO);
+    m.u.hello.proto_min = 1;
+    m.u.hello.proto_max = 2;
+    m.u.hello.agent = "tramsync-test-link/1";
+    m.u.hello.replica = rid;
+    m.u.hello.station = BN;
+    m.u.hello.server_db = "";
+    m.u.hello.live = false;
+    m.u.hello.compress = offer[0] ? offer : NULL;
+    assert_int_equal(ts_tc_send(&c, &m), 0);
+    ts_msg_free(&m);
+    if (ts_tc_recv(&c, &m, WAIT_MS) != 1 || m.type != TS_MSG_WELCOME)
+        fail_msg("Z%d: no WELCOME: %s", row, c.error);
+    const char *took = m.u.welcome.compress && m.u.welcome.compress[0] ? m.u.welcome.compress : "";
+    bool want_took = strstr(answer, "`WELCOME` with `compress: \"zstd-1\"`") != NULL;
+    bool want_none = strstr(answer, "`WELCOME` without `compress`") != NULL;
+    if ((want_took && strcmp(took, TS_ZFRAME_NAME) != 0) || (want_none && took[0]))
+        fail_msg("Z%d: WELCOME.compress \"%s\"", row, took);
+    ts_msg_free(&m);
+    ts_buf f = TS_BUF_INIT;
+    if (strstr(sends, "compressed `PUSH`")) {
+        ts_msg_init(&m, TS_MSG_PUSH);
+        m.proto = 2;
+        m.u.push.batch = 5;
+        ts_change *ch = ts_msg_alloc_changes(&m, &m.u.push.changes, 3);
+        const char *names[] = {"Hà Thị Mai", "Lường Văn Tuấn", "Nông Thị Hằng"};
+        for (int i = 0; i < 3; i++) {
+            char id[32];
+            snprintf(id, sizeof id, "bn-z%d-%d", row, i);
+            ts_tc_make_resident(&m, &ch[i], id, BN, rid, (uint64_t)i + 1, (uint64_t)i + 1, names[i]);
+        }
+        ts_msg_encode(&m, &f);
+        ts_msg_free(&m);
+        assert_true(ts_zframe_wrap(&f));
+    } else if (strstr(sends, "`max_frame` + 1")) {
+        uint8_t *z;
+        size_t n = zbomb(&z, true);
+        zwrapper(&f, TS_PROTO_DEFAULT_MAX_FRAME + 1ull, z, n);
+        free(z);
+    } else if (strstr(sends, "a bomb")) {
+        uint8_t *z;
+        size_t n = zbomb(&z, true);
+        zwrapper(&f, 1000, z, n);
+        free(z);
+    } else if (strstr(sends, "does not say its size")) {
+        uint8_t *z;
+        size_t n = zbomb(&z, false);
+        zwrapper(&f, 1000, z, n);
+        free(z);
+    }
+    if (f.len)
+        assert_int_equal(ts_tc_send_raw(&c, f.data, f.len), 0);
+    ts_buf_free(&f);
+    if (strstr(answer, "`PUSH_ACK`")) {
+        if (ts_tc_expect(&c, TS_MSG_PUSH_ACK, &m, WAIT_MS) != 1)
+            fail_msg("Z%d: no PUSH_ACK: %s", row, c.error);
+        assert_int_equal(m.u.push_ack.code, 0);
+        assert_int_equal(m.u.push_ack.nresults, 3);
+        ts_msg_free(&m);
+    }
+    if (strstr(sends, "`PULL`")) {
+        int before = c.compressed_in;
+        send_pull(&c, 0, false);
+        if (ts_tc_expect(&c, TS_MSG_CHANGES, &m, WAIT_MS) != 1)
+            fail_msg("Z%d: no CHANGES: %s", row, c.error);
+        assert_true(m.u.changes.changes.n > 3);
+        ts_msg_free(&m);
+        bool compressed = c.compressed_in > before;
+        if (compressed != (strstr(answer, "`CHANGES` compressed") != NULL))
+            fail_msg("Z%d: CHANGES %scompressed", row, compressed ? "" : "not ");
+    }
+    const char *ec = strchr(error, '`');
+    if (ec != NULL) {
+        if (ts_tc_expect(&c, TS_MSG_ERROR, &m, WAIT_MS) != 1)
+            fail_msg("Z%d: no ERROR: %s", row, c.error);
+        const char *e = strchr(ec + 1, '`');
+        if (strlen(m.u.error.name) != (size_t)(e - ec - 1) || strncmp(ec + 1, m.u.error.name, (size_t)(e - ec - 1)) != 0)
+            fail_msg("Z%d: ERROR %s (%s), the document says %s", row, m.u.error.name, m.u.error.message, error);
+        assert_true(m.u.error.fatal);
+        ts_msg_free(&m);
+    }
+    ts_tc_close(&c);
+}
+
+static void test_compression_table(void **state)
+{
+    (void)state;
+    const char *t = strstr(g->doc.text, "\n### Frame compression\n");
+    if (t == NULL) {
+        fail_msg("docs/PROTOCOL.md has no \"### Frame compression\" section");
+        return;
+    }
+    int played = 0;
+    const char *end = strstr(t + 1, "\n## ");
+    for (const char *line = strstr(t, "\n| Z"); line != NULL && (end == NULL || line < end);
+         line = strstr(line + 1, "\n| Z")) {
+        char id[8], sends[400], answer[400], error[200];
+        int n = 0;
+        if (!cell(line + 1, 0, id, sizeof id) || sscanf(id, "Z%d", &n) != 1 || !cell(line + 1, 1, sends, sizeof sends) ||
+            !cell(line + 1, 2, answer, sizeof answer) || !cell(line + 1, 3, error, sizeof error))
+            fail_msg("docs/PROTOCOL.md: a Frame compression row that does not read: %.60s", line + 1);
+        print_message("Z%d\n", n);
+        zplay(n, sends, answer, error);
+        played++;
+    }
+    assert_int_equal(played, 6);
+}
+
 /* ---------------------------------------------------------------- cuts */
 
 /* The cursor of each "connected" line of the agent's log, in order. */
@@ -499,8 +677,9 @@ static void test_push_resumes_after_a_cut(void **state)
     ts_test_fill(s, NULL, "bnpush", BN, PUSH_RECORDS, PUSH_RECORDS);
     ts_store_close(s);
     long long before = pushed_changes(g->sync.log);
-    /* ~200 bytes of values a record: half of the push is well past 150 KB */
-    ts_test_link_cut_after_up(&l, 150 * 1024);
+    /* compressed, a batch of 200 is ~12 KB, the whole push ~120 KB: the cut
+     * comes a few batches in */
+    ts_test_link_cut_after_up(&l, 40 * 1024);
     ts_test_station_start(&st);
     char *ddb = ts_xasprintf("%s/district.db", g->sync.dir);
     uint64_t deadline = ts_test_now_ms() + 120000;
@@ -566,6 +745,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_streamed_pulls_table),
+        cmocka_unit_test(test_compression_table),
         cmocka_unit_test(test_first_sync_resumes_after_cuts),
         cmocka_unit_test(test_push_resumes_after_a_cut),
     };
