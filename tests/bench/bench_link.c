@@ -30,7 +30,8 @@
  *                              1,000, changes), what the goal is measured against
  *
  * Output: "BENCH <name> <value> <unit>"; notes on stderr. TS_BENCH_PROTO caps
- * the protocol version the agent offers; TS_KEEP_TMP=1 keeps the directory. */
+ * the protocol version the agent offers, TS_BENCH_COMPRESS=0 turns frame
+ * compression off; TS_KEEP_TMP=1 keeps the directory. */
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -169,8 +170,10 @@ int main(void)
     ts_test_pki_make(&pki, dir, codes, 2);
     char *proto_set = ts_xasprintf("sync.proto_max=%ld", env_long("TS_BENCH_PROTO", 2));
     char *page_set = ts_xasprintf("sync.pull_page=%ld", page_n);
-    const char *sets[] = {"station.log_level=info", proto_set, page_set, NULL};
-    const char *lock_sets[] = {"station.log_level=info", proto_set, page_set, "sync.pull_stream=false", NULL};
+    /* TS_BENCH_COMPRESS=0: no frame compression offered (the default offers it) */
+    const char *zset = env_long("TS_BENCH_COMPRESS", 1) ? "sync.compress=true" : "sync.compress=false";
+    const char *sets[] = {"station.log_level=info", proto_set, page_set, zset, NULL};
+    const char *lock_sets[] = {"station.log_level=info", proto_set, page_set, zset, "sync.pull_stream=false", NULL};
 
     /* the district holds nfirst residents of station "link" */
     char *ddb = ts_xasprintf("%s/district.db", dir);

@@ -18,7 +18,8 @@
  *                          from its `event=stats` lines) per record synced, in
  *                          the protocol version the agents offer (TS_BENCH_PROTO,
  *                          default the highest: 2, compact changes; 1: version-1
- *                          change maps)
+ *                          change maps), with frame compression (zstd-1)
+ *                          unless TS_BENCH_COMPRESS=0
  *   sync_values_bytes_per_record  the same records' field values alone, each
  *                          a msgpack str: what any encoding must carry
  *   sync_zstd_block_bytes_per_record  those values, one block through
@@ -336,7 +337,9 @@ int main(void)
     /* stations with everything pending */
     int port = free_port();
     char *proto_set = ts_xasprintf("sync.proto_max=%ld", env_long("TS_BENCH_PROTO", 2));
-    const char *station_sets[] = {"station.log_level=info", proto_set, NULL};
+    /* TS_BENCH_COMPRESS=0: frames as they are (no zstd offered) */
+    const char *compress_set = env_long("TS_BENCH_COMPRESS", 1) ? "sync.compress=true" : "sync.compress=false";
+    const char *station_sets[] = {"station.log_level=info", proto_set, compress_set, NULL};
     ts_test_station *st = ts_xcalloc((size_t)nst, sizeof *st);
     double t_fill = now_s();
     for (long i = 0; i < nst; i++) {

@@ -11,10 +11,10 @@
 #include "common/ts_registry.h"
 #include "common/ts_store.h"
 
-#define TS_TEST_NFIELDS 8
+#define TS_TEST_NFIELDS 10
 #define TS_TEST_FIELD_MAX 160
 
-/* The fields of resident i of a commune: ~200 bytes of values. */
+/* The fields of resident i of a commune: ~200 bytes of values, varied (see the .c). */
 void ts_test_resident(uint32_t i, const char *commune, char vals[TS_TEST_NFIELDS][TS_TEST_FIELD_MAX],
                       const char *names[TS_TEST_NFIELDS]);
 
