@@ -464,7 +464,7 @@ static void ts__on_data(ts_conn *c, const uint8_t *data, size_t len)
         if (a->zstd && ts_zframe_is(frame, flen)) {
             /* at most our frame limit, checked before anything is reserved */
             rc = ts_zframe_unwrap(frame, flen, a->limits.max_frame, &z, &err);
-            if (rc == 0)
+            if (rc >= 0)
                 rc = ts_msg_decode(z.data, z.len, &a->limits, &m, &err);
         } else {
             rc = ts_msg_decode(frame, flen, &a->limits, &m, &err);

@@ -688,7 +688,7 @@ static void ts__process_frames(ts_session *s, const uint8_t *data, size_t len)
             /* decompressed into a buffer of the declared size, at most
              * max_frame, checked before it is reserved */
             rc = ts_zframe_unwrap(frame, flen, s->srv->limits.max_frame, &z, &err);
-            if (rc == 0)
+            if (rc >= 0)
                 rc = ts_msg_decode(z.data, z.len, &lim, &msg, &err);
         } else {
             rc = ts_msg_decode(frame, flen, &lim, &msg, &err);
