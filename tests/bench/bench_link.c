@@ -24,7 +24,11 @@
  *                              being received when cut, the new handshake and
  *                              HELLO) (goal: at most one page)
  *   link_cut_random_resent_bytes  the same with TS_BENCH_LINK_CUTS (default 3)
- *                              cuts at random points (seeded), per cut
+ *                              cuts at random points (seeded) in one first sync,
+ *                              per cut
+ *   link_cut_at_<pct>_resent_bytes  one first sync per cut, each cut alone at a
+ *                              random point (seeded; <pct>: where, in % of the
+ *                              uncut run's bytes): the bytes re-sent after each
  *   link_page_bytes            one page's bytes (the uncut run's bytes per page
  *                              of sync.pull_page = TS_BENCH_LINK_PAGE, default
  *                              1,000, changes), what the goal is measured against
@@ -219,6 +223,16 @@ int main(void)
             rndc.conns, rndc.down, rndc.secs);
     long long resent_r = rndc.cuts ? ((long long)rndc.down - (long long)full.down) / rndc.cuts : 0;
     printf("BENCH link_cut_random_resent_bytes %lld bytes\n", resent_r);
+    /* and each cut alone, so that each one's cost shows */
+    for (int k = 0; k < ncuts; k++) {
+        long long at = (long long)(full.down / 20 + (unsigned long long)rand_r(&rnd) % (full.down * 9 / 10));
+        char tag[32];
+        snprintf(tag, sizeof tag, "single-%d", k);
+        run one = first_sync(&e, tag, sets, end_seq, 1, at, full.down, &rnd);
+        printf("BENCH link_cut_at_%.0f_resent_bytes %lld bytes\n", 100.0 * (double)at / (double)full.down,
+               (long long)one.down - (long long)full.down);
+        fflush(stdout);
+    }
     fflush(stdout);
 
     /* a push: npush residents pending at station "linkpush" */
