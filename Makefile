@@ -10,7 +10,7 @@ SHELL := /bin/bash
 # ---------------------------------------------------------------- packages
 DEB_BUILD := gcc make libc6-dev pkg-config libuv1-dev libsqlite3-dev \
              libmsgpack-dev libssl-dev libinih-dev libjansson-dev \
-             libhttp-parser-dev libargon2-dev libsystemd-dev openssl sqlite3 tzdata
+             libhttp-parser-dev libargon2-dev libsystemd-dev libzstd-dev openssl sqlite3 tzdata
 DEB_TEST  := libcmocka-dev clang libclang-rt-14-dev procps faketime
 DEB_LINT  := cppcheck clang-tidy lintian binutils
 # package-test: systemd-analyze checks the units, curl asks the installed daemon
@@ -38,7 +38,7 @@ deps:
 # ---------------------------------------------------------------- sources
 SRC_LIB     := $(wildcard common/*.c proto/*.c)
 GEN_SRC     := build/gen/schema_tables.c build/gen/plan_tasks.c build/gen/diseases.c \
-               build/gen/who_weianthro.c build/gen/who_lenanthro.c
+               build/gen/who_weianthro.c build/gen/who_lenanthro.c build/gen/zstd_dict.c
 SRC_SERVER  := $(filter-out server/main.c,$(wildcard server/*.c server/admin/*.c))
 SRC_CTL     := $(filter-out server/ctl/main.c,$(wildcard server/ctl/*.c))
 SRC_CLIENT  := $(filter-out client/main.c,$(wildcard client/*.c))
@@ -48,7 +48,7 @@ BENCH_SRCS  := $(sort $(wildcard tests/bench/bench_*.c))
 FUZZ_SRCS   := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
 LIBS := -luv -lsqlite3 -lmsgpackc -lssl -lcrypto -linih -ljansson \
-        -lhttp_parser -largon2 -lsystemd -lm -lpthread
+        -lhttp_parser -largon2 -lsystemd -lzstd -lm -lpthread
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wpointer-arith -Wformat=2 -Wvla
@@ -118,6 +118,9 @@ build/gen/plan_tasks.c: server/data/plan-tasks.tsv
 	$(call embed,ts_plan_tasks_tsv)
 build/gen/diseases.c: server/data/diseases.tsv
 	$(call embed,ts_diseases_tsv)
+# frame compression's dictionary (proto/zdict/make-dict.py says how it was made)
+build/gen/zstd_dict.c: proto/zdict/tramsync-1.dict
+	$(call embed,ts_zstd_dict_1)
 # the WHO Child Growth Standards (server/data/who/README.md)
 build/gen/who_weianthro.c: server/data/who/weianthro.txt
 	$(call embed,ts_who_weianthro)

@@ -25,6 +25,7 @@
 #include "common/ts_xmalloc.h"
 #include "proto/ts_frame.h"
 #include "proto/ts_msg.h"
+#include "proto/ts_zframe.h"
 
 #define C(field) offsetof(ts_agent_config, field)
 
@@ -58,7 +59,11 @@ const ts_cfg_key ts_agent_config_keys[] = {
     {"sync", "connect_timeout", TS_CFG_DURATION, C(connect_timeout_ms), "20s", "give up a connection attempt after"},
     {"sync", "push_batch", TS_CFG_U64, C(push_batch), "1000", "most changes in one PUSH"},
     {"sync", "pull_page", TS_CFG_U64, C(pull_page), "1000", "most changes asked for in one PULL"},
+    {"sync", "pull_stream", TS_CFG_BOOL, C(pull_stream), "true",
+     "ask for a PULL's pages one after the other without a round trip each (a slow link stays busy)"},
     {"sync", "live", TS_CFG_BOOL, C(live), "true", "stay connected and receive changes as they happen"},
+    {"sync", "compress", TS_CFG_BOOL, C(compress), "true",
+     "offer frame compression (zstd with the built-in dictionary), used where it makes a frame smaller"},
     {"sync", "proto_max", TS_CFG_U64, C(proto_max), "2",
      "highest protocol version to offer (1: the version-1 change maps, for a district that only speaks them)"},
     {"sync", "status_every", TS_CFG_DURATION, C(status_every_ms), "1m",
@@ -161,6 +166,7 @@ struct ts_agent {
     ts_change_page push_page;
     uint64_t push_hold_until_ms; /* after CLOCK_AHEAD or RATE_LIMITED */
     bool pull_inflight;
+    bool zstd; /* the district took our offer of frame compression */
     uint64_t cursor;
     char server_db[64];
     uint64_t heartbeat_ms;
@@ -262,6 +268,8 @@ static int ts__send(ts_agent *a, ts_msg *m)
         return TS_EIO;
     ts_buf b = TS_BUF_INIT;
     ts_msg_encode(m, &b);
+    if (a->zstd)
+        ts_zframe_wrap(&b);
     int rc = ts_conn_write(a->conn, b.data, b.len);
     ts_buf_free(&b);
     return rc;
@@ -375,6 +383,7 @@ static void ts__on_conn_close(ts_conn *c, int reason)
     a->conn = NULL;
     a->push_inflight = false;
     a->pull_inflight = false;
+    a->zstd = false;
     a->bye_received = false;
     ts_change_page_reset(&a->push_page);
     ts_frame_decoder_free(&a->dec);
@@ -415,6 +424,7 @@ static void ts__send_hello(ts_agent *a)
     h->lseq = lseq;
     h->time = ts_wall_ms();
     h->live = a->cfg.live;
+    h->compress = a->cfg.compress ? TS_ZFRAME_NAME : NULL;
     ts__send(a, &m);
     ts_msg_free(&m);
 }
@@ -456,7 +466,16 @@ static void ts__on_data(ts_conn *c, const uint8_t *data, size_t len)
         if (rc == 0)
             return;
         ts_msg m;
-        rc = ts_msg_decode(frame, flen, &a->limits, &m, &err);
+        ts_buf z = TS_BUF_INIT;
+        if (a->zstd && ts_zframe_is(frame, flen)) {
+            /* at most our frame limit, checked before anything is reserved */
+            rc = ts_zframe_unwrap(frame, flen, a->limits.max_frame, &z, &err);
+            if (rc >= 0)
+                rc = ts_msg_decode(z.data, z.len, &a->limits, &m, &err);
+        } else {
+            rc = ts_msg_decode(frame, flen, &a->limits, &m, &err);
+        }
+        ts_buf_free(&z);
         if (rc < 0) {
             ts_log_error("bad_message_from_server", "station=%s reason=%s", ts__code(a), err.msg);
             ts__error(a, "protocol", err.msg);
@@ -585,6 +604,8 @@ static void ts__push(ts_agent *a)
             break;
         limit /= 2;
     }
+    if (a->zstd)
+        ts_zframe_wrap(&frame); /* the limit above is on the body as decoded */
     a->batch++;
     a->push_upto = a->push_page.items[a->push_page.n - 1].lseq;
     a->push_inflight = true;
@@ -722,6 +743,7 @@ static void ts__pull(ts_agent *a)
     ts_msg_init(&m, TS_MSG_PULL);
     m.u.pull.since = a->cursor;
     m.u.pull.limit = a->cfg.pull_page;
+    m.u.pull.stream = a->cfg.pull_stream;
     if (ts__send(a, &m) == 0)
         a->pull_inflight = true;
     ts_msg_free(&m);
@@ -768,7 +790,9 @@ static void ts__on_changes(ts_agent *a, const ts_msg_changes *ch)
         a->cursor = ch->cursor;
         ts__keep_u64(a, "pull_cursor", a->cursor);
     }
-    if (!ch->live) {
+    /* a streamed answer's next page is already on its way: no PULL (a
+     * district from before streaming never says stream, and is asked again) */
+    if (!ch->live && !ch->stream) {
         a->pull_inflight = false;
         if (ch->more)
             ts__pull(a);
@@ -828,6 +852,7 @@ static void ts__on_welcome(ts_agent *a, const ts_msg_welcome *w)
     a->max_frame = w->max_frame < TS_PROTO_HARD_MAX_FRAME ? w->max_frame : TS_PROTO_HARD_MAX_FRAME;
     /* the session's version: how PUSH is written and CHANGES read */
     a->limits.proto = w->proto >= 2 ? 2 : 1;
+    a->zstd = a->cfg.compress && w->compress != NULL && strcmp(w->compress, TS_ZFRAME_NAME) == 0;
     a->heartbeat_ms = w->heartbeat ? w->heartbeat * 1000 : 60000;
     /* a path that stops forwarding (no FIN, no RST) is noticed by its
      * silence: pings draw PONGs, so nothing heard for dead_after means dead */
@@ -848,8 +873,10 @@ static void ts__on_welcome(ts_agent *a, const ts_msg_welcome *w)
     char skew_s[32];
     snprintf(skew_s, sizeof skew_s, "%" PRId64, skew);
     ts__status(a, "clock_skew_ms", skew_s);
-    ts_log_info("connected", "station=%s replica=%s server_db=%s cursor=%" PRIu64 " clock_skew_ms=%" PRId64,
-                ts__code(a), ts_store_replica(a->store)->b, a->server_db, a->cursor, skew);
+    ts_log_info("connected", "station=%s replica=%s server_db=%s cursor=%" PRIu64 " clock_skew_ms=%" PRId64
+                " compress=%s",
+                ts__code(a), ts_store_replica(a->store)->b, a->server_db, a->cursor, skew,
+                a->zstd ? TS_ZFRAME_NAME : "none");
     ts__push(a);
     ts__pull(a);
 }

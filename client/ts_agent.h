@@ -44,6 +44,8 @@ typedef struct ts_agent_config {
     uint64_t connect_timeout_ms;
     uint64_t push_batch;
     uint64_t pull_page;
+    bool pull_stream;
+    bool compress;
     uint64_t proto_max;
     bool live;
 } ts_agent_config;

@@ -82,6 +82,7 @@ static const ts__key ts__hello[] = {
     {"lseq", K_UINT, 0, 0, 0, OFF(hello, lseq)},
     {"time", K_UINT, 0, 0, 0, OFF(hello, time)},
     {"live", K_BOOL, F_DEF_TRUE, 0, 0, OFF(hello, live)},
+    {"compress", K_STR, 0, S_NAME, TS_PROTO_MAX_NAME, OFF(hello, compress)},
     {NULL, 0, 0, 0, 0, 0}};
 
 static const ts__key ts__welcome[] = {
@@ -97,6 +98,7 @@ static const ts__key ts__welcome[] = {
     {"max_changes", K_UINT, F_REQ, 0, 0, OFF(welcome, max_changes)},
     {"heartbeat", K_UINT, F_REQ, 0, 0, OFF(welcome, heartbeat)},
     {"max_clock_ahead", K_UINT, F_OMIT_ZERO, 0, 0, OFF(welcome, max_clock_ahead)},
+    {"compress", K_STR, 0, S_NAME, TS_PROTO_MAX_NAME, OFF(welcome, compress)},
     {NULL, 0, 0, 0, 0, 0}};
 
 static const ts__key ts__push[] = {
@@ -114,6 +116,7 @@ static const ts__key ts__push_ack[] = {
 static const ts__key ts__pull[] = {
     {"since", K_UINT, F_REQ, 0, 0, OFF(pull, since)},
     {"limit", K_UINT, 0, 0, 0, OFF(pull, limit)},
+    {"stream", K_BOOL, F_OMIT_ZERO, 0, 0, OFF(pull, stream)},
     {NULL, 0, 0, 0, 0, 0}};
 
 static const ts__key ts__changes[] = {
@@ -121,6 +124,7 @@ static const ts__key ts__changes[] = {
     {"cursor", K_UINT, F_REQ, 0, 0, OFF(changes, cursor)},
     {"more", K_BOOL, F_REQ, 0, 0, OFF(changes, more)},
     {"live", K_BOOL, 0, 0, 0, OFF(changes, live)},
+    {"stream", K_BOOL, F_OMIT_ZERO, 0, 0, OFF(changes, stream)},
     {NULL, 0, 0, 0, 0, 0}};
 
 static const ts__key ts__notice[] = {

@@ -54,6 +54,8 @@ typedef struct ts_msg_hello {
     bool lseq_given; /* decoded: the key was there (the encoder always writes it) */
     uint64_t time;
     bool live;
+    /* frame compression the station offers ("zstd-1"); NULL or "": none */
+    const char *compress;
 } ts_msg_hello;
 
 typedef struct ts_msg_welcome {
@@ -69,6 +71,8 @@ typedef struct ts_msg_welcome {
     uint64_t max_changes;
     uint64_t heartbeat;
     uint64_t max_clock_ahead; /* ms: stamps further in the district's future are refused (0: not said) */
+    /* the frame compression of this session (the station's offer, taken); NULL or "": none */
+    const char *compress;
 } ts_msg_welcome;
 
 typedef struct ts_msg_push {
@@ -87,6 +91,9 @@ typedef struct ts_msg_push_ack {
 typedef struct ts_msg_pull {
     uint64_t since;
     uint64_t limit;
+    /* the station can take the rest of the answer unasked, page after page
+     * (docs/PROTOCOL.md, "Pulling"); omitted when false */
+    bool stream;
 } ts_msg_pull;
 
 typedef struct ts_msg_changes {
@@ -94,6 +101,8 @@ typedef struct ts_msg_changes {
     uint64_t cursor;
     bool more;
     bool live;
+    /* the next page of this answer follows without a PULL; omitted when false */
+    bool stream;
 } ts_msg_changes;
 
 typedef struct ts_msg_notice {

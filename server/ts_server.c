@@ -56,6 +56,8 @@ const ts_cfg_key ts_server_config_keys[] = {
     {"server", "pull_page", TS_CFG_U64, C(pull_page), "1000", "most changes sent in one CHANGES page"},
     {"server", "proto_max", TS_CFG_U64, C(proto_max), "2",
      "highest protocol version to speak (1: version-1 change maps only, as a district before version 2)"},
+    {"server", "compress", TS_CFG_BOOL, C(compress), "true",
+     "take a station's offer of frame compression (zstd with the built-in dictionary), used where it makes a frame smaller"},
     {"server", "write_high_water", TS_CFG_SIZE, C(write_high_water), "256KiB",
      "bytes queued to one station before its session stops reading and sending"},
     {"server", "write_low_water", TS_CFG_SIZE, C(write_low_water), "64KiB",

@@ -39,6 +39,7 @@ typedef struct ts_server_config {
     uint64_t max_changes;
     uint64_t pull_page;
     uint64_t proto_max;
+    bool compress;
     uint64_t write_high_water;
     uint64_t write_low_water;
     uint64_t rate_messages;

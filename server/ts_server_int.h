@@ -30,10 +30,15 @@ struct ts_session {
     bool live;     /* the station is caught up: new changes go to it at once */
     bool live_wanted;
     bool live_again; /* new changes arrived while busy or congested */
+    bool pull_again; /* a streamed PULL answer has its next page to send */
+    uint64_t pull_next;  /* where that page starts */
+    uint32_t pull_limit; /* and its size */
     bool bye_sent;
     bool hello_done; /* reached READY once (the state moves on to CLOSING) */
     bool rekey;
     uint64_t proto;
+    bool zstd_offered; /* HELLO offered "zstd-1" and the district takes it */
+    bool zstd;         /* WELCOME said so: frames from now on may be compressed */
     uint64_t sent_cursor; /* the highest seq sent in live mode */
     char station[TS_KEY_MAX + 1];
     char commune[128];

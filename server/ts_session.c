@@ -10,12 +10,14 @@
 
 #include "common/ts_log.h"
 #include "common/ts_xmalloc.h"
+#include "proto/ts_zframe.h"
 #include "server/ts_admin.h"
 #include "server/ts_server_int.h"
 #include "server/ts_session_int.h"
 
 static void ts__process(ts_session *s, const uint8_t *data, size_t len);
 static void ts__start_live(ts_session *s);
+static void ts__start_pull_page(ts_session *s);
 static void ts__replace_others(ts_session *s);
 
 /* Set while a session's frames or a job's results are being handled (the
@@ -58,6 +60,8 @@ static void ts__send(ts_session *s, ts_msg *msg)
 {
     ts_buf b = TS_BUF_INIT;
     ts_msg_encode(msg, &b);
+    if (s->zstd)
+        ts_zframe_wrap(&b);
     if (ts_conn_write(&s->conn, b.data, b.len) == 0)
         s->srv->stats.frames_out++;
     ts_buf_free(&b);
@@ -134,8 +138,11 @@ static void ts__welcome(ts_session *s, ts__job *j)
     w->max_changes = srv->limits.max_changes;
     w->heartbeat = srv->cfg.heartbeat_ms / 1000;
     w->max_clock_ahead = srv->cfg.max_clock_ahead_ms;
+    w->compress = s->zstd_offered && !j->rekey ? TS_ZFRAME_NAME : NULL;
     ts__send(s, &m);
     ts_msg_free(&m);
+    /* from the frame after WELCOME on, both ways */
+    s->zstd = w->compress != NULL;
 }
 
 static void ts__job_done(ts_dbjob *base)
@@ -198,9 +205,10 @@ static void ts__job_done(ts_dbjob *base)
         ts_frame_decoder_set_max(&s->dec, srv->limits.max_frame);
         s->last_sync_ms = 0;
         snprintf(s->agent, sizeof s->agent, "%s", j->req.u.hello.agent);
-        ts_log_info("session_open", "station=%s replica=%s peer=%s proto=%" PRIu64 " agent=%s cursor=%" PRIu64
+        ts_log_info("session_open", "station=%s replica=%s peer=%s proto=%" PRIu64 " compress=%s agent=%s cursor=%" PRIu64
                     " cursor_reset=%s notices=%zu",
-                    s->station, s->replica.b, s->conn.peer_addr, s->proto, j->req.u.hello.agent,
+                    s->station, s->replica.b, s->conn.peer_addr, s->proto, s->zstd ? TS_ZFRAME_NAME : "none",
+                    j->req.u.hello.agent,
                     j->req.u.hello.cursor, j->cursor_reset ? "true" : "false", j->nnotices);
         /* notices not yet delivered, most urgent first, before any CHANGES */
         if (j->nnotices > 0 && ts_conn_write(&s->conn, j->notices.data, j->notices.len) == 0) {
@@ -248,6 +256,13 @@ static void ts__job_done(ts_dbjob *base)
         srv->stats.changes_out += j->nchanges;
         if (j->kind == JOB_PULL && !j->more)
             s->last_sync_ms = ts_wall_ms();
+        if (j->kind == JOB_PULL && j->stream && j->more) {
+            /* the page said "stream": the next one goes as soon as the
+             * connection takes it (ts__start_pull_page) */
+            s->pull_again = true;
+            s->pull_next = j->next;
+            s->pull_limit = j->limit;
+        }
         if (j->kind == JOB_PULL && !j->more && s->live_wanted && !s->live) {
             s->live = true;
             s->sent_cursor = j->next;
@@ -272,6 +287,8 @@ static void ts__job_done(ts_dbjob *base)
             ts__process(s, bytes, len);
             free(bytes);
         }
+        if (!s->busy && s->pull_again)
+            ts__start_pull_page(s);
         if (!s->busy && s->live_again)
             ts__start_live(s);
     }
@@ -290,6 +307,26 @@ static void ts__start_live(ts_session *s)
     j->next = s->sent_cursor;
     j->limit = (uint32_t)s->srv->cfg.pull_page;
     ts__job_submit(s, j, ts__work_live);
+}
+
+/* The next page of a streamed PULL answer. Bounded like a live page: one
+ * page read at a time, and none while the answers queued for the station
+ * are above the high-water mark (ts__on_drain starts it again); the rest is
+ * TCP's flow control. The station's own frames (a PUSH) are taken between
+ * two pages. */
+static void ts__start_pull_page(ts_session *s)
+{
+    if (s->busy || s->state != TS_SESS_READY || ts_conn_congested(&s->conn))
+        return; /* pull_again stays set */
+    s->pull_again = false;
+    ts__job *j = ts__job_new(s, JOB_PULL);
+    ts_msg_init(&j->req, TS_MSG_PULL);
+    j->req.u.pull.since = s->pull_next;
+    j->req.u.pull.stream = true;
+    j->stream = true;
+    j->follow = true;
+    j->limit = s->pull_limit;
+    ts__job_submit(s, j, ts__work_pull);
 }
 
 void ts_server_notify(ts_server *srv, const char *station)
@@ -336,6 +373,7 @@ static void ts__on_hello(ts_session *s, ts_msg *msg)
         return;
     }
     s->proto = hi;
+    s->zstd_offered = s->srv->cfg.compress && h->compress && strcmp(h->compress, TS_ZFRAME_NAME) == 0;
     /* identity comes from the certificate; the claim must agree with it */
     if (strcmp(h->station, s->station) != 0) {
         ts__send_error(s, TS_EFORBIDDEN, true, 0, "this certificate belongs to station %s, not %s", s->station,
@@ -406,6 +444,8 @@ static void ts__on_pull(ts_session *s, ts_msg *msg)
     ts__job *j = ts__job_new(s, JOB_PULL);
     uint64_t page = s->srv->cfg.pull_page;
     j->limit = (uint32_t)(msg->u.pull.limit && msg->u.pull.limit < page ? msg->u.pull.limit : page);
+    j->stream = msg->u.pull.stream;
+    s->pull_again = false; /* a new PULL ends a streamed answer: its own answer replaces it */
     j->req = *msg;
     ts_msg_init(msg, TS_MSG_NONE);
     ts__job_submit(s, j, ts__work_pull);
@@ -643,7 +683,17 @@ static void ts__process_frames(ts_session *s, const uint8_t *data, size_t len)
         /* the session's version says whether compact changes may come */
         ts_proto_limits lim = s->srv->limits;
         lim.proto = s->proto >= 2 ? 2 : 1;
-        rc = ts_msg_decode(frame, flen, &lim, &msg, &err);
+        ts_buf z = TS_BUF_INIT;
+        if (s->zstd && ts_zframe_is(frame, flen)) {
+            /* decompressed into a buffer of the declared size, at most
+             * max_frame, checked before it is reserved */
+            rc = ts_zframe_unwrap(frame, flen, s->srv->limits.max_frame, &z, &err);
+            if (rc >= 0)
+                rc = ts_msg_decode(z.data, z.len, &lim, &msg, &err);
+        } else {
+            rc = ts_msg_decode(frame, flen, &lim, &msg, &err);
+        }
+        ts_buf_free(&z);
         ts_frame_decoder_release(&s->dec);
         ts__budget_return(s);
         if (rc < 0) {
@@ -767,6 +817,8 @@ static void ts__on_drain(ts_conn *c)
         ts__process(s, bytes, len);
         free(bytes);
     }
+    if (s->pull_again && !s->busy)
+        ts__start_pull_page(s);
     if (s->live_again && !s->busy)
         ts__start_live(s);
 }

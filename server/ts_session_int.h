@@ -24,6 +24,9 @@ typedef struct ts__job {
     bool rekey;
     bool cursor_reset;
     bool more;
+    bool stream; /* a PULL with stream: the next page follows by itself while more */
+    bool follow; /* a page that follows one (a streamed answer): no cursor to record */
+    bool zstd;   /* the session compresses: the answer is compressed where that wins */
     uint64_t since; /* where the page starts (PULL.since, or the live cursor) */
     uint64_t next;
     bool read_again; /* a page read again alone, writing nothing (ts__work_read_again) */

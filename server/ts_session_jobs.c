@@ -8,6 +8,7 @@
 
 #include "common/ts_log.h"
 #include "common/ts_xmalloc.h"
+#include "proto/ts_zframe.h"
 #include "server/ts_notices.h"
 #include "server/ts_session_int.h"
 #include "server/ts_station_status.h"
@@ -26,6 +27,7 @@ ts__job *ts__job_new(ts_session *s, ts__job_kind kind)
     j->connected_ms = s->connected_ms;
     j->replica = s->replica;
     j->now_ms = ts_wall_ms();
+    j->zstd = s->zstd;
     ts_buf_init(&j->notices);
     return j;
 }
@@ -94,6 +96,7 @@ static int ts__encode_changes(ts__job *j, ts_store *st, uint64_t since, bool liv
         m.u.changes.cursor = j->next;
         m.u.changes.more = j->more;
         m.u.changes.live = live;
+        m.u.changes.stream = !live && j->stream && j->more;
         ts_buf_reset(&j->out);
         ts_msg_encode(&m, &j->out);
         m.u.changes.changes.n = 0; /* the page owns them */
@@ -104,6 +107,8 @@ static int ts__encode_changes(ts__job *j, ts_store *st, uint64_t since, bool liv
     }
     j->nchanges = page.n;
     ts_change_page_free(&page);
+    if (rc == 0 && j->zstd)
+        ts_zframe_wrap(&j->out); /* here, off the loop */
     return rc;
 }
 
@@ -206,6 +211,8 @@ void ts__work_push(ts_dbjob *base, ts_store *st)
     }
     ts__note_seen(j, st, rc >= 0);
     ts_msg_encode(&ack, &j->out);
+    if (j->zstd)
+        ts_zframe_wrap(&j->out);
     ts_msg_free(&ack);
     free(res);
 }
@@ -215,8 +222,10 @@ void ts__work_pull(ts_dbjob *base, ts_store *st)
     ts__job *j = base->data;
     const ts_msg_pull *p = &j->req.u.pull;
     j->since = p->since;
-    /* asking from `since` means everything up to it is stored at the station */
-    j->rc = ts_store_station_cursor(st, j->station, p->since, &j->err);
+    /* asking from `since` means everything up to it is stored at the station;
+     * a page that follows another of a streamed answer was not asked for,
+     * and the station may not have stored the one before it yet */
+    j->rc = j->follow ? 0 : ts_store_station_cursor(st, j->station, p->since, &j->err);
     if (j->rc == 0)
         j->rc = ts__encode_changes(j, st, p->since, false, &j->err);
     if (j->rc == 0)

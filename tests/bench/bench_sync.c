@@ -18,7 +18,8 @@
  *                          from its `event=stats` lines) per record synced, in
  *                          the protocol version the agents offer (TS_BENCH_PROTO,
  *                          default the highest: 2, compact changes; 1: version-1
- *                          change maps)
+ *                          change maps), with frame compression (zstd-1)
+ *                          unless TS_BENCH_COMPRESS=0
  *   sync_values_bytes_per_record  the same records' field values alone, each
  *                          a msgpack str: what any encoding must carry
  *   sync_zstd_block_bytes_per_record  those values, one block through
@@ -57,6 +58,7 @@
 #include "tests/support/ts_test.h"
 #include "tests/support/ts_test_daemon.h"
 #include "tests/support/ts_test_pki.h"
+#include "tests/support/ts_test_records.h"
 #include "tests/support/ts_test_station.h"
 
 #define UPSERT_TX_ROWS 1000
@@ -102,92 +104,6 @@ static int free_port(void)
 }
 
 /* ---------------------------------------------------------------- records */
-
-#define NFIELDS 8
-
-/* The fields of resident i of a station: ~200 bytes of values. */
-static void resident(uint32_t i, const char *commune, char vals[NFIELDS][160], const char *names[NFIELDS])
-{
-    static const char *const family[] = {"Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Vũ", "Đặng", "Bùi"};
-    static const char *const given[] = {"Lan", "Hùng", "Mai", "Tuấn", "Hương", "Dũng", "Thảo", "Phúc",
-                                        "Hằng", "Quang", "Liên", "Thắng"};
-    static const char *const hamlet[] = {"Đông", "Đoài", "Trung", "Chùa", "Gạo", "Hạ", "Thượng", "Mới"};
-    int k = 0;
-    names[k] = "full_name";
-    snprintf(vals[k++], 160, "%s %s %s", family[i % 8], i % 2 ? "Văn" : "Thị", given[(i / 8) % 12]);
-    names[k] = "birth_date";
-    snprintf(vals[k++], 160, "%04u-%02u-%02u", 1940 + i % 80, 1 + i % 12, 1 + i % 28);
-    names[k] = "sex";
-    snprintf(vals[k++], 160, "%s", i % 2 ? "male" : "female");
-    names[k] = "address";
-    snprintf(vals[k++], 160, "Số %u, ngõ %u, thôn %s, xã %s, huyện Bình Xuyên, tỉnh Vĩnh Phúc", 1 + i % 150,
-             1 + i % 40, hamlet[i % 8], commune);
-    names[k] = "phone";
-    snprintf(vals[k++], 160, "09%08u", i);
-    names[k] = "village_id";
-    snprintf(vals[k++], 160, "%s-thon-%u", commune, i % 8);
-    names[k] = "ethnicity";
-    snprintf(vals[k++], 160, "%s", i % 5 ? "Kinh" : "Sán Dìu");
-    names[k] = "occupation";
-    snprintf(vals[k++], 160, "%s", i % 3 ? "Nông dân trồng lúa" : "Công nhân khu công nghiệp");
-}
-
-static ts_store *open_store(const char *path, ts_store_role role, const char *station, const ts_registry *reg,
-                            bool create, bool read_only)
-{
-    ts_store_options opt;
-    ts_store_options_init(&opt);
-    opt.path = path;
-    opt.role = role;
-    opt.registry = reg;
-    opt.station = station;
-    opt.create = create;
-    opt.read_only = read_only;
-    opt.synchronous = TS_SYNC_NORMAL;
-    ts_store *st = NULL;
-    ts_error err;
-    if (ts_store_open(&st, &opt, &err) < 0)
-        die("open %s: %s", path, err.msg);
-    return st;
-}
-
-/* Writes n residents (ids <prefix>-<i>) owned by `owner` in transactions of
- * `tx_rows`: station stores make them pending, the server store makes them
- * the district's. */
-static void fill(ts_store *st, const char *owner, const char *prefix, const char *commune, uint32_t n,
-                 uint32_t tx_rows)
-{
-    ts_actor me = {TS_ACTOR_LOCAL, "bench", NULL, "bench"};
-    ts_error err;
-    ts_buf vals[NFIELDS];
-    for (int k = 0; k < NFIELDS; k++)
-        ts_buf_init(&vals[k]);
-    for (uint32_t i = 0; i < n; i++) {
-        if (i % tx_rows == 0 && ts_store_begin(st, &err) < 0)
-            die("begin: %s", err.msg);
-        char text[NFIELDS][160];
-        const char *names[NFIELDS];
-        resident(i, commune, text, names);
-        ts_kv kv[NFIELDS];
-        for (int k = 0; k < NFIELDS; k++) {
-            ts_buf_reset(&vals[k]);
-            ts_value_str(&vals[k], text[k]);
-            kv[k].name = names[k];
-            kv[k].value = vals[k].data;
-            kv[k].len = vals[k].len;
-        }
-        char id[64];
-        snprintf(id, sizeof id, "%s-%06u", prefix, i);
-        if (ts_store_put(st, &me, "residents", id, owner, kv, NFIELDS, &err) < 0)
-            die("put %s: %s", id, err.msg);
-        if ((i + 1) % tx_rows == 0 || i + 1 == n) {
-            if (ts_store_commit(st, &err) < 0)
-                die("commit: %s", err.msg);
-        }
-    }
-    for (int k = 0; k < NFIELDS; k++)
-        ts_buf_free(&vals[k]);
-}
 
 /* ---------------------------------------------------------------- raw SQLite */
 
@@ -369,10 +285,10 @@ static void values_floor(char **codes, long nst, long nrec, const char *dir, dou
     ts_buf all = TS_BUF_INIT;
     for (long s = 0; s < nst; s++) {
         for (uint32_t i = 0; i < (uint32_t)nrec; i++) {
-            char text[NFIELDS][160];
-            const char *names[NFIELDS];
-            resident(i, codes[s], text, names);
-            for (int k = 0; k < NFIELDS; k++)
+            char text[TS_TEST_NFIELDS][TS_TEST_FIELD_MAX];
+            const char *names[TS_TEST_NFIELDS];
+            ts_test_resident(i, codes[s], text, names);
+            for (int k = 0; k < TS_TEST_NFIELDS; k++)
                 ts_value_str(&all, text[k]);
         }
     }
@@ -421,14 +337,16 @@ int main(void)
     /* stations with everything pending */
     int port = free_port();
     char *proto_set = ts_xasprintf("sync.proto_max=%ld", env_long("TS_BENCH_PROTO", 2));
-    const char *station_sets[] = {"station.log_level=info", proto_set, NULL};
+    /* TS_BENCH_COMPRESS=0: frames as they are (no zstd offered) */
+    const char *compress_set = env_long("TS_BENCH_COMPRESS", 1) ? "sync.compress=true" : "sync.compress=false";
+    const char *station_sets[] = {"station.log_level=info", proto_set, compress_set, NULL};
     ts_test_station *st = ts_xcalloc((size_t)nst, sizeof *st);
     double t_fill = now_s();
     for (long i = 0; i < nst; i++) {
         ts_test_station_make(&st[i], dir, codes[i], &pki, port, station_sets);
         char *path = ts_xasprintf("%s/station.db", st[i].dir);
-        ts_store *s = open_store(path, TS_ROLE_STATION, codes[i], &reg, false, false);
-        fill(s, NULL, codes[i], codes[i], (uint32_t)nrec, (uint32_t)nrec);
+        ts_store *s = ts_test_store_open(path, TS_ROLE_STATION, codes[i], &reg, false, false);
+        ts_test_fill(s, NULL, codes[i], codes[i], (uint32_t)nrec, (uint32_t)nrec);
         ts_store_close(s);
         free(path);
     }
@@ -515,8 +433,8 @@ int main(void)
     mkdir(dir2, 0700);
     char *ddb2 = ts_xasprintf("%s/district.db", dir2);
     double t_prep = now_s();
-    ts_store *srv = open_store(ddb2, TS_ROLE_SERVER, NULL, &reg, true, false);
-    fill(srv, "firstsync", "FS", "firstsync", (uint32_t)nfirst, 10000);
+    ts_store *srv = ts_test_store_open(ddb2, TS_ROLE_SERVER, NULL, &reg, true, false);
+    ts_test_fill(srv, "firstsync", "FS", "firstsync", (uint32_t)nfirst, 10000);
     ts_store_close(srv);
     fprintf(stderr, "bench_sync: district prepared with %ld records in %.1f s\n", nfirst, now_s() - t_prep);
     int port2 = free_port();

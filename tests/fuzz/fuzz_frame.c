@@ -8,7 +8,8 @@
  * the frame decoder reassembles frames, and every frame goes through
  * ts_msg_decode with tight limits. A message that decodes must encode, decode
  * again and encode to the very same bytes (the encoding is canonical);
- * anything else is a bug and aborts. */
+ * anything else is a bug and aborts. A compressed frame ("ZSTD") is
+ * decompressed within the frame limit and its body checked the same way. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 #include "common/ts_buf.h"
 #include "proto/ts_frame.h"
 #include "proto/ts_msg.h"
+#include "proto/ts_zframe.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -49,6 +51,22 @@ static void check_frame(const uint8_t *body, size_t len, const ts_proto_limits *
 {
     ts_msg msg;
     ts_error err;
+    if (ts_zframe_is(body, len)) {
+        /* a compressed frame (docs/PROTOCOL.md, "Frame compression"): the
+         * body it holds, never more than the frame limit, goes through the
+         * same checks; a refusal must say why */
+        ts_buf inner = TS_BUF_INIT;
+        if (ts_zframe_unwrap(body, len, limits->max_frame, &inner, &err) != 0) {
+            if (err.code >= 0 || err.msg[0] == '\0' || inner.len != 0)
+                die("unwrap failed without a code and a message, or kept bytes", NULL);
+        } else {
+            if (inner.len == 0 || inner.len > limits->max_frame || ts_zframe_is(inner.data, inner.len))
+                die("unwrap gave a body outside the limits", NULL);
+            check_frame(inner.data, inner.len, limits);
+        }
+        ts_buf_free(&inner);
+        return;
+    }
     if (ts_msg_decode(body, len, limits, &msg, &err) != 0) {
         if (err.code >= 0 || err.msg[0] == '\0')
             die("decode failed without a code and a message", NULL);

@@ -1,5 +1,7 @@
 #include "tests/support/ts_test_client.h"
 
+#include "proto/ts_zframe.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -141,7 +143,16 @@ static int take_frame(ts_tc *c, ts_msg *out)
         /* whichever version the session speaks: a version-1 frame reads
          * the same at 2, and CHANGES of a version-2 session are compact */
         lim.proto = TS_PROTO_VERSION_MAX;
-        rc = ts_msg_decode(frame, flen, &lim, out, &err);
+        ts_buf z = TS_BUF_INIT;
+        if (ts_zframe_is(frame, flen)) {
+            c->compressed_in++;
+            rc = ts_zframe_unwrap(frame, flen, lim.max_frame, &z, &err);
+            if (rc == 0)
+                rc = ts_msg_decode(z.data, z.len, &lim, out, &err);
+        } else {
+            rc = ts_msg_decode(frame, flen, &lim, out, &err);
+        }
+        ts_buf_free(&z);
         ts_buf_consume(&c->pending, used);
         if (rc < 0) {
             snprintf(c->error, sizeof c->error, "bad message from server: %s", err.msg);

@@ -29,6 +29,7 @@ typedef struct ts_tc {
     ts_buf pending; /* bytes read beyond the last frame */
     char error[400];
     bool closed;
+    int compressed_in; /* compressed frames received (read whether or not the session asked for them) */
 } ts_tc;
 
 /* TCP connect to 127.0.0.1:port without TLS (for plaintext tests). */
