@@ -617,6 +617,84 @@ typedef struct ts__reporting {
     int64_t worst_late_h;
 } ts__reporting;
 
+/* Case reports missing: a station's reports in the period (a case report,
+ * an outbreak's detection or update) declare how many cases of a disease
+ * it had; fewer case records of that disease filed by the station over the
+ * period are cases the district was never sent one by one. By station:
+ * {"missing": n, "diseases": [{disease, disease_vi, disease_en, declared, filed}]},
+ * only where something is missing. */
+static json_t *ts__missing(ts_store *st, const ts_disease_catalog *cat, const char *from, const char *to)
+{
+    json_t *declared = json_object(); /* "station\x1fdisease" -> max declared */
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(ts_store_db(st),
+                           "SELECT rec_id, station, disease FROM epi_seen WHERE tbl = 'reports' AND kind IN"
+                           " ('case_report', 'outbreak_detection', 'outbreak_update') AND day BETWEEN ?1 AND ?2",
+                           -1, &q, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(q, 1, from, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 2, to, -1, SQLITE_STATIC);
+        while (sqlite3_step(q) == SQLITE_ROW) {
+            ts_arena arena;
+            ts_arena_init(&arena, 2048);
+            ts_change c;
+            int64_t cases = 0;
+            if (ts_store_get(st, "reports", (const char *)sqlite3_column_text(q, 0), &c, &arena, NULL) == 0) {
+                ts_recjson_int(&c.v, "cases", &cases);
+                ts_version_free(&c.v);
+            }
+            ts_arena_free(&arena);
+            char key[400];
+            snprintf(key, sizeof key, "%s\x1f%s", (const char *)sqlite3_column_text(q, 1),
+                     (const char *)sqlite3_column_text(q, 2));
+            json_t *prev = json_object_get(declared, key);
+            if (cases > 0 && (prev == NULL || json_integer_value(prev) < cases))
+                json_object_set_new(declared, key, json_integer(cases));
+        }
+        sqlite3_finalize(q);
+    }
+    json_t *out = json_object();
+    const char *key;
+    json_t *v;
+    if (sqlite3_prepare_v2(ts_store_db(st),
+                           "SELECT count(*) FROM epi_seen WHERE tbl = 'disease_cases' AND station = ?1 AND disease = ?2"
+                           " AND day BETWEEN ?3 AND ?4",
+                           -1, &q, NULL) != SQLITE_OK) {
+        json_decref(declared);
+        return out;
+    }
+    json_object_foreach(declared, key, v) {
+        char station[TS_KEY_MAX + 1], disease[201];
+        const char *sep = strchr(key, '\x1f');
+        snprintf(station, sizeof station, "%.*s", (int)(sep - key), key);
+        snprintf(disease, sizeof disease, "%s", sep + 1);
+        sqlite3_bind_text(q, 1, station, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 2, disease, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 3, from, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 4, to, -1, SQLITE_STATIC);
+        int64_t filed = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 0;
+        sqlite3_reset(q);
+        int64_t want = json_integer_value(v);
+        if (filed >= want)
+            continue;
+        json_t *entry = json_object_get(out, station);
+        if (entry == NULL) {
+            entry = json_pack("{s:i,s:[]}", "missing", 0, "diseases");
+            json_object_set_new(out, station, entry);
+        }
+        json_object_set_new(entry, "missing",
+                            json_integer(json_integer_value(json_object_get(entry, "missing")) + want - filed));
+        const ts_disease *d = ts_disease_find(cat, disease);
+        json_array_append_new(json_object_get(entry, "diseases"),
+                              json_pack("{s:s,s:s,s:s,s:I,s:I}", "disease", disease, "disease_vi",
+                                        d ? d->name_vi : disease, "disease_en",
+                                        d && d->name_en[0] ? d->name_en : disease, "declared", (json_int_t)want,
+                                        "filed", (json_int_t)filed));
+    }
+    sqlite3_finalize(q);
+    json_decref(declared);
+    return out;
+}
+
 int ts_epi_summary(ts_store *st, const char *from, const char *to, json_t **out, ts_error *err)
 {
     *out = NULL;
@@ -693,11 +771,26 @@ int ts_epi_summary(ts_store *st, const char *from, const char *to, json_t **out,
                                               "disease_en", d && d->name_en[0] ? d->name_en : b[i].disease, "week",
                                               b[i].week, "cases", (json_int_t)b[i].cases));
     }
-    for (size_t i = 0; i < nr; i++)
-        json_array_append_new(rep, json_pack("{s:s,s:I,s:I,s:I,s:I}", "station", r[i].station, "cases",
+    json_t *missing = ts__missing(st, &cat, from, to);
+    for (size_t i = 0; i < nr; i++) {
+        json_t *m = json_object_get(missing, r[i].station);
+        json_array_append_new(rep, json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:O}", "station", r[i].station, "cases",
                                              (json_int_t)r[i].cases, "late", (json_int_t)r[i].late, "on_time",
                                              (json_int_t)r[i].on_time, "worst_late_hours",
-                                             (json_int_t)r[i].worst_late_h));
+                                             (json_int_t)r[i].worst_late_h, "missing",
+                                             (json_int_t)json_integer_value(json_object_get(m, "missing")),
+                                             "missing_by_disease", m ? json_object_get(m, "diseases") : json_array()));
+        json_object_del(missing, r[i].station);
+    }
+    /* stations that declared cases in a report but filed none */
+    const char *code;
+    json_t *m;
+    json_object_foreach(missing, code, m)
+        json_array_append_new(rep, json_pack("{s:s,s:i,s:i,s:i,s:i,s:I,s:O}", "station", code, "cases", 0, "late", 0,
+                                             "on_time", 0, "worst_late_hours", 0, "missing",
+                                             (json_int_t)json_integer_value(json_object_get(m, "missing")),
+                                             "missing_by_disease", json_object_get(m, "diseases")));
+    json_decref(missing);
     *out = json_pack("{s:s,s:s,s:o,s:o}", "from", from, "to", to, "rows", rows, "reporting", rep);
     free(b);
     free(r);

@@ -223,14 +223,18 @@ function clockTable(sum, stations, places) {
   const codes = [...new Set([...stations.map((x) => x.code), ...byStation.keys()])];
   codes.sort((a, b) => (places.get(a) || a).localeCompare(places.get(b) || b, 'vi'));
   return table([t('ep_commune'), { text: t('ep_cases'), attrs: { class: 'num' } }, { text: t('ep_on_time'), attrs: { class: 'num' } },
-    { text: t('ep_late'), attrs: { class: 'num' } }, { text: t('ep_worst_late'), attrs: { class: 'num' } }],
+    { text: t('ep_late'), attrs: { class: 'num' } }, { text: t('ep_worst_late'), attrs: { class: 'num' } },
+    { text: t('ep_missing'), attrs: { class: 'num' } }],
   codes.map((code) => {
-    const r = byStation.get(code) || { cases: 0, late: 0, on_time: 0, worst_late_hours: 0 };
-    return h('tr', { class: r.late ? 'row-warn' : null, dataset: { station: code } },
+    const r = byStation.get(code) || { cases: 0, late: 0, on_time: 0, worst_late_hours: 0, missing: 0 };
+    // which disease: declared in the station's reports, fewer filed one by one
+    const why = (r.missing_by_disease || []).map((m) => t('ep_missing_of', state.lang === 'en' ? m.disease_en : m.disease_vi, fmtNum(m.declared), fmtNum(m.filed))).join('; ');
+    return h('tr', { class: r.late || r.missing ? 'row-warn' : null, dataset: { station: code } },
       h('th', { scope: 'row' }, h('a', { href: `#/stations/${encodeURIComponent(code)}` }, places.get(code) || code)),
       h('td', { class: 'num' }, fmtNum(r.cases)),
       h('td', { class: 'num' }, fmtNum(r.on_time)),
       h('td', { class: ['num', r.late && 'bad'] }, fmtNum(r.late)),
-      h('td', { class: 'num' }, r.late ? t('ep_hours', fmtNum(r.worst_late_hours)) : t('none')));
+      h('td', { class: 'num' }, r.late ? t('ep_hours', fmtNum(r.worst_late_hours)) : t('none')),
+      h('td', { class: ['num', r.missing && 'bad', 'ep-missing'], title: why || null }, fmtNum(r.missing || 0)));
   }), { class: 'epi-clock' });
 }

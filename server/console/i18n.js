@@ -525,6 +525,8 @@ export const STRINGS = {
     ep_on_time: 'Đúng hạn',
     ep_late: 'Trễ hạn',
     ep_worst_late: 'Trễ lâu nhất',
+    ep_missing: 'Ca chưa gửi',
+    ep_missing_of: '{0}: báo cáo {1} ca, gửi {2} ca',
     ep_hours: '{0} giờ',
   },
 
@@ -1038,6 +1040,8 @@ export const STRINGS = {
     ep_on_time: 'On time',
     ep_late: 'Late',
     ep_worst_late: 'Latest by',
+    ep_missing: 'Cases not sent',
+    ep_missing_of: '{0}: {1} declared in reports, {2} sent',
     ep_hours: '{0} h',
   },
 };

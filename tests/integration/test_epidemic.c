@@ -8,7 +8,9 @@
  *  2b. across neighbouring communes: when the directory says two communes
  *     border each other, their cases count together (and only then)
  *  3. the reporting clock: a case that reached the district after its
- *     disease's deadline counts as late, a case of today as on time
+ *     disease's deadline counts as late, a case of today as on time; cases
+ *     a station declared in its reports but did not file one by one count
+ *     as missing
  *  4. an outbreak the station declares raises an alert; a named operator
  *     acknowledges alerts (audited, once), a viewer may not; the overview
  *     counts the alerts still open
@@ -746,6 +748,61 @@ static void test_outbreak_timeline_and_end(void **state)
     e->passed = true;
 }
 
+/* A station declares more cases in its reports than it files one by one:
+ * the reporting clock says how many were never sent, of which disease. */
+static void test_missing_case_reports(void **state)
+{
+    env *e = *state;
+    start(e);
+    char today[16];
+    day(0, today, sizeof today);
+    put_case(e, 1, "XL-MS1", "Sởi", today);
+    put_case(e, 1, "XL-MS2", "Sởi", today);
+    char rep[128];
+    const char *detect[] = {"--kind", "outbreak_detection", "--subject", "Ổ dịch sởi thôn 3", "--disease", "Sởi",
+                            "--cases", "5", NULL};
+    report(e, 1, rep, sizeof rep, detect);
+    assert_true(at_district(e, "reports", rep, 20000));
+    assert_true(at_district(e, "disease_cases", "XL-MS2", 20000));
+    json_t *s = NULL, *r = NULL;
+    uint64_t t0 = ts_test_now_ms();
+    while (ts_test_now_ms() - t0 < 5000) {
+        json_decref(s);
+        s = call_ok(e, NULL, "GET", "/api/epidemic", NULL, 200);
+        r = json_array_get(json_object_get(s, "reporting"), 0);
+        if (r && json_integer_value(json_object_get(r, "missing")) == 3)
+            break;
+        ts_test_sleep_ms(100);
+    }
+    if (r == NULL || json_integer_value(json_object_get(r, "missing")) != 3)
+        fail_msg("missing case reports: %s", json_dumps(s, JSON_COMPACT));
+    assert_string_equal(json_string_value(json_object_get(r, "station")), XL);
+    json_t *m = json_array_get(json_object_get(r, "missing_by_disease"), 0);
+    assert_string_equal(json_string_value(json_object_get(m, "disease")), "measles");
+    assert_int_equal(json_integer_value(json_object_get(m, "declared")), 5);
+    assert_int_equal(json_integer_value(json_object_get(m, "filed")), 2);
+    json_decref(s);
+    /* the three others filed: nothing missing */
+    for (int i = 3; i <= 5; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "XL-MS%d", i);
+        put_case(e, 1, id, "Sởi", today);
+    }
+    assert_true(at_district(e, "disease_cases", "XL-MS5", 20000));
+    t0 = ts_test_now_ms();
+    long long left = -1;
+    while (ts_test_now_ms() - t0 < 5000 && left != 0) {
+        s = call_ok(e, NULL, "GET", "/api/epidemic", NULL, 200);
+        r = json_array_get(json_object_get(s, "reporting"), 0);
+        left = r ? json_integer_value(json_object_get(r, "missing")) : -1;
+        json_decref(s);
+        if (left != 0)
+            ts_test_sleep_ms(100);
+    }
+    assert_int_equal(left, 0);
+    e->passed = true;
+}
+
 /* ================================================================ 7. at the station */
 
 static char *cli_out(env *e, int s, int want, const char *a0, const char *a1, const char *a2, const char *a3,
@@ -876,6 +933,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_weekly_figures_csv, setup, teardown),
         cmocka_unit_test_setup_teardown(test_outbreak_timeline_and_end, setup, teardown),
         cmocka_unit_test_setup_teardown(test_station_commands, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_missing_case_reports, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
