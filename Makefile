@@ -37,7 +37,7 @@ deps:
 
 # ---------------------------------------------------------------- sources
 SRC_LIB     := $(wildcard common/*.c proto/*.c)
-GEN_SRC     := build/gen/schema_tables.c build/gen/plan_tasks.c build/gen/diseases.c \
+GEN_SRC     := build/gen/schema_tables.c build/gen/diseases.c \
                build/gen/who_weianthro.c build/gen/who_lenanthro.c
 SRC_SERVER  := $(filter-out server/main.c,$(wildcard server/*.c server/admin/*.c))
 SRC_CTL     := $(filter-out server/ctl/main.c,$(wildcard server/ctl/*.c))
@@ -99,8 +99,8 @@ $(eval $(call build_flavor,asan,gcc,ASAN_CFLAGS,ASAN_FLAGS))
 BINS := tramsyncd tramsync tramsyncctl
 
 # Data built into the binaries: the default table registry (schemas as data,
-# docs/TABLES.md), the provincial plan's tasks and the default disease
-# catalogue, the WHO growth standards. $(call embed,SYMBOL)
+# docs/TABLES.md), the default disease catalogue, the WHO growth standards.
+# The provincial plan is not: the district loads it (docs/PLANS.md). $(call embed,SYMBOL)
 define embed
 	@mkdir -p $(@D)
 	@{ echo '/* generated from $< by the Makefile; do not edit */'; \
@@ -114,8 +114,6 @@ endef
 
 build/gen/schema_tables.c: common/schema/tables.json
 	$(call embed,ts_schema_tables_json)
-build/gen/plan_tasks.c: server/data/plan-tasks.tsv
-	$(call embed,ts_plan_tasks_tsv)
 build/gen/diseases.c: server/data/diseases.tsv
 	$(call embed,ts_diseases_tsv)
 # the WHO Child Growth Standards (server/data/who/README.md)
@@ -225,13 +223,15 @@ DOCS       := README.md $(wildcard docs/*.md)
 install: all | deps
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man8 \
 	  $(DESTDIR)$(PREFIX)/share/tramsync/console $(DESTDIR)$(PREFIX)/share/doc/tramsync $(DESTDIR)$(UNITDIR) \
-	  $(DESTDIR)$(SYSCONFDIR)/tramsync
+	  $(DESTDIR)$(SYSCONFDIR)/tramsync $(DESTDIR)$(PREFIX)/share/tramsync/plans
 	install -m 0755 -s bin/tramsyncd bin/tramsync bin/tramsyncctl $(DESTDIR)$(PREFIX)/bin/
 	gzip -9n < server/packaging/man/tramsync.1 > $(DESTDIR)$(PREFIX)/share/man/man1/tramsync.1.gz
 	gzip -9n < server/packaging/man/tramsyncd.8 > $(DESTDIR)$(PREFIX)/share/man/man8/tramsyncd.8.gz
 	gzip -9n < server/packaging/man/tramsyncctl.8 > $(DESTDIR)$(PREFIX)/share/man/man8/tramsyncctl.8.gz
 	if [ -d server/console ]; then cp -r server/console/. $(DESTDIR)$(PREFIX)/share/tramsync/console/; \
 	  chmod -R u=rwX,go=rX $(DESTDIR)$(PREFIX)/share/tramsync/console; fi
+	@# example plan files (docs/PLANS.md): loaded only when the district asks
+	install -m 0644 server/data/plans/*.json $(DESTDIR)$(PREFIX)/share/tramsync/plans/
 	install -m 0644 $(DOCS) $(DESTDIR)$(PREFIX)/share/doc/tramsync/
 	sed 's|/usr/bin/|$(PREFIX)/bin/|g' server/packaging/tramsyncd.service > $(DESTDIR)$(UNITDIR)/tramsyncd.service
 	sed 's|/usr/bin/|$(PREFIX)/bin/|g' server/packaging/tramsync.service > $(DESTDIR)$(UNITDIR)/tramsync.service

@@ -113,6 +113,21 @@ static const char ts__schema_v7_server[] =
 static const char ts__schema_v8[] = "ALTER TABLE target_snapshots ADD COLUMN value REAL;"
                                     "ALTER TABLE target_snapshots ADD COLUMN source TEXT;";
 
+/* v9: the provincial plan is data the district loads (server/ts_plan_load.c):
+ * every version loaded is kept with the file as loaded (history), its
+ * targets' operators and thresholds are what the figures are judged by, and
+ * a task whose lead body no longer exists can be set aside with a reason
+ * (the district level, gone since July 2025) instead of going overdue. */
+static const char ts__schema_v9_server[] =
+    "CREATE TABLE plans(version INTEGER PRIMARY KEY, name TEXT NOT NULL, issuer TEXT NOT NULL,"
+    " date TEXT NOT NULL, notes TEXT NOT NULL, doc TEXT NOT NULL, loaded_at INTEGER NOT NULL,"
+    " loaded_by TEXT NOT NULL);"
+    "CREATE TABLE plan_targets(version INTEGER NOT NULL, code TEXT NOT NULL, label_vi TEXT NOT NULL,"
+    " label_en TEXT NOT NULL, op TEXT NOT NULL, threshold REAL, high REAL, year INTEGER, note TEXT,"
+    " PRIMARY KEY(version, code)) WITHOUT ROWID;"
+    "CREATE TABLE plan_task_na(task_id TEXT PRIMARY KEY, reason TEXT NOT NULL, by TEXT NOT NULL,"
+    " at INTEGER NOT NULL) WITHOUT ROWID;";
+
 typedef struct ts__migration {
     const char *common;
     const char *server;
@@ -128,6 +143,7 @@ static const ts__migration ts__migrations[TS_STORE_SCHEMA_VERSION] = {
     {ts__schema_v6, "", ""},
     {"", ts__schema_v7_server, ""},
     {ts__schema_v8, "", ""},
+    {"", ts__schema_v9_server, ""},
 };
 
 int ts__sql_error(ts_store *st, ts_error *err, const char *what)
