@@ -10,8 +10,10 @@ SHELL := /bin/bash
 # ---------------------------------------------------------------- packages
 DEB_BUILD := gcc make libc6-dev pkg-config libuv1-dev libsqlite3-dev \
              libmsgpack-dev libssl-dev libinih-dev libjansson-dev \
-             libhttp-parser-dev libargon2-dev libsystemd-dev openssl sqlite3 tzdata
-DEB_TEST  := libcmocka-dev clang libclang-rt-14-dev procps faketime
+             libhttp-parser-dev libargon2-dev libsystemd-dev openssl sqlite3 tzdata \
+             libxlsxwriter-dev libpango1.0-dev libcairo2-dev fonts-dejavu-core
+# poppler-utils (pdftotext) and unzip read back the reports to the province
+DEB_TEST  := libcmocka-dev clang libclang-rt-14-dev procps faketime poppler-utils unzip
 DEB_LINT  := cppcheck clang-tidy lintian binutils
 # package-test: systemd-analyze checks the units, curl asks the installed daemon
 DEB_PKGTEST := systemd curl
@@ -47,8 +49,13 @@ TEST_SRCS   := $(sort $(wildcard tests/unit/test_*.c tests/integration/test_*.c)
 BENCH_SRCS  := $(sort $(wildcard tests/bench/bench_*.c))
 FUZZ_SRCS   := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
-LIBS := -luv -lsqlite3 -lmsgpackc -lssl -lcrypto -linih -ljansson \
-        -lhttp_parser -largon2 -lsystemd -lm -lpthread
+# the quarterly report's PDF: Pango on cairo (docs/DEPENDENCIES.md)
+# (system headers: -isystem, so that -Werror judges only ours)
+PANGO_CFLAGS = $(patsubst -I%,-isystem %,$(shell pkg-config --cflags pangocairo 2>/dev/null))
+PANGO_LIBS   = $(shell pkg-config --libs pangocairo 2>/dev/null)
+
+LIBS = -luv -lsqlite3 -lmsgpackc -lssl -lcrypto -linih -ljansson \
+        -lhttp_parser -largon2 -lsystemd -lxlsxwriter $(PANGO_LIBS) -lm -lpthread
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wpointer-arith -Wformat=2 -Wvla
@@ -91,6 +98,9 @@ build/$(1)/bin/tramsyncctl: build/$(1)/server/ctl/main.o build/$(1)/libtsctl.a b
 	@$(2) $$($(3)) -o $$@ $$^ $$($(4)) $(LIBS)
 endef
 
+build/%/server/ts_report_pdf.o: REL_CFLAGS += $(PANGO_CFLAGS)
+build/%/server/ts_report_pdf.o: ASAN_CFLAGS += $(PANGO_CFLAGS)
+build/%/server/ts_report_pdf.o: FUZZ_CFLAGS += $(PANGO_CFLAGS)
 $(eval $(call build_flavor,release,gcc,REL_CFLAGS,REL_LDFLAGS))
 $(eval $(call build_flavor,asan,gcc,ASAN_CFLAGS,ASAN_FLAGS))
 
@@ -172,7 +182,7 @@ lint: $(GEN_SRC) | deps
 	  --inline-suppr --suppress=missingIncludeSystem --library=posix --library=sqlite3 --library=openssl \
 	  --library=tests/lint/jansson.cfg -I. -Ibuild/gen \
 	  -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L $(LINT_SRCS)
-	clang-tidy --quiet --config-file=tests/lint/clang-tidy.yaml $(LINT_SRCS) -- $(BASE) 2>/dev/null
+	clang-tidy --quiet --config-file=tests/lint/clang-tidy.yaml $(LINT_SRCS) -- $(BASE) $(PANGO_CFLAGS) 2>/dev/null
 	@# the console's modules parse (a syntax error stops the whole console)
 	@for f in server/console/*.js; do node --input-type=module --check < $$f || { echo "in $$f"; exit 1; }; done
 	@echo "lint: clean"

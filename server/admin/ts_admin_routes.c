@@ -46,6 +46,8 @@ const ts_admin__route ts_admin__routes[] = {
     {HTTP_GET, "/api/targets", 1, ts_admin__api_targets},
     {HTTP_GET, "/api/targets/history", 1, ts_admin__api_targets_history},
     {HTTP_POST, "/api/targets/refresh", 2, ts_admin__api_targets_refresh},
+    {HTTP_GET, "/api/export", 1, ts_admin__api_export},
+    {HTTP_GET, "/api/report/quarterly", 1, ts_admin__api_report_quarterly},
     {HTTP_GET, "/api/audit", 3, ts_admin__api_audit},
     {HTTP_GET, "/api/users", 3, ts_admin__api_users},
     {HTTP_POST, "/api/users", 3, ts_admin__api_user_set},

@@ -40,7 +40,10 @@ export async function viewTargets(root) {
   const info = h('p', { class: 'muted' });
   const results = h('div', { class: 'results' });
   const chart = h('div', { class: 'chart-card' });
-  replace(root, pageHeader(t('nav_targets'), refreshBtn), planInfo, h('div', { class: 'toolbar' }, search, only), info, results, chart);
+  // up to the province: the quarter's workbook and summary report
+  const xlsx = h('a', { class: 'button', id: 'tg-xlsx', download: '', href: '/api/export?format=xlsx' }, t('tg_export_xlsx'));
+  const pdf = h('a', { class: 'button', id: 'tg-pdf', download: '', href: '/api/report/quarterly' }, t('tg_report_pdf'));
+  replace(root, pageHeader(t('nav_targets'), xlsx, pdf, refreshBtn), planInfo, h('div', { class: 'toolbar' }, search, only), info, results, chart);
   let defs = [];
   let communes = [];
 
