@@ -22,6 +22,102 @@ static const char *ts__base(const char *path)
     return s ? s + 1 : path;
 }
 
+/* ---------------------------------------------------------------- where a field is */
+
+static const char *ts__ws(const char *p, const char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+        p++;
+    return p;
+}
+
+/* Past the string that starts at p (a quote). */
+static const char *ts__skip_string(const char *p, const char *end)
+{
+    for (p++; p < end && *p != '"'; p++)
+        if (*p == '\\')
+            p++;
+    return p < end ? p + 1 : end;
+}
+
+/* Past the value that starts at p. */
+static const char *ts__skip_value(const char *p, const char *end)
+{
+    if (p < end && *p == '"')
+        return ts__skip_string(p, end);
+    int depth = 0;
+    while (p < end) {
+        if (*p == '"') {
+            p = ts__skip_string(p, end);
+            continue;
+        }
+        if (*p == '{' || *p == '[')
+            depth++;
+        else if (*p == '}' || *p == ']') {
+            if (depth == 0)
+                return p;
+            if (--depth == 0)
+                return p + 1;
+        } else if (*p == ',' && depth == 0)
+            return p;
+        p++;
+    }
+    return end;
+}
+
+/* The line of the value a refusal names ("tasks[3].lead", "targets[0]",
+ * "version") in the file as written: the daemon saw the plan re-encoded, so
+ * only here can the field be said with its line. 0 when not found. */
+static int ts__line_of(const char *text, size_t len, const char *path)
+{
+    const char *p = text, *end = text + len;
+    while (*path) {
+        p = ts__ws(p, end);
+        if (*path == '[') {
+            long want = strtol(path + 1, NULL, 10);
+            path = strchr(path, ']');
+            if (path == NULL || p >= end || *p != '[')
+                return 0;
+            path++;
+            p = ts__ws(p + 1, end);
+            for (long i = 0; i < want && p < end; i++) {
+                p = ts__ws(ts__skip_value(p, end), end);
+                if (p >= end || *p != ',')
+                    return 0;
+                p = ts__ws(p + 1, end);
+            }
+        } else {
+            if (*path == '.')
+                path++;
+            size_t klen = strcspn(path, ".[");
+            if (p >= end || *p != '{')
+                return 0;
+            p = ts__ws(p + 1, end);
+            bool found = false;
+            while (p < end && *p == '"' && !found) {
+                const char *k = p + 1, *kend = ts__skip_string(p, end) - 1;
+                p = ts__ws(kend + 1, end);
+                if (p < end && *p == ':')
+                    p = ts__ws(p + 1, end);
+                if ((size_t)(kend - k) == klen && strncmp(k, path, klen) == 0) {
+                    found = true;
+                    break;
+                }
+                p = ts__ws(ts__skip_value(p, end), end);
+                if (p < end && *p == ',')
+                    p = ts__ws(p + 1, end);
+            }
+            if (!found)
+                return 0;
+            path += klen;
+        }
+    }
+    int line = 1;
+    for (const char *c = text; c < p; c++)
+        line += *c == '\n';
+    return line;
+}
+
 /* plan load FILE: the file's syntax is checked here, where its line and
  * column can be said against the file itself; its fields by the daemon. */
 static int ts__plan_load(ts_ctl *ctl, ts_ctl_client *c, const char *file)
@@ -52,9 +148,34 @@ static int ts__plan_load(ts_ctl *ctl, ts_ctl_client *c, const char *file)
     ts_buf_free(&r.body);
     if (r.status != 200) {
         const char *msg = json_string_value(json_object_get(json_object_get(res, "error"), "message"));
-        fprintf(stderr, "tramsyncctl: %s: kế hoạch bị từ chối / plan refused: %s\n"
-                        "  không có gì thay đổi / nothing was changed\n",
-                file, msg ? msg : "?");
+        /* "targets[0].operator: ...": that field's line in the file */
+        int line = 0;
+        if (msg && strchr(msg, ':')) {
+            char path[160];
+            snprintf(path, sizeof path, "%.*s", (int)(strchr(msg, ':') - msg), msg);
+            char *text = NULL;
+            size_t tlen = 0;
+            FILE *f = fopen(file, "rb");
+            if (f) {
+                ts_buf b = TS_BUF_INIT;
+                char chunk[8192];
+                size_t n;
+                while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+                    ts_buf_append(&b, chunk, n);
+                fclose(f);
+                text = (char *)b.data;
+                tlen = b.len;
+            }
+            if (text && strcspn(path, " ") == strlen(path))
+                line = ts__line_of(text, tlen, path);
+            free(text);
+        }
+        if (line)
+            fprintf(stderr, "tramsyncctl: %s:%d: kế hoạch bị từ chối / plan refused: %s\n", file, line,
+                    msg ? msg : "?");
+        else
+            fprintf(stderr, "tramsyncctl: %s: kế hoạch bị từ chối / plan refused: %s\n", file, msg ? msg : "?");
+        fputs("  không có gì thay đổi / nothing was changed\n", stderr);
         json_decref(res);
         return r.status == 409 || r.status == 422 || r.status == 400 ? TS_CTL_INVALID : TS_CTL_ERROR;
     }

@@ -201,13 +201,20 @@ static void test_plan_and_exports(void **state)
     free(out);
     free(bad);
     bad = write_file(e, "bad2.json",
-                     "{\"format\": \"tramsync-plan/1\", \"name\": \"KH\", \"issuer\": \"UBND\", \"date\": \"2025\","
-                     " \"version\": 1, \"targets\": [{\"code\": \"bhyt\", \"label_vi\": \"x\", \"label_en\": \"x\","
-                     " \"operator\": \">=\", \"threshold\": 97, \"year\": 2030}], \"tasks\": [{\"no\": 1, \"text\":"
-                     " \"Nhiệm vụ\", \"lead\": \"Sở Y tế\", \"deadline_text\": \"Nhiệm vụ thường xuyên\"}]}");
+                     "{\"format\": \"tramsync-plan/1\", \"name\": \"KH\", \"issuer\": \"UBND\", \"date\": \"2025\",\n"
+                     " \"version\": 1,\n"
+                     " \"targets\": [\n"
+                     "  {\"code\": \"bhyt\", \"label_vi\": \"x, [y]\", \"label_en\": \"x\",\n"
+                     "   \"operator\": \">\", \"threshold\": 97, \"year\": 2030},\n"
+                     "  {\"code\": \"stunting\", \"label_vi\": \"x\", \"label_en\": \"x\",\n"
+                     "   \"year\": 2030,\n"
+                     "   \"operator\": \">=\", \"threshold\": 8}],\n"
+                     " \"tasks\": [{\"no\": 1, \"text\": \"Nhiệm vụ\", \"lead\": \"Sở Y tế\",\n"
+                     "  \"deadline_text\": \"Nhiệm vụ thường xuyên\"}]}\n");
     load_bad[2] = bad;
     assert_int_equal(ctl(e, &out, load_bad), 4);
-    expect_in("plan load of a wrong field", out, "targets[0].operator");
+    /* the field, and its line in the file */
+    expect_in("plan load of a wrong field", out, "bad2.json:8: kế hoạch bị từ chối / plan refused: targets[1].operator");
     free(out);
     free(bad);
     nothing_loaded(e);
