@@ -66,6 +66,8 @@ cat >"$RUN/district/tramsyncd.conf" <<EOF
 listen = 127.0.0.1:$PORT
 data_dir = $RUN/district
 stats_interval = 30s
+[district]
+name = Trung tâm Y tế khu vực Bình Xuyên
 [admin]
 listen = 127.0.0.1:$ADMIN_PORT
 console_dir = $ROOT/server/console
