@@ -50,7 +50,10 @@ void ts_admin__api_plan_load(ts_admin__job *j, ts_store *st)
     if (rc == 0) {
         snprintf(detail, sizeof detail, "version=%lld previous=%lld file=%.120s%s", (long long)res.version,
                  (long long)res.previous, file, res.unchanged ? " unchanged" : "");
-        if (ts_admin__audit(j, st, "load_plan", "plans", NULL, res.unchanged ? "unchanged" : "ok", detail) < 0)
+        /* the record: the plan's version (plans is no registry table) */
+        char version[32];
+        snprintf(version, sizeof version, "%lld", (long long)res.version);
+        if (ts_admin__audit(j, st, "load_plan", NULL, version, res.unchanged ? "unchanged" : "ok", detail) < 0)
             rc = ts_error_set(&err, TS_ESTORAGE, "the audit entry could not be stored");
     }
     if (rc == 0)
