@@ -14,7 +14,6 @@
 
 #include <sqlite3.h>
 
-#include "common/ts_log.h"
 #include "common/ts_registry.h"
 #include "common/ts_xmalloc.h"
 #include "server/ts_notices.h"
@@ -232,9 +231,15 @@ static int ts__check(const json_t *doc, ts_error *err)
     bool seen_t[TS_TARGET_COUNT] = {false};
     size_t k;
     json_t *x;
-    json_array_foreach(targets, k, x) if ((rc = ts__check_target(x, k, seen_t, err)) < 0) return rc;
+    json_array_foreach(targets, k, x) {
+        if ((rc = ts__check_target(x, k, seen_t, err)) < 0)
+            return rc;
+    }
     bool seen_no[100] = {false};
-    json_array_foreach(tasks, k, x) if ((rc = ts__check_task(x, k, seen_no, err)) < 0) return rc;
+    json_array_foreach(tasks, k, x) {
+        if ((rc = ts__check_task(x, k, seen_no, err)) < 0)
+            return rc;
+    }
     return 0;
 }
 
