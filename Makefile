@@ -10,8 +10,10 @@ SHELL := /bin/bash
 # ---------------------------------------------------------------- packages
 DEB_BUILD := gcc make libc6-dev pkg-config libuv1-dev libsqlite3-dev \
              libmsgpack-dev libssl-dev libinih-dev libjansson-dev \
-             libhttp-parser-dev libargon2-dev libsystemd-dev libzstd-dev openssl sqlite3 tzdata
-DEB_TEST  := libcmocka-dev clang libclang-rt-14-dev procps faketime
+             libhttp-parser-dev libargon2-dev libsystemd-dev libzstd-dev openssl sqlite3 tzdata \
+             libxlsxwriter-dev libpango1.0-dev libcairo2-dev fonts-dejavu-core
+# poppler-utils (pdftotext) and unzip read back the reports to the province
+DEB_TEST  := libcmocka-dev clang libclang-rt-14-dev procps faketime poppler-utils unzip
 DEB_LINT  := cppcheck clang-tidy lintian binutils
 # package-test: systemd-analyze checks the units, curl asks the installed daemon
 DEB_PKGTEST := systemd curl
@@ -37,7 +39,7 @@ deps:
 
 # ---------------------------------------------------------------- sources
 SRC_LIB     := $(wildcard common/*.c proto/*.c)
-GEN_SRC     := build/gen/schema_tables.c build/gen/plan_tasks.c build/gen/diseases.c \
+GEN_SRC     := build/gen/schema_tables.c build/gen/diseases.c \
                build/gen/who_weianthro.c build/gen/who_lenanthro.c build/gen/zstd_dict.c
 SRC_SERVER  := $(filter-out server/main.c,$(wildcard server/*.c server/admin/*.c))
 SRC_CTL     := $(filter-out server/ctl/main.c,$(wildcard server/ctl/*.c))
@@ -47,8 +49,13 @@ TEST_SRCS   := $(sort $(wildcard tests/unit/test_*.c tests/integration/test_*.c)
 BENCH_SRCS  := $(sort $(wildcard tests/bench/bench_*.c))
 FUZZ_SRCS   := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
-LIBS := -luv -lsqlite3 -lmsgpackc -lssl -lcrypto -linih -ljansson \
-        -lhttp_parser -largon2 -lsystemd -lzstd -lm -lpthread
+# the quarterly report's PDF: Pango on cairo (docs/DEPENDENCIES.md)
+# (system headers: -isystem, so that -Werror judges only ours)
+PANGO_CFLAGS = $(patsubst -I%,-isystem %,$(shell pkg-config --cflags pangocairo 2>/dev/null))
+PANGO_LIBS   = $(shell pkg-config --libs pangocairo 2>/dev/null)
+
+LIBS = -luv -lsqlite3 -lmsgpackc -lssl -lcrypto -linih -ljansson \
+        -lhttp_parser -largon2 -lsystemd -lzstd -lxlsxwriter $(PANGO_LIBS) -lm -lpthread
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wpointer-arith -Wformat=2 -Wvla
@@ -91,6 +98,9 @@ build/$(1)/bin/tramsyncctl: build/$(1)/server/ctl/main.o build/$(1)/libtsctl.a b
 	@$(2) $$($(3)) -o $$@ $$^ $$($(4)) $(LIBS)
 endef
 
+build/%/server/ts_report_pdf.o: REL_CFLAGS += $(PANGO_CFLAGS)
+build/%/server/ts_report_pdf.o: ASAN_CFLAGS += $(PANGO_CFLAGS)
+build/%/server/ts_report_pdf.o: FUZZ_CFLAGS += $(PANGO_CFLAGS)
 $(eval $(call build_flavor,release,gcc,REL_CFLAGS,REL_LDFLAGS))
 $(eval $(call build_flavor,asan,gcc,ASAN_CFLAGS,ASAN_FLAGS))
 
@@ -99,8 +109,8 @@ $(eval $(call build_flavor,asan,gcc,ASAN_CFLAGS,ASAN_FLAGS))
 BINS := tramsyncd tramsync tramsyncctl
 
 # Data built into the binaries: the default table registry (schemas as data,
-# docs/TABLES.md), the provincial plan's tasks and the default disease
-# catalogue, the WHO growth standards. $(call embed,SYMBOL)
+# docs/TABLES.md), the default disease catalogue, the WHO growth standards.
+# The provincial plan is not: the district loads it (docs/PLANS.md). $(call embed,SYMBOL)
 define embed
 	@mkdir -p $(@D)
 	@{ echo '/* generated from $< by the Makefile; do not edit */'; \
@@ -114,8 +124,6 @@ endef
 
 build/gen/schema_tables.c: common/schema/tables.json
 	$(call embed,ts_schema_tables_json)
-build/gen/plan_tasks.c: server/data/plan-tasks.tsv
-	$(call embed,ts_plan_tasks_tsv)
 build/gen/diseases.c: server/data/diseases.tsv
 	$(call embed,ts_diseases_tsv)
 # frame compression's dictionary (proto/zdict/make-dict.py says how it was made)
@@ -177,7 +185,7 @@ lint: $(GEN_SRC) | deps
 	  --inline-suppr --suppress=missingIncludeSystem --library=posix --library=sqlite3 --library=openssl \
 	  --library=tests/lint/jansson.cfg -I. -Ibuild/gen \
 	  -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L $(LINT_SRCS)
-	clang-tidy --quiet --config-file=tests/lint/clang-tidy.yaml $(LINT_SRCS) -- $(BASE) 2>/dev/null
+	clang-tidy --quiet --config-file=tests/lint/clang-tidy.yaml $(LINT_SRCS) -- $(BASE) $(PANGO_CFLAGS) 2>/dev/null
 	@# the console's modules parse (a syntax error stops the whole console)
 	@for f in server/console/*.js; do node --input-type=module --check < $$f || { echo "in $$f"; exit 1; }; done
 	@echo "lint: clean"
@@ -228,13 +236,15 @@ DOCS       := README.md $(wildcard docs/*.md)
 install: all | deps
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man8 \
 	  $(DESTDIR)$(PREFIX)/share/tramsync/console $(DESTDIR)$(PREFIX)/share/doc/tramsync $(DESTDIR)$(UNITDIR) \
-	  $(DESTDIR)$(SYSCONFDIR)/tramsync
+	  $(DESTDIR)$(SYSCONFDIR)/tramsync $(DESTDIR)$(PREFIX)/share/tramsync/plans
 	install -m 0755 -s bin/tramsyncd bin/tramsync bin/tramsyncctl $(DESTDIR)$(PREFIX)/bin/
 	gzip -9n < server/packaging/man/tramsync.1 > $(DESTDIR)$(PREFIX)/share/man/man1/tramsync.1.gz
 	gzip -9n < server/packaging/man/tramsyncd.8 > $(DESTDIR)$(PREFIX)/share/man/man8/tramsyncd.8.gz
 	gzip -9n < server/packaging/man/tramsyncctl.8 > $(DESTDIR)$(PREFIX)/share/man/man8/tramsyncctl.8.gz
 	if [ -d server/console ]; then cp -r server/console/. $(DESTDIR)$(PREFIX)/share/tramsync/console/; \
 	  chmod -R u=rwX,go=rX $(DESTDIR)$(PREFIX)/share/tramsync/console; fi
+	@# example plan files (docs/PLANS.md): loaded only when the district asks
+	install -m 0644 server/data/plans/*.json $(DESTDIR)$(PREFIX)/share/tramsync/plans/
 	install -m 0644 $(DOCS) $(DESTDIR)$(PREFIX)/share/doc/tramsync/
 	sed 's|/usr/bin/|$(PREFIX)/bin/|g' server/packaging/tramsyncd.service > $(DESTDIR)$(UNITDIR)/tramsyncd.service
 	sed 's|/usr/bin/|$(PREFIX)/bin/|g' server/packaging/tramsync.service > $(DESTDIR)$(UNITDIR)/tramsync.service

@@ -113,6 +113,21 @@ static const char ts__schema_v7_server[] =
 static const char ts__schema_v8[] = "ALTER TABLE target_snapshots ADD COLUMN value REAL;"
                                     "ALTER TABLE target_snapshots ADD COLUMN source TEXT;";
 
+/* v9: the provincial plan is data the district loads (server/ts_plan_load.c):
+ * every version loaded is kept with the file as loaded (history), its
+ * targets' operators and thresholds are what the figures are judged by, and
+ * a task whose lead body no longer exists can be set aside with a reason
+ * (the district level, gone since July 2025) instead of going overdue. */
+static const char ts__schema_v9_server[] =
+    "CREATE TABLE plans(version INTEGER PRIMARY KEY, name TEXT NOT NULL, issuer TEXT NOT NULL,"
+    " date TEXT NOT NULL, notes TEXT NOT NULL, doc TEXT NOT NULL, loaded_at INTEGER NOT NULL,"
+    " loaded_by TEXT NOT NULL);"
+    "CREATE TABLE plan_targets(version INTEGER NOT NULL, code TEXT NOT NULL, label_vi TEXT NOT NULL,"
+    " label_en TEXT NOT NULL, op TEXT NOT NULL, threshold REAL, high REAL, year INTEGER, note TEXT,"
+    " PRIMARY KEY(version, code)) WITHOUT ROWID;"
+    "CREATE TABLE plan_task_na(task_id TEXT PRIMARY KEY, reason TEXT NOT NULL, by TEXT NOT NULL,"
+    " at INTEGER NOT NULL) WITHOUT ROWID;";
+
 /* v10: admin accounts limited to communes (the commune role, a viewer of
  * chosen communes: codes, comma-separated), and the commune UBNDs'
  * acknowledgements of the notices copied to them. */
@@ -121,8 +136,6 @@ static const char ts__schema_v10_server[] =
     "CREATE TABLE commune_acks(notice_id TEXT NOT NULL, commune TEXT NOT NULL, username TEXT NOT NULL,"
     " person TEXT, acknowledged_at INTEGER NOT NULL, PRIMARY KEY(notice_id, commune)) WITHOUT ROWID;";
 
-/* v9 is another branch's (issue 18 was told to use 10): its step is empty
- * here until that branch is merged, when its step replaces the empty one. */
 
 typedef struct ts__migration {
     const char *common;
@@ -139,7 +152,7 @@ static const ts__migration ts__migrations[TS_STORE_SCHEMA_VERSION] = {
     {ts__schema_v6, "", ""},
     {"", ts__schema_v7_server, ""},
     {ts__schema_v8, "", ""},
-    {"", "", ""},
+    {"", ts__schema_v9_server, ""},
     {"", ts__schema_v10_server, ""},
 };
 

@@ -22,11 +22,10 @@
 #include "server/ts_console.h"
 #include "server/ts_http.h"
 #include "server/ts_notices.h"
+#include "server/ts_plan.h"
 #include "server/ts_server_api.h"
 #include "server/ts_targets.h"
 
-extern const unsigned char ts_plan_tasks_tsv[];
-extern const size_t ts_plan_tasks_tsv_len;
 
 static void ts__admin_free(ts_admin *a)
 {
@@ -580,15 +579,23 @@ static void ts__limits(ts_admin *a, ts_http_limits *l)
 
 typedef struct ts__seed_job {
     ts_dbjob base;
-    uint64_t loaded;
+    const char *path;
+    ts_plan_load_result res;
     int rc;
     ts_error err;
 } ts__seed_job;
 
+/* [admin] plan_file, when the district has no plan yet: a plan loaded since
+ * (tramsyncctl plan load) is never replaced by the configured file. */
 static void ts__seed_work(ts_dbjob *base, ts_store *st)
 {
     ts__seed_job *j = base->data;
-    j->rc = ts_tasks_seed(st, (const char *)ts_plan_tasks_tsv, ts_plan_tasks_tsv_len, &j->loaded, &j->err);
+    ts_plan_info info;
+    j->rc = ts_plan_current(st, &info, NULL, &j->err);
+    if (j->rc < 0 || info.version)
+        return;
+    ts_actor who = {TS_ACTOR_LOCAL, "plan_file", NULL, "config"};
+    j->rc = ts_plan_load_file(st, &who, j->path, ts_wall_ms(), &j->res, &j->err);
 }
 
 int ts_admin_start(ts_admin **out, ts_server *srv, ts_error *err)
@@ -627,11 +634,15 @@ int ts_admin_start(ts_admin **out, ts_server *srv, ts_error *err)
         uv_timer_start(&a->esc_timer, ts__esc_tick, cfg->escalate_interval_ms, cfg->escalate_interval_ms);
     ts__seed_job seed;
     memset(&seed, 0, sizeof seed);
-    ts_dbq_run_now(ts_server_dbq(srv), ts__seed_work, &seed);
-    if (seed.rc < 0)
-        ts_log_error("plan_tasks_not_loaded", "reason=%s", seed.err.msg);
-    else if (seed.loaded)
-        ts_log_info("plan_tasks_loaded", "count=%" PRIu64, seed.loaded);
+    seed.path = cfg->plan_file;
+    if (seed.path && seed.path[0]) {
+        ts_dbq_run_now(ts_server_dbq(srv), ts__seed_work, &seed);
+        if (seed.rc < 0)
+            ts_log_error("plan_not_loaded", "file=%s reason=%s", seed.path, seed.err.msg);
+        else if (seed.res.version)
+            ts_log_info("plan_loaded", "file=%s version=%" PRId64 " targets=%zu tasks=%zu", seed.path,
+                        seed.res.version, seed.res.targets, seed.res.tasks);
+    }
     ts_admin__epi_start(a);
     ts_log_info("admin_started", "listen=%s port=%d", cfg->admin_listen, ts_http_server_port(a->http));
     *out = a;

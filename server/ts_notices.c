@@ -1128,70 +1128,6 @@ int ts_report_redistribute(ts_store *st, const ts_actor *who, const char *report
 
 /* ---------------------------------------------------------------- plan tasks */
 
-int ts_tasks_seed(ts_store *st, const char *tsv, size_t len, uint64_t *loaded, ts_error *err)
-{
-    *loaded = 0;
-    ts_change_page page;
-    ts_change_page_init(&page);
-    int rc = ts_store_list(st, "plan_tasks", NULL, 1, true, &page, err);
-    bool empty = page.n == 0;
-    ts_change_page_free(&page);
-    if (rc < 0 || !empty)
-        return rc;
-    char *text = ts_xstrndup(tsv, len);
-    ts_actor who = {TS_ACTOR_LOCAL, "plan-loader", NULL, "seed"};
-    if ((rc = ts_store_begin(st, err)) < 0) {
-        free(text);
-        return rc;
-    }
-    char *save = NULL;
-    bool header = true;
-    for (char *line = strtok_r(text, "\n", &save); line && rc == 0; line = strtok_r(NULL, "\n", &save)) {
-        if (header) {
-            header = false;
-            continue;
-        }
-        char *cols[5] = {0};
-        int nc = 0;
-        for (char *p = line; nc < 5; nc++) {
-            cols[nc] = p;
-            char *tab = strchr(p, '\t');
-            if (tab == NULL) {
-                nc++;
-                break;
-            }
-            *tab = '\0';
-            p = tab + 1;
-        }
-        if (nc < 5 || atoi(cols[0]) <= 0)
-            continue;
-        char *cr = strchr(cols[4], '\r');
-        if (cr)
-            *cr = '\0';
-        char id[16];
-        snprintf(id, sizeof id, "KH-%02d", atoi(cols[0]));
-        json_t *f = json_pack("{s:i,s:s,s:s,s:s,s:s}", "no", atoi(cols[0]), "task", cols[1], "lead", cols[2],
-                              "coordinating", cols[3], "deadline_text", cols[4]);
-        ts_plan_deadline dl;
-        ts_plan_deadline_parse(cols[4], &dl);
-        if (dl.date[0])
-            json_object_set_new(f, "deadline", json_string(dl.date));
-        json_object_set_new(f, "recurring", json_boolean(dl.recurring));
-        if (dl.from_year)
-            json_object_set_new(f, "recurring_from", json_integer(dl.from_year));
-        rc = ts_record_put_json(st, &who, "plan_tasks", id, f, err);
-        json_decref(f);
-        if (rc == 0)
-            (*loaded)++;
-    }
-    free(text);
-    if (rc == 0)
-        rc = ts_store_commit(st, err);
-    else
-        ts_store_rollback(st);
-    return rc;
-}
-
 int ts_task_assign(ts_store *st, const ts_actor *who, const char *task_id, const ts_strlist *stations,
                    const char *deadline, const char *instructions, ts_error *err)
 {
@@ -1281,6 +1217,7 @@ typedef struct ts__esc_ctx {
     size_t n;
     ts_strlist ids_ack; /* records to flag, collected first: no writes while listing */
     ts_strlist ids_overdue;
+    json_t *na_tasks; /* tasks set aside as not applicable: never overdue */
 } ts__esc_ctx;
 
 /* the first reminder when ack_within has passed since it was sent, then one
@@ -1336,7 +1273,10 @@ static void ts__esc_each(const ts_change *c, void *arg)
         if (next && x->now >= next)
             ts_strlist_add(&x->ids_ack, c->id);
     }
-    if (rank >= 0 && rank < 4 && !overdue && deadline[0] &&
+    char task_id[TS_KEY_MAX + 1] = "";
+    if (strcmp(x->table, "task_assignments") == 0)
+        ts_recjson_text(&c->v, "task_id", task_id, sizeof task_id);
+    if (rank >= 0 && rank < 4 && !overdue && deadline[0] && !json_object_get(x->na_tasks, task_id) &&
         (strlen(deadline) == 10 ? ts_local_day_end(deadline, &t) : ts_time_parse(deadline, &t))) {
         /* a date-only deadline ends with that day, the district's */
         if (x->now >= t)
@@ -1411,6 +1351,7 @@ int ts_notices_escalate(ts_store *st, const ts_notice_policy *policy, uint64_t n
     x.st = st;
     x.policy = policy;
     x.now = now_ms;
+    x.na_tasks = ts_plan_task_na_all(st);
     ts_change_page page;
     ts_change_page_init(&page);
     int rc = 0;
@@ -1425,6 +1366,7 @@ int ts_notices_escalate(ts_store *st, const ts_notice_policy *policy, uint64_t n
         ts_strlist_free(&x.ids_overdue);
     }
     ts_change_page_free(&page);
+    json_decref(x.na_tasks);
     /* each flag is its own transaction: those stored before a failure (a
      * full disk) stay, and the caller must still act on them */
     *out = x.items;

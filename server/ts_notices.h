@@ -123,8 +123,6 @@ void ts_report_log_redistributed(ts_store *st, const char *report_id, const char
 bool ts_notices_check_change(void *ctx, const struct ts_table_def *t, const ts_version *before,
                              const ts_version *change, const ts_version *after, char *why, size_t why_size);
 
-/* Loads the provincial plan's tasks (plan-tasks.tsv) when plan_tasks is empty. */
-int ts_tasks_seed(ts_store *st, const char *tsv, size_t len, uint64_t *loaded, ts_error *err);
 /* Assigns a plan task to stations (task_assignments, state "sent"). */
 int ts_task_assign(ts_store *st, const ts_actor *who, const char *task_id, const ts_strlist *stations,
                    const char *deadline, const char *instructions, ts_error *err);

@@ -4,6 +4,11 @@
 #define TS_PLAN_H
 
 #include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "server/ts_targets.h"
 
 typedef struct ts_plan_deadline {
     char date[11];  /* YYYY-MM-DD, "" when the phrase gives no date */
@@ -20,5 +25,55 @@ typedef struct ts_plan_deadline {
  *  - "Từ năm 2026": recurring from 2026 (no date)
  *  - "Nhiệm vụ thường xuyên": recurring */
 bool ts_plan_deadline_parse(const char *text, ts_plan_deadline *out);
+
+/* ---------------------------------------------------------------- plan files
+ * A plan is a JSON file the district loads (docs/PLANS.md): name, issuer,
+ * date, version, notes; targets (indicator code, labels, operator,
+ * threshold, year); tasks (number, text, lead, coordinating agencies,
+ * deadline as written, recurrence). Loading a newer version replaces the
+ * plan in force; every version loaded is kept. */
+
+typedef struct ts_plan_info {
+    int64_t version; /* 0: no plan loaded */
+    char name[TS_PLAN_TEXT_MAX];
+    char issuer[256];
+    char date[16];
+    char notes[2 * TS_PLAN_TEXT_MAX];
+    int64_t loaded_at_ms;
+    char loaded_by[128];
+} ts_plan_info;
+
+typedef struct ts_plan_load_result {
+    int64_t version;  /* the file's */
+    int64_t previous; /* the version it replaced, 0 none */
+    bool unchanged;   /* the same version, the same content: nothing written */
+    bool not_newer;   /* refused: a version not above the one in force */
+    size_t targets, tasks, removed;
+} ts_plan_load_result;
+
+/* Checks a plan file and, when it is right, makes it the plan in force in
+ * one transaction (the caller's, when one is open): the plan and its
+ * targets kept under its version, its tasks written as plan_tasks records
+ * (KH-NN; a task the previous version had and this one has not is
+ * deleted). A malformed file changes nothing: TS_EBAD_VALUE with the line
+ * and column of a syntax error, or the field (targets[2].operator) and what
+ * is wrong with it, in Vietnamese then English. */
+int ts_plan_load(ts_store *st, const ts_actor *who, const char *text, size_t len, uint64_t now_ms,
+                 ts_plan_load_result *res, ts_error *err);
+/* Reads a file and loads it (the daemon's [admin] plan_file at start). */
+int ts_plan_load_file(ts_store *st, const ts_actor *who, const char *path, uint64_t now_ms,
+                      ts_plan_load_result *res, ts_error *err);
+/* The plan in force and what it asks of each indicator (targets[i].set false
+ * when the plan does not name it); info->version 0 when none is loaded. */
+int ts_plan_current(ts_store *st, ts_plan_info *info, ts_plan_target targets[TS_TARGET_COUNT], ts_error *err);
+/* Every version loaded, newest first: [{version,name,issuer,date,notes,
+ * loaded_at_ms,loaded_by,current}]. */
+int ts_plan_history(ts_store *st, json_t **out, ts_error *err);
+/* Marks a task not applicable (reason given) or applicable again (reason
+ * NULL), in the caller's transaction; TS_ENOT_FOUND for an unknown task. */
+int ts_plan_task_set_na(ts_store *st, const char *task_id, const char *reason, const char *by, uint64_t now_ms,
+                        ts_error *err);
+/* The tasks marked not applicable: {task_id: {reason, by, at_ms}}. */
+json_t *ts_plan_task_na_all(ts_store *st);
 
 #endif

@@ -108,6 +108,11 @@ const ts_cfg_key ts_server_config_keys[] = {
     {"admin", "rate_burst", TS_CFG_U64, C(admin_rate_burst), "100", "requests per connection in a burst"},
     {"admin", "silent_after", TS_CFG_DURATION, C(admin_silent_after_ms), "24h",
      "a station not heard from for this long is shown as silent"},
+    {"admin", "plan_file", TS_CFG_STR, C(plan_file), "",
+     "a provincial plan file (docs/PLANS.md) loaded at start when no plan has been loaded yet (empty: none; "
+     "load one with tramsyncctl plan load)"},
+    {"district", "name", TS_CFG_STR, C(district_name), "Trung tâm Y tế khu vực",
+     "the TTYT's name, as exports and reports to the province carry it"},
     {"admin", "targets_every", TS_CFG_DURATION, C(targets_every_ms), "1h",
      "how often the 2030 targets are computed for every commune (0: only when asked)"},
     {"district", "timezone", TS_CFG_STR, C(timezone), "Asia/Ho_Chi_Minh",

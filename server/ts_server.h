@@ -73,6 +73,8 @@ typedef struct ts_server_config {
     uint64_t admin_rate_burst;
     uint64_t admin_silent_after_ms;
     uint64_t targets_every_ms;
+    char *plan_file;     /* [admin] plan_file: loaded at start when no plan is */
+    char *district_name; /* [district] name: the TTYT's, on exports */
     /* [district] */
     char *timezone;
     /* [notices] */

@@ -24,50 +24,45 @@
 #include "common/ts_xmalloc.h"
 #include "server/ts_growth.h"
 
-/* The replacement level is 2.1 children per woman, the natural sex ratio at
- * birth 104-106 boys per 100 girls (general knowledge, not the seed's: to
- * confirm, and to come from the loaded plan). */
+/* How each indicator is computed and named as computed (its window); what
+ * it must reach is the loaded plan's (ts_plan_target). */
 const ts_target ts_targets[TS_TARGET_COUNT] = {
-    [TS_T_BHYT] = {"bhyt", "Tỷ lệ dân số tham gia bảo hiểm y tế", "Population with health insurance (BHYT)", '>',
-                   97.0, 0, '%', "now", false},
+    [TS_T_BHYT] = {"bhyt", "Tỷ lệ dân số tham gia bảo hiểm y tế", "Population with health insurance (BHYT)", '%', "now", false},
     [TS_T_PRIMARY_CARE] = {"primary_care_bhyt",
                            "Người dân sử dụng dịch vụ chăm sóc ban đầu tại y tế cơ sở được BHYT chi trả"
                            " (12 tháng gần nhất)",
                            "People using primary care at the station paid by health insurance (last 12 months)",
-                           '>', 95.0, 0, '%', "12m", false},
+                           '%', "12m", false},
     [TS_T_DOCTOR] = {"permanent_doctor", "Trạm có ít nhất 01 bác sỹ cơ hữu",
-                     "Station with at least one permanent doctor", '=', 100.0, 0, '%', "now", true},
+                     "Station with at least one permanent doctor", '%', "now", true},
     [TS_T_VILLAGE_WORKER] = {"village_health_worker", "Thôn có nhân viên y tế được đào tạo chuyên môn",
-                             "Villages with a trained health worker", '=', 100.0, 0, '%', "now", false},
+                             "Villages with a trained health worker", '%', "now", false},
     [TS_T_CRITERIA] = {"commune_criteria", "Xã đạt và duy trì Bộ tiêu chí quốc gia về y tế xã",
-                       "Commune meets and keeps the national commune-health criteria", '=', 100.0, 0, '%', "now",
+                       "Commune meets and keeps the national commune-health criteria", '%', "now",
                        true},
     [TS_T_NCD] = {"ncd_care", "Trạm dự phòng, quản lý, điều trị bệnh không lây nhiễm",
-                  "Station managing non-communicable diseases", '=', 100.0, 0, '%', "now", true},
+                  "Station managing non-communicable diseases", '%', "now", true},
     [TS_T_UNDERWEIGHT] = {"underweight",
                           "Trẻ dưới 5 tuổi suy dinh dưỡng thể nhẹ cân (cân nặng/tuổi < −2 SD, chuẩn WHO;"
                           " 12 tháng gần nhất)",
-                          "Under-5 underweight (weight-for-age z < −2, WHO standards; last 12 months)", '<', 5.5, 0,
-                          '%', "12m", false},
+                          "Under-5 underweight (weight-for-age z < −2, WHO standards; last 12 months)", '%', "12m", false},
     [TS_T_STUNTING] = {"stunting",
                        "Trẻ dưới 5 tuổi suy dinh dưỡng thể thấp còi (chiều dài/chiều cao theo tuổi < −2 SD, chuẩn"
                        " WHO; 12 tháng gần nhất)",
-                       "Under-5 stunting (length/height-for-age z < −2, WHO standards; last 12 months)", '<', 8.0, 0,
-                       '%', "12m", false},
+                       "Under-5 stunting (length/height-for-age z < −2, WHO standards; last 12 months)", '%', "12m", false},
     [TS_T_HEALTH_MANAGEMENT] = {"health_management", "Dân số được quản lý sức khỏe",
-                                "Population under health management", '>', 98.0, 0, '%', "now", false},
+                                "Population under health management", '%', "now", false},
     [TS_T_HIGH_RISK] = {"high_risk_checked", "Người có nguy cơ cao được kiểm tra sức khỏe (12 tháng gần nhất)",
-                        "High-risk people with a health check (last 12 months)", '=', 100.0, 0, '%', "12m", false},
+                        "High-risk people with a health check (last 12 months)", '%', "12m", false},
     [TS_T_FERTILITY] = {"fertility", "Mức sinh thay thế: số con trung bình của một phụ nữ (12 tháng gần nhất)",
-                        "Replacement-level fertility: total fertility rate (last 12 months)", 'r', 2.0, 2.2, 'c',
+                        "Replacement-level fertility: total fertility rate (last 12 months)", 'c',
                         "12m", false},
     [TS_T_SEX_RATIO] = {"sex_ratio_birth", "Tỷ số giới tính khi sinh: số bé trai/100 bé gái (12 tháng gần nhất)",
-                        "Sex ratio at birth: boys per 100 girls (last 12 months)", 'r', 104.0, 106.0, 'b', "12m",
+                        "Sex ratio at birth: boys per 100 girls (last 12 months)", 'b', "12m",
                         false},
     [TS_T_CHECKUP] = {"periodic_checkup",
                       "Người dân được kiểm tra sức khỏe (12 tháng gần nhất), hướng tới kiểm tra định kỳ cho toàn dân",
-                      "Residents with a health check (last 12 months), towards periodic check-ups for everyone", 'd',
-                      0, 0, '%', "12m", false},
+                      "Residents with a health check (last 12 months), towards periodic check-ups for everyone", '%', "12m", false},
 };
 
 /* ---------------------------------------------------------------- days */
@@ -624,17 +619,17 @@ double ts_target_value(int i, int64_t num, int64_t den, double stored)
     return 100.0 * (double)num / (double)den;
 }
 
-bool ts_target_met(int i, int64_t num, int64_t den, double stored)
+bool ts_target_met(const ts_plan_target *p, int i, int64_t num, int64_t den, double stored)
 {
     double v = ts_target_value(i, num, den, stored);
-    if (isnan(v))
+    if (isnan(v) || p == NULL || !p->set)
         return false;
-    switch (ts_targets[i].op) {
-    case '>': return v > ts_targets[i].threshold;
-    case '<': return v < ts_targets[i].threshold;
-    case 'r': return v >= ts_targets[i].threshold && v <= ts_targets[i].high;
+    switch (p->op) {
+    case '>': return v > p->threshold;
+    case '<': return v < p->threshold;
+    case 'r': return v >= p->threshold && v <= p->high;
     case 'd': return false;
-    default: return v >= ts_targets[i].threshold;
+    default: return v >= 100.0;
     }
 }
 

@@ -1,5 +1,7 @@
-/* The 2030 targets of the provincial plan (seed 003), computed per commune
- * from synced records and kept per day (table target_snapshots). */
+/* The indicators behind a provincial plan's targets (seed 003), computed per
+ * commune from synced records and kept per day (table target_snapshots).
+ * What each must reach (operator, threshold, year) is the loaded plan's
+ * (server/ts_plan.h, docs/PLANS.md): here only how each is computed. */
 #ifndef TS_TARGETS_H
 #define TS_TARGETS_H
 
@@ -31,11 +33,6 @@ typedef struct ts_target {
     const char *code;
     const char *vi;
     const char *en;
-    /* '>' above, '<' below, '=' all (100 %), 'r' the value within
-     * [threshold, high], 'd' a direction with no figure to meet */
-    char op;
-    double threshold;
-    double high;
     /* '%' percent of the denominator; 'c' children per woman (the value is
      * computed, not numerator/denominator); 'b' per 100 (boys per 100 girls) */
     char unit;
@@ -46,6 +43,22 @@ typedef struct ts_target {
 } ts_target;
 
 extern const ts_target ts_targets[TS_TARGET_COUNT];
+
+#define TS_PLAN_TEXT_MAX 1024
+
+/* What the loaded plan asks of an indicator. */
+typedef struct ts_plan_target {
+    bool set; /* the plan names the indicator */
+    /* '>' above, '<' below, '=' all (100 %), 'r' the value within
+     * [threshold, high], 'd' a direction with no figure to meet */
+    char op;
+    double threshold;
+    double high;
+    int year;
+    char label_vi[TS_PLAN_TEXT_MAX];
+    char label_en[TS_PLAN_TEXT_MAX];
+    char note[TS_PLAN_TEXT_MAX];
+} ts_plan_target;
 
 typedef struct ts_target_figures {
     int64_t numerator[TS_TARGET_COUNT];
@@ -68,8 +81,9 @@ int ts_targets_save(ts_store *st, const char *station, const char *day, uint64_t
 /* The figure in the target's unit (percent, per 100, or the stored value);
  * NAN without data. */
 double ts_target_value(int index, int64_t numerator, int64_t denominator, double stored);
-/* Whether the figure meets the target; false without data or for a direction. */
-bool ts_target_met(int index, int64_t numerator, int64_t denominator, double stored);
+/* Whether the figure meets the plan's target; false without data, for a
+ * direction, or when the plan does not name the indicator. */
+bool ts_target_met(const ts_plan_target *plan, int index, int64_t numerator, int64_t denominator, double stored);
 /* The first day of the 12 months that end on day (YYYY-MM-DD): the same
  * date a year before, plus one day. */
 void ts_targets_window_start(const char *day, char *out, size_t size);

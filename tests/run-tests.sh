@@ -11,6 +11,8 @@ logdir=${TS_TEST_LOGDIR:-build/test-logs}
 mkdir -p "$logdir"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:halt_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+# the font and layout libraries' process-long caches (tests/lint/lsan.supp)
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$(cd "$(dirname "$0")" && pwd)/lint/lsan.supp:print_suppressions=0}
 
 for bin in "$@"; do
   # unit/test_x and integration/test_x are different tests: keep the folder

@@ -9,21 +9,46 @@
 
 #include "common/ts_xmalloc.h"
 #include "server/admin/ts_admin_int.h"
+#include "server/ts_plan.h"
 #include "server/ts_targets.h"
 
-static json_t *ts__target_defs(void)
+/* Each indicator as computed (vi/en name the figure and its window) with
+ * what the plan in force asks of it (op, threshold, year and the plan's own
+ * words, plan_vi/plan_en); in_plan false, op null when the plan does not
+ * name it (nothing to meet). */
+static json_t *ts__target_defs(const ts_plan_target *plan)
 {
     json_t *arr = json_array();
     for (int i = 0; i < TS_TARGET_COUNT; i++) {
         const ts_target *t = &ts_targets[i];
-        char op[2] = {t->op, 0}, unit[2] = {t->unit, 0};
-        json_t *d = json_pack("{s:s,s:s,s:s,s:s,s:f,s:s,s:s}", "code", t->code, "vi", t->vi, "en", t->en, "op", op,
-                              "threshold", t->threshold, "unit", unit, "period", t->period);
-        if (t->op == 'r')
-            json_object_set_new(d, "high", json_real(t->high));
+        const ts_plan_target *p = &plan[i];
+        char op[2] = {p->op, 0}, unit[2] = {t->unit, 0};
+        json_t *d = json_pack("{s:s,s:s,s:s,s:s,s:s,s:b}", "code", t->code, "vi", t->vi, "en", t->en, "unit", unit,
+                              "period", t->period, "in_plan", p->set);
+        json_object_set_new(d, "op", p->set ? json_string(op) : json_null());
+        json_object_set_new(d, "threshold", p->set && !isnan(p->threshold) ? json_real(p->threshold) : json_null());
+        if (p->set && p->op == 'r')
+            json_object_set_new(d, "high", json_real(p->high));
+        if (p->set) {
+            json_object_set_new(d, "year", json_integer(p->year));
+            json_object_set_new(d, "plan_vi", json_string(p->label_vi));
+            json_object_set_new(d, "plan_en", json_string(p->label_en));
+            if (p->note[0])
+                json_object_set_new(d, "note", json_string(p->note));
+        }
         json_array_append_new(arr, d);
     }
     return arr;
+}
+
+/* The plan in force, as the targets page names it; null when none. */
+static json_t *ts__plan_json(const ts_plan_info *info)
+{
+    if (info->version == 0)
+        return json_null();
+    return json_pack("{s:I,s:s,s:s,s:s,s:s,s:I}", "version", (json_int_t)info->version, "name", info->name,
+                     "issuer", info->issuer, "date", info->date, "notes", info->notes, "loaded_at_ms",
+                     (json_int_t)info->loaded_at_ms);
 }
 
 static int ts__target_index(const char *code)
@@ -42,11 +67,14 @@ static json_t *ts__real_or_null(double v)
 /* A figure: the numbers behind it, its value in the target's unit (percent
  * kept as "percent" for shares), whether it meets the target (null for a
  * direction), and the source of its denominator. */
-static json_t *ts__figure(int i, int64_t num, int64_t den, double stored, const char *source)
+static json_t *ts__figure(const ts_plan_target *plan, int i, int64_t num, int64_t den, double stored,
+                          const char *source)
 {
     double v = ts_target_value(i, num, den, stored);
     json_t *o = json_pack("{s:I,s:I}", "numerator", (json_int_t)num, "denominator", (json_int_t)den);
-    json_object_set_new(o, "met", ts_targets[i].op == 'd' ? json_null() : json_boolean(ts_target_met(i, num, den, stored)));
+    json_object_set_new(o, "met", !plan[i].set || plan[i].op == 'd'
+                                      ? json_null()
+                                      : json_boolean(ts_target_met(&plan[i], i, num, den, stored)));
     json_object_set_new(o, "percent", ts_targets[i].unit == '%' ? ts__real_or_null(v) : json_null());
     json_object_set_new(o, "value", ts__real_or_null(v));
     if (source && source[0])
@@ -74,6 +102,13 @@ void ts_admin__api_targets(ts_admin__job *j, ts_store *st)
     if (limit == 0)
         limit = 50;
     ts_admin__q_search(j, needle, sizeof needle);
+    ts_plan_info plan_info;
+    ts_plan_target plan[TS_TARGET_COUNT];
+    ts_error perr;
+    if (ts_plan_current(st, &plan_info, plan, &perr) < 0) {
+        ts_admin__fail_err(j, &perr);
+        return;
+    }
     sqlite3 *db = ts_store_db(st);
     sqlite3_stmt *q;
     char day[16] = "";
@@ -157,8 +192,8 @@ void ts_admin__api_targets(ts_admin__job *j, ts_store *st)
         if (strcmp(only, "unmet") == 0) {
             bool unmet = false;
             for (int i = 0; i < TS_TARGET_COUNT; i++)
-                if (rows[r].have[i] && (want < 0 || want == i) && ts_targets[i].op != 'd' &&
-                    !ts_target_met(i, rows[r].num[i], rows[r].den[i], rows[r].value[i]))
+                if (rows[r].have[i] && (want < 0 || want == i) && plan[i].set && plan[i].op != 'd' &&
+                    !ts_target_met(&plan[i], i, rows[r].num[i], rows[r].den[i], rows[r].value[i]))
                     unmet = true;
             if (!unmet)
                 continue;
@@ -176,7 +211,7 @@ void ts_admin__api_targets(ts_admin__job *j, ts_store *st)
         json_t *figures = json_object();
         for (int i = 0; i < TS_TARGET_COUNT; i++)
             if (items[r]->have[i])
-                json_object_set_new(figures, ts_targets[i].code, ts__figure(i, items[r]->num[i], items[r]->den[i],
+                json_object_set_new(figures, ts_targets[i].code, ts__figure(plan, i, items[r]->num[i], items[r]->den[i],
                                                                           items[r]->value[i], items[r]->source[i]));
         json_t *c = json_pack("{s:s,s:o}", "station", items[r]->station, "figures", figures);
         const ts_admin__st *o = NULL;
@@ -202,11 +237,11 @@ void ts_admin__api_targets(ts_admin__job *j, ts_store *st)
     json_t *total = json_object();
     for (int i = 0; i < TS_TARGET_COUNT; i++)
         json_object_set_new(total, ts_targets[i].code,
-                            ts__figure(i, tot_num[i], tot_den[i],
+                            ts__figure(plan, i, tot_num[i], tot_den[i],
                                        tot_den[i] > 0 ? tot_weighted[i] / (double)tot_den[i] : NAN, NULL));
     ts_admin__ok(j, 200,
-                 json_pack("{s:s,s:o,s:o,s:o,s:I,s:I,s:I,s:I}", "day", day, "targets", ts__target_defs(), "communes",
-                           arr, "district", total, "total", (json_int_t)nrows, "matched", (json_int_t)n, "offset",
+                 json_pack("{s:s,s:o,s:o,s:o,s:o,s:I,s:I,s:I,s:I}", "day", day, "plan", ts__plan_json(&plan_info),
+                           "targets", ts__target_defs(plan), "communes", arr, "district", total, "total", (json_int_t)nrows, "matched", (json_int_t)n, "offset",
                            (json_int_t)offset, "limit", (json_int_t)(limit == UINT32_MAX ? (uint32_t)n : limit)));
 }
 
@@ -224,6 +259,13 @@ void ts_admin__api_targets_history(ts_admin__job *j, ts_store *st)
      * (the station, when given, was checked to be theirs) */
     if (!station[0] && j->scope != TS_ADMIN_SCOPE_ALL) {
         ts_admin__fail(j, 400, "BAD_REQUEST", "station is required (an account limited to communes)");
+        return;
+    }
+    ts_plan_info plan_info;
+    ts_plan_target plan[TS_TARGET_COUNT];
+    ts_error perr;
+    if (ts_plan_current(st, &plan_info, plan, &perr) < 0) {
+        ts_admin__fail_err(j, &perr);
         return;
     }
     sqlite3_stmt *q;
@@ -247,7 +289,7 @@ void ts_admin__api_targets_history(ts_admin__job *j, ts_store *st)
         double stored = sqlite3_column_type(q, 5) == SQLITE_NULL || sqlite3_column_int64(q, 2) <= 0
                             ? NAN
                             : sqlite3_column_double(q, 5) / (double)sqlite3_column_int64(q, 2);
-        json_t *f = ts__figure(idx, num, den, stored, station[0] ? (const char *)sqlite3_column_text(q, 6) : NULL);
+        json_t *f = ts__figure(plan, idx, num, den, stored, station[0] ? (const char *)sqlite3_column_text(q, 6) : NULL);
         json_object_set_new(f, "day", json_string((const char *)sqlite3_column_text(q, 0)));
         json_array_insert_new(arr, 0, f);
     }

@@ -4,6 +4,7 @@
 
 #include "common/ts_recjson.h"
 #include "server/admin/ts_admin_int.h"
+#include "server/ts_plan.h"
 
 void ts_admin__api_tasks(ts_admin__job *j, ts_store *st)
 {
@@ -11,14 +12,19 @@ void ts_admin__api_tasks(ts_admin__job *j, ts_store *st)
     ts_change_page_init(&page);
     ts_error err;
     json_t *arr = json_array();
+    json_t *na = ts_plan_task_na_all(st);
     if (ts_store_list(st, "plan_tasks", NULL, 1000, false, &page, &err) < 0) {
         ts_change_page_free(&page);
         json_decref(arr);
+        json_decref(na);
         ts_admin__fail_err(j, &err);
         return;
     }
     for (uint32_t i = 0; i < page.n; i++) {
         json_t *o = ts_recjson_record(&page.items[i], false);
+        /* set aside by the district, with why: never overdue */
+        json_t *why = json_object_get(na, page.items[i].id);
+        json_object_set_new(o, "not_applicable", why ? json_incref(why) : json_null());
         json_t *detail;
         if (ts_task_show(st, page.items[i].id, &detail, &err) == 0) {
             json_t *counts = json_object();
@@ -58,6 +64,7 @@ void ts_admin__api_tasks(ts_admin__job *j, ts_store *st)
         json_array_append_new(arr, o);
     }
     ts_change_page_free(&page);
+    json_decref(na);
     ts_admin__ok(j, 200, json_pack("{s:o}", "tasks", arr));
 }
 
@@ -80,6 +87,10 @@ void ts_admin__api_task(ts_admin__job *j, ts_store *st)
     }
     ts_admin__add_station_names(j->adm, st, as);
     ts_admin__people_task(j, st, o);
+    json_t *na = ts_plan_task_na_all(st);
+    json_t *why = json_object_get(na, j->params[0]);
+    json_object_set_new(o, "not_applicable", why ? json_incref(why) : json_null());
+    json_decref(na);
     ts_admin__ok(j, 200, o);
 }
 

@@ -11,7 +11,7 @@ import { api } from './api.js';
 // every action the daemon writes (docs/ADMIN-API.md, GET /api/audit)
 export const AUDIT_ACTIONS = ['login', 'logout', 'denied', 'read', 'put', 'delete', 'push', 'reject', 'send_notice', 'recall_notice',
   'redistribute_report', 'open_report', 'assign_task', 'resolve_conflict', 'ack_epidemic_alert', 'user', 'login_unblock',
-  'refresh_targets', 'rekey', 'restamp'];
+  'refresh_targets', 'rekey', 'restamp', 'load_plan', 'task_not_applicable', 'task_applicable'];
 
 const known = (prefix, code) => t(`${prefix}${code}`) !== `${prefix}${code}`;
 export const actionLabel = (a) => (a && known('au_act_', a) ? t(`au_act_${a}`) : a || t('none'));

@@ -82,7 +82,9 @@ export async function viewDashboard(root) {
       return h('a', { class: ['tile', f.percent === null ? 'nodata' : f.met ? 'met' : 'notmet'], href: `#/targets?indicator=${tg.code}` },
         h('span', { class: 'tile-value' }, fmtPercent(f.percent)),
         h('span', { class: 'tile-label' }, L(tg)),
-        h('span', { class: 'tile-target' }, `${t('tg_target')} ${tg.op === '=' ? '100' : `${tg.op} ${fmtNum(tg.threshold, 1)}`} %`));
+        // what the plan in force asks (nothing when it does not name the indicator)
+        h('span', { class: 'tile-target' }, !tg.op ? t('tg_not_in_plan') : tg.op === 'd' ? t('tg_direction')
+          : `${t('tg_target')} ${tg.op === '=' ? '100 %' : tg.op === 'r' ? `${fmtNum(tg.threshold, 1)}–${fmtNum(tg.high, 1)}` : `${tg.op} ${fmtNum(tg.threshold, 1)} %`}`));
     }));
     const tgCard = card(t('dash_targets'), targets.day ? h('p', { class: 'muted' }, t('tg_day', fmtDate(targets.day))) : h('p', { class: 'muted' }, t('tg_no_data')), tiles);
 

@@ -7,6 +7,7 @@ import { api } from './api.js';
 const UNIT_DIGITS = { '%': 1, c: 2, b: 1 };
 
 function targetShort(tg) {
+  if (!tg.op) return t('tg_not_in_plan');
   if (tg.op === 'd') return t('tg_direction');
   const unit = tg.unit === '%' ? ' %' : '';
   if (tg.op === 'r') return `${fmtNum(tg.threshold, UNIT_DIGITS[tg.unit] || 1)}–${fmtNum(tg.high, UNIT_DIGITS[tg.unit] || 1)}${unit}`;
@@ -35,10 +36,14 @@ export async function viewTargets(root) {
       try { await api('POST', '/api/targets/refresh', {}); toast(t('tg_refreshing')); } catch (e) { toast(e.message, 'error'); }
     },
   }, t('tg_refresh')) : null;
+  const planInfo = h('p', { class: 'plan-info' });
   const info = h('p', { class: 'muted' });
   const results = h('div', { class: 'results' });
   const chart = h('div', { class: 'chart-card' });
-  replace(root, pageHeader(t('nav_targets'), refreshBtn), h('div', { class: 'toolbar' }, search, only), info, results, chart);
+  // up to the province: the quarter's workbook and summary report
+  const xlsx = h('a', { class: 'button', id: 'tg-xlsx', download: '', href: '/api/export?format=xlsx' }, t('tg_export_xlsx'));
+  const pdf = h('a', { class: 'button', id: 'tg-pdf', download: '', href: '/api/report/quarterly' }, t('tg_report_pdf'));
+  replace(root, pageHeader(t('nav_targets'), xlsx, pdf, refreshBtn), planInfo, h('div', { class: 'toolbar' }, search, only), info, results, chart);
   let defs = [];
   let communes = [];
 
@@ -54,6 +59,11 @@ export async function viewTargets(root) {
     defs = res.targets;
     communes = res.communes;
     if (!st.indicator) st.indicator = defs[0]?.code || '';
+    // the plan the figures are judged by: its name, issuer, date and version
+    replace(planInfo, res.plan
+      ? [h('strong', {}, t('tg_plan')), ' ', res.plan.name, h('br'), h('small', { class: 'muted' },
+        t('tg_plan_by', res.plan.issuer, res.plan.date.length === 10 ? fmtDate(res.plan.date) : res.plan.date, res.plan.version))]
+      : h('span', { class: 'tag tag-warn' }, t('tg_no_plan')));
     replace(info, res.day ? t('tg_day', fmtDate(res.day)) : t('tg_no_data'), ' · ', t('tg_cell_hint'));
     const cell = (tg, f, station) => {
       if (!f) return h('td', { class: 'nodata' }, t('none'));

@@ -52,13 +52,16 @@ export async function viewTasks(root) {
     const rows = shown.map((tk) => {
       const f = tk.fields, pg = tk.progress || { assigned: 0, done: 0, percent: 0 };
       const overdue = tk.assignment_counts?.overdue || 0;
-      const past = f.deadline && f.deadline < today && !(pg.assigned && pg.done >= pg.assigned);
+      // a task set aside (its lead body no longer exists) is never past due
+      const na = tk.not_applicable;
+      const past = !na && f.deadline && f.deadline < today && !(pg.assigned && pg.done >= pg.assigned);
       return h('tr', { class: overdue || past ? 'row-alert' : null, dataset: { id: tk.id } },
         h('td', { class: 'num' }, f.no),
         h('td', { class: 'subject' }, h('a', { href: `#/tasks/${encodeURIComponent(tk.id)}` }, f.task)),
         h('td', {}, h('small', {}, f.lead)),
         h('td', {}, f.deadline ? fmtDate(f.deadline) : f.recurring ? (f.recurring_from ? t('tk_recurring_from', f.recurring_from) : t('tk_recurring')) : (f.deadline_text || t('none')),
-          past ? h('span', { class: 'tag tag-bad tk-past' }, t('tk_past')) : null),
+          past ? h('span', { class: 'tag tag-bad tk-past' }, t('tk_past')) : null,
+          na ? h('span', { class: 'tag tk-na', title: na.reason }, t('tk_na')) : null),
         h('td', { class: 'progress-cell' }, pg.assigned ? [progressBar(pg.percent), h('small', {}, ` ${pg.percent} % · ${t('tk_progress_of', pg.done, pg.assigned)}`)] : h('small', { class: 'muted' }, t('tk_not_assigned')),
           overdue ? h('span', { class: 'tag tag-bad' }, `${t('nt_overdue')} ${overdue}`) : null));
     });
@@ -89,8 +92,22 @@ export async function viewTask(root, id) {
     const tk = await api('GET', `/api/tasks/${encodeURIComponent(id)}`);
     const f = tk.fields;
     assigned = (tk.assignments || []).map((a) => ({ station: a.station, name: a.commune || a.station }));
-    const past = f.deadline && f.deadline < todayIso();
-    replace(head, pageHeader(taskTitle(id, f), h('a', { class: 'button', href: '#/tasks' }, t('back'))),
+    const na = tk.not_applicable;
+    const past = !na && f.deadline && f.deadline < todayIso();
+    // set aside with a reason (audited), or taken back
+    const naBtn = can('operator') ? h('button', {
+      type: 'button', class: 'button', id: 'tk-na', onclick: async () => {
+        const ans = na ? await confirmDialog({ title: t('tk_na_undo'), message: t('tk_na_undo_q'), ok: t('tk_na_undo') })
+          : await confirmDialog({ title: t('tk_na_set'), message: t('tk_na_set_q'), ok: t('tk_na_set'), reason: t('tk_na_reason') });
+        if (!ans) return;
+        try {
+          await api('POST', `/api/tasks/${encodeURIComponent(id)}/not-applicable`, na ? { applicable: true } : { reason: ans.reason });
+          await draw();
+        } catch (e) { toast(e.message, 'error'); }
+      },
+    }, na ? t('tk_na_undo') : t('tk_na_set')) : null;
+    replace(head, pageHeader(taskTitle(id, f), naBtn, h('a', { class: 'button', href: '#/tasks' }, t('back'))),
+      na ? h('p', { class: 'alert tk-na-banner' }, t('tk_na_banner', na.reason, na.by)) : null,
       card(null, h('p', { class: 'task-text' }, f.task), h('dl', { class: 'facts' }, [
         [t('tk_no'), String(f.no)],
         [t('tk_lead'), f.lead], [t('tk_coordinating'), f.coordinating || t('none')],

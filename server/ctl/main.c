@@ -18,8 +18,11 @@ static void usage(FILE *out)
                  "  restore FILE        put a backup in place (tramsyncd stopped; --force to replace)\n"
                  "  status      the service and every station at a glance\n"
                  "  notice ...  send, list, show, status ID, redistribute REPORT_ID\n"
-                 "  task ...    list, status ID, assign ID\n"
+                 "  task ...    list, status ID, assign ID, not-applicable ID --reason R\n"
                  "  outbreak .. open REPORT_ID [--stations a,b], list, show ID\n"
+                 "  plan ...    load FILE (a provincial plan, docs/PLANS.md), show\n"
+                 "  export      targets, task progress and reporting completeness for the province (CSV, XLSX)\n"
+                 "  report quarterly  the quarter's summary report (PDF, A4, Vietnamese)\n"
                  "  escalations, conflicts, user add|list, record put TABLE ID field=value...\n"
                  "  (all but ca go through the admin API: `tramsyncctl notice --help`)\n"
                  "\n"
@@ -67,7 +70,8 @@ int main(int argc, char **argv)
                             " [--force]\n");
         return rc;
     }
-    static const char *const api[] = {"status", "notice", "task", "outbreak", "escalations", "conflicts", "user", "record"};
+    static const char *const api[] = {"status", "notice", "task",   "outbreak", "escalations", "conflicts",
+                                      "user",   "record", "plan",   "export",   "report"};
     for (size_t k = 0; k < sizeof api / sizeof *api; k++)
         if (strcmp(argv[i], api[k]) == 0)
             return ts_ctl_api(&ctl, argc - i, argv + i);

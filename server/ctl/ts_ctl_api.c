@@ -26,22 +26,10 @@
 #include "common/ts_notice.h"
 #include "common/ts_xmalloc.h"
 #include "server/ctl/ts_ctl.h"
+#include "server/ctl/ts_ctl_int.h"
 
-typedef struct ts__client {
-    char host[256];
-    char port[16];
-    const char *ca;
-    const char *cert;
-    const char *key;
-    const char *user;
-    char token[96];
-} ts__client;
-
-typedef struct ts__resp {
-    int status;
-    ts_buf body;
-    bool done;
-} ts__resp;
+typedef ts_ctl_client ts__client;
+typedef ts_ctl_resp ts__resp;
 
 static int ts__on_body(http_parser *p, const char *at, size_t n)
 {
@@ -300,6 +288,13 @@ static const char ts__api_help[] =
     "  outbreak list | outbreak show ID\n"
     "  task list | task status ID | task assign ID (--stations a,b | ...) [--deadline YYYY-MM-DD]\n"
     "              [--instructions TEXT]\n"
+    "  task not-applicable ID --reason TEXT   set a task aside (its lead body no longer exists): never\n"
+    "                                      overdue; task applicable ID takes it back\n"
+    "  plan load FILE                      load a provincial plan file (docs/PLANS.md): admin role\n"
+    "  plan show                           the plan in force and every version loaded\n"
+    "  export [--format xlsx|csv] [--part targets|tasks|reporting] [--quarter YYYY-Qn] --out FILE\n"
+    "                                      the quarter's figures for the province (TTYT name, period)\n"
+    "  report quarterly [--quarter YYYY-Qn] --out FILE.pdf   the quarter's summary report (A4)\n"
     "  escalations                         unacknowledged urgent notices, overdue notices and tasks\n"
     "  conflicts                           conflicts waiting for review\n"
     "  user add NAME --role viewer|operator|admin|commune|monitor [--full-name N]   (password asked)\n"
@@ -316,7 +311,8 @@ static const char ts__api_help[] =
 
 typedef struct ts__opts {
     const char *subject, *urgency, *category, *doc_type, *number, *body, *body_file, *deadline, *responsible, *task,
-        *expected, *legal_basis, *issuer, *to, *stations, *communes, *instructions, *role, *full_name, *outbreak;
+        *expected, *legal_basis, *issuer, *to, *stations, *communes, *instructions, *role, *full_name, *outbreak,
+        *reason;
     bool cc;
     /* --attach, as given: the server enforces its own limit, one more than
      * it lets it say so */
@@ -337,7 +333,7 @@ static int ts__parse(int argc, char **argv, ts__opts *o, ts__client *c, int *fir
         {"full-name", 1, NULL, 'F'},   {"cc-committee", 0, NULL, 'x'}, {"server", 1, NULL, 'v'},
         {"ca", 1, NULL, 'a'},          {"cert", 1, NULL, 'k'},       {"key", 1, NULL, 'K'},
         {"user", 1, NULL, 'U'},        {"attach", 1, NULL, 'A'},     {"outbreak", 1, NULL, 'O'},
-        {"commune", 1, NULL, 'C'},
+        {"commune", 1, NULL, 'C'},     {"reason", 1, NULL, 'Z'},
         {NULL, 0, NULL, 0}};
     int ch;
     optind = 1;
@@ -364,6 +360,7 @@ static int ts__parse(int argc, char **argv, ts__opts *o, ts__client *c, int *fir
         case 'R': o->role = optarg; break;
         case 'F': o->full_name = optarg; break;
         case 'O': o->outbreak = optarg; break;
+        case 'Z': o->reason = optarg; break;
         case 'x': o->cc = true; break;
         case 'A':
             if (!o->allow_attach)
@@ -815,6 +812,18 @@ static int ts__task(ts_ctl *ctl, ts__client *c, int argc, char **argv)
                        json_is_true(json_object_get(a, "overdue")) ? "OVERDUE " : "", ts__s(a, "progress_note"));
             }
         }
+    } else if ((strcmp(sub, "not-applicable") == 0 || strcmp(sub, "applicable") == 0) && nrest == 1) {
+        bool back = strcmp(sub, "applicable") == 0;
+        if (!back && (o.reason == NULL || o.reason[0] == '\0'))
+            return ts__err("task not-applicable needs --reason TEXT (why the task no longer applies)");
+        json_t *body = back ? json_pack("{s:b}", "applicable", true) : json_pack("{s:s}", "reason", o.reason);
+        snprintf(path, sizeof path, "/api/tasks/%s/not-applicable", rest[0]);
+        rc = ts__call(c, "POST", path, body, &res);
+        json_decref(body);
+        if (rc == 0 && !ctl->json)
+            printf(back ? "Nhiệm vụ %s áp dụng trở lại / task %s applies again\n"
+                        : "Nhiệm vụ %s: không áp dụng / task %s set aside as not applicable\n",
+                   rest[0], rest[0]);
     } else if (strcmp(sub, "assign") == 0 && nrest == 1) {
         json_t *body = json_pack("{s:o}", "recipients", ts__recipients(o.to, o.stations, o.communes));
         if (o.deadline)
@@ -1049,10 +1058,38 @@ int ts_ctl_api(ts_ctl *ctl, int argc, char **argv)
         rc = ts__user(ctl, &c, argc, argv);
     } else if (strcmp(cmd, "record") == 0) {
         rc = ts__record(ctl, &c, argc, argv);
+    } else if (strcmp(cmd, "plan") == 0) {
+        rc = ts_ctl_plan(ctl, &c, argc, argv);
+    } else if (strcmp(cmd, "export") == 0 || strcmp(cmd, "report") == 0) {
+        rc = ts_ctl_export(ctl, &c, argc, argv);
     } else {
         rc = TS_CTL_USAGE;
     }
     if (rc == TS_CTL_USAGE)
         fputs(ts__api_help, stderr);
     return rc;
+}
+
+/* ---------------------------------------------------------------- for ts_ctl_plan.c */
+
+int ts_ctl__request(ts_ctl_client *c, const char *method, const char *path, const json_t *body, ts_ctl_resp *r)
+{
+    return ts__request(c, method, path, body, r);
+}
+
+int ts_ctl__login(ts_ctl_client *c)
+{
+    return ts__login(c);
+}
+
+int ts_ctl__call(ts_ctl_client *c, const char *method, const char *path, const json_t *body, json_t **out)
+{
+    return ts__call(c, method, path, body, out);
+}
+
+int ts_ctl__conn_opts(int argc, char **argv, ts_ctl_client *c, int *first_arg)
+{
+    ts__opts o;
+    memset(&o, 0, sizeof o);
+    return ts__parse(argc, argv, &o, c, first_arg);
 }

@@ -37,6 +37,7 @@
 #include "common/ts_xmalloc.h"
 #include "server/ts_admin.h"
 #include "server/ts_notices.h"
+#include "server/ts_plan.h"
 #include "tests/support/ts_test.h"
 #include "tests/support/ts_test_daemon.h"
 #include "tests/support/ts_test_http.h"
@@ -63,8 +64,6 @@ static void die(const char *what, const char *why)
 
 /* ---------------------------------------------------------------- filling */
 
-extern const unsigned char ts_plan_tasks_tsv[];
-extern const size_t ts_plan_tasks_tsv_len;
 
 static const char *const communes[] = {"Bình Nguyên", "Xuân Lãng", "Bình Xuyên", "Bình Tuyền", "Hương Canh",
                                        "Đạo Đức",     "Thiện Kế",  "Sơn Lôi",    "Tam Hợp",    "Gia Khánh"};
@@ -255,9 +254,10 @@ static void fill(const char *dir, long nstations, long nrecords)
     exec_sql(st, "COMMIT");
 
     /* notices to 100 stations each, and the plan's tasks assigned */
-    uint64_t loaded = 0;
-    if (ts_tasks_seed(st, (const char *)ts_plan_tasks_tsv, ts_plan_tasks_tsv_len, &loaded, &err) < 0)
-        die("plan tasks", err.msg);
+    ts_plan_load_result loaded;
+    ts_actor loader = {TS_ACTOR_LOCAL, "bench", NULL, "bench"};
+    if (ts_plan_load_file(st, &loader, "server/data/plans/binh-dinh-2024.json", 0, &loaded, &err) < 0)
+        die("plan", err.msg);
     ts_strlist to = {NULL, 0};
     for (long i = 0; i < 100 && i < nstations; i++) {
         char code[32];

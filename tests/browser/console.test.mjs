@@ -1145,6 +1145,47 @@ async function noRawCodes() {
   await page.uncheck('#au-tech');
 }
 
+// The plan as data and the reports up to the province (#19): the targets
+// page names the plan in force (name, issuer, date, version); a task whose
+// lead body is gone is set aside with a reason in the task's page (no longer
+// flagged past its deadline, the reason shown, audited); the quarter's
+// workbook and summary report download from the targets page.
+async function planAndProvince() {
+  await go('#/targets');
+  await page.waitForSelector('main .plan-info strong', { timeout: 10000 });
+  const info = await page.textContent('main .plan-info');
+  // in either language (an earlier step may have left the console in English)
+  assert(/^(Kế hoạch|Plan):/.test(info) && info.includes('103-KH/TU') && /Ủy ban nhân dân tỉnh Bình Định, 2024 · (phiên bản|version) 1/.test(info),
+    `the plan named on the targets page: ${info}`);
+  for (const [sel, re] of [['#tg-xlsx', /^bao-cao-\d{4}-Q[1-4]\.xlsx$/], ['#tg-pdf', /^bao-cao-quy-\d{4}-Q[1-4]\.pdf$/]]) {
+    const [download] = await Promise.all([page.waitForEvent('download', { timeout: 15000 }), page.click(sel)]);
+    assert(!(await download.failure()), `${sel}: ${await download.failure()}`);
+    assert(re.test(download.suggestedFilename()), `${sel}: file name ${download.suggestedFilename()}`);
+    const head = fs.readFileSync(await download.path()).subarray(0, 5).toString('latin1');
+    assert(sel === '#tg-xlsx' ? head.startsWith('PK') : head === '%PDF-', `${sel}: not the file's kind: ${JSON.stringify(head)}`);
+    await download.delete();
+  }
+  await go('#/tasks/KH-08');
+  await page.waitForSelector('#tk-na', { timeout: 10000 });
+  assert(await page.$('main .tk-past'), 'KH-08 flagged past its deadline before');
+  await page.click('#tk-na');
+  await page.waitForSelector('#confirm-dialog #dlg-reason', { timeout: 5000 });
+  await page.fill('#dlg-reason', 'Không còn cấp huyện từ 01/7/2025');
+  await page.click('#dlg-ok');
+  await page.waitForSelector('main .tk-na-banner', { timeout: 10000 });
+  const banner = await page.textContent('main .tk-na-banner');
+  assert(/^(Không áp dụng|Not applicable): Không còn cấp huyện từ 01\/7\/2025/.test(banner), `the banner: ${banner}`);
+  assert(!(await page.$('main .tk-past')), 'a task set aside is not flagged past its deadline');
+  await go('#/tasks');
+  await page.waitForSelector('table.tasks tbody tr[data-id="KH-08"] .tk-na', { timeout: 10000 });
+  // taken back, for the steps after
+  await go('#/tasks/KH-08');
+  await page.waitForSelector('main .tk-na-banner', { timeout: 10000 });
+  await page.click('#tk-na');
+  await page.click('#dlg-ok');
+  await page.waitForFunction(() => !document.querySelector('main .tk-na-banner'), null, { timeout: 10000 });
+}
+
 // Issue 16, point 12: the plan's tasks can be searched and filtered (lead,
 // deadline, state), past deadlines are flagged, a task's page has a real
 // title, the chooser is empty again after assigning, assigning again asks
@@ -1680,7 +1721,7 @@ async function main() {
     ['plan_tasks_find_and_assign', planTasksFindAndAssign],
     ['health_counts_acknowledgements', healthCountsAcknowledgements], ['district_day', districtDay],
     ['switch_language', switchLanguage], ['every_page_at_1366x768', everyPageAt1366], ['targets_stale', targetsStale],
-    ['attachment_limits_from_labels', attachmentLimitsFromLabels],
+    ['attachment_limits_from_labels', attachmentLimitsFromLabels], ['plan_and_province', planAndProvince],
     ['people_directory', peopleDirectory], ['commune_role_view', communeRoleView],
     ['logout', logout], ['no_script_errors', noScriptErrors],
   ];

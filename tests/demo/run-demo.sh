@@ -66,6 +66,8 @@ cat >"$RUN/district/tramsyncd.conf" <<EOF
 listen = 127.0.0.1:$PORT
 data_dir = $RUN/district
 stats_interval = 30s
+[district]
+name = Trung tâm Y tế khu vực Bình Xuyên
 [admin]
 listen = 127.0.0.1:$ADMIN_PORT
 console_dir = $ROOT/server/console
@@ -112,6 +114,13 @@ done
 
 export TRAMSYNC_ADMIN_URL=https://localhost:$ADMIN_PORT TRAMSYNC_CA=$PKI/ca.pem \
        TRAMSYNC_USER=$ADMIN_USER TRAMSYNC_PASSWORD=$ADMIN_PASSWORD
+# the province's plan is data the district loads (docs/PLANS.md): Bình Định's
+# (seed 003) is the demo's, loaded once (a later version loaded by hand stays)
+if [ ! -f "$RUN/.demo-plan-loaded" ]; then
+  say "loading the provincial plan (server/data/plans/binh-dinh-2024.json)"
+  "$BIN/tramsyncctl" --pki "$PKI" plan load "$ROOT/server/data/plans/binh-dinh-2024.json" >/dev/null
+  touch "$RUN/.demo-plan-loaded"
+fi
 if [ ! -f "$RUN/.demo-district-loaded" ]; then
   say "loading the district's directory (stations, populations, villages, drug catalogue)"
   ctl() { "$BIN/tramsyncctl" --pki "$PKI" record put "$@" >/dev/null; }

@@ -420,13 +420,15 @@ static void test_no_login_401(void **state)
         "/api/notices/TB-x", "/api/reports",       "/api/tasks",
         "/api/tasks/KH-01",  "/api/escalations",   "/api/targets",
         "/api/targets/history?indicator=bhyt", "/api/audit", "/api/users",
-        "/api/events",       "/metrics",
+        "/api/events",       "/metrics",           "/api/plan",
+        "/api/export",       "/api/report/quarterly",
     };
     for (size_t i = 0; i < sizeof gets / sizeof *gets; i++)
         expect(AS_NONE, "GET", gets[i], NULL, 401);
     static const char *const posts[] = {"/api/logout",         "/api/records/stations/x",  "/api/conflicts/1/resolve",
                                         "/api/notices",        "/api/reports/x/redistribute", "/api/reports/x/open", "/api/tasks/KH-01/assign",
-                                        "/api/targets/refresh", "/api/users",               "/api/users/x"};
+                                        "/api/targets/refresh", "/api/users",               "/api/users/x",
+                                        "/api/plan",           "/api/tasks/KH-01/not-applicable"};
     for (size_t i = 0; i < sizeof posts / sizeof *posts; i++)
         expect(AS_NONE, "POST", posts[i], "{}", 401);
     /* a made-up token is no better */
@@ -466,6 +468,9 @@ static void test_roles(void **state)
     expect(AS_VIEWER, "POST", "/api/reports/x/redistribute", "{\"recipients\":{\"all\":true}}", 403);
     expect(AS_VIEWER, "POST", "/api/tasks/KH-01/assign", "{\"recipients\":{\"all\":true}}", 403);
     expect(AS_VIEWER, "POST", "/api/targets/refresh", "{}", 403);
+    expect(AS_VIEWER, "POST", "/api/tasks/KH-08/not-applicable", "{\"reason\":\"x\"}", 403);
+    /* loading the province's plan is the admin's */
+    expect(AS_OPERATOR, "POST", "/api/plan", "{\"plan\":{}}", 403);
     expect(AS_VIEWER, "POST", "/api/records/stations/" BN, "{\"fields\":{\"phone\":\"0900000000\"}}", 403);
     expect(AS_VIEWER, "GET", "/api/audit", NULL, 403);
     expect(AS_VIEWER, "GET", "/api/users", NULL, 403);

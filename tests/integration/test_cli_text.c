@@ -30,7 +30,7 @@
 #define NOTICE "TB-20261201-0256bbc7"
 #define TASK "KH-21"
 
-/* The plan's task 21 (server/data/plan-tasks.tsv): its 160th byte falls
+/* The plan's task 21 (server/data/plans/binh-dinh-2024.json): its 160th byte falls
  * inside the "ư" of "người", which `%.160s` printed as "ngư\xe1\xbb"; in
  * characters, its first 159 end in "đẩy mạ". */
 static const char task21[] =

@@ -250,6 +250,16 @@ static long m_assignments(env *e)
     return sql(e, "SELECT count(*) FROM records WHERE tbl = 'task_assignments'");
 }
 
+static long m_plans(env *e)
+{
+    return sql(e, "SELECT count(*) FROM plans");
+}
+
+static long m_task_na(env *e)
+{
+    return sql(e, "SELECT count(*) FROM plan_task_na");
+}
+
 static long m_targets_runs(env *e)
 {
     return ts_test_file_count(e->d.log, "event=targets_computed");
@@ -521,6 +531,14 @@ static void test_admin_writes_on_full_disk(void **state)
          &e->admin_tok, 200, "assign_task", m_assignments, 0},
         {"/api/targets/refresh", "/api/targets/refresh", "{}", &e->admin_tok, 202, "refresh_targets", m_targets_runs,
          0},
+        {"/api/tasks/{id}/not-applicable", "/api/tasks/KH-08/not-applicable",
+         "{\"reason\":\"Không còn cấp huyện từ 01/7/2025\"}", &e->admin_tok, 200, "task_not_applicable", m_task_na,
+         0},
+        {"/api/plan", "/api/plan",
+         "{\"file\":\"kh.json\",\"plan\":{\"format\":\"tramsync-plan/1\",\"name\":\"Kế hoạch\",\"issuer\":"
+         "\"UBND tỉnh\",\"date\":\"2025\",\"version\":7,\"targets\":[],\"tasks\":[{\"no\":1,\"text\":"
+         "\"Nhiệm vụ\",\"lead\":\"Sở Y tế\",\"deadline_text\":\"Nhiệm vụ thường xuyên\"}]}}",
+         &e->admin_tok, 200, "load_plan", m_plans, 0},
         {"/api/users", "/api/users", "{\"username\":\"thu\",\"password\":\"" NEWPW "\",\"role\":\"viewer\"}",
          &e->admin_tok, 201, "user", m_user_thu, 0},
         {"/api/users/{name}", "/api/users/minh", "{\"password\":\"" NEWPW "\",\"role\":\"operator\"}", &e->admin_tok,

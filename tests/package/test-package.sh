@@ -30,7 +30,8 @@ files_in_place() {
            /lib/systemd/system/tramsyncd.service /lib/systemd/system/tramsync.service \
            /etc/tramsync/tramsyncd.conf /usr/share/man/man8/tramsyncd.8.gz /usr/share/man/man1/tramsync.1.gz \
            /usr/share/man/man8/tramsyncctl.8.gz /usr/share/doc/tramsync/OPERATIONS.md \
-           /usr/share/doc/tramsync/copyright /usr/share/tramsync/console/index.html; do
+           /usr/share/doc/tramsync/copyright /usr/share/tramsync/console/index.html \
+           /usr/share/tramsync/plans/binh-dinh-2024.json /usr/share/doc/tramsync/PLANS.md; do
     [ -e "$f" ] || { echo "missing $f"; return 1; }
   done
   getent passwd tramsync >/dev/null || { echo "no tramsync user"; return 1; }

@@ -155,6 +155,11 @@ void ts_test_daemon_start_env(ts_test_daemon *d, const char *bin, const char *di
     d->sets[d->nsets++] = ts_xstrdup("server.listen=127.0.0.1:0");
     d->sets[d->nsets++] = ts_xstrdup("admin.listen=127.0.0.1:0");
     d->sets[d->nsets++] = ts_xstrdup("server.log_level=debug");
+    /* the demo's plan (seed 003), as a district that loaded it has it: its
+     * tasks KH-01..KH-28 and its targets (a test's own sets come after) */
+    char *plan = ts_source_path("server/data/plans/binh-dinh-2024.json");
+    d->sets[d->nsets++] = ts_xasprintf("admin.plan_file=%s", plan);
+    free(plan);
     d->sets[d->nsets++] = ts_xasprintf("tls.ca=%s", pki->ca);
     d->sets[d->nsets++] = ts_xasprintf("tls.cert=%s", pki->server_cert);
     d->sets[d->nsets++] = ts_xasprintf("tls.key=%s", pki->server_key);

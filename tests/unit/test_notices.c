@@ -31,6 +31,7 @@
 #include "common/ts_xmalloc.h"
 #include "proto/ts_msg.h"
 #include "server/ts_notices.h"
+#include "server/ts_plan.h"
 #include "tests/support/ts_test.h"
 #include "tests/support/ts_test_store.h"
 
@@ -1028,13 +1029,18 @@ static void test_escalate_overdue(void **state)
 
     /* plan tasks: assigned with a deadline (a date: it lasts until the end
      * of that day, UTC), overdue unless done */
-    static const char tsv[] = "no\ttask\tlead\tcoordinating\tdeadline\n"
-                              "1\tKiện toàn mạng lưới y tế cơ sở\tSở Y tế\tUBND xã\tQuý II năm 2030\n"
-                              "2\tĐào tạo bác sĩ gia đình\tSở Y tế\tTTYT\tNhiệm vụ thường xuyên\n";
-    uint64_t loaded = 0;
+    static const char plan[] =
+        "{\"format\": \"tramsync-plan/1\", \"name\": \"KH\", \"issuer\": \"UBND tỉnh\", \"date\": \"2024\","
+        " \"version\": 1, \"targets\": [], \"tasks\": ["
+        "{\"no\": 1, \"text\": \"Kiện toàn mạng lưới y tế cơ sở\", \"lead\": \"Sở Y tế\", \"coordinating\": \"UBND xã\","
+        " \"deadline_text\": \"Quý II năm 2030\"},"
+        "{\"no\": 2, \"text\": \"Đào tạo bác sĩ gia đình\", \"lead\": \"Sở Y tế\", \"coordinating\": \"TTYT\","
+        " \"deadline_text\": \"Nhiệm vụ thường xuyên\"}]}";
+    ts_plan_load_result loaded;
     ts_error err;
-    assert_int_equal(ts_tasks_seed(f->srv, tsv, sizeof tsv - 1, &loaded, &err), 0);
-    assert_int_equal(loaded, 2);
+    ts_actor loader = admin_actor();
+    assert_int_equal(ts_plan_load(f->srv, &loader, plan, sizeof plan - 1, 0, &loaded, &err), 0);
+    assert_int_equal(loaded.tasks, 2);
     ts_strlist to = {NULL, 0};
     ts_strlist_add(&to, BN);
     ts_strlist_add(&to, XL);
@@ -1152,11 +1158,15 @@ static void test_district_day_and_date_deadline(void **state)
     assert_false(ts_tz_valid("/etc/localtime"));
     assert_false(ts_tz_valid(""));
 
-    static const char tsv[] = "no\ttask\tlead\tcoordinating\tdeadline\n"
-                              "1\tRà soát ca sốt tại các thôn\tTTYT\tUBND xã\tNgày 06/12/2026\n";
-    uint64_t loaded = 0;
+    static const char plan[] =
+        "{\"format\": \"tramsync-plan/1\", \"name\": \"KH\", \"issuer\": \"UBND tỉnh\", \"date\": \"2024\","
+        " \"version\": 1, \"targets\": [], \"tasks\": ["
+        "{\"no\": 1, \"text\": \"Rà soát ca sốt tại các thôn\", \"lead\": \"TTYT\", \"coordinating\": \"UBND xã\","
+        " \"deadline_text\": \"Ngày 06/12/2026\"}]}";
+    ts_plan_load_result loaded;
     ts_error err;
-    assert_int_equal(ts_tasks_seed(f->srv, tsv, sizeof tsv - 1, &loaded, &err), 0);
+    ts_actor loader = admin_actor();
+    assert_int_equal(ts_plan_load(f->srv, &loader, plan, sizeof plan - 1, 0, &loaded, &err), 0);
     ts_strlist to = {NULL, 0};
     ts_strlist_add(&to, BN);
     ts_actor a = admin_actor();

@@ -1,0 +1,252 @@
+/* The quarter's summary report as a printable PDF, A4, in Vietnamese:
+ * targets met and not met per commune, outbreaks, late reports, overdue
+ * tasks. Pango lays the text out (shaping and line breaking of Vietnamese's
+ * stacked diacritics, with a Unicode font: DejaVu Sans, fonts-dejavu-core)
+ * and cairo writes the PDF with the fonts embedded, so it prints the same
+ * anywhere (docs/DEPENDENCIES.md). */
+#include "server/ts_province.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cairo-pdf.h>
+#include <cairo.h>
+#include <pango/pangocairo.h>
+
+#include "common/ts_xmalloc.h"
+
+#define TS__A4_W 595.276 /* points */
+#define TS__A4_H 841.890
+#define TS__MARGIN 56.0 /* about 2 cm */
+
+typedef struct ts__pdf {
+    cairo_t *cr;
+    PangoContext *ctx; /* of a font map of this report's own, freed with it */
+    double y;
+    int page;
+} ts__pdf;
+
+static cairo_status_t ts__write(void *closure, const unsigned char *data, unsigned int len)
+{
+    ts_buf_append((ts_buf *)closure, data, len);
+    return CAIRO_STATUS_SUCCESS;
+}
+
+/* One paragraph (Pango markup escaped by the caller when needed), on a new
+ * page when it does not fit on this one. */
+static void ts__para(ts__pdf *p, const char *text, const char *font, double indent, double space_after)
+{
+    pango_cairo_update_context(p->cr, p->ctx);
+    PangoLayout *lay = pango_layout_new(p->ctx);
+    PangoFontDescription *fd = pango_font_description_from_string(font);
+    pango_layout_set_font_description(lay, fd);
+    pango_font_description_free(fd);
+    pango_layout_set_width(lay, (int)((TS__A4_W - 2 * TS__MARGIN - indent) * PANGO_SCALE));
+    pango_layout_set_wrap(lay, PANGO_WRAP_WORD_CHAR);
+    pango_layout_set_text(lay, text, -1);
+    int w, h;
+    pango_layout_get_size(lay, &w, &h);
+    double height = (double)h / PANGO_SCALE;
+    if (p->y + height > TS__A4_H - TS__MARGIN) {
+        cairo_show_page(p->cr);
+        p->page++;
+        p->y = TS__MARGIN;
+    }
+    cairo_move_to(p->cr, TS__MARGIN + indent, p->y);
+    pango_cairo_show_layout(p->cr, lay);
+    g_object_unref(lay);
+    p->y += height + space_after;
+}
+
+#define TS__BODY "DejaVu Sans 9.5"
+#define TS__BOLD "DejaVu Sans Bold 10.5"
+
+static const char *ts__s(const json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return s ? s : "";
+}
+
+static const char *ts__commune(const json_t *o)
+{
+    const char *c = ts__s(o, "commune");
+    return c[0] ? c : ts__s(o, "station");
+}
+
+/* dd/mm/yyyy of a YYYY-MM-DD day ("" stays "") */
+static void ts__dmy(const char *day, char *out, size_t size)
+{
+    if (strlen(day) == 10)
+        snprintf(out, size, "%.2s/%.2s/%.4s", day + 8, day + 5, day);
+    else
+        snprintf(out, size, "%s", day);
+}
+
+static void ts__targets(ts__pdf *p, const json_t *data)
+{
+    char line[4096], day[16];
+    ts__dmy(ts__s(data, "day"), day, sizeof day);
+    ts__para(p, "1. Kết quả thực hiện chỉ tiêu theo xã", TS__BOLD, 0, 4);
+    const json_t *targets = json_object_get(data, "targets");
+    if (json_array_size(targets) == 0) {
+        ts__para(p, "Chưa có số liệu chỉ tiêu trong kỳ.", TS__BODY, 12, 8);
+        return;
+    }
+    snprintf(line, sizeof line, "Số liệu ngày %s, theo kế hoạch đang áp dụng.", day);
+    ts__para(p, line, TS__BODY, 12, 4);
+    /* communes in the order the figures come (station order) */
+    size_t i = 0;
+    while (i < json_array_size(targets)) {
+        const json_t *first = json_array_get(targets, i);
+        const char *station = ts__s(first, "station");
+        int met = 0, unmet = 0;
+        ts_buf missed = TS_BUF_INIT;
+        size_t j = i;
+        for (; j < json_array_size(targets); j++) {
+            const json_t *t = json_array_get(targets, j);
+            if (strcmp(ts__s(t, "station"), station) != 0)
+                break;
+            const json_t *m = json_object_get(t, "met");
+            if (json_is_true(m))
+                met++;
+            else if (json_is_false(m)) {
+                unmet++;
+                ts_buf_printf(&missed, "%s– %s", missed.len ? "\n" : "", ts__s(t, "label_vi"));
+            }
+        }
+        snprintf(line, sizeof line, "Xã %s: đạt %d chỉ tiêu, chưa đạt %d chỉ tiêu", ts__commune(first), met, unmet);
+        ts__para(p, line, TS__BODY, 12, 2);
+        if (missed.len) {
+            ts_buf_append(&missed, "", 1);
+            ts__para(p, (const char *)missed.data, TS__BODY, 28, 2);
+        }
+        ts_buf_free(&missed);
+        i = j;
+    }
+    p->y += 6;
+}
+
+static void ts__outbreaks(ts__pdf *p, const json_t *data)
+{
+    char line[1024], from[16], to[16];
+    ts__para(p, "2. Dịch bệnh: các ổ dịch trong kỳ", TS__BOLD, 0, 4);
+    const json_t *arr = json_object_get(data, "outbreaks");
+    if (json_array_size(arr) == 0)
+        ts__para(p, "Không có ổ dịch nào trong kỳ.", TS__BODY, 12, 8);
+    size_t k;
+    json_t *o;
+    json_array_foreach(arr, k, o) {
+        ts__dmy(ts__s(o, "started_on"), from, sizeof from);
+        ts__dmy(ts__s(o, "ended_on"), to, sizeof to);
+        char stations[512] = "";
+        size_t n;
+        json_t *s;
+        json_array_foreach(json_object_get(o, "stations"), n, s)
+            snprintf(stations + strlen(stations), sizeof stations - strlen(stations), "%s%s", n ? ", " : "",
+                     json_string_value(s) ? json_string_value(s) : "");
+        snprintf(line, sizeof line, "– %s (%s): phát hiện %s%s%s; %lld ca; trạm: %s", ts__s(o, "disease_vi"),
+                 ts__s(o, "id"), from, to[0] ? ", kết thúc " : ", chưa kết thúc", to,
+                 (long long)json_integer_value(json_object_get(o, "cases_total")), stations);
+        ts__para(p, line, TS__BODY, 12, 2);
+    }
+    p->y += 6;
+}
+
+static void ts__reporting(ts__pdf *p, const json_t *data)
+{
+    char line[512];
+    ts__para(p, "3. Báo cáo ca bệnh truyền nhiễm trễ hạn", TS__BOLD, 0, 4);
+    const json_t *arr = json_object_get(data, "reporting");
+    json_int_t late_all = 0;
+    size_t k;
+    json_t *r;
+    json_array_foreach(arr, k, r) {
+        json_int_t late = json_integer_value(json_object_get(r, "late"));
+        late_all += late;
+        snprintf(line, sizeof line, "Xã %s: %lld ca báo cáo, %lld đúng hạn, %lld trễ hạn", ts__commune(r),
+                 (long long)json_integer_value(json_object_get(r, "cases")),
+                 (long long)json_integer_value(json_object_get(r, "on_time")), (long long)late);
+        ts__para(p, line, TS__BODY, 12, 2);
+    }
+    if (json_array_size(arr) == 0)
+        ts__para(p, "Không có ca bệnh nào được báo cáo trong kỳ.", TS__BODY, 12, 8);
+    else if (late_all == 0)
+        ts__para(p, "Không có báo cáo trễ hạn.", TS__BODY, 12, 8);
+    else
+        p->y += 6;
+}
+
+static void ts__overdue(ts__pdf *p, const json_t *data)
+{
+    char line[6000];
+    ts__para(p, "4. Nhiệm vụ quá hạn", TS__BOLD, 0, 4);
+    int n = 0;
+    size_t k;
+    json_t *t;
+    json_array_foreach(json_object_get(data, "tasks"), k, t) {
+        if (json_integer_value(json_object_get(t, "overdue")) <= 0)
+            continue;
+        n++;
+        snprintf(line, sizeof line, "– %s: %s (chủ trì: %s; thời hạn: %s) — %lld/%lld trạm quá hạn", ts__s(t, "id"),
+                 ts__s(t, "task"), ts__s(t, "lead"), ts__s(t, "deadline_text"),
+                 (long long)json_integer_value(json_object_get(t, "overdue")),
+                 (long long)json_integer_value(json_object_get(t, "assigned")));
+        ts__para(p, line, TS__BODY, 12, 2);
+    }
+    if (n == 0)
+        ts__para(p, "Không có nhiệm vụ quá hạn.", TS__BODY, 12, 2);
+    json_array_foreach(json_object_get(data, "tasks"), k, t) {
+        if (!json_is_string(json_object_get(t, "not_applicable")))
+            continue;
+        snprintf(line, sizeof line, "– %s: không áp dụng (%s)", ts__s(t, "id"), ts__s(t, "not_applicable"));
+        ts__para(p, line, TS__BODY, 12, 2);
+    }
+}
+
+int ts_province_pdf(const json_t *data, const char *tmpdir, ts_buf *out, ts_error *err)
+{
+    (void)tmpdir; /* cairo writes through a callback: no file */
+    cairo_surface_t *surf = cairo_pdf_surface_create_for_stream(ts__write, out, TS__A4_W, TS__A4_H);
+    if (cairo_surface_status(surf) != CAIRO_STATUS_SUCCESS) {
+        cairo_surface_destroy(surf);
+        return ts_error_set(err, TS_EIO, "report: cannot create the PDF");
+    }
+    const json_t *period = json_object_get(data, "period");
+    char title[256];
+    snprintf(title, sizeof title, "Báo cáo tóm tắt %s", ts__s(period, "label_vi"));
+    cairo_pdf_surface_set_metadata(surf, CAIRO_PDF_METADATA_TITLE, title);
+    cairo_pdf_surface_set_metadata(surf, CAIRO_PDF_METADATA_AUTHOR, ts__s(data, "district"));
+    cairo_pdf_surface_set_metadata(surf, CAIRO_PDF_METADATA_CREATOR, "tramsync");
+    /* a font map of its own: the fonts it loads are let go with the report
+     * instead of staying in the daemon's default map */
+    PangoFontMap *fm = pango_cairo_font_map_new();
+    ts__pdf p = {cairo_create(surf), pango_font_map_create_context(fm), TS__MARGIN, 1};
+    cairo_set_source_rgb(p.cr, 0, 0, 0);
+    ts__para(&p, ts__s(data, "district"), "DejaVu Sans Bold 11", 0, 14);
+    ts__para(&p, "BÁO CÁO TÓM TẮT TÌNH HÌNH THỰC HIỆN KẾ HOẠCH Y TẾ CƠ SỞ", "DejaVu Sans Bold 13", 0, 4);
+    char line[2048];
+    snprintf(line, sizeof line, "Kỳ báo cáo: %s", ts__s(period, "label_vi"));
+    ts__para(&p, line, "DejaVu Sans 11", 0, 4);
+    const json_t *plan = json_object_get(data, "plan");
+    if (json_is_object(plan))
+        snprintf(line, sizeof line, "Kế hoạch: %s (%s, %s; phiên bản %lld)", ts__s(plan, "name"), ts__s(plan, "issuer"),
+                 ts__s(plan, "date"), (long long)json_integer_value(json_object_get(plan, "version")));
+    else
+        snprintf(line, sizeof line, "Chưa nạp kế hoạch: không có mục tiêu để đánh giá.");
+    ts__para(&p, line, TS__BODY, 0, 4);
+    ts__para(&p, "Kính gửi: Sở Y tế", TS__BODY, 0, 14);
+    ts__targets(&p, data);
+    ts__outbreaks(&p, data);
+    ts__reporting(&p, data);
+    ts__overdue(&p, data);
+    g_object_unref(p.ctx);
+    g_object_unref(fm);
+    cairo_destroy(p.cr);
+    cairo_surface_finish(surf);
+    cairo_status_t cs = cairo_surface_status(surf);
+    cairo_surface_destroy(surf);
+    if (cs != CAIRO_STATUS_SUCCESS)
+        return ts_error_set(err, TS_EIO, "report: %s", cairo_status_to_string(cs));
+    return 0;
+}
