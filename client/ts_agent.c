@@ -59,7 +59,7 @@ const ts_cfg_key ts_agent_config_keys[] = {
     {"sync", "connect_timeout", TS_CFG_DURATION, C(connect_timeout_ms), "20s", "give up a connection attempt after"},
     {"sync", "push_batch", TS_CFG_U64, C(push_batch), "1000", "most changes in one PUSH"},
     {"sync", "pull_page", TS_CFG_U64, C(pull_page), "1000", "most changes asked for in one PULL"},
-    {"sync", "pull_stream", TS_CFG_BOOL, C(pull_stream), "true",
+    {"sync", "pull_stream", TS_CFG_BOOL, C(pull_stream), "false",
      "ask for a PULL's pages one after the other without a round trip each (a slow link stays busy)"},
     {"sync", "live", TS_CFG_BOOL, C(live), "true", "stay connected and receive changes as they happen"},
     {"sync", "compress", TS_CFG_BOOL, C(compress), "true",

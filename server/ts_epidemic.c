@@ -774,12 +774,13 @@ int ts_epi_summary(ts_store *st, const char *from, const char *to, json_t **out,
     json_t *missing = ts__missing(st, &cat, from, to);
     for (size_t i = 0; i < nr; i++) {
         json_t *m = json_object_get(missing, r[i].station);
-        json_array_append_new(rep, json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:O}", "station", r[i].station, "cases",
+        json_t *by = m ? json_incref(json_object_get(m, "diseases")) : json_array();
+        json_array_append_new(rep, json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:o}", "station", r[i].station, "cases",
                                              (json_int_t)r[i].cases, "late", (json_int_t)r[i].late, "on_time",
                                              (json_int_t)r[i].on_time, "worst_late_hours",
                                              (json_int_t)r[i].worst_late_h, "missing",
                                              (json_int_t)json_integer_value(json_object_get(m, "missing")),
-                                             "missing_by_disease", m ? json_object_get(m, "diseases") : json_array()));
+                                             "missing_by_disease", by));
         json_object_del(missing, r[i].station);
     }
     /* stations that declared cases in a report but filed none */

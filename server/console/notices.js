@@ -2,7 +2,7 @@
 
 import { state, can } from './state.js';
 import { t, L, label, h, replace, fmtDate, fmtDateTime, fmtNum, qs, toast, errorBox, urgencyBadge, stateBadge, pager, table, card, debounce, pageHeader, hashParams, setHashParams, confirmDialog } from './ui.js';
-import { api } from './api.js';
+import { api, loadStationNames } from './api.js';
 import { paperclip, attachmentTable } from './attachments.js';
 import './i18n-epidemic.js';
 
@@ -97,6 +97,7 @@ export async function viewNotice(root, id) {
       return;
     }
     const f = n.fields;
+    if (f.source_station) await loadStationNames().catch(() => null);
     const dl = h('dl', { class: 'facts facts-wide' }, [
       [t('nt_number'), f.number], [t('nt_doc_type'), label('doc_types', f.doc_type)], [t('nt_issuer'), f.issuer],
       [t('nt_issue_date'), fmtDate(f.issue_date)], [t('nt_urgency'), urgencyBadge(f.urgency)], [t('nt_category'), label('categories', f.category)],
@@ -104,7 +105,8 @@ export async function viewNotice(root, id) {
       [t('nt_responsible_person'), f.responsible_person_label || f.responsible_person], [t('nt_responsible'), f.responsible], [t('nt_task'), f.task], [t('nt_deadline'), f.deadline ? fmtDateTime(f.deadline) : null],
       [t('nt_expected'), f.expected_result], [t('nt_list_sent'), fmtDateTime(f.sent_at)], [t('nt_sent_by'), f.sent_by],
       [t('nt_list_recipients'), `${fmtNum(n.recipients_total)}${f.communes?.length ? ` (${f.communes.join(', ')})` : ''}`],
-      f.source_report ? [t('nt_source_report'), `${f.source_report} (${f.source_station || ''})`] : null,
+      // the station by its name in the directory (loaded above), never its code
+      f.source_report ? [t('nt_source_report'), `${f.source_report} (${state.stationNames?.get(f.source_station) || f.source_station || ''})`] : null,
       // an outbreak report passed on keeps its epidemiological fields
       [t('rp_disease'), f.disease], [t('rp_cases'), f.cases !== undefined ? fmtNum(f.cases) : null], [t('rp_deaths'), f.deaths !== undefined ? fmtNum(f.deaths) : null],
       [t('ob_onset'), f.onset_date ? fmtDate(f.onset_date) : null], [t('rp_location'), f.location],

@@ -176,7 +176,7 @@ int main(void)
     char *page_set = ts_xasprintf("sync.pull_page=%ld", page_n);
     /* TS_BENCH_COMPRESS=0: no frame compression offered (the default offers it) */
     const char *zset = env_long("TS_BENCH_COMPRESS", 1) ? "sync.compress=true" : "sync.compress=false";
-    const char *sets[] = {"station.log_level=info", proto_set, page_set, zset, NULL};
+    const char *sets[] = {"station.log_level=info", proto_set, page_set, zset, "sync.pull_stream=true", NULL};
     const char *lock_sets[] = {"station.log_level=info", proto_set, page_set, zset, "sync.pull_stream=false", NULL};
 
     /* the district holds nfirst residents of station "link" */

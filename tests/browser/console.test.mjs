@@ -644,6 +644,8 @@ async function redistributeReport() {
   await page.waitForSelector('main dl.facts', { timeout: 10000 });
   const facts = await page.textContent('main dl.facts');
   assert(/Bệnh\s*Sốt xuất huyết Dengue/.test(facts) && /Số ca\s*3/.test(facts), `the notice's disease and cases: ${facts}`);
+  // the source station by its name, never its code
+  assert(facts.includes('Trạm Y tế xã Xuân Lãng') && !facts.includes('(xuanlang)'), `the source station by name: ${facts}`);
 }
 
 async function assignPlanTask() {

@@ -557,7 +557,7 @@ static sync_run first_sync(ts_test_link *l, const char *tag, const long long *cu
     mkdir(base, 0700);
     char page[32];
     snprintf(page, sizeof page, "sync.pull_page=%d", SYNC_PAGE);
-    const char *sets[] = {page, "sync.backoff_min=100ms", "sync.backoff_max=500ms", NULL};
+    const char *sets[] = {page, "sync.backoff_min=100ms", "sync.backoff_max=500ms", "sync.pull_stream=true", NULL};
     ts_test_station st;
     ts_test_station_make(&st, base, LK, &g->pki, l->port, sets);
     char *db = ts_xasprintf("%s/station.db", st.dir);
