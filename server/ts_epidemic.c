@@ -81,13 +81,6 @@ int ts_epi_day_add(const char *day, int delta, char *out, size_t size)
 
 /* ---------------------------------------------------------------- catalogue */
 
-static int64_t ts__int_field(const ts_version *v, const char *name)
-{
-    int64_t n = 0;
-    ts_recjson_int(v, name, &n);
-    return n;
-}
-
 int ts_epi_seed(ts_store *st, const char *tsv, size_t len, uint64_t *loaded, ts_error *err)
 {
     *loaded = 0;
@@ -150,6 +143,7 @@ typedef struct ts__scan {
     uint64_t now_ms;
     ts_epi_scan_result *out;
     ts_error *err;
+    json_t *neighbours; /* station -> [station] both ways, read once per scan (ts__area) */
 } ts__scan;
 
 static int ts__sql_fail(ts__scan *s, const char *what)
@@ -255,35 +249,53 @@ static int64_t ts__count(ts__scan *s, const char *sql, const char *a, const char
     return n;
 }
 
+/* Adds b to a's neighbours (once). */
+static void ts__link(json_t *map, const char *a, const char *b)
+{
+    json_t *list = json_object_get(map, a);
+    if (list == NULL) {
+        list = json_array();
+        json_object_set_new(map, a, list);
+    }
+    size_t k;
+    json_t *v;
+    json_array_foreach(list, k, v)
+        if (strcmp(json_string_value(v), b) == 0)
+            return;
+    json_array_append_new(list, json_string(b));
+}
+
 /* The station's neighbouring communes as the directory says (either side
- * naming the other is enough): the station first, then its neighbours. */
+ * naming the other is enough): the station first, then its neighbours. The
+ * directory is read once per scan, at the first case that needs it. */
 static void ts__area(ts__scan *s, const char *station, ts_strlist *out)
 {
-    ts_strlist_add(out, station);
-    ts_change_page page;
-    ts_change_page_init(&page);
-    if (ts_store_list(s->st, "stations", NULL, 1000, false, &page, NULL) == 0) {
-        for (uint32_t i = 0; i < page.n; i++) {
-            json_t *r = ts_recjson_record(&page.items[i], false);
-            json_t *nb = json_object_get(json_object_get(r, "fields"), "neighbours");
-            bool self = strcmp(page.items[i].id, station) == 0;
-            size_t k;
-            json_t *v;
-            json_array_foreach(nb, k, v) {
-                const char *code = json_string_value(v);
-                if (code == NULL)
-                    continue;
-                const char *add = self ? code : strcmp(code, station) == 0 ? page.items[i].id : NULL;
-                bool have = false;
-                for (size_t m = 0; add && m < out->n; m++)
-                    have |= strcmp(out->v[m], add) == 0;
-                if (add && !have)
-                    ts_strlist_add(out, add);
+    if (s->neighbours == NULL) {
+        s->neighbours = json_object();
+        ts_change_page page;
+        ts_change_page_init(&page);
+        if (ts_store_list(s->st, "stations", NULL, 1000, false, &page, NULL) == 0) {
+            for (uint32_t i = 0; i < page.n; i++) {
+                json_t *r = ts_recjson_record(&page.items[i], false);
+                size_t k;
+                json_t *v;
+                json_array_foreach(json_object_get(json_object_get(r, "fields"), "neighbours"), k, v) {
+                    const char *code = json_string_value(v);
+                    if (code == NULL || strcmp(code, page.items[i].id) == 0)
+                        continue;
+                    ts__link(s->neighbours, page.items[i].id, code);
+                    ts__link(s->neighbours, code, page.items[i].id);
+                }
+                json_decref(r);
             }
-            json_decref(r);
         }
+        ts_change_page_free(&page);
     }
-    ts_change_page_free(&page);
+    ts_strlist_add(out, station);
+    size_t k;
+    json_t *v;
+    json_array_foreach(json_object_get(s->neighbours, station), k, v)
+        ts_strlist_add(out, json_string_value(v));
 }
 
 /* Cases of the disease at each station of `area` within [from, day]: the
@@ -418,7 +430,8 @@ static int ts__scan_report(ts__scan *s, const char *id, const ts_change *c)
     if (rc < 0 || !fresh)
         return rc;
     s->out->seen++;
-    int64_t cases = ts__int_field(&c->v, "cases");
+    int64_t cases = 0;
+    ts_recjson_int(&c->v, "cases", &cases);
     if (strcmp(kind, "outbreak_detection") == 0)
         return ts__raise(s, "outbreak", key, c->owner, "reports", id, cases, onset[0] ? onset : day, day);
     if (strcmp(kind, "case_report") == 0 && d && d->case_by_case)
@@ -429,7 +442,7 @@ static int ts__scan_report(ts__scan *s, const char *id, const ts_change *c)
 int ts_epi_scan(ts_store *st, uint64_t now_ms, ts_epi_scan_result *out, ts_error *err)
 {
     memset(out, 0, sizeof *out);
-    ts__scan s = {st, {0}, now_ms, out, err};
+    ts__scan s = {st, {0}, now_ms, out, err, NULL};
     int rc = ts_disease_catalog_load(st, &s.cat, err);
     if (rc < 0)
         return rc;
@@ -493,6 +506,7 @@ int ts_epi_scan(ts_store *st, uint64_t now_ms, ts_epi_scan_result *out, ts_error
     if (rc == 0 && out->alerts > 0)
         ts__log_raised(st, last_alert);
 done:
+    json_decref(s.neighbours);
     ts_disease_catalog_free(&s.cat);
     return rc;
 }

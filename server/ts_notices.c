@@ -1032,7 +1032,7 @@ static void ts__station_name(ts_store *st, const char *code, char *out, size_t s
 /* "2026-12-07" -> "07/12/2026"; "2026-12-07T09:30:00+07:00" -> "07/12/2026
  * 09:30", the wall time where it was written (the station's, in Vietnam);
  * anything else as it is. */
-static void ts__vn_date(const char *iso, char *out, size_t size)
+void ts_vn_date(const char *iso, char *out, size_t size)
 {
     int y, mo, d, h, mi;
     if (sscanf(iso, "%4d-%2d-%2dT%2d:%2d", &y, &mo, &d, &h, &mi) == 5)
@@ -1072,7 +1072,7 @@ int ts_report_redistribute(ts_store *st, const ts_actor *who, const char *report
 
     char station_name[256], when[40];
     ts__station_name(st, owner, station_name, sizeof station_name);
-    ts__vn_date(ts__jstr(rep, "reported_at"), when, sizeof when);
+    ts_vn_date(ts__jstr(rep, "reported_at"), when, sizeof when);
     const ts_label *kind = ts_label_find(ts_report_kinds, 9, ts__jstr(rep, "kind"));
     ts_buf body = TS_BUF_INIT;
     ts_buf_printf(&body, "Loại báo cáo: %s\nĐơn vị báo cáo: %s\nThời điểm báo cáo: %s\n", kind ? kind->vi : "Báo cáo",
@@ -1089,7 +1089,7 @@ int ts_report_redistribute(ts_store *st, const ts_actor *who, const char *report
         if (json_is_integer(v))
             snprintf(text, sizeof text, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
         else if (ts__epi_fields[i].is_date)
-            ts__vn_date(json_string_value(v) ? json_string_value(v) : "", text, sizeof text);
+            ts_vn_date(json_string_value(v) ? json_string_value(v) : "", text, sizeof text);
         else
             snprintf(text, sizeof text, "%s", json_string_value(v) ? json_string_value(v) : "");
         ts_buf_printf(&body, "%s: %s\n", ts__epi_fields[i].label, text);

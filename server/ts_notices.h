@@ -31,6 +31,11 @@ typedef struct ts_strlist {
 
 void ts_strlist_add(ts_strlist *l, const char *s);
 
+/* A date for people: "2026-12-07" -> "07/12/2026", "2026-12-07T09:30:00+07:00"
+ * -> "07/12/2026 09:30" (the wall time where it was written); any other text
+ * as it is. */
+void ts_vn_date(const char *iso, char *out, size_t size);
+
 /* A new district record id: "<prefix>-YYYYMMDD-xxxxxxxx" (the district's day,
  * random hex). */
 void ts_new_record_id(const char *prefix, char *out, size_t size);

@@ -173,7 +173,9 @@ static int ts__entry_cmp(const void *a, const void *b)
     return strcmp(ts__s(x, "at"), ts__s(y, "at"));
 }
 
-int ts_outbreak_show(ts_store *st, const char *id, json_t **out, ts_error *err)
+/* The outbreak as ts_outbreak_show gives it; the stations its notices went
+ * to are added to *reached. */
+static int ts__show(ts_store *st, const char *id, json_t **out, ts_strlist *reached, ts_error *err)
 {
     *out = NULL;
     json_t *ob = ts__get_fields(st, "outbreaks", id, NULL, 0, err);
@@ -187,7 +189,7 @@ int ts_outbreak_show(ts_store *st, const char *id, json_t **out, ts_error *err)
     }
     const ts_disease *d = ts_disease_find(&cat, ts__s(ob, "disease"));
     const char *code = d ? d->code : ts__s(ob, "disease");
-    ts_strlist stations = {NULL, 0}, reached = {NULL, 0};
+    ts_strlist stations = {NULL, 0};
     ts__stations(ob, &stations);
     json_t *timeline = json_array(), *by_day = json_array();
 
@@ -224,7 +226,7 @@ int ts_outbreak_show(ts_store *st, const char *id, json_t **out, ts_error *err)
         sqlite3_finalize(q);
     }
     /* the district's notices about it */
-    json_t *notices = ts__notices_about(st, id, &reached, err);
+    json_t *notices = ts__notices_about(st, id, reached, err);
     if (notices == NULL) {
         rc = err->code ? err->code : TS_ESTORAGE;
         goto fail;
@@ -300,7 +302,6 @@ int ts_outbreak_show(ts_store *st, const char *id, json_t **out, ts_error *err)
     *out = o;
     json_decref(ob);
     ts_strlist_free(&stations);
-    ts_strlist_free(&reached);
     ts_disease_catalog_free(&cat);
     return 0;
 fail:
@@ -308,8 +309,15 @@ fail:
     json_decref(by_day);
     json_decref(ob);
     ts_strlist_free(&stations);
-    ts_strlist_free(&reached);
     ts_disease_catalog_free(&cat);
+    return rc;
+}
+
+int ts_outbreak_show(ts_store *st, const char *id, json_t **out, ts_error *err)
+{
+    ts_strlist reached = {NULL, 0};
+    int rc = ts__show(st, id, out, &reached, err);
+    ts_strlist_free(&reached);
     return rc;
 }
 
@@ -351,16 +359,6 @@ int ts_outbreak_list(ts_store *st, json_t **out, ts_error *err)
     return 0;
 }
 
-/* dd/mm/yyyy of a YYYY-MM-DD day. */
-static void ts__vn_day(const char *day, char *out, size_t size)
-{
-    int y, m, d;
-    if (sscanf(day, "%4d-%2d-%2d", &y, &m, &d) == 3)
-        snprintf(out, size, "%02d/%02d/%04d", d, m, y);
-    else
-        snprintf(out, size, "%s", day);
-}
-
 int ts_outbreak_end(ts_store *st, const ts_actor *who, const char *id, const char *today, bool force,
                     const char *reason, ts_outbreak_refusal *refusal, char *can_end_from, size_t can_size,
                     char *notice_out, size_t notice_size, ts_strlist *recipients, ts_error *err)
@@ -368,19 +366,24 @@ int ts_outbreak_end(ts_store *st, const ts_actor *who, const char *id, const cha
     *refusal = TS_OUTBREAK_OK;
     can_end_from[0] = '\0';
     json_t *show = NULL;
-    int rc = ts_outbreak_show(st, id, &show, err);
-    if (rc < 0)
+    ts_strlist reached = {NULL, 0};
+    int rc = ts__show(st, id, &show, &reached, err);
+    if (rc < 0) {
+        ts_strlist_free(&reached);
         return rc;
+    }
     json_t *ob = json_object_get(show, "fields");
     snprintf(can_end_from, can_size, "%s", ts__s(show, "can_end_from"));
     if (strcmp(ts__s(ob, "status"), "ended") == 0) {
         *refusal = TS_OUTBREAK_ALREADY_ENDED;
         json_decref(show);
+        ts_strlist_free(&reached);
         return 0;
     }
     if (!force && can_end_from[0] && strcmp(today, can_end_from) < 0) {
         *refusal = TS_OUTBREAK_TOO_EARLY;
         json_decref(show);
+        ts_strlist_free(&reached);
         return 0;
     }
     json_t *f = json_pack("{s:s,s:s,s:s}", "status", "ended", "ended_on", today, "ended_by", who->name);
@@ -390,22 +393,20 @@ int ts_outbreak_end(ts_store *st, const ts_actor *who, const char *id, const cha
     json_decref(f);
     if (rc < 0) {
         json_decref(show);
+        ts_strlist_free(&reached);
         return rc;
     }
     /* everyone concerned: the stations it names and those its notices reached */
     ts__stations(ob, recipients);
-    ts_strlist reached = {NULL, 0};
-    json_t *notices = ts__notices_about(st, id, &reached, err);
-    json_decref(notices);
     for (size_t i = 0; i < reached.n; i++)
         if (!ts__has(recipients, reached.v[i]))
             ts_strlist_add(recipients, reached.v[i]);
     ts_strlist_free(&reached);
     const char *disease_vi = ts__s(show, "disease_vi");
     char started[16], last[16], ended[16];
-    ts__vn_day(ts__s(ob, "started_on"), started, sizeof started);
-    ts__vn_day(ts__s(show, "last_case_on"), last, sizeof last);
-    ts__vn_day(today, ended, sizeof ended);
+    ts_vn_date(ts__s(ob, "started_on"), started, sizeof started);
+    ts_vn_date(ts__s(show, "last_case_on"), last, sizeof last);
+    ts_vn_date(today, ended, sizeof ended);
     ts_buf body = TS_BUF_INIT;
     ts_buf_printf(&body, "Trung tâm Y tế khu vực công bố kết thúc ổ dịch %s.\nNgày phát hiện: %s\nCa bệnh cuối cùng: %s\n",
                   disease_vi, started, last);

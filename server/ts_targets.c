@@ -125,19 +125,10 @@ static int ts__age_years(const char *born, const char *day)
 
 /* ---------------------------------------------------------------- fields */
 
-static bool ts__bool(const ts_version *v, const char *name, bool *out)
-{
-    const ts_field *f = ts_version_field(v, name);
-    if (f == NULL || f->value_len != 1 || (f->value[0] != 0xc2 && f->value[0] != 0xc3))
-        return false;
-    *out = f->value[0] == 0xc3;
-    return true;
-}
-
 static bool ts__is_true(const ts_version *v, const char *name)
 {
     bool b = false;
-    return ts__bool(v, name, &b) && b;
+    return ts_recjson_bool(v, name, &b) && b;
 }
 
 static int64_t ts__int(const ts_version *v, const char *name, int64_t def)
@@ -345,7 +336,7 @@ static void ts__birth(ts__acc *a, const ts_version *v)
     char date[16] = "", sex[16] = "", mother[TS_KEY_MAX + 1] = "", born[16] = "";
     ts_recjson_text(v, "birth_date", date, sizeof date);
     bool live = true;
-    ts__bool(v, "live_birth", &live);
+    ts_recjson_bool(v, "live_birth", &live);
     if (!live || !ts__in_window(a, date))
         return;
     ts_recjson_text(v, "sex", sex, sizeof sex);
@@ -376,13 +367,13 @@ static void ts__visit(ts__acc *a, const char *table, const char *id, const ts_ve
         ts__birth(a, v);
     } else if (strcmp(table, "staff") == 0) {
         bool active = true;
-        ts__bool(v, "active", &active);
+        ts_recjson_bool(v, "active", &active);
         ts_recjson_text(v, "qualification", text, sizeof text);
         if (active && ts__is_true(v, "permanent") && strcmp(text, "doctor") == 0)
             a->doctor = true;
     } else if (strcmp(table, "village_health_workers") == 0) {
         bool active = true;
-        ts__bool(v, "active", &active);
+        ts_recjson_bool(v, "active", &active);
         char village[TS_KEY_MAX + 1];
         if (active && ts__is_true(v, "trained") && ts_recjson_text(v, "village_id", village, sizeof village))
             ts__push_str(&a->villages_with_worker, &a->nvw, village);
