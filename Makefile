@@ -158,12 +158,20 @@ build/asan/tests/%: build/asan/tests/%.o $(patsubst %.c,build/asan/%.o,$(SRC_TES
 # system is measured (ASan's allocator keeps its own); test_agent_faults runs
 # the release agent under libfaketime (a clock hours ahead; ASan objects to
 # a preloaded library), test_district_day the release daemon under it (its
-# clock just before UTC midnight).
+# clock just before UTC midnight), test_render_off_store the release daemon
+# with a gate preloaded in front of its document builders.
 BROWSER_TEST := tests/browser/run.sh
 SELECTED_TESTS := $(if $(ONLY),$(filter $(addprefix %/,$(ONLY)),$(TEST_BINS)) \
                     $(if $(filter browser,$(ONLY)),$(BROWSER_TEST)),$(TEST_BINS) $(BROWSER_TEST))
 TEST_NEEDS := $(filter-out $(BROWSER_TEST),$(SELECTED_TESTS)) \
-              $(if $(filter $(BROWSER_TEST) %/test_hardening %/test_agent_faults %/test_district_day,$(SELECTED_TESTS)),$(addprefix bin/,$(BINS)))
+              $(if $(filter $(BROWSER_TEST) %/test_hardening %/test_agent_faults %/test_district_day %/test_render_off_store,$(SELECTED_TESTS)),$(addprefix bin/,$(BINS)))
+
+# the gate test_render_off_store preloads (tests/support/preload/ts_gate.c)
+build/preload/ts_gate.so: tests/support/preload/ts_gate.c | deps
+	@mkdir -p $(@D)
+	@echo "CC[preload] $<"
+	@gcc -std=c11 $(WARN) -O1 -fPIC -shared -o $@ $< -ldl
+build/asan/tests/integration/test_render_off_store: | build/preload/ts_gate.so
 
 .PHONY: test test-build soak
 test-build: $(TEST_BINS) $(ASAN_BINS) | deps

@@ -82,6 +82,7 @@ static void ts__job_free(ts_admin__job *j)
     json_decref(j->body);
     json_decref(j->resp);
     json_decref(j->event_data);
+    json_decref(j->render_data);
     free(j->live);
     ts_strlist_free(&j->notify);
     ts_strlist_free(&j->scope_stations);
@@ -141,10 +142,33 @@ static void ts__end_stream(ts_http_conn *hc, void *arg)
         ts_http_conn_close(hc);
 }
 
+static void ts__done(ts_dbjob *base);
+
+static void ts__render_work(uv_work_t *req)
+{
+    ts_admin__job *j = req->data;
+    j->render(j);
+}
+
+static void ts__render_after(uv_work_t *req, int status)
+{
+    (void)status; /* never cancelled: the stop waits for every job */
+    ts_admin__job *j = req->data;
+    j->render = NULL;
+    ts__done(&j->base);
+}
+
 static void ts__done(ts_dbjob *base)
 {
     ts_admin__job *j = base->data;
     ts_admin *a = j->adm;
+    /* the store's part is over; a document still to build is built off the
+     * store's thread, and the job stays counted until it is answered */
+    if (j->render != NULL && j->status == 0 && j->resp == NULL) {
+        j->render_req.data = j;
+        uv_queue_work(ts_server_loop(a->srv), &j->render_req, ts__render_work, ts__render_after);
+        return;
+    }
     a->jobs--;
     if (j->route->fn == ts_admin__api_login && (j->status == 200 || j->status == 401))
         ts_admin__login_outcome(a, j->addr, j->status == 200, ts_wall_ms());

@@ -153,6 +153,14 @@ struct ts_admin__job {
     bool unblock;                /* clear login blocks (of unblock_address, or all) */
     char unblock_address[48];
     char end_streams_of[TS_KEY_MAX + 1]; /* close this account's event streams */
+    /* A document built from what the route collected (a PDF, a workbook):
+     * render runs on a worker thread after the store is released, without
+     * the store, so a quarter's report being typeset holds up no station's
+     * push. It answers like a route (j->text, j->status or ts_admin__fail). */
+    void (*render)(ts_admin__job *j);
+    json_t *render_data;
+    char render_arg[32];
+    uv_work_t render_req;
 };
 
 /* A DB job of the admin's own ended (the stop may be waiting for it). */

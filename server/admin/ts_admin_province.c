@@ -34,6 +34,34 @@ static json_t *ts__collect(ts_admin__job *j, ts_store *st, ts_province_period *p
     return data;
 }
 
+/* The workbook or the CSV of what ts_admin__api_export collected (worker
+ * thread, without the store). render_arg: "format part". */
+static void ts__render_export(ts_admin__job *j)
+{
+    const json_t *data = j->render_data;
+    const char *quarter = json_string_value(json_object_get(json_object_get(data, "period"), "quarter"));
+    char format[8] = "", part[16] = "";
+    sscanf(j->render_arg, "%7s %15s", format, part);
+    ts_error err;
+    if (strcmp(format, "csv") == 0) {
+        ts_province_csv(data, part, &j->text);
+        j->text_type = "text/csv; charset=utf-8";
+        snprintf(j->headers, sizeof j->headers,
+                 "Content-Disposition: attachment; filename=\"bao-cao-%s-%s.csv\"\r\n", part, quarter);
+    } else {
+        const ts_server_config *cfg = ts_server_get_config(j->adm->srv);
+        if (ts_province_xlsx(data, cfg->data_dir, &j->text, &err) < 0) {
+            ts_buf_free(&j->text);
+            ts_admin__fail_err(j, &err);
+            return;
+        }
+        j->text_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+        snprintf(j->headers, sizeof j->headers, "Content-Disposition: attachment; filename=\"bao-cao-%s.xlsx\"\r\n",
+                 quarter);
+    }
+    j->status = 200;
+}
+
 /* GET /api/export?format=xlsx|csv|json&part=targets|tasks|reporting&quarter=YYYY-Qn */
 void ts_admin__api_export(ts_admin__job *j, ts_store *st)
 {
@@ -51,26 +79,28 @@ void ts_admin__api_export(ts_admin__job *j, ts_store *st)
         ts_admin__ok(j, 200, data);
         return;
     }
+    j->render = ts__render_export;
+    j->render_data = data;
+    snprintf(j->render_arg, sizeof j->render_arg, "%s %s", format, part);
+}
+
+/* The summary report of what ts_admin__api_report_quarterly collected
+ * (worker thread, without the store). */
+static void ts__render_quarterly(ts_admin__job *j)
+{
+    const char *quarter =
+        json_string_value(json_object_get(json_object_get(j->render_data, "period"), "quarter"));
     ts_error err;
-    if (strcmp(format, "csv") == 0) {
-        ts_province_csv(data, part, &j->text);
-        j->text_type = "text/csv; charset=utf-8";
-        snprintf(j->headers, sizeof j->headers,
-                 "Content-Disposition: attachment; filename=\"bao-cao-%s-%s.csv\"\r\n", part, p.quarter);
-    } else {
-        const ts_server_config *cfg = ts_server_get_config(j->adm->srv);
-        if (ts_province_xlsx(data, cfg->data_dir, &j->text, &err) < 0) {
-            json_decref(data);
-            ts_buf_free(&j->text);
-            ts_admin__fail_err(j, &err);
-            return;
-        }
-        j->text_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
-        snprintf(j->headers, sizeof j->headers, "Content-Disposition: attachment; filename=\"bao-cao-%s.xlsx\"\r\n",
-                 p.quarter);
+    const ts_server_config *cfg = ts_server_get_config(j->adm->srv);
+    if (ts_province_pdf(j->render_data, cfg->data_dir, &j->text, &err) < 0) {
+        ts_buf_free(&j->text);
+        ts_admin__fail_err(j, &err);
+        return;
     }
-    json_decref(data);
     j->status = 200;
+    j->text_type = "application/pdf";
+    snprintf(j->headers, sizeof j->headers, "Content-Disposition: attachment; filename=\"bao-cao-quy-%s.pdf\"\r\n",
+             quarter);
 }
 
 /* GET /api/report/quarterly?quarter=YYYY-Qn: the summary report, PDF, A4. */
@@ -80,17 +110,6 @@ void ts_admin__api_report_quarterly(ts_admin__job *j, ts_store *st)
     json_t *data = ts__collect(j, st, &p);
     if (data == NULL)
         return;
-    ts_error err;
-    const ts_server_config *cfg = ts_server_get_config(j->adm->srv);
-    int rc = ts_province_pdf(data, cfg->data_dir, &j->text, &err);
-    json_decref(data);
-    if (rc < 0) {
-        ts_buf_free(&j->text);
-        ts_admin__fail_err(j, &err);
-        return;
-    }
-    j->status = 200;
-    j->text_type = "application/pdf";
-    snprintf(j->headers, sizeof j->headers, "Content-Disposition: attachment; filename=\"bao-cao-quy-%s.pdf\"\r\n",
-             p.quarter);
+    j->render = ts__render_quarterly;
+    j->render_data = data;
 }
