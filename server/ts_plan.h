@@ -69,6 +69,10 @@ int ts_plan_current(ts_store *st, ts_plan_info *info, ts_plan_target targets[TS_
 /* Every version loaded, newest first: [{version,name,issuer,date,notes,
  * loaded_at_ms,loaded_by,current}]. */
 int ts_plan_history(ts_store *st, json_t **out, ts_error *err);
+/* One version as loaded: {version,name,issuer,date,notes,loaded_at_ms,
+ * loaded_by,current,targets:[...the file's],tasks:[...the file's]};
+ * TS_ENOT_FOUND for a version never loaded. */
+int ts_plan_version(ts_store *st, int64_t version, json_t **out, ts_error *err);
 /* Marks a task not applicable (reason given) or applicable again (reason
  * NULL), in the caller's transaction; TS_ENOT_FOUND for an unknown task. */
 int ts_plan_task_set_na(ts_store *st, const char *task_id, const char *reason, const char *by, uint64_t now_ms,

@@ -532,6 +532,39 @@ int ts_plan_history(ts_store *st, json_t **out, ts_error *err)
     return 0;
 }
 
+int ts_plan_version(ts_store *st, int64_t version, json_t **out, ts_error *err)
+{
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(ts_store_db(st),
+                           "SELECT name, issuer, date, notes, loaded_at, loaded_by, doc,"
+                           " version = (SELECT max(version) FROM plans) FROM plans WHERE version = ?1",
+                           -1, &q, NULL) != SQLITE_OK)
+        return ts__sql(st, err, "plans");
+    sqlite3_bind_int64(q, 1, version);
+    int rc = sqlite3_step(q);
+    if (rc != SQLITE_ROW) {
+        sqlite3_finalize(q);
+        if (rc != SQLITE_DONE)
+            return ts__sql(st, err, "plans");
+        return ts_error_set(err, TS_ENOT_FOUND, "không có phiên bản %lld của kế hoạch / no plan version %lld",
+                            (long long)version, (long long)version);
+    }
+    /* the file as loaded: it was checked then, so it parses */
+    json_t *doc = json_loads((const char *)sqlite3_column_text(q, 6), 0, NULL);
+    json_t *targets = doc ? json_incref(json_object_get(doc, "targets")) : NULL;
+    json_t *tasks = doc ? json_incref(json_object_get(doc, "tasks")) : NULL;
+    *out = json_pack("{s:I,s:s,s:s,s:s,s:s,s:I,s:s,s:b,s:o,s:o}", "version", (json_int_t)version, "name",
+                     (const char *)sqlite3_column_text(q, 0), "issuer", (const char *)sqlite3_column_text(q, 1),
+                     "date", (const char *)sqlite3_column_text(q, 2), "notes",
+                     (const char *)sqlite3_column_text(q, 3), "loaded_at_ms",
+                     (json_int_t)sqlite3_column_int64(q, 4), "loaded_by", (const char *)sqlite3_column_text(q, 5),
+                     "current", sqlite3_column_int(q, 7) != 0, "targets", targets ? targets : json_array(), "tasks",
+                     tasks ? tasks : json_array());
+    json_decref(doc);
+    sqlite3_finalize(q);
+    return 0;
+}
+
 int ts_plan_task_set_na(ts_store *st, const char *task_id, const char *reason, const char *by, uint64_t now_ms,
                         ts_error *err)
 {

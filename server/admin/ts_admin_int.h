@@ -383,6 +383,7 @@ void ts_admin__api_targets_refresh(ts_admin__job *j, ts_store *st);
 /* ts_admin_plan.c: the provincial plan as data */
 void ts_admin__api_plan(ts_admin__job *j, ts_store *st);
 void ts_admin__api_plan_load(ts_admin__job *j, ts_store *st);
+void ts_admin__api_plan_version(ts_admin__job *j, ts_store *st);
 void ts_admin__api_task_na(ts_admin__job *j, ts_store *st);
 /* ts_admin_province.c: up to the province */
 void ts_admin__api_export(ts_admin__job *j, ts_store *st);

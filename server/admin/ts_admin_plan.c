@@ -3,6 +3,7 @@
  * setting a task aside as not applicable (POST /api/tasks/{id}/not-applicable):
  * each in one transaction with its audit entry, or nothing. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "server/admin/ts_admin_int.h"
@@ -24,6 +25,26 @@ void ts_admin__api_plan(ts_admin__job *j, ts_store *st)
                         (json_int_t)info.loaded_at_ms, "loaded_by", info.loaded_by);
     ts_admin__ok(j, 200, json_pack("{s:o,s:o,s:o}", "plan", cur, "history", history, "not_applicable",
                                    ts_plan_task_na_all(st)));
+}
+
+/* GET /api/plan/versions/{version}: one version as it was loaded, with its
+ * targets and tasks, so that the console can show an earlier plan and what
+ * changed since. */
+void ts_admin__api_plan_version(ts_admin__job *j, ts_store *st)
+{
+    char *end;
+    long long v = strtoll(j->params[0], &end, 10);
+    if (*j->params[0] == '\0' || *end != '\0' || v < 1) {
+        ts_admin__fail(j, 404, "NOT_FOUND", "không có phiên bản này / no such version");
+        return;
+    }
+    json_t *out;
+    ts_error err;
+    if (ts_plan_version(st, v, &out, &err) < 0) {
+        ts_admin__fail_err(j, &err);
+        return;
+    }
+    ts_admin__ok(j, 200, out);
 }
 
 /* POST /api/plan {"plan": {...the file...}, "file": "name.json"}: a

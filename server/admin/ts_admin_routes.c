@@ -45,6 +45,7 @@ const ts_admin__route ts_admin__routes[] = {
     {HTTP_POST, "/api/tasks/{id}/not-applicable", 2, ts_admin__api_task_na, FULL},
     {HTTP_GET, "/api/plan", 1, ts_admin__api_plan, COMMUNE},
     {HTTP_POST, "/api/plan", 3, ts_admin__api_plan_load, FULL},
+    {HTTP_GET, "/api/plan/versions/{version}", 1, ts_admin__api_plan_version, COMMUNE},
     {HTTP_GET, "/api/escalations", 1, ts_admin__api_escalations, FULL},
     {HTTP_GET, "/api/epidemic", 1, ts_admin__api_epi_summary, FULL},
     {HTTP_GET, "/api/epidemic/alerts", 1, ts_admin__api_epi_alerts, FULL},

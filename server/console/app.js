@@ -28,6 +28,7 @@ import { viewOutbreak, viewOpenOutbreak } from './outbreaks.js';
 import { viewDiseases } from './diseases.js';
 import { viewTasks, viewTask } from './tasks.js';
 import { viewTargets } from './targets.js';
+import { viewPlans, viewPlanVersion } from './plans.js';
 import { viewHealth } from './health.js';
 import { viewAudit } from './audit.js';
 import { viewCommune, viewMonitor } from './commune.js';
@@ -95,6 +96,8 @@ const ROUTES = [
   [/^tasks$/, viewTasks],
   [/^tasks\/([^/]+)$/, viewTask],
   [/^targets$/, viewTargets],
+  [/^targets\/plans$/, viewPlans],
+  [/^targets\/plans\/(\d+)$/, viewPlanVersion],
   [/^health$/, viewHealth],
   [/^audit$/, viewAudit],
   [/^commune$/, viewCommune],
@@ -104,7 +107,7 @@ const ROUTES = [
 
 // the pages a scoped account opens (the server refuses it the others)
 const SCOPED = {
-  communes: /^(commune|notices|notices\/(?!new$)[^/]+|tasks|tasks\/[^/]+|targets)$/,
+  communes: /^(commune|notices|notices\/(?!new$)[^/]+|tasks|tasks\/[^/]+|targets|targets\/plans(?:\/\d+)?)$/,
   monitor: /^monitor$/,
 };
 const HOME = { communes: '#/commune', monitor: '#/monitor' };

@@ -3,6 +3,7 @@
 import { can } from './state.js';
 import { t, L, h, s, replace, fmtDate, fmtDateTime, fmtNum, fmtPercent, qs, toast, errorBox, pager, table, card, debounce, pageHeader, hashParams, setHashParams } from './ui.js';
 import { api } from './api.js';
+import './i18n-plans.js';
 
 const UNIT_DIGITS = { '%': 1, c: 2, b: 1 };
 
@@ -62,7 +63,8 @@ export async function viewTargets(root) {
     // the plan the figures are judged by: its name, issuer, date and version
     replace(planInfo, res.plan
       ? [h('strong', {}, t('tg_plan')), ' ', res.plan.name, h('br'), h('small', { class: 'muted' },
-        t('tg_plan_by', res.plan.issuer, res.plan.date.length === 10 ? fmtDate(res.plan.date) : res.plan.date, res.plan.version))]
+        t('tg_plan_by', res.plan.issuer, res.plan.date.length === 10 ? fmtDate(res.plan.date) : res.plan.date, res.plan.version)),
+        ' · ', h('a', { href: '#/targets/plans', id: 'tg-plans' }, t('pl_title'))]
       : h('span', { class: 'tag tag-warn' }, t('tg_no_plan')));
     replace(info, res.day ? t('tg_day', fmtDate(res.day)) : t('tg_no_data'), ' · ', t('tg_cell_hint'));
     const cell = (tg, f, station) => {

@@ -251,6 +251,20 @@ static void test_plan_and_exports(void **state)
     assert_int_equal(json_integer_value(json_object_get(json_object_get(p, "plan"), "version")), 2);
     assert_int_equal(json_array_size(json_object_get(p, "history")), 2);
     json_decref(p);
+    /* the replaced version stays readable, as loaded, with KH-03's typo */
+    json_t *old = get(e, "/api/plan/versions/1", 200);
+    assert_int_equal(json_integer_value(json_object_get(old, "version")), 1);
+    assert_true(json_is_false(json_object_get(old, "current")));
+    assert_int_equal(json_array_size(json_object_get(old, "tasks")), 28);
+    assert_true(json_array_size(json_object_get(old, "targets")) > 0);
+    assert_non_null(strstr(json_string_value(json_object_get(json_array_get(json_object_get(old, "tasks"), 2), "text")),
+                           "Kiểm toàn"));
+    json_decref(old);
+    json_t *now = get(e, "/api/plan/versions/2", 200);
+    assert_true(json_is_true(json_object_get(now, "current")));
+    json_decref(now);
+    json_decref(get(e, "/api/plan/versions/3", 404));
+    json_decref(get(e, "/api/plan/versions/x", 404));
     assert_int_equal(ctl(e, &out, load_v1), 4);
     expect_in("plan load of an older version", out, "không mới hơn");
     free(out);
