@@ -21,16 +21,17 @@
 // when a station is offline; labels instead of codes (registry, audit);
 // conflicts: a bad number said in words, the resolution kept in sight; plan
 // tasks searched, filtered and assigned again only when confirmed;
-// issue 17: the Dịch bệnh page (the demo's dengue cluster: alerts in words,
+// issue 17 (epidemic.steps.mjs): the Dịch bệnh page (the demo's dengue cluster: alerts in words,
 // cases by commune × disease × week, the reporting clock, filters, links) in
 // Vietnamese and English, its CSV, the alert badge and the overview's tile
 // appearing live when a station writes a case, cleared by acknowledging it
 // (who and when shown); outbreaks (outbreaks.steps.mjs: the list, a timeline,
 // opening one, instructions, declaring its end) and the disease catalogue;
-// issue 18: the directory of focal points (listed, searched, offered as the
+// issue 18 (commune.steps.mjs): the directory of focal points (listed, searched, offered as the
 // responsible person, shown by name on the notice) and the commune role's view
 // (its page and menu only, nothing of another commune, acknowledging a notice
-// copied to the UBND); switch
+// copied to the UBND); issue 19 (plans.steps.mjs): the plan's versions and
+// what a replaced one differs in; switch
 // to English and back; every page at 1366×768 (no horizontal overflow, under
 // a second); no script error and no CSP violation. Each step leaves
 // screenshots in build/test-artefacts/browser/. Output is in cmocka's text
@@ -55,6 +56,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { outbreakSteps } from './outbreaks.steps.mjs';
 import { planSteps } from './plans.steps.mjs';
+import { epidemicSteps } from './epidemic.steps.mjs';
+import { communeSteps } from './commune.steps.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const BIN = path.join(ROOT, 'bin');
@@ -1433,242 +1436,6 @@ async function noScriptErrors() {
   assert(pageErrors.length === 0, `script errors: ${pageErrors.join(' | ')}`);
 }
 
-/* ------------------------------------------------------------------ issue 17 */
-
-const epiBadge = () => page.evaluate(() => {
-  const b = document.querySelector('#nav a[href="#/epidemic"] .nav-badge');
-  return b ? Number(b.textContent) : 0;
-});
-const mainText = () => page.evaluate(() => document.querySelector('main').innerText);
-
-// The demo's dengue cluster (tests/demo/run-demo.sh) on the Dịch bệnh page:
-// the alerts in words (a case, a cluster, an outbreak the station declared),
-// cases by commune × disease × week, the reporting clock, the filters, the
-// links to the station and to the report; Vietnamese, then English; never a
-// disease code or an alert kind's code, dates dd/mm/yyyy.
-async function epidemicPage() {
-  const all = await waitFor('the demo\'s cluster, case and outbreak alerts', 30000, async () => {
-    const r = (await apiFromPage('GET', '/api/epidemic/alerts?show=all')).json;
-    const kinds = new Set(r.alerts.filter((a) => a.disease === 'dengue').map((a) => a.kind));
-    return ['case', 'cluster', 'outbreak'].every((k) => kinds.has(k)) ? r : null;
-  });
-  // the overview: the tile and the newest alerts
-  await go('#/');
-  await page.waitForSelector('main .stats a.stat[href="#/epidemic"]', { timeout: 10000 });
-  await page.waitForFunction((n) => {
-    const el = document.querySelector('main .stats a.stat[href="#/epidemic"] .stat-value');
-    return el && Number(el.textContent.replace(/\D/g, '')) === n;
-  }, all.open, { timeout: 10000 });
-  const panel = await page.textContent('main .card:has(table.epi-alerts-dash)');
-  assert(panel.includes('Cảnh báo dịch chưa xác nhận') && panel.includes('Sốt xuất huyết Dengue'), `the overview's alert panel: ${panel}`);
-  assert((await epiBadge()) === all.open, `the menu badge ${await epiBadge()}, open ${all.open}`);
-  await shot('40-epidemic-overview');
-
-  await page.click('#nav a[href="#/epidemic"]');
-  await page.waitForSelector('main table.epi-cases', { timeout: 10000 });
-  assert((await page.textContent('main h1')).includes('Dịch bệnh'), 'the page heading');
-  const rows = 'main table.epi-alerts-open tbody tr[data-kind]';
-  const kindText = async (kind) => page.$$eval(`${rows}[data-kind="${kind}"] .ep-kind`, (x) => x.map((e) => e.textContent));
-  assert((await kindText('case')).every((x) => x === 'Ca bệnh phải báo cáo từng trường hợp') && (await kindText('case')).length > 0, 'a case alert in words');
-  assert((await kindText('outbreak')).every((x) => x === 'Ổ dịch do trạm báo') && (await kindText('outbreak')).length > 0, 'an outbreak alert in words');
-  const clusters = await kindText('cluster');
-  assert(clusters.length > 0 && clusters.every((x) => /^Nghi ổ dịch: \d+ ca trong \d+ ngày$/.test(x)), `cluster alerts in words: ${clusters}`);
-  let text = await mainText();
-  assert(text.includes('Sốt xuất huyết Dengue'), 'the disease by its name');
-  assert(!/\bdengue\b|\bcluster\b|\boutbreak\b|\d{4}-\d{2}-\d{2}|\d{4}-W\d/.test(text), 'no code, no ISO date or week on the page');
-  assert(/\d{2}\/\d{2}\/\d{4}/.test(text), 'dates as dd/mm/yyyy');
-  // cases by commune × disease × week, and the reporting clock
-  for (const st of ['binhnguyen', 'binhxuyen']) {
-    const row = await page.textContent(`main table.epi-cases tbody tr[data-station="${st}"][data-disease="dengue"]`);
-    assert(/Sốt xuất huyết Dengue/.test(row) && /[1-9]/.test(row), `${st}'s dengue row: ${row}`);
-  }
-  assert((await page.$$('main table.epi-cases thead th[data-week]')).length >= 8, 'a column per week of the period');
-  const clock = await page.textContent('main table.epi-clock tr[data-station="binhxuyen"]');
-  assert(/Bình Xuyên/.test(clock) && /\d+ giờ/.test(clock), `Bình Xuyên's late cases and the worst delay: ${clock}`);
-  await shot('41-epidemic-vi', { fullPage: true });
-  // the filters: one commune
-  await page.selectOption('#ep-station', 'binhxuyen');
-  await page.waitForFunction(() => [...document.querySelectorAll('main table.epi-alerts-open tbody tr[data-station]')].every((tr) => tr.dataset.station === 'binhxuyen')
-    && document.querySelectorAll('main table.epi-cases tbody tr[data-station="binhnguyen"]').length === 0, null, { timeout: 5000 });
-  await page.selectOption('#ep-station', '');
-  await page.selectOption('#ep-disease', 'dengue');
-  // links: the station, and the outbreak's report on "Báo cáo từ trạm", opened
-  const stationHref = await page.getAttribute(`${rows}[data-station="binhnguyen"] a.ep-station`, 'href');
-  assert(stationHref === '#/stations/binhnguyen', `the station link ${stationHref}`);
-  const outbreak = all.alerts.find((a) => a.kind === 'outbreak' && a.disease === 'dengue' && a.station === 'binhnguyen');
-  await page.click(`${rows}[data-id="${outbreak.id}"] a.ep-report`);
-  await page.waitForSelector(`article.report[data-id="${outbreak.record}"] .report-body:not([hidden])`, { timeout: 10000 });
-  assert((await page.textContent(`article.report[data-id="${outbreak.record}"]`)).includes('Phát hiện ổ dịch sốt xuất huyết Dengue'), 'the outbreak report opened');
-
-  // in English
-  await go('#/epidemic');
-  await page.waitForSelector('main table.epi-cases', { timeout: 10000 });
-  await page.click('#lang');
-  await page.waitForFunction(() => document.documentElement.lang === 'en' && document.querySelector('main h1')?.textContent.includes('Epidemics'), null, { timeout: 10000 });
-  await page.waitForSelector('main table.epi-cases', { timeout: 10000 });
-  text = await mainText();
-  for (const want of ['Case of a disease reported case by case', 'Outbreak reported by the station', 'Dengue fever', 'Cases by commune, disease and week', 'Week ']) {
-    assert(text.includes(want), `English: ${want}`);
-  }
-  assert(/Suspected outbreak: \d+ cases within \d+ days/.test(text), 'a cluster in English words');
-  assert(!text.includes('Sốt xuất huyết') && !text.includes('Ca bệnh phải'), 'no Vietnamese left in English');
-  assert(!/\bdengue\b|\d{4}-\d{2}-\d{2}|\d{4}-W\d/.test(text), 'no code, no ISO date or week in English');
-  assert((await page.textContent('#nav a[href="#/epidemic"]')).includes('Epidemics'), 'the menu in English');
-  await shot('42-epidemic-en', { fullPage: true });
-  await page.click('#lang');
-  await page.waitForFunction(() => document.documentElement.lang === 'vi', null, { timeout: 10000 });
-}
-
-// The CSV export: a download with the header row and the names of the diseases.
-async function epidemicCsv() {
-  await go('#/epidemic');
-  await page.waitForSelector('main table.epi-cases', { timeout: 10000 });
-  const [download] = await Promise.all([page.waitForEvent('download', { timeout: 10000 }), page.click('#ep-csv')]);
-  assert(!(await download.failure()), `download failed: ${await download.failure()}`);
-  assert(/^dich-benh-\d{4}-\d{2}-\d{2}-\d{4}-\d{2}-\d{2}\.csv$/.test(download.suggestedFilename()), `file name ${download.suggestedFilename()}`);
-  const text = fs.readFileSync(await download.path(), 'utf8');
-  await download.delete();
-  assert(text.startsWith('\uFEFFxa,ma_tram,benh,ma_benh,tuan,so_ca\r\n'), `the CSV header: ${JSON.stringify(text.slice(0, 60))}`);
-  assert(text.includes('"Bình Xuyên","binhxuyen","Sốt xuất huyết Dengue","dengue"'), `the demo's dengue rows: ${text.slice(0, 300)}`);
-}
-
-// A station writes a case of a disease reported case by case: the menu's
-// badge and the overview's tile show it within seconds, without a reload;
-// acknowledging it on the Dịch bệnh page clears them, and the alert shows who
-// (by full name) and when (the district's time).
-async function epidemicAlertLive() {
-  const me = await apiFromPage('POST', `/api/users/${USER}`, { full_name: 'Trần Thị Quản Trị' });
-  assert(me.status === 200, `the admin's full name: ${JSON.stringify(me.json)}`);
-  // what waits is acknowledged first (as someone at the district would), so
-  // the new alert is the only one
-  const open = (await apiFromPage('GET', '/api/epidemic/alerts')).json;
-  for (const a of open.alerts) {
-    const r = await apiFromPage('POST', `/api/epidemic/alerts/${a.id}/ack`, {});
-    assert(r.status === 200 || r.status === 409, `acknowledge ${a.id}: ${r.status}`);
-  }
-  await go('#/');
-  await page.waitForSelector('main .stats a.stat[href="#/epidemic"]', { timeout: 10000 });
-  await page.waitForFunction(() => !document.querySelector('#nav a[href="#/epidemic"] .nav-badge'), null, { timeout: 10000 });
-  await page.evaluate(() => { window.__noReload = true; });
-  const today = new Date();
-  const iso = `${today.getFullYear()}-${pad2(today.getMonth() + 1)}-${pad2(today.getDate())}`;
-  const t0 = Date.now();
-  const put = await tramsync('binhtuyen', 'put', 'disease_cases', `BT-C${Date.now() % 100000}`, 'disease=Sởi', `diagnosis_date=${iso}`,
-    'classification=suspected', 'village_id=BT-V1', 'patient_name=Hoàng Văn Sởi');
-  assert(put.code === 0, `tramsync put: ${put.stderr}`);
-  await page.waitForFunction(() => Number(document.querySelector('#nav a[href="#/epidemic"] .nav-badge')?.textContent) === 1, null, { timeout: 15000, polling: 50 });
-  const took = Date.now() - t0;
-  console.log(`    station case to the menu badge: ${took} ms`);
-  await page.waitForFunction(() => {
-    const el = document.querySelector('main .stats a.stat[href="#/epidemic"] .stat-value');
-    const card = document.querySelector('main .card:has(table.epi-alerts-dash)');
-    return el && el.textContent.trim() === '1' && card && card.textContent.includes('Sởi') && card.textContent.includes('Bình Tuyền');
-  }, null, { timeout: 5000 });
-  const tookTile = Date.now() - t0;
-  console.log(`    station case to the overview's tile and panel: ${tookTile} ms`);
-  assert(await page.evaluate(() => window.__noReload === true), 'no reload');
-  assert(took < 5000, `the badge took ${took} ms`);
-  assert(!(await mainText()).includes('Hoàng Văn Sởi'), 'no patient name on the overview');
-  await shot('43-epidemic-alert-live');
-
-  await page.click('#nav a[href="#/epidemic"]');
-  const row = 'main table.epi-alerts-open tbody tr[data-station="binhtuyen"][data-kind="case"]';
-  await page.waitForSelector(row, { timeout: 10000 });
-  assert((await page.textContent(row)).includes('Sởi'), 'the measles case, by its name');
-  await page.click(`${row} button.ep-ack`);
-  await page.waitForFunction(() => !document.querySelector('#nav a[href="#/epidemic"] .nav-badge'), null, { timeout: 10000 });
-  const done = 'main table.epi-alerts-past tbody tr[data-station="binhtuyen"][data-kind="case"]';
-  await page.waitForSelector(done, { timeout: 10000 });
-  const alert = (await apiFromPage('GET', '/api/epidemic/alerts?show=all')).json.alerts.find((a) => a.station === 'binhtuyen' && a.kind === 'case' && a.disease === 'measles');
-  assert(alert && alert.acknowledged_by === USER, `acknowledged by ${alert && alert.acknowledged_by}`);
-  const vn = new Date(alert.acknowledged_at_ms + 7 * 3600000); // Asia/Ho_Chi_Minh
-  const when = `${pad2(vn.getUTCDate())}/${pad2(vn.getUTCMonth() + 1)}/${vn.getUTCFullYear()} ${pad2(vn.getUTCHours())}:${pad2(vn.getUTCMinutes())}`;
-  const cell = await page.textContent(`${done} td.ep-ack-cell`);
-  assert(cell.includes('Trần Thị Quản Trị') && cell.includes(when), `who and when: ${cell} (expected ${when})`);
-  assert((await page.$$(`${row}`)).length === 0, 'no longer among the open alerts');
-  await shot('44-epidemic-acknowledged', { fullPage: true });
-  await go('#/');
-  await page.waitForFunction(() => document.querySelector('main .stats a.stat[href="#/epidemic"] .stat-value')?.textContent.trim() === '0', null, { timeout: 10000 });
-}
-
-/* ------------------------------------------------------------------ issue 18: people, the commune */
-
-// The directory of focal points: the TTYT's, the UBNDs' and each station's
-// people listed and searched; the compose page offers them as the
-// responsible person, and the notice shows the one chosen by name and position.
-async function peopleDirectory() {
-  await go('#/people');
-  await waitFor('the stations\' staff to reach the district', 30000, async () =>
-    (await page.$$('tr.pp-row')).length >= 14);
-  const text = await page.textContent('main');
-  for (const name of ['Nguyễn Văn Thành', 'Trịnh Văn Hải', 'Đỗ Văn Nam', 'Cán bộ phụ trách dịch', 'UBND xã Bình Nguyên']) {
-    assert(text.includes(name), `${name} in the directory`);
-  }
-  await page.fill('#pp-search', 'phu trach dich');
-  await page.waitForFunction(() => document.querySelectorAll('tr.pp-row').length === 4, null, { timeout: 10000 });
-  await shot('18-people');
-  await go('#/notices/new');
-  await page.waitForSelector('#nt-responsible-person', { timeout: 10000 });
-  const options = await page.$$eval('#nt-responsible-person option', (os) => os.map((o) => o.textContent));
-  assert(options.some((o) => o.includes('Trần Thị Thu (Trưởng khoa Kiểm soát bệnh tật)')), `people offered: ${options.slice(0, 4)}`);
-  const sent = await apiFromPage('POST', '/api/notices', {
-    notice: { subject: 'Rà soát ca sốt xuất huyết', issuer: 'TTYT', urgency: 'khan', category: 'prevention', responsible_person: 'TTYT-KSBT' },
-    recipients: { stations: ['binhnguyen'] },
-  });
-  assert(sent.status === 201, `notice with a responsible person: ${sent.status}`);
-  await go(`#/notices/${encodeURIComponent(sent.json.id)}`);
-  await page.waitForFunction(() => document.querySelector('main dl.facts')?.textContent.includes('Trần Thị Thu (Trưởng khoa Kiểm soát bệnh tật)'), null, { timeout: 10000 });
-}
-
-// The UBND of Bình Nguyên logs in: its commune's page and menu only, nothing
-// of another commune, no personal record, and it acknowledges a notice
-// copied to it.
-async function communeRoleView() {
-  const cc = await apiFromPage('POST', '/api/notices', {
-    notice: { subject: 'Phối hợp diệt lăng quăng toàn xã', issuer: 'TTYT', urgency: 'khan', category: 'prevention', cc_commune_committee: true },
-    recipients: { stations: ['binhnguyen'] },
-  });
-  assert(cc.status === 201, `notice copied to the UBND: ${cc.status}`);
-  const other = await apiFromPage('POST', '/api/notices', {
-    notice: { subject: 'Riêng xã Bình Xuyên', issuer: 'TTYT', urgency: 'khan', category: 'prevention' },
-    recipients: { stations: ['binhxuyen'] },
-  });
-  assert(other.status === 201, `notice to another commune: ${other.status}`);
-  const ctx = await newContext({ timezoneId: 'Asia/Ho_Chi_Minh' });
-  const p = await ctx.newPage();
-  const errors = [];
-  p.on('pageerror', (e) => errors.push(e.message));
-  try {
-    await p.goto(`${base}/`);
-    await p.waitForSelector('#login-user', { timeout: 10000 });
-    await p.fill('#login-user', 'ubnd-binhnguyen');
-    await p.fill('#login-pass', PASSWORD);
-    await p.click('#login-submit');
-    await p.waitForSelector('tr.cm-notice', { timeout: 15000 });
-    assert(p.url().endsWith('#/commune'), `the commune's page first: ${p.url()}`);
-    const menu = await p.$$eval('#nav a', (as) => as.map((a) => a.getAttribute('href')));
-    assert(JSON.stringify(menu) === JSON.stringify(['#/commune', '#/notices', '#/tasks', '#/targets']), `menu: ${menu}`);
-    const text = await p.textContent('main');
-    // another commune's station never shows (a notice to both communes may
-    // name Bình Xuyên in its own words: that is the notice's text)
-    assert(text.includes('Bình Nguyên') && !text.includes('Trạm Y tế xã Bình Xuyên') && !text.includes('binhxuyen') &&
-      !text.includes('Riêng xã'), `its commune only: ${text.slice(0, 400)}`);
-    // the other pages: sent back to its own
-    await p.evaluate(() => { location.hash = '#/stations'; });
-    await p.waitForFunction(() => location.hash === '#/commune', null, { timeout: 10000 });
-    // and the server refuses what the menu does not offer
-    const refused = await p.evaluate(async () => (await fetch('/api/records/residents')).status);
-    assert(refused === 403, `personal records: ${refused}`);
-    const row = `tr.cm-notice[data-id="${cc.json.id}"]`;
-    await p.waitForSelector(`${row} button.cm-ack`, { timeout: 10000 });
-    await p.screenshot({ path: path.join(ART, '18-commune.png') });
-    await p.click(`${row} button.cm-ack`);
-    await p.waitForFunction((sel) => document.querySelector(sel)?.textContent.includes('Đã xác nhận'), row, { timeout: 10000 });
-    assert(errors.length === 0, `script errors: ${errors}`);
-  } finally {
-    await ctx.close();
-  }
-}
 
 /* ------------------------------------------------------------------ main */
 
@@ -1707,11 +1474,17 @@ async function main() {
     setupOk = false;
     console.log(`[  ERROR   ] --- setup: ${e.message}`);
   }
+  // the step modules' helpers (tests/browser/steps-context.mjs)
+  const helpers = {
+    page: () => page, base: () => base, assert, waitFor, go, shot, apiFromPage, tramsync, run, newContext, pad2,
+    ART, USER, PASSWORD,
+  };
+  const epi = epidemicSteps(helpers);
   const steps = [
     ['login', login], ['four_demo_stations', fourDemoStations],
-    ['epidemic_page_vi_en', epidemicPage], ['epidemic_csv_download', epidemicCsv],
+    ...epi.slice(0, 2),
     ...outbreakSteps({ page: () => page, assert, waitFor, go, shot, apiFromPage, tramsync }),
-    ['epidemic_alert_live_and_acknowledged', epidemicAlertLive],
+    epi[2],
     ['targets_never_over_missing_data', targetsNoMissingData], ['fresh_load_no_401', freshLoadNo401],
     ['recipients_one_group', recipientsOneGroup], ['urgent_tile_every_urgency', urgentTileEveryUrgency],
     ['escalation_reminders', escalationReminders], ['compose_offline_confirm_recall', composeOfflineConfirmRecall],
@@ -1725,7 +1498,7 @@ async function main() {
     ['health_counts_acknowledgements', healthCountsAcknowledgements], ['district_day', districtDay],
     ['switch_language', switchLanguage], ['every_page_at_1366x768', everyPageAt1366], ['targets_stale', targetsStale],
     ['attachment_limits_from_labels', attachmentLimitsFromLabels], ['plan_and_province', planAndProvince],
-    ['people_directory', peopleDirectory], ['commune_role_view', communeRoleView],
+    ...communeSteps(helpers),
     ...planSteps({ page: () => page, assert, waitFor, go, shot, apiFromPage, root: ROOT }),
     ['logout', logout], ['no_script_errors', noScriptErrors],
   ];
