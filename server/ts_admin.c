@@ -653,7 +653,6 @@ int ts_admin_start(ts_admin **out, ts_server *srv, ts_error *err)
     uv_timer_start(&a->watch_timer, ts__watch_tick, TS__WATCH_EVERY_MS, TS__WATCH_EVERY_MS);
     uv_timer_init(ts_server_loop(srv), &a->esc_timer);
     a->esc_timer.data = a;
-    a->esc_timer_open = true;
     if (cfg->escalate_interval_ms)
         uv_timer_start(&a->esc_timer, ts__esc_tick, cfg->escalate_interval_ms, cfg->escalate_interval_ms);
     ts__seed_job seed;

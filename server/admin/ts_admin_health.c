@@ -128,7 +128,7 @@ void ts_admin__api_metrics(ts_admin__job *j, ts_store *st)
     int64_t pages = ts_admin__scalar(st, "PRAGMA page_count"), page_size = ts_admin__scalar(st, "PRAGMA page_size");
     ts__metric(b, "tramsync_db_bytes", "gauge", "Size of the district database.", NULL, (double)(pages * page_size));
     ts__metric(b, "tramsync_records", "gauge", "Live records.", NULL,
-               (double)ts_admin__scalar(st, "SELECT count(*) FROM records WHERE deleted = 0"));
+               (double)ts_admin__records_count(j->adm, st, j->now_ms));
     ts__metric(b, "tramsync_last_seq", "gauge", "Highest sequence number given.", NULL, (double)ts_store_last_seq(st));
     ts_admin__flagged x;
     ts_admin__flags(j->adm, st, &x);

@@ -27,7 +27,6 @@ struct ts_admin {
     ts_http_server *http;
     ts_tls_ctx *tls;
     uv_timer_t esc_timer;
-    bool esc_timer_open;
     bool esc_running;
     ts_notice_policy policy;
     unsigned jobs;
@@ -204,6 +203,9 @@ bool ts_admin__matches(const char *folded_needle, const char *const *hay, size_t
 void ts_admin__q_search(ts_admin__job *j, char *out, size_t size);
 json_t *ts_admin__slice(json_t *const *items, size_t n, uint32_t offset, uint32_t limit);
 bool ts_admin__has_paging(ts_admin__job *j);
+/* Live records, counted again only when something changed and, in a large
+ * district, at most every few seconds (overview and metrics). */
+json_int_t ts_admin__records_count(ts_admin *a, ts_store *st, uint64_t now_ms);
 int64_t ts_admin__scalar(ts_store *st, const char *sql);
 int ts_admin__unhex(char c);
 

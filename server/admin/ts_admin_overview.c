@@ -138,7 +138,7 @@ void ts_admin__api_escalations(ts_admin__job *j, ts_store *st)
 /* Live records: counting a million rows takes a while, so the count is
  * kept for a few seconds (jobs run one at a time on the store's thread, the
  * only place that reads or writes it). */
-static json_int_t ts__records_count(ts_admin *a, ts_store *st, uint64_t now_ms)
+json_int_t ts_admin__records_count(ts_admin *a, ts_store *st, uint64_t now_ms)
 {
     uint64_t seq = ts_store_last_seq(st);
     /* small districts count every time; large ones every few seconds */
@@ -190,7 +190,7 @@ void ts_admin__api_overview(ts_admin__job *j, ts_store *st)
                            "total", c.total, "online", c.online, "offline", c.offline, "silent", c.silent,
                            "cert_expiring", c.cert, "clock_problem", c.clock, "conflicts_open", (json_int_t)open,
                            "notices", "urgent_unacknowledged", x.urgent_unacked, "overdue", x.overdue, "escalated",
-                           x.escalated, "recipients", recipients, "acknowledged", acknowledged, "reports", "urgent_unread", ts_admin__reports_unread(st), "records", ts__records_count(j->adm, st, j->now_ms), "db_bytes",
+                           x.escalated, "recipients", recipients, "acknowledged", acknowledged, "reports", "urgent_unread", ts_admin__reports_unread(st), "records", ts_admin__records_count(j->adm, st, j->now_ms), "db_bytes",
                            (json_int_t)(pages * page_size), "last_seq", (json_int_t)ts_store_last_seq(st),
                            "audit_entries", (json_int_t)ts_admin__scalar(st, "SELECT max(id) FROM audit"), "service",
                            service, "now_ms", (json_int_t)j->now_ms);
