@@ -358,6 +358,7 @@ void ts_admin__api_notice(ts_admin__job *j, ts_store *st);
 void ts_admin__api_notice_send(ts_admin__job *j, ts_store *st);
 void ts_admin__api_notice_recall(ts_admin__job *j, ts_store *st);
 void ts_admin__api_notice_attachment(ts_admin__job *j, ts_store *st);
+void ts_admin__api_notice_pdf(ts_admin__job *j, ts_store *st);
 /* server/admin/ts_admin_reports.c */
 void ts_admin__api_reports(ts_admin__job *j, ts_store *st);
 void ts_admin__api_report_redistribute(ts_admin__job *j, ts_store *st);
