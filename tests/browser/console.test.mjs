@@ -1726,7 +1726,7 @@ async function main() {
     ['switch_language', switchLanguage], ['every_page_at_1366x768', everyPageAt1366], ['targets_stale', targetsStale],
     ['attachment_limits_from_labels', attachmentLimitsFromLabels], ['plan_and_province', planAndProvince],
     ['people_directory', peopleDirectory], ['commune_role_view', communeRoleView],
-    ...documentSteps({ page: () => page, assert, go, shot, apiFromPage, newContext, base: () => base, password: PASSWORD }),
+    ...documentSteps({ page: () => page, assert, go, shot, apiFromPage, newContext, base: () => base, password: PASSWORD, waitFor }),
     ['logout', logout], ['no_script_errors', noScriptErrors],
   ];
   // TS_BROWSER_ONLY=a,b: those steps only (with login), while working on them

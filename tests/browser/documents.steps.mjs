@@ -7,12 +7,17 @@
 //   parent body, the national motto, the place, Nơi nhận with the UBND of
 //   Bình Nguyên, the signer of the directory; the UBND's own account
 //   downloads it from its commune's page too.
+// - task_person_picker: assigning a plan task, the responsible person is
+//   picked from the directory - the TTYT's people, and only the UBND and the
+//   staff of the station chosen - and the assignment then shows them by
+//   name and position with the expected result; a name typed (someone not
+//   in the directory) is the fallback, shown as written.
 
 import fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
 
 export function documentSteps(x) {
-  const { assert, go, shot, apiFromPage, newContext, base, password } = x;
+  const { assert, go, shot, apiFromPage, newContext, base, password, waitFor } = x;
   const P = () => x.page();
 
   // the text of a downloaded PDF, after checking it is A4
@@ -76,5 +81,51 @@ export function documentSteps(x) {
     }
   }
 
-  return [['notice_pdf_download', noticePdfDownload]];
+  // the task's assignment card: a station chosen in its picker
+  const chooseStation = async (card, code) => {
+    await card.locator('.pick-area input[type="search"]').fill(code);
+    const item = card.locator('.suggest .suggest-item', { hasText: code });
+    await item.first().waitFor({ timeout: 10000 });
+    await item.first().click();
+  };
+  const options = () => P().$$eval('#tk-person option', (os) => os.map((o) => o.textContent));
+
+  async function taskPersonPicker() {
+    if ((await P().getAttribute('html', 'lang')) !== 'vi') await P().click('#lang');
+    const card = () => P().locator('main .card', { hasText: 'Giao nhiệm vụ cho các trạm' });
+    // the stations' own staff reach the district with their sync
+    await waitFor('Bình Xuyên\'s staff offered for its assignment', 40000, async () => {
+      await go('#/tasks/KH-14');
+      await P().reload(); // the directory is read as the page opens
+      await P().waitForSelector('#tk-assign', { timeout: 10000 });
+      await chooseStation(card(), 'binhxuyen');
+      await P().waitForFunction(() => document.querySelectorAll('#tk-person optgroup').length >= 2, null, { timeout: 10000 });
+      return (await options()).some((o) => o.startsWith('Vũ Thị Lan (Cán bộ phụ trách dịch)'));
+    }, 2000);
+    const offered = await options();
+    for (const want of ['Trần Thị Thu (Trưởng khoa Kiểm soát bệnh tật)', 'Ngô Thị Hương (Phó Chủ tịch UBND xã', 'Lê Văn Bình (Trạm trưởng)']) {
+      assert(offered.some((o) => o.startsWith(want)), `${want} offered: ${offered.join(' | ')}`);
+    }
+    // another commune's UBND and staff are not
+    for (const other of ['Trịnh Văn Hải', 'Đỗ Văn Nam', 'Nguyễn Thị Hằng']) {
+      assert(!offered.some((o) => o.includes(other)), `${other} (Bình Nguyên) not offered: ${offered.join(' | ')}`);
+    }
+    await P().selectOption('#tk-person', 'BX-NS-DICH');
+    await P().fill('#tk-expected', '100% hộ gia đình được hướng dẫn diệt lăng quăng');
+    await shot('61-task-person-picker');
+    await P().click('#tk-assign');
+    const row = 'main table tbody tr[data-station="binhxuyen"] td.tk-responsible';
+    await P().waitForSelector(row, { timeout: 10000 });
+    await P().waitForFunction((sel) => document.querySelector(sel)?.textContent.includes('Vũ Thị Lan (Cán bộ phụ trách dịch)'), row, { timeout: 10000 });
+    const shown = await P().textContent(row);
+    assert(shown.includes('100% hộ gia đình được hướng dẫn diệt lăng quăng'), `the expected result with it: ${shown}`);
+    // someone not in the directory: the name typed, as written
+    await chooseStation(card(), 'binhtuyen');
+    await P().fill('#tk-person-text', 'Nguyễn Văn Khách (cộng tác viên)');
+    await P().click('#tk-assign');
+    await P().waitForFunction(() => document.querySelector('main table tbody tr[data-station="binhtuyen"] td.tk-responsible')?.textContent.includes('Nguyễn Văn Khách (cộng tác viên)'), null, { timeout: 10000 });
+    await shot('62-task-assigned-person');
+  }
+
+  return [['notice_pdf_download', noticePdfDownload], ['task_person_picker', taskPersonPicker]];
 }
