@@ -10,8 +10,9 @@
  *     directory and the expected result, "Nơi nhận:" with the stations by
  *     name, the communes' UBND and "Lưu: VT.", and the signature block (the
  *     configured authority, the signer's position and name from the
- *     directory); a long body runs over several pages; an unknown notice is
- *     404, a recalled one 409
+ *     directory); a long body runs over several pages; tramsyncctl report
+ *     notice ID --out FILE writes the same; an unknown notice is 404, a
+ *     recalled one 409
  *  2. tramsyncd --add-user NAME --role commune --communes CODE (and a viewer
  *     with --communes A,B) while the daemon runs: a code the station
  *     directory does not have is refused in Vietnamese and English and
@@ -302,6 +303,33 @@ static void test_notice_pdf(void **state)
     free(text);
     if (pages < 2)
         fail_msg("a body of 40 paragraphs is on %d page(s)", pages);
+
+    /* tramsyncctl report notice ID --out FILE: the same document */
+    char *file = ts_xasprintf("%s/ctl.pdf", e->dir);
+    pid_t pid = fork();
+    if (pid == 0) {
+        char *bin = ts_test_bin("tramsyncctl");
+        char url[64];
+        snprintf(url, sizeof url, "https://localhost:%d", e->d.admin_port);
+        setenv("TRAMSYNC_ADMIN_URL", url, 1);
+        setenv("TRAMSYNC_CA", e->pki.ca, 1);
+        setenv("TRAMSYNC_USER", "admin", 1);
+        setenv("TRAMSYNC_PASSWORD", PASSWORD, 1);
+        int fd = open("/dev/null", O_WRONLY);
+        dup2(fd, 1);
+        execl(bin, bin, "report", "notice", id, "--out", file, (char *)NULL);
+        _exit(127);
+    }
+    int status = -1;
+    waitpid(pid, &status, 0);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    char *cmd = ts_xasprintf("pdftotext -raw -enc UTF-8 '%s' -", file);
+    text = run(cmd);
+    free(cmd);
+    free(file);
+    expect_in("tramsyncctl report notice", text, "Số: 12/TB-TTYT");
+    expect_in("tramsyncctl report notice", text, "Lê Văn Minh");
+    free(text);
 
     /* a notice nobody sent: 404; recalled: 409 */
     assert_int_equal(status_of(e, e->admin, "GET", "/api/notices/TB-20260101-00000000/pdf", NULL), 404);
