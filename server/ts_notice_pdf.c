@@ -79,14 +79,14 @@ static void ts__heading(ts_pdf *p, const json_t *doc, bool cong_van)
     ly += ts__centred(p, TS__SERIF "Bold 12.5", 0, TS__LEFT_COL, ly, issuer, &lay);
     double iw = ts_pdf_ink_width(lay);
     g_object_unref(lay);
-    ts_pdf_rule(p, TS__LEFT_COL / 2, ly + 2, (iw > TS__LEFT_COL ? TS__LEFT_COL : iw) * 0.4);
+    ts_pdf_rule(p, TS__LEFT_COL / 2, ly + 3, (iw > TS__LEFT_COL ? TS__LEFT_COL : iw) * 0.4);
     ly += 8;
     g_free(parent);
     g_free(issuer);
 
     ry += ts__centred(p, TS__SERIF "Bold 12", rx, rw, ry, "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", NULL);
     ry += ts__centred(p, TS__SERIF "Bold 13", rx, rw, ry, "Độc lập - Tự do - Hạnh phúc", &lay);
-    ts_pdf_rule(p, rx + rw / 2, ry + 2, ts_pdf_ink_width(lay));
+    ts_pdf_rule(p, rx + rw / 2, ry + 3, ts_pdf_ink_width(lay));
     g_object_unref(lay);
     ry += 8;
 
@@ -96,7 +96,14 @@ static void ts__heading(ts_pdf *p, const json_t *doc, bool cong_van)
     snprintf(line, sizeof line, "Số: %s", ts__s(doc, "number"));
     ly = row + ts__centred(p, TS__SERIF "13", 0, TS__LEFT_COL, row, line, NULL);
     if (cong_van) {
-        snprintf(line, sizeof line, "V/v %s", ts__s(doc, "subject"));
+        /* "V/v" says "về việc": a subject that says it already is not
+         * made to say it twice */
+        const char *subject = ts__s(doc, "subject");
+        static const char *const said[] = {"V/v ", "v/v ", "Về việc ", "về việc "};
+        for (size_t i = 0; i < sizeof said / sizeof *said; i++)
+            if (strncmp(subject, said[i], strlen(said[i])) == 0)
+                subject += strlen(said[i]);
+        snprintf(line, sizeof line, "V/v %s", subject);
         ly += ts__centred(p, TS__SERIF "12", 0, TS__LEFT_COL, ly + 2, line, NULL) + 2;
     }
     const char *urgency = ts__s(doc, "urgency_vi");

@@ -304,6 +304,23 @@ static void test_notice_pdf(void **state)
     if (pages < 2)
         fail_msg("a body of 40 paragraphs is on %d page(s)", pages);
 
+    /* a công văn: its trích yếu as "V/v ..." under its number (not "V/v Về
+     * việc"), a "Kính gửi" line, no type name */
+    ts_th_resp cv = call(e, e->admin, "POST", "/api/notices",
+                         "{\"notice\":{\"subject\":\"Về việc báo cáo tình hình dịch\",\"issuer\":\"TTYT\","
+                         "\"urgency\":\"thuong\",\"category\":\"prevention\",\"doc_type\":\"cong_van\","
+                         "\"number\":\"7/CV-TTYT\",\"body\":\"Đề nghị báo cáo.\"},"
+                         "\"recipients\":{\"stations\":[\"" BN "\"]}}");
+    assert_int_equal(cv.status, 201);
+    int cv_pages = 0;
+    char *cv_text = pdf_text(e, e->admin, json_string_value(json_object_get(cv.json, "id")), &cv_pages);
+    ts_th_resp_free(&cv);
+    expect_in("the công văn", cv_text, "Số: 7/CV-TTYT V/v báo cáo tình hình dịch");
+    expect_in("the công văn", cv_text, "Kính gửi: Trạm Y tế xã Bình Nguyên.");
+    if (strstr(cv_text, "CÔNG VĂN") || strstr(cv_text, "V/v Về việc") || strstr(cv_text, "KHẨN"))
+        fail_msg("the công văn has a type name, V/v twice or an urgency: %.1500s", cv_text);
+    free(cv_text);
+
     /* tramsyncctl report notice ID --out FILE: the same document */
     char *file = ts_xasprintf("%s/ctl.pdf", e->dir);
     pid_t pid = fork();
