@@ -159,13 +159,7 @@ void ts_admin__api_notice_pdf(ts_admin__job *j, ts_store *st)
     int rc = ts_notice_pdf(doc, &j->text, &err);
     json_decref(doc);
     json_decref(o);
-    if (rc < 0) {
-        ts_buf_free(&j->text);
-        ts_admin__fail_err(j, &err);
-        return;
-    }
-    j->status = 200;
-    j->text_type = "application/pdf";
-    snprintf(j->headers, sizeof j->headers, "Content-Disposition: attachment; filename=\"van-ban-%s.pdf\"\r\n",
-             j->params[0]);
+    char file[TS_KEY_MAX + 16];
+    snprintf(file, sizeof file, "van-ban-%s.pdf", j->params[0]);
+    ts_admin__file(j, rc, &err, "application/pdf", file);
 }

@@ -84,13 +84,7 @@ void ts_admin__api_report_quarterly(ts_admin__job *j, ts_store *st)
     const ts_server_config *cfg = ts_server_get_config(j->adm->srv);
     int rc = ts_province_pdf(data, cfg->data_dir, &j->text, &err);
     json_decref(data);
-    if (rc < 0) {
-        ts_buf_free(&j->text);
-        ts_admin__fail_err(j, &err);
-        return;
-    }
-    j->status = 200;
-    j->text_type = "application/pdf";
-    snprintf(j->headers, sizeof j->headers, "Content-Disposition: attachment; filename=\"bao-cao-quy-%s.pdf\"\r\n",
-             p.quarter);
+    char name[64];
+    snprintf(name, sizeof name, "bao-cao-quy-%s.pdf", p.quarter);
+    ts_admin__file(j, rc, &err, "application/pdf", name);
 }
