@@ -98,9 +98,15 @@ build/$(1)/bin/tramsyncctl: build/$(1)/server/ctl/main.o build/$(1)/libtsctl.a b
 	@$(2) $$($(3)) -o $$@ $$^ $$($(4)) $(LIBS)
 endef
 
+build/%/server/ts_pdf.o: REL_CFLAGS += $(PANGO_CFLAGS)
+build/%/server/ts_pdf.o: ASAN_CFLAGS += $(PANGO_CFLAGS)
+build/%/server/ts_pdf.o: FUZZ_CFLAGS += $(PANGO_CFLAGS)
 build/%/server/ts_report_pdf.o: REL_CFLAGS += $(PANGO_CFLAGS)
 build/%/server/ts_report_pdf.o: ASAN_CFLAGS += $(PANGO_CFLAGS)
 build/%/server/ts_report_pdf.o: FUZZ_CFLAGS += $(PANGO_CFLAGS)
+build/%/server/ts_notice_pdf.o: REL_CFLAGS += $(PANGO_CFLAGS)
+build/%/server/ts_notice_pdf.o: ASAN_CFLAGS += $(PANGO_CFLAGS)
+build/%/server/ts_notice_pdf.o: FUZZ_CFLAGS += $(PANGO_CFLAGS)
 $(eval $(call build_flavor,release,gcc,REL_CFLAGS,REL_LDFLAGS))
 $(eval $(call build_flavor,asan,gcc,ASAN_CFLAGS,ASAN_FLAGS))
 

@@ -46,7 +46,9 @@ static void usage(FILE *out)
             "      --print-config       print the effective configuration, documented, and exit\n"
             "      --add-user NAME      create or update an admin account (with --role; the password is\n"
             "                           read from $TRAMSYNC_PASSWORD or the first line of standard input)\n"
-            "      --role ROLE          viewer, operator or admin\n"
+            "      --role ROLE          viewer, operator, admin, commune (one commune's UBND) or monitor\n"
+            "      --communes CODES     the communes a commune account (exactly one) or a viewer (any)\n"
+            "                           is limited to: commune or station codes, comma-separated\n"
             "  -V, --version            print the version and exit\n"
             "  -h, --help               this help\n"
             "\n"
@@ -96,7 +98,7 @@ static void on_signal(uv_signal_t *h, int signum)
 }
 
 /* Bootstrap: the first admin account is made on the server itself. */
-static int ts__add_user(const ts_server_config *cfg, const char *name, const char *role)
+static int ts__add_user(const ts_server_config *cfg, const char *name, const char *role, const char *communes)
 {
     char password[256] = "";
     const char *env = getenv("TRAMSYNC_PASSWORD");
@@ -106,7 +108,7 @@ static int ts__add_user(const ts_server_config *cfg, const char *name, const cha
         password[strcspn(password, "\r\n")] = '\0';
     }
     if (role == NULL) {
-        fprintf(stderr, "tramsyncd: --add-user needs --role viewer|operator|admin\n");
+        fprintf(stderr, "tramsyncd: --add-user cần --role / needs --role viewer|operator|admin|commune|monitor\n");
         return 2;
     }
     ts_registry reg;
@@ -125,11 +127,24 @@ static int ts__add_user(const ts_server_config *cfg, const char *name, const cha
     ts_store *st;
     int rc = ts_store_open(&st, &opt, &err);
     if (rc == 0) {
-        rc = ts_admin_user_set(st, name, password[0] ? password : NULL, role, NULL, NULL, &err);
+        /* the account, its communes (checked against the station directory
+         * and the role) and the audit entry: all stored, or nothing */
+        rc = ts_store_begin(st, &err);
+        if (rc == 0)
+            rc = ts_admin_user_set(st, name, password[0] ? password : NULL, role, NULL, NULL, &err);
+        if (rc == 0 && communes != NULL)
+            rc = ts_admin_user_set_communes(st, name, communes, &err);
+        if (rc == 0)
+            rc = ts_admin_user_check_scope(st, name, &err);
         if (rc == 0) {
             ts_actor me = {TS_ACTOR_LOCAL, "tramsyncd --add-user", NULL, "console"};
-            ts_store_audit(st, &me, "user", "admin_users", name, "ok", role);
+            if (ts_store_audit(st, &me, "user", "admin_users", name, "ok", role) < 0)
+                rc = ts_error_set(&err, TS_ESTORAGE, "the audit entry could not be stored");
         }
+        if (rc == 0)
+            rc = ts_store_commit(st, &err);
+        else
+            ts_store_rollback(st);
         ts_store_close(st);
     }
     ts_registry_free(&reg);
@@ -139,12 +154,15 @@ static int ts__add_user(const ts_server_config *cfg, const char *name, const cha
     }
     char stored[TS_ACCOUNT_NAME_MAX + 1];
     ts_account_name_fold(name, stored, sizeof stored);
-    printf("account %s saved with role %s\n", stored, role);
+    if (communes != NULL && communes[0])
+        printf("account %s saved with role %s (communes %s)\n", stored, role, communes);
+    else
+        printf("account %s saved with role %s\n", stored, role);
     return 0;
 }
 
 static int ts__serve(ts_daemon *d, bool check, bool print, const char *port_file, const char *add_user,
-                     const char *role);
+                     const char *role, const char *communes);
 
 int main(int argc, char **argv)
 {
@@ -156,14 +174,15 @@ int main(int argc, char **argv)
     d.overrides = ts_xcalloc((size_t)argc + 1, sizeof *d.overrides);
     bool check = false, print = false;
     const char *port_file = NULL;
-    const char *add_user = NULL, *role = NULL;
-    enum { OPT_SET = 256, OPT_LOG, OPT_CHECK, OPT_PRINT, OPT_PORT_FILE, OPT_ADD_USER, OPT_ROLE };
+    const char *add_user = NULL, *role = NULL, *communes = NULL;
+    enum { OPT_SET = 256, OPT_LOG, OPT_CHECK, OPT_PRINT, OPT_PORT_FILE, OPT_ADD_USER, OPT_ROLE, OPT_COMMUNES };
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},   {"set", required_argument, NULL, OPT_SET},
         {"listen", required_argument, NULL, 'l'},   {"data-dir", required_argument, NULL, 'd'},
         {"log-level", required_argument, NULL, OPT_LOG}, {"check-config", no_argument, NULL, OPT_CHECK},
         {"print-config", no_argument, NULL, OPT_PRINT}, {"port-file", required_argument, NULL, OPT_PORT_FILE},
         {"add-user", required_argument, NULL, OPT_ADD_USER}, {"role", required_argument, NULL, OPT_ROLE},
+        {"communes", required_argument, NULL, OPT_COMMUNES},
         {"version", no_argument, NULL, 'V'},        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     int c;
@@ -179,6 +198,7 @@ int main(int argc, char **argv)
         case OPT_PORT_FILE: port_file = optarg; break;
         case OPT_ADD_USER: add_user = optarg; break;
         case OPT_ROLE: role = optarg; break;
+        case OPT_COMMUNES: communes = optarg; break;
         case 'V': printf("tramsyncd %s (protocol %d-%d)\n", TS_VERSION, TS_PROTO_VERSION_MIN, TS_PROTO_VERSION_MAX);
             return 0;
         case 'h': usage(stdout); return 0;
@@ -191,7 +211,7 @@ int main(int argc, char **argv)
         usage(stderr);
         rc = 2;
     } else {
-        rc = ts__serve(&d, check, print, port_file, add_user, role);
+        rc = ts__serve(&d, check, print, port_file, add_user, role, communes);
     }
     for (int i = 0; i < d.noverrides; i++)
         free(d.overrides[i]);
@@ -201,7 +221,7 @@ int main(int argc, char **argv)
 
 /* Everything after the options: the one-shot modes, or the daemon. */
 static int ts__serve(ts_daemon *d, bool check, bool print, const char *port_file, const char *add_user,
-                     const char *role)
+                     const char *role, const char *communes)
 {
     /* the database, its -wal and -shm, the port file and anything else the
      * daemon (or --add-user, which may create the database) makes are the
@@ -220,7 +240,7 @@ static int ts__serve(ts_daemon *d, bool check, bool print, const char *port_file
         return 0;
     }
     if (add_user != NULL) {
-        int rc = ts__add_user(&cfg, add_user, role);
+        int rc = ts__add_user(&cfg, add_user, role, communes);
         ts_server_config_free(&cfg);
         return rc;
     }

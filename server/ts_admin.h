@@ -33,6 +33,9 @@ int ts_admin_user_set(ts_store *st, const char *username, const char *password, 
  * account needs exactly one, a viewer may have any; the admin API checks
  * the role and communes together. */
 int ts_admin_user_set_communes(ts_store *st, const char *username, const char *communes, ts_error *err);
+/* The account's role and communes agree: a commune account has exactly one
+ * commune, a viewer any, the other roles none (TS_EBAD_VALUE says why). */
+int ts_admin_user_check_scope(ts_store *st, const char *username, ts_error *err);
 /* 1 viewer (and commune, monitor: a viewer's rank, narrowed by their
  * scope), 2 operator, 3 admin; 0 when not a role. */
 int ts_admin_role_rank(const char *role);

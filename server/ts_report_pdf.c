@@ -6,57 +6,21 @@
  * anywhere (docs/DEPENDENCIES.md). */
 #include "server/ts_province.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
-#include <cairo-pdf.h>
-#include <cairo.h>
-#include <pango/pangocairo.h>
-
 #include "common/ts_xmalloc.h"
+#include "server/ts_pdf.h"
 
-#define TS__A4_W 595.276 /* points */
-#define TS__A4_H 841.890
 #define TS__MARGIN 56.0 /* about 2 cm */
 
-typedef struct ts__pdf {
-    cairo_t *cr;
-    PangoContext *ctx; /* of a font map of this report's own, freed with it */
-    double y;
-    int page;
-} ts__pdf;
+typedef ts_pdf ts__pdf;
 
-static cairo_status_t ts__write(void *closure, const unsigned char *data, unsigned int len)
-{
-    ts_buf_append((ts_buf *)closure, data, len);
-    return CAIRO_STATUS_SUCCESS;
-}
-
-/* One paragraph (Pango markup escaped by the caller when needed), on a new
- * page when it does not fit on this one. */
+/* One paragraph, on a new page when it does not fit on this one. */
 static void ts__para(ts__pdf *p, const char *text, const char *font, double indent, double space_after)
 {
-    pango_cairo_update_context(p->cr, p->ctx);
-    PangoLayout *lay = pango_layout_new(p->ctx);
-    PangoFontDescription *fd = pango_font_description_from_string(font);
-    pango_layout_set_font_description(lay, fd);
-    pango_font_description_free(fd);
-    pango_layout_set_width(lay, (int)((TS__A4_W - 2 * TS__MARGIN - indent) * PANGO_SCALE));
-    pango_layout_set_wrap(lay, PANGO_WRAP_WORD_CHAR);
-    pango_layout_set_text(lay, text, -1);
-    int w, h;
-    pango_layout_get_size(lay, &w, &h);
-    double height = (double)h / PANGO_SCALE;
-    if (p->y + height > TS__A4_H - TS__MARGIN) {
-        cairo_show_page(p->cr);
-        p->page++;
-        p->y = TS__MARGIN;
-    }
-    cairo_move_to(p->cr, TS__MARGIN + indent, p->y);
-    pango_cairo_show_layout(p->cr, lay);
-    g_object_unref(lay);
-    p->y += height + space_after;
+    ts_pdf_style s = {font, indent, 0, PANGO_ALIGN_LEFT, false, 0, 0, space_after, true};
+    ts_pdf_put(p, &s, text);
 }
 
 #define TS__BODY "DejaVu Sans 9.5"
@@ -207,22 +171,13 @@ static void ts__overdue(ts__pdf *p, const json_t *data)
 int ts_province_pdf(const json_t *data, const char *tmpdir, ts_buf *out, ts_error *err)
 {
     (void)tmpdir; /* cairo writes through a callback: no file */
-    cairo_surface_t *surf = cairo_pdf_surface_create_for_stream(ts__write, out, TS__A4_W, TS__A4_H);
-    if (cairo_surface_status(surf) != CAIRO_STATUS_SUCCESS) {
-        cairo_surface_destroy(surf);
-        return ts_error_set(err, TS_EIO, "report: cannot create the PDF");
-    }
     const json_t *period = json_object_get(data, "period");
     char title[256];
     snprintf(title, sizeof title, "Báo cáo tóm tắt %s", ts__s(period, "label_vi"));
-    cairo_pdf_surface_set_metadata(surf, CAIRO_PDF_METADATA_TITLE, title);
-    cairo_pdf_surface_set_metadata(surf, CAIRO_PDF_METADATA_AUTHOR, ts__s(data, "district"));
-    cairo_pdf_surface_set_metadata(surf, CAIRO_PDF_METADATA_CREATOR, "tramsync");
-    /* a font map of its own: the fonts it loads are let go with the report
-     * instead of staying in the daemon's default map */
-    PangoFontMap *fm = pango_cairo_font_map_new();
-    ts__pdf p = {cairo_create(surf), pango_font_map_create_context(fm), TS__MARGIN, 1};
-    cairo_set_source_rgb(p.cr, 0, 0, 0);
+    ts__pdf p;
+    int rc = ts_pdf_open(&p, out, TS__MARGIN, TS__MARGIN, TS__MARGIN, TS__MARGIN, title, ts__s(data, "district"), err);
+    if (rc < 0)
+        return rc;
     ts__para(&p, ts__s(data, "district"), "DejaVu Sans Bold 11", 0, 14);
     ts__para(&p, "BÁO CÁO TÓM TẮT TÌNH HÌNH THỰC HIỆN KẾ HOẠCH Y TẾ CƠ SỞ", "DejaVu Sans Bold 13", 0, 4);
     char line[2048];
@@ -240,13 +195,5 @@ int ts_province_pdf(const json_t *data, const char *tmpdir, ts_buf *out, ts_erro
     ts__outbreaks(&p, data);
     ts__reporting(&p, data);
     ts__overdue(&p, data);
-    g_object_unref(p.ctx);
-    g_object_unref(fm);
-    cairo_destroy(p.cr);
-    cairo_surface_finish(surf);
-    cairo_status_t cs = cairo_surface_status(surf);
-    cairo_surface_destroy(surf);
-    if (cs != CAIRO_STATUS_SUCCESS)
-        return ts_error_set(err, TS_EIO, "report: %s", cairo_status_to_string(cs));
-    return 0;
+    return ts_pdf_close(&p, err);
 }

@@ -113,6 +113,17 @@ const ts_cfg_key ts_server_config_keys[] = {
      "load one with tramsyncctl plan load)"},
     {"district", "name", TS_CFG_STR, C(district_name), "Trung tâm Y tế khu vực",
      "the TTYT's name, as exports and reports to the province carry it"},
+    {"district", "parent_body", TS_CFG_STR, C(district_parent_body), "",
+     "the body the TTYT answers to (cơ quan chủ quản, e.g. Sở Y tế tỉnh Phú Thọ), over its name at the top left of "
+     "a notice printed as an official document (empty: none)"},
+    {"district", "place", TS_CFG_STR, C(district_place), "",
+     "the place name of the printed documents' place and date (địa danh, e.g. Bình Xuyên; empty: the date alone)"},
+    {"district", "signer", TS_CFG_STR, C(district_signer), "",
+     "who signs the printed documents: a person of the directory (people), by record id or full name; their "
+     "position comes from the directory (empty: the signature block is left for a hand to fill)"},
+    {"district", "signer_authority", TS_CFG_STR, C(district_signer_authority), "",
+     "the signer's authority over the position, as Nghị định 30/2020 writes it (e.g. KT. GIÁM ĐỐC for a deputy "
+     "signing for the director; empty: the head signs in their own name)"},
     {"admin", "targets_every", TS_CFG_DURATION, C(targets_every_ms), "1h",
      "how often the 2030 targets are computed for every commune (0: only when asked)"},
     {"district", "timezone", TS_CFG_STR, C(timezone), "Asia/Ho_Chi_Minh",

@@ -75,6 +75,11 @@ typedef struct ts_server_config {
     uint64_t targets_every_ms;
     char *plan_file;     /* [admin] plan_file: loaded at start when no plan is */
     char *district_name; /* [district] name: the TTYT's, on exports */
+    /* [district] the printed notices' heading and signature (ts_admin_documents.c) */
+    char *district_parent_body;
+    char *district_place;
+    char *district_signer;
+    char *district_signer_authority;
     /* [district] */
     char *timezone;
     /* [notices] */

@@ -193,6 +193,10 @@ int ts_admin__audit(ts_admin__job *j, ts_store *st, const char *action, const ch
  * often), with admin_internal_error naming `what`; the caller has rolled
  * back whatever it wrote. */
 void ts_admin__fail_storage(ts_admin__job *j, const char *what);
+/* A file made into j->text as the answer (rc 0: 200, its type, a download
+ * named filename), or, when making it failed (rc < 0), err's answer with
+ * whatever was made let go. */
+void ts_admin__file(ts_admin__job *j, int rc, const ts_error *err, const char *type, const char *filename);
 void ts_admin__set_event(ts_admin__job *j, const char *event, json_t *data);
 const char *ts_admin__str(const json_t *o, const char *key);
 bool ts_admin__q(ts_admin__job *j, const char *name, char *out, size_t size);
@@ -368,6 +372,7 @@ void ts_admin__api_notice(ts_admin__job *j, ts_store *st);
 void ts_admin__api_notice_send(ts_admin__job *j, ts_store *st);
 void ts_admin__api_notice_recall(ts_admin__job *j, ts_store *st);
 void ts_admin__api_notice_attachment(ts_admin__job *j, ts_store *st);
+void ts_admin__api_notice_pdf(ts_admin__job *j, ts_store *st);
 /* server/admin/ts_admin_reports.c */
 void ts_admin__api_reports(ts_admin__job *j, ts_store *st);
 void ts_admin__api_report_redistribute(ts_admin__job *j, ts_store *st);

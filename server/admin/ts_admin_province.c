@@ -92,15 +92,10 @@ static void ts__render_quarterly(ts_admin__job *j)
         json_string_value(json_object_get(json_object_get(j->render_data, "period"), "quarter"));
     ts_error err;
     const ts_server_config *cfg = ts_server_get_config(j->adm->srv);
-    if (ts_province_pdf(j->render_data, cfg->data_dir, &j->text, &err) < 0) {
-        ts_buf_free(&j->text);
-        ts_admin__fail_err(j, &err);
-        return;
-    }
-    j->status = 200;
-    j->text_type = "application/pdf";
-    snprintf(j->headers, sizeof j->headers, "Content-Disposition: attachment; filename=\"bao-cao-quy-%s.pdf\"\r\n",
-             quarter);
+    int rc = ts_province_pdf(j->render_data, cfg->data_dir, &j->text, &err);
+    char name[64];
+    snprintf(name, sizeof name, "bao-cao-quy-%s.pdf", quarter);
+    ts_admin__file(j, rc, &err, "application/pdf", name);
 }
 
 /* GET /api/report/quarterly?quarter=YYYY-Qn: the summary report, PDF, A4. */

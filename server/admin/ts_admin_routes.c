@@ -36,6 +36,7 @@ const ts_admin__route ts_admin__routes[] = {
     {HTTP_POST, "/api/notices/{id}/recall", 2, ts_admin__api_notice_recall, FULL},
     {HTTP_POST, "/api/notices/{id}/commune-ack", 1, ts_admin__api_notice_commune_ack, COMMUNE},
     {HTTP_GET, "/api/notices/{id}/attachments/{attachment}", 1, ts_admin__api_notice_attachment, COMMUNE},
+    {HTTP_GET, "/api/notices/{id}/pdf", 1, ts_admin__api_notice_pdf, COMMUNE},
     {HTTP_GET, "/api/reports", 1, ts_admin__api_reports, FULL},
     {HTTP_POST, "/api/reports/{id}/redistribute", 2, ts_admin__api_report_redistribute, FULL},
     {HTTP_POST, "/api/reports/{id}/open", 1, ts_admin__api_report_open, FULL},

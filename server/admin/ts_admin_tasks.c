@@ -96,9 +96,10 @@ void ts_admin__api_task(ts_admin__job *j, ts_store *st)
 
 /* What an assignment gains over the plan's task (issue 18), as a notice
  * has it: the responsible person (of the directory, by id or name, kept by
- * id), the expected result, and per station its own deadline or person:
- * {"responsible_person", "expected_result", "stations_detail": {CODE:
- * {"deadline", "responsible_person"}}}. */
+ * id; someone not in it: "responsible_name", a name kept as written, the
+ * fallback), the expected result, and per station its own deadline or
+ * person: {"responsible_person", "responsible_name", "expected_result",
+ * "stations_detail": {CODE: {"deadline", "responsible_person"}}}. */
 static int ts__assignment_extras(ts_store *st, const ts_actor *a, const char *task, const char *station,
                                  const json_t *body, ts_error *err)
 {
@@ -116,6 +117,8 @@ static int ts__assignment_extras(ts_store *st, const ts_actor *a, const char *ta
                                 station);
         }
         json_object_set_new(f, "responsible_person", json_string(person));
+    } else if (ts_admin__str(body, "responsible_name")[0]) {
+        json_object_set_new(f, "responsible_person", json_string(ts_admin__str(body, "responsible_name")));
     }
     const char *expected = ts_admin__str(body, "expected_result");
     if (expected[0])

@@ -11,6 +11,7 @@
 #include <sqlite3.h>
 
 #include "common/ts_log.h"
+#include "common/ts_recjson.h"
 #include "server/admin/ts_admin_int.h"
 
 int ts_admin_role_rank(const char *role)
@@ -140,9 +141,38 @@ static bool ts__commune_code_ok(const char *p, size_t n)
     return true;
 }
 
+/* Whether the station directory knows a commune or station code: 1 yes,
+ * 0 no, -1 the directory is empty (a database before it was loaded: any
+ * code goes). */
+static int ts__commune_known(ts_store *st, const char *code, size_t n)
+{
+    ts_change_page page;
+    ts_change_page_init(&page);
+    ts_error err;
+    char after[TS_KEY_MAX + 1] = "";
+    int seen = 0, found = 0;
+    while (!found && ts_store_list(st, "stations", after, 500, false, &page, &err) == 0 && page.n > 0) {
+        for (uint32_t i = 0; i < page.n && !found; i++) {
+            seen = 1;
+            json_t *rec = ts_recjson_record(&page.items[i], false);
+            const char *cc = ts_admin__str(json_object_get(rec, "fields"), "commune_code");
+            found = (strlen(page.items[i].id) == n && strncmp(page.items[i].id, code, n) == 0) ||
+                    (strlen(cc) == n && strncmp(cc, code, n) == 0);
+            json_decref(rec);
+        }
+        snprintf(after, sizeof after, "%s", page.items[page.n - 1].id);
+        if (page.n < 500)
+            break;
+    }
+    ts_change_page_free(&page);
+    return found ? 1 : seen ? 0 : -1;
+}
+
 /* A scoped account's communes: the communes' codes (stations.commune_code)
  * or station codes, comma-separated; "" for none. Kept as given (spaces
- * dropped), checked by ts__check_scope with the role. */
+ * dropped), checked by ts_admin_user_check_scope with the role. A code the
+ * station directory does not have is refused (unless the directory is
+ * still empty). */
 int ts_admin_user_set_communes(ts_store *st, const char *name, const char *communes, ts_error *err)
 {
     char list[256] = "";
@@ -153,7 +183,14 @@ int ts_admin_user_set_communes(ts_store *st, const char *name, const char *commu
         if (n == 0)
             break;
         if (!ts__commune_code_ok(p, n) || len + n + 2 > sizeof list)
-            return ts_error_set(err, TS_EBAD_VALUE, "communes: commune or station codes, comma-separated");
+            return ts_error_set(err, TS_EBAD_VALUE,
+                                "communes: mã xã hoặc mã trạm, cách nhau bằng dấu phẩy / commune or station codes, "
+                                "comma-separated");
+        if (ts__commune_known(st, p, n) == 0)
+            return ts_error_set(err, TS_EBAD_VALUE,
+                                "không có xã hoặc trạm mã %.*s trong danh mục trạm / no commune or station %.*s in "
+                                "the station directory",
+                                (int)n, p, (int)n, p);
         len += (size_t)snprintf(list + len, sizeof list - len, "%s%.*s", len ? "," : "", (int)n, p);
         p += n;
     }
@@ -175,7 +212,7 @@ int ts_admin_user_set_communes(ts_store *st, const char *name, const char *commu
 /* A role and its communes agree: a commune account has exactly one, a
  * viewer any (none: the district), the others none - an operator limited to
  * a commune would still write for the district. */
-static int ts__check_scope(ts_store *st, const char *name, ts_error *err)
+int ts_admin_user_check_scope(ts_store *st, const char *name, ts_error *err)
 {
     char username[TS_ACCOUNT_NAME_MAX + 1];
     ts_account_name_fold(name, username, sizeof username);
@@ -190,9 +227,11 @@ static int ts__check_scope(ts_store *st, const char *name, ts_error *err)
         const char *communes = (const char *)sqlite3_column_text(q, 1);
         bool has = communes && communes[0];
         if (strcmp(role, "commune") == 0 && (!has || strchr(communes, ',') != NULL))
-            rc = ts_error_set(err, TS_EBAD_VALUE, "a commune account needs exactly one commune (communes)");
+            rc = ts_error_set(err, TS_EBAD_VALUE, "tài khoản xã cần đúng một xã (communes) / a commune account needs "
+                                                  "exactly one commune (communes)");
         else if (has && strcmp(role, "commune") != 0 && strcmp(role, "viewer") != 0)
-            rc = ts_error_set(err, TS_EBAD_VALUE, "only a viewer or a commune account is limited to communes");
+            rc = ts_error_set(err, TS_EBAD_VALUE, "chỉ tài khoản xem (viewer) hoặc tài khoản xã được giới hạn theo xã / "
+                                                  "only a viewer or a commune account is limited to communes");
     }
     sqlite3_finalize(q);
     return rc;
@@ -497,7 +536,7 @@ void ts_admin__api_user_set(ts_admin__job *j, ts_store *st)
             rc = ts_admin_user_set_communes(st, name, json_string_value(communes), &err);
     }
     if (rc == 0)
-        rc = ts__check_scope(st, name, &err);
+        rc = ts_admin_user_check_scope(st, name, &err);
     if (rc == 0 && json_is_boolean(disabled)) {
         sqlite3_stmt *q;
         rc = ts_error_set(&err, TS_ESTORAGE, "cannot disable the user");

@@ -36,6 +36,18 @@ void ts_admin__fail_err(ts_admin__job *j, const ts_error *err)
         ts_log_error("admin_internal_error", "route=%s reason=%s", j->route ? j->route->pattern : "-", err->msg);
 }
 
+void ts_admin__file(ts_admin__job *j, int rc, const ts_error *err, const char *type, const char *filename)
+{
+    if (rc < 0) {
+        ts_buf_free(&j->text);
+        ts_admin__fail_err(j, err);
+        return;
+    }
+    j->status = 200;
+    j->text_type = type;
+    snprintf(j->headers, sizeof j->headers, "Content-Disposition: attachment; filename=\"%s\"\r\n", filename);
+}
+
 void ts_admin__ok(ts_admin__job *j, int status, json_t *resp)
 {
     json_decref(j->resp);

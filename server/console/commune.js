@@ -53,12 +53,13 @@ export async function viewCommune(root) {
       sts.map((s) => h('tr', {}, h('td', {}, s.directory?.name || s.code), h('td', {}, statusBadge(s.status, s.live)),
         h('td', {}, s.last_sync_ms ? fmtAgo(s.last_sync_ms) : t('none')))), { empty: t('cm_no_station') })));
     replace(notices, ns instanceof Error ? errorBox(ns) : card(t('cm_notices'), table(
-      [t('nt_number'), t('nt_subject'), t('nt_urgency'), t('nt_list_sent'), t('cm_handling'), t('cm_ubnd')],
+      [t('nt_number'), t('nt_subject'), t('nt_urgency'), t('nt_list_sent'), t('cm_handling'), t('cm_ubnd'), t('nt_print_pdf')],
       ns.notices.map((n) => h('tr', { class: 'cm-notice', 'data-id': n.id },
         h('td', {}, n.number || ''), h('td', {}, h('a', { href: `#/notices/${encodeURIComponent(n.id)}` }, n.subject)),
         h('td', {}, urgencyBadge(n.urgency)), h('td', {}, fmtDateTime(n.sent_at)),
         h('td', {}, Object.entries(n.counts || {}).filter(([k]) => k !== 'overdue' && k !== 'escalated').map(([k, v]) => `${label('states', k)}: ${v}`).join(', ')),
-        h('td', {}, ackCell(n, load)))), { empty: t('cm_no_notices') })));
+        h('td', {}, ackCell(n, load)),
+        h('td', {}, n.recalled_at ? null : h('a', { class: ['button', 'small', 'cm-pdf', n.cc_commune_committee && 'primary'], download: '', href: `/api/notices/${encodeURIComponent(n.id)}/pdf`, title: t('nt_print_pdf_title') }, t('nt_print_pdf'))))), { empty: t('cm_no_notices') })));
     replace(tasks, tk instanceof Error ? errorBox(tk) : card(t('cm_tasks'), table(
       [t('nav_tasks'), t('cm_progress')],
       tk.tasks.map((x) => h('tr', {}, h('td', {}, h('a', { href: `#/tasks/${encodeURIComponent(x.id)}` }, `${x.id} · ${x.fields?.task || ''}`)),

@@ -6,7 +6,7 @@ import { api } from './api.js';
 import { recipientPicker } from './recipients.js';
 import { utf8Length, attachmentPicker } from './attachments.js';
 import './i18n-epidemic.js';
-import { loadPeople, personPicker } from './people.js';
+import { loadPeople, personPicker, fillPersonPicker, peopleFor } from './people.js';
 
 export async function viewCompose(root) {
   if (!can('operator')) {
@@ -34,7 +34,9 @@ export async function viewCompose(root) {
   const urgency = h('div', { class: 'radios urgency-choice', role: 'radiogroup', id: 'nt-urgency' }, state.labels.urgencies.map((u) =>
     h('label', { class: `radio urgency-pick urgency-${u.code}` }, h('input', { type: 'radio', name: urgName, value: u.code, checked: u.code === (outbreak ? 'khan' : 'thuong') }), L(u))));
   const legal = inp('nt-legal-basis');
-  const picker = recipientPicker({ allowAll: true, initialMode: outbreak ? 'stations' : 'all' });
+  // the people offered follow the stations chosen (set once the directory is read)
+  let drawPersons = () => {};
+  const picker = recipientPicker({ allowAll: true, initialMode: outbreak ? 'stations' : 'all', onChange: () => drawPersons() });
   const names = new Map(obStations.map((x) => [x.code, x.directory?.name || x.directory?.commune || x.commune || x.code]));
   if (outbreak) picker.pick((outbreak.fields.stations || []).map((c) => [c, `${c} — ${names.get(c) || c}`]));
   const cc = h('input', { type: 'checkbox', id: 'nt-cc' });
@@ -43,6 +45,9 @@ export async function viewCompose(root) {
   let people = [];
   try { people = await loadPeople(); } catch (e) { /* the directory unread: free text only */ }
   const person = personPicker('nt-responsible-person', people);
+  // the TTYT's people, and the UBND and staff of the stations chosen only
+  drawPersons = () => fillPersonPicker(person, peopleFor(people, picker.mode() === 'stations' ? picker.value()?.stations || [] : null));
+  drawPersons();
   const task = h('textarea', { class: 'input', id: 'nt-task', rows: 2 });
   const deadline = inp('nt-deadline', { placeholder: t('datetime_hint') });
   const expected = h('textarea', { class: 'input', id: 'nt-expected', rows: 2 });

@@ -125,8 +125,13 @@ export async function viewNotice(root, id) {
         await load();
       },
     }, t('nt_recall')) : null;
+    // the notice as an official document, A4, to print (prominent when copied to the UBND xã)
+    const pdf = !f.recalled_at ? h('a', {
+      class: ['button', f.cc_commune_committee && 'primary'], id: 'nt-pdf', download: '',
+      href: `/api/notices/${encodeURIComponent(id)}/pdf`, title: t('nt_print_pdf_title'),
+    }, t('nt_print_pdf')) : null;
     replace(head,
-      pageHeader(f.subject || id, recall, h('a', { class: 'button', href: '#/notices' }, t('back'))),
+      pageHeader(f.subject || id, pdf, recall, h('a', { class: 'button', href: '#/notices' }, t('back'))),
       f.recalled_at ? h('div', { class: 'alert alert-error recalled-banner', id: 'nt-recalled', role: 'status' },
         h('strong', {}, t('nt_recalled_banner', fmtDateTime(f.recalled_at), f.recalled_by || t('none'))),
         f.recall_reason ? `${t('nt_recall_reason')}: ${f.recall_reason}` : null) : null,

@@ -20,12 +20,31 @@ const roleTag = (code) => (t(`tag_${code}`) !== `tag_${code}` ? t(`tag_${code}`)
 
 export const personLabel = (f) => `${f.full_name}${f.position ? ` (${f.position})` : ''}`;
 
+// Who may answer for what is given to some stations (codes; null: any):
+// the TTYT's people, and the UBND's and the staff of those stations.
+export function peopleFor(people, stations) {
+  if (!stations) return people;
+  return people.filter((p) => (p.table === 'people'
+    ? p.fields.unit_kind !== 'ubnd' || stations.includes(p.fields.station)
+    : stations.includes(p.owner)));
+}
+
 // A <select> of the directory's people (the first option: nobody); its
 // value is a person's id.
 export function personPicker(id, people) {
-  return h('select', { class: 'input', id },
-    h('option', { value: '' }, t('pp_nobody')),
-    people.map((p) => h('option', { value: p.id }, `${personLabel(p.fields)} — ${p.fields.unit || p.owner}`)));
+  return fillPersonPicker(h('select', { class: 'input', id }), people);
+}
+
+// Its options again, for other people: the TTYT's, the UBNDs', the
+// stations' staff, each a group (the one chosen kept when still offered).
+export function fillPersonPicker(sel, people) {
+  const keep = sel.value;
+  const group = (label, list) => (list.length ? h('optgroup', { label }, list.map((p) =>
+    h('option', { value: p.id, selected: p.id === keep }, `${personLabel(p.fields)} — ${p.fields.unit || p.owner}`))) : null);
+  return replace(sel, h('option', { value: '' }, t('pp_nobody')),
+    group(t('tk_people_ttyt'), people.filter((p) => p.table === 'people' && p.fields.unit_kind !== 'ubnd')),
+    group(t('tk_people_ubnd'), people.filter((p) => p.table === 'people' && p.fields.unit_kind === 'ubnd')),
+    group(t('tk_people_station'), people.filter((p) => p.table === 'station_people')));
 }
 
 export async function viewPeople(root) {

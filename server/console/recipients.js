@@ -6,7 +6,8 @@ import { api } from './api.js';
 let pickers = 0;
 
 // A station/commune chooser for recipients: search, pick, chips.
-export function recipientPicker({ allowAll = true, initialMode = 'all' } = {}) {
+// onChange: called whenever what is chosen changes.
+export function recipientPicker({ allowAll = true, initialMode = 'all', onChange = null } = {}) {
   let mode = allowAll ? initialMode : 'stations';
   const picked = new Map(); // code -> label (stations) or commune -> commune
   const offline = new Map(); // the same keys -> the stations among them not connected: [{code, name, status, since}]
@@ -27,6 +28,7 @@ export function recipientPicker({ allowAll = true, initialMode = 'all' } = {}) {
   const drawChips = () => {
     for (const k of [...offline.keys()]) if (!picked.has(k)) offline.delete(k);
     drawWarn();
+    if (onChange) queueMicrotask(onChange);
     return replace(chips, [...picked.entries()].map(([k, v]) =>
       h('span', { class: 'chip' }, v, h('button', { type: 'button', class: 'chip-x', 'aria-label': 'x', onclick: () => { picked.delete(k); drawChips(); } }, '×'))));
   };

@@ -4,6 +4,7 @@ import { can } from './state.js';
 import { t, h, replace, fmtDate, parseDate, toast, stateBadge, table, card, pageHeader, fold, todayText, confirmDialog, hashParams, setHashParams } from './ui.js';
 import { api } from './api.js';
 import { recipientPicker } from './recipients.js';
+import { loadPeople, fillPersonPicker, peopleFor } from './people.js';
 
 function progressBar(pct) {
   return h('progress', { max: 100, value: Math.max(0, Math.min(100, pct || 0)) }, `${pct || 0} %`);
@@ -118,16 +119,31 @@ export async function viewTask(root, id) {
       h('td', {}, stateBadge(a.state)),
       h('td', { class: 'progress-cell' }, progressBar(a.state === 'done' ? 100 : a.percent || 0), h('small', {}, ` ${a.state === 'done' ? 100 : a.percent || 0} %`)),
       h('td', {}, a.deadline ? fmtDate(a.deadline) : t('none'), a.overdue && a.state !== 'done' ? h('span', { class: 'tag tag-bad' }, t('nt_overdue')) : null),
-      h('td', {}, a.acknowledged_by || t('none')),
+      h('td', { class: 'tk-responsible' }, a.responsible_person_label || a.responsible_person || t('none'),
+        a.expected_result ? h('div', {}, h('small', { class: 'muted' }, `${t('nt_expected')}: ${a.expected_result}`)) : null),
+      h('td', {}, a.acknowledged_by_label || a.acknowledged_by || t('none')),
       h('td', { class: 'note' }, a.report || a.progress_note || a.instructions || '')));
-    replace(list, card(t('tk_assignments'), table([t('nt_station'), t('cf_state'), t('tk_percent'), t('tk_deadline'), t('nt_ack_by'), t('nt_note')], rows)));
+    replace(list, card(t('tk_assignments'), table([t('nt_station'), t('cf_state'), t('tk_percent'), t('tk_deadline'), t('tk_responsible'), t('nt_ack_by'), t('nt_note')], rows)));
   }
   if (can('operator')) {
-    const picker = recipientPicker({ allowAll: true, initialMode: 'stations' });
+    // who answers for it: a person of the directory - the TTYT's, and the
+    // UBND's and the staff of the stations chosen - a name typed only when
+    // they are not in it
+    let people = [];
+    const person = h('select', { class: 'input', id: 'tk-person' });
+    const personText = h('input', { class: 'input', id: 'tk-person-text', placeholder: t('tk_person_text_hint') });
+    const expected = h('input', { class: 'input', id: 'tk-expected' });
+    const drawPeople = () => fillPersonPicker(person, peopleFor(people, picker.mode() === 'stations' ? picker.value()?.stations || [] : null));
+    const picker = recipientPicker({ allowAll: true, initialMode: 'stations', onChange: drawPeople });
+    loadPeople().then((list) => { people = list; drawPeople(); }).catch(() => drawPeople());
     const deadline = h('input', { class: 'input', id: 'tk-deadline', placeholder: t('date_hint') });
     const instructions = h('textarea', { class: 'input', id: 'tk-instructions', rows: 2 });
     replace(assign, card(t('tk_assign_title'), picker.el,
+      h('div', { class: 'form-row' }, h('div', { class: 'field grow' }, h('label', { for: 'tk-person' }, t('nt_responsible_person')), person),
+        h('div', { class: 'field' }, h('label', { for: 'tk-person-text' }, t('tk_person_text')), personText)),
       h('div', { class: 'form-row' }, h('div', { class: 'field' }, h('label', { for: 'tk-deadline' }, t('tk_deadline')), deadline),
+        h('div', { class: 'field grow' }, h('label', { for: 'tk-expected' }, t('nt_expected')), expected)),
+      h('div', { class: 'form-row' },
         h('div', { class: 'field grow' }, h('label', { for: 'tk-instructions' }, t('tk_instructions')), instructions)),
       h('button', {
         type: 'button', class: 'button primary', id: 'tk-assign', onclick: async () => {
@@ -140,6 +156,9 @@ export async function viewTask(root, id) {
             body.deadline = d;
           }
           if (instructions.value.trim()) body.instructions = instructions.value.trim();
+          if (person.value) body.responsible_person = person.value;
+          else if (personText.value.trim()) body.responsible_name = personText.value.trim();
+          if (expected.value.trim()) body.expected_result = expected.value.trim();
           // given already: asked before their deadline and instructions are overwritten
           const again = recipients.all ? assigned
             : recipients.stations ? assigned.filter((a) => recipients.stations.includes(a.station))
@@ -154,6 +173,9 @@ export async function viewTask(root, id) {
             picker.clear();
             deadline.value = '';
             instructions.value = '';
+            person.value = '';
+            personText.value = '';
+            expected.value = '';
             await draw();
           } catch (e) {
             toast(e.message, 'error');

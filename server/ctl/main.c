@@ -23,6 +23,7 @@ static void usage(FILE *out)
                  "  plan ...    load FILE (a provincial plan, docs/PLANS.md), show\n"
                  "  export      targets, task progress and reporting completeness for the province (CSV, XLSX)\n"
                  "  report quarterly  the quarter's summary report (PDF, A4, Vietnamese)\n"
+                 "  report notice ID  a notice as an official document to print (PDF, A4)\n"
                  "  escalations, conflicts, user add|list, record put TABLE ID field=value...\n"
                  "  (all but ca go through the admin API: `tramsyncctl notice --help`)\n"
                  "\n"

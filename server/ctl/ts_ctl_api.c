@@ -295,6 +295,8 @@ static const char ts__api_help[] =
     "  export [--format xlsx|csv] [--part targets|tasks|reporting] [--quarter YYYY-Qn] --out FILE\n"
     "                                      the quarter's figures for the province (TTYT name, period)\n"
     "  report quarterly [--quarter YYYY-Qn] --out FILE.pdf   the quarter's summary report (A4)\n"
+    "  report notice ID --out FILE.pdf     a notice as an official document to print (A4, Nghị định\n"
+    "                                      30/2020 layout)\n"
     "  escalations                         unacknowledged urgent notices, overdue notices and tasks\n"
     "  conflicts                           conflicts waiting for review\n"
     "  user add NAME --role viewer|operator|admin|commune|monitor [--full-name N]   (password asked)\n"

@@ -254,24 +254,41 @@ int ts_ctl_plan(ts_ctl *ctl, ts_ctl_client *c, int argc, char **argv)
 
 /* ---------------------------------------------------------------- export */
 
+/* a notice id as the daemon makes them (letters, digits, - _ . :), nothing
+ * that would change the path */
+static bool ts__notice_id_ok(const char *id)
+{
+    if (!id[0] || strlen(id) > 128)
+        return false;
+    for (const char *p = id; *p; p++)
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || strchr("-_.:", *p)))
+            return false;
+    return true;
+}
+
 /* export [--format csv|xlsx] [--part targets|tasks|reporting] [--quarter YYYY-Qn] --out FILE
- * report quarterly [--quarter YYYY-Qn] --out FILE.pdf */
+ * report quarterly [--quarter YYYY-Qn] --out FILE.pdf
+ * report notice ID --out FILE.pdf */
 int ts_ctl_export(ts_ctl *ctl, ts_ctl_client *c, int argc, char **argv)
 {
     (void)ctl;
     bool report = strcmp(argv[0], "report") == 0;
-    const char *format = report ? "pdf" : "xlsx", *part = "targets", *quarter = NULL, *out = NULL;
+    const char *format = report ? "pdf" : "xlsx", *part = "targets", *quarter = NULL, *out = NULL, *notice = NULL;
     /* the export's own options first, then the connection's */
     char **conn = ts_xcalloc((size_t)argc + 1, sizeof *conn);
     int nconn = 0;
     conn[nconn++] = argv[0];
     int i = 1;
     if (report) {
-        if (argc < 2 || strcmp(argv[1], "quarterly") != 0) {
+        if (argc >= 3 && strcmp(argv[1], "notice") == 0 && ts__notice_id_ok(argv[2])) {
+            notice = argv[2];
+            i = 3;
+        } else if (argc >= 2 && strcmp(argv[1], "quarterly") == 0) {
+            i = 2;
+        } else {
             free(conn);
             return TS_CTL_USAGE;
         }
-        i = 2;
     }
     for (; i < argc; i++) {
         const char *a = argv[i];
@@ -297,7 +314,9 @@ int ts_ctl_export(ts_ctl *ctl, ts_ctl_client *c, int argc, char **argv)
     if ((rc = ts_ctl__login(c)) != 0)
         return rc;
     char path[256];
-    if (report)
+    if (notice)
+        snprintf(path, sizeof path, "/api/notices/%s/pdf", notice);
+    else if (report)
         snprintf(path, sizeof path, "/api/report/quarterly%s%s", quarter ? "?quarter=" : "", quarter ? quarter : "");
     else
         snprintf(path, sizeof path, "/api/export?format=%s&part=%s%s%s", format, part, quarter ? "&quarter=" : "",

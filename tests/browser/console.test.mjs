@@ -58,6 +58,7 @@ import { outbreakSteps } from './outbreaks.steps.mjs';
 import { planSteps } from './plans.steps.mjs';
 import { epidemicSteps } from './epidemic.steps.mjs';
 import { communeSteps } from './commune.steps.mjs';
+import { documentSteps } from './documents.steps.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const BIN = path.join(ROOT, 'bin');
@@ -1499,6 +1500,7 @@ async function main() {
     ['switch_language', switchLanguage], ['every_page_at_1366x768', everyPageAt1366], ['targets_stale', targetsStale],
     ['attachment_limits_from_labels', attachmentLimitsFromLabels], ['plan_and_province', planAndProvince],
     ...communeSteps(helpers),
+    ...documentSteps({ page: () => page, assert, go, shot, apiFromPage, newContext, base: () => base, password: PASSWORD, waitFor }),
     ...planSteps({ page: () => page, assert, waitFor, go, shot, apiFromPage, root: ROOT }),
     ['logout', logout], ['no_script_errors', noScriptErrors],
   ];

@@ -68,6 +68,10 @@ data_dir = $RUN/district
 stats_interval = 30s
 [district]
 name = Trung tâm Y tế khu vực Bình Xuyên
+parent_body = Sở Y tế tỉnh Phú Thọ
+place = Bình Xuyên
+signer = TTYT-PGD
+signer_authority = KT. GIÁM ĐỐC
 [admin]
 listen = 127.0.0.1:$ADMIN_PORT
 console_dir = $ROOT/server/console
@@ -253,6 +257,13 @@ if [ ! -f "$RUN/.demo-people-loaded" ]; then
   TRAMSYNC_NEW_PASSWORD=$ADMIN_PASSWORD "$BIN/tramsyncctl" user add ubnd-binhnguyen --role commune \
     --commune binhnguyen --full-name "Trịnh Văn Hải" >/dev/null
   touch "$RUN/.demo-people-loaded"
+fi
+
+if [ ! -f "$RUN/.demo-signer-loaded" ]; then
+  # who signs the notices printed as official documents ([district] signer)
+  "$BIN/tramsyncctl" --pki "$PKI" record put people TTYT-PGD full_name="Lê Văn Minh" position="Phó Giám đốc" \
+    unit="TTYT khu vực Bình Xuyên" unit_kind=ttyt roles=ttyt_deputy_director phone=0210381101 >/dev/null
+  touch "$RUN/.demo-signer-loaded"
 fi
 
 cat <<EOF

@@ -8,6 +8,8 @@
  * document held there, another request that needs the store must still be
  * answered; then the gate opens and the document arrives whole.
  *
+ * The same for a notice printed as an official document (issue 18).
+ *
  * The daemon is the release build (ASan objects to a preloaded library). */
 #include <signal.h>
 #include <stdio.h>
@@ -160,6 +162,28 @@ static void test_documents_built_off_the_store(void **state)
     start(e);
     held_document_holds_nothing(e, "/api/report/quarterly?quarter=2026-Q3", "%PDF-");
     held_document_holds_nothing(e, "/api/export?format=xlsx&quarter=2026-Q3", "PK");
+
+    /* a notice printed as an official document */
+    char hdr[160];
+    snprintf(hdr, sizeof hdr, "Authorization: Bearer %s\r\n", e->token);
+    ts_th_resp r;
+    if (ts_th_call(e->d.admin_port, NULL, "POST", "/api/records/stations/" BN, hdr, "application/json",
+                   "{\"fields\":{\"name\":\"Trạm Y tế xã Bình Nguyên\",\"commune\":\"Bình Nguyên\"}}", &r) < 0)
+        fail_msg("no answer to the station's record");
+    assert_int_equal(r.status, 200);
+    ts_th_resp_free(&r);
+    if (ts_th_call(e->d.admin_port, NULL, "POST", "/api/notices", hdr, "application/json",
+                   "{\"notice\":{\"subject\":\"Tăng cường phòng chống sốt xuất huyết\",\"issuer\":\"TTYT\","
+                   "\"urgency\":\"khan\",\"category\":\"prevention\",\"body\":\"Nội dung.\"},"
+                   "\"recipients\":{\"stations\":[\"" BN "\"]}}",
+                   &r) < 0)
+        fail_msg("no answer to the notice");
+    if (r.status != 201)
+        fail_msg("POST /api/notices: %d %s", r.status, r.body);
+    char path[160];
+    snprintf(path, sizeof path, "/api/notices/%s/pdf", json_string_value(json_object_get(r.json, "id")));
+    ts_th_resp_free(&r);
+    held_document_holds_nothing(e, path, "%PDF-");
     assert_int_equal(ts_test_daemon_stop(&e->d, SIGTERM, 20000), 0);
 }
 

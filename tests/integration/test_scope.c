@@ -475,6 +475,19 @@ static void test_people_in_api(void **state)
     assert_string_equal(json_string_value(json_object_get(as, "expected_result")), "100% thôn có kế hoạch");
     assert_string_equal(json_string_value(json_object_get(as, "deadline")), "2030-06-30");
     ts_th_resp_free(&r);
+    /* someone not in the directory: a name typed, kept as written (the
+     * fallback); a responsible_person not in it is still refused */
+    assert_int_equal(status_of(e, e->admin, "POST", "/api/tasks/KH-04/assign",
+                               "{\"recipients\":{\"stations\":[\"" BN "\"]},\"responsible_name\":\"Nguyễn Văn Khách\"}"),
+                     200);
+    assert_int_equal(status_of(e, e->admin, "POST", "/api/tasks/KH-04/assign",
+                               "{\"recipients\":{\"stations\":[\"" BN "\"]},\"responsible_person\":\"Nguyễn Văn Khách\"}"),
+                     422);
+    r = call(e, e->admin, "GET", "/api/tasks/KH-04", NULL);
+    as = json_array_get(json_object_get(r.json, "assignments"), 0);
+    assert_string_equal(json_string_value(json_object_get(as, "responsible_person")), "Nguyễn Văn Khách");
+    assert_null(json_object_get(as, "responsible_person_label"));
+    ts_th_resp_free(&r);
     assert_int_equal(ts_test_daemon_stop(&e->d, SIGTERM, 20000), 0);
     e->passed = true;
 }
