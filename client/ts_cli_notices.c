@@ -66,6 +66,18 @@ static void ts__field(const char *label, const char *value)
     fputc('\n', stdout);
 }
 
+/* The commune UBND's acknowledgement of a notice copied to it, which the
+ * district writes on this station's handling record: "UBND xã đã xác nhận:
+ * NAME (POSITION), dd/mm/yyyy HH:MM". Nothing when there is none. */
+static void ts__print_commune_ack(const ts_cli *cli, const json_t *h, const char *indent)
+{
+    if (!ts__has(h, "commune_ack_at"))
+        return;
+    char when[40];
+    printf(TS__L(cli, "%sUBND xã đã xác nhận: %s, %s\n", "%sAcknowledged by the commune's UBND: %s, %s\n"), indent,
+           ts__s(h, "commune_ack_by"), ts_cli__date(ts__s(h, "commune_ack_at"), when, sizeof when));
+}
+
 int ts_cli_notices(ts_cli *cli, int argc, char **argv)
 {
     const char *help =
@@ -113,6 +125,7 @@ int ts_cli_notices(ts_cli *cli, int argc, char **argv)
             if (ts__has(n, "recalled_at"))
                 fputs(TS__L(cli, ", ĐÃ THU HỒI", ", RECALLED"), stdout);
             puts(json_is_true(json_object_get(h, "overdue")) ? TS__L(cli, ", QUÁ HẠN", ", OVERDUE") : "");
+            ts__print_commune_ack(cli, h, "    ");
         }
     }
     json_decref(list);
@@ -186,6 +199,7 @@ static void ts__show_notice(const ts_cli *cli, const json_t *o, const json_t *n,
     if (ts__has(n, "expected_result"))
         ts__field(TS__L(cli, "Kết quả cần đạt", "Expected result"), ts__s(n, "expected_result"));
     ts__show_handling(cli, h);
+    ts__print_commune_ack(cli, h, "  ");
     if (ts__has(n, "body"))
         printf("\n%s\n", ts__s(n, "body"));
     size_t k;
