@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "common/ts_recjson.h"
+#include "common/ts_task_periods.h"
 #include "server/admin/ts_admin_int.h"
 #include "server/ts_plan.h"
 
@@ -91,6 +92,10 @@ void ts_admin__api_task(ts_admin__job *j, ts_store *st)
     json_t *why = json_object_get(na, j->params[0]);
     json_object_set_new(o, "not_applicable", why ? json_incref(why) : json_null());
     json_decref(na);
+    /* a recurring task: its progress period by period, per station */
+    json_t *periods = ts_task_periods(st, o, j->now_ms);
+    if (periods)
+        json_object_set_new(o, "periods", periods);
     ts_admin__ok(j, 200, o);
 }
 

@@ -1,0 +1,25 @@
+/* A recurring plan task's progress period by period (issue 18): instead of
+ * one "done" for a task done every year (quarter, month), each assigned
+ * station reports each period (task_progress records), and the district
+ * reads a row per period: done, in progress, not reported, or overdue once
+ * the period is over and not done - whatever an earlier period did. The
+ * district reads every station's, a station its own, each in its local day. */
+#ifndef TS_TASK_PERIODS_H
+#define TS_TASK_PERIODS_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "common/ts_store.h"
+
+/* For the task as ts_task_show answers it ({"id", "fields", "assignments"}):
+ * NULL when the task does not recur; else {"unit", "current", "stations":
+ * [{"station", "rows": [{"period", "label_vi", "label_en", "status",
+ * "percent", "progress_note", "report", "done_at", "progress_at",
+ * "updated_by"}], "counts": {status: n}}]}, a station's rows from the task's
+ * first period (January of recurring_from, else the period it was assigned
+ * in) to the district's current one at now_ms, newest first, at most 120. */
+json_t *ts_task_periods(ts_store *st, const json_t *task, uint64_t now_ms);
+
+#endif
