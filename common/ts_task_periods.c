@@ -137,3 +137,23 @@ json_t *ts_task_periods(ts_store *st, const json_t *task, uint64_t now_ms)
     }
     return json_pack("{s:s,s:s,s:o}", "unit", ts_period_unit_name(unit), "current", current, "stations", stations);
 }
+
+static const json_t *ts__station(const json_t *periods, const char *station)
+{
+    size_t i;
+    json_t *s;
+    json_array_foreach(json_object_get(periods, "stations"), i, s)
+        if (strcmp(ts__s(s, "station"), station) == 0)
+            return s;
+    return NULL;
+}
+
+const json_t *ts_task_periods_rows(const json_t *periods, const char *station)
+{
+    return json_object_get(ts__station(periods, station), "rows");
+}
+
+const json_t *ts_task_periods_counts(const json_t *periods, const char *station)
+{
+    return json_object_get(ts__station(periods, station), "counts");
+}

@@ -21,5 +21,8 @@
  * first period (January of recurring_from, else the period it was assigned
  * in) to the district's current one at now_ms, newest first, at most 120. */
 json_t *ts_task_periods(ts_store *st, const json_t *task, uint64_t now_ms);
+/* A station's rows and counts in that answer (NULL when it has none). */
+const json_t *ts_task_periods_rows(const json_t *periods, const char *station);
+const json_t *ts_task_periods_counts(const json_t *periods, const char *station);
 
 #endif

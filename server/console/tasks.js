@@ -4,6 +4,7 @@ import { can } from './state.js';
 import { t, h, replace, fmtDate, parseDate, toast, stateBadge, table, card, pageHeader, fold, todayText, confirmDialog, hashParams, setHashParams } from './ui.js';
 import { api } from './api.js';
 import { recipientPicker } from './recipients.js';
+import { periodsCard } from './task_periods.js';
 
 function progressBar(pct) {
   return h('progress', { max: 100, value: Math.max(0, Math.min(100, pct || 0)) }, `${pct || 0} %`);
@@ -121,6 +122,9 @@ export async function viewTask(root, id) {
       h('td', {}, a.acknowledged_by || t('none')),
       h('td', { class: 'note' }, a.report || a.progress_note || a.instructions || '')));
     replace(list, card(t('tk_assignments'), table([t('nt_station'), t('cf_state'), t('tk_percent'), t('tk_deadline'), t('nt_ack_by'), t('nt_note')], rows)));
+    // a recurring task: its progress period by period (task_periods.js)
+    const periods = periodsCard(tk);
+    if (periods) list.append(periods);
   }
   if (can('operator')) {
     const picker = recipientPicker({ allowAll: true, initialMode: 'stations' });

@@ -318,6 +318,31 @@ static void test_periods(void **state)
     rows = district_rows(e, "KH-01", BX, "2026-Q1", "overdue");
     assert_string_equal(status_of(rows, current), "not_reported");
     json_decref(rows);
+    /* the tasks list: a recurring task's progress is its current period's,
+     * and a station with a past period not done counts as overdue */
+    r = call(e, "GET", "/api/tasks", NULL);
+    size_t i;
+    json_t *tk;
+    int seen = 0;
+    json_array_foreach(json_object_get(r.json, "tasks"), i, tk) {
+        const char *id = json_string_value(json_object_get(tk, "id"));
+        const json_t *pg = json_object_get(tk, "progress"), *cnt = json_object_get(tk, "assignment_counts");
+        if (strcmp(id, "KH-01") == 0) {
+            seen++;
+            assert_string_equal(json_string_value(json_object_get(pg, "period")), current);
+            assert_int_equal(json_integer_value(json_object_get(pg, "done")), 0);
+            assert_int_equal(json_integer_value(json_object_get(pg, "percent")), 5); /* (10 + 0) / 2 */
+            if (strcmp(current, "2026-Q2") > 0)
+                assert_int_equal(json_integer_value(json_object_get(cnt, "overdue")), 2);
+        } else if (strcmp(id, "KH-02") == 0) {
+            seen++;
+            /* Bình Xuyên's 2025 (in 2026; from 2027 Bình Nguyên's 2026 too) */
+            if (strncmp(current, "2026", 4) == 0)
+                assert_int_equal(json_integer_value(json_object_get(cnt, "overdue")), 1);
+        }
+    }
+    assert_int_equal(seen, 2);
+    ts_th_resp_free(&r);
     /* a task that does not recur has no periods */
     r = call(e, "GET", "/api/tasks/KH-03", NULL);
     assert_null(json_object_get(r.json, "periods"));
