@@ -140,6 +140,8 @@ json_t *ts_task_periods(ts_store *st, const json_t *task, uint64_t now_ms)
 
 static const json_t *ts__station(const json_t *periods, const char *station)
 {
+    if (station == NULL)
+        return NULL;
     size_t i;
     json_t *s;
     json_array_foreach(json_object_get(periods, "stations"), i, s)
@@ -156,4 +158,13 @@ const json_t *ts_task_periods_rows(const json_t *periods, const char *station)
 const json_t *ts_task_periods_counts(const json_t *periods, const char *station)
 {
     return json_object_get(ts__station(periods, station), "counts");
+}
+
+void ts_task_periods_standing(const json_t *periods, const char *station, bool *done, long long *percent,
+                              bool *overdue)
+{
+    const json_t *now = json_array_get(ts_task_periods_rows(periods, station), 0);
+    *done = strcmp(ts__s(now, "status"), "done") == 0;
+    *percent = *done ? 100 : (long long)json_integer_value(json_object_get(now, "percent"));
+    *overdue = json_integer_value(json_object_get(ts_task_periods_counts(periods, station), "overdue")) > 0;
 }

@@ -7,6 +7,7 @@
 #ifndef TS_TASK_PERIODS_H
 #define TS_TASK_PERIODS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <jansson.h>
@@ -21,6 +22,12 @@
  * first period (January of recurring_from, else the period it was assigned
  * in) to the district's current one at now_ms, newest first, at most 120. */
 json_t *ts_task_periods(ts_store *st, const json_t *task, uint64_t now_ms);
+/* A station's standing in that answer, as the task lists and the exports
+ * count it: its current period done, that period's percent (100 when done),
+ * and whether any period of it is overdue. All false/0 for a station that
+ * has no rows. */
+void ts_task_periods_standing(const json_t *periods, const char *station, bool *done, long long *percent,
+                              bool *overdue);
 /* A station's rows and counts in that answer (NULL when it has none). */
 const json_t *ts_task_periods_rows(const json_t *periods, const char *station);
 const json_t *ts_task_periods_counts(const json_t *periods, const char *station);

@@ -44,13 +44,11 @@ void ts_admin__api_tasks(ts_admin__job *j, ts_store *st)
                 bool is_done = strcmp(state, "done") == 0, late = json_is_true(json_object_get(a, "overdue"));
                 json_int_t pct = json_integer_value(json_object_get(a, "percent"));
                 if (periods) {
-                    const json_t *rows = ts_task_periods_rows(periods, ts_admin__str(a, "station"));
-                    const json_t *now = json_array_get(rows, 0);
-                    is_done = strcmp(ts_admin__str(now, "status"), "done") == 0;
-                    pct = json_integer_value(json_object_get(now, "percent"));
-                    late = late || json_integer_value(json_object_get(ts_task_periods_counts(periods,
-                                                                                            ts_admin__str(a, "station")),
-                                                                      "overdue")) > 0;
+                    long long p = 0;
+                    bool behind = false;
+                    ts_task_periods_standing(periods, ts_admin__str(a, "station"), &is_done, &p, &behind);
+                    pct = (json_int_t)p;
+                    late = late || behind;
                 }
                 assigned++;
                 done += is_done;

@@ -343,6 +343,21 @@ static void test_periods(void **state)
     }
     assert_int_equal(seen, 2);
     ts_th_resp_free(&r);
+    /* the export to the province counts them the same way */
+    r = call(e, "GET", "/api/export?format=json", NULL);
+    assert_int_equal(r.status, 200);
+    seen = 0;
+    json_array_foreach(json_object_get(r.json, "tasks"), i, tk) {
+        if (strcmp(json_string_value(json_object_get(tk, "id")), "KH-01") != 0)
+            continue;
+        seen++;
+        assert_int_equal(json_integer_value(json_object_get(tk, "done")), 0);
+        assert_int_equal(json_integer_value(json_object_get(tk, "percent")), 5);
+        if (strcmp(current, "2026-Q2") > 0)
+            assert_int_equal(json_integer_value(json_object_get(tk, "overdue")), 2);
+    }
+    assert_int_equal(seen, 1);
+    ts_th_resp_free(&r);
     /* a task that does not recur has no periods */
     r = call(e, "GET", "/api/tasks/KH-03", NULL);
     assert_null(json_object_get(r.json, "periods"));
