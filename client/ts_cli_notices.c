@@ -15,6 +15,7 @@
 #include "client/ts_station_periods.h"
 #include "common/ts_arena.h"
 #include "common/ts_notice.h"
+#include "common/ts_task_periods.h"
 #include "common/ts_text.h"
 
 /* ---------------------------------------------------------------- notices and tasks */
@@ -656,6 +657,23 @@ int ts_cli_tasks(ts_cli *cli, int argc, char **argv)
     ts_error err;
     if (ts_station_tasks(x.store, &list, &err) < 0) {
         rc = ts_cli__fail_err(cli, err.code, "không đọc được danh sách nhiệm vụ", err.msg);
+        list = NULL;
+    }
+    /* a recurring task: this station's periods with it */
+    size_t k;
+    json_t *item;
+    json_array_foreach(list, k, item) {
+        json_t *t = json_pack("{s:O,s:O,s:[O]}", "id", json_object_get(item, "id"), "fields",
+                              json_object_get(item, "task") ? json_object_get(item, "task") : json_null(),
+                              "assignments", json_object_get(item, "handling") ? json_object_get(item, "handling")
+                                                                                : json_null());
+        json_t *periods = t ? ts_task_periods(x.store, t, ts_wall_ms()) : NULL;
+        json_decref(t);
+        if (periods)
+            json_object_set_new(item, "periods", periods);
+    }
+    if (list == NULL) {
+        /* said above */
     } else if (cli->json) {
         ts_cli__print_json(list);
         json_decref(list);
@@ -679,6 +697,17 @@ int ts_cli_tasks(ts_cli *cli, int argc, char **argv)
                 printf(TS__L(cli, "\n    Hạn xử lý: %s", "\n    Deadline: %s"), deadline);
             if (ts__has(h, "instructions"))
                 printf(TS__L(cli, "\n    Hướng dẫn: %s", "\n    Instructions: %s"), ts__s(h, "instructions"));
+            const json_t *me = json_array_get(json_object_get(json_object_get(it, "periods"), "stations"), 0);
+            const json_t *now = json_array_get(json_object_get(me, "rows"), 0);
+            if (now) {
+                printf(TS__L(cli, "\n    Kỳ hiện tại: %s — %s", "\n    This period: %s — %s"),
+                       ts__s(now, cli->en ? "label_en" : "label_vi"), ts__period_status(cli, ts__s(now, "status")));
+                if (json_is_integer(json_object_get(now, "percent")))
+                    printf(", %lld%%", (long long)json_integer_value(json_object_get(now, "percent")));
+                json_int_t late = json_integer_value(json_object_get(json_object_get(me, "counts"), "overdue"));
+                if (late > 0)
+                    printf(TS__L(cli, "; %lld kỳ QUÁ HẠN", "; %lld period(s) OVERDUE"), (long long)late);
+            }
             fputc('\n', stdout);
         }
         json_decref(list);

@@ -369,6 +369,16 @@ static void test_periods(void **state)
     assert_non_null(strstr(out, "Quý I/2026      Hoàn thành, 100% — Đã giao ban 3 lần"));
     free(out);
     free(err);
+    /* the list: each recurring task's current period, and how many are overdue */
+    assert_int_equal(run(bn, &out, &err, "tasks", NULL), 0);
+    char line[160], label[48];
+    ts_period_label(current, false, label, sizeof label);
+    snprintf(line, sizeof line, "Kỳ hiện tại: %s — Đang thực hiện, 10%%", label);
+    assert_non_null(strstr(out, line));
+    if (strcmp(current, "2026-Q2") > 0)
+        assert_non_null(strstr(out, "; 2 kỳ QUÁ HẠN"));
+    free(out);
+    free(err);
     assert_int_equal(ts_test_station_stop(bn, 15000), 0);
     assert_int_equal(ts_test_daemon_stop(&e->d, SIGTERM, 20000), 0);
     e->passed = true;
