@@ -39,8 +39,10 @@ static json_t *ts__reported(ts_store *st, const char *task, const char *station)
             }
             json_t *r = ts_recjson_record(&page.items[i], false);
             const json_t *f = json_object_get(r, "fields");
-            /* the record's own period and task, not what its id says */
-            if (strcmp(ts__s(f, "task_id"), task) == 0 && strcmp(ts__s(r, "owner"), station) == 0)
+            /* only a record whose id says what it holds: its task, its
+             * owner, its period (a station could write any id) */
+            if (strcmp(ts__s(f, "task_id"), task) == 0 && strcmp(ts__s(r, "owner"), station) == 0 &&
+                strcmp(page.items[i].id + plen, ts__s(f, "period")) == 0)
                 json_object_set(by, ts__s(f, "period"), json_object_get(r, "fields"));
             json_decref(r);
         }
