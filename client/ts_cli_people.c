@@ -103,13 +103,17 @@ static void ts__print_person(const ts_cli *cli, const ts_field_def *roles_def, c
     const json_t *f = json_object_get(p, "fields");
     char d1[40], d2[40];
     printf("  %s\n    %s — %s, %s\n", ts__s(p, "id"), ts__s(f, "full_name"), ts__s(f, "position"), ts__s(f, "unit"));
+    const char *from = ts__s(f, "active_from"), *to = ts__s(f, "active_to");
+    const json_t *roles = json_object_get(f, "roles");
+    bool active = json_is_true(json_object_get(p, "active"));
+    if (!ts__s(f, "phone")[0] && json_array_size(roles) == 0 && !from[0] && !to[0] && active)
+        return; /* nothing more to say: no second line */
     fputs("    ", stdout);
     bool any = false;
     if (ts__s(f, "phone")[0]) {
         printf(TS__L(cli, "Điện thoại %s", "Phone %s"), ts__s(f, "phone"));
         any = true;
     }
-    const json_t *roles = json_object_get(f, "roles");
     if (json_array_size(roles) > 0) {
         printf("%s%s ", any ? "; " : "", TS__L(cli, "vai trò:", "roles:"));
         size_t i;
@@ -120,7 +124,6 @@ static void ts__print_person(const ts_cli *cli, const ts_field_def *roles_def, c
         }
         any = true;
     }
-    const char *from = ts__s(f, "active_from"), *to = ts__s(f, "active_to");
     if (from[0] || to[0]) {
         printf("%s", any ? "; " : "");
         if (from[0] && to[0])
@@ -132,7 +135,7 @@ static void ts__print_person(const ts_cli *cli, const ts_field_def *roles_def, c
             printf(TS__L(cli, "đến %s", "until %s"), ts_cli__date(to, d2, sizeof d2));
         any = true;
     }
-    if (!json_is_true(json_object_get(p, "active")))
+    if (!active)
         printf("%s%s", any ? " " : "", TS__L(cli, "(không còn đảm nhiệm)", "(no longer in post)"));
     fputc('\n', stdout);
 }
