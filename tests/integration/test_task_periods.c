@@ -14,11 +14,14 @@
  *  4. refused in Vietnamese: a period of another unit, one not begun, a
  *     period on a task that does not recur, taking back a period done
  *  5. the station shows its own periods (`tramsync notice show KH-01`) */
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -124,6 +127,35 @@ static int run(ts_test_station *s, char **out, char **err, ...)
     va_end(ap);
     return ts_test_station_cli2(s, out, err, args[0], args[1], args[2], args[3], args[4], args[5], args[6], args[7],
                                 args[8], args[9], args[10], args[11], args[12], args[13], args[14], NULL);
+}
+
+/* `tramsyncctl ARGS` as the admin; its exit status and what it printed. */
+static int ctl(env *e, char **out, const char *a1, const char *a2, const char *a3)
+{
+    char *bin = ts_test_bin("tramsyncctl");
+    char *outfile = ts_xasprintf("%s/ctl.out", e->dir);
+    char *url = ts_xasprintf("https://localhost:%d", e->d.admin_port);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int fd = open(outfile, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        setenv("TRAMSYNC_ADMIN_URL", url, 1);
+        setenv("TRAMSYNC_CA", e->pki.ca, 1);
+        setenv("TRAMSYNC_USER", "admin", 1);
+        setenv("TRAMSYNC_PASSWORD", PASSWORD, 1);
+        execl(bin, bin, a1, a2, a3, (char *)NULL);
+        _exit(127);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    char *text = ts_read_file(outfile, NULL);
+    *out = text ? text : ts_xstrdup("");
+    free(url);
+    free(outfile);
+    free(bin);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
 }
 
 /* The district's rows of a station for a task, once they show `want` for
@@ -358,6 +390,12 @@ static void test_periods(void **state)
     }
     assert_int_equal(seen, 1);
     ts_th_resp_free(&r);
+    /* tramsyncctl task status: each station's periods under it */
+    assert_int_equal(ctl(e, &out, "task", "status", "KH-01"), 0);
+    assert_non_null(strstr(out, "      Quý I/2026      Hoàn thành 100%\n"));
+    if (strcmp(current, "2026-Q3") > 0)
+        assert_non_null(strstr(out, "      Quý III/2026    QUÁ HẠN 40%\n"));
+    free(out);
     /* a task that does not recur has no periods */
     r = call(e, "GET", "/api/tasks/KH-03", NULL);
     assert_null(json_object_get(r.json, "periods"));
