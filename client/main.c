@@ -47,6 +47,8 @@ static const ts_command commands[] = {
     {"diseases", ts_cli_diseases, "danh mục bệnh truyền nhiễm của trung tâm", "the district's disease catalogue"},
     {"outbreaks", ts_cli_outbreaks, "các ổ dịch liên quan đến trạm và hướng dẫn của trung tâm",
      "outbreaks concerning this station and the district's instructions"},
+    {"people", ts_cli_people, "danh bạ đầu mối: nhân sự của trạm, TTYT, UBND xã; thêm, sửa, thôi",
+     "focal points: station staff, TTYT, UBND; add, edit, end"},
     {"tasks", ts_cli_tasks, "nhiệm vụ kế hoạch giao cho trạm", "plan tasks assigned to this station"},
     {"dump", ts_cli_dump, "bản kết xuất chuẩn của bản sao dữ liệu", "canonical dump of the replica"},
     {"tables", ts_cli_tables, "các bảng và trường của chúng", "the tables and their fields"},

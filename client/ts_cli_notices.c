@@ -12,7 +12,10 @@
 
 #include "client/ts_cli_int.h"
 #include "client/ts_station_notices.h"
+#include "client/ts_station_periods.h"
+#include "common/ts_arena.h"
 #include "common/ts_notice.h"
+#include "common/ts_task_periods.h"
 #include "common/ts_text.h"
 
 /* ---------------------------------------------------------------- notices and tasks */
@@ -66,6 +69,18 @@ static void ts__field(const char *label, const char *value)
     fputc('\n', stdout);
 }
 
+/* The commune UBND's acknowledgement of a notice copied to it, which the
+ * district writes on this station's handling record: "UBND xã đã xác nhận:
+ * NAME (POSITION), dd/mm/yyyy HH:MM". Nothing when there is none. */
+static void ts__print_commune_ack(const ts_cli *cli, const json_t *h, const char *indent)
+{
+    if (!ts__has(h, "commune_ack_at"))
+        return;
+    char when[40];
+    printf(TS__L(cli, "%sUBND xã đã xác nhận: %s, %s\n", "%sAcknowledged by the commune's UBND: %s, %s\n"), indent,
+           ts__s(h, "commune_ack_by"), ts_cli__date(ts__s(h, "commune_ack_at"), when, sizeof when));
+}
+
 int ts_cli_notices(ts_cli *cli, int argc, char **argv)
 {
     const char *help =
@@ -113,6 +128,7 @@ int ts_cli_notices(ts_cli *cli, int argc, char **argv)
             if (ts__has(n, "recalled_at"))
                 fputs(TS__L(cli, ", ĐÃ THU HỒI", ", RECALLED"), stdout);
             puts(json_is_true(json_object_get(h, "overdue")) ? TS__L(cli, ", QUÁ HẠN", ", OVERDUE") : "");
+            ts__print_commune_ack(cli, h, "    ");
         }
     }
     json_decref(list);
@@ -186,6 +202,7 @@ static void ts__show_notice(const ts_cli *cli, const json_t *o, const json_t *n,
     if (ts__has(n, "expected_result"))
         ts__field(TS__L(cli, "Kết quả cần đạt", "Expected result"), ts__s(n, "expected_result"));
     ts__show_handling(cli, h);
+    ts__print_commune_ack(cli, h, "  ");
     if (ts__has(n, "body"))
         printf("\n%s\n", ts__s(n, "body"));
     size_t k;
@@ -204,6 +221,45 @@ static void ts__show_notice(const ts_cli *cli, const json_t *o, const json_t *n,
                json_is_true(json_object_get(f, "verified"))
                    ? ""
                    : TS__L(cli, "  — HỎNG (sai mã kiểm tra SHA-256)", "  — CORRUPT (checksum)"));
+    }
+}
+
+/* A period's status for people. */
+static const char *ts__period_status(const ts_cli *cli, const char *status)
+{
+    if (strcmp(status, "done") == 0)
+        return TS__L(cli, "Hoàn thành", "Done");
+    if (strcmp(status, "in_progress") == 0)
+        return TS__L(cli, "Đang thực hiện", "In progress");
+    if (strcmp(status, "overdue") == 0)
+        return TS__L(cli, "QUÁ HẠN", "OVERDUE");
+    return TS__L(cli, "Chưa báo cáo", "Not reported");
+}
+
+/* A recurring task's progress here, period by period, newest first. */
+static void ts__show_periods(const ts_cli *cli, const json_t *periods)
+{
+    const json_t *me = json_array_get(json_object_get(periods, "stations"), 0);
+    if (me == NULL)
+        return;
+    const char *unit = ts__s(periods, "unit");
+    printf("\n  %s (%s)\n", TS__L(cli, "Tiến độ theo kỳ", "Progress per period"),
+           strcmp(unit, "quarterly") == 0 ? TS__L(cli, "hằng quý", "quarterly")
+           : strcmp(unit, "monthly") == 0 ? TS__L(cli, "hằng tháng", "monthly")
+                                          : TS__L(cli, "hằng năm", "yearly"));
+    size_t i;
+    json_t *r;
+    json_array_foreach(json_object_get(me, "rows"), i, r) {
+        fputs("  ", stdout);
+        ts_text_col(stdout, ts__s(r, cli->en ? "label_en" : "label_vi"), 16);
+        fputs(ts__period_status(cli, ts__s(r, "status")), stdout);
+        if (json_is_integer(json_object_get(r, "percent")))
+            printf(", %lld%%", (long long)json_integer_value(json_object_get(r, "percent")));
+        if (ts__has(r, "report"))
+            printf(" — %s", ts__s(r, "report"));
+        else if (ts__has(r, "progress_note"))
+            printf(" — %s", ts__s(r, "progress_note"));
+        fputc('\n', stdout);
     }
 }
 
@@ -265,8 +321,11 @@ int ts_cli_notice(ts_cli *cli, int argc, char **argv)
         json_decref(o);
     } else {
         const json_t *h = json_object_get(o, "handling");
-        if (strcmp(ts__s(o, "kind"), "task") == 0)
+        if (strcmp(ts__s(o, "kind"), "task") == 0) {
             ts__show_task(cli, o, json_object_get(o, "task"), h);
+            if (json_object_get(o, "periods"))
+                ts__show_periods(cli, json_object_get(o, "periods"));
+        }
         else
             ts__show_notice(cli, o, json_object_get(o, "notice"), h);
         json_decref(o);
@@ -329,15 +388,44 @@ int ts_cli_attachment(ts_cli *cli, int argc, char **argv)
     return rc;
 }
 
+/* The percent done of a task assignment here (a notice has none). */
+static int ts__percent(ts_cli *cli, ts_cli__ctx *x, const char *id, int percent, ts_error *err)
+{
+    char rid[TS_KEY_MAX + 1];
+    snprintf(rid, sizeof rid, "%s:%s", id, x->cfg.code);
+    json_t *got = NULL;
+    ts_arena arena;
+    ts_arena_init(&arena, 2048);
+    ts_change c;
+    bool task = ts_store_get(x->store, "task_assignments", rid, &c, &arena, NULL) == 0;
+    if (task)
+        ts_version_free(&c.v);
+    ts_arena_free(&arena);
+    if (!task)
+        return ts_error_set(err, TS_EBAD_VALUE,
+                            TS__L(cli, "--percent chỉ dùng cho nhiệm vụ kế hoạch, không cho văn bản",
+                                  "--percent is for plan tasks, not notices"));
+    got = json_pack("{s:i}", "percent", percent);
+    int rc = ts_station_put(x->store, "task_assignments", rid, got, err);
+    json_decref(got);
+    return rc;
+}
+
 static int ts__transition_cmd(ts_cli *cli, const char *id, const char *state, const char *by, const char *note,
-                              const char *report, const char *reason)
+                              const char *report, const char *reason, int percent)
 {
     ts_cli__ctx x;
     int rc = ts_cli__open(cli, &x, false);
     if (rc != 0)
         return rc;
     ts_error err;
-    if (ts_station_transition(x.store, id, state, by, note, report, reason, cli->en, &err) < 0) {
+    if (percent > 100) {
+        rc = ts_cli__fail(cli, TS_EBAD_VALUE, "%s",
+                          TS__L(cli, "tỷ lệ hoàn thành là từ 0 đến 100", "the percent done is 0 to 100"));
+    } else if (ts_store_begin(x.store, &err) < 0 ||
+               ts_station_transition(x.store, id, state, by, note, report, reason, cli->en, &err) < 0 ||
+               (percent >= 0 && ts__percent(cli, &x, id, percent, &err) < 0) || ts_store_commit(x.store, &err) < 0) {
+        ts_store_rollback(x.store);
         rc = ts_cli__fail(cli, err.code, "%s", err.msg);
     } else if (cli->json) {
         json_t *o = json_pack("{s:s,s:s}", "id", id, "state", state);
@@ -367,7 +455,47 @@ int ts_cli_ack(ts_cli *cli, int argc, char **argv)
     }
     if (argc != 4 || strcmp(argv[2], "--by") != 0)
         return ts_cli__usage(help, argc, argv);
-    return ts__transition_cmd(cli, argv[1], "acknowledged", argv[3], NULL, NULL, NULL);
+    return ts__transition_cmd(cli, argv[1], "acknowledged", argv[3], NULL, NULL, NULL, -1);
+}
+
+/* A recurring task's progress for one period (--period, default the
+ * current one). */
+static int ts__period_cmd(ts_cli *cli, const char *id, const char *period, const char *state, int percent,
+                          const char *by, const char *note, const char *report)
+{
+    ts_cli__ctx x;
+    int rc = ts_cli__open(cli, &x, false);
+    if (rc != 0)
+        return rc;
+    ts_error err;
+    char key[16] = "";
+    if (ts_station_period_progress(x.store, id, period, state, percent, by, note, report, cli->en, key, sizeof key,
+                                   &err) < 0) {
+        rc = ts_cli__fail(cli, err.code, "%s", err.msg);
+    } else if (cli->json) {
+        json_t *o = json_pack("{s:s,s:s,s:s}", "id", id, "period", key, "state", state);
+        ts_cli__print_json(o);
+        json_decref(o);
+    } else {
+        char label[48];
+        ts_period_label(key, cli->en, label, sizeof label);
+        printf("%s, %s: %s\n", id, label,
+               strcmp(state, "done") == 0 ? TS__L(cli, "Hoàn thành", "Done") : TS__L(cli, "Đang thực hiện", "In progress"));
+    }
+    ts_cli__close(&x);
+    return rc;
+}
+
+/* Whether id is a recurring task here (then progress goes by period). */
+static bool ts__recurring(ts_cli *cli, const char *id)
+{
+    ts_cli__ctx x;
+    if (ts_cli__open(cli, &x, true) != 0)
+        return false;
+    ts_period_unit unit;
+    bool r = ts_station_task_recurring(x.store, id, &unit);
+    ts_cli__close(&x);
+    return r;
 }
 
 int ts_cli_progress(ts_cli *cli, int argc, char **argv)
@@ -375,22 +503,31 @@ int ts_cli_progress(ts_cli *cli, int argc, char **argv)
     const char *help = TS__L(
         cli,
         "cách dùng: tramsync [-d THƯ_MỤC] [--json] progress MÃ --state in_progress|done [--by HỌ_TÊN]\n"
-        "                    [--note NỘI_DUNG] [--report NỘI_DUNG] [--reason NỘI_DUNG]\n\n"
+        "                    [--note NỘI_DUNG] [--report NỘI_DUNG] [--reason NỘI_DUNG]\n"
+        "                    [--percent N] [--period KỲ]\n\n"
         "Báo tiến độ xử lý văn bản hoặc nhiệm vụ: in_progress (đang xử lý) kèm ghi chú, done (hoàn\n"
-        "thành) kèm báo cáo kết quả ngắn. Mở lại việc đã hoàn thành cần --reason (lý do).\n",
+        "thành) kèm báo cáo kết quả ngắn. Mở lại việc đã hoàn thành cần --reason (lý do).\n"
+        "--percent: tỷ lệ hoàn thành (0-100) của nhiệm vụ. Nhiệm vụ định kỳ (hằng năm, hằng quý,\n"
+        "hằng tháng) báo tiến độ theo từng kỳ: --period 2026, 2026-Q3 hoặc 2026-07 (mặc định: kỳ\n"
+        "hiện tại); mỗi kỳ hoàn thành riêng.\n",
         "usage: tramsync [-d DIR] [--json] progress ID --state in_progress|done [--by NAME]\n"
-        "                [--note TEXT] [--report TEXT] [--reason TEXT]\n\n"
+        "                [--note TEXT] [--report TEXT] [--reason TEXT] [--percent N] [--period PERIOD]\n\n"
         "Reports progress on a notice or task: in_progress with a note, done with a short report.\n"
-        "Going back from done needs --reason.\n");
+        "Going back from done needs --reason. --percent: a task's percent done (0-100). A\n"
+        "recurring task (yearly, quarterly, monthly) is reported period by period: --period 2026,\n"
+        "2026-Q3 or 2026-07 (default: the current period); each period is done on its own.\n");
     if (ts_cli__wants_help(argc, argv)) {
         fputs(help, stdout);
         return 0;
     }
-    const char *state = NULL, *by = NULL, *note = NULL, *report = NULL, *reason = NULL;
-    static const struct option opts[] = {{"state", required_argument, NULL, 's'}, {"by", required_argument, NULL, 'b'},
-                                         {"note", required_argument, NULL, 'n'},  {"report", required_argument, NULL, 'r'},
-                                         {"reason", required_argument, NULL, 'R'}, {NULL, 0, NULL, 0}};
+    const char *state = NULL, *by = NULL, *note = NULL, *report = NULL, *reason = NULL, *period = NULL;
+    int percent = -1;
+    static const struct option opts[] = {{"state", required_argument, NULL, 's'},  {"by", required_argument, NULL, 'b'},
+                                         {"note", required_argument, NULL, 'n'},   {"report", required_argument, NULL, 'r'},
+                                         {"reason", required_argument, NULL, 'R'}, {"percent", required_argument, NULL, 'p'},
+                                         {"period", required_argument, NULL, 'P'}, {NULL, 0, NULL, 0}};
     int o;
+    char *end;
     optind = 1;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (o) {
@@ -399,12 +536,24 @@ int ts_cli_progress(ts_cli *cli, int argc, char **argv)
         case 'n': note = optarg; break;
         case 'r': report = optarg; break;
         case 'R': reason = optarg; break;
+        case 'P': period = optarg; break;
+        case 'p':
+            percent = (int)strtol(optarg, &end, 10);
+            if (*end != '\0' || optarg[0] == '\0' || percent < 0 || percent > 100)
+                return ts_cli__fail(cli, TS_EBAD_VALUE,
+                                    TS__L(cli, "--percent \"%s\": tỷ lệ hoàn thành là một số từ 0 đến 100",
+                                          "--percent \"%s\": the percent done is a number from 0 to 100"),
+                                    optarg);
+            break;
         default: return ts_cli__usage(help, argc, argv);
         }
     }
     if (optind != argc - 1 || state == NULL)
         return ts_cli__usage(help, argc, argv);
-    return ts__transition_cmd(cli, argv[optind], state, by, note, report, reason);
+    const char *id = argv[optind];
+    if (period || ts__recurring(cli, id))
+        return ts__period_cmd(cli, id, period, state, percent, by, note, report);
+    return ts__transition_cmd(cli, id, state, by, note, report, reason, percent);
 }
 
 int ts_cli_report(ts_cli *cli, int argc, char **argv)
@@ -508,6 +657,23 @@ int ts_cli_tasks(ts_cli *cli, int argc, char **argv)
     ts_error err;
     if (ts_station_tasks(x.store, &list, &err) < 0) {
         rc = ts_cli__fail_err(cli, err.code, "không đọc được danh sách nhiệm vụ", err.msg);
+        list = NULL;
+    }
+    /* a recurring task: this station's periods with it */
+    size_t k;
+    json_t *item;
+    json_array_foreach(list, k, item) {
+        json_t *t = json_pack("{s:O,s:O,s:[O]}", "id", json_object_get(item, "id"), "fields",
+                              json_object_get(item, "task") ? json_object_get(item, "task") : json_null(),
+                              "assignments", json_object_get(item, "handling") ? json_object_get(item, "handling")
+                                                                                : json_null());
+        json_t *periods = t ? ts_task_periods(x.store, t, ts_wall_ms()) : NULL;
+        json_decref(t);
+        if (periods)
+            json_object_set_new(item, "periods", periods);
+    }
+    if (list == NULL) {
+        /* said above */
     } else if (cli->json) {
         ts_cli__print_json(list);
         json_decref(list);
@@ -531,6 +697,17 @@ int ts_cli_tasks(ts_cli *cli, int argc, char **argv)
                 printf(TS__L(cli, "\n    Hạn xử lý: %s", "\n    Deadline: %s"), deadline);
             if (ts__has(h, "instructions"))
                 printf(TS__L(cli, "\n    Hướng dẫn: %s", "\n    Instructions: %s"), ts__s(h, "instructions"));
+            const json_t *me = json_array_get(json_object_get(json_object_get(it, "periods"), "stations"), 0);
+            const json_t *now = json_array_get(json_object_get(me, "rows"), 0);
+            if (now) {
+                printf(TS__L(cli, "\n    Kỳ hiện tại: %s — %s", "\n    This period: %s — %s"),
+                       ts__s(now, cli->en ? "label_en" : "label_vi"), ts__period_status(cli, ts__s(now, "status")));
+                if (json_is_integer(json_object_get(now, "percent")))
+                    printf(", %lld%%", (long long)json_integer_value(json_object_get(now, "percent")));
+                json_int_t late = json_integer_value(json_object_get(json_object_get(me, "counts"), "overdue"));
+                if (late > 0)
+                    printf(TS__L(cli, "; %lld kỳ QUÁ HẠN", "; %lld period(s) OVERDUE"), (long long)late);
+            }
             fputc('\n', stdout);
         }
         json_decref(list);

@@ -16,6 +16,7 @@
 #include "common/ts_people.h"
 #include "common/ts_recjson.h"
 #include "common/ts_registry.h"
+#include "common/ts_task_periods.h"
 #include "common/ts_text.h"
 #include "common/ts_xmalloc.h"
 
@@ -500,6 +501,17 @@ int ts_station_show(ts_store *st, const char *id, bool en, json_t **out, ts_erro
     json_object_set_new(o, "id", json_string(id));
     json_object_set_new(o, "kind", json_string(notice ? "notice" : "task"));
     ts__people_labels(st, o, notice);
+    if (!notice) {
+        /* a recurring task: this station's progress period by period */
+        json_t *h1 = json_object_get(o, "handling");
+        json_t *t = json_pack("{s:s,s:O,s:[O]}", "id", id, "fields",
+                              json_object_get(o, "task") ? json_object_get(o, "task") : json_null(), "assignments",
+                              h1);
+        json_t *periods = ts_task_periods(st, t, ts_wall_ms());
+        json_decref(t);
+        if (periods)
+            json_object_set_new(o, "periods", periods);
+    }
     if (notice) {
         json_t *files = NULL;
         ts_error ferr;

@@ -19,6 +19,7 @@
 #include "common/ts_notice.h"
 #include "common/ts_xmalloc.h"
 #include "server/admin/ts_admin_int.h"
+#include "server/ts_commune_ack.h"
 #include "server/ts_console.h"
 #include "server/ts_http.h"
 #include "server/ts_notices.h"
@@ -622,6 +623,20 @@ static void ts__seed_work(ts_dbjob *base, ts_store *st)
     j->rc = ts_plan_load_file(st, &who, j->path, ts_wall_ms(), &j->res, &j->err);
 }
 
+typedef struct ts__backfill_job {
+    size_t written;
+    int rc;
+    ts_error err;
+} ts__backfill_job;
+
+/* The commune UBNDs' acknowledgements stored before the stations' handling
+ * records carried them: written there once (none left, nothing written). */
+static void ts__backfill_work(ts_dbjob *base, ts_store *st)
+{
+    ts__backfill_job *j = base->data;
+    j->rc = ts_commune_acks_backfill(st, &j->written, &j->err);
+}
+
 int ts_admin_start(ts_admin **out, ts_server *srv, ts_error *err)
 {
     *out = NULL;
@@ -666,6 +681,13 @@ int ts_admin_start(ts_admin **out, ts_server *srv, ts_error *err)
             ts_log_info("plan_loaded", "file=%s version=%" PRId64 " targets=%zu tasks=%zu", seed.path,
                         seed.res.version, seed.res.targets, seed.res.tasks);
     }
+    ts__backfill_job fill;
+    memset(&fill, 0, sizeof fill);
+    ts_dbq_run_now(ts_server_dbq(srv), ts__backfill_work, &fill);
+    if (fill.rc < 0)
+        ts_log_error("commune_acks_not_mirrored", "reason=%s", fill.err.msg);
+    else if (fill.written)
+        ts_log_info("commune_acks_mirrored", "records=%zu", fill.written);
     ts_admin__epi_start(a);
     ts_log_info("admin_started", "listen=%s port=%d", cfg->admin_listen, ts_http_server_port(a->http));
     *out = a;

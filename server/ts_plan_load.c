@@ -14,6 +14,7 @@
 
 #include <sqlite3.h>
 
+#include "common/ts_period.h"
 #include "common/ts_registry.h"
 #include "common/ts_xmalloc.h"
 #include "server/ts_notices.h"
@@ -166,7 +167,7 @@ static int ts__check_target(const json_t *t, size_t k, bool seen[TS_TARGET_COUNT
 static int ts__check_task(const json_t *t, size_t k, bool *seen, ts_error *err)
 {
     static const char *const known[] = {"no", "text", "lead", "coordinating", "deadline_text", "deadline",
-                                        "recurring", "recurring_from", NULL};
+                                        "recurring", "recurring_from", "recurrence", NULL};
     char where[32], path[64];
     snprintf(where, sizeof where, "tasks[%zu]", k);
     int rc = 0;
@@ -196,6 +197,17 @@ static int ts__check_task(const json_t *t, size_t k, bool *seen, ts_error *err)
         return ts__bad(err, path, "phải là true hoặc false", "must be true or false");
     snprintf(path, sizeof path, "%s.recurring_from", where);
     if (json_object_get(t, "recurring_from") && !json_is_true(rec))
+        return ts__bad(err, path, "chỉ dùng cho nhiệm vụ thường xuyên (recurring: true)",
+                       "goes with a recurring task only (recurring: true)");
+    /* the period a recurring task is done in: yearly unless the plan says */
+    const json_t *unit = json_object_get(t, "recurrence");
+    snprintf(path, sizeof path, "%s.recurrence", where);
+    ts_period_unit u;
+    if (unit && (!json_is_string(unit) || !ts_period_unit_parse(json_string_value(unit), &u) ||
+                 !json_string_value(unit)[0]))
+        return ts__bad(err, path, "phải là một trong yearly (hằng năm), quarterly (hằng quý), monthly (hằng tháng)",
+                       "must be one of yearly, quarterly, monthly");
+    if (unit && rec && !json_is_true(rec))
         return ts__bad(err, path, "chỉ dùng cho nhiệm vụ thường xuyên (recurring: true)",
                        "goes with a recurring task only (recurring: true)");
     return 0;
@@ -274,11 +286,13 @@ static int ts__task_record(ts_store *st, const ts_actor *who, const json_t *t, t
     ts_arena arena;
     ts_arena_init(&arena, 4096);
     ts_change old;
-    bool had_deadline = false, had_from = false;
+    bool had_deadline = false, had_from = false, had_unit = false;
     if (ts_store_get(st, "plan_tasks", id, &old, &arena, NULL) == 0) {
-        const ts_field *fd = ts_version_field(&old.v, "deadline"), *ff = ts_version_field(&old.v, "recurring_from");
+        const ts_field *fd = ts_version_field(&old.v, "deadline"), *ff = ts_version_field(&old.v, "recurring_from"),
+                       *fu = ts_version_field(&old.v, "recurrence");
         had_deadline = fd && !(fd->value_len == 1 && fd->value[0] == 0xc0);
         had_from = ff && !(ff->value_len == 1 && ff->value[0] == 0xc0);
+        had_unit = fu && !(fu->value_len == 1 && fu->value[0] == 0xc0);
         ts_version_free(&old.v);
     }
     ts_arena_free(&arena);
@@ -286,6 +300,9 @@ static int ts__task_record(ts_store *st, const ts_actor *who, const json_t *t, t
         json_object_set_new(f, "deadline", deadline ? json_string(deadline) : json_null());
     if (from || had_from)
         json_object_set_new(f, "recurring_from", from ? json_integer(from) : json_null());
+    const json_t *unit = recurring ? json_object_get(t, "recurrence") : NULL;
+    if (unit || had_unit)
+        json_object_set_new(f, "recurrence", unit ? json_incref((json_t *)unit) : json_null());
     int rc = ts_record_put_json(st, who, "plan_tasks", id, f, err);
     json_decref(f);
     return rc;

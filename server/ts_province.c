@@ -14,6 +14,7 @@
 #include <xlsxwriter.h>
 
 #include "common/ts_log.h"
+#include "common/ts_task_periods.h"
 #include "common/ts_xmalloc.h"
 #include "server/ts_epidemic.h"
 #include "server/ts_notices.h"
@@ -106,14 +107,28 @@ static int ts__tasks(ts_store *st, json_t *arr, ts_error *err)
         json_int_t assigned = 0, done = 0, overdue = 0, percent_sum = 0;
         size_t k;
         json_t *a;
+        /* a recurring task: its current period's, and a station with a past
+         * period not done is overdue (as GET /api/tasks counts it) */
+        json_t *periods = ts_task_periods(st, detail, ts_wall_ms());
         json_array_foreach(json_object_get(detail, "assignments"), k, a) {
             const char *state = json_string_value(json_object_get(a, "state"));
             bool is_done = state && strcmp(state, "done") == 0;
+            json_int_t pct = json_integer_value(json_object_get(a, "percent"));
+            bool late = !is_done && json_is_true(json_object_get(a, "overdue"));
+            if (periods) {
+                long long p = 0;
+                bool behind = false;
+                ts_task_periods_standing(periods, json_string_value(json_object_get(a, "station")), &is_done, &p,
+                                         &behind);
+                pct = (json_int_t)p;
+                late = late || behind;
+            }
             assigned++;
             done += is_done;
-            percent_sum += is_done ? 100 : json_integer_value(json_object_get(a, "percent"));
-            overdue += !is_done && json_is_true(json_object_get(a, "overdue"));
+            percent_sum += is_done ? 100 : pct;
+            overdue += late;
         }
+        json_decref(periods);
         const json_t *why = json_object_get(na, page.items[i].id);
         json_t *o = json_pack("{s:s,s:O,s:O,s:O,s:O,s:I,s:I,s:I,s:I}", "id", page.items[i].id, "no",
                               json_object_get(f, "no"), "task", json_object_get(f, "task"), "lead",

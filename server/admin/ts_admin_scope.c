@@ -21,6 +21,7 @@
 #include "common/ts_log.h"
 #include "common/ts_xmalloc.h"
 #include "server/admin/ts_admin_int.h"
+#include "server/ts_commune_ack.h"
 
 int ts_admin__role_scope(const char *role, const char *communes)
 {
@@ -222,7 +223,14 @@ void ts_admin__api_notice_commune_ack(ts_admin__job *j, ts_store *st)
             sqlite3_bind_text(q, 4, person, -1, SQLITE_STATIC);
         sqlite3_bind_int64(q, 5, (sqlite3_int64)j->now_ms);
         rc = sqlite3_step(q) == SQLITE_DONE ? 0 : -1;
+        bool first = rc == 0 && sqlite3_changes(ts_store_db(st)) > 0;
         sqlite3_finalize(q);
+        /* the commune's station sees it on its handling record of the notice */
+        if (rc == 0 && first) {
+            ts_actor who = ts_admin__actor(j);
+            rc = ts_commune_ack_mirror(st, &who, j->params[0], &j->scope_stations, person[0] ? person : NULL, j->user,
+                                       j->now_ms, NULL, &err);
+        }
         if (rc == 0)
             rc = ts_admin__audit(j, st, "commune_ack", "notices", j->params[0], "ok", j->communes);
         if (rc == 0)

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "common/ts_recjson.h"
+#include "common/ts_task_periods.h"
 #include "server/admin/ts_admin_int.h"
 #include "server/ts_plan.h"
 
@@ -31,18 +32,30 @@ void ts_admin__api_tasks(ts_admin__job *j, ts_store *st)
             size_t k;
             json_t *a;
             json_int_t percent_sum = 0, done = 0, assigned = 0;
+            /* a recurring task is done period by period: its progress is the
+             * current period's, and a station with a past period not done
+             * counts as overdue */
+            json_t *periods = ts_task_periods(st, detail, j->now_ms);
             json_array_foreach(json_object_get(detail, "assignments"), k, a) {
                 /* a commune's account counts its own stations only */
                 if (!ts_admin__in_scope(j, ts_admin__str(a, "station")))
                     continue;
                 const char *state = ts_admin__str(a, "state");
-                bool is_done = strcmp(state, "done") == 0;
+                bool is_done = strcmp(state, "done") == 0, late = json_is_true(json_object_get(a, "overdue"));
+                json_int_t pct = json_integer_value(json_object_get(a, "percent"));
+                if (periods) {
+                    long long p = 0;
+                    bool behind = false;
+                    ts_task_periods_standing(periods, ts_admin__str(a, "station"), &is_done, &p, &behind);
+                    pct = (json_int_t)p;
+                    late = late || behind;
+                }
                 assigned++;
                 done += is_done;
-                percent_sum += is_done ? 100 : json_integer_value(json_object_get(a, "percent"));
+                percent_sum += is_done ? 100 : pct;
                 json_t *c = json_object_get(counts, state);
                 json_object_set_new(counts, state, json_integer(c ? json_integer_value(c) + 1 : 1));
-                if (json_is_true(json_object_get(a, "overdue"))) {
+                if (late) {
                     json_t *ov = json_object_get(counts, "overdue");
                     json_object_set_new(counts, "overdue", json_integer(ov ? json_integer_value(ov) + 1 : 1));
                 }
@@ -51,6 +64,9 @@ void ts_admin__api_tasks(ts_admin__job *j, ts_store *st)
             /* progress: the mean of each station's percent (done = 100) */
             json_object_set_new(o, "progress", json_pack("{s:I,s:I,s:I}", "assigned", assigned, "done", done, "percent",
                                                          assigned ? percent_sum / assigned : (json_int_t)0));
+            if (periods)
+                json_object_set(json_object_get(o, "progress"), "period", json_object_get(periods, "current"));
+            json_decref(periods);
             json_decref(detail);
             /* nor sees the tasks not assigned to them */
             if (assigned == 0 && j->scope != TS_ADMIN_SCOPE_ALL) {
@@ -91,6 +107,10 @@ void ts_admin__api_task(ts_admin__job *j, ts_store *st)
     json_t *why = json_object_get(na, j->params[0]);
     json_object_set_new(o, "not_applicable", why ? json_incref(why) : json_null());
     json_decref(na);
+    /* a recurring task: its progress period by period, per station */
+    json_t *periods = ts_task_periods(st, o, j->now_ms);
+    if (periods)
+        json_object_set_new(o, "periods", periods);
     ts_admin__ok(j, 200, o);
 }
 

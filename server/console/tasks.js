@@ -5,6 +5,7 @@ import { t, h, replace, fmtDate, parseDate, toast, stateBadge, table, card, page
 import { api } from './api.js';
 import { recipientPicker } from './recipients.js';
 import { loadPeople, fillPersonPicker, peopleFor } from './people.js';
+import { periodsCard } from './task_periods.js';
 
 function progressBar(pct) {
   return h('progress', { max: 100, value: Math.max(0, Math.min(100, pct || 0)) }, `${pct || 0} %`);
@@ -124,6 +125,9 @@ export async function viewTask(root, id) {
       h('td', {}, a.acknowledged_by_label || a.acknowledged_by || t('none')),
       h('td', { class: 'note' }, a.report || a.progress_note || a.instructions || '')));
     replace(list, card(t('tk_assignments'), table([t('nt_station'), t('cf_state'), t('tk_percent'), t('tk_deadline'), t('tk_responsible'), t('nt_ack_by'), t('nt_note')], rows)));
+    // a recurring task: its progress period by period (task_periods.js)
+    const periods = periodsCard(tk);
+    if (periods) list.append(periods);
   }
   if (can('operator')) {
     // who answers for it: a person of the directory - the TTYT's, and the

@@ -763,6 +763,39 @@ static int ts__outbreak(ts_ctl *ctl, ts__client *c, int argc, char **argv)
     return rc;
 }
 
+
+/* A recurring task's periods at one station, newest first (at most 8):
+ * "    Quý IV/2026     Đang thực hiện 10%". */
+static void ts__task_periods(const json_t *periods, const char *station)
+{
+    static const char *const status[][2] = {{"done", "Hoàn thành"},
+                                            {"in_progress", "Đang thực hiện"},
+                                            {"not_reported", "Chưa báo cáo"},
+                                            {"overdue", "QUÁ HẠN"}};
+    size_t i;
+    json_t *st;
+    json_array_foreach(json_object_get(periods, "stations"), i, st) {
+        if (strcmp(ts__s(st, "station"), station) != 0)
+            continue;
+        size_t k;
+        json_t *r;
+        json_array_foreach(json_object_get(st, "rows"), k, r) {
+            if (k == 8)
+                break;
+            const char *word = ts__s(r, "status");
+            for (size_t w = 0; w < sizeof status / sizeof *status; w++)
+                if (strcmp(status[w][0], word) == 0)
+                    word = status[w][1];
+            printf("      ");
+            ts_text_col(stdout, ts__s(r, "label_vi"), 16);
+            printf("%s", word);
+            if (json_is_integer(json_object_get(r, "percent")))
+                printf(" %lld%%", (long long)json_integer_value(json_object_get(r, "percent")));
+            printf("\n");
+        }
+    }
+}
+
 static int ts__task(ts_ctl *ctl, ts__client *c, int argc, char **argv)
 {
     ts__opts o;
@@ -812,6 +845,7 @@ static int ts__task(ts_ctl *ctl, ts__client *c, int argc, char **argv)
                 ts_text_col(stdout, ts__label(ts_notice_states, 5, ts__s(a, "state")), 30);
                 printf(" deadline %-12s %s%s\n", ts__s(a, "deadline"),
                        json_is_true(json_object_get(a, "overdue")) ? "OVERDUE " : "", ts__s(a, "progress_note"));
+                ts__task_periods(json_object_get(res, "periods"), ts__s(a, "station"));
             }
         }
     } else if ((strcmp(sub, "not-applicable") == 0 || strcmp(sub, "applicable") == 0) && nrest == 1) {

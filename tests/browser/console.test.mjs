@@ -59,6 +59,7 @@ import { planSteps } from './plans.steps.mjs';
 import { epidemicSteps } from './epidemic.steps.mjs';
 import { communeSteps } from './commune.steps.mjs';
 import { documentSteps } from './documents.steps.mjs';
+import { taskPeriodSteps } from './tasks_period.steps.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const BIN = path.join(ROOT, 'bin');
@@ -1501,6 +1502,7 @@ async function main() {
     ['attachment_limits_from_labels', attachmentLimitsFromLabels], ['plan_and_province', planAndProvince],
     ...communeSteps(helpers),
     ...documentSteps({ page: () => page, assert, go, shot, apiFromPage, newContext, base: () => base, password: PASSWORD, waitFor }),
+    ...taskPeriodSteps({ page: () => page, assert, waitFor, go, shot, apiFromPage, tramsync }),
     ...planSteps({ page: () => page, assert, waitFor, go, shot, apiFromPage, root: ROOT }),
     ['logout', logout], ['no_script_errors', noScriptErrors],
   ];
