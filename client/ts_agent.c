@@ -59,8 +59,11 @@ const ts_cfg_key ts_agent_config_keys[] = {
     {"sync", "connect_timeout", TS_CFG_DURATION, C(connect_timeout_ms), "20s", "give up a connection attempt after"},
     {"sync", "push_batch", TS_CFG_U64, C(push_batch), "1000", "most changes in one PUSH"},
     {"sync", "pull_page", TS_CFG_U64, C(pull_page), "1000", "most changes asked for in one PULL"},
-    {"sync", "pull_stream", TS_CFG_BOOL, C(pull_stream), "false",
+    {"sync", "pull_stream", TS_CFG_BOOL, C(pull_stream), "true",
      "ask for a PULL's pages one after the other without a round trip each (a slow link stays busy)"},
+    {"sync", "pull_window", TS_CFG_U64, C(pull_window), "3",
+     "with pull_stream: the most pages the district may send ahead of those stored here (0: no limit); a notice "
+     "sent meanwhile waits behind at most these"},
     {"sync", "live", TS_CFG_BOOL, C(live), "true", "stay connected and receive changes as they happen"},
     {"sync", "compress", TS_CFG_BOOL, C(compress), "true",
      "offer frame compression (zstd with the built-in dictionary), used where it makes a frame smaller"},
@@ -744,6 +747,7 @@ static void ts__pull(ts_agent *a)
     m.u.pull.since = a->cursor;
     m.u.pull.limit = a->cfg.pull_page;
     m.u.pull.stream = a->cfg.pull_stream;
+    m.u.pull.window = a->cfg.pull_stream ? a->cfg.pull_window : 0;
     if (ts__send(a, &m) == 0)
         a->pull_inflight = true;
     ts_msg_free(&m);
@@ -791,7 +795,17 @@ static void ts__on_changes(ts_agent *a, const ts_msg_changes *ch)
         ts__keep_u64(a, "pull_cursor", a->cursor);
     }
     /* a streamed answer's next page is already on its way: no PULL (a
-     * district from before streaming never says stream, and is asked again) */
+     * district from before streaming never says stream, and is asked again);
+     * a page sent in a window is credited once committed, so the district
+     * may send one more (a district from before windows never says window) */
+    if (!ch->live && ch->stream && ch->window > 0 && a->state == TS_AGENT_READY) {
+        ts_msg m;
+        ts_msg_init(&m, TS_MSG_PULL);
+        m.u.pull.since = a->cursor;
+        m.u.pull.credit = 1;
+        ts__send(a, &m);
+        ts_msg_free(&m);
+    }
     if (!ch->live && !ch->stream) {
         a->pull_inflight = false;
         if (ch->more)

@@ -117,6 +117,8 @@ static const ts__key ts__pull[] = {
     {"since", K_UINT, F_REQ, 0, 0, OFF(pull, since)},
     {"limit", K_UINT, 0, 0, 0, OFF(pull, limit)},
     {"stream", K_BOOL, F_OMIT_ZERO, 0, 0, OFF(pull, stream)},
+    {"window", K_UINT, F_OMIT_ZERO, 0, 0, OFF(pull, window)},
+    {"credit", K_UINT, F_OMIT_ZERO, 0, 0, OFF(pull, credit)},
     {NULL, 0, 0, 0, 0, 0}};
 
 static const ts__key ts__changes[] = {
@@ -125,6 +127,7 @@ static const ts__key ts__changes[] = {
     {"more", K_BOOL, F_REQ, 0, 0, OFF(changes, more)},
     {"live", K_BOOL, 0, 0, 0, OFF(changes, live)},
     {"stream", K_BOOL, F_OMIT_ZERO, 0, 0, OFF(changes, stream)},
+    {"window", K_UINT, F_OMIT_ZERO, 0, 0, OFF(changes, window)},
     {NULL, 0, 0, 0, 0, 0}};
 
 static const ts__key ts__notice[] = {

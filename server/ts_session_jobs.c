@@ -97,6 +97,7 @@ static int ts__encode_changes(ts__job *j, ts_store *st, uint64_t since, bool liv
         m.u.changes.more = j->more;
         m.u.changes.live = live;
         m.u.changes.stream = !live && j->stream && j->more;
+        m.u.changes.window = m.u.changes.stream ? j->window : 0;
         ts_buf_reset(&j->out);
         ts_msg_encode(&m, &j->out);
         m.u.changes.changes.n = 0; /* the page owns them */
