@@ -67,8 +67,8 @@ const ts_cfg_key ts_agent_config_keys[] = {
     {"sync", "live", TS_CFG_BOOL, C(live), "true", "stay connected and receive changes as they happen"},
     {"sync", "compress", TS_CFG_BOOL, C(compress), "true",
      "offer frame compression (zstd with the built-in dictionary), used where it makes a frame smaller"},
-    {"sync", "proto_max", TS_CFG_U64, C(proto_max), "2",
-     "highest protocol version to offer (1: the version-1 change maps, for a district that only speaks them)"},
+    {"sync", "proto_max", TS_CFG_U64, C(proto_max), "3",
+     "highest protocol version to offer (1: the version-1 change maps, for a district that only speaks them; 2: version-2 compact changes)"},
     {"sync", "status_every", TS_CFG_DURATION, C(status_every_ms), "1m",
      "write this station's station_agent_status record (what waits here, the last error) at most this often, and "
      "only when it changed"},
@@ -865,7 +865,7 @@ static void ts__on_welcome(ts_agent *a, const ts_msg_welcome *w)
     ts__keep(a, "server_db", a->server_db);
     a->max_frame = w->max_frame < TS_PROTO_HARD_MAX_FRAME ? w->max_frame : TS_PROTO_HARD_MAX_FRAME;
     /* the session's version: how PUSH is written and CHANGES read */
-    a->limits.proto = w->proto >= 2 ? 2 : 1;
+    a->limits.proto = w->proto >= TS_PROTO_VERSION_MAX ? TS_PROTO_VERSION_MAX : w->proto >= 2 ? (uint32_t)w->proto : 1;
     a->zstd = a->cfg.compress && w->compress != NULL && strcmp(w->compress, TS_ZFRAME_NAME) == 0;
     a->heartbeat_ms = w->heartbeat ? w->heartbeat * 1000 : 60000;
     /* a path that stops forwarding (no FIN, no RST) is noticed by its

@@ -703,7 +703,7 @@ static void ts__process_frames(ts_session *s, const uint8_t *data, size_t len)
         ts_msg msg;
         /* the session's version says whether compact changes may come */
         ts_proto_limits lim = s->srv->limits;
-        lim.proto = s->proto >= 2 ? 2 : 1;
+        lim.proto = (uint32_t)s->proto;
         ts_buf z = TS_BUF_INIT;
         if (s->zstd && ts_zframe_is(frame, flen)) {
             /* decompressed into a buffer of the declared size, at most
