@@ -28,6 +28,8 @@
 #include "proto/ts_zframe.h"
 
 #define C(field) offsetof(ts_agent_config, field)
+/* a push batch holds this many times [sync] push_batch changes when frames are compressed */
+#define TS__ZSTD_BATCH_FACTOR 4
 
 const ts_cfg_key ts_agent_config_keys[] = {
     {"station", "code", TS_CFG_STR, C(code), "", "this station's code, as in its certificate (e.g. binhnguyen)"},
@@ -174,6 +176,7 @@ struct ts_agent {
     char server_db[64];
     uint64_t heartbeat_ms;
     uint64_t max_frame;
+    uint64_t max_changes; /* WELCOME.max_changes: the most in one PUSH */
     uint64_t ping_nonce;
     uint64_t last_alive_write_ms;
     uint64_t pending_since_ms; /* first local write not pushed yet (debounce_max) */
@@ -580,7 +583,13 @@ static void ts__push(ts_agent *a)
     uint64_t acked = 0;
     ts_store_meta_get_u64(a->store, "push_acked", &acked);
     ts_error err;
-    uint32_t limit = (uint32_t)a->cfg.push_batch;
+    /* compressed, a batch is a quarter of the bytes: four times the changes
+     * keep a slow link from waiting a round trip per quarter as many bytes
+     * (within the district's WELCOME.max_changes) */
+    uint64_t want = a->cfg.push_batch * (a->zstd ? TS__ZSTD_BATCH_FACTOR : 1);
+    if (a->max_changes && want > a->max_changes)
+        want = a->cfg.push_batch < a->max_changes ? a->max_changes : a->cfg.push_batch;
+    uint32_t limit = (uint32_t)(want < UINT32_MAX ? want : UINT32_MAX);
     ts_buf frame = TS_BUF_INIT;
     for (;;) {
         if (ts_store_pending(a->store, acked, limit, &a->push_page, &err) < 0) {
@@ -864,6 +873,7 @@ static void ts__on_welcome(ts_agent *a, const ts_msg_welcome *w)
     snprintf(a->server_db, sizeof a->server_db, "%s", w->server_db);
     ts__keep(a, "server_db", a->server_db);
     a->max_frame = w->max_frame < TS_PROTO_HARD_MAX_FRAME ? w->max_frame : TS_PROTO_HARD_MAX_FRAME;
+    a->max_changes = w->max_changes;
     /* the session's version: how PUSH is written and CHANGES read */
     a->limits.proto = w->proto >= TS_PROTO_VERSION_MAX ? TS_PROTO_VERSION_MAX : w->proto >= 2 ? (uint32_t)w->proto : 1;
     a->zstd = a->cfg.compress && w->compress != NULL && strcmp(w->compress, TS_ZFRAME_NAME) == 0;
