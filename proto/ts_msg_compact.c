@@ -186,11 +186,16 @@ static void ts__pack_change(msgpack_packer *pk, const ts_compact_enc *e, const t
         if (v3 == NULL) {
             msgpack_pack_uint64(pk, w->hlc);
         } else {
-            /* the difference from the previous newest write's hlc */
-            if (w->hlc >= v3->prev_hlc)
+            /* the difference from the previous newest write's hlc, modulo
+             * 2^64: forward as a uint, backward as a negative int while it
+             * fits one (at most 2^63), else forward around */
+            uint64_t back = v3->prev_hlc - w->hlc;
+            if (w->hlc >= v3->prev_hlc || back > (uint64_t)INT64_MAX + 1u)
                 msgpack_pack_uint64(pk, w->hlc - v3->prev_hlc);
+            else if (back == (uint64_t)INT64_MAX + 1u)
+                msgpack_pack_int64(pk, INT64_MIN);
             else
-                msgpack_pack_int64(pk, -(int64_t)(v3->prev_hlc - w->hlc));
+                msgpack_pack_int64(pk, -(int64_t)back);
             v3->prev_hlc = w->hlc;
         }
     }
@@ -439,17 +444,14 @@ int ts_compact_change(ts_compact_dec *d, const msgpack_object *o, const ts_proto
         w[1] = nw->via.array.ptr[1];
         w[2] = nw->via.array.ptr[2];
         if (v3) {
-            /* the hlc is the difference from the previous newest write's */
+            /* the hlc is the difference from the previous newest write's,
+             * modulo 2^64 */
             const msgpack_object *dh = &nw->via.array.ptr[2];
             uint64_t h;
             if (dh->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
-                if (dh->via.u64 > UINT64_MAX - d->prev_hlc)
-                    return ts_error_set(err, TS_EBAD_VALUE, "%s: the newest write's hlc is beyond 2^64", where);
                 h = d->prev_hlc + dh->via.u64;
             } else if (dh->type == MSGPACK_OBJECT_NEGATIVE_INTEGER && dh->via.i64 < 0) {
                 uint64_t back = (uint64_t)(-(dh->via.i64 + 1)) + 1;
-                if (back > d->prev_hlc)
-                    return ts_error_set(err, TS_EBAD_VALUE, "%s: the newest write's hlc is below 0", where);
                 h = d->prev_hlc - back;
             } else {
                 return ts_error_set(err, TS_EWRONG_TYPE, "%s: the newest write's hlc must be an int, not %s", where,
