@@ -28,6 +28,8 @@
 #include "proto/ts_zframe.h"
 
 #define C(field) offsetof(ts_agent_config, field)
+/* a push batch holds this many times [sync] push_batch changes when frames are compressed */
+#define TS__ZSTD_BATCH_FACTOR 4
 
 const ts_cfg_key ts_agent_config_keys[] = {
     {"station", "code", TS_CFG_STR, C(code), "", "this station's code, as in its certificate (e.g. binhnguyen)"},
@@ -59,13 +61,16 @@ const ts_cfg_key ts_agent_config_keys[] = {
     {"sync", "connect_timeout", TS_CFG_DURATION, C(connect_timeout_ms), "20s", "give up a connection attempt after"},
     {"sync", "push_batch", TS_CFG_U64, C(push_batch), "1000", "most changes in one PUSH"},
     {"sync", "pull_page", TS_CFG_U64, C(pull_page), "1000", "most changes asked for in one PULL"},
-    {"sync", "pull_stream", TS_CFG_BOOL, C(pull_stream), "false",
+    {"sync", "pull_stream", TS_CFG_BOOL, C(pull_stream), "true",
      "ask for a PULL's pages one after the other without a round trip each (a slow link stays busy)"},
+    {"sync", "pull_window", TS_CFG_U64, C(pull_window), "3",
+     "with pull_stream: the most pages the district may send ahead of those stored here (0: no limit); a notice "
+     "sent meanwhile waits behind at most these"},
     {"sync", "live", TS_CFG_BOOL, C(live), "true", "stay connected and receive changes as they happen"},
     {"sync", "compress", TS_CFG_BOOL, C(compress), "true",
      "offer frame compression (zstd with the built-in dictionary), used where it makes a frame smaller"},
-    {"sync", "proto_max", TS_CFG_U64, C(proto_max), "2",
-     "highest protocol version to offer (1: the version-1 change maps, for a district that only speaks them)"},
+    {"sync", "proto_max", TS_CFG_U64, C(proto_max), "3",
+     "highest protocol version to offer (1: the version-1 change maps, for a district that only speaks them; 2: version-2 compact changes)"},
     {"sync", "status_every", TS_CFG_DURATION, C(status_every_ms), "1m",
      "write this station's station_agent_status record (what waits here, the last error) at most this often, and "
      "only when it changed"},
@@ -171,6 +176,7 @@ struct ts_agent {
     char server_db[64];
     uint64_t heartbeat_ms;
     uint64_t max_frame;
+    uint64_t max_changes; /* WELCOME.max_changes: the most in one PUSH */
     uint64_t ping_nonce;
     uint64_t last_alive_write_ms;
     uint64_t pending_since_ms; /* first local write not pushed yet (debounce_max) */
@@ -577,7 +583,13 @@ static void ts__push(ts_agent *a)
     uint64_t acked = 0;
     ts_store_meta_get_u64(a->store, "push_acked", &acked);
     ts_error err;
-    uint32_t limit = (uint32_t)a->cfg.push_batch;
+    /* compressed, a batch is a quarter of the bytes: four times the changes
+     * keep a slow link from waiting a round trip per quarter as many bytes
+     * (within the district's WELCOME.max_changes) */
+    uint64_t want = a->cfg.push_batch * (a->zstd ? TS__ZSTD_BATCH_FACTOR : 1);
+    if (a->max_changes && want > a->max_changes)
+        want = a->cfg.push_batch < a->max_changes ? a->max_changes : a->cfg.push_batch;
+    uint32_t limit = (uint32_t)(want < UINT32_MAX ? want : UINT32_MAX);
     ts_buf frame = TS_BUF_INIT;
     for (;;) {
         if (ts_store_pending(a->store, acked, limit, &a->push_page, &err) < 0) {
@@ -744,6 +756,7 @@ static void ts__pull(ts_agent *a)
     m.u.pull.since = a->cursor;
     m.u.pull.limit = a->cfg.pull_page;
     m.u.pull.stream = a->cfg.pull_stream;
+    m.u.pull.window = a->cfg.pull_stream ? a->cfg.pull_window : 0;
     if (ts__send(a, &m) == 0)
         a->pull_inflight = true;
     ts_msg_free(&m);
@@ -791,7 +804,17 @@ static void ts__on_changes(ts_agent *a, const ts_msg_changes *ch)
         ts__keep_u64(a, "pull_cursor", a->cursor);
     }
     /* a streamed answer's next page is already on its way: no PULL (a
-     * district from before streaming never says stream, and is asked again) */
+     * district from before streaming never says stream, and is asked again);
+     * a page sent in a window is credited once committed, so the district
+     * may send one more (a district from before windows never says window) */
+    if (!ch->live && ch->stream && ch->window > 0 && a->state == TS_AGENT_READY) {
+        ts_msg m;
+        ts_msg_init(&m, TS_MSG_PULL);
+        m.u.pull.since = a->cursor;
+        m.u.pull.credit = 1;
+        ts__send(a, &m);
+        ts_msg_free(&m);
+    }
     if (!ch->live && !ch->stream) {
         a->pull_inflight = false;
         if (ch->more)
@@ -850,8 +873,9 @@ static void ts__on_welcome(ts_agent *a, const ts_msg_welcome *w)
     snprintf(a->server_db, sizeof a->server_db, "%s", w->server_db);
     ts__keep(a, "server_db", a->server_db);
     a->max_frame = w->max_frame < TS_PROTO_HARD_MAX_FRAME ? w->max_frame : TS_PROTO_HARD_MAX_FRAME;
+    a->max_changes = w->max_changes;
     /* the session's version: how PUSH is written and CHANGES read */
-    a->limits.proto = w->proto >= 2 ? 2 : 1;
+    a->limits.proto = w->proto >= TS_PROTO_VERSION_MAX ? TS_PROTO_VERSION_MAX : w->proto >= 2 ? (uint32_t)w->proto : 1;
     a->zstd = a->cfg.compress && w->compress != NULL && strcmp(w->compress, TS_ZFRAME_NAME) == 0;
     a->heartbeat_ms = w->heartbeat ? w->heartbeat * 1000 : 60000;
     /* a path that stops forwarding (no FIN, no RST) is noticed by its

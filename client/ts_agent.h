@@ -45,6 +45,7 @@ typedef struct ts_agent_config {
     uint64_t push_batch;
     uint64_t pull_page;
     bool pull_stream;
+    uint64_t pull_window;
     bool compress;
     uint64_t proto_max;
     bool live;

@@ -1,4 +1,4 @@
-/* The tramsync wire protocol, versions 1 and 2. docs/PROTOCOL.md is its full
+/* The tramsync wire protocol, versions 1 to 3. docs/PROTOCOL.md is its full
  * specification; this header is the one place its constants live in code.
  *
  * A frame is a 32-bit unsigned big-endian length N (1 <= N <= frame limit)
@@ -15,7 +15,7 @@
  * incompatible change, and keep speaking the older versions while stations
  * may still run them. */
 #define TS_PROTO_VERSION_MIN 1
-#define TS_PROTO_VERSION_MAX 2
+#define TS_PROTO_VERSION_MAX 3
 
 /* Default limits; each is configurable (never above the hard maximum). */
 #define TS_PROTO_DEFAULT_MAX_FRAME (4u * 1024u * 1024u)

@@ -117,6 +117,8 @@ static const ts__key ts__pull[] = {
     {"since", K_UINT, F_REQ, 0, 0, OFF(pull, since)},
     {"limit", K_UINT, 0, 0, 0, OFF(pull, limit)},
     {"stream", K_BOOL, F_OMIT_ZERO, 0, 0, OFF(pull, stream)},
+    {"window", K_UINT, F_OMIT_ZERO, 0, 0, OFF(pull, window)},
+    {"credit", K_UINT, F_OMIT_ZERO, 0, 0, OFF(pull, credit)},
     {NULL, 0, 0, 0, 0, 0}};
 
 static const ts__key ts__changes[] = {
@@ -125,6 +127,7 @@ static const ts__key ts__changes[] = {
     {"more", K_BOOL, F_REQ, 0, 0, OFF(changes, more)},
     {"live", K_BOOL, 0, 0, 0, OFF(changes, live)},
     {"stream", K_BOOL, F_OMIT_ZERO, 0, 0, OFF(changes, stream)},
+    {"window", K_UINT, F_OMIT_ZERO, 0, 0, OFF(changes, window)},
     {NULL, 0, 0, 0, 0, 0}};
 
 static const ts__key ts__notice[] = {
@@ -350,7 +353,7 @@ static int ts__decode_changes(ts_msg *msg, const msgpack_object *arr, const msgp
                             arr->via.array.size, limits->max_changes);
     ts_compact_dec cd;
     int rc = 0;
-    if (strs != NULL && (rc = ts_compact_dec_init(&cd, strs, tname, err)) < 0)
+    if (strs != NULL && (rc = ts_compact_dec_init(&cd, strs, msg->proto, tname, err)) < 0)
         return rc;
     ts_msg_alloc_changes(msg, list, arr->via.array.size);
     ts_buf scratch = TS_BUF_INIT;
@@ -487,8 +490,11 @@ int ts_msg_decode(const uint8_t *body, size_t len, const ts_proto_limits *limits
             const msgpack_object *arr;
             /* version 2: a frame with a string table has compact changes */
             const msgpack_object *strs = NULL;
-            if (limits->proto >= 2 && msg->type != TS_MSG_NOTICE &&
-                (strs = ts_mp_map_get(root, TS_COMPACT_KEY_STRS)) != NULL)
+            if (limits->proto >= 3 && msg->type != TS_MSG_NOTICE &&
+                (strs = ts_mp_map_get(root, TS_COMPACT_KEY_STRS3)) != NULL)
+                msg->proto = 3; /* version 3: its own key, so a version-2 frame reads the same at 3 */
+            else if (limits->proto >= 2 && msg->type != TS_MSG_NOTICE &&
+                     (strs = ts_mp_map_get(root, TS_COMPACT_KEY_STRS)) != NULL)
                 msg->proto = 2;
             rc = ts_mp_get_array(root, k->key, req, &arr, where, err);
             if (rc == 1)
@@ -619,7 +625,8 @@ void ts_msg_encode(const ts_msg *msg, ts_buf *out)
         ts_compact_enc ce;
         if (compact && k->kind == K_CHANGES) {
             ts_compact_enc_build(&ce, (const ts_change_list *)(const void *)field);
-            ts_mp_pack_cstr(&pk, TS_COMPACT_KEY_STRS);
+            ce.version = msg->proto >= 3 ? 3 : 2;
+            ts_mp_pack_cstr(&pk, ce.version >= 3 ? TS_COMPACT_KEY_STRS3 : TS_COMPACT_KEY_STRS);
             ts_compact_enc_pack_strs(&pk, &ce);
             ts_mp_pack_cstr(&pk, k->key);
             ts_compact_enc_pack_changes(&pk, &ce, (const ts_change_list *)(const void *)field);

@@ -94,6 +94,12 @@ typedef struct ts_msg_pull {
     /* the station can take the rest of the answer unasked, page after page
      * (docs/PROTOCOL.md, "Pulling"); omitted when false */
     bool stream;
+    /* with stream: the most pages of the answer the district may have sent
+     * and the station not yet credited; 0: no window (omitted) */
+    uint64_t window;
+    /* not a new PULL: the station committed this many pages of the running
+     * windowed stream, the district may send as many more (omitted when 0) */
+    uint64_t credit;
 } ts_msg_pull;
 
 typedef struct ts_msg_changes {
@@ -103,6 +109,9 @@ typedef struct ts_msg_changes {
     bool live;
     /* the next page of this answer follows without a PULL; omitted when false */
     bool stream;
+    /* on a streamed page: the window the district keeps to; the station
+     * credits the page once committed (omitted when 0) */
+    uint64_t window;
 } ts_msg_changes;
 
 typedef struct ts_msg_notice {

@@ -81,6 +81,7 @@ static uint32_t ts__idx(const ts_compact_enc *e, const char *s, uint32_t n)
 void ts_compact_enc_build(ts_compact_enc *e, const ts_change_list *list)
 {
     memset(e, 0, sizeof *e);
+    e->version = 2;
     ts__grow(e);
     for (uint32_t i = 0; i < list->n; i++) {
         const ts_change *c = &list->items[i];
@@ -145,7 +146,14 @@ static void ts__pack_entries5(msgpack_packer *pk, const ts_compact_enc *e, const
     }
 }
 
-static void ts__pack_change(msgpack_packer *pk, const ts_compact_enc *e, const ts_change *c)
+/* Version 3's running state over a frame's changes. */
+typedef struct ts__v3_state {
+    uint64_t prev_hlc;
+    uint32_t *names, nnames, cap; /* the previous field names list (indices) */
+    bool have_names;
+} ts__v3_state;
+
+static void ts__pack_change(msgpack_packer *pk, const ts_compact_enc *e, const ts_change *c, ts__v3_state *v3)
 {
     const ts_version *v = &c->v;
     const ts_field *w = ts__newest(v);
@@ -159,10 +167,15 @@ static void ts__pack_change(msgpack_packer *pk, const ts_compact_enc *e, const t
     msgpack_pack_uint32(pk, ts__idx(e, c->table, (uint32_t)strlen(c->table)));
     ts_mp_pack_cstr(pk, c->id);
     ts_mp_pack_cstr(pk, c->owner);
-    msgpack_pack_array(pk, 2 * v->vv.n);
-    for (uint32_t i = 0; i < v->vv.n; i++) {
-        msgpack_pack_uint32(pk, ts__idx(e, v->vv.e[i].rid.b, v->vv.e[i].rid.len));
-        msgpack_pack_uint64(pk, v->vv.e[i].counter);
+    if (v3 != NULL && w != NULL && v->vv.n == 1 && v->vv.e[0].counter == w->dot.counter &&
+        ts_rid_eq(&v->vv.e[0].rid, &w->dot.rid)) {
+        msgpack_pack_nil(pk); /* the vv is the newest write's dot alone */
+    } else {
+        msgpack_pack_array(pk, 2 * v->vv.n);
+        for (uint32_t i = 0; i < v->vv.n; i++) {
+            msgpack_pack_uint32(pk, ts__idx(e, v->vv.e[i].rid.b, v->vv.e[i].rid.len));
+            msgpack_pack_uint64(pk, v->vv.e[i].counter);
+        }
     }
     if (w == NULL) {
         msgpack_pack_nil(pk);
@@ -170,15 +183,62 @@ static void ts__pack_change(msgpack_packer *pk, const ts_compact_enc *e, const t
         msgpack_pack_array(pk, 3);
         msgpack_pack_uint32(pk, ts__idx(e, w->dot.rid.b, w->dot.rid.len));
         msgpack_pack_uint64(pk, w->dot.counter);
-        msgpack_pack_uint64(pk, w->hlc);
+        if (v3 == NULL) {
+            msgpack_pack_uint64(pk, w->hlc);
+        } else {
+            /* the difference from the previous newest write's hlc, modulo
+             * 2^64: forward as a uint, backward as a negative int while it
+             * fits one (at most 2^63), else forward around */
+            uint64_t back = v3->prev_hlc - w->hlc;
+            if (w->hlc >= v3->prev_hlc || back > (uint64_t)INT64_MAX + 1u)
+                msgpack_pack_uint64(pk, w->hlc - v3->prev_hlc);
+            else if (back == (uint64_t)INT64_MAX + 1u)
+                msgpack_pack_int64(pk, INT64_MIN);
+            else
+                msgpack_pack_int64(pk, -(int64_t)back);
+            v3->prev_hlc = w->hlc;
+        }
     }
-    msgpack_pack_array(pk, 2 * at_w);
-    for (uint32_t i = 0; i < v->nfields && at_w; i++) {
-        const ts_field *f = &v->fields[i];
-        if (!ts__at_newest(f, w))
-            continue;
-        msgpack_pack_uint32(pk, ts__idx(e, f->name, f->name_len));
-        pk->callback(pk->data, (const char *)f->value, f->value_len);
+    if (v3 == NULL) {
+        msgpack_pack_array(pk, 2 * at_w);
+        for (uint32_t i = 0; i < v->nfields && at_w; i++) {
+            const ts_field *f = &v->fields[i];
+            if (!ts__at_newest(f, w))
+                continue;
+            msgpack_pack_uint32(pk, ts__idx(e, f->name, f->name_len));
+            pk->callback(pk->data, (const char *)f->value, f->value_len);
+        }
+    } else if (at_w == 0) {
+        msgpack_pack_array(pk, 0);
+    } else {
+        /* [names, value, ...]: names nil when they are the previous list */
+        if (at_w > v3->cap) {
+            v3->names = ts_xreallocarray(v3->names, at_w, sizeof *v3->names);
+            v3->cap = at_w;
+        }
+        bool same = v3->have_names && v3->nnames == at_w;
+        uint32_t k = 0;
+        for (uint32_t i = 0; i < v->nfields; i++) {
+            const ts_field *f = &v->fields[i];
+            if (!ts__at_newest(f, w))
+                continue;
+            uint32_t idx = ts__idx(e, f->name, f->name_len);
+            same = same && v3->names[k] == idx;
+            v3->names[k++] = idx;
+        }
+        v3->nnames = at_w;
+        v3->have_names = true;
+        msgpack_pack_array(pk, 1 + at_w);
+        if (same) {
+            msgpack_pack_nil(pk);
+        } else {
+            msgpack_pack_array(pk, at_w);
+            for (uint32_t i = 0; i < at_w; i++)
+                msgpack_pack_uint32(pk, v3->names[i]);
+        }
+        for (uint32_t i = 0; i < v->nfields; i++)
+            if (ts__at_newest(&v->fields[i], w))
+                pk->callback(pk->data, (const char *)v->fields[i].value, v->fields[i].value_len);
     }
     if (len > C_OTHERS) {
         msgpack_pack_array(pk, 5 * others);
@@ -196,9 +256,12 @@ static void ts__pack_change(msgpack_packer *pk, const ts_compact_enc *e, const t
 
 void ts_compact_enc_pack_changes(msgpack_packer *pk, const ts_compact_enc *e, const ts_change_list *list)
 {
+    ts__v3_state v3;
+    memset(&v3, 0, sizeof v3);
     msgpack_pack_array(pk, list->n);
     for (uint32_t i = 0; i < list->n; i++)
-        ts__pack_change(pk, e, &list->items[i]);
+        ts__pack_change(pk, e, &list->items[i], e->version >= 3 ? &v3 : NULL);
+    free(v3.names);
 }
 
 void ts_compact_enc_free(ts_compact_enc *e)
@@ -210,12 +273,14 @@ void ts_compact_enc_free(ts_compact_enc *e)
 
 /* ---------------------------------------------------------------- decode */
 
-int ts_compact_dec_init(ts_compact_dec *d, const msgpack_object *strs, const char *where, ts_error *err)
+int ts_compact_dec_init(ts_compact_dec *d, const msgpack_object *strs, int version, const char *where,
+                        ts_error *err)
 {
     memset(d, 0, sizeof *d);
+    d->version = version >= 3 ? 3 : 2;
     if (strs->type != MSGPACK_OBJECT_ARRAY)
-        return ts_error_set(err, TS_EWRONG_TYPE, "%s: \"strs\" must be an array, not %s", where,
-                            ts_mp_type_name(strs->type));
+        return ts_error_set(err, TS_EWRONG_TYPE, "%s: \"%s\" must be an array, not %s", where,
+                            d->version >= 3 ? TS_COMPACT_KEY_STRS3 : TS_COMPACT_KEY_STRS, ts_mp_type_name(strs->type));
     for (uint32_t i = 0; i < strs->via.array.size; i++)
         if (strs->via.array.ptr[i].type != MSGPACK_OBJECT_STR)
             return ts_error_set(err, TS_EWRONG_TYPE, "%s: strs[%u] must be a str, not %s", where, i,
@@ -302,11 +367,46 @@ int ts_compact_change(ts_compact_dec *d, const msgpack_object *o, const ts_proto
     const msgpack_object *others = n > C_OTHERS ? &a[C_OTHERS] : &none;
     const msgpack_object *losers = n > C_LOSERS ? &a[C_LOSERS] : &none;
     int rc;
-    if ((rc = ts__flat(&a[C_VV], 2, "vv", where, err)) < 0 || (rc = ts__flat(&a[C_FIELDS], 2, "fields", where, err)) < 0 ||
+    bool v3 = d->version >= 3;
+    /* version 3: vv nil is the newest write's dot alone; fields are
+     * [names, value, ...] with names nil for the previous list, or empty */
+    bool vv_implied = v3 && a[C_VV].type == MSGPACK_OBJECT_NIL;
+    const msgpack_object *names = NULL;
+    uint32_t nat = 0;
+    if (v3) {
+        const msgpack_object *fa = &a[C_FIELDS];
+        if (fa->type != MSGPACK_OBJECT_ARRAY)
+            return ts_error_set(err, TS_EWRONG_TYPE, "%s: fields must be an array, not %s", where,
+                                ts_mp_type_name(fa->type));
+        if (fa->via.array.size > 0) {
+            const msgpack_object *nl = &fa->via.array.ptr[0];
+            nat = fa->via.array.size - 1;
+            if (nl->type == MSGPACK_OBJECT_NIL) {
+                if (d->prev_names == NULL)
+                    return ts_error_set(err, TS_EBAD_VALUE, "%s: fields name the previous change's names, but none came before",
+                                        where);
+                names = d->prev_names;
+            } else if (nl->type == MSGPACK_OBJECT_ARRAY) {
+                names = nl;
+            } else {
+                return ts_error_set(err, TS_EWRONG_TYPE, "%s: the fields' names must be an array or nil, not %s", where,
+                                    ts_mp_type_name(nl->type));
+            }
+            if (names->via.array.size != nat)
+                return ts_error_set(err, TS_EWRONG_TYPE, "%s: %u field names for %u values", where,
+                                    names->via.array.size, nat);
+            d->prev_names = names;
+        }
+    } else if ((rc = ts__flat(&a[C_FIELDS], 2, "fields", where, err)) < 0) {
+        return rc;
+    } else {
+        nat = a[C_FIELDS].via.array.size / 2;
+    }
+    if ((!vv_implied && (rc = ts__flat(&a[C_VV], 2, "vv", where, err)) < 0) ||
         (rc = ts__flat(others, 5, "others", where, err)) < 0 || (rc = ts__flat(losers, 5, "losers", where, err)) < 0)
         return rc;
-    uint32_t nvv = a[C_VV].via.array.size / 2, nat = a[C_FIELDS].via.array.size / 2,
-             noth = others->via.array.size / 5, nlos = losers->via.array.size / 5;
+    uint32_t nvv = vv_implied ? 1 : a[C_VV].via.array.size / 2, noth = others->via.array.size / 5,
+             nlos = losers->via.array.size / 5;
     /* every count is bounded by the bytes of the frame (ts_mp_validate), so
      * these allocations are too; the limits proper are checked below */
     size_t need_kvs = 8 + (size_t)nvv + nat + noth, need_objs = 4 * ((size_t)nat + noth) + 6 * (size_t)nlos + 3;
@@ -330,7 +430,44 @@ int ts_compact_change(ts_compact_dec *d, const msgpack_object *o, const ts_proto
     ts__set_cstr(&top[k].key, "owner");
     top[k++].val = a[C_OWNER];
 
-    for (uint32_t i = 0; i < nvv; i++) {
+    const msgpack_object *nw = &a[C_NEWEST];
+    if (nw->type == MSGPACK_OBJECT_NIL) {
+        if (nat != 0)
+            return ts_error_set(err, TS_EBAD_VALUE, "%s: fields at the newest write, but no newest write", where);
+        if (vv_implied)
+            return ts_error_set(err, TS_EBAD_VALUE, "%s: vv nil, but no newest write", where);
+    } else if (nw->type != MSGPACK_OBJECT_ARRAY || nw->via.array.size != 3) {
+        return ts_error_set(err, TS_EWRONG_TYPE, "%s: the newest write must be nil or [replica, counter, hlc]", where);
+    } else {
+        if ((rc = ts__str_at(d, &nw->via.array.ptr[0], &w[0], "the newest write's replica", where, err)) < 0)
+            return rc;
+        w[1] = nw->via.array.ptr[1];
+        w[2] = nw->via.array.ptr[2];
+        if (v3) {
+            /* the hlc is the difference from the previous newest write's,
+             * modulo 2^64 */
+            const msgpack_object *dh = &nw->via.array.ptr[2];
+            uint64_t h;
+            if (dh->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+                h = d->prev_hlc + dh->via.u64;
+            } else if (dh->type == MSGPACK_OBJECT_NEGATIVE_INTEGER && dh->via.i64 < 0) {
+                uint64_t back = (uint64_t)(-(dh->via.i64 + 1)) + 1;
+                h = d->prev_hlc - back;
+            } else {
+                return ts_error_set(err, TS_EWRONG_TYPE, "%s: the newest write's hlc must be an int, not %s", where,
+                                    ts_mp_type_name(dh->type));
+            }
+            d->prev_hlc = h;
+            w[2].type = MSGPACK_OBJECT_POSITIVE_INTEGER;
+            w[2].via.u64 = h;
+        }
+    }
+
+    if (vv_implied) {
+        vv[0].key = w[0];
+        vv[0].val = w[1];
+    }
+    for (uint32_t i = 0; i < nvv && !vv_implied; i++) {
         if ((rc = ts__str_at(d, &a[C_VV].via.array.ptr[2 * i], &vv[i].key, "a vv replica", where, err)) < 0)
             return rc;
         vv[i].val = a[C_VV].via.array.ptr[2 * i + 1];
@@ -340,20 +477,19 @@ int ts_compact_change(ts_compact_dec *d, const msgpack_object *o, const ts_proto
     top[k].val.via.map.size = nvv;
     top[k++].val.via.map.ptr = vv;
 
-    const msgpack_object *nw = &a[C_NEWEST];
-    if (nw->type == MSGPACK_OBJECT_NIL) {
-        if (nat != 0)
-            return ts_error_set(err, TS_EBAD_VALUE, "%s: fields at the newest write, but no newest write", where);
-    } else if (nw->type != MSGPACK_OBJECT_ARRAY || nw->via.array.size != 3) {
-        return ts_error_set(err, TS_EWRONG_TYPE, "%s: the newest write must be nil or [replica, counter, hlc]", where);
-    } else {
-        if ((rc = ts__str_at(d, &nw->via.array.ptr[0], &w[0], "the newest write's replica", where, err)) < 0)
-            return rc;
-        w[1] = nw->via.array.ptr[1];
-        w[2] = nw->via.array.ptr[2];
-    }
     uint32_t nf = 0;
-    for (uint32_t i = 0; i < nat; i++, nf++, obj += 4)
+    for (uint32_t i = 0; i < nat && v3; i++, nf++, obj += 4) {
+        if ((rc = ts__str_at(d, &names->via.array.ptr[i], &fields[nf].key, "a field name", where, err)) < 0)
+            return rc;
+        obj[0] = a[C_FIELDS].via.array.ptr[1 + i];
+        obj[1] = w[0];
+        obj[2] = w[1];
+        obj[3] = w[2];
+        fields[nf].val.type = MSGPACK_OBJECT_ARRAY;
+        fields[nf].val.via.array.size = 4;
+        fields[nf].val.via.array.ptr = obj;
+    }
+    for (uint32_t i = 0; i < nat && !v3; i++, nf++, obj += 4)
         if ((rc = ts__entry(d, &a[C_FIELDS].via.array.ptr[2 * i], w, &fields[nf], obj, "a field name", where, err)) < 0)
             return rc;
     for (uint32_t i = 0; i < noth; i++, nf++, obj += 4)

@@ -17,6 +17,9 @@
 #include "proto/ts_msg.h"
 
 #define TS_COMPACT_KEY_STRS "strs"
+/* version 3's string table: a frame that has it holds version-3 compact
+ * changes (docs/PROTOCOL.md, "Compact changes, version 3") */
+#define TS_COMPACT_KEY_STRS3 "strs3"
 
 /* ---------------------------------------------------------------- encode */
 
@@ -31,6 +34,7 @@ typedef struct ts_compact_enc {
     uint32_t cap;
     const ts__strtab_entry **order; /* by index */
     uint32_t n;
+    int version; /* 2 or 3 (set after ts_compact_enc_build; 2 by default) */
 } ts_compact_enc;
 
 /* Builds the string table of list. */
@@ -50,10 +54,16 @@ typedef struct ts_compact_dec {
     size_t cap_objs;
     msgpack_object_kv *kvs;
     size_t cap_kvs;
+    /* version 3: what the next change refers to */
+    int version;
+    uint64_t prev_hlc;                /* the previous newest write's hlc (0 before the first) */
+    const msgpack_object *prev_names; /* the previous field names list, NULL before the first */
 } ts_compact_dec;
 
-/* strs: the frame's "strs" value (checked here: an array of str). */
-int ts_compact_dec_init(ts_compact_dec *d, const msgpack_object *strs, const char *where, ts_error *err);
+/* strs: the frame's "strs" (version 2) or "strs3" (version 3) value
+ * (checked here: an array of str). */
+int ts_compact_dec_init(ts_compact_dec *d, const msgpack_object *strs, int version, const char *where,
+                        ts_error *err);
 int ts_compact_change(ts_compact_dec *d, const msgpack_object *o, const ts_proto_limits *limits, ts_change *c,
                       ts_arena *arena, ts_buf *scratch, const char *where, ts_error *err);
 void ts_compact_dec_free(ts_compact_dec *d);

@@ -414,8 +414,9 @@ static void ts__esc_tick(uv_timer_t *t)
 }
 
 /* ---------------------------------------------------------------- targets refresh
- * One short job per station, one after the other, so the sync sessions'
- * store jobs never wait long behind a refresh. */
+ * One short job per station, one after the other, each a background job of
+ * the store queue: it runs when no session's job (nor an admin request)
+ * waits, so stations syncing never wait behind a refresh. */
 
 typedef struct ts__tgt_job {
     ts_dbjob base;
@@ -464,7 +465,7 @@ static void ts__tgt_done(ts_dbjob *base)
     a->jobs--;
     if (!a->stopping && j->next < j->stations.n) {
         a->jobs++;
-        ts_dbq_submit(ts_server_dbq(a->srv), &j->base, ts__tgt_station_work, ts__tgt_done, j);
+        ts_dbq_submit_background(ts_server_dbq(a->srv), &j->base, ts__tgt_station_work, ts__tgt_done, j);
         return;
     }
     if (!a->stopping) {
@@ -485,7 +486,7 @@ static void ts__targets_refresh(ts_admin *a)
     a->jobs++;
     ts__tgt_job *j = ts_xcalloc(1, sizeof *j);
     j->adm = a;
-    ts_dbq_submit(ts_server_dbq(a->srv), &j->base, ts__tgt_list_work, ts__tgt_done, j);
+    ts_dbq_submit_background(ts_server_dbq(a->srv), &j->base, ts__tgt_list_work, ts__tgt_done, j);
 }
 
 static void ts__targets_tick(uv_timer_t *t)

@@ -27,10 +27,20 @@ void ts_dbq_destroy(ts_dbq *q)
     uv_mutex_destroy(&q->lock);
 }
 
-/* Takes what runs next: one job alone, or the groupable jobs at the head. */
+/* Takes what runs next: one job alone, or the groupable jobs at the head;
+ * a background job when nothing else waits or it has waited too long. */
 static ts_dbjob *ts__take(ts_dbq *q)
 {
     uv_mutex_lock(&q->qlock);
+    ts_dbjob *bg = q->bg_head;
+    if (bg != NULL && (q->head == NULL || ts__now_us() - bg->queued_us > TS_DBQ_BACKGROUND_MAX_WAIT_US)) {
+        q->bg_head = bg->next;
+        if (q->bg_head == NULL)
+            q->bg_tail = NULL;
+        bg->next = NULL;
+        uv_mutex_unlock(&q->qlock);
+        return bg;
+    }
     ts_dbjob *first = q->head, *last = first;
     if (first != NULL) {
         uint32_t n = 1;
@@ -126,7 +136,8 @@ static void ts__runner_after(uv_work_t *req, int status)
         ts__runner_queue(q);
 }
 
-static void ts__submit(ts_dbq *q, ts_dbjob *job, ts_dbjob_work work, ts_dbjob_done done, void *data, bool grouped)
+static void ts__submit(ts_dbq *q, ts_dbjob *job, ts_dbjob_work work, ts_dbjob_done done, void *data, bool grouped,
+                       bool background)
 {
     job->q = q;
     job->next = NULL;
@@ -134,16 +145,18 @@ static void ts__submit(ts_dbq *q, ts_dbjob *job, ts_dbjob_work work, ts_dbjob_do
     job->done = done;
     job->data = data;
     job->groupable = grouped;
+    job->background = background;
     job->commit_rc = 0;
     job->group_n = 0;
     job->queued_us = ts__now_us();
     q->inflight++;
     uv_mutex_lock(&q->qlock);
-    if (q->tail)
-        q->tail->next = job;
+    ts_dbjob **head = background ? &q->bg_head : &q->head, **tail = background ? &q->bg_tail : &q->tail;
+    if (*tail)
+        (*tail)->next = job;
     else
-        q->head = job;
-    q->tail = job;
+        *head = job;
+    *tail = job;
     uv_mutex_unlock(&q->qlock);
     if (!q->running)
         ts__runner_queue(q);
@@ -151,12 +164,17 @@ static void ts__submit(ts_dbq *q, ts_dbjob *job, ts_dbjob_work work, ts_dbjob_do
 
 void ts_dbq_submit(ts_dbq *q, ts_dbjob *job, ts_dbjob_work work, ts_dbjob_done done, void *data)
 {
-    ts__submit(q, job, work, done, data, false);
+    ts__submit(q, job, work, done, data, false, false);
+}
+
+void ts_dbq_submit_background(ts_dbq *q, ts_dbjob *job, ts_dbjob_work work, ts_dbjob_done done, void *data)
+{
+    ts__submit(q, job, work, done, data, false, true);
 }
 
 void ts_dbq_submit_grouped(ts_dbq *q, ts_dbjob *job, ts_dbjob_work work, ts_dbjob_done done, void *data)
 {
-    ts__submit(q, job, work, done, data, true);
+    ts__submit(q, job, work, done, data, true, false);
 }
 
 void ts_dbq_run_now(ts_dbq *q, ts_dbjob_work work, void *data)

@@ -27,6 +27,9 @@ typedef void (*ts_dbjob_done)(ts_dbjob *job);
 
 /* Most jobs one group commit holds. */
 #define TS_DBQ_GROUP_MAX 64
+/* A background job runs only when no other job waits, or once it has waited
+ * this long (so a district that never stops syncing still gets it done). */
+#define TS_DBQ_BACKGROUND_MAX_WAIT_US (5u * 1000u * 1000u)
 
 struct ts_dbjob {
     ts_dbq *q;
@@ -35,6 +38,7 @@ struct ts_dbjob {
     ts_dbjob_done done;
     void *data;
     bool groupable;   /* may share a transaction (its writes are one savepoint) */
+    bool background;  /* waits behind every other job (ts_dbq_submit_background) */
     int commit_rc;    /* 0, or TS_ESTORAGE when the group's commit failed: nothing it wrote is kept */
     uint32_t group_n; /* how many jobs its commit held */
     uint64_t queued_us;
@@ -47,6 +51,7 @@ struct ts_dbq {
     uv_mutex_t lock;  /* the store */
     uv_mutex_t qlock; /* the queue */
     ts_dbjob *head, *tail;
+    ts_dbjob *bg_head, *bg_tail; /* background jobs, in arrival order */
     ts_dbjob *group; /* being run (the runner's, until it completes) */
     uv_work_t runner;
     bool running;
@@ -66,6 +71,10 @@ void ts_dbq_submit(ts_dbq *q, ts_dbjob *job, ts_dbjob_work work, ts_dbjob_done d
  * its writes through the store's transactions (nested: savepoints) and not
  * assume it is the outermost one. */
 void ts_dbq_submit_grouped(ts_dbq *q, ts_dbjob *job, ts_dbjob_work work, ts_dbjob_done done, void *data);
+/* Queues a job that runs alone and only when no other job waits (or after
+ * TS_DBQ_BACKGROUND_MAX_WAIT_US): periodic refreshes that stations waiting
+ * for an answer should not wait behind. */
+void ts_dbq_submit_background(ts_dbq *q, ts_dbjob *job, ts_dbjob_work work, ts_dbjob_done done, void *data);
 /* Runs work synchronously on the calling (loop) thread: for start-up and
  * tools, never for sessions. */
 void ts_dbq_run_now(ts_dbq *q, ts_dbjob_work work, void *data);

@@ -33,6 +33,8 @@ struct ts_session {
     bool pull_again; /* a streamed PULL answer has its next page to send */
     uint64_t pull_next;  /* where that page starts */
     uint32_t pull_limit; /* and its size */
+    uint32_t stream_window;  /* PULL.window of the streamed answer, 0: none */
+    uint32_t stream_unacked; /* its streamed pages sent and not yet credited */
     bool bye_sent;
     bool hello_done; /* reached READY once (the state moves on to CLOSING) */
     bool rekey;

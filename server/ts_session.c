@@ -258,7 +258,9 @@ static void ts__job_done(ts_dbjob *base)
             s->last_sync_ms = ts_wall_ms();
         if (j->kind == JOB_PULL && j->stream && j->more) {
             /* the page said "stream": the next one goes as soon as the
-             * connection takes it (ts__start_pull_page) */
+             * connection takes it and the window allows (ts__start_pull_page) */
+            if (s->stream_window)
+                s->stream_unacked++;
             s->pull_again = true;
             s->pull_next = j->next;
             s->pull_limit = j->limit;
@@ -312,12 +314,17 @@ static void ts__start_live(ts_session *s)
 /* The next page of a streamed PULL answer. Bounded like a live page: one
  * page read at a time, and none while the answers queued for the station
  * are above the high-water mark (ts__on_drain starts it again); the rest is
- * TCP's flow control. The station's own frames (a PUSH) are taken between
- * two pages. */
+ * TCP's flow control. With a window (PULL.window), none either while that
+ * many streamed pages wait for the station's credit (ts__on_pull starts it
+ * again): a NOTICE written meanwhile has at most the window's pages ahead
+ * of it. The station's own frames (a PUSH, a credit) are taken between two
+ * pages. */
 static void ts__start_pull_page(ts_session *s)
 {
     if (s->busy || s->state != TS_SESS_READY || ts_conn_congested(&s->conn))
         return; /* pull_again stays set */
+    if (s->stream_window && s->stream_unacked >= s->stream_window)
+        return; /* pull_again stays set until a credit */
     s->pull_again = false;
     ts__job *j = ts__job_new(s, JOB_PULL);
     ts_msg_init(&j->req, TS_MSG_PULL);
@@ -325,6 +332,7 @@ static void ts__start_pull_page(ts_session *s)
     j->req.u.pull.stream = true;
     j->stream = true;
     j->follow = true;
+    j->window = s->stream_window;
     j->limit = s->pull_limit;
     ts__job_submit(s, j, ts__work_pull);
 }
@@ -441,11 +449,24 @@ static void ts__on_push(ts_session *s, ts_msg *msg)
 
 static void ts__on_pull(ts_session *s, ts_msg *msg)
 {
+    if (msg->u.pull.credit) {
+        /* not a new PULL: the station committed pages of the windowed
+         * stream; the district may send as many more (a credit for no
+         * running stream changes nothing) */
+        uint64_t c = msg->u.pull.credit;
+        s->stream_unacked = c >= s->stream_unacked ? 0 : s->stream_unacked - (uint32_t)c;
+        if (s->pull_again && !s->busy)
+            ts__start_pull_page(s);
+        return;
+    }
     ts__job *j = ts__job_new(s, JOB_PULL);
     uint64_t page = s->srv->cfg.pull_page;
     j->limit = (uint32_t)(msg->u.pull.limit && msg->u.pull.limit < page ? msg->u.pull.limit : page);
     j->stream = msg->u.pull.stream;
     s->pull_again = false; /* a new PULL ends a streamed answer: its own answer replaces it */
+    s->stream_unacked = 0;
+    s->stream_window = j->stream ? (uint32_t)(msg->u.pull.window < UINT32_MAX ? msg->u.pull.window : UINT32_MAX) : 0;
+    j->window = s->stream_window;
     j->req = *msg;
     ts_msg_init(msg, TS_MSG_NONE);
     ts__job_submit(s, j, ts__work_pull);
@@ -682,7 +703,7 @@ static void ts__process_frames(ts_session *s, const uint8_t *data, size_t len)
         ts_msg msg;
         /* the session's version says whether compact changes may come */
         ts_proto_limits lim = s->srv->limits;
-        lim.proto = s->proto >= 2 ? 2 : 1;
+        lim.proto = (uint32_t)s->proto;
         ts_buf z = TS_BUF_INIT;
         if (s->zstd && ts_zframe_is(frame, flen)) {
             /* decompressed into a buffer of the declared size, at most

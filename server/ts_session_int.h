@@ -26,6 +26,7 @@ typedef struct ts__job {
     bool more;
     bool stream; /* a PULL with stream: the next page follows by itself while more */
     bool follow; /* a page that follows one (a streamed answer): no cursor to record */
+    uint32_t window; /* the streamed answer's window (PULL.window), 0: none */
     bool zstd;   /* the session compresses: the answer is compressed where that wins */
     uint64_t since; /* where the page starts (PULL.since, or the live cursor) */
     uint64_t next;

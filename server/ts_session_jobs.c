@@ -90,13 +90,14 @@ static int ts__encode_changes(ts__job *j, ts_store *st, uint64_t since, bool liv
             break;
         ts_msg m;
         ts_msg_init(&m, TS_MSG_CHANGES);
-        m.proto = j->s->proto >= 2 ? 2 : 1; /* version 2: compact changes */
+        m.proto = (uint8_t)j->s->proto; /* version 2 and 3: compact changes */
         m.u.changes.changes.items = page.items;
         m.u.changes.changes.n = page.n;
         m.u.changes.cursor = j->next;
         m.u.changes.more = j->more;
         m.u.changes.live = live;
         m.u.changes.stream = !live && j->stream && j->more;
+        m.u.changes.window = m.u.changes.stream ? j->window : 0;
         ts_buf_reset(&j->out);
         ts_msg_encode(&m, &j->out);
         m.u.changes.changes.n = 0; /* the page owns them */

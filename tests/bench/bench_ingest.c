@@ -3,7 +3,7 @@
  * holds TS_BENCH_STATIONS (default 50) mutual-TLS sessions to the release
  * daemon, each of a station with TS_BENCH_RECORDS (default 2,000) residents
  * (the realistic ones of tests/support/ts_test_records.c) encoded beforehand
- * as version-2 PUSH frames of 1,000 changes. TLS handshakes, HELLO and the
+ * as PUSH frames of 1,000 changes (version 3, TS_BENCH_PROTO=2 for version 2). TLS handshakes, HELLO and the
  * encoding happen before the clock starts; then every session sends its
  * first PUSH, and each PUSH_ACK is answered with that session's next PUSH
  * (one in flight per session, as the protocol says), until every batch is
@@ -34,6 +34,7 @@
 
 #include <sqlite3.h>
 
+#include "proto/tramsync-protocol.h"
 #include "common/ts_hlc.h"
 #include "common/ts_store.h"
 #include "common/ts_xmalloc.h"
@@ -208,7 +209,7 @@ typedef struct station {
     int nframes, sent, acked;
 } station;
 
-/* Station s's records as PUSH frames of BATCH changes (version 2). */
+/* Station s's records as PUSH frames of BATCH changes (in the version the session speaks). */
 static void encode(station *st, uint32_t nrec, bool compress)
 {
     st->nframes = (int)((nrec + BATCH - 1) / BATCH);
@@ -220,7 +221,7 @@ static void encode(station *st, uint32_t nrec, bool compress)
         uint32_t from = (uint32_t)f * BATCH, n = nrec - from < BATCH ? nrec - from : BATCH;
         ts_msg m;
         ts_msg_init(&m, TS_MSG_PUSH);
-        m.proto = 2;
+        m.proto = (uint8_t)env_long("TS_BENCH_PROTO", TS_PROTO_VERSION_MAX);
         m.u.push.batch = (uint64_t)f + 1;
         ts_change *ch = ts_msg_alloc_changes(&m, &m.u.push.changes, n);
         for (uint32_t k = 0; k < n; k++) {
@@ -260,7 +261,7 @@ static void hello(station *st, const ts_test_pki *pki, int port, uint64_t lseq, 
     ts_msg m;
     ts_msg_init(&m, TS_MSG_HELLO);
     m.u.hello.proto_min = 1;
-    m.u.hello.proto_max = 2;
+    m.u.hello.proto_max = (uint64_t)env_long("TS_BENCH_PROTO", TS_PROTO_VERSION_MAX);
     m.u.hello.agent = "bench-ingest/1";
     m.u.hello.replica = st->rid;
     m.u.hello.station = st->code;

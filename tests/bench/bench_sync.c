@@ -17,7 +17,8 @@
  *   sync_bytes_per_record  bytes the daemon received on the wire (TLS included,
  *                          from its `event=stats` lines) per record synced, in
  *                          the protocol version the agents offer (TS_BENCH_PROTO,
- *                          default the highest: 2, compact changes; 1: version-1
+ *                          default the highest: 3, compact changes of version 3;
+ *                          2: those of version 2; 1: version-1
  *                          change maps), with frame compression (zstd-1)
  *                          unless TS_BENCH_COMPRESS=0
  *   sync_values_bytes_per_record  the same records' field values alone, each
@@ -52,6 +53,7 @@
 
 #include <sqlite3.h>
 
+#include "proto/tramsync-protocol.h"
 #include "common/ts_registry.h"
 #include "common/ts_store.h"
 #include "common/ts_xmalloc.h"
@@ -336,7 +338,7 @@ int main(void)
 
     /* stations with everything pending */
     int port = free_port();
-    char *proto_set = ts_xasprintf("sync.proto_max=%ld", env_long("TS_BENCH_PROTO", 2));
+    char *proto_set = ts_xasprintf("sync.proto_max=%ld", env_long("TS_BENCH_PROTO", TS_PROTO_VERSION_MAX));
     /* TS_BENCH_COMPRESS=0: frames as they are (no zstd offered) */
     const char *compress_set = env_long("TS_BENCH_COMPRESS", 1) ? "sync.compress=true" : "sync.compress=false";
     const char *station_sets[] = {"station.log_level=info", proto_set, compress_set, NULL};

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "common/ts_buf.h"
+#include "proto/tramsync-protocol.h"
 #include "proto/ts_frame.h"
 #include "proto/ts_msg.h"
 #include "proto/ts_zframe.h"
@@ -37,8 +38,9 @@ static void fuzz_limits(ts_proto_limits *l)
     l->max_changes = 16;
     l->max_fields = 32;
     l->max_vv = 16;
-    /* version 2 reads both forms of PUSH and CHANGES: compact and maps */
-    l->proto = 2;
+    /* the highest version reads every form of PUSH and CHANGES: compact of
+     * version 3 and 2, and maps */
+    l->proto = TS_PROTO_VERSION_MAX;
 }
 
 static void die(const char *what, const ts_error *err)
@@ -86,7 +88,7 @@ static void check_frame(const uint8_t *body, size_t len, const ts_proto_limits *
      * protocol defaults: what is checked here is stability, not limits */
     ts_proto_limits wide;
     ts_proto_limits_default(&wide);
-    wide.proto = 2;
+    wide.proto = TS_PROTO_VERSION_MAX;
     ts_msg again;
     if (ts_msg_decode(first.data + 4, first.len - 4, &wide, &again, &err) != 0)
         die("own encoding does not decode", &err);

@@ -919,7 +919,12 @@ static void test_agent_sigkill_mid_sync(void **state)
             fail_msg("the daemon died (%s %d) after the agent's connection was reset",
                      WIFSIGNALED(status) ? "signal" : "exit", WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
         }
+        int sessions = ts_test_file_count(bn->log, "event=connected ");
         ts_test_station_start(bn);
+        /* up again (its signal handlers too) before anything may stop it */
+        for (uint64_t up = ts_test_now_ms() + 30000;
+             ts_test_file_count(bn->log, "event=connected ") == sessions && ts_test_now_ms() < up;)
+            ts_test_sleep_ms(10);
         if (ss.pending == 0 && !importing)
             break;
     }

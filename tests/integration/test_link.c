@@ -4,7 +4,8 @@
  * 1. The "Streamed pulls" table is read out of the document and every row
  *    played by a test client: page sizes, cursors chaining from page to
  *    page, every change exactly once, a PUSH answered in the middle of a
- *    stream, a PULL that ends one, version 1; and the "Frame compression"
+ *    stream, a PULL that ends one, version 1, a window that stops the
+ *    stream until the station credits a page; and the "Frame compression"
  *    table: negotiation, compressed frames both ways, and the refusals (a
  *    declared size above the limit, decompression bombs).
  * 2. A real agent behind the link emulator (tests/support/ts_test_link.c,
@@ -135,20 +136,28 @@ static void open_session(ts_tc *c, int n, int proto)
     ts_msg_free(&m);
 }
 
-static void send_pull(ts_tc *c, uint64_t since, bool stream)
+static void send_pull_w(ts_tc *c, uint64_t since, bool stream, uint64_t window, uint64_t credit)
 {
     ts_msg m;
     ts_msg_init(&m, TS_MSG_PULL);
     m.u.pull.since = since;
     m.u.pull.stream = stream;
+    m.u.pull.window = window;
+    m.u.pull.credit = credit;
     assert_int_equal(ts_tc_send(c, &m), 0);
     ts_msg_free(&m);
+}
+
+static void send_pull(ts_tc *c, uint64_t since, bool stream)
+{
+    send_pull_w(c, since, stream, 0, 0);
 }
 
 typedef struct pages {
     int n;
     uint32_t size[16];
     bool stream[16], more[16];
+    uint64_t window[16];
     int form; /* 1 or 2 */
     uint64_t cursor;
     int acks;
@@ -167,6 +176,7 @@ static void page_seen(int row, pages *p, const ts_msg *m)
     p->size[p->n] = ch->changes.n;
     p->stream[p->n] = ch->stream;
     p->more[p->n] = ch->more;
+    p->window[p->n] = ch->window;
     p->form = m->proto >= 2 ? 2 : 1;
     p->n++;
     for (uint32_t i = 0; i < ch->changes.n; i++) {
@@ -270,8 +280,51 @@ static void play(int row, const char *sends, const char *answer)
     pages p;
     memset(&p, 0, sizeof p);
     bool stream = strstr(sends, "`stream: true`") != NULL;
-    send_pull(&c, 0, stream);
-    if (!stream) { /* P1 */
+    uint64_t window = strstr(sends, "`window: 2`") ? 2 : 0;
+    send_pull_w(&c, 0, stream, window, 0);
+    if (window && strstr(sends, "no credit")) { /* P6 */
+        /* two pages, then nothing: the window is full */
+        for (int i = 0; i < 2; i++) {
+            ts_msg m;
+            if (ts_tc_expect(&c, TS_MSG_CHANGES, &m, WAIT_MS) != 1)
+                fail_msg("P%d: page %d did not come: %s", row, i + 1, c.error);
+            page_seen(row, &p, &m);
+            ts_msg_free(&m);
+            if (!p.stream[i] || !p.more[i] || p.window[i] != 2)
+                fail_msg("P%d: page %d: stream %d more %d window %" PRIu64, row, i + 1, p.stream[i], p.more[i],
+                         p.window[i]);
+        }
+        quiet(row, &c);
+        /* one credit: one more page, then nothing */
+        send_pull_w(&c, p.cursor, false, 0, 1);
+        ts_msg m;
+        if (ts_tc_expect(&c, TS_MSG_CHANGES, &m, WAIT_MS) != 1)
+            fail_msg("P%d: no page after the credit: %s", row, c.error);
+        page_seen(row, &p, &m);
+        ts_msg_free(&m);
+        if (!p.stream[2] || p.window[2] != 2)
+            fail_msg("P%d: page 3: stream %d window %" PRIu64, row, p.stream[2], p.window[2]);
+        quiet(row, &c);
+        assert_int_equal(p.n, 3);
+    } else if (window) { /* P7 */
+        /* each page credited once the next one is read: two uncredited at most */
+        for (;;) {
+            ts_msg m;
+            if (ts_tc_expect(&c, TS_MSG_CHANGES, &m, WAIT_MS) != 1)
+                fail_msg("P%d: the stream stopped after %d page(s): %s", row, p.n, c.error);
+            page_seen(row, &p, &m);
+            ts_msg_free(&m);
+            int i = p.n - 1;
+            if (p.window[i] != (p.stream[i] ? 2u : 0u))
+                fail_msg("P%d: page %d: stream %d window %" PRIu64, row, i + 1, p.stream[i], p.window[i]);
+            if (!p.more[i])
+                break;
+            if (i >= 1)
+                send_pull_w(&c, p.cursor, false, 0, 1);
+        }
+        check_stream_pages(row, &p, expect);
+        quiet(row, &c);
+    } else if (!stream) { /* P1 */
         read_pages(row, &c, &p, true);
         assert_int_equal(p.n, 1);
         assert_true(p.more[0]);
@@ -350,7 +403,7 @@ static void test_streamed_pulls_table(void **state)
         play(n, sends, answer);
         played++;
     }
-    assert_int_equal(played, 5);
+    assert_int_equal(played, 7);
 }
 
 /* ---------------------------------------------------------------- compression */

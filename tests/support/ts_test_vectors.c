@@ -268,8 +268,8 @@ ts_msg_type ts_tv_type(const char *name, unsigned *proto)
 {
     size_t n = strlen(name);
     *proto = 1;
-    if (n > 3 && strcmp(name + n - 3, "_V2") == 0) {
-        *proto = 2;
+    if (n > 3 && name[n - 3] == '_' && name[n - 2] == 'V' && (name[n - 1] == '2' || name[n - 1] == '3')) {
+        *proto = (unsigned)(name[n - 1] - '0');
         n -= 3;
     }
     return ts_msg_type_parse(name, n);

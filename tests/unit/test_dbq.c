@@ -183,12 +183,45 @@ static void test_alone_jobs_run_alone(void **state)
     assert_int_equal(count(f, "SELECT count(*) FROM t"), 5);
 }
 
+static void test_background_jobs_wait_behind_the_others(void **state)
+{
+    fixture *f = *state;
+    job g0 = {.index = 0, .sql = "INSERT INTO t VALUES(1)"};
+    job bg = {.index = 1, .sql = "INSERT INTO t VALUES(2)"};
+    job g1 = {.index = 2, .sql = "INSERT INTO t VALUES(3)"};
+    job solo = {.index = 3, .sql = "INSERT INTO t VALUES(4)"};
+    job g2 = {.index = 4, .sql = "INSERT INTO t VALUES(5)"};
+    ts_dbq_submit_grouped(&f->q, &g0.base, job_work, job_done, &g0); /* starts at once */
+    ts_dbq_submit_background(&f->q, &bg.base, job_work, job_done, &bg);
+    ts_dbq_submit_grouped(&f->q, &g1.base, job_work, job_done, &g1);
+    ts_dbq_submit(&f->q, &solo.base, job_work, job_done, &solo);
+    ts_dbq_submit_grouped(&f->q, &g2.base, job_work, job_done, &g2);
+    assert_int_equal(uv_run(&f->loop, UV_RUN_DEFAULT), 0);
+    assert_int_equal(ndone, 5);
+    /* queued second, it runs last: every job queued after it went first */
+    const int order[] = {0, 2, 3, 4, 1};
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(done_order[i], order[i]);
+    assert_false(bg.in_tx); /* alone, in its own transactions */
+    assert_int_equal(bg.base.commit_rc, 0);
+    assert_int_equal(count(f, "SELECT count(*) FROM t"), 5);
+
+    /* alone in the queue it runs at once */
+    ndone = 0;
+    job bg2 = {.index = 5, .sql = "INSERT INTO t VALUES(6)"};
+    ts_dbq_submit_background(&f->q, &bg2.base, job_work, job_done, &bg2);
+    assert_int_equal(uv_run(&f->loop, UV_RUN_DEFAULT), 0);
+    assert_int_equal(ndone, 1);
+    assert_int_equal(f->q.inflight, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_waiting_jobs_share_a_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_commit_undoes_the_group, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alone_jobs_run_alone, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_background_jobs_wait_behind_the_others, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

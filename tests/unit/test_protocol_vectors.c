@@ -68,9 +68,9 @@ static void check_vector(const ts_tv *v)
         fail_msg("vector %s: %s (%s)", v->name, err.msg, ts_err_name(err.code));
     if (m.type != type)
         fail_msg("vector %s decodes as a %s message", v->name, ts_msg_type_name(m.type));
-    /* a version-2 vector of PUSH or CHANGES is in the compact form */
-    if (proto == 2 && (type == TS_MSG_PUSH || type == TS_MSG_CHANGES) && m.proto != 2)
-        fail_msg("vector %s: not in the compact form of version 2", v->name);
+    /* a version-2 or -3 vector of PUSH or CHANGES is in that version's compact form */
+    if (proto >= 2 && (type == TS_MSG_PUSH || type == TS_MSG_CHANGES) && m.proto != proto)
+        fail_msg("vector %s: not in the compact form of version %u", v->name, proto);
     ts_buf again = TS_BUF_INIT;
     ts_msg_encode(&m, &again);
     ts_msg_free(&m);
@@ -127,6 +127,34 @@ static void print_vectors(const ts_tv_doc *doc)
             fprintf(stderr, "vector %s: %s\n", v->name, why);
         }
         ts_buf_free(&enc);
+        /* and the version-2 vectors in the form of version 3 */
+        if (proto != 2)
+            continue;
+        ts_buf v2 = TS_BUF_INIT;
+        if (ts_tv_encode_json(v->json, 2, &v2, why, sizeof why) < 0)
+            continue;
+        ts_proto_limits lim;
+        ts_proto_limits_default(&lim);
+        lim.proto = 2;
+        ts_msg m;
+        ts_error err;
+        if (ts_msg_decode(v2.data + 4, v2.len - 4, &lim, &m, &err) == 0) {
+            m.proto = 3;
+            ts_buf v3 = TS_BUF_INIT;
+            ts_msg_encode(&m, &v3);
+            json_t *j = ts_tv_body_json(v3.data + 4, v3.len - 4);
+            char *txt = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+            char *hex = ts_tv_hex_lines(v3.data, v3.len);
+            size_t nl = strlen(v->name) - 1;
+            fprintf(stderr, "```json vector=%.*s3\n%s\n```\n\n```hex vector=%.*s3\n%s```\n\n", (int)nl, v->name, txt,
+                    (int)nl, v->name, hex);
+            free(txt);
+            free(hex);
+            json_decref(j);
+            ts_buf_free(&v3);
+            ts_msg_free(&m);
+        }
+        ts_buf_free(&v2);
     }
 }
 
@@ -152,7 +180,9 @@ static void test_every_vector_round_trips(void **state)
     /* version 2 changes the form of PUSH and CHANGES only: each has its vector */
     if (ts_tv_find(&doc, "PUSH_V2") == NULL || ts_tv_find(&doc, "CHANGES_V2") == NULL)
         fail_msg("docs/PROTOCOL.md has no PUSH_V2 or CHANGES_V2 vector (\"Compact changes\")");
-    assert_int_equal(doc.n, TS_MSG__COUNT - 1 + 2); /* every type, and PUSH_V2, CHANGES_V2 */
+    if (ts_tv_find(&doc, "PUSH_V3") == NULL || ts_tv_find(&doc, "CHANGES_V3") == NULL)
+        fail_msg("docs/PROTOCOL.md has no PUSH_V3 or CHANGES_V3 vector (\"Compact changes, version 3\")");
+    assert_int_equal(doc.n, TS_MSG__COUNT - 1 + 4); /* every type, and PUSH and CHANGES in versions 2 and 3 */
     ts_tv_free(&doc);
 }
 
