@@ -644,6 +644,7 @@ int ts_admin_start(ts_admin **out, ts_server *srv, ts_error *err)
                         seed.res.version, seed.res.targets, seed.res.tasks);
     }
     ts_admin__epi_start(a);
+    ts_admin__cal_start(a);
     ts_log_info("admin_started", "listen=%s port=%d", cfg->admin_listen, ts_http_server_port(a->http));
     *out = a;
     return 0;
@@ -697,10 +698,11 @@ void ts_admin_stop(ts_admin *a, void (*done)(void *arg), void *arg)
     a->stopping = true;
     a->stop_done = done;
     a->stop_arg = arg;
-    a->closing_parts = 5;
+    a->closing_parts = 6;
     ts_tls_ctx_unref(a->tls);
     a->tls = NULL;
     uv_close((uv_handle_t *)&a->epi_timer, ts__timer_closed);
+    uv_close((uv_handle_t *)&a->cal_timer, ts__timer_closed);
     uv_close((uv_handle_t *)&a->esc_timer, ts__timer_closed);
     uv_close((uv_handle_t *)&a->watch_timer, ts__timer_closed);
     uv_close((uv_handle_t *)&a->targets_timer, ts__timer_closed);
