@@ -428,6 +428,10 @@ int ts_calendar_remind(ts_store *st, const char *issuer, uint64_t now_ms, ts_cal
             if (!ts_date_parse(ts__s(occ, "due_date"), &due))
                 continue;
         } else {
+            uint64_t when;
+            /* a meeting that has begun is not announced any more */
+            if (!ts_time_parse(ts__s(occ, "meeting_at"), &when) || when <= now_ms)
+                continue;
             ts__day_of(ts__s(occ, "meeting_at"), day, sizeof day);
             if (!ts_date_parse(day, &due))
                 continue;

@@ -180,10 +180,13 @@ void ts_admin__api_calendar_duty_set(ts_admin__job *j, ts_store *st)
         ts_arena arena;
         ts_arena_init(&arena, 4096);
         int grc = ts_store_get(st, "duties", id, &c, &arena, &err);
-        if (grc == 0 && !ts_version_deleted(&c.v)) {
-            json_t *r = ts_recjson_record(&c, false);
-            json_object_update(merged, json_object_get(r, "fields"));
-            json_decref(r);
+        if (grc == 0) {
+            if (!ts_version_deleted(&c.v)) {
+                json_t *r = ts_recjson_record(&c, false);
+                json_object_update(merged, json_object_get(r, "fields"));
+                json_decref(r);
+            }
+            ts_version_free(&c.v);
         }
         ts_arena_free(&arena);
         if (grc < 0 && err.code != TS_ENOT_FOUND) {

@@ -1,0 +1,298 @@
+/* The calendar against a real daemon and real station agents (issue 18):
+ *
+ *  - a duty with a malformed form is refused (422) and nothing is written;
+ *  - a weekly report (due the Sunday its week ends: last week's is always
+ *    past due, whatever day the test runs) and a weekly giao ban: the
+ *    district writes them and their occurrences at once, the stations see
+ *    them in `tramsync calendar`;
+ *  - `tramsync submit` refuses a value not of its type (exit 4, nothing
+ *    stored) and sends a good one, saying it is late;
+ *  - the grid: BN late, XL missing, this week pending; rates;
+ *  - the daemon's own reminder at start: a notice to the station still
+ *    missing last week's report, once, reaching its agent;
+ *  - a report whose values do not fit the form is shown invalid with the
+ *    field's label;
+ *  - "remind the late ones" in one step: a notice to XL only, audited; a
+ *    meeting or an unknown occurrence is refused. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "common/ts_xmalloc.h"
+#include "tests/support/ts_test.h"
+#include "tests/support/ts_test_daemon.h"
+#include "tests/support/ts_test_http.h"
+#include "tests/support/ts_test_pki.h"
+#include "tests/support/ts_test_station.h"
+#include "tests/support/ts_test_store.h"
+#include "tests/support/ts_test_watchdog.h"
+
+#define TEST_LIMIT_S 150
+#define BN "binhnguyen"
+#define XL "xuanlang"
+
+typedef struct env {
+    char *dir;
+    ts_test_pki pki;
+    ts_test_daemon d;
+    ts_test_station st[2];
+    ts_th_opts admin;
+    char *admin_cert, *admin_key;
+    bool passed;
+} env;
+
+static int setup(void **state)
+{
+    env *e = ts_xcalloc(1, sizeof *e);
+    e->dir = ts_tmpdir_make("calendar");
+    const char *codes[] = {BN, XL};
+    ts_test_pki_make(&e->pki, e->dir, codes, 2);
+    e->admin_cert = ts_test_pki_cert(&e->pki, "admin");
+    e->admin_key = ts_test_pki_key(&e->pki, "admin");
+    e->admin = (ts_th_opts){e->pki.ca, e->admin_cert, e->admin_key, NULL};
+    ts_test_watchdog_arm("test_calendar", TEST_LIMIT_S);
+    ts_test_watchdog_watch(&e->d.pid);
+    for (int i = 0; i < 2; i++)
+        ts_test_watchdog_watch(&e->st[i].pid);
+    *state = e;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    env *e = *state;
+    ts_test_watchdog_disarm();
+    for (int i = 0; i < 2; i++) {
+        if (!e->passed && e->st[i].log)
+            ts_test_log_tail(e->st[i].log, 30);
+        if (e->st[i].code)
+            ts_test_station_free(&e->st[i]);
+    }
+    if (!e->passed)
+        ts_test_log_tail(e->d.log, 60);
+    ts_test_daemon_free(&e->d);
+    ts_test_pki_free(&e->pki);
+    free(e->admin_cert);
+    free(e->admin_key);
+    ts_tmpdir_remove(e->dir);
+    free(e);
+    return 0;
+}
+
+static json_t *call_ok(env *e, const char *method, const char *path, const char *body, int want)
+{
+    ts_th_resp r;
+    if (ts_th_call(e->d.admin_port, &e->admin, method, path, NULL, body ? "application/json" : NULL, body, &r) < 0)
+        fail_msg("%s %s: no answer", method, path);
+    if (r.status != want)
+        fail_msg("%s %s: %d (wanted %d): %s", method, path, r.status, want, r.body ? r.body : "");
+    json_t *o = json_incref(r.json);
+    ts_th_resp_free(&r);
+    return o;
+}
+
+static const char *S(const json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : "";
+}
+
+static long count(env *e, const char *sql)
+{
+    return ts_test_sql_count(e->dir, "district.db", sql);
+}
+
+#define FORM                                                                                                          \
+    "[{\\\"name\\\":\\\"kham_benh\\\",\\\"label_vi\\\":\\\"Số lượt khám bệnh\\\",\\\"label_en\\\":\\\"Visits\\\","    \
+    "\\\"type\\\":\\\"int\\\",\\\"required\\\":true}]"
+
+/* The status of station's cell in column col of the grid's first duty. */
+static const char *cell(const json_t *grid, const char *station, size_t col, const json_t **out)
+{
+    const json_t *g = json_array_get(json_object_get(grid, "duties"), 0);
+    size_t i;
+    const json_t *row;
+    json_array_foreach(json_object_get(g, "rows"), i, row) {
+        if (strcmp(S(row, "station"), station) == 0) {
+            const json_t *c = json_array_get(json_object_get(row, "cells"), col);
+            if (out)
+                *out = c;
+            return S(c, "status");
+        }
+    }
+    return "absent";
+}
+
+static json_t *grid(env *e, const char *duty)
+{
+    char path[200];
+    snprintf(path, sizeof path, "/api/calendar/grid?duty=%s&periods=2", duty);
+    return call_ok(e, "GET", path, NULL, 200);
+}
+
+/* waits until the grid shows station's status in column 0 */
+static json_t *grid_until(env *e, const char *duty, const char *station, const char *status)
+{
+    for (uint64_t end = ts_test_now_ms() + 20000;;) {
+        json_t *g = grid(e, duty);
+        if (strcmp(cell(g, station, 0, NULL), status) == 0)
+            return g;
+        if (ts_test_now_ms() > end)
+            fail_msg("%s never became %s: %s", station, status, json_dumps(g, 0));
+        json_decref(g);
+        ts_test_sleep_ms(100);
+    }
+}
+
+/* waits until a station's `tramsync --json cmd` output holds needle */
+static char *cli_until(env *e, int s, const char *cmd, const char *needle)
+{
+    for (uint64_t end = ts_test_now_ms() + 20000;;) {
+        char *out = NULL;
+        if (ts_test_station_cli(&e->st[s], &out, "--json", cmd, NULL) == 0 && out && strstr(out, needle))
+            return out;
+        if (ts_test_now_ms() > end)
+            fail_msg("%s %s never showed %s: %s", e->st[s].code, cmd, needle, out ? out : "");
+        free(out);
+        ts_test_sleep_ms(100);
+    }
+}
+
+static void test_calendar(void **state)
+{
+    env *e = *state;
+    ts_test_daemon_start(&e->d, e->dir, &e->pki, NULL);
+    static const char *const codes[] = {BN, XL};
+    const char *sets[] = {"sync.debounce=50ms", "sync.poll=50ms", NULL};
+    for (int i = 0; i < 2; i++) {
+        char path[80];
+        snprintf(path, sizeof path, "/api/records/stations/%s", codes[i]);
+        json_decref(call_ok(e, "POST", path, "{\"fields\":{\"name\":\"Trạm Y tế\",\"commune\":\"Xã\"}}", 200));
+        ts_test_station_make(&e->st[i], e->dir, codes[i], &e->pki, e->d.port, sets);
+        ts_test_station_start(&e->st[i]);
+    }
+    /* a form that is not a list of fields: refused, nothing written */
+    json_decref(call_ok(e, "POST", "/api/calendar/duties",
+                        "{\"fields\":{\"kind\":\"periodic_report\",\"title\":\"Báo cáo tuần\",\"recurrence\":\"weekly\","
+                        "\"form\":\"[{\\\"name\\\":\\\"Khám bệnh\\\"}]\"}}",
+                        422));
+    assert_int_equal(count(e, "SELECT count(*) FROM records WHERE tbl IN ('duties', 'duty_occurrences')"), 0);
+    /* a weekly report due the Sunday its week ends, and a weekly giao ban */
+    json_t *o = call_ok(e, "POST", "/api/calendar/duties",
+                        "{\"fields\":{\"kind\":\"periodic_report\",\"title\":\"Báo cáo tuần\",\"recurrence\":"
+                        "\"weekly\",\"due_days\":0,\"form\":\"" FORM "\"}}",
+                        201);
+    char duty[128];
+    snprintf(duty, sizeof duty, "%s", S(o, "id"));
+    assert_int_equal(json_integer_value(json_object_get(o, "occurrences")), 3);
+    json_decref(o);
+    json_decref(call_ok(e, "POST", "/api/calendar/duties",
+                        "{\"id\":\"GIAO-BAN\",\"fields\":{\"kind\":\"meeting\",\"title\":\"Giao ban tuần\","
+                        "\"recurrence\":\"weekly\",\"weekday\":1,\"time\":\"07:30\",\"place\":\"Hội trường TTYT\","
+                        "\"participants\":\"Trạm trưởng các trạm\"}}",
+                        201));
+    /* the page: last week's report due already, the meetings with time and place */
+    o = call_ok(e, "GET", "/api/calendar", NULL, 200);
+    char last[160] = "", meeting[160] = "";
+    size_t i;
+    json_t *it;
+    json_array_foreach(json_object_get(o, "occurrences"), i, it) {
+        if (strcmp(S(it, "duty_id"), duty) == 0 && json_is_true(json_object_get(it, "due_passed")) && !last[0])
+            snprintf(last, sizeof last, "%s", S(it, "id"));
+        if (strcmp(S(it, "duty_id"), "GIAO-BAN") == 0 && !meeting[0]) {
+            snprintf(meeting, sizeof meeting, "%s", S(it, "id"));
+            assert_non_null(strstr(S(it, "meeting_at"), "T07:30:00+07:00"));
+            assert_string_equal(S(it, "place"), "Hội trường TTYT");
+        }
+    }
+    json_decref(o);
+    assert_true(last[0] && meeting[0]);
+    /* the stations see both */
+    free(cli_until(e, 0, "calendar", last));
+    char *out = cli_until(e, 1, "calendar", meeting);
+    assert_non_null(strstr(out, "Giao ban tuần"));
+    free(out);
+    /* a value not of its type: refused at the station, nothing stored */
+    char *err = NULL;
+    assert_int_equal(ts_test_station_cli2(&e->st[0], &out, &err, "submit", last, "--field", "kham_benh=nhiều", NULL), 4);
+    assert_non_null(strstr(err, "Số lượt khám bệnh"));
+    free(out);
+    free(err);
+    /* the human listing names the form's fields in words */
+    assert_int_equal(ts_test_station_cli(&e->st[0], &out, "calendar", NULL), 0);
+    assert_non_null(strstr(out, "Số lượt khám bệnh"));
+    assert_non_null(strstr(out, "CHƯA NỘP"));
+    free(out);
+    assert_int_equal(ts_test_station_cli(&e->st[0], &out, "submit", last, "--field", "kham_benh=312", "--by",
+                                         "Nguyễn Thị Hoa", NULL),
+                     0);
+    assert_non_null(strstr(out, "muộn"));
+    free(out);
+    /* the grid: BN late, XL missing, this week pending */
+    json_t *g = grid_until(e, duty, BN, "late");
+    assert_string_equal(cell(g, XL, 0, NULL), "missing");
+    assert_string_equal(cell(g, BN, 1, NULL), "pending");
+    const json_t *col = json_array_get(json_object_get(json_array_get(json_object_get(g, "duties"), 0), "periods"), 0);
+    assert_int_equal(json_integer_value(json_object_get(col, "expected")), 2);
+    assert_int_equal(json_integer_value(json_object_get(col, "received")), 1);
+    assert_int_equal(json_integer_value(json_object_get(col, "reporting_rate")), 50);
+    assert_int_equal(json_integer_value(json_object_get(col, "timeliness")), 0);
+    json_decref(g);
+    /* the daemon's reminder at start: XL, once */
+    assert_int_equal(ts_test_daemon_stop(&e->d, SIGTERM, 20000), 0);
+    ts_test_daemon_restart(&e->d);
+    for (int k = 0; k < 2; k++) {
+        assert_int_equal(ts_test_station_stop(&e->st[k], 10000), 0);
+        ts_test_station_set_port(&e->st[k], e->d.port);
+        ts_test_station_start(&e->st[k]);
+    }
+    char needle[256];
+    snprintf(needle, sizeof needle, "occurrence=%s late=true stations=1", last);
+    assert_true(ts_test_log_wait(e->d.log, needle, 20000));
+    out = cli_until(e, 1, "notices", "Nhắc nộp báo cáo quá hạn: Báo cáo tuần");
+    free(out);
+    assert_int_equal(ts_test_file_count(e->d.log, "late=true"), 1);
+    /* XL's values do not fit the form (written around the check) */
+    char id[256], occ_f[200];
+    snprintf(id, sizeof id, "%s:%s", last, XL);
+    snprintf(occ_f, sizeof occ_f, "occurrence_id=%s", last);
+    char duty_f[160];
+    snprintf(duty_f, sizeof duty_f, "duty_id=%s", duty);
+    assert_int_equal(ts_test_station_cli(&e->st[1], &out, "put", "periodic_reports", id, occ_f, duty_f, "period=x",
+                                         "values={\"kham_benh\":\"nhiều\"}", "submitted_at=2026-01-01T00:00:00Z", NULL),
+                     0);
+    free(out);
+    g = grid_until(e, duty, XL, "invalid");
+    const json_t *c = NULL;
+    cell(g, XL, 0, &c);
+    assert_string_equal(S(json_array_get(json_object_get(c, "problems"), 0), "label_vi"), "Số lượt khám bệnh");
+    json_decref(g);
+    /* remind the late ones in one step: XL only, audited, delivered */
+    char path[300];
+    snprintf(path, sizeof path, "/api/calendar/occurrences/%s/remind", last);
+    o = call_ok(e, "POST", path, "{}", 201);
+    assert_int_equal(json_array_size(json_object_get(o, "stations")), 1);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(o, "stations"), 0)), XL);
+    char notice[64];
+    snprintf(notice, sizeof notice, "%s", S(o, "notice"));
+    json_decref(o);
+    assert_int_equal(count(e, "SELECT count(*) FROM audit WHERE action = 'calendar_remind' AND outcome = 'ok'"), 1);
+    free(cli_until(e, 1, "notices", notice));
+    /* a meeting has no late stations; an unknown occurrence is not found */
+    snprintf(path, sizeof path, "/api/calendar/occurrences/%s/remind", meeting);
+    json_decref(call_ok(e, "POST", path, "{}", 422));
+    json_decref(call_ok(e, "POST", "/api/calendar/occurrences/nothing:here/remind", "{}", 404));
+    assert_int_equal(ts_test_daemon_stop(&e->d, SIGTERM, 20000), 0);
+    e->passed = true;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_calendar, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
