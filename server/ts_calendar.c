@@ -654,6 +654,15 @@ int ts_calendar_grid(ts_store *st, const char *duty_id, uint32_t periods, const 
                 json_array_append_new(grids, ts__duty_grid(&w, id, duty, periods, only, today));
         }
     }
+    /* for an account limited to some stations: nothing of a duty none of them owes */
+    for (size_t i = json_array_size(grids); only && i-- > 0;)
+        if (json_array_size(json_object_get(json_array_get(grids, i), "rows")) == 0)
+            json_array_remove(grids, i);
+    if (only && duty_id && duty_id[0] && json_array_size(grids) == 0) {
+        json_decref(grids);
+        ts__world_free(&w);
+        return ts_error_set(err, TS_ENOT_FOUND, "no such periodic report");
+    }
     *out = json_pack("{s:s,s:o}", "today", today, "duties", grids);
     ts__world_free(&w);
     return 0;
@@ -696,8 +705,16 @@ int ts_calendar_overview(ts_store *st, const ts_strlist *only, uint64_t now_ms, 
     json_object_foreach(w.duties, id, d) {
         json_t *c = json_deep_copy(d);
         json_object_set_new(c, "id", json_string(id));
-        if (only && json_object_get(c, "stations"))
-            json_object_set_new(c, "stations", ts__cut(json_object_get(d, "stations"), only));
+        if (only && json_array_size(json_object_get(c, "stations")) > 0) {
+            /* a duty of other stations only is not shown */
+            json_t *cut = ts__cut(json_object_get(d, "stations"), only);
+            if (json_array_size(cut) == 0) {
+                json_decref(cut);
+                json_decref(c);
+                continue;
+            }
+            json_object_set_new(c, "stations", cut);
+        }
         json_array_append_new(duties, c);
     }
     size_t cap = json_object_size(w.occ), n = 0;
