@@ -161,6 +161,64 @@ static char *cli_until(env *e, int s, const char *cmd, const char *needle)
     }
 }
 
+/* the keys of every object in arr, into keys (a set) */
+static void keys_of(const json_t *arr, json_t *keys)
+{
+    size_t i;
+    const json_t *o;
+    json_array_foreach(arr, i, o) {
+        const char *k;
+        const json_t *v;
+        json_object_foreach((json_t *)o, k, v)
+            json_object_set_new(keys, k, json_true());
+    }
+}
+
+/* each level's keys, over every element: duty, period, row, cell */
+static json_t *shape(const json_t *grid)
+{
+    json_t *duties = json_object(), *periods = json_object(), *rows = json_object(), *cells = json_object();
+    const json_t *ds = json_object_get(grid, "duties");
+    keys_of(ds, duties);
+    size_t i, k;
+    const json_t *d, *r;
+    json_array_foreach(ds, i, d) {
+        keys_of(json_object_get(d, "periods"), periods);
+        keys_of(json_object_get(d, "rows"), rows);
+        json_array_foreach(json_object_get(d, "rows"), k, r)
+            keys_of(json_object_get(r, "cells"), cells);
+    }
+    return json_pack("{s:o,s:o,s:o,s:o}", "duty", duties, "period", periods, "row", rows, "cell", cells);
+}
+
+/* docs/ADMIN-API.md's example of the grid has the keys a real answer has */
+static void check_doc_example(const json_t *real)
+{
+    char *path = ts_source_path("docs/ADMIN-API.md");
+    char *doc = ts_read_file(path, NULL);
+    assert_non_null(doc);
+    const char *sec = strstr(doc, "### `GET /api/calendar/grid`");
+    assert_non_null(sec);
+    const char *start = strstr(sec, "```json\n");
+    assert_non_null(start);
+    start += 8;
+    const char *end = strstr(start, "```");
+    assert_non_null(end);
+    json_error_t je;
+    json_t *example = json_loadb(start, (size_t)(end - start), 0, &je);
+    if (example == NULL)
+        fail_msg("docs/ADMIN-API.md: the grid example is not JSON: %s (line %d)", je.text, je.line);
+    json_t *a = shape(example), *b = shape(real);
+    if (!json_equal(a, b))
+        fail_msg("docs/ADMIN-API.md's grid example has keys %s, a real answer %s", json_dumps(a, JSON_SORT_KEYS),
+                 json_dumps(b, JSON_SORT_KEYS));
+    json_decref(a);
+    json_decref(b);
+    json_decref(example);
+    free(doc);
+    free(path);
+}
+
 static void test_calendar(void **state)
 {
     env *e = *state;
@@ -269,6 +327,7 @@ static void test_calendar(void **state)
     const json_t *c = NULL;
     cell(g, XL, 0, &c);
     assert_string_equal(S(json_array_get(json_object_get(c, "problems"), 0), "label_vi"), "Số lượt khám bệnh");
+    check_doc_example(g);
     json_decref(g);
     /* remind the late ones in one step: XL only, audited, delivered */
     char path[300];
