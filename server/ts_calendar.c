@@ -221,7 +221,7 @@ int ts_calendar_generate(ts_store *st, uint64_t now_ms, size_t *written, ts_erro
         int rec = ts_recurrence_parse(ts__s(duty, "recurrence"));
         if (rec < 0)
             continue;
-        ts_period p[3];
+        ts_period p[4];
         size_t np = 0;
         if (rec == TS_REC_ONCE) {
             ts_date on;
@@ -229,10 +229,13 @@ int ts_calendar_generate(ts_store *st, uint64_t now_ms, size_t *written, ts_erro
                 continue;
             ts_period_once(on, &p[np++]);
         } else {
-            ts_period_of(rec, today, &p[1]);
+            /* the two before (a report due early in a period is still owed
+             * for the one before it), the current and the next */
+            ts_period_of(rec, today, &p[2]);
+            ts_period_prev(rec, &p[2], &p[1]);
             ts_period_prev(rec, &p[1], &p[0]);
-            ts_period_next(rec, &p[1], &p[2]);
-            np = 3;
+            ts_period_next(rec, &p[2], &p[3]);
+            np = 4;
         }
         ts_date from, to;
         bool has_from = ts_date_parse(ts__s(duty, "active_from"), &from);
@@ -442,7 +445,7 @@ int ts_calendar_remind(ts_store *st, const char *issuer, uint64_t now_ms, ts_cal
         if (before <= 0 && ts_date_cmp(ts_date_add_days(due, -remind_days), today) <= 0 &&
             !ts__s(occ, "reminded_before_at")[0]) {
             late = false;
-        } else if (report && before > 0 && ts_date_cmp(today, ts_date_add_days(due, 30)) <= 0 &&
+        } else if (report && before > 0 && ts_date_cmp(today, ts_date_add_days(due, 7)) <= 0 &&
                    !ts__s(occ, "reminded_late_at")[0]) {
             late = true;
         } else {

@@ -16,8 +16,8 @@
 #include "common/ts_store.h"
 #include "server/ts_notices.h"
 
-/* Writes the occurrences of every live duty for the previous, the current
- * and the next period at now (a one-off duty: its one date), within the
+/* Writes the occurrences of every live duty for the two periods before,
+ * the current and the next period at now (a one-off duty: its one date), within the
  * duty's active_from .. active_to; fields already as generated are not
  * written again (idempotent). *written: records written. In the caller's
  * transaction when there is one. */
@@ -33,8 +33,8 @@ void ts_cal_reminders_free(ts_cal_reminder *r, size_t n);
 
 /* The daemon's reminders at now, each sent once per occurrence: a report's
  * stations without a valid report from remind_days (default 2) before the
- * due day to the due day, and again the first day it is late (within 30
- * days); a meeting's or review's stations the day before it (remind_days,
+ * due day to the due day, and again once it is late (within 7 days of
+ * the due day: an occurrence made long after its due day is not announced as late); a meeting's or review's stations the day before it (remind_days,
  * default 1). Each is a notice from issuer (the TTYT's name); the occurrence
  * records when (reminded_before_at, reminded_late_at). */
 int ts_calendar_remind(ts_store *st, const char *issuer, uint64_t now_ms, ts_cal_reminder **out, size_t *n,

@@ -32,6 +32,7 @@ import { viewHealth } from './health.js';
 import { viewAudit } from './audit.js';
 import { viewCommune, viewMonitor } from './commune.js';
 import { viewPeople } from './people.js';
+import { viewCalendar } from './calendar.js';
 
 /* ------------------------------------------------------------------ login */
 
@@ -95,6 +96,7 @@ const ROUTES = [
   [/^tasks$/, viewTasks],
   [/^tasks\/([^/]+)$/, viewTask],
   [/^targets$/, viewTargets],
+  [/^calendar$/, viewCalendar],
   [/^health$/, viewHealth],
   [/^audit$/, viewAudit],
   [/^commune$/, viewCommune],
@@ -104,7 +106,7 @@ const ROUTES = [
 
 // the pages a scoped account opens (the server refuses it the others)
 const SCOPED = {
-  communes: /^(commune|notices|notices\/(?!new$)[^/]+|tasks|tasks\/[^/]+|targets)$/,
+  communes: /^(commune|notices|notices\/(?!new$)[^/]+|tasks|tasks\/[^/]+|targets|calendar)$/,
   monitor: /^monitor$/,
 };
 const HOME = { communes: '#/commune', monitor: '#/monitor' };

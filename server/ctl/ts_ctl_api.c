@@ -295,6 +295,10 @@ static const char ts__api_help[] =
     "  export [--format xlsx|csv] [--part targets|tasks|reporting] [--quarter YYYY-Qn] --out FILE\n"
     "                                      the quarter's figures for the province (TTYT name, period)\n"
     "  report quarterly [--quarter YYYY-Qn] --out FILE.pdf   the quarter's summary report (A4)\n"
+    "  calendar duty FILE.json             create or change a recurring duty ({\"id\"?, \"fields\": {...}}):\n"
+    "                                      a periodic report with its form, a giao ban, a review\n"
+    "  calendar remind OCCURRENCE          remind every station late with that report (one notice)\n"
+    "  calendar grid [DUTY]                periodic reports: station x period, on time, late, missing\n"
     "  escalations                         unacknowledged urgent notices, overdue notices and tasks\n"
     "  conflicts                           conflicts waiting for review\n"
     "  user add NAME --role viewer|operator|admin|commune|monitor [--full-name N]   (password asked)\n"
@@ -1060,6 +1064,8 @@ int ts_ctl_api(ts_ctl *ctl, int argc, char **argv)
         rc = ts__record(ctl, &c, argc, argv);
     } else if (strcmp(cmd, "plan") == 0) {
         rc = ts_ctl_plan(ctl, &c, argc, argv);
+    } else if (strcmp(cmd, "calendar") == 0) {
+        rc = ts_ctl_calendar(ctl, &c, argc, argv);
     } else if (strcmp(cmd, "export") == 0 || strcmp(cmd, "report") == 0) {
         rc = ts_ctl_export(ctl, &c, argc, argv);
     } else {

@@ -1,7 +1,7 @@
 /* The calendar (issue 18): the periods of recurring duties across month,
  * year and leap-year boundaries (common/ts_calendar.h), and on a district
  * store at times the test chooses (server/ts_calendar.h): occurrences made
- * for the previous, current and next period in the district's local time
+ * for the two periods before, the current and the next in the district's local time
  * (23:30 UTC on 31/12 is already 01/01 in Asia/Ho_Chi_Minh), idempotent;
  * reports judged on time, late, missing, pending, invalid against their
  * form; the grid's rates; reminders sent once before the due day and once
@@ -269,6 +269,9 @@ static void test_generation_local_time(void **state)
     json_decref(o);
     assert_non_null(o = occ(f, "BC-THANG:2026-11"));
     json_decref(o);
+    assert_non_null(o = occ(f, "BC-THANG:2026-10"));
+    json_decref(o);
+    assert_null(occ(f, "BC-THANG:2026-09"));
     assert_non_null(o = occ(f, "BC-THANG:2027-01"));
     json_decref(o);
     assert_null(occ(f, "BC-THANG:2027-02"));
@@ -328,7 +331,8 @@ static void test_grid_and_reminders(void **state)
     /* 3 December, local: November's report is due on the 5th */
     uint64_t dec3 = at("2026-12-03T02:00:00Z");
     assert_int_equal(ts_calendar_generate(f->srv, dec3, &written, &err), 0);
-    /* two days before: every station reminded once */
+    /* two days before: every station reminded once (October's, due 05/11, is
+     * too long past to be announced late now) */
     ts_cal_reminder *r;
     size_t n;
     assert_int_equal(ts_calendar_remind(f->srv, "TTYT", dec3, &r, &n, &err), 0);
@@ -349,26 +353,32 @@ static void test_grid_and_reminders(void **state)
     uint64_t dec7 = at("2026-12-07T02:00:00Z");
     json_t *grid;
     assert_int_equal(ts_calendar_grid(f->srv, "BC-THANG", 6, NULL, dec7, &grid, &err), 0);
-    /* periods that started: November, December */
+    /* periods that started: October, November, December */
     const json_t *g = json_array_get(json_object_get(grid, "duties"), 0);
-    assert_int_equal(json_array_size(json_object_get(g, "periods")), 2);
-    assert_string_equal(cell_status(grid, BN, 0), "on_time");
-    assert_string_equal(cell_status(grid, BX, 0), "late");
-    assert_string_equal(cell_status(grid, BT, 0), "invalid");
+    assert_int_equal(json_array_size(json_object_get(g, "periods")), 3);
+    assert_string_equal(cell_status(grid, BN, 1), "on_time");
+    assert_string_equal(cell_status(grid, BX, 1), "late");
+    assert_string_equal(cell_status(grid, BT, 1), "invalid");
+    assert_string_equal(cell_status(grid, XL, 1), "missing");
+    assert_string_equal(cell_status(grid, XL, 2), "pending");
     assert_string_equal(cell_status(grid, XL, 0), "missing");
-    assert_string_equal(cell_status(grid, XL, 1), "pending");
-    assert_int_equal(col_int(grid, 0, "expected"), 4);
-    assert_int_equal(col_int(grid, 0, "received"), 2);
-    assert_int_equal(col_int(grid, 0, "reporting_rate"), 50);
-    assert_int_equal(col_int(grid, 0, "timeliness"), 25);
+    assert_int_equal(col_int(grid, 1, "expected"), 4);
+    assert_int_equal(col_int(grid, 1, "received"), 2);
+    assert_int_equal(col_int(grid, 1, "reporting_rate"), 50);
+    assert_int_equal(col_int(grid, 1, "timeliness"), 25);
+    assert_int_equal(col_int(grid, 0, "reporting_rate"), 0);
+    json_decref(grid);
+    /* the last two only */
+    assert_int_equal(ts_calendar_grid(f->srv, "BC-THANG", 2, NULL, dec7, &grid, &err), 0);
+    assert_string_equal(cell_status(grid, BN, 0), "on_time");
     json_decref(grid);
     /* scoped to one station */
     ts_strlist only = {NULL, 0};
     ts_strlist_add(&only, BX);
     assert_int_equal(ts_calendar_grid(f->srv, NULL, 6, &only, dec7, &grid, &err), 0);
-    assert_string_equal(cell_status(grid, BN, 0), "absent");
-    assert_string_equal(cell_status(grid, BX, 0), "late");
-    assert_int_equal(col_int(grid, 0, "expected"), 1);
+    assert_string_equal(cell_status(grid, BN, 1), "absent");
+    assert_string_equal(cell_status(grid, BX, 1), "late");
+    assert_int_equal(col_int(grid, 1, "expected"), 1);
     json_decref(grid);
     ts_strlist_free(&only);
     /* the day after the due day: the late ones (BT invalid, XL missing) once */
