@@ -77,6 +77,17 @@ static int ts__all(ts_store *st, const char *table, json_t **out, ts_error *err)
     return 0;
 }
 
+/* A meeting's time as the district wrote it ("2026-12-14T07:30:00+07:00" ->
+ * "14/12/2026 07:30"): the district's wall time, whatever this PC's zone. */
+static const char *ts__wall(const char *iso, char *out, size_t size)
+{
+    if (strlen(iso) >= 16 && iso[10] == 'T')
+        snprintf(out, size, "%.2s/%.2s/%.4s %.5s", iso + 8, iso + 5, iso, iso + 11);
+    else
+        snprintf(out, size, "%s", iso);
+    return out;
+}
+
 static const char *ts__type_words(const ts_cli *cli, const char *type)
 {
     if (strcmp(type, "int") == 0)
@@ -220,8 +231,7 @@ int ts_cli_calendar(ts_cli *cli, int argc, char **argv)
                            json_is_true(json_object_get(f, "required")) ? TS__L(cli, ", bắt buộc", ", required") : "");
                 }
             } else {
-                printf(TS__L(cli, "    Thời gian: %s\n", "    When: %s\n"),
-                       ts_cli__date(ts__s(o, "meeting_at"), when, sizeof when));
+                printf(TS__L(cli, "    Thời gian: %s\n", "    When: %s\n"), ts__wall(ts__s(o, "meeting_at"), when, sizeof when));
                 if (ts__s(o, "place")[0])
                     printf(TS__L(cli, "    Địa điểm: %s\n", "    Place: %s\n"), ts__s(o, "place"));
                 if (ts__s(o, "participants")[0])

@@ -197,9 +197,18 @@ void ts_admin__api_calendar_duty_set(ts_admin__job *j, ts_store *st)
         created = json_object_size(merged) == 0;
     }
     json_object_update(merged, (json_t *)fields);
+    /* a new duty owes nothing of the periods already over: it applies from
+     * today unless it says otherwise */
+    json_t *write = json_deep_copy(fields);
+    if (created && !json_object_get(write, "active_from")) {
+        char today[16];
+        ts_local_day(j->now_ms, today, sizeof today);
+        json_object_set_new(write, "active_from", json_string(today));
+    }
     char why[300];
     if (!ts_calendar_duty_ok(merged, why, sizeof why)) {
         json_decref(merged);
+        json_decref(write);
         ts_admin__fail(j, 422, "BAD_VALUE", why);
         return;
     }
@@ -208,7 +217,8 @@ void ts_admin__api_calendar_duty_set(ts_admin__job *j, ts_store *st)
     size_t written = 0;
     int rc = ts_store_begin(st, &err);
     if (rc == 0)
-        rc = ts_record_put_json(st, &a, "duties", id, fields, &err);
+        rc = ts_record_put_json(st, &a, "duties", id, write, &err);
+    json_decref(write);
     if (rc == 0)
         rc = ts_calendar_generate(st, j->now_ms, &written, &err);
     if (rc == 0 && ts_admin__audit(j, st, created ? "calendar_duty_create" : "calendar_duty_change", "duties", id,

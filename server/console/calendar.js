@@ -12,6 +12,17 @@ const TYPES = ['int', 'real', 'text', 'date', 'bool'];
 
 const kindLabel = (k) => valueLabel('duties', 'kind', k);
 const recLabel = (r) => valueLabel('duties', 'recurrence', r);
+// a period key in words: 2026-11, 2026-Q4, 2026-H2, 2026, 2026-W50, or a day
+function periodLabel(key) {
+  let m;
+  if ((m = /^(\d{4})-(\d{2})$/.exec(key))) return t('cal_p_month', Number(m[2]), m[1]);
+  if ((m = /^(\d{4})-Q(\d)$/.exec(key))) return t('cal_p_quarter', m[2], m[1]);
+  if ((m = /^(\d{4})-H(\d)$/.exec(key))) return t(m[2] === '1' ? 'cal_p_h1' : 'cal_p_h2', m[1]);
+  if ((m = /^(\d{4})-W(\d{2})$/.exec(key))) return t('cal_p_week', Number(m[2]), m[1]);
+  if (/^\d{4}$/.test(key)) return t('cal_p_year', key);
+  return fmtDate(key);
+}
+
 const labelOf = (o) => (state.lang === 'en' ? o.label_en : o.label_vi) || o.field || o.name;
 
 function statusTag(status) {
@@ -26,7 +37,7 @@ function upcoming(occs) {
     return h('tr', { class: report && o.due_passed && owed > 0 ? 'row-alert' : null, dataset: { id: o.id } },
       h('td', {}, report ? t('cal_due', fmtDate(o.due_date)) : fmtDateTime(o.meeting_at)),
       h('td', {}, h('strong', {}, o.title), h('br'), h('small', { class: 'muted' }, kindLabel(o.kind))),
-      h('td', {}, o.period),
+      h('td', {}, periodLabel(o.period)),
       h('td', {}, report ? null : [o.place || '', o.participants ? h('br') : null, o.participants ? h('small', { class: 'muted' }, o.participants) : null]),
       h('td', { class: 'cal-progress' }, report ? [t('cal_received', o.received || 0, o.expected || 0),
         o.due_passed && owed > 0 ? h('span', { class: 'tag tag-bad' }, t('cal_missing_n', owed)) : null] : null));
@@ -37,7 +48,7 @@ function upcoming(occs) {
 function grid(d, reload) {
   const head = [t('cal_station'), ...d.periods.map((p) => ({
     attrs: { scope: 'col', dataset: { occurrence: p.occurrence } },
-    text: [p.period, h('br'), h('small', { class: 'muted' }, t('cal_due', fmtDate(p.due_date)))],
+    text: [periodLabel(p.period), h('br'), h('small', { class: 'muted' }, t('cal_due', fmtDate(p.due_date)))],
   }))];
   const rows = d.rows.map((r) => h('tr', { dataset: { station: r.station } },
     h('th', { scope: 'row' }, r.name || r.station, r.commune && r.commune !== r.name ? [h('br'), h('small', { class: 'muted' }, r.commune)] : null),
@@ -46,11 +57,11 @@ function grid(d, reload) {
       (c.problems || []).length ? h('ul', { class: 'cal-problems' }, c.problems.map((p) => h('li', {}, `${labelOf(p)}: ${t(`cal_pb_${p.problem}`)}`))) : null))));
   const foot = h('tr', { class: 'cal-rates' }, h('th', { scope: 'row' }, ''),
     d.periods.map((p) => h('td', {},
-      h('small', {}, p.expected ? t('cal_rate', p.reporting_rate, p.timeliness) : t('cal_rate_none')),
+      h('small', {}, !p.expected ? t('cal_rate_none') : p.due_passed ? t('cal_rate', p.reporting_rate, p.timeliness) : t('cal_rate_not_due', p.received, p.expected)),
       p.reminded_late_at ? [h('br'), h('small', { class: 'muted' }, t('cal_reminded_at', fmtDateTime(p.reminded_late_at)))] : null,
       can('operator') && p.due_passed && (p.missing + p.invalid) > 0 ? [h('br'), h('button', {
         type: 'button', class: 'button small cal-remind', dataset: { occurrence: p.occurrence }, onclick: async () => {
-          if (!await confirmDialog({ title: t('cal_remind'), message: t('cal_remind_q', d.title, p.period), ok: t('cal_remind') })) return;
+          if (!await confirmDialog({ title: t('cal_remind'), message: t('cal_remind_q', d.title, periodLabel(p.period)), ok: t('cal_remind') })) return;
           try {
             const res = await api('POST', `/api/calendar/occurrences/${encodeURIComponent(p.occurrence)}/remind`, {});
             toast(t('cal_reminded', res.stations.length));

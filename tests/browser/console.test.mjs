@@ -54,6 +54,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { outbreakSteps } from './outbreaks.steps.mjs';
+import { calendarSteps } from './calendar.steps.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const BIN = path.join(ROOT, 'bin');
@@ -1725,6 +1726,7 @@ async function main() {
     ['switch_language', switchLanguage], ['every_page_at_1366x768', everyPageAt1366], ['targets_stale', targetsStale],
     ['attachment_limits_from_labels', attachmentLimitsFromLabels], ['plan_and_province', planAndProvince],
     ['people_directory', peopleDirectory], ['commune_role_view', communeRoleView],
+    ...calendarSteps({ page: () => page, assert, waitFor, go, shot, apiFromPage, tramsync }),
     ['logout', logout], ['no_script_errors', noScriptErrors],
   ];
   // TS_BROWSER_ONLY=a,b: those steps only (with login), while working on them

@@ -241,7 +241,7 @@ static void test_calendar(void **state)
     /* a weekly report due the Sunday its week ends, and a weekly giao ban */
     json_t *o = call_ok(e, "POST", "/api/calendar/duties",
                         "{\"fields\":{\"kind\":\"periodic_report\",\"title\":\"Báo cáo tuần\",\"recurrence\":"
-                        "\"weekly\",\"due_days\":0,\"form\":\"" FORM "\"}}",
+                        "\"weekly\",\"due_days\":0,\"active_from\":\"2020-01-01\",\"form\":\"" FORM "\"}}",
                         201);
     char duty[128];
     snprintf(duty, sizeof duty, "%s", S(o, "id"));
@@ -273,6 +273,12 @@ static void test_calendar(void **state)
     free(cli_until(e, 0, "calendar", last));
     char *out = cli_until(e, 1, "calendar", meeting);
     assert_non_null(strstr(out, "Giao ban tuần"));
+    free(out);
+    /* a new duty applies from today: this week's and next week's meetings only */
+    assert_int_equal(count(e, "SELECT count(*) FROM records WHERE tbl = 'duty_occurrences' AND id LIKE 'GIAO-BAN:%'"), 2);
+    /* the meeting's time as the district wrote it */
+    assert_int_equal(ts_test_station_cli(&e->st[1], &out, "calendar", NULL), 0);
+    assert_non_null(strstr(out, " 07:30\n"));
     free(out);
     /* a value not of its type: refused at the station, nothing stored */
     char *err = NULL;

@@ -443,7 +443,7 @@ static void make_world(env *e)
     /* a weekly report due the Sunday its week ends: last week's is past due */
     assert_int_equal(status_of(e, NULL, e->admin_tok, "POST", "/api/calendar/duties",
                                "{\"id\":\"BC-TUAN\",\"fields\":{\"kind\":\"periodic_report\",\"title\":"
-                               "\"Báo cáo tuần\",\"recurrence\":\"weekly\",\"due_days\":0,\"stations\":"
+                               "\"Báo cáo tuần\",\"recurrence\":\"weekly\",\"due_days\":0,\"active_from\":\"2020-01-01\",\"stations\":"
                                "[\"" BN "\"]}}"),
                      201);
     r = call(e, NULL, e->admin_tok, "GET", "/api/calendar", NULL);
