@@ -34,11 +34,11 @@ static json_t *ts__collect(ts_admin__job *j, ts_store *st, ts_province_period *p
     return data;
 }
 
-/* GET /api/export?format=xlsx|csv|json&part=targets|tasks|reporting&quarter=YYYY-Qn */
+/* GET /api/export?format=xlsx|csv|json&part=targets|tasks|reporting|periodic&quarter=YYYY-Qn */
 void ts_admin__api_export(ts_admin__job *j, ts_store *st)
 {
     static const char *const formats[] = {"xlsx", "csv", "json", NULL};
-    static const char *const parts[] = {"targets", "tasks", "reporting", NULL};
+    static const char *const parts[] = {"targets", "tasks", "reporting", "periodic", NULL};
     char format[8] = "xlsx", part[16] = "targets";
     if (!ts_admin__q_enum(j, "format", formats, format, sizeof format) ||
         !ts_admin__q_enum(j, "part", parts, part, sizeof part))

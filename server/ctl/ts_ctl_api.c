@@ -292,7 +292,7 @@ static const char ts__api_help[] =
     "                                      overdue; task applicable ID takes it back\n"
     "  plan load FILE                      load a provincial plan file (docs/PLANS.md): admin role\n"
     "  plan show                           the plan in force and every version loaded\n"
-    "  export [--format xlsx|csv] [--part targets|tasks|reporting] [--quarter YYYY-Qn] --out FILE\n"
+    "  export [--format xlsx|csv] [--part targets|tasks|reporting|periodic] [--quarter YYYY-Qn] --out FILE\n"
     "                                      the quarter's figures for the province (TTYT name, period)\n"
     "  report quarterly [--quarter YYYY-Qn] --out FILE.pdf   the quarter's summary report (A4)\n"
     "  calendar duty FILE.json             create or change a recurring duty ({\"id\"?, \"fields\": {...}}):\n"

@@ -254,7 +254,7 @@ int ts_ctl_plan(ts_ctl *ctl, ts_ctl_client *c, int argc, char **argv)
 
 /* ---------------------------------------------------------------- export */
 
-/* export [--format csv|xlsx] [--part targets|tasks|reporting] [--quarter YYYY-Qn] --out FILE
+/* export [--format csv|xlsx] [--part targets|tasks|reporting|periodic] [--quarter YYYY-Qn] --out FILE
  * report quarterly [--quarter YYYY-Qn] --out FILE.pdf */
 int ts_ctl_export(ts_ctl *ctl, ts_ctl_client *c, int argc, char **argv)
 {
