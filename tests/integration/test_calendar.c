@@ -13,11 +13,19 @@
  *  - a report whose values do not fit the form is shown invalid with the
  *    field's label;
  *  - "remind the late ones" in one step: a notice to XL only, audited; a
- *    meeting or an unknown occurrence is refused. */
+ *    meeting or an unknown occurrence is refused.
+ *
+ * test_year_boundary: the release tramsyncd under libfaketime (as in
+ * test_district_day), its clock at 16:30 UTC on 31 December (23:30 in the
+ * district: still December), then at 23:30 UTC (06:30 on 1 January in the
+ * district: January is current): the periods it makes, their due days
+ * across the year (December's report due 05/01, Q4's 10/01) and its day. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -41,6 +49,8 @@ typedef struct env {
     ts_test_station st[2];
     ts_th_opts admin;
     char *admin_cert, *admin_key;
+    char faketime[48];
+    const char *envv[4];
     bool passed;
 } env;
 
@@ -355,10 +365,110 @@ static void test_calendar(void **state)
     e->passed = true;
 }
 
+#define FAKETIME_LIB "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"
+
+/* whether the calendar lists an occurrence, and its due day */
+static bool listed(const json_t *cal, const char *id, char *due, size_t size)
+{
+    size_t i;
+    const json_t *o;
+    json_array_foreach(json_object_get(cal, "occurrences"), i, o) {
+        if (strcmp(S(o, "id"), id) == 0) {
+            snprintf(due, size, "%s", S(o, "due_date"));
+            return true;
+        }
+    }
+    return false;
+}
+
+static void test_year_boundary(void **state)
+{
+    env *e = *state;
+    if (access(FAKETIME_LIB, R_OK) != 0)
+        fail_msg("%s is missing (Debian package faketime, installed by make deps)", FAKETIME_LIB);
+    char *bin = ts_test_release_bin("tramsyncd");
+    if (access(bin, X_OK) != 0)
+        fail_msg("%s is missing: this test runs the release build (make)", bin);
+    /* the next 31 December, 16:30 UTC, at least a minute away */
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    int year = tm.tm_year + 1900;
+    struct tm t = {.tm_year = year - 1900, .tm_mon = 11, .tm_mday = 31, .tm_hour = 16, .tm_min = 30};
+    time_t target = timegm(&t);
+    if (target < now + 60) {
+        year++;
+        t.tm_year++;
+        target = timegm(&t);
+    }
+    snprintf(e->faketime, sizeof e->faketime, "FAKETIME=%+lld", (long long)(target - now));
+    e->envv[0] = e->faketime;
+    e->envv[1] = "FAKETIME_DONT_FAKE_MONOTONIC=1";
+    e->envv[2] = "LD_PRELOAD=" FAKETIME_LIB;
+    e->envv[3] = NULL;
+    ts_test_daemon_start_env(&e->d, bin, e->dir, &e->pki, NULL, e->envv);
+    free(bin);
+    json_decref(call_ok(e, "POST", "/api/records/stations/" BN, "{\"fields\":{\"name\":\"Trạm\",\"commune\":\"Xã\"}}",
+                        200));
+    json_decref(call_ok(e, "POST", "/api/calendar/duties",
+                        "{\"id\":\"BC-THANG\",\"fields\":{\"kind\":\"periodic_report\",\"title\":\"Báo cáo tháng\","
+                        "\"recurrence\":\"monthly\",\"due_days\":5,\"active_from\":\"2020-01-01\"}}",
+                        201));
+    json_decref(call_ok(e, "POST", "/api/calendar/duties",
+                        "{\"id\":\"BC-QUY\",\"fields\":{\"kind\":\"periodic_report\",\"title\":\"Báo cáo quý\","
+                        "\"recurrence\":\"quarterly\",\"due_days\":10,\"active_from\":\"2020-01-01\"}}",
+                        201));
+    char id[64], due[16], want[16];
+    /* 23:30 on 31 December in the district: December is current */
+    json_t *cal = call_ok(e, "GET", "/api/calendar", NULL, 200);
+    snprintf(want, sizeof want, "%d-12-31", year);
+    assert_string_equal(S(cal, "today"), want);
+    snprintf(id, sizeof id, "BC-THANG:%d-12", year);
+    assert_true(listed(cal, id, due, sizeof due));
+    snprintf(want, sizeof want, "%d-01-05", year + 1);
+    assert_string_equal(due, want);
+    snprintf(id, sizeof id, "BC-THANG:%d-01", year + 1);
+    assert_true(listed(cal, id, due, sizeof due));
+    snprintf(id, sizeof id, "BC-THANG:%d-02", year + 1);
+    assert_false(listed(cal, id, due, sizeof due));
+    snprintf(id, sizeof id, "BC-QUY:%d-Q4", year);
+    assert_true(listed(cal, id, due, sizeof due));
+    snprintf(want, sizeof want, "%d-01-10", year + 1);
+    assert_string_equal(due, want);
+    json_decref(cal);
+    /* seven hours on, 23:30 UTC: 06:30 on 1 January in the district; the
+     * daemon's run at start makes the next periods */
+    assert_int_equal(ts_test_daemon_stop(&e->d, SIGTERM, 20000), 0);
+    now = time(NULL);
+    snprintf(e->faketime, sizeof e->faketime, "FAKETIME=%+lld", (long long)(target + 7 * 3600 - now));
+    ts_test_daemon_restart(&e->d);
+    snprintf(id, sizeof id, "BC-THANG:%d-02", year + 1);
+    for (uint64_t end = ts_test_now_ms() + 20000;;) {
+        cal = call_ok(e, "GET", "/api/calendar", NULL, 200);
+        if (listed(cal, id, due, sizeof due))
+            break;
+        if (ts_test_now_ms() > end)
+            fail_msg("%s never made: %s", id, json_dumps(cal, 0));
+        json_decref(cal);
+        ts_test_sleep_ms(100);
+    }
+    snprintf(want, sizeof want, "%d-01-01", year + 1);
+    assert_string_equal(S(cal, "today"), want);
+    snprintf(want, sizeof want, "%d-03-05", year + 1);
+    assert_string_equal(due, want);
+    snprintf(id, sizeof id, "BC-QUY:%d-Q2", year + 1);
+    assert_true(listed(cal, id, due, sizeof due));
+    json_decref(cal);
+    assert_true(ts_test_log_wait(e->d.log, "event=calendar_generated", 1000));
+    assert_int_equal(ts_test_daemon_stop(&e->d, SIGTERM, 20000), 0);
+    e->passed = true;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_calendar, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_year_boundary, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
