@@ -415,6 +415,49 @@ static void test_grid_and_reminders(void **state)
     ts_strlist_free(&one.stations);
 }
 
+/* a weekly giao ban: its stations invited the day before, once; not once it began */
+static void test_meeting_reminder(void **state)
+{
+    fixture *f = *state;
+    put(f->srv, "duties", "GIAO-BAN",
+        "{\"kind\":\"meeting\",\"title\":\"Giao ban tuần\",\"recurrence\":\"weekly\",\"weekday\":1,\"time\":"
+        "\"07:30\",\"place\":\"Hội trường TTYT\",\"participants\":\"Trạm trưởng\",\"stations\":[\"" BN "\",\"" XL "\"]}");
+    size_t written, n;
+    ts_error err;
+    ts_cal_reminder *r;
+    /* Friday 11/12/2026: nothing yet (the meeting is on Monday 14/12) */
+    uint64_t fri = at("2026-12-11T02:00:00Z");
+    assert_int_equal(ts_calendar_generate(f->srv, fri, &written, &err), 0);
+    assert_int_equal(ts_calendar_remind(f->srv, "TTYT", fri, &r, &n, &err), 0);
+    assert_int_equal(n, 0);
+    ts_cal_reminders_free(r, n);
+    /* Sunday 13/12, 20:00 in the district: invited */
+    uint64_t sun = at("2026-12-13T13:00:00Z");
+    assert_int_equal(ts_calendar_generate(f->srv, sun, &written, &err), 0);
+    assert_int_equal(ts_calendar_remind(f->srv, "TTYT", sun, &r, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(r[0].stations.n, 2);
+    json_t *o = ts_test_record_fields(f->srv, "notices", r[0].notice);
+    assert_string_equal(json_string_value(json_object_get(o, "doc_type")), "giay_moi");
+    assert_non_null(strstr(json_string_value(json_object_get(o, "subject")), "Giao ban tuần, 14/12/2026 07:30"));
+    assert_non_null(strstr(json_string_value(json_object_get(o, "body")), "Hội trường TTYT"));
+    json_decref(o);
+    ts_cal_reminders_free(r, n);
+    /* once */
+    assert_int_equal(ts_calendar_remind(f->srv, "TTYT", sun + 3600000, &r, &n, &err), 0);
+    assert_int_equal(n, 0);
+    ts_cal_reminders_free(r, n);
+    /* the next week's, when it has begun (Monday 21/12, 08:00): not announced */
+    uint64_t mon = at("2026-12-21T01:00:00Z");
+    assert_int_equal(ts_calendar_generate(f->srv, mon, &written, &err), 0);
+    assert_int_equal(ts_calendar_remind(f->srv, "TTYT", mon, &r, &n, &err), 0);
+    assert_int_equal(n, 0);
+    ts_cal_reminders_free(r, n);
+    o = occ(f, "GIAO-BAN:2026-W52");
+    assert_null(json_object_get(o, "reminded_before_at"));
+    json_decref(o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -422,6 +465,7 @@ int main(void)
         cmocka_unit_test(test_forms),
         cmocka_unit_test_setup_teardown(test_generation_local_time, setup, teardown),
         cmocka_unit_test_setup_teardown(test_grid_and_reminders, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_meeting_reminder, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
