@@ -5,7 +5,8 @@
 //   monthly activity report due the 5th with three stations on time and Xuân
 //   Lãng late, the quarterly report, the weekly giao ban next week with its
 //   time, place and participants; the completeness grid with its rates; in
-//   Vietnamese and in English, statuses in words and no raw codes.
+//   Vietnamese and in English, statuses and periods in words, no raw codes,
+//   no wider than 1366 px.
 // - calendar_remind_late: "Nhắc các trạm chậm" on the month past due asks
 //   first, then sends one notice to Xuân Lãng only, which its agent receives
 //   (tramsync --json notices); the grid says when it reminded.
@@ -59,6 +60,8 @@ export function calendarSteps(x) {
     const vi = await mainText();
     assert(!NO_CODES.test(vi), `no raw codes: ${vi.match(NO_CODES)}`);
     assert(vi.includes('Báo cáo định kỳ') && vi.includes('Hằng tháng'), 'kinds and recurrences in words');
+    const overflow = await P().evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert(overflow <= 0, `the calendar is wider than the window by ${overflow} px`);
     await shot('60-calendar-vi');
     await toLang('en');
     await P().waitForFunction(() => document.querySelector('main h1')?.textContent === 'Calendar', null, { timeout: 10000 });
