@@ -249,6 +249,10 @@ int ts_calendar_generate(ts_store *st, uint64_t now_ms, size_t *written, ts_erro
                 continue;
             char id[TS_KEY_MAX + 1];
             snprintf(id, sizeof id, "%s:%s", duty_id, p[i].key);
+            /* a period that is over keeps what it was: a duty changed later
+             * (other stations, another title) changes what comes */
+            if (json_object_get(occ, id) && ts_date_cmp(p[i].end, today) < 0)
+                continue;
             json_t *want = ts__occurrence(duty_id, duty, rec, &p[i], stations);
             rc = ts__put_changed(st, &who, id, want, json_object_get(occ, id), written, err);
             json_decref(want);

@@ -19,7 +19,7 @@
 /* Writes the occurrences of every live duty for the two periods before,
  * the current and the next period at now (a one-off duty: its one date), within the
  * duty's active_from .. active_to; fields already as generated are not
- * written again (idempotent). *written: records written. In the caller's
+ * written again (idempotent), and a period already over is never rewritten. *written: records written. In the caller's
  * transaction when there is one. */
 int ts_calendar_generate(ts_store *st, uint64_t now_ms, size_t *written, ts_error *err);
 

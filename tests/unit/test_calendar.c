@@ -298,6 +298,17 @@ static void test_generation_local_time(void **state)
     json_decref(o);
     assert_non_null(o = occ(f, "GIAO-BAN:2026-W53"));
     json_decref(o);
+    /* the quarterly report changes hands: Q1 2027 (current) and Q2 follow,
+     * Q4 2026 (over) keeps its stations */
+    put(f->srv, "duties", "BC-QUY", "{\"stations\":[\"" BT "\"]}");
+    assert_int_equal(ts_calendar_generate(f->srv, at("2027-01-02T02:00:00Z"), &written, &err), 0);
+    o = occ(f, "BC-QUY:2026-Q4");
+    assert_int_equal(json_array_size(json_object_get(o, "stations")), 2);
+    json_decref(o);
+    o = occ(f, "BC-QUY:2027-Q1");
+    assert_int_equal(json_array_size(json_object_get(o, "stations")), 1);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(o, "stations"), 0)), BT);
+    json_decref(o);
 }
 
 static const char *cell_status(const json_t *grid, const char *station, size_t col)
