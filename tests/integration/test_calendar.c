@@ -20,10 +20,12 @@
  * district: still December), then at 23:30 UTC (06:30 on 1 January in the
  * district: January is current): the periods it makes, their due days
  * across the year (December's report due 05/01, Q4's 10/01) and its day. */
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -229,6 +231,44 @@ static void check_doc_example(const json_t *real)
     free(path);
 }
 
+/* `tramsyncctl ARGS` with the admin certificate: its exit status, its
+ * output (stdout and stderr) in *out */
+static int ctl(env *e, char **out, const char *a0, const char *a1, const char *a2)
+{
+    char *bin = ts_test_bin("tramsyncctl");
+    char *outfile = ts_xasprintf("%s/ctl.out", e->dir);
+    char *url = ts_xasprintf("https://localhost:%d", e->d.admin_port);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int fd = open(outfile, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        setenv("TRAMSYNC_ADMIN_URL", url, 1);
+        setenv("TRAMSYNC_CA", e->pki.ca, 1);
+        setenv("TRAMSYNC_ADMIN_CERT", e->admin_cert, 1);
+        setenv("TRAMSYNC_ADMIN_KEY", e->admin_key, 1);
+        execl(bin, bin, a0, a1, a2, (char *)NULL);
+        _exit(127);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    char *text = ts_read_file(outfile, NULL);
+    *out = text ? text : ts_xstrdup("");
+    free(outfile);
+    free(url);
+    free(bin);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
 static void test_calendar(void **state)
 {
     env *e = *state;
@@ -361,6 +401,30 @@ static void test_calendar(void **state)
     snprintf(path, sizeof path, "/api/calendar/occurrences/%s/remind", meeting);
     json_decref(call_ok(e, "POST", path, "{}", 422));
     json_decref(call_ok(e, "POST", "/api/calendar/occurrences/nothing:here/remind", "{}", 404));
+    /* XL sends it again from files: a JSON one with a value not of its
+     * type is refused, a CSV one is taken (late) */
+    char *file = ts_xasprintf("%s/bao-cao.json", e->dir);
+    write_file(file, "{\"kham_benh\": \"một trăm\"}\n");
+    assert_int_equal(ts_test_station_cli2(&e->st[1], &out, &err, "submit", last, "--file", file, NULL), 4);
+    assert_non_null(strstr(err, "Số lượt khám bệnh"));
+    free(out);
+    free(err);
+    free(file);
+    file = ts_xasprintf("%s/bao-cao.csv", e->dir);
+    write_file(file, "name,value\nkham_benh,120\n");
+    assert_int_equal(ts_test_station_cli(&e->st[1], &out, "--lang", "en", "submit", last, "--file", file, NULL), 0);
+    assert_non_null(strstr(out, "late"));
+    free(out);
+    free(file);
+    json_decref(grid_until(e, duty, XL, "late"));
+    /* tramsyncctl: the grid in words; remind: nobody is late any more (409) */
+    assert_int_equal(ctl(e, &out, "calendar", "grid", duty), 0);
+    assert_non_null(strstr(out, "Báo cáo tuần"));
+    assert_non_null(strstr(out, "2/2 trạm đã nộp, 0 đúng hạn"));
+    free(out);
+    assert_int_not_equal(ctl(e, &out, "calendar", "remind", last), 0);
+    assert_non_null(strstr(out, "Không có trạm nào chậm"));
+    free(out);
     assert_int_equal(ts_test_daemon_stop(&e->d, SIGTERM, 20000), 0);
     e->passed = true;
 }
