@@ -139,12 +139,75 @@ void ts_admin__api_calendar(ts_admin__job *j, ts_store *st)
     ts_admin__ok(j, 200, out);
 }
 
+static void ts__csv(ts_buf *b, const char *text, bool last)
+{
+    ts_buf_append_str(b, "\"");
+    for (const char *p = text; *p; p++) {
+        if (*p == '"')
+            ts_buf_append_str(b, "\"\"");
+        else
+            ts_buf_append(b, p, 1);
+    }
+    ts_buf_append_str(b, last ? "\"\r\n" : "\",");
+}
+
+static const char *ts__status_vi(const char *s)
+{
+    static const char *const map[][2] = {{"on_time", "Đúng hạn"},     {"late", "Nộp muộn"},  {"missing", "Chưa nộp"},
+                                         {"pending", "Chưa đến hạn"}, {"invalid", "Sai mẫu"}, {"not_owed", "Không phải nộp"}};
+    for (size_t i = 0; i < sizeof map / sizeof *map; i++)
+        if (strcmp(s, map[i][0]) == 0)
+            return map[i][1];
+    return s;
+}
+
+/* The grid as CSV (UTF-8 with a BOM, CRLF, every field quoted): per duty,
+ * a header (the periods with their due days), a row per station with its
+ * status in words, and the rates. */
+static void ts__grid_csv(const json_t *g, ts_buf *b)
+{
+    ts_buf_append_str(b, "\xEF\xBB\xBF");
+    size_t i, k, r;
+    json_t *d, *p, *row;
+    json_array_foreach(json_object_get(g, "duties"), i, d) {
+        const json_t *cols = json_object_get(d, "periods");
+        ts__csv(b, "Báo cáo", false);
+        ts__csv(b, "Trạm", false);
+        ts__csv(b, "Xã", json_array_size(cols) == 0);
+        json_array_foreach(cols, k, p) {
+            char head[80];
+            snprintf(head, sizeof head, "Kỳ %s (hạn %s)", ts_admin__str(p, "period"), ts_admin__str(p, "due_date"));
+            ts__csv(b, head, k + 1 == json_array_size(cols));
+        }
+        json_array_foreach(json_object_get(d, "rows"), r, row) {
+            ts__csv(b, ts_admin__str(d, "title"), false);
+            ts__csv(b, ts_admin__str(row, "name"), false);
+            ts__csv(b, ts_admin__str(row, "commune"), json_array_size(cols) == 0);
+            json_array_foreach(json_object_get(row, "cells"), k, p)
+                ts__csv(b, ts__status_vi(ts_admin__str(p, "status")), k + 1 == json_array_size(cols));
+        }
+        ts__csv(b, ts_admin__str(d, "title"), false);
+        ts__csv(b, "Tỷ lệ báo cáo / đúng hạn (%)", false);
+        ts__csv(b, "", json_array_size(cols) == 0);
+        json_array_foreach(cols, k, p) {
+            char rate[48] = "";
+            if (json_object_get(p, "reporting_rate"))
+                snprintf(rate, sizeof rate, "%" JSON_INTEGER_FORMAT " / %" JSON_INTEGER_FORMAT,
+                         json_integer_value(json_object_get(p, "reporting_rate")),
+                         json_integer_value(json_object_get(p, "timeliness")));
+            ts__csv(b, rate, k + 1 == json_array_size(cols));
+        }
+        ts_buf_append_str(b, "\r\n");
+    }
+}
+
 void ts_admin__api_calendar_grid(ts_admin__job *j, ts_store *st)
 {
-    char duty[TS_KEY_MAX + 1] = "";
+    char duty[TS_KEY_MAX + 1] = "", format[8] = "json";
+    static const char *const formats[] = {"json", "csv", NULL};
     uint32_t periods;
     ts_admin__q(j, "duty", duty, sizeof duty);
-    if (!ts_admin__q_uint(j, "periods", 6, 36, &periods))
+    if (!ts_admin__q_uint(j, "periods", 6, 36, &periods) || !ts_admin__q_enum(j, "format", formats, format, sizeof format))
         return;
     if (periods == 0)
         periods = 1;
@@ -152,6 +215,14 @@ void ts_admin__api_calendar_grid(ts_admin__job *j, ts_store *st)
     ts_error err;
     if (ts_calendar_grid(st, duty, periods, ts__only(j), j->now_ms, &out, &err) < 0) {
         ts_admin__fail_err(j, &err);
+        return;
+    }
+    if (strcmp(format, "csv") == 0) {
+        ts__grid_csv(out, &j->text);
+        json_decref(out);
+        j->status = 200;
+        j->text_type = "text/csv; charset=utf-8";
+        snprintf(j->headers, sizeof j->headers, "Content-Disposition: attachment; filename=\"bao-cao-dinh-ky.csv\"\r\n");
         return;
     }
     ts_admin__ok(j, 200, out);

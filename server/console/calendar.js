@@ -188,7 +188,8 @@ export async function viewCalendar(root) {
     try {
       const [cal, g] = await Promise.all([api('GET', '/api/calendar'), api('GET', '/api/calendar/grid')]);
       replace(top, upcoming(cal.occurrences));
-      replace(grids, card(t('cal_grid'), h('p', { class: 'muted' }, t('cal_grid_hint')),
+      replace(grids, card(t('cal_grid'), h('p', { class: 'muted' }, t('cal_grid_hint'), ' ',
+        h('a', { class: 'button small', id: 'cal-csv', href: '/api/calendar/grid?format=csv', download: '' }, t('cal_csv'))),
         g.duties.length ? g.duties.map((d) => grid(d, load)) : h('p', { class: 'muted' }, t('cal_no_reports'))));
       replace(duties, card(t('cal_duties'), dutyList(cal.duties, openEditor)));
     } catch (e) { replace(top, errorBox(e)); }

@@ -57,6 +57,11 @@ export function calendarSteps(x) {
       `the giao ban with its time and place: ${up}`);
     assert(up.includes('Trạm trưởng các trạm y tế xã'), `its participants: ${up}`);
     assert(up.includes('3/4 trạm đã nộp'), `the month's progress: ${up}`);
+    const csv = await P().evaluate(async () => {
+      const r = await fetch(document.querySelector('#cal-csv').href);
+      return { type: r.headers.get('content-type'), text: await r.text() };
+    });
+    assert(csv.type.startsWith('text/csv') && csv.text.includes('"Chưa nộp"') && csv.text.includes('"Đúng hạn"'), `the CSV: ${csv.text.slice(0, 200)}`);
     const vi = await mainText();
     assert(!NO_CODES.test(vi), `no raw codes: ${vi.match(NO_CODES)}`);
     assert(vi.includes('Báo cáo định kỳ') && vi.includes('Hằng tháng'), 'kinds and recurrences in words');

@@ -356,6 +356,16 @@ static void test_calendar(void **state)
     assert_int_equal(json_integer_value(json_object_get(col, "reporting_rate")), 50);
     assert_int_equal(json_integer_value(json_object_get(col, "timeliness")), 0);
     json_decref(g);
+    /* the same as CSV, statuses in words */
+    char csvpath[200];
+    snprintf(csvpath, sizeof csvpath, "/api/calendar/grid?duty=%s&periods=2&format=csv", duty);
+    ts_th_resp cr;
+    assert_true(ts_th_call(e->d.admin_port, &e->admin, "GET", csvpath, NULL, NULL, NULL, &cr) >= 0);
+    assert_int_equal(cr.status, 200);
+    assert_non_null(strstr(cr.body, "\"Nộp muộn\""));
+    assert_non_null(strstr(cr.body, "\"Chưa nộp\""));
+    assert_non_null(strstr(cr.body, "\"50 / 0\""));
+    ts_th_resp_free(&cr);
     /* the daemon's reminder at start: XL, once */
     assert_int_equal(ts_test_daemon_stop(&e->d, SIGTERM, 20000), 0);
     ts_test_daemon_restart(&e->d);
