@@ -13,6 +13,7 @@
 #include "client/ts_station_notices.h"
 #include "common/ts_calendar.h"
 #include "common/ts_notice.h"
+#include "common/ts_people.h"
 #include "common/ts_recjson.h"
 #include "common/ts_text.h"
 #include "common/ts_xmalloc.h"
@@ -201,6 +202,14 @@ int ts_cli_calendar(ts_cli *cli, int argc, char **argv)
             json_t *form = json_loads(ts__s(duty, "form"), 0, NULL);
             json_object_set_new(item, "form", form ? form : json_array());
             json_decref(duty);
+        } else {
+            /* the chair, by name and position, from the directory */
+            json_t *duty = ts__get(x.store, "duties", ts__s(o, "duty_id"));
+            char label[300];
+            if (ts__s(duty, "responsible_person")[0] &&
+                ts_people_resolve(x.store, ts__s(duty, "responsible_person"), NULL, 0, label, sizeof label) == 0)
+                json_object_set_new(item, "responsible_person_label", json_string(label));
+            json_decref(duty);
         }
         json_array_append_new(out, item);
     }
@@ -236,6 +245,8 @@ int ts_cli_calendar(ts_cli *cli, int argc, char **argv)
                     printf(TS__L(cli, "    Địa điểm: %s\n", "    Place: %s\n"), ts__s(o, "place"));
                 if (ts__s(o, "participants")[0])
                     printf(TS__L(cli, "    Thành phần: %s\n", "    Participants: %s\n"), ts__s(o, "participants"));
+                if (ts__s(o, "responsible_person_label")[0])
+                    printf(TS__L(cli, "    Chủ trì: %s\n", "    Chair: %s\n"), ts__s(o, "responsible_person_label"));
             }
         }
     }

@@ -10,6 +10,7 @@
 #include "common/ts_calendar.h"
 #include "common/ts_log.h"
 #include "common/ts_notice.h"
+#include "common/ts_people.h"
 #include "common/ts_recjson.h"
 #include "common/ts_xmalloc.h"
 
@@ -712,6 +713,10 @@ int ts_calendar_overview(ts_store *st, const ts_strlist *only, uint64_t now_ms, 
     json_object_foreach(w.duties, id, d) {
         json_t *c = json_deep_copy(d);
         json_object_set_new(c, "id", json_string(id));
+        char label[300];
+        if (ts__s(d, "responsible_person")[0] &&
+            ts_people_resolve(st, ts__s(d, "responsible_person"), NULL, 0, label, sizeof label) == 0)
+            json_object_set_new(c, "responsible_person_label", json_string(label));
         if (only && json_array_size(json_object_get(c, "stations")) > 0) {
             /* a duty of other stations only is not shown */
             json_t *cut = ts__cut(json_object_get(d, "stations"), only);
@@ -744,6 +749,12 @@ int ts_calendar_overview(ts_store *st, const ts_strlist *only, uint64_t now_ms, 
         json_t *c = json_deep_copy(o);
         json_object_set_new(c, "id", json_string(id));
         json_object_set_new(c, "_when", json_string(when));
+        /* a meeting's chair, from its duty */
+        const json_t *duty = json_object_get(w.duties, ts__s(o, "duty_id"));
+        char label[300];
+        if (duty && ts__s(duty, "responsible_person")[0] &&
+            ts_people_resolve(st, ts__s(duty, "responsible_person"), NULL, 0, label, sizeof label) == 0)
+            json_object_set_new(c, "responsible_person_label", json_string(label));
         json_object_set_new(c, "stations", stations);
         if (strcmp(ts__s(o, "kind"), "periodic_report") == 0) {
             json_int_t received = 0, expected = 0;

@@ -276,6 +276,20 @@ void ts_admin__api_calendar_duty_set(ts_admin__job *j, ts_store *st)
         ts_local_day(j->now_ms, today, sizeof today);
         json_object_set_new(write, "active_from", json_string(today));
     }
+    /* the chair or person responsible: someone of the directory, by id or name */
+    const char *who = ts_admin__str(write, "responsible_person");
+    if (who[0]) {
+        char person[TS_KEY_MAX + 1];
+        if (ts_people_resolve(st, who, person, sizeof person, NULL, 0) < 0) {
+            json_decref(merged);
+            json_decref(write);
+            ts_admin__fail(j, 422, "BAD_VALUE",
+                           "Không có người này trong danh bạ đầu mối (hoặc nhiều người trùng tên) / responsible_person: "
+                           "no such person (or several of that name) in the directory (people, station_people)");
+            return;
+        }
+        json_object_set_new(write, "responsible_person", json_string(person));
+    }
     char why[300];
     if (!ts_calendar_duty_ok(merged, why, sizeof why)) {
         json_decref(merged);

@@ -38,7 +38,8 @@ function upcoming(occs) {
       h('td', {}, report ? t('cal_due', fmtDate(o.due_date)) : fmtDateTime(o.meeting_at)),
       h('td', {}, h('strong', {}, o.title), h('br'), h('small', { class: 'muted' }, kindLabel(o.kind))),
       h('td', {}, periodLabel(o.period)),
-      h('td', {}, report ? null : [o.place || '', o.participants ? h('br') : null, o.participants ? h('small', { class: 'muted' }, o.participants) : null]),
+      h('td', {}, report ? null : [o.place || '', o.participants ? h('br') : null, o.participants ? h('small', { class: 'muted' }, o.participants) : null,
+        o.responsible_person_label ? [h('br'), h('small', { class: 'cal-chair' }, t('cal_chair', o.responsible_person_label))] : null]),
       h('td', { class: 'cal-progress' }, report ? [t('cal_received', o.received || 0, o.expected || 0),
         o.due_passed && owed > 0 ? h('span', { class: 'tag tag-bad' }, t('cal_missing_n', owed)) : null] : null));
   });
@@ -100,6 +101,7 @@ function editor(duty, done) {
     time: inp('time', { type: 'time' }),
     place: inp('place', { maxlength: 300 }),
     participants: inp('participants', { maxlength: 2000 }),
+    responsible_person: inp('responsible_person', { maxlength: 200 }),
     active_from: inp('active_from', { type: 'date' }),
     active_to: inp('active_to', { type: 'date' }),
     legal_basis: inp('legal_basis', { maxlength: 2000 }),
@@ -151,7 +153,7 @@ function editor(duty, done) {
   h('div', { class: 'form-row' }, field('kind', kind), field('recurrence', rec), field('title', inputs.title)),
   h('div', { class: 'form-row' }, field('due_days', inputs.due_days), field('remind_days', inputs.remind_days), field('stations', stations, t('cal_stations_hint'))),
   h('div', { class: 'form-row' }, field('weekday', inputs.weekday), field('day', inputs.day), field('on_date', inputs.on_date), field('time', inputs.time)),
-  h('div', { class: 'form-row' }, field('place', inputs.place), field('participants', inputs.participants)),
+  h('div', { class: 'form-row' }, field('place', inputs.place), field('participants', inputs.participants), field('responsible_person', inputs.responsible_person, t('cal_person_hint'))),
   h('div', { class: 'form-row' }, field('active_from', inputs.active_from), field('active_to', inputs.active_to), field('legal_basis', inputs.legal_basis)),
   formBox,
   h('div', { class: 'form-actions' }, h('button', { type: 'submit', class: 'button primary', id: 'cal-save' }, t('cal_save')),

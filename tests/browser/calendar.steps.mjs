@@ -56,6 +56,7 @@ export function calendarSteps(x) {
     assert(up.includes('Họp giao ban tuần') && up.includes('Hội trường Trung tâm Y tế khu vực Bình Xuyên') && up.includes('07:30'),
       `the giao ban with its time and place: ${up}`);
     assert(up.includes('Trạm trưởng các trạm y tế xã'), `its participants: ${up}`);
+    assert(up.includes('Chủ trì: Nguyễn Văn Thành (Giám đốc)'), `its chair from the directory: ${up}`);
     assert(up.includes('3/4 trạm đã nộp'), `the month's progress: ${up}`);
     const csv = await P().evaluate(async () => {
       const r = await fetch(document.querySelector('#cal-csv').href);

@@ -297,10 +297,19 @@ static void test_calendar(void **state)
     snprintf(duty, sizeof duty, "%s", S(o, "id"));
     assert_int_equal(json_integer_value(json_object_get(o, "occurrences")), 4);
     json_decref(o);
+    /* its chair: someone of the directory, by name; an unknown one refused */
+    json_decref(call_ok(e, "POST", "/api/records/people/TTYT-GD",
+                        "{\"fields\":{\"full_name\":\"Nguyễn Văn Thành\",\"position\":\"Giám đốc\",\"unit\":\"TTYT\","
+                        "\"unit_kind\":\"ttyt\"}}",
+                        200));
+    json_decref(call_ok(e, "POST", "/api/calendar/duties",
+                        "{\"id\":\"GIAO-BAN\",\"fields\":{\"kind\":\"meeting\",\"title\":\"Giao ban tuần\","
+                        "\"recurrence\":\"weekly\",\"responsible_person\":\"Không Có Ai\"}}",
+                        422));
     json_decref(call_ok(e, "POST", "/api/calendar/duties",
                         "{\"id\":\"GIAO-BAN\",\"fields\":{\"kind\":\"meeting\",\"title\":\"Giao ban tuần\","
                         "\"recurrence\":\"weekly\",\"weekday\":1,\"time\":\"07:30\",\"place\":\"Hội trường TTYT\","
-                        "\"participants\":\"Trạm trưởng các trạm\"}}",
+                        "\"participants\":\"Trạm trưởng các trạm\",\"responsible_person\":\"Nguyễn Văn Thành\"}}",
                         201));
     /* the page: last week's report due already, the meetings with time and place */
     o = call_ok(e, "GET", "/api/calendar", NULL, 200);
@@ -315,6 +324,7 @@ static void test_calendar(void **state)
             snprintf(meeting, sizeof meeting, "%s", S(it, "id"));
             assert_non_null(strstr(S(it, "meeting_at"), "T07:30:00+07:00"));
             assert_string_equal(S(it, "place"), "Hội trường TTYT");
+            assert_string_equal(S(it, "responsible_person_label"), "Nguyễn Văn Thành (Giám đốc)");
         }
     }
     json_decref(o);
@@ -329,6 +339,7 @@ static void test_calendar(void **state)
     /* the meeting's time as the district wrote it */
     assert_int_equal(ts_test_station_cli(&e->st[1], &out, "calendar", NULL), 0);
     assert_non_null(strstr(out, " 07:30\n"));
+    assert_non_null(strstr(out, "Chủ trì: Nguyễn Văn Thành (Giám đốc)"));
     free(out);
     /* a value not of its type: refused at the station, nothing stored */
     char *err = NULL;
