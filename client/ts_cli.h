@@ -53,6 +53,8 @@ int ts_cli_diseases(ts_cli *cli, int argc, char **argv);
 int ts_cli_case(ts_cli *cli, int argc, char **argv);
 int ts_cli_outbreaks(ts_cli *cli, int argc, char **argv);
 int ts_cli_people(ts_cli *cli, int argc, char **argv);
+int ts_cli_calendar(ts_cli *cli, int argc, char **argv);
+int ts_cli_submit(ts_cli *cli, int argc, char **argv);
 
 /* Staff read Vietnamese first: English only when asked for (--lang en) or
  * when the locale (LC_ALL, LC_MESSAGES, LANG) is English. lang: the

@@ -690,6 +690,7 @@ int ts_admin_start(ts_admin **out, ts_server *srv, ts_error *err)
     else if (fill.written)
         ts_log_info("commune_acks_mirrored", "records=%zu", fill.written);
     ts_admin__epi_start(a);
+    ts_admin__cal_start(a);
     ts_log_info("admin_started", "listen=%s port=%d", cfg->admin_listen, ts_http_server_port(a->http));
     *out = a;
     return 0;
@@ -743,10 +744,11 @@ void ts_admin_stop(ts_admin *a, void (*done)(void *arg), void *arg)
     a->stopping = true;
     a->stop_done = done;
     a->stop_arg = arg;
-    a->closing_parts = 5;
+    a->closing_parts = 6;
     ts_tls_ctx_unref(a->tls);
     a->tls = NULL;
     uv_close((uv_handle_t *)&a->epi_timer, ts__timer_closed);
+    uv_close((uv_handle_t *)&a->cal_timer, ts__timer_closed);
     uv_close((uv_handle_t *)&a->esc_timer, ts__timer_closed);
     uv_close((uv_handle_t *)&a->watch_timer, ts__timer_closed);
     uv_close((uv_handle_t *)&a->targets_timer, ts__timer_closed);

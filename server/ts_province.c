@@ -16,6 +16,7 @@
 #include "common/ts_log.h"
 #include "common/ts_task_periods.h"
 #include "common/ts_xmalloc.h"
+#include "server/ts_calendar.h"
 #include "server/ts_epidemic.h"
 #include "server/ts_notices.h"
 #include "server/ts_plan.h"
@@ -175,6 +176,46 @@ static json_t *ts__outbreaks(ts_store *st, const ts_province_period *p)
     return arr;
 }
 
+/* The periodic reports (the calendar) whose period ends in the quarter:
+ * per duty and period, who owed it, who sent it, on time or not, the
+ * rates, and the stations that did not (or not fitting the form). */
+static int ts__periodic(ts_store *st, const ts_province_period *p, json_t **out, ts_error *err)
+{
+    json_t *grid = NULL;
+    int rc = ts_calendar_grid(st, NULL, 36, NULL, ts_wall_ms(), &grid, err);
+    if (rc < 0)
+        return rc;
+    json_t *arr = json_array();
+    size_t i, k, r;
+    json_t *d, *col, *row;
+    json_array_foreach(json_object_get(grid, "duties"), i, d) {
+        json_array_foreach(json_object_get(d, "periods"), k, col) {
+            const char *end = json_string_value(json_object_get(col, "period_end"));
+            if (end == NULL || strcmp(end, p->from) < 0 || strcmp(end, p->to) > 0)
+                continue;
+            json_t *not = json_array();
+            json_array_foreach(json_object_get(d, "rows"), r, row) {
+                const char *status =
+                    json_string_value(json_object_get(json_array_get(json_object_get(row, "cells"), k), "status"));
+                if (status && (strcmp(status, "missing") == 0 || strcmp(status, "invalid") == 0))
+                    json_array_append(not, json_object_get(row, "name"));
+            }
+            json_t *o = json_pack("{s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:o}", "title", json_object_get(d, "title"),
+                                  "period", json_object_get(col, "period"), "due_date", json_object_get(col, "due_date"),
+                                  "expected", json_object_get(col, "expected"), "received",
+                                  json_object_get(col, "received"), "on_time", json_object_get(col, "on_time"), "late",
+                                  json_object_get(col, "late"), "due_passed", json_object_get(col, "due_passed"),
+                                  "occurrence", json_object_get(col, "occurrence"), "not_received", not);
+            json_object_set(o, "reporting_rate", json_object_get(col, "reporting_rate") ? json_object_get(col, "reporting_rate") : json_null());
+            json_object_set(o, "timeliness", json_object_get(col, "timeliness") ? json_object_get(col, "timeliness") : json_null());
+            json_array_append_new(arr, o);
+        }
+    }
+    json_decref(grid);
+    *out = arr;
+    return 0;
+}
+
 int ts_province_collect(ts_store *st, const char *district, const ts_province_period *p, json_t **out, ts_error *err)
 {
     *out = NULL;
@@ -192,6 +233,12 @@ int ts_province_collect(ts_store *st, const char *district, const ts_province_pe
         json_decref(epi);
         return rc;
     }
+    json_t *periodic = NULL;
+    if ((rc = ts__periodic(st, p, &periodic, err)) < 0) {
+        json_decref(tasks);
+        json_decref(epi);
+        return rc;
+    }
     char day[16];
     json_t *targets = ts__targets(st, plan, p->to, day, sizeof day);
     json_t *o = json_pack("{s:s,s:{s:s,s:s,s:s,s:s},s:s,s:o,s:o,s:O,s:o}", "district", district, "period", "quarter",
@@ -202,6 +249,7 @@ int ts_province_collect(ts_store *st, const char *district, const ts_province_pe
                                                             info.issuer, "date", info.date, "version",
                                                             (json_int_t)info.version)
                                                 : json_null());
+    json_object_set_new(o, "periodic", periodic);
     json_decref(epi);
     *out = o;
     return 0;
@@ -227,10 +275,16 @@ static const char *const ts__task_cols[] = {"STT",          "Mã",          "Nhi
 static const char *const ts__rep_cols[] = {"Xã", "Mã trạm", "Số ca báo cáo", "Đúng hạn", "Trễ hạn",
                                            "Tỷ lệ đúng hạn (%)"};
 
-static const ts__part ts__parts[3] = {
+static const char *const ts__per_cols[] = {"Báo cáo",          "Kỳ",     "Hạn nộp", "Số trạm phải nộp",
+                                           "Số trạm đã nộp",   "Đúng hạn", "Nộp muộn", "Tỷ lệ báo cáo (%)",
+                                           "Tỷ lệ đúng hạn (%)", "Trạm chưa nộp, nộp sai mẫu"};
+
+#define TS__NPARTS 4
+static const ts__part ts__parts[TS__NPARTS] = {
     {"targets", "Chỉ tiêu", "Kết quả thực hiện chỉ tiêu theo xã", ts__target_cols, 11},
     {"tasks", "Nhiệm vụ", "Tiến độ thực hiện nhiệm vụ của kế hoạch", ts__task_cols, 11},
     {"reporting", "Báo cáo dịch", "Tính đầy đủ, kịp thời của báo cáo ca bệnh truyền nhiễm", ts__rep_cols, 6},
+    {"periodic", "Báo cáo định kỳ", "Tính đầy đủ, kịp thời của báo cáo định kỳ của các trạm", ts__per_cols, 10},
 };
 
 static const char *ts__s(const json_t *o, const char *k)
@@ -268,6 +322,24 @@ static json_t *ts__row(const json_t *data, const ts__part *p, size_t i)
                          ts__s(o, "lead"), ts__s(o, "deadline_text"), ts__s(o, "deadline"), json_object_get(o, "assigned"),
                          json_object_get(o, "done"), json_object_get(o, "percent"), json_object_get(o, "overdue"),
                          ts__s(o, "not_applicable"));
+    if (strcmp(p->name, "periodic") == 0) {
+        ts_buf names = TS_BUF_INIT;
+        size_t k;
+        json_t *n;
+        json_array_foreach(json_object_get(o, "not_received"), k, n) {
+            if (k)
+                ts_buf_append_str(&names, ", ");
+            ts_buf_append_str(&names, json_string_value(n) ? json_string_value(n) : "");
+        }
+        ts_buf_append(&names, "", 1);
+        json_t *r = json_pack("[s,s,s,O,O,O,O,O,O,s]", ts__s(o, "title"), ts__s(o, "period"), ts__s(o, "due_date"),
+                              json_object_get(o, "expected"), json_object_get(o, "received"),
+                              json_object_get(o, "on_time"), json_object_get(o, "late"),
+                              json_object_get(o, "reporting_rate"), json_object_get(o, "timeliness"),
+                              (const char *)names.data);
+        ts_buf_free(&names);
+        return r;
+    }
     json_int_t cases = json_integer_value(json_object_get(o, "cases")),
                on_time = json_integer_value(json_object_get(o, "on_time"));
     json_t *r = json_pack("[s,s,I,I,I]", ts__commune(o), ts__s(o, "station"), cases, on_time,
@@ -278,7 +350,7 @@ static json_t *ts__row(const json_t *data, const ts__part *p, size_t i)
 
 static const ts__part *ts__part_named(const char *name)
 {
-    for (size_t i = 0; i < 3; i++)
+    for (size_t i = 0; i < TS__NPARTS; i++)
         if (strcmp(ts__parts[i].name, name) == 0)
             return &ts__parts[i];
     return NULL;
@@ -380,7 +452,7 @@ int ts_province_xlsx(const json_t *data, const char *tmpdir, ts_buf *out, ts_err
     format_set_align(wrap, LXW_ALIGN_VERTICAL_TOP);
     lxw_format *dec = workbook_add_format(wb);
     format_set_num_format(dec, "0.0");
-    for (size_t k = 0; k < 3; k++) {
+    for (size_t k = 0; k < TS__NPARTS; k++) {
         const ts__part *p = &ts__parts[k];
         lxw_worksheet *ws = workbook_add_worksheet(wb, p->sheet_vi);
         worksheet_write_string(ws, 0, 0, ts__s(data, "district"), bold);

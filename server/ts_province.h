@@ -32,15 +32,19 @@ bool ts_province_quarter(const char *q, const char *today, ts_province_period *o
  *  tasks:[{id, no, task, lead, deadline, deadline_text, not_applicable|null,
  *          assigned, done, percent, overdue}],
  *  reporting:[{station, cases, on_time, late}],
+ *  periodic:[{title, period, due_date, occurrence, expected, received,
+ *             on_time, late, due_passed, reporting_rate|null,
+ *             timeliness|null, not_received:[station names]}] (the
+ *            calendar's periodic reports whose period ends in the quarter),
  *  outbreaks:[{id, disease_vi, stations, started_on, ended_on, status, cases_total}]}
  * The caller adds the communes' names (station → commune). */
 int ts_province_collect(ts_store *st, const char *district, const ts_province_period *p, json_t **out,
                         ts_error *err);
 
-/* One part of it ("targets", "tasks", "reporting") as CSV (UTF-8 with a
+/* One part of it ("targets", "tasks", "reporting", "periodic") as CSV (UTF-8 with a
  * BOM, CRLF, every field quoted): the TTYT's name and the period first. */
 void ts_province_csv(const json_t *data, const char *part, ts_buf *out);
-/* The three parts as one XLSX workbook (a sheet each, the TTYT's name and
+/* The four parts as one XLSX workbook (a sheet each, the TTYT's name and
  * the period at the top of each), written through a file in tmpdir. */
 int ts_province_xlsx(const json_t *data, const char *tmpdir, ts_buf *out, ts_error *err);
 /* The quarter's summary report, A4, in Vietnamese (server/ts_report_pdf.c). */

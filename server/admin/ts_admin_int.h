@@ -66,6 +66,9 @@ struct ts_admin {
     uv_timer_t epi_timer;
     bool epi_running;
     bool epi_again;
+    /* the calendar's generation and reminders (server/admin/ts_admin_calendar.c; loop thread) */
+    uv_timer_t cal_timer;
+    bool cal_running;
 };
 
 /* ---------------------------------------------------------------- jobs */
@@ -350,6 +353,17 @@ void ts_admin__api_outbreaks(ts_admin__job *j, ts_store *st);
 void ts_admin__api_outbreak(ts_admin__job *j, ts_store *st);
 void ts_admin__api_outbreak_open(ts_admin__job *j, ts_store *st);
 void ts_admin__api_outbreak_end(ts_admin__job *j, ts_store *st);
+
+/* ---------------------------------------------------------------- the calendar
+ * (server/admin/ts_admin_calendar.c) */
+
+/* Runs the calendar job now (occurrences, reminders), then at each local
+ * midnight and at least every quarter of an hour. */
+void ts_admin__cal_start(ts_admin *a);
+void ts_admin__api_calendar(ts_admin__job *j, ts_store *st);
+void ts_admin__api_calendar_grid(ts_admin__job *j, ts_store *st);
+void ts_admin__api_calendar_duty_set(ts_admin__job *j, ts_store *st);
+void ts_admin__api_calendar_remind(ts_admin__job *j, ts_store *st);
 
 /* ---------------------------------------------------------------- the other resources */
 

@@ -62,11 +62,11 @@ static void ts__render_export(ts_admin__job *j)
     j->status = 200;
 }
 
-/* GET /api/export?format=xlsx|csv|json&part=targets|tasks|reporting&quarter=YYYY-Qn */
+/* GET /api/export?format=xlsx|csv|json&part=targets|tasks|reporting|periodic&quarter=YYYY-Qn */
 void ts_admin__api_export(ts_admin__job *j, ts_store *st)
 {
     static const char *const formats[] = {"xlsx", "csv", "json", NULL};
-    static const char *const parts[] = {"targets", "tasks", "reporting", NULL};
+    static const char *const parts[] = {"targets", "tasks", "reporting", "periodic", NULL};
     char format[8] = "xlsx", part[16] = "targets";
     if (!ts_admin__q_enum(j, "format", formats, format, sizeof format) ||
         !ts_admin__q_enum(j, "part", parts, part, sizeof part))

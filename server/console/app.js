@@ -33,6 +33,7 @@ import { viewHealth } from './health.js';
 import { viewAudit } from './audit.js';
 import { viewCommune, viewMonitor } from './commune.js';
 import { viewPeople } from './people.js';
+import { viewCalendar } from './calendar.js';
 
 /* ------------------------------------------------------------------ login */
 
@@ -98,6 +99,7 @@ const ROUTES = [
   [/^targets$/, viewTargets],
   [/^targets\/plans$/, viewPlans],
   [/^targets\/plans\/(\d+)$/, viewPlanVersion],
+  [/^calendar$/, viewCalendar],
   [/^health$/, viewHealth],
   [/^audit$/, viewAudit],
   [/^commune$/, viewCommune],
@@ -107,7 +109,7 @@ const ROUTES = [
 
 // the pages a scoped account opens (the server refuses it the others)
 const SCOPED = {
-  communes: /^(commune|notices|notices\/(?!new$)[^/]+|tasks|tasks\/[^/]+|targets|targets\/plans(?:\/\d+)?)$/,
+  communes: /^(commune|notices|notices\/(?!new$)[^/]+|tasks|tasks\/[^/]+|targets|targets\/plans(?:\/\d+)?|calendar)$/,
   monitor: /^monitor$/,
 };
 const HOME = { communes: '#/commune', monitor: '#/monitor' };

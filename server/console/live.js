@@ -18,7 +18,7 @@ export function startLive() {
     opened = true;
   };
   es.onerror = () => { state.live = false; renderLive(); };
-  for (const name of ['record', 'conflict', 'notice', 'task', 'escalation', 'targets', 'report', 'epidemic']) {
+  for (const name of ['record', 'conflict', 'notice', 'task', 'escalation', 'targets', 'report', 'epidemic', 'calendar']) {
     es.addEventListener(name, (ev) => {
       let data = {};
       try { data = JSON.parse(ev.data); } catch (e) { data = {}; }

@@ -15,6 +15,7 @@ const NAV = [
   ['#/epidemic', 'nav_epidemic', null, 'epidemic'],
   ['#/tasks', 'nav_tasks', null, null, ['district', 'communes']],
   ['#/targets', 'nav_targets', null, null, ['district', 'communes']],
+  ['#/calendar', 'nav_calendar', null, null, ['district', 'communes']],
   ['#/people', 'nav_people', null],
   ['#/health', 'nav_health', null],
   ['#/monitor', 'nav_health', null, null, ['monitor']],

@@ -21,6 +21,7 @@ static void usage(FILE *out)
                  "  task ...    list, status ID, assign ID, not-applicable ID --reason R\n"
                  "  outbreak .. open REPORT_ID [--stations a,b], list, show ID\n"
                  "  plan ...    load FILE (a provincial plan, docs/PLANS.md), show\n"
+                 "  calendar .. duty FILE, remind OCCURRENCE, grid [DUTY]: the calendar (recurring duties)\n"
                  "  export      targets, task progress and reporting completeness for the province (CSV, XLSX)\n"
                  "  report quarterly  the quarter's summary report (PDF, A4, Vietnamese)\n"
                  "  report notice ID  a notice as an official document to print (PDF, A4)\n"
@@ -72,7 +73,7 @@ int main(int argc, char **argv)
         return rc;
     }
     static const char *const api[] = {"status", "notice", "task",   "outbreak", "escalations", "conflicts",
-                                      "user",   "record", "plan",   "export",   "report"};
+                                      "user",   "record", "plan",   "export",   "report", "calendar"};
     for (size_t k = 0; k < sizeof api / sizeof *api; k++)
         if (strcmp(argv[i], api[k]) == 0)
             return ts_ctl_api(&ctl, argc - i, argv + i);

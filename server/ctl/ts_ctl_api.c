@@ -292,11 +292,15 @@ static const char ts__api_help[] =
     "                                      overdue; task applicable ID takes it back\n"
     "  plan load FILE                      load a provincial plan file (docs/PLANS.md): admin role\n"
     "  plan show                           the plan in force and every version loaded\n"
-    "  export [--format xlsx|csv] [--part targets|tasks|reporting] [--quarter YYYY-Qn] --out FILE\n"
+    "  export [--format xlsx|csv] [--part targets|tasks|reporting|periodic] [--quarter YYYY-Qn] --out FILE\n"
     "                                      the quarter's figures for the province (TTYT name, period)\n"
     "  report quarterly [--quarter YYYY-Qn] --out FILE.pdf   the quarter's summary report (A4)\n"
     "  report notice ID --out FILE.pdf     a notice as an official document to print (A4, Nghị định\n"
     "                                      30/2020 layout)\n"
+    "  calendar duty FILE.json             create or change a recurring duty ({\"id\"?, \"fields\": {...}}):\n"
+    "                                      a periodic report with its form, a giao ban, a review\n"
+    "  calendar remind OCCURRENCE          remind every station late with that report (one notice)\n"
+    "  calendar grid [DUTY]                periodic reports: station x period, on time, late, missing\n"
     "  escalations                         unacknowledged urgent notices, overdue notices and tasks\n"
     "  conflicts                           conflicts waiting for review\n"
     "  user add NAME --role viewer|operator|admin|commune|monitor [--full-name N]   (password asked)\n"
@@ -1096,6 +1100,8 @@ int ts_ctl_api(ts_ctl *ctl, int argc, char **argv)
         rc = ts__record(ctl, &c, argc, argv);
     } else if (strcmp(cmd, "plan") == 0) {
         rc = ts_ctl_plan(ctl, &c, argc, argv);
+    } else if (strcmp(cmd, "calendar") == 0) {
+        rc = ts_ctl_calendar(ctl, &c, argc, argv);
     } else if (strcmp(cmd, "export") == 0 || strcmp(cmd, "report") == 0) {
         rc = ts_ctl_export(ctl, &c, argc, argv);
     } else {

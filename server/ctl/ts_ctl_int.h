@@ -35,6 +35,8 @@ int ts_ctl__conn_opts(int argc, char **argv, ts_ctl_client *c, int *first_arg);
 
 /* plan load FILE, plan show (ts_ctl_plan.c) */
 int ts_ctl_plan(ts_ctl *ctl, ts_ctl_client *c, int argc, char **argv);
+/* calendar duty FILE, calendar remind OCCURRENCE, calendar grid [DUTY] (ts_ctl_calendar.c) */
+int ts_ctl_calendar(ts_ctl *ctl, ts_ctl_client *c, int argc, char **argv);
 /* export ..., report quarterly ... (ts_ctl_plan.c) */
 int ts_ctl_export(ts_ctl *ctl, ts_ctl_client *c, int argc, char **argv);
 

@@ -266,7 +266,7 @@ static bool ts__notice_id_ok(const char *id)
     return true;
 }
 
-/* export [--format csv|xlsx] [--part targets|tasks|reporting] [--quarter YYYY-Qn] --out FILE
+/* export [--format csv|xlsx] [--part targets|tasks|reporting|periodic] [--quarter YYYY-Qn] --out FILE
  * report quarterly [--quarter YYYY-Qn] --out FILE.pdf
  * report notice ID --out FILE.pdf */
 int ts_ctl_export(ts_ctl *ctl, ts_ctl_client *c, int argc, char **argv)

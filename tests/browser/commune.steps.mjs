@@ -67,7 +67,7 @@ export function communeSteps(x) {
       await p.waitForSelector('tr.cm-notice', { timeout: 15000 });
       assert(p.url().endsWith('#/commune'), `the commune's page first: ${p.url()}`);
       const menu = await p.$$eval('#nav a', (as) => as.map((a) => a.getAttribute('href')));
-      assert(JSON.stringify(menu) === JSON.stringify(['#/commune', '#/notices', '#/tasks', '#/targets']), `menu: ${menu}`);
+      assert(JSON.stringify(menu) === JSON.stringify(['#/commune', '#/notices', '#/tasks', '#/targets', '#/calendar']), `menu: ${menu}`);
       const text = await p.textContent('main');
       // another commune's station never shows (a notice to both communes may
       // name Bình Xuyên in its own words: that is the notice's text)

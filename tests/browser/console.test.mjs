@@ -60,6 +60,7 @@ import { epidemicSteps } from './epidemic.steps.mjs';
 import { communeSteps } from './commune.steps.mjs';
 import { documentSteps } from './documents.steps.mjs';
 import { taskPeriodSteps } from './tasks_period.steps.mjs';
+import { calendarSteps } from './calendar.steps.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const BIN = path.join(ROOT, 'bin');
@@ -1503,6 +1504,7 @@ async function main() {
     ...communeSteps(helpers),
     ...documentSteps({ page: () => page, assert, go, shot, apiFromPage, newContext, base: () => base, password: PASSWORD, waitFor }),
     ...taskPeriodSteps({ page: () => page, assert, waitFor, go, shot, apiFromPage, tramsync }),
+    ...calendarSteps({ page: () => page, assert, waitFor, go, shot, apiFromPage, tramsync }),
     ...planSteps({ page: () => page, assert, waitFor, go, shot, apiFromPage, root: ROOT }),
     ['logout', logout], ['no_script_errors', noScriptErrors],
   ];

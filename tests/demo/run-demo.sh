@@ -265,6 +265,38 @@ if [ ! -f "$RUN/.demo-signer-loaded" ]; then
     unit="TTYT khu vực Bình Xuyên" unit_kind=ttyt roles=ttyt_deputy_director phone=0210381101 >/dev/null
   touch "$RUN/.demo-signer-loaded"
 fi
+if [ ! -f "$RUN/.demo-calendar-loaded" ]; then
+  # the calendar (issue 18): a monthly activity report due on the 5th of the
+  # next month, a quarterly report, the weekly giao ban (every Monday: next
+  # week's shows); three stations sent the last report already due, on time,
+  # Xuân Lãng did not (late on the grid)
+  say "loading the calendar: the monthly and quarterly reports, the weekly giao ban"
+  tz() { TZ=Asia/Ho_Chi_Minh date "$@"; }
+  first=$(tz +%Y-%m-01)
+  # the last month whose report is past due (due the 5th of the month after);
+  # the monthly report applies from that month
+  if [ "$(tz +%-d)" -gt 5 ]; then month=$(tz -d "$first -1 month" +%Y-%m); else month=$(tz -d "$first -2 month" +%Y-%m); fi
+  due=$(tz -d "$month-01 +1 month +4 days" +%F)
+  ok=1
+  for f in bc-hoat-dong-thang bc-quy giao-ban-tuan; do
+    sed "s/\"active_from\": \"[0-9-]*\"/\"active_from\": \"$month-01\"/" "$DATA/calendar/$f.json" >"$RUN/district/duty.json"
+    "$BIN/tramsyncctl" --pki "$PKI" calendar duty "$RUN/district/duty.json" >/dev/null || ok=0
+  done
+  rm -f "$RUN/district/duty.json"
+  vals=('{"kham_benh":412,"tiem_chung_day_du":14,"quan_ly_tang_huyet_ap":236}'
+        '{"kham_benh":318,"tiem_chung_day_du":11,"quan_ly_tang_huyet_ap":171}'
+        '{"kham_benh":287,"tiem_chung_day_du":9,"quan_ly_tang_huyet_ap":158,"ghi_chu":"Thiếu 1 cán bộ nghỉ sinh"}')
+  by=("Nguyễn Thị Hằng" "Lê Văn Bình" "Phạm Thị Dung")
+  i=0
+  for code in binhnguyen binhxuyen binhtuyen; do
+    occ="BC-HOAT-DONG-THANG:$month"
+    "$BIN/tramsync" -d "$RUN/stations/$code" put periodic_reports "$occ:$code" occurrence_id="$occ" \
+      duty_id=BC-HOAT-DONG-THANG period="$month" values="${vals[$i]}" \
+      submitted_at="$(tz -d "$due -$((3 - i)) days" +%F)T09:1${i}:00+07:00" submitted_by="${by[$i]}" >/dev/null || ok=0
+    i=$((i + 1))
+  done
+  [ "$ok" = 1 ] && touch "$RUN/.demo-calendar-loaded"
+fi
 
 cat <<EOF
 
@@ -282,6 +314,7 @@ Try, in another terminal (from $ROOT):
   bin/tramsync -d run/stations/binhnguyen list residents --limit 3
   bin/tramsync -d run/stations/xuanlang conflicts
   bin/tramsyncctl --pki run/district/pki ca list
+  bin/tramsync -d run/stations/xuanlang calendar
   TRAMSYNC_ADMIN_URL=https://localhost:$ADMIN_PORT TRAMSYNC_USER=$ADMIN_USER TRAMSYNC_PASSWORD=$ADMIN_PASSWORD \\
     bin/tramsyncctl --pki run/district/pki status
   ... notice send --subject "Công điện phòng chống sốt xuất huyết" --urgency hoa_toc --category prevention --to all

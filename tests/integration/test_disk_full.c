@@ -70,6 +70,7 @@ typedef struct env {
     char notice[64];
     char cc_notice[64]; /* copied to the commune's UBND */
     char outbreak[64];
+    char occurrence[160]; /* a weekly report's occurrence past due, BN missing */
     long audit_mark;
     int failures;
     bool passed;
@@ -227,6 +228,12 @@ static long m_open_conflict(env *e)
     char q[160];
     snprintf(q, sizeof q, "SELECT count(*) FROM conflicts WHERE id = %s AND resolved_at IS NULL", e->conflict);
     return sql(e, q);
+}
+
+static long m_duties(env *e)
+{
+    return sql(e, "SELECT count(*) FROM records WHERE tbl = 'duties'") * 1000 +
+           sql(e, "SELECT count(*) FROM records WHERE tbl = 'duty_occurrences'");
 }
 
 static long m_notices(env *e)
@@ -433,6 +440,21 @@ static void make_world(env *e)
     assert_int_equal(r.status, 201);
     snprintf(e->cc_notice, sizeof e->cc_notice, "%s", json_string_value(json_object_get(r.json, "id")));
     ts_th_resp_free(&r);
+    /* a weekly report due the Sunday its week ends: last week's is past due */
+    assert_int_equal(status_of(e, NULL, e->admin_tok, "POST", "/api/calendar/duties",
+                               "{\"id\":\"BC-TUAN\",\"fields\":{\"kind\":\"periodic_report\",\"title\":"
+                               "\"Báo cáo tuần\",\"recurrence\":\"weekly\",\"due_days\":0,\"active_from\":\"2020-01-01\",\"stations\":"
+                               "[\"" BN "\"]}}"),
+                     201);
+    r = call(e, NULL, e->admin_tok, "GET", "/api/calendar", NULL);
+    size_t i;
+    json_t *o;
+    json_array_foreach(json_object_get(r.json, "occurrences"), i, o) {
+        if (json_is_true(json_object_get(o, "due_passed")) && !e->occurrence[0])
+            snprintf(e->occurrence, sizeof e->occurrence, "%s", json_string_value(json_object_get(o, "id")));
+    }
+    ts_th_resp_free(&r);
+    assert_true(e->occurrence[0] != '\0');
 }
 
 /* The pattern of a GET route with its parameters filled in. */
@@ -502,7 +524,8 @@ static void test_admin_writes_on_full_disk(void **state)
     make_world(e);
 
     char conflict_path[96], report_path[96], open_path[96], ack_path[96], end_path[160], recall_path[128];
-    char commune_ack_path[128];
+    char commune_ack_path[128], remind_path[256];
+    snprintf(remind_path, sizeof remind_path, "/api/calendar/occurrences/%s/remind", e->occurrence);
     snprintf(commune_ack_path, sizeof commune_ack_path, "/api/notices/%s/commune-ack", e->cc_notice);
     snprintf(end_path, sizeof end_path, "/api/epidemic/outbreaks/%s/end", e->outbreak);
     snprintf(recall_path, sizeof recall_path, "/api/notices/%s/recall", e->notice);
@@ -549,6 +572,12 @@ static void test_admin_writes_on_full_disk(void **state)
          "open_outbreak", m_outbreaks, 0},
         {"/api/epidemic/outbreaks/{id}/end", end_path, "{\"force\":true,\"reason\":\"Chẩn đoán lại\"}",
          &e->admin_tok, 200, "end_outbreak", m_outbreak_ended, 0},
+        {"/api/calendar/duties", "/api/calendar/duties",
+         "{\"id\":\"BC-THANG\",\"fields\":{\"kind\":\"periodic_report\",\"title\":\"Báo cáo tháng\","
+         "\"recurrence\":\"monthly\",\"due_days\":5}}",
+         &e->admin_tok, 201, "calendar_duty_create", m_duties, 0},
+        {"/api/calendar/occurrences/{id}/remind", remind_path, "{}", &e->admin_tok, 201, "calendar_remind", m_notices,
+         0},
         {"/api/login-blocks/clear", "/api/login-blocks/clear", "{\"address\":\"" GUESSER "\"}", &e->admin_tok, 200,
          "login_unblock", m_guesser_blocked, 0},
     };

@@ -198,6 +198,15 @@ static void make_world(env *e)
     assert_int_equal(status_of(e, e->admin, "POST", "/api/tasks/KH-02/assign",
                                "{\"recipients\":{\"stations\":[\"" BN "\",\"" BX "\"]}}"),
                      200);
+    /* the calendar: a report every station owes, one only the other owes */
+    assert_int_equal(status_of(e, e->admin, "POST", "/api/calendar/duties",
+                               "{\"fields\":{\"kind\":\"periodic_report\",\"title\":\"Báo cáo tháng\","
+                               "\"recurrence\":\"monthly\",\"due_days\":5}}"),
+                     201);
+    assert_int_equal(status_of(e, e->admin, "POST", "/api/calendar/duties",
+                               "{\"fields\":{\"kind\":\"periodic_report\",\"title\":\"" OTHER " riêng\","
+                               "\"recurrence\":\"quarterly\",\"due_days\":10,\"stations\":[\"" BX "\"]}}"),
+                     201);
     /* the UBND officer of Bình Nguyên, by commune code; a viewer of it by
      * station code */
     assert_int_equal(status_of(e, e->admin, "POST", "/api/users",

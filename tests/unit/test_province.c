@@ -3,11 +3,13 @@
  *
  *  1. the period: "2026-Q4" is 01/10/2026 – 31/12/2026; the default is the
  *     quarter of the district's day; "2026-Q5" is refused
- *  2. CSV (targets, tasks, reporting) parsed: the TTYT's name and the period
+ *  2. CSV (targets, tasks, reporting, periodic) parsed: the TTYT's name and the period
  *     first, then commune × indicator with numerator, denominator, value,
  *     met or not by the plan in force, source; task progress (overdue, a
- *     task set aside as not applicable); late and on-time case reports
- *  3. XLSX unzipped and its sheets' XML read: three sheets named in
+ *     task set aside as not applicable); late and on-time case reports;
+ *     the calendar's periodic reports of the quarter (owed, sent, rates,
+ *     who did not send)
+ *  3. XLSX unzipped and its sheets' XML read: four sheets named in
  *     Vietnamese, the name, the period and the figures in them
  *  4. the quarterly summary report, a PDF whose text (pdftotext) says, in
  *     Vietnamese, the targets met and not met per commune, the late
@@ -24,6 +26,7 @@
 #include "common/ts_notice.h"
 #include "common/ts_store.h"
 #include "common/ts_xmalloc.h"
+#include "server/ts_calendar.h"
 #include "server/ts_epidemic.h"
 #include "server/ts_notices.h"
 #include "server/ts_plan.h"
@@ -105,6 +108,13 @@ static int setup(void **state)
     size_t n = 0;
     assert_int_equal(ts_notices_escalate(f->st, &pol, at("2026-12-07T09:00:00+07:00"), &e, &n, &err), 0);
     free(e);
+    /* the calendar: a monthly report of the two stations, none sent */
+    json_t *duty = json_pack("{s:s,s:s,s:s,s:i,s:[s,s]}", "kind", "periodic_report", "title", "Báo cáo hoạt động tháng",
+                             "recurrence", "monthly", "due_days", 5, "stations", BN, XL);
+    assert_int_equal(ts_record_put_json(f->st, &who, "duties", "BC-THANG", duty, &err), 0);
+    json_decref(duty);
+    size_t written;
+    assert_int_equal(ts_calendar_generate(f->st, at("2026-11-15T09:00:00+07:00"), &written, &err), 0);
     ts_province_period p;
     assert_true(ts_province_quarter("2026-Q4", NULL, &p));
     assert_int_equal(ts_province_collect(f->st, TTYT, &p, &f->data, &err), 0);
@@ -288,6 +298,18 @@ static void test_csv(void **state)
     assert_non_null(strstr(r[2], "Kiểm toàn tổ chức")); /* the plan as loaded */
     csv_free(&c);
 
+    csv_of(f, "periodic", &c);
+    assert_string_equal(c.rows[4][0], "Báo cáo");
+    r = csv_find(&c, 0, "Báo cáo hoạt động tháng", 1, "2026-10");
+    assert_non_null(r);
+    assert_string_equal(r[2], "2026-11-05");
+    assert_string_equal(r[3], "2"); /* expected */
+    assert_string_equal(r[4], "0"); /* received */
+    assert_string_equal(r[7], "0"); /* reporting rate */
+    assert_string_equal(r[9], BN ", " XL);
+    assert_null(csv_find(&c, 0, "Báo cáo hoạt động tháng", 1, "2026-09")); /* Q3's */
+    csv_free(&c);
+
     csv_of(f, "reporting", &c);
     r = csv_find(&c, 1, BN, 1, BN);
     assert_non_null(r);
@@ -359,6 +381,7 @@ static void test_xlsx(void **state)
     expect_in("workbook.xml", wbx, "name=\"Chỉ tiêu\"");
     expect_in("workbook.xml", wbx, "name=\"Nhiệm vụ\"");
     expect_in("workbook.xml", wbx, "name=\"Báo cáo dịch\"");
+    expect_in("workbook.xml", wbx, "name=\"Báo cáo định kỳ\"");
     free(wbx);
     cmd = ts_xasprintf("unzip -p '%s' xl/sharedStrings.xml", path);
     char *strings = run(cmd);

@@ -1,0 +1,819 @@
+/* The calendar on the district store: see ts_calendar.h. */
+#include "server/ts_calendar.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/ts_calendar.h"
+#include "common/ts_log.h"
+#include "common/ts_notice.h"
+#include "common/ts_people.h"
+#include "common/ts_recjson.h"
+#include "common/ts_xmalloc.h"
+
+#define TS__PAGE 500
+
+/* ---------------------------------------------------------------- reading */
+
+/* The live records of a table as {id: fields}; with owners, each fields
+ * object gets "_owner". */
+static int ts__load(ts_store *st, const char *table, bool owners, json_t **out, ts_error *err)
+{
+    json_t *all = json_object();
+    ts_change_page page;
+    ts_change_page_init(&page);
+    char after[TS_KEY_MAX + 1] = "";
+    int rc = 0;
+    for (;;) {
+        rc = ts_store_list(st, table, after[0] ? after : NULL, TS__PAGE, false, &page, err);
+        if (rc < 0)
+            break;
+        for (uint32_t i = 0; i < page.n; i++) {
+            const ts_change *c = &page.items[i];
+            if (ts_version_deleted(&c->v))
+                continue;
+            json_t *r = ts_recjson_record(c, false);
+            json_t *f = json_incref(json_object_get(r, "fields"));
+            json_decref(r);
+            if (owners)
+                json_object_set_new(f, "_owner", json_string(c->owner));
+            json_object_set_new(all, c->id, f);
+        }
+        if (page.n < TS__PAGE)
+            break;
+        snprintf(after, sizeof after, "%s", page.items[page.n - 1].id);
+    }
+    ts_change_page_free(&page);
+    if (rc < 0) {
+        json_decref(all);
+        return rc;
+    }
+    *out = all;
+    return 0;
+}
+
+static const char *ts__s(const json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : "";
+}
+
+static int ts__i(const json_t *o, const char *key, int def)
+{
+    const json_t *v = json_object_get(o, key);
+    return json_is_integer(v) ? (int)json_integer_value(v) : def;
+}
+
+static bool ts__listed(const json_t *list, const char *code)
+{
+    size_t i;
+    const json_t *s;
+    json_array_foreach(list, i, s) {
+        const char *v = json_string_value(s);
+        if (v && strcmp(v, code) == 0)
+            return true;
+    }
+    return false;
+}
+
+static bool ts__in(const ts_strlist *only, const char *code)
+{
+    if (only == NULL)
+        return true;
+    for (size_t i = 0; i < only->n; i++)
+        if (strcmp(only->v[i], code) == 0)
+            return true;
+    return false;
+}
+
+/* The directory's active stations, in code order. */
+static json_t *ts__all_stations(const json_t *dir)
+{
+    json_t *codes = json_array();
+    const char *code;
+    json_t *f;
+    json_object_foreach((json_t *)dir, code, f) {
+        if (!json_is_false(json_object_get(f, "active")))
+            json_array_append_new(codes, json_string(code));
+    }
+    return codes;
+}
+
+static void ts__today(uint64_t now_ms, ts_date *d)
+{
+    char day[16];
+    ts_local_day(now_ms, day, sizeof day);
+    if (!ts_date_parse(day, d)) {
+        ts_date z = {1970, 1, 1};
+        *d = z;
+    }
+}
+
+/* "YYYY-MM-DDTHH:MM:00+07:00": the local wall time with the district's offset. */
+static void ts__local_iso(ts_date d, const char *hhmm, char *out, size_t size)
+{
+    int hh = 7, mm = 30;
+    if (strlen(hhmm) == 5) {
+        hh = atoi(hhmm);
+        mm = atoi(hhmm + 3);
+    }
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    tm.tm_year = d.y - 1900;
+    tm.tm_mon = d.m - 1;
+    tm.tm_mday = d.d;
+    tm.tm_hour = hh;
+    tm.tm_min = mm;
+    tm.tm_isdst = -1;
+    time_t t = mktime(&tm);
+    struct tm lt;
+    localtime_r(&t, &lt);
+    long off = lt.tm_gmtoff / 60;
+    char sign = off < 0 ? '-' : '+';
+    if (off < 0)
+        off = -off;
+    snprintf(out, size, "%04d-%02d-%02dT%02d:%02d:00%c%02ld:%02ld", d.y, d.m, d.d, hh, mm, sign, off / 60, off % 60);
+}
+
+/* The district's day of a datetime ("" when it is none). */
+static void ts__day_of(const char *iso, char *out, size_t size)
+{
+    uint64_t ms;
+    out[0] = '\0';
+    if (iso[0] && ts_time_parse(iso, &ms))
+        ts_local_day(ms, out, size);
+}
+
+/* ---------------------------------------------------------------- generation */
+
+static json_t *ts__occurrence(const char *duty_id, const json_t *duty, int rec, const ts_period *p,
+                              const json_t *stations)
+{
+    const char *kind = ts__s(duty, "kind");
+    char start[16], end[16];
+    ts_date_fmt(p->start, start, sizeof start);
+    ts_date_fmt(p->end, end, sizeof end);
+    json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:O}", "duty_id", duty_id, "kind", kind, "title",
+                          ts__s(duty, "title"), "period", p->key, "period_start", start, "period_end", end, "stations",
+                          stations);
+    if (strcmp(kind, "periodic_report") == 0) {
+        char due[16];
+        ts_date_fmt(ts_period_due(p, ts__i(duty, "due_days", 0)), due, sizeof due);
+        json_object_set_new(o, "due_date", json_string(due));
+    } else {
+        char at[40];
+        ts__local_iso(ts_period_meeting_day(rec, p, ts__i(duty, "weekday", 1), ts__i(duty, "day", 0)),
+                      ts__s(duty, "time"), at, sizeof at);
+        json_object_set_new(o, "meeting_at", json_string(at));
+    }
+    if (ts__s(duty, "place")[0])
+        json_object_set_new(o, "place", json_string(ts__s(duty, "place")));
+    if (ts__s(duty, "participants")[0])
+        json_object_set_new(o, "participants", json_string(ts__s(duty, "participants")));
+    return o;
+}
+
+static int ts__put_changed(ts_store *st, const ts_actor *who, const char *id, json_t *want, const json_t *have,
+                           size_t *written, ts_error *err)
+{
+    json_t *diff = json_object();
+    const char *k;
+    json_t *v;
+    json_object_foreach(want, k, v) {
+        if (have == NULL || !json_equal(json_object_get(have, k), v))
+            json_object_set(diff, k, v);
+    }
+    int rc = 0;
+    if (json_object_size(diff) > 0) {
+        rc = ts_record_put_json(st, who, "duty_occurrences", id, diff, err);
+        if (rc == 0)
+            (*written)++;
+    }
+    json_decref(diff);
+    return rc;
+}
+
+int ts_calendar_generate(ts_store *st, uint64_t now_ms, size_t *written, ts_error *err)
+{
+    *written = 0;
+    json_t *duties = NULL, *occ = NULL, *dir = NULL;
+    int rc = ts__load(st, "duties", false, &duties, err);
+    if (rc == 0)
+        rc = ts__load(st, "duty_occurrences", false, &occ, err);
+    if (rc == 0)
+        rc = ts__load(st, "stations", false, &dir, err);
+    if (rc < 0)
+        goto cleanup;
+    ts_date today;
+    ts__today(now_ms, &today);
+    json_t *all = ts__all_stations(dir);
+    ts_actor who = {TS_ACTOR_LOCAL, "calendar", NULL, "timer"};
+    bool outermost = !ts_store_in_tx(st);
+    if ((rc = ts_store_begin(st, err)) < 0) {
+        json_decref(all);
+        goto cleanup;
+    }
+    const char *duty_id;
+    json_t *duty;
+    json_object_foreach(duties, duty_id, duty) {
+        int rec = ts_recurrence_parse(ts__s(duty, "recurrence"));
+        if (rec < 0)
+            continue;
+        ts_period p[4];
+        size_t np = 0;
+        if (rec == TS_REC_ONCE) {
+            ts_date on;
+            if (!ts_date_parse(ts__s(duty, "on_date"), &on))
+                continue;
+            ts_period_once(on, &p[np++]);
+        } else {
+            /* the two before (a report due early in a period is still owed
+             * for the one before it), the current and the next */
+            ts_period_of(rec, today, &p[2]);
+            ts_period_prev(rec, &p[2], &p[1]);
+            ts_period_prev(rec, &p[1], &p[0]);
+            ts_period_next(rec, &p[2], &p[3]);
+            np = 4;
+        }
+        ts_date from, to;
+        bool has_from = ts_date_parse(ts__s(duty, "active_from"), &from);
+        bool has_to = ts_date_parse(ts__s(duty, "active_to"), &to);
+        const json_t *listed = json_object_get(duty, "stations");
+        const json_t *stations = json_array_size(listed) > 0 ? listed : all;
+        if (json_array_size(stations) == 0)
+            continue;
+        for (size_t i = 0; rc == 0 && i < np; i++) {
+            if ((has_from && ts_date_cmp(p[i].end, from) < 0) || (has_to && ts_date_cmp(p[i].start, to) > 0))
+                continue;
+            char id[TS_KEY_MAX + 1];
+            snprintf(id, sizeof id, "%s:%s", duty_id, p[i].key);
+            /* a period that is over keeps what it was: a duty changed later
+             * (other stations, another title) changes what comes */
+            if (json_object_get(occ, id) && ts_date_cmp(p[i].end, today) < 0)
+                continue;
+            json_t *want = ts__occurrence(duty_id, duty, rec, &p[i], stations);
+            rc = ts__put_changed(st, &who, id, want, json_object_get(occ, id), written, err);
+            json_decref(want);
+        }
+        if (rc < 0)
+            break;
+    }
+    json_decref(all);
+    if (rc == 0)
+        rc = ts_store_commit(st, err);
+    else
+        ts_store_rollback(st);
+    if (rc == 0 && outermost && *written > 0)
+        ts_log_info("calendar_generated", "occurrences=%zu", *written);
+cleanup:
+    json_decref(duties);
+    json_decref(occ);
+    json_decref(dir);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- judging reports */
+
+typedef struct ts__world {
+    json_t *duties, *occ, *reports, *dir;
+    json_t *by_key; /* "<occurrence>\x1f<station>" -> report fields */
+} ts__world;
+
+static void ts__world_free(ts__world *w)
+{
+    json_decref(w->duties);
+    json_decref(w->occ);
+    json_decref(w->reports);
+    json_decref(w->dir);
+    json_decref(w->by_key);
+}
+
+static int ts__world_load(ts_store *st, ts__world *w, ts_error *err)
+{
+    memset(w, 0, sizeof *w);
+    int rc = ts__load(st, "duties", false, &w->duties, err);
+    if (rc == 0)
+        rc = ts__load(st, "duty_occurrences", false, &w->occ, err);
+    if (rc == 0)
+        rc = ts__load(st, "periodic_reports", true, &w->reports, err);
+    if (rc == 0)
+        rc = ts__load(st, "stations", false, &w->dir, err);
+    if (rc < 0) {
+        ts__world_free(w);
+        return rc;
+    }
+    w->by_key = json_object();
+    const char *id;
+    json_t *r;
+    json_object_foreach(w->reports, id, r) {
+        char key[2 * TS_KEY_MAX + 2];
+        snprintf(key, sizeof key, "%s\x1f%s", ts__s(r, "occurrence_id"), ts__s(r, "_owner"));
+        const json_t *had = json_object_get(w->by_key, key);
+        /* two records for one period: the later submission counts */
+        if (had == NULL || strcmp(ts__s(had, "submitted_at"), ts__s(r, "submitted_at")) < 0)
+            json_object_set(w->by_key, key, r);
+    }
+    return 0;
+}
+
+/* A station's status for an occurrence, with its report and problems. */
+static const char *ts__status(const ts__world *w, const char *occ_id, const json_t *occ, const char *station,
+                              const char *today, const json_t **report, json_t **problems)
+{
+    *report = NULL;
+    *problems = NULL;
+    if (!ts__listed(json_object_get(occ, "stations"), station))
+        return "not_owed";
+    char key[2 * TS_KEY_MAX + 2];
+    snprintf(key, sizeof key, "%s\x1f%s", occ_id, station);
+    const json_t *r = json_object_get(w->by_key, key);
+    const char *due = ts__s(occ, "due_date");
+    if (r == NULL)
+        return strcmp(today, due) > 0 ? "missing" : "pending";
+    *report = r;
+    const json_t *duty = json_object_get(w->duties, ts__s(occ, "duty_id"));
+    json_t *form = json_loads(ts__s(duty, "form"), 0, NULL);
+    json_t *values = json_loads(ts__s(r, "values"), JSON_DECODE_ANY, NULL);
+    if (form == NULL)
+        form = json_array();
+    json_t *p = ts_form_problems(form, values);
+    json_decref(form);
+    json_decref(values);
+    if (json_array_size(p) > 0) {
+        *problems = p;
+        return "invalid";
+    }
+    json_decref(p);
+    char day[16];
+    ts__day_of(ts__s(r, "submitted_at"), day, sizeof day);
+    return day[0] && strcmp(day, due) <= 0 ? "on_time" : "late";
+}
+
+static bool ts__owes(const char *status)
+{
+    return strcmp(status, "missing") == 0 || strcmp(status, "invalid") == 0 || strcmp(status, "pending") == 0;
+}
+
+/* ---------------------------------------------------------------- reminders */
+
+void ts_cal_reminders_free(ts_cal_reminder *r, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        ts_strlist_free(&r[i].stations);
+    free(r);
+}
+
+static int ts__send(ts_store *st, const ts_actor *who, const char *issuer, const char *occ_id, const json_t *occ,
+                    bool late, const ts_strlist *to, ts_cal_reminder *out, ts_error *err)
+{
+    bool report = strcmp(ts__s(occ, "kind"), "periodic_report") == 0;
+    char subject[600], body[2400], when[48];
+    ts_vn_date(report ? ts__s(occ, "due_date") : ts__s(occ, "meeting_at"), when, sizeof when);
+    if (report && late)
+        snprintf(subject, sizeof subject, "Nhắc nộp báo cáo quá hạn: %s, kỳ %s (hạn %s)", ts__s(occ, "title"),
+                 ts__s(occ, "period"), when);
+    else if (report)
+        snprintf(subject, sizeof subject, "Nhắc nộp báo cáo: %s, kỳ %s, hạn %s", ts__s(occ, "title"),
+                 ts__s(occ, "period"), when);
+    else
+        snprintf(subject, sizeof subject, "Giấy mời: %s, %s", ts__s(occ, "title"), when);
+    if (report)
+        snprintf(body, sizeof body,
+                 "Đề nghị trạm nộp báo cáo \"%s\" kỳ %s: tramsync calendar, rồi tramsync submit %s --field "
+                 "tên=giá_trị.",
+                 ts__s(occ, "title"), ts__s(occ, "period"), occ_id);
+    else
+        snprintf(body, sizeof body, "Thời gian: %s. Địa điểm: %s. Thành phần: %s.", when, ts__s(occ, "place"),
+                 ts__s(occ, "participants"));
+    json_t *f = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "doc_type", report ? "thong_bao" : "giay_moi", "issuer",
+                          issuer && issuer[0] ? issuer : "Trung tâm Y tế khu vực", "subject", subject, "body", body,
+                          "category", "supervision", "urgency", late ? "khan" : "thuong");
+    uint64_t end;
+    if (report && ts_local_day_end(ts__s(occ, "due_date"), &end)) {
+        char iso[40];
+        ts_time_iso(end - 1000, iso, sizeof iso);
+        json_object_set_new(f, "deadline", json_string(iso));
+    }
+    int rc = ts_notice_create(st, who, f, to, out->notice, sizeof out->notice, err);
+    json_decref(f);
+    if (rc < 0)
+        return rc;
+    char now_iso[40];
+    ts_time_iso(ts_wall_ms(), now_iso, sizeof now_iso);
+    json_t *mark = json_pack("{s:s}", late ? "reminded_late_at" : "reminded_before_at", now_iso);
+    rc = ts_record_put_json(st, who, "duty_occurrences", occ_id, mark, err);
+    json_decref(mark);
+    return rc;
+}
+
+int ts_calendar_remind(ts_store *st, const char *issuer, uint64_t now_ms, ts_cal_reminder **out, size_t *n,
+                       ts_error *err)
+{
+    *out = NULL;
+    *n = 0;
+    ts__world w;
+    int rc = ts__world_load(st, &w, err);
+    if (rc < 0)
+        return rc;
+    ts_date today;
+    ts__today(now_ms, &today);
+    char today_s[16];
+    ts_date_fmt(today, today_s, sizeof today_s);
+    ts_actor who = {TS_ACTOR_LOCAL, "calendar", NULL, "timer"};
+    const char *occ_id;
+    json_t *occ;
+    json_object_foreach(w.occ, occ_id, occ) {
+        const json_t *duty = json_object_get(w.duties, ts__s(occ, "duty_id"));
+        if (duty == NULL)
+            continue;
+        bool report = strcmp(ts__s(occ, "kind"), "periodic_report") == 0;
+        ts_date due;
+        char day[16];
+        if (report) {
+            if (!ts_date_parse(ts__s(occ, "due_date"), &due))
+                continue;
+        } else {
+            uint64_t when;
+            /* a meeting that has begun is not announced any more */
+            if (!ts_time_parse(ts__s(occ, "meeting_at"), &when) || when <= now_ms)
+                continue;
+            ts__day_of(ts__s(occ, "meeting_at"), day, sizeof day);
+            if (!ts_date_parse(day, &due))
+                continue;
+        }
+        int before = ts_date_cmp(today, due);
+        int remind_days = ts__i(duty, "remind_days", report ? 2 : 1);
+        bool late = false;
+        if (before <= 0 && ts_date_cmp(ts_date_add_days(due, -remind_days), today) <= 0 &&
+            !ts__s(occ, "reminded_before_at")[0]) {
+            late = false;
+        } else if (report && before > 0 && ts_date_cmp(today, ts_date_add_days(due, 7)) <= 0 &&
+                   !ts__s(occ, "reminded_late_at")[0]) {
+            late = true;
+        } else {
+            continue;
+        }
+        ts_cal_reminder r;
+        memset(&r, 0, sizeof r);
+        size_t i;
+        json_t *s;
+        json_array_foreach(json_object_get(occ, "stations"), i, s) {
+            const json_t *rep = NULL;
+            json_t *problems = NULL;
+            const char *status = report ? ts__status(&w, occ_id, occ, json_string_value(s), today_s, &rep, &problems)
+                                        : "pending";
+            json_decref(problems);
+            if (!report || ts__owes(status))
+                ts_strlist_add(&r.stations, json_string_value(s));
+        }
+        if (r.stations.n == 0)
+            continue;
+        if ((rc = ts_store_begin(st, err)) == 0) {
+            rc = ts__send(st, &who, issuer, occ_id, occ, late, &r.stations, &r, err);
+            if (rc == 0)
+                rc = ts_store_commit(st, err);
+            else
+                ts_store_rollback(st);
+        }
+        if (rc < 0) {
+            ts_strlist_free(&r.stations);
+            break;
+        }
+        ts_notice_log_sent(st, r.notice, r.stations.n, &who);
+        ts_log_info("calendar_reminded", "occurrence=%s late=%s stations=%zu notice=%s", occ_id,
+                    late ? "true" : "false", r.stations.n, r.notice);
+        *out = ts_xreallocarray(*out, *n + 1, sizeof **out);
+        (*out)[(*n)++] = r;
+    }
+    ts__world_free(&w);
+    return rc;
+}
+
+int ts_calendar_remind_late(ts_store *st, const ts_actor *who, const char *issuer, const char *occurrence_id,
+                            uint64_t now_ms, ts_cal_reminder *out, ts_error *err)
+{
+    memset(out, 0, sizeof *out);
+    ts__world w;
+    int rc = ts__world_load(st, &w, err);
+    if (rc < 0)
+        return rc;
+    const json_t *occ = json_object_get(w.occ, occurrence_id);
+    if (occ == NULL) {
+        ts__world_free(&w);
+        return ts_error_set(err, TS_ENOT_FOUND, "no such occurrence");
+    }
+    if (strcmp(ts__s(occ, "kind"), "periodic_report") != 0) {
+        ts__world_free(&w);
+        return ts_error_set(err, TS_EBAD_VALUE, "only a periodic report's late stations can be reminded");
+    }
+    char today[16];
+    ts_local_day(now_ms, today, sizeof today);
+    size_t i;
+    json_t *s;
+    json_array_foreach(json_object_get(occ, "stations"), i, s) {
+        const json_t *rep = NULL;
+        json_t *problems = NULL;
+        const char *status = ts__status(&w, occurrence_id, occ, json_string_value(s), today, &rep, &problems);
+        json_decref(problems);
+        if (ts__owes(status))
+            ts_strlist_add(&out->stations, json_string_value(s));
+    }
+    if (out->stations.n > 0)
+        rc = ts__send(st, who, issuer, occurrence_id, occ, strcmp(today, ts__s(occ, "due_date")) > 0, &out->stations,
+                      out, err);
+    ts__world_free(&w);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- the grid */
+
+static int ts__by_start(const void *a, const void *b)
+{
+    const json_t *x = *(const json_t *const *)a, *y = *(const json_t *const *)b;
+    return strcmp(ts__s(x, "period_start"), ts__s(y, "period_start"));
+}
+
+static json_t *ts__station_row(const ts__world *w, const char *code)
+{
+    const json_t *d = json_object_get(w->dir, code);
+    return json_pack("{s:s,s:s,s:s,s:[]}", "station", code, "name", d ? ts__s(d, "name") : code, "commune",
+                     d ? ts__s(d, "commune") : "", "cells");
+}
+
+static json_t *ts__duty_grid(const ts__world *w, const char *duty_id, const json_t *duty, uint32_t periods,
+                             const ts_strlist *only, const char *today)
+{
+    /* its occurrences that have started, the last `periods` */
+    size_t cap = json_object_size(w->occ), n = 0;
+    json_t **list = ts_xcalloc(cap ? cap : 1, sizeof *list);
+    const char *id;
+    json_t *o;
+    json_object_foreach(w->occ, id, o) {
+        if (strcmp(ts__s(o, "duty_id"), duty_id) == 0 && strcmp(ts__s(o, "period_start"), today) <= 0) {
+            json_object_set_new(o, "_id", json_string(id));
+            list[n++] = o;
+        }
+    }
+    qsort(list, n, sizeof *list, ts__by_start);
+    size_t first = n > periods ? n - periods : 0;
+    /* the stations: every one owing any shown period */
+    json_t *codes = json_object();
+    for (size_t k = first; k < n; k++) {
+        size_t i;
+        json_t *s;
+        json_array_foreach(json_object_get(list[k], "stations"), i, s) {
+            if (ts__in(only, json_string_value(s)))
+                json_object_set_new(codes, json_string_value(s), json_true());
+        }
+    }
+    json_t *rows = json_array(), *cols = json_array();
+    const char *code;
+    json_t *x;
+    json_object_foreach(codes, code, x)
+        json_array_append_new(rows, ts__station_row(w, code));
+    /* jansson keeps insertion order: sort the rows by code */
+    size_t nrows = json_array_size(rows);
+    for (size_t a = 1; a < nrows; a++)
+        for (size_t b = a; b > 0 && strcmp(ts__s(json_array_get(rows, b - 1), "station"),
+                                           ts__s(json_array_get(rows, b), "station")) > 0;
+             b--) {
+            json_t *t = json_incref(json_array_get(rows, b));
+            json_array_set(rows, b, json_array_get(rows, b - 1));
+            json_array_set_new(rows, b - 1, t);
+        }
+    for (size_t k = first; k < n; k++) {
+        const json_t *occ = list[k];
+        const char *occ_id = ts__s(occ, "_id");
+        json_int_t counts[7] = {0}; /* on_time late missing pending invalid expected received */
+        size_t r;
+        json_t *row;
+        json_array_foreach(rows, r, row) {
+            const json_t *rep = NULL;
+            json_t *problems = NULL;
+            const char *status = ts__status(w, occ_id, occ, ts__s(row, "station"), today, &rep, &problems);
+            json_t *cell = json_pack("{s:s,s:s}", "occurrence", occ_id, "status", status);
+            if (rep) {
+                json_object_set_new(cell, "submitted_at", json_string(ts__s(rep, "submitted_at")));
+                if (ts__s(rep, "submitted_by")[0])
+                    json_object_set_new(cell, "submitted_by", json_string(ts__s(rep, "submitted_by")));
+            }
+            if (problems)
+                json_object_set_new(cell, "problems", problems);
+            json_array_append_new(json_object_get(row, "cells"), cell);
+            static const char *const names[] = {"on_time", "late", "missing", "pending", "invalid"};
+            for (int c = 0; c < 5; c++)
+                if (strcmp(status, names[c]) == 0)
+                    counts[c]++;
+            if (strcmp(status, "not_owed") != 0)
+                counts[5]++;
+        }
+        counts[6] = counts[0] + counts[1];
+        json_t *col = json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "occurrence", occ_id, "period",
+                                ts__s(occ, "period"), "period_start", ts__s(occ, "period_start"), "period_end",
+                                ts__s(occ, "period_end"), "due_date", ts__s(occ, "due_date"), "expected", counts[5],
+                                "received", counts[6], "on_time", counts[0], "late", counts[1], "missing", counts[2],
+                                "pending", counts[3], "invalid", counts[4]);
+        json_object_set_new(col, "due_passed", json_boolean(strcmp(today, ts__s(occ, "due_date")) > 0));
+        if (counts[5] > 0) {
+            json_object_set_new(col, "reporting_rate", json_integer((counts[6] * 100 + counts[5] / 2) / counts[5]));
+            json_object_set_new(col, "timeliness", json_integer((counts[0] * 100 + counts[5] / 2) / counts[5]));
+        }
+        if (ts__s(occ, "reminded_late_at")[0])
+            json_object_set_new(col, "reminded_late_at", json_string(ts__s(occ, "reminded_late_at")));
+        json_array_append_new(cols, col);
+    }
+    for (size_t k = 0; k < n; k++)
+        json_object_del(list[k], "_id");
+    free(list);
+    json_decref(codes);
+    json_t *g = json_pack("{s:s,s:s,s:s,s:o,s:o}", "duty", duty_id, "title", ts__s(duty, "title"), "recurrence",
+                          ts__s(duty, "recurrence"), "periods", cols, "rows", rows);
+    json_t *form = json_loads(ts__s(duty, "form"), 0, NULL);
+    json_object_set_new(g, "form", form ? form : json_array());
+    return g;
+}
+
+int ts_calendar_grid(ts_store *st, const char *duty_id, uint32_t periods, const ts_strlist *only, uint64_t now_ms,
+                     json_t **out, ts_error *err)
+{
+    ts__world w;
+    int rc = ts__world_load(st, &w, err);
+    if (rc < 0)
+        return rc;
+    char today[16];
+    ts_local_day(now_ms, today, sizeof today);
+    json_t *grids = json_array();
+    if (duty_id && duty_id[0]) {
+        const json_t *duty = json_object_get(w.duties, duty_id);
+        if (duty == NULL || strcmp(ts__s(duty, "kind"), "periodic_report") != 0) {
+            json_decref(grids);
+            ts__world_free(&w);
+            return ts_error_set(err, TS_ENOT_FOUND, "no such periodic report");
+        }
+        json_array_append_new(grids, ts__duty_grid(&w, duty_id, duty, periods, only, today));
+    } else {
+        const char *id;
+        json_t *duty;
+        json_object_foreach(w.duties, id, duty) {
+            if (strcmp(ts__s(duty, "kind"), "periodic_report") == 0)
+                json_array_append_new(grids, ts__duty_grid(&w, id, duty, periods, only, today));
+        }
+    }
+    /* for an account limited to some stations: nothing of a duty none of them owes */
+    for (size_t i = json_array_size(grids); only && i-- > 0;)
+        if (json_array_size(json_object_get(json_array_get(grids, i), "rows")) == 0)
+            json_array_remove(grids, i);
+    if (only && duty_id && duty_id[0] && json_array_size(grids) == 0) {
+        json_decref(grids);
+        ts__world_free(&w);
+        return ts_error_set(err, TS_ENOT_FOUND, "no such periodic report");
+    }
+    *out = json_pack("{s:s,s:o}", "today", today, "duties", grids);
+    ts__world_free(&w);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- the page */
+
+static int ts__by_when(const void *a, const void *b)
+{
+    const json_t *x = *(const json_t *const *)a, *y = *(const json_t *const *)b;
+    return strcmp(ts__s(x, "_when"), ts__s(y, "_when"));
+}
+
+static json_t *ts__cut(const json_t *list, const ts_strlist *only)
+{
+    json_t *r = json_array();
+    size_t i;
+    json_t *s;
+    json_array_foreach(list, i, s) {
+        if (ts__in(only, json_string_value(s)))
+            json_array_append(r, s);
+    }
+    return r;
+}
+
+int ts_calendar_overview(ts_store *st, const ts_strlist *only, uint64_t now_ms, json_t **out, ts_error *err)
+{
+    ts__world w;
+    int rc = ts__world_load(st, &w, err);
+    if (rc < 0)
+        return rc;
+    ts_date today;
+    ts__today(now_ms, &today);
+    char today_s[16], from[16];
+    ts_date_fmt(today, today_s, sizeof today_s);
+    ts_date_fmt(ts_date_add_days(today, -45), from, sizeof from);
+    json_t *duties = json_array();
+    const char *id;
+    json_t *d;
+    json_object_foreach(w.duties, id, d) {
+        json_t *c = json_deep_copy(d);
+        json_object_set_new(c, "id", json_string(id));
+        char label[300];
+        if (ts__s(d, "responsible_person")[0] &&
+            ts_people_resolve(st, ts__s(d, "responsible_person"), NULL, 0, label, sizeof label) == 0)
+            json_object_set_new(c, "responsible_person_label", json_string(label));
+        if (only && json_array_size(json_object_get(c, "stations")) > 0) {
+            /* a duty of other stations only is not shown */
+            json_t *cut = ts__cut(json_object_get(d, "stations"), only);
+            if (json_array_size(cut) == 0) {
+                json_decref(cut);
+                json_decref(c);
+                continue;
+            }
+            json_object_set_new(c, "stations", cut);
+        }
+        json_array_append_new(duties, c);
+    }
+    size_t cap = json_object_size(w.occ), n = 0;
+    json_t **list = ts_xcalloc(cap ? cap : 1, sizeof *list);
+    json_t *o;
+    json_object_foreach(w.occ, id, o) {
+        char day[16];
+        const char *when = ts__s(o, "due_date");
+        if (!when[0]) {
+            ts__day_of(ts__s(o, "meeting_at"), day, sizeof day);
+            when = day;
+        }
+        if (strcmp(when, from) < 0)
+            continue;
+        json_t *stations = ts__cut(json_object_get(o, "stations"), only);
+        if (json_array_size(stations) == 0) {
+            json_decref(stations);
+            continue;
+        }
+        json_t *c = json_deep_copy(o);
+        json_object_set_new(c, "id", json_string(id));
+        json_object_set_new(c, "_when", json_string(when));
+        /* a meeting's chair, from its duty */
+        const json_t *duty = json_object_get(w.duties, ts__s(o, "duty_id"));
+        char label[300];
+        if (duty && ts__s(duty, "responsible_person")[0] &&
+            ts_people_resolve(st, ts__s(duty, "responsible_person"), NULL, 0, label, sizeof label) == 0)
+            json_object_set_new(c, "responsible_person_label", json_string(label));
+        json_object_set_new(c, "stations", stations);
+        if (strcmp(ts__s(o, "kind"), "periodic_report") == 0) {
+            json_int_t received = 0, expected = 0;
+            size_t i;
+            json_t *s;
+            json_array_foreach(stations, i, s) {
+                const json_t *rep = NULL;
+                json_t *problems = NULL;
+                const char *status = ts__status(&w, id, o, json_string_value(s), today_s, &rep, &problems);
+                json_decref(problems);
+                expected++;
+                received += strcmp(status, "on_time") == 0 || strcmp(status, "late") == 0;
+            }
+            json_object_set_new(c, "expected", json_integer(expected));
+            json_object_set_new(c, "received", json_integer(received));
+            json_object_set_new(c, "due_passed", json_boolean(strcmp(today_s, when) > 0));
+        }
+        list[n++] = c;
+    }
+    qsort(list, n, sizeof *list, ts__by_when);
+    json_t *occs = json_array();
+    for (size_t k = 0; k < n; k++) {
+        json_object_del(list[k], "_when");
+        json_array_append_new(occs, list[k]);
+    }
+    free(list);
+    *out = json_pack("{s:s,s:o,s:o}", "today", today_s, "duties", duties, "occurrences", occs);
+    ts__world_free(&w);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- checking a duty */
+
+bool ts_calendar_duty_ok(const json_t *fields, char *why, size_t why_size)
+{
+    const char *kind = ts__s(fields, "kind");
+    int rec = ts_recurrence_parse(ts__s(fields, "recurrence"));
+    if (strcmp(kind, "periodic_report") == 0) {
+        const char *text = ts__s(fields, "form");
+        json_error_t jerr;
+        json_t *form = json_loads(text[0] ? text : "[]", 0, &jerr);
+        char fwhy[200];
+        bool ok = form != NULL && ts_form_valid(form, fwhy, sizeof fwhy);
+        if (form == NULL)
+            snprintf(fwhy, sizeof fwhy, "not JSON (%.100s)", jerr.text);
+        json_decref(form);
+        if (!ok) {
+            snprintf(why, why_size, "Mẫu báo cáo không hợp lệ / the form is not valid: %s", fwhy);
+            return false;
+        }
+        if (rec == TS_REC_ONCE && !ts__s(fields, "on_date")[0]) {
+            snprintf(why, why_size, "Báo cáo một lần cần ngày (on_date) / a one-off report needs on_date");
+            return false;
+        }
+    } else if (strcmp(kind, "meeting") == 0 || strcmp(kind, "review") == 0) {
+        if (rec == TS_REC_ONCE && !ts__s(fields, "on_date")[0]) {
+            snprintf(why, why_size, "Việc một lần cần ngày (on_date) / a one-off duty needs on_date");
+            return false;
+        }
+    }
+    return true;
+}

@@ -1,0 +1,482 @@
+/* The calendar (issue 18): the periods of recurring duties across month,
+ * year and leap-year boundaries (common/ts_calendar.h), and on a district
+ * store at times the test chooses (server/ts_calendar.h): occurrences made
+ * for the two periods before, the current and the next in the district's local time
+ * (23:30 UTC on 31/12 is already 01/01 in Asia/Ho_Chi_Minh), idempotent;
+ * reports judged on time, late, missing, pending, invalid against their
+ * form; the grid's rates; reminders sent once before the due day and once
+ * when late; the late ones reminded in one step. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "common/ts_calendar.h"
+#include "common/ts_notice.h"
+#include "common/ts_recjson.h"
+#include "common/ts_store.h"
+#include "common/ts_xmalloc.h"
+#include "server/ts_calendar.h"
+#include "server/ts_notices.h"
+#include "tests/support/ts_test.h"
+#include "tests/support/ts_test_store.h"
+
+#define BN "binhnguyen"
+#define BX "binhxuyen"
+#define BT "binhtuyen"
+#define XL "xuanlang"
+
+static ts_date D(const char *s)
+{
+    ts_date d;
+    if (!ts_date_parse(s, &d))
+        fail_msg("not a date: %s", s);
+    return d;
+}
+
+static void assert_period(int rec, const char *day, const char *key, const char *start, const char *end)
+{
+    ts_period p;
+    assert_true(ts_period_of(rec, D(day), &p));
+    char a[16], b[16];
+    ts_date_fmt(p.start, a, sizeof a);
+    ts_date_fmt(p.end, b, sizeof b);
+    assert_string_equal(p.key, key);
+    assert_string_equal(a, start);
+    assert_string_equal(b, end);
+}
+
+static void assert_due(int rec, const char *day, int due_days, const char *want)
+{
+    ts_period p;
+    assert_true(ts_period_of(rec, D(day), &p));
+    char s[16];
+    ts_date_fmt(ts_period_due(&p, due_days), s, sizeof s);
+    assert_string_equal(s, want);
+}
+
+static void test_periods(void **state)
+{
+    (void)state;
+    assert_period(TS_REC_MONTHLY, "2026-12-31", "2026-12", "2026-12-01", "2026-12-31");
+    assert_period(TS_REC_MONTHLY, "2028-02-10", "2028-02", "2028-02-01", "2028-02-29");
+    assert_period(TS_REC_MONTHLY, "2027-02-10", "2027-02", "2027-02-01", "2027-02-28");
+    assert_period(TS_REC_MONTHLY, "2100-02-01", "2100-02", "2100-02-01", "2100-02-28");
+    assert_period(TS_REC_MONTHLY, "2000-02-01", "2000-02", "2000-02-01", "2000-02-29");
+    assert_period(TS_REC_QUARTERLY, "2026-11-15", "2026-Q4", "2026-10-01", "2026-12-31");
+    assert_period(TS_REC_QUARTERLY, "2026-04-01", "2026-Q2", "2026-04-01", "2026-06-30");
+    assert_period(TS_REC_HALF_YEARLY, "2026-07-01", "2026-H2", "2026-07-01", "2026-12-31");
+    assert_period(TS_REC_HALF_YEARLY, "2026-06-30", "2026-H1", "2026-01-01", "2026-06-30");
+    assert_period(TS_REC_YEARLY, "2026-03-03", "2026", "2026-01-01", "2026-12-31");
+    /* ISO weeks: 2026 has 53, 1 January 2027 is in its last; 30/12/2024 is 2025-W01 */
+    assert_period(TS_REC_WEEKLY, "2026-12-31", "2026-W53", "2026-12-28", "2027-01-03");
+    assert_period(TS_REC_WEEKLY, "2027-01-01", "2026-W53", "2026-12-28", "2027-01-03");
+    assert_period(TS_REC_WEEKLY, "2027-01-04", "2027-W01", "2027-01-04", "2027-01-10");
+    assert_period(TS_REC_WEEKLY, "2024-12-30", "2025-W01", "2024-12-30", "2025-01-05");
+    assert_period(TS_REC_WEEKLY, "2026-12-07", "2026-W50", "2026-12-07", "2026-12-13");
+    /* due: the 5th of the next month, the 10th after a quarter, across the year */
+    assert_due(TS_REC_MONTHLY, "2026-12-15", 5, "2027-01-05");
+    assert_due(TS_REC_MONTHLY, "2028-02-15", 5, "2028-03-05");
+    assert_due(TS_REC_MONTHLY, "2028-01-15", 29, "2028-02-29");
+    assert_due(TS_REC_QUARTERLY, "2026-12-15", 10, "2027-01-10");
+    assert_due(TS_REC_HALF_YEARLY, "2026-03-01", 15, "2026-07-15");
+    assert_due(TS_REC_YEARLY, "2026-03-01", 31, "2027-01-31");
+    /* next and previous periods across the year */
+    ts_period p, q;
+    assert_true(ts_period_of(TS_REC_MONTHLY, D("2026-12-02"), &p));
+    assert_true(ts_period_next(TS_REC_MONTHLY, &p, &q));
+    assert_string_equal(q.key, "2027-01");
+    assert_true(ts_period_of(TS_REC_HALF_YEARLY, D("2027-01-02"), &p));
+    assert_true(ts_period_prev(TS_REC_HALF_YEARLY, &p, &q));
+    assert_string_equal(q.key, "2026-H2");
+    assert_true(ts_period_of(TS_REC_QUARTERLY, D("2027-01-02"), &p));
+    assert_true(ts_period_prev(TS_REC_QUARTERLY, &p, &q));
+    assert_string_equal(q.key, "2026-Q4");
+    /* meeting days: a weekday of the week, a day of the month clamped */
+    assert_true(ts_period_of(TS_REC_WEEKLY, D("2026-12-09"), &p));
+    char s[16];
+    ts_date_fmt(ts_period_meeting_day(TS_REC_WEEKLY, &p, 1, 0), s, sizeof s);
+    assert_string_equal(s, "2026-12-07");
+    assert_true(ts_period_of(TS_REC_MONTHLY, D("2027-02-09"), &p));
+    ts_date_fmt(ts_period_meeting_day(TS_REC_MONTHLY, &p, 0, 31), s, sizeof s);
+    assert_string_equal(s, "2027-02-28");
+    assert_int_equal(ts_date_weekday(D("2026-12-07")), 1);
+    assert_int_equal(ts_date_weekday(D("2027-01-03")), 7);
+    ts_date bad;
+    assert_false(ts_date_parse("2027-02-29", &bad));
+    assert_false(ts_date_parse("2026-13-01", &bad));
+    assert_int_equal(ts_recurrence_parse("half_yearly"), TS_REC_HALF_YEARLY);
+    assert_int_equal(ts_recurrence_parse("fortnightly"), -1);
+}
+
+static const char FORM[] =
+    "[{\"name\":\"kham_benh\",\"label_vi\":\"Số lượt khám bệnh\",\"label_en\":\"Visits\",\"type\":\"int\","
+    "\"required\":true},{\"name\":\"ghi_chu\",\"label_vi\":\"Ghi chú\",\"label_en\":\"Note\",\"type\":\"text\"}]";
+
+static void test_forms(void **state)
+{
+    (void)state;
+    json_t *form = json_loads(FORM, 0, NULL);
+    char why[200];
+    assert_true(ts_form_valid(form, why, sizeof why));
+    json_t *values = json_loads("{\"kham_benh\": 312}", 0, NULL);
+    json_t *p = ts_form_problems(form, values);
+    assert_int_equal(json_array_size(p), 0);
+    json_decref(p);
+    json_decref(values);
+    values = json_loads("{\"kham_benh\": \"nhiều\", \"la\": 1}", 0, NULL);
+    p = ts_form_problems(form, values);
+    assert_int_equal(json_array_size(p), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(p, 0), "problem")), "type");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(p, 0), "label_vi")), "Số lượt khám bệnh");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(p, 1), "problem")), "unknown");
+    json_decref(p);
+    json_decref(values);
+    values = json_loads("{}", 0, NULL);
+    p = ts_form_problems(form, values);
+    assert_int_equal(json_array_size(p), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(p, 0), "problem")), "required");
+    json_decref(p);
+    json_decref(values);
+    json_t *v = ts_form_value_from_text(ts_form_field(form, "kham_benh"), "312");
+    assert_int_equal(json_integer_value(v), 312);
+    json_decref(v);
+    assert_null(ts_form_value_from_text(ts_form_field(form, "kham_benh"), "-3"));
+    assert_null(ts_form_value_from_text(ts_form_field(form, "kham_benh"), "3a"));
+    json_decref(form);
+    json_t *bad = json_loads("[{\"name\":\"Kham Benh\",\"type\":\"int\",\"label_vi\":\"a\",\"label_en\":\"b\"}]", 0, NULL);
+    assert_false(ts_form_valid(bad, why, sizeof why));
+    json_decref(bad);
+    bad = json_loads("[{\"name\":\"a\",\"type\":\"int\",\"label_vi\":\"a\",\"label_en\":\"b\"},"
+                     "{\"name\":\"a\",\"type\":\"int\",\"label_vi\":\"a\",\"label_en\":\"b\"}]",
+                     0, NULL);
+    assert_false(ts_form_valid(bad, why, sizeof why));
+    json_decref(bad);
+}
+
+/* ---------------------------------------------------------------- on a store */
+
+typedef struct fixture {
+    char *dir;
+    ts_store *srv;
+    ts_store *sta[4];
+} fixture;
+
+static const char *const codes[4] = {BN, BX, BT, XL};
+
+static void put(ts_store *st, const char *table, const char *id, const char *json)
+{
+    json_error_t je;
+    json_t *o = json_loads(json, 0, &je);
+    if (o == NULL)
+        fail_msg("bad JSON in test: %s: %s", json, je.text);
+    ts_actor a = {TS_ACTOR_ADMIN, "admin-test", NULL, "test"};
+    ts_error err;
+    if (ts_record_put_json(st, &a, table, id, o, &err) < 0)
+        fail_msg("put %s/%s: %s", table, id, err.msg);
+    json_decref(o);
+}
+
+/* a station's report, written at the station and pushed */
+static void submit(fixture *f, int station, const char *occ, const char *values, const char *at)
+{
+    char id[256], json[1024];
+    snprintf(id, sizeof id, "%s:%s", occ, codes[station]);
+    const char *colon = strchr(occ, ':');
+    snprintf(json, sizeof json,
+             "{\"occurrence_id\":\"%s\",\"duty_id\":\"%.*s\",\"period\":\"%s\",\"values\":\"%s\","
+             "\"submitted_at\":\"%s\"}",
+             occ, (int)(colon - occ), occ, colon + 1, values, at);
+    ts_actor a = {TS_ACTOR_LOCAL, "staff", NULL, "cli"};
+    json_t *o = json_loads(json, 0, NULL);
+    assert_non_null(o);
+    ts_error err;
+    if (ts_record_put_json(f->sta[station], &a, "periodic_reports", id, o, &err) < 0)
+        fail_msg("submit: %s", err.msg);
+    json_decref(o);
+    assert_int_equal(ts_test_push(f->sta[station], f->srv, codes[station], false), 1);
+}
+
+static int setup(void **state)
+{
+    ts_district_tz_apply("Asia/Ho_Chi_Minh");
+    fixture *f = ts_xcalloc(1, sizeof *f);
+    f->dir = ts_tmpdir_make("calendar");
+    f->srv = ts_test_open(f->dir, "district.db", TS_ROLE_SERVER, NULL, NULL);
+    for (int i = 0; i < 4; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "%s.db", codes[i]);
+        f->sta[i] = ts_test_open(f->dir, name, TS_ROLE_STATION, codes[i], NULL);
+        char json[200];
+        snprintf(json, sizeof json, "{\"name\":\"Trạm Y tế %d\",\"commune\":\"Xã %d\",\"commune_code\":\"0900%d\"}", i,
+                 i, i);
+        put(f->srv, "stations", codes[i], json);
+    }
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    ts_store_close(f->srv);
+    for (int i = 0; i < 4; i++)
+        ts_store_close(f->sta[i]);
+    ts_tmpdir_remove(f->dir);
+    free(f);
+    ts_district_tz_apply("UTC");
+    return 0;
+}
+
+static uint64_t at(const char *iso)
+{
+    uint64_t ms;
+    if (!ts_time_parse(iso, &ms))
+        fail_msg("not a time: %s", iso);
+    return ms;
+}
+
+static json_t *occ(fixture *f, const char *id)
+{
+    return ts_test_record_fields(f->srv, "duty_occurrences", id);
+}
+
+static void test_generation_local_time(void **state)
+{
+    fixture *f = *state;
+    char *form = ts_xasprintf("{\"kind\":\"periodic_report\",\"title\":\"Báo cáo hoạt động tháng\",\"recurrence\":"
+                              "\"monthly\",\"due_days\":5,\"form\":%s}",
+                              "\"[]\"");
+    put(f->srv, "duties", "BC-THANG", form);
+    free(form);
+    put(f->srv, "duties", "BC-QUY",
+        "{\"kind\":\"periodic_report\",\"title\":\"Báo cáo quý\",\"recurrence\":\"quarterly\",\"due_days\":10,"
+        "\"stations\":[\"" BN "\",\"" BX "\"]}");
+    put(f->srv, "duties", "GIAO-BAN",
+        "{\"kind\":\"meeting\",\"title\":\"Giao ban tuần\",\"recurrence\":\"weekly\",\"weekday\":1,\"time\":"
+        "\"07:30\",\"place\":\"Hội trường TTYT\",\"participants\":\"Trạm trưởng\"}");
+    put(f->srv, "duties", "CU", "{\"kind\":\"periodic_report\",\"title\":\"Cũ\",\"recurrence\":\"monthly\","
+                                "\"active_to\":\"2026-10-31\"}");
+    size_t written;
+    ts_error err;
+    /* 23:30 local on 31/12 (16:30 UTC): still December */
+    assert_int_equal(ts_calendar_generate(f->srv, at("2026-12-31T16:30:00Z"), &written, &err), 0);
+    json_t *o = occ(f, "BC-THANG:2026-12");
+    assert_non_null(o);
+    assert_string_equal(json_string_value(json_object_get(o, "due_date")), "2027-01-05");
+    assert_int_equal(json_array_size(json_object_get(o, "stations")), 4);
+    json_decref(o);
+    assert_non_null(o = occ(f, "BC-THANG:2026-11"));
+    json_decref(o);
+    assert_non_null(o = occ(f, "BC-THANG:2026-10"));
+    json_decref(o);
+    assert_null(occ(f, "BC-THANG:2026-09"));
+    assert_non_null(o = occ(f, "BC-THANG:2027-01"));
+    json_decref(o);
+    assert_null(occ(f, "BC-THANG:2027-02"));
+    /* nothing of a duty whose time is over */
+    assert_null(occ(f, "CU:2026-12"));
+    assert_null(occ(f, "CU:2026-11"));
+    /* again: nothing to write */
+    assert_int_equal(ts_calendar_generate(f->srv, at("2026-12-31T16:30:00Z"), &written, &err), 0);
+    assert_int_equal(written, 0);
+    /* 23:30 UTC on 31/12 is 06:30 on 01/01 in the district: January is current */
+    assert_int_equal(ts_calendar_generate(f->srv, at("2026-12-31T23:30:00Z"), &written, &err), 0);
+    assert_true(written > 0);
+    assert_non_null(o = occ(f, "BC-THANG:2027-02"));
+    json_decref(o);
+    o = occ(f, "BC-QUY:2026-Q4");
+    assert_non_null(o);
+    assert_string_equal(json_string_value(json_object_get(o, "due_date")), "2027-01-10");
+    assert_int_equal(json_array_size(json_object_get(o, "stations")), 2);
+    json_decref(o);
+    o = occ(f, "GIAO-BAN:2027-W01");
+    assert_non_null(o);
+    assert_string_equal(json_string_value(json_object_get(o, "meeting_at")), "2027-01-04T07:30:00+07:00");
+    assert_string_equal(json_string_value(json_object_get(o, "place")), "Hội trường TTYT");
+    json_decref(o);
+    assert_non_null(o = occ(f, "GIAO-BAN:2026-W53"));
+    json_decref(o);
+    /* the quarterly report changes hands: Q1 2027 (current) and Q2 follow,
+     * Q4 2026 (over) keeps its stations */
+    put(f->srv, "duties", "BC-QUY", "{\"stations\":[\"" BT "\"]}");
+    assert_int_equal(ts_calendar_generate(f->srv, at("2027-01-02T02:00:00Z"), &written, &err), 0);
+    o = occ(f, "BC-QUY:2026-Q4");
+    assert_int_equal(json_array_size(json_object_get(o, "stations")), 2);
+    json_decref(o);
+    o = occ(f, "BC-QUY:2027-Q1");
+    assert_int_equal(json_array_size(json_object_get(o, "stations")), 1);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(o, "stations"), 0)), BT);
+    json_decref(o);
+}
+
+static const char *cell_status(const json_t *grid, const char *station, size_t col)
+{
+    const json_t *g = json_array_get(json_object_get(grid, "duties"), 0);
+    size_t i;
+    const json_t *row;
+    json_array_foreach(json_object_get(g, "rows"), i, row) {
+        if (strcmp(json_string_value(json_object_get(row, "station")), station) == 0)
+            return json_string_value(json_object_get(json_array_get(json_object_get(row, "cells"), col), "status"));
+    }
+    return "absent";
+}
+
+static json_int_t col_int(const json_t *grid, size_t col, const char *key)
+{
+    const json_t *g = json_array_get(json_object_get(grid, "duties"), 0);
+    return json_integer_value(json_object_get(json_array_get(json_object_get(g, "periods"), col), key));
+}
+
+static void test_grid_and_reminders(void **state)
+{
+    fixture *f = *state;
+    json_t *duty = json_pack("{s:s,s:s,s:s,s:i,s:s}", "kind", "periodic_report", "title", "Báo cáo hoạt động tháng",
+                             "recurrence", "monthly", "due_days", 5, "form", FORM);
+    ts_actor a = {TS_ACTOR_ADMIN, "admin-test", NULL, "test"};
+    ts_error err;
+    assert_int_equal(ts_record_put_json(f->srv, &a, "duties", "BC-THANG", duty, &err), 0);
+    json_decref(duty);
+    size_t written;
+    /* 3 December, local: November's report is due on the 5th */
+    uint64_t dec3 = at("2026-12-03T02:00:00Z");
+    assert_int_equal(ts_calendar_generate(f->srv, dec3, &written, &err), 0);
+    /* two days before: every station reminded once (October's, due 05/11, is
+     * too long past to be announced late now) */
+    ts_cal_reminder *r;
+    size_t n;
+    assert_int_equal(ts_calendar_remind(f->srv, "TTYT", dec3, &r, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(r[0].stations.n, 4);
+    json_t *o = ts_test_record_fields(f->srv, "notices", r[0].notice);
+    assert_non_null(o);
+    assert_non_null(strstr(json_string_value(json_object_get(o, "subject")), "Báo cáo hoạt động tháng"));
+    json_decref(o);
+    ts_cal_reminders_free(r, n);
+    assert_int_equal(ts_calendar_remind(f->srv, "TTYT", dec3 + 3600000, &r, &n, &err), 0);
+    assert_int_equal(n, 0);
+    ts_cal_reminders_free(r, n);
+    /* BN on time (local 5 December, 23:00), BX late, BT a value not of its type */
+    submit(f, 0, "BC-THANG:2026-11", "{\\\"kham_benh\\\": 312}", "2026-12-05T16:00:00Z");
+    submit(f, 1, "BC-THANG:2026-11", "{\\\"kham_benh\\\": 280}", "2026-12-05T17:30:00Z");
+    submit(f, 2, "BC-THANG:2026-11", "{\\\"kham_benh\\\": \\\"nhiều\\\"}", "2026-12-04T08:00:00Z");
+    uint64_t dec7 = at("2026-12-07T02:00:00Z");
+    json_t *grid;
+    assert_int_equal(ts_calendar_grid(f->srv, "BC-THANG", 6, NULL, dec7, &grid, &err), 0);
+    /* periods that started: October, November, December */
+    const json_t *g = json_array_get(json_object_get(grid, "duties"), 0);
+    assert_int_equal(json_array_size(json_object_get(g, "periods")), 3);
+    assert_string_equal(cell_status(grid, BN, 1), "on_time");
+    assert_string_equal(cell_status(grid, BX, 1), "late");
+    assert_string_equal(cell_status(grid, BT, 1), "invalid");
+    assert_string_equal(cell_status(grid, XL, 1), "missing");
+    assert_string_equal(cell_status(grid, XL, 2), "pending");
+    assert_string_equal(cell_status(grid, XL, 0), "missing");
+    assert_int_equal(col_int(grid, 1, "expected"), 4);
+    assert_int_equal(col_int(grid, 1, "received"), 2);
+    assert_int_equal(col_int(grid, 1, "reporting_rate"), 50);
+    assert_int_equal(col_int(grid, 1, "timeliness"), 25);
+    assert_int_equal(col_int(grid, 0, "reporting_rate"), 0);
+    json_decref(grid);
+    /* the last two only */
+    assert_int_equal(ts_calendar_grid(f->srv, "BC-THANG", 2, NULL, dec7, &grid, &err), 0);
+    assert_string_equal(cell_status(grid, BN, 0), "on_time");
+    json_decref(grid);
+    /* scoped to one station */
+    ts_strlist only = {NULL, 0};
+    ts_strlist_add(&only, BX);
+    assert_int_equal(ts_calendar_grid(f->srv, NULL, 6, &only, dec7, &grid, &err), 0);
+    assert_string_equal(cell_status(grid, BN, 1), "absent");
+    assert_string_equal(cell_status(grid, BX, 1), "late");
+    assert_int_equal(col_int(grid, 1, "expected"), 1);
+    json_decref(grid);
+    ts_strlist_free(&only);
+    /* the day after the due day: the late ones (BT invalid, XL missing) once */
+    uint64_t dec6 = at("2026-12-06T02:00:00Z");
+    assert_int_equal(ts_calendar_remind(f->srv, "TTYT", dec6, &r, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(r[0].stations.n, 2);
+    assert_string_equal(r[0].stations.v[0], BT);
+    assert_string_equal(r[0].stations.v[1], XL);
+    ts_cal_reminders_free(r, n);
+    assert_int_equal(ts_calendar_remind(f->srv, "TTYT", dec7, &r, &n, &err), 0);
+    assert_int_equal(n, 0);
+    ts_cal_reminders_free(r, n);
+    o = occ(f, "BC-THANG:2026-11");
+    assert_non_null(json_object_get(o, "reminded_late_at"));
+    assert_non_null(json_object_get(o, "reminded_before_at"));
+    json_decref(o);
+    /* in one step, by an admin */
+    ts_cal_reminder one;
+    assert_int_equal(ts_calendar_remind_late(f->srv, &a, "TTYT", "BC-THANG:2026-11", dec7, &one, &err), 0);
+    assert_int_equal(one.stations.n, 2);
+    o = ts_test_record_fields(f->srv, "notices", one.notice);
+    assert_non_null(o);
+    assert_string_equal(json_string_value(json_object_get(o, "urgency")), "khan");
+    json_decref(o);
+    ts_strlist_free(&one.stations);
+    /* XL submits: only BT is left */
+    submit(f, 3, "BC-THANG:2026-11", "{\\\"kham_benh\\\": 120}", "2026-12-07T03:00:00Z");
+    assert_int_equal(ts_calendar_remind_late(f->srv, &a, "TTYT", "BC-THANG:2026-11", dec7, &one, &err), 0);
+    assert_int_equal(one.stations.n, 1);
+    assert_string_equal(one.stations.v[0], BT);
+    ts_strlist_free(&one.stations);
+    assert_int_equal(ts_calendar_remind_late(f->srv, &a, "TTYT", "nothing:here", dec7, &one, &err), TS_ENOT_FOUND);
+    ts_strlist_free(&one.stations);
+}
+
+/* a weekly giao ban: its stations invited the day before, once; not once it began */
+static void test_meeting_reminder(void **state)
+{
+    fixture *f = *state;
+    put(f->srv, "duties", "GIAO-BAN",
+        "{\"kind\":\"meeting\",\"title\":\"Giao ban tuần\",\"recurrence\":\"weekly\",\"weekday\":1,\"time\":"
+        "\"07:30\",\"place\":\"Hội trường TTYT\",\"participants\":\"Trạm trưởng\",\"stations\":[\"" BN "\",\"" XL "\"]}");
+    size_t written, n;
+    ts_error err;
+    ts_cal_reminder *r;
+    /* Friday 11/12/2026: nothing yet (the meeting is on Monday 14/12) */
+    uint64_t fri = at("2026-12-11T02:00:00Z");
+    assert_int_equal(ts_calendar_generate(f->srv, fri, &written, &err), 0);
+    assert_int_equal(ts_calendar_remind(f->srv, "TTYT", fri, &r, &n, &err), 0);
+    assert_int_equal(n, 0);
+    ts_cal_reminders_free(r, n);
+    /* Sunday 13/12, 20:00 in the district: invited */
+    uint64_t sun = at("2026-12-13T13:00:00Z");
+    assert_int_equal(ts_calendar_generate(f->srv, sun, &written, &err), 0);
+    assert_int_equal(ts_calendar_remind(f->srv, "TTYT", sun, &r, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(r[0].stations.n, 2);
+    json_t *o = ts_test_record_fields(f->srv, "notices", r[0].notice);
+    assert_string_equal(json_string_value(json_object_get(o, "doc_type")), "giay_moi");
+    assert_non_null(strstr(json_string_value(json_object_get(o, "subject")), "Giao ban tuần, 14/12/2026 07:30"));
+    assert_non_null(strstr(json_string_value(json_object_get(o, "body")), "Hội trường TTYT"));
+    json_decref(o);
+    ts_cal_reminders_free(r, n);
+    /* once */
+    assert_int_equal(ts_calendar_remind(f->srv, "TTYT", sun + 3600000, &r, &n, &err), 0);
+    assert_int_equal(n, 0);
+    ts_cal_reminders_free(r, n);
+    /* the next week's, when it has begun (Monday 21/12, 08:00): not announced */
+    uint64_t mon = at("2026-12-21T01:00:00Z");
+    assert_int_equal(ts_calendar_generate(f->srv, mon, &written, &err), 0);
+    assert_int_equal(ts_calendar_remind(f->srv, "TTYT", mon, &r, &n, &err), 0);
+    assert_int_equal(n, 0);
+    ts_cal_reminders_free(r, n);
+    o = occ(f, "GIAO-BAN:2026-W52");
+    assert_null(json_object_get(o, "reminded_before_at"));
+    json_decref(o);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_periods),
+        cmocka_unit_test(test_forms),
+        cmocka_unit_test_setup_teardown(test_generation_local_time, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_grid_and_reminders, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_meeting_reminder, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
