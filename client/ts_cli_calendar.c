@@ -11,6 +11,7 @@
 
 #include "client/ts_cli_int.h"
 #include "client/ts_station_notices.h"
+#include "common/ts_period.h"
 #include "common/ts_calendar.h"
 #include "common/ts_notice.h"
 #include "common/ts_people.h"
@@ -220,10 +221,10 @@ int ts_cli_calendar(ts_cli *cli, int argc, char **argv)
         puts(TS__L(cli, "lịch công tác của trạm chưa có việc nào", "nothing on this station's calendar"));
     } else {
         json_array_foreach(out, i, o) {
-            char when[48];
+            char when[48], period[64];
             bool report = strcmp(ts__s(o, "kind"), "periodic_report") == 0;
-            printf("%s\n    %s — %s %s\n", ts__s(o, "id"), ts__s(o, "title"), TS__L(cli, "kỳ", "period"),
-                   ts__s(o, "period"));
+            ts_period_key_label(ts__s(o, "period"), cli->en, period, sizeof period);
+            printf("%s\n    %s — %s\n", ts__s(o, "id"), ts__s(o, "title"), period);
             if (report) {
                 printf(TS__L(cli, "    Hạn nộp: %s — %s", "    Due: %s — %s"),
                        ts_cli__date(ts__s(o, "due_date"), when, sizeof when),
@@ -448,10 +449,11 @@ int ts_cli_submit(ts_cli *cli, int argc, char **argv)
         ts_cli__print_json(out);
         json_decref(out);
     } else {
-        char due[32];
-        printf(TS__L(cli, "Đã nộp báo cáo %s, kỳ %s: %s (hạn %s). Agent gửi lên trung tâm khi có kết nối.\n",
-                     "Report %s, period %s, sent: %s (due %s). The agent sends it to the district when connected.\n"),
-               ts__s(occ, "title"), ts__s(occ, "period"),
+        char due[32], period[64];
+        ts_period_key_label(ts__s(occ, "period"), cli->en, period, sizeof period);
+        printf(TS__L(cli, "Đã nộp báo cáo %s, %s: %s (hạn %s). Agent gửi lên trung tâm khi có kết nối.\n",
+                     "Report %s, %s, sent: %s (due %s). The agent sends it to the district when connected.\n"),
+               ts__s(occ, "title"), period,
                strcmp(status, "on_time") == 0 ? TS__L(cli, "đúng hạn", "on time") : TS__L(cli, "muộn", "late"),
                ts_cli__date(ts__s(occ, "due_date"), due, sizeof due));
     }

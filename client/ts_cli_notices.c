@@ -478,7 +478,7 @@ static int ts__period_cmd(ts_cli *cli, const char *id, const char *period, const
         json_decref(o);
     } else {
         char label[48];
-        ts_period_label(key, cli->en, label, sizeof label);
+        ts_period_key_label(key, cli->en, label, sizeof label);
         printf("%s, %s: %s\n", id, label,
                strcmp(state, "done") == 0 ? TS__L(cli, "Hoàn thành", "Done") : TS__L(cli, "Đang thực hiện", "In progress"));
     }

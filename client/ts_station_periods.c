@@ -76,16 +76,16 @@ int ts_station_period_progress(ts_store *st, const char *task_id, const char *pe
                                   "a period's progress is in_progress or done"));
     char today[16], current[16], key[16];
     ts_local_day(ts_wall_ms(), today, sizeof today);
-    ts_period_of(unit, today, current, sizeof current);
+    ts_period_key_of(unit, today, current, sizeof current);
     snprintf(key, sizeof key, "%s", period && period[0] ? period : current);
-    if (!ts_period_valid(unit, key))
+    if (!ts_period_key_valid(unit, key))
         return ts_error_set(err, TS_EBAD_VALUE,
                             TS__T(en, "kỳ \"%s\" không đúng: nhiệm vụ này thực hiện %s, ghi kỳ dạng %s",
                                   "period \"%s\" is not right: this task recurs %s, write the period as %s"),
                             period, en ? ts_period_unit_name(unit) : ts__unit_vi(unit), ts__example(unit));
     if (strcmp(key, current) > 0) {
         char label[48];
-        ts_period_label(key, en, label, sizeof label);
+        ts_period_key_label(key, en, label, sizeof label);
         return ts_error_set(err, TS_EBAD_VALUE, TS__T(en, "kỳ %s chưa bắt đầu", "period %s has not begun"), label);
     }
     if (percent > 100)
@@ -108,7 +108,7 @@ int ts_station_period_progress(ts_store *st, const char *task_id, const char *pe
     ts_arena_free(&arena);
     if (was_done && strcmp(state, "done") != 0) {
         char label[48];
-        ts_period_label(key, en, label, sizeof label);
+        ts_period_key_label(key, en, label, sizeof label);
         return ts_error_set(err, TS_EBAD_VALUE,
                             TS__T(en, "kỳ %s đã báo hoàn thành", "period %s was already reported done"), label);
     }

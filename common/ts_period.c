@@ -1,5 +1,8 @@
-/* Period keys of recurring plan tasks: pure text and calendar arithmetic. */
+/* Period keys of recurring plan tasks: pure text; the calendar's arithmetic
+ * (dates, month lengths) is common/ts_calendar's. */
 #include "common/ts_period.h"
+
+#include "common/ts_calendar.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,27 +37,19 @@ static bool ts__digits(const char *s, size_t n)
     return true;
 }
 
-static int ts__month_days(int y, int m)
-{
-    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
-        return 29;
-    return days[m - 1];
-}
-
 static bool ts__year_ok(int y)
 {
     return y >= 2000 && y <= 2100;
 }
 
-bool ts_period_of(ts_period_unit u, const char *day, char *out, size_t size)
+bool ts_period_key_of(ts_period_unit u, const char *day, char *out, size_t size)
 {
-    if (day == NULL || strlen(day) < 10 || !ts__digits(day, 4) || day[4] != '-' || !ts__digits(day + 5, 2) ||
-        day[7] != '-' || !ts__digits(day + 8, 2))
+    /* a day, or the day of a datetime ("2026-07-01T08:00:00+07:00") */
+    char ymd[11];
+    ts_date d;
+    if (day == NULL || snprintf(ymd, sizeof ymd, "%.10s", day) != 10 || !ts_date_parse(ymd, &d) || !ts__year_ok(d.y))
         return false;
-    int y = atoi(day), m = atoi(day + 5), d = atoi(day + 8);
-    if (!ts__year_ok(y) || m < 1 || m > 12 || d < 1 || d > ts__month_days(y, m))
-        return false;
+    int y = d.y, m = d.m;
     switch (u) {
     case TS_PERIOD_QUARTERLY: snprintf(out, size, "%04d-Q%d", y, (m - 1) / 3 + 1); break;
     case TS_PERIOD_MONTHLY: snprintf(out, size, "%04d-%02d", y, m); break;
@@ -63,11 +58,11 @@ bool ts_period_of(ts_period_unit u, const char *day, char *out, size_t size)
     return true;
 }
 
-void ts_period_first_of_year(ts_period_unit u, int y, char *out, size_t size)
+void ts_period_key_first_of_year(ts_period_unit u, int y, char *out, size_t size)
 {
     char day[16];
     snprintf(day, sizeof day, "%04d-01-01", y);
-    if (!ts_period_of(u, day, out, size))
+    if (!ts_period_key_of(u, day, out, size))
         snprintf(out, size, "%04d", y);
 }
 
@@ -98,7 +93,7 @@ static bool ts__parse(const char *key, int *y, char *kind, int *n)
     return false;
 }
 
-bool ts_period_valid(ts_period_unit u, const char *key)
+bool ts_period_key_valid(ts_period_unit u, const char *key)
 {
     int y, n;
     char kind;
@@ -118,21 +113,21 @@ static void ts__months(const char *key, int *y, int *m1, int *m2)
     *m2 = kind == 'Q' ? 3 * n : kind == 'M' ? n : 12;
 }
 
-void ts_period_first_day(const char *key, char *out, size_t size)
+void ts_period_key_first_day(const char *key, char *out, size_t size)
 {
     int y, m1, m2;
     ts__months(key, &y, &m1, &m2);
     snprintf(out, size, "%04d-%02d-01", y, m1);
 }
 
-void ts_period_last_day(const char *key, char *out, size_t size)
+void ts_period_key_last_day(const char *key, char *out, size_t size)
 {
     int y, m1, m2;
     ts__months(key, &y, &m1, &m2);
-    snprintf(out, size, "%04d-%02d-%02d", y, m2, ts__month_days(y, m2));
+    snprintf(out, size, "%04d-%02d-%02d", y, m2, ts_month_days(y, m2));
 }
 
-void ts_period_next(const char *key, char *out, size_t size)
+void ts_period_key_next(const char *key, char *out, size_t size)
 {
     int y = 2000, n = 0;
     char kind = 'Y';
@@ -148,13 +143,27 @@ void ts_period_next(const char *key, char *out, size_t size)
         snprintf(out, size, "%04d", y + 1);
 }
 
-void ts_period_label(const char *key, bool en, char *out, size_t size)
+void ts_period_key_label(const char *key, bool en, char *out, size_t size)
 {
     static const char *const roman[] = {"I", "II", "III", "IV"};
     static const char *const months[] = {"January", "February", "March",     "April",   "May",      "June",
                                          "July",    "August",   "September", "October", "November", "December"};
     int y, n;
     char kind;
+    size_t len = key ? strlen(key) : 0;
+    /* the calendar's other periods: halves (2026-H2) and ISO weeks (2026-W49) */
+    if (len >= 7 && ts__digits(key, 4) && key[4] == '-' && (key[5] == 'H' || key[5] == 'W') &&
+        ts__digits(key + 6, len - 6) && len <= 8) {
+        y = atoi(key);
+        n = atoi(key + 6);
+        if (key[5] == 'H' && en)
+            snprintf(out, size, "%s half of %d", n == 1 ? "First" : "Second", y);
+        else if (key[5] == 'H')
+            snprintf(out, size, "6 tháng %s năm %d", n == 1 ? "đầu" : "cuối", y);
+        else
+            snprintf(out, size, en ? "Week %d, %d" : "Tuần %d/%d", n, y);
+        return;
+    }
     if (!ts__parse(key, &y, &kind, &n))
         snprintf(out, size, "%s", key ? key : "");
     else if (kind == 'Q' && en)

@@ -23,18 +23,20 @@ const char *ts_period_unit_name(ts_period_unit u);
 
 /* The key of the period holding day ("YYYY-MM-DD"); false when day is not
  * a date. out: at least 8 bytes. */
-bool ts_period_of(ts_period_unit u, const char *day, char *out, size_t size);
+bool ts_period_key_of(ts_period_unit u, const char *day, char *out, size_t size);
 /* The first period of year y. */
-void ts_period_first_of_year(ts_period_unit u, int y, char *out, size_t size);
+void ts_period_key_first_of_year(ts_period_unit u, int y, char *out, size_t size);
 /* Whether key is a period of unit u ("2026-Q5", "2026-13", "26" are not). */
-bool ts_period_valid(ts_period_unit u, const char *key);
+bool ts_period_key_valid(ts_period_unit u, const char *key);
 /* The first and the last day of a valid key ("YYYY-MM-DD"). */
-void ts_period_first_day(const char *key, char *out, size_t size);
-void ts_period_last_day(const char *key, char *out, size_t size);
+void ts_period_key_first_day(const char *key, char *out, size_t size);
+void ts_period_key_last_day(const char *key, char *out, size_t size);
 /* The period after a valid key ("2026-Q4" -> "2027-Q1"). */
-void ts_period_next(const char *key, char *out, size_t size);
+void ts_period_key_next(const char *key, char *out, size_t size);
 /* A valid key for people: "Năm 2026", "Quý III/2026", "Tháng 7/2026";
- * in English "2026", "Q3 2026", "July 2026". */
-void ts_period_label(const char *key, bool en, char *out, size_t size);
+ * in English "2026", "Q3 2026", "July 2026"; the calendar's halves and ISO
+ * weeks too ("6 tháng cuối năm 2026", "Tuần 49/2026"); anything else as it
+ * is (a one-off duty's date). */
+void ts_period_key_label(const char *key, bool en, char *out, size_t size);
 
 #endif

@@ -70,7 +70,7 @@ json_t *ts_task_periods(ts_store *st, const json_t *task, uint64_t now_ms)
         unit = TS_PERIOD_YEARLY;
     char today[16], current[16];
     ts_local_day(now_ms, today, sizeof today);
-    ts_period_of(unit, today, current, sizeof current);
+    ts_period_key_of(unit, today, current, sizeof current);
     json_int_t from_year = json_integer_value(json_object_get(f, "recurring_from"));
     const char *task_id = ts__s(task, "id");
     json_t *stations = json_array();
@@ -83,13 +83,13 @@ json_t *ts_task_periods(ts_store *st, const json_t *task, uint64_t now_ms)
         /* the first period: the plan's first year, else when it was assigned */
         char first[16] = "";
         if (from_year >= 2000 && from_year <= 2100) {
-            ts_period_first_of_year(unit, (int)from_year, first, sizeof first);
+            ts_period_key_first_of_year(unit, (int)from_year, first, sizeof first);
         } else {
             uint64_t at;
             char day[16];
             if (ts_time_parse(ts__s(a, "assigned_at"), &at)) {
                 ts_local_day(at, day, sizeof day);
-                ts_period_of(unit, day, first, sizeof first);
+                ts_period_key_of(unit, day, first, sizeof first);
             } else {
                 snprintf(first, sizeof first, "%s", current);
             }
@@ -104,7 +104,7 @@ json_t *ts_task_periods(ts_store *st, const json_t *task, uint64_t now_ms)
         while (strcmp(p, current) <= 0) {
             json_array_append_new(all, json_string(p));
             char next[16];
-            ts_period_next(p, next, sizeof next);
+            ts_period_key_next(p, next, sizeof next);
             snprintf(p, sizeof p, "%s", next);
         }
         size_t n = json_array_size(all);
@@ -112,13 +112,13 @@ json_t *ts_task_periods(ts_store *st, const json_t *task, uint64_t now_ms)
             const char *key = json_string_value(json_array_get(all, k));
             const json_t *r = json_object_get(reported, key);
             char last[16], vi[48], en[48];
-            ts_period_last_day(key, last, sizeof last);
+            ts_period_key_last_day(key, last, sizeof last);
             uint64_t end_ms = 0;
             bool over = ts_local_day_end(last, &end_ms) && now_ms >= end_ms;
             bool done = json_is_true(json_object_get(r, "done"));
             const char *status = done ? "done" : over ? "overdue" : r ? "in_progress" : "not_reported";
-            ts_period_label(key, false, vi, sizeof vi);
-            ts_period_label(key, true, en, sizeof en);
+            ts_period_key_label(key, false, vi, sizeof vi);
+            ts_period_key_label(key, true, en, sizeof en);
             json_t *row = json_pack("{s:s,s:s,s:s,s:s,s:s}", "period", key, "label_vi", vi, "label_en", en, "status",
                                     status, "ends", last);
             static const char *const copy[] = {"percent", "progress_note", "report", "done_at", "progress_at",

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "common/ts_calendar.h"
+#include "common/ts_period.h"
 #include "common/ts_log.h"
 #include "common/ts_notice.h"
 #include "common/ts_people.h"
@@ -370,21 +371,21 @@ static int ts__send(ts_store *st, const ts_actor *who, const char *issuer, const
                     bool late, const ts_strlist *to, ts_cal_reminder *out, ts_error *err)
 {
     bool report = strcmp(ts__s(occ, "kind"), "periodic_report") == 0;
-    char subject[600], body[2400], when[48];
+    char subject[600], body[2400], when[48], period[64];
     ts_vn_date(report ? ts__s(occ, "due_date") : ts__s(occ, "meeting_at"), when, sizeof when);
+    ts_period_key_label(ts__s(occ, "period"), false, period, sizeof period);
     if (report && late)
-        snprintf(subject, sizeof subject, "Nhắc nộp báo cáo quá hạn: %s, kỳ %s (hạn %s)", ts__s(occ, "title"),
-                 ts__s(occ, "period"), when);
+        snprintf(subject, sizeof subject, "Nhắc nộp báo cáo quá hạn: %s, %s (hạn %s)", ts__s(occ, "title"), period,
+                 when);
     else if (report)
-        snprintf(subject, sizeof subject, "Nhắc nộp báo cáo: %s, kỳ %s, hạn %s", ts__s(occ, "title"),
-                 ts__s(occ, "period"), when);
+        snprintf(subject, sizeof subject, "Nhắc nộp báo cáo: %s, %s, hạn %s", ts__s(occ, "title"), period, when);
     else
         snprintf(subject, sizeof subject, "Giấy mời: %s, %s", ts__s(occ, "title"), when);
     if (report)
         snprintf(body, sizeof body,
                  "Đề nghị trạm nộp báo cáo \"%s\" kỳ %s: tramsync calendar, rồi tramsync submit %s --field "
                  "tên=giá_trị.",
-                 ts__s(occ, "title"), ts__s(occ, "period"), occ_id);
+                 ts__s(occ, "title"), period, occ_id);
     else
         snprintf(body, sizeof body, "Thời gian: %s. Địa điểm: %s. Thành phần: %s.", when, ts__s(occ, "place"),
                  ts__s(occ, "participants"));

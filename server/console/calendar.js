@@ -16,7 +16,8 @@ const recLabel = (r) => valueLabel('duties', 'recurrence', r);
 function periodLabel(key) {
   let m;
   if ((m = /^(\d{4})-(\d{2})$/.exec(key))) return t('cal_p_month', Number(m[2]), m[1]);
-  if ((m = /^(\d{4})-Q(\d)$/.exec(key))) return t('cal_p_quarter', m[2], m[1]);
+  // quarters as the administration writes them: Quý IV/2026
+  if ((m = /^(\d{4})-Q(\d)$/.exec(key))) return t('cal_p_quarter', state.lang === 'en' ? m[2] : ['I', 'II', 'III', 'IV'][Number(m[2]) - 1], m[1]);
   if ((m = /^(\d{4})-H(\d)$/.exec(key))) return t(m[2] === '1' ? 'cal_p_h1' : 'cal_p_h2', m[1]);
   if ((m = /^(\d{4})-W(\d{2})$/.exec(key))) return t('cal_p_week', Number(m[2]), m[1]);
   if (/^\d{4}$/.test(key)) return t('cal_p_year', key);

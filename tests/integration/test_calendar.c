@@ -389,6 +389,14 @@ static void test_calendar(void **state)
     snprintf(needle, sizeof needle, "occurrence=%s late=true stations=1", last);
     assert_true(ts_test_log_wait(e->d.log, needle, 20000));
     out = cli_until(e, 1, "notices", "Nhắc nộp báo cáo quá hạn: Báo cáo tuần");
+    /* the period in words (Tuần 49/2026), never its key (2026-W49) */
+    {
+        char words[96];
+        snprintf(words, sizeof words, "Nhắc nộp báo cáo quá hạn: Báo cáo tuần, Tuần %d/%.4s (hạn",
+                 atoi(strrchr(last, 'W') + 1), strchr(last, ':') + 1);
+        if (strstr(out, words) == NULL)
+            fail_msg("the late reminder names the period %s as \"%s\": %s", last, words, out);
+    }
     free(out);
     assert_int_equal(ts_test_file_count(e->d.log, "late=true"), 1);
     /* XL's values do not fit the form (written around the check) */

@@ -313,7 +313,7 @@ static void test_periods(void **state)
     json_decref(o);
     free(out);
     free(err);
-    assert_true(ts_period_valid(TS_PERIOD_QUARTERLY, current));
+    assert_true(ts_period_key_valid(TS_PERIOD_QUARTERLY, current));
     assert_int_equal(run(bn, &out, &err, "progress", "KH-02", "--period", "2025", "--state", "done", "--report",
                          "Đã rà soát 412 người", NULL, NULL),
                      0);
@@ -410,7 +410,7 @@ static void test_periods(void **state)
     /* the list: each recurring task's current period, and how many are overdue */
     assert_int_equal(run(bn, &out, &err, "tasks", NULL), 0);
     char line[160], label[48];
-    ts_period_label(current, false, label, sizeof label);
+    ts_period_key_label(current, false, label, sizeof label);
     snprintf(line, sizeof line, "Kỳ hiện tại: %s — Đang thực hiện, 10%%", label);
     assert_non_null(strstr(out, line));
     if (strcmp(current, "2026-Q2") > 0)

@@ -24,62 +24,62 @@ static void test_period_of_day(void **state)
 {
     (void)state;
     char k[16];
-    assert_true(ts_period_of(TS_PERIOD_YEARLY, "2026-12-31", k, sizeof k));
+    assert_true(ts_period_key_of(TS_PERIOD_YEARLY, "2026-12-31", k, sizeof k));
     assert_string_equal(k, "2026");
-    assert_true(ts_period_of(TS_PERIOD_QUARTERLY, "2026-09-30", k, sizeof k));
+    assert_true(ts_period_key_of(TS_PERIOD_QUARTERLY, "2026-09-30", k, sizeof k));
     assert_string_equal(k, "2026-Q3");
-    assert_true(ts_period_of(TS_PERIOD_QUARTERLY, "2026-10-01", k, sizeof k));
+    assert_true(ts_period_key_of(TS_PERIOD_QUARTERLY, "2026-10-01", k, sizeof k));
     assert_string_equal(k, "2026-Q4");
-    assert_true(ts_period_of(TS_PERIOD_MONTHLY, "2027-01-01", k, sizeof k));
+    assert_true(ts_period_key_of(TS_PERIOD_MONTHLY, "2027-01-01", k, sizeof k));
     assert_string_equal(k, "2027-01");
-    assert_true(ts_period_of(TS_PERIOD_MONTHLY, "2028-02-29", k, sizeof k));
+    assert_true(ts_period_key_of(TS_PERIOD_MONTHLY, "2028-02-29", k, sizeof k));
     assert_string_equal(k, "2028-02");
-    assert_false(ts_period_of(TS_PERIOD_MONTHLY, "2027-02-29", k, sizeof k));
-    assert_false(ts_period_of(TS_PERIOD_YEARLY, "31/12/2026", k, sizeof k));
-    ts_period_first_of_year(TS_PERIOD_QUARTERLY, 2026, k, sizeof k);
+    assert_false(ts_period_key_of(TS_PERIOD_MONTHLY, "2027-02-29", k, sizeof k));
+    assert_false(ts_period_key_of(TS_PERIOD_YEARLY, "31/12/2026", k, sizeof k));
+    ts_period_key_first_of_year(TS_PERIOD_QUARTERLY, 2026, k, sizeof k);
     assert_string_equal(k, "2026-Q1");
-    ts_period_first_of_year(TS_PERIOD_MONTHLY, 2026, k, sizeof k);
+    ts_period_key_first_of_year(TS_PERIOD_MONTHLY, 2026, k, sizeof k);
     assert_string_equal(k, "2026-01");
 }
 
 static void test_valid(void **state)
 {
     (void)state;
-    assert_true(ts_period_valid(TS_PERIOD_YEARLY, "2026"));
-    assert_false(ts_period_valid(TS_PERIOD_YEARLY, "2026-Q1"));
-    assert_false(ts_period_valid(TS_PERIOD_YEARLY, "26"));
-    assert_false(ts_period_valid(TS_PERIOD_YEARLY, "1999"));
-    assert_true(ts_period_valid(TS_PERIOD_QUARTERLY, "2026-Q4"));
-    assert_false(ts_period_valid(TS_PERIOD_QUARTERLY, "2026-Q5"));
-    assert_false(ts_period_valid(TS_PERIOD_QUARTERLY, "2026-04"));
-    assert_true(ts_period_valid(TS_PERIOD_MONTHLY, "2026-12"));
-    assert_false(ts_period_valid(TS_PERIOD_MONTHLY, "2026-13"));
-    assert_false(ts_period_valid(TS_PERIOD_MONTHLY, "2026-00"));
-    assert_false(ts_period_valid(TS_PERIOD_MONTHLY, "2026-1"));
-    assert_false(ts_period_valid(TS_PERIOD_MONTHLY, NULL));
+    assert_true(ts_period_key_valid(TS_PERIOD_YEARLY, "2026"));
+    assert_false(ts_period_key_valid(TS_PERIOD_YEARLY, "2026-Q1"));
+    assert_false(ts_period_key_valid(TS_PERIOD_YEARLY, "26"));
+    assert_false(ts_period_key_valid(TS_PERIOD_YEARLY, "1999"));
+    assert_true(ts_period_key_valid(TS_PERIOD_QUARTERLY, "2026-Q4"));
+    assert_false(ts_period_key_valid(TS_PERIOD_QUARTERLY, "2026-Q5"));
+    assert_false(ts_period_key_valid(TS_PERIOD_QUARTERLY, "2026-04"));
+    assert_true(ts_period_key_valid(TS_PERIOD_MONTHLY, "2026-12"));
+    assert_false(ts_period_key_valid(TS_PERIOD_MONTHLY, "2026-13"));
+    assert_false(ts_period_key_valid(TS_PERIOD_MONTHLY, "2026-00"));
+    assert_false(ts_period_key_valid(TS_PERIOD_MONTHLY, "2026-1"));
+    assert_false(ts_period_key_valid(TS_PERIOD_MONTHLY, NULL));
 }
 
 static void test_days_and_next(void **state)
 {
     (void)state;
     char d[16];
-    ts_period_first_day("2026-Q3", d, sizeof d);
+    ts_period_key_first_day("2026-Q3", d, sizeof d);
     assert_string_equal(d, "2026-07-01");
-    ts_period_last_day("2026-Q3", d, sizeof d);
+    ts_period_key_last_day("2026-Q3", d, sizeof d);
     assert_string_equal(d, "2026-09-30");
-    ts_period_last_day("2028-02", d, sizeof d);
+    ts_period_key_last_day("2028-02", d, sizeof d);
     assert_string_equal(d, "2028-02-29");
-    ts_period_last_day("2027-02", d, sizeof d);
+    ts_period_key_last_day("2027-02", d, sizeof d);
     assert_string_equal(d, "2027-02-28");
-    ts_period_last_day("2026", d, sizeof d);
+    ts_period_key_last_day("2026", d, sizeof d);
     assert_string_equal(d, "2026-12-31");
-    ts_period_next("2026-Q4", d, sizeof d);
+    ts_period_key_next("2026-Q4", d, sizeof d);
     assert_string_equal(d, "2027-Q1");
-    ts_period_next("2026-12", d, sizeof d);
+    ts_period_key_next("2026-12", d, sizeof d);
     assert_string_equal(d, "2027-01");
-    ts_period_next("2026-09", d, sizeof d);
+    ts_period_key_next("2026-09", d, sizeof d);
     assert_string_equal(d, "2026-10");
-    ts_period_next("2026", d, sizeof d);
+    ts_period_key_next("2026", d, sizeof d);
     assert_string_equal(d, "2027");
     /* keys sort as time runs */
     assert_true(strcmp("2026-Q4", "2027-Q1") < 0);
@@ -90,17 +90,17 @@ static void test_labels(void **state)
 {
     (void)state;
     char l[64];
-    ts_period_label("2026", false, l, sizeof l);
+    ts_period_key_label("2026", false, l, sizeof l);
     assert_string_equal(l, "Năm 2026");
-    ts_period_label("2026-Q3", false, l, sizeof l);
+    ts_period_key_label("2026-Q3", false, l, sizeof l);
     assert_string_equal(l, "Quý III/2026");
-    ts_period_label("2026-07", false, l, sizeof l);
+    ts_period_key_label("2026-07", false, l, sizeof l);
     assert_string_equal(l, "Tháng 7/2026");
-    ts_period_label("2026-Q3", true, l, sizeof l);
+    ts_period_key_label("2026-Q3", true, l, sizeof l);
     assert_string_equal(l, "Q3 2026");
-    ts_period_label("2026-07", true, l, sizeof l);
+    ts_period_key_label("2026-07", true, l, sizeof l);
     assert_string_equal(l, "July 2026");
-    ts_period_label("2026", true, l, sizeof l);
+    ts_period_key_label("2026", true, l, sizeof l);
     assert_string_equal(l, "2026");
 }
 
