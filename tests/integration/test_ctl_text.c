@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <sqlite3.h>
 
 #include "common/ts_notice.h"
 #include "common/ts_xmalloc.h"
@@ -178,6 +179,23 @@ static void expect_no_codes(const char *what, const char *text, const char *cons
         if (found)
             fail_msg("%s shows the code \"%s\":\n%s", what, codes[i], text);
     }
+}
+
+/* A line of the output that docs/ADMIN-API.md shows as it is (a table's
+ * heads): the example and the program must not drift apart. */
+static void expect_doc_line(const char *what, const char *out, const char *line)
+{
+    char *path = ts_source_path("docs/ADMIN-API.md");
+    char *doc = ts_read_file(path, NULL);
+    if (doc == NULL)
+        fail_msg("cannot read %s", path);
+    char *want = ts_xasprintf("\n%s\n", line);
+    if (strstr(doc, want) == NULL)
+        fail_msg("docs/ADMIN-API.md does not show the line of %s \"%s\"", what, line);
+    expect_in(what, out, want);
+    free(want);
+    free(doc);
+    free(path);
 }
 
 /* The district's time of an ISO time as dd/mm/yyyy HH:MM: Asia/Ho_Chi_Minh
@@ -342,12 +360,16 @@ static void test_notices_tasks_status(void **state)
     expect_in("status", out, "TRẠM             TÌNH TRẠNG");
     expect_in("status", out, "CHỨNG THƯ");
     expect_in("status", out, "ngày");
+    expect_doc_line("status", out,
+                    "TRẠM             TÌNH TRẠNG    LẦN CUỐI THẤY     ĐỒNG BỘ CUỐI      CHỜ        CHỨNG THƯ");
     print_message("%s", out);
     expect_no_codes("status", out, notice_codes);
     free(out);
     out = ctl_ok(e, NULL, (const char *[]){"--lang", "en", "status", NULL});
     expect_in("status --lang en", out, "Stations      ");
     expect_in("status --lang en", out, "STATION          STATE");
+    expect_doc_line("status --lang en", out,
+                    "STATION          STATE         LAST SEEN         LAST SYNC         LAG        CERTIFICATE");
     print_message("%s", out);
     free(out);
 
@@ -396,6 +418,8 @@ static void test_notices_tasks_status(void **state)
     expect_in("notice show", out, "hạn xử lý 10/12/2026 17:00");
     expect_in("notice show", out, "Y tế dự phòng");
     expect_in("notice show", out, "TRẠM             TRẠNG THÁI");
+    expect_doc_line("notice show", out,
+                    "TRẠM             TRẠNG THÁI                     THỜI ĐIỂM              NGƯỜI XÁC NHẬN               LƯU Ý");
     expect_in("notice show (the district's time, TZ=UTC)", out, when);
     expect_in("notice show", out, "Đã nhận");
     print_message("%s", out);
@@ -404,6 +428,8 @@ static void test_notices_tasks_status(void **state)
     out = ctl_ok(e, utc, (const char *[]){"--lang", "en", "notice", "show", id, NULL});
     expect_in("notice show --lang en", out, "deadline 10/12/2026 17:00");
     expect_in("notice show --lang en", out, "STATION          STATE");
+    expect_doc_line("notice show --lang en", out,
+                    "STATION          STATE                          WHEN                   WHO                          FLAGS");
     expect_in("notice show --lang en", out, "Delivered");
     free(out);
 
@@ -429,6 +455,38 @@ static void test_notices_tasks_status(void **state)
     json_decref(esc);
     free(out);
 
+    /* a conflict waiting for review, as a merge records it (written in the
+     * district's database here: the test reads how it is shown) */
+    char *dbpath = ts_xasprintf("%s/district.db", e->dir);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(dbpath, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    char *sql = ts_xasprintf(
+        "INSERT INTO conflicts(tbl, rec_id, field, winner_value, winner_replica, winner_counter, winner_hlc,"
+        " loser_value, loser_replica, loser_counter, loser_hlc, rule, detected_at, detected_by, actor)"
+        " VALUES ('notice_recipients', '%s:" BN "', 'acknowledged_by', X'a3416e68', 'district.1', 2, 200,"
+        " X'a3426963', '" BN ".1', 2, 100, 'later-hlc', 1796536512345, 'district.1', '" BN "')",
+        id);
+    char *sqlerr = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &sqlerr) != SQLITE_OK)
+        fail_msg("%s: %s", sql, sqlerr);
+    sqlite3_close(db);
+    free(sql);
+    free(dbpath);
+    char detected[32];
+    district_time("2026-12-06T05:55:12Z", detected, sizeof detected); /* 1796536512345 ms */
+    out = ctl_ok(e, utc, (const char *[]){"conflicts", NULL});
+    expect_in("conflicts", out, "Tình trạng xử lý văn bản, bản ghi ");
+    expect_in("conflicts", out, "trường Người xác nhận: phát hiện ");
+    expect_in("conflicts", out, detected);
+    expect_in("conflicts", out, "(thay đổi của " BN ")");
+    expect_no_codes("conflicts", out, (const char *const[]){"acknowledged_by", "notice_recipients", NULL});
+    print_message("%s", out);
+    free(out);
+    out = ctl_ok(e, utc, (const char *[]){"--lang", "en", "conflicts", NULL});
+    expect_in("conflicts --lang en", out, "Notice handling per station, record ");
+    free(out);
+
     /* a task of the plan, assigned to Xuân Lãng */
     char *plan = ts_source_path("server/data/plans/binh-dinh-2024.json");
     free(ctl_ok(e, NULL, (const char *[]){"plan", "load", plan, NULL}));
@@ -441,6 +499,7 @@ static void test_notices_tasks_status(void **state)
     expect_in("task list", out, "chủ trì: ");
     expect_in("task list", out, "thời hạn: Nhiệm vụ thường xuyên");
     expect_in("task list", out, "đã giao: ");
+    print_message("%.600s\n", strstr(out, "KH-21") ? strstr(out, "KH-21") : out);
     expect_no_codes("task list", out, notice_codes);
     free(out);
     out = ctl_ok(e, NULL, (const char *[]){"task", "status", "KH-21", NULL});
@@ -521,6 +580,7 @@ static void test_outbreak(void **state)
     expect_in("outbreak show", out, "phát hiện 17/11/2026, 2 ca");
     expect_in("outbreak show", out, "các trạm liên quan: " BN ", " XL);
     expect_in("outbreak show", out, "Diễn biến (1):");
+    expect_doc_line("outbreak show", out, "Diễn biến (1):");
     expect_in("outbreak show", out, "Trạm Y tế xã Bình Nguyên: Ổ dịch tay chân miệng trường mầm non");
     print_message("%s", out);
     expect_no_codes("outbreak show", out, codes);
