@@ -489,8 +489,20 @@ static void test_notices_tasks_status(void **state)
 
     /* a task of the plan, assigned to Xuân Lãng */
     char *plan = ts_source_path("server/data/plans/binh-dinh-2024.json");
-    free(ctl_ok(e, NULL, (const char *[]){"plan", "load", plan, NULL}));
+    out = ctl_ok(e, NULL, (const char *[]){"plan", "load", plan, NULL});
+    expect_in("plan load", out, "ế hoạch phiên bản 1"); /* loaded, or already loaded at start */
+    expect_not_in("plan load", out, "loaded");
+    free(out);
     free(plan);
+    out = ctl_ok(e, NULL, (const char *[]){"plan", "show", NULL});
+    expect_in("plan show", out, "Kế hoạch đang áp dụng (phiên bản 1):");
+    expect_in("plan show", out, "Các phiên bản đã nạp:");
+    expect_not_in("plan show", out, "plan in force");
+    free(out);
+    out = ctl_ok(e, NULL, (const char *[]){"--lang", "en", "plan", "show", NULL});
+    expect_in("plan show --lang en", out, "Plan in force (version 1):");
+    expect_not_in("plan show --lang en", out, "Kế hoạch đang áp dụng");
+    free(out);
     const char *assign[] = {"task", "assign", "KH-21", "--stations", XL, "--deadline", "2027-01-15", NULL};
     out = ctl_ok(e, NULL, assign);
     expect_in("task assign", out, "đã giao nhiệm vụ KH-21 cho 1 trạm");
