@@ -233,7 +233,17 @@ static int ts__call(ts__client *c, const char *method, const char *path, const j
     json_t *j = json_loads((const char *)r.body.data, JSON_DECODE_ANY, NULL);
     if (r.status < 200 || r.status >= 300) {
         const char *msg = json_string_value(json_object_get(json_object_get(j, "error"), "message"));
-        ts_ctl__err("%s %s: %d %s", method, path, r.status, msg ? msg : "");
+        /* the daemon's words as it gives them, after a Vietnamese sentence
+         * saying what happened (its messages may be in English) */
+        const char *what = r.status == 404                     ? "không tìm thấy"
+                           : r.status == 401 || r.status == 403 ? "không được phép"
+                           : r.status == 400 || r.status == 422 ? "dữ liệu bị từ chối"
+                           : r.status >= 500                    ? "lỗi phía máy chủ"
+                                                                : "máy chủ từ chối";
+        if (c->en)
+            ts_ctl__err("%s %s: %d %s", method, path, r.status, msg ? msg : "");
+        else
+            ts_ctl__err("%s %s: %d %s: %s", method, path, r.status, what, msg ? msg : "");
         rc = r.status == 404 ? TS_CTL_NOT_FOUND : r.status == 422 || r.status == 400 ? TS_CTL_INVALID : TS_CTL_ERROR;
         json_decref(j);
         j = NULL;

@@ -433,6 +433,19 @@ static void test_notices_tasks_status(void **state)
     expect_in("notice show --lang en", out, "Delivered");
     free(out);
 
+    /* what the daemon refuses: its words after what happened */
+    char *err;
+    assert_int_equal(ctl_run(e, NULL, &out, &err, (const char *[]){"notice", "show", "TB-khong-co", NULL}), 3);
+    expect_in("notice show of no notice", err, "GET /api/notices/TB-khong-co: 404 không tìm thấy: ");
+    free(out);
+    free(err);
+    assert_int_equal(ctl_run(e, NULL, &out, &err, (const char *[]){"--lang", "en", "notice", "show", "TB-khong-co", NULL}),
+                     3);
+    expect_in("notice show --lang en of no notice", err, "GET /api/notices/TB-khong-co: 404 ");
+    expect_not_in("notice show --lang en of no notice", err, "không tìm thấy");
+    free(out);
+    free(err);
+
     /* escalations: the urgent notice nobody acknowledged */
     out = ctl_ok(e, NULL, (const char *[]){"escalations", NULL});
     expect_in("escalations", out, "Trạm Y tế xã Bình Nguyên");
