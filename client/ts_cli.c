@@ -18,6 +18,7 @@
 #include "client/ts_cli_int.h"
 #include "common/ts_mp.h"
 #include "common/ts_notice.h"
+#include "common/ts_text.h"
 
 int ts_cli_exit_code(int err)
 {
@@ -34,21 +35,7 @@ int ts_cli_exit_code(int err)
 
 int ts_cli_pick_language(ts_cli *cli, const char *lang)
 {
-    if (lang == NULL) {
-        /* the first of these that is set decides, as for gettext */
-        static const char *const vars[] = {"LC_ALL", "LC_MESSAGES", "LANG"};
-        for (size_t i = 0; i < sizeof vars / sizeof *vars && lang == NULL; i++) {
-            const char *v = getenv(vars[i]);
-            if (v && *v)
-                lang = v;
-        }
-        cli->en = lang != NULL && strncmp(lang, "en", 2) == 0;
-        return 0;
-    }
-    if (strcmp(lang, "vi") != 0 && strcmp(lang, "en") != 0)
-        return -1;
-    cli->en = strcmp(lang, "en") == 0;
-    return 0;
+    return ts_text_pick_language(lang, &cli->en);
 }
 
 int ts_cli__fail(const ts_cli *cli, int code, const char *fmt, ...)
@@ -240,31 +227,6 @@ int ts_cli_parse_value(const ts_field_def *f, const char *text, bool en, ts_buf 
         ts_mp_pack_cstr(&pk, text);
         return 0;
     }
-}
-
-/* ---------------------------------------------------------------- dates */
-
-void ts_cli__time_ms(uint64_t ms, char *out, size_t size)
-{
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    localtime_r(&t, &tm);
-    strftime(out, size, "%d/%m/%Y %H:%M", &tm);
-}
-
-const char *ts_cli__date(const char *text, char *out, size_t size)
-{
-    uint64_t ms;
-    if (text == NULL)
-        text = "";
-    if (strlen(text) == 10 && ts_time_parse(text, &ms))
-        /* a calendar date, the same day wherever the PC is */
-        snprintf(out, size, "%.2s/%.2s/%.4s", text + 8, text + 5, text);
-    else if (ts_time_parse(text, &ms))
-        ts_cli__time_ms(ms, out, size);
-    else
-        snprintf(out, size, "%s", text);
-    return out;
 }
 
 void ts_cli__print_json(json_t *o)

@@ -227,11 +227,11 @@ int ts_cli_calendar(ts_cli *cli, int argc, char **argv)
             printf("%s\n    %s — %s\n", ts__s(o, "id"), ts__s(o, "title"), period);
             if (report) {
                 printf(TS__L(cli, "    Hạn nộp: %s — %s", "    Due: %s — %s"),
-                       ts_cli__date(ts__s(o, "due_date"), when, sizeof when),
+                       ts_text_date(ts__s(o, "due_date"), when, sizeof when),
                        ts__status_words(cli, ts__s(o, "status")));
                 if (ts__s(o, "submitted_at")[0])
                     printf(TS__L(cli, " (nộp lúc %s)", " (at %s)"),
-                           ts_cli__date(ts__s(o, "submitted_at"), when, sizeof when));
+                           ts_text_date(ts__s(o, "submitted_at"), when, sizeof when));
                 fputc('\n', stdout);
                 size_t k;
                 json_t *f;
@@ -455,7 +455,7 @@ int ts_cli_submit(ts_cli *cli, int argc, char **argv)
                      "Report %s, %s, sent: %s (due %s). The agent sends it to the district when connected.\n"),
                ts__s(occ, "title"), period,
                strcmp(status, "on_time") == 0 ? TS__L(cli, "đúng hạn", "on time") : TS__L(cli, "muộn", "late"),
-               ts_cli__date(ts__s(occ, "due_date"), due, sizeof due));
+               ts_text_date(ts__s(occ, "due_date"), due, sizeof due));
     }
     json_decref(rec);
 done:

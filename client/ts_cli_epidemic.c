@@ -120,7 +120,7 @@ static void ts__due_text(const ts_cli *cli, uint64_t due, char *out, size_t size
         return;
     }
     char when[40];
-    ts_cli__time_ms(due, when, sizeof when);
+    ts_text_time_ms(due, when, sizeof when);
     snprintf(out, size, TS__L(cli, "trước %s", "before %s"), when);
 }
 
@@ -222,7 +222,7 @@ int ts_cli_case(ts_cli *cli, int argc, char **argv)
     char due_text[80] = "", diag[40], when[64];
     if (due)
         ts__due_text(cli, due, due_text, sizeof due_text);
-    ts_cli__date(day, diag, sizeof diag);
+    ts_text_date(day, diag, sizeof diag);
     ts__deadline_words(cli, d, when, sizeof when);
     if (cli->json) {
         json_t *out = json_pack("{s:s,s:s,s:s,s:b,s:I,s:b}", "id", id, "disease", d->code, "result", "stored",
@@ -363,7 +363,7 @@ int ts_cli_outbreaks(ts_cli *cli, int argc, char **argv)
         const char *disease = json_string_value(json_object_get(f, "disease"));
         const char *status = json_string_value(json_object_get(f, "status"));
         char started[40];
-        ts_cli__date(json_string_value(json_object_get(f, "started_on")), started, sizeof started);
+        ts_text_date(json_string_value(json_object_get(f, "started_on")), started, sizeof started);
         printf("%s  %s — %s, %s %s", page.items[i].id, disease ? disease : "?",
                ts__outbreak_status(cli, status ? status : ""), TS__L(cli, "phát hiện", "started"), started);
         if (json_is_integer(json_object_get(f, "cases_total")))
@@ -371,7 +371,7 @@ int ts_cli_outbreaks(ts_cli *cli, int argc, char **argv)
                    json_integer_value(json_object_get(f, "cases_total")));
         if (json_string_value(json_object_get(f, "ended_on"))) {
             char ended[40];
-            ts_cli__date(json_string_value(json_object_get(f, "ended_on")), ended, sizeof ended);
+            ts_text_date(json_string_value(json_object_get(f, "ended_on")), ended, sizeof ended);
             printf(TS__L(cli, ", kết thúc %s", ", ended %s"), ended);
         }
         fputc('\n', stdout);
@@ -379,7 +379,7 @@ int ts_cli_outbreaks(ts_cli *cli, int argc, char **argv)
         json_t *n;
         json_array_foreach(ins, k, n) {
             char sent[40];
-            ts_cli__date(json_string_value(json_object_get(n, "sent_at")), sent, sizeof sent);
+            ts_text_date(json_string_value(json_object_get(n, "sent_at")), sent, sizeof sent);
             const char *state = json_string_value(json_object_get(n, "state"));
             const char *by = json_string_value(json_object_get(n, "acknowledged_by"));
             printf("    %s %s (%s) — %s%s%s\n", json_string_value(json_object_get(n, "notice")),

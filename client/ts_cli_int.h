@@ -41,12 +41,4 @@ const ts_table_def *ts_cli__table(ts_cli *cli, ts_cli__ctx *x, const char *name,
 
 void ts_cli__print_json(json_t *o);
 
-/* A time for people: dd/mm/yyyy HH:MM in local time. */
-void ts_cli__time_ms(uint64_t ms, char *out, size_t size);
-/* A registry date ("2026-12-31") as dd/mm/yyyy, a datetime with its offset
- * ("2026-12-10T17:00:00+07:00", milliseconds allowed) as dd/mm/yyyy HH:MM
- * local time; any other text (a plan's "Quý III năm 2024") as it is.
- * Returns out. */
-const char *ts_cli__date(const char *text, char *out, size_t size);
-
 #endif

@@ -78,7 +78,7 @@ static void ts__print_commune_ack(const ts_cli *cli, const json_t *h, const char
         return;
     char when[40];
     printf(TS__L(cli, "%sUBND xã đã xác nhận: %s, %s\n", "%sAcknowledged by the commune's UBND: %s, %s\n"), indent,
-           ts__s(h, "commune_ack_by"), ts_cli__date(ts__s(h, "commune_ack_at"), when, sizeof when));
+           ts__s(h, "commune_ack_by"), ts_text_date(ts__s(h, "commune_ack_at"), when, sizeof when));
 }
 
 int ts_cli_notices(ts_cli *cli, int argc, char **argv)
@@ -122,7 +122,7 @@ int ts_cli_notices(ts_cli *cli, int argc, char **argv)
                    ts__s(n, "number"), ts__s(n, "subject"), ts__label(cli, ts_notice_states, 5, ts__s(h, "state")));
             if (ts__has(h, "deadline")) {
                 char when[40];
-                printf(TS__L(cli, ", hạn xử lý %s", ", deadline %s"), ts_cli__date(ts__s(h, "deadline"), when, sizeof when));
+                printf(TS__L(cli, ", hạn xử lý %s", ", deadline %s"), ts_text_date(ts__s(h, "deadline"), when, sizeof when));
             }
             /* a recalled notice asks nothing any more: said before anything else */
             if (ts__has(n, "recalled_at"))
@@ -149,7 +149,7 @@ static void ts__show_handling(const ts_cli *cli, const json_t *h)
         ts_text_col(stdout, TS__L(cli, "Người xác nhận", "Acknowledged by"), 26);
         printf("%s", ts__s(h, "acknowledged_by"));
         if (ts__has(h, "acknowledged_at"))
-            printf(", %s", ts_cli__date(ts__s(h, "acknowledged_at"), when, sizeof when));
+            printf(", %s", ts_text_date(ts__s(h, "acknowledged_at"), when, sizeof when));
         fputc('\n', stdout);
     }
     if (ts__has(h, "progress_note"))
@@ -171,7 +171,7 @@ static void ts__show_notice(const ts_cli *cli, const json_t *o, const json_t *n,
     if (ts__has(n, "recalled_at")) {
         printf("%s\n", TS__L(cli, "  *** VĂN BẢN ĐÃ BỊ THU HỒI: không thực hiện ***",
                               "  *** THIS NOTICE WAS RECALLED: do not act on it ***"));
-        ts__field(TS__L(cli, "Thu hồi lúc", "Recalled at"), ts_cli__date(ts__s(n, "recalled_at"), when, sizeof when));
+        ts__field(TS__L(cli, "Thu hồi lúc", "Recalled at"), ts_text_date(ts__s(n, "recalled_at"), when, sizeof when));
         if (ts__has(n, "recall_reason"))
             ts__field(TS__L(cli, "Lý do thu hồi", "Reason for the recall"), ts__s(n, "recall_reason"));
     }
@@ -186,7 +186,7 @@ static void ts__show_notice(const ts_cli *cli, const json_t *o, const json_t *n,
     if (ts__has(n, "issuer"))
         ts__field(TS__L(cli, "Cơ quan ban hành", "Issued by"), ts__s(n, "issuer"));
     if (ts__has(n, "issue_date"))
-        ts__field(TS__L(cli, "Ngày ban hành", "Issue date"), ts_cli__date(ts__s(n, "issue_date"), when, sizeof when));
+        ts__field(TS__L(cli, "Ngày ban hành", "Issue date"), ts_text_date(ts__s(n, "issue_date"), when, sizeof when));
     if (ts__has(n, "legal_basis"))
         ts__field(TS__L(cli, "Căn cứ", "Legal basis"), ts__s(n, "legal_basis"));
     if (ts__has(o, "responsible_label"))
@@ -198,7 +198,7 @@ static void ts__show_notice(const ts_cli *cli, const json_t *o, const json_t *n,
     /* the district may have moved this station's deadline: its copy wins */
     const char *deadline = ts__has(h, "deadline") ? ts__s(h, "deadline") : ts__s(n, "deadline");
     if (deadline[0])
-        ts__field(TS__L(cli, "Hạn xử lý", "Deadline"), ts_cli__date(deadline, when, sizeof when));
+        ts__field(TS__L(cli, "Hạn xử lý", "Deadline"), ts_text_date(deadline, when, sizeof when));
     if (ts__has(n, "expected_result"))
         ts__field(TS__L(cli, "Kết quả cần đạt", "Expected result"), ts__s(n, "expected_result"));
     ts__show_handling(cli, h);
@@ -283,7 +283,7 @@ static void ts__show_task(const ts_cli *cli, const json_t *o, const json_t *t, c
         ts__field(TS__L(cli, "Thời gian thực hiện", "Timeframe (plan)"), ts__s(t, "deadline_text"));
     const char *deadline = ts__has(h, "deadline") ? ts__s(h, "deadline") : ts__s(t, "deadline");
     if (deadline[0])
-        ts__field(TS__L(cli, "Hạn xử lý", "Deadline"), ts_cli__date(deadline, when, sizeof when));
+        ts__field(TS__L(cli, "Hạn xử lý", "Deadline"), ts_text_date(deadline, when, sizeof when));
     if (ts__has(h, "instructions"))
         ts__field(TS__L(cli, "Hướng dẫn", "Instructions"), ts__s(h, "instructions"));
     if (ts__has(o, "responsible_label"))
@@ -690,9 +690,9 @@ int ts_cli_tasks(ts_cli *cli, int argc, char **argv)
             ts__cut(ts__s(t, "task"), 160);
             /* the district's deadline for this station, else the plan's */
             char when[40];
-            const char *deadline = ts__has(h, "deadline")        ? ts_cli__date(ts__s(h, "deadline"), when, sizeof when)
+            const char *deadline = ts__has(h, "deadline")        ? ts_text_date(ts__s(h, "deadline"), when, sizeof when)
                                    : ts__has(t, "deadline_text") ? ts__s(t, "deadline_text")
-                                                                 : ts_cli__date(ts__s(t, "deadline"), when, sizeof when);
+                                                                 : ts_text_date(ts__s(t, "deadline"), when, sizeof when);
             if (deadline[0])
                 printf(TS__L(cli, "\n    Hạn xử lý: %s", "\n    Deadline: %s"), deadline);
             if (ts__has(h, "instructions"))

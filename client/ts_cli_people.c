@@ -127,12 +127,12 @@ static void ts__print_person(const ts_cli *cli, const ts_field_def *roles_def, c
     if (from[0] || to[0]) {
         printf("%s", any ? "; " : "");
         if (from[0] && to[0])
-            printf(TS__L(cli, "từ %s đến %s", "from %s to %s"), ts_cli__date(from, d1, sizeof d1),
-                   ts_cli__date(to, d2, sizeof d2));
+            printf(TS__L(cli, "từ %s đến %s", "from %s to %s"), ts_text_date(from, d1, sizeof d1),
+                   ts_text_date(to, d2, sizeof d2));
         else if (from[0])
-            printf(TS__L(cli, "từ %s", "since %s"), ts_cli__date(from, d1, sizeof d1));
+            printf(TS__L(cli, "từ %s", "since %s"), ts_text_date(from, d1, sizeof d1));
         else
-            printf(TS__L(cli, "đến %s", "until %s"), ts_cli__date(to, d2, sizeof d2));
+            printf(TS__L(cli, "đến %s", "until %s"), ts_text_date(to, d2, sizeof d2));
         any = true;
     }
     if (!active)
@@ -265,7 +265,7 @@ static int ts__period_ok(ts_cli *cli, const json_t *f)
         return ts_cli__fail(cli, TS_EBAD_VALUE,
                             TS__L(cli, "ngày thôi đảm nhiệm (%s) trước ngày bắt đầu (%s)",
                                   "the end (%s) is before the start (%s)"),
-                            ts_cli__date(to, d1, sizeof d1), ts_cli__date(from, d2, sizeof d2));
+                            ts_text_date(to, d1, sizeof d1), ts_text_date(from, d2, sizeof d2));
     }
     return 0;
 }

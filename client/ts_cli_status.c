@@ -217,7 +217,7 @@ int ts_cli_conflicts(ts_cli *cli, int argc, char **argv)
     for (size_t i = 0; i < n; i++) {
         ts_conflict_row *r = &rows[i];
         char when[40];
-        ts_cli__time_ms(r->detected_at, when, sizeof when);
+        ts_text_time_ms(r->detected_at, when, sizeof when);
         if (cli->json) {
             json_t *kept = json_loads(r->winner_json, JSON_DECODE_ANY, NULL);
             json_t *lost = json_loads(r->loser_json, JSON_DECODE_ANY, NULL);

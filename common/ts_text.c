@@ -1,7 +1,11 @@
 #include "common/ts_text.h"
 
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include "common/ts_notice.h"
 
 /* Length of the UTF-8 sequence at s (1 for a malformed byte), and its code point. */
 static size_t ts__char(const unsigned char *s, uint32_t *cp)
@@ -77,4 +81,47 @@ void ts_text_col(FILE *out, const char *s, size_t cols)
     size_t keep = ts_text_prefix(s, cols - 1);
     fwrite(s, 1, keep, out);
     fputs("\xe2\x80\xa6", out); /* … */
+}
+
+/* ---------------------------------------------------------------- language, dates */
+
+int ts_text_pick_language(const char *lang, bool *en)
+{
+    if (lang == NULL) {
+        static const char *const vars[] = {"LC_ALL", "LC_MESSAGES", "LANG"};
+        for (size_t i = 0; i < sizeof vars / sizeof *vars && lang == NULL; i++) {
+            const char *v = getenv(vars[i]);
+            if (v && *v)
+                lang = v;
+        }
+        *en = lang != NULL && strncmp(lang, "en", 2) == 0;
+        return 0;
+    }
+    if (strcmp(lang, "vi") != 0 && strcmp(lang, "en") != 0)
+        return -1;
+    *en = strcmp(lang, "en") == 0;
+    return 0;
+}
+
+void ts_text_time_ms(uint64_t ms, char *out, size_t size)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    strftime(out, size, "%d/%m/%Y %H:%M", &tm);
+}
+
+const char *ts_text_date(const char *text, char *out, size_t size)
+{
+    uint64_t ms;
+    if (text == NULL)
+        text = "";
+    if (strlen(text) == 10 && ts_time_parse(text, &ms))
+        /* a calendar date, the same day wherever the reader is */
+        snprintf(out, size, "%.2s/%.2s/%.4s", text + 8, text + 5, text);
+    else if (ts_time_parse(text, &ms))
+        ts_text_time_ms(ms, out, size);
+    else
+        snprintf(out, size, "%s", text);
+    return out;
 }

@@ -9,7 +9,11 @@
 typedef struct ts_ctl {
     const char *pki_dir; /* --pki, default $TRAMSYNC_PKI or /etc/tramsync/pki */
     bool json;
+    bool en; /* English: --lang en, or an English locale; Vietnamese otherwise */
 } ts_ctl;
+
+/* Text in the language asked for (x->en: a ts_ctl or its client). */
+#define TS__L(x, in_vi, in_en) ((x)->en ? (in_en) : (in_vi))
 
 enum { TS_CTL_OK = 0, TS_CTL_ERROR = 1, TS_CTL_USAGE = 2, TS_CTL_NOT_FOUND = 3, TS_CTL_INVALID = 4 };
 

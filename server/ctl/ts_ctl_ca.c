@@ -18,6 +18,7 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+#include "common/ts_notice.h"
 #include "common/ts_text.h"
 #include "common/ts_pki.h"
 #include "common/ts_record.h"
@@ -43,6 +44,22 @@ typedef struct ts__index {
     size_t n;
 } ts__index;
 
+/* The language asked for (ts_ctl.en), for the helpers below that have no ctl. */
+static struct {
+    bool en;
+} ts__lang;
+#define TS__T(in_vi, in_en) TS__L(&ts__lang, in_vi, in_en)
+
+/* A certificate's kind and status in words (the index keeps the codes). */
+static const char *ts__word(const char *code)
+{
+    static const ts_label words[] = {{"server", "máy chủ", "server"},     {"station", "trạm", "station"},
+                                     {"admin", "quản trị", "admin"},      {"valid", "còn hiệu lực", "valid"},
+                                     {"revoked", "đã thu hồi", "revoked"}};
+    const ts_label *l = ts_label_find(words, sizeof words / sizeof *words, code);
+    return l ? TS__T(l->vi, l->en) : code;
+}
+
 static int ts__err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 static int ts__err(const char *fmt, ...)
@@ -64,7 +81,7 @@ static int ts__days(const char *s, int *out)
     errno = 0;
     long v = strtol(s, &end, 10);
     if (errno != 0 || end == s || *end != '\0' || v < 1 || v > 36500)
-        return ts__err("--days %s: a number of days from 1 to 36500", s);
+        return ts__err(TS__T("--days %s: số ngày từ 1 đến 36500", "--days %s: a number of days from 1 to 36500"), s);
     *out = (int)v;
     return 0;
 }
@@ -117,7 +134,7 @@ static int ts__index_save(const ts_ctl *ctl, const ts__index *idx)
     FILE *f = fopen(tmp, "w");
     int rc = 0;
     if (f == NULL) {
-        rc = ts__err("cannot write %s: %s", tmp, strerror(errno));
+        rc = ts__err(TS__T("không ghi được %s: %s", "cannot write %s: %s"), tmp, strerror(errno));
     } else {
         fprintf(f, "# serial\tkind\tname\tcommune\tnot_after\tstatus\trevoked_at\tfile\n");
         for (size_t i = 0; i < idx->n; i++) {
@@ -126,7 +143,7 @@ static int ts__index_save(const ts_ctl *ctl, const ts__index *idx)
                     e->commune[0] ? e->commune : "-", e->not_after, e->status, e->revoked_at, e->file);
         }
         if (fclose(f) != 0 || rename(tmp, path) != 0)
-            rc = ts__err("cannot write %s", path);
+            rc = ts__err(TS__T("không ghi được %s", "cannot write %s"), path);
     }
     free(path);
     free(tmp);
@@ -143,8 +160,9 @@ static int ts__load_ca(const ts_ctl *ctl, EVP_PKEY **key, X509 **cert)
     free(cp);
     if (*key == NULL || *cert == NULL) {
         EVP_PKEY_free(*key);
-        return ts__err("no district CA in %s (%s): run `tramsyncctl --pki %s ca init` first", ctl->pki_dir, err.msg,
-                       ctl->pki_dir);
+        return ts__err(TS__T("chưa có CA của huyện ở %s (%s): hãy chạy `tramsyncctl --pki %s ca init` trước",
+                             "no district CA in %s (%s): run `tramsyncctl --pki %s ca init` first"),
+                       ctl->pki_dir, err.msg, ctl->pki_dir);
     }
     return 0;
 }
@@ -215,13 +233,15 @@ static int ts__init(ts_ctl *ctl, int argc, char **argv)
             return TS_CTL_USAGE;
     }
     if (mkdir(ctl->pki_dir, 0700) != 0 && errno != EEXIST)
-        return ts__err("cannot create %s: %s", ctl->pki_dir, strerror(errno));
+        return ts__err(TS__T("không tạo được %s: %s", "cannot create %s: %s"), ctl->pki_dir, strerror(errno));
     char *issued = ts__path(ctl, "issued"), *cp = ts__path(ctl, "ca.pem"), *kp = ts__path(ctl, "ca.key");
     mkdir(issued, 0700);
     struct stat st;
     int rc = 0;
     if (stat(cp, &st) == 0) {
-        rc = ts__err("%s already exists: a district has one CA (remove it only to start over)", cp);
+        rc = ts__err(TS__T("%s đã có: mỗi huyện có một CA (chỉ xóa khi làm lại từ đầu)",
+                           "%s already exists: a district has one CA (remove it only to start over)"),
+                     cp);
         goto out;
     }
     EVP_PKEY *key = ts_pki_new_key();
@@ -239,8 +259,9 @@ static int ts__init(ts_ctl *ctl, int argc, char **argv)
             rc = ts__write_crl(ctl, &idx, TS__CRL_DAYS);
     }
     if (rc == 0)
-        printf("district CA created in %s (valid %d days); keep ca.key offline or well protected\n", ctl->pki_dir,
-               days);
+        printf(TS__T("đã tạo CA của huyện ở %s (hiệu lực %d ngày); hãy giữ ca.key ngoại tuyến hoặc bảo vệ kỹ\n",
+                     "district CA created in %s (valid %d days); keep ca.key offline or well protected\n"),
+               ctl->pki_dir, days);
 out:
     free(issued);
     free(cp);
@@ -281,11 +302,11 @@ static int ts__issue(ts_ctl *ctl, ts_cert_kind kind, ts__issue_args *a)
         int ok = pub && X509_REQ_verify(req, pub) == 1;
         X509_REQ_free(req);
         if (!ok) {
-            rc = ts__err("%s: the request's signature does not verify", a->csr);
+            rc = ts__err(TS__T("%s: chữ ký của yêu cầu không hợp lệ", "%s: the request's signature does not verify"), a->csr);
             goto out;
         }
         if (cn[0] && strcmp(cn, a->name) != 0) {
-            rc = ts__err("%s asks for \"%s\", not \"%s\"", a->csr, cn, a->name);
+            rc = ts__err(TS__T("%s xin cho \"%s\", không phải \"%s\"", "%s asks for \"%s\", not \"%s\""), a->csr, cn, a->name);
             goto out;
         }
     } else {
@@ -336,8 +357,10 @@ static int ts__issue(ts_ctl *ctl, ts_cert_kind kind, ts__issue_args *a)
             printf("{\"serial\":\"%s\",\"kind\":\"%s\",\"name\":\"%s\",\"cert\":\"%s\"%s%s%s}\n", serial, kinds[kind],
                    a->name, cert_path, key_path ? ",\"key\":\"" : "", key_path ? key_path : "", key_path ? "\"" : "");
         else
-            printf("issued %s certificate for %s (serial %s): %s%s%s\n", kinds[kind], a->name, serial, cert_path,
-                   key_path ? ", key " : "", key_path ? key_path : "");
+            printf(TS__T("đã cấp chứng thư %s cho %s (số sê-ri %s): %s%s%s\n",
+                         "issued %s certificate for %s (serial %s): %s%s%s\n"),
+                   ts__word(kinds[kind]), a->name, serial, cert_path, key_path ? TS__T(", khóa ", ", key ") : "",
+                   key_path ? key_path : "");
     }
     free(cert_path);
     free(key_path);
@@ -384,15 +407,16 @@ static int ts__issue_cmd(ts_ctl *ctl, ts_cert_kind kind, int argc, char **argv)
         return TS_CTL_USAGE;
     if (kind == TS_CERT_STATION) {
         if (a.commune == NULL)
-            return ts__err("a station certificate needs --commune");
+            return ts__err(TS__T("chứng thư trạm cần --commune", "a station certificate needs --commune"));
         const char *bad = ts_ident_problem(a.name, strlen(a.name));
         if (bad != NULL)
-            return ts__err("not a valid station code: it %s", bad);
+            return ts__err(TS__T("mã trạm không hợp lệ: %s", "not a valid station code: it %s"), bad);
     }
     /* a certificate names no commune: a commune account is a login */
     if (kind == TS_CERT_ADMIN && a.role && strcmp(a.role, "viewer") && strcmp(a.role, "operator") &&
         strcmp(a.role, "admin") && strcmp(a.role, "monitor"))
-        return ts__err("--role must be viewer, operator, admin or monitor");
+        return ts__err(TS__T("--role phải là viewer, operator, admin hoặc monitor",
+                             "--role must be viewer, operator, admin or monitor"));
     return ts__issue(ctl, kind, &a);
 }
 
@@ -408,15 +432,20 @@ static int ts__revoke(ts_ctl *ctl, int argc, char **argv)
         if ((strcasecmp(e->serial, argv[1]) == 0 || strcmp(e->name, argv[1]) == 0) && strcmp(e->status, "valid") == 0) {
             snprintf(e->status, sizeof e->status, "revoked");
             e->revoked_at = (int64_t)time(NULL);
-            printf("revoked %s certificate %s (serial %s)\n", e->kind, e->name, e->serial);
+            printf(TS__T("đã thu hồi chứng thư %s %s (số sê-ri %s)\n", "revoked %s certificate %s (serial %s)\n"),
+                   ts__word(e->kind), e->name, e->serial);
             hits++;
         }
     }
     int rc = 0;
     if (hits == 0)
-        rc = ts__err("no valid certificate named or numbered %s (see `tramsyncctl ca list`)", argv[1]);
+        rc = ts__err(TS__T("không có chứng thư còn hiệu lực nào mang tên hoặc số %s (xem `tramsyncctl ca list`)",
+                           "no valid certificate named or numbered %s (see `tramsyncctl ca list`)"),
+                     argv[1]);
     else if ((rc = ts__index_save(ctl, &idx)) == 0 && (rc = ts__write_crl(ctl, &idx, TS__CRL_DAYS)) == 0)
-        printf("CRL updated: %s/crl.pem. Make the daemon load it: systemctl reload tramsyncd (or kill -HUP).\n",
+        printf(TS__T("đã cập nhật CRL: %s/crl.pem. Hãy cho dịch vụ nạp lại: systemctl reload tramsyncd (hoặc kill "
+                     "-HUP).\n",
+                     "CRL updated: %s/crl.pem. Make the daemon load it: systemctl reload tramsyncd (or kill -HUP).\n"),
                ctl->pki_dir);
     free(idx.e);
     return rc == 0 ? 0 : (hits == 0 ? TS_CTL_NOT_FOUND : rc);
@@ -429,13 +458,23 @@ static int ts__list(ts_ctl *ctl)
     int64_t now = (int64_t)time(NULL);
     json_t *arr = json_array();
     if (!ctl->json)
-        printf("%-18s %-8s %-24s %-20s %-10s %s\n", "SERIAL", "KIND", "NAME", "COMMUNE", "STATUS", "EXPIRES");
+    {
+        static const size_t cols[] = {18, 8, 24, 20, 12};
+        const char *titles[] = {TS__T("SỐ SÊ-RI", "SERIAL"),      TS__T("LOẠI", "KIND"),
+                                TS__T("TÊN", "NAME"),             TS__T("XÃ", "COMMUNE"),
+                                TS__T("TÌNH TRẠNG", "STATUS"),    TS__T("HẾT HẠN", "EXPIRES")};
+        for (size_t k = 0; k < 5; k++) {
+            ts_text_col(stdout, titles[k], cols[k]);
+            fputc(' ', stdout);
+        }
+        printf("%s\n", titles[5]);
+    }
     for (size_t i = 0; i < idx.n; i++) {
         const ts__entry *e = &idx.e[i];
         int64_t days = (e->not_after - now) / 86400;
         const char *note = strcmp(e->status, "revoked") == 0 ? ""
-                           : e->not_after < now                ? "  EXPIRED"
-                           : days < TS__WARN_DAYS              ? "  EXPIRES SOON: re-issue"
+                           : e->not_after < now                ? TS__T("  ĐÃ HẾT HẠN", "  EXPIRED")
+                           : days < TS__WARN_DAYS              ? TS__T("  SẮP HẾT HẠN: cấp lại", "  EXPIRES SOON: re-issue")
                                                                : "";
         if (ctl->json) {
             json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:I}", "serial", e->serial, "kind", e->kind,
@@ -447,11 +486,15 @@ static int ts__list(ts_ctl *ctl)
             struct tm tm;
             gmtime_r(&t, &tm);
             strftime(when, sizeof when, "%d/%m/%Y", &tm);
-            printf("%-18s %-8s ", e->serial, e->kind);
+            printf("%-18s ", e->serial);
+            ts_text_col(stdout, ts__word(e->kind), 8);
+            fputc(' ', stdout);
             ts_text_col(stdout, e->name, 24);
             fputc(' ', stdout);
             ts_text_col(stdout, e->commune[0] ? e->commune : "-", 20);
-            printf(" %-10s %s (%" PRId64 " days)%s\n", e->status, when, days, note);
+            fputc(' ', stdout);
+            ts_text_col(stdout, ts__word(e->status), 12);
+            printf(TS__T(" %s (%" PRId64 " ngày)%s\n", " %s (%" PRId64 " days)%s\n"), when, days, note);
         }
     }
     if (ctl->json) {
@@ -463,7 +506,20 @@ static int ts__list(ts_ctl *ctl)
     return 0;
 }
 
-static const char ts__ca_help[] =
+static const char ts__ca_help_vi[] =
+    "cách dùng: tramsyncctl [--pki THƯ_MỤC] [--json] ca LỆNH\n"
+    "\n"
+    "  init [--name TÊN] [--days N]                  tạo CA của huyện (ECDSA P-256)\n"
+    "  issue-server [CN] [--san DNS:x,IP:y] [--out F] chứng thư của dịch vụ (mặc định CN localhost)\n"
+    "  issue-station MÃ --commune TÊN [--csr F] [--out F]\n"
+    "                                                chứng thư trạm; --csr cho khóa trạm đã tạo\n"
+    "                                                (tramsync init), không có thì tạo cả khóa mới\n"
+    "  issue-admin TÊN --role viewer|operator|admin|monitor  chứng thư cho người quản trị\n"
+    "  revoke MÃ|SỐ_SÊ_RI                            thu hồi và ghi lại CRL (rồi nạp lại dịch vụ)\n"
+    "  crl [--days N]                                cấp lại CRL (trước khi hết hạn)\n"
+    "  list                                          mọi chứng thư đã cấp, với ngày hết hạn\n";
+
+static const char ts__ca_help_en[] =
     "usage: tramsyncctl [--pki DIR] [--json] ca COMMAND\n"
     "\n"
     "  init [--name NAME] [--days N]                 create the district CA (ECDSA P-256)\n"
@@ -478,8 +534,9 @@ static const char ts__ca_help[] =
 
 int ts_ctl_ca(ts_ctl *ctl, int argc, char **argv)
 {
+    ts__lang.en = ctl->en;
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        fputs(ts__ca_help, argc < 2 ? stderr : stdout);
+        fputs(TS__L(ctl, ts__ca_help_vi, ts__ca_help_en), argc < 2 ? stderr : stdout);
         return argc < 2 ? TS_CTL_USAGE : 0;
     }
     const char *cmd = argv[1];
@@ -513,13 +570,15 @@ int ts_ctl_ca(ts_ctl *ctl, int argc, char **argv)
         ts__index_load(ctl, &idx);
         rc = ts__write_crl(ctl, &idx, days);
         if (rc == 0)
-            printf("CRL re-issued for %d days: %s/crl.pem\n", days, ctl->pki_dir);
+            printf(TS__L(ctl, "đã cấp lại CRL cho %d ngày: %s/crl.pem\n", "CRL re-issued for %d days: %s/crl.pem\n"), days,
+                   ctl->pki_dir);
         free(idx.e);
     } else {
-        fprintf(stderr, "tramsyncctl: unknown ca command \"%s\"\n", cmd);
+        fprintf(stderr, TS__L(ctl, "tramsyncctl: không có lệnh ca \"%s\"\n", "tramsyncctl: unknown ca command \"%s\"\n"),
+                cmd);
         rc = TS_CTL_USAGE;
     }
     if (rc == TS_CTL_USAGE)
-        fputs(ts__ca_help, stderr);
+        fputs(TS__L(ctl, ts__ca_help_vi, ts__ca_help_en), stderr);
     return rc;
 }

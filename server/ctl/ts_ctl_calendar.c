@@ -5,20 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/ts_period.h"
+#include "common/ts_text.h"
 #include "common/ts_xmalloc.h"
 #include "server/ctl/ts_ctl_int.h"
 
-static const char *ts__s(const json_t *o, const char *key)
-{
-    const char *s = json_string_value(json_object_get(o, key));
-    return s ? s : "";
-}
-
-static void ts__dump(const json_t *o)
-{
-    json_dumpf(o, stdout, JSON_INDENT(2));
-    fputc('\n', stdout);
-}
+#define ts__s ts_ctl__s
+#define ts__dump ts_ctl__print
 
 /* calendar duty FILE: {"id"?, "fields": {...}} */
 static int ts__duty(ts_ctl *ctl, ts_ctl_client *c, const char *file)
@@ -26,8 +19,9 @@ static int ts__duty(ts_ctl *ctl, ts_ctl_client *c, const char *file)
     json_error_t je;
     json_t *doc = json_load_file(file, JSON_REJECT_DUPLICATES, &je);
     if (!json_is_object(doc)) {
-        fprintf(stderr, "tramsyncctl: %s:%d:%d: không phải JSON hợp lệ / not valid JSON: %s\n", file, je.line,
-                je.column, je.text);
+        fprintf(stderr, TS__L(ctl, "tramsyncctl: %s:%d:%d: không phải JSON hợp lệ: %s\n",
+                              "tramsyncctl: %s:%d:%d: not valid JSON: %s\n"),
+                file, je.line, je.column, je.text);
         json_decref(doc);
         return TS_CTL_INVALID;
     }
@@ -41,8 +35,8 @@ static int ts__duty(ts_ctl *ctl, ts_ctl_client *c, const char *file)
     if (ctl->json)
         ts__dump(res);
     else
-        printf("duty %s: %lld kỳ được tạo hoặc cập nhật / occurrences written\n", ts__s(res, "id"),
-               (long long)json_integer_value(json_object_get(res, "occurrences")));
+        printf(TS__L(ctl, "Việc định kỳ %s: %lld kỳ được tạo hoặc cập nhật\n", "Duty %s: %lld occurrences written\n"),
+               ts__s(res, "id"), (long long)json_integer_value(json_object_get(res, "occurrences")));
     json_decref(res);
     return 0;
 }
@@ -61,7 +55,7 @@ static int ts__remind(ts_ctl *ctl, ts_ctl_client *c, const char *occurrence)
     if (ctl->json) {
         ts__dump(res);
     } else {
-        printf("notice %s:", ts__s(res, "notice"));
+        printf(TS__L(ctl, "Đã gửi văn bản nhắc %s đến:", "Reminder %s sent to:"), ts__s(res, "notice"));
         size_t i;
         json_t *s;
         json_array_foreach(json_object_get(res, "stations"), i, s)
@@ -72,13 +66,14 @@ static int ts__remind(ts_ctl *ctl, ts_ctl_client *c, const char *occurrence)
     return 0;
 }
 
-static const char *ts__status_vi(const char *s)
+static const char *ts__status_words(const ts_ctl *ctl, const char *s)
 {
-    static const char *const map[][2] = {{"on_time", "đúng hạn"}, {"late", "muộn"},         {"missing", "CHƯA NỘP"},
-                                         {"pending", "chưa đến hạn"}, {"invalid", "SAI MẪU"}, {"not_owed", "-"}};
+    static const char *const map[][3] = {{"on_time", "đúng hạn", "on time"},   {"late", "muộn", "late"},
+                                         {"missing", "CHƯA NỘP", "MISSING"},  {"pending", "chưa đến hạn", "not due yet"},
+                                         {"invalid", "SAI MẪU", "INVALID"},   {"not_owed", "-", "-"}};
     for (size_t i = 0; i < sizeof map / sizeof *map; i++)
         if (strcmp(s, map[i][0]) == 0)
-            return map[i][1];
+            return TS__L(ctl, map[i][1], map[i][2]);
     return s;
 }
 
@@ -102,7 +97,11 @@ static int ts__grid(ts_ctl *ctl, ts_ctl_client *c, const char *duty)
     json_array_foreach(json_object_get(res, "duties"), i, d) {
         printf("%s (%s)\n", ts__s(d, "title"), ts__s(d, "duty"));
         json_array_foreach(json_object_get(d, "periods"), k, p) {
-            printf("  kỳ %s, hạn %s: %lld/%lld trạm đã nộp, %lld đúng hạn", ts__s(p, "period"), ts__s(p, "due_date"),
+            char period[64], due[32];
+            ts_period_key_label(ts__s(p, "period"), ctl->en, period, sizeof period);
+            printf(TS__L(ctl, "  %s, hạn %s: %lld/%lld trạm đã nộp, %lld đúng hạn",
+                         "  %s, due %s: %lld/%lld stations reported, %lld on time"),
+                   period, ts_text_date(ts__s(p, "due_date"), due, sizeof due),
                    (long long)json_integer_value(json_object_get(p, "received")),
                    (long long)json_integer_value(json_object_get(p, "expected")),
                    (long long)json_integer_value(json_object_get(p, "on_time")));
@@ -113,7 +112,9 @@ static int ts__grid(ts_ctl *ctl, ts_ctl_client *c, const char *duty)
             size_t m;
             json_array_foreach(json_object_get(d, "rows"), m, r) {
                 const json_t *cell = json_array_get(json_object_get(r, "cells"), k);
-                printf("    %-12s %s\n", ts__s(r, "station"), ts__status_vi(ts__s(cell, "status")));
+                printf("    ");
+                ts_text_col(stdout, ts__s(r, "station"), 16);
+                printf(" %s\n", ts__status_words(ctl, ts__s(cell, "status")));
             }
         }
     }

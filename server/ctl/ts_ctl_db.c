@@ -21,6 +21,12 @@
 #include "common/ts_xmalloc.h"
 #include "server/ctl/ts_ctl.h"
 
+/* The language asked for (ts_ctl.en), for the helpers below that have no ctl. */
+static struct {
+    bool en;
+} ts__lang;
+#define TS__T(in_vi, in_en) TS__L(&ts__lang, in_vi, in_en)
+
 static int ts__err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int ts__err(const char *fmt, ...)
 {
@@ -77,24 +83,26 @@ static int ts__backup(ts_ctl *ctl, const char *database, const char *target)
     (void)ctl;
     struct stat st;
     if (stat(target, &st) == 0)
-        return ts__err("%s already exists: give a new file name", target);
+        return ts__err(TS__T("%s đã có: hãy chọn tên tệp mới", "%s already exists: give a new file name"), target);
     sqlite3 *src = NULL, *dst = NULL;
     int rc = 0;
     if (sqlite3_open_v2(database, &src, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-        rc = ts__err("cannot open %s: %s", database, src ? sqlite3_errmsg(src) : "out of memory");
+        rc = ts__err(TS__T("không mở được %s: %s", "cannot open %s: %s"), database,
+                     src ? sqlite3_errmsg(src) : "out of memory");
         goto out;
     }
     sqlite3_busy_timeout(src, 10000);
     char *tmp = ts_xasprintf("%s.partial", target);
     unlink(tmp);
     if (sqlite3_open_v2(tmp, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
-        rc = ts__err("cannot create %s: %s", tmp, dst ? sqlite3_errmsg(dst) : "out of memory");
+        rc = ts__err(TS__T("không tạo được %s: %s", "cannot create %s: %s"), tmp,
+                     dst ? sqlite3_errmsg(dst) : "out of memory");
         free(tmp);
         goto out;
     }
     sqlite3_backup *b = sqlite3_backup_init(dst, "main", src, "main");
     if (b == NULL) {
-        rc = ts__err("backup: %s", sqlite3_errmsg(dst));
+        rc = ts__err(TS__T("sao lưu: %s", "backup: %s"), sqlite3_errmsg(dst));
         free(tmp);
         goto out;
     }
@@ -108,7 +116,7 @@ static int ts__backup(ts_ctl *ctl, const char *database, const char *target)
     int pages = sqlite3_backup_pagecount(b);
     sqlite3_backup_finish(b);
     if (step != SQLITE_DONE) {
-        rc = ts__err("backup failed: %s", sqlite3_errstr(step));
+        rc = ts__err(TS__T("sao lưu không thành công: %s", "backup failed: %s"), sqlite3_errstr(step));
         unlink(tmp);
         free(tmp);
         goto out;
@@ -118,14 +126,16 @@ static int ts__backup(ts_ctl *ctl, const char *database, const char *target)
     sqlite3_close(dst);
     dst = NULL;
     if (rename(tmp, target) != 0) {
-        rc = ts__err("cannot rename %s to %s: %s", tmp, target, strerror(errno));
+        rc = ts__err(TS__T("không đổi được tên %s thành %s: %s", "cannot rename %s to %s: %s"), tmp, target,
+                     strerror(errno));
         free(tmp);
         goto out;
     }
     free(tmp);
     chmod(target, 0600);
-    printf("backup of %s written to %s (%d pages); check it with: tramsyncctl verify-backup %s\n", database, target, pages,
-           target);
+    printf(TS__T("đã ghi bản sao lưu của %s vào %s (%d trang); kiểm tra bằng: tramsyncctl verify-backup %s\n",
+                 "backup of %s written to %s (%d pages); check it with: tramsyncctl verify-backup %s\n"),
+           database, target, pages, target);
 out:
     sqlite3_close(dst);
     sqlite3_close(src);
@@ -151,7 +161,7 @@ static int ts__verify(ts_ctl *ctl, const char *file)
 {
     sqlite3 *db = NULL;
     if (sqlite3_open_v2(file, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-        int rc = ts__err("cannot open %s: %s", file, db ? sqlite3_errmsg(db) : "out of memory");
+        int rc = ts__err(TS__T("không mở được %s: %s", "cannot open %s: %s"), file, db ? sqlite3_errmsg(db) : "out of memory");
         sqlite3_close(db);
         return rc;
     }
@@ -186,6 +196,14 @@ static int ts__verify(ts_ctl *ctl, const char *file)
                "\"records\":%" PRId64 ",\"live_records\":%" PRId64 ",\"last_seq\":%" PRId64
                ",\"open_conflicts\":%" PRId64 "}\n",
                file, good ? "true" : "false", integrity, version, role, db_id, records, live, seq, conflicts);
+    else if (!ctl->en)
+        printf("%s: %s\n  kiểm tra toàn vẹn     %s\n  phiên bản lược đồ     %" PRId64 " (chương trình này: %d)\n"
+               "  vai trò               %s\n  mã cơ sở dữ liệu      %s\n  bản ghi               %" PRId64
+               " (%" PRId64 " còn hiệu lực), số thứ tự cuối %" PRId64 "\n  xung đột chưa xử lý   %" PRId64 "\n",
+               file, good ? "bản sao lưu của huyện dùng được" : "KHÔNG DÙNG ĐƯỢC",
+               strcmp(integrity, "ok") == 0 ? "tốt" : integrity, version, TS_STORE_SCHEMA_VERSION,
+               strcmp(role, "server") == 0 ? "huyện" : role[0] ? role : "(không có)", db_id, records, live, seq,
+               conflicts);
     else
         printf("%s: %s\n  integrity_check  %s\n  schema           %" PRId64 " (this program: %d)\n  role             %s\n"
                "  database id      %s\n  records          %" PRId64 " (%" PRId64 " live), last sequence %" PRId64
@@ -202,15 +220,19 @@ static int ts__restore(ts_ctl *ctl, const char *backup, const char *database, bo
 {
     int rc = ts__verify(ctl, backup);
     if (rc != 0)
-        return ts__err("%s is not a usable backup; nothing was changed", backup);
+        return ts__err(TS__T("%s không phải bản sao lưu dùng được; không có gì thay đổi",
+                             "%s is not a usable backup; nothing was changed"),
+                       backup);
     struct stat st;
     if (stat(database, &st) == 0 && !force)
-        return ts__err("%s exists: stop tramsyncd, then run again with --force to replace it", database);
+        return ts__err(TS__T("%s đã có: hãy dừng tramsyncd rồi chạy lại với --force để thay thế",
+                             "%s exists: stop tramsyncd, then run again with --force to replace it"),
+                       database);
     char *tmp = ts_xasprintf("%s.restoring", database);
     sqlite3 *src = NULL, *dst = NULL;
     if (sqlite3_open_v2(backup, &src, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
         sqlite3_open_v2(tmp, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
-        rc = ts__err("cannot open %s or %s", backup, tmp);
+        rc = ts__err(TS__T("không mở được %s hoặc %s", "cannot open %s or %s"), backup, tmp);
         goto out;
     }
     sqlite3_backup *b = sqlite3_backup_init(dst, "main", src, "main");
@@ -218,7 +240,7 @@ static int ts__restore(ts_ctl *ctl, const char *backup, const char *database, bo
     if (b)
         sqlite3_backup_finish(b);
     if (step != SQLITE_DONE) {
-        rc = ts__err("restore failed: %s", sqlite3_errmsg(dst));
+        rc = ts__err(TS__T("khôi phục không thành công: %s", "restore failed: %s"), sqlite3_errmsg(dst));
         goto out;
     }
     /* a new identity: stations see a different district database and send
@@ -243,7 +265,9 @@ static int ts__restore(ts_ctl *ctl, const char *backup, const char *database, bo
     sqlite3_finalize(q);
     char *dot = strrchr(replica, '.');
     if (dot == NULL || dot == replica) {
-        rc = ts__err("the backup has no valid district replica id (\"%s\")", replica);
+        rc = ts__err(TS__T("bản sao lưu không có mã bản sao huyện hợp lệ (\"%s\")",
+                           "the backup has no valid district replica id (\"%s\")"),
+                     replica);
         goto out;
     }
     *dot = '\0';
@@ -260,12 +284,16 @@ static int ts__restore(ts_ctl *ctl, const char *backup, const char *database, bo
         }
         sqlite3_finalize(q);
         if (!done) {
-            rc = ts__err("cannot give the restored database a new %s: %s", keys[i], sqlite3_errmsg(dst));
+            rc = ts__err(TS__T("không đặt được %s mới cho cơ sở dữ liệu đã khôi phục: %s",
+                               "cannot give the restored database a new %s: %s"),
+                         keys[i], sqlite3_errmsg(dst));
             goto out;
         }
     }
     if (sqlite3_exec(dst, "PRAGMA journal_mode = WAL", NULL, NULL, NULL) != SQLITE_OK) {
-        rc = ts__err("cannot put the restored database in WAL mode: %s", sqlite3_errmsg(dst));
+        rc = ts__err(TS__T("không chuyển được cơ sở dữ liệu đã khôi phục sang chế độ WAL: %s",
+                           "cannot put the restored database in WAL mode: %s"),
+                     sqlite3_errmsg(dst));
         goto out;
     }
     sqlite3_close(dst);
@@ -276,11 +304,13 @@ static int ts__restore(ts_ctl *ctl, const char *backup, const char *database, bo
     free(wal);
     free(shm);
     if (rename(tmp, database) != 0) {
-        rc = ts__err("cannot move %s into place: %s", tmp, strerror(errno));
+        rc = ts__err(TS__T("không đặt được %s vào chỗ: %s", "cannot move %s into place: %s"), tmp, strerror(errno));
         goto out;
     }
-    printf("restored %s from %s (new database id %s, district replica %s). Start tramsyncd: the stations will\n"
-           "send again everything they own, so changes made after the backup return as they reconnect.\n",
+    printf(TS__T("đã khôi phục %s từ %s (mã cơ sở dữ liệu mới %s, bản sao huyện %s). Hãy khởi động tramsyncd: các\n"
+                 "trạm sẽ gửi lại mọi thứ của mình, nên các thay đổi sau lần sao lưu sẽ trở về khi trạm kết nối lại.\n",
+                 "restored %s from %s (new database id %s, district replica %s). Start tramsyncd: the stations will\n"
+                 "send again everything they own, so changes made after the backup return as they reconnect.\n"),
            database, backup, id, rid.b);
 out:
     sqlite3_close(dst);
@@ -295,6 +325,7 @@ int ts_ctl_db(ts_ctl *ctl, int argc, char **argv)
 {
     const char *database = NULL, *config = NULL;
     bool force = false;
+    ts__lang.en = ctl->en;
     static const struct option opts[] = {{"database", required_argument, NULL, 'd'},
                                          {"config", required_argument, NULL, 'c'},
                                          {"force", no_argument, NULL, 'f'},

@@ -7,6 +7,7 @@
 #include <jansson.h>
 
 #include "common/ts_buf.h"
+#include "common/ts_text.h"
 #include "common/ts_xmalloc.h"
 #include "server/ctl/ts_ctl_int.h"
 
@@ -183,20 +184,20 @@ static int ts__plan_load(ts_ctl *ctl, ts_ctl_client *c, const char *file)
         json_dumpf(res, stdout, JSON_INDENT(2));
         fputc('\n', stdout);
     } else if (json_is_true(json_object_get(res, "unchanged"))) {
-        printf("Kế hoạch phiên bản %lld đã được nạp, không có gì thay đổi / plan version %lld is already loaded, "
-               "nothing changed\n",
-               (long long)json_integer_value(json_object_get(res, "version")),
+        printf(TS__L(ctl, "Kế hoạch phiên bản %lld đã được nạp, không có gì thay đổi\n",
+                     "Plan version %lld is already loaded, nothing changed\n"),
                (long long)json_integer_value(json_object_get(res, "version")));
     } else {
         long long v = json_integer_value(json_object_get(res, "version")),
                   prev = json_integer_value(json_object_get(res, "previous"));
-        printf("Đã nạp kế hoạch phiên bản %lld (%lld chỉ tiêu, %lld nhiệm vụ", v,
-               (long long)json_integer_value(json_object_get(res, "targets")),
+        printf(TS__L(ctl, "Đã nạp kế hoạch phiên bản %lld (%lld chỉ tiêu, %lld nhiệm vụ",
+                     "Plan version %lld loaded (%lld targets, %lld tasks"),
+               v, (long long)json_integer_value(json_object_get(res, "targets")),
                (long long)json_integer_value(json_object_get(res, "tasks")));
         if (prev)
-            printf("; thay phiên bản %lld, bỏ %lld nhiệm vụ", prev,
-                   (long long)json_integer_value(json_object_get(res, "removed")));
-        printf(") / plan version %lld loaded\n", v);
+            printf(TS__L(ctl, "; thay phiên bản %lld, bỏ %lld nhiệm vụ", "; replaces version %lld, %lld tasks dropped"),
+                   prev, (long long)json_integer_value(json_object_get(res, "removed")));
+        printf(")\n");
     }
     json_decref(res);
     return 0;
@@ -215,22 +216,24 @@ static int ts__plan_show(ts_ctl *ctl, ts_ctl_client *c)
         fputc('\n', stdout);
     } else {
         const json_t *p = json_object_get(res, "plan");
+        char date[64];
         if (!json_is_object(p))
-            printf("Chưa nạp kế hoạch nào (tramsyncctl plan load FILE) / no plan loaded yet\n");
+            printf(TS__L(ctl, "Chưa nạp kế hoạch nào (tramsyncctl plan load TỆP)\n",
+                         "No plan loaded yet (tramsyncctl plan load FILE)\n"));
         else
-            printf("Kế hoạch đang áp dụng / plan in force (phiên bản / version %lld):\n  %s\n  Cơ quan ban hành: %s\n"
-                   "  Ngày: %s\n  Ghi chú: %s\n",
-                   (long long)json_integer_value(json_object_get(p, "version")),
-                   json_string_value(json_object_get(p, "name")), json_string_value(json_object_get(p, "issuer")),
-                   json_string_value(json_object_get(p, "date")), json_string_value(json_object_get(p, "notes")));
+            printf(TS__L(ctl, "Kế hoạch đang áp dụng (phiên bản %lld):\n  %s\n  Cơ quan ban hành: %s\n  Ngày: %s\n"
+                              "  Ghi chú: %s\n",
+                         "Plan in force (version %lld):\n  %s\n  Issued by: %s\n  Date: %s\n  Notes: %s\n"),
+                   (long long)json_integer_value(json_object_get(p, "version")), ts_ctl__s(p, "name"),
+                   ts_ctl__s(p, "issuer"), ts_text_date(ts_ctl__s(p, "date"), date, sizeof date), ts_ctl__s(p, "notes"));
         size_t i;
         json_t *h;
         json_array_foreach(json_object_get(res, "history"), i, h) {
             if (i == 0)
-                printf("Các phiên bản đã nạp / versions loaded:\n");
+                printf(TS__L(ctl, "Các phiên bản đã nạp:\n", "Versions loaded:\n"));
             printf("  %lld  %s  %s (%s)\n", (long long)json_integer_value(json_object_get(h, "version")),
-                   json_string_value(json_object_get(h, "date")), json_string_value(json_object_get(h, "issuer")),
-                   json_string_value(json_object_get(h, "loaded_by")));
+                   ts_text_date(ts_ctl__s(h, "date"), date, sizeof date), ts_ctl__s(h, "issuer"),
+                   ts_ctl__s(h, "loaded_by"));
         }
     }
     json_decref(res);
@@ -346,6 +349,6 @@ int ts_ctl_export(ts_ctl *ctl, ts_ctl_client *c, int argc, char **argv)
         return ts__fail(out, "không ghi được tệp / cannot write the file");
     }
     ts_buf_free(&r.body);
-    printf("Đã ghi %s (%zu byte) / written\n", out, n);
+    printf(TS__L(ctl, "Đã ghi %s (%zu byte)\n", "Written: %s (%zu bytes)\n"), out, n);
     return 0;
 }

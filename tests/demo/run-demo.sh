@@ -208,7 +208,8 @@ if [ ! -f "$RUN/.demo-outbreak-loaded" ]; then
   say "opening the dengue outbreak at Bình Nguyên and Bình Xuyên, with instructions"
   rid=$("$BIN/tramsync" -d "$RUN/stations/binhnguyen" --json list reports 2>/dev/null |
         grep -o '"id": *"binhnguyen-BC-[^"]*"' | head -1 | sed 's/.*"\(binhnguyen-BC-[^"]*\)"/\1/' || true)
-  api() { "$BIN/tramsyncctl" --pki "$PKI" "$@"; }
+  # English: the ids are read from its words ("outbreak OD-... opened", "notice TB-... sent")
+  api() { "$BIN/tramsyncctl" --pki "$PKI" --lang en "$@"; }
   oid=""
   for _ in $(seq 1 40); do
     [ -n "$rid" ] && oid=$(api outbreak open "$rid" --stations binhxuyen 2>/dev/null | awk '/^outbreak /{print $2}') && [ -n "$oid" ] && break

@@ -846,7 +846,9 @@ static int ctl(env *e, char **out, char **err, const char *const *args)
     char *ca = ts_xasprintf("TRAMSYNC_CA=%s", e->pki.ca);
     char *cert = ts_test_pki_cert(&e->pki, "admin"), *key = ts_test_pki_key(&e->pki, "admin");
     char *ecert = ts_xasprintf("TRAMSYNC_ADMIN_CERT=%s", cert), *ekey = ts_xasprintf("TRAMSYNC_ADMIN_KEY=%s", key);
-    const char *envs[] = {url, ca, ecert, ekey, "TRAMSYNC_USER=", NULL};
+    /* English: this test reads what tramsyncctl says about attachments,
+     * test_ctl_text its Vietnamese */
+    const char *envs[] = {url, ca, ecert, ekey, "TRAMSYNC_USER=", "LC_ALL=en_US.UTF-8", NULL};
     int rc = run_prog(e, "tramsyncctl", envs, out, err, args);
     free(url);
     free(ca);

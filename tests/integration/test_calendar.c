@@ -450,6 +450,10 @@ static void test_calendar(void **state)
     assert_int_equal(ctl(e, &out, "calendar", "grid", duty), 0);
     assert_non_null(strstr(out, "Báo cáo tuần"));
     assert_non_null(strstr(out, "2/2 trạm đã nộp, 0 đúng hạn"));
+    /* periods and days in words: Tuần 49/2026, hạn dd/mm/yyyy */
+    if (strstr(out, "Tuần ") == NULL || strstr(out, "-W") != NULL || strstr(out, ", hạn ") == NULL ||
+        strstr(out, "muộn") == NULL)
+        fail_msg("tramsyncctl calendar grid: %s", out);
     free(out);
     assert_int_not_equal(ctl(e, &out, "calendar", "remind", last), 0);
     assert_non_null(strstr(out, "Không có trạm nào chậm"));

@@ -1078,10 +1078,10 @@ static void test_backup_during_push_storm(void **state)
 
     if (have_backup) {
         /* verify-backup says it is usable */
-        const char *vargv[] = {"tramsyncctl", "verify-backup", backup, NULL};
+        const char *vargv[] = {"tramsyncctl", "--lang", "vi", "verify-backup", backup, NULL};
         out = NULL;
         int vrc = run_prog(e, vargv, NULL, &out, 30000);
-        if (vrc != 0 || strstr(out, "a usable district backup") == NULL)
+        if (vrc != 0 || strstr(out, "bản sao lưu của huyện dùng được") == NULL)
             bug(e, "verify-backup: exit %d: %s", vrc, out);
         free(out);
         const char *jargv[] = {"tramsyncctl", "--json", "verify-backup", backup, NULL};
@@ -1756,9 +1756,10 @@ static void test_status_cert_expiry(void **state)
 
     char *url = ts_xasprintf("TRAMSYNC_ADMIN_URL=https://localhost:%d", e->d.admin_port);
     char *ca = ts_xasprintf("TRAMSYNC_CA=%s", e->pki.ca);
-    const char *aenv[] = {url, ca, "TRAMSYNC_USER=nguyenvana", "TRAMSYNC_PASSWORD=" PASSWORD, NULL};
+    const char *aenv[] = {url, ca, "TRAMSYNC_USER=nguyenvana", "TRAMSYNC_PASSWORD=" PASSWORD, "LC_ALL=vi_VN.UTF-8", NULL};
 
-    /* the text output: each station's line ends with its certificate's days left */
+    /* the text output (Vietnamese): each station's line ends with its
+     * certificate's days left, "còn N ngày" */
     const char *sargv[] = {"tramsyncctl", "status", NULL};
     char *text = ctl_ok(e, sargv, aenv, 30000);
     struct {
@@ -1772,7 +1773,7 @@ static void test_status_cert_expiry(void **state)
             bug(e, "tramsyncctl status does not list %s:\n%s", want[i].code, text);
             continue;
         }
-        const char *d = strstr(line, " days");
+        const char *d = strstr(line, " ngày");
         const char *num = d;
         while (num > line && num[-1] >= '0' && num[-1] <= '9')
             num--;
@@ -1784,11 +1785,11 @@ static void test_status_cert_expiry(void **state)
         if (want[i].shown != want[i].days)
             bug(e, "%s: status shows %ld days left, the certificate has %ld", want[i].code, want[i].shown,
                 want[i].days);
-        bool soon = strstr(line, "RENEW SOON") != NULL;
+        bool soon = strstr(line, "SẮP HẾT HẠN") != NULL;
         if (soon != (want[i].days < 30))
-            bug(e, "%s (%ld days left): RENEW SOON %s: \"%s\"", want[i].code, want[i].days,
+            bug(e, "%s (%ld days left): SẮP HẾT HẠN %s: \"%s\"", want[i].code, want[i].days,
                 soon ? "shown" : "missing", line);
-        if (strstr(line, "online") == NULL)
+        if (strstr(line, "trực tuyến") == NULL)
             bug(e, "%s is connected but not shown online: \"%s\"", want[i].code, line);
     }
     print_message("%s", text);

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/ts_mp.h"
 #include "common/ts_text.h"
@@ -68,12 +69,68 @@ static void test_prefix_boundaries(void **state)
     }
 }
 
+/* The language: --lang first, else the first of LC_ALL, LC_MESSAGES, LANG
+ * that is set; English only when it starts with "en". */
+static void test_pick_language(void **state)
+{
+    (void)state;
+    bool en = true;
+    unsetenv("LC_ALL");
+    unsetenv("LC_MESSAGES");
+    unsetenv("LANG");
+    assert_int_equal(ts_text_pick_language(NULL, &en), 0);
+    assert_false(en);
+    setenv("LANG", "en_US.UTF-8", 1);
+    assert_int_equal(ts_text_pick_language(NULL, &en), 0);
+    assert_true(en);
+    assert_int_equal(ts_text_pick_language("vi", &en), 0);
+    assert_false(en);
+    setenv("LC_MESSAGES", "vi_VN.UTF-8", 1);
+    assert_int_equal(ts_text_pick_language(NULL, &en), 0);
+    assert_false(en);
+    setenv("LC_ALL", "en_GB.UTF-8", 1);
+    assert_int_equal(ts_text_pick_language(NULL, &en), 0);
+    assert_true(en);
+    setenv("LC_ALL", "", 1); /* set but empty: the next decides */
+    assert_int_equal(ts_text_pick_language(NULL, &en), 0);
+    assert_false(en);
+    assert_int_equal(ts_text_pick_language("en", &en), 0);
+    assert_true(en);
+    assert_int_equal(ts_text_pick_language("fr", &en), -1);
+    unsetenv("LC_ALL");
+    unsetenv("LC_MESSAGES");
+    unsetenv("LANG");
+}
+
+/* Dates for people: a date as written, a time in local time (TZ). */
+static void test_dates(void **state)
+{
+    (void)state;
+    setenv("TZ", "Asia/Ho_Chi_Minh", 1);
+    tzset();
+    char out[64];
+    assert_string_equal(ts_text_date("2026-12-31", out, sizeof out), "31/12/2026");
+    assert_string_equal(ts_text_date("2026-12-10T17:00:00+07:00", out, sizeof out), "10/12/2026 17:00");
+    assert_string_equal(ts_text_date("2026-12-01T02:30:00.250Z", out, sizeof out), "01/12/2026 09:30");
+    assert_string_equal(ts_text_date("Quý III năm 2024", out, sizeof out), "Quý III năm 2024");
+    assert_string_equal(ts_text_date(NULL, out, sizeof out), "");
+    ts_text_time_ms(1796536512345ULL, out, sizeof out);
+    assert_string_equal(out, "06/12/2026 12:55");
+    setenv("TZ", "UTC", 1);
+    tzset();
+    /* a calendar date is the same day anywhere */
+    assert_string_equal(ts_text_date("2026-12-31", out, sizeof out), "31/12/2026");
+    assert_string_equal(ts_text_date("2026-12-10T17:00:00+07:00", out, sizeof out), "10/12/2026 10:00");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_width),
         cmocka_unit_test(test_columns),
         cmocka_unit_test(test_prefix_boundaries),
+        cmocka_unit_test(test_pick_language),
+        cmocka_unit_test(test_dates),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
