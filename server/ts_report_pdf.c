@@ -1,6 +1,6 @@
 /* The quarter's summary report as a printable PDF, A4, in Vietnamese:
- * targets met and not met per commune, outbreaks, late reports, overdue
- * tasks. Pango lays the text out (shaping and line breaking of Vietnamese's
+ * targets met and not met per commune, outbreaks, late case reports, the
+ * stations' periodic reports (sent, on time, missing), overdue tasks. Pango lays the text out (shaping and line breaking of Vietnamese's
  * stacked diacritics, with a Unicode font: DejaVu Sans, fonts-dejavu-core)
  * and cairo writes the PDF with the fonts embedded, so it prints the same
  * anywhere (docs/DEPENDENCIES.md). */
@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/ts_period.h"
 #include "common/ts_xmalloc.h"
 #include "server/ts_pdf.h"
 
@@ -141,10 +142,45 @@ static void ts__reporting(ts__pdf *p, const json_t *data)
         p->y += 6;
 }
 
+/* The calendar's periodic reports whose period ends in the quarter: who
+ * owed them, who sent them, on time or late, and who did not. */
+static void ts__periodic(ts__pdf *p, const json_t *data)
+{
+    char line[4096], period[64], due[32];
+    ts__para(p, "4. Báo cáo định kỳ của các trạm", TS__BOLD, 0, 4);
+    const json_t *arr = json_object_get(data, "periodic");
+    size_t k, n;
+    json_t *r, *s;
+    json_array_foreach(arr, k, r) {
+        ts_period_key_label(ts__s(r, "period"), false, period, sizeof period);
+        ts__dmy(ts__s(r, "due_date"), due, sizeof due);
+        int len = snprintf(line, sizeof line, "– %s, %s (hạn %s): %lld trạm phải nộp, %lld đã nộp, %lld đúng hạn, %lld muộn",
+                           ts__s(r, "title"), period, due, (long long)json_integer_value(json_object_get(r, "expected")),
+                           (long long)json_integer_value(json_object_get(r, "received")),
+                           (long long)json_integer_value(json_object_get(r, "on_time")),
+                           (long long)json_integer_value(json_object_get(r, "late")));
+        const json_t *missing = json_object_get(r, "not_received");
+        if (!json_is_true(json_object_get(r, "due_passed"))) {
+            len += snprintf(line + len, sizeof line - (size_t)len, "; chưa đến hạn");
+        } else if (json_array_size(missing) > 0) {
+            len += snprintf(line + len, sizeof line - (size_t)len, "; chưa nộp hoặc sai mẫu:");
+            json_array_foreach(missing, n, s)
+                if (len > 0 && (size_t)len < sizeof line)
+                    len += snprintf(line + len, sizeof line - (size_t)len, "%s %s", n ? "," : "",
+                                    json_string_value(s) ? json_string_value(s) : "");
+        }
+        ts__para(p, line, TS__BODY, 12, 2);
+    }
+    if (json_array_size(arr) == 0)
+        ts__para(p, "Không có báo cáo định kỳ nào có kỳ kết thúc trong quý.", TS__BODY, 12, 8);
+    else
+        p->y += 6;
+}
+
 static void ts__overdue(ts__pdf *p, const json_t *data)
 {
     char line[6000];
-    ts__para(p, "4. Nhiệm vụ quá hạn", TS__BOLD, 0, 4);
+    ts__para(p, "5. Nhiệm vụ quá hạn", TS__BOLD, 0, 4);
     int n = 0;
     size_t k;
     json_t *t;
@@ -194,6 +230,7 @@ int ts_province_pdf(const json_t *data, const char *tmpdir, ts_buf *out, ts_erro
     ts__targets(&p, data);
     ts__outbreaks(&p, data);
     ts__reporting(&p, data);
+    ts__periodic(&p, data);
     ts__overdue(&p, data);
     return ts_pdf_close(&p, err);
 }

@@ -449,7 +449,11 @@ static void test_pdf(void **state)
     expect_in("the report", text, "Tỷ lệ trẻ em dưới 5 tuổi suy dinh dưỡng thể nhẹ cân");
     expect_in("the report", text, "2 ca báo cáo, 1 đúng hạn, 1 trễ hạn");
     expect_in("the report", text, "Không có ổ dịch nào trong kỳ.");
-    expect_in("the report", text, "4. Nhiệm vụ quá hạn");
+    expect_in("the report", text, "4. Báo cáo định kỳ của các trạm");
+    expect_in("the report", text,
+              "Báo cáo hoạt động tháng, Tháng 10/2026 (hạn 05/11/2026): 2 trạm phải nộp, 0 đã nộp, 0 đúng hạn, 0 muộn; "
+              "chưa nộp hoặc sai mẫu:");
+    expect_in("the report", text, "5. Nhiệm vụ quá hạn");
     expect_in("the report", text, "KH-01:");
     expect_in("the report", text, "1/1 trạm quá hạn");
     expect_in("the report", text, "KH-08: không áp dụng (Không còn cấp huyện từ 01/7/2025)");
