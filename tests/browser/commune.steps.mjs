@@ -79,6 +79,19 @@ export function communeSteps(x) {
       // and the server refuses what the menu does not offer
       const refused = await p.evaluate(async () => (await fetch('/api/records/residents')).status);
       assert(refused === 403, `personal records: ${refused}`);
+      // its calendar: the completeness grid has its own station's rows only,
+      // and nothing to remind (the district's operators do that)
+      await p.evaluate(() => { location.hash = '#/calendar'; });
+      await p.waitForSelector('table.cal-grid tbody tr[data-station]', { timeout: 15000 });
+      const gridStations = await p.$$eval('table.cal-grid tbody tr[data-station]', (trs) => [...new Set(trs.map((r) => r.dataset.station))]);
+      assert(JSON.stringify(gridStations) === JSON.stringify(['binhnguyen']), `the grid's stations: ${gridStations}`);
+      const cal = await p.textContent('main');
+      // (the TTYT itself is named after Bình Xuyên: its stations are what must not show)
+      assert(!cal.includes('Xuân Lãng') && !cal.includes('xã Bình Xuyên') && !cal.includes('Bình Tuyền'), `no other commune on its calendar: ${cal.slice(0, 400)}`);
+      assert((await p.$$('button.cal-remind')).length === 0, 'a commune account reminds no station');
+      await p.screenshot({ path: path.join(ART, '18-commune-calendar.png') });
+      await p.evaluate(() => { location.hash = '#/commune'; });
+      await p.waitForSelector('tr.cm-notice', { timeout: 15000 });
       const row = `tr.cm-notice[data-id="${cc.json.id}"]`;
       await p.waitForSelector(`${row} button.cm-ack`, { timeout: 10000 });
       await p.screenshot({ path: path.join(ART, '18-commune.png') });
