@@ -84,6 +84,7 @@ static void ts__job_free(ts_admin__job *j)
     json_decref(j->resp);
     json_decref(j->event_data);
     json_decref(j->render_data);
+    free(j->render_dir);
     free(j->live);
     ts_strlist_free(&j->notify);
     ts_strlist_free(&j->scope_stations);
@@ -151,11 +152,29 @@ static void ts__render_work(uv_work_t *req)
     j->render(j);
 }
 
+static void ts__render_after(uv_work_t *req, int status);
+
+static void ts__render_start(ts_admin *a, ts_admin__job *j)
+{
+    a->rendering = true;
+    j->render_req.data = j;
+    uv_queue_work(ts_server_loop(a->srv), &j->render_req, ts__render_work, ts__render_after);
+}
+
 static void ts__render_after(uv_work_t *req, int status)
 {
     (void)status; /* never cancelled: the stop waits for every job */
     ts_admin__job *j = req->data;
+    ts_admin *a = j->adm;
     j->render = NULL;
+    a->rendering = false;
+    ts_admin__job *next = a->render_head;
+    if (next != NULL) {
+        a->render_head = next->render_next;
+        if (a->render_head == NULL)
+            a->render_tail = NULL;
+        ts__render_start(a, next);
+    }
     ts__done(&j->base);
 }
 
@@ -164,10 +183,19 @@ static void ts__done(ts_dbjob *base)
     ts_admin__job *j = base->data;
     ts_admin *a = j->adm;
     /* the store's part is over; a document still to build is built off the
-     * store's thread, and the job stays counted until it is answered */
+     * store's thread, one at a time, and the job stays counted until it is
+     * answered */
     if (j->render != NULL && j->status == 0 && j->resp == NULL) {
-        j->render_req.data = j;
-        uv_queue_work(ts_server_loop(a->srv), &j->render_req, ts__render_work, ts__render_after);
+        if (!a->rendering) {
+            ts__render_start(a, j);
+        } else {
+            j->render_next = NULL;
+            if (a->render_tail)
+                a->render_tail->render_next = j;
+            else
+                a->render_head = j;
+            a->render_tail = j;
+        }
         return;
     }
     a->jobs--;

@@ -30,6 +30,10 @@ struct ts_admin {
     bool esc_running;
     ts_notice_policy policy;
     unsigned jobs;
+    /* documents are built one at a time, so that they never hold more than
+     * one thread of libuv's pool, which the store's queue runs on too */
+    bool rendering;
+    struct ts_admin__job *render_head, *render_tail;
     bool stopping;
     void (*stop_done)(void *arg);
     void *stop_arg;
@@ -162,7 +166,9 @@ struct ts_admin__job {
     void (*render)(ts_admin__job *j);
     json_t *render_data;
     char render_arg[32];
+    char *render_dir; /* a copy of [server] data_dir: a reload may free the config meanwhile */
     uv_work_t render_req;
+    ts_admin__job *render_next; /* waiting for the one render at a time */
 };
 
 /* A DB job of the admin's own ended (the stop may be waiting for it). */

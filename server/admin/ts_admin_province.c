@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/ts_notice.h"
+#include "common/ts_xmalloc.h"
 #include "server/admin/ts_admin_int.h"
 #include "server/ts_province.h"
 #include "server/ts_server.h"
@@ -49,8 +50,7 @@ static void ts__render_export(ts_admin__job *j)
         snprintf(j->headers, sizeof j->headers,
                  "Content-Disposition: attachment; filename=\"bao-cao-%s-%s.csv\"\r\n", part, quarter);
     } else {
-        const ts_server_config *cfg = ts_server_get_config(j->adm->srv);
-        if (ts_province_xlsx(data, cfg->data_dir, &j->text, &err) < 0) {
+        if (ts_province_xlsx(data, j->render_dir, &j->text, &err) < 0) {
             ts_buf_free(&j->text);
             ts_admin__fail_err(j, &err);
             return;
@@ -81,6 +81,7 @@ void ts_admin__api_export(ts_admin__job *j, ts_store *st)
     }
     j->render = ts__render_export;
     j->render_data = data;
+    j->render_dir = ts_xstrdup(ts_server_get_config(j->adm->srv)->data_dir);
     snprintf(j->render_arg, sizeof j->render_arg, "%s %s", format, part);
 }
 
@@ -91,8 +92,7 @@ static void ts__render_quarterly(ts_admin__job *j)
     const char *quarter =
         json_string_value(json_object_get(json_object_get(j->render_data, "period"), "quarter"));
     ts_error err;
-    const ts_server_config *cfg = ts_server_get_config(j->adm->srv);
-    int rc = ts_province_pdf(j->render_data, cfg->data_dir, &j->text, &err);
+    int rc = ts_province_pdf(j->render_data, j->render_dir, &j->text, &err);
     char name[64];
     snprintf(name, sizeof name, "bao-cao-quy-%s.pdf", quarter);
     ts_admin__file(j, rc, &err, "application/pdf", name);
@@ -107,4 +107,5 @@ void ts_admin__api_report_quarterly(ts_admin__job *j, ts_store *st)
         return;
     j->render = ts__render_quarterly;
     j->render_data = data;
+    j->render_dir = ts_xstrdup(ts_server_get_config(j->adm->srv)->data_dir);
 }

@@ -156,6 +156,64 @@ static void held_document_holds_nothing(env *e, const char *path, const char *ma
     ts_th_close(&doc);
 }
 
+/* Four documents asked at once - as many as libuv's pool has threads, which
+ * the store's queue runs on too: they are built one at a time, so the store
+ * still answers while they wait. */
+static void test_documents_one_at_a_time(void **state)
+{
+    env *e = *state;
+    start(e);
+    FILE *f = fopen(e->gate, "w");
+    assert_non_null(f);
+    fclose(f);
+    unlink(e->entered);
+    static const char *const paths[] = {"/api/report/quarterly?quarter=2026-Q1", "/api/report/quarterly?quarter=2026-Q2",
+                                        "/api/export?format=xlsx&quarter=2026-Q3",
+                                        "/api/export?format=xlsx&quarter=2026-Q4"};
+    ts_th doc[4];
+    for (int i = 0; i < 4; i++) {
+        if (ts_th_connect(&doc[i], e->d.admin_port, NULL) < 0)
+            fail_msg("connect: %s", doc[i].error);
+        char *req = ts_xasprintf("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n\r\n",
+                                 paths[i], e->token);
+        assert_int_equal(ts_th_send_raw(&doc[i], req, strlen(req)), 0);
+        free(req);
+    }
+    bool held = false;
+    for (uint64_t end = ts_test_now_ms() + 15000; !held && ts_test_now_ms() < end;) {
+        held = access(e->entered, F_OK) == 0;
+        if (!held)
+            ts_test_sleep_ms(20);
+    }
+    assert_true(held);
+    ts_test_sleep_ms(500); /* the others would be taking the pool's threads now */
+    char hdr[160];
+    snprintf(hdr, sizeof hdr, "Authorization: Bearer %s\r\n", e->token);
+    ts_th other;
+    if (ts_th_connect(&other, e->d.admin_port, NULL) < 0)
+        fail_msg("connect: %s", other.error);
+    char *req = ts_xasprintf("GET /api/stations HTTP/1.1\r\nHost: 127.0.0.1\r\n%s\r\n", hdr);
+    assert_int_equal(ts_th_send_raw(&other, req, strlen(req)), 0);
+    free(req);
+    ts_th_resp r;
+    if (ts_th_read(&other, &r, 5000) < 0) {
+        unlink(e->gate);
+        fail_msg("GET /api/stations waited while four documents were being built: they hold the pool");
+    }
+    assert_int_equal(r.status, 200);
+    ts_th_resp_free(&r);
+    ts_th_close(&other);
+    unlink(e->gate);
+    for (int i = 0; i < 4; i++) {
+        if (ts_th_read(&doc[i], &r, 20000) < 0)
+            fail_msg("%s: no answer once the gate opened", paths[i]);
+        assert_int_equal(r.status, 200);
+        ts_th_resp_free(&r);
+        ts_th_close(&doc[i]);
+    }
+    assert_int_equal(ts_test_daemon_stop(&e->d, SIGTERM, 20000), 0);
+}
+
 static void test_documents_built_off_the_store(void **state)
 {
     env *e = *state;
@@ -191,6 +249,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_documents_built_off_the_store, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_documents_one_at_a_time, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
