@@ -371,27 +371,33 @@ static int ts__send(ts_store *st, const ts_actor *who, const char *issuer, const
                     bool late, const ts_strlist *to, ts_cal_reminder *out, ts_error *err)
 {
     bool report = strcmp(ts__s(occ, "kind"), "periodic_report") == 0;
-    char subject[600], body[2400], when[48], period[64];
+    char when[48], period[64];
     ts_vn_date(report ? ts__s(occ, "due_date") : ts__s(occ, "meeting_at"), when, sizeof when);
     ts_period_key_label(ts__s(occ, "period"), false, period, sizeof period);
+    /* the title is at most 300 characters and the subject may hold 500:
+     * whole texts, never cut inside a character (it would not be UTF-8) */
+    const char *title = ts__s(occ, "title");
+    char *subject, *body;
     if (report && late)
-        snprintf(subject, sizeof subject, "Nhắc nộp báo cáo quá hạn: %s, %s (hạn %s)", ts__s(occ, "title"), period,
-                 when);
+        subject = ts_xasprintf("Nhắc nộp báo cáo quá hạn: %s, %s (hạn %s)", title, period, when);
     else if (report)
-        snprintf(subject, sizeof subject, "Nhắc nộp báo cáo: %s, %s, hạn %s", ts__s(occ, "title"), period, when);
+        subject = ts_xasprintf("Nhắc nộp báo cáo: %s, %s, hạn %s", title, period, when);
     else
-        snprintf(subject, sizeof subject, "Giấy mời: %s, %s", ts__s(occ, "title"), when);
+        subject = ts_xasprintf("Giấy mời: %s, %s", title, when);
     if (report)
-        snprintf(body, sizeof body,
-                 "Đề nghị trạm nộp báo cáo \"%s\" kỳ %s: tramsync calendar, rồi tramsync submit %s --field "
-                 "tên=giá_trị.",
-                 ts__s(occ, "title"), period, occ_id);
+        body = ts_xasprintf("Đề nghị trạm nộp báo cáo \"%s\" kỳ %s: tramsync calendar, rồi tramsync submit %s --field "
+                            "tên=giá_trị.",
+                            title, period, occ_id);
     else
-        snprintf(body, sizeof body, "Thời gian: %s. Địa điểm: %s. Thành phần: %s.", when, ts__s(occ, "place"),
-                 ts__s(occ, "participants"));
+        body = ts_xasprintf("Thời gian: %s. Địa điểm: %s. Thành phần: %s.", when, ts__s(occ, "place"),
+                            ts__s(occ, "participants"));
     json_t *f = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "doc_type", report ? "thong_bao" : "giay_moi", "issuer",
                           issuer && issuer[0] ? issuer : "Trung tâm Y tế khu vực", "subject", subject, "body", body,
                           "category", "supervision", "urgency", late ? "khan" : "thuong");
+    free(subject);
+    free(body);
+    if (f == NULL)
+        return ts_error_set(err, TS_EINVALID_RECORD, "reminder of %s: not a text", occ_id);
     uint64_t end;
     if (report && ts_local_day_end(ts__s(occ, "due_date"), &end)) {
         char iso[40];
@@ -429,6 +435,10 @@ int ts_calendar_remind(ts_store *st, const char *issuer, uint64_t now_ms, ts_cal
     json_object_foreach(w.occ, occ_id, occ) {
         const json_t *duty = json_object_get(w.duties, ts__s(occ, "duty_id"));
         if (duty == NULL)
+            continue;
+        /* a duty ended (active_to) before this period began asks nothing of it */
+        const char *active_to = ts__s(duty, "active_to");
+        if (active_to[0] && strcmp(ts__s(occ, "period_start"), active_to) > 0)
             continue;
         bool report = strcmp(ts__s(occ, "kind"), "periodic_report") == 0;
         ts_date due;
@@ -480,8 +490,15 @@ int ts_calendar_remind(ts_store *st, const char *issuer, uint64_t now_ms, ts_cal
                 ts_store_rollback(st);
         }
         if (rc < 0) {
+            /* one occurrence that cannot be reminded (a storage failure is
+             * the store's to report) must not stop the reminders of the
+             * others, on this run and every run after it */
+            ts_log_error("calendar_failed", "occurrence=%s reason=%s", occ_id, err->msg);
             ts_strlist_free(&r.stations);
-            break;
+            if (err->code == TS_ESTORAGE)
+                break;
+            rc = 0;
+            continue;
         }
         ts_notice_log_sent(st, r.notice, r.stations.n, &who);
         ts_log_info("calendar_reminded", "occurrence=%s late=%s stations=%zu notice=%s", occ_id,

@@ -469,6 +469,49 @@ static void test_meeting_reminder(void **state)
     json_decref(o);
 }
 
+/* A meeting with the longest title and participants list a duty may hold,
+ * in Vietnamese (several bytes a letter): the invitation is whole, and the
+ * other occurrences are reminded too (a reminder cut inside a letter was
+ * refused and stopped every reminder after it). */
+static void test_long_texts_reminded(void **state)
+{
+    fixture *f = *state;
+    ts_buf title = TS_BUF_INIT, who = TS_BUF_INIT;
+    while (title.len < 300 * 3 - 3)
+        ts_buf_append(&title, "ệ", strlen("ệ"));
+    while (who.len < 2000 * 3 - 3)
+        ts_buf_append(&who, "ữ", strlen("ữ"));
+    ts_buf_append(&who, "", 1); /* a C string, for strstr */
+    who.len--;
+    char *doc = ts_xasprintf("{\"kind\":\"meeting\",\"title\":\"%.*s\",\"recurrence\":\"weekly\",\"weekday\":1,"
+                             "\"time\":\"07:30\",\"place\":\"Hội trường TTYT\",\"participants\":\"%.*s\","
+                             "\"stations\":[\"" BN "\"]}",
+                             (int)title.len, (const char *)title.data, (int)who.len, (const char *)who.data);
+    put(f->srv, "duties", "A-GIAO-BAN-DAI", doc);
+    free(doc);
+    put(f->srv, "duties", "GIAO-BAN",
+        "{\"kind\":\"meeting\",\"title\":\"Giao ban tuần\",\"recurrence\":\"weekly\",\"weekday\":1,\"time\":"
+        "\"07:30\",\"place\":\"Hội trường TTYT\",\"participants\":\"Trạm trưởng\",\"stations\":[\"" XL "\"]}");
+    size_t written, n;
+    ts_error err;
+    ts_cal_reminder *r;
+    uint64_t sun = at("2026-12-13T13:00:00Z");
+    assert_int_equal(ts_calendar_generate(f->srv, sun, &written, &err), 0);
+    assert_int_equal(ts_calendar_remind(f->srv, "TTYT", sun, &r, &n, &err), 0);
+    assert_int_equal(n, 2);
+    for (size_t i = 0; i < n; i++) {
+        json_t *o = ts_test_record_fields(f->srv, "notices", r[i].notice);
+        const char *body = json_string_value(json_object_get(o, "body"));
+        assert_non_null(body);
+        if (r[i].stations.n == 1 && strcmp(r[i].stations.v[0], BN) == 0)
+            assert_non_null(strstr(body, (const char *)who.data + who.len - 30));
+        json_decref(o);
+    }
+    ts_cal_reminders_free(r, n);
+    ts_buf_free(&title);
+    ts_buf_free(&who);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -477,6 +520,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_generation_local_time, setup, teardown),
         cmocka_unit_test_setup_teardown(test_grid_and_reminders, setup, teardown),
         cmocka_unit_test_setup_teardown(test_meeting_reminder, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_long_texts_reminded, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
