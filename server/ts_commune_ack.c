@@ -66,13 +66,13 @@ static bool ts__listed(const char *list, const char *code)
     return false;
 }
 
-void ts_commune_stations(ts_store *st, const char *communes, ts_strlist *out)
+int ts_commune_stations(ts_store *st, const char *communes, ts_strlist *out, ts_error *err)
 {
     ts_change_page page;
     ts_change_page_init(&page);
-    ts_error err;
     char after[TS_KEY_MAX + 1] = "";
-    while (ts_store_list(st, "stations", after, 200, false, &page, &err) == 0 && page.n > 0) {
+    int rc;
+    while ((rc = ts_store_list(st, "stations", after, 200, false, &page, err)) == 0 && page.n > 0) {
         for (uint32_t i = 0; i < page.n; i++) {
             char cc[64] = "";
             ts_recjson_text(&page.items[i].v, "commune_code", cc, sizeof cc);
@@ -84,6 +84,7 @@ void ts_commune_stations(ts_store *st, const char *communes, ts_strlist *out)
         snprintf(after, sizeof after, "%s", page.items[page.n - 1].id);
     }
     ts_change_page_free(&page);
+    return rc < 0 ? rc : 0;
 }
 
 int ts_commune_acks_backfill(ts_store *st, size_t *written, ts_error *err)
@@ -97,7 +98,8 @@ int ts_commune_acks_backfill(ts_store *st, size_t *written, ts_error *err)
         return ts_error_set(err, TS_ESTORAGE, "commune_acks: %s", sqlite3_errmsg(ts_store_db(st)));
     /* read first, write after: no writes while the statement is open */
     json_t *rows = json_array();
-    while (sqlite3_step(q) == SQLITE_ROW) {
+    int step;
+    while ((step = sqlite3_step(q)) == SQLITE_ROW) {
         const char *person = (const char *)sqlite3_column_text(q, 3);
         json_array_append_new(rows, json_pack("{s:s,s:s,s:s,s:s,s:I}", "notice", sqlite3_column_text(q, 0),
                                               "commune", sqlite3_column_text(q, 1), "user",
@@ -105,6 +107,10 @@ int ts_commune_acks_backfill(ts_store *st, size_t *written, ts_error *err)
                                               (json_int_t)sqlite3_column_int64(q, 4)));
     }
     sqlite3_finalize(q);
+    if (step != SQLITE_DONE) {
+        json_decref(rows);
+        return ts_error_set(err, TS_ESTORAGE, "commune_acks: %s", sqlite3_errstr(step));
+    }
     int rc = 0;
     if (json_array_size(rows) > 0 && (rc = ts_store_begin(st, err)) == 0) {
         ts_actor who = {TS_ACTOR_LOCAL, "commune_acks", NULL, "migration"};
@@ -112,8 +118,9 @@ int ts_commune_acks_backfill(ts_store *st, size_t *written, ts_error *err)
         json_t *r;
         json_array_foreach(rows, i, r) {
             ts_strlist stations = {NULL, 0};
-            ts_commune_stations(st, json_string_value(json_object_get(r, "commune")), &stations);
-            rc = ts_commune_ack_mirror(st, &who, json_string_value(json_object_get(r, "notice")), &stations,
+            rc = ts_commune_stations(st, json_string_value(json_object_get(r, "commune")), &stations, err);
+            if (rc == 0)
+                rc = ts_commune_ack_mirror(st, &who, json_string_value(json_object_get(r, "notice")), &stations,
                                        json_string_value(json_object_get(r, "person")),
                                        json_string_value(json_object_get(r, "user")),
                                        (uint64_t)json_integer_value(json_object_get(r, "at")), written, err);

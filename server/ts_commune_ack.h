@@ -22,7 +22,7 @@ int ts_commune_ack_mirror(ts_store *st, const ts_actor *who, const char *notice,
 
 /* The stations of communes (codes, comma-separated: a station's own code or
  * its commune_code in the `stations` directory). */
-void ts_commune_stations(ts_store *st, const char *communes, ts_strlist *out);
+int ts_commune_stations(ts_store *st, const char *communes, ts_strlist *out, ts_error *err);
 
 /* Every acknowledgement of commune_acks not yet on its station's handling
  * record (those stored before the records carried it) written there, in

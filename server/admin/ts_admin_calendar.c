@@ -246,6 +246,21 @@ void ts_admin__api_calendar_duty_set(ts_admin__job *j, ts_store *st)
     if (created) {
         ts_new_record_id("LICH", id, sizeof id);
     } else {
+        /* its occurrences are "<duty>:<period>" and a station's report
+         * "<occurrence>:<station>": the id must leave room for both, and
+         * be one word (it goes into paths and file names) */
+        size_t n = strlen(given);
+        bool word = n > 0 && n <= 64;
+        for (size_t i = 0; word && i < n; i++)
+            word = (given[i] >= 'A' && given[i] <= 'Z') || (given[i] >= 'a' && given[i] <= 'z') ||
+                   (given[i] >= '0' && given[i] <= '9') || given[i] == '-' || given[i] == '_';
+        if (!word) {
+            json_decref(merged);
+            ts_admin__fail(j, 422, "BAD_VALUE",
+                           "Mã việc chỉ gồm chữ không dấu, số, - và _, tối đa 64 ký tự / a duty id is at most 64 "
+                           "letters, digits, - and _");
+            return;
+        }
         snprintf(id, sizeof id, "%s", given);
         ts_change c;
         ts_arena arena;

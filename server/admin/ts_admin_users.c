@@ -143,15 +143,14 @@ static bool ts__commune_code_ok(const char *p, size_t n)
 
 /* Whether the station directory knows a commune or station code: 1 yes,
  * 0 no, -1 the directory is empty (a database before it was loaded: any
- * code goes). */
-static int ts__commune_known(ts_store *st, const char *code, size_t n)
+ * code goes), -2 it could not be read (err: nothing must be decided on it). */
+static int ts__commune_known(ts_store *st, const char *code, size_t n, ts_error *err)
 {
     ts_change_page page;
     ts_change_page_init(&page);
-    ts_error err;
     char after[TS_KEY_MAX + 1] = "";
-    int seen = 0, found = 0;
-    while (!found && ts_store_list(st, "stations", after, 500, false, &page, &err) == 0 && page.n > 0) {
+    int seen = 0, found = 0, rc = 0;
+    while (!found && (rc = ts_store_list(st, "stations", after, 500, false, &page, err)) == 0 && page.n > 0) {
         for (uint32_t i = 0; i < page.n && !found; i++) {
             seen = 1;
             json_t *rec = ts_recjson_record(&page.items[i], false);
@@ -165,6 +164,8 @@ static int ts__commune_known(ts_store *st, const char *code, size_t n)
             break;
     }
     ts_change_page_free(&page);
+    if (rc < 0)
+        return -2;
     return found ? 1 : seen ? 0 : -1;
 }
 
@@ -186,7 +187,10 @@ int ts_admin_user_set_communes(ts_store *st, const char *name, const char *commu
             return ts_error_set(err, TS_EBAD_VALUE,
                                 "communes: mã xã hoặc mã trạm, cách nhau bằng dấu phẩy / commune or station codes, "
                                 "comma-separated");
-        if (ts__commune_known(st, p, n) == 0)
+        int known = ts__commune_known(st, p, n, err);
+        if (known == -2)
+            return err->code < 0 ? err->code : TS_ESTORAGE;
+        if (known == 0)
             return ts_error_set(err, TS_EBAD_VALUE,
                                 "không có xã hoặc trạm mã %.*s trong danh mục trạm / no commune or station %.*s in "
                                 "the station directory",

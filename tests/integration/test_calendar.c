@@ -288,6 +288,17 @@ static void test_calendar(void **state)
                         "\"form\":\"[{\\\"name\\\":\\\"Khám bệnh\\\"}]\"}}",
                         422));
     assert_int_equal(count(e, "SELECT count(*) FROM records WHERE tbl IN ('duties', 'duty_occurrences')"), 0);
+    /* an id that is not one short word (its occurrences' ids would be cut
+     * and collide): refused, nothing written */
+    json_decref(call_ok(e, "POST", "/api/calendar/duties",
+                        "{\"id\":\"BC-RAT-DAI-0123456789012345678901234567890123456789012345678901234567890\","
+                        "\"fields\":{\"kind\":\"meeting\",\"title\":\"Giao ban\",\"recurrence\":\"weekly\"}}",
+                        422));
+    json_decref(call_ok(e, "POST", "/api/calendar/duties",
+                        "{\"id\":\"GIAO BAN/1\",\"fields\":{\"kind\":\"meeting\",\"title\":\"Giao ban\","
+                        "\"recurrence\":\"weekly\"}}",
+                        422));
+    assert_int_equal(count(e, "SELECT count(*) FROM records WHERE tbl IN ('duties', 'duty_occurrences')"), 0);
     /* a weekly report due the Sunday its week ends, and a weekly giao ban */
     json_t *o = call_ok(e, "POST", "/api/calendar/duties",
                         "{\"fields\":{\"kind\":\"periodic_report\",\"title\":\"Báo cáo tuần\",\"recurrence\":"
