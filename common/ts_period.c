@@ -164,6 +164,12 @@ void ts_period_key_label(const char *key, bool en, char *out, size_t size)
             snprintf(out, size, en ? "Week %d, %d" : "Tuần %d/%d", n, y);
         return;
     }
+    /* a one-off duty's period is its day */
+    if (len == 10 && ts__digits(key, 4) && key[4] == '-' && ts__digits(key + 5, 2) && key[7] == '-' &&
+        ts__digits(key + 8, 2)) {
+        snprintf(out, size, en ? "%.2s/%.2s/%.4s" : "Ngày %.2s/%.2s/%.4s", key + 8, key + 5, key);
+        return;
+    }
     if (!ts__parse(key, &y, &kind, &n))
         snprintf(out, size, "%s", key ? key : "");
     else if (kind == 'Q' && en)

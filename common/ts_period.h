@@ -35,8 +35,8 @@ void ts_period_key_last_day(const char *key, char *out, size_t size);
 void ts_period_key_next(const char *key, char *out, size_t size);
 /* A valid key for people: "Năm 2026", "Quý III/2026", "Tháng 7/2026";
  * in English "2026", "Q3 2026", "July 2026"; the calendar's halves and ISO
- * weeks too ("6 tháng cuối năm 2026", "Tuần 49/2026"); anything else as it
- * is (a one-off duty's date). */
+ * weeks too ("6 tháng cuối năm 2026", "Tuần 49/2026") and a one-off duty's
+ * day ("Ngày 15/12/2026", "15/12/2026"); anything else as it is. */
 void ts_period_key_label(const char *key, bool en, char *out, size_t size);
 
 #endif

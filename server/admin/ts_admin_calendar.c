@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/ts_period.h"
 #include "common/ts_log.h"
 #include "common/ts_notice.h"
 #include "common/ts_recjson.h"
@@ -175,8 +176,10 @@ static void ts__grid_csv(const json_t *g, ts_buf *b)
         ts__csv(b, "Trạm", false);
         ts__csv(b, "Xã", json_array_size(cols) == 0);
         json_array_foreach(cols, k, p) {
-            char head[80];
-            snprintf(head, sizeof head, "Kỳ %s (hạn %s)", ts_admin__str(p, "period"), ts_admin__str(p, "due_date"));
+            char head[160], period[64], due[48];
+            ts_period_key_label(ts_admin__str(p, "period"), false, period, sizeof period);
+            ts_vn_date(ts_admin__str(p, "due_date"), due, sizeof due);
+            snprintf(head, sizeof head, "%s (hạn %s)", period, due);
             ts__csv(b, head, k + 1 == json_array_size(cols));
         }
         json_array_foreach(json_object_get(d, "rows"), r, row) {

@@ -122,6 +122,18 @@ static int ts__grid(ts_ctl *ctl, ts_ctl_client *c, const char *duty)
     return 0;
 }
 
+/* An id as the daemon makes them (letters, digits, - _ . :): nothing that
+ * would change the request's path or query. */
+static bool ts__id_ok(const char *id)
+{
+    if (!id[0] || strlen(id) > 200)
+        return false;
+    for (const char *p = id; *p; p++)
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || strchr("-_.:", *p)))
+            return false;
+    return true;
+}
+
 int ts_ctl_calendar(ts_ctl *ctl, ts_ctl_client *c, int argc, char **argv)
 {
     int first;
@@ -132,6 +144,10 @@ int ts_ctl_calendar(ts_ctl *ctl, ts_ctl_client *c, int argc, char **argv)
     int nrest = argc - 1 - first;
     if (strcmp(sub, "duty") == 0 && nrest == 1)
         return ts__duty(ctl, c, rest[0]);
+    if ((strcmp(sub, "remind") == 0 || strcmp(sub, "grid") == 0) && nrest == 1 && !ts__id_ok(rest[0]))
+        return ts_ctl__err(TS__L(ctl, "mã không hợp lệ: %s (chỉ chữ không dấu, số, - _ . :)",
+                                 "not an id: %s (letters, digits, - _ . : only)"),
+                           rest[0]);
     if (strcmp(sub, "remind") == 0 && nrest == 1)
         return ts__remind(ctl, c, rest[0]);
     if (strcmp(sub, "grid") == 0 && nrest <= 1)

@@ -387,6 +387,10 @@ static void test_calendar(void **state)
     assert_non_null(strstr(cr.body, "\"Nộp muộn\""));
     assert_non_null(strstr(cr.body, "\"Chưa nộp\""));
     assert_non_null(strstr(cr.body, "\"50 / 0\""));
+    /* its columns: periods and due days in words, not keys */
+    assert_non_null(strstr(cr.body, "\"Tuần "));
+    assert_null(strstr(cr.body, "-W"));
+    assert_non_null(strstr(cr.body, " (hạn "));
     ts_th_resp_free(&cr);
     /* the daemon's reminder at start: XL, once */
     assert_int_equal(ts_test_daemon_stop(&e->d, SIGTERM, 20000), 0);

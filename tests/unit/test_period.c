@@ -102,6 +102,19 @@ static void test_labels(void **state)
     assert_string_equal(l, "July 2026");
     ts_period_key_label("2026", true, l, sizeof l);
     assert_string_equal(l, "2026");
+    /* the calendar's other periods: halves, ISO weeks, a one-off day */
+    ts_period_key_label("2026-H2", false, l, sizeof l);
+    assert_string_equal(l, "6 tháng cuối năm 2026");
+    ts_period_key_label("2026-H1", true, l, sizeof l);
+    assert_string_equal(l, "First half of 2026");
+    ts_period_key_label("2026-W05", false, l, sizeof l);
+    assert_string_equal(l, "Tuần 5/2026");
+    ts_period_key_label("2026-W53", true, l, sizeof l);
+    assert_string_equal(l, "Week 53, 2026");
+    ts_period_key_label("2026-12-15", false, l, sizeof l);
+    assert_string_equal(l, "Ngày 15/12/2026");
+    ts_period_key_label("2026-12-15", true, l, sizeof l);
+    assert_string_equal(l, "15/12/2026");
 }
 
 int main(void)
