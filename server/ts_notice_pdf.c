@@ -10,6 +10,7 @@
  * right the signer's authority and position in bold capitals, room for the
  * signature and seal, the name in bold. A serif font with every Vietnamese
  * letter: DejaVu Serif (Times New Roman is not a free font). */
+#include "common/ts_xmalloc.h"
 #include "server/ts_notice_pdf.h"
 
 #include <stdio.h>
@@ -103,8 +104,10 @@ static void ts__heading(ts_pdf *p, const json_t *doc, bool cong_van)
         for (size_t i = 0; i < sizeof said / sizeof *said; i++)
             if (strncmp(subject, said[i], strlen(said[i])) == 0)
                 subject += strlen(said[i]);
-        snprintf(line, sizeof line, "V/v %s", subject);
-        ly += ts__centred(p, TS__SERIF "12", 0, TS__LEFT_COL, ly + 2, line, NULL) + 2;
+        /* a subject is up to 500 characters: whole, never cut in a letter */
+        char *vv = ts_xasprintf("V/v %s", subject);
+        ly += ts__centred(p, TS__SERIF "12", 0, TS__LEFT_COL, ly + 2, vv, NULL) + 2;
+        free(vv);
     }
     const char *urgency = ts__s(doc, "urgency_vi");
     if (urgency[0]) {
@@ -244,10 +247,10 @@ static void ts__closing(ts_pdf *p, const json_t *doc)
 int ts_notice_pdf(const json_t *doc, ts_buf *out, ts_error *err)
 {
     ts_pdf p;
-    char title[1024];
-    snprintf(title, sizeof title, "%s %s", ts__s(doc, "number"), ts__s(doc, "subject"));
+    char *title = ts_xasprintf("%s %s", ts__s(doc, "number"), ts__s(doc, "subject"));
     int rc = ts_pdf_open(&p, out, 20 * TS_PDF_MM, 15 * TS_PDF_MM, 20 * TS_PDF_MM, 30 * TS_PDF_MM, title,
                          ts__s(doc, "issuer"), err);
+    free(title);
     if (rc < 0)
         return rc;
     /* font sizes in points of the page, as the decree gives them (Pango's

@@ -200,7 +200,7 @@ static int ts__periodic(ts_store *st, const ts_province_period *p, json_t **out,
                 if (status && (strcmp(status, "missing") == 0 || strcmp(status, "invalid") == 0))
                     json_array_append(not, json_object_get(row, "name"));
             }
-            json_t *o = json_pack("{s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:o}", "title", json_object_get(d, "title"),
+            json_t *o = json_pack("{s:O?,s:O?,s:O?,s:O?,s:O?,s:O?,s:O?,s:O?,s:O?,s:o}", "title", json_object_get(d, "title"),
                                   "period", json_object_get(col, "period"), "due_date", json_object_get(col, "due_date"),
                                   "expected", json_object_get(col, "expected"), "received",
                                   json_object_get(col, "received"), "on_time", json_object_get(col, "on_time"), "late",

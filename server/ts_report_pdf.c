@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/ts_buf.h"
 #include "common/ts_period.h"
 #include "common/ts_xmalloc.h"
 #include "server/ts_pdf.h"
@@ -146,7 +147,7 @@ static void ts__reporting(ts__pdf *p, const json_t *data)
  * owed them, who sent them, on time or late, and who did not. */
 static void ts__periodic(ts__pdf *p, const json_t *data)
 {
-    char line[4096], period[64], due[32];
+    char head[1024], period[64], due[32];
     ts__para(p, "4. Báo cáo định kỳ của các trạm", TS__BOLD, 0, 4);
     const json_t *arr = json_object_get(data, "periodic");
     size_t k, n;
@@ -154,22 +155,30 @@ static void ts__periodic(ts__pdf *p, const json_t *data)
     json_array_foreach(arr, k, r) {
         ts_period_key_label(ts__s(r, "period"), false, period, sizeof period);
         ts__dmy(ts__s(r, "due_date"), due, sizeof due);
-        int len = snprintf(line, sizeof line, "– %s, %s (hạn %s): %lld trạm phải nộp, %lld đã nộp, %lld đúng hạn, %lld muộn",
-                           ts__s(r, "title"), period, due, (long long)json_integer_value(json_object_get(r, "expected")),
-                           (long long)json_integer_value(json_object_get(r, "received")),
-                           (long long)json_integer_value(json_object_get(r, "on_time")),
-                           (long long)json_integer_value(json_object_get(r, "late")));
+        snprintf(head, sizeof head, "%s (hạn %s): %lld trạm phải nộp, %lld đã nộp, %lld đúng hạn, %lld muộn", period,
+                 due, (long long)json_integer_value(json_object_get(r, "expected")),
+                 (long long)json_integer_value(json_object_get(r, "received")),
+                 (long long)json_integer_value(json_object_get(r, "on_time")),
+                 (long long)json_integer_value(json_object_get(r, "late")));
+        /* whole names, however many stations: never cut in a letter */
+        ts_buf line = TS_BUF_INIT;
+        ts_buf_append_str(&line, "– ");
+        ts_buf_append_str(&line, ts__s(r, "title"));
+        ts_buf_append_str(&line, ", ");
+        ts_buf_append_str(&line, head);
         const json_t *missing = json_object_get(r, "not_received");
         if (!json_is_true(json_object_get(r, "due_passed"))) {
-            len += snprintf(line + len, sizeof line - (size_t)len, "; chưa đến hạn");
+            ts_buf_append_str(&line, "; chưa đến hạn");
         } else if (json_array_size(missing) > 0) {
-            len += snprintf(line + len, sizeof line - (size_t)len, "; chưa nộp hoặc sai mẫu:");
-            json_array_foreach(missing, n, s)
-                if (len > 0 && (size_t)len < sizeof line)
-                    len += snprintf(line + len, sizeof line - (size_t)len, "%s %s", n ? "," : "",
-                                    json_string_value(s) ? json_string_value(s) : "");
+            ts_buf_append_str(&line, "; chưa nộp hoặc sai mẫu:");
+            json_array_foreach(missing, n, s) {
+                ts_buf_append_str(&line, n ? ", " : " ");
+                ts_buf_append_str(&line, json_string_value(s) ? json_string_value(s) : "");
+            }
         }
-        ts__para(p, line, TS__BODY, 12, 2);
+        ts_buf_append(&line, "", 1);
+        ts__para(p, (const char *)line.data, TS__BODY, 12, 2);
+        ts_buf_free(&line);
     }
     if (json_array_size(arr) == 0)
         ts__para(p, "Không có báo cáo định kỳ nào có kỳ kết thúc trong quý.", TS__BODY, 12, 8);

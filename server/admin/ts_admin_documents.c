@@ -59,15 +59,22 @@ static void ts__responsible(ts_store *st, const json_t *f, json_t *doc)
     const char *person = ts_admin__str(f, "responsible_person");
     const char *text = ts_admin__str(f, "responsible");
     const char *role = ts_admin__str(f, "responsible_role");
-    char line[1024] = "";
+    /* whole texts (a free-text responsible may be long): never cut in a letter */
+    ts_buf line = TS_BUF_INIT;
     if (label[0] || person[0])
-        snprintf(line, sizeof line, "%s", label[0] ? label : person);
-    else if (role[0])
-        snprintf(line, sizeof line, "%s tại mỗi trạm", ts__value_vi(st, "responsible_role", role));
-    if (text[0])
-        snprintf(line + strlen(line), sizeof line - strlen(line), "%s%s", line[0] ? "; " : "", text);
-    if (line[0])
-        json_object_set_new(doc, "responsible", json_string(line));
+        ts_buf_append_str(&line, label[0] ? label : person);
+    else if (role[0]) {
+        ts_buf_append_str(&line, ts__value_vi(st, "responsible_role", role));
+        ts_buf_append_str(&line, " tại mỗi trạm");
+    }
+    if (text[0]) {
+        if (line.len)
+            ts_buf_append_str(&line, "; ");
+        ts_buf_append_str(&line, text);
+    }
+    if (line.len)
+        json_object_set_new(doc, "responsible", json_stringn((const char *)line.data, line.len));
+    ts_buf_free(&line);
 }
 
 /* Nơi nhận: the stations by name, and "UBND xã ..." of the communes copied */
