@@ -246,11 +246,13 @@ int ts_calendar_generate(ts_store *st, uint64_t now_ms, size_t *written, ts_erro
         const json_t *stations = json_array_size(listed) > 0 ? listed : all;
         if (json_array_size(stations) == 0)
             continue;
+        json_t *made = json_object();
         for (size_t i = 0; rc == 0 && i < np; i++) {
             if ((has_from && ts_date_cmp(p[i].end, from) < 0) || (has_to && ts_date_cmp(p[i].start, to) > 0))
                 continue;
             char id[TS_KEY_MAX + 1];
             snprintf(id, sizeof id, "%s:%s", duty_id, p[i].key);
+            json_object_set_new(made, id, json_true());
             /* a period that is over keeps what it was: a duty changed later
              * (other stations, another title) changes what comes */
             if (json_object_get(occ, id) && ts_date_cmp(p[i].end, today) < 0)
@@ -259,6 +261,22 @@ int ts_calendar_generate(ts_store *st, uint64_t now_ms, size_t *written, ts_erro
             rc = ts__put_changed(st, &who, id, want, json_object_get(occ, id), written, err);
             json_decref(want);
         }
+        /* a period not over that the duty no longer asks for (its
+         * recurrence, its day or its active_to changed): nothing is owed */
+        const char *oid;
+        json_t *o;
+        json_object_foreach(occ, oid, o) {
+            if (rc < 0)
+                break;
+            ts_date end;
+            if (strcmp(ts__s(o, "duty_id"), duty_id) != 0 || json_object_get(made, oid) != NULL ||
+                !ts_date_parse(ts__s(o, "period_end"), &end) || ts_date_cmp(end, today) < 0)
+                continue;
+            rc = ts_store_delete(st, &who, "duty_occurrences", oid, err);
+            if (rc == 0)
+                (*written)++;
+        }
+        json_decref(made);
         if (rc < 0)
             break;
     }

@@ -469,6 +469,47 @@ static void test_meeting_reminder(void **state)
     json_decref(o);
 }
 
+/* A duty changed from weekly to monthly: its weeks not over are no longer
+ * owed (deleted, so no station sees them and nobody is reminded of them);
+ * the weeks already over keep what they were. */
+static void test_changed_duty_drops_its_future(void **state)
+{
+    fixture *f = *state;
+    const char *weekly = "{\"kind\":\"meeting\",\"title\":\"Giao ban\",\"recurrence\":\"weekly\",\"weekday\":1,"
+                         "\"time\":\"07:30\",\"stations\":[\"" BN "\"]}";
+    put(f->srv, "duties", "GB", weekly);
+    size_t written;
+    ts_error err;
+    uint64_t wed = at("2026-12-09T02:00:00Z"); /* Wednesday of week 50 */
+    assert_int_equal(ts_calendar_generate(f->srv, wed, &written, &err), 0);
+    json_t *o = occ(f, "GB:2026-W51");
+    assert_non_null(o);
+    json_decref(o);
+    put(f->srv, "duties", "GB",
+        "{\"kind\":\"meeting\",\"title\":\"Giao ban\",\"recurrence\":\"monthly\",\"day\":1,"
+        "\"time\":\"07:30\",\"stations\":[\"" BN "\"]}");
+    assert_int_equal(ts_calendar_generate(f->srv, wed, &written, &err), 0);
+    static const char *const gone[] = {"GB:2026-W50", "GB:2026-W51"};
+    for (size_t i = 0; i < 2; i++) {
+        ts_arena arena;
+        ts_arena_init(&arena, 4096);
+        ts_change c;
+        assert_int_equal(ts_store_get(f->srv, "duty_occurrences", gone[i], &c, &arena, &err), 0);
+        bool deleted = ts_version_deleted(&c.v);
+        ts_version_free(&c.v);
+        ts_arena_free(&arena);
+        if (!deleted)
+            fail_msg("%s is still owed after the duty became monthly", gone[i]);
+    }
+    o = occ(f, "GB:2026-W49"); /* over: kept */
+    assert_non_null(o);
+    assert_non_null(json_object_get(o, "duty_id"));
+    json_decref(o);
+    o = occ(f, "GB:2026-12");
+    assert_non_null(o);
+    json_decref(o);
+}
+
 /* A meeting with the longest title and participants list a duty may hold,
  * in Vietnamese (several bytes a letter): the invitation is whole, and the
  * other occurrences are reminded too (a reminder cut inside a letter was
@@ -521,6 +562,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_grid_and_reminders, setup, teardown),
         cmocka_unit_test_setup_teardown(test_meeting_reminder, setup, teardown),
         cmocka_unit_test_setup_teardown(test_long_texts_reminded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_changed_duty_drops_its_future, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
