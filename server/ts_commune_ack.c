@@ -53,7 +53,7 @@ int ts_commune_ack_mirror(ts_store *st, const ts_actor *who, const char *notice,
     return rc;
 }
 
-static bool ts__listed(const char *list, const char *code)
+bool ts_commune_listed(const char *list, const char *code)
 {
     size_t n = strlen(code);
     for (const char *p = list; *p;) {
@@ -76,7 +76,7 @@ int ts_commune_stations(ts_store *st, const char *communes, ts_strlist *out, ts_
         for (uint32_t i = 0; i < page.n; i++) {
             char cc[64] = "";
             ts_recjson_text(&page.items[i].v, "commune_code", cc, sizeof cc);
-            if (ts__listed(communes, page.items[i].id) || (cc[0] && ts__listed(communes, cc)))
+            if (ts_commune_listed(communes, page.items[i].id) || (cc[0] && ts_commune_listed(communes, cc)))
                 ts_strlist_add(out, page.items[i].id);
         }
         if (page.n < 200)

@@ -6,6 +6,7 @@
 #ifndef TS_COMMUNE_ACK_H
 #define TS_COMMUNE_ACK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,6 +20,9 @@
  * *written (may be NULL) counts the records written. */
 int ts_commune_ack_mirror(ts_store *st, const ts_actor *who, const char *notice, const ts_strlist *stations,
                           const char *person, const char *user, uint64_t at_ms, size_t *written, ts_error *err);
+
+/* Whether code is one of list's (codes, comma-separated). */
+bool ts_commune_listed(const char *list, const char *code);
 
 /* The stations of communes (codes, comma-separated: a station's own code or
  * its commune_code in the `stations` directory). */

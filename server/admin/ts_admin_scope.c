@@ -40,19 +40,6 @@ const char *ts_admin__job_role(const ts_admin__job *j)
     return j->role_name[0] ? j->role_name : ts_admin__role_name(j->role);
 }
 
-static bool ts__listed(const char *list, const char *code)
-{
-    size_t n = strlen(code);
-    for (const char *p = list; *p;) {
-        size_t k = strcspn(p, ",");
-        if (k == n && n > 0 && strncmp(p, code, n) == 0)
-            return true;
-        p += k;
-        p += *p == ',';
-    }
-    return false;
-}
-
 /* The stations of the account's communes: those whose commune_code (or own
  * code) is listed. */
 static void ts__scope_stations(ts_admin__job *j, ts_store *st)
@@ -61,7 +48,7 @@ static void ts__scope_stations(ts_admin__job *j, ts_store *st)
     for (size_t i = 0; i < j->adm->ndir; i++) {
         const ts_admin__dir_entry *e = &j->adm->dir[i];
         const char *cc = ts_admin__str(e->fields, "commune_code");
-        if (ts__listed(j->communes, e->code) || (cc[0] && ts__listed(j->communes, cc)))
+        if (ts_commune_listed(j->communes, e->code) || (cc[0] && ts_commune_listed(j->communes, cc)))
             ts_strlist_add(&j->scope_stations, e->code);
     }
 }
