@@ -459,6 +459,7 @@ int ts_store_open(ts_store **out, const ts_store_options *opt, ts_error *err)
     st->role = opt->role;
     st->check = opt->check;
     st->check_ctx = opt->check_ctx;
+    st->sync_mode = (int)opt->synchronous;
     st->reg = opt->registry;
     const char *station = opt->station && opt->station[0] ? opt->station
                           : opt->role == TS_ROLE_SERVER ? opt->registry->district_owner

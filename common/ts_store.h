@@ -101,6 +101,23 @@ void ts_store_rollback(ts_store *st);
  * outermost commit. */
 bool ts_store_in_tx(const ts_store *st);
 
+/* WAL checkpoints off the store's thread (common/ts_store_wal.c). After
+ * ts_store_wal_offload the store's connection no longer checkpoints after
+ * its commits unless the WAL holds inline_pages or more; the owner runs
+ * ts_store_ckpt_run on a connection of its own, on another thread, when
+ * ts_store_wal_take says a commit left at least min_pages in the WAL (it
+ * reads and clears "a commit happened"; any thread). */
+typedef struct ts_store_ckpt ts_store_ckpt;
+void ts_store_wal_offload(ts_store *st, uint32_t inline_pages);
+bool ts_store_wal_take(ts_store *st, uint32_t min_pages);
+uint64_t ts_store_wal_inline_checkpoints(const ts_store *st);
+/* Opens the checkpointer's connection (same file, VFS and synchronous). */
+int ts_store_ckpt_open(ts_store *st, ts_store_ckpt **out, ts_error *err);
+/* A PASSIVE checkpoint: never waits for the writer; *wal_pages, *copied as
+ * sqlite3_wal_checkpoint_v2 reports them. */
+int ts_store_ckpt_run(ts_store_ckpt *ck, int *wal_pages, int *copied, ts_error *err);
+void ts_store_ckpt_close(ts_store_ckpt *ck);
+
 /* ---------------------------------------------------------------- metadata */
 int ts_store_meta_get(ts_store *st, const char *key, char *out, size_t size);
 int ts_store_meta_get_u64(ts_store *st, const char *key, uint64_t *out);

@@ -3,6 +3,7 @@
 #define TS_STORE_INT_H
 
 #include <sqlite3.h>
+#include <stdatomic.h>
 
 #include "common/ts_store.h"
 
@@ -44,6 +45,12 @@ struct ts_store {
     ts_buf fields_blob;
     ts_change_check_fn check;
     void *check_ctx;
+    int sync_mode;                  /* ts_sync_mode, for a checkpointer's connection */
+    /* WAL checkpoints done elsewhere (ts_store_wal.c): 0 = SQLite's own auto-checkpoint */
+    uint32_t wal_inline_pages;
+    _Atomic uint32_t wal_pages;     /* pages in the WAL after the last commit */
+    atomic_bool wal_grew;           /* a commit since the last ts_store_wal_take */
+    _Atomic uint64_t wal_inline_ckpts;
 };
 
 /* A record as stored. Version fields live in the caller's arena. */
