@@ -28,7 +28,7 @@
 #include "common/ts_registry.h"
 #include "common/ts_vv.h"
 
-#define TS_STORE_SCHEMA_VERSION 10
+#define TS_STORE_SCHEMA_VERSION 11
 
 typedef struct ts_store ts_store;
 

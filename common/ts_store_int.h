@@ -19,6 +19,7 @@ enum ts__stmt {
     TS__ADD_AUDIT,
     TS__REPLICA_GET,
     TS__REPLICA_PUT,
+    TS__REPLICA_NEXT_NUM,
     TS__CHANGES_ALL,
     TS__CHANGES_FOR,
     TS__PENDING,
@@ -75,13 +76,13 @@ int ts__decode_version(ts_store *st, const void *vv, int vv_len, const void *fie
 /* Writes a version of (table, id): records row, audience rows. seq is the
  * server sequence (or the server's seq on a station), lseq the station's
  * pending number (0: not pending), origin the replica whose push this
- * version is exactly (NULL otherwise). */
+ * version is exactly, as its number "#<num>" (NULL otherwise). */
 int ts__write(ts_store *st, const ts_table_def *t, const char *table, const char *id, const char *owner,
-              const ts_version *v, uint64_t seq, uint64_t lseq, const ts_rid *origin, ts_error *err);
+              const ts_version *v, uint64_t seq, uint64_t lseq, const char *origin, ts_error *err);
 /* Inserts a new record of a station table (audience: its owner) unless the
  * key exists; *inserted says which. The fast path of applying new records. */
 int ts__insert_new(ts_store *st, const char *table, const char *id, const char *owner, const ts_version *v,
-                   uint64_t seq, const ts_rid *origin, bool *inserted, ts_error *err);
+                   uint64_t seq, const char *origin, bool *inserted, ts_error *err);
 /* Logs one true conflict (once: the same loser is never logged twice). */
 int ts__log_conflict(ts_store *st, const char *table, const char *id, const ts_field *winner,
                      const ts_field *loser, const char *rule, const ts_actor *actor, uint64_t lseq,

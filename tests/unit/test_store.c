@@ -175,6 +175,71 @@ static void test_push_pull_visibility(void **state)
     assert_int_equal(ts_test_pull(f->srv, f->xl, "xuanlang"), 0);
 }
 
+static long sql_long(ts_store *st, const char *sql)
+{
+    sqlite3_stmt *q;
+    long n = -1;
+    if (sqlite3_prepare_v2(ts_store_db(st), sql, -1, &q, NULL) == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW)
+        n = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    return n;
+}
+
+static bool page_has(const ts_change_page *p, const char *id)
+{
+    for (size_t i = 0; i < p->n; i++)
+        if (strcmp(p->items[i].id, id) == 0)
+            return true;
+    return false;
+}
+
+/* Schema 11: what a station pushed names its replica in records.origin by
+ * the replica's number ("#1"), not its id, and that replica is still not
+ * sent back what it pushed, whichever way origin was written; another
+ * replica of the same station (a new one, after a re-key) is. */
+static void test_origin_is_the_replica_number(void **state)
+{
+    fixture *f = *state;
+    put_ok(f->bn, "residents", "bn-1", "full_name=Trần Văn An", "birth_date=1975-05-01", "sex=male", NULL);
+    put_ok(f->bn, "residents", "bn-2", "full_name=Trần Văn Bình", "birth_date=1976-05-01", "sex=male", NULL);
+    put_ok(f->xl, "residents", "xl-1", "full_name=Lê Thị Hoa", "birth_date=1990-12-31", "sex=female", NULL);
+    assert_int_equal(ts_test_push(f->bn, f->srv, "binhnguyen", false), 2);
+    assert_int_equal(ts_test_push(f->xl, f->srv, "xuanlang", false), 1);
+
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT num FROM replicas WHERE replica = '%s'", ts_store_replica(f->bn)->b);
+    long bn_num = sql_long(f->srv, sql);
+    snprintf(sql, sizeof sql, "SELECT num FROM replicas WHERE replica = '%s'", ts_store_replica(f->xl)->b);
+    long xl_num = sql_long(f->srv, sql);
+    assert_true(bn_num > 0 && xl_num > 0 && bn_num != xl_num);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM records WHERE id IN ('bn-1', 'bn-2') AND origin = '#%ld'", bn_num);
+    assert_int_equal(sql_long(f->srv, sql), 2);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM records WHERE id = 'xl-1' AND origin = '#%ld'", xl_num);
+    assert_int_equal(sql_long(f->srv, sql), 1);
+
+    /* a record stored before schema 11 holds the replica id */
+    snprintf(sql, sizeof sql, "UPDATE records SET origin = '%s' WHERE id = 'bn-2'", ts_store_replica(f->bn)->b);
+    assert_int_equal(sqlite3_exec(ts_store_db(f->srv), sql, NULL, NULL, NULL), SQLITE_OK);
+
+    ts_change_page page;
+    ts_change_page_init(&page);
+    ts_error err;
+    uint64_t next;
+    bool more;
+    assert_int_equal(ts_store_changes_since(f->srv, "binhnguyen", ts_store_replica(f->bn), 0, 100, &page, &next,
+                                            &more, &err),
+                     0);
+    assert_false(page_has(&page, "bn-1"));
+    assert_false(page_has(&page, "bn-2"));
+    ts_rid other;
+    assert_int_equal(ts_rid_set_cstr(&other, "binhnguyen.00000000000000ff"), 0);
+    assert_int_equal(ts_store_changes_since(f->srv, "binhnguyen", &other, 0, 100, &page, &next, &more, &err), 0);
+    assert_true(page_has(&page, "bn-1"));
+    assert_true(page_has(&page, "bn-2"));
+    assert_false(page_has(&page, "xl-1"));
+    ts_change_page_free(&page);
+}
+
 static void test_forbidden_pushes(void **state)
 {
     fixture *f = *state;
@@ -408,6 +473,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_validation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_push_pull_visibility, setup, teardown),
         cmocka_unit_test_setup_teardown(test_forbidden_pushes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_origin_is_the_replica_number, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dump_identical, setup, teardown),
         cmocka_unit_test_setup_teardown(test_handling_states_forward_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_handles_share_station_file, setup, teardown),
