@@ -223,6 +223,17 @@ typedef struct ts_apply_result {
  * set (err says why; results untouched). */
 int ts_store_apply(ts_store *st, const ts_actor *actor, const ts_change *changes, size_t n,
                    ts_apply_result *results, ts_error *err);
+/* ts_store_apply with the schema check done beforehand, off the store's
+ * thread (the district's loop does it while the store applies other
+ * stations' pushes): valid[i] true says change i passed ts_table_validate
+ * against this store's registry (ts_store_precheck), and the store does not
+ * check it again; false, or valid NULL, and the store checks it (and says
+ * why it is refused). */
+int ts_store_apply_checked(ts_store *st, const ts_actor *actor, const ts_change *changes, size_t n,
+                           const bool *valid, ts_apply_result *results, ts_error *err);
+/* valid[i] for ts_store_apply_checked: needs only the registry (read-only),
+ * so any thread may run it. */
+void ts_store_precheck(const ts_registry *reg, const ts_change *changes, size_t n, bool *valid);
 
 /* ---------------------------------------------------------------- station bookkeeping */
 /* The server acknowledged every pending version with lseq <= upto. */

@@ -122,6 +122,7 @@ typedef struct ts__apply_ctx {
     bool restored;     /* the pusher reuses change numbers: restored from an old copy */
     char restored_why[200];
     int64_t replica_num; /* the pushing replica's number (replicas.num) */
+    const bool *valid;   /* checked against the schema already (ts_store_precheck), or NULL */
     char origin[24];     /* records.origin of what it pushes: "#<num>" */
 } ts__apply_ctx;
 
@@ -176,7 +177,7 @@ static bool ts__contradicts_own(const ts_version *held, const ts_version *pushed
     return false;
 }
 
-static int ts__apply_one(ts__apply_ctx *ax, const ts_change *c, ts_apply_result *r, ts_error *err)
+static int ts__apply_one(ts__apply_ctx *ax, const ts_change *c, bool checked, ts_apply_result *r, ts_error *err)
 {
     ts_store *st = ax->st;
     const ts_actor *actor = ax->actor;
@@ -197,7 +198,7 @@ static int ts__apply_one(ts__apply_ctx *ax, const ts_change *c, ts_apply_result 
         ts__reject(r, TS_EFORBIDDEN, "%s records are owned by the district, not %s", t->name, c->owner);
         return 0;
     }
-    if (ts_table_validate(t, &c->v, &verr) < 0) {
+    if (!checked && ts_table_validate(t, &c->v, &verr) < 0) {
         ts__reject(r, TS_EINVALID_RECORD, "%s", verr.msg);
         return 0;
     }
@@ -463,8 +464,23 @@ static int ts__audit_batch(ts_store *st, const ts_actor *actor, const ts_change 
     return rc;
 }
 
+void ts_store_precheck(const ts_registry *reg, const ts_change *changes, size_t n, bool *valid)
+{
+    for (size_t i = 0; i < n; i++) {
+        const ts_table_def *t = ts_registry_table(reg, changes[i].table);
+        ts_error verr;
+        valid[i] = t != NULL && ts_table_validate(t, &changes[i].v, &verr) == 0;
+    }
+}
+
 int ts_store_apply(ts_store *st, const ts_actor *actor, const ts_change *changes, size_t n,
                    ts_apply_result *results, ts_error *err)
+{
+    return ts_store_apply_checked(st, actor, changes, n, NULL, results, err);
+}
+
+int ts_store_apply_checked(ts_store *st, const ts_actor *actor, const ts_change *changes, size_t n,
+                           const bool *valid, ts_apply_result *results, ts_error *err)
 {
     ts_actor none = {TS_ACTOR_SERVER, NULL, NULL, NULL};
     if (actor == NULL)
@@ -503,6 +519,7 @@ int ts_store_apply(ts_store *st, const ts_actor *actor, const ts_change *changes
     memset(&ax, 0, sizeof ax);
     ax.st = st;
     ax.actor = actor;
+    ax.valid = valid;
     ts_conflicts_init(&ax.conflicts);
     ts_arena arena;
     ts_arena_init(&arena, 64 * 1024);
@@ -531,7 +548,7 @@ int ts_store_apply(ts_store *st, const ts_actor *actor, const ts_change *changes
 
     for (size_t i = 0; i < n; i++) {
         memset(&results[i], 0, sizeof results[i]);
-        if ((rc = ts__apply_one(&ax, &changes[i], &results[i], err)) < 0)
+        if ((rc = ts__apply_one(&ax, &changes[i], ax.valid != NULL && ax.valid[i], &results[i], err)) < 0)
             goto rollback;
         if (ax.restored)
             break;

@@ -240,6 +240,50 @@ static void test_origin_is_the_replica_number(void **state)
     ts_change_page_free(&page);
 }
 
+/* The schema check done before the store's thread (the district's loop):
+ * ts_store_precheck says which changes pass, and ts_store_apply_checked
+ * takes its word for those and checks the others itself, with the reason. */
+static void test_precheck_before_the_store(void **state)
+{
+    fixture *f = *state;
+    put_ok(f->bn, "residents", "bn-ok", "full_name=Trần Văn An", "birth_date=1975-05-01", "sex=male", NULL);
+    put_ok(f->bn, "residents", "bn-bad", "full_name=Trần Văn Bình", "birth_date=1976-05-01", "sex=male", NULL);
+    ts_change_page page;
+    ts_change_page_init(&page);
+    ts_error err;
+    assert_int_equal(ts_store_pending(f->bn, 0, 100, &page, &err), 0);
+    assert_int_equal(page.n, 2);
+    /* bn-bad's sex is no longer one of the enum's values */
+    ts_change *bad = strcmp(page.items[0].id, "bn-bad") == 0 ? &page.items[0] : &page.items[1];
+    for (uint32_t k = 0; k < bad->v.nfields; k++)
+        if (strcmp(bad->v.fields[k].name, "sex") == 0) {
+            static const uint8_t other[] = {0xa5, 'o', 't', 'h', 'e', 'r'};
+            bad->v.fields[k].value = other;
+            bad->v.fields[k].value_len = sizeof other;
+        }
+    bool valid[2];
+    ts_store_precheck(ts_store_registry(f->srv), page.items, page.n, valid);
+    assert_true(valid[bad == &page.items[0] ? 1 : 0]);
+    assert_false(valid[bad == &page.items[0] ? 0 : 1]);
+
+    ts_apply_result res[2];
+    ts_actor bn = {TS_ACTOR_STATION, "binhnguyen", ts_store_replica(f->bn), "127.0.0.1"};
+    assert_int_equal(ts_store_apply_checked(f->srv, &bn, page.items, page.n, valid, res, &err), 0);
+    size_t b = bad == &page.items[0] ? 0 : 1;
+    assert_int_equal(res[1 - b].outcome, TS_OUTCOME_APPLIED);
+    assert_int_equal(res[b].outcome, TS_OUTCOME_REJECTED); /* checked by the store, with its reason */
+    assert_int_equal(res[b].code, TS_EINVALID_RECORD);
+    assert_non_null(strstr(res[b].reason, "sex"));
+
+    /* marked valid, it is not checked again on the store's thread: the
+     * caller's word is taken (which is why only ts_store_precheck gives it) */
+    bad->id = "bn-bad-2";
+    valid[0] = true;
+    assert_int_equal(ts_store_apply_checked(f->srv, &bn, bad, 1, valid, res, &err), 0);
+    assert_int_equal(res[0].outcome, TS_OUTCOME_APPLIED);
+    ts_change_page_free(&page);
+}
+
 static void test_forbidden_pushes(void **state)
 {
     fixture *f = *state;
@@ -474,6 +518,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_push_pull_visibility, setup, teardown),
         cmocka_unit_test_setup_teardown(test_forbidden_pushes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_origin_is_the_replica_number, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_precheck_before_the_store, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dump_identical, setup, teardown),
         cmocka_unit_test_setup_teardown(test_handling_states_forward_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_handles_share_station_file, setup, teardown),
