@@ -28,7 +28,7 @@
 #include "common/ts_registry.h"
 #include "common/ts_vv.h"
 
-#define TS_STORE_SCHEMA_VERSION 10
+#define TS_STORE_SCHEMA_VERSION 11
 
 typedef struct ts_store ts_store;
 
@@ -100,6 +100,23 @@ void ts_store_rollback(ts_store *st);
 /* Whether a transaction is open: a write made now is not stored until its
  * outermost commit. */
 bool ts_store_in_tx(const ts_store *st);
+
+/* WAL checkpoints off the store's thread (common/ts_store_wal.c). After
+ * ts_store_wal_offload the store's connection no longer checkpoints after
+ * its commits unless the WAL holds inline_pages or more; the owner runs
+ * ts_store_ckpt_run on a connection of its own, on another thread, when
+ * ts_store_wal_take says a commit left at least min_pages in the WAL (it
+ * reads and clears "a commit happened"; any thread). */
+typedef struct ts_store_ckpt ts_store_ckpt;
+void ts_store_wal_offload(ts_store *st, uint32_t inline_pages);
+bool ts_store_wal_take(ts_store *st, uint32_t min_pages);
+uint64_t ts_store_wal_inline_checkpoints(const ts_store *st);
+/* Opens the checkpointer's connection (same file, VFS and synchronous). */
+int ts_store_ckpt_open(ts_store *st, ts_store_ckpt **out, ts_error *err);
+/* A PASSIVE checkpoint: never waits for the writer; *wal_pages, *copied as
+ * sqlite3_wal_checkpoint_v2 reports them. */
+int ts_store_ckpt_run(ts_store_ckpt *ck, int *wal_pages, int *copied, ts_error *err);
+void ts_store_ckpt_close(ts_store_ckpt *ck);
 
 /* ---------------------------------------------------------------- metadata */
 int ts_store_meta_get(ts_store *st, const char *key, char *out, size_t size);
@@ -206,6 +223,17 @@ typedef struct ts_apply_result {
  * set (err says why; results untouched). */
 int ts_store_apply(ts_store *st, const ts_actor *actor, const ts_change *changes, size_t n,
                    ts_apply_result *results, ts_error *err);
+/* ts_store_apply with the schema check done beforehand, off the store's
+ * thread (the district's loop does it while the store applies other
+ * stations' pushes): valid[i] true says change i passed ts_table_validate
+ * against this store's registry (ts_store_precheck), and the store does not
+ * check it again; false, or valid NULL, and the store checks it (and says
+ * why it is refused). */
+int ts_store_apply_checked(ts_store *st, const ts_actor *actor, const ts_change *changes, size_t n,
+                           const bool *valid, ts_apply_result *results, ts_error *err);
+/* valid[i] for ts_store_apply_checked: needs only the registry (read-only),
+ * so any thread may run it. */
+void ts_store_precheck(const ts_registry *reg, const ts_change *changes, size_t n, bool *valid);
 
 /* ---------------------------------------------------------------- station bookkeeping */
 /* The server acknowledged every pending version with lseq <= upto. */

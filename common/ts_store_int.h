@@ -3,6 +3,7 @@
 #define TS_STORE_INT_H
 
 #include <sqlite3.h>
+#include <stdatomic.h>
 
 #include "common/ts_store.h"
 
@@ -18,6 +19,7 @@ enum ts__stmt {
     TS__ADD_AUDIT,
     TS__REPLICA_GET,
     TS__REPLICA_PUT,
+    TS__REPLICA_NEXT_NUM,
     TS__CHANGES_ALL,
     TS__CHANGES_FOR,
     TS__PENDING,
@@ -44,6 +46,12 @@ struct ts_store {
     ts_buf fields_blob;
     ts_change_check_fn check;
     void *check_ctx;
+    int sync_mode;                  /* ts_sync_mode, for a checkpointer's connection */
+    /* WAL checkpoints done elsewhere (ts_store_wal.c): 0 = SQLite's own auto-checkpoint */
+    uint32_t wal_inline_pages;
+    _Atomic uint32_t wal_pages;     /* pages in the WAL after the last commit */
+    atomic_bool wal_grew;           /* a commit since the last ts_store_wal_take */
+    _Atomic uint64_t wal_inline_ckpts;
 };
 
 /* A record as stored. Version fields live in the caller's arena. */
@@ -68,13 +76,13 @@ int ts__decode_version(ts_store *st, const void *vv, int vv_len, const void *fie
 /* Writes a version of (table, id): records row, audience rows. seq is the
  * server sequence (or the server's seq on a station), lseq the station's
  * pending number (0: not pending), origin the replica whose push this
- * version is exactly (NULL otherwise). */
+ * version is exactly, as its number "#<num>" (NULL otherwise). */
 int ts__write(ts_store *st, const ts_table_def *t, const char *table, const char *id, const char *owner,
-              const ts_version *v, uint64_t seq, uint64_t lseq, const ts_rid *origin, ts_error *err);
+              const ts_version *v, uint64_t seq, uint64_t lseq, const char *origin, ts_error *err);
 /* Inserts a new record of a station table (audience: its owner) unless the
  * key exists; *inserted says which. The fast path of applying new records. */
 int ts__insert_new(ts_store *st, const char *table, const char *id, const char *owner, const ts_version *v,
-                   uint64_t seq, const ts_rid *origin, bool *inserted, ts_error *err);
+                   uint64_t seq, const char *origin, bool *inserted, ts_error *err);
 /* Logs one true conflict (once: the same loser is never logged twice). */
 int ts__log_conflict(ts_store *st, const char *table, const char *id, const ts_field *winner,
                      const ts_field *loser, const char *rule, const ts_actor *actor, uint64_t lseq,

@@ -121,6 +121,9 @@ typedef struct ts__apply_ctx {
     uint64_t max_hlc;
     bool restored;     /* the pusher reuses change numbers: restored from an old copy */
     char restored_why[200];
+    int64_t replica_num; /* the pushing replica's number (replicas.num) */
+    const bool *valid;   /* checked against the schema already (ts_store_precheck), or NULL */
+    char origin[24];     /* records.origin of what it pushes: "#<num>" */
 } ts__apply_ctx;
 
 /* Two writes of the same value lose nothing to each other: such a conflict
@@ -174,7 +177,7 @@ static bool ts__contradicts_own(const ts_version *held, const ts_version *pushed
     return false;
 }
 
-static int ts__apply_one(ts__apply_ctx *ax, const ts_change *c, ts_apply_result *r, ts_error *err)
+static int ts__apply_one(ts__apply_ctx *ax, const ts_change *c, bool checked, ts_apply_result *r, ts_error *err)
 {
     ts_store *st = ax->st;
     const ts_actor *actor = ax->actor;
@@ -195,7 +198,7 @@ static int ts__apply_one(ts__apply_ctx *ax, const ts_change *c, ts_apply_result 
         ts__reject(r, TS_EFORBIDDEN, "%s records are owned by the district, not %s", t->name, c->owner);
         return 0;
     }
-    if (ts_table_validate(t, &c->v, &verr) < 0) {
+    if (!checked && ts_table_validate(t, &c->v, &verr) < 0) {
         ts__reject(r, TS_EINVALID_RECORD, "%s", verr.msg);
         return 0;
     }
@@ -222,7 +225,7 @@ static int ts__apply_one(ts__apply_ctx *ax, const ts_change *c, ts_apply_result 
         if (ts__authorize_station(st, actor, t, c, &none, &probe) &&
             (st->check == NULL || st->check(st->check_ctx, t, NULL, &c->v, &c->v, why, sizeof why))) {
             bool inserted = false;
-            if ((rc = ts__insert_new(st, c->table, c->id, c->owner, &c->v, st->seq + 1, actor->replica, &inserted,
+            if ((rc = ts__insert_new(st, c->table, c->id, c->owner, &c->v, st->seq + 1, ax->origin, &inserted,
                                      err)) < 0)
                 goto out;
             if (inserted) {
@@ -345,7 +348,7 @@ static int ts__apply_one(ts__apply_ctx *ax, const ts_change *c, ts_apply_result 
         if (how == TS_MERGE_MERGED && cur.found && ts_vv_get(&cur.v.vv, &st->replica) > ts_vv_get(&c->v.vv, &st->replica))
             lseq = ++st->lseq;
     }
-    const ts_rid *origin = from_station && how == TS_MERGE_REPLACED ? actor->replica : NULL;
+    const char *origin = from_station && how == TS_MERGE_REPLACED ? ax->origin : NULL;
     if ((rc = ts__write(st, t, c->table, c->id, c->owner, &merged, seq, lseq, origin, err)) < 0)
         goto out;
     if ((rc = ts__log_losers(ax, c, &merged, lseq, &r->conflicts, err)) < 0)
@@ -363,7 +366,7 @@ out:
 }
 
 static int ts__replica_row(ts_store *st, const ts_rid *replica, char *station, size_t station_size,
-                           uint64_t *max_lseq, bool *retired, bool *found)
+                           uint64_t *max_lseq, bool *retired, bool *found, int64_t *num)
 {
     sqlite3_stmt *s = st->stmt[TS__REPLICA_GET];
     sqlite3_bind_text(s, 1, replica->b, replica->len, SQLITE_STATIC);
@@ -373,23 +376,41 @@ static int ts__replica_row(ts_store *st, const ts_rid *replica, char *station, s
         snprintf(station, station_size, "%s", (const char *)sqlite3_column_text(s, 0));
         *max_lseq = (uint64_t)sqlite3_column_int64(s, 1);
         *retired = ts__is((const char *)sqlite3_column_text(s, 2), "retired");
+        *num = sqlite3_column_int64(s, 3); /* 0 when NULL */
     } else {
         station[0] = '\0';
         *max_lseq = 0;
         *retired = false;
+        *num = 0;
     }
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : TS_ESTORAGE;
 }
 
-static int ts__replica_put(ts_store *st, const char *station, const ts_rid *replica, uint64_t max_lseq)
+/* The number a replica new to the district (or numbered before schema 11
+ * did not) gets: one above the highest given. */
+static int ts__replica_next_num(ts_store *st, int64_t *num)
+{
+    sqlite3_stmt *s = st->stmt[TS__REPLICA_NEXT_NUM];
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *num = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    return rc == SQLITE_ROW ? 0 : TS_ESTORAGE;
+}
+
+static int ts__replica_put(ts_store *st, const char *station, const ts_rid *replica, uint64_t max_lseq, int64_t num)
 {
     sqlite3_stmt *s = st->stmt[TS__REPLICA_PUT];
     sqlite3_bind_text(s, 1, replica->b, replica->len, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, station, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 3, (sqlite3_int64)max_lseq);
     sqlite3_bind_int64(s, 4, (sqlite3_int64)ts_wall_ms());
+    if (num > 0)
+        sqlite3_bind_int64(s, 5, (sqlite3_int64)num);
+    else
+        sqlite3_bind_null(s, 5);
     int rc = sqlite3_step(s);
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
@@ -399,7 +420,7 @@ static int ts__replica_put(ts_store *st, const char *station, const ts_rid *repl
 static int ts__retire_replica(ts_store *st, const char *station, const ts_rid *replica, const char *why)
 {
     sqlite3_stmt *q;
-    if (ts__replica_put(st, station, replica, 0) < 0 ||
+    if (ts__replica_put(st, station, replica, 0, 0) < 0 ||
         sqlite3_prepare_v2(st->db,
                            "UPDATE replicas SET status = 'retired', retired_at = ?2, retired_reason = ?3"
                            " WHERE replica = ?1",
@@ -443,8 +464,23 @@ static int ts__audit_batch(ts_store *st, const ts_actor *actor, const ts_change 
     return rc;
 }
 
+void ts_store_precheck(const ts_registry *reg, const ts_change *changes, size_t n, bool *valid)
+{
+    for (size_t i = 0; i < n; i++) {
+        const ts_table_def *t = ts_registry_table(reg, changes[i].table);
+        ts_error verr;
+        valid[i] = t != NULL && ts_table_validate(t, &changes[i].v, &verr) == 0;
+    }
+}
+
 int ts_store_apply(ts_store *st, const ts_actor *actor, const ts_change *changes, size_t n,
                    ts_apply_result *results, ts_error *err)
+{
+    return ts_store_apply_checked(st, actor, changes, n, NULL, results, err);
+}
+
+int ts_store_apply_checked(ts_store *st, const ts_actor *actor, const ts_change *changes, size_t n,
+                           const bool *valid, ts_apply_result *results, ts_error *err)
 {
     ts_actor none = {TS_ACTOR_SERVER, NULL, NULL, NULL};
     if (actor == NULL)
@@ -483,6 +519,7 @@ int ts_store_apply(ts_store *st, const ts_actor *actor, const ts_change *changes
     memset(&ax, 0, sizeof ax);
     ax.st = st;
     ax.actor = actor;
+    ax.valid = valid;
     ts_conflicts_init(&ax.conflicts);
     ts_arena arena;
     ts_arena_init(&arena, 64 * 1024);
@@ -496,10 +533,12 @@ int ts_store_apply(ts_store *st, const ts_actor *actor, const ts_change *changes
         goto done;
     if (from_station) {
         if (ts__replica_row(st, actor->replica, station_of_replica, sizeof station_of_replica, &ax.max_lseq,
-                            &retired, &known) < 0) {
+                            &retired, &known, &ax.replica_num) < 0 ||
+            (ax.replica_num <= 0 && ts__replica_next_num(st, &ax.replica_num) < 0)) {
             rc = ts__sql_error(st, err, "replica");
             goto rollback;
         }
+        snprintf(ax.origin, sizeof ax.origin, "#%" PRId64, ax.replica_num);
         if (retired || (known && !ts__is(station_of_replica, actor->name))) {
             rc = ts_error_set(err, TS_EREKEY_REQUIRED, "replica %s is retired: take a new replica id",
                               actor->replica->b);
@@ -509,7 +548,7 @@ int ts_store_apply(ts_store *st, const ts_actor *actor, const ts_change *changes
 
     for (size_t i = 0; i < n; i++) {
         memset(&results[i], 0, sizeof results[i]);
-        if ((rc = ts__apply_one(&ax, &changes[i], &results[i], err)) < 0)
+        if ((rc = ts__apply_one(&ax, &changes[i], ax.valid != NULL && ax.valid[i], &results[i], err)) < 0)
             goto rollback;
         if (ax.restored)
             break;
@@ -550,7 +589,7 @@ int ts_store_apply(ts_store *st, const ts_actor *actor, const ts_change *changes
         goto done;
     }
 
-    if (from_station && ts__replica_put(st, actor->name, actor->replica, ax.max_lseq) < 0) {
+    if (from_station && ts__replica_put(st, actor->name, actor->replica, ax.max_lseq, ax.replica_num) < 0) {
         rc = ts__sql_error(st, err, "replica");
         goto rollback;
     }
@@ -612,14 +651,28 @@ int ts_store_changes_since(ts_store *st, const char *station, const ts_rid *repl
         limit = 1;
     sqlite3_stmt *s = st->stmt[station ? TS__CHANGES_FOR : TS__CHANGES_ALL];
     uint64_t seq_now = st->seq;
+    char num_text[24];
     if (station) {
         sqlite3_bind_text(s, 1, station, -1, SQLITE_STATIC);
         sqlite3_bind_int64(s, 2, (sqlite3_int64)since);
         sqlite3_bind_int64(s, 3, (sqlite3_int64)limit + 1);
-        if (replica)
+        if (replica) {
             sqlite3_bind_text(s, 4, replica->b, replica->len, SQLITE_STATIC);
-        else
+            char owner[TS_KEY_MAX + 1];
+            uint64_t max_lseq;
+            bool retired, found;
+            int64_t num = 0;
+            if (ts__replica_row(st, replica, owner, sizeof owner, &max_lseq, &retired, &found, &num) < 0)
+                return ts__sql_error(st, err, "replica");
+            if (num > 0) {
+                snprintf(num_text, sizeof num_text, "#%" PRId64, num);
+                sqlite3_bind_text(s, 5, num_text, -1, SQLITE_STATIC);
+            } else /* never pushed: its id alone */
+                sqlite3_bind_text(s, 5, replica->b, replica->len, SQLITE_STATIC);
+        } else {
             sqlite3_bind_null(s, 4);
+            sqlite3_bind_null(s, 5);
+        }
     } else {
         sqlite3_bind_int64(s, 1, (sqlite3_int64)since);
         sqlite3_bind_int64(s, 2, (sqlite3_int64)limit + 1);
@@ -1037,7 +1090,8 @@ int ts_store_check_replica(ts_store *st, const char *station, const ts_rid *repl
     char owner[TS_KEY_MAX + 1];
     uint64_t max_lseq;
     bool retired, found;
-    if (ts__replica_row(st, replica, owner, sizeof owner, &max_lseq, &retired, &found) < 0)
+    int64_t num;
+    if (ts__replica_row(st, replica, owner, sizeof owner, &max_lseq, &retired, &found, &num) < 0)
         return ts__sql_error(st, err, "replica");
     if (found && !ts__is(owner, station))
         return ts_error_set(err, TS_EREKEY_REQUIRED, "replica %s belongs to station %s: take a new id", replica->b,
@@ -1061,7 +1115,7 @@ int ts_store_check_replica(ts_store *st, const char *station, const ts_rid *repl
         return ts_error_set(err, TS_EREKEY_REQUIRED, "replica %s was restored from an old copy (%s): take a new id",
                             replica->b, why);
     }
-    if (ts__replica_put(st, station, replica, 0) < 0)
+    if (ts__replica_put(st, station, replica, 0, 0) < 0)
         return ts__sql_error(st, err, "replica");
     return 0;
 }

@@ -1,5 +1,6 @@
 #include "server/ts_dbq.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "common/ts_log.h"
@@ -17,14 +18,82 @@ int ts_dbq_init(ts_dbq *q, uv_loop_t *loop, ts_store *store)
     int rc = uv_mutex_init(&q->lock);
     if (rc == 0 && (rc = uv_mutex_init(&q->qlock)) != 0)
         uv_mutex_destroy(&q->lock);
+    if (rc == 0 && (rc = uv_mutex_init(&q->ckpt_lock)) != 0) {
+        uv_mutex_destroy(&q->qlock);
+        uv_mutex_destroy(&q->lock);
+    }
     q->runner.data = q;
+    q->ckpt_work.data = q;
     return rc;
 }
 
 void ts_dbq_destroy(ts_dbq *q)
 {
+    /* a checkpoint not yet started is dropped; one running is waited for
+     * (the lock), and its completion, later on the loop, does nothing more */
+    q->closed = true;
+    if (q->ckpt_running)
+        uv_cancel((uv_req_t *)&q->ckpt_work);
+    uv_mutex_lock(&q->ckpt_lock);
+    ts_store_ckpt_close(q->ckpt);
+    q->ckpt = NULL;
+    uv_mutex_unlock(&q->ckpt_lock);
+    if (!q->ckpt_running)
+        uv_mutex_destroy(&q->ckpt_lock);
     uv_mutex_destroy(&q->qlock);
     uv_mutex_destroy(&q->lock);
+}
+
+/* ---------------------------------------------------------------- checkpoints */
+
+static void ts__ckpt_work(uv_work_t *req)
+{
+    ts_dbq *q = req->data;
+    uv_mutex_lock(&q->ckpt_lock);
+    if (q->ckpt != NULL) {
+        ts_error err;
+        err.msg[0] = '\0';
+        q->ckpt_rc = ts_store_ckpt_run(q->ckpt, NULL, NULL, &err);
+        snprintf(q->ckpt_err, sizeof q->ckpt_err, "%s", err.msg);
+    }
+    uv_mutex_unlock(&q->ckpt_lock);
+}
+
+static void ts__ckpt_maybe(ts_dbq *q);
+
+static void ts__ckpt_after(uv_work_t *req, int status)
+{
+    ts_dbq *q = req->data;
+    q->ckpt_running = false;
+    if (q->closed) {
+        uv_mutex_destroy(&q->ckpt_lock); /* ts_dbq_destroy left it to us */
+        return;
+    }
+    if (status == 0)
+        q->checkpoints++;
+    /* a full disk fails every checkpoint until space is freed: said once */
+    if (status == 0 && q->ckpt_rc < 0 && q->ckpt_rc_logged == 0)
+        ts_log_warn("wal_checkpoint_failed", "reason=%s", q->ckpt_err);
+    if (status == 0)
+        q->ckpt_rc_logged = q->ckpt_rc;
+    ts__ckpt_maybe(q);
+}
+
+static void ts__ckpt_maybe(ts_dbq *q)
+{
+    if (q->ckpt == NULL || q->ckpt_running || q->closed || !ts_store_wal_take(q->store, TS_DBQ_CHECKPOINT_PAGES))
+        return;
+    q->ckpt_running = true;
+    uv_queue_work(q->loop, &q->ckpt_work, ts__ckpt_work, ts__ckpt_after);
+}
+
+int ts_dbq_checkpoint_off_store(ts_dbq *q, ts_error *err)
+{
+    int rc = ts_store_ckpt_open(q->store, &q->ckpt, err);
+    if (rc < 0)
+        return rc;
+    ts_store_wal_offload(q->store, TS_DBQ_WAL_INLINE_PAGES);
+    return 0;
 }
 
 /* Takes what runs next: one job alone, or the groupable jobs at the head;
@@ -132,6 +201,7 @@ static void ts__runner_after(uv_work_t *req, int status)
         group->done(group);
         group = next;
     }
+    ts__ckpt_maybe(q);
     if (!q->running)
         ts__runner_queue(q);
 }

@@ -30,6 +30,12 @@ typedef void (*ts_dbjob_done)(ts_dbjob *job);
 /* A background job runs only when no other job waits, or once it has waited
  * this long (so a district that never stops syncing still gets it done). */
 #define TS_DBQ_BACKGROUND_MAX_WAIT_US (5u * 1000u * 1000u)
+/* WAL checkpoints off the store's thread (ts_dbq_checkpoint_off_store): one
+ * starts after a group commit that left this many pages in the WAL (SQLite's
+ * auto-checkpoint default); the store checkpoints itself only past
+ * TS_DBQ_WAL_INLINE_PAGES, should the checkpointer fall behind. */
+#define TS_DBQ_CHECKPOINT_PAGES 1000u
+#define TS_DBQ_WAL_INLINE_PAGES 16000u
 
 struct ts_dbjob {
     ts_dbq *q;
@@ -61,10 +67,22 @@ struct ts_dbq {
     uint64_t grouped;    /* jobs that ran in them */
     uint64_t busy_us;    /* total time the store was held */
     uint64_t max_wait_us;
+    /* the checkpointer (NULL: SQLite's auto-checkpoint on the store's thread) */
+    ts_store_ckpt *ckpt;
+    uv_work_t ckpt_work;
+    uv_mutex_t ckpt_lock; /* the checkpointer's connection */
+    bool ckpt_running, closed;
+    int ckpt_rc, ckpt_rc_logged;
+    char ckpt_err[256];
+    uint64_t checkpoints; /* done by the checkpointer */
 };
 
 int ts_dbq_init(ts_dbq *q, uv_loop_t *loop, ts_store *store);
 void ts_dbq_destroy(ts_dbq *q);
+/* WAL checkpoints on a connection of their own, on the thread pool beside
+ * the store's thread, after the group commits that grew the WAL (see
+ * common/ts_store_wal.c). On failure the store keeps checkpointing itself. */
+int ts_dbq_checkpoint_off_store(ts_dbq *q, ts_error *err);
 /* Queues a job that runs alone (its own transactions, if any). */
 void ts_dbq_submit(ts_dbq *q, ts_dbjob *job, ts_dbjob_work work, ts_dbjob_done done, void *data);
 /* Queues a job that may share a group commit (see above). Its work must do

@@ -509,6 +509,9 @@ int ts_server_start(ts_server **out, uv_loop_t *loop, const ts_server_config *cf
     srv->replica = *ts_store_replica(srv->store);
     ts__check_frame_fits(srv);
     ts_dbq_init(&srv->dbq, loop, srv->store);
+    ts_error ckerr;
+    if (ts_dbq_checkpoint_off_store(&srv->dbq, &ckerr) < 0) /* then SQLite checkpoints as before */
+        ts_log_warn("wal_checkpointer_failed", "reason=%s", ckerr.msg);
 
     if ((rc = ts__tls_ctx(&srv->cfg, &srv->tls, err)) < 0)
         goto fail_store;
@@ -667,10 +670,13 @@ static void ts__handle_closed(uv_handle_t *h)
     ts_server *srv = h->data;
     if (--srv->handles_open > 0)
         return;
+    uint64_t inline_ckpts = ts_store_wal_inline_checkpoints(srv->store);
     ts_dbq_destroy(&srv->dbq);
     ts_store_close(srv->store);
     srv->store = NULL;
-    ts_log_info("server_stopped", "jobs=%" PRIu64, srv->dbq.jobs_done);
+    ts_log_info("server_stopped", "jobs=%" PRIu64 " group_commits=%" PRIu64 " grouped_jobs=%" PRIu64
+                " wal_checkpoints=%" PRIu64 " wal_inline_checkpoints=%" PRIu64,
+                srv->dbq.jobs_done, srv->dbq.commits, srv->dbq.grouped, srv->dbq.checkpoints, inline_ckpts);
     if (srv->shutdown_done)
         srv->shutdown_done(srv, srv->shutdown_arg);
 }

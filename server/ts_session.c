@@ -444,6 +444,11 @@ static void ts__on_push(ts_session *s, ts_msg *msg)
     ts__job *j = ts__job_new(s, JOB_PUSH);
     j->req = *msg;
     ts_msg_init(msg, TS_MSG_NONE);
+    /* the schema check needs no store: here, beside the store's thread
+     * applying other stations' pushes, instead of on it */
+    size_t nch = j->req.u.push.changes.n;
+    j->valid = ts_xcalloc(nch ? nch : 1, sizeof *j->valid);
+    ts_store_precheck(&s->srv->reg, j->req.u.push.changes.items, nch, j->valid);
     ts__job_submit(s, j, ts__work_push);
 }
 

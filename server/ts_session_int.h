@@ -16,6 +16,7 @@ typedef struct ts__job {
     ts_session *s;
     ts__job_kind kind;
     ts_msg req;
+    bool *valid;       /* PUSH: each change checked against the schema on the loop (ts_store_precheck) */
     ts_buf out;        /* encoded reply frames */
     ts_buf notices;    /* NOTICE frames to send after WELCOME */
     size_t nnotices;

@@ -35,6 +35,7 @@ ts__job *ts__job_new(ts_session *s, ts__job_kind kind)
 void ts__job_free(ts__job *j)
 {
     ts_msg_free(&j->req);
+    free(j->valid);
     ts_buf_free(&j->out);
     ts_buf_free(&j->notices);
     for (size_t i = 0; i < j->nnotify; i++)
@@ -182,7 +183,7 @@ void ts__work_push(ts_dbjob *base, ts_store *st)
     size_t n = p->changes.n;
     ts_apply_result *res = ts_xcalloc(n ? n : 1, sizeof *res);
     ts_actor actor = {TS_ACTOR_STATION, j->station, &j->replica, j->peer};
-    int rc = ts_store_apply(st, &actor, p->changes.items, n, res, &j->err);
+    int rc = ts_store_apply_checked(st, &actor, p->changes.items, n, j->valid, res, &j->err);
 
     ts_msg ack;
     ts_msg_init(&ack, TS_MSG_PUSH_ACK);

@@ -276,7 +276,9 @@ static int64_t ts__station_pending(ts_store *st, const char *code, int64_t curso
     if (sqlite3_prepare_v2(ts_store_db(st),
                            "SELECT (SELECT count(*) FROM (SELECT 1 FROM records INDEXED BY records_audience"
                            " WHERE audience = ?1 AND seq > ?2 AND (origin IS NULL OR origin NOT IN"
-                           " (SELECT replica FROM replicas WHERE station = ?1)) LIMIT 100000))"
+                           " (SELECT replica FROM replicas WHERE station = ?1 UNION ALL"
+                           " SELECT '#' || num FROM replicas WHERE station = ?1 AND num IS NOT NULL))"
+                           " LIMIT 100000))"
                            " + (SELECT count(*) FROM (SELECT 1 FROM records INDEXED BY records_audience"
                            " WHERE audience = '*' AND seq > ?2 LIMIT 100000))"
                            " + (SELECT count(*) FROM (SELECT 1 FROM record_audience WHERE station = ?1 AND seq > ?2"

@@ -741,7 +741,8 @@ static void test_station_isolation(void **state)
                              " AND rec_id = 'bn-r10'") >= 1);
     /* nothing of theirs was written: xuanlang's record is still its own, the refused ids do not exist */
     assert_int_equal(sql_count(e, "SELECT count(*) FROM records WHERE tbl = 'residents' AND id = 'xl-r1'"
-                                  " AND owner = 'xuanlang' AND origin = '" XL_RID "'"),
+                                  " AND owner = 'xuanlang'"
+                                  " AND origin = (SELECT '#' || num FROM replicas WHERE replica = '" XL_RID "')"),
                      1);
     assert_int_equal(sql_count(e, "SELECT count(*) FROM records WHERE id IN ('xl-r9', 'bn-r9', 'bn-r10')"), 0);
     assert_int_equal(sql_count(e, "SELECT count(*) FROM records WHERE id = 'bn-r11' AND owner = 'binhnguyen'"), 1);

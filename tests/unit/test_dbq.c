@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <sqlite3.h>
 #include <uv.h>
@@ -215,6 +216,82 @@ static void test_background_jobs_wait_behind_the_others(void **state)
     assert_int_equal(f->q.inflight, 0);
 }
 
+static long file_size(fixture *f, const char *name)
+{
+    char *path = ts_xasprintf("%s/%s", f->dir, name);
+    struct stat sb;
+    long n = stat(path, &sb) == 0 ? (long)sb.st_size : -1;
+    free(path);
+    return n;
+}
+
+/* About 1,500 pages (6 MB) in the WAL: above TS_DBQ_CHECKPOINT_PAGES. */
+#define BIG_WRITE                                                                                                      \
+    "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 2000)"                              \
+    " INSERT INTO t SELECT randomblob(3000) FROM c"
+
+/* With the WAL offloaded, a commit no longer copies the WAL into the
+ * database on the committing connection (SQLite's auto-checkpoint would
+ * have, past 1,000 pages); the checkpointer's own connection does. */
+static void test_store_commit_leaves_the_checkpoint_to_another_connection(void **state)
+{
+    fixture *f = *state;
+    ts_store_wal_offload(f->st, TS_DBQ_WAL_INLINE_PAGES);
+    long db0 = file_size(f, "district.db");
+    assert_int_equal(sqlite3_exec(ts_store_db(f->st), BIG_WRITE, NULL, NULL, NULL), SQLITE_OK);
+    assert_true(file_size(f, "district.db-wal") > 4 * 1024 * 1024);
+    assert_true(file_size(f, "district.db") < db0 + 1024 * 1024); /* not copied by the commit */
+    assert_true(ts_store_wal_take(f->st, TS_DBQ_CHECKPOINT_PAGES));
+    assert_false(ts_store_wal_take(f->st, 0)); /* taken: no commit since */
+    assert_int_equal(ts_store_wal_inline_checkpoints(f->st), 0);
+
+    ts_store_ckpt *ck;
+    ts_error err;
+    assert_int_equal(ts_store_ckpt_open(f->st, &ck, &err), 0);
+    int log = 0, copied = 0;
+    assert_int_equal(ts_store_ckpt_run(ck, &log, &copied, &err), 0);
+    assert_true(log > (int)TS_DBQ_CHECKPOINT_PAGES);
+    assert_int_equal(copied, log);
+    assert_true(file_size(f, "district.db") > db0 + 4 * 1024 * 1024);
+    ts_store_ckpt_close(ck);
+    assert_int_equal(count(f, "SELECT count(*) FROM t"), 2000);
+
+    /* past the inline limit the store checkpoints itself, as SQLite would */
+    ts_store_wal_offload(f->st, 100);
+    assert_int_equal(sqlite3_exec(ts_store_db(f->st), BIG_WRITE, NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(ts_store_wal_inline_checkpoints(f->st), 1);
+}
+
+/* The queue starts a checkpoint after a group commit that grew the WAL,
+ * on the thread pool, and waits for it when destroyed. */
+static void test_group_commits_are_checkpointed_off_the_store(void **state)
+{
+    fixture *f = *state;
+    ts_error err;
+    assert_int_equal(ts_dbq_checkpoint_off_store(&f->q, &err), 0);
+    long db0 = file_size(f, "district.db");
+    job jobs[3];
+    for (int i = 0; i < 3; i++) {
+        jobs[i] = (job){.index = i, .sql = BIG_WRITE};
+        ts_dbq_submit_grouped(&f->q, &jobs[i].base, job_work, job_done, &jobs[i]);
+    }
+    assert_int_equal(uv_run(&f->loop, UV_RUN_DEFAULT), 0);
+    assert_int_equal(ndone, 3);
+    assert_true(f->q.checkpoints >= 1);
+    assert_int_equal(ts_store_wal_inline_checkpoints(f->st), 0);
+    assert_true(file_size(f, "district.db") > db0 + 12 * 1024 * 1024); /* what the three wrote, copied */
+    assert_int_equal(count(f, "SELECT count(*) FROM t"), 6000);
+
+    /* one more, then destroyed while its checkpoint may still be queued or running */
+    job last = {.index = 3, .sql = BIG_WRITE};
+    ts_dbq_submit_grouped(&f->q, &last.base, job_work, job_done, &last);
+    while (!last.done)
+        uv_run(&f->loop, UV_RUN_ONCE);
+    ts_dbq_destroy(&f->q);
+    assert_int_equal(uv_run(&f->loop, UV_RUN_DEFAULT), 0);
+    assert_int_equal(ts_dbq_init(&f->q, &f->loop, f->st), 0); /* for teardown */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -222,6 +299,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_failed_commit_undoes_the_group, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alone_jobs_run_alone, setup, teardown),
         cmocka_unit_test_setup_teardown(test_background_jobs_wait_behind_the_others, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_commit_leaves_the_checkpoint_to_another_connection, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_group_commits_are_checkpointed_off_the_store, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

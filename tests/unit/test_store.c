@@ -175,6 +175,115 @@ static void test_push_pull_visibility(void **state)
     assert_int_equal(ts_test_pull(f->srv, f->xl, "xuanlang"), 0);
 }
 
+static long sql_long(ts_store *st, const char *sql)
+{
+    sqlite3_stmt *q;
+    long n = -1;
+    if (sqlite3_prepare_v2(ts_store_db(st), sql, -1, &q, NULL) == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW)
+        n = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    return n;
+}
+
+static bool page_has(const ts_change_page *p, const char *id)
+{
+    for (size_t i = 0; i < p->n; i++)
+        if (strcmp(p->items[i].id, id) == 0)
+            return true;
+    return false;
+}
+
+/* Schema 11: what a station pushed names its replica in records.origin by
+ * the replica's number ("#1"), not its id, and that replica is still not
+ * sent back what it pushed, whichever way origin was written; another
+ * replica of the same station (a new one, after a re-key) is. */
+static void test_origin_is_the_replica_number(void **state)
+{
+    fixture *f = *state;
+    put_ok(f->bn, "residents", "bn-1", "full_name=Trần Văn An", "birth_date=1975-05-01", "sex=male", NULL);
+    put_ok(f->bn, "residents", "bn-2", "full_name=Trần Văn Bình", "birth_date=1976-05-01", "sex=male", NULL);
+    put_ok(f->xl, "residents", "xl-1", "full_name=Lê Thị Hoa", "birth_date=1990-12-31", "sex=female", NULL);
+    assert_int_equal(ts_test_push(f->bn, f->srv, "binhnguyen", false), 2);
+    assert_int_equal(ts_test_push(f->xl, f->srv, "xuanlang", false), 1);
+
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT num FROM replicas WHERE replica = '%s'", ts_store_replica(f->bn)->b);
+    long bn_num = sql_long(f->srv, sql);
+    snprintf(sql, sizeof sql, "SELECT num FROM replicas WHERE replica = '%s'", ts_store_replica(f->xl)->b);
+    long xl_num = sql_long(f->srv, sql);
+    assert_true(bn_num > 0 && xl_num > 0 && bn_num != xl_num);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM records WHERE id IN ('bn-1', 'bn-2') AND origin = '#%ld'", bn_num);
+    assert_int_equal(sql_long(f->srv, sql), 2);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM records WHERE id = 'xl-1' AND origin = '#%ld'", xl_num);
+    assert_int_equal(sql_long(f->srv, sql), 1);
+
+    /* a record stored before schema 11 holds the replica id */
+    snprintf(sql, sizeof sql, "UPDATE records SET origin = '%s' WHERE id = 'bn-2'", ts_store_replica(f->bn)->b);
+    assert_int_equal(sqlite3_exec(ts_store_db(f->srv), sql, NULL, NULL, NULL), SQLITE_OK);
+
+    ts_change_page page;
+    ts_change_page_init(&page);
+    ts_error err;
+    uint64_t next;
+    bool more;
+    assert_int_equal(ts_store_changes_since(f->srv, "binhnguyen", ts_store_replica(f->bn), 0, 100, &page, &next,
+                                            &more, &err),
+                     0);
+    assert_false(page_has(&page, "bn-1"));
+    assert_false(page_has(&page, "bn-2"));
+    ts_rid other;
+    assert_int_equal(ts_rid_set_cstr(&other, "binhnguyen.00000000000000ff"), 0);
+    assert_int_equal(ts_store_changes_since(f->srv, "binhnguyen", &other, 0, 100, &page, &next, &more, &err), 0);
+    assert_true(page_has(&page, "bn-1"));
+    assert_true(page_has(&page, "bn-2"));
+    assert_false(page_has(&page, "xl-1"));
+    ts_change_page_free(&page);
+}
+
+/* The schema check done before the store's thread (the district's loop):
+ * ts_store_precheck says which changes pass, and ts_store_apply_checked
+ * takes its word for those and checks the others itself, with the reason. */
+static void test_precheck_before_the_store(void **state)
+{
+    fixture *f = *state;
+    put_ok(f->bn, "residents", "bn-ok", "full_name=Trần Văn An", "birth_date=1975-05-01", "sex=male", NULL);
+    put_ok(f->bn, "residents", "bn-bad", "full_name=Trần Văn Bình", "birth_date=1976-05-01", "sex=male", NULL);
+    ts_change_page page;
+    ts_change_page_init(&page);
+    ts_error err;
+    assert_int_equal(ts_store_pending(f->bn, 0, 100, &page, &err), 0);
+    assert_int_equal(page.n, 2);
+    /* bn-bad's sex is no longer one of the enum's values */
+    ts_change *bad = strcmp(page.items[0].id, "bn-bad") == 0 ? &page.items[0] : &page.items[1];
+    for (uint32_t k = 0; k < bad->v.nfields; k++)
+        if (strcmp(bad->v.fields[k].name, "sex") == 0) {
+            static const uint8_t other[] = {0xa5, 'o', 't', 'h', 'e', 'r'};
+            bad->v.fields[k].value = other;
+            bad->v.fields[k].value_len = sizeof other;
+        }
+    bool valid[2];
+    ts_store_precheck(ts_store_registry(f->srv), page.items, page.n, valid);
+    assert_true(valid[bad == &page.items[0] ? 1 : 0]);
+    assert_false(valid[bad == &page.items[0] ? 0 : 1]);
+
+    ts_apply_result res[2];
+    ts_actor bn = {TS_ACTOR_STATION, "binhnguyen", ts_store_replica(f->bn), "127.0.0.1"};
+    assert_int_equal(ts_store_apply_checked(f->srv, &bn, page.items, page.n, valid, res, &err), 0);
+    size_t b = bad == &page.items[0] ? 0 : 1;
+    assert_int_equal(res[1 - b].outcome, TS_OUTCOME_APPLIED);
+    assert_int_equal(res[b].outcome, TS_OUTCOME_REJECTED); /* checked by the store, with its reason */
+    assert_int_equal(res[b].code, TS_EINVALID_RECORD);
+    assert_non_null(strstr(res[b].reason, "sex"));
+
+    /* marked valid, it is not checked again on the store's thread: the
+     * caller's word is taken (which is why only ts_store_precheck gives it) */
+    bad->id = "bn-bad-2";
+    valid[0] = true;
+    assert_int_equal(ts_store_apply_checked(f->srv, &bn, bad, 1, valid, res, &err), 0);
+    assert_int_equal(res[0].outcome, TS_OUTCOME_APPLIED);
+    ts_change_page_free(&page);
+}
+
 static void test_forbidden_pushes(void **state)
 {
     fixture *f = *state;
@@ -408,6 +517,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_validation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_push_pull_visibility, setup, teardown),
         cmocka_unit_test_setup_teardown(test_forbidden_pushes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_origin_is_the_replica_number, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_precheck_before_the_store, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dump_identical, setup, teardown),
         cmocka_unit_test_setup_teardown(test_handling_states_forward_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_handles_share_station_file, setup, teardown),
