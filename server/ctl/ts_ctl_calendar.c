@@ -113,7 +113,8 @@ static int ts__grid(ts_ctl *ctl, ts_ctl_client *c, const char *duty)
             json_array_foreach(json_object_get(d, "rows"), m, r) {
                 const json_t *cell = json_array_get(json_object_get(r, "cells"), k);
                 printf("    ");
-                ts_text_col(stdout, ts__s(r, "station"), 16);
+                /* the station by its name, as the console shows it */
+                ts_text_col(stdout, ts__s(r, "name")[0] ? ts__s(r, "name") : ts__s(r, "station"), 28);
                 printf(" %s\n", ts__status_words(ctl, ts__s(cell, "status")));
             }
         }

@@ -467,7 +467,7 @@ static void test_calendar(void **state)
     assert_non_null(strstr(out, "2/2 trạm đã nộp, 0 đúng hạn"));
     /* periods and days in words: Tuần 49/2026, hạn dd/mm/yyyy */
     if (strstr(out, "Tuần ") == NULL || strstr(out, "-W") != NULL || strstr(out, ", hạn ") == NULL ||
-        strstr(out, "muộn") == NULL)
+        strstr(out, "muộn") == NULL || strstr(out, "    Trạm Y tế ") == NULL)
         fail_msg("tramsyncctl calendar grid: %s", out);
     free(out);
     assert_int_not_equal(ctl(e, &out, "calendar", "remind", last), 0);
