@@ -47,6 +47,13 @@ Object.assign(STRINGS.vi, {
   pl_op_dir: 'theo hướng (không có con số)',
   pl_absent: '(không có)',
   pl_back: 'Về các phiên bản',
+  pv_quarter: 'Quý {0}/{1}',
+  pv_quarter_pick: 'Quý báo cáo lên tỉnh:',
+  pv_csv: 'CSV:',
+  pv_csv_targets: 'Mục tiêu',
+  pv_csv_tasks: 'Nhiệm vụ',
+  pv_csv_reporting: 'Báo cáo ca bệnh',
+  pv_csv_periodic: 'Báo cáo định kỳ',
 });
 
 Object.assign(STRINGS.en, {
@@ -92,4 +99,11 @@ Object.assign(STRINGS.en, {
   pl_op_dir: 'a direction (no figure)',
   pl_absent: '(none)',
   pl_back: 'Back to the versions',
+  pv_quarter: 'Q{0} {1}',
+  pv_quarter_pick: 'Quarter for the province:',
+  pv_csv: 'CSV:',
+  pv_csv_targets: 'Targets',
+  pv_csv_tasks: 'Tasks',
+  pv_csv_reporting: 'Case reports',
+  pv_csv_periodic: 'Periodic reports',
 });

@@ -1,7 +1,7 @@
 // The district's targets by commune and over time, to see where they are not met.
 
-import { can } from './state.js';
-import { t, L, h, s, replace, fmtDate, fmtDateTime, fmtNum, fmtPercent, qs, toast, errorBox, pager, table, card, debounce, pageHeader, hashParams, setHashParams } from './ui.js';
+import { can, state } from './state.js';
+import { t, L, h, s, replace, todayText, fmtDate, fmtDateTime, fmtNum, fmtPercent, qs, toast, errorBox, pager, table, card, debounce, pageHeader, hashParams, setHashParams } from './ui.js';
 import { api } from './api.js';
 import './i18n-plans.js';
 
@@ -41,10 +41,30 @@ export async function viewTargets(root) {
   const info = h('p', { class: 'muted' });
   const results = h('div', { class: 'results' });
   const chart = h('div', { class: 'chart-card' });
-  // up to the province: the quarter's workbook and summary report
+  // up to the province: the quarter's workbook, its parts as CSV and the
+  // summary report, for the quarter chosen (the district's current one first)
   const xlsx = h('a', { class: 'button', id: 'tg-xlsx', download: '', href: '/api/export?format=xlsx' }, t('tg_export_xlsx'));
   const pdf = h('a', { class: 'button', id: 'tg-pdf', download: '', href: '/api/report/quarterly' }, t('tg_report_pdf'));
-  replace(root, pageHeader(t('nav_targets'), xlsx, pdf, refreshBtn), planInfo, h('div', { class: 'toolbar' }, search, only), info, results, chart);
+  const [, tm, ty] = todayText().split('/').map(Number);
+  const quarters = [];
+  for (let i = 0, y = ty, q = Math.floor((tm - 1) / 3) + 1; i < 5; i++) {
+    quarters.push({ key: `${y}-Q${q}`, label: t('pv_quarter', state.lang === 'en' ? q : ['I', 'II', 'III', 'IV'][q - 1], y) });
+    if (--q === 0) { q = 4; y--; }
+  }
+  const quarter = h('select', { class: 'input', id: 'tg-quarter', 'aria-label': t('pv_quarter_pick') },
+    quarters.map((x) => h('option', { value: x.key }, x.label)));
+  const csvLinks = ['targets', 'tasks', 'reporting', 'periodic'].map((part) =>
+    h('a', { class: 'button small', id: `tg-csv-${part}`, download: '', href: '' }, t(`pv_csv_${part}`)));
+  const setQuarter = () => {
+    const q = encodeURIComponent(quarter.value);
+    xlsx.href = `/api/export?format=xlsx&quarter=${q}`;
+    pdf.href = `/api/report/quarterly?quarter=${q}`;
+    for (const a of csvLinks) a.href = `/api/export?format=csv&part=${a.id.slice(7)}&quarter=${q}`;
+  };
+  quarter.addEventListener('change', setQuarter);
+  setQuarter();
+  const province = h('div', { class: 'toolbar', id: 'tg-province' }, h('label', {}, t('pv_quarter_pick'), ' ', quarter), h('span', { class: 'muted' }, t('pv_csv')), ...csvLinks);
+  replace(root, pageHeader(t('nav_targets'), xlsx, pdf, refreshBtn), province, planInfo, h('div', { class: 'toolbar' }, search, only), info, results, chart);
   let defs = [];
   let communes = [];
 

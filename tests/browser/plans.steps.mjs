@@ -69,5 +69,38 @@ export function planSteps(x) {
     assert((await P().innerText('#pl-compare')).includes('Đây là phiên bản đang áp dụng'), 'version 2 is the one in force');
   }
 
-  return [['plan_versions_and_differences', planVersionsAndDifferences]];
+  // Up to the province from the console: a quarter chosen (the district's
+  // current one first, named in words), its parts as CSV beside the
+  // workbook and the summary report, each for that quarter.
+  async function provinceCsvForAQuarter() {
+    await toLang('vi');
+    await go('#/targets');
+    await P().waitForSelector('#tg-quarter', { timeout: 15000 });
+    const options = await P().$$eval('#tg-quarter option', (os) => os.map((o) => [o.value, o.textContent]));
+    assert(options.length === 5 && options.every(([, l]) => /^Quý (I|II|III|IV)\/\d{4}$/.test(l)), `quarters in words: ${JSON.stringify(options)}`);
+    const previous = options[1][0];
+    await P().selectOption('#tg-quarter', previous);
+    assert((await P().getAttribute('#tg-xlsx', 'href')).endsWith(`quarter=${previous}`), 'the workbook follows the quarter');
+    assert((await P().getAttribute('#tg-pdf', 'href')).endsWith(`quarter=${previous}`), 'the report follows the quarter');
+    const want = { targets: 'Mục tiêu', tasks: 'Nhiệm vụ', reporting: 'Báo cáo ca bệnh', periodic: 'Báo cáo định kỳ' };
+    for (const part of Object.keys(want)) {
+      assert((await P().textContent(`#tg-csv-${part}`)).trim() === want[part], `the ${part} link in words`);
+      const [download] = await Promise.all([P().waitForEvent('download', { timeout: 15000 }), P().click(`#tg-csv-${part}`)]);
+      assert(!(await download.failure()), `${part}: ${await download.failure()}`);
+      assert(download.suggestedFilename() === `bao-cao-${part}-${previous}.csv`, `${part}: file name ${download.suggestedFilename()}`);
+      const text = fs.readFileSync(await download.path(), 'utf8');
+      assert(text.includes('Trung tâm Y tế khu vực Bình Xuyên'), `${part}: the TTYT's name in the file`);
+      const [y, q] = previous.split('-Q');
+      assert(text.includes(`Quý ${['I', 'II', 'III', 'IV'][Number(q) - 1]}/${y}`), `${part}: the quarter in the file: ${text.slice(0, 300)}`);
+      await download.delete();
+    }
+    await toLang('en');
+    await P().waitForSelector('#tg-quarter', { timeout: 15000 });
+    const en = await P().$$eval('#tg-quarter option', (os) => os.map((o) => o.textContent));
+    assert(en.every((l) => /^Q[1-4] \d{4}$/.test(l)) && (await P().textContent('#tg-csv-periodic')).trim() === 'Periodic reports', `in English: ${en}`);
+    await toLang('vi');
+    await shot('62-province-quarter-csv');
+  }
+
+  return [['plan_versions_and_differences', planVersionsAndDifferences], ['province_csv_for_a_quarter', provinceCsvForAQuarter]];
 }
