@@ -45,8 +45,8 @@ void ts_date_fmt(ts_date d, char *out, size_t size)
     snprintf(out, size, "%04d-%02d-%02d", d.y, d.m, d.d);
 }
 
-/* days since 1970-01-01 (H. Hinnant's days_from_civil) */
-static long ts__days(ts_date d)
+/* H. Hinnant's days_from_civil */
+long ts_date_days(ts_date d)
 {
     long y = d.m <= 2 ? d.y - 1 : d.y;
     long era = (y >= 0 ? y : y - 399) / 400;
@@ -56,7 +56,7 @@ static long ts__days(ts_date d)
     return era * 146097 + doe - 719468;
 }
 
-static ts_date ts__civil(long z)
+ts_date ts_date_from_days(long z)
 {
     z += 719468;
     long era = (z >= 0 ? z : z - 146096) / 146097;
@@ -73,18 +73,18 @@ static ts_date ts__civil(long z)
 
 ts_date ts_date_add_days(ts_date d, int days)
 {
-    return ts__civil(ts__days(d) + days);
+    return ts_date_from_days(ts_date_days(d) + days);
 }
 
 int ts_date_cmp(ts_date a, ts_date b)
 {
-    long x = ts__days(a), y = ts__days(b);
+    long x = ts_date_days(a), y = ts_date_days(b);
     return x < y ? -1 : x > y;
 }
 
 int ts_date_weekday(ts_date d)
 {
-    long z = ts__days(d); /* 1970-01-01 was a Thursday (4) */
+    long z = ts_date_days(d); /* 1970-01-01 was a Thursday (4) */
     long w = ((z % 7) + 7 + 3) % 7; /* 0 Monday */
     return (int)w + 1;
 }
@@ -105,7 +105,7 @@ bool ts_period_of(int rec, ts_date day, ts_period *p)
         ts_date thu = ts_date_add_days(p->start, 3); /* ISO 8601: the week's year is its Thursday's */
         ts_date jan4 = ts__ymd(thu.y, 1, 4);
         ts_date week1 = ts_date_add_days(jan4, 1 - ts_date_weekday(jan4));
-        snprintf(p->key, sizeof p->key, "%04d-W%02d", thu.y, (int)((ts__days(p->start) - ts__days(week1)) / 7 + 1));
+        snprintf(p->key, sizeof p->key, "%04d-W%02d", thu.y, (int)((ts_date_days(p->start) - ts_date_days(week1)) / 7 + 1));
         return true;
     }
     case TS_REC_MONTHLY:

@@ -31,6 +31,9 @@ typedef struct ts_date {
 bool ts_date_parse(const char *s, ts_date *out);
 /* "YYYY-MM-DD" (out: at least 11 bytes). */
 void ts_date_fmt(ts_date d, char *out, size_t size);
+/* Days since 1970-01-01 (proleptic Gregorian; negative before it), and back. */
+long ts_date_days(ts_date d);
+ts_date ts_date_from_days(long z);
 ts_date ts_date_add_days(ts_date d, int days);
 int ts_date_cmp(ts_date a, ts_date b);
 /* 1 Monday … 7 Sunday. */

@@ -12,6 +12,7 @@
 
 #include <sqlite3.h>
 
+#include "common/ts_calendar.h"
 #include "common/ts_log.h"
 #include "common/ts_notice.h"
 #include "common/ts_recjson.h"
@@ -22,52 +23,32 @@
 
 /* ---------------------------------------------------------------- days */
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
- * days_from_civil); -1 when the text is not a date. */
+/* Days since 1970-01-01 of a date (common/ts_calendar's arithmetic); -1
+ * when the text is not a date. */
 static int64_t ts__day_number(const char *s)
 {
     int y, m, d;
     if (s == NULL || sscanf(s, "%4d-%2d-%2d", &y, &m, &d) != 3 || m < 1 || m > 12 || d < 1 || d > 31)
         return -1;
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
+    ts_date day = {y, m, d};
+    return ts_date_days(day);
 }
 
 static void ts__day_text(int64_t z, char *out, size_t size)
 {
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t y = yoe + era * 400;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    int64_t d = doy - (153 * mp + 2) / 5 + 1;
-    int64_t m = mp + (mp < 10 ? 3 : -9);
-    snprintf(out, size, "%04d-%02d-%02d", (int)(y + (m <= 2)), (int)m, (int)d);
+    ts_date_fmt(ts_date_from_days((long)z), out, size);
 }
 
-/* ISO 8601 week of a day: "2026-W49". */
+/* ISO 8601 week of a day: "2026-W49" (the calendar's weekly period key). */
 static void ts__iso_week(const char *day, char *out, size_t size)
 {
     int64_t z = ts__day_number(day);
-    if (z < 0) {
+    ts_period p;
+    if (z < 0 || !ts_period_of(TS_REC_WEEKLY, ts_date_from_days((long)z), &p)) {
         snprintf(out, size, "?");
         return;
     }
-    int64_t wd = ((z + 3) % 7 + 7) % 7; /* 0 = Monday (1970-01-01 was a Thursday) */
-    int64_t thursday = z - wd + 3;      /* the week belongs to its Thursday's year */
-    char t[48];
-    ts__day_text(thursday, t, sizeof t);
-    int year = atoi(t);
-    char jan1[48];
-    snprintf(jan1, sizeof jan1, "%04d-01-01", year);
-    int64_t week = (thursday - ts__day_number(jan1)) / 7 + 1;
-    snprintf(out, size, "%04d-W%02d", year, (int)week);
+    snprintf(out, size, "%.16s", p.key); /* 2026-W49 */
 }
 
 int ts_epi_day_add(const char *day, int delta, char *out, size_t size)

@@ -17,6 +17,7 @@
 
 #include <sqlite3.h>
 
+#include "common/ts_calendar.h"
 #include "common/ts_mp.h"
 #include "common/ts_notice.h"
 #include "common/ts_recjson.h"
@@ -74,27 +75,13 @@ static int32_t ts__days(const char *s)
 {
     if (s == NULL || strlen(s) != 10 || !ts_date_valid(s, 10))
         return INT32_MIN;
-    int y = atoi(s), m = atoi(s + 5), d = atoi(s + 8);
-    y -= m <= 2;
-    int era = (y >= 0 ? y : y - 399) / 400;
-    int yoe = y - era * 400;
-    int doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
+    ts_date d = {atoi(s), atoi(s + 5), atoi(s + 8)};
+    return (int32_t)ts_date_days(d);
 }
 
 static void ts__ymd(int32_t z, char *out, size_t size)
 {
-    z += 719468;
-    int era = (z >= 0 ? z : z - 146096) / 146097;
-    int doe = z - era * 146097;
-    int yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int y = yoe + era * 400;
-    int doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int mp = (5 * doy + 2) / 153;
-    int d = doy - (153 * mp + 2) / 5 + 1;
-    int m = mp < 10 ? mp + 3 : mp - 9;
-    snprintf(out, size, "%04d-%02d-%02d", y + (m <= 2), m, d);
+    ts_date_fmt(ts_date_from_days(z), out, size);
 }
 
 void ts_targets_window_start(const char *day, char *out, size_t size)
