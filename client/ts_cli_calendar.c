@@ -19,12 +19,6 @@
 #include "common/ts_text.h"
 #include "common/ts_xmalloc.h"
 
-static const char *ts__s(const json_t *o, const char *key)
-{
-    const char *s = json_string_value(json_object_get(o, key));
-    return s ? s : "";
-}
-
 /* One record's fields (with "_id"), or NULL when absent or deleted. */
 static json_t *ts__get(ts_store *st, const char *table, const char *id)
 {
@@ -106,12 +100,12 @@ static const char *ts__type_words(const ts_cli *cli, const char *type)
 /* on_time, late, missing (due day passed) or pending, for this station */
 static const char *ts__status(const json_t *occ, const json_t *report, const char *today)
 {
-    const char *due = ts__s(occ, "due_date");
+    const char *due = ts_json_str(occ, "due_date");
     if (report == NULL)
         return strcmp(today, due) > 0 ? "missing" : "pending";
     uint64_t ms;
     char day[16] = "";
-    if (ts_time_parse(ts__s(report, "submitted_at"), &ms))
+    if (ts_time_parse(ts_json_str(report, "submitted_at"), &ms))
         ts_local_day(ms, day, sizeof day);
     return day[0] && strcmp(day, due) <= 0 ? "on_time" : "late";
 }
@@ -130,8 +124,8 @@ static const char *ts__status_words(const ts_cli *cli, const char *status)
 static int ts__by_when(const void *a, const void *b)
 {
     const json_t *x = *(const json_t *const *)a, *y = *(const json_t *const *)b;
-    const char *p = ts__s(x, "due_date")[0] ? ts__s(x, "due_date") : ts__s(x, "meeting_at");
-    const char *q = ts__s(y, "due_date")[0] ? ts__s(y, "due_date") : ts__s(y, "meeting_at");
+    const char *p = ts_json_str(x, "due_date")[0] ? ts_json_str(x, "due_date") : ts_json_str(x, "meeting_at");
+    const char *q = ts_json_str(y, "due_date")[0] ? ts_json_str(y, "due_date") : ts_json_str(y, "meeting_at");
     return strcmp(p, q);
 }
 
@@ -173,10 +167,10 @@ int ts_cli_calendar(ts_cli *cli, int argc, char **argv)
     json_t *o;
     json_array_foreach(occs, i, o) {
         char day[16] = "";
-        const char *when = ts__s(o, "due_date");
+        const char *when = ts_json_str(o, "due_date");
         if (!when[0]) {
             uint64_t ms;
-            if (ts_time_parse(ts__s(o, "meeting_at"), &ms))
+            if (ts_time_parse(ts_json_str(o, "meeting_at"), &ms))
                 ts_local_day(ms, day, sizeof day);
             when = day;
         }
@@ -188,27 +182,27 @@ int ts_cli_calendar(ts_cli *cli, int argc, char **argv)
     for (size_t k = 0; k < n; k++) {
         o = list[k];
         json_t *item = json_deep_copy(o);
-        json_object_set_new(item, "id", json_string(ts__s(o, "_id")));
+        json_object_set_new(item, "id", json_string(ts_json_str(o, "_id")));
         json_object_del(item, "_id");
         json_object_del(item, "stations");
-        if (strcmp(ts__s(o, "kind"), "periodic_report") == 0) {
+        if (strcmp(ts_json_str(o, "kind"), "periodic_report") == 0) {
             char rid[2 * TS_KEY_MAX + 2];
-            snprintf(rid, sizeof rid, "%s:%s", ts__s(o, "_id"), x.cfg.code);
+            snprintf(rid, sizeof rid, "%s:%s", ts_json_str(o, "_id"), x.cfg.code);
             json_t *rep = ts__get(x.store, "periodic_reports", rid);
             json_object_set_new(item, "status", json_string(ts__status(o, rep, today)));
             if (rep)
-                json_object_set_new(item, "submitted_at", json_string(ts__s(rep, "submitted_at")));
+                json_object_set_new(item, "submitted_at", json_string(ts_json_str(rep, "submitted_at")));
             json_decref(rep);
-            json_t *duty = ts__get(x.store, "duties", ts__s(o, "duty_id"));
-            json_t *form = json_loads(ts__s(duty, "form"), 0, NULL);
+            json_t *duty = ts__get(x.store, "duties", ts_json_str(o, "duty_id"));
+            json_t *form = json_loads(ts_json_str(duty, "form"), 0, NULL);
             json_object_set_new(item, "form", form ? form : json_array());
             json_decref(duty);
         } else {
             /* the chair, by name and position, from the directory */
-            json_t *duty = ts__get(x.store, "duties", ts__s(o, "duty_id"));
+            json_t *duty = ts__get(x.store, "duties", ts_json_str(o, "duty_id"));
             char label[300];
-            if (ts__s(duty, "responsible_person")[0] &&
-                ts_people_resolve(x.store, ts__s(duty, "responsible_person"), NULL, 0, label, sizeof label) == 0)
+            if (ts_json_str(duty, "responsible_person")[0] &&
+                ts_people_resolve(x.store, ts_json_str(duty, "responsible_person"), NULL, 0, label, sizeof label) == 0)
                 json_object_set_new(item, "responsible_person_label", json_string(label));
             json_decref(duty);
         }
@@ -222,32 +216,32 @@ int ts_cli_calendar(ts_cli *cli, int argc, char **argv)
     } else {
         json_array_foreach(out, i, o) {
             char when[48], period[64];
-            bool report = strcmp(ts__s(o, "kind"), "periodic_report") == 0;
-            ts_period_key_label(ts__s(o, "period"), cli->en, period, sizeof period);
-            printf("%s\n    %s — %s\n", ts__s(o, "id"), ts__s(o, "title"), period);
+            bool report = strcmp(ts_json_str(o, "kind"), "periodic_report") == 0;
+            ts_period_key_label(ts_json_str(o, "period"), cli->en, period, sizeof period);
+            printf("%s\n    %s — %s\n", ts_json_str(o, "id"), ts_json_str(o, "title"), period);
             if (report) {
                 printf(TS__L(cli, "    Hạn nộp: %s — %s", "    Due: %s — %s"),
-                       ts_text_date(ts__s(o, "due_date"), when, sizeof when),
-                       ts__status_words(cli, ts__s(o, "status")));
-                if (ts__s(o, "submitted_at")[0])
+                       ts_text_date(ts_json_str(o, "due_date"), when, sizeof when),
+                       ts__status_words(cli, ts_json_str(o, "status")));
+                if (ts_json_str(o, "submitted_at")[0])
                     printf(TS__L(cli, " (nộp lúc %s)", " (at %s)"),
-                           ts_text_date(ts__s(o, "submitted_at"), when, sizeof when));
+                           ts_text_date(ts_json_str(o, "submitted_at"), when, sizeof when));
                 fputc('\n', stdout);
                 size_t k;
                 json_t *f;
                 json_array_foreach(json_object_get(o, "form"), k, f) {
-                    printf("      --field %s=…   %s (%s%s)\n", ts__s(f, "name"),
-                           cli->en ? ts__s(f, "label_en") : ts__s(f, "label_vi"), ts__type_words(cli, ts__s(f, "type")),
+                    printf("      --field %s=…   %s (%s%s)\n", ts_json_str(f, "name"),
+                           cli->en ? ts_json_str(f, "label_en") : ts_json_str(f, "label_vi"), ts__type_words(cli, ts_json_str(f, "type")),
                            json_is_true(json_object_get(f, "required")) ? TS__L(cli, ", bắt buộc", ", required") : "");
                 }
             } else {
-                printf(TS__L(cli, "    Thời gian: %s\n", "    When: %s\n"), ts__wall(ts__s(o, "meeting_at"), when, sizeof when));
-                if (ts__s(o, "place")[0])
-                    printf(TS__L(cli, "    Địa điểm: %s\n", "    Place: %s\n"), ts__s(o, "place"));
-                if (ts__s(o, "participants")[0])
-                    printf(TS__L(cli, "    Thành phần: %s\n", "    Participants: %s\n"), ts__s(o, "participants"));
-                if (ts__s(o, "responsible_person_label")[0])
-                    printf(TS__L(cli, "    Chủ trì: %s\n", "    Chair: %s\n"), ts__s(o, "responsible_person_label"));
+                printf(TS__L(cli, "    Thời gian: %s\n", "    When: %s\n"), ts__wall(ts_json_str(o, "meeting_at"), when, sizeof when));
+                if (ts_json_str(o, "place")[0])
+                    printf(TS__L(cli, "    Địa điểm: %s\n", "    Place: %s\n"), ts_json_str(o, "place"));
+                if (ts_json_str(o, "participants")[0])
+                    printf(TS__L(cli, "    Thành phần: %s\n", "    Participants: %s\n"), ts_json_str(o, "participants"));
+                if (ts_json_str(o, "responsible_person_label")[0])
+                    printf(TS__L(cli, "    Chủ trì: %s\n", "    Chair: %s\n"), ts_json_str(o, "responsible_person_label"));
             }
         }
     }
@@ -271,8 +265,8 @@ static int ts__set_value(ts_cli *cli, const json_t *form, json_t *values, const 
     json_t *v = ts_form_value_from_text(f, text);
     if (v == NULL)
         return ts_cli__fail(cli, TS_EBAD_VALUE, TS__L(cli, "%s: \"%s\" không phải %s", "%s: \"%s\" is not a %s"),
-                            cli->en ? ts__s(f, "label_en") : ts__s(f, "label_vi"), text,
-                            ts__type_words(cli, ts__s(f, "type")));
+                            cli->en ? ts_json_str(f, "label_en") : ts_json_str(f, "label_vi"), text,
+                            ts__type_words(cli, ts_json_str(f, "type")));
     json_object_set_new(values, name, v);
     return 0;
 }
@@ -301,8 +295,8 @@ static int ts__read_file(ts_cli *cli, const json_t *form, json_t *values, const 
             json_t *v;
             json_object_foreach(o, k, v) {
                 const json_t *f = ts_form_field(form, k);
-                if (f != NULL && json_is_string(v) && strcmp(ts__s(f, "type"), "text") != 0 &&
-                    strcmp(ts__s(f, "type"), "date") != 0)
+                if (f != NULL && json_is_string(v) && strcmp(ts_json_str(f, "type"), "text") != 0 &&
+                    strcmp(ts_json_str(f, "type"), "date") != 0)
                     rc = ts__set_value(cli, form, values, k, json_string_value(v));
                 else
                     json_object_set(values, k, v);
@@ -386,15 +380,15 @@ int ts_cli_submit(ts_cli *cli, int argc, char **argv)
         return rc;
     json_t *occ = ts__get(x.store, "duty_occurrences", occ_id), *duty = NULL, *form = NULL, *values = json_object();
     json_t *problems = NULL;
-    if (occ == NULL || strcmp(ts__s(occ, "kind"), "periodic_report") != 0) {
+    if (occ == NULL || strcmp(ts_json_str(occ, "kind"), "periodic_report") != 0) {
         rc = ts_cli__fail(cli, TS_ENOT_FOUND,
                           TS__L(cli, "không có kỳ báo cáo \"%s\" của trạm (xem: tramsync calendar)",
                                 "no report occurrence \"%s\" for this station (see: tramsync calendar)"),
                           occ_id);
         goto done;
     }
-    duty = ts__get(x.store, "duties", ts__s(occ, "duty_id"));
-    form = json_loads(ts__s(duty, "form"), 0, NULL);
+    duty = ts__get(x.store, "duties", ts_json_str(occ, "duty_id"));
+    form = json_loads(ts_json_str(duty, "form"), 0, NULL);
     if (form == NULL)
         form = json_array();
     if (file && (rc = ts__read_file(cli, form, values, file)) != 0)
@@ -415,8 +409,8 @@ int ts_cli_submit(ts_cli *cli, int argc, char **argv)
         size_t i;
         json_t *p;
         json_array_foreach(problems, i, p)
-            fprintf(stderr, "%s: %s\n", cli->en ? ts__s(p, "label_en") : ts__s(p, "label_vi"),
-                    ts_form_problem_text(ts__s(p, "problem"), cli->en));
+            fprintf(stderr, "%s: %s\n", cli->en ? ts_json_str(p, "label_en") : ts_json_str(p, "label_vi"),
+                    ts_form_problem_text(ts_json_str(p, "problem"), cli->en));
         rc = ts_cli__fail(cli, TS_EBAD_VALUE, "%s",
                           TS__L(cli, "báo cáo chưa nộp: số liệu chưa đúng mẫu", "report not sent: the values do not fit the form"));
         goto done;
@@ -427,8 +421,8 @@ int ts_cli_submit(ts_cli *cli, int argc, char **argv)
     ts_local_day(ms, today, sizeof today);
     snprintf(rid, sizeof rid, "%s:%s", occ_id, x.cfg.code);
     char *text = json_dumps(values, JSON_COMPACT | JSON_SORT_KEYS);
-    json_t *rec = json_pack("{s:s,s:s,s:s,s:s,s:s}", "occurrence_id", occ_id, "duty_id", ts__s(occ, "duty_id"),
-                            "period", ts__s(occ, "period"), "values", text, "submitted_at", now);
+    json_t *rec = json_pack("{s:s,s:s,s:s,s:s,s:s}", "occurrence_id", occ_id, "duty_id", ts_json_str(occ, "duty_id"),
+                            "period", ts_json_str(occ, "period"), "values", text, "submitted_at", now);
     free(text);
     if (by)
         json_object_set_new(rec, "submitted_by", json_string(by));
@@ -444,18 +438,18 @@ int ts_cli_submit(ts_cli *cli, int argc, char **argv)
     const char *status = ts__status(occ, r, today);
     json_decref(r);
     if (cli->json) {
-        json_t *out = json_pack("{s:s,s:s,s:s,s:O}", "id", rid, "status", status, "due_date", ts__s(occ, "due_date"),
+        json_t *out = json_pack("{s:s,s:s,s:s,s:O}", "id", rid, "status", status, "due_date", ts_json_str(occ, "due_date"),
                                 "values", values);
         ts_cli__print_json(out);
         json_decref(out);
     } else {
         char due[32], period[64];
-        ts_period_key_label(ts__s(occ, "period"), cli->en, period, sizeof period);
+        ts_period_key_label(ts_json_str(occ, "period"), cli->en, period, sizeof period);
         printf(TS__L(cli, "Đã nộp báo cáo %s, %s: %s (hạn %s). Agent gửi lên trung tâm khi có kết nối.\n",
                      "Report %s, %s, sent: %s (due %s). The agent sends it to the district when connected.\n"),
-               ts__s(occ, "title"), period,
+               ts_json_str(occ, "title"), period,
                strcmp(status, "on_time") == 0 ? TS__L(cli, "đúng hạn", "on time") : TS__L(cli, "muộn", "late"),
-               ts_text_date(ts__s(occ, "due_date"), due, sizeof due));
+               ts_text_date(ts_json_str(occ, "due_date"), due, sizeof due));
     }
     json_decref(rec);
 done:

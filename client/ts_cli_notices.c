@@ -13,6 +13,7 @@
 #include "client/ts_cli_int.h"
 #include "client/ts_station_notices.h"
 #include "client/ts_station_periods.h"
+#include "common/ts_recjson.h"
 #include "common/ts_arena.h"
 #include "common/ts_notice.h"
 #include "common/ts_task_periods.h"
@@ -28,15 +29,9 @@ static const char *ts__label(const ts_cli *cli, const ts_label *list, size_t n, 
     return code ? code : "";
 }
 
-static const char *ts__s(const json_t *o, const char *key)
-{
-    const char *s = json_string_value(json_object_get(o, key));
-    return s ? s : "";
-}
-
 static bool ts__has(const json_t *o, const char *key)
 {
-    return ts__s(o, key)[0] != '\0';
+    return ts_json_str(o, key)[0] != '\0';
 }
 
 /* s, then spaces up to `cols` columns; never cut (it is an id to type). */
@@ -78,7 +73,7 @@ static void ts__print_commune_ack(const ts_cli *cli, const json_t *h, const char
         return;
     char when[40];
     printf(TS__L(cli, "%sUBND xã đã xác nhận: %s, %s\n", "%sAcknowledged by the commune's UBND: %s, %s\n"), indent,
-           ts__s(h, "commune_ack_by"), ts_text_date(ts__s(h, "commune_ack_at"), when, sizeof when));
+           ts_json_str(h, "commune_ack_by"), ts_text_date(ts_json_str(h, "commune_ack_at"), when, sizeof when));
 }
 
 int ts_cli_notices(ts_cli *cli, int argc, char **argv)
@@ -117,12 +112,12 @@ int ts_cli_notices(ts_cli *cli, int argc, char **argv)
         json_array_foreach(list, i, it) {
             const json_t *n = json_object_get(it, "notice"), *h = json_object_get(it, "handling");
             fputs(json_is_true(json_object_get(it, "unread")) ? "* " : "  ", stdout);
-            ts__pad(ts__s(it, "id"), 26);
-            printf(" %s  %s\n    %s — %s", ts__label(cli, ts_notice_urgencies, 4, ts__s(n, "urgency")),
-                   ts__s(n, "number"), ts__s(n, "subject"), ts__label(cli, ts_notice_states, 5, ts__s(h, "state")));
+            ts__pad(ts_json_str(it, "id"), 26);
+            printf(" %s  %s\n    %s — %s", ts__label(cli, ts_notice_urgencies, 4, ts_json_str(n, "urgency")),
+                   ts_json_str(n, "number"), ts_json_str(n, "subject"), ts__label(cli, ts_notice_states, 5, ts_json_str(h, "state")));
             if (ts__has(h, "deadline")) {
                 char when[40];
-                printf(TS__L(cli, ", hạn xử lý %s", ", deadline %s"), ts_text_date(ts__s(h, "deadline"), when, sizeof when));
+                printf(TS__L(cli, ", hạn xử lý %s", ", deadline %s"), ts_text_date(ts_json_str(h, "deadline"), when, sizeof when));
             }
             /* a recalled notice asks nothing any more: said before anything else */
             if (ts__has(n, "recalled_at"))
@@ -141,83 +136,83 @@ int ts_cli_notices(ts_cli *cli, int argc, char **argv)
 static void ts__show_handling(const ts_cli *cli, const json_t *h)
 {
     char buf[160], when[40];
-    snprintf(buf, sizeof buf, "%s%s", ts__label(cli, ts_notice_states, 5, ts__s(h, "state")),
+    snprintf(buf, sizeof buf, "%s%s", ts__label(cli, ts_notice_states, 5, ts_json_str(h, "state")),
              json_is_true(json_object_get(h, "overdue")) ? TS__L(cli, " — QUÁ HẠN", " — OVERDUE") : "");
     ts__field(TS__L(cli, "Trạng thái xử lý", "State"), buf);
     if (ts__has(h, "acknowledged_by")) {
         fputs("  ", stdout);
         ts_text_col(stdout, TS__L(cli, "Người xác nhận", "Acknowledged by"), 26);
-        printf("%s", ts__s(h, "acknowledged_by"));
+        printf("%s", ts_json_str(h, "acknowledged_by"));
         if (ts__has(h, "acknowledged_at"))
-            printf(", %s", ts_text_date(ts__s(h, "acknowledged_at"), when, sizeof when));
+            printf(", %s", ts_text_date(ts_json_str(h, "acknowledged_at"), when, sizeof when));
         fputc('\n', stdout);
     }
     if (ts__has(h, "progress_note"))
-        ts__field(TS__L(cli, "Ghi chú tiến độ", "Progress note"), ts__s(h, "progress_note"));
+        ts__field(TS__L(cli, "Ghi chú tiến độ", "Progress note"), ts_json_str(h, "progress_note"));
     if (json_is_integer(json_object_get(h, "percent"))) {
         snprintf(buf, sizeof buf, "%lld%%", (long long)json_integer_value(json_object_get(h, "percent")));
         ts__field(TS__L(cli, "Tỷ lệ hoàn thành", "Percent done"), buf);
     }
     if (ts__has(h, "report"))
-        ts__field(TS__L(cli, "Báo cáo kết quả", "Completion report"), ts__s(h, "report"));
+        ts__field(TS__L(cli, "Báo cáo kết quả", "Completion report"), ts_json_str(h, "report"));
     if (ts__has(h, "reopen_reason"))
-        ts__field(TS__L(cli, "Lý do mở lại", "Reopened because"), ts__s(h, "reopen_reason"));
+        ts__field(TS__L(cli, "Lý do mở lại", "Reopened because"), ts_json_str(h, "reopen_reason"));
 }
 
 static void ts__show_notice(const ts_cli *cli, const json_t *o, const json_t *n, const json_t *h)
 {
     char when[40];
-    printf("%s  %s\n", ts__s(o, "id"), ts__s(n, "number"));
+    printf("%s  %s\n", ts_json_str(o, "id"), ts_json_str(n, "number"));
     if (ts__has(n, "recalled_at")) {
         printf("%s\n", TS__L(cli, "  *** VĂN BẢN ĐÃ BỊ THU HỒI: không thực hiện ***",
                               "  *** THIS NOTICE WAS RECALLED: do not act on it ***"));
-        ts__field(TS__L(cli, "Thu hồi lúc", "Recalled at"), ts_text_date(ts__s(n, "recalled_at"), when, sizeof when));
+        ts__field(TS__L(cli, "Thu hồi lúc", "Recalled at"), ts_text_date(ts_json_str(n, "recalled_at"), when, sizeof when));
         if (ts__has(n, "recall_reason"))
-            ts__field(TS__L(cli, "Lý do thu hồi", "Reason for the recall"), ts__s(n, "recall_reason"));
+            ts__field(TS__L(cli, "Lý do thu hồi", "Reason for the recall"), ts_json_str(n, "recall_reason"));
     }
-    ts__field(TS__L(cli, "Trích yếu", "Subject"), ts__s(n, "subject"));
+    ts__field(TS__L(cli, "Trích yếu", "Subject"), ts_json_str(n, "subject"));
     if (ts__has(n, "doc_type"))
         ts__field(TS__L(cli, "Loại văn bản", "Document type"),
-                  ts__label(cli, ts_notice_doc_types, 7, ts__s(n, "doc_type")));
+                  ts__label(cli, ts_notice_doc_types, 7, ts_json_str(n, "doc_type")));
     if (ts__has(n, "urgency"))
-        ts__field(TS__L(cli, "Độ khẩn", "Urgency"), ts__label(cli, ts_notice_urgencies, 4, ts__s(n, "urgency")));
+        ts__field(TS__L(cli, "Độ khẩn", "Urgency"), ts__label(cli, ts_notice_urgencies, 4, ts_json_str(n, "urgency")));
     if (ts__has(n, "category"))
-        ts__field(TS__L(cli, "Lĩnh vực", "Category"), ts__label(cli, ts_notice_categories, 12, ts__s(n, "category")));
+        ts__field(TS__L(cli, "Lĩnh vực", "Category"), ts__label(cli, ts_notice_categories, 12, ts_json_str(n, "category")));
     if (ts__has(n, "issuer"))
-        ts__field(TS__L(cli, "Cơ quan ban hành", "Issued by"), ts__s(n, "issuer"));
+        ts__field(TS__L(cli, "Cơ quan ban hành", "Issued by"), ts_json_str(n, "issuer"));
     if (ts__has(n, "issue_date"))
-        ts__field(TS__L(cli, "Ngày ban hành", "Issue date"), ts_text_date(ts__s(n, "issue_date"), when, sizeof when));
+        ts__field(TS__L(cli, "Ngày ban hành", "Issue date"), ts_text_date(ts_json_str(n, "issue_date"), when, sizeof when));
     if (ts__has(n, "legal_basis"))
-        ts__field(TS__L(cli, "Căn cứ", "Legal basis"), ts__s(n, "legal_basis"));
+        ts__field(TS__L(cli, "Căn cứ", "Legal basis"), ts_json_str(n, "legal_basis"));
     if (ts__has(o, "responsible_label"))
-        ts__field(TS__L(cli, "Người chịu trách nhiệm", "Responsible person"), ts__s(o, "responsible_label"));
+        ts__field(TS__L(cli, "Người chịu trách nhiệm", "Responsible person"), ts_json_str(o, "responsible_label"));
     if (ts__has(n, "responsible"))
-        ts__field(TS__L(cli, "Người, bộ phận phụ trách", "Responsible"), ts__s(n, "responsible"));
+        ts__field(TS__L(cli, "Người, bộ phận phụ trách", "Responsible"), ts_json_str(n, "responsible"));
     if (ts__has(n, "task"))
-        ts__field(TS__L(cli, "Nhiệm vụ", "Task"), ts__s(n, "task"));
+        ts__field(TS__L(cli, "Nhiệm vụ", "Task"), ts_json_str(n, "task"));
     /* the district may have moved this station's deadline: its copy wins */
-    const char *deadline = ts__has(h, "deadline") ? ts__s(h, "deadline") : ts__s(n, "deadline");
+    const char *deadline = ts__has(h, "deadline") ? ts_json_str(h, "deadline") : ts_json_str(n, "deadline");
     if (deadline[0])
         ts__field(TS__L(cli, "Hạn xử lý", "Deadline"), ts_text_date(deadline, when, sizeof when));
     if (ts__has(n, "expected_result"))
-        ts__field(TS__L(cli, "Kết quả cần đạt", "Expected result"), ts__s(n, "expected_result"));
+        ts__field(TS__L(cli, "Kết quả cần đạt", "Expected result"), ts_json_str(n, "expected_result"));
     ts__show_handling(cli, h);
     ts__print_commune_ack(cli, h, "  ");
     if (ts__has(n, "body"))
-        printf("\n%s\n", ts__s(n, "body"));
+        printf("\n%s\n", ts_json_str(n, "body"));
     size_t k;
     json_t *f;
     json_array_foreach(json_object_get(o, "attachments"), k, f) {
         if (k == 0)
             printf(TS__L(cli, "\n  Tệp đính kèm (tramsync attachment save %s N [ĐƯỜNG_DẪN])\n",
                          "\n  Attachments (tramsync attachment save %s N [PATH])\n"),
-                   ts__s(o, "id"));
-        const char *fid = ts__s(f, "id");
+                   ts_json_str(o, "id"));
+        const char *fid = ts_json_str(f, "id");
         const char *colon = strrchr(fid, ':');
         printf("  %3s  ", colon ? colon + 1 : fid);
-        ts_text_col(stdout, ts__s(f, "name"), 40);
+        ts_text_col(stdout, ts_json_str(f, "name"), 40);
         printf(TS__L(cli, " %8lld byte  %s%s\n", " %8lld bytes  %s%s\n"),
-               (long long)json_integer_value(json_object_get(f, "size")), ts__s(f, "mime"),
+               (long long)json_integer_value(json_object_get(f, "size")), ts_json_str(f, "mime"),
                json_is_true(json_object_get(f, "verified"))
                    ? ""
                    : TS__L(cli, "  — HỎNG (sai mã kiểm tra SHA-256)", "  — CORRUPT (checksum)"));
@@ -242,7 +237,7 @@ static void ts__show_periods(const ts_cli *cli, const json_t *periods)
     const json_t *me = json_array_get(json_object_get(periods, "stations"), 0);
     if (me == NULL)
         return;
-    const char *unit = ts__s(periods, "unit");
+    const char *unit = ts_json_str(periods, "unit");
     printf("\n  %s (%s)\n", TS__L(cli, "Tiến độ theo kỳ", "Progress per period"),
            strcmp(unit, "quarterly") == 0 ? TS__L(cli, "hằng quý", "quarterly")
            : strcmp(unit, "monthly") == 0 ? TS__L(cli, "hằng tháng", "monthly")
@@ -251,14 +246,14 @@ static void ts__show_periods(const ts_cli *cli, const json_t *periods)
     json_t *r;
     json_array_foreach(json_object_get(me, "rows"), i, r) {
         fputs("  ", stdout);
-        ts_text_col(stdout, ts__s(r, cli->en ? "label_en" : "label_vi"), 16);
-        fputs(ts__period_status(cli, ts__s(r, "status")), stdout);
+        ts_text_col(stdout, ts_json_str(r, cli->en ? "label_en" : "label_vi"), 16);
+        fputs(ts__period_status(cli, ts_json_str(r, "status")), stdout);
         if (json_is_integer(json_object_get(r, "percent")))
             printf(", %lld%%", (long long)json_integer_value(json_object_get(r, "percent")));
         if (ts__has(r, "report"))
-            printf(" — %s", ts__s(r, "report"));
+            printf(" — %s", ts_json_str(r, "report"));
         else if (ts__has(r, "progress_note"))
-            printf(" — %s", ts__s(r, "progress_note"));
+            printf(" — %s", ts_json_str(r, "progress_note"));
         fputc('\n', stdout);
     }
 }
@@ -269,27 +264,27 @@ static void ts__show_periods(const ts_cli *cli, const json_t *periods)
 static void ts__show_task(const ts_cli *cli, const json_t *o, const json_t *t, const json_t *h)
 {
     char when[40];
-    fputs(ts__s(o, "id"), stdout);
+    fputs(ts_json_str(o, "id"), stdout);
     if (json_is_integer(json_object_get(t, "no")))
         printf(TS__L(cli, "  Nhiệm vụ kế hoạch số %lld", "  Plan task no. %lld"),
                (long long)json_integer_value(json_object_get(t, "no")));
     fputc('\n', stdout);
-    ts__field(TS__L(cli, "Nhiệm vụ", "Task"), ts__s(t, "task"));
+    ts__field(TS__L(cli, "Nhiệm vụ", "Task"), ts_json_str(t, "task"));
     if (ts__has(t, "lead"))
-        ts__field(TS__L(cli, "Cơ quan chủ trì", "Lead agency"), ts__s(t, "lead"));
+        ts__field(TS__L(cli, "Cơ quan chủ trì", "Lead agency"), ts_json_str(t, "lead"));
     if (ts__has(t, "coordinating"))
-        ts__field(TS__L(cli, "Cơ quan phối hợp", "Coordinating agencies"), ts__s(t, "coordinating"));
+        ts__field(TS__L(cli, "Cơ quan phối hợp", "Coordinating agencies"), ts_json_str(t, "coordinating"));
     if (ts__has(t, "deadline_text"))
-        ts__field(TS__L(cli, "Thời gian thực hiện", "Timeframe (plan)"), ts__s(t, "deadline_text"));
-    const char *deadline = ts__has(h, "deadline") ? ts__s(h, "deadline") : ts__s(t, "deadline");
+        ts__field(TS__L(cli, "Thời gian thực hiện", "Timeframe (plan)"), ts_json_str(t, "deadline_text"));
+    const char *deadline = ts__has(h, "deadline") ? ts_json_str(h, "deadline") : ts_json_str(t, "deadline");
     if (deadline[0])
         ts__field(TS__L(cli, "Hạn xử lý", "Deadline"), ts_text_date(deadline, when, sizeof when));
     if (ts__has(h, "instructions"))
-        ts__field(TS__L(cli, "Hướng dẫn", "Instructions"), ts__s(h, "instructions"));
+        ts__field(TS__L(cli, "Hướng dẫn", "Instructions"), ts_json_str(h, "instructions"));
     if (ts__has(o, "responsible_label"))
-        ts__field(TS__L(cli, "Người chịu trách nhiệm", "Responsible person"), ts__s(o, "responsible_label"));
+        ts__field(TS__L(cli, "Người chịu trách nhiệm", "Responsible person"), ts_json_str(o, "responsible_label"));
     if (ts__has(h, "expected_result"))
-        ts__field(TS__L(cli, "Kết quả cần đạt", "Expected result"), ts__s(h, "expected_result"));
+        ts__field(TS__L(cli, "Kết quả cần đạt", "Expected result"), ts_json_str(h, "expected_result"));
     ts__show_handling(cli, h);
 }
 
@@ -321,7 +316,7 @@ int ts_cli_notice(ts_cli *cli, int argc, char **argv)
         json_decref(o);
     } else {
         const json_t *h = json_object_get(o, "handling");
-        if (strcmp(ts__s(o, "kind"), "task") == 0) {
+        if (strcmp(ts_json_str(o, "kind"), "task") == 0) {
             ts__show_task(cli, o, json_object_get(o, "task"), h);
             if (json_object_get(o, "periods"))
                 ts__show_periods(cli, json_object_get(o, "periods"));
@@ -684,24 +679,24 @@ int ts_cli_tasks(ts_cli *cli, int argc, char **argv)
             puts(TS__L(cli, "chưa có nhiệm vụ nào được giao cho trạm", "no tasks assigned to this station"));
         json_array_foreach(list, i, it) {
             const json_t *t = json_object_get(it, "task"), *h = json_object_get(it, "handling");
-            ts__pad(ts__s(it, "id"), 8);
-            printf(" %s%s\n    ", ts__label(cli, ts_notice_states, 5, ts__s(h, "state")),
+            ts__pad(ts_json_str(it, "id"), 8);
+            printf(" %s%s\n    ", ts__label(cli, ts_notice_states, 5, ts_json_str(h, "state")),
                    json_is_true(json_object_get(h, "overdue")) ? TS__L(cli, " — QUÁ HẠN", " — OVERDUE") : "");
-            ts__cut(ts__s(t, "task"), 160);
+            ts__cut(ts_json_str(t, "task"), 160);
             /* the district's deadline for this station, else the plan's */
             char when[40];
-            const char *deadline = ts__has(h, "deadline")        ? ts_text_date(ts__s(h, "deadline"), when, sizeof when)
-                                   : ts__has(t, "deadline_text") ? ts__s(t, "deadline_text")
-                                                                 : ts_text_date(ts__s(t, "deadline"), when, sizeof when);
+            const char *deadline = ts__has(h, "deadline")        ? ts_text_date(ts_json_str(h, "deadline"), when, sizeof when)
+                                   : ts__has(t, "deadline_text") ? ts_json_str(t, "deadline_text")
+                                                                 : ts_text_date(ts_json_str(t, "deadline"), when, sizeof when);
             if (deadline[0])
                 printf(TS__L(cli, "\n    Hạn xử lý: %s", "\n    Deadline: %s"), deadline);
             if (ts__has(h, "instructions"))
-                printf(TS__L(cli, "\n    Hướng dẫn: %s", "\n    Instructions: %s"), ts__s(h, "instructions"));
+                printf(TS__L(cli, "\n    Hướng dẫn: %s", "\n    Instructions: %s"), ts_json_str(h, "instructions"));
             const json_t *me = json_array_get(json_object_get(json_object_get(it, "periods"), "stations"), 0);
             const json_t *now = json_array_get(json_object_get(me, "rows"), 0);
             if (now) {
                 printf(TS__L(cli, "\n    Kỳ hiện tại: %s — %s", "\n    This period: %s — %s"),
-                       ts__s(now, cli->en ? "label_en" : "label_vi"), ts__period_status(cli, ts__s(now, "status")));
+                       ts_json_str(now, cli->en ? "label_en" : "label_vi"), ts__period_status(cli, ts_json_str(now, "status")));
                 if (json_is_integer(json_object_get(now, "percent")))
                     printf(", %lld%%", (long long)json_integer_value(json_object_get(now, "percent")));
                 json_int_t late = json_integer_value(json_object_get(json_object_get(me, "counts"), "overdue"));

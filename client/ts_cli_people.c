@@ -20,12 +20,6 @@
 #include "common/ts_recjson.h"
 #include "common/ts_text.h"
 
-static const char *ts__s(const json_t *o, const char *key)
-{
-    const char *s = json_string_value(json_object_get(o, key));
-    return s ? s : "";
-}
-
 /* ---------------------------------------------------------------- checks */
 
 /* A phone number as the directory keeps it: 8 to 15 digits, an optional
@@ -60,7 +54,7 @@ typedef struct ts__dir {
 
 static bool ts__active(const json_t *f, const char *today)
 {
-    const char *from = ts__s(f, "active_from"), *to = ts__s(f, "active_to");
+    const char *from = ts_json_str(f, "active_from"), *to = ts_json_str(f, "active_to");
     return (!from[0] || strcmp(from, today) <= 0) && (!to[0] || strcmp(to, today) >= 0);
 }
 
@@ -77,9 +71,9 @@ static int ts__scan(ts_store *st, const char *table, ts__dir *d, ts_error *err)
             json_t *into = NULL;
             if (strcmp(table, "station_people") == 0)
                 into = d->own;
-            else if (strcmp(ts__s(f, "unit_kind"), "ttyt") == 0)
+            else if (strcmp(ts_json_str(f, "unit_kind"), "ttyt") == 0)
                 into = d->ttyt;
-            else if (strcmp(ts__s(f, "unit_kind"), "ubnd") == 0 && strcmp(ts__s(f, "station"), d->station) == 0)
+            else if (strcmp(ts_json_str(f, "unit_kind"), "ubnd") == 0 && strcmp(ts_json_str(f, "station"), d->station) == 0)
                 into = d->ubnd; /* its own commune's UBND, not the others' */
             bool active = ts__active(f, d->today);
             if (into && (active || d->all)) {
@@ -102,16 +96,16 @@ static void ts__print_person(const ts_cli *cli, const ts_field_def *roles_def, c
 {
     const json_t *f = json_object_get(p, "fields");
     char d1[40], d2[40];
-    printf("  %s\n    %s — %s, %s\n", ts__s(p, "id"), ts__s(f, "full_name"), ts__s(f, "position"), ts__s(f, "unit"));
-    const char *from = ts__s(f, "active_from"), *to = ts__s(f, "active_to");
+    printf("  %s\n    %s — %s, %s\n", ts_json_str(p, "id"), ts_json_str(f, "full_name"), ts_json_str(f, "position"), ts_json_str(f, "unit"));
+    const char *from = ts_json_str(f, "active_from"), *to = ts_json_str(f, "active_to");
     const json_t *roles = json_object_get(f, "roles");
     bool active = json_is_true(json_object_get(p, "active"));
-    if (!ts__s(f, "phone")[0] && json_array_size(roles) == 0 && !from[0] && !to[0] && active)
+    if (!ts_json_str(f, "phone")[0] && json_array_size(roles) == 0 && !from[0] && !to[0] && active)
         return; /* nothing more to say: no second line */
     fputs("    ", stdout);
     bool any = false;
-    if (ts__s(f, "phone")[0]) {
-        printf(TS__L(cli, "Điện thoại %s", "Phone %s"), ts__s(f, "phone"));
+    if (ts_json_str(f, "phone")[0]) {
+        printf(TS__L(cli, "Điện thoại %s", "Phone %s"), ts_json_str(f, "phone"));
         any = true;
     }
     if (json_array_size(roles) > 0) {
@@ -259,7 +253,7 @@ static int ts__fields(ts_cli *cli, const ts__person_opts *o, json_t *f)
 /* The period must not end before it starts. */
 static int ts__period_ok(ts_cli *cli, const json_t *f)
 {
-    const char *from = ts__s(f, "active_from"), *to = ts__s(f, "active_to");
+    const char *from = ts_json_str(f, "active_from"), *to = ts_json_str(f, "active_to");
     if (from[0] && to[0] && strcmp(to, from) < 0) {
         char d1[40], d2[40];
         return ts_cli__fail(cli, TS_EBAD_VALUE,

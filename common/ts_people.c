@@ -11,18 +11,12 @@
 #include "common/ts_people.h"
 #include "common/ts_recjson.h"
 
-static const char *ts__s(const json_t *o, const char *k)
-{
-    const char *s = json_string_value(json_object_get(o, k));
-    return s ? s : "";
-}
-
 static void ts__label(const json_t *f, char *out, size_t size)
 {
     if (out == NULL)
         return;
-    const char *pos = ts__s(f, "position");
-    snprintf(out, size, "%s%s%s%s", ts__s(f, "full_name"), pos[0] ? " (" : "", pos, pos[0] ? ")" : "");
+    const char *pos = ts_json_str(f, "position");
+    snprintf(out, size, "%s%s%s%s", ts_json_str(f, "full_name"), pos[0] ? " (" : "", pos, pos[0] ? ")" : "");
 }
 
 static void ts__copy(char *out, size_t size, const char *s)
@@ -65,7 +59,7 @@ typedef struct ts__by_name {
 static bool ts__name_visit(const ts_change *c, const json_t *f, void *arg)
 {
     ts__by_name *b = arg;
-    if (strcasecmp(ts__s(f, "full_name"), b->name) != 0)
+    if (strcasecmp(ts_json_str(f, "full_name"), b->name) != 0)
         return false;
     if (b->found++ == 0) {
         snprintf(b->id, sizeof b->id, "%s", c->id);
@@ -122,7 +116,7 @@ typedef struct ts__by_role {
 
 static bool ts__active(const json_t *f, const char *day)
 {
-    const char *from = ts__s(f, "active_from"), *to = ts__s(f, "active_to");
+    const char *from = ts_json_str(f, "active_from"), *to = ts_json_str(f, "active_to");
     return (!from[0] || strcmp(from, day) <= 0) && (!to[0] || strcmp(day, to) <= 0);
 }
 
@@ -130,7 +124,7 @@ static bool ts__role_visit(const ts_change *c, const json_t *f, void *arg)
 {
     ts__by_role *b = arg;
     if (b->own ? (c->owner == NULL || strcmp(c->owner, b->station) != 0)
-               : strcmp(ts__s(f, "station"), b->station) != 0)
+               : strcmp(ts_json_str(f, "station"), b->station) != 0)
         return false;
     if (!ts__active(f, b->day))
         return false;

@@ -165,3 +165,9 @@ bool ts_recjson_bool(const ts_version *v, const char *field, bool *out)
     *out = f->value[0] == 0xc3;
     return true;
 }
+
+const char *ts_json_str(const json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : "";
+}

@@ -25,4 +25,7 @@ bool ts_recjson_text(const ts_version *v, const char *field, char *out, size_t s
 bool ts_recjson_int(const ts_version *v, const char *field, int64_t *out);
 bool ts_recjson_bool(const ts_version *v, const char *field, bool *out);
 
+/* A JSON object's string member, or "" when it is absent or not a string. */
+const char *ts_json_str(const json_t *o, const char *key);
+
 #endif

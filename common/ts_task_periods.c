@@ -12,12 +12,6 @@
 
 #define TS__MAX_ROWS 120
 
-static const char *ts__s(const json_t *o, const char *k)
-{
-    const char *s = json_string_value(json_object_get(o, k));
-    return s ? s : "";
-}
-
 /* Every live task_progress record of the task at the station, by period. */
 static json_t *ts__reported(ts_store *st, const char *task, const char *station)
 {
@@ -41,9 +35,9 @@ static json_t *ts__reported(ts_store *st, const char *task, const char *station)
             const json_t *f = json_object_get(r, "fields");
             /* only a record whose id says what it holds: its task, its
              * owner, its period (a station could write any id) */
-            if (strcmp(ts__s(f, "task_id"), task) == 0 && strcmp(ts__s(r, "owner"), station) == 0 &&
-                strcmp(page.items[i].id + plen, ts__s(f, "period")) == 0)
-                json_object_set(by, ts__s(f, "period"), json_object_get(r, "fields"));
+            if (strcmp(ts_json_str(f, "task_id"), task) == 0 && strcmp(ts_json_str(r, "owner"), station) == 0 &&
+                strcmp(page.items[i].id + plen, ts_json_str(f, "period")) == 0)
+                json_object_set(by, ts_json_str(f, "period"), json_object_get(r, "fields"));
             json_decref(r);
         }
         if (page.n < 200)
@@ -66,18 +60,18 @@ json_t *ts_task_periods(ts_store *st, const json_t *task, uint64_t now_ms)
     if (!json_is_true(json_object_get(f, "recurring")))
         return NULL;
     ts_period_unit unit;
-    if (!ts_period_unit_parse(ts__s(f, "recurrence"), &unit))
+    if (!ts_period_unit_parse(ts_json_str(f, "recurrence"), &unit))
         unit = TS_PERIOD_YEARLY;
     char today[16], current[16];
     ts_local_day(now_ms, today, sizeof today);
     ts_period_key_of(unit, today, current, sizeof current);
     json_int_t from_year = json_integer_value(json_object_get(f, "recurring_from"));
-    const char *task_id = ts__s(task, "id");
+    const char *task_id = ts_json_str(task, "id");
     json_t *stations = json_array();
     size_t i;
     json_t *a;
     json_array_foreach(json_object_get(task, "assignments"), i, a) {
-        const char *station = ts__s(a, "station");
+        const char *station = ts_json_str(a, "station");
         if (!station[0] || json_is_true(json_object_get(a, "_deleted")))
             continue;
         /* the first period: the plan's first year, else when it was assigned */
@@ -87,7 +81,7 @@ json_t *ts_task_periods(ts_store *st, const json_t *task, uint64_t now_ms)
         } else {
             uint64_t at;
             char day[16];
-            if (ts_time_parse(ts__s(a, "assigned_at"), &at)) {
+            if (ts_time_parse(ts_json_str(a, "assigned_at"), &at)) {
                 ts_local_day(at, day, sizeof day);
                 ts_period_key_of(unit, day, first, sizeof first);
             } else {
@@ -147,7 +141,7 @@ static const json_t *ts__station(const json_t *periods, const char *station)
     size_t i;
     json_t *s;
     json_array_foreach(json_object_get(periods, "stations"), i, s)
-        if (strcmp(ts__s(s, "station"), station) == 0)
+        if (strcmp(ts_json_str(s, "station"), station) == 0)
             return s;
     return NULL;
 }
@@ -166,7 +160,7 @@ void ts_task_periods_standing(const json_t *periods, const char *station, bool *
                               bool *overdue)
 {
     const json_t *now = json_array_get(ts_task_periods_rows(periods, station), 0);
-    *done = strcmp(ts__s(now, "status"), "done") == 0;
+    *done = strcmp(ts_json_str(now, "status"), "done") == 0;
     *percent = *done ? 100 : (long long)json_integer_value(json_object_get(now, "percent"));
     *overdue = json_integer_value(json_object_get(ts_task_periods_counts(periods, station), "overdue")) > 0;
 }

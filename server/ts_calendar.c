@@ -56,12 +56,6 @@ static int ts__load(ts_store *st, const char *table, bool owners, json_t **out, 
     return 0;
 }
 
-static const char *ts__s(const json_t *o, const char *key)
-{
-    const char *s = json_string_value(json_object_get(o, key));
-    return s ? s : "";
-}
-
 static int ts__i(const json_t *o, const char *key, int def)
 {
     const json_t *v = json_object_get(o, key);
@@ -153,12 +147,12 @@ static void ts__day_of(const char *iso, char *out, size_t size)
 static json_t *ts__occurrence(const char *duty_id, const json_t *duty, int rec, const ts_period *p,
                               const json_t *stations)
 {
-    const char *kind = ts__s(duty, "kind");
+    const char *kind = ts_json_str(duty, "kind");
     char start[16], end[16];
     ts_date_fmt(p->start, start, sizeof start);
     ts_date_fmt(p->end, end, sizeof end);
     json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:O}", "duty_id", duty_id, "kind", kind, "title",
-                          ts__s(duty, "title"), "period", p->key, "period_start", start, "period_end", end, "stations",
+                          ts_json_str(duty, "title"), "period", p->key, "period_start", start, "period_end", end, "stations",
                           stations);
     if (strcmp(kind, "periodic_report") == 0) {
         char due[16];
@@ -167,13 +161,13 @@ static json_t *ts__occurrence(const char *duty_id, const json_t *duty, int rec, 
     } else {
         char at[40];
         ts__local_iso(ts_period_meeting_day(rec, p, ts__i(duty, "weekday", 1), ts__i(duty, "day", 0)),
-                      ts__s(duty, "time"), at, sizeof at);
+                      ts_json_str(duty, "time"), at, sizeof at);
         json_object_set_new(o, "meeting_at", json_string(at));
     }
-    if (ts__s(duty, "place")[0])
-        json_object_set_new(o, "place", json_string(ts__s(duty, "place")));
-    if (ts__s(duty, "participants")[0])
-        json_object_set_new(o, "participants", json_string(ts__s(duty, "participants")));
+    if (ts_json_str(duty, "place")[0])
+        json_object_set_new(o, "place", json_string(ts_json_str(duty, "place")));
+    if (ts_json_str(duty, "participants")[0])
+        json_object_set_new(o, "participants", json_string(ts_json_str(duty, "participants")));
     return o;
 }
 
@@ -220,14 +214,14 @@ int ts_calendar_generate(ts_store *st, uint64_t now_ms, size_t *written, ts_erro
     const char *duty_id;
     json_t *duty;
     json_object_foreach(duties, duty_id, duty) {
-        int rec = ts_recurrence_parse(ts__s(duty, "recurrence"));
+        int rec = ts_recurrence_parse(ts_json_str(duty, "recurrence"));
         if (rec < 0)
             continue;
         ts_period p[4];
         size_t np = 0;
         if (rec == TS_REC_ONCE) {
             ts_date on;
-            if (!ts_date_parse(ts__s(duty, "on_date"), &on))
+            if (!ts_date_parse(ts_json_str(duty, "on_date"), &on))
                 continue;
             ts_period_once(on, &p[np++]);
         } else {
@@ -240,8 +234,8 @@ int ts_calendar_generate(ts_store *st, uint64_t now_ms, size_t *written, ts_erro
             np = 4;
         }
         ts_date from, to;
-        bool has_from = ts_date_parse(ts__s(duty, "active_from"), &from);
-        bool has_to = ts_date_parse(ts__s(duty, "active_to"), &to);
+        bool has_from = ts_date_parse(ts_json_str(duty, "active_from"), &from);
+        bool has_to = ts_date_parse(ts_json_str(duty, "active_to"), &to);
         const json_t *listed = json_object_get(duty, "stations");
         const json_t *stations = json_array_size(listed) > 0 ? listed : all;
         if (json_array_size(stations) == 0)
@@ -269,8 +263,8 @@ int ts_calendar_generate(ts_store *st, uint64_t now_ms, size_t *written, ts_erro
             if (rc < 0)
                 break;
             ts_date end;
-            if (strcmp(ts__s(o, "duty_id"), duty_id) != 0 || json_object_get(made, oid) != NULL ||
-                !ts_date_parse(ts__s(o, "period_end"), &end) || ts_date_cmp(end, today) < 0)
+            if (strcmp(ts_json_str(o, "duty_id"), duty_id) != 0 || json_object_get(made, oid) != NULL ||
+                !ts_date_parse(ts_json_str(o, "period_end"), &end) || ts_date_cmp(end, today) < 0)
                 continue;
             rc = ts_store_delete(st, &who, "duty_occurrences", oid, err);
             if (rc == 0)
@@ -329,10 +323,10 @@ static int ts__world_load(ts_store *st, ts__world *w, ts_error *err)
     json_t *r;
     json_object_foreach(w->reports, id, r) {
         char key[2 * TS_KEY_MAX + 2];
-        snprintf(key, sizeof key, "%s\x1f%s", ts__s(r, "occurrence_id"), ts__s(r, "_owner"));
+        snprintf(key, sizeof key, "%s\x1f%s", ts_json_str(r, "occurrence_id"), ts_json_str(r, "_owner"));
         const json_t *had = json_object_get(w->by_key, key);
         /* two records for one period: the later submission counts */
-        if (had == NULL || strcmp(ts__s(had, "submitted_at"), ts__s(r, "submitted_at")) < 0)
+        if (had == NULL || strcmp(ts_json_str(had, "submitted_at"), ts_json_str(r, "submitted_at")) < 0)
             json_object_set(w->by_key, key, r);
     }
     return 0;
@@ -349,13 +343,13 @@ static const char *ts__status(const ts__world *w, const char *occ_id, const json
     char key[2 * TS_KEY_MAX + 2];
     snprintf(key, sizeof key, "%s\x1f%s", occ_id, station);
     const json_t *r = json_object_get(w->by_key, key);
-    const char *due = ts__s(occ, "due_date");
+    const char *due = ts_json_str(occ, "due_date");
     if (r == NULL)
         return strcmp(today, due) > 0 ? "missing" : "pending";
     *report = r;
-    const json_t *duty = json_object_get(w->duties, ts__s(occ, "duty_id"));
-    json_t *form = json_loads(ts__s(duty, "form"), 0, NULL);
-    json_t *values = json_loads(ts__s(r, "values"), JSON_DECODE_ANY, NULL);
+    const json_t *duty = json_object_get(w->duties, ts_json_str(occ, "duty_id"));
+    json_t *form = json_loads(ts_json_str(duty, "form"), 0, NULL);
+    json_t *values = json_loads(ts_json_str(r, "values"), JSON_DECODE_ANY, NULL);
     if (form == NULL)
         form = json_array();
     json_t *p = ts_form_problems(form, values);
@@ -367,7 +361,7 @@ static const char *ts__status(const ts__world *w, const char *occ_id, const json
     }
     json_decref(p);
     char day[16];
-    ts__day_of(ts__s(r, "submitted_at"), day, sizeof day);
+    ts__day_of(ts_json_str(r, "submitted_at"), day, sizeof day);
     return day[0] && strcmp(day, due) <= 0 ? "on_time" : "late";
 }
 
@@ -388,13 +382,13 @@ void ts_cal_reminders_free(ts_cal_reminder *r, size_t n)
 static int ts__send(ts_store *st, const ts_actor *who, const char *issuer, const char *occ_id, const json_t *occ,
                     bool late, const ts_strlist *to, ts_cal_reminder *out, ts_error *err)
 {
-    bool report = strcmp(ts__s(occ, "kind"), "periodic_report") == 0;
+    bool report = strcmp(ts_json_str(occ, "kind"), "periodic_report") == 0;
     char when[48], period[64];
-    ts_vn_date(report ? ts__s(occ, "due_date") : ts__s(occ, "meeting_at"), when, sizeof when);
-    ts_period_key_label(ts__s(occ, "period"), false, period, sizeof period);
+    ts_vn_date(report ? ts_json_str(occ, "due_date") : ts_json_str(occ, "meeting_at"), when, sizeof when);
+    ts_period_key_label(ts_json_str(occ, "period"), false, period, sizeof period);
     /* the title is at most 300 characters and the subject may hold 500:
      * whole texts, never cut inside a character (it would not be UTF-8) */
-    const char *title = ts__s(occ, "title");
+    const char *title = ts_json_str(occ, "title");
     char *subject, *body;
     if (report && late)
         subject = ts_xasprintf("Nhắc nộp báo cáo quá hạn: %s, %s (hạn %s)", title, period, when);
@@ -407,8 +401,8 @@ static int ts__send(ts_store *st, const ts_actor *who, const char *issuer, const
                             "tên=giá_trị.",
                             title, period, occ_id);
     else
-        body = ts_xasprintf("Thời gian: %s. Địa điểm: %s. Thành phần: %s.", when, ts__s(occ, "place"),
-                            ts__s(occ, "participants"));
+        body = ts_xasprintf("Thời gian: %s. Địa điểm: %s. Thành phần: %s.", when, ts_json_str(occ, "place"),
+                            ts_json_str(occ, "participants"));
     json_t *f = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "doc_type", report ? "thong_bao" : "giay_moi", "issuer",
                           issuer && issuer[0] ? issuer : "Trung tâm Y tế khu vực", "subject", subject, "body", body,
                           "category", "supervision", "urgency", late ? "khan" : "thuong");
@@ -417,7 +411,7 @@ static int ts__send(ts_store *st, const ts_actor *who, const char *issuer, const
     if (f == NULL)
         return ts_error_set(err, TS_EINVALID_RECORD, "reminder of %s: not a text", occ_id);
     uint64_t end;
-    if (report && ts_local_day_end(ts__s(occ, "due_date"), &end)) {
+    if (report && ts_local_day_end(ts_json_str(occ, "due_date"), &end)) {
         char iso[40];
         ts_time_iso(end - 1000, iso, sizeof iso);
         json_object_set_new(f, "deadline", json_string(iso));
@@ -451,25 +445,25 @@ int ts_calendar_remind(ts_store *st, const char *issuer, uint64_t now_ms, ts_cal
     const char *occ_id;
     json_t *occ;
     json_object_foreach(w.occ, occ_id, occ) {
-        const json_t *duty = json_object_get(w.duties, ts__s(occ, "duty_id"));
+        const json_t *duty = json_object_get(w.duties, ts_json_str(occ, "duty_id"));
         if (duty == NULL)
             continue;
         /* a duty ended (active_to) before this period began asks nothing of it */
-        const char *active_to = ts__s(duty, "active_to");
-        if (active_to[0] && strcmp(ts__s(occ, "period_start"), active_to) > 0)
+        const char *active_to = ts_json_str(duty, "active_to");
+        if (active_to[0] && strcmp(ts_json_str(occ, "period_start"), active_to) > 0)
             continue;
-        bool report = strcmp(ts__s(occ, "kind"), "periodic_report") == 0;
+        bool report = strcmp(ts_json_str(occ, "kind"), "periodic_report") == 0;
         ts_date due;
         char day[16];
         if (report) {
-            if (!ts_date_parse(ts__s(occ, "due_date"), &due))
+            if (!ts_date_parse(ts_json_str(occ, "due_date"), &due))
                 continue;
         } else {
             uint64_t when;
             /* a meeting that has begun is not announced any more */
-            if (!ts_time_parse(ts__s(occ, "meeting_at"), &when) || when <= now_ms)
+            if (!ts_time_parse(ts_json_str(occ, "meeting_at"), &when) || when <= now_ms)
                 continue;
-            ts__day_of(ts__s(occ, "meeting_at"), day, sizeof day);
+            ts__day_of(ts_json_str(occ, "meeting_at"), day, sizeof day);
             if (!ts_date_parse(day, &due))
                 continue;
         }
@@ -477,10 +471,10 @@ int ts_calendar_remind(ts_store *st, const char *issuer, uint64_t now_ms, ts_cal
         int remind_days = ts__i(duty, "remind_days", report ? 2 : 1);
         bool late = false;
         if (before <= 0 && ts_date_cmp(ts_date_add_days(due, -remind_days), today) <= 0 &&
-            !ts__s(occ, "reminded_before_at")[0]) {
+            !ts_json_str(occ, "reminded_before_at")[0]) {
             late = false;
         } else if (report && before > 0 && ts_date_cmp(today, ts_date_add_days(due, 7)) <= 0 &&
-                   !ts__s(occ, "reminded_late_at")[0]) {
+                   !ts_json_str(occ, "reminded_late_at")[0]) {
             late = true;
         } else {
             continue;
@@ -541,7 +535,7 @@ int ts_calendar_remind_late(ts_store *st, const ts_actor *who, const char *issue
         ts__world_free(&w);
         return ts_error_set(err, TS_ENOT_FOUND, "no such occurrence");
     }
-    if (strcmp(ts__s(occ, "kind"), "periodic_report") != 0) {
+    if (strcmp(ts_json_str(occ, "kind"), "periodic_report") != 0) {
         ts__world_free(&w);
         return ts_error_set(err, TS_EBAD_VALUE, "only a periodic report's late stations can be reminded");
     }
@@ -558,7 +552,7 @@ int ts_calendar_remind_late(ts_store *st, const ts_actor *who, const char *issue
             ts_strlist_add(&out->stations, json_string_value(s));
     }
     if (out->stations.n > 0)
-        rc = ts__send(st, who, issuer, occurrence_id, occ, strcmp(today, ts__s(occ, "due_date")) > 0, &out->stations,
+        rc = ts__send(st, who, issuer, occurrence_id, occ, strcmp(today, ts_json_str(occ, "due_date")) > 0, &out->stations,
                       out, err);
     ts__world_free(&w);
     return rc;
@@ -569,14 +563,14 @@ int ts_calendar_remind_late(ts_store *st, const ts_actor *who, const char *issue
 static int ts__by_start(const void *a, const void *b)
 {
     const json_t *x = *(const json_t *const *)a, *y = *(const json_t *const *)b;
-    return strcmp(ts__s(x, "period_start"), ts__s(y, "period_start"));
+    return strcmp(ts_json_str(x, "period_start"), ts_json_str(y, "period_start"));
 }
 
 static json_t *ts__station_row(const ts__world *w, const char *code)
 {
     const json_t *d = json_object_get(w->dir, code);
-    return json_pack("{s:s,s:s,s:s,s:[]}", "station", code, "name", d ? ts__s(d, "name") : code, "commune",
-                     d ? ts__s(d, "commune") : "", "cells");
+    return json_pack("{s:s,s:s,s:s,s:[]}", "station", code, "name", d ? ts_json_str(d, "name") : code, "commune",
+                     d ? ts_json_str(d, "commune") : "", "cells");
 }
 
 static json_t *ts__duty_grid(const ts__world *w, const char *duty_id, const json_t *duty, uint32_t periods,
@@ -588,7 +582,7 @@ static json_t *ts__duty_grid(const ts__world *w, const char *duty_id, const json
     const char *id;
     json_t *o;
     json_object_foreach(w->occ, id, o) {
-        if (strcmp(ts__s(o, "duty_id"), duty_id) == 0 && strcmp(ts__s(o, "period_start"), today) <= 0) {
+        if (strcmp(ts_json_str(o, "duty_id"), duty_id) == 0 && strcmp(ts_json_str(o, "period_start"), today) <= 0) {
             json_object_set_new(o, "_id", json_string(id));
             list[n++] = o;
         }
@@ -613,8 +607,8 @@ static json_t *ts__duty_grid(const ts__world *w, const char *duty_id, const json
     /* jansson keeps insertion order: sort the rows by code */
     size_t nrows = json_array_size(rows);
     for (size_t a = 1; a < nrows; a++)
-        for (size_t b = a; b > 0 && strcmp(ts__s(json_array_get(rows, b - 1), "station"),
-                                           ts__s(json_array_get(rows, b), "station")) > 0;
+        for (size_t b = a; b > 0 && strcmp(ts_json_str(json_array_get(rows, b - 1), "station"),
+                                           ts_json_str(json_array_get(rows, b), "station")) > 0;
              b--) {
             json_t *t = json_incref(json_array_get(rows, b));
             json_array_set(rows, b, json_array_get(rows, b - 1));
@@ -622,19 +616,19 @@ static json_t *ts__duty_grid(const ts__world *w, const char *duty_id, const json
         }
     for (size_t k = first; k < n; k++) {
         const json_t *occ = list[k];
-        const char *occ_id = ts__s(occ, "_id");
+        const char *occ_id = ts_json_str(occ, "_id");
         json_int_t counts[7] = {0}; /* on_time late missing pending invalid expected received */
         size_t r;
         json_t *row;
         json_array_foreach(rows, r, row) {
             const json_t *rep = NULL;
             json_t *problems = NULL;
-            const char *status = ts__status(w, occ_id, occ, ts__s(row, "station"), today, &rep, &problems);
+            const char *status = ts__status(w, occ_id, occ, ts_json_str(row, "station"), today, &rep, &problems);
             json_t *cell = json_pack("{s:s,s:s}", "occurrence", occ_id, "status", status);
             if (rep) {
-                json_object_set_new(cell, "submitted_at", json_string(ts__s(rep, "submitted_at")));
-                if (ts__s(rep, "submitted_by")[0])
-                    json_object_set_new(cell, "submitted_by", json_string(ts__s(rep, "submitted_by")));
+                json_object_set_new(cell, "submitted_at", json_string(ts_json_str(rep, "submitted_at")));
+                if (ts_json_str(rep, "submitted_by")[0])
+                    json_object_set_new(cell, "submitted_by", json_string(ts_json_str(rep, "submitted_by")));
             }
             if (problems)
                 json_object_set_new(cell, "problems", problems);
@@ -648,26 +642,26 @@ static json_t *ts__duty_grid(const ts__world *w, const char *duty_id, const json
         }
         counts[6] = counts[0] + counts[1];
         json_t *col = json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "occurrence", occ_id, "period",
-                                ts__s(occ, "period"), "period_start", ts__s(occ, "period_start"), "period_end",
-                                ts__s(occ, "period_end"), "due_date", ts__s(occ, "due_date"), "expected", counts[5],
+                                ts_json_str(occ, "period"), "period_start", ts_json_str(occ, "period_start"), "period_end",
+                                ts_json_str(occ, "period_end"), "due_date", ts_json_str(occ, "due_date"), "expected", counts[5],
                                 "received", counts[6], "on_time", counts[0], "late", counts[1], "missing", counts[2],
                                 "pending", counts[3], "invalid", counts[4]);
-        json_object_set_new(col, "due_passed", json_boolean(strcmp(today, ts__s(occ, "due_date")) > 0));
+        json_object_set_new(col, "due_passed", json_boolean(strcmp(today, ts_json_str(occ, "due_date")) > 0));
         if (counts[5] > 0) {
             json_object_set_new(col, "reporting_rate", json_integer((counts[6] * 100 + counts[5] / 2) / counts[5]));
             json_object_set_new(col, "timeliness", json_integer((counts[0] * 100 + counts[5] / 2) / counts[5]));
         }
-        if (ts__s(occ, "reminded_late_at")[0])
-            json_object_set_new(col, "reminded_late_at", json_string(ts__s(occ, "reminded_late_at")));
+        if (ts_json_str(occ, "reminded_late_at")[0])
+            json_object_set_new(col, "reminded_late_at", json_string(ts_json_str(occ, "reminded_late_at")));
         json_array_append_new(cols, col);
     }
     for (size_t k = 0; k < n; k++)
         json_object_del(list[k], "_id");
     free(list);
     json_decref(codes);
-    json_t *g = json_pack("{s:s,s:s,s:s,s:o,s:o}", "duty", duty_id, "title", ts__s(duty, "title"), "recurrence",
-                          ts__s(duty, "recurrence"), "periods", cols, "rows", rows);
-    json_t *form = json_loads(ts__s(duty, "form"), 0, NULL);
+    json_t *g = json_pack("{s:s,s:s,s:s,s:o,s:o}", "duty", duty_id, "title", ts_json_str(duty, "title"), "recurrence",
+                          ts_json_str(duty, "recurrence"), "periods", cols, "rows", rows);
+    json_t *form = json_loads(ts_json_str(duty, "form"), 0, NULL);
     json_object_set_new(g, "form", form ? form : json_array());
     return g;
 }
@@ -684,7 +678,7 @@ int ts_calendar_grid(ts_store *st, const char *duty_id, uint32_t periods, const 
     json_t *grids = json_array();
     if (duty_id && duty_id[0]) {
         const json_t *duty = json_object_get(w.duties, duty_id);
-        if (duty == NULL || strcmp(ts__s(duty, "kind"), "periodic_report") != 0) {
+        if (duty == NULL || strcmp(ts_json_str(duty, "kind"), "periodic_report") != 0) {
             json_decref(grids);
             ts__world_free(&w);
             return ts_error_set(err, TS_ENOT_FOUND, "no such periodic report");
@@ -694,7 +688,7 @@ int ts_calendar_grid(ts_store *st, const char *duty_id, uint32_t periods, const 
         const char *id;
         json_t *duty;
         json_object_foreach(w.duties, id, duty) {
-            if (strcmp(ts__s(duty, "kind"), "periodic_report") == 0)
+            if (strcmp(ts_json_str(duty, "kind"), "periodic_report") == 0)
                 json_array_append_new(grids, ts__duty_grid(&w, id, duty, periods, only, today));
         }
     }
@@ -717,7 +711,7 @@ int ts_calendar_grid(ts_store *st, const char *duty_id, uint32_t periods, const 
 static int ts__by_when(const void *a, const void *b)
 {
     const json_t *x = *(const json_t *const *)a, *y = *(const json_t *const *)b;
-    return strcmp(ts__s(x, "_when"), ts__s(y, "_when"));
+    return strcmp(ts_json_str(x, "_when"), ts_json_str(y, "_when"));
 }
 
 static json_t *ts__cut(const json_t *list, const ts_strlist *only)
@@ -750,8 +744,8 @@ int ts_calendar_overview(ts_store *st, const ts_strlist *only, uint64_t now_ms, 
         json_t *c = json_deep_copy(d);
         json_object_set_new(c, "id", json_string(id));
         char label[300];
-        if (ts__s(d, "responsible_person")[0] &&
-            ts_people_resolve(st, ts__s(d, "responsible_person"), NULL, 0, label, sizeof label) == 0)
+        if (ts_json_str(d, "responsible_person")[0] &&
+            ts_people_resolve(st, ts_json_str(d, "responsible_person"), NULL, 0, label, sizeof label) == 0)
             json_object_set_new(c, "responsible_person_label", json_string(label));
         if (only && json_array_size(json_object_get(c, "stations")) > 0) {
             /* a duty of other stations only is not shown */
@@ -770,9 +764,9 @@ int ts_calendar_overview(ts_store *st, const ts_strlist *only, uint64_t now_ms, 
     json_t *o;
     json_object_foreach(w.occ, id, o) {
         char day[16];
-        const char *when = ts__s(o, "due_date");
+        const char *when = ts_json_str(o, "due_date");
         if (!when[0]) {
-            ts__day_of(ts__s(o, "meeting_at"), day, sizeof day);
+            ts__day_of(ts_json_str(o, "meeting_at"), day, sizeof day);
             when = day;
         }
         if (strcmp(when, from) < 0)
@@ -786,13 +780,13 @@ int ts_calendar_overview(ts_store *st, const ts_strlist *only, uint64_t now_ms, 
         json_object_set_new(c, "id", json_string(id));
         json_object_set_new(c, "_when", json_string(when));
         /* a meeting's chair, from its duty */
-        const json_t *duty = json_object_get(w.duties, ts__s(o, "duty_id"));
+        const json_t *duty = json_object_get(w.duties, ts_json_str(o, "duty_id"));
         char label[300];
-        if (duty && ts__s(duty, "responsible_person")[0] &&
-            ts_people_resolve(st, ts__s(duty, "responsible_person"), NULL, 0, label, sizeof label) == 0)
+        if (duty && ts_json_str(duty, "responsible_person")[0] &&
+            ts_people_resolve(st, ts_json_str(duty, "responsible_person"), NULL, 0, label, sizeof label) == 0)
             json_object_set_new(c, "responsible_person_label", json_string(label));
         json_object_set_new(c, "stations", stations);
-        if (strcmp(ts__s(o, "kind"), "periodic_report") == 0) {
+        if (strcmp(ts_json_str(o, "kind"), "periodic_report") == 0) {
             json_int_t received = 0, expected = 0;
             size_t i;
             json_t *s;
@@ -826,10 +820,10 @@ int ts_calendar_overview(ts_store *st, const ts_strlist *only, uint64_t now_ms, 
 
 bool ts_calendar_duty_ok(const json_t *fields, char *why, size_t why_size)
 {
-    const char *kind = ts__s(fields, "kind");
-    int rec = ts_recurrence_parse(ts__s(fields, "recurrence"));
+    const char *kind = ts_json_str(fields, "kind");
+    int rec = ts_recurrence_parse(ts_json_str(fields, "recurrence"));
     if (strcmp(kind, "periodic_report") == 0) {
-        const char *text = ts__s(fields, "form");
+        const char *text = ts_json_str(fields, "form");
         json_error_t jerr;
         json_t *form = json_loads(text[0] ? text : "[]", 0, &jerr);
         char fwhy[200];
@@ -841,12 +835,12 @@ bool ts_calendar_duty_ok(const json_t *fields, char *why, size_t why_size)
             snprintf(why, why_size, "Mẫu báo cáo không hợp lệ / the form is not valid: %s", fwhy);
             return false;
         }
-        if (rec == TS_REC_ONCE && !ts__s(fields, "on_date")[0]) {
+        if (rec == TS_REC_ONCE && !ts_json_str(fields, "on_date")[0]) {
             snprintf(why, why_size, "Báo cáo một lần cần ngày (on_date) / a one-off report needs on_date");
             return false;
         }
     } else if (strcmp(kind, "meeting") == 0 || strcmp(kind, "review") == 0) {
-        if (rec == TS_REC_ONCE && !ts__s(fields, "on_date")[0]) {
+        if (rec == TS_REC_ONCE && !ts_json_str(fields, "on_date")[0]) {
             snprintf(why, why_size, "Việc một lần cần ngày (on_date) / a one-off duty needs on_date");
             return false;
         }

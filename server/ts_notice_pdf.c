@@ -10,6 +10,7 @@
  * right the signer's authority and position in bold capitals, room for the
  * signature and seal, the name in bold. A serif font with every Vietnamese
  * letter: DejaVu Serif (Times New Roman is not a free font). */
+#include "common/ts_recjson.h"
 #include "common/ts_xmalloc.h"
 #include "server/ts_notice_pdf.h"
 
@@ -21,12 +22,6 @@
 
 #define TS__SERIF "DejaVu Serif "
 #define TS__LEFT_COL 168.0 /* the issuing body's column, points (the motto's: the rest) */
-
-static const char *ts__s(const json_t *o, const char *k)
-{
-    const char *s = json_string_value(json_object_get(o, k));
-    return s ? s : "";
-}
 
 void ts_notice_place_date(const char *place, const char *day, char *out, size_t size)
 {
@@ -73,7 +68,7 @@ static void ts__heading(ts_pdf *p, const json_t *doc, bool cong_van)
 {
     double w = ts_pdf_text_width(p), rx = TS__LEFT_COL + 4, rw = w - rx;
     double y = p->y, ly = y, ry = y;
-    char *parent = ts__caps(ts__s(doc, "parent_body")), *issuer = ts__caps(ts__s(doc, "issuer"));
+    char *parent = ts__caps(ts_json_str(doc, "parent_body")), *issuer = ts__caps(ts_json_str(doc, "issuer"));
     if (parent[0])
         ly += ts__centred(p, TS__SERIF "12.5", 0, TS__LEFT_COL, ly, parent, NULL);
     PangoLayout *lay;
@@ -94,12 +89,12 @@ static void ts__heading(ts_pdf *p, const json_t *doc, bool cong_van)
     /* the second row: number and symbol | place and date */
     double row = ly > ry ? ly : ry;
     char line[1024];
-    snprintf(line, sizeof line, "Số: %s", ts__s(doc, "number"));
+    snprintf(line, sizeof line, "Số: %s", ts_json_str(doc, "number"));
     ly = row + ts__centred(p, TS__SERIF "13", 0, TS__LEFT_COL, row, line, NULL);
     if (cong_van) {
         /* "V/v" says "về việc": a subject that says it already is not
          * made to say it twice */
-        const char *subject = ts__s(doc, "subject");
+        const char *subject = ts_json_str(doc, "subject");
         static const char *const said[] = {"V/v ", "v/v ", "Về việc ", "về việc "};
         for (size_t i = 0; i < sizeof said / sizeof *said; i++)
             if (strncmp(subject, said[i], strlen(said[i])) == 0)
@@ -109,13 +104,13 @@ static void ts__heading(ts_pdf *p, const json_t *doc, bool cong_van)
         ly += ts__centred(p, TS__SERIF "12", 0, TS__LEFT_COL, ly + 2, vv, NULL) + 2;
         free(vv);
     }
-    const char *urgency = ts__s(doc, "urgency_vi");
+    const char *urgency = ts_json_str(doc, "urgency_vi");
     if (urgency[0]) {
         char *u = ts__caps(urgency);
         ly += ts__centred(p, TS__SERIF "Bold 13", 0, TS__LEFT_COL, ly + 4, u, NULL) + 4;
         g_free(u);
     }
-    ts_notice_place_date(ts__s(doc, "place"), ts__s(doc, "date"), line, sizeof line);
+    ts_notice_place_date(ts_json_str(doc, "place"), ts_json_str(doc, "date"), line, sizeof line);
     ry = row + ts__centred(p, TS__SERIF "Italic 13", rx, rw, row, line, NULL);
     p->y = (ly > ry ? ly : ry) + 18;
 }
@@ -139,14 +134,14 @@ static void ts__title(ts_pdf *p, const json_t *doc, bool cong_van)
         ts_buf_free(&to);
         return;
     }
-    const char *type = ts__s(doc, "doc_type_vi");
+    const char *type = ts_json_str(doc, "doc_type_vi");
     char *caps = ts__caps(type[0] ? type : "Thông báo");
     ts_pdf_style t = {TS__SERIF "Bold 14", 0, w, PANGO_ALIGN_CENTER, false, 0, 0, 2, true};
     ts_pdf_put(p, &t, caps);
     g_free(caps);
     ts_pdf_style s = {TS__SERIF "Bold 13.5", 30, w - 60, PANGO_ALIGN_CENTER, false, 0, 1, 0, true};
-    PangoLayout *lay = ts_pdf_layout(p, &s, ts__s(doc, "subject"));
-    ts_pdf_put(p, &s, ts__s(doc, "subject"));
+    PangoLayout *lay = ts_pdf_layout(p, &s, ts_json_str(doc, "subject"));
+    ts_pdf_put(p, &s, ts_json_str(doc, "subject"));
     double sw = ts_pdf_ink_width(lay);
     g_object_unref(lay);
     ts_pdf_rule(p, w / 2, p->y + 3, sw / 3 < 60 ? 60 : sw / 3);
@@ -171,9 +166,9 @@ static void ts__paragraphs(ts_pdf *p, const char *text, const char *font)
 
 static void ts__body(ts_pdf *p, const json_t *doc)
 {
-    if (ts__s(doc, "legal_basis")[0])
-        ts__paragraphs(p, ts__s(doc, "legal_basis"), TS__SERIF "Italic 14");
-    ts__paragraphs(p, ts__s(doc, "body"), TS__SERIF "14");
+    if (ts_json_str(doc, "legal_basis")[0])
+        ts__paragraphs(p, ts_json_str(doc, "legal_basis"), TS__SERIF "Italic 14");
+    ts__paragraphs(p, ts_json_str(doc, "body"), TS__SERIF "14");
     static const struct {
         const char *key, *label;
     } parts[] = {{"task", "Nhiệm vụ"},
@@ -181,7 +176,7 @@ static void ts__body(ts_pdf *p, const json_t *doc)
                  {"responsible", "Người chịu trách nhiệm"},
                  {"expected_result", "Kết quả cần đạt"}};
     for (size_t i = 0; i < sizeof parts / sizeof *parts; i++) {
-        const char *v = ts__s(doc, parts[i].key);
+        const char *v = ts_json_str(doc, parts[i].key);
         if (!v[0])
             continue;
         char *line = g_strdup_printf("%s: %s", parts[i].label, v);
@@ -216,7 +211,7 @@ static void ts__closing(ts_pdf *p, const json_t *doc)
 
     const json_t *signer = json_object_get(doc, "signer");
     ts_buf sign = TS_BUF_INIT;
-    const char *auth = ts__s(signer, "authority"), *pos = ts__s(signer, "position");
+    const char *auth = ts_json_str(signer, "authority"), *pos = ts_json_str(signer, "position");
     if (auth[0])
         ts_buf_printf(&sign, "%s\n", auth);
     if (pos[0])
@@ -226,7 +221,7 @@ static void ts__closing(ts_pdf *p, const json_t *doc)
     ts_buf_free(&sign);
     ts_pdf_style st = {TS__SERIF "Bold 13.5", rx, half + 10, PANGO_ALIGN_CENTER, false, 0, 1, 0, true};
     PangoLayout *ls = ts_pdf_layout(p, &st, caps);
-    PangoLayout *ln = ts_pdf_layout(p, &st, ts__s(signer, "name"));
+    PangoLayout *ln = ts_pdf_layout(p, &st, ts_json_str(signer, "name"));
     g_free(caps);
     double room = 72; /* the signature and the seal */
     double left = ts_pdf_height(lh) + 2 + ts_pdf_height(li);
@@ -247,9 +242,9 @@ static void ts__closing(ts_pdf *p, const json_t *doc)
 int ts_notice_pdf(const json_t *doc, ts_buf *out, ts_error *err)
 {
     ts_pdf p;
-    char *title = ts_xasprintf("%s %s", ts__s(doc, "number"), ts__s(doc, "subject"));
+    char *title = ts_xasprintf("%s %s", ts_json_str(doc, "number"), ts_json_str(doc, "subject"));
     int rc = ts_pdf_open(&p, out, 20 * TS_PDF_MM, 15 * TS_PDF_MM, 20 * TS_PDF_MM, 30 * TS_PDF_MM, title,
-                         ts__s(doc, "issuer"), err);
+                         ts_json_str(doc, "issuer"), err);
     free(title);
     if (rc < 0)
         return rc;
@@ -257,7 +252,7 @@ int ts_notice_pdf(const json_t *doc, ts_buf *out, ts_error *err)
      * default is 96 dpi) */
     pango_cairo_context_set_resolution(p.ctx, 72);
     p.page_start = ts__page_number;
-    bool cong_van = strcmp(ts__s(doc, "doc_type"), "cong_van") == 0;
+    bool cong_van = strcmp(ts_json_str(doc, "doc_type"), "cong_van") == 0;
     ts__heading(&p, doc, cong_van);
     ts__title(&p, doc, cong_van);
     ts__body(&p, doc);

@@ -40,12 +40,6 @@ static json_t *ts__get_fields(ts_store *st, const char *table, const char *id, c
     return f;
 }
 
-static const char *ts__s(const json_t *o, const char *key)
-{
-    const char *s = json_string_value(json_object_get(o, key));
-    return s ? s : "";
-}
-
 int ts_outbreak_open(ts_store *st, const ts_actor *who, const char *report_id, const char *const *also, size_t nalso,
                      char *id_out, size_t id_size, ts_error *err)
 {
@@ -54,24 +48,24 @@ int ts_outbreak_open(ts_store *st, const ts_actor *who, const char *report_id, c
     if (rep == NULL)
         return err->code ? err->code : TS_ENOT_FOUND;
     int rc = 0;
-    if (strncmp(ts__s(rep, "kind"), "outbreak_", 9) != 0 || ts__s(rep, "disease")[0] == '\0') {
+    if (strncmp(ts_json_str(rep, "kind"), "outbreak_", 9) != 0 || ts_json_str(rep, "disease")[0] == '\0') {
         rc = ts_error_set(err, TS_EBAD_VALUE, "reports/%s is not an outbreak report naming a disease", report_id);
         goto done;
     }
     ts_disease_catalog cat;
     if ((rc = ts_disease_catalog_load(st, &cat, err)) < 0)
         goto done;
-    const ts_disease *d = ts_disease_find(&cat, ts__s(rep, "disease"));
+    const ts_disease *d = ts_disease_find(&cat, ts_json_str(rep, "disease"));
     json_t *stations = json_array();
     json_array_append_new(stations, json_string(owner));
     for (size_t i = 0; i < nalso; i++)
         if (strcmp(also[i], owner) != 0)
             json_array_append_new(stations, json_string(also[i]));
     char started[16];
-    snprintf(started, sizeof started, "%s", ts__s(rep, "onset_date")[0] ? ts__s(rep, "onset_date") : "");
+    snprintf(started, sizeof started, "%s", ts_json_str(rep, "onset_date")[0] ? ts_json_str(rep, "onset_date") : "");
     if (!started[0])
-        snprintf(started, sizeof started, "%.10s", ts__s(rep, "reported_at"));
-    json_t *f = json_pack("{s:s,s:o,s:s,s:s,s:s}", "disease", d ? d->name_vi : ts__s(rep, "disease"), "stations",
+        snprintf(started, sizeof started, "%.10s", ts_json_str(rep, "reported_at"));
+    json_t *f = json_pack("{s:s,s:o,s:s,s:s,s:s}", "disease", d ? d->name_vi : ts_json_str(rep, "disease"), "stations",
                           stations, "status", "detected", "started_on", started, "source_report", report_id);
     ts_disease_catalog_free(&cat);
     json_t *v;
@@ -110,7 +104,7 @@ static bool ts__has(const ts_strlist *l, const char *s)
 static void ts__last_case(ts_store *st, const char *code, const ts_strlist *stations, const json_t *ob, char *out,
                           size_t size)
 {
-    snprintf(out, size, "%s", ts__s(ob, "started_on"));
+    snprintf(out, size, "%s", ts_json_str(ob, "started_on"));
     sqlite3_stmt *q;
     if (sqlite3_prepare_v2(ts_store_db(st),
                            "SELECT max(day) FROM epi_seen WHERE tbl = 'disease_cases' AND disease = ?1 AND station = ?2"
@@ -120,15 +114,15 @@ static void ts__last_case(ts_store *st, const char *code, const ts_strlist *stat
     for (size_t i = 0; i < stations->n; i++) {
         sqlite3_bind_text(q, 1, code, -1, SQLITE_STATIC);
         sqlite3_bind_text(q, 2, stations->v[i], -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 3, ts__s(ob, "started_on"), -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 3, ts_json_str(ob, "started_on"), -1, SQLITE_STATIC);
         if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_text(q, 0) &&
             strcmp((const char *)sqlite3_column_text(q, 0), out) > 0)
             snprintf(out, size, "%s", (const char *)sqlite3_column_text(q, 0));
         sqlite3_reset(q);
     }
     sqlite3_finalize(q);
-    if (strcmp(ts__s(ob, "last_case_on"), out) > 0)
-        snprintf(out, size, "%s", ts__s(ob, "last_case_on"));
+    if (strcmp(ts_json_str(ob, "last_case_on"), out) > 0)
+        snprintf(out, size, "%s", ts_json_str(ob, "last_case_on"));
 }
 
 /* Notices about the outbreak (their outbreak_id), each with its recipients'
@@ -154,8 +148,8 @@ static json_t *ts__notices_about(ts_store *st, const char *id, ts_strlist *reach
                 size_t k;
                 json_t *r;
                 json_array_foreach(json_object_get(summary, "recipients"), k, r)
-                    if (!ts__has(reached, ts__s(r, "station")))
-                        ts_strlist_add(reached, ts__s(r, "station"));
+                    if (!ts__has(reached, ts_json_str(r, "station")))
+                        ts_strlist_add(reached, ts_json_str(r, "station"));
                 json_array_append_new(arr, summary);
             }
         }
@@ -170,7 +164,7 @@ static json_t *ts__notices_about(ts_store *st, const char *id, ts_strlist *reach
 static int ts__entry_cmp(const void *a, const void *b)
 {
     const json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
-    return strcmp(ts__s(x, "at"), ts__s(y, "at"));
+    return strcmp(ts_json_str(x, "at"), ts_json_str(y, "at"));
 }
 
 /* The outbreak as ts_outbreak_show gives it; the stations its notices went
@@ -187,8 +181,8 @@ static int ts__show(ts_store *st, const char *id, json_t **out, ts_strlist *reac
         json_decref(ob);
         return rc;
     }
-    const ts_disease *d = ts_disease_find(&cat, ts__s(ob, "disease"));
-    const char *code = d ? d->code : ts__s(ob, "disease");
+    const ts_disease *d = ts_disease_find(&cat, ts_json_str(ob, "disease"));
+    const char *code = d ? d->code : ts_json_str(ob, "disease");
     ts_strlist stations = {NULL, 0};
     ts__stations(ob, &stations);
     json_t *timeline = json_array(), *by_day = json_array();
@@ -208,13 +202,13 @@ static int ts__show(ts_store *st, const char *id, json_t **out, ts_strlist *reac
             json_t *rep = ts__get_fields(st, "reports", rid, NULL, 0, NULL);
             if (rep == NULL)
                 continue;
-            const char *link = ts__s(rep, "outbreak_id");
-            bool ours = strcmp(rid, ts__s(ob, "source_report")) == 0 || strcmp(link, id) == 0 ||
-                        (link[0] == '\0' && strcmp((const char *)sqlite3_column_text(q, 3), ts__s(ob, "started_on")) >= 0);
+            const char *link = ts_json_str(rep, "outbreak_id");
+            bool ours = strcmp(rid, ts_json_str(ob, "source_report")) == 0 || strcmp(link, id) == 0 ||
+                        (link[0] == '\0' && strcmp((const char *)sqlite3_column_text(q, 3), ts_json_str(ob, "started_on")) >= 0);
             if (ours) {
-                json_t *e = json_pack("{s:s,s:s,s:s,s:s,s:s}", "at", ts__s(rep, "reported_at"), "kind",
+                json_t *e = json_pack("{s:s,s:s,s:s,s:s,s:s}", "at", ts_json_str(rep, "reported_at"), "kind",
                                       (const char *)sqlite3_column_text(q, 2), "station", station, "report", rid,
-                                      "subject", ts__s(rep, "subject"));
+                                      "subject", ts_json_str(rep, "subject"));
                 static const char *const keep[] = {"cases", "deaths", "onset_date", "location", "reported_by"};
                 for (size_t k = 0; k < sizeof keep / sizeof *keep; k++)
                     if (json_object_get(rep, keep[k]))
@@ -238,13 +232,13 @@ static int ts__show(ts_store *st, const char *id, json_t **out, ts_strlist *reac
         json_int_t acked = 0;
         size_t k;
         json_array_foreach(recips, k, r) {
-            const char *state = ts__s(r, "state");
+            const char *state = ts_json_str(r, "state");
             acked += strcmp(state, "acknowledged") == 0 || strcmp(state, "in_progress") == 0 || strcmp(state, "done") == 0;
         }
         const json_t *nf = json_object_get(n, "fields");
-        json_array_append_new(timeline, json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:I}", "at", ts__s(nf, "sent_at"), "kind",
-                                                  "notice", "notice", ts__s(n, "id"), "subject", ts__s(nf, "subject"),
-                                                  "urgency", ts__s(nf, "urgency"), "recipients",
+        json_array_append_new(timeline, json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:I}", "at", ts_json_str(nf, "sent_at"), "kind",
+                                                  "notice", "notice", ts_json_str(n, "id"), "subject", ts_json_str(nf, "subject"),
+                                                  "urgency", ts_json_str(nf, "urgency"), "recipients",
                                                   (json_int_t)json_array_size(recips), "acknowledged", acked));
     }
     json_decref(notices);
@@ -257,8 +251,8 @@ static int ts__show(ts_store *st, const char *id, json_t **out, ts_strlist *reac
         for (size_t s = 0; s < stations.n; s++) {
             sqlite3_bind_text(q, 1, code, -1, SQLITE_STATIC);
             sqlite3_bind_text(q, 2, stations.v[s], -1, SQLITE_STATIC);
-            sqlite3_bind_text(q, 3, ts__s(ob, "started_on"), -1, SQLITE_STATIC);
-            sqlite3_bind_text(q, 4, ts__s(ob, "ended_on"), -1, SQLITE_STATIC);
+            sqlite3_bind_text(q, 3, ts_json_str(ob, "started_on"), -1, SQLITE_STATIC);
+            sqlite3_bind_text(q, 4, ts_json_str(ob, "ended_on"), -1, SQLITE_STATIC);
             while (sqlite3_step(q) == SQLITE_ROW) {
                 const char *day = (const char *)sqlite3_column_text(q, 0);
                 json_t *c = json_object_get(days, day);
@@ -273,10 +267,10 @@ static int ts__show(ts_store *st, const char *id, json_t **out, ts_strlist *reac
             json_array_append_new(by_day, json_pack("{s:s,s:O}", "day", day, "cases", c));
         json_decref(days);
     }
-    if (strcmp(ts__s(ob, "status"), "ended") == 0)
-        json_array_append_new(timeline, json_pack("{s:s,s:s,s:s,s:s}", "at", ts__s(ob, "ended_on"), "kind",
-                                                  "declared_end", "by", ts__s(ob, "ended_by"), "reason",
-                                                  ts__s(ob, "end_reason")));
+    if (strcmp(ts_json_str(ob, "status"), "ended") == 0)
+        json_array_append_new(timeline, json_pack("{s:s,s:s,s:s,s:s}", "at", ts_json_str(ob, "ended_on"), "kind",
+                                                  "declared_end", "by", ts_json_str(ob, "ended_by"), "reason",
+                                                  ts_json_str(ob, "end_reason")));
     {
         size_t nt = json_array_size(timeline);
         json_t **items = ts_xcalloc(nt ? nt : 1, sizeof *items);
@@ -338,10 +332,10 @@ int ts_outbreak_list(ts_store *st, json_t **out, ts_error *err)
         for (uint32_t i = 0; i < page.n; i++) {
             json_t *r = ts_recjson_record(&page.items[i], false);
             json_t *f = json_object_get(r, "fields");
-            const ts_disease *d = ts_disease_find(&cat, ts__s(f, "disease"));
+            const ts_disease *d = ts_disease_find(&cat, ts_json_str(f, "disease"));
             json_t *o = json_pack("{s:s,s:O,s:s,s:s,s:s}", "id", page.items[i].id, "fields", f, "disease",
-                                  d ? d->code : ts__s(f, "disease"), "disease_vi", d ? d->name_vi : ts__s(f, "disease"),
-                                  "disease_en", d && d->name_en[0] ? d->name_en : ts__s(f, "disease"));
+                                  d ? d->code : ts_json_str(f, "disease"), "disease_vi", d ? d->name_vi : ts_json_str(f, "disease"),
+                                  "disease_en", d && d->name_en[0] ? d->name_en : ts_json_str(f, "disease"));
             json_array_insert_new(arr, 0, o); /* ids grow with the day: newest first */
             json_decref(r);
         }
@@ -373,8 +367,8 @@ int ts_outbreak_end(ts_store *st, const ts_actor *who, const char *id, const cha
         return rc;
     }
     json_t *ob = json_object_get(show, "fields");
-    snprintf(can_end_from, can_size, "%s", ts__s(show, "can_end_from"));
-    if (strcmp(ts__s(ob, "status"), "ended") == 0) {
+    snprintf(can_end_from, can_size, "%s", ts_json_str(show, "can_end_from"));
+    if (strcmp(ts_json_str(ob, "status"), "ended") == 0) {
         *refusal = TS_OUTBREAK_ALREADY_ENDED;
         json_decref(show);
         ts_strlist_free(&reached);
@@ -402,10 +396,10 @@ int ts_outbreak_end(ts_store *st, const ts_actor *who, const char *id, const cha
         if (!ts__has(recipients, reached.v[i]))
             ts_strlist_add(recipients, reached.v[i]);
     ts_strlist_free(&reached);
-    const char *disease_vi = ts__s(show, "disease_vi");
+    const char *disease_vi = ts_json_str(show, "disease_vi");
     char started[16], last[16], ended[16];
-    ts_vn_date(ts__s(ob, "started_on"), started, sizeof started);
-    ts_vn_date(ts__s(show, "last_case_on"), last, sizeof last);
+    ts_vn_date(ts_json_str(ob, "started_on"), started, sizeof started);
+    ts_vn_date(ts_json_str(show, "last_case_on"), last, sizeof last);
     ts_vn_date(today, ended, sizeof ended);
     ts_buf body = TS_BUF_INIT;
     ts_buf_printf(&body, "Trung tâm Y tế khu vực công bố kết thúc ổ dịch %s.\nNgày phát hiện: %s\nCa bệnh cuối cùng: %s\n",

@@ -13,6 +13,7 @@
 #include <sqlite3.h>
 #include <xlsxwriter.h>
 
+#include "common/ts_recjson.h"
 #include "common/ts_log.h"
 #include "common/ts_task_periods.h"
 #include "common/ts_xmalloc.h"
@@ -287,16 +288,10 @@ static const ts__part ts__parts[TS__NPARTS] = {
     {"periodic", "Báo cáo định kỳ", "Tính đầy đủ, kịp thời của báo cáo định kỳ của các trạm", ts__per_cols, 10},
 };
 
-static const char *ts__s(const json_t *o, const char *k)
-{
-    const char *s = json_string_value(json_object_get(o, k));
-    return s ? s : "";
-}
-
 static const char *ts__commune(const json_t *o)
 {
-    const char *c = ts__s(o, "commune");
-    return c[0] ? c : ts__s(o, "station");
+    const char *c = ts_json_str(o, "commune");
+    return c[0] ? c : ts_json_str(o, "station");
 }
 
 /* The cells of row i of a part: a new JSON array (strings, numbers, null). */
@@ -307,21 +302,21 @@ static json_t *ts__row(const json_t *data, const ts__part *p, size_t i)
         return NULL;
     if (strcmp(p->name, "targets") == 0) {
         const json_t *met = json_object_get(o, "met");
-        const char *unit = ts__s(o, "unit");
-        return json_pack("[s,s,s,s,O,O,O,s,s,s,s]", ts__commune(o), ts__s(o, "station"), ts__s(o, "label_vi"),
-                         ts__s(o, "indicator"), json_object_get(o, "numerator"), json_object_get(o, "denominator"),
+        const char *unit = ts_json_str(o, "unit");
+        return json_pack("[s,s,s,s,O,O,O,s,s,s,s]", ts__commune(o), ts_json_str(o, "station"), ts_json_str(o, "label_vi"),
+                         ts_json_str(o, "indicator"), json_object_get(o, "numerator"), json_object_get(o, "denominator"),
                          json_object_get(o, "value"),
                          strcmp(unit, "%") == 0 ? "%" : strcmp(unit, "c") == 0 ? "con/phụ nữ" : "trai/100 gái",
                          json_is_null(met) || met == NULL ? "Định hướng/không có mục tiêu"
                          : json_is_true(met)              ? "Đạt"
                                                           : "Chưa đạt",
-                         ts__s(o, "source"), ts__s(data, "day"));
+                         ts_json_str(o, "source"), ts_json_str(data, "day"));
     }
     if (strcmp(p->name, "tasks") == 0)
-        return json_pack("[O,s,s,s,s,s,O,O,O,O,s]", json_object_get(o, "no"), ts__s(o, "id"), ts__s(o, "task"),
-                         ts__s(o, "lead"), ts__s(o, "deadline_text"), ts__s(o, "deadline"), json_object_get(o, "assigned"),
+        return json_pack("[O,s,s,s,s,s,O,O,O,O,s]", json_object_get(o, "no"), ts_json_str(o, "id"), ts_json_str(o, "task"),
+                         ts_json_str(o, "lead"), ts_json_str(o, "deadline_text"), ts_json_str(o, "deadline"), json_object_get(o, "assigned"),
                          json_object_get(o, "done"), json_object_get(o, "percent"), json_object_get(o, "overdue"),
-                         ts__s(o, "not_applicable"));
+                         ts_json_str(o, "not_applicable"));
     if (strcmp(p->name, "periodic") == 0) {
         ts_buf names = TS_BUF_INIT;
         size_t k;
@@ -332,7 +327,7 @@ static json_t *ts__row(const json_t *data, const ts__part *p, size_t i)
             ts_buf_append_str(&names, json_string_value(n) ? json_string_value(n) : "");
         }
         ts_buf_append(&names, "", 1);
-        json_t *r = json_pack("[s,s,s,O,O,O,O,O,O,s]", ts__s(o, "title"), ts__s(o, "period"), ts__s(o, "due_date"),
+        json_t *r = json_pack("[s,s,s,O,O,O,O,O,O,s]", ts_json_str(o, "title"), ts_json_str(o, "period"), ts_json_str(o, "due_date"),
                               json_object_get(o, "expected"), json_object_get(o, "received"),
                               json_object_get(o, "on_time"), json_object_get(o, "late"),
                               json_object_get(o, "reporting_rate"), json_object_get(o, "timeliness"),
@@ -342,7 +337,7 @@ static json_t *ts__row(const json_t *data, const ts__part *p, size_t i)
     }
     json_int_t cases = json_integer_value(json_object_get(o, "cases")),
                on_time = json_integer_value(json_object_get(o, "on_time"));
-    json_t *r = json_pack("[s,s,I,I,I]", ts__commune(o), ts__s(o, "station"), cases, on_time,
+    json_t *r = json_pack("[s,s,I,I,I]", ts__commune(o), ts_json_str(o, "station"), cases, on_time,
                           json_integer_value(json_object_get(o, "late")));
     json_array_append_new(r, cases ? json_real(100.0 * (double)on_time / (double)cases) : json_null());
     return r;
@@ -389,9 +384,9 @@ void ts_province_csv(const json_t *data, const char *part, ts_buf *out)
     ts_buf_append_str(out, "\xEF\xBB\xBF");
     /* who and when first: a spreadsheet opened alone still says it */
     ts__csv_field(out, "Đơn vị", false);
-    ts__csv_field(out, ts__s(data, "district"), true);
+    ts__csv_field(out, ts_json_str(data, "district"), true);
     ts__csv_field(out, "Kỳ báo cáo", false);
-    ts__csv_field(out, ts__s(json_object_get(data, "period"), "label_vi"), true);
+    ts__csv_field(out, ts_json_str(json_object_get(data, "period"), "label_vi"), true);
     ts__csv_field(out, "Nội dung", false);
     ts__csv_field(out, p->title_vi, true);
     ts_buf_append_str(out, "\r\n");
@@ -455,10 +450,10 @@ int ts_province_xlsx(const json_t *data, const char *tmpdir, ts_buf *out, ts_err
     for (size_t k = 0; k < TS__NPARTS; k++) {
         const ts__part *p = &ts__parts[k];
         lxw_worksheet *ws = workbook_add_worksheet(wb, p->sheet_vi);
-        worksheet_write_string(ws, 0, 0, ts__s(data, "district"), bold);
+        worksheet_write_string(ws, 0, 0, ts_json_str(data, "district"), bold);
         worksheet_write_string(ws, 1, 0, p->title_vi, bold);
         worksheet_write_string(ws, 2, 0, "Kỳ báo cáo:", NULL);
-        worksheet_write_string(ws, 2, 1, ts__s(json_object_get(data, "period"), "label_vi"), NULL);
+        worksheet_write_string(ws, 2, 1, ts_json_str(json_object_get(data, "period"), "label_vi"), NULL);
         for (size_t c = 0; c < p->ncols; c++) {
             worksheet_write_string(ws, 4, (lxw_col_t)c, p->cols[c], head);
             worksheet_set_column(ws, (lxw_col_t)c, (lxw_col_t)c, c == 2 ? 60 : 16, c == 2 ? wrap : NULL);

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/ts_recjson.h"
+#include "common/ts_text.h"
 #include "common/ts_buf.h"
 #include "common/ts_period.h"
 #include "common/ts_xmalloc.h"
@@ -28,31 +30,16 @@ static void ts__para(ts__pdf *p, const char *text, const char *font, double inde
 #define TS__BODY "DejaVu Sans 9.5"
 #define TS__BOLD "DejaVu Sans Bold 10.5"
 
-static const char *ts__s(const json_t *o, const char *k)
-{
-    const char *s = json_string_value(json_object_get(o, k));
-    return s ? s : "";
-}
-
 static const char *ts__commune(const json_t *o)
 {
-    const char *c = ts__s(o, "commune");
-    return c[0] ? c : ts__s(o, "station");
-}
-
-/* dd/mm/yyyy of a YYYY-MM-DD day ("" stays "") */
-static void ts__dmy(const char *day, char *out, size_t size)
-{
-    if (strlen(day) == 10)
-        snprintf(out, size, "%.2s/%.2s/%.4s", day + 8, day + 5, day);
-    else
-        snprintf(out, size, "%s", day);
+    const char *c = ts_json_str(o, "commune");
+    return c[0] ? c : ts_json_str(o, "station");
 }
 
 static void ts__targets(ts__pdf *p, const json_t *data)
 {
     char line[4096], day[16];
-    ts__dmy(ts__s(data, "day"), day, sizeof day);
+    ts_text_date(ts_json_str(data, "day"), day, sizeof day);
     ts__para(p, "1. Kết quả thực hiện chỉ tiêu theo xã", TS__BOLD, 0, 4);
     const json_t *targets = json_object_get(data, "targets");
     if (json_array_size(targets) == 0) {
@@ -65,20 +52,20 @@ static void ts__targets(ts__pdf *p, const json_t *data)
     size_t i = 0;
     while (i < json_array_size(targets)) {
         const json_t *first = json_array_get(targets, i);
-        const char *station = ts__s(first, "station");
+        const char *station = ts_json_str(first, "station");
         int met = 0, unmet = 0;
         ts_buf missed = TS_BUF_INIT;
         size_t j = i;
         for (; j < json_array_size(targets); j++) {
             const json_t *t = json_array_get(targets, j);
-            if (strcmp(ts__s(t, "station"), station) != 0)
+            if (strcmp(ts_json_str(t, "station"), station) != 0)
                 break;
             const json_t *m = json_object_get(t, "met");
             if (json_is_true(m))
                 met++;
             else if (json_is_false(m)) {
                 unmet++;
-                ts_buf_printf(&missed, "%s– %s", missed.len ? "\n" : "", ts__s(t, "label_vi"));
+                ts_buf_printf(&missed, "%s– %s", missed.len ? "\n" : "", ts_json_str(t, "label_vi"));
             }
         }
         snprintf(line, sizeof line, "Xã %s: đạt %d chỉ tiêu, chưa đạt %d chỉ tiêu", ts__commune(first), met, unmet);
@@ -103,16 +90,16 @@ static void ts__outbreaks(ts__pdf *p, const json_t *data)
     size_t k;
     json_t *o;
     json_array_foreach(arr, k, o) {
-        ts__dmy(ts__s(o, "started_on"), from, sizeof from);
-        ts__dmy(ts__s(o, "ended_on"), to, sizeof to);
+        ts_text_date(ts_json_str(o, "started_on"), from, sizeof from);
+        ts_text_date(ts_json_str(o, "ended_on"), to, sizeof to);
         char stations[512] = "";
         size_t n;
         json_t *s;
         json_array_foreach(json_object_get(o, "stations"), n, s)
             snprintf(stations + strlen(stations), sizeof stations - strlen(stations), "%s%s", n ? ", " : "",
                      json_string_value(s) ? json_string_value(s) : "");
-        snprintf(line, sizeof line, "– %s (%s): phát hiện %s%s%s; %lld ca; trạm: %s", ts__s(o, "disease_vi"),
-                 ts__s(o, "id"), from, to[0] ? ", kết thúc " : ", chưa kết thúc", to,
+        snprintf(line, sizeof line, "– %s (%s): phát hiện %s%s%s; %lld ca; trạm: %s", ts_json_str(o, "disease_vi"),
+                 ts_json_str(o, "id"), from, to[0] ? ", kết thúc " : ", chưa kết thúc", to,
                  (long long)json_integer_value(json_object_get(o, "cases_total")), stations);
         ts__para(p, line, TS__BODY, 12, 2);
     }
@@ -153,8 +140,8 @@ static void ts__periodic(ts__pdf *p, const json_t *data)
     size_t k, n;
     json_t *r, *s;
     json_array_foreach(arr, k, r) {
-        ts_period_key_label(ts__s(r, "period"), false, period, sizeof period);
-        ts__dmy(ts__s(r, "due_date"), due, sizeof due);
+        ts_period_key_label(ts_json_str(r, "period"), false, period, sizeof period);
+        ts_text_date(ts_json_str(r, "due_date"), due, sizeof due);
         snprintf(head, sizeof head, "%s (hạn %s): %lld trạm phải nộp, %lld đã nộp, %lld đúng hạn, %lld muộn", period,
                  due, (long long)json_integer_value(json_object_get(r, "expected")),
                  (long long)json_integer_value(json_object_get(r, "received")),
@@ -163,7 +150,7 @@ static void ts__periodic(ts__pdf *p, const json_t *data)
         /* whole names, however many stations: never cut in a letter */
         ts_buf line = TS_BUF_INIT;
         ts_buf_append_str(&line, "– ");
-        ts_buf_append_str(&line, ts__s(r, "title"));
+        ts_buf_append_str(&line, ts_json_str(r, "title"));
         ts_buf_append_str(&line, ", ");
         ts_buf_append_str(&line, head);
         const json_t *missing = json_object_get(r, "not_received");
@@ -197,8 +184,8 @@ static void ts__overdue(ts__pdf *p, const json_t *data)
         if (json_integer_value(json_object_get(t, "overdue")) <= 0)
             continue;
         n++;
-        snprintf(line, sizeof line, "– %s: %s (chủ trì: %s; thời hạn: %s) — %lld/%lld trạm quá hạn", ts__s(t, "id"),
-                 ts__s(t, "task"), ts__s(t, "lead"), ts__s(t, "deadline_text"),
+        snprintf(line, sizeof line, "– %s: %s (chủ trì: %s; thời hạn: %s) — %lld/%lld trạm quá hạn", ts_json_str(t, "id"),
+                 ts_json_str(t, "task"), ts_json_str(t, "lead"), ts_json_str(t, "deadline_text"),
                  (long long)json_integer_value(json_object_get(t, "overdue")),
                  (long long)json_integer_value(json_object_get(t, "assigned")));
         ts__para(p, line, TS__BODY, 12, 2);
@@ -208,7 +195,7 @@ static void ts__overdue(ts__pdf *p, const json_t *data)
     json_array_foreach(json_object_get(data, "tasks"), k, t) {
         if (!json_is_string(json_object_get(t, "not_applicable")))
             continue;
-        snprintf(line, sizeof line, "– %s: không áp dụng (%s)", ts__s(t, "id"), ts__s(t, "not_applicable"));
+        snprintf(line, sizeof line, "– %s: không áp dụng (%s)", ts_json_str(t, "id"), ts_json_str(t, "not_applicable"));
         ts__para(p, line, TS__BODY, 12, 2);
     }
 }
@@ -218,20 +205,20 @@ int ts_province_pdf(const json_t *data, const char *tmpdir, ts_buf *out, ts_erro
     (void)tmpdir; /* cairo writes through a callback: no file */
     const json_t *period = json_object_get(data, "period");
     char title[256];
-    snprintf(title, sizeof title, "Báo cáo tóm tắt %s", ts__s(period, "label_vi"));
+    snprintf(title, sizeof title, "Báo cáo tóm tắt %s", ts_json_str(period, "label_vi"));
     ts__pdf p;
-    int rc = ts_pdf_open(&p, out, TS__MARGIN, TS__MARGIN, TS__MARGIN, TS__MARGIN, title, ts__s(data, "district"), err);
+    int rc = ts_pdf_open(&p, out, TS__MARGIN, TS__MARGIN, TS__MARGIN, TS__MARGIN, title, ts_json_str(data, "district"), err);
     if (rc < 0)
         return rc;
-    ts__para(&p, ts__s(data, "district"), "DejaVu Sans Bold 11", 0, 14);
+    ts__para(&p, ts_json_str(data, "district"), "DejaVu Sans Bold 11", 0, 14);
     ts__para(&p, "BÁO CÁO TÓM TẮT TÌNH HÌNH THỰC HIỆN KẾ HOẠCH Y TẾ CƠ SỞ", "DejaVu Sans Bold 13", 0, 4);
     char line[2048];
-    snprintf(line, sizeof line, "Kỳ báo cáo: %s", ts__s(period, "label_vi"));
+    snprintf(line, sizeof line, "Kỳ báo cáo: %s", ts_json_str(period, "label_vi"));
     ts__para(&p, line, "DejaVu Sans 11", 0, 4);
     const json_t *plan = json_object_get(data, "plan");
     if (json_is_object(plan))
-        snprintf(line, sizeof line, "Kế hoạch: %s (%s, %s; phiên bản %lld)", ts__s(plan, "name"), ts__s(plan, "issuer"),
-                 ts__s(plan, "date"), (long long)json_integer_value(json_object_get(plan, "version")));
+        snprintf(line, sizeof line, "Kế hoạch: %s (%s, %s; phiên bản %lld)", ts_json_str(plan, "name"), ts_json_str(plan, "issuer"),
+                 ts_json_str(plan, "date"), (long long)json_integer_value(json_object_get(plan, "version")));
     else
         snprintf(line, sizeof line, "Chưa nạp kế hoạch: không có mục tiêu để đánh giá.");
     ts__para(&p, line, TS__BODY, 0, 4);

@@ -8,6 +8,7 @@
 
 #include <sqlite3.h>
 
+#include "common/ts_recjson.h"
 #include "common/ts_log.h"
 #include "server/admin/ts_admin_int.h"
 
@@ -86,8 +87,7 @@ void ts_admin__set_event(ts_admin__job *j, const char *event, json_t *data)
 
 const char *ts_admin__str(const json_t *o, const char *key)
 {
-    const char *s = json_string_value(json_object_get(o, key));
-    return s ? s : "";
+    return ts_json_str(o, key);
 }
 
 bool ts_admin__q(ts_admin__job *j, const char *name, char *out, size_t size)

@@ -21,6 +21,7 @@
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
 
+#include "common/ts_recjson.h"
 #include "common/ts_text.h"
 #include "common/ts_buf.h"
 #include "common/ts_notice.h"
@@ -263,8 +264,7 @@ void ts_ctl__print(json_t *j)
 
 const char *ts_ctl__s(const json_t *o, const char *key)
 {
-    const char *s = json_string_value(json_object_get(o, key));
-    return s ? s : "";
+    return ts_json_str(o, key);
 }
 
 json_int_t ts_ctl__i(const json_t *o, const char *key)
