@@ -67,6 +67,9 @@ const ts_cfg_key ts_agent_config_keys[] = {
      "with pull_stream: the most pages the district may send ahead of those stored here (0: no limit); a notice "
      "sent meanwhile waits behind at most these"},
     {"sync", "live", TS_CFG_BOOL, C(live), "true", "stay connected and receive changes as they happen"},
+    {"sync", "pipeline", TS_CFG_BOOL, C(pipeline), "true",
+     "send the first PUSH right behind HELLO, in the terms of the district's last WELCOME, instead of a round trip "
+     "later (a district whose terms changed refuses it and it goes again)"},
     {"sync", "compress", TS_CFG_BOOL, C(compress), "true",
      "offer frame compression (zstd with the built-in dictionary), used where it makes a frame smaller"},
     {"sync", "proto_max", TS_CFG_U64, C(proto_max), "3",
@@ -172,6 +175,9 @@ struct ts_agent {
     uint64_t push_hold_until_ms; /* after CLOCK_AHEAD or RATE_LIMITED */
     bool pull_inflight;
     bool zstd; /* the district took our offer of frame compression */
+    bool early; /* HELLO sent and a PUSH behind it, in the terms of the last WELCOME (sync.pipeline) */
+    uint32_t early_proto;
+    bool early_zstd;
     uint64_t cursor;
     char server_db[64];
     uint64_t heartbeat_ms;
@@ -390,6 +396,7 @@ static void ts__on_conn_close(ts_conn *c, int reason)
     a->push_inflight = false;
     a->pull_inflight = false;
     a->zstd = false;
+    a->early = false;
     a->bye_received = false;
     ts_change_page_reset(&a->push_page);
     ts_frame_decoder_free(&a->dec);
@@ -435,12 +442,56 @@ static void ts__send_hello(ts_agent *a)
     ts_msg_free(&m);
 }
 
+/* The terms of a district's WELCOME that say how a PUSH is written, kept so
+ * that the next connection can send its first PUSH right behind HELLO. */
+static void ts__keep_terms(ts_agent *a)
+{
+    char v[96];
+    snprintf(v, sizeof v, "%" PRIu32 " %s %" PRIu64 " %" PRIu64, a->limits.proto, a->zstd ? TS_ZFRAME_NAME : "none",
+             a->max_frame, a->max_changes);
+    ts__keep(a, "welcome_terms", v);
+}
+
+static void ts__push(ts_agent *a);
+
+/* A PUSH behind HELLO, in the terms of the last WELCOME of the district
+ * database this station syncs with: the district reads it once it has
+ * answered HELLO, a round trip earlier than after WELCOME (docs/PROTOCOL.md,
+ * "Sending before WELCOME"). Terms the district no longer offers make it
+ * refuse that PUSH whole, and the next connection uses the new ones. */
+static void ts__push_early(ts_agent *a)
+{
+    char terms[96] = "", z[16] = "";
+    unsigned proto = 0;
+    uint64_t max_frame = 0, max_changes = 0;
+    if (!a->cfg.pipeline || a->server_db[0] == '\0' ||
+        ts_store_meta_get(a->store, "welcome_terms", terms, sizeof terms) < 0 ||
+        sscanf(terms, "%u %15s %" SCNu64 " %" SCNu64, &proto, z, &max_frame, &max_changes) != 4 ||
+        proto < TS_PROTO_VERSION_MIN || max_frame == 0 || max_changes == 0)
+        return;
+    uint64_t offered = a->cfg.proto_max < TS_PROTO_VERSION_MAX ? a->cfg.proto_max : TS_PROTO_VERSION_MAX;
+    a->early_proto = proto < offered ? proto : (uint32_t)offered;
+    a->early_zstd = a->cfg.compress && strcmp(z, TS_ZFRAME_NAME) == 0;
+    a->limits.proto = a->early_proto;
+    a->zstd = a->early_zstd;
+    a->max_frame = max_frame < TS_PROTO_HARD_MAX_FRAME ? max_frame : TS_PROTO_HARD_MAX_FRAME;
+    a->max_changes = max_changes;
+    a->early = true;
+    ts__push(a);
+    if (!a->push_inflight) {
+        /* nothing to send: the session's terms come with WELCOME */
+        a->early = false;
+        a->zstd = false;
+    }
+}
+
 static void ts__on_conn_open(ts_conn *c)
 {
     ts_agent *a = c->data;
     a->state = TS_AGENT_HELLO;
     ts_log_info("tls_open", "station=%s server=%s version=%s", ts__code(a), a->cfg.address, ts_tls_version(&c->tls));
     ts__send_hello(a);
+    ts__push_early(a);
 }
 
 static void ts__on_drain(ts_conn *c)
@@ -572,7 +623,8 @@ static void ts__connect(ts_agent *a)
 static void ts__push(ts_agent *a)
 {
     a->push_again = false;
-    if (a->state != TS_AGENT_READY || a->push_inflight || a->stopping)
+    bool early = a->state == TS_AGENT_HELLO && a->early;
+    if ((a->state != TS_AGENT_READY && !early) || a->push_inflight || a->stopping)
         return;
     if (a->push_hold_until_ms > ts_wall_ms())
         return;
@@ -623,8 +675,8 @@ static void ts__push(ts_agent *a)
     a->push_inflight = true;
     if (ts_conn_write(a->conn, frame.data, frame.len) < 0)
         a->push_inflight = false;
-    ts_log_debug("push_sent", "station=%s batch=%" PRIu64 " changes=%u upto=%" PRIu64, ts__code(a), a->batch,
-                 a->push_page.n, a->push_upto);
+    ts_log_debug("push_sent", "station=%s batch=%" PRIu64 " changes=%u upto=%" PRIu64 " before_welcome=%s",
+                 ts__code(a), a->batch, a->push_page.n, a->push_upto, early ? "true" : "false");
     ts_buf_free(&frame);
 }
 
@@ -877,6 +929,16 @@ static void ts__on_welcome(ts_agent *a, const ts_msg_welcome *w)
     /* the session's version: how PUSH is written and CHANGES read */
     a->limits.proto = w->proto >= TS_PROTO_VERSION_MAX ? TS_PROTO_VERSION_MAX : w->proto >= 2 ? (uint32_t)w->proto : 1;
     a->zstd = a->cfg.compress && w->compress != NULL && strcmp(w->compress, TS_ZFRAME_NAME) == 0;
+    if (a->early && a->push_inflight &&
+        (a->early_proto > a->limits.proto || (a->early_zstd && !a->zstd)))
+        /* the district will refuse the PUSH sent behind HELLO (ERROR, fatal):
+         * the next connection writes it in these terms */
+        ts_log_warn("pipelined_push_terms_changed", "station=%s sent_proto=%" PRIu32 " proto=%" PRIu32
+                    " sent_compress=%s compress=%s",
+                    ts__code(a), a->early_proto, a->limits.proto, a->early_zstd ? TS_ZFRAME_NAME : "none",
+                    a->zstd ? TS_ZFRAME_NAME : "none");
+    a->early = false;
+    ts__keep_terms(a);
     a->heartbeat_ms = w->heartbeat ? w->heartbeat * 1000 : 60000;
     /* a path that stops forwarding (no FIN, no RST) is noticed by its
      * silence: pings draw PONGs, so nothing heard for dead_after means dead */

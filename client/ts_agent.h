@@ -47,6 +47,7 @@ typedef struct ts_agent_config {
     bool pull_stream;
     uint64_t pull_window;
     bool compress;
+    bool pipeline; /* the first PUSH right behind HELLO */
     uint64_t proto_max;
     bool live;
 } ts_agent_config;

@@ -17,7 +17,11 @@
  *   link_push_s, link_push_util  the same for a station pushing
  *                              TS_BENCH_LINK_PUSH (default 2,000) pending
  *                              residents, until the district holds them all,
- *                              against 512 kbit/s upstream
+ *                              against 512 kbit/s upstream: a station that
+ *                              synced before (back after days offline), so
+ *                              its first PUSH goes right behind HELLO
+ *   link_push_first_contact_s, _util  the same by a station that never
+ *                              synced: its PUSH waits for WELCOME
  *   link_cut_half_resent_bytes the first sync again, the link reset both ways
  *                              once half of the uncut run's bytes went down: the
  *                              bytes delivered beyond the uncut run's (the page
@@ -154,6 +158,54 @@ static run first_sync(const env *e, const char *tag, const char *const *sets, lo
     return r;
 }
 
+/* npush residents pending at station `code`, pushed over the link: the
+ * seconds from starting the agent until the district holds them all, and
+ * the seconds the link needs for the bytes that went up. `returning`: the
+ * station synced once before (with nothing to push), as one back after days
+ * offline; else this is its first contact with the district. */
+static int push_run(env *e, const char *ddb, ts_registry *reg, const char *code, const char *const *sets, long npush,
+                    bool returning, double *push_s, double *need_up)
+{
+    ts_test_station ps;
+    ts_test_station_make(&ps, e->dir, code, e->pki, e->link->port, sets);
+    if (returning) {
+        ts_test_station_start(&ps);
+        bool ok = ts_test_log_wait(ps.log, "event=connected ", 60000);
+        ts_test_station_stop(&ps, 20000);
+        if (!ok) {
+            fprintf(stderr, "bench_link: %s did not connect\n", code);
+            return -1;
+        }
+    }
+    char *pdb = ts_xasprintf("%s/station.db", ps.dir);
+    ts_store *pst = ts_test_store_open(pdb, TS_ROLE_STATION, code, reg, false, false);
+    ts_test_fill(pst, NULL, code, code, (uint32_t)npush, (uint32_t)npush);
+    ts_store_close(pst);
+    long long seq0 = file_int(ddb, "SELECT value FROM meta WHERE key = 'seq'");
+    unsigned long long u0 = atomic_load(&e->link->bytes_up);
+    double t0 = now_s(), deadline = t0 + 600;
+    ts_test_station_start(&ps);
+    while (file_int(ddb, "SELECT value FROM meta WHERE key = 'seq'") - seq0 < npush && now_s() < deadline)
+        ts_test_sleep_ms(20);
+    *push_s = now_s() - t0;
+    unsigned long long up = atomic_load(&e->link->bytes_up) - u0;
+    /* the residents (the agent's own status record may come in the same batch) */
+    char *q = ts_xasprintf("SELECT count(*) FROM records WHERE owner = '%s' AND tbl = 'residents'", code);
+    long long got = file_int(ddb, q);
+    free(q);
+    ts_test_station_stop(&ps, 20000);
+    ts_test_station_free(&ps);
+    free(pdb);
+    if (got != npush) {
+        fprintf(stderr, "bench_link: push: %lld of %ld records at the district\n", got, npush);
+        return -1;
+    }
+    *need_up = (double)up * 8.0 / (double)e->link->prof.up.bps;
+    fprintf(stderr, "bench_link: %s push %.2f s, %llu bytes up (%.2f s at the link's rate)\n",
+            returning ? "returning" : "first-contact", *push_s, up, *need_up);
+    return 0;
+}
+
 int main(void)
 {
     long nfirst = env_long("TS_BENCH_LINK_FIRST", 20000), npush = env_long("TS_BENCH_LINK_PUSH", 2000);
@@ -170,9 +222,9 @@ int main(void)
         return 1;
     }
     char *dir = ts_tmpdir_make("bench-link");
-    const char *codes[] = {"link", "linkpush"};
+    const char *codes[] = {"link", "linkpush", "linkfirst"};
     ts_test_pki pki;
-    ts_test_pki_make(&pki, dir, codes, 2);
+    ts_test_pki_make(&pki, dir, codes, 3);
     char *proto_set = ts_xasprintf("sync.proto_max=%ld", env_long("TS_BENCH_PROTO", TS_PROTO_VERSION_MAX));
     char *page_set = ts_xasprintf("sync.pull_page=%ld", page_n);
     /* TS_BENCH_COMPRESS=0: no frame compression offered (the default offers it) */
@@ -236,41 +288,25 @@ int main(void)
     }
     fflush(stdout);
 
-    /* a push: npush residents pending at station "linkpush" */
-    ts_test_station ps;
-    ts_test_station_make(&ps, dir, "linkpush", &pki, link.port, sets);
-    char *pdb = ts_xasprintf("%s/station.db", ps.dir);
-    ts_store *pst = ts_test_store_open(pdb, TS_ROLE_STATION, "linkpush", &reg, false, false);
-    ts_test_fill(pst, NULL, "linkpush", "linkpush", (uint32_t)npush, (uint32_t)npush);
-    ts_store_close(pst);
-    long long seq0 = file_int(ddb, "SELECT value FROM meta WHERE key = 'seq'");
-    unsigned long long u0 = atomic_load(&link.bytes_up);
-    double t0 = now_s(), deadline = t0 + 600;
-    ts_test_station_start(&ps);
-    while (file_int(ddb, "SELECT value FROM meta WHERE key = 'seq'") - seq0 < npush && now_s() < deadline)
-        ts_test_sleep_ms(20);
-    double push_s = now_s() - t0;
-    unsigned long long up = atomic_load(&link.bytes_up) - u0;
-    /* the residents (the agent's own status record may come in the same batch) */
-    long long got = file_int(ddb, "SELECT count(*) FROM records WHERE owner = 'linkpush' AND tbl = 'residents'");
-    ts_test_station_stop(&ps, 20000);
-    if (got != npush) {
-        fprintf(stderr, "bench_link: push: %lld of %ld records at the district\n", got, npush);
+    /* a push by a station back after days offline (it synced before, so it
+     * sends its first PUSH right behind HELLO), then by one that never synced */
+    double push_s, need_up;
+    if (push_run(&e, ddb, &reg, "linkpush", sets, npush, true, &push_s, &need_up) < 0)
         return 1;
-    }
-    double need_up = (double)up * 8.0 / (double)prof.up.bps;
-    fprintf(stderr, "bench_link: push %.2f s, %llu bytes up (%.2f s at the link's rate)\n", push_s, up, need_up);
     printf("BENCH link_push_s %.2f s\n", push_s);
     printf("BENCH link_push_util %.2f ratio\n", need_up / push_s);
+    fflush(stdout);
+    if (push_run(&e, ddb, &reg, "linkfirst", sets, npush, false, &push_s, &need_up) < 0)
+        return 1;
+    printf("BENCH link_push_first_contact_s %.2f s\n", push_s);
+    printf("BENCH link_push_first_contact_util %.2f ratio\n", need_up / push_s);
     fflush(stdout);
 
     ts_test_link_stop(&link);
     ts_test_daemon_stop(&d, SIGTERM, 60000);
-    ts_test_station_free(&ps);
     ts_test_daemon_free(&d);
     ts_test_pki_free(&pki);
     ts_tmpdir_remove(dir);
-    free(pdb);
     free(ddb);
     free(proto_set);
     free(page_set);
