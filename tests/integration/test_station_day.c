@@ -5,7 +5,8 @@
  *     2026-12-14 18:30 UTC, which is 15/12 01:30 in Hà Nội, on a PC set to
  *     UTC: `calendar` lists from 45 district days back (an occurrence due
  *     30/10 is out, one due 31/10 in), a report due 14/12 and not sent is
- *     overdue, `submit` of it is late, a report's id carries 20261215, and
+ *     overdue, `submit` of it is late, a report's id carries 20261215, a
+ *     notice for the head of the station names the one from 15/12, and
  *     `status` says the zone (Asia/Ho_Chi_Minh by default: the district has
  *     not said yet). With [district] timezone = America/New_York in the
  *     station's configuration it is still 14/12 there: the same report is
@@ -180,9 +181,35 @@ static void test_days_are_the_districts_at_the_station(void **state)
     occurrence(srv, "BC-TUAN:2026-W51", "BC-TUAN", "2026-W51", "2026-12-21");
     occurrence(srv, "BC-TUAN:2026-W43", "BC-TUAN", "2026-W43", "2026-10-30");
     occurrence(srv, "BC-TUAN:2026-W44", "BC-TUAN", "2026-W44", "2026-10-31");
+    /* a notice addressed to the head of each station, whoever holds the post
+     * today: at Bình Nguyên one head until 14/12, another from 15/12 */
+    ts_actor adm = {TS_ACTOR_ADMIN, "admin-test", NULL, "test"};
+    json_t *nf = json_pack("{s:s,s:s,s:s,s:s,s:s}", "subject", "Phân công theo chức danh", "issuer",
+                           "Trung tâm Y tế khu vực", "urgency", "thuong", "category", "prevention", "responsible_role",
+                           "head");
+    ts_strlist to = {NULL, 0};
+    ts_strlist_add(&to, BN);
+    char notice[80];
+    ts_error err;
+    if (ts_notice_create(srv, &adm, nf, &to, notice, sizeof notice, &err) < 0)
+        fail_msg("notice: %s", err.msg);
+    json_decref(nf);
+    ts_strlist_free(&to);
     char *station_dir = ts_xasprintf("%s/" BN, e->dir);
     ts_store *sta = ts_test_open(station_dir, "station.db", TS_ROLE_STATION, BN, NULL);
     assert_true(ts_test_pull(srv, sta, BN) >= 6);
+    ts_actor staff = {TS_ACTOR_LOCAL, "staff", NULL, "cli"};
+    const char *heads[] = {"BN-NV-CU", "{\"full_name\":\"Lê Văn Cũ\",\"position\":\"Trạm trưởng\",\"unit\":\"Trạm Y tế "
+                                       "xã Bình Nguyên\",\"roles\":[\"head\"],\"active_to\":\"2026-12-14\"}",
+                           "BN-NV-MOI", "{\"full_name\":\"Trần Thị Mới\",\"position\":\"Trạm trưởng\",\"unit\":\"Trạm Y "
+                                        "tế xã Bình Nguyên\",\"roles\":[\"head\"],\"active_from\":\"2026-12-15\"}"};
+    for (int i = 0; i < 4; i += 2) {
+        json_t *p = json_loads(heads[i + 1], 0, NULL);
+        assert_non_null(p);
+        if (ts_record_put_json(sta, &staff, "station_people", heads[i], p, &err) < 0)
+            fail_msg("station_people: %s", err.msg);
+        json_decref(p);
+    }
     ts_store_close(sta);
     ts_store_close(srv);
     free(station_dir);
@@ -204,6 +231,12 @@ static void test_days_are_the_districts_at_the_station(void **state)
     assert_non_null(item(cal, "BC-TUAN:2026-W44"));
     assert_null(item(cal, "BC-TUAN:2026-W43"));
     json_decref(cal);
+    /* the head today is the one from 15/12 */
+    pc_clock(e, "TZ=UTC");
+    json_t *shown = cli_json(e, NULL, "notice", "show", notice, NULL, NULL, NULL);
+    if (strstr(S(shown, "responsible_label"), "Trần Thị Mới") == NULL)
+        fail_msg("the head on 15/12: %s", json_dumps(shown, 0));
+    json_decref(shown);
     /* a new report's id says the district's day */
     pc_clock(e, "TZ=UTC");
     json_t *rep = cli_json(e, NULL, "report", "--kind", "other", "--subject", "Kiểm tra ngày", NULL);
