@@ -1184,6 +1184,15 @@ static void test_district_day_and_date_deadline(void **state)
         assert_non_null(o);
         assert_string_equal(json_string_value(json_object_get(o, "started_on")), "2026-12-15");
         json_decref(o);
+        /* the epidemic scan's alert for it: the same day */
+        ts_epi_scan_result res;
+        assert_int_equal(ts_epi_scan(f->srv, now, &res, &perr), 0);
+        json_t *alerts = NULL;
+        assert_int_equal(ts_epi_alerts(f->srv, false, 10, &alerts, &perr), 0);
+        if (json_array_size(alerts) != 1)
+            fail_msg("alerts: %s", json_dumps(alerts, 0));
+        assert_string_equal(json_string_value(json_object_get(json_array_get(alerts, 0), "first_day")), "2026-12-15");
+        json_decref(alerts);
     }
     assert_true(ts_tz_valid("Asia/Ho_Chi_Minh"));
     assert_true(ts_tz_valid("UTC"));
