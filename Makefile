@@ -164,13 +164,15 @@ build/asan/tests/%: build/asan/tests/%.o $(patsubst %.c,build/asan/%.o,$(SRC_TES
 # system is measured (ASan's allocator keeps its own); test_agent_faults runs
 # the release agent under libfaketime (a clock hours ahead; ASan objects to
 # a preloaded library), test_district_day the release daemon under it (its
-# clock just before UTC midnight), test_render_off_store the release daemon
-# with a gate preloaded in front of its document builders.
+# clock just before UTC midnight), test_station_day the release station
+# command line under it (a PC on UTC past the district's midnight),
+# test_render_off_store the release daemon with a gate preloaded in front of
+# its document builders.
 BROWSER_TEST := tests/browser/run.sh
 SELECTED_TESTS := $(if $(ONLY),$(filter $(addprefix %/,$(ONLY)),$(TEST_BINS)) \
                     $(if $(filter browser,$(ONLY)),$(BROWSER_TEST)),$(TEST_BINS) $(BROWSER_TEST))
 TEST_NEEDS := $(filter-out $(BROWSER_TEST),$(SELECTED_TESTS)) \
-              $(if $(filter $(BROWSER_TEST) %/test_hardening %/test_agent_faults %/test_district_day %/test_render_off_store,$(SELECTED_TESTS)),$(addprefix bin/,$(BINS)))
+              $(if $(filter $(BROWSER_TEST) %/test_hardening %/test_agent_faults %/test_district_day %/test_station_day %/test_render_off_store,$(SELECTED_TESTS)),$(addprefix bin/,$(BINS)))
 
 # the gate test_render_off_store preloads (tests/support/preload/ts_gate.c)
 build/preload/ts_gate.so: tests/support/preload/ts_gate.c | deps

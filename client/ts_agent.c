@@ -1,6 +1,7 @@
 #include "client/ts_agent.h"
 #include "client/ts_agent_report.h"
 #include "client/ts_agent_status.h"
+#include "client/ts_station_day.h"
 #include "client/ts_station_notices.h"
 
 #include <errno.h>
@@ -19,6 +20,7 @@
 
 #include "common/ts_conn.h"
 #include "common/ts_log.h"
+#include "common/ts_notice.h"
 #include "common/ts_registry.h"
 #include "common/ts_store.h"
 #include "common/ts_version.h"
@@ -77,6 +79,9 @@ const ts_cfg_key ts_agent_config_keys[] = {
     {"sync", "status_every", TS_CFG_DURATION, C(status_every_ms), "1m",
      "write this station's station_agent_status record (what waits here, the last error) at most this often, and "
      "only when it changed"},
+    {"district", "timezone", TS_CFG_STR, C(timezone), "",
+     "the time zone of the station's days, e.g. Asia/Ho_Chi_Minh (empty: the district's, as it says when the agent "
+     "connects; Asia/Ho_Chi_Minh until then)"},
     {NULL, NULL, 0, 0, NULL, NULL},
 };
 
@@ -114,6 +119,14 @@ int ts_agent_config_load(ts_agent_config *cfg, const char *data_dir, const char 
         rc = ts_cfg_override(cfg, ts_agent_config_keys, overrides[i], err);
     if (rc < 0)
         return rc;
+    if (cfg->timezone[0] != '\0' && !ts_tz_valid(cfg->timezone)) {
+        rc = ts_error_set(err, TS_EBAD_VALUE,
+                          "[district] timezone = %.100s: not a time zone of this machine's tz database (e.g. "
+                          "Asia/Ho_Chi_Minh)",
+                          cfg->timezone);
+        ts_cfg_free(cfg, ts_agent_config_keys);
+        return rc;
+    }
     ts__derive(&cfg->database, cfg->data_dir, "station.db");
     ts__derive(&cfg->ca, cfg->data_dir, "ca.pem");
     ts__derive(&cfg->cert, cfg->data_dir, "station.pem");
@@ -924,6 +937,14 @@ static void ts__on_welcome(ts_agent *a, const ts_msg_welcome *w)
     }
     snprintf(a->server_db, sizeof a->server_db, "%s", w->server_db);
     ts__keep(a, "server_db", a->server_db);
+    /* the district's time zone, for the days of the commands run here */
+    int kept = ts_station_tz_keep(a->store, w->timezone);
+    if (kept > 0)
+        ts_log_info("district_timezone", "station=%s timezone=%s", ts__code(a), w->timezone);
+    else if (kept < 0) {
+        ts_error_set(&err, TS_ESTORAGE, "cannot save district_timezone");
+        ts__storage_failed(a, "saving sync state", &err);
+    }
     a->max_frame = w->max_frame < TS_PROTO_HARD_MAX_FRAME ? w->max_frame : TS_PROTO_HARD_MAX_FRAME;
     a->max_changes = w->max_changes;
     /* the session's version: how PUSH is written and CHANGES read */
@@ -1207,6 +1228,10 @@ int ts_agent_start(ts_agent **out, uv_loop_t *loop, const ts_agent_config *cfg, 
         ts__storage_failed(a, "opening the database", err);
         goto fail_reg;
     }
+    /* the station's days are the district's: TZ set now, before the loop
+     * starts libuv's threads (a zone the district says later is kept for
+     * the commands, and for the agent's next start) */
+    ts_station_tz_apply(a->cfg.timezone, a->store);
     ts_tls_config tc;
     ts_tls_config_init(&tc, false);
     tc.ca_file = a->cfg.ca;

@@ -50,6 +50,8 @@ typedef struct ts_agent_config {
     bool pipeline; /* the first PUSH right behind HELLO */
     uint64_t proto_max;
     bool live;
+    /* [district] */
+    char *timezone; /* "": the district's, as its WELCOME says (client/ts_station_day.h) */
 } ts_agent_config;
 
 extern const ts_cfg_key ts_agent_config_keys[];

@@ -16,6 +16,7 @@
 
 #include "client/ts_agent.h"
 #include "client/ts_cli_int.h"
+#include "client/ts_station_day.h"
 #include "common/ts_mp.h"
 #include "common/ts_notice.h"
 #include "common/ts_text.h"
@@ -112,6 +113,8 @@ int ts_cli__open(ts_cli *cli, ts_cli__ctx *x, bool read_only)
         ts_agent_config_free(&x->cfg);
         return ts_cli__fail_err(cli, rc, "không mở được cơ sở dữ liệu của trạm", err.msg);
     }
+    /* every day a command judges is the district's, whatever this PC's zone */
+    ts_station_tz_apply(x->cfg.timezone, x->store);
     return 0;
 }
 

@@ -89,7 +89,7 @@ int ts_cli_diseases(ts_cli *cli, int argc, char **argv)
 /* ---------------------------------------------------------------- case */
 
 /* The moment a case is due at the district: the end of its diagnosis day
- * (this PC's local day) plus the disease's hours. 0 when it has none. */
+ * (the district's day: TZ is its zone, client/ts_station_day.h) plus the disease's hours. 0 when it has none. */
 static uint64_t ts__due_ms(const char *day, int64_t hours)
 {
     struct tm tm;

@@ -13,6 +13,7 @@
 #include "client/ts_agent_report.h"
 #include "client/ts_agent_status.h"
 #include "client/ts_cli_int.h"
+#include "client/ts_station_day.h"
 #include "common/ts_text.h"
 #include "common/ts_xmalloc.h"
 
@@ -124,6 +125,10 @@ int ts_cli_status(ts_cli *cli, int argc, char **argv)
     uint64_t now = ts_wall_ms();
     bool agent_running = ag->alive != 0 && now - ag->alive < 30000;
     bool reachable = agent_running && strcmp(ag->connected, "1") == 0;
+    /* which zone the station's days are in, and why */
+    char tz[128];
+    ts_station_tz_source tz_from = ts_station_tz(x.cfg.timezone, x.store, tz, sizeof tz);
+    static const char *const tz_codes[] = {"config", "district", "default"};
     char t_sync[40], t_alive[40], t_storage[40];
     ts__when(cli, ag->last_sync, t_sync, sizeof t_sync);
     ts__when(cli, ag->alive, t_alive, sizeof t_alive);
@@ -146,6 +151,8 @@ int ts_cli_status(ts_cli *cli, int argc, char **argv)
                               (json_int_t)rejected, "cursor", (json_int_t)cursor, "last_error", ag->last_error,
                               "clock_problem", ag->clock, "clock_skew_ms", ag->skew, "storage_problem", ag->storage,
                               "storage_problem_since_ms", (json_int_t)(ag->storage[0] ? ag->storage_ms : 0));
+        json_object_set_new(o, "timezone", json_string(tz));
+        json_object_set_new(o, "timezone_source", json_string(tz_codes[tz_from]));
         ts_cli__print_json(o);
         json_decref(o);
     } else {
@@ -166,6 +173,10 @@ int ts_cli_status(ts_cli *cli, int argc, char **argv)
                                         "not reachable now (the agent keeps retrying)")
                                 : TS__L(cli, "chưa rõ: agent không chạy (tramsync run)",
                                         "unknown: the agent is not running (tramsync run)"));
+        ts__row(TS__L(cli, "Múi giờ", "Time zone"), "%s (%s)", tz,
+                tz_from == TS_STATION_TZ_DISTRICT ? TS__L(cli, "của trung tâm", "the district's")
+                : tz_from == TS_STATION_TZ_CONFIG ? TS__L(cli, "theo cấu hình của trạm", "this station's configuration")
+                                                  : TS__L(cli, "mặc định, trung tâm chưa báo", "default, not yet said by the district"));
         if (!agent_running)
             ts__row(TS__L(cli, "Agent chạy lần cuối", "Agent last seen"), "%s", t_alive);
         if (ag->storage[0])

@@ -465,8 +465,7 @@ static void ts__people_labels(ts_store *st, json_t *o, bool notice)
     if (person[0] && ts_people_resolve(st, person, NULL, 0, label, sizeof label) == 0)
         json_object_set_new(o, "responsible_label", json_string(label));
     const char *role = ts__jstr(n, "responsible_role");
-    ts_time_iso(ts_wall_ms(), day, sizeof day);
-    day[10] = '\0';
+    ts_local_day(ts_wall_ms(), day, sizeof day); /* the district's today */
     if (!person[0] && role[0] &&
         ts_people_current(st, ts_store_station(st), role, day, NULL, 0, label, sizeof label) == 0)
         json_object_set_new(o, "responsible_label", json_string(label));
@@ -599,12 +598,10 @@ void ts_station_new_id(ts_store *st, const char *kind, char *out, size_t size)
 {
     unsigned char rnd[4];
     RAND_bytes(rnd, sizeof rnd);
-    /* the station's own day: this PC's local time */
-    time_t t = time(NULL);
-    struct tm tm;
-    localtime_r(&t, &tm);
-    char day[16];
-    strftime(day, sizeof day, "%Y%m%d", &tm);
+    /* the district's day (TZ is the district's zone: client/ts_station_day.h) */
+    char iso[16], day[16];
+    ts_local_day(ts_wall_ms(), iso, sizeof iso);
+    snprintf(day, sizeof day, "%.4s%.2s%.2s", iso, iso + 5, iso + 8);
     snprintf(out, size, "%s-%s-%s-%02x%02x%02x%02x", ts_store_station(st), kind, day, rnd[0], rnd[1], rnd[2], rnd[3]);
 }
 

@@ -15,7 +15,7 @@
 bool ts_station_task_recurring(ts_store *st, const char *task_id, ts_period_unit *unit);
 
 /* Records this station's progress of a recurring task for period (NULL or
- * "": the period holding today, this PC's local day): state "in_progress"
+ * "": the period holding today, the district's day): state "in_progress"
  * (percent, note) or "done" (a short report needed; percent 100 unless
  * given). percent < 0: not given. A period of another unit, or one not begun
  * yet, is refused, as is taking back a period already done. The

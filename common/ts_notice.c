@@ -178,6 +178,17 @@ void ts_local_day(uint64_t ms, char *out, size_t size)
     strftime(out, size, "%Y-%m-%d", &tm);
 }
 
+void ts_local_day_of(const char *text, char *out, size_t size)
+{
+    uint64_t ms;
+    if (text == NULL || !ts_time_parse(text, &ms))
+        snprintf(out, size, "%s", "");
+    else if (strlen(text) == 10)
+        snprintf(out, size, "%s", text); /* a calendar date: the same day everywhere */
+    else
+        ts_local_day(ms, out, size);
+}
+
 bool ts_local_day_end(const char *date, uint64_t *ms)
 {
     if (date == NULL || strlen(date) != 10 || !ts_date_valid(date, 10))

@@ -55,6 +55,11 @@ bool ts_tz_valid(const char *name);
 void ts_district_tz_apply(const char *name);
 /* The district's day at ms as "YYYY-MM-DD" (out: at least 11 bytes). */
 void ts_local_day(uint64_t ms, char *out, size_t size);
+/* The district's day of a time as a record holds it, "YYYY-MM-DD": an RFC 3339
+ * time's day in the district's zone ("2026-12-14T18:30:00Z" is "2026-12-15" in
+ * Hà Nội; never the day its writer printed), a date as it is; "" when text is
+ * neither. */
+void ts_local_day_of(const char *text, char *out, size_t size);
 /* The end of a district day "YYYY-MM-DD" (its next midnight, local), in ms;
  * false when date is not a date. */
 bool ts_local_day_end(const char *date, uint64_t *ms);

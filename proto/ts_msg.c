@@ -99,6 +99,7 @@ static const ts__key ts__welcome[] = {
     {"heartbeat", K_UINT, F_REQ, 0, 0, OFF(welcome, heartbeat)},
     {"max_clock_ahead", K_UINT, F_OMIT_ZERO, 0, 0, OFF(welcome, max_clock_ahead)},
     {"compress", K_STR, 0, S_NAME, TS_PROTO_MAX_NAME, OFF(welcome, compress)},
+    {"timezone", K_STR, 0, S_NAME, TS_PROTO_MAX_NAME, OFF(welcome, timezone)},
     {NULL, 0, 0, 0, 0, 0}};
 
 static const ts__key ts__push[] = {

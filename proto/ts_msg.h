@@ -73,6 +73,9 @@ typedef struct ts_msg_welcome {
     uint64_t max_clock_ahead; /* ms: stamps further in the district's future are refused (0: not said) */
     /* the frame compression of this session (the station's offer, taken); NULL or "": none */
     const char *compress;
+    /* the district's time zone ([district] timezone, "Asia/Ho_Chi_Minh"): the
+     * station's days are the district's; NULL or "": not said */
+    const char *timezone;
 } ts_msg_welcome;
 
 typedef struct ts_msg_push {

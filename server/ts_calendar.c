@@ -134,12 +134,11 @@ static void ts__local_iso(ts_date d, const char *hhmm, char *out, size_t size)
 }
 
 /* The district's day of a datetime ("" when it is none). */
+/* the district's day of a station-written time (submitted_at), never the day
+ * the station printed in it */
 static void ts__day_of(const char *iso, char *out, size_t size)
 {
-    uint64_t ms;
-    out[0] = '\0';
-    if (iso[0] && ts_time_parse(iso, &ms))
-        ts_local_day(ms, out, size);
+    ts_local_day_of(iso, out, size);
 }
 
 /* ---------------------------------------------------------------- generation */

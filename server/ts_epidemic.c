@@ -402,8 +402,8 @@ static int ts__scan_report(ts__scan *s, const char *id, const ts_change *c)
     ts_recjson_text(&c->v, "disease", disease, sizeof disease);
     ts_recjson_text(&c->v, "reported_at", at, sizeof at);
     ts_recjson_text(&c->v, "onset_date", onset, sizeof onset);
-    char day[16];
-    snprintf(day, sizeof day, "%.10s", at);
+    char day[16]; /* the district's day of the station's time, not the day it printed */
+    ts_local_day_of(at, day, sizeof day);
     const ts_disease *d = ts_disease_find(&s->cat, disease);
     const char *key = d ? d->code : disease;
     bool fresh = false;

@@ -64,7 +64,7 @@ int ts_outbreak_open(ts_store *st, const ts_actor *who, const char *report_id, c
     char started[16];
     snprintf(started, sizeof started, "%s", ts_json_str(rep, "onset_date")[0] ? ts_json_str(rep, "onset_date") : "");
     if (!started[0])
-        snprintf(started, sizeof started, "%.10s", ts_json_str(rep, "reported_at"));
+        ts_local_day_of(ts_json_str(rep, "reported_at"), started, sizeof started); /* the district's day */
     json_t *f = json_pack("{s:s,s:o,s:s,s:s,s:s}", "disease", d ? d->name_vi : ts_json_str(rep, "disease"), "stations",
                           stations, "status", "detected", "started_on", started, "source_report", report_id);
     ts_disease_catalog_free(&cat);

@@ -139,6 +139,9 @@ static void ts__welcome(ts_session *s, ts__job *j)
     w->heartbeat = srv->cfg.heartbeat_ms / 1000;
     w->max_clock_ahead = srv->cfg.max_clock_ahead_ms;
     w->compress = s->zstd_offered && !j->rekey ? TS_ZFRAME_NAME : NULL;
+    /* the station's days are the district's (a name too long for the wire,
+     * which no tz database has, is not said) */
+    w->timezone = strlen(srv->cfg.timezone) <= TS_PROTO_MAX_NAME ? srv->cfg.timezone : NULL;
     ts__send(s, &m);
     ts_msg_free(&m);
     /* from the frame after WELCOME on, both ways */

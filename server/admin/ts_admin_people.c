@@ -23,8 +23,7 @@ void ts_admin__people_notice(const ts_admin__job *j, ts_store *st, json_t *o)
     ts__label(st, f, "responsible_person", "responsible_person_label");
     const char *role = ts_admin__str(f, "responsible_role");
     char day[32];
-    ts_time_iso(j->now_ms, day, sizeof day);
-    day[10] = '\0';
+    ts_local_day(j->now_ms, day, sizeof day); /* today: the district's day, not UTC's */
     size_t i;
     json_t *r;
     json_array_foreach(json_object_get(o, "recipients"), i, r) {

@@ -505,8 +505,8 @@ async function attachmentLimitsFromLabels() {
 
 async function resolveConflict() {
   const id = `OB-SXH-${Date.now() % 1000000}`;
-  const today = new Date();
-  const iso = `${today.getFullYear()}-${pad2(today.getMonth() + 1)}-${pad2(today.getDate())}`;
+  // today in the district (Asia/Ho_Chi_Minh, UTC+7 all year), not on this machine
+  const iso = new Date(Date.now() + 7 * 3600000).toISOString().slice(0, 10);
   let r = await apiFromPage('POST', `/api/records/outbreaks/${id}`, {
     fields: { disease: 'Sốt xuất huyết Dengue', stations: ['binhxuyen'], status: 'detected', started_on: iso, cases_total: 1 },
   });

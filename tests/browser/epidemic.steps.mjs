@@ -128,8 +128,8 @@ export function epidemicSteps(x) {
     await page.waitForSelector('main .stats a.stat[href="#/epidemic"]', { timeout: 10000 });
     await page.waitForFunction(() => !document.querySelector('#nav a[href="#/epidemic"] .nav-badge'), null, { timeout: 10000 });
     await page.evaluate(() => { window.__noReload = true; });
-    const today = new Date();
-    const iso = `${today.getFullYear()}-${pad2(today.getMonth() + 1)}-${pad2(today.getDate())}`;
+    // today in the district (Asia/Ho_Chi_Minh, UTC+7 all year), not on this machine
+    const iso = new Date(Date.now() + 7 * 3600000).toISOString().slice(0, 10);
     const t0 = Date.now();
     const put = await tramsync('binhtuyen', 'put', 'disease_cases', `BT-C${Date.now() % 100000}`, 'disease=Sởi', `diagnosis_date=${iso}`,
       'classification=suspected', 'village_id=BT-V1', 'patient_name=Hoàng Văn Sởi');

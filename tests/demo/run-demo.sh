@@ -171,7 +171,7 @@ if [ ! -f "$RUN/.demo-epidemic-loaded" ]; then
   # last week (cases diagnosed days ago reach the district late, today's and
   # yesterday's on time), and Bình Nguyên declaring the outbreak
   say "loading a dengue cluster at Bình Nguyên and Bình Xuyên, and an outbreak report"
-  ago() { date -d "-$1 days" +%F; }
+  ago() { TZ=Asia/Ho_Chi_Minh date -d "-$1 days" +%F; } # the district's days, not this machine's
   dengue() { # station id resident village onset-days-ago diagnosis-days-ago classification lab
     "$BIN/tramsync" -d "$RUN/stations/$1" put disease_cases "$2" resident_id="$3" village_id="$4" \
       disease="Sốt xuất huyết Dengue" icd10=A97 group=B onset_date="$(ago "$5")" diagnosis_date="$(ago "$6")" \

@@ -8,8 +8,8 @@
  *     --lang en or an English locale; what a lower layer says (English)
  *     follows a Vietnamese sentence saying what failed
  *  2. a notice: the registry's labels (Cơ quan ban hành, Người xác nhận,
- *     Trích yếu); deadlines and times as dd/mm/yyyy HH:MM local time, never
- *     raw ISO
+ *     Trích yếu); deadlines and times as dd/mm/yyyy HH:MM in the district's
+ *     time, also on a PC set to UTC, never raw ISO
  *  3. a plan task: its text cut on a character (valid UTF-8, "…"); the
  *     district's instructions shown with it, and in full labelled as a task */
 #include <stdlib.h>
@@ -137,7 +137,8 @@ static int teardown(void **state)
 }
 
 /* The locale of a machine set up in Vietnamese, unless a test says otherwise;
- * local time is Vietnam's (UTC+7, a POSIX TZ: no zone files needed). */
+ * the PC's zone is Vietnam's (UTC+7, a POSIX TZ), though the station's times
+ * are the district's whatever it is. */
 static const char *const vi_env[] = {"LC_ALL=", "LC_MESSAGES=", "LANG=vi_VN.UTF-8", "TZ=ICT-7", NULL};
 static const char *const en_env[] = {"LC_ALL=", "LC_MESSAGES=", "LANG=en_US.UTF-8", "TZ=ICT-7", NULL};
 
@@ -322,11 +323,12 @@ static void test_notice_dates(void **state)
     assert_int_equal(ts_test_station_cli(&e->st, &out, "--lang", "en", "notice", "show", NOTICE, NULL), 0);
     expect("notice show (en)", out, "10/12/2026 17:00");
     free(out);
-    /* local time is the PC's: the same deadline in UTC */
+    /* times are the district's, not the PC's: the same deadline on a PC set to UTC */
     static const char *const utc_env[] = {"LC_ALL=", "LC_MESSAGES=", "LANG=vi_VN.UTF-8", "TZ=UTC0", NULL};
     e->st.env = utc_env;
     assert_int_equal(ts_test_station_cli(&e->st, &out, "notice", "show", NOTICE, NULL), 0);
-    expect("notice show (TZ=UTC)", out, "10/12/2026 10:00");
+    expect("notice show (TZ=UTC)", out, "10/12/2026 17:00");
+    refuse("notice show (TZ=UTC)", out, "10/12/2026 10:00");
     free(out);
     /* the list says the deadline too, the same way */
     e->st.env = vi_env;

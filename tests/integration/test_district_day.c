@@ -4,7 +4,8 @@
  * boundary must be the district's:
  *
  *  - a notice sent then carries the Vietnamese day in its id (TB-YYYYMMDD-…)
- *    and its default issue date;
+ *    and its default issue date, and names as the station's head (addressed
+ *    to the role) whoever holds the post on the Vietnamese day;
  *  - a task due on the UTC day (yesterday in Vietnam) is overdue at once;
  *  - the targets computed then are kept under the Vietnamese day;
  *  - a time zone the machine does not know stops the daemon at start.
@@ -125,6 +126,23 @@ static void test_days_are_the_districts(void **state)
              "{\"fields\":{\"name\":\"Trạm Y tế xã Bình Nguyên\",\"commune\":\"Bình Nguyên\"}}");
     assert_int_equal(r.status, 200);
     ts_th_resp_free(&r);
+    /* Bình Nguyên's head: one until the UTC day, another from the district's */
+    body = ts_xasprintf("{\"fields\":{\"full_name\":\"Lê Văn Cũ\",\"position\":\"Trạm trưởng\",\"unit\":\"Trạm Y "
+                        "tế xã Bình Nguyên\",\"unit_kind\":\"ubnd\",\"station\":\"" BN "\",\"roles\":[\"head\"],"
+                        "\"active_to\":\"%s\"}}",
+                        e->utc_day);
+    r = call(e, "POST", "/api/records/people/BN-TT-CU", body);
+    free(body);
+    assert_int_equal(r.status, 200);
+    ts_th_resp_free(&r);
+    body = ts_xasprintf("{\"fields\":{\"full_name\":\"Trần Thị Mới\",\"position\":\"Trạm trưởng\",\"unit\":\"Trạm "
+                        "Y tế xã Bình Nguyên\",\"unit_kind\":\"ubnd\",\"station\":\"" BN "\",\"roles\":[\"head\"],"
+                        "\"active_from\":\"%s\"}}",
+                        e->local_day);
+    r = call(e, "POST", "/api/records/people/BN-TT-MOI", body);
+    free(body);
+    assert_int_equal(r.status, 200);
+    ts_th_resp_free(&r);
     r = call(e, "GET", "/api/labels", NULL);
     assert_string_equal(json_string_value(json_object_get(r.json, "timezone")), "Asia/Ho_Chi_Minh");
     ts_th_resp_free(&r);
@@ -132,7 +150,7 @@ static void test_days_are_the_districts(void **state)
     /* a notice: its id and its issue date are the district's day */
     r = call(e, "POST", "/api/notices",
              "{\"notice\":{\"subject\":\"Kiểm tra ngày của khu vực\",\"issuer\":\"Trung tâm Y tế khu vực\","
-             "\"urgency\":\"khan\",\"category\":\"prevention\"},\"recipients\":{\"stations\":[\"" BN "\"]}}");
+             "\"urgency\":\"khan\",\"category\":\"prevention\",\"responsible_role\":\"head\"},\"recipients\":{\"stations\":[\"" BN "\"]}}");
     if (r.status != 201)
         fail_msg("POST /api/notices: %d %s", r.status, r.body);
     char id[80], want[16];
@@ -150,6 +168,11 @@ static void test_days_are_the_districts(void **state)
         issue = json_string_value(json_object_get(json_object_get(r.json, "fields"), "issue_date"));
     if (issue == NULL || strcmp(issue, e->local_day) != 0)
         fail_msg("issue date %s, expected %s: %s", issue ? issue : "(none)", e->local_day, r.body);
+    /* addressed to the head: whoever holds the post on the district's day */
+    const char *head = json_string_value(
+        json_object_get(json_array_get(json_object_get(r.json, "recipients"), 0), "responsible_person"));
+    if (head == NULL || strcmp(head, "BN-TT-MOI") != 0)
+        fail_msg("the head on %s: %s, expected BN-TT-MOI: %s", e->local_day, head ? head : "(none)", r.body);
     ts_th_resp_free(&r);
 
     /* a task due on the UTC day, yesterday in Vietnam: overdue now */

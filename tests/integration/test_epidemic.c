@@ -132,17 +132,14 @@ static char *login(env *e, const char *user)
     return tok;
 }
 
-/* The local day `offset` days from today. */
+/* The district's day `offset` days from today: Asia/Ho_Chi_Minh, UTC+7 all
+ * year, whatever this machine's zone (the daemon and the stations judge days
+ * in it; the machine's own day differs from 17:00 to 24:00 UTC). */
 static void day(int offset, char *out, size_t size)
 {
-    time_t t = time(NULL);
+    time_t t = time(NULL) + 7 * 3600 + (time_t)offset * 86400;
     struct tm tm;
-    localtime_r(&t, &tm);
-    tm.tm_mday += offset;
-    tm.tm_hour = 12;
-    tm.tm_isdst = -1;
-    t = mktime(&tm);
-    localtime_r(&t, &tm);
+    gmtime_r(&t, &tm);
     strftime(out, size, "%Y-%m-%d", &tm);
 }
 

@@ -426,6 +426,29 @@ static void test_grid_and_reminders(void **state)
     ts_strlist_free(&one.stations);
 }
 
+/* A report's day is the day its submitted_at falls on in the district's zone,
+ * not the day the station printed in it: 23:30 in New York on the 5th is the
+ * 6th in Hà Nội (late), 00:30 in Perth on the 6th is still the 5th (on time). */
+static void test_submitted_day_is_the_districts(void **state)
+{
+    fixture *f = *state;
+    json_t *duty = json_pack("{s:s,s:s,s:s,s:i,s:s}", "kind", "periodic_report", "title", "Báo cáo hoạt động tháng",
+                             "recurrence", "monthly", "due_days", 5, "form", FORM);
+    ts_actor a = {TS_ACTOR_ADMIN, "admin-test", NULL, "test"};
+    ts_error err;
+    assert_int_equal(ts_record_put_json(f->srv, &a, "duties", "BC-THANG", duty, &err), 0);
+    json_decref(duty);
+    size_t written;
+    assert_int_equal(ts_calendar_generate(f->srv, at("2026-12-03T02:00:00Z"), &written, &err), 0);
+    submit(f, 0, "BC-THANG:2026-11", "{\\\"kham_benh\\\": 312}", "2026-12-05T23:30:00-05:00");
+    submit(f, 1, "BC-THANG:2026-11", "{\\\"kham_benh\\\": 280}", "2026-12-06T00:30:00+08:00");
+    json_t *grid;
+    assert_int_equal(ts_calendar_grid(f->srv, "BC-THANG", 2, NULL, at("2026-12-07T02:00:00Z"), &grid, &err), 0);
+    assert_string_equal(cell_status(grid, BN, 0), "late");
+    assert_string_equal(cell_status(grid, BX, 0), "on_time");
+    json_decref(grid);
+}
+
 /* a weekly giao ban: its stations invited the day before, once; not once it began */
 static void test_meeting_reminder(void **state)
 {
@@ -560,6 +583,7 @@ int main(void)
         cmocka_unit_test(test_forms),
         cmocka_unit_test_setup_teardown(test_generation_local_time, setup, teardown),
         cmocka_unit_test_setup_teardown(test_grid_and_reminders, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_submitted_day_is_the_districts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_meeting_reminder, setup, teardown),
         cmocka_unit_test_setup_teardown(test_long_texts_reminded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_changed_duty_drops_its_future, setup, teardown),

@@ -268,6 +268,7 @@ static void build_fixture(ts_msg *m, ts_msg_type type)
         w->max_frame = TS_PROTO_DEFAULT_MAX_FRAME;
         w->max_changes = TS_PROTO_DEFAULT_MAX_CHANGES;
         w->heartbeat = 60;
+        w->timezone = "Asia/Ho_Chi_Minh";
         break;
     }
     case TS_MSG_PUSH: {
@@ -422,6 +423,7 @@ static void same_msg(const ts_msg *a, const ts_msg *b)
         same_u64(x->max_frame, y->max_frame, "WELCOME.max_frame");
         same_u64(x->max_changes, y->max_changes, "WELCOME.max_changes");
         same_u64(x->heartbeat, y->heartbeat, "WELCOME.heartbeat");
+        same_str(x->timezone, y->timezone, "WELCOME.timezone");
         break;
     }
     case TS_MSG_PUSH:
@@ -721,7 +723,7 @@ typedef struct key_spec {
 
 typedef struct msg_spec {
     ts_msg_type type;
-    key_spec keys[12];
+    key_spec keys[13];
 } msg_spec;
 
 static const msg_spec specs[] = {
@@ -732,7 +734,8 @@ static const msg_spec specs[] = {
     {TS_MSG_WELCOME,
      {{"proto", 'u', true}, {"server", 's', true}, {"server_db", 's', true}, {"station", 's', true},
       {"commune", 's', true}, {"time", 'u', true}, {"rekey", 'b', true}, {"cursor_reset", 'b', true},
-      {"max_frame", 'u', true}, {"max_changes", 'u', true}, {"heartbeat", 'u', true}, {NULL, 0, false}}},
+      {"max_frame", 'u', true}, {"max_changes", 'u', true}, {"heartbeat", 'u', true}, {"timezone", 's', false},
+      {NULL, 0, false}}},
     {TS_MSG_PUSH, {{"batch", 'u', true}, {"changes", 'c', true}, {NULL, 0, false}}},
     {TS_MSG_PUSH_ACK,
      {{"batch", 'u', true}, {"code", 'u', false}, {"message", 's', false}, {"results", 'r', true},
@@ -1523,6 +1526,9 @@ static void test_invalid_replica_ids(void **state)
     }
     expect_edit_str_error(TS_MSG_WELCOME, "server", "district 1", 10, TS_EBAD_VALUE,
                           "WELCOME: \"server\" is not a valid replica id", NULL);
+    /* the district's time zone is a name: no space, nothing but printable ASCII */
+    expect_edit_str_error(TS_MSG_WELCOME, "timezone", "Asia/Ho Chi Minh", 16, TS_EBAD_VALUE,
+                          "WELCOME: \"timezone\" is not a valid value", NULL);
     /* vv keys */
     ts_msg m;
     build_fixture(&m, TS_MSG_PUSH);

@@ -30,6 +30,7 @@
 #include "common/ts_store.h"
 #include "common/ts_xmalloc.h"
 #include "proto/ts_msg.h"
+#include "server/ts_epidemic.h"
 #include "server/ts_notices.h"
 #include "server/ts_plan.h"
 #include "tests/support/ts_test.h"
@@ -1151,6 +1152,48 @@ static void test_district_day_and_date_deadline(void **state)
     assert_true(ts_time_parse("2026-12-31T17:00:00Z", &want));
     assert_int_equal(end, want);
     assert_false(ts_local_day_end("2026-13-01", &end));
+    /* the day of a time a station wrote is the district's, not the day printed in it */
+    ts_local_day_of("2026-12-14T18:30:00Z", day, sizeof day);
+    assert_string_equal(day, "2026-12-15");
+    ts_local_day_of("2026-12-05T23:30:00-05:00", day, sizeof day);
+    assert_string_equal(day, "2026-12-06");
+    ts_local_day_of("2026-12-06T00:30:00+08:00", day, sizeof day);
+    assert_string_equal(day, "2026-12-05");
+    ts_local_day_of("2026-12-14", day, sizeof day); /* a date is itself */
+    assert_string_equal(day, "2026-12-14");
+    ts_local_day_of("hôm nay", day, sizeof day);
+    assert_string_equal(day, "");
+    ts_local_day_of(NULL, day, sizeof day);
+    assert_string_equal(day, "");
+    /* an outbreak opened from a report with no onset starts on the district's
+     * day of the report: 18:30 UTC on the 14th is the 15th in Hà Nội */
+    {
+        ts_actor st_actor = {TS_ACTOR_LOCAL, "staff", NULL, "cli"};
+        json_t *rep = json_pack("{s:s,s:s,s:s,s:s}", "kind", "outbreak_detection", "subject", "Nghi ổ dịch sốt xuất huyết",
+                                "disease", "Sốt xuất huyết Dengue", "reported_at", "2026-12-14T18:30:00Z");
+        ts_error perr;
+        if (ts_record_put_json(f->sta[0], &st_actor, "reports", "BN-BC-OD-1", rep, &perr) < 0)
+            fail_msg("report: %s", perr.msg);
+        json_decref(rep);
+        assert_int_equal(ts_test_push(f->sta[0], f->srv, BN, false), 1);
+        ts_actor adm = admin_actor();
+        char ob[64];
+        if (ts_outbreak_open(f->srv, &adm, "BN-BC-OD-1", NULL, 0, ob, sizeof ob, &perr) < 0)
+            fail_msg("outbreak: %s", perr.msg);
+        json_t *o = ts_test_record_fields(f->srv, "outbreaks", ob);
+        assert_non_null(o);
+        assert_string_equal(json_string_value(json_object_get(o, "started_on")), "2026-12-15");
+        json_decref(o);
+        /* the epidemic scan's alert for it: the same day */
+        ts_epi_scan_result res;
+        assert_int_equal(ts_epi_scan(f->srv, now, &res, &perr), 0);
+        json_t *alerts = NULL;
+        assert_int_equal(ts_epi_alerts(f->srv, false, 10, &alerts, &perr), 0);
+        if (json_array_size(alerts) != 1)
+            fail_msg("alerts: %s", json_dumps(alerts, 0));
+        assert_string_equal(json_string_value(json_object_get(json_array_get(alerts, 0), "first_day")), "2026-12-15");
+        json_decref(alerts);
+    }
     assert_true(ts_tz_valid("Asia/Ho_Chi_Minh"));
     assert_true(ts_tz_valid("UTC"));
     assert_false(ts_tz_valid("Chau_A/Ha_Noi"));
