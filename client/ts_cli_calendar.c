@@ -158,12 +158,14 @@ int ts_cli_calendar(ts_cli *cli, int argc, char **argv)
     const char *help = TS__L(cli,
                              "cách dùng: tramsync [-d THƯ_MỤC] [--json] calendar\n\n"
                              "Lịch công tác của trạm: các báo cáo định kỳ trạm phải nộp (hạn nộp, đã nộp đúng hạn\n"
-                             "hay chưa, các chỉ tiêu của mẫu) và các cuộc họp giao ban, sơ kết, tổng kết (thời gian,\n"
-                             "địa điểm, thành phần), từ 45 ngày trước. Nộp báo cáo: tramsync submit MÃ_KỲ.\n",
+                             "hay chưa, kết quả trung tâm kiểm tra — báo cáo sai mẫu thì lý do và cần nộp lại —, các\n"
+                             "chỉ tiêu của mẫu) và các cuộc họp giao ban, sơ kết, tổng kết (thời gian, địa điểm, thành\n"
+                             "phần), từ 45 ngày trước. Nộp báo cáo: tramsync submit MÃ_KỲ.\n",
                              "usage: tramsync [-d DIR] [--json] calendar\n\n"
                              "This station's calendar: the periodic reports it owes (due date, sent on time or\n"
-                             "not, the form's fields) and the briefing meetings and reviews it is called to (time,\n"
-                             "place, participants), from 45 days back. To send a report: tramsync submit ID.\n");
+                             "not, the district's grade — for a report not fitting the form, why and that it must be\n"
+                             "sent again —, the form's fields) and the briefing meetings and reviews it is called to\n"
+                             "(time, place, participants), from 45 days back. To send a report: tramsync submit ID.\n");
     if (ts_cli__wants_help(argc, argv)) {
         fputs(help, stdout);
         return 0;

@@ -237,6 +237,21 @@ static void same_words(env *e, const char *duty, int s, const char *status)
     free(sta_en);
 }
 
+/* docs/STATION.md's examples of tramsync calendar and submit hold the
+ * lines the program prints: phrase is in both */
+static void as_documented(const char *out, const char *phrase)
+{
+    char *path = ts_source_path("docs/STATION.md");
+    char *doc = ts_read_file(path, NULL);
+    assert_non_null(doc);
+    if (strstr(out, phrase) == NULL)
+        fail_msg("the output lacks \"%s\": %s", phrase, out);
+    if (strstr(doc, phrase) == NULL)
+        fail_msg("docs/STATION.md's example lacks \"%s\", which tramsync prints: %s", phrase, out);
+    free(doc);
+    free(path);
+}
+
 /* the keys of every object in arr, into keys (a set) */
 static void keys_of(const json_t *arr, json_t *keys)
 {
@@ -430,7 +445,9 @@ static void test_calendar(void **state)
     assert_int_equal(ts_test_station_cli(&e->st[0], &out, "submit", last, "--field", "kham_benh=312", "--by",
                                          "Nguyễn Thị Hoa", NULL),
                      0);
-    assert_non_null(strstr(out, "muộn"));
+    as_documented(out, ": Nộp muộn (hạn ");
+    as_documented(out, ". Agent gửi lên trung tâm khi có kết nối; trung tâm kiểm tra và trả kết quả về trạm (tramsync "
+                       "calendar).\n");
     free(out);
     /* the grid: BN late, XL missing, this week pending */
     json_t *g = grid_until(e, duty, BN, "late");
@@ -505,6 +522,11 @@ static void test_calendar(void **state)
             !strstr(out, "      Số lượt khám bệnh: giá trị không đúng loại\n") ||
             strstr(out, "nhiều") || strstr(out, "Đúng hạn") || strstr(out, "Nộp muộn"))
             fail_msg("XL's calendar after the district graded its report invalid: %s", out);
+        as_documented(out, " — Sai mẫu (nộp lúc ");
+        as_documented(out, "): Sai mẫu — báo cáo chưa được tính là đã nộp.\n    Lý do:\n      Số lượt khám bệnh: giá "
+                           "trị không đúng loại\n");
+        as_documented(out, " --field tên=giá_trị (các chỉ tiêu dưới đây)\n      --field kham_benh=…   Số lượt khám "
+                           "bệnh (số nguyên, bắt buộc)\n");
         free(out);
         snprintf(todo, sizeof todo, "Send it again: tramsync submit %s --field", last);
         out = calendar_until(e, 1, "en", todo);
@@ -572,6 +594,8 @@ static void test_calendar(void **state)
     out = calendar_until(e, 1, NULL, ", trung tâm đã nhận\n");
     if (strstr(out, "Sai mẫu") || strstr(out, "Cần nộp lại") || strstr(out, "trung tâm chưa kiểm tra"))
         fail_msg("XL's calendar after sending it again: %s", out);
+    as_documented(out, " — Nộp muộn (nộp lúc ");
+    as_documented(out, " — Chưa nộp\n      --field kham_benh=…");
     free(out);
     out = calendar_until(e, 1, "en", " — Late (sent ");
     assert_non_null(strstr(out, ", accepted by the district\n"));
