@@ -1,7 +1,9 @@
 /* The station's calendar (issue 18): `tramsync calendar` lists the periodic
  * reports the station owes and the meetings it is called to (the district's
  * duty_occurrences addressed to it), each report with whether it was sent
- * on time; `tramsync submit OCCURRENCE` sends a periodic report with the
+ * on time and, once the district graded it, its verdict (the grade it
+ * writes on the report: on time, late, or not fitting the form with why and
+ * what to do); `tramsync submit OCCURRENCE` sends a periodic report with the
  * values of its form, from --field name=value or a file (CSV lines
  * name,value or a JSON object), checked against the duty's form first. */
 #include <getopt.h>
@@ -97,12 +99,21 @@ static const char *ts__type_words(const ts_cli *cli, const char *type)
     return TS__L(cli, "chữ", "text");
 }
 
-/* on_time, late, missing (due day passed) or pending, for this station */
-static const char *ts__status(const json_t *occ, const json_t *report, const char *today)
+/* This station's status of an occurrence: the district's grade (on_time,
+ * late, invalid) when it graded this very submission (*graded), else
+ * on_time or late as counted here; missing (due day passed) or pending
+ * when nothing was sent. */
+static const char *ts__status(const json_t *occ, const json_t *report, const char *today, bool *graded)
 {
+    *graded = false;
     const char *due = ts_json_str(occ, "due_date");
     if (report == NULL)
         return strcmp(today, due) > 0 ? "missing" : "pending";
+    const char *grade = ts_json_str(report, "grade");
+    if (grade[0] && strcmp(ts_json_str(report, "graded_submission"), ts_json_str(report, "submitted_at")) == 0) {
+        *graded = true;
+        return grade;
+    }
     uint64_t ms;
     char day[16] = "";
     if (ts_time_parse(ts_json_str(report, "submitted_at"), &ms))
@@ -110,15 +121,28 @@ static const char *ts__status(const json_t *occ, const json_t *report, const cha
     return day[0] && strcmp(day, due) <= 0 ? "on_time" : "late";
 }
 
-static const char *ts__status_words(const ts_cli *cli, const char *status)
+/* A report's lines after its due day: the district's verdict, why, and what
+ * to do when it does not fit the form. */
+static void ts__print_grade(const ts_cli *cli, const json_t *o)
 {
-    if (strcmp(status, "on_time") == 0)
-        return TS__L(cli, "đã nộp, đúng hạn", "sent on time");
-    if (strcmp(status, "late") == 0)
-        return TS__L(cli, "đã nộp, muộn", "sent late");
-    if (strcmp(status, "missing") == 0)
-        return TS__L(cli, "CHƯA NỘP — QUÁ HẠN", "NOT SENT — OVERDUE");
-    return TS__L(cli, "chưa nộp", "not sent yet");
+    char when[48];
+    const char *status = ts_json_str(o, "status");
+    if (strcmp(status, "invalid") != 0)
+        return;
+    printf(TS__L(cli, "    Trung tâm đã kiểm tra (lúc %s): %s — báo cáo chưa được tính là đã nộp.\n",
+                 "    Graded by the district (at %s): %s — the report does not count as sent.\n"),
+           ts_text_date(ts_json_str(o, "graded_at"), when, sizeof when), ts_report_status_label(status, cli->en));
+    size_t i;
+    const json_t *p;
+    if (json_array_size(json_object_get(o, "grade_problems")) > 0)
+        puts(TS__L(cli, "    Lý do:", "    Why:"));
+    json_array_foreach(json_object_get(o, "grade_problems"), i, p) {
+        const char *label = cli->en ? ts_json_str(p, "label_en") : ts_json_str(p, "label_vi");
+        printf("      %s%s%s\n", label, label[0] ? ": " : "", ts_form_problem_text(ts_json_str(p, "problem"), cli->en));
+    }
+    printf(TS__L(cli, "    Cần nộp lại: tramsync submit %s --field tên=giá_trị (các chỉ tiêu dưới đây)\n",
+                 "    Send it again: tramsync submit %s --field name=value (the fields below)\n"),
+           ts_json_str(o, "id"));
 }
 
 static int ts__by_when(const void *a, const void *b)
@@ -134,12 +158,14 @@ int ts_cli_calendar(ts_cli *cli, int argc, char **argv)
     const char *help = TS__L(cli,
                              "cách dùng: tramsync [-d THƯ_MỤC] [--json] calendar\n\n"
                              "Lịch công tác của trạm: các báo cáo định kỳ trạm phải nộp (hạn nộp, đã nộp đúng hạn\n"
-                             "hay chưa, các chỉ tiêu của mẫu) và các cuộc họp giao ban, sơ kết, tổng kết (thời gian,\n"
-                             "địa điểm, thành phần), từ 45 ngày trước. Nộp báo cáo: tramsync submit MÃ_KỲ.\n",
+                             "hay chưa, kết quả trung tâm kiểm tra — báo cáo sai mẫu thì lý do và cần nộp lại —, các\n"
+                             "chỉ tiêu của mẫu) và các cuộc họp giao ban, sơ kết, tổng kết (thời gian, địa điểm, thành\n"
+                             "phần), từ 45 ngày trước. Nộp báo cáo: tramsync submit MÃ_KỲ.\n",
                              "usage: tramsync [-d DIR] [--json] calendar\n\n"
                              "This station's calendar: the periodic reports it owes (due date, sent on time or\n"
-                             "not, the form's fields) and the briefing meetings and reviews it is called to (time,\n"
-                             "place, participants), from 45 days back. To send a report: tramsync submit ID.\n");
+                             "not, the district's grade — for a report not fitting the form, why and that it must be\n"
+                             "sent again —, the form's fields) and the briefing meetings and reviews it is called to\n"
+                             "(time, place, participants), from 45 days back. To send a report: tramsync submit ID.\n");
     if (ts_cli__wants_help(argc, argv)) {
         fputs(help, stdout);
         return 0;
@@ -189,9 +215,20 @@ int ts_cli_calendar(ts_cli *cli, int argc, char **argv)
             char rid[2 * TS_KEY_MAX + 2];
             snprintf(rid, sizeof rid, "%s:%s", ts_json_str(o, "_id"), x.cfg.code);
             json_t *rep = ts__get(x.store, "periodic_reports", rid);
-            json_object_set_new(item, "status", json_string(ts__status(o, rep, today)));
-            if (rep)
+            bool graded;
+            json_object_set_new(item, "status", json_string(ts__status(o, rep, today, &graded)));
+            if (rep) {
                 json_object_set_new(item, "submitted_at", json_string(ts_json_str(rep, "submitted_at")));
+                /* the district's verdict on this submission, and why */
+                json_object_set_new(item, "graded", json_boolean(graded));
+                if (graded) {
+                    json_object_set_new(item, "graded_at", json_string(ts_json_str(rep, "graded_at")));
+                    json_t *why = json_loads(ts_json_str(rep, "grade_problems"), 0, NULL);
+                    json_object_set_new(item, "grade_problems", json_is_array(why) ? why : json_array());
+                    if (!json_is_array(why))
+                        json_decref(why);
+                }
+            }
             json_decref(rep);
             json_t *duty = ts__get(x.store, "duties", ts_json_str(o, "duty_id"));
             json_t *form = json_loads(ts_json_str(duty, "form"), 0, NULL);
@@ -222,11 +259,17 @@ int ts_cli_calendar(ts_cli *cli, int argc, char **argv)
             if (report) {
                 printf(TS__L(cli, "    Hạn nộp: %s — %s", "    Due: %s — %s"),
                        ts_text_date(ts_json_str(o, "due_date"), when, sizeof when),
-                       ts__status_words(cli, ts_json_str(o, "status")));
-                if (ts_json_str(o, "submitted_at")[0])
-                    printf(TS__L(cli, " (nộp lúc %s)", " (at %s)"),
+                       ts_report_status_label(ts_json_str(o, "status"), cli->en));
+                if (ts_json_str(o, "submitted_at")[0]) {
+                    printf(TS__L(cli, " (nộp lúc %s)", " (sent %s)"),
                            ts_text_date(ts_json_str(o, "submitted_at"), when, sizeof when));
+                    if (!json_is_true(json_object_get(o, "graded")))
+                        fputs(TS__L(cli, ", trung tâm chưa kiểm tra", ", not yet graded by the district"), stdout);
+                    else if (strcmp(ts_json_str(o, "status"), "invalid") != 0)
+                        fputs(TS__L(cli, ", trung tâm đã nhận", ", accepted by the district"), stdout);
+                }
                 fputc('\n', stdout);
+                ts__print_grade(cli, o);
                 size_t k;
                 json_t *f;
                 json_array_foreach(json_object_get(o, "form"), k, f) {
@@ -435,7 +478,8 @@ int ts_cli_submit(ts_cli *cli, int argc, char **argv)
         goto done;
     }
     json_t *r = json_pack("{s:s}", "submitted_at", now);
-    const char *status = ts__status(occ, r, today);
+    bool graded;
+    const char *status = ts__status(occ, r, today, &graded);
     json_decref(r);
     if (cli->json) {
         json_t *out = json_pack("{s:s,s:s,s:s,s:O}", "id", rid, "status", status, "due_date", ts_json_str(occ, "due_date"),
@@ -445,10 +489,11 @@ int ts_cli_submit(ts_cli *cli, int argc, char **argv)
     } else {
         char due[32], period[64];
         ts_period_key_label(ts_json_str(occ, "period"), cli->en, period, sizeof period);
-        printf(TS__L(cli, "Đã nộp báo cáo %s, %s: %s (hạn %s). Agent gửi lên trung tâm khi có kết nối.\n",
-                     "Report %s, %s, sent: %s (due %s). The agent sends it to the district when connected.\n"),
-               ts_json_str(occ, "title"), period,
-               strcmp(status, "on_time") == 0 ? TS__L(cli, "đúng hạn", "on time") : TS__L(cli, "muộn", "late"),
+        printf(TS__L(cli, "Đã nộp báo cáo %s, %s: %s (hạn %s). Agent gửi lên trung tâm khi có kết nối; trung tâm "
+                          "kiểm tra và trả kết quả về trạm (tramsync calendar).\n",
+                     "Report %s, %s, sent: %s (due %s). The agent sends it to the district when connected; the "
+                     "district grades it and its verdict comes back here (tramsync calendar).\n"),
+               ts_json_str(occ, "title"), period, ts_report_status_label(status, cli->en),
                ts_text_date(ts_json_str(occ, "due_date"), due, sizeof due));
     }
     json_decref(rec);

@@ -292,6 +292,21 @@ json_t *ts_form_problems(const json_t *form, const json_t *values)
     return out;
 }
 
+const char *const ts_report_status_codes[TS_REPORT_STATUSES] = {"on_time", "late",    "missing",
+                                                                "pending", "invalid", "not_owed"};
+
+const char *ts_report_status_label(const char *status, bool en)
+{
+    static const char *const words[TS_REPORT_STATUSES][2] = {
+        {"Đúng hạn", "On time"},         {"Nộp muộn", "Late"},
+        {"Chưa nộp", "Missing"},         {"Chưa đến hạn", "Not due yet"},
+        {"Sai mẫu", "Does not fit the form"}, {"Không phải nộp", "Not expected"}};
+    for (size_t i = 0; i < TS_REPORT_STATUSES; i++)
+        if (strcmp(status, ts_report_status_codes[i]) == 0)
+            return words[i][en ? 1 : 0];
+    return status;
+}
+
 const char *ts_form_problem_text(const char *problem, bool en)
 {
     if (strcmp(problem, "required") == 0)

@@ -76,4 +76,17 @@ json_t *ts_form_value_from_text(const json_t *field, const char *text);
 /* The form's field named name, or NULL. */
 const json_t *ts_form_field(const json_t *form, const char *name);
 
+/* A station's periodic report for one period, as the district judges it
+ * (the completeness grid's cells, the grade it writes on the report) and as
+ * the station shows it: on_time, late, missing (not sent, due day passed),
+ * pending (not sent, not yet due), invalid (sent, does not fit the form),
+ * not_owed. The one table of their words, for the admin API's CSV,
+ * tramsyncctl and tramsync alike: TS_REPORT_STATUSES codes, in that order. */
+#define TS_REPORT_STATUSES 6
+extern const char *const ts_report_status_codes[TS_REPORT_STATUSES];
+/* A status in words (Vietnamese, or English when en); the code itself when
+ * it is not one. The grade's value_labels in tables.json are these words
+ * (unit test_calendar checks). */
+const char *ts_report_status_label(const char *status, bool en);
+
 #endif

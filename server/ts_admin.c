@@ -33,6 +33,7 @@ static void ts__admin_free(ts_admin *a)
     json_decref(a->flags_items);
     ts_admin__dir_free(a);
     free(a->guard);
+    ts_strlist_free(&a->grade_ids);
     free(a);
 }
 

@@ -21,6 +21,10 @@ void ts_admin_event(ts_admin *a, const char *event, const char *json);
 /* Records were committed (a station's push, an admin's write): cases and
  * epidemic reports among them are looked at at once (one scan at a time). */
 void ts_admin_store_changed(ts_admin *a);
+/* A station's push committed periodic reports (their ids): they are graded
+ * at once (server/admin/ts_admin_calendar.c, one run at a time). */
+struct ts_strlist;
+void ts_admin_reports_changed(ts_admin *a, const struct ts_strlist *ids);
 
 /* Accounts, used by `tramsyncd --add-user` as well as the API. The name
  * follows ts_account_name_problem and is kept in lowercase. A new password

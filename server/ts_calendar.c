@@ -331,21 +331,67 @@ static int ts__world_load(ts_store *st, ts__world *w, ts_error *err)
     return 0;
 }
 
-/* A station's status for an occurrence, with its report and problems. */
-static const char *ts__status(const ts__world *w, const char *occ_id, const json_t *occ, const char *station,
-                              const char *today, const json_t **report, json_t **problems)
+/* One live record's fields into into[id] (with "_owner" when owners); absent
+ * or deleted: nothing. */
+static int ts__load_one(ts_store *st, const char *table, const char *id, bool owners, json_t *into, ts_error *err)
 {
-    *report = NULL;
+    if (id[0] == '\0' || json_object_get(into, id) != NULL)
+        return 0;
+    ts_arena arena;
+    ts_arena_init(&arena, 4096);
+    ts_change c;
+    int rc = ts_store_get(st, table, id, &c, &arena, err);
+    if (rc == 0) {
+        if (!ts_version_deleted(&c.v)) {
+            json_t *r = ts_recjson_record(&c, false);
+            json_t *f = json_incref(json_object_get(r, "fields"));
+            json_decref(r);
+            if (owners)
+                json_object_set_new(f, "_owner", json_string(c.owner));
+            json_object_set_new(into, id, f);
+        }
+        ts_version_free(&c.v);
+    } else if (rc == TS_ENOT_FOUND) {
+        rc = 0;
+    }
+    ts_arena_free(&arena);
+    return rc;
+}
+
+/* The part of the world a few reports need: those reports, their
+ * occurrences and duties (for grading; no directory, no by_key). */
+static int ts__world_some(ts_store *st, const ts_strlist *ids, ts__world *w, ts_error *err)
+{
+    memset(w, 0, sizeof *w);
+    w->duties = json_object();
+    w->occ = json_object();
+    w->reports = json_object();
+    w->dir = json_object();
+    w->by_key = json_object();
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < ids->n; i++) {
+        if ((rc = ts__load_one(st, "periodic_reports", ids->v[i], true, w->reports, err)) < 0)
+            break;
+        const json_t *r = json_object_get(w->reports, ids->v[i]);
+        if (r == NULL)
+            continue;
+        if ((rc = ts__load_one(st, "duty_occurrences", ts_json_str(r, "occurrence_id"), false, w->occ, err)) < 0)
+            break;
+        const json_t *o = json_object_get(w->occ, ts_json_str(r, "occurrence_id"));
+        if (o != NULL)
+            rc = ts__load_one(st, "duties", ts_json_str(o, "duty_id"), false, w->duties, err);
+    }
+    if (rc < 0)
+        ts__world_free(w);
+    return rc;
+}
+
+/* What the district makes of one report r of occurrence occ: invalid (with
+ * *problems, the caller's) when its values do not fit the duty's form, else
+ * on_time or late by its submission's local day against the due day. */
+static const char *ts__judge(const ts__world *w, const json_t *occ, const json_t *r, json_t **problems)
+{
     *problems = NULL;
-    if (!ts__listed(json_object_get(occ, "stations"), station))
-        return "not_owed";
-    char key[2 * TS_KEY_MAX + 2];
-    snprintf(key, sizeof key, "%s\x1f%s", occ_id, station);
-    const json_t *r = json_object_get(w->by_key, key);
-    const char *due = ts_json_str(occ, "due_date");
-    if (r == NULL)
-        return strcmp(today, due) > 0 ? "missing" : "pending";
-    *report = r;
     const json_t *duty = json_object_get(w->duties, ts_json_str(occ, "duty_id"));
     json_t *form = json_loads(ts_json_str(duty, "form"), 0, NULL);
     json_t *values = json_loads(ts_json_str(r, "values"), JSON_DECODE_ANY, NULL);
@@ -361,7 +407,106 @@ static const char *ts__status(const ts__world *w, const char *occ_id, const json
     json_decref(p);
     char day[16];
     ts__day_of(ts_json_str(r, "submitted_at"), day, sizeof day);
-    return day[0] && strcmp(day, due) <= 0 ? "on_time" : "late";
+    return day[0] && strcmp(day, ts_json_str(occ, "due_date")) <= 0 ? "on_time" : "late";
+}
+
+/* A station's status for an occurrence, with its report and problems. */
+static const char *ts__status(const ts__world *w, const char *occ_id, const json_t *occ, const char *station,
+                              const char *today, const json_t **report, json_t **problems)
+{
+    *report = NULL;
+    *problems = NULL;
+    if (!ts__listed(json_object_get(occ, "stations"), station))
+        return "not_owed";
+    char key[2 * TS_KEY_MAX + 2];
+    snprintf(key, sizeof key, "%s\x1f%s", occ_id, station);
+    const json_t *r = json_object_get(w->by_key, key);
+    if (r == NULL)
+        return strcmp(today, ts_json_str(occ, "due_date")) > 0 ? "missing" : "pending";
+    *report = r;
+    return ts__judge(w, occ, r, problems);
+}
+
+/* ---------------------------------------------------------------- grading */
+
+/* The problems as the text of grade_problems: whole entries only, within
+ * the field's 20,000 characters. */
+static char *ts__problems_text(json_t *problems)
+{
+    for (;;) {
+        char *text = json_dumps(problems, JSON_COMPACT);
+        if (text == NULL || strlen(text) <= 20000 || json_array_size(problems) <= 1) {
+            if (text && strlen(text) > 20000) {
+                free(text);
+                text = ts_xstrdup("[]");
+            }
+            return text;
+        }
+        free(text);
+        json_array_remove(problems, json_array_size(problems) - 1);
+    }
+}
+
+int ts_calendar_grade(ts_store *st, const ts_strlist *ids, uint64_t now_ms, size_t *written, size_t *invalid,
+                      ts_strlist *stations, ts_error *err)
+{
+    *written = 0;
+    *invalid = 0;
+    ts__world w;
+    int rc = ids ? ts__world_some(st, ids, &w, err) : ts__world_load(st, &w, err);
+    if (rc < 0)
+        return rc;
+    ts_actor who = {TS_ACTOR_LOCAL, "calendar", NULL, "grade"};
+    bool outermost = !ts_store_in_tx(st);
+    char now[40];
+    ts_time_iso(now_ms, now, sizeof now);
+    if ((rc = ts_store_begin(st, err)) < 0) {
+        ts__world_free(&w);
+        return rc;
+    }
+    const char *id;
+    json_t *r;
+    json_object_foreach(w.reports, id, r) {
+        const json_t *occ = json_object_get(w.occ, ts_json_str(r, "occurrence_id"));
+        /* a report of no period this station owes is not graded */
+        if (occ == NULL || strcmp(ts_json_str(occ, "kind"), "periodic_report") != 0 ||
+            !ts__listed(json_object_get(occ, "stations"), ts_json_str(r, "_owner")))
+            continue;
+        json_t *problems = NULL;
+        const char *grade = ts__judge(&w, occ, r, &problems);
+        char *text = problems ? ts__problems_text(problems) : NULL;
+        json_decref(problems);
+        const char *submission = ts_json_str(r, "submitted_at");
+        bool same = strcmp(ts_json_str(r, "grade"), grade) == 0 &&
+                    strcmp(ts_json_str(r, "grade_problems"), text ? text : "") == 0 &&
+                    strcmp(ts_json_str(r, "graded_submission"), submission) == 0;
+        if (!same) {
+            json_t *f = json_pack("{s:s,s:s?,s:s,s:s}", "grade", grade, "grade_problems", text, "graded_submission",
+                                  submission, "graded_at", now);
+            if (f == NULL) /* not UTF-8: cannot be, the store holds text */
+                rc = ts_error_set(err, TS_EINVALID_RECORD, "grade of %s: not a text", id);
+            else
+                rc = ts_record_put_json(st, &who, "periodic_reports", id, f, err);
+            json_decref(f);
+            if (rc == 0) {
+                (*written)++;
+                *invalid += strcmp(grade, "invalid") == 0;
+                if (stations && !ts__in(stations, ts_json_str(r, "_owner")))
+                    ts_strlist_add(stations, ts_json_str(r, "_owner"));
+            }
+        }
+        free(text);
+        if (rc < 0)
+            break;
+    }
+    ts__world_free(&w);
+    if (rc == 0)
+        rc = ts_store_commit(st, err);
+    else
+        ts_store_rollback(st);
+    if (rc == 0 && outermost && *written > 0)
+        ts_log_info("calendar_graded", "reports=%zu invalid=%zu", *written, *invalid);
+    return rc;
 }
 
 static bool ts__owes(const char *status)

@@ -23,6 +23,17 @@
  * transaction when there is one. */
 int ts_calendar_generate(ts_store *st, uint64_t now_ms, size_t *written, ts_error *err);
 
+/* Grades every station's periodic report (ids: only those, by record id;
+ * NULL: all) of an occurrence that asks it of that station, as the grid
+ * judges it (on_time, late, invalid), and writes the grade on the report
+ * (grade; grade_problems: the problems as JSON for invalid; graded_submission:
+ * its submitted_at; graded_at: now), which syncs back to the station. Only a
+ * report whose grade, problems or submission changed is written. *written:
+ * reports written, *invalid: of them, graded invalid; stations (NULL: not
+ * wanted) gets their owners. In the caller's transaction when there is one. */
+int ts_calendar_grade(ts_store *st, const ts_strlist *ids, uint64_t now_ms, size_t *written, size_t *invalid,
+                      ts_strlist *stations, ts_error *err);
+
 /* One notice a reminder sent: its id and the stations it went to. */
 typedef struct ts_cal_reminder {
     char notice[64];

@@ -245,6 +245,8 @@ static void ts__job_done(ts_dbjob *base)
         }
         if (j->epidemic && j->rc >= 0)
             ts_admin_store_changed(srv->admin); /* a case or report: the district looks at once */
+        if (j->periodic.n > 0 && j->rc >= 0)
+            ts_admin_reports_changed(srv->admin, &j->periodic); /* graded, and the grade sent back, at once */
         if (j->notify_all)
             ts_server_notify(srv, NULL);
         for (size_t i = 0; i < j->nnotify && !j->notify_all; i++)

@@ -7,6 +7,7 @@
 
 #include <stdatomic.h>
 
+#include "server/ts_notices.h"
 #include "server/ts_server_int.h"
 
 typedef enum ts__job_kind { JOB_HELLO, JOB_PUSH, JOB_PULL, JOB_LIVE } ts__job_kind;
@@ -38,6 +39,7 @@ typedef struct ts__job {
     bool notify_all;
     char **notify; /* station codes that can see what this job committed */
     bool epidemic; /* it committed cases or station reports */
+    ts_strlist periodic; /* the periodic reports it committed (the calendar grades them) */
     size_t nnotify;
     /* copies of session facts, so the worker never reads the session */
     char station[TS_KEY_MAX + 1];

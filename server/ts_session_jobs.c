@@ -41,6 +41,7 @@ void ts__job_free(ts__job *j)
     for (size_t i = 0; i < j->nnotify; i++)
         free(j->notify[i]);
     free(j->notify);
+    ts_strlist_free(&j->periodic);
     free(j);
 }
 
@@ -62,6 +63,8 @@ static void ts__collect_audience(ts__job *j, const ts_registry *reg, const ts_ch
             continue;
         if (strcmp(changes[i].table, "disease_cases") == 0 || strcmp(changes[i].table, "reports") == 0)
             j->epidemic = true;
+        if (strcmp(changes[i].table, "periodic_reports") == 0)
+            ts_strlist_add(&j->periodic, changes[i].id);
         if (j->notify_all)
             continue;
         const ts_table_def *t = ts_registry_table(reg, changes[i].table);
@@ -272,6 +275,7 @@ void ts__job_not_committed(ts__job *j)
         j->nchanges = j->nrejected = j->nconflicts = 0;
         j->notify_all = false;
         j->rekey = false;
+        ts_strlist_free(&j->periodic);
     }
     for (size_t i = 0; i < j->nnotify; i++)
         free(j->notify[i]);

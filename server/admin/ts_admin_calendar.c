@@ -1,6 +1,7 @@
 /* The calendar in the admin API (issue 18): the daemon's calendar job
- * (occurrences generated and reminders sent at start, at each local
- * midnight and every quarter of an hour), the calendar page's data, the
+ * (occurrences generated, reminders sent and reports graded at start, at
+ * each local midnight and every quarter of an hour; reports graded also as
+ * soon as a station's push brings one), the calendar page's data, the
  * completeness grid, writing a duty (its occurrences generated in the same
  * transaction) and reminding the late stations of an occurrence in one
  * step. The work itself is server/ts_calendar.c. */
@@ -9,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/ts_calendar.h"
 #include "common/ts_period.h"
 #include "common/ts_log.h"
 #include "common/ts_notice.h"
@@ -25,6 +27,10 @@
 typedef struct ts__cal_job {
     ts_dbjob base;
     ts_admin *adm;
+    bool grade_only;  /* a station's push brought reports: grading them alone */
+    ts_strlist ids;   /* grade_only: those reports */
+    size_t graded, invalid;
+    ts_strlist graded_stations;
     size_t written;
     ts_cal_reminder *rem;
     size_t nrem;
@@ -53,13 +59,24 @@ static void ts__cal_work(ts_dbjob *base, ts_store *st)
 {
     ts__cal_job *j = base->data;
     uint64_t now = ts_wall_ms();
-    j->rc = ts_calendar_generate(st, now, &j->written, &j->err);
-    if (j->rc == 0) {
-        const ts_server_config *cfg = ts_server_get_config(j->adm->srv);
-        j->rc = ts_calendar_remind(st, cfg->district_name, now, &j->rem, &j->nrem, &j->err);
+    if (!j->grade_only) {
+        j->rc = ts_calendar_generate(st, now, &j->written, &j->err);
+        if (j->rc == 0) {
+            const ts_server_config *cfg = ts_server_get_config(j->adm->srv);
+            j->rc = ts_calendar_remind(st, cfg->district_name, now, &j->rem, &j->nrem, &j->err);
+        }
+        for (size_t i = 0; i < j->nrem; i++)
+            ts__cal_frames(st, &j->rem[i], &j->frames, &j->nframes);
     }
-    for (size_t i = 0; i < j->nrem; i++)
-        ts__cal_frames(st, &j->rem[i], &j->frames, &j->nframes);
+    /* the reminders' failure for one occurrence is theirs: reports are
+     * graded all the same */
+    ts_error gerr;
+    int grc = ts_calendar_grade(st, j->grade_only ? &j->ids : NULL, now, &j->graded, &j->invalid,
+                                &j->graded_stations, &gerr);
+    if (grc < 0 && j->rc == 0) {
+        j->rc = grc;
+        j->err = gerr;
+    }
 }
 
 /* until the next local midnight (a second past it), at most TS__CAL_EVERY_MS */
@@ -75,15 +92,25 @@ static uint64_t ts__cal_delay(void)
 }
 
 static void ts__cal_tick(uv_timer_t *t);
+static void ts__grade_run(ts_admin *a);
 
 static void ts__cal_done(ts_dbjob *base)
 {
     ts__cal_job *j = base->data;
     ts_admin *a = j->adm;
+    bool grade_only = j->grade_only;
     a->jobs--;
-    a->cal_running = false;
+    if (grade_only)
+        a->grade_running = false;
+    else
+        a->cal_running = false;
     if (j->rc < 0)
         ts_log_error("calendar_failed", "reason=%s", j->err.msg);
+    /* the grades go back to their stations at once */
+    for (size_t i = 0; i < j->graded_stations.n && !a->stopping; i++)
+        ts_server_notify(a->srv, j->graded_stations.v[i]);
+    ts_strlist_free(&j->graded_stations);
+    ts_strlist_free(&j->ids);
     for (size_t i = 0; i < j->nframes; i++) {
         if (!a->stopping)
             ts_server_send_frame(a->srv, j->frames[i].station, j->frames[i].bytes.data, j->frames[i].bytes.len);
@@ -98,9 +125,40 @@ static void ts__cal_done(ts_dbjob *base)
     free(j->frames);
     ts_cal_reminders_free(j->rem, j->nrem);
     free(j);
-    if (!a->stopping)
+    if (grade_only) {
+        if (a->grade_ids.n > 0 && !a->stopping)
+            ts__grade_run(a);
+    } else if (!a->stopping) {
         uv_timer_start(&a->cal_timer, ts__cal_tick, ts__cal_delay(), 0);
+    }
     ts_admin__job_ended(a);
+}
+
+/* Grading alone the reports pushed, one run at a time: those a push
+ * committed during a run wait for the next (and the calendar job grades
+ * them all the same: what a stop lost is graded within 15 minutes). */
+static void ts__grade_run(ts_admin *a)
+{
+    if (a->stopping || a->grade_running || a->grade_ids.n == 0)
+        return;
+    a->grade_running = true;
+    a->jobs++;
+    ts__cal_job *j = ts_xcalloc(1, sizeof *j);
+    j->adm = a;
+    j->grade_only = true;
+    j->ids = a->grade_ids;
+    memset(&a->grade_ids, 0, sizeof a->grade_ids);
+    ts_dbq_submit(ts_server_dbq(a->srv), &j->base, ts__cal_work, ts__cal_done, j);
+}
+
+void ts_admin_reports_changed(ts_admin *a, const ts_strlist *ids)
+{
+    if (a == NULL || a->stopping)
+        return;
+    /* ts_strlist_add keeps one of each */
+    for (size_t i = 0; i < ids->n; i++)
+        ts_strlist_add(&a->grade_ids, ids->v[i]);
+    ts__grade_run(a);
 }
 
 static void ts__cal_tick(uv_timer_t *t)
@@ -152,16 +210,6 @@ static void ts__csv(ts_buf *b, const char *text, bool last)
     ts_buf_append_str(b, last ? "\"\r\n" : "\",");
 }
 
-static const char *ts__status_vi(const char *s)
-{
-    static const char *const map[][2] = {{"on_time", "Đúng hạn"},     {"late", "Nộp muộn"},  {"missing", "Chưa nộp"},
-                                         {"pending", "Chưa đến hạn"}, {"invalid", "Sai mẫu"}, {"not_owed", "Không phải nộp"}};
-    for (size_t i = 0; i < sizeof map / sizeof *map; i++)
-        if (strcmp(s, map[i][0]) == 0)
-            return map[i][1];
-    return s;
-}
-
 /* The grid as CSV (UTF-8 with a BOM, CRLF, every field quoted): per duty,
  * a header (the periods with their due days), a row per station with its
  * status in words, and the rates. */
@@ -187,7 +235,7 @@ static void ts__grid_csv(const json_t *g, ts_buf *b)
             ts__csv(b, ts_admin__str(row, "name"), false);
             ts__csv(b, ts_admin__str(row, "commune"), json_array_size(cols) == 0);
             json_array_foreach(json_object_get(row, "cells"), k, p)
-                ts__csv(b, ts__status_vi(ts_admin__str(p, "status")), k + 1 == json_array_size(cols));
+                ts__csv(b, ts_report_status_label(ts_admin__str(p, "status"), false), k + 1 == json_array_size(cols));
         }
         ts__csv(b, ts_admin__str(d, "title"), false);
         ts__csv(b, "Tỷ lệ báo cáo / đúng hạn (%)", false);
@@ -324,6 +372,10 @@ void ts_admin__api_calendar_duty_set(ts_admin__job *j, ts_store *st)
     json_decref(write);
     if (rc == 0)
         rc = ts_calendar_generate(st, j->now_ms, &written, &err);
+    /* its form may have changed: the reports are graded against it */
+    size_t graded, invalid;
+    if (rc == 0)
+        rc = ts_calendar_grade(st, NULL, j->now_ms, &graded, &invalid, NULL, &err);
     if (rc == 0 && ts_admin__audit(j, st, created ? "calendar_duty_create" : "calendar_duty_change", "duties", id,
                                    "ok", NULL) < 0)
         rc = ts_error_set(&err, TS_ESTORAGE, "the audit entry could not be stored");

@@ -73,6 +73,8 @@ struct ts_admin {
     /* the calendar's generation and reminders (server/admin/ts_admin_calendar.c; loop thread) */
     uv_timer_t cal_timer;
     bool cal_running;
+    bool grade_running;  /* reports graded after a push (same file) */
+    ts_strlist grade_ids; /* the reports pushed meanwhile, graded next */
 };
 
 /* ---------------------------------------------------------------- jobs */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/ts_calendar.h"
 #include "common/ts_period.h"
 #include "common/ts_text.h"
 #include "common/ts_xmalloc.h"
@@ -66,17 +67,6 @@ static int ts__remind(ts_ctl *ctl, ts_ctl_client *c, const char *occurrence)
     return 0;
 }
 
-static const char *ts__status_words(const ts_ctl *ctl, const char *s)
-{
-    static const char *const map[][3] = {{"on_time", "đúng hạn", "on time"},   {"late", "muộn", "late"},
-                                         {"missing", "CHƯA NỘP", "MISSING"},  {"pending", "chưa đến hạn", "not due yet"},
-                                         {"invalid", "SAI MẪU", "INVALID"},   {"not_owed", "-", "-"}};
-    for (size_t i = 0; i < sizeof map / sizeof *map; i++)
-        if (strcmp(s, map[i][0]) == 0)
-            return TS__L(ctl, map[i][1], map[i][2]);
-    return s;
-}
-
 static int ts__grid(ts_ctl *ctl, ts_ctl_client *c, const char *duty)
 {
     char *path = ts_xasprintf("/api/calendar/grid%s%s", duty ? "?duty=" : "", duty ? duty : "");
@@ -115,7 +105,7 @@ static int ts__grid(ts_ctl *ctl, ts_ctl_client *c, const char *duty)
                 printf("    ");
                 /* the station by its name, as the console shows it */
                 ts_text_col(stdout, ts__s(r, "name")[0] ? ts__s(r, "name") : ts__s(r, "station"), 28);
-                printf(" %s\n", ts__status_words(ctl, ts__s(cell, "status")));
+                printf(" %s\n", ts_report_status_label(ts__s(cell, "status"), ctl->en));
             }
         }
     }

@@ -11,7 +11,10 @@
  *  - the daemon's own reminder at start: a notice to the station still
  *    missing last week's report, once, reaching its agent;
  *  - a report whose values do not fit the form is shown invalid with the
- *    field's label;
+ *    field's label; the district grades it so and XL's `tramsync calendar`
+ *    says so in words (vi, en), with why and what to do; sent again, it is
+ *    graded again (late, taken); a status reads the same in the grid's CSV,
+ *    tramsyncctl and tramsync (one table of words);
  *  - "remind the late ones" in one step: a notice to XL only, audited; a
  *    meeting or an unknown occurrence is refused.
  *
@@ -31,6 +34,7 @@
 
 #include <jansson.h>
 
+#include "common/ts_calendar.h"
 #include "common/ts_xmalloc.h"
 #include "tests/support/ts_test.h"
 #include "tests/support/ts_test_daemon.h"
@@ -173,6 +177,81 @@ static char *cli_until(env *e, int s, const char *cmd, const char *needle)
     }
 }
 
+static int ctl(env *e, char **out, const char *a0, const char *a1, const char *a2, const char *a3, const char *a4);
+
+/* waits until a station's `tramsync [--lang LANG] calendar` (its text) holds
+ * needle */
+static char *calendar_until(env *e, int s, const char *lang, const char *needle)
+{
+    for (uint64_t end = ts_test_now_ms() + 20000;;) {
+        char *out = NULL;
+        int rc = lang ? ts_test_station_cli(&e->st[s], &out, "--lang", lang, "calendar", NULL)
+                      : ts_test_station_cli(&e->st[s], &out, "calendar", NULL);
+        if (rc == 0 && out && strstr(out, needle))
+            return out;
+        if (ts_test_now_ms() > end)
+            fail_msg("%s calendar never showed %s: %s", e->st[s].code, needle, out ? out : "");
+        free(out);
+        ts_test_sleep_ms(100);
+    }
+}
+
+/* the grid's CSV as the console downloads it */
+static char *grid_csv(env *e, const char *duty)
+{
+    char path[200];
+    snprintf(path, sizeof path, "/api/calendar/grid?duty=%s&periods=2&format=csv", duty);
+    ts_th_resp r;
+    assert_true(ts_th_call(e->d.admin_port, &e->admin, "GET", path, NULL, NULL, NULL, &r) >= 0);
+    assert_int_equal(r.status, 200);
+    char *body = ts_xstrdup(r.body);
+    ts_th_resp_free(&r);
+    return body;
+}
+
+/* The one table of words: a status reads the same in the grid's CSV, in
+ * tramsyncctl calendar grid and in the station's tramsync calendar (vi;
+ * en: tramsyncctl and tramsync). */
+static void same_words(env *e, const char *duty, int s, const char *status)
+{
+    char *csv = grid_csv(e, duty), *ctl_vi = NULL, *ctl_en = NULL, *sta_vi = NULL, *sta_en = NULL;
+    assert_int_equal(ctl(e, &ctl_vi, "--lang", "vi", "calendar", "grid", duty), 0);
+    assert_int_equal(ctl(e, &ctl_en, "--lang", "en", "calendar", "grid", duty), 0);
+    assert_int_equal(ts_test_station_cli(&e->st[s], &sta_vi, "calendar", NULL), 0);
+    assert_int_equal(ts_test_station_cli(&e->st[s], &sta_en, "--lang", "en", "calendar", NULL), 0);
+    const char *vi = ts_report_status_label(status, false), *en = ts_report_status_label(status, true);
+    char q[128], line[128], due[128];
+    snprintf(q, sizeof q, "\"%s\"", vi);
+    snprintf(line, sizeof line, " %s\n", vi);
+    snprintf(due, sizeof due, " — %s (", vi);
+    if (!strstr(csv, q) || !strstr(ctl_vi, line) || !strstr(sta_vi, due))
+        fail_msg("%s is not \"%s\" everywhere:\n%s\n%s\n%s", status, vi, csv, ctl_vi, sta_vi);
+    snprintf(line, sizeof line, " %s\n", en);
+    snprintf(due, sizeof due, " — %s (", en);
+    if (!strstr(ctl_en, line) || !strstr(sta_en, due))
+        fail_msg("%s is not \"%s\" everywhere:\n%s\n%s", status, en, ctl_en, sta_en);
+    free(csv);
+    free(ctl_vi);
+    free(ctl_en);
+    free(sta_vi);
+    free(sta_en);
+}
+
+/* docs/STATION.md's examples of tramsync calendar and submit hold the
+ * lines the program prints: phrase is in both */
+static void as_documented(const char *out, const char *phrase)
+{
+    char *path = ts_source_path("docs/STATION.md");
+    char *doc = ts_read_file(path, NULL);
+    assert_non_null(doc);
+    if (strstr(out, phrase) == NULL)
+        fail_msg("the output lacks \"%s\": %s", phrase, out);
+    if (strstr(doc, phrase) == NULL)
+        fail_msg("docs/STATION.md's example lacks \"%s\", which tramsync prints: %s", phrase, out);
+    free(doc);
+    free(path);
+}
+
 /* the keys of every object in arr, into keys (a set) */
 static void keys_of(const json_t *arr, json_t *keys)
 {
@@ -233,7 +312,7 @@ static void check_doc_example(const json_t *real)
 
 /* `tramsyncctl ARGS` with the admin certificate: its exit status, its
  * output (stdout and stderr) in *out */
-static int ctl(env *e, char **out, const char *a0, const char *a1, const char *a2)
+static int ctl(env *e, char **out, const char *a0, const char *a1, const char *a2, const char *a3, const char *a4)
 {
     char *bin = ts_test_bin("tramsyncctl");
     char *outfile = ts_xasprintf("%s/ctl.out", e->dir);
@@ -248,7 +327,7 @@ static int ctl(env *e, char **out, const char *a0, const char *a1, const char *a
         setenv("TRAMSYNC_CA", e->pki.ca, 1);
         setenv("TRAMSYNC_ADMIN_CERT", e->admin_cert, 1);
         setenv("TRAMSYNC_ADMIN_KEY", e->admin_key, 1);
-        execl(bin, bin, a0, a1, a2, (char *)NULL);
+        execl(bin, bin, a0, a1, a2, a3, a4, (char *)NULL);
         _exit(127);
     }
     int status = 0;
@@ -361,12 +440,14 @@ static void test_calendar(void **state)
     /* the human listing names the form's fields in words */
     assert_int_equal(ts_test_station_cli(&e->st[0], &out, "calendar", NULL), 0);
     assert_non_null(strstr(out, "Số lượt khám bệnh"));
-    assert_non_null(strstr(out, "CHƯA NỘP"));
+    assert_non_null(strstr(out, " — Chưa nộp\n"));
     free(out);
     assert_int_equal(ts_test_station_cli(&e->st[0], &out, "submit", last, "--field", "kham_benh=312", "--by",
                                          "Nguyễn Thị Hoa", NULL),
                      0);
-    assert_non_null(strstr(out, "muộn"));
+    as_documented(out, ": Nộp muộn (hạn ");
+    as_documented(out, ". Agent gửi lên trung tâm khi có kết nối; trung tâm kiểm tra và trả kết quả về trạm (tramsync "
+                       "calendar).\n");
     free(out);
     /* the grid: BN late, XL missing, this week pending */
     json_t *g = grid_until(e, duty, BN, "late");
@@ -430,6 +511,51 @@ static void test_calendar(void **state)
     assert_string_equal(S(json_array_get(json_object_get(c, "problems"), 0), "label_vi"), "Số lượt khám bệnh");
     check_doc_example(g);
     json_decref(g);
+    /* the district's verdict reaches XL: in words, why, and what to do
+     * (not as sent); in English too; the value itself is not repeated */
+    {
+        char todo[300];
+        snprintf(todo, sizeof todo, "Cần nộp lại: tramsync submit %s --field", last);
+        out = calendar_until(e, 1, NULL, todo);
+        if (!strstr(out, " — Sai mẫu (nộp lúc ") || !strstr(out, "Trung tâm đã kiểm tra (lúc ") ||
+            !strstr(out, "báo cáo chưa được tính là đã nộp") ||
+            !strstr(out, "      Số lượt khám bệnh: giá trị không đúng loại\n") ||
+            strstr(out, "nhiều") || strstr(out, "Đúng hạn") || strstr(out, "Nộp muộn"))
+            fail_msg("XL's calendar after the district graded its report invalid: %s", out);
+        as_documented(out, " — Sai mẫu (nộp lúc ");
+        as_documented(out, "): Sai mẫu — báo cáo chưa được tính là đã nộp.\n    Lý do:\n      Số lượt khám bệnh: giá "
+                           "trị không đúng loại\n");
+        as_documented(out, " --field tên=giá_trị (các chỉ tiêu dưới đây)\n      --field kham_benh=…   Số lượt khám "
+                           "bệnh (số nguyên, bắt buộc)\n");
+        free(out);
+        snprintf(todo, sizeof todo, "Send it again: tramsync submit %s --field", last);
+        out = calendar_until(e, 1, "en", todo);
+        if (!strstr(out, " — Does not fit the form (sent ") || !strstr(out, "      Visits: not a value of its kind\n"))
+            fail_msg("XL's calendar (en) after the district graded its report invalid: %s", out);
+        free(out);
+        /* --json: the status is the district's, with its problems */
+        out = cli_until(e, 1, "calendar", "grade_problems");
+        json_t *cal = json_loads(out, 0, NULL);
+        assert_non_null(cal);
+        size_t k;
+        json_t *item;
+        bool seen = false;
+        json_array_foreach(cal, k, item) {
+            if (strcmp(S(item, "id"), last) != 0)
+                continue;
+            seen = true;
+            assert_string_equal(S(item, "status"), "invalid");
+            assert_true(json_is_true(json_object_get(item, "graded")));
+            assert_string_equal(S(json_array_get(json_object_get(item, "grade_problems"), 0), "problem"), "type");
+        }
+        assert_true(seen);
+        json_decref(cal);
+        free(out);
+    }
+    /* one table of words: BN late and XL invalid read the same in the
+     * CSV, tramsyncctl and tramsync */
+    same_words(e, duty, 1, "invalid");
+    same_words(e, duty, 0, "late");
     /* remind the late ones in one step: XL only, audited, delivered */
     char path[300];
     snprintf(path, sizeof path, "/api/calendar/occurrences/%s/remind", last);
@@ -457,12 +583,26 @@ static void test_calendar(void **state)
     file = ts_xasprintf("%s/bao-cao.csv", e->dir);
     write_file(file, "name,value\nkham_benh,120\n");
     assert_int_equal(ts_test_station_cli(&e->st[1], &out, "--lang", "en", "submit", last, "--file", file, NULL), 0);
-    assert_non_null(strstr(out, "late"));
+    assert_non_null(strstr(out, "sent: Late (due "));
     free(out);
     free(file);
     json_decref(grid_until(e, duty, XL, "late"));
+    /* sent again: accepted, and graded again (late, taken); no more
+     * "send it again" */
+    out = calendar_until(e, 1, NULL, "Nộp muộn");
+    free(out);
+    out = calendar_until(e, 1, NULL, ", trung tâm đã nhận\n");
+    if (strstr(out, "Sai mẫu") || strstr(out, "Cần nộp lại") || strstr(out, "trung tâm chưa kiểm tra"))
+        fail_msg("XL's calendar after sending it again: %s", out);
+    as_documented(out, " — Nộp muộn (nộp lúc ");
+    as_documented(out, " — Chưa nộp\n      --field kham_benh=…");
+    free(out);
+    out = calendar_until(e, 1, "en", " — Late (sent ");
+    assert_non_null(strstr(out, ", accepted by the district\n"));
+    free(out);
+    same_words(e, duty, 1, "late");
     /* tramsyncctl: the grid in words; remind: nobody is late any more (409) */
-    assert_int_equal(ctl(e, &out, "calendar", "grid", duty), 0);
+    assert_int_equal(ctl(e, &out, "calendar", "grid", duty, NULL, NULL), 0);
     assert_non_null(strstr(out, "Báo cáo tuần"));
     assert_non_null(strstr(out, "2/2 trạm đã nộp, 0 đúng hạn"));
     /* periods and days in words: Tuần 49/2026, hạn dd/mm/yyyy */
@@ -470,7 +610,7 @@ static void test_calendar(void **state)
         strstr(out, "muộn") == NULL || strstr(out, "    Trạm Y tế ") == NULL)
         fail_msg("tramsyncctl calendar grid: %s", out);
     free(out);
-    assert_int_not_equal(ctl(e, &out, "calendar", "remind", last), 0);
+    assert_int_not_equal(ctl(e, &out, "calendar", "remind", last, NULL, NULL), 0);
     assert_non_null(strstr(out, "Không có trạm nào chậm"));
     free(out);
     assert_int_equal(ts_test_daemon_stop(&e->d, SIGTERM, 20000), 0);

@@ -5,7 +5,8 @@
  * (23:30 UTC on 31/12 is already 01/01 in Asia/Ho_Chi_Minh), idempotent;
  * reports judged on time, late, missing, pending, invalid against their
  * form; the grid's rates; reminders sent once before the due day and once
- * when late; the late ones reminded in one step. */
+ * when late; the late ones reminded in one step; every report graded and
+ * the grade written on it for its station; the statuses' words one table. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "common/ts_calendar.h"
 #include "common/ts_notice.h"
 #include "common/ts_recjson.h"
+#include "common/ts_registry.h"
 #include "common/ts_store.h"
 #include "common/ts_xmalloc.h"
 #include "server/ts_calendar.h"
@@ -449,6 +451,122 @@ static void test_submitted_day_is_the_districts(void **state)
     json_decref(grid);
 }
 
+/* The district's verdict reaches the station: every report graded as the
+ * grid judges it and the grade written on the report, once per submission;
+ * the station's copy gets it by the pull; a report sent again is graded
+ * again; a grade the station wrote itself is put right. */
+static void test_reports_graded(void **state)
+{
+    fixture *f = *state;
+    json_t *duty = json_pack("{s:s,s:s,s:s,s:i,s:s}", "kind", "periodic_report", "title", "Báo cáo hoạt động tháng",
+                             "recurrence", "monthly", "due_days", 5, "form", FORM);
+    ts_actor a = {TS_ACTOR_ADMIN, "admin-test", NULL, "test"};
+    ts_error err;
+    assert_int_equal(ts_record_put_json(f->srv, &a, "duties", "BC-THANG", duty, &err), 0);
+    json_decref(duty);
+    size_t written, invalid;
+    assert_int_equal(ts_calendar_generate(f->srv, at("2026-12-03T02:00:00Z"), &written, &err), 0);
+    submit(f, 0, "BC-THANG:2026-11", "{\\\"kham_benh\\\": 312}", "2026-12-05T16:00:00Z");
+    submit(f, 2, "BC-THANG:2026-11", "{\\\"kham_benh\\\": \\\"nhiều\\\"}", "2026-12-04T08:00:00Z");
+    /* a report of a period this station does not owe is not graded */
+    submit(f, 1, "NO-SUCH:2026-11", "{}", "2026-12-04T08:00:00Z");
+    uint64_t dec7 = at("2026-12-07T02:00:00Z");
+    ts_strlist to = {NULL, 0};
+    assert_int_equal(ts_calendar_grade(f->srv, NULL, dec7, &written, &invalid, &to, &err), 0);
+    assert_int_equal(written, 2);
+    assert_int_equal(invalid, 1);
+    assert_int_equal(to.n, 2);
+    ts_strlist_free(&to);
+    json_t *o = ts_test_record_fields(f->srv, "periodic_reports", "BC-THANG:2026-11:" BN);
+    assert_string_equal(json_string_value(json_object_get(o, "grade")), "on_time");
+    assert_true(json_is_null(json_object_get(o, "grade_problems")) || json_object_get(o, "grade_problems") == NULL);
+    assert_string_equal(json_string_value(json_object_get(o, "graded_submission")),
+                        json_string_value(json_object_get(o, "submitted_at")));
+    json_decref(o);
+    o = ts_test_record_fields(f->srv, "periodic_reports", "NO-SUCH:2026-11:" BX);
+    assert_null(json_object_get(o, "grade"));
+    json_decref(o);
+    /* nothing changed: nothing written */
+    assert_int_equal(ts_calendar_grade(f->srv, NULL, dec7 + 60000, &written, &invalid, NULL, &err), 0);
+    assert_int_equal(written, 0);
+    /* the station's copy: invalid, with why (the field in words, no value) */
+    assert_true(ts_test_pull(f->srv, f->sta[2], BT) > 0);
+    o = ts_test_record_fields(f->sta[2], "periodic_reports", "BC-THANG:2026-11:" BT);
+    assert_string_equal(json_string_value(json_object_get(o, "grade")), "invalid");
+    json_t *why = json_loads(json_string_value(json_object_get(o, "grade_problems")), 0, NULL);
+    assert_int_equal(json_array_size(why), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(why, 0), "label_vi")), "Số lượt khám bệnh");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(why, 0), "problem")), "type");
+    assert_null(strstr(json_string_value(json_object_get(o, "grade_problems")), "nhiều"));
+    json_decref(why);
+    json_decref(o);
+    /* sent again, fitting the form: graded again, late now */
+    submit(f, 2, "BC-THANG:2026-11", "{\\\"kham_benh\\\": 200}", "2026-12-07T03:00:00Z");
+    /* as after a push: that report alone (an unknown id is nothing) */
+    ts_strlist ids = {NULL, 0};
+    ts_strlist_add(&ids, "BC-THANG:2026-11:" BT);
+    ts_strlist_add(&ids, "nothing:here");
+    assert_int_equal(ts_calendar_grade(f->srv, &ids, dec7 + 7200000, &written, &invalid, NULL, &err), 0);
+    ts_strlist_free(&ids);
+    assert_int_equal(written, 1);
+    assert_int_equal(invalid, 0);
+    assert_true(ts_test_pull(f->srv, f->sta[2], BT) > 0);
+    o = ts_test_record_fields(f->sta[2], "periodic_reports", "BC-THANG:2026-11:" BT);
+    assert_string_equal(json_string_value(json_object_get(o, "grade")), "late");
+    assert_true(json_is_null(json_object_get(o, "grade_problems")));
+    assert_string_equal(json_string_value(json_object_get(o, "graded_submission")), "2026-12-07T03:00:00Z");
+    json_decref(o);
+    /* a grade the station gives itself is not the district's */
+    ts_actor staff = {TS_ACTOR_LOCAL, "staff", NULL, "cli"};
+    json_t *self = json_pack("{s:s}", "grade", "on_time");
+    assert_int_equal(ts_record_put_json(f->sta[2], &staff, "periodic_reports", "BC-THANG:2026-11:" BT, self, &err), 0);
+    json_decref(self);
+    assert_int_equal(ts_test_push(f->sta[2], f->srv, BT, false), 1);
+    assert_int_equal(ts_calendar_grade(f->srv, NULL, dec7 + 9000000, &written, &invalid, NULL, &err), 0);
+    assert_int_equal(written, 1);
+    o = ts_test_record_fields(f->srv, "periodic_reports", "BC-THANG:2026-11:" BT);
+    assert_string_equal(json_string_value(json_object_get(o, "grade")), "late");
+    json_decref(o);
+}
+
+/* One table of the statuses' words: the grade's value_labels in tables.json
+ * and the console's (server/console/i18n-calendar.js) are the words of
+ * common/ts_calendar's table, which the admin API's CSV, tramsyncctl and
+ * tramsync print. */
+static void test_status_words_one_table(void **state)
+{
+    (void)state;
+    const ts_table_def *t = ts_registry_table(ts_test_registry(), "periodic_reports");
+    assert_non_null(t);
+    const ts_field_def *g = ts_table_field(t, "grade");
+    assert_non_null(g);
+    assert_int_equal(g->nvalues, 3);
+    for (size_t i = 0; i < g->nvalues; i++) {
+        assert_string_equal(ts_field_value_label(g, g->values[i], false), ts_report_status_label(g->values[i], false));
+        assert_string_equal(ts_field_value_label(g, g->values[i], true), ts_report_status_label(g->values[i], true));
+    }
+    char *path = ts_source_path("server/console/i18n-calendar.js");
+    char *js = ts_read_file(path, NULL);
+    assert_non_null(js);
+    const char *en = strstr(js, "Object.assign(STRINGS.en");
+    assert_non_null(en);
+    for (size_t i = 0; i < TS_REPORT_STATUSES; i++) {
+        const char *code = ts_report_status_codes[i];
+        char want[160];
+        snprintf(want, sizeof want, "cal_st_%s: '%s',", code, ts_report_status_label(code, false));
+        const char *vi = strstr(js, want);
+        if (vi == NULL || vi > en)
+            fail_msg("i18n-calendar.js (vi) lacks %s", want);
+        snprintf(want, sizeof want, "cal_st_%s: '%s',", code, ts_report_status_label(code, true));
+        if (strstr(en, want) == NULL)
+            fail_msg("i18n-calendar.js (en) lacks %s", want);
+    }
+    free(js);
+    free(path);
+    assert_string_equal(ts_report_status_label("invalid", false), "Sai mẫu");
+    assert_string_equal(ts_report_status_label("something", true), "something");
+}
+
 /* a weekly giao ban: its stations invited the day before, once; not once it began */
 static void test_meeting_reminder(void **state)
 {
@@ -584,6 +702,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_generation_local_time, setup, teardown),
         cmocka_unit_test_setup_teardown(test_grid_and_reminders, setup, teardown),
         cmocka_unit_test_setup_teardown(test_submitted_day_is_the_districts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reports_graded, setup, teardown),
+        cmocka_unit_test(test_status_words_one_table),
         cmocka_unit_test_setup_teardown(test_meeting_reminder, setup, teardown),
         cmocka_unit_test_setup_teardown(test_long_texts_reminded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_changed_duty_drops_its_future, setup, teardown),
