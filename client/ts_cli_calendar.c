@@ -176,9 +176,10 @@ int ts_cli_calendar(ts_cli *cli, int argc, char **argv)
     int rc = ts_cli__open(cli, &x, true);
     if (rc != 0)
         return rc;
-    json_t *occs = NULL, *reports = NULL;
+    /* the station's reports are read one by one, by id, for what is shown */
+    json_t *occs = NULL;
     ts_error err;
-    if (ts__all(x.store, "duty_occurrences", &occs, &err) < 0 || ts__all(x.store, "periodic_reports", &reports, &err) < 0) {
+    if (ts__all(x.store, "duty_occurrences", &occs, &err) < 0) {
         rc = ts_cli__fail_err(cli, err.code, "không đọc được lịch công tác", err.msg);
         goto done;
     }
@@ -291,7 +292,6 @@ int ts_cli_calendar(ts_cli *cli, int argc, char **argv)
     json_decref(out);
 done:
     json_decref(occs);
-    json_decref(reports);
     ts_cli__close(&x);
     return rc;
 }

@@ -313,6 +313,11 @@ void ts_conflict_rows_free(ts_conflict_row *rows, size_t n);
 /* Records of one table in id order, after `after` (NULL: from the start). */
 int ts_store_list(ts_store *st, const char *table, const char *after, uint32_t limit, bool include_deleted,
                   ts_change_page *page, ts_error *err);
+/* The live records of one table whose id is in [from, before), in id order
+ * (the first `limit`: page on with from = the last id and "\x01"). A search
+ * of the records' key: it reads only the range. */
+int ts_store_list_range(ts_store *st, const char *table, const char *from, const char *before, uint32_t limit,
+                        ts_change_page *page, ts_error *err);
 /* Station: changes the district refused for good. */
 int ts_store_rejected_count(ts_store *st, uint64_t *count);
 /* Station: makes every record this station owns pending again, so a new

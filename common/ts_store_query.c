@@ -9,21 +9,10 @@
 #include "common/ts_store_int.h"
 #include "common/ts_xmalloc.h"
 
-int ts_store_list(ts_store *st, const char *table, const char *after, uint32_t limit, bool include_deleted,
-                  ts_change_page *page, ts_error *err)
+/* The rows of a listing statement (tbl, id, owner, vv, fields, seq, lseq)
+ * into page; finalizes q. */
+static int ts__list_rows(ts_store *st, sqlite3_stmt *q, ts_change_page *page, ts_error *err)
 {
-    ts_change_page_reset(page);
-    sqlite3_stmt *q;
-    const char *sql = include_deleted
-                          ? "SELECT tbl, id, owner, vv, fields, seq, lseq FROM records"
-                            " WHERE tbl = ?1 AND id > ?2 ORDER BY id LIMIT ?3"
-                          : "SELECT tbl, id, owner, vv, fields, seq, lseq FROM records"
-                            " WHERE tbl = ?1 AND id > ?2 AND deleted = 0 ORDER BY id LIMIT ?3";
-    if (sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) != SQLITE_OK)
-        return ts__sql_error(st, err, "list");
-    sqlite3_bind_text(q, 1, table, -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 2, after ? after : "", -1, SQLITE_STATIC);
-    sqlite3_bind_int64(q, 3, limit ? limit : 100);
     int rc = 0, step;
     while ((step = sqlite3_step(q)) == SQLITE_ROW) {
         if (page->n == page->cap) {
@@ -47,6 +36,41 @@ int ts_store_list(ts_store *st, const char *table, const char *after, uint32_t l
         rc = ts__sql_error(st, err, "list");
     sqlite3_finalize(q);
     return rc;
+}
+
+int ts_store_list(ts_store *st, const char *table, const char *after, uint32_t limit, bool include_deleted,
+                  ts_change_page *page, ts_error *err)
+{
+    ts_change_page_reset(page);
+    sqlite3_stmt *q;
+    const char *sql = include_deleted
+                          ? "SELECT tbl, id, owner, vv, fields, seq, lseq FROM records"
+                            " WHERE tbl = ?1 AND id > ?2 ORDER BY id LIMIT ?3"
+                          : "SELECT tbl, id, owner, vv, fields, seq, lseq FROM records"
+                            " WHERE tbl = ?1 AND id > ?2 AND deleted = 0 ORDER BY id LIMIT ?3";
+    if (sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) != SQLITE_OK)
+        return ts__sql_error(st, err, "list");
+    sqlite3_bind_text(q, 1, table, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, after ? after : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 3, limit ? limit : 100);
+    return ts__list_rows(st, q, page, err);
+}
+
+int ts_store_list_range(ts_store *st, const char *table, const char *from, const char *before, uint32_t limit,
+                        ts_change_page *page, ts_error *err)
+{
+    ts_change_page_reset(page);
+    sqlite3_stmt *q;
+    /* the key (tbl, id): a range of it, read in order */
+    const char *sql = "SELECT tbl, id, owner, vv, fields, seq, lseq FROM records"
+                      " WHERE tbl = ?1 AND id >= ?2 AND id < ?3 AND deleted = 0 ORDER BY id LIMIT ?4";
+    if (sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) != SQLITE_OK)
+        return ts__sql_error(st, err, "list");
+    sqlite3_bind_text(q, 1, table, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, from, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 3, before, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 4, limit ? limit : 100);
+    return ts__list_rows(st, q, page, err);
 }
 
 static void ts__col_text(sqlite3_stmt *q, int i, char *out, size_t size)

@@ -19,8 +19,24 @@
 
 /* ---------------------------------------------------------------- reading */
 
-/* The live records of a table as {id: fields}; with owners, each fields
- * object gets "_owner". */
+/* Adds a page's live records to all as {id: fields}; with owners, each
+ * fields object gets "_owner". */
+static void ts__add_page(const ts_change_page *page, bool owners, json_t *all)
+{
+    for (uint32_t i = 0; i < page->n; i++) {
+        const ts_change *c = &page->items[i];
+        if (ts_version_deleted(&c->v))
+            continue;
+        json_t *r = ts_recjson_record(c, false);
+        json_t *f = json_incref(json_object_get(r, "fields"));
+        json_decref(r);
+        if (owners)
+            json_object_set_new(f, "_owner", json_string(c->owner));
+        json_object_set_new(all, c->id, f);
+    }
+}
+
+/* The live records of a table as {id: fields} (see ts__add_page). */
 static int ts__load(ts_store *st, const char *table, bool owners, json_t **out, ts_error *err)
 {
     json_t *all = json_object();
@@ -32,17 +48,7 @@ static int ts__load(ts_store *st, const char *table, bool owners, json_t **out, 
         rc = ts_store_list(st, table, after[0] ? after : NULL, TS__PAGE, false, &page, err);
         if (rc < 0)
             break;
-        for (uint32_t i = 0; i < page.n; i++) {
-            const ts_change *c = &page.items[i];
-            if (ts_version_deleted(&c->v))
-                continue;
-            json_t *r = ts_recjson_record(c, false);
-            json_t *f = json_incref(json_object_get(r, "fields"));
-            json_decref(r);
-            if (owners)
-                json_object_set_new(f, "_owner", json_string(c->owner));
-            json_object_set_new(all, c->id, f);
-        }
+        ts__add_page(&page, owners, all);
         if (page.n < TS__PAGE)
             break;
         snprintf(after, sizeof after, "%s", page.items[page.n - 1].id);
@@ -54,6 +60,58 @@ static int ts__load(ts_store *st, const char *table, bool owners, json_t **out, 
     }
     *out = all;
     return 0;
+}
+
+/* Adds to into the live records of a table whose id is in [from, before):
+ * a range of the store's key, nothing else read. */
+static int ts__load_range(ts_store *st, const char *table, const char *from, const char *before, bool owners,
+                          json_t *into, ts_error *err)
+{
+    ts_change_page page;
+    ts_change_page_init(&page);
+    char *at = ts_xstrdup(from);
+    int rc;
+    for (;;) {
+        rc = ts_store_list_range(st, table, at, before, TS__PAGE, &page, err);
+        if (rc < 0)
+            break;
+        ts__add_page(&page, owners, into);
+        if (page.n < TS__PAGE)
+            break;
+        free(at);
+        at = ts_xasprintf("%s\x01", page.items[page.n - 1].id); /* the next id after it */
+    }
+    free(at);
+    ts_change_page_free(&page);
+    return rc;
+}
+
+/* A duty's occurrences are "<duty id>:<period key>" and every period key
+ * begins with its year (2026-11, 2026-Q4, 2026-H2, 2026, 2026-W49, the
+ * one-off's 2026-12-05), so a duty's occurrences of some years are a range
+ * of ids. A key of year K is a period that starts between 29 December of
+ * K - 1 (an ISO week 1) and 31 December of K, and ends by 3 January of
+ * K + 1 (an ISO week 53). Adds to into those of the years y_from to y_to
+ * (0: every later year); another duty whose id begins with "<duty id>:"
+ * may add some of its own: callers look at duty_id. */
+static int ts__load_occ_years(ts_store *st, const char *duty_id, int y_from, int y_to, json_t *into, ts_error *err)
+{
+    char from[TS_KEY_MAX + 16], before[TS_KEY_MAX + 16];
+    snprintf(from, sizeof from, "%s:%04d", duty_id, y_from < 0 ? 0 : y_from);
+    if (y_to > 0)
+        snprintf(before, sizeof before, "%s:%04d~", duty_id, y_to);
+    else
+        snprintf(before, sizeof before, "%s;", duty_id); /* ';' follows ':' */
+    return ts__load_range(st, "duty_occurrences", from, before, false, into, err);
+}
+
+/* The year of a period key ("2026-W49": 2026), or -1. */
+static int ts__key_year(const char *key)
+{
+    for (int i = 0; i < 4; i++)
+        if (key[i] < '0' || key[i] > '9')
+            return -1;
+    return (key[0] - '0') * 1000 + (key[1] - '0') * 100 + (key[2] - '0') * 10 + (key[3] - '0');
 }
 
 static int ts__i(const json_t *o, const char *key, int def)
@@ -196,8 +254,6 @@ int ts_calendar_generate(ts_store *st, uint64_t now_ms, size_t *written, ts_erro
     json_t *duties = NULL, *occ = NULL, *dir = NULL;
     int rc = ts__load(st, "duties", false, &duties, err);
     if (rc == 0)
-        rc = ts__load(st, "duty_occurrences", false, &occ, err);
-    if (rc == 0)
         rc = ts__load(st, "stations", false, &dir, err);
     if (rc < 0)
         goto cleanup;
@@ -239,6 +295,15 @@ int ts_calendar_generate(ts_store *st, uint64_t now_ms, size_t *written, ts_erro
         const json_t *stations = json_array_size(listed) > 0 ? listed : all;
         if (json_array_size(stations) == 0)
             continue;
+        /* what it has of these periods, and of every period not over (an
+         * end from today on is a key of last year or later) */
+        int y_from = ts__key_year(p[0].key);
+        if (y_from < 0 || y_from > today.y - 1)
+            y_from = today.y - 1;
+        json_decref(occ);
+        occ = json_object();
+        if ((rc = ts__load_occ_years(st, duty_id, y_from, 0, occ, err)) < 0)
+            break;
         json_t *made = json_object();
         for (size_t i = 0; rc == 0 && i < np; i++) {
             if ((has_from && ts_date_cmp(p[i].end, from) < 0) || (has_to && ts_date_cmp(p[i].start, to) > 0))
@@ -289,46 +354,86 @@ cleanup:
 
 /* ---------------------------------------------------------------- judging reports */
 
+/* What the reminders, the grid and the page read: the duties and the
+ * directory whole, and only the occurrences and reports they show (see
+ * ts__load_occ_years, ts__world_reports). */
 typedef struct ts__world {
-    json_t *duties, *occ, *reports, *dir;
-    json_t *by_key; /* "<occurrence>\x1f<station>" -> report fields */
+    ts_store *st;
+    json_t *duties, *occ, *dir;
+    json_t *by_key;     /* "<occurrence>\x1f<station>" -> report fields */
+    json_t *reports_of; /* the occurrences whose reports are in by_key */
 } ts__world;
 
 static void ts__world_free(ts__world *w)
 {
     json_decref(w->duties);
     json_decref(w->occ);
-    json_decref(w->reports);
     json_decref(w->dir);
     json_decref(w->by_key);
+    json_decref(w->reports_of);
 }
 
 static int ts__world_load(ts_store *st, ts__world *w, ts_error *err)
 {
     memset(w, 0, sizeof *w);
+    w->st = st;
     int rc = ts__load(st, "duties", false, &w->duties, err);
     if (rc == 0)
-        rc = ts__load(st, "duty_occurrences", false, &w->occ, err);
-    if (rc == 0)
-        rc = ts__load(st, "periodic_reports", true, &w->reports, err);
-    if (rc == 0)
         rc = ts__load(st, "stations", false, &w->dir, err);
-    if (rc < 0) {
-        ts__world_free(w);
-        return rc;
-    }
+    w->occ = json_object();
     w->by_key = json_object();
+    w->reports_of = json_object();
+    if (rc < 0)
+        ts__world_free(w);
+    return rc;
+}
+
+/* The reports of an occurrence into w->by_key, once: `tramsync submit`
+ * writes them as "<occurrence id>:<station>", a range of ids. */
+static int ts__world_reports(ts__world *w, const char *occ_id, ts_error *err)
+{
+    if (json_object_get(w->reports_of, occ_id) != NULL)
+        return 0;
+    json_t *got = json_object();
+    char *from = ts_xasprintf("%s:", occ_id), *before = ts_xasprintf("%s;", occ_id);
+    int rc = ts__load_range(w->st, "periodic_reports", from, before, true, got, err);
+    free(from);
+    free(before);
     const char *id;
     json_t *r;
-    json_object_foreach(w->reports, id, r) {
+    json_object_foreach(got, id, r) {
+        if (rc < 0 || strcmp(ts_json_str(r, "occurrence_id"), occ_id) != 0)
+            continue;
         char key[2 * TS_KEY_MAX + 2];
-        snprintf(key, sizeof key, "%s\x1f%s", ts_json_str(r, "occurrence_id"), ts_json_str(r, "_owner"));
+        snprintf(key, sizeof key, "%s\x1f%s", occ_id, ts_json_str(r, "_owner"));
         const json_t *had = json_object_get(w->by_key, key);
         /* two records for one period: the later submission counts */
         if (had == NULL || strcmp(ts_json_str(had, "submitted_at"), ts_json_str(r, "submitted_at")) < 0)
             json_object_set(w->by_key, key, r);
     }
-    return 0;
+    json_decref(got);
+    if (rc == 0)
+        json_object_set_new(w->reports_of, occ_id, json_true());
+    return rc;
+}
+
+/* The ids of w->occ in order (the store's order, whatever order they were
+ * read in); free the array, not the strings. */
+static int ts__by_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static const char **ts__occ_ids(const ts__world *w, size_t *n)
+{
+    const char **ids = ts_xcalloc(json_object_size(w->occ) + 1, sizeof *ids);
+    *n = 0;
+    const char *id;
+    json_t *o;
+    json_object_foreach(w->occ, id, o)
+        ids[(*n)++] = id;
+    qsort(ids, *n, sizeof *ids, ts__by_str);
+    return ids;
 }
 
 /* One live record's fields into into[id] (with "_owner" when owners); absent
@@ -586,9 +691,21 @@ int ts_calendar_remind(ts_store *st, const char *issuer, uint64_t now_ms, ts_cal
     char today_s[16];
     ts_date_fmt(today, today_s, sizeof today_s);
     ts_actor who = {TS_ACTOR_LOCAL, "calendar", NULL, "timer"};
-    const char *occ_id;
-    json_t *occ;
-    json_object_foreach(w.occ, occ_id, occ) {
+    /* what may be reminded today: a report due from 7 days back on (due at
+     * most 366 days after its period ends: a period ending from 373 days
+     * back on), a meeting from today on; of a live duty */
+    int y_from = ts_date_add_days(today, -373).y - 1;
+    const char *duty_id;
+    json_t *d;
+    json_object_foreach(w.duties, duty_id, d) {
+        if ((rc = ts__load_occ_years(st, duty_id, y_from, 0, w.occ, err)) < 0)
+            break;
+    }
+    size_t nids = 0;
+    const char **ids = ts__occ_ids(&w, &nids);
+    for (size_t k = 0; rc == 0 && k < nids; k++) {
+        const char *occ_id = ids[k];
+        json_t *occ = json_object_get(w.occ, occ_id);
         const json_t *duty = json_object_get(w.duties, ts_json_str(occ, "duty_id"));
         if (duty == NULL)
             continue;
@@ -623,6 +740,8 @@ int ts_calendar_remind(ts_store *st, const char *issuer, uint64_t now_ms, ts_cal
         } else {
             continue;
         }
+        if (report && (rc = ts__world_reports(&w, occ_id, err)) < 0)
+            break;
         ts_cal_reminder r;
         memset(&r, 0, sizeof r);
         size_t i;
@@ -662,6 +781,7 @@ int ts_calendar_remind(ts_store *st, const char *issuer, uint64_t now_ms, ts_cal
         *out = ts_xreallocarray(*out, *n + 1, sizeof **out);
         (*out)[(*n)++] = r;
     }
+    free(ids);
     ts__world_free(&w);
     return rc;
 }
@@ -674,6 +794,15 @@ int ts_calendar_remind_late(ts_store *st, const ts_actor *who, const char *issue
     int rc = ts__world_load(st, &w, err);
     if (rc < 0)
         return rc;
+    char *next = ts_xasprintf("%s\x01", occurrence_id); /* that one id */
+    rc = ts__load_range(st, "duty_occurrences", occurrence_id, next, false, w.occ, err);
+    free(next);
+    if (rc == 0 && json_object_get(w.occ, occurrence_id) != NULL)
+        rc = ts__world_reports(&w, occurrence_id, err);
+    if (rc < 0) {
+        ts__world_free(&w);
+        return rc;
+    }
     const json_t *occ = json_object_get(w.occ, occurrence_id);
     if (occ == NULL) {
         ts__world_free(&w);
@@ -704,10 +833,58 @@ int ts_calendar_remind_late(ts_store *st, const ts_actor *who, const char *issue
 
 /* ---------------------------------------------------------------- the grid */
 
+/* by start, then by id (the order they were read in before: the same grid) */
 static int ts__by_start(const void *a, const void *b)
 {
     const json_t *x = *(const json_t *const *)a, *y = *(const json_t *const *)b;
-    return strcmp(ts_json_str(x, "period_start"), ts_json_str(y, "period_start"));
+    int c = strcmp(ts_json_str(x, "period_start"), ts_json_str(y, "period_start"));
+    return c ? c : strcmp(ts_json_str(x, "_id"), ts_json_str(y, "_id"));
+}
+
+/* Reads into w->occ what the grid of a duty may show: its last `periods`
+ * occurrences begun by today. Its keys are read a year at a time from next
+ * year's back (a key of a later year has not begun); once `periods` begun
+ * ones are read from the years from y on, a key of y - 2 or before began
+ * before each of them (see ts__load_occ_years), so y - 1 is the last year
+ * read. */
+static int ts__grid_occ(ts__world *w, const char *duty_id, uint32_t periods, const char *today, ts_error *err)
+{
+    ts_date t;
+    if (!ts_date_parse(today, &t))
+        return ts_error_set(err, TS_EBAD_VALUE, "not a day: %s", today);
+    /* the duty's first year */
+    char from[TS_KEY_MAX + 16], before[TS_KEY_MAX + 16];
+    snprintf(from, sizeof from, "%s:0", duty_id);
+    snprintf(before, sizeof before, "%s:9~", duty_id);
+    ts_change_page page;
+    ts_change_page_init(&page);
+    int rc = ts_store_list_range(w->st, "duty_occurrences", from, before, 1, &page, err);
+    bool any = rc == 0 && page.n == 1;
+    int first = any ? ts__key_year(page.items[0].id + strlen(duty_id) + 1) : -1;
+    ts_change_page_free(&page);
+    if (!any)
+        return rc;
+    if (first < 0) /* not a key of a year: all of them */
+        return ts__load_occ_years(w->st, duty_id, 0, 0, w->occ, err);
+    uint32_t begun = 0;
+    for (int y = t.y + 1; rc == 0 && y >= first; y--) {
+        json_t *got = json_object();
+        rc = ts__load_occ_years(w->st, duty_id, y, y, got, err);
+        const char *id;
+        json_t *o;
+        json_object_foreach(got, id, o) {
+            if (strcmp(ts_json_str(o, "duty_id"), duty_id) == 0 && strcmp(ts_json_str(o, "period_start"), today) <= 0)
+                begun++;
+        }
+        json_object_update(w->occ, got);
+        json_decref(got);
+        if (rc == 0 && begun >= periods) {
+            if (y - 1 >= first)
+                rc = ts__load_occ_years(w->st, duty_id, y - 1, y - 1, w->occ, err);
+            break;
+        }
+    }
+    return rc;
 }
 
 static json_t *ts__station_row(const ts__world *w, const char *code)
@@ -717,8 +894,8 @@ static json_t *ts__station_row(const ts__world *w, const char *code)
                      d ? ts_json_str(d, "commune") : "", "cells");
 }
 
-static json_t *ts__duty_grid(const ts__world *w, const char *duty_id, const json_t *duty, uint32_t periods,
-                             const ts_strlist *only, const char *today)
+static json_t *ts__duty_grid(ts__world *w, const char *duty_id, const json_t *duty, uint32_t periods,
+                             const ts_strlist *only, const char *today, int *rc, ts_error *err)
 {
     /* its occurrences that have started, the last `periods` */
     size_t cap = json_object_size(w->occ), n = 0;
@@ -733,6 +910,15 @@ static json_t *ts__duty_grid(const ts__world *w, const char *duty_id, const json
     }
     qsort(list, n, sizeof *list, ts__by_start);
     size_t first = n > periods ? n - periods : 0;
+    /* the reports of the periods shown */
+    for (size_t k = first; *rc == 0 && k < n; k++)
+        *rc = ts__world_reports(w, ts_json_str(list[k], "_id"), err);
+    if (*rc < 0) {
+        for (size_t k = 0; k < n; k++)
+            json_object_del(list[k], "_id");
+        free(list);
+        return NULL;
+    }
     /* the stations: every one owing any shown period */
     json_t *codes = json_object();
     for (size_t k = first; k < n; k++) {
@@ -827,14 +1013,29 @@ int ts_calendar_grid(ts_store *st, const char *duty_id, uint32_t periods, const 
             ts__world_free(&w);
             return ts_error_set(err, TS_ENOT_FOUND, "no such periodic report");
         }
-        json_array_append_new(grids, ts__duty_grid(&w, duty_id, duty, periods, only, today));
+        if ((rc = ts__grid_occ(&w, duty_id, periods, today, err)) == 0) {
+            json_t *g = ts__duty_grid(&w, duty_id, duty, periods, only, today, &rc, err);
+            if (g)
+                json_array_append_new(grids, g);
+        }
     } else {
         const char *id;
         json_t *duty;
         json_object_foreach(w.duties, id, duty) {
-            if (strcmp(ts_json_str(duty, "kind"), "periodic_report") == 0)
-                json_array_append_new(grids, ts__duty_grid(&w, id, duty, periods, only, today));
+            if (strcmp(ts_json_str(duty, "kind"), "periodic_report") != 0)
+                continue;
+            if ((rc = ts__grid_occ(&w, id, periods, today, err)) < 0)
+                break;
+            json_t *g = ts__duty_grid(&w, id, duty, periods, only, today, &rc, err);
+            if (g == NULL)
+                break;
+            json_array_append_new(grids, g);
         }
+    }
+    if (rc < 0) {
+        json_decref(grids);
+        ts__world_free(&w);
+        return rc;
     }
     /* for an account limited to some stations: nothing of a duty none of them owes */
     for (size_t i = json_array_size(grids); only && i-- > 0;)
@@ -852,10 +1053,33 @@ int ts_calendar_grid(ts_store *st, const char *duty_id, uint32_t periods, const 
 
 /* ---------------------------------------------------------------- the page */
 
+/* by day, then by id (the order they were read in before: the same page) */
 static int ts__by_when(const void *a, const void *b)
 {
     const json_t *x = *(const json_t *const *)a, *y = *(const json_t *const *)b;
-    return strcmp(ts_json_str(x, "_when"), ts_json_str(y, "_when"));
+    int c = strcmp(ts_json_str(x, "_when"), ts_json_str(y, "_when"));
+    return c ? c : strcmp(ts_json_str(x, "id"), ts_json_str(y, "id"));
+}
+
+/* Every duty's id, deleted ones too (their occurrences stay). */
+static int ts__duty_ids(ts_store *st, ts_strlist *ids, ts_error *err)
+{
+    ts_change_page page;
+    ts_change_page_init(&page);
+    char after[TS_KEY_MAX + 1] = "";
+    int rc;
+    for (;;) {
+        rc = ts_store_list(st, "duties", after[0] ? after : NULL, TS__PAGE, true, &page, err);
+        if (rc < 0)
+            break;
+        for (uint32_t i = 0; i < page.n; i++)
+            ts_strlist_add(ids, page.items[i].id);
+        if (page.n < TS__PAGE)
+            break;
+        snprintf(after, sizeof after, "%s", page.items[page.n - 1].id);
+    }
+    ts_change_page_free(&page);
+    return rc;
 }
 
 static json_t *ts__cut(const json_t *list, const ts_strlist *only)
@@ -881,6 +1105,20 @@ int ts_calendar_overview(ts_store *st, const ts_strlist *only, uint64_t now_ms, 
     char today_s[16], from[16];
     ts_date_fmt(today, today_s, sizeof today_s);
     ts_date_fmt(ts_date_add_days(today, -45), from, sizeof from);
+    /* the occurrences shown: a due day or a meeting from 45 days back on,
+     * so a period that ended at most 366 days before (the longest due
+     * delay): keys of the year before that one on; of any duty, even one
+     * deleted since */
+    int y_from = ts_date_add_days(today, -45 - 366).y - 1;
+    ts_strlist all_duties = {NULL, 0};
+    rc = ts__duty_ids(st, &all_duties, err);
+    for (size_t i = 0; rc == 0 && i < all_duties.n; i++)
+        rc = ts__load_occ_years(st, all_duties.v[i], y_from, 0, w.occ, err);
+    ts_strlist_free(&all_duties);
+    if (rc < 0) {
+        ts__world_free(&w);
+        return rc;
+    }
     json_t *duties = json_array();
     const char *id;
     json_t *d;
@@ -930,6 +1168,10 @@ int ts_calendar_overview(ts_store *st, const ts_strlist *only, uint64_t now_ms, 
             ts_people_resolve(st, ts_json_str(duty, "responsible_person"), NULL, 0, label, sizeof label) == 0)
             json_object_set_new(c, "responsible_person_label", json_string(label));
         json_object_set_new(c, "stations", stations);
+        if (strcmp(ts_json_str(o, "kind"), "periodic_report") == 0 && (rc = ts__world_reports(&w, id, err)) < 0) {
+            json_decref(c);
+            break;
+        }
         if (strcmp(ts_json_str(o, "kind"), "periodic_report") == 0) {
             json_int_t received = 0, expected = 0;
             size_t i;
@@ -947,6 +1189,14 @@ int ts_calendar_overview(ts_store *st, const ts_strlist *only, uint64_t now_ms, 
             json_object_set_new(c, "due_passed", json_boolean(strcmp(today_s, when) > 0));
         }
         list[n++] = c;
+    }
+    if (rc < 0) {
+        for (size_t k = 0; k < n; k++)
+            json_decref(list[k]);
+        free(list);
+        json_decref(duties);
+        ts__world_free(&w);
+        return rc;
     }
     qsort(list, n, sizeof *list, ts__by_when);
     json_t *occs = json_array();

@@ -1,9 +1,11 @@
 #include "server/ts_dbq.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/ts_log.h"
+#include "common/ts_xmalloc.h"
 
 static uint64_t ts__now_us(void)
 {
@@ -24,7 +26,17 @@ int ts_dbq_init(ts_dbq *q, uv_loop_t *loop, ts_store *store)
     }
     q->runner.data = q;
     q->ckpt_work.data = q;
+    if (rc == 0) {
+        q->bg_timer = ts_xmalloc(sizeof *q->bg_timer);
+        uv_timer_init(loop, q->bg_timer);
+        q->bg_timer->data = q;
+    }
     return rc;
+}
+
+static void ts__bg_timer_closed(uv_handle_t *h)
+{
+    free(h);
 }
 
 void ts_dbq_destroy(ts_dbq *q)
@@ -42,6 +54,11 @@ void ts_dbq_destroy(ts_dbq *q)
         uv_mutex_destroy(&q->ckpt_lock);
     uv_mutex_destroy(&q->qlock);
     uv_mutex_destroy(&q->lock);
+    /* the queue may be gone before the loop next runs: the timer is freed
+     * by its close callback, never here */
+    if (q->bg_timer != NULL)
+        uv_close((uv_handle_t *)q->bg_timer, ts__bg_timer_closed);
+    q->bg_timer = NULL;
 }
 
 /* ---------------------------------------------------------------- checkpoints */
@@ -96,13 +113,23 @@ int ts_dbq_checkpoint_off_store(ts_dbq *q, ts_error *err)
     return 0;
 }
 
+/* Whether the queue has been idle long enough for a background job: no
+ * foreground job submitted or finished within TS_DBQ_BACKGROUND_IDLE_MS
+ * (the runner is not running when this is asked). */
+static bool ts__idle(const ts_dbq *q, uint64_t now)
+{
+    return q->draining || q->fg_last_us == 0 || now - q->fg_last_us >= TS_DBQ_BACKGROUND_IDLE_MS * 1000u;
+}
+
 /* Takes what runs next: one job alone, or the groupable jobs at the head;
- * a background job when nothing else waits or it has waited too long. */
+ * a background job when the queue is idle or it has waited too long. */
 static ts_dbjob *ts__take(ts_dbq *q)
 {
     uv_mutex_lock(&q->qlock);
     ts_dbjob *bg = q->bg_head;
-    if (bg != NULL && (q->head == NULL || ts__now_us() - bg->queued_us > TS_DBQ_BACKGROUND_MAX_WAIT_US)) {
+    uint64_t now = ts__now_us();
+    if (bg != NULL &&
+        ((q->head == NULL && ts__idle(q, now)) || now - bg->queued_us > TS_DBQ_BACKGROUND_MAX_WAIT_US)) {
         q->bg_head = bg->next;
         if (q->bg_head == NULL)
             q->bg_tail = NULL;
@@ -175,12 +202,51 @@ static void ts__runner_work(uv_work_t *req)
 }
 
 static void ts__runner_after(uv_work_t *req, int status);
+static void ts__runner_queue(ts_dbq *q);
+
+static void ts__bg_wake(uv_timer_t *t)
+{
+    ts_dbq *q = t->data;
+    q->bg_wakes++;
+    if (!q->running)
+        ts__runner_queue(q);
+}
+
+/* Nothing could be taken: when a background job waits, wakes the queue when
+ * it may run (the queue idle long enough, or its longest wait over); any
+ * job submitted meanwhile takes the queue first and this is asked again
+ * when it has completed. */
+static void ts__bg_arm(ts_dbq *q)
+{
+    if (q->bg_timer == NULL)
+        return;
+    uv_mutex_lock(&q->qlock);
+    const ts_dbjob *bg = q->bg_head;
+    uint64_t at = bg ? bg->queued_us + TS_DBQ_BACKGROUND_MAX_WAIT_US + 1 : 0;
+    uv_mutex_unlock(&q->qlock);
+    if (bg == NULL) {
+        uv_timer_stop(q->bg_timer);
+        return;
+    }
+    uint64_t idle_at = q->fg_last_us + TS_DBQ_BACKGROUND_IDLE_MS * 1000u;
+    if (idle_at < at)
+        at = idle_at;
+    uint64_t now = ts__now_us();
+    /* rounded up: the loop's clock is in milliseconds, and a wake too
+     * early only arms the timer again */
+    uint64_t ms = at > now ? (at - now + 999) / 1000 + 1 : 1;
+    uv_timer_start(q->bg_timer, ts__bg_wake, ms, 0);
+}
 
 static void ts__runner_queue(ts_dbq *q)
 {
     q->group = ts__take(q);
-    if (q->group == NULL)
+    if (q->group == NULL) {
+        ts__bg_arm(q);
         return;
+    }
+    if (q->bg_timer != NULL)
+        uv_timer_stop(q->bg_timer);
     q->running = true;
     uv_queue_work(q->loop, &q->runner, ts__runner_work, ts__runner_after);
 }
@@ -192,6 +258,8 @@ static void ts__runner_after(uv_work_t *req, int status)
     ts_dbjob *group = q->group;
     q->group = NULL;
     q->running = false;
+    if (group != NULL && !group->background)
+        q->fg_last_us = ts__now_us();
     /* completions may queue more work: it starts after this group is done */
     while (group != NULL) {
         ts_dbjob *next = group->next;
@@ -219,6 +287,8 @@ static void ts__submit(ts_dbq *q, ts_dbjob *job, ts_dbjob_work work, ts_dbjob_do
     job->commit_rc = 0;
     job->group_n = 0;
     job->queued_us = ts__now_us();
+    if (!background)
+        q->fg_last_us = job->queued_us;
     q->inflight++;
     uv_mutex_lock(&q->qlock);
     ts_dbjob **head = background ? &q->bg_head : &q->head, **tail = background ? &q->bg_tail : &q->tail;
@@ -245,6 +315,13 @@ void ts_dbq_submit_background(ts_dbq *q, ts_dbjob *job, ts_dbjob_work work, ts_d
 void ts_dbq_submit_grouped(ts_dbq *q, ts_dbjob *job, ts_dbjob_work work, ts_dbjob_done done, void *data)
 {
     ts__submit(q, job, work, done, data, true, false);
+}
+
+void ts_dbq_drain(ts_dbq *q)
+{
+    q->draining = true;
+    if (!q->running)
+        ts__runner_queue(q);
 }
 
 void ts_dbq_run_now(ts_dbq *q, ts_dbjob_work work, void *data)

@@ -27,8 +27,12 @@ typedef void (*ts_dbjob_done)(ts_dbjob *job);
 
 /* Most jobs one group commit holds. */
 #define TS_DBQ_GROUP_MAX 64
-/* A background job runs only when no other job waits, or once it has waited
- * this long (so a district that never stops syncing still gets it done). */
+/* A background job runs only once the queue has been idle this long (no
+ * other job submitted, waiting or running: between two group commits of a
+ * busy district the queue is empty for a moment, and that is not idle)... */
+#define TS_DBQ_BACKGROUND_IDLE_MS 300u
+/* ...or once it has waited this long (so a district that never stops
+ * syncing still gets it done). */
 #define TS_DBQ_BACKGROUND_MAX_WAIT_US (5u * 1000u * 1000u)
 /* WAL checkpoints off the store's thread (ts_dbq_checkpoint_off_store): one
  * starts after a group commit that left this many pages in the WAL (SQLite's
@@ -61,6 +65,13 @@ struct ts_dbq {
     ts_dbjob *group; /* being run (the runner's, until it completes) */
     uv_work_t runner;
     bool running;
+    /* background jobs: the last time a foreground job was submitted or
+     * finished (0: never), and the timer that wakes the queue when the
+     * first background job may run (allocated: freed by its close callback) */
+    uint64_t fg_last_us;
+    uv_timer_t *bg_timer;
+    bool draining;     /* ts_dbq_drain: background jobs no longer wait for idle */
+    uint64_t bg_wakes; /* times bg_timer fired */
     unsigned inflight;
     uint64_t jobs_done;
     uint64_t commits;    /* transactions that held a group */
@@ -78,7 +89,12 @@ struct ts_dbq {
 };
 
 int ts_dbq_init(ts_dbq *q, uv_loop_t *loop, ts_store *store);
+/* Once every job has completed (inflight 0). It closes the queue's timer:
+ * the loop must run once more (its close callback frees it). */
 void ts_dbq_destroy(ts_dbq *q);
+/* The daemon is stopping: background jobs queued or to come run as soon as
+ * no other job waits, without waiting for the queue to be idle. */
+void ts_dbq_drain(ts_dbq *q);
 /* WAL checkpoints on a connection of their own, on the thread pool beside
  * the store's thread, after the group commits that grew the WAL (see
  * common/ts_store_wal.c). On failure the store keeps checkpointing itself. */
@@ -89,9 +105,11 @@ void ts_dbq_submit(ts_dbq *q, ts_dbjob *job, ts_dbjob_work work, ts_dbjob_done d
  * its writes through the store's transactions (nested: savepoints) and not
  * assume it is the outermost one. */
 void ts_dbq_submit_grouped(ts_dbq *q, ts_dbjob *job, ts_dbjob_work work, ts_dbjob_done done, void *data);
-/* Queues a job that runs alone and only when no other job waits (or after
- * TS_DBQ_BACKGROUND_MAX_WAIT_US): periodic refreshes that stations waiting
- * for an answer should not wait behind. */
+/* Queues a job that runs alone and only once the queue has been idle
+ * TS_DBQ_BACKGROUND_IDLE_MS (or after TS_DBQ_BACKGROUND_MAX_WAIT_US), in
+ * the order queued: periodic refreshes that stations waiting for an answer
+ * should not wait behind, and that should not take the store's thread from
+ * a district syncing hard. */
 void ts_dbq_submit_background(ts_dbq *q, ts_dbjob *job, ts_dbjob_work work, ts_dbjob_done done, void *data);
 /* Runs work synchronously on the calling (loop) thread: for start-up and
  * tools, never for sessions. */

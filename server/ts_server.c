@@ -572,6 +572,7 @@ fail_tls:
     ts_tls_ctx_unref(srv->tls);
 fail_store:
     ts_dbq_destroy(&srv->dbq);
+    uv_run(loop, UV_RUN_NOWAIT); /* the queue's timer, closed */
     ts_store_close(srv->store);
 fail_reg:
     ts_registry_free(&srv->reg);
@@ -730,6 +731,7 @@ void ts_server_shutdown(ts_server *srv, void (*done)(ts_server *srv, void *arg),
     }
     uv_timer_stop(&srv->maint_timer);
     uv_timer_stop(&srv->stats_timer);
+    ts_dbq_drain(&srv->dbq); /* background jobs queued run now, not after an idle moment */
     if (srv->admin != NULL) {
         srv->admin_stopping = true;
         ts_admin_stop(srv->admin, ts__admin_stopped, srv);

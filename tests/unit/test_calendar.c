@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <sqlite3.h>
 
 #include "common/ts_calendar.h"
 #include "common/ts_notice.h"
@@ -694,6 +695,239 @@ static void test_long_texts_reminded(void **state)
     ts_buf_free(&who);
 }
 
+
+/* ---------------------------------------------------------------- years of history
+ * The grid, the reminders and the page read only the periods they show: a
+ * district with ten years of weekly and monthly occurrences stored gives the
+ * grid a full read would (checked against one here), reading a bounded
+ * number of rows, with searches of the records' key (no scan). */
+
+typedef struct reads {
+    long rows;      /* rows stepped by statements on records */
+    json_t *sqls;   /* their texts, as a set */
+} reads;
+
+static int on_trace(unsigned what, void *ctx, void *p, void *x)
+{
+    reads *r = ctx;
+    const char *sql = sqlite3_sql((sqlite3_stmt *)p);
+    if (sql == NULL || strstr(sql, "FROM records") == NULL)
+        return 0;
+    if (what == SQLITE_TRACE_ROW)
+        r->rows++;
+    else if (what == SQLITE_TRACE_STMT && strncmp((const char *)x, "--", 2) != 0)
+        json_object_set_new(r->sqls, sql, json_true());
+    return 0;
+}
+
+static void reads_start(fixture *f, reads *r)
+{
+    r->rows = 0;
+    r->sqls = json_object();
+    sqlite3_trace_v2(ts_store_db(f->srv), SQLITE_TRACE_ROW | SQLITE_TRACE_STMT, on_trace, r);
+}
+
+/* stops counting; every statement read the records through their key */
+static void reads_stop(fixture *f, reads *r)
+{
+    sqlite3 *db = ts_store_db(f->srv);
+    sqlite3_trace_v2(db, 0, NULL, NULL);
+    const char *sql;
+    json_t *v;
+    json_object_foreach(r->sqls, sql, v) {
+        char *eqp = ts_xasprintf("EXPLAIN QUERY PLAN %s", sql);
+        sqlite3_stmt *q;
+        assert_int_equal(sqlite3_prepare_v2(db, eqp, -1, &q, NULL), SQLITE_OK);
+        while (sqlite3_step(q) == SQLITE_ROW) {
+            const char *detail = (const char *)sqlite3_column_text(q, 3);
+            if (strncmp(detail, "SCAN", 4) == 0)
+                fail_msg("%s: %s", sql, detail);
+            if (strncmp(detail, "SEARCH", 6) == 0 && strstr(detail, "USING") == NULL)
+                fail_msg("%s: %s", sql, detail);
+        }
+        sqlite3_finalize(q);
+        free(eqp);
+    }
+    json_decref(r->sqls);
+}
+
+/* one occurrence of a report duty, as the daemon writes it */
+static void put_occurrence(fixture *f, const char *duty, int rec, const ts_period *p)
+{
+    char id[128], a[16], b[16], due[16], json[512];
+    snprintf(id, sizeof id, "%s:%s", duty, p->key);
+    ts_date_fmt(p->start, a, sizeof a);
+    ts_date_fmt(p->end, b, sizeof b);
+    ts_date_fmt(ts_period_due(p, rec == TS_REC_WEEKLY ? 2 : 5), due, sizeof due);
+    snprintf(json, sizeof json,
+             "{\"duty_id\":\"%s\",\"kind\":\"periodic_report\",\"title\":\"Báo cáo\",\"period\":\"%s\","
+             "\"period_start\":\"%s\",\"period_end\":\"%s\",\"due_date\":\"%s\",\"stations\":[\"%s\",\"%s\",\"%s\",\"%s\"]}",
+             duty, p->key, a, b, due, BN, BX, BT, XL);
+    put(f->srv, "duty_occurrences", id, json);
+}
+
+/* the periods of rec from `from` to `to` (days) */
+static int put_history(fixture *f, const char *duty, int rec, const char *from, const char *to)
+{
+    ts_period p, q;
+    assert_true(ts_period_of(rec, D(from), &p));
+    int n = 0;
+    while (ts_date_cmp(p.start, D(to)) <= 0) {
+        put_occurrence(f, duty, rec, &p);
+        n++;
+        assert_true(ts_period_next(rec, &p, &q));
+        p = q;
+    }
+    return n;
+}
+
+static int by_start_then_id(const void *a, const void *b)
+{
+    const json_t *x = *(const json_t *const *)a, *y = *(const json_t *const *)b;
+    int c = strcmp(json_string_value(json_object_get(x, "period_start")),
+                   json_string_value(json_object_get(y, "period_start")));
+    return c ? c : strcmp(json_string_value(json_object_get(x, "_id")), json_string_value(json_object_get(y, "_id")));
+}
+
+/* what a read of every occurrence finds: the duty's last `periods` begun by today */
+static json_t *expected_periods(fixture *f, const char *duty, size_t periods, const char *today)
+{
+    json_t *all = json_array();
+    ts_change_page page;
+    ts_change_page_init(&page);
+    char after[256] = "";
+    ts_error err;
+    for (;;) {
+        assert_int_equal(ts_store_list(f->srv, "duty_occurrences", after[0] ? after : NULL, 500, false, &page, &err), 0);
+        for (uint32_t i = 0; i < page.n; i++) {
+            json_t *r = ts_recjson_record(&page.items[i], false);
+            json_t *o = json_incref(json_object_get(r, "fields"));
+            json_decref(r);
+            json_object_set_new(o, "_id", json_string(page.items[i].id));
+            if (strcmp(json_string_value(json_object_get(o, "duty_id")), duty) == 0 &&
+                strcmp(json_string_value(json_object_get(o, "period_start")), today) <= 0)
+                json_array_append(all, o);
+            json_decref(o);
+        }
+        if (page.n < 500)
+            break;
+        snprintf(after, sizeof after, "%s", page.items[page.n - 1].id);
+    }
+    ts_change_page_free(&page);
+    size_t n = json_array_size(all);
+    json_t **v = ts_xcalloc(n + 1, sizeof *v);
+    for (size_t i = 0; i < n; i++)
+        v[i] = json_array_get(all, i);
+    qsort(v, n, sizeof *v, by_start_then_id);
+    json_t *ids = json_array();
+    for (size_t i = n > periods ? n - periods : 0; i < n; i++)
+        json_array_append(ids, json_object_get(v[i], "_id"));
+    free(v);
+    json_decref(all);
+    return ids;
+}
+
+static void assert_grid_periods(fixture *f, const char *duty, uint32_t periods, uint64_t now, long max_rows)
+{
+    char today[16];
+    ts_local_day(now, today, sizeof today);
+    json_t *want = expected_periods(f, duty, periods, today);
+    reads r;
+    reads_start(f, &r);
+    json_t *grid;
+    ts_error err;
+    assert_int_equal(ts_calendar_grid(f->srv, duty, periods, NULL, now, &grid, &err), 0);
+    reads_stop(f, &r);
+    if (r.rows > max_rows)
+        fail_msg("grid of %s, %u periods: %ld rows read", duty, periods, r.rows);
+    const json_t *cols = json_object_get(json_array_get(json_object_get(grid, "duties"), 0), "periods");
+    assert_int_equal(json_array_size(cols), json_array_size(want));
+    for (size_t i = 0; i < json_array_size(want); i++)
+        assert_string_equal(json_string_value(json_object_get(json_array_get(cols, i), "occurrence")),
+                            json_string_value(json_array_get(want, i)));
+    json_decref(want);
+    json_decref(grid);
+}
+
+static void test_years_of_history_read_by_period(void **state)
+{
+    fixture *f = *state;
+    ts_error err;
+    put(f->srv, "duties", "BC-THANG",
+        "{\"kind\":\"periodic_report\",\"title\":\"Báo cáo tháng\",\"recurrence\":\"monthly\",\"due_days\":5}");
+    put(f->srv, "duties", "BC-TUAN",
+        "{\"kind\":\"periodic_report\",\"title\":\"Báo cáo tuần\",\"recurrence\":\"weekly\",\"due_days\":2}");
+    /* weekly until the end of September 2026, monthly since: two kinds of keys */
+    put(f->srv, "duties", "BC-DOI",
+        "{\"kind\":\"periodic_report\",\"title\":\"Báo cáo đổi kỳ\",\"recurrence\":\"monthly\",\"due_days\":5}");
+    assert_int_equal(ts_store_begin(f->srv, &err), 0);
+    int stored = put_history(f, "BC-THANG", TS_REC_MONTHLY, "2017-01-01", "2027-01-01");
+    stored += put_history(f, "BC-TUAN", TS_REC_WEEKLY, "2017-01-02", "2027-01-05");
+    stored += put_history(f, "BC-DOI", TS_REC_WEEKLY, "2024-12-30", "2026-09-28");
+    stored += put_history(f, "BC-DOI", TS_REC_MONTHLY, "2026-10-01", "2027-01-01");
+    assert_int_equal(ts_store_commit(f->srv, &err), 0);
+    assert_true(stored > 700);
+    /* reports of this year's, and of years ago */
+    submit(f, 0, "BC-THANG:2026-11", "{}", "2026-12-04T02:00:00Z");
+    submit(f, 1, "BC-TUAN:2026-W49", "{}", "2026-12-08T02:00:00Z");
+    submit(f, 2, "BC-TUAN:2018-W10", "{}", "2018-03-12T02:00:00Z");
+
+    uint64_t dec9 = at("2026-12-09T02:00:00Z");
+    /* a few periods: this year's and last year's keys are read, no more */
+    assert_grid_periods(f, "BC-TUAN", 6, dec9, 150);
+    assert_grid_periods(f, "BC-THANG", 6, dec9, 40);
+    assert_grid_periods(f, "BC-DOI", 6, dec9, 120);
+    /* across years and the change of keys; the province's 36 */
+    assert_grid_periods(f, "BC-TUAN", 60, dec9, 220);
+    assert_grid_periods(f, "BC-DOI", 36, dec9, 150);
+    assert_grid_periods(f, "BC-THANG", 36, dec9, 80);
+    /* the first week of 2027 began on 4 January, in its key's year; on 28
+     * December 2026 the 53rd of 2026 is the last begun */
+    assert_grid_periods(f, "BC-TUAN", 3, at("2027-01-04T02:00:00Z"), 150);
+    assert_grid_periods(f, "BC-TUAN", 3, at("2026-12-28T02:00:00Z"), 150);
+    /* more periods than there are: all of them */
+    assert_grid_periods(f, "BC-DOI", 500, dec9, 400);
+
+    /* the statuses of the reports read */
+    json_t *grid;
+    assert_int_equal(ts_calendar_grid(f->srv, "BC-THANG", 2, NULL, dec9, &grid, &err), 0);
+    assert_string_equal(cell_status(grid, BN, 0), "on_time");
+    assert_string_equal(cell_status(grid, BX, 0), "missing");
+    json_decref(grid);
+    assert_int_equal(ts_calendar_grid(f->srv, "BC-TUAN", 600, NULL, dec9, &grid, &err), 0);
+    const json_t *g = json_array_get(json_object_get(grid, "duties"), 0);
+    size_t ncols = json_array_size(json_object_get(g, "periods"));
+    assert_true(ncols > 500);
+    size_t w10 = 0;
+    for (size_t i = 0; i < ncols; i++)
+        if (strcmp(json_string_value(json_object_get(json_array_get(json_object_get(g, "periods"), i), "period")),
+                   "2018-W10") == 0)
+            w10 = i;
+    assert_string_equal(cell_status(grid, BT, w10), "on_time");
+    assert_string_equal(cell_status(grid, BX, ncols - 2), "on_time"); /* 2026-W49 */
+    json_decref(grid);
+
+    /* the reminders and the calendar page: the last two years' keys */
+    reads r;
+    reads_start(f, &r);
+    ts_cal_reminder *rem;
+    size_t n;
+    assert_int_equal(ts_calendar_remind(f->srv, "TTYT", dec9, &rem, &n, &err), 0);
+    reads_stop(f, &r);
+    ts_cal_reminders_free(rem, n);
+    assert_true(n > 0);
+    if (r.rows > 400)
+        fail_msg("reminders: %ld rows read", r.rows);
+    reads_start(f, &r);
+    json_t *page;
+    assert_int_equal(ts_calendar_overview(f->srv, NULL, dec9, &page, &err), 0);
+    reads_stop(f, &r);
+    if (r.rows > 400)
+        fail_msg("calendar page: %ld rows read", r.rows);
+    assert_true(json_array_size(json_object_get(page, "occurrences")) > 0);
+    json_decref(page);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -707,6 +941,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_meeting_reminder, setup, teardown),
         cmocka_unit_test_setup_teardown(test_long_texts_reminded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_changed_duty_drops_its_future, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_years_of_history_read_by_period, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

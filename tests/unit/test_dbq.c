@@ -80,6 +80,7 @@ static int teardown(void **state)
 {
     fixture *f = *state;
     ts_dbq_destroy(&f->q);
+    assert_int_equal(uv_run(&f->loop, UV_RUN_DEFAULT), 0); /* the queue's timer, closed */
     assert_int_equal(uv_loop_close(&f->loop), 0);
     ts_store_close(f->st);
     ts_tmpdir_remove(f->dir);
@@ -207,13 +208,160 @@ static void test_background_jobs_wait_behind_the_others(void **state)
     assert_int_equal(bg.base.commit_rc, 0);
     assert_int_equal(count(f, "SELECT count(*) FROM t"), 5);
 
-    /* alone in the queue it runs at once */
+    /* it ran once the queue had been idle a while (the queue's timer woke
+     * it): the queue is still idle, so one more starts at once */
+    assert_int_equal(f->q.bg_wakes, 1);
     ndone = 0;
     job bg2 = {.index = 5, .sql = "INSERT INTO t VALUES(6)"};
     ts_dbq_submit_background(&f->q, &bg2.base, job_work, job_done, &bg2);
+    assert_true(f->q.running);
     assert_int_equal(uv_run(&f->loop, UV_RUN_DEFAULT), 0);
     assert_int_equal(ndone, 1);
+
+    /* alone in the queue right after another job, it does not start at
+     * once: the queue must be idle a while; then it runs */
+    ndone = 0;
+    job g3 = {.index = 6, .sql = "INSERT INTO t VALUES(7)"};
+    job bg3 = {.index = 7, .sql = "INSERT INTO t VALUES(8)"};
+    ts_dbq_submit_grouped(&f->q, &g3.base, job_work, job_done, &g3);
+    assert_int_equal(uv_run(&f->loop, UV_RUN_DEFAULT), 0);
+    ts_dbq_submit_background(&f->q, &bg3.base, job_work, job_done, &bg3);
+    assert_false(f->q.running);
+    assert_int_equal(uv_run(&f->loop, UV_RUN_DEFAULT), 0);
+    assert_int_equal(ndone, 2);
+    assert_int_equal(f->q.bg_wakes, 2);
     assert_int_equal(f->q.inflight, 0);
+
+    /* a queue draining (the daemon stopping) does not wait for idle */
+    ndone = 0;
+    job g4 = {.index = 8, .sql = "INSERT INTO t VALUES(9)"};
+    job bg4 = {.index = 9, .sql = "INSERT INTO t VALUES(10)"};
+    ts_dbq_submit_grouped(&f->q, &g4.base, job_work, job_done, &g4);
+    assert_int_equal(uv_run(&f->loop, UV_RUN_DEFAULT), 0);
+    ts_dbq_submit_background(&f->q, &bg4.base, job_work, job_done, &bg4);
+    assert_false(f->q.running);
+    ts_dbq_drain(&f->q);
+    assert_true(f->q.running);
+    assert_int_equal(uv_run(&f->loop, UV_RUN_DEFAULT), 0);
+    assert_int_equal(ndone, 2);
+    assert_int_equal(f->q.bg_wakes, 2);
+    assert_int_equal(f->q.inflight, 0);
+    assert_int_equal(count(f, "SELECT count(*) FROM t"), 10);
+}
+
+/* ---------------------------------------------------------------- a steady stream
+ * A timer submits a short foreground job every 20 ms (well inside the idle
+ * delay, so the queue is empty between them but never idle), as stations'
+ * pushes would, while one background job waits. */
+
+#define STREAM_MAX 600 /* 12 s of it at most */
+
+typedef struct stream {
+    fixture *f;
+    uv_timer_t tick;
+    job jobs[STREAM_MAX];
+    int submitted, limit;
+    int fg_done;
+    job bg;
+    bool bg_started;
+    uint64_t bg_start_us, bg_fg_last_us; /* when it started, and the queue's last foreground activity then */
+    int fg_done_at_bg;
+} stream;
+
+static void stream_fg_done(ts_dbjob *base)
+{
+    stream *s = base->q->loop->data;
+    s->fg_done++;
+}
+
+static void stream_bg_work(ts_dbjob *base, ts_store *st)
+{
+    stream *s = base->q->loop->data;
+    s->bg_start_us = uv_hrtime() / 1000;
+    /* a stream that has stopped no longer changes it (one that goes on
+     * would, on the loop, while this runs) */
+    if (s->limit > 0)
+        s->bg_fg_last_us = base->q->fg_last_us;
+    s->bg_started = true;
+    job_work(base, st);
+}
+
+static void stream_bg_done(ts_dbjob *base)
+{
+    stream *s = base->q->loop->data;
+    s->bg.done = true;
+    s->fg_done_at_bg = s->fg_done;
+}
+
+static void stream_tick(uv_timer_t *t)
+{
+    stream *s = t->data;
+    /* the stream stops at its limit, or (limit 0) once the background job ran */
+    if ((s->limit > 0 && s->submitted >= s->limit) || (s->limit == 0 && s->bg.done) || s->submitted >= STREAM_MAX) {
+        uv_timer_stop(t);
+        return;
+    }
+    job *j = &s->jobs[s->submitted];
+    *j = (job){.index = s->submitted, .sql = "INSERT INTO t VALUES(0)"};
+    s->submitted++;
+    ts_dbq_submit_grouped(&s->f->q, &j->base, job_work, stream_fg_done, j);
+}
+
+static stream *stream_start(fixture *f, int limit)
+{
+    stream *s = ts_xcalloc(1, sizeof *s);
+    s->f = f;
+    s->limit = limit;
+    f->loop.data = s;
+    uv_timer_init(&f->loop, &s->tick);
+    s->tick.data = s;
+    stream_tick(&s->tick); /* the first one now: the queue is busy before the background job comes */
+    s->bg = (job){.index = -1, .sql = "INSERT INTO t VALUES(1)"};
+    ts_dbq_submit_background(&f->q, &s->bg.base, stream_bg_work, stream_bg_done, &s->bg);
+    uv_timer_start(&s->tick, stream_tick, 20, 20);
+    return s;
+}
+
+static void stream_end(stream *s)
+{
+    uv_close((uv_handle_t *)&s->tick, NULL);
+    assert_int_equal(uv_run(&s->f->loop, UV_RUN_DEFAULT), 0);
+    free(s);
+}
+
+/* While foreground jobs keep coming within the idle delay, the background
+ * job waits, though the queue is empty between them; once they stop, it
+ * runs after the delay. */
+static void test_background_waits_for_an_idle_queue(void **state)
+{
+    fixture *f = *state;
+    stream *s = stream_start(f, 30); /* 0.6 s: twice the idle delay */
+    assert_int_equal(uv_run(&f->loop, UV_RUN_DEFAULT), 0);
+    assert_true(s->bg.done);
+    assert_int_equal(s->fg_done, 30);
+    assert_int_equal(s->fg_done_at_bg, 30); /* every foreground job went first */
+    assert_true(s->bg_start_us - s->bg_fg_last_us >= TS_DBQ_BACKGROUND_IDLE_MS * 1000u);
+    assert_true(s->bg_start_us - s->bg.base.queued_us < TS_DBQ_BACKGROUND_MAX_WAIT_US); /* not its longest wait */
+    assert_true(f->q.bg_wakes >= 1);
+    assert_int_equal(f->q.inflight, 0);
+    assert_int_equal(count(f, "SELECT count(*) FROM t"), 31);
+    stream_end(s);
+}
+
+/* Under a stream that never stops, the background job still runs once it
+ * has waited TS_DBQ_BACKGROUND_MAX_WAIT_US. */
+static void test_background_runs_after_its_longest_wait(void **state)
+{
+    fixture *f = *state;
+    stream *s = stream_start(f, 0); /* until the background job has run (12 s at most) */
+    assert_int_equal(uv_run(&f->loop, UV_RUN_DEFAULT), 0);
+    assert_true(s->bg.done);
+    assert_true(s->submitted < STREAM_MAX); /* it ran while the stream went on */
+    assert_true(s->fg_done_at_bg > 0);
+    assert_true(s->bg_start_us - s->bg.base.queued_us > TS_DBQ_BACKGROUND_MAX_WAIT_US);
+    assert_int_equal(s->fg_done, s->submitted);
+    assert_int_equal(f->q.inflight, 0);
+    stream_end(s);
 }
 
 static long file_size(fixture *f, const char *name)
@@ -299,6 +447,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_failed_commit_undoes_the_group, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alone_jobs_run_alone, setup, teardown),
         cmocka_unit_test_setup_teardown(test_background_jobs_wait_behind_the_others, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_background_waits_for_an_idle_queue, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_background_runs_after_its_longest_wait, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_commit_leaves_the_checkpoint_to_another_connection, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_group_commits_are_checkpointed_off_the_store, setup, teardown),
