@@ -362,6 +362,7 @@ typedef struct ts__world {
     json_t *duties, *occ, *dir;
     json_t *by_key;     /* "<occurrence>\x1f<station>" -> report fields */
     json_t *reports_of; /* the occurrences whose reports are in by_key */
+    json_t *reports;    /* when grading: the report records read, id -> fields (else NULL) */
 } ts__world;
 
 static void ts__world_free(ts__world *w)
@@ -371,6 +372,7 @@ static void ts__world_free(ts__world *w)
     json_decref(w->dir);
     json_decref(w->by_key);
     json_decref(w->reports_of);
+    json_decref(w->reports);
 }
 
 static int ts__world_load(ts_store *st, ts__world *w, ts_error *err)
@@ -404,6 +406,8 @@ static int ts__world_reports(ts__world *w, const char *occ_id, ts_error *err)
     json_object_foreach(got, id, r) {
         if (rc < 0 || strcmp(ts_json_str(r, "occurrence_id"), occ_id) != 0)
             continue;
+        if (w->reports != NULL)
+            json_object_set(w->reports, id, r);
         char key[2 * TS_KEY_MAX + 2];
         snprintf(key, sizeof key, "%s\x1f%s", occ_id, ts_json_str(r, "_owner"));
         const json_t *had = json_object_get(w->by_key, key);
@@ -468,11 +472,13 @@ static int ts__load_one(ts_store *st, const char *table, const char *id, bool ow
 static int ts__world_some(ts_store *st, const ts_strlist *ids, ts__world *w, ts_error *err)
 {
     memset(w, 0, sizeof *w);
+    w->st = st;
     w->duties = json_object();
     w->occ = json_object();
     w->reports = json_object();
     w->dir = json_object();
     w->by_key = json_object();
+    w->reports_of = json_object();
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < ids->n; i++) {
         if ((rc = ts__load_one(st, "periodic_reports", ids->v[i], true, w->reports, err)) < 0)
@@ -552,13 +558,46 @@ static char *ts__problems_text(json_t *problems)
     }
 }
 
+
+/* Every report of the periods the reminders look at (a report due from a
+ * year or so back on, ts_calendar_remind), not every report ever stored:
+ * what a station may still send or send again. */
+static int ts__world_recent_reports(ts_store *st, uint64_t now_ms, ts__world *w, ts_error *err)
+{
+    int rc = ts__world_load(st, w, err);
+    if (rc < 0)
+        return rc;
+    w->reports = json_object();
+    ts_date today;
+    ts__today(now_ms, &today);
+    int y_from = ts_date_add_days(today, -373).y - 1;
+    const char *duty_id;
+    json_t *d;
+    json_object_foreach(w->duties, duty_id, d) {
+        if (strcmp(ts_json_str(d, "kind"), "periodic_report") == 0 &&
+            (rc = ts__load_occ_years(st, duty_id, y_from, 0, w->occ, err)) < 0)
+            break;
+    }
+    const char *occ_id;
+    json_t *occ;
+    json_object_foreach(w->occ, occ_id, occ) {
+        if (rc < 0)
+            break;
+        if (strcmp(ts_json_str(occ, "kind"), "periodic_report") == 0)
+            rc = ts__world_reports(w, occ_id, err);
+    }
+    if (rc < 0)
+        ts__world_free(w);
+    return rc;
+}
+
 int ts_calendar_grade(ts_store *st, const ts_strlist *ids, uint64_t now_ms, size_t *written, size_t *invalid,
                       ts_strlist *stations, ts_error *err)
 {
     *written = 0;
     *invalid = 0;
     ts__world w;
-    int rc = ids ? ts__world_some(st, ids, &w, err) : ts__world_load(st, &w, err);
+    int rc = ids ? ts__world_some(st, ids, &w, err) : ts__world_recent_reports(st, now_ms, &w, err);
     if (rc < 0)
         return rc;
     ts_actor who = {TS_ACTOR_LOCAL, "calendar", NULL, "grade"};
