@@ -514,9 +514,9 @@ static void test_calendar(void **state)
     /* the district's verdict reaches XL: in words, why, and what to do
      * (not as sent); in English too; the value itself is not repeated */
     {
-        char todo[300];
-        snprintf(todo, sizeof todo, "Cần nộp lại: tramsync submit %s --field", last);
-        out = calendar_until(e, 1, NULL, todo);
+        char hint[300];
+        snprintf(hint, sizeof hint, "Cần nộp lại: tramsync submit %s --field", last);
+        out = calendar_until(e, 1, NULL, hint);
         if (!strstr(out, " — Sai mẫu (nộp lúc ") || !strstr(out, "Trung tâm đã kiểm tra (lúc ") ||
             !strstr(out, "báo cáo chưa được tính là đã nộp") ||
             !strstr(out, "      Số lượt khám bệnh: giá trị không đúng loại\n") ||
@@ -528,8 +528,8 @@ static void test_calendar(void **state)
         as_documented(out, " --field tên=giá_trị (các chỉ tiêu dưới đây)\n      --field kham_benh=…   Số lượt khám "
                            "bệnh (số nguyên, bắt buộc)\n");
         free(out);
-        snprintf(todo, sizeof todo, "Send it again: tramsync submit %s --field", last);
-        out = calendar_until(e, 1, "en", todo);
+        snprintf(hint, sizeof hint, "Send it again: tramsync submit %s --field", last);
+        out = calendar_until(e, 1, "en", hint);
         if (!strstr(out, " — Does not fit the form (sent ") || !strstr(out, "      Visits: not a value of its kind\n"))
             fail_msg("XL's calendar (en) after the district graded its report invalid: %s", out);
         free(out);

@@ -651,27 +651,6 @@ static void check_row_vectors(int n, const obs *o)
 
 /* ---------------------------------------------------------------- the table */
 
-/* The i-th cell (0-based) of a table row, trimmed; NULL past the last. */
-static bool cell(const char *line, int i, char *out, size_t size)
-{
-    const char *p = line;
-    for (int k = 0; k <= i; k++) {
-        p = strchr(p, '|');
-        if (p == NULL)
-            return false;
-        p++;
-    }
-    const char *e = strchr(p, '|');
-    if (e == NULL)
-        return false;
-    while (p < e && *p == ' ')
-        p++;
-    while (e > p && e[-1] == ' ')
-        e--;
-    snprintf(out, size, "%.*s", (int)(e - p), p);
-    return true;
-}
-
 /* The first `quoted` word of s, or "" when there is none. */
 static void first_code(const char *s, char *out, size_t size)
 {
@@ -741,9 +720,9 @@ static void test_transitions(void **state)
          line = strstr(line + 1, "\n| T")) {
         char id[16], answer[200], error[300], then[200];
         int n = 0;
-        if (!cell(line + 1, 0, id, sizeof id) || sscanf(id, "T%d", &n) != 1 || n <= 0 || n >= 64 ||
-            !cell(line + 1, 3, answer, sizeof answer) || !cell(line + 1, 4, error, sizeof error) ||
-            !cell(line + 1, 5, then, sizeof then))
+        if (!ts_tv_cell(line + 1, 0, id, sizeof id) || sscanf(id, "T%d", &n) != 1 || n <= 0 || n >= 64 ||
+            !ts_tv_cell(line + 1, 3, answer, sizeof answer) || !ts_tv_cell(line + 1, 4, error, sizeof error) ||
+            !ts_tv_cell(line + 1, 5, then, sizeof then))
             fail_msg("docs/PROTOCOL.md: a Transitions row that does not read: %.60s", line + 1);
         print_message("T%d\n", n);
         play_row(n, answer, error, then);
@@ -1265,9 +1244,9 @@ static void test_every_code_on_the_wire(void **state)
          line = strstr(line + 1, "\n| E")) {
         char id[16], code[40], where_cell[80], then[200], by[200];
         int n = 0;
-        if (!cell(line + 1, 0, id, sizeof id) || sscanf(id, "E%d", &n) != 1 || n <= 0 || n >= 64 ||
-            !cell(line + 1, 1, where_cell, sizeof where_cell) || !cell(line + 1, 2, code, sizeof code) ||
-            !cell(line + 1, 4, then, sizeof then) || !cell(line + 1, 5, by, sizeof by))
+        if (!ts_tv_cell(line + 1, 0, id, sizeof id) || sscanf(id, "E%d", &n) != 1 || n <= 0 || n >= 64 ||
+            !ts_tv_cell(line + 1, 1, where_cell, sizeof where_cell) || !ts_tv_cell(line + 1, 2, code, sizeof code) ||
+            !ts_tv_cell(line + 1, 4, then, sizeof then) || !ts_tv_cell(line + 1, 5, by, sizeof by))
             fail_msg("docs/PROTOCOL.md: a row of \"Every code on the wire\" that does not read: %.60s", line + 1);
         char want[40];
         first_code(code, want, sizeof want);
@@ -1326,11 +1305,11 @@ static void test_every_code_on_the_wire(void **state)
     for (const char *line = strstr(wt, "\n| `"); line != NULL && (wend == NULL || line < wend);
          line = strstr(line + 1, "\n| `")) {
         char names[300];
-        if (!cell(line + 1, 0, names, sizeof names))
+        if (!ts_tv_cell(line + 1, 0, names, sizeof names))
             continue;
         for (int p = 0; p < 3; p++) {
             char yes[40];
-            if (!cell(line + 1, 1 + p, yes, sizeof yes) || strncmp(yes, "yes", 3) != 0)
+            if (!ts_tv_cell(line + 1, 1 + p, yes, sizeof yes) || strncmp(yes, "yes", 3) != 0)
                 continue;
             for (const char *q = strchr(names, '`'); q != NULL; q = strchr(q, '`')) {
                 const char *e = strchr(q + 1, '`');

@@ -146,28 +146,6 @@ static long records_named(const env *e, const char *id)
 
 /* ---------------------------------------------------------------- the document's rows */
 
-/* Cell i (0-based) of a markdown table row, trimmed. */
-static bool cell(const char *line, int i, char *out, size_t size)
-{
-    const char *p = line;
-    for (int k = 0; k <= i; k++) {
-        p = strchr(p, '|');
-        if (p == NULL)
-            return false;
-        p++;
-    }
-    const char *q = strchr(p, '|');
-    const char *nl = strchr(p, '\n');
-    if (q == NULL || (nl != NULL && nl < q))
-        return false;
-    while (p < q && *p == ' ')
-        p++;
-    while (q > p && q[-1] == ' ')
-        q--;
-    snprintf(out, size, "%.*s", (int)(q - p), p);
-    return true;
-}
-
 typedef struct row {
     int n;
     char where[64], code[64], sends[400], then[64];
@@ -185,13 +163,13 @@ static size_t rows_for_this_test(const env *e, row *rows, size_t max)
          line = strstr(line + 1, "\n| E")) {
         char id[16], by[200];
         row *r = &rows[n];
-        if (!cell(line + 1, 0, id, sizeof id) || !cell(line + 1, 5, by, sizeof by))
+        if (!ts_tv_cell(line + 1, 0, id, sizeof id) || !ts_tv_cell(line + 1, 5, by, sizeof by))
             continue;
         if (strcmp(by, "`" THIS_FILE "`") != 0)
             continue;
-        if (sscanf(id, "E%d", &r->n) != 1 || !cell(line + 1, 1, r->where, sizeof r->where) ||
-            !cell(line + 1, 2, r->code, sizeof r->code) || !cell(line + 1, 3, r->sends, sizeof r->sends) ||
-            !cell(line + 1, 4, r->then, sizeof r->then))
+        if (sscanf(id, "E%d", &r->n) != 1 || !ts_tv_cell(line + 1, 1, r->where, sizeof r->where) ||
+            !ts_tv_cell(line + 1, 2, r->code, sizeof r->code) || !ts_tv_cell(line + 1, 3, r->sends, sizeof r->sends) ||
+            !ts_tv_cell(line + 1, 4, r->then, sizeof r->then))
             fail_msg("docs/PROTOCOL.md: a row of \"Every code on the wire\" that does not read: %.60s", line + 1);
         n++;
     }

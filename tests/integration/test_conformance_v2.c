@@ -81,26 +81,6 @@ static void seed_district(const char *dir)
 
 /* ---------------------------------------------------------------- the table */
 
-static bool cell(const char *line, int i, char *out, size_t size)
-{
-    const char *p = line;
-    for (int k = 0; k <= i; k++) {
-        p = strchr(p, '|');
-        if (p == NULL)
-            return false;
-        p++;
-    }
-    const char *e = strchr(p, '|');
-    if (e == NULL)
-        return false;
-    while (p < e && *p == ' ')
-        p++;
-    while (e > p && e[-1] == ' ')
-        e--;
-    snprintf(out, size, "%.*s", (int)(e - p), p);
-    return true;
-}
-
 /* "a–b": the two numbers of a range (one number: both). */
 static void range(const char *s, int *lo, int *hi)
 {
@@ -302,9 +282,9 @@ static void test_versions_table(void **state)
          line = strstr(line + 1, "\n| V")) {
         char id[8], district[80], offers[40], sends[200], answer[300], error[200];
         int n = 0;
-        if (!cell(line + 1, 0, id, sizeof id) || sscanf(id, "V%d", &n) != 1 || !cell(line + 1, 1, district, sizeof district) ||
-            !cell(line + 1, 2, offers, sizeof offers) || !cell(line + 1, 3, sends, sizeof sends) ||
-            !cell(line + 1, 4, answer, sizeof answer) || !cell(line + 1, 5, error, sizeof error))
+        if (!ts_tv_cell(line + 1, 0, id, sizeof id) || sscanf(id, "V%d", &n) != 1 || !ts_tv_cell(line + 1, 1, district, sizeof district) ||
+            !ts_tv_cell(line + 1, 2, offers, sizeof offers) || !ts_tv_cell(line + 1, 3, sends, sizeof sends) ||
+            !ts_tv_cell(line + 1, 4, answer, sizeof answer) || !ts_tv_cell(line + 1, 5, error, sizeof error))
             fail_msg("docs/PROTOCOL.md: a Versions row that does not read: %.60s", line + 1);
         print_message("V%d\n", n);
         play(n, district, offers, sends, answer, error);

@@ -86,26 +86,6 @@ static long long db_int(const char *path, const char *sql)
 
 /* ---------------------------------------------------------------- the table */
 
-static bool cell(const char *line, int i, char *out, size_t size)
-{
-    const char *p = line;
-    for (int k = 0; k <= i; k++) {
-        p = strchr(p, '|');
-        if (p == NULL)
-            return false;
-        p++;
-    }
-    const char *e = strchr(p, '|');
-    if (e == NULL)
-        return false;
-    while (p < e && *p == ' ')
-        p++;
-    while (e > p && e[-1] == ' ')
-        e--;
-    snprintf(out, size, "%.*s", (int)(e - p), p);
-    return true;
-}
-
 static void open_session(ts_tc *c, int n, int proto)
 {
     char *cert = ts_test_pki_cert(&g->pki, BN);
@@ -396,8 +376,8 @@ static void test_streamed_pulls_table(void **state)
          line = strstr(line + 1, "\n| P")) {
         char id[8], sends[300], answer[400];
         int n = 0;
-        if (!cell(line + 1, 0, id, sizeof id) || sscanf(id, "P%d", &n) != 1 || !cell(line + 1, 1, sends, sizeof sends) ||
-            !cell(line + 1, 2, answer, sizeof answer))
+        if (!ts_tv_cell(line + 1, 0, id, sizeof id) || sscanf(id, "P%d", &n) != 1 || !ts_tv_cell(line + 1, 1, sends, sizeof sends) ||
+            !ts_tv_cell(line + 1, 2, answer, sizeof answer))
             fail_msg("docs/PROTOCOL.md: a Streamed pulls row that does not read: %.60s", line + 1);
         print_message("P%d\n", n);
         play(n, sends, answer);
@@ -569,8 +549,8 @@ static void test_compression_table(void **state)
          line = strstr(line + 1, "\n| Z")) {
         char id[8], sends[400], answer[400], error[200];
         int n = 0;
-        if (!cell(line + 1, 0, id, sizeof id) || sscanf(id, "Z%d", &n) != 1 || !cell(line + 1, 1, sends, sizeof sends) ||
-            !cell(line + 1, 2, answer, sizeof answer) || !cell(line + 1, 3, error, sizeof error))
+        if (!ts_tv_cell(line + 1, 0, id, sizeof id) || sscanf(id, "Z%d", &n) != 1 || !ts_tv_cell(line + 1, 1, sends, sizeof sends) ||
+            !ts_tv_cell(line + 1, 2, answer, sizeof answer) || !ts_tv_cell(line + 1, 3, error, sizeof error))
             fail_msg("docs/PROTOCOL.md: a Frame compression row that does not read: %.60s", line + 1);
         print_message("Z%d\n", n);
         zplay(n, sends, answer, error);

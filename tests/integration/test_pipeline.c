@@ -15,8 +15,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include <sqlite3.h>
-
 #include "common/ts_xmalloc.h"
 #include "proto/tramsync-protocol.h"
 #include "proto/ts_msg.h"
@@ -45,51 +43,12 @@ typedef struct env {
 
 static env *g;
 
-static long long db_int(const char *path, const char *sql)
-{
-    sqlite3 *db = NULL;
-    long long v = -1;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
-        sqlite3_busy_timeout(db, 5000);
-        sqlite3_stmt *q;
-        if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) == SQLITE_OK) {
-            if (sqlite3_step(q) == SQLITE_ROW)
-                v = sqlite3_column_int64(q, 0);
-            sqlite3_finalize(q);
-        }
-    }
-    sqlite3_close(db);
-    return v;
-}
-
 static long long district_count(const char *like)
 {
-    char *db = ts_xasprintf("%s/district.db", g->d.dir);
     char *sql = ts_xasprintf("SELECT count(*) FROM records WHERE tbl = 'residents' AND id LIKE '%s'", like);
-    long long n = db_int(db, sql);
+    long long n = ts_test_sql_count(g->d.dir, "district.db", sql);
     free(sql);
-    free(db);
     return n;
-}
-
-static bool cell(const char *line, int i, char *out, size_t size)
-{
-    const char *p = line;
-    for (int k = 0; k <= i; k++) {
-        p = strchr(p, '|');
-        if (p == NULL)
-            return false;
-        p++;
-    }
-    const char *e = strchr(p, '|');
-    if (e == NULL)
-        return false;
-    while (p < e && *p == ' ')
-        p++;
-    while (e > p && e[-1] == ' ')
-        e--;
-    snprintf(out, size, "%.*s", (int)(e - p), p);
-    return true;
 }
 
 /* ---------------------------------------------------------------- the table */
@@ -274,8 +233,8 @@ static void test_sending_before_welcome_table(void **state)
          line = strstr(line + 1, "\n| E")) {
         char id[8], sends[400], answers[400], error[200];
         int n = 0;
-        if (!cell(line + 1, 0, id, sizeof id) || sscanf(id, "E%d", &n) != 1 || !cell(line + 1, 1, sends, sizeof sends) ||
-            !cell(line + 1, 2, answers, sizeof answers) || !cell(line + 1, 3, error, sizeof error))
+        if (!ts_tv_cell(line + 1, 0, id, sizeof id) || sscanf(id, "E%d", &n) != 1 || !ts_tv_cell(line + 1, 1, sends, sizeof sends) ||
+            !ts_tv_cell(line + 1, 2, answers, sizeof answers) || !ts_tv_cell(line + 1, 3, error, sizeof error))
             fail_msg("docs/PROTOCOL.md: a Sending before WELCOME row that does not read: %.60s", line + 1);
         print_message("E%d\n", n);
         play(n, sends, answers, error);
@@ -361,9 +320,7 @@ static void test_agent_after_the_district_changed_its_terms(void **state)
     assert_true(ts_test_log_wait(g->d.log, "UNKNOWN_MESSAGE", WAIT_MS));
     assert_int_equal(ts_test_station_stop(&g_st, 20000), 0);
     /* nothing refused for good at the station, everything at the district */
-    char *db = ts_xasprintf("%s/station.db", g_st.dir);
-    assert_int_equal(db_int(db, "SELECT count(*) FROM rejected"), 0);
-    free(db);
+    assert_int_equal(ts_test_sql_count(g_st.dir, "station.db", "SELECT count(*) FROM rejected"), 0);
     assert_int_equal(district_count("plone-%"), 40);
 
     /* and the connection after pushes early again, uncompressed */

@@ -307,3 +307,24 @@ char *ts_tv_hex_lines(const uint8_t *bytes, size_t len)
     out[o] = '\0';
     return out;
 }
+
+bool ts_tv_cell(const char *line, int i, char *out, size_t size)
+{
+    const char *p = line;
+    for (int k = 0; k <= i; k++) {
+        p = strchr(p, '|');
+        if (p == NULL)
+            return false;
+        p++;
+    }
+    const char *q = strchr(p, '|');
+    const char *nl = strchr(p, '\n');
+    if (q == NULL || (nl != NULL && nl < q))
+        return false;
+    while (p < q && *p == ' ')
+        p++;
+    while (q > p && q[-1] == ' ')
+        q--;
+    snprintf(out, size, "%.*s", (int)(q - p), p);
+    return true;
+}

@@ -6,6 +6,7 @@
 #ifndef TS_TEST_VECTORS_H
 #define TS_TEST_VECTORS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -46,6 +47,9 @@ void ts_tv_load(ts_tv_doc *doc);
 void ts_tv_free(ts_tv_doc *doc);
 /* The vector of that name, or NULL. */
 const ts_tv *ts_tv_find(const ts_tv_doc *doc, const char *name);
+/* The i-th cell (0-based) of a table row of the document, trimmed; false
+ * past the row's last cell. */
+bool ts_tv_cell(const char *line, int i, char *out, size_t size);
 
 /* A msgpack body as JSON: maps as objects (in wire order), floats as JSON
  * reals, bin as {"bin": "<hex>"}. NULL when it does not unpack. */
