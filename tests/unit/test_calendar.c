@@ -332,15 +332,22 @@ static json_int_t col_int(const json_t *grid, size_t col, const char *key)
     return json_integer_value(json_object_get(json_array_get(json_object_get(g, "periods"), col), key));
 }
 
-static void test_grid_and_reminders(void **state)
+/* The duty the tests below share: a monthly report due the 5th, of FORM. */
+static void put_monthly_report(fixture *f)
 {
-    fixture *f = *state;
     json_t *duty = json_pack("{s:s,s:s,s:s,s:i,s:s}", "kind", "periodic_report", "title", "Báo cáo hoạt động tháng",
                              "recurrence", "monthly", "due_days", 5, "form", FORM);
     ts_actor a = {TS_ACTOR_ADMIN, "admin-test", NULL, "test"};
     ts_error err;
     assert_int_equal(ts_record_put_json(f->srv, &a, "duties", "BC-THANG", duty, &err), 0);
     json_decref(duty);
+}
+
+static void test_grid_and_reminders(void **state)
+{
+    fixture *f = *state;
+    ts_error err;
+    put_monthly_report(f);
     size_t written;
     /* 3 December, local: November's report is due on the 5th */
     uint64_t dec3 = at("2026-12-03T02:00:00Z");
@@ -411,6 +418,7 @@ static void test_grid_and_reminders(void **state)
     assert_non_null(json_object_get(o, "reminded_before_at"));
     json_decref(o);
     /* in one step, by an admin */
+    ts_actor a = {TS_ACTOR_ADMIN, "admin-test", NULL, "test"};
     ts_cal_reminder one;
     assert_int_equal(ts_calendar_remind_late(f->srv, &a, "TTYT", "BC-THANG:2026-11", dec7, &one, &err), 0);
     assert_int_equal(one.stations.n, 2);
@@ -435,12 +443,8 @@ static void test_grid_and_reminders(void **state)
 static void test_submitted_day_is_the_districts(void **state)
 {
     fixture *f = *state;
-    json_t *duty = json_pack("{s:s,s:s,s:s,s:i,s:s}", "kind", "periodic_report", "title", "Báo cáo hoạt động tháng",
-                             "recurrence", "monthly", "due_days", 5, "form", FORM);
-    ts_actor a = {TS_ACTOR_ADMIN, "admin-test", NULL, "test"};
     ts_error err;
-    assert_int_equal(ts_record_put_json(f->srv, &a, "duties", "BC-THANG", duty, &err), 0);
-    json_decref(duty);
+    put_monthly_report(f);
     size_t written;
     assert_int_equal(ts_calendar_generate(f->srv, at("2026-12-03T02:00:00Z"), &written, &err), 0);
     submit(f, 0, "BC-THANG:2026-11", "{\\\"kham_benh\\\": 312}", "2026-12-05T23:30:00-05:00");
@@ -459,12 +463,8 @@ static void test_submitted_day_is_the_districts(void **state)
 static void test_reports_graded(void **state)
 {
     fixture *f = *state;
-    json_t *duty = json_pack("{s:s,s:s,s:s,s:i,s:s}", "kind", "periodic_report", "title", "Báo cáo hoạt động tháng",
-                             "recurrence", "monthly", "due_days", 5, "form", FORM);
-    ts_actor a = {TS_ACTOR_ADMIN, "admin-test", NULL, "test"};
     ts_error err;
-    assert_int_equal(ts_record_put_json(f->srv, &a, "duties", "BC-THANG", duty, &err), 0);
-    json_decref(duty);
+    put_monthly_report(f);
     size_t written, invalid;
     assert_int_equal(ts_calendar_generate(f->srv, at("2026-12-03T02:00:00Z"), &written, &err), 0);
     submit(f, 0, "BC-THANG:2026-11", "{\\\"kham_benh\\\": 312}", "2026-12-05T16:00:00Z");
