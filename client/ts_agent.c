@@ -49,6 +49,11 @@ const ts_cfg_key ts_agent_config_keys[] = {
     {"tls", "cert", TS_CFG_STR, C(cert), "", "this station's certificate (empty: <data_dir>/station.pem)"},
     {"tls", "key", TS_CFG_STR, C(key), "", "this station's private key (empty: <data_dir>/station.key)"},
     {"tls", "allow_tls12", TS_CFG_BOOL, C(allow_tls12), "false", "accept TLS 1.2 as well as 1.3"},
+    {"tls", "resume", TS_CFG_BOOL, C(resume), "true",
+     "resume the last session with the district (TLS 1.3, its single-use ticket kept in session_file) and send "
+     "HELLO and the first PUSH with the first bytes, a round trip earlier (0-RTT early data)"},
+    {"tls", "session_file", TS_CFG_STR, C(session_file), "",
+     "where the district's ticket is kept, mode 0600 (empty: <data_dir>/tls-session.der)"},
     {"sync", "interval", TS_CFG_DURATION, C(interval_ms), "60s", "sync at least this often"},
     {"sync", "debounce", TS_CFG_DURATION, C(debounce_ms), "1s", "wait this long after a local write before pushing"},
     {"sync", "debounce_max", TS_CFG_DURATION, C(debounce_max_ms), "5s",
@@ -131,6 +136,7 @@ int ts_agent_config_load(ts_agent_config *cfg, const char *data_dir, const char 
     ts__derive(&cfg->ca, cfg->data_dir, "ca.pem");
     ts__derive(&cfg->cert, cfg->data_dir, "station.pem");
     ts__derive(&cfg->key, cfg->data_dir, "station.key");
+    ts__derive(&cfg->session_file, cfg->data_dir, "tls-session.der");
     if (cfg->server_name[0] == '\0') {
         free(cfg->server_name);
         const char *a = cfg->address;
@@ -189,6 +195,7 @@ struct ts_agent {
     bool pull_inflight;
     bool zstd; /* the district took our offer of frame compression */
     bool early; /* HELLO sent and a PUSH behind it, in the terms of the last WELCOME (sync.pipeline) */
+    bool began_early; /* HELLO (and that PUSH) written before the handshake was done: 0-RTT */
     uint32_t early_proto;
     bool early_zstd;
     uint64_t cursor;
@@ -410,6 +417,7 @@ static void ts__on_conn_close(ts_conn *c, int reason)
     a->pull_inflight = false;
     a->zstd = false;
     a->early = false;
+    a->began_early = false;
     a->bye_received = false;
     ts_change_page_reset(&a->push_page);
     ts_frame_decoder_free(&a->dec);
@@ -451,6 +459,7 @@ static void ts__send_hello(ts_agent *a)
     h->time = ts_wall_ms();
     h->live = a->cfg.live;
     h->compress = a->cfg.compress ? TS_ZFRAME_NAME : NULL;
+    h->ticket = a->cfg.resume;
     ts__send(a, &m);
     ts_msg_free(&m);
 }
@@ -498,13 +507,22 @@ static void ts__push_early(ts_agent *a)
     }
 }
 
+/* HELLO, and a PUSH behind it when the terms allow. */
+static void ts__begin_session(ts_agent *a)
+{
+    a->state = TS_AGENT_HELLO;
+    ts__send_hello(a);
+    ts__push_early(a);
+}
+
 static void ts__on_conn_open(ts_conn *c)
 {
     ts_agent *a = c->data;
-    a->state = TS_AGENT_HELLO;
-    ts_log_info("tls_open", "station=%s server=%s version=%s", ts__code(a), a->cfg.address, ts_tls_version(&c->tls));
-    ts__send_hello(a);
-    ts__push_early(a);
+    ts_log_info("tls_open", "station=%s server=%s version=%s resumed=%s early_data=%s", ts__code(a), a->cfg.address,
+                ts_tls_version(&c->tls), c->tls.resumed ? "yes" : "no",
+                a->began_early ? ts_tls_early_status(&c->tls) : "none");
+    if (!a->began_early)
+        ts__begin_session(a);
 }
 
 static void ts__on_drain(ts_conn *c)
@@ -600,6 +618,12 @@ static void ts__resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res
     c->data = a;
     uv_freeaddrinfo(res);
     uv_timer_start(&a->retry_timer, ts__retry_fired, a->cfg.connect_timeout_ms, 0);
+    /* resuming: HELLO and the first PUSH go with the ClientHello, a round
+     * trip before the handshake is done (sent again if the district says no) */
+    if (ts_conn_early_budget(c) > 0) {
+        a->began_early = true;
+        ts__begin_session(a);
+    }
 }
 
 static void ts__connect(ts_agent *a)
@@ -1238,6 +1262,8 @@ int ts_agent_start(ts_agent **out, uv_loop_t *loop, const ts_agent_config *cfg, 
     tc.cert_file = a->cfg.cert;
     tc.key_file = a->cfg.key;
     tc.allow_tls12 = a->cfg.allow_tls12;
+    tc.resumption = a->cfg.resume;
+    tc.session_file = a->cfg.session_file;
     if ((rc = ts_tls_ctx_new(&a->tls, &tc, err)) < 0)
         goto fail_store;
     if (sqlite3_prepare_v2(ts_store_db(a->store), "PRAGMA data_version", -1, &a->data_version_q, NULL) != SQLITE_OK) {

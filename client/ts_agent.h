@@ -31,6 +31,8 @@ typedef struct ts_agent_config {
     char *cert;
     char *key;
     bool allow_tls12;
+    bool resume;        /* resume the last TLS session, HELLO and the first PUSH as early data */
+    char *session_file; /* its single-use ticket */
     /* [sync] */
     uint64_t interval_ms;
     uint64_t debounce_ms;

@@ -43,7 +43,7 @@ bool ts_conn_congested(const ts_conn *c)
 
 size_t ts_conn_memory(const ts_conn *c)
 {
-    return sizeof *c + c->out.cap + c->inflight.cap;
+    return sizeof *c + c->out.cap + c->inflight.cap + c->early.cap + c->tls.early.cap;
 }
 
 static void ts__update_reading(ts_conn *c)
@@ -66,6 +66,7 @@ static void ts__handle_closed(uv_handle_t *h)
     if (--c->handles_open > 0)
         return;
     ts_tls_free(&c->tls);
+    ts_buf_free(&c->early);
     ts_buf_free(&c->out);
     ts_buf_free(&c->inflight);
     if (c->cb->on_close)
@@ -267,6 +268,20 @@ static void ts__conn_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
         ts__flush(c);
         return;
     }
+    if (done && !c->tls.server && c->early.len > 0) {
+        /* what did not go early, or all of it when the server refused it */
+        bool accepted = ts_tls_early_accepted(&c->tls);
+        size_t from = accepted ? c->tls.early_sent : 0;
+        ts_log_debug("tls_early_data", "peer=%s status=%s early_bytes=%zu sent_after=%zu", c->peer_addr,
+                     ts_tls_early_status(&c->tls), accepted ? c->tls.early_sent : (size_t)0, c->early.len - from);
+        if (from < c->early.len &&
+            ts_tls_write(&c->tls, c->early.data + from, c->early.len - from, &c->out, &err) < 0) {
+            c->close_reason = TS_ETLS;
+            ts__close_now(c);
+            return;
+        }
+        ts_buf_free(&c->early);
+    }
     if (done) {
         c->open = true;
         ts__arm(c);
@@ -352,7 +367,7 @@ static void ts__connected(uv_connect_t *req, int status)
     }
     ts_error err;
     ts_conn_start(c, &err);
-    if (ts_tls_start(&c->tls, &c->out, &err) < 0) {
+    if (ts_tls_start_early(&c->tls, c->early.data, c->early.len, &c->out, &err) < 0) {
         c->close_reason = TS_ETLS;
         ts__close_now(c);
         return;
@@ -395,10 +410,23 @@ int ts_conn_connect(ts_conn *c, uv_loop_t *loop, ts_tls_ctx *ctx, const char *se
     return 0;
 }
 
+size_t ts_conn_early_budget(const ts_conn *c)
+{
+    return c->initialised && !c->open && !c->closing && !c->tls.server && c->bytes_out == 0 && c->out.len == 0
+               ? ts_tls_early_budget(&c->tls)
+               : 0;
+}
+
 int ts_conn_write(ts_conn *c, const uint8_t *data, size_t len)
 {
-    if (c->closing || c->close_after_flush || !c->open)
+    if (c->closing || c->close_after_flush || !c->initialised)
         return TS_EIO;
+    if (!c->open) {
+        if (c->tls.server)
+            return TS_EIO;
+        ts_buf_append(&c->early, data, len);
+        return 0;
+    }
     ts_error err;
     if (ts_tls_write(&c->tls, data, len, &c->out, &err) < 0) {
         c->close_reason = TS_ETLS;
@@ -413,6 +441,15 @@ int ts_conn_write(ts_conn *c, const uint8_t *data, size_t len)
         ts__update_reading(c);
     }
     return 0;
+}
+
+bool ts_conn_issue_ticket(ts_conn *c)
+{
+    if (c->closing || c->close_after_flush || !c->open)
+        return false;
+    bool issued = ts_tls_issue_ticket(&c->tls, &c->out);
+    ts__flush(c);
+    return issued;
 }
 
 void ts_conn_pause(ts_conn *c, bool paused)

@@ -49,6 +49,7 @@ struct ts_conn {
     uv_timer_t timer;
     ts_tls tls;
     ts_buf out;      /* ciphertext waiting for the next write */
+    ts_buf early;    /* client: plaintext written before the handshake was done */
     ts_buf inflight; /* ciphertext of the write in flight */
     uv_write_t wreq;
     const ts_conn_cb *cb;
@@ -85,8 +86,17 @@ int ts_conn_connect(ts_conn *c, uv_loop_t *loop, ts_tls_ctx *ctx, const char *se
                     const struct sockaddr *addr, const ts_conn_cb *cb, const ts_conn_limits *limits,
                     ts_error *err);
 
-/* Encrypts and queues plaintext; fails once closing. */
+/* Encrypts and queues plaintext; fails once closing. A client may write
+ * before the handshake is done: those bytes go as TLS 1.3 early data as far
+ * as a resumed session allows (ts_conn_early_budget), the rest (or all of
+ * them, when the server rejects early data) once the handshake is done,
+ * before anything written later. */
 int ts_conn_write(ts_conn *c, const uint8_t *data, size_t len);
+/* Client, before the handshake: how many bytes may go as early data (0: no
+ * ticket to resume; what is written waits for the handshake). */
+size_t ts_conn_early_budget(const ts_conn *c);
+/* Server: a TLS session ticket for the peer (ts_tls_issue_ticket). */
+bool ts_conn_issue_ticket(ts_conn *c);
 /* The owner stops or resumes reading (e.g. while the database works for it). */
 void ts_conn_pause(ts_conn *c, bool paused);
 /* A deadline of the owner's, in_ms from now (0: none), whatever the idle

@@ -1,18 +1,32 @@
 #include "common/ts_tls.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include "common/ts_log.h"
 #include "common/ts_xmalloc.h"
+
+/* A saved ticket is a session of a few kilobytes (it holds the district's
+ * certificate): anything larger in that file is not ours. */
+#define TS__TICKET_FILE_MAX (64 * 1024)
+/* Sessions a district keeps for resumption: one per station's next
+ * connection, plus the tickets of connections that ended before use. */
+#define TS__SESSION_CACHE_MAX 1024
 
 struct ts_tls_ctx {
     SSL_CTX *ssl_ctx;
     int refs;
+    bool resumption;
+    char *session_file; /* client: where the ticket is kept */
     int64_t cert_not_after;
     /* revocation, from the CRL read once (its signature checked then),
      * instead of OpenSSL checking the CRL again on every handshake */
@@ -144,6 +158,105 @@ static int ts__load_crl(ts_tls_ctx *ctx, const char *crl_file, const char *ca_fi
     return 0;
 }
 
+/* ---------------------------------------------------------------- tickets */
+
+/* Client: the district's ticket, kept for the next connection. It is as
+ * secret as the key beside it (whoever holds it can resume this station's
+ * session once), so it is written like one: 0600, whole or not at all. */
+static int ts__ticket_save(SSL *ssl, SSL_SESSION *sess)
+{
+    const ts_tls_ctx *ctx = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+    if (ctx == NULL || ctx->session_file == NULL || !SSL_SESSION_is_resumable(sess))
+        return 0;
+    /* the name it is for, checked when it is used: OpenSSL keeps it only
+     * when the server acknowledged it */
+    SSL_SESSION *copy = SSL_SESSION_dup(sess);
+    const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+    int n = copy != NULL && (name == NULL || SSL_SESSION_set1_hostname(copy, name) == 1) ? i2d_SSL_SESSION(copy, NULL) : 0;
+    if (n <= 0 || n > TS__TICKET_FILE_MAX) {
+        SSL_SESSION_free(copy);
+        ERR_clear_error();
+        return 0;
+    }
+    unsigned char *der = ts_xmalloc((size_t)n), *p = der;
+    i2d_SSL_SESSION(copy, &p);
+    SSL_SESSION_free(copy);
+    char *tmp = ts_xasprintf("%s.tmp", ctx->session_file);
+    const char *why = NULL;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0 || fchmod(fd, 0600) != 0) {
+        why = strerror(errno);
+    } else {
+        size_t off = 0;
+        while (off < (size_t)n && why == NULL) {
+            ssize_t w = write(fd, der + off, (size_t)n - off);
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0)
+                why = w < 0 ? strerror(errno) : "short write";
+            else
+                off += (size_t)w;
+        }
+    }
+    if (fd >= 0 && close(fd) != 0 && why == NULL)
+        why = strerror(errno);
+    if (why == NULL && rename(tmp, ctx->session_file) != 0)
+        why = strerror(errno);
+    if (why != NULL) {
+        ts_log_warn("tls_ticket_not_saved", "path=%s error=%s", ctx->session_file, why);
+        unlink(tmp);
+    }
+    OPENSSL_cleanse(der, (size_t)n);
+    free(der);
+    free(tmp);
+    ERR_clear_error();
+    return 0; /* the session is not kept in memory */
+}
+
+/* What the server said a ticket is good for (OpenSSL 3.0 keeps its own
+ * default timeout in the client's session). */
+static int64_t ts__ticket_lifetime(const SSL_SESSION *sess)
+{
+    unsigned long hint = SSL_SESSION_get_ticket_lifetime_hint(sess);
+    if (hint == 0 || hint > TS_TLS_TICKET_LIFETIME_S)
+        hint = hint == 0 ? (unsigned long)SSL_SESSION_get_timeout(sess) : TS_TLS_TICKET_LIFETIME_S;
+    return (int64_t)hint;
+}
+
+/* Client: the saved ticket, taken out of its file (a ticket resumes once),
+ * when it is still good for this server under TLS 1.3. */
+static void ts__ticket_load(ts_tls *t, const char *server_name)
+{
+    const char *path = t->ctx->session_file;
+    if (path == NULL)
+        return;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return;
+    unsigned char *der = ts_xmalloc(TS__TICKET_FILE_MAX);
+    size_t len = 0;
+    ssize_t r;
+    while (len < TS__TICKET_FILE_MAX && ((r = read(fd, der + len, TS__TICKET_FILE_MAX - len)) > 0 ||
+                                         (r < 0 && errno == EINTR)))
+        if (r > 0)
+            len += (size_t)r;
+    close(fd);
+    unlink(path);
+    const unsigned char *p = der;
+    SSL_SESSION *sess = len > 0 && len < TS__TICKET_FILE_MAX ? d2i_SSL_SESSION(NULL, &p, (long)len) : NULL;
+    OPENSSL_cleanse(der, TS__TICKET_FILE_MAX);
+    free(der);
+    const char *host = sess ? SSL_SESSION_get0_hostname(sess) : NULL;
+    bool good = sess != NULL && SSL_SESSION_is_resumable(sess) &&
+                SSL_SESSION_get_protocol_version(sess) == TLS1_3_VERSION &&
+                (int64_t)SSL_SESSION_get_time(sess) + ts__ticket_lifetime(sess) > (int64_t)time(NULL) &&
+                (server_name == NULL || server_name[0] == '\0' || (host != NULL && strcmp(host, server_name) == 0));
+    if (good)
+        SSL_set_session(t->ssl, sess);
+    SSL_SESSION_free(sess);
+    ERR_clear_error();
+}
+
 void ts_tls_config_init(ts_tls_config *cfg, bool server)
 {
     memset(cfg, 0, sizeof *cfg);
@@ -197,14 +310,34 @@ int ts_tls_ctx_new(ts_tls_ctx **out, const ts_tls_config *cfg, ts_error *err)
                                     "ECDHE-ECDSA-CHACHA20-POLY1305"))
         return ts__ctx_fail(c, err, "cannot set TLS 1.2 ciphers", NULL);
     long opts = SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE;
-    if (!cfg->session_tickets)
+    /* a server resuming keeps its tickets (SSL_OP_NO_TICKET is TLS 1.3's
+     * stateful tickets): each is found once in its cache and removed, so a
+     * replayed ClientHello resumes nothing and its early data is skipped */
+    if (!cfg->session_tickets || (cfg->server && cfg->resumption))
         opts |= SSL_OP_NO_TICKET;
+    if (!cfg->server && cfg->resumption)
+        opts &= ~SSL_OP_NO_TICKET;
     SSL_CTX_set_options(c, (uint64_t)opts);
     SSL_CTX_set_mode(c, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
                             SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-    if (cfg->server && !cfg->session_tickets) {
+    if (cfg->server && cfg->resumption) {
+        static const unsigned char sid_ctx[] = "tramsync-sync";
+        SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_SERVER);
+        SSL_CTX_sess_set_cache_size(c, TS__SESSION_CACHE_MAX);
+        SSL_CTX_set_timeout(c, TS_TLS_TICKET_LIFETIME_S);
+        /* none at the handshake's end: one when the peer asks for it
+         * (ts_tls_issue_ticket), after its certificate was checked again */
+        SSL_CTX_set_num_tickets(c, 0);
+        if (!SSL_CTX_set_session_id_context(c, sid_ctx, sizeof sid_ctx - 1) ||
+            !SSL_CTX_set_max_early_data(c, TS_TLS_EARLY_DATA_MAX) ||
+            !SSL_CTX_set_recv_max_early_data(c, TS_TLS_EARLY_DATA_MAX))
+            return ts__ctx_fail(c, err, "cannot set up TLS resumption", NULL);
+    } else if (cfg->server && !cfg->session_tickets) {
         SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_OFF);
         SSL_CTX_set_num_tickets(c, 0);
+    } else if (!cfg->server && cfg->resumption && cfg->session_file != NULL) {
+        SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+        SSL_CTX_sess_set_new_cb(c, ts__ticket_save);
     }
 
     if (cfg->cert_file != NULL) {
@@ -241,6 +374,9 @@ int ts_tls_ctx_new(ts_tls_ctx **out, const ts_tls_config *cfg, ts_error *err)
     ts_tls_ctx *ctx = ts_xcalloc(1, sizeof *ctx);
     ctx->ssl_ctx = c;
     ctx->refs = 1;
+    ctx->resumption = cfg->resumption;
+    if (!cfg->server && cfg->resumption && cfg->session_file != NULL)
+        ctx->session_file = ts_xstrdup(cfg->session_file);
     SSL_CTX_set_app_data(c, ctx);
     if (cfg->crl_file != NULL && cfg->crl_file[0] != '\0') {
         int rc = ts__load_crl(ctx, cfg->crl_file, cfg->ca_file, err);
@@ -269,6 +405,7 @@ void ts_tls_ctx_unref(ts_tls_ctx *ctx)
     for (size_t i = 0; i < ctx->nrevoked; i++)
         free(ctx->revoked[i]);
     free(ctx->revoked);
+    free(ctx->session_file);
     free(ctx);
 }
 
@@ -317,17 +454,26 @@ int ts_tls_init(ts_tls *t, ts_tls_ctx *ctx, const char *server_name, ts_error *e
                 return ts_error_set(err, TS_ETLS, "cannot set the expected server name %s", server_name);
             }
         }
+        if (ctx->resumption)
+            ts__ticket_load(t, server_name);
     }
+    t->reading_early = t->server && ctx->resumption;
     t->state = TS_TLS_HANDSHAKE;
     return 0;
 }
 
 void ts_tls_free(ts_tls *t)
 {
+    /* a session whose connection was cut without close_notify is dropped
+     * from the cache by OpenSSL; a cut on a rural link is no reason to take
+     * the station's next ticket away (a failed handshake still drops it) */
+    if (t->ssl != NULL && t->server && t->state == TS_TLS_OPEN)
+        SSL_set_shutdown(t->ssl, SSL_get_shutdown(t->ssl) | SSL_SENT_SHUTDOWN);
     if (t->ssl != NULL)
         SSL_free(t->ssl); /* frees both BIOs */
     if (t->ctx != NULL)
         ts_tls_ctx_unref(t->ctx);
+    ts_buf_free(&t->early);
     t->ssl = NULL;
     t->ctx = NULL;
 }
@@ -359,6 +505,19 @@ static void ts__name_entry(X509_NAME *name, int nid, char *out, size_t size)
     OPENSSL_free(utf8);
 }
 
+static void ts__peer_chain_add(ts_tls *t, X509 *x)
+{
+    if ((X509_get_extension_flags(x) & EXFLAG_SS) != 0 || t->peer.nchain >= TS_TLS_CHAIN_MAX)
+        return; /* the root is trusted, not revoked */
+    char *h = ts__serial_hex(X509_get0_serialNumber(x));
+    bool seen = false;
+    for (int i = 0; h != NULL && i < t->peer.nchain && !seen; i++)
+        seen = strcmp(t->peer.chain[i], h) == 0;
+    if (h != NULL && !seen)
+        snprintf(t->peer.chain[t->peer.nchain++], sizeof t->peer.chain[0], "%s", h);
+    OPENSSL_free(h);
+}
+
 static void ts__read_peer(ts_tls *t)
 {
     X509 *cert = SSL_get0_peer_certificate(t->ssl);
@@ -378,15 +537,14 @@ static void ts__read_peer(ts_tls *t)
     }
     t->peer.not_after = ts__asn1_time_unix(X509_get0_notAfter(cert));
     STACK_OF(X509) *chain = SSL_get0_verified_chain(t->ssl);
-    for (int i = 0; chain != NULL && i < sk_X509_num(chain) && t->peer.nchain < TS_TLS_CHAIN_MAX; i++) {
-        X509 *x = sk_X509_value(chain, i);
-        if ((X509_get_extension_flags(x) & EXFLAG_SS) != 0)
-            continue; /* the root is trusted, not revoked */
-        char *h = ts__serial_hex(X509_get0_serialNumber(x));
-        if (h != NULL)
-            snprintf(t->peer.chain[t->peer.nchain++], sizeof t->peer.chain[0], "%s", h);
-        OPENSSL_free(h);
+    if (chain == NULL || sk_X509_num(chain) == 0) {
+        /* a resumed session verified nothing and keeps no verified chain:
+         * the leaf and what the peer sent when the session began */
+        ts__peer_chain_add(t, cert);
+        chain = SSL_get_peer_cert_chain(t->ssl);
     }
+    for (int i = 0; chain != NULL && i < sk_X509_num(chain); i++)
+        ts__peer_chain_add(t, sk_X509_value(chain, i));
 }
 
 const char *ts_tls_fail_name(ts_tls_fail f)
@@ -452,6 +610,149 @@ int ts_tls_start(ts_tls *t, ts_buf *cipher_out, ts_error *err)
     return 0;
 }
 
+size_t ts_tls_early_budget(const ts_tls *t)
+{
+    SSL_SESSION *sess = t->ssl && !t->server ? SSL_get_session(t->ssl) : NULL;
+    if (sess == NULL || t->state != TS_TLS_HANDSHAKE || !SSL_SESSION_is_resumable(sess))
+        return 0;
+    uint32_t max = SSL_SESSION_get_max_early_data(sess);
+    return max < TS_TLS_EARLY_DATA_MAX ? max : TS_TLS_EARLY_DATA_MAX;
+}
+
+int ts_tls_start_early(ts_tls *t, const uint8_t *plain, size_t len, ts_buf *cipher_out, ts_error *err)
+{
+    t->early_sent = 0;
+    size_t budget = ts_tls_early_budget(t);
+    if (len > budget)
+        len = budget;
+    while (t->early_sent < len) {
+        size_t written = 0;
+        ERR_clear_error();
+        int rc = SSL_write_early_data(t->ssl, plain + t->early_sent, len - t->early_sent, &written);
+        ts__drain(t, cipher_out);
+        if (rc != 1) {
+            int e = SSL_get_error(t->ssl, rc);
+            if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+                break; /* what did not go early goes once the handshake is done */
+            return ts__fail(t, e, cipher_out, err);
+        }
+        t->early_sent += written;
+    }
+    if (t->early_sent == 0)
+        return ts_tls_start(t, cipher_out, err);
+    return 0;
+}
+
+bool ts_tls_early_accepted(const ts_tls *t)
+{
+    return t->ssl != NULL && SSL_get_early_data_status(t->ssl) == SSL_EARLY_DATA_ACCEPTED;
+}
+
+const char *ts_tls_early_status(const ts_tls *t)
+{
+    switch (t->ssl ? SSL_get_early_data_status(t->ssl) : SSL_EARLY_DATA_NOT_SENT) {
+    case SSL_EARLY_DATA_ACCEPTED: return "accepted";
+    case SSL_EARLY_DATA_REJECTED: return "rejected";
+    default: return "none";
+    }
+}
+
+/* The time certificates are checked at: now, unless the context's
+ * verification parameters say another (as OpenSSL's own checks do). */
+static time_t ts__check_time(const ts_tls *t)
+{
+    X509_VERIFY_PARAM *vp = SSL_get0_param(t->ssl);
+    if (vp != NULL && (X509_VERIFY_PARAM_get_flags(vp) & X509_V_FLAG_USE_CHECK_TIME) != 0)
+        return X509_VERIFY_PARAM_get_time(vp);
+    return time(NULL);
+}
+
+static long ts__validity(X509 *x, time_t *now)
+{
+    if (X509_cmp_time(X509_get0_notBefore(x), now) > 0)
+        return X509_V_ERR_CERT_NOT_YET_VALID;
+    if (X509_cmp_time(X509_get0_notAfter(x), now) < 0)
+        return X509_V_ERR_CERT_HAS_EXPIRED;
+    return X509_V_OK;
+}
+
+/* OpenSSL verifies nothing when a session resumes: what could have changed
+ * since it began is checked again here (the certificates' dates, the CRL's,
+ * the revoked serials), before a byte of early data is let through. */
+static long ts__recheck_resumed(ts_tls *t)
+{
+    time_t now = ts__check_time(t);
+    X509 *cert = SSL_get0_peer_certificate(t->ssl);
+    if (cert == NULL)
+        return t->server && (SSL_get_verify_mode(t->ssl) & SSL_VERIFY_FAIL_IF_NO_PEER_CERT) != 0
+                   ? X509_V_ERR_UNSPECIFIED
+                   : X509_V_OK;
+    long v = ts__validity(cert, &now);
+    STACK_OF(X509) *chain = SSL_get_peer_cert_chain(t->ssl);
+    for (int i = 0; v == X509_V_OK && chain != NULL && i < sk_X509_num(chain); i++)
+        v = ts__validity(sk_X509_value(chain, i), &now);
+    if (v != X509_V_OK)
+        return v;
+    if (t->ctx->crl && t->ctx->crl_next_update != 0 && t->ctx->crl_next_update < (int64_t)now)
+        return X509_V_ERR_CRL_HAS_EXPIRED;
+    if (ts_tls_ctx_revokes(t->ctx, &t->peer))
+        return X509_V_ERR_CERT_REVOKED;
+    return X509_V_OK;
+}
+
+/* Server: early data comes while the handshake runs; it is held until the
+ * handshake is done and the peer checked. 1: no more early data. */
+static int ts__read_early(ts_tls *t, ts_buf *cipher_out, ts_error *err)
+{
+    for (;;) {
+        uint8_t chunk[16384];
+        size_t n = 0;
+        ERR_clear_error();
+        int rc = SSL_read_early_data(t->ssl, chunk, sizeof chunk, &n);
+        ts__drain(t, cipher_out);
+        if (n > 0)
+            ts_buf_append(&t->early, chunk, n);
+        if (rc == SSL_READ_EARLY_DATA_SUCCESS)
+            continue;
+        if (rc == SSL_READ_EARLY_DATA_FINISH) {
+            t->reading_early = false;
+            return 1;
+        }
+        int e = SSL_get_error(t->ssl, rc);
+        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+            return 0;
+        return ts__fail(t, e, cipher_out, err);
+    }
+}
+
+/* The handshake is done. A resumed session is checked again; only then is
+ * the early data the peer sent let through. */
+static int ts__handshake_done(ts_tls *t, ts_buf *plain_out, ts_error *err)
+{
+    t->resumed = SSL_session_reused(t->ssl) == 1;
+    ts__read_peer(t);
+    if (t->resumed) {
+        long v = ts__recheck_resumed(t);
+        if (v != X509_V_OK) {
+            snprintf(t->error, sizeof t->error, "certificate verify failed: %s (resumed session)",
+                     v == X509_V_ERR_UNSPECIFIED ? "no peer certificate" : X509_verify_cert_error_string(v));
+            t->fail = v == X509_V_ERR_UNSPECIFIED ? TS_TLS_FAIL_NO_CERTIFICATE : ts__verify_fail(v);
+            t->state = TS_TLS_FAILED;
+            ts_buf_free(&t->early);
+            if (t->server)
+                SSL_CTX_remove_session(t->ctx->ssl_ctx, SSL_get_session(t->ssl));
+            ERR_clear_error();
+            return ts_error_set(err, TS_ETLS, "%s", t->error);
+        }
+    }
+    if (t->early.len > 0) {
+        ts_buf_append(plain_out, t->early.data, t->early.len);
+        ts_buf_free(&t->early);
+    }
+    t->state = TS_TLS_OPEN;
+    return 0;
+}
+
 int ts_tls_feed(ts_tls *t, const uint8_t *cipher, size_t len, ts_buf *plain_out, ts_buf *cipher_out,
                 bool *handshake_done, ts_error *err)
 {
@@ -462,6 +763,11 @@ int ts_tls_feed(ts_tls *t, const uint8_t *cipher, size_t len, ts_buf *plain_out,
         return ts_error_set(err, TS_ETLS, "cannot buffer TLS input");
 
     if (t->state == TS_TLS_HANDSHAKE) {
+        if (t->reading_early) {
+            int rc = ts__read_early(t, cipher_out, err);
+            if (rc <= 0)
+                return rc;
+        }
         ERR_clear_error();
         int rc = SSL_do_handshake(t->ssl);
         ts__drain(t, cipher_out);
@@ -471,8 +777,8 @@ int ts_tls_feed(ts_tls *t, const uint8_t *cipher, size_t len, ts_buf *plain_out,
                 return 0;
             return ts__fail(t, e, cipher_out, err);
         }
-        t->state = TS_TLS_OPEN;
-        ts__read_peer(t);
+        if ((rc = ts__handshake_done(t, plain_out, err)) < 0)
+            return rc;
         *handshake_done = true;
     }
 
@@ -495,6 +801,17 @@ int ts_tls_feed(ts_tls *t, const uint8_t *cipher, size_t len, ts_buf *plain_out,
         return ts__fail(t, e, cipher_out, err);
     }
     return 0;
+}
+
+bool ts_tls_issue_ticket(ts_tls *t, ts_buf *cipher_out)
+{
+    if (!t->server || t->state != TS_TLS_OPEN || !t->ctx->resumption || SSL_version(t->ssl) != TLS1_3_VERSION)
+        return false;
+    ERR_clear_error();
+    bool issued = SSL_new_session_ticket(t->ssl) == 1 && SSL_do_handshake(t->ssl) == 1;
+    ts__drain(t, cipher_out);
+    ERR_clear_error();
+    return issued;
 }
 
 int ts_tls_write(ts_tls *t, const uint8_t *plain, size_t len, ts_buf *cipher_out, ts_error *err)

@@ -23,7 +23,13 @@ typedef struct ts_tls_config {
     const char *key_file;
     const char *crl_file;  /* optional; when set, checked for the whole chain */
     bool allow_tls12;      /* TLS 1.3 only unless set */
-    bool session_tickets;  /* off unless set */
+    bool session_tickets;  /* off unless set: stateless, reusable (superseded by resumption) */
+    /* TLS 1.3 resumption with early data. Server: single-use (stateful)
+     * tickets kept in this context's memory, and early data accepted, held
+     * until the handshake completes. Client: the ticket is kept in
+     * session_file (mode 0600) and used once, with early data. */
+    bool resumption;
+    const char *session_file; /* client, with resumption */
     const char *groups;    /* default "X25519:P-256" */
     bool require_peer_cert; /* server: mutual TLS (default true via ts_tls_config_init) */
 } ts_tls_config;
@@ -40,6 +46,13 @@ void ts_tls_ctx_unref(ts_tls_ctx *ctx);
 SSL_CTX *ts_tls_ctx_ssl(ts_tls_ctx *ctx);
 /* Seconds until our own certificate expires (negative when expired). */
 int64_t ts_tls_ctx_cert_expires_in(const ts_tls_ctx *ctx);
+
+/* The most bytes a station sends before the handshake completes (early
+ * data): enough to keep a slow link busy for the round trip it saves, little
+ * enough to arrive within the handshake's timeout on a slow one. */
+#define TS_TLS_EARLY_DATA_MAX (64 * 1024)
+/* How long a ticket may be used: a week, the most TLS 1.3 allows. */
+#define TS_TLS_TICKET_LIFETIME_S (7 * 24 * 3600)
 
 typedef struct ts_tls_peer ts_tls_peer;
 /* Whether this context's CRL revokes a certificate of the peer's chain. */
@@ -93,6 +106,14 @@ typedef struct ts_tls {
     ts_tls_peer peer;
     char error[200]; /* why it failed, for logs and tests */
     ts_tls_fail fail;
+    bool resumed;      /* the handshake resumed an earlier session */
+    /* server: early data is read while the handshake runs (reading_early)
+     * and held here until it completes and the peer is checked again */
+    bool reading_early;
+    ts_buf early;
+    /* client: bytes of the plaintext given to ts_tls_start_early that went
+     * as early data (they go again when the server rejects them) */
+    size_t early_sent;
 } ts_tls;
 
 /* server_name (clients): the name the server certificate must carry. */
@@ -101,6 +122,16 @@ void ts_tls_free(ts_tls *t);
 
 /* Client: produces the ClientHello into cipher_out. */
 int ts_tls_start(ts_tls *t, ts_buf *cipher_out, ts_error *err);
+/* Client: how many bytes may go as early data on this connection (0: no
+ * ticket to resume, or none that allows early data). */
+size_t ts_tls_early_budget(const ts_tls *t);
+/* Client: the ClientHello and, resuming, as much of `plain` as the ticket
+ * allows as early data (t->early_sent says how much). */
+int ts_tls_start_early(ts_tls *t, const uint8_t *plain, size_t len, ts_buf *cipher_out, ts_error *err);
+/* Once the handshake is done: "accepted", "rejected" or "none". A client
+ * whose early data was rejected sends those bytes again. */
+const char *ts_tls_early_status(const ts_tls *t);
+bool ts_tls_early_accepted(const ts_tls *t);
 /* Feeds ciphertext from the network; decrypted bytes are appended to
  * plain_out, anything to send back to cipher_out. Drives the handshake.
  * *handshake_done is set to true on the call that completes it. Returns 0,
@@ -109,6 +140,10 @@ int ts_tls_feed(ts_tls *t, const uint8_t *cipher, size_t len, ts_buf *plain_out,
                 bool *handshake_done, ts_error *err);
 /* Encrypts plaintext into cipher_out (only once open). */
 int ts_tls_write(ts_tls *t, const uint8_t *plain, size_t len, ts_buf *cipher_out, ts_error *err);
+/* Server, once open and resuming is on: a single-use ticket for the peer's
+ * next connection, into cipher_out. Only for a peer that keeps it (the
+ * station says so in HELLO): another client would only fill the cache. */
+bool ts_tls_issue_ticket(ts_tls *t, ts_buf *cipher_out);
 /* Sends close_notify. */
 void ts_tls_shutdown(ts_tls *t, ts_buf *cipher_out);
 const char *ts_tls_version(const ts_tls *t);

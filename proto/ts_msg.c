@@ -83,6 +83,7 @@ static const ts__key ts__hello[] = {
     {"time", K_UINT, 0, 0, 0, OFF(hello, time)},
     {"live", K_BOOL, F_DEF_TRUE, 0, 0, OFF(hello, live)},
     {"compress", K_STR, 0, S_NAME, TS_PROTO_MAX_NAME, OFF(hello, compress)},
+    {"ticket", K_BOOL, F_OMIT_ZERO, 0, 0, OFF(hello, ticket)},
     {NULL, 0, 0, 0, 0, 0}};
 
 static const ts__key ts__welcome[] = {

@@ -56,6 +56,8 @@ typedef struct ts_msg_hello {
     bool live;
     /* frame compression the station offers ("zstd-1"); NULL or "": none */
     const char *compress;
+    /* the station keeps a TLS session ticket to resume its next connection */
+    bool ticket;
 } ts_msg_hello;
 
 typedef struct ts_msg_welcome {

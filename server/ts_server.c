@@ -79,7 +79,12 @@ const ts_cfg_key ts_server_config_keys[] = {
     {"tls", "crl", TS_CFG_STR, C(crl), "",
      "certificate revocation list (empty: <data_dir>/pki/crl.pem when it exists)"},
     {"tls", "allow_tls12", TS_CFG_BOOL, C(allow_tls12), "false", "accept TLS 1.2 as well as 1.3"},
-    {"tls", "session_tickets", TS_CFG_BOOL, C(session_tickets), "false", "issue TLS session tickets"},
+    {"tls", "session_tickets", TS_CFG_BOOL, C(session_tickets), "false",
+     "issue stateless, reusable TLS session tickets (not with resumption, which supersedes them)"},
+    {"tls", "resumption", TS_CFG_BOOL, C(resumption), "true",
+     "let stations resume their last session (TLS 1.3, single-use tickets kept in memory: a restart or reload "
+     "forgets them) and send their first bytes as early data, acted on only once the handshake is done and the "
+     "certificate checked again"},
     {"admin", "listen", TS_CFG_STR, C(admin_listen), "127.0.0.1:7444",
      "the admin API and console, HTTPS (empty: off); keep it on the district LAN"},
     {"admin", "console_dir", TS_CFG_STR, C(console_dir), "/usr/share/tramsync/console",
@@ -272,6 +277,7 @@ int ts_server_config_check(const ts_server_config *cfg, ts_error *err)
     tc.crl_file = cfg->crl;
     tc.allow_tls12 = cfg->allow_tls12;
     tc.session_tickets = cfg->session_tickets;
+    tc.resumption = cfg->resumption;
     ts_tls_ctx *ctx;
     if ((rc = ts_tls_ctx_new(&ctx, &tc, err)) < 0)
         return rc;
@@ -354,6 +360,7 @@ static int ts__tls_ctx(const ts_server_config *cfg, ts_tls_ctx **out, ts_error *
     tc.crl_file = cfg->crl;
     tc.allow_tls12 = cfg->allow_tls12;
     tc.session_tickets = cfg->session_tickets;
+    tc.resumption = cfg->resumption;
     return ts_tls_ctx_new(out, &tc, err);
 }
 

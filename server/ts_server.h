@@ -55,6 +55,7 @@ typedef struct ts_server_config {
     char *crl;
     bool allow_tls12;
     bool session_tickets;
+    bool resumption; /* stations resume sessions (single-use tickets) with early data */
     /* [admin] */
     char *admin_listen;
     char *console_dir;

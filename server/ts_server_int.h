@@ -29,6 +29,7 @@ struct ts_session {
     struct ts__job *job; /* that job (ts_session.c), NULL when none */
     bool live;     /* the station is caught up: new changes go to it at once */
     bool live_wanted;
+    bool ticket_issued; /* a TLS session ticket went to the station (HELLO.ticket) */
     bool live_again; /* new changes arrived while busy or congested */
     bool pull_again; /* a streamed PULL answer has its next page to send */
     uint64_t pull_next;  /* where that page starts */

@@ -205,14 +205,18 @@ static void ts__job_done(ts_dbjob *base)
         ts__replace_others(s);
         s->state = TS_SESS_READY;
         s->hello_done = true;
+        /* the station resumes its next connection with this (one use) */
+        if (j->req.u.hello.ticket)
+            s->ticket_issued = ts_conn_issue_ticket(&s->conn);
         ts_frame_decoder_set_max(&s->dec, srv->limits.max_frame);
         s->last_sync_ms = 0;
         snprintf(s->agent, sizeof s->agent, "%s", j->req.u.hello.agent);
         ts_log_info("session_open", "station=%s replica=%s peer=%s proto=%" PRIu64 " compress=%s agent=%s cursor=%" PRIu64
-                    " cursor_reset=%s notices=%zu",
+                    " cursor_reset=%s notices=%zu resumed=%s ticket=%s",
                     s->station, s->replica.b, s->conn.peer_addr, s->proto, s->zstd ? TS_ZFRAME_NAME : "none",
                     j->req.u.hello.agent,
-                    j->req.u.hello.cursor, j->cursor_reset ? "true" : "false", j->nnotices);
+                    j->req.u.hello.cursor, j->cursor_reset ? "true" : "false", j->nnotices,
+                    s->conn.tls.resumed ? "true" : "false", s->ticket_issued ? "true" : "false");
         /* notices not yet delivered, most urgent first, before any CHANGES */
         if (j->nnotices > 0 && ts_conn_write(&s->conn, j->notices.data, j->notices.len) == 0) {
             srv->stats.frames_out += j->nnotices;

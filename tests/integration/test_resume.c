@@ -1,0 +1,562 @@
+/* TLS 1.3 resumption with early data (common/ts_tls.c), a station and the
+ * district driven in memory, byte for byte, then the real agent and daemon.
+ *
+ * 1. A full handshake leaves the station a ticket, kept 0600 in its file;
+ *    the next connection resumes it and its first bytes go as early data,
+ *    which the district holds until the handshake is done and hands over
+ *    then, in order, with the peer known as the station.
+ * 2. A ticket resumes once: the same ClientHello and early data replayed
+ *    resume nothing and hand over nothing, whether the replay comes after
+ *    the real connection or before it (then the real one's early data is
+ *    rejected and sent again after the handshake).
+ * 3. A certificate revoked, or expired, since its ticket was issued: the
+ *    resumed session fails, nothing of its early data is handed over, and
+ *    no new ticket is issued.
+ * 4. A ticket file that does not read, or for another server: a full
+ *    handshake, the file gone.
+ * 5. The agent and tramsyncd: the second connection resumes and pushes as
+ *    early data; after a restart of the district (its tickets forgotten) the
+ *    early data is rejected, sent again, and every record arrives. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "common/ts_tls.h"
+#include "common/ts_xmalloc.h"
+#include "tests/support/ts_test.h"
+#include "tests/support/ts_test_daemon.h"
+#include "tests/support/ts_test_pki.h"
+#include "tests/support/ts_test_records.h"
+#include "tests/support/ts_test_station.h"
+#include "tests/support/ts_test_store.h"
+#include "tests/support/ts_test_watchdog.h"
+
+#define BN "binhnguyen"
+#define PL "phuclong"
+#define WAIT_MS 10000
+
+typedef struct env {
+    char *dir;
+    char *ticket; /* the station's ticket file */
+    ts_test_pki pki;
+} env;
+
+static env *g;
+
+static ts_tls_ctx *server_ctx(bool with_crl)
+{
+    ts_tls_config c;
+    ts_tls_config_init(&c, true);
+    c.ca_file = g->pki.ca;
+    c.cert_file = g->pki.server_cert;
+    c.key_file = g->pki.server_key;
+    c.crl_file = with_crl ? g->pki.crl : NULL;
+    c.resumption = true;
+    ts_tls_ctx *ctx = NULL;
+    ts_error err;
+    if (ts_tls_ctx_new(&ctx, &c, &err) < 0)
+        fail_msg("server context: %s", err.msg);
+    return ctx;
+}
+
+static ts_tls_ctx *station_ctx(const char *code)
+{
+    char *cert = ts_test_pki_cert(&g->pki, code), *key = ts_test_pki_key(&g->pki, code);
+    ts_tls_config c;
+    ts_tls_config_init(&c, false);
+    c.ca_file = g->pki.ca;
+    c.cert_file = cert;
+    c.key_file = key;
+    c.resumption = true;
+    c.session_file = g->ticket;
+    ts_tls_ctx *ctx = NULL;
+    ts_error err;
+    if (ts_tls_ctx_new(&ctx, &c, &err) < 0)
+        fail_msg("station context: %s", err.msg);
+    free(cert);
+    free(key);
+    return ctx;
+}
+
+/* One connection in memory: what each side has said, and what it heard. */
+typedef struct pair {
+    ts_tls st, di;
+    ts_buf to_district, to_station; /* ciphertext not yet fed */
+    ts_buf district_heard, station_heard;
+    ts_buf first_flight; /* the station's bytes before it heard anything */
+    bool st_done, di_done, di_failed, st_failed;
+    bool heard_before_done; /* the district handed over bytes before its handshake was done */
+} pair;
+
+static void pair_open(pair *p, ts_tls_ctx *sctx, ts_tls_ctx *dctx, const char *early)
+{
+    memset(p, 0, sizeof *p);
+    ts_error err;
+    assert_int_equal(ts_tls_init(&p->st, sctx, "localhost", &err), 0);
+    assert_int_equal(ts_tls_init(&p->di, dctx, NULL, &err), 0);
+    if (early != NULL)
+        assert_int_equal(ts_tls_start_early(&p->st, (const uint8_t *)early, strlen(early), &p->to_district, &err), 0);
+    else
+        assert_int_equal(ts_tls_start(&p->st, &p->to_district, &err), 0);
+    ts_buf_append(&p->first_flight, p->to_district.data, p->to_district.len);
+}
+
+/* Feeds each side what the other said until neither says more. */
+static void pump(pair *p)
+{
+    for (int round = 0; round < 20 && (p->to_district.len > 0 || p->to_station.len > 0); round++) {
+        ts_error err;
+        bool done = false;
+        if (p->to_district.len > 0 && !p->di_failed) {
+            ts_buf in = p->to_district;
+            p->to_district = (ts_buf)TS_BUF_INIT;
+            size_t before = p->district_heard.len;
+            if (ts_tls_feed(&p->di, in.data, in.len, &p->district_heard, &p->to_station, &done, &err) < 0)
+                p->di_failed = true;
+            if (done)
+                p->di_done = true;
+            if (!p->di_done && p->district_heard.len > before)
+                p->heard_before_done = true;
+            ts_buf_free(&in);
+        } else {
+            ts_buf_reset(&p->to_district);
+        }
+        if (p->to_station.len > 0 && !p->st_failed) {
+            ts_buf in = p->to_station;
+            p->to_station = (ts_buf)TS_BUF_INIT;
+            if (ts_tls_feed(&p->st, in.data, in.len, &p->station_heard, &p->to_district, &done, &err) < 0)
+                p->st_failed = true;
+            if (done)
+                p->st_done = true;
+            ts_buf_free(&in);
+        } else {
+            ts_buf_reset(&p->to_station);
+        }
+    }
+}
+
+/* The station writes what did not go early (all of it when rejected), as
+ * ts_conn does once the handshake is done. */
+static void station_send_rest(pair *p, const char *early)
+{
+    size_t from = ts_tls_early_accepted(&p->st) ? p->st.early_sent : 0;
+    ts_error err;
+    if (from < strlen(early))
+        assert_int_equal(ts_tls_write(&p->st, (const uint8_t *)early + from, strlen(early) - from, &p->to_district, &err), 0);
+    pump(p);
+}
+
+static void pair_close(pair *p)
+{
+    ts_tls_free(&p->st);
+    ts_tls_free(&p->di);
+    ts_buf_free(&p->to_district);
+    ts_buf_free(&p->to_station);
+    ts_buf_free(&p->district_heard);
+    ts_buf_free(&p->station_heard);
+    ts_buf_free(&p->first_flight);
+}
+
+static bool heard(const pair *p, const char *text)
+{
+    return p->district_heard.len == strlen(text) && memcmp(p->district_heard.data, text, p->district_heard.len) == 0;
+}
+
+/* The district gives the station a ticket, as after a HELLO that asks. */
+static void issue_ticket(pair *p)
+{
+    assert_true(ts_tls_issue_ticket(&p->di, &p->to_station));
+    pump(p);
+}
+
+/* A full handshake that leaves the station a ticket in its file. */
+static void first_connection(ts_tls_ctx *sctx, ts_tls_ctx *dctx)
+{
+    unlink(g->ticket);
+    pair p;
+    pair_open(&p, sctx, dctx, NULL);
+    assert_int_equal((int)ts_tls_early_budget(&p.st), 0);
+    pump(&p);
+    assert_true(p.st_done && p.di_done);
+    assert_false(p.di.resumed);
+    assert_false(p.st_failed || p.di_failed);
+    assert_int_equal(access(g->ticket, F_OK), -1); /* none unasked */
+    issue_ticket(&p);
+    pair_close(&p);
+    struct stat st;
+    if (stat(g->ticket, &st) != 0)
+        fail_msg("no ticket kept after a full handshake");
+    assert_int_equal(st.st_mode & 0777, 0600);
+}
+
+static const char *const HELLO_PUSH = "HELLO, then a PUSH of the station's records: as early data";
+
+static void test_ticket_then_early_data(void **state)
+{
+    (void)state;
+    ts_tls_ctx *sctx = station_ctx(BN), *dctx = server_ctx(true);
+    first_connection(sctx, dctx);
+
+    pair p;
+    pair_open(&p, sctx, dctx, HELLO_PUSH);
+    assert_int_equal(access(g->ticket, F_OK), -1); /* used once: out of its file */
+    assert_int_equal((int)p.st.early_sent, (int)strlen(HELLO_PUSH));
+    pump(&p);
+    assert_true(p.st_done && p.di_done);
+    assert_false(p.heard_before_done);
+    assert_true(p.di.resumed && p.st.resumed);
+    assert_string_equal(ts_tls_early_status(&p.st), "accepted");
+    assert_string_equal(ts_tls_early_status(&p.di), "accepted");
+    station_send_rest(&p, HELLO_PUSH); /* nothing: all of it went early */
+    assert_true(heard(&p, HELLO_PUSH));
+    /* who it is, from the session it resumed */
+    assert_string_equal(p.di.peer.cn, BN);
+    assert_string_equal(p.di.peer.ou, "station");
+    assert_true(p.di.peer.nchain >= 1);
+    /* then application data as usual, after the early data */
+    ts_error err;
+    assert_int_equal(ts_tls_write(&p.st, (const uint8_t *)" and more", 9, &p.to_district, &err), 0);
+    pump(&p);
+    char want[128];
+    snprintf(want, sizeof want, "%s and more", HELLO_PUSH);
+    assert_true(heard(&p, want));
+    /* and a new ticket for the next connection */
+    issue_ticket(&p);
+    pair_close(&p);
+    assert_int_equal(access(g->ticket, F_OK), 0);
+
+    /* early data beyond what a ticket allows goes after the handshake */
+    size_t big = TS_TLS_EARLY_DATA_MAX + 5000;
+    char *text = ts_xmalloc(big + 1);
+    for (size_t i = 0; i < big; i++)
+        text[i] = (char)('a' + i % 26);
+    text[big] = '\0';
+    first_connection(sctx, dctx);
+    pair_open(&p, sctx, dctx, text);
+    assert_int_equal((int)p.st.early_sent, TS_TLS_EARLY_DATA_MAX);
+    pump(&p);
+    assert_string_equal(ts_tls_early_status(&p.di), "accepted");
+    station_send_rest(&p, text);
+    assert_true(heard(&p, text));
+    pair_close(&p);
+    free(text);
+    ts_tls_ctx_unref(sctx);
+    ts_tls_ctx_unref(dctx);
+}
+
+static void test_replay_resumes_nothing(void **state)
+{
+    (void)state;
+    ts_tls_ctx *sctx = station_ctx(BN), *dctx = server_ctx(true);
+
+    /* after the real connection */
+    first_connection(sctx, dctx);
+    pair p;
+    pair_open(&p, sctx, dctx, HELLO_PUSH);
+    pump(&p);
+    assert_true(p.di.resumed);
+    assert_true(heard(&p, HELLO_PUSH));
+    ts_tls replay;
+    ts_buf heard_replay = TS_BUF_INIT, answer = TS_BUF_INIT;
+    ts_error err;
+    bool done = false;
+    assert_int_equal(ts_tls_init(&replay, dctx, NULL, &err), 0);
+    ts_tls_feed(&replay, p.first_flight.data, p.first_flight.len, &heard_replay, &answer, &done, &err);
+    assert_false(done);
+    assert_int_equal((int)heard_replay.len, 0);
+    assert_int_equal((int)replay.early.len, 0); /* skipped, not even held */
+    ts_tls_free(&replay);
+    ts_buf_free(&answer);
+    issue_ticket(&p);
+    pair_close(&p);
+
+    /* before it: the replay takes the ticket and can never finish; the real
+     * station's early data is rejected and goes again after a full handshake */
+    pair_open(&p, sctx, dctx, HELLO_PUSH);
+    assert_int_equal(ts_tls_init(&replay, dctx, NULL, &err), 0);
+    ts_tls_feed(&replay, p.first_flight.data, p.first_flight.len, &heard_replay, &answer, &done, &err);
+    assert_false(done);
+    assert_int_equal((int)heard_replay.len, 0);
+    ts_tls_free(&replay);
+    ts_buf_free(&answer);
+    ts_buf_free(&heard_replay);
+    pump(&p);
+    assert_true(p.st_done && p.di_done);
+    assert_false(p.di.resumed);
+    assert_string_equal(ts_tls_early_status(&p.st), "rejected");
+    assert_int_equal((int)p.district_heard.len, 0);
+    station_send_rest(&p, HELLO_PUSH);
+    assert_true(heard(&p, HELLO_PUSH)); /* once */
+    assert_string_equal(p.di.peer.cn, BN);
+    pair_close(&p);
+    ts_tls_ctx_unref(sctx);
+    ts_tls_ctx_unref(dctx);
+}
+
+/* The district's new sessions, kept to move them into another context. */
+static SSL_SESSION *g_issued;
+
+static int keep_issued(SSL *ssl, SSL_SESSION *sess)
+{
+    (void)ssl;
+    SSL_SESSION_free(g_issued);
+    g_issued = sess;
+    return 1; /* the reference is ours */
+}
+
+static void test_revoked_since_the_ticket(void **state)
+{
+    (void)state;
+    /* "revoked" got its ticket from a district whose CRL did not list it yet */
+    ts_tls_ctx *sctx = station_ctx("revoked"), *before = server_ctx(false);
+    SSL_CTX_sess_set_new_cb(ts_tls_ctx_ssl(before), keep_issued);
+    first_connection(sctx, before);
+    assert_non_null(g_issued);
+    /* the CRL that lists it; the district still knows the session */
+    ts_tls_ctx *after = server_ctx(true);
+    SSL_SESSION *moved = SSL_SESSION_dup(g_issued); /* a session is in one cache at a time */
+    assert_non_null(moved);
+    assert_int_equal(SSL_CTX_add_session(ts_tls_ctx_ssl(after), moved), 1);
+    SSL_SESSION_free(moved);
+    SSL_SESSION_free(g_issued);
+    g_issued = NULL;
+    SSL_CTX_sess_set_new_cb(ts_tls_ctx_ssl(after), keep_issued);
+
+    pair p;
+    pair_open(&p, sctx, after, HELLO_PUSH);
+    pump(&p);
+    assert_true(p.di_failed);
+    assert_true(p.di.resumed);
+    assert_int_equal(p.di.fail, TS_TLS_FAIL_REVOKED);
+    assert_non_null(strstr(p.di.error, "resumed session"));
+    assert_int_equal((int)p.district_heard.len, 0);
+    assert_false(ts_tls_issue_ticket(&p.di, &p.to_station)); /* no ticket for the next connection */
+    assert_null(g_issued);
+    pair_close(&p);
+    assert_int_equal(access(g->ticket, F_OK), -1);
+    ts_tls_ctx_unref(sctx);
+    ts_tls_ctx_unref(before);
+    ts_tls_ctx_unref(after);
+}
+
+static void test_expired_since_the_ticket(void **state)
+{
+    (void)state;
+    ts_tls_ctx *sctx = station_ctx(BN), *dctx = server_ctx(true);
+    first_connection(sctx, dctx);
+    /* the district's clock a day past the station certificate's end */
+    char *path = ts_test_pki_cert(&g->pki, BN);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    X509 *cert = PEM_read_X509(f, NULL, NULL, NULL);
+    fclose(f);
+    free(path);
+    assert_non_null(cert);
+    struct tm tm;
+    assert_int_equal(ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm), 1);
+    X509_free(cert);
+    X509_VERIFY_PARAM_set_time(SSL_CTX_get0_param(ts_tls_ctx_ssl(dctx)), timegm(&tm) + 86400);
+
+    pair p;
+    pair_open(&p, sctx, dctx, HELLO_PUSH);
+    pump(&p);
+    assert_true(p.di_failed);
+    assert_true(p.di.resumed);
+    assert_int_equal(p.di.fail, TS_TLS_FAIL_EXPIRED);
+    assert_non_null(strstr(p.di.error, "resumed session"));
+    assert_int_equal((int)p.district_heard.len, 0);
+    pair_close(&p);
+    ts_tls_ctx_unref(sctx);
+    ts_tls_ctx_unref(dctx);
+}
+
+static void test_ticket_file_not_ours(void **state)
+{
+    (void)state;
+    ts_tls_ctx *sctx = station_ctx(BN), *dctx = server_ctx(true);
+    FILE *f = fopen(g->ticket, "w");
+    assert_non_null(f);
+    fputs("not a session", f);
+    fclose(f);
+    pair p;
+    pair_open(&p, sctx, dctx, HELLO_PUSH);
+    assert_int_equal(access(g->ticket, F_OK), -1);
+    assert_int_equal((int)p.st.early_sent, 0);
+    pump(&p);
+    assert_true(p.st_done && p.di_done);
+    assert_false(p.di.resumed);
+    station_send_rest(&p, HELLO_PUSH);
+    assert_true(heard(&p, HELLO_PUSH));
+
+    /* a ticket of this district, offered to a server of another name */
+    issue_ticket(&p);
+    pair_close(&p);
+    assert_int_equal(access(g->ticket, F_OK), 0);
+    ts_tls other;
+    ts_error err;
+    assert_int_equal(ts_tls_init(&other, sctx, "district.example", &err), 0);
+    assert_int_equal((int)ts_tls_early_budget(&other), 0);
+    ts_tls_free(&other);
+    assert_int_equal(access(g->ticket, F_OK), -1);
+    ts_tls_ctx_unref(sctx);
+    ts_tls_ctx_unref(dctx);
+}
+
+/* ---------------------------------------------------------------- agent and daemon */
+
+static void fill(ts_test_station *st, const char *prefix, uint32_t n)
+{
+    char *db = ts_xasprintf("%s/station.db", st->dir);
+    ts_store *s = ts_test_store_open(db, TS_ROLE_STATION, PL, ts_test_registry(), false, false);
+    ts_test_fill(s, NULL, prefix, PL, n, n);
+    ts_store_close(s);
+    free(db);
+}
+
+static long long district_count(ts_test_daemon *d, const char *like)
+{
+    char *sql = ts_xasprintf("SELECT count(*) FROM records WHERE tbl = 'residents' AND id LIKE '%s'", like);
+    long long n = ts_test_sql_count(d->dir, "district.db", sql);
+    free(sql);
+    return n;
+}
+
+static void wait_district(ts_test_daemon *d, const char *like, long long n)
+{
+    uint64_t deadline = ts_test_now_ms() + 60000;
+    while (district_count(d, like) < n && ts_test_now_ms() < deadline)
+        ts_test_sleep_ms(50);
+    assert_int_equal(district_count(d, like), n);
+}
+
+/* What the agent's last connection said when TLS opened. */
+static bool last_open_says(const char *log, const char *what)
+{
+    char *text = ts_read_file(log, NULL);
+    assert_non_null(text);
+    char *open = NULL;
+    for (char *p = text; (p = strstr(p, "event=tls_open ")) != NULL; p++)
+        open = p;
+    char *eol = open ? strchr(open, '\n') : NULL;
+    if (eol)
+        *eol = '\0';
+    bool says = open != NULL && strstr(open, what) != NULL;
+    free(text);
+    return says;
+}
+
+/* The agent's last connection wrote its PUSH before TLS opened: a
+ * "push_sent ... before_welcome=true" between the last two "tls_open". */
+static bool pushed_before_open(const char *log)
+{
+    char *text = ts_read_file(log, NULL);
+    assert_non_null(text);
+    char *last = NULL, *prev = text;
+    for (char *p = text; (p = strstr(p, "event=tls_open ")) != NULL; p++) {
+        prev = last ? last : text;
+        last = p;
+    }
+    bool early = false;
+    for (char *p = prev; last != NULL && (p = strstr(p, "event=push_sent ")) != NULL && p < last; p++) {
+        char *eol = strchr(p, '\n');
+        char *flag = strstr(p, "before_welcome=true");
+        early = flag != NULL && (eol == NULL || flag < eol);
+    }
+    free(text);
+    return early;
+}
+
+static void test_agent_resumes_with_early_data(void **state)
+{
+    (void)state;
+    char *d = ts_xasprintf("%s/district", g->dir);
+    mkdir(d, 0700);
+    ts_test_daemon dm;
+    ts_test_daemon_start(&dm, d, &g->pki, NULL);
+    ts_test_watchdog_watch(&dm.pid);
+    free(d);
+    ts_test_station st;
+    const char *sets[] = {"station.log_level=debug", "sync.backoff_min=100ms", "sync.backoff_max=500ms", NULL};
+    ts_test_station_make(&st, g->dir, PL, &g->pki, dm.port, sets);
+
+    /* first contact: a full handshake, a ticket kept */
+    fill(&st, "rsone", 20);
+    ts_test_station_start(&st);
+    wait_district(&dm, "rsone-%", 20);
+    assert_int_equal(ts_test_station_stop(&st, 20000), 0);
+    assert_true(last_open_says(st.log, "resumed=no"));
+    char *ticket = ts_xasprintf("%s/tls-session.der", st.dir);
+    struct stat sb;
+    assert_int_equal(stat(ticket, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0600);
+
+    /* back: resumed, HELLO and the PUSH as early data */
+    fill(&st, "rstwo", 30);
+    ts_test_station_start(&st);
+    wait_district(&dm, "rstwo-%", 30);
+    assert_int_equal(ts_test_station_stop(&st, 20000), 0);
+    assert_true(last_open_says(st.log, "resumed=yes early_data=accepted"));
+    assert_true(pushed_before_open(st.log));
+    assert_true(ts_test_log_wait(dm.log, "resumed=true ticket=true", 1000));
+
+    /* the district restarted: the ticket means nothing to it; the early
+     * data is rejected and goes again, nothing lost */
+    ts_test_daemon_stop(&dm, SIGTERM, 20000);
+    ts_test_daemon_restart(&dm);
+    ts_test_station_set_port(&st, dm.port);
+    fill(&st, "rsthree", 30);
+    ts_test_station_start(&st);
+    wait_district(&dm, "rsthree-%", 30);
+    assert_int_equal(ts_test_station_stop(&st, 20000), 0);
+    assert_true(last_open_says(st.log, "resumed=no early_data=rejected"));
+    assert_int_equal(ts_test_sql_count(st.dir, "station.db", "SELECT count(*) FROM rejected"), 0);
+    assert_int_equal(district_count(&dm, "rs%"), 80);
+
+    free(ticket);
+    ts_test_station_free(&st);
+    ts_test_daemon_free(&dm);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    g = ts_xcalloc(1, sizeof *g);
+    g->dir = ts_tmpdir_make("resume");
+    ts_test_watchdog_arm("test_resume", 180);
+    const char *codes[] = {BN};
+    ts_test_pki_make(&g->pki, g->dir, codes, 1);
+    ts_test_pki_station(&g->pki, PL, "Phúc Long");
+    g->ticket = ts_xasprintf("%s/ticket.der", g->dir);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    ts_test_watchdog_disarm();
+    ts_test_pki_free(&g->pki);
+    ts_tmpdir_remove(g->dir);
+    free(g->ticket);
+    free(g);
+    g = NULL;
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ticket_then_early_data),
+        cmocka_unit_test(test_replay_resumes_nothing),
+        cmocka_unit_test(test_revoked_since_the_ticket),
+        cmocka_unit_test(test_expired_since_the_ticket),
+        cmocka_unit_test(test_ticket_file_not_ours),
+        cmocka_unit_test(test_agent_resumes_with_early_data),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
