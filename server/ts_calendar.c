@@ -559,29 +559,34 @@ static char *ts__problems_text(json_t *problems)
 }
 
 
-/* Every report of the periods the reminders look at (a report due from a
- * year or so back on, ts_calendar_remind), not every report ever stored:
- * what a station may still send or send again. */
-static int ts__world_recent_reports(ts_store *st, uint64_t now_ms, ts__world *w, ts_error *err)
+/* What the reminders and the grading read (ts_calendar_remind,
+ * ts_calendar_run): the occurrences of the periods a report may still be
+ * reminded of, sent or sent again (due from a year or so back on: due at
+ * most 366 days after its period ends, reminded within 7 days of its due
+ * day), of every duty (all_kinds) or of report duties only; with reports,
+ * every report of those report occurrences too, each read once (into
+ * w->reports and w->by_key). Never every report ever stored. */
+static int ts__world_recent(ts_store *st, uint64_t now_ms, bool all_kinds, bool reports, ts__world *w, ts_error *err)
 {
     int rc = ts__world_load(st, w, err);
     if (rc < 0)
         return rc;
-    w->reports = json_object();
+    if (reports)
+        w->reports = json_object();
     ts_date today;
     ts__today(now_ms, &today);
     int y_from = ts_date_add_days(today, -373).y - 1;
     const char *duty_id;
     json_t *d;
     json_object_foreach(w->duties, duty_id, d) {
-        if (strcmp(ts_json_str(d, "kind"), "periodic_report") == 0 &&
+        if ((all_kinds || strcmp(ts_json_str(d, "kind"), "periodic_report") == 0) &&
             (rc = ts__load_occ_years(st, duty_id, y_from, 0, w->occ, err)) < 0)
             break;
     }
     const char *occ_id;
     json_t *occ;
     json_object_foreach(w->occ, occ_id, occ) {
-        if (rc < 0)
+        if (rc < 0 || !reports)
             break;
         if (strcmp(ts_json_str(occ, "kind"), "periodic_report") == 0)
             rc = ts__world_reports(w, occ_id, err);
@@ -591,33 +596,30 @@ static int ts__world_recent_reports(ts_store *st, uint64_t now_ms, ts__world *w,
     return rc;
 }
 
-int ts_calendar_grade(ts_store *st, const ts_strlist *ids, uint64_t now_ms, size_t *written, size_t *invalid,
-                      ts_strlist *stations, ts_error *err)
+/* Grades the reports of w->reports (see ts_calendar_grade). */
+static int ts__grade(ts__world *w, uint64_t now_ms, size_t *written, size_t *invalid, ts_strlist *stations,
+                     ts_error *err)
 {
     *written = 0;
     *invalid = 0;
-    ts__world w;
-    int rc = ids ? ts__world_some(st, ids, &w, err) : ts__world_recent_reports(st, now_ms, &w, err);
-    if (rc < 0)
-        return rc;
+    ts_store *st = w->st;
     ts_actor who = {TS_ACTOR_LOCAL, "calendar", NULL, "grade"};
     bool outermost = !ts_store_in_tx(st);
     char now[40];
     ts_time_iso(now_ms, now, sizeof now);
-    if ((rc = ts_store_begin(st, err)) < 0) {
-        ts__world_free(&w);
+    int rc = ts_store_begin(st, err);
+    if (rc < 0)
         return rc;
-    }
     const char *id;
     json_t *r;
-    json_object_foreach(w.reports, id, r) {
-        const json_t *occ = json_object_get(w.occ, ts_json_str(r, "occurrence_id"));
+    json_object_foreach(w->reports, id, r) {
+        const json_t *occ = json_object_get(w->occ, ts_json_str(r, "occurrence_id"));
         /* a report of no period this station owes is not graded */
         if (occ == NULL || strcmp(ts_json_str(occ, "kind"), "periodic_report") != 0 ||
             !ts__listed(json_object_get(occ, "stations"), ts_json_str(r, "_owner")))
             continue;
         json_t *problems = NULL;
-        const char *grade = ts__judge(&w, occ, r, &problems);
+        const char *grade = ts__judge(w, occ, r, &problems);
         char *text = problems ? ts__problems_text(problems) : NULL;
         json_decref(problems);
         const char *submission = ts_json_str(r, "submitted_at");
@@ -643,13 +645,26 @@ int ts_calendar_grade(ts_store *st, const ts_strlist *ids, uint64_t now_ms, size
         if (rc < 0)
             break;
     }
-    ts__world_free(&w);
     if (rc == 0)
         rc = ts_store_commit(st, err);
     else
         ts_store_rollback(st);
     if (rc == 0 && outermost && *written > 0)
         ts_log_info("calendar_graded", "reports=%zu invalid=%zu", *written, *invalid);
+    return rc;
+}
+
+int ts_calendar_grade(ts_store *st, const ts_strlist *ids, uint64_t now_ms, size_t *written, size_t *invalid,
+                      ts_strlist *stations, ts_error *err)
+{
+    *written = 0;
+    *invalid = 0;
+    ts__world w;
+    int rc = ids ? ts__world_some(st, ids, &w, err) : ts__world_recent(st, now_ms, false, true, &w, err);
+    if (rc < 0)
+        return rc;
+    rc = ts__grade(&w, now_ms, written, invalid, stations, err);
+    ts__world_free(&w);
     return rc;
 }
 
@@ -665,6 +680,13 @@ void ts_cal_reminders_free(ts_cal_reminder *r, size_t n)
     for (size_t i = 0; i < n; i++)
         ts_strlist_free(&r[i].stations);
     free(r);
+}
+
+void ts_cal_run_free(ts_cal_run *run)
+{
+    ts_cal_reminders_free(run->reminders, run->nreminders);
+    ts_strlist_free(&run->graded_stations);
+    memset(run, 0, sizeof *run);
 }
 
 static int ts__send(ts_store *st, const ts_actor *who, const char *issuer, const char *occ_id, const json_t *occ,
@@ -716,36 +738,28 @@ static int ts__send(ts_store *st, const ts_actor *who, const char *issuer, const
     return rc;
 }
 
-int ts_calendar_remind(ts_store *st, const char *issuer, uint64_t now_ms, ts_cal_reminder **out, size_t *n,
-                       ts_error *err)
+/* The reminders of ts_calendar_remind on w (its occurrences of every duty
+ * read: ts__world_recent). */
+static int ts__remind(ts__world *w, const char *issuer, uint64_t now_ms, ts_cal_reminder **out, size_t *n,
+                      ts_error *err)
 {
     *out = NULL;
     *n = 0;
-    ts__world w;
-    int rc = ts__world_load(st, &w, err);
-    if (rc < 0)
-        return rc;
+    ts_store *st = w->st;
+    int rc = 0;
     ts_date today;
     ts__today(now_ms, &today);
     char today_s[16];
     ts_date_fmt(today, today_s, sizeof today_s);
     ts_actor who = {TS_ACTOR_LOCAL, "calendar", NULL, "timer"};
-    /* what may be reminded today: a report due from 7 days back on (due at
-     * most 366 days after its period ends: a period ending from 373 days
-     * back on), a meeting from today on; of a live duty */
-    int y_from = ts_date_add_days(today, -373).y - 1;
-    const char *duty_id;
-    json_t *d;
-    json_object_foreach(w.duties, duty_id, d) {
-        if ((rc = ts__load_occ_years(st, duty_id, y_from, 0, w.occ, err)) < 0)
-            break;
-    }
+    /* what may be reminded today: a report due from 7 days back on, a
+     * meeting from today on; of a live duty */
     size_t nids = 0;
-    const char **ids = ts__occ_ids(&w, &nids);
+    const char **ids = ts__occ_ids(w, &nids);
     for (size_t k = 0; rc == 0 && k < nids; k++) {
         const char *occ_id = ids[k];
-        json_t *occ = json_object_get(w.occ, occ_id);
-        const json_t *duty = json_object_get(w.duties, ts_json_str(occ, "duty_id"));
+        json_t *occ = json_object_get(w->occ, occ_id);
+        const json_t *duty = json_object_get(w->duties, ts_json_str(occ, "duty_id"));
         if (duty == NULL)
             continue;
         /* a duty ended (active_to) before this period began asks nothing of it */
@@ -779,7 +793,7 @@ int ts_calendar_remind(ts_store *st, const char *issuer, uint64_t now_ms, ts_cal
         } else {
             continue;
         }
-        if (report && (rc = ts__world_reports(&w, occ_id, err)) < 0)
+        if (report && (rc = ts__world_reports(w, occ_id, err)) < 0)
             break;
         ts_cal_reminder r;
         memset(&r, 0, sizeof r);
@@ -788,7 +802,7 @@ int ts_calendar_remind(ts_store *st, const char *issuer, uint64_t now_ms, ts_cal
         json_array_foreach(json_object_get(occ, "stations"), i, s) {
             const json_t *rep = NULL;
             json_t *problems = NULL;
-            const char *status = report ? ts__status(&w, occ_id, occ, json_string_value(s), today_s, &rep, &problems)
+            const char *status = report ? ts__status(w, occ_id, occ, json_string_value(s), today_s, &rep, &problems)
                                         : "pending";
             json_decref(problems);
             if (!report || ts__owes(status))
@@ -821,6 +835,38 @@ int ts_calendar_remind(ts_store *st, const char *issuer, uint64_t now_ms, ts_cal
         (*out)[(*n)++] = r;
     }
     free(ids);
+    return rc;
+}
+
+int ts_calendar_remind(ts_store *st, const char *issuer, uint64_t now_ms, ts_cal_reminder **out, size_t *n,
+                       ts_error *err)
+{
+    *out = NULL;
+    *n = 0;
+    ts__world w;
+    int rc = ts__world_recent(st, now_ms, true, false, &w, err);
+    if (rc < 0)
+        return rc;
+    rc = ts__remind(&w, issuer, now_ms, out, n, err);
+    ts__world_free(&w);
+    return rc;
+}
+
+int ts_calendar_run(ts_store *st, const char *issuer, uint64_t now_ms, ts_cal_run *run, ts_error *err)
+{
+    memset(run, 0, sizeof *run);
+    ts__world w;
+    int rc = ts__world_recent(st, now_ms, true, true, &w, err);
+    if (rc < 0)
+        return rc;
+    rc = ts__remind(&w, issuer, now_ms, &run->reminders, &run->nreminders, err);
+    /* the reminders' failure is theirs: the reports are graded all the same */
+    ts_error gerr;
+    int grc = ts__grade(&w, now_ms, &run->graded, &run->invalid, &run->graded_stations, &gerr);
+    if (grc < 0 && rc == 0) {
+        rc = grc;
+        *err = gerr;
+    }
     ts__world_free(&w);
     return rc;
 }

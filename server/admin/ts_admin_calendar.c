@@ -59,24 +59,34 @@ static void ts__cal_work(ts_dbjob *base, ts_store *st)
 {
     ts__cal_job *j = base->data;
     uint64_t now = ts_wall_ms();
-    if (!j->grade_only) {
-        j->rc = ts_calendar_generate(st, now, &j->written, &j->err);
-        if (j->rc == 0) {
-            const ts_server_config *cfg = ts_server_get_config(j->adm->srv);
-            j->rc = ts_calendar_remind(st, cfg->district_name, now, &j->rem, &j->nrem, &j->err);
-        }
-        for (size_t i = 0; i < j->nrem; i++)
-            ts__cal_frames(st, &j->rem[i], &j->frames, &j->nframes);
+    if (j->grade_only) {
+        j->rc = ts_calendar_grade(st, &j->ids, now, &j->graded, &j->invalid, &j->graded_stations, &j->err);
+        return;
     }
-    /* the reminders' failure for one occurrence is theirs: reports are
-     * graded all the same */
-    ts_error gerr;
-    int grc = ts_calendar_grade(st, j->grade_only ? &j->ids : NULL, now, &j->graded, &j->invalid,
-                                &j->graded_stations, &gerr);
-    if (grc < 0 && j->rc == 0) {
-        j->rc = grc;
-        j->err = gerr;
+    /* generation failing keeps the reminders from going out (they are of
+     * its occurrences); the reports are graded all the same */
+    ts_cal_run run;
+    memset(&run, 0, sizeof run);
+    ts_error rerr;
+    j->rc = ts_calendar_generate(st, now, &j->written, &j->err);
+    int rrc = 0;
+    if (j->rc == 0) {
+        const ts_server_config *cfg = ts_server_get_config(j->adm->srv);
+        rrc = ts_calendar_run(st, cfg->district_name, now, &run, &rerr);
+    } else {
+        rrc = ts_calendar_grade(st, NULL, now, &run.graded, &run.invalid, &run.graded_stations, &rerr);
     }
+    if (rrc < 0 && j->rc == 0) {
+        j->rc = rrc;
+        j->err = rerr;
+    }
+    j->rem = run.reminders;
+    j->nrem = run.nreminders;
+    j->graded = run.graded;
+    j->invalid = run.invalid;
+    j->graded_stations = run.graded_stations;
+    for (size_t i = 0; i < j->nrem; i++)
+        ts__cal_frames(st, &j->rem[i], &j->frames, &j->nframes);
 }
 
 /* until the next local midnight (a second past it), at most TS__CAL_EVERY_MS */

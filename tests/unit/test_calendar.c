@@ -935,6 +935,110 @@ static void test_years_of_history_read_by_period(void **state)
         fail_msg("grading: %ld rows read", r.rows);
 }
 
+/* ---------------------------------------------------------------- the run reads each report once
+ * The daemon's calendar run (ts_calendar_run: the reminders, then the
+ * grading) reads the reports once: no statement on periodic_reports runs
+ * twice with the same values. Reminding, then grading, each on its own read
+ * (what the run did before) read the reports of a reminded period twice. */
+
+typedef struct report_reads {
+    json_t *stmts; /* expanded SQL -> times run */
+    long rows;
+} report_reads;
+
+static int on_report_trace(unsigned what, void *ctx, void *p, void *x)
+{
+    report_reads *r = ctx;
+    char *sql = sqlite3_expanded_sql((sqlite3_stmt *)p);
+    if (sql != NULL && strstr(sql, "FROM records") != NULL && strstr(sql, "'periodic_reports'") != NULL) {
+        if (what == SQLITE_TRACE_ROW) {
+            r->rows++;
+        } else if (what == SQLITE_TRACE_STMT && strncmp((const char *)x, "--", 2) != 0) {
+            json_int_t n = json_integer_value(json_object_get(r->stmts, sql));
+            json_object_set_new(r->stmts, sql, json_integer(n + 1));
+        }
+    }
+    sqlite3_free(sql);
+    return 0;
+}
+
+static void report_reads_start(fixture *f, report_reads *r)
+{
+    r->stmts = json_object();
+    r->rows = 0;
+    sqlite3_trace_v2(ts_store_db(f->srv), SQLITE_TRACE_ROW | SQLITE_TRACE_STMT, on_report_trace, r);
+}
+
+/* stops counting: the statements run more than once (said when say) */
+static long report_reads_stop(fixture *f, report_reads *r, bool say)
+{
+    sqlite3_trace_v2(ts_store_db(f->srv), 0, NULL, NULL);
+    long repeated = 0;
+    const char *sql;
+    json_t *v;
+    json_object_foreach(r->stmts, sql, v) {
+        if (json_integer_value(v) > 1) {
+            if (say)
+                print_message("read %" JSON_INTEGER_FORMAT " times: %s\n", json_integer_value(v), sql);
+            repeated++;
+        }
+    }
+    json_decref(r->stmts);
+    return repeated;
+}
+
+static void test_run_reads_each_report_once(void **state)
+{
+    fixture *f = *state;
+    ts_error err;
+    put_monthly_report(f);
+    put(f->srv, "duties", "BC-TUAN",
+        "{\"kind\":\"periodic_report\",\"title\":\"Báo cáo tuần\",\"recurrence\":\"weekly\",\"due_days\":2}");
+    size_t written;
+    uint64_t dec3 = at("2026-12-03T02:00:00Z");
+    assert_int_equal(ts_calendar_generate(f->srv, dec3, &written, &err), 0);
+    submit(f, 0, "BC-THANG:2026-11", "{\\\"kham_benh\\\": 312}", "2026-12-05T16:00:00Z");
+    submit(f, 2, "BC-THANG:2026-11", "{\\\"kham_benh\\\": \\\"nhiều\\\"}", "2026-12-04T08:00:00Z");
+    submit(f, 1, "BC-TUAN:2026-W48", "{}", "2026-12-01T02:00:00Z");
+    /* the day after November's due day: the late ones reminded, every report graded */
+    uint64_t dec6 = at("2026-12-06T02:00:00Z");
+
+    /* reminding, then grading, each reading for itself: rolled back */
+    report_reads r;
+    assert_int_equal(ts_store_begin(f->srv, &err), 0);
+    report_reads_start(f, &r);
+    ts_cal_reminder *rem;
+    size_t n, graded, invalid;
+    assert_int_equal(ts_calendar_remind(f->srv, "TTYT", dec6, &rem, &n, &err), 0);
+    assert_int_equal(ts_calendar_grade(f->srv, NULL, dec6, &graded, &invalid, NULL, &err), 0);
+    long twice = report_reads_stop(f, &r, false);
+    ts_store_rollback(f->srv);
+    ts_cal_reminders_free(rem, n);
+    assert_int_equal(n, 3); /* November's late ones, week 48's late ones, week 49's before */
+    assert_int_equal(graded, 3);
+    assert_true(twice > 0); /* the reports of those periods, read by both */
+
+    /* the run: the same reminders and grades, each report read once */
+    ts_cal_run run;
+    report_reads_start(f, &r);
+    assert_int_equal(ts_calendar_run(f->srv, "TTYT", dec6, &run, &err), 0);
+    long repeated = report_reads_stop(f, &r, true);
+    assert_int_equal(run.nreminders, 3);
+    assert_int_equal(run.reminders[0].stations.n, 3); /* November's: BX, BT (invalid), XL */
+    assert_int_equal(run.graded, 3);
+    assert_int_equal(run.invalid, 1);
+    assert_int_equal(run.graded_stations.n, 3);
+    ts_cal_run_free(&run);
+    if (repeated > 0)
+        fail_msg("the calendar run read %ld statements on reports more than once", repeated);
+    json_t *o = ts_test_record_fields(f->srv, "periodic_reports", "BC-THANG:2026-11:" BT);
+    assert_string_equal(json_string_value(json_object_get(o, "grade")), "invalid");
+    json_decref(o);
+    o = occ(f, "BC-THANG:2026-11");
+    assert_non_null(json_object_get(o, "reminded_late_at"));
+    json_decref(o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -949,6 +1053,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_long_texts_reminded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_changed_duty_drops_its_future, setup, teardown),
         cmocka_unit_test_setup_teardown(test_years_of_history_read_by_period, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_run_reads_each_report_once, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
