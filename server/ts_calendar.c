@@ -979,6 +979,38 @@ static json_t *ts__station_row(const ts__world *w, const char *code)
                      d ? ts_json_str(d, "commune") : "", "cells");
 }
 
+/* The district's grade written on a report (ts_calendar_grade), beside the
+ * grid's live status: what the station was told, and when. state: current
+ * (a grade of this very submission saying what the grid says), resubmitted
+ * (of an older submission: the station reads "not yet graded" until the
+ * next grade), outdated (of this submission, but the grid now says another
+ * thing: the form or the due day changed since; the next grading tells the
+ * station). NULL when the report was never graded. */
+static json_t *ts__graded(const json_t *rep, const char *status, const json_t *problems)
+{
+    const char *grade = ts_json_str(rep, "grade");
+    if (!grade[0])
+        return NULL;
+    json_t *was = json_loads(ts_json_str(rep, "grade_problems"), 0, NULL);
+    if (!json_is_array(was)) {
+        json_decref(was);
+        was = json_array();
+    }
+    const char *state = "current";
+    if (strcmp(ts_json_str(rep, "graded_submission"), ts_json_str(rep, "submitted_at")) != 0)
+        state = "resubmitted";
+    else if (strcmp(grade, status) != 0 || (problems != NULL && !json_equal(was, problems)) ||
+             (problems == NULL && json_array_size(was) > 0))
+        state = "outdated";
+    json_t *g = json_pack("{s:s,s:s,s:s,s:s}", "grade", grade, "graded_at", ts_json_str(rep, "graded_at"),
+                          "submission", ts_json_str(rep, "graded_submission"), "state", state);
+    if (json_array_size(was) > 0)
+        json_object_set_new(g, "problems", was);
+    else
+        json_decref(was);
+    return g;
+}
+
 static json_t *ts__duty_grid(ts__world *w, const char *duty_id, const json_t *duty, uint32_t periods,
                              const ts_strlist *only, const char *today, int *rc, ts_error *err)
 {
@@ -1045,6 +1077,9 @@ static json_t *ts__duty_grid(ts__world *w, const char *duty_id, const json_t *du
                 if (ts_json_str(rep, "submitted_by")[0])
                     json_object_set_new(cell, "submitted_by", json_string(ts_json_str(rep, "submitted_by")));
             }
+            json_t *graded = rep ? ts__graded(rep, status, problems) : NULL;
+            if (graded)
+                json_object_set_new(cell, "graded", graded);
             if (problems)
                 json_object_set_new(cell, "problems", problems);
             json_array_append_new(json_object_get(row, "cells"), cell);

@@ -530,6 +530,97 @@ static void test_reports_graded(void **state)
     json_decref(o);
 }
 
+/* a cell's "graded" (NULL: none), of the last grid's period col */
+static const json_t *cell_graded(const json_t *grid, const char *station, size_t col)
+{
+    const json_t *g = json_array_get(json_object_get(grid, "duties"), 0);
+    size_t i;
+    const json_t *row;
+    json_array_foreach(json_object_get(g, "rows"), i, row) {
+        if (strcmp(json_string_value(json_object_get(row, "station")), station) == 0)
+            return json_object_get(json_array_get(json_object_get(row, "cells"), col), "graded");
+    }
+    return NULL;
+}
+
+static const char *gs(const json_t *graded, const char *key)
+{
+    const char *v = json_string_value(json_object_get(graded, key));
+    return v ? v : "";
+}
+
+/* The grid shows beside each report's live status the grade the district
+ * wrote on it (what its station was told, and when): current when it is
+ * of this submission and says the same; resubmitted when the station sent
+ * it again since (the grade is of the older one); outdated when the form
+ * changed since; none before the first grading. */
+static void test_grid_shows_the_grade(void **state)
+{
+    fixture *f = *state;
+    ts_error err;
+    put_monthly_report(f);
+    size_t written, invalid;
+    assert_int_equal(ts_calendar_generate(f->srv, at("2026-12-03T02:00:00Z"), &written, &err), 0);
+    submit(f, 0, "BC-THANG:2026-11", "{\\\"kham_benh\\\": 312}", "2026-12-05T16:00:00Z");
+    submit(f, 2, "BC-THANG:2026-11", "{\\\"kham_benh\\\": \\\"nhiều\\\"}", "2026-12-04T08:00:00Z");
+    uint64_t dec7 = at("2026-12-07T02:00:00Z");
+    json_t *grid;
+    /* not graded yet: the live status alone */
+    assert_int_equal(ts_calendar_grid(f->srv, "BC-THANG", 2, NULL, dec7, &grid, &err), 0);
+    assert_string_equal(cell_status(grid, BT, 0), "invalid");
+    assert_null(cell_graded(grid, BT, 0));
+    json_decref(grid);
+    assert_int_equal(ts_calendar_grade(f->srv, NULL, dec7, &written, &invalid, NULL, &err), 0);
+    assert_int_equal(ts_calendar_grid(f->srv, "BC-THANG", 2, NULL, dec7, &grid, &err), 0);
+    const json_t *g = cell_graded(grid, BT, 0);
+    assert_non_null(g);
+    assert_string_equal(gs(g, "grade"), "invalid");
+    assert_string_equal(gs(g, "state"), "current");
+    assert_string_equal(gs(g, "submission"), "2026-12-04T08:00:00Z");
+    assert_string_equal(gs(g, "graded_at"), "2026-12-07T02:00:00Z");
+    const json_t *why = json_array_get(json_object_get(g, "problems"), 0);
+    assert_string_equal(gs(why, "label_vi"), "Số lượt khám bệnh");
+    assert_string_equal(gs(why, "problem"), "type");
+    g = cell_graded(grid, BN, 0);
+    assert_string_equal(gs(g, "grade"), "on_time");
+    assert_string_equal(gs(g, "state"), "current");
+    assert_null(json_object_get(g, "problems"));
+    assert_null(cell_graded(grid, XL, 0)); /* nothing sent */
+    json_decref(grid);
+    /* BT sends it again, fitting the form: the grid counts it (late), the
+     * grade is still the older submission's until the next grading */
+    submit(f, 2, "BC-THANG:2026-11", "{\\\"kham_benh\\\": 200}", "2026-12-07T03:00:00Z");
+    assert_int_equal(ts_calendar_grid(f->srv, "BC-THANG", 2, NULL, dec7, &grid, &err), 0);
+    assert_string_equal(cell_status(grid, BT, 0), "late");
+    g = cell_graded(grid, BT, 0);
+    assert_string_equal(gs(g, "grade"), "invalid");
+    assert_string_equal(gs(g, "state"), "resubmitted");
+    assert_string_equal(gs(g, "submission"), "2026-12-04T08:00:00Z");
+    json_decref(grid);
+    /* the form changed (a field required that BN did not send): the grid
+     * judges by it at once; BN's grade, of the same submission, is outdated */
+    put(f->srv, "duties", "BC-THANG",
+        "{\"form\":\"[{\\\"name\\\":\\\"kham_benh\\\",\\\"label_vi\\\":\\\"Số lượt khám bệnh\\\",\\\"label_en\\\":"
+        "\\\"Visits\\\",\\\"type\\\":\\\"int\\\",\\\"required\\\":true},{\\\"name\\\":\\\"tiem_chung\\\",\\\"label_vi\\\":"
+        "\\\"Số trẻ tiêm chủng\\\",\\\"label_en\\\":\\\"Children immunised\\\",\\\"type\\\":\\\"int\\\",\\\"required\\\":true}]\"}");
+    assert_int_equal(ts_calendar_grid(f->srv, "BC-THANG", 2, NULL, dec7, &grid, &err), 0);
+    assert_string_equal(cell_status(grid, BN, 0), "invalid");
+    g = cell_graded(grid, BN, 0);
+    assert_string_equal(gs(g, "grade"), "on_time");
+    assert_string_equal(gs(g, "state"), "outdated");
+    json_decref(grid);
+    /* graded again: both current */
+    assert_int_equal(ts_calendar_grade(f->srv, NULL, dec7 + 3600000, &written, &invalid, NULL, &err), 0);
+    assert_int_equal(ts_calendar_grid(f->srv, "BC-THANG", 2, NULL, dec7, &grid, &err), 0);
+    g = cell_graded(grid, BN, 0);
+    assert_string_equal(gs(g, "grade"), "invalid");
+    assert_string_equal(gs(g, "state"), "current");
+    assert_string_equal(gs(json_array_get(json_object_get(g, "problems"), 0), "label_vi"), "Số trẻ tiêm chủng");
+    g = cell_graded(grid, BT, 0);
+    assert_string_equal(gs(g, "state"), "current");
+    json_decref(grid);
+}
+
 /* One table of the statuses' words: the grade's value_labels in tables.json
  * and the console's (server/console/i18n-calendar.js) are the words of
  * common/ts_calendar's table, which the admin API's CSV, tramsyncctl and
@@ -559,6 +650,18 @@ static void test_status_words_one_table(void **state)
         if (vi == NULL || vi > en)
             fail_msg("i18n-calendar.js (vi) lacks %s", want);
         snprintf(want, sizeof want, "cal_st_%s: '%s',", code, ts_report_status_label(code, true));
+        if (strstr(en, want) == NULL)
+            fail_msg("i18n-calendar.js (en) lacks %s", want);
+    }
+    /* and a problem's words, which tramsync calendar prints too */
+    static const char *const problems[] = {"required", "type", "unknown", "not_object"};
+    for (size_t i = 0; i < 4; i++) {
+        char want[200];
+        snprintf(want, sizeof want, "cal_pb_%s: '%s',", problems[i], ts_form_problem_text(problems[i], false));
+        const char *vi = strstr(js, want);
+        if (vi == NULL || vi > en)
+            fail_msg("i18n-calendar.js (vi) lacks %s", want);
+        snprintf(want, sizeof want, "cal_pb_%s: '%s',", problems[i], ts_form_problem_text(problems[i], true));
         if (strstr(en, want) == NULL)
             fail_msg("i18n-calendar.js (en) lacks %s", want);
     }
@@ -1048,6 +1151,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_grid_and_reminders, setup, teardown),
         cmocka_unit_test_setup_teardown(test_submitted_day_is_the_districts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reports_graded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_grid_shows_the_grade, setup, teardown),
         cmocka_unit_test(test_status_words_one_table),
         cmocka_unit_test_setup_teardown(test_meeting_reminder, setup, teardown),
         cmocka_unit_test_setup_teardown(test_long_texts_reminded, setup, teardown),
