@@ -596,20 +596,36 @@ static int ts__world_recent(ts_store *st, uint64_t now_ms, bool all_kinds, bool 
     return rc;
 }
 
-/* Grades the reports of w->reports (see ts_calendar_grade). */
-static int ts__grade(ts__world *w, uint64_t now_ms, size_t *written, size_t *invalid, ts_strlist *stations,
-                     ts_error *err)
+/* A grade to write: the report, its grade and problems, its period's due day. */
+typedef struct ts__to_grade {
+    const char *id;
+    const json_t *r;
+    const char *grade;
+    char *text;
+    const char *due;
+} ts__to_grade;
+
+/* the latest due day first (what the stations look at now), then by id */
+static int ts__by_due_desc(const void *a, const void *b)
+{
+    const ts__to_grade *x = a, *y = b;
+    int c = strcmp(y->due, x->due);
+    return c ? c : strcmp(x->id, y->id);
+}
+
+/* Grades the reports of w->reports (see ts_calendar_grade): at most max
+ * written (0: no bound), the latest periods' first; *more: some were left
+ * for the next run. */
+static int ts__grade(ts__world *w, uint64_t now_ms, size_t max, size_t *written, size_t *invalid, bool *more,
+                     ts_strlist *stations, ts_error *err)
 {
     *written = 0;
     *invalid = 0;
+    *more = false;
     ts_store *st = w->st;
-    ts_actor who = {TS_ACTOR_LOCAL, "calendar", NULL, "grade"};
-    bool outermost = !ts_store_in_tx(st);
-    char now[40];
-    ts_time_iso(now_ms, now, sizeof now);
-    int rc = ts_store_begin(st, err);
-    if (rc < 0)
-        return rc;
+    /* what changed: every report judged, those whose grade differs kept */
+    size_t n = 0;
+    ts__to_grade *todo = ts_xcalloc(json_object_size(w->reports) + 1, sizeof *todo);
     const char *id;
     json_t *r;
     json_object_foreach(w->reports, id, r) {
@@ -622,35 +638,58 @@ static int ts__grade(ts__world *w, uint64_t now_ms, size_t *written, size_t *inv
         const char *grade = ts__judge(w, occ, r, &problems);
         char *text = problems ? ts__problems_text(problems) : NULL;
         json_decref(problems);
-        const char *submission = ts_json_str(r, "submitted_at");
         bool same = strcmp(ts_json_str(r, "grade"), grade) == 0 &&
                     strcmp(ts_json_str(r, "grade_problems"), text ? text : "") == 0 &&
-                    strcmp(ts_json_str(r, "graded_submission"), submission) == 0;
-        if (!same) {
-            json_t *f = json_pack("{s:s,s:s?,s:s,s:s}", "grade", grade, "grade_problems", text, "graded_submission",
-                                  submission, "graded_at", now);
-            if (f == NULL) /* not UTF-8: cannot be, the store holds text */
-                rc = ts_error_set(err, TS_EINVALID_RECORD, "grade of %s: not a text", id);
-            else
-                rc = ts_record_put_json(st, &who, "periodic_reports", id, f, err);
-            json_decref(f);
-            if (rc == 0) {
-                (*written)++;
-                *invalid += strcmp(grade, "invalid") == 0;
-                if (stations && !ts__in(stations, ts_json_str(r, "_owner")))
-                    ts_strlist_add(stations, ts_json_str(r, "_owner"));
-            }
+                    strcmp(ts_json_str(r, "graded_submission"), ts_json_str(r, "submitted_at")) == 0;
+        if (same) {
+            free(text);
+            continue;
         }
-        free(text);
-        if (rc < 0)
-            break;
+        ts__to_grade t = {id, r, grade, text, ts_json_str(occ, "due_date")};
+        todo[n++] = t;
     }
-    if (rc == 0)
-        rc = ts_store_commit(st, err);
-    else
-        ts_store_rollback(st);
+    if (max > 0 && n > max) {
+        qsort(todo, n, sizeof *todo, ts__by_due_desc);
+        *more = true;
+    }
+    size_t nw = max > 0 && n > max ? max : n;
+    ts_actor who = {TS_ACTOR_LOCAL, "calendar", NULL, "grade"};
+    bool outermost = !ts_store_in_tx(st);
+    char now[40];
+    ts_time_iso(now_ms, now, sizeof now);
+    int rc = nw > 0 ? ts_store_begin(st, err) : 0;
+    bool began = nw > 0 && rc == 0;
+    for (size_t i = 0; rc == 0 && i < nw; i++) {
+        const ts__to_grade *t = &todo[i];
+        json_t *f = json_pack("{s:s,s:s?,s:s,s:s}", "grade", t->grade, "grade_problems", t->text, "graded_submission",
+                              ts_json_str(t->r, "submitted_at"), "graded_at", now);
+        if (f == NULL) /* not UTF-8: cannot be, the store holds text */
+            rc = ts_error_set(err, TS_EINVALID_RECORD, "grade of %s: not a text", t->id);
+        else
+            rc = ts_record_put_json(st, &who, "periodic_reports", t->id, f, err);
+        json_decref(f);
+        if (rc == 0) {
+            (*written)++;
+            *invalid += strcmp(t->grade, "invalid") == 0;
+            if (stations && !ts__in(stations, ts_json_str(t->r, "_owner")))
+                ts_strlist_add(stations, ts_json_str(t->r, "_owner"));
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        free(todo[i].text);
+    free(todo);
+    if (began) {
+        if (rc == 0)
+            rc = ts_store_commit(st, err);
+        else
+            ts_store_rollback(st);
+    }
+    if (rc < 0) { /* nothing written */
+        *written = 0;
+        *invalid = 0;
+    }
     if (rc == 0 && outermost && *written > 0)
-        ts_log_info("calendar_graded", "reports=%zu invalid=%zu", *written, *invalid);
+        ts_log_info("calendar_graded", "reports=%zu invalid=%zu left=%zu", *written, *invalid, n - nw);
     return rc;
 }
 
@@ -663,7 +702,8 @@ int ts_calendar_grade(ts_store *st, const ts_strlist *ids, uint64_t now_ms, size
     int rc = ids ? ts__world_some(st, ids, &w, err) : ts__world_recent(st, now_ms, false, true, &w, err);
     if (rc < 0)
         return rc;
-    rc = ts__grade(&w, now_ms, written, invalid, stations, err);
+    bool more;
+    rc = ts__grade(&w, now_ms, 0, written, invalid, &more, stations, err);
     ts__world_free(&w);
     return rc;
 }
@@ -852,7 +892,8 @@ int ts_calendar_remind(ts_store *st, const char *issuer, uint64_t now_ms, ts_cal
     return rc;
 }
 
-int ts_calendar_run(ts_store *st, const char *issuer, uint64_t now_ms, ts_cal_run *run, ts_error *err)
+int ts_calendar_run(ts_store *st, const char *issuer, uint64_t now_ms, size_t max_grades, ts_cal_run *run,
+                    ts_error *err)
 {
     memset(run, 0, sizeof *run);
     ts__world w;
@@ -862,7 +903,7 @@ int ts_calendar_run(ts_store *st, const char *issuer, uint64_t now_ms, ts_cal_ru
     rc = ts__remind(&w, issuer, now_ms, &run->reminders, &run->nreminders, err);
     /* the reminders' failure is theirs: the reports are graded all the same */
     ts_error gerr;
-    int grc = ts__grade(&w, now_ms, &run->graded, &run->invalid, &run->graded_stations, &gerr);
+    int grc = ts__grade(&w, now_ms, max_grades, &run->graded, &run->invalid, &run->more, &run->graded_stations, &gerr);
     if (grc < 0 && rc == 0) {
         rc = grc;
         *err = gerr;

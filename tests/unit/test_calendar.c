@@ -1124,7 +1124,7 @@ static void test_run_reads_each_report_once(void **state)
     /* the run: the same reminders and grades, each report read once */
     ts_cal_run run;
     report_reads_start(f, &r);
-    assert_int_equal(ts_calendar_run(f->srv, "TTYT", dec6, &run, &err), 0);
+    assert_int_equal(ts_calendar_run(f->srv, "TTYT", dec6, 0, &run, &err), 0);
     long repeated = report_reads_stop(f, &r, true);
     assert_int_equal(run.nreminders, 3);
     assert_int_equal(run.reminders[0].stations.n, 3); /* November's: BX, BT (invalid), XL */
@@ -1140,6 +1140,70 @@ static void test_run_reads_each_report_once(void **state)
     o = occ(f, "BC-THANG:2026-11");
     assert_non_null(json_object_get(o, "reminded_late_at"));
     json_decref(o);
+}
+
+/* The run writes a bounded number of grades (the first one after an
+ * upgrade grades every report of the last year or so): the latest periods'
+ * first, the rest by the runs after it, nothing lost, nothing written twice. */
+static const char *grade_of(fixture *f, const char *id, char *buf, size_t size)
+{
+    json_t *o = ts_test_record_fields(f->srv, "periodic_reports", id);
+    const char *g = json_string_value(json_object_get(o, "grade"));
+    snprintf(buf, size, "%s", g ? g : "");
+    json_decref(o);
+    return buf;
+}
+
+static void test_run_grades_a_bounded_number(void **state)
+{
+    fixture *f = *state;
+    ts_error err;
+    put_monthly_report(f);
+    size_t written;
+    assert_int_equal(ts_calendar_generate(f->srv, at("2026-11-03T02:00:00Z"), &written, &err), 0);
+    assert_int_equal(ts_calendar_generate(f->srv, at("2026-12-03T02:00:00Z"), &written, &err), 0);
+    /* October's from one station, November's from four */
+    submit(f, 0, "BC-THANG:2026-10", "{\\\"kham_benh\\\": 300}", "2026-11-04T02:00:00Z");
+    for (int i = 0; i < 4; i++)
+        submit(f, i, "BC-THANG:2026-11", i == 3 ? "{}" : "{\\\"kham_benh\\\": 312}", "2026-12-04T02:00:00Z");
+    uint64_t dec7 = at("2026-12-07T02:00:00Z");
+    ts_cal_run run;
+    char g[32];
+    /* two at a time: November's first (due 05/12, the latest), by id */
+    assert_int_equal(ts_calendar_run(f->srv, "TTYT", dec7, 2, &run, &err), 0);
+    assert_int_equal(run.graded, 2);
+    assert_true(run.more);
+    ts_cal_run_free(&run);
+    assert_string_equal(grade_of(f, "BC-THANG:2026-11:" BN, g, sizeof g), "on_time");
+    assert_string_equal(grade_of(f, "BC-THANG:2026-11:" BT, g, sizeof g), "on_time");
+    assert_string_equal(grade_of(f, "BC-THANG:2026-11:" BX, g, sizeof g), "");
+    assert_string_equal(grade_of(f, "BC-THANG:2026-10:" BN, g, sizeof g), "");
+    assert_int_equal(ts_calendar_run(f->srv, "TTYT", dec7 + 2000, 2, &run, &err), 0);
+    assert_int_equal(run.graded, 2);
+    assert_int_equal(run.invalid, 1);
+    assert_true(run.more);
+    ts_cal_run_free(&run);
+    assert_string_equal(grade_of(f, "BC-THANG:2026-11:" BX, g, sizeof g), "on_time");
+    assert_string_equal(grade_of(f, "BC-THANG:2026-11:" XL, g, sizeof g), "invalid");
+    assert_string_equal(grade_of(f, "BC-THANG:2026-10:" BN, g, sizeof g), "");
+    /* the last one; then nothing left, nothing written again */
+    assert_int_equal(ts_calendar_run(f->srv, "TTYT", dec7 + 4000, 2, &run, &err), 0);
+    assert_int_equal(run.graded, 1);
+    assert_false(run.more);
+    ts_cal_run_free(&run);
+    assert_string_equal(grade_of(f, "BC-THANG:2026-10:" BN, g, sizeof g), "on_time");
+    assert_int_equal(ts_calendar_run(f->srv, "TTYT", dec7 + 6000, 2, &run, &err), 0);
+    assert_int_equal(run.graded, 0);
+    assert_false(run.more);
+    ts_cal_run_free(&run);
+    /* no bound: all at once */
+    submit(f, 1, "BC-THANG:2026-11", "{}", "2026-12-07T03:00:00Z");
+    submit(f, 2, "BC-THANG:2026-11", "{}", "2026-12-07T03:00:00Z");
+    submit(f, 3, "BC-THANG:2026-11", "{\\\"kham_benh\\\": 1}", "2026-12-07T03:00:00Z");
+    assert_int_equal(ts_calendar_run(f->srv, "TTYT", dec7 + 7200000, 0, &run, &err), 0);
+    assert_int_equal(run.graded, 3);
+    assert_false(run.more);
+    ts_cal_run_free(&run);
 }
 
 int main(void)
@@ -1158,6 +1222,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_changed_duty_drops_its_future, setup, teardown),
         cmocka_unit_test_setup_teardown(test_years_of_history_read_by_period, setup, teardown),
         cmocka_unit_test_setup_teardown(test_run_reads_each_report_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_run_grades_a_bounded_number, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
