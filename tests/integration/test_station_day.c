@@ -374,7 +374,8 @@ static time_t clears_at(const char *problem)
  * it writes (the clock problem `status` shows: when the district takes the
  * changes stamped ahead, written again when a write here makes it try
  * again) is 17 hours earlier, with no restart (it stayed in Hà Nội's until
- * the agent's next start before). */
+ * the agent's next start before). With a zone in the station's own
+ * configuration, the one the district announces is not taken. */
 static void test_running_agent_takes_the_new_zone(void **state)
 {
     env *e = *state;
@@ -449,6 +450,37 @@ static void test_running_agent_takes_the_new_zone(void **state)
         fail_msg("the running agent still writes Hà Nội's time (%s), not Honolulu's (%s)", hn, want[1]);
     print_message("Hà Nội: %s\nHonolulu: %s\n", hn, hl);
     free(hn);
+    /* the station's configuration sets Honolulu: a zone the district
+     * announces then is kept for later, not taken */
+    assert_int_equal(ts_test_station_stop(&e->st, 20000), 0);
+    char *extra = ts_xasprintf("%s/extra.sets", e->st.dir);
+    FILE *f = fopen(extra, "a");
+    assert_non_null(f);
+    fputs("district.timezone=Pacific/Honolulu\n", f);
+    fclose(f);
+    free(extra);
+    ts_test_station_start(&e->st);
+    assert_int_equal(ts_test_daemon_stop(&e->d, SIGTERM, 20000), 0);
+    e->d.sets[e->d.nsets++] = ts_xstrdup("district.timezone=Asia/Tokyo");
+    ts_test_daemon_restart(&e->d);
+    assert_int_equal(e->d.port, port);
+    if (!ts_test_log_wait(e->st.log, "event=district_timezone station=" BN " timezone=Asia/Tokyo", 20000))
+        fail_msg("the agent did not hear of the district's new zone");
+    int refused = ts_test_file_count(e->st.log, "event=push_refused");
+    assert_int_equal(ts_test_station_cli(&e->st, &out, "put", "residents", "BN-TZ3", "full_name=Mai",
+                                         "birth_date=1992-02-02", "sex=female", NULL),
+                     0);
+    free(out);
+    for (uint64_t end = ts_test_now_ms() + 20000; ts_test_file_count(e->st.log, "event=push_refused") == refused;) {
+        if (ts_test_now_ms() > end)
+            fail_msg("the agent did not try again");
+        ts_test_sleep_ms(100);
+    }
+    char *still = clock_problem_until(e, NULL, 5000);
+    if (strstr(still, strstr(hl, "takes them from")) == NULL && strstr(still, want[0]) == NULL &&
+        strstr(still, want[2]) == NULL)
+        fail_msg("with Honolulu in its configuration, the agent wrote \"%s\" (Honolulu's: %s)", still, want[1]);
+    free(still);
     free(hl);
     assert_int_equal(ts_test_station_stop(&e->st, 20000), 0);
     e->passed = true;
