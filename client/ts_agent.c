@@ -961,11 +961,15 @@ static void ts__on_welcome(ts_agent *a, const ts_msg_welcome *w)
     }
     snprintf(a->server_db, sizeof a->server_db, "%s", w->server_db);
     ts__keep(a, "server_db", a->server_db);
-    /* the district's time zone, for the days of the commands run here */
+    /* the district's time zone, for the days of the commands run here and
+     * of this agent at once (unless its configuration sets one): nothing
+     * else runs in another thread now (the address was resolved before
+     * connecting, and nothing else goes to libuv's pool) */
     int kept = ts_station_tz_keep(a->store, w->timezone);
-    if (kept > 0)
+    if (kept > 0) {
         ts_log_info("district_timezone", "station=%s timezone=%s", ts__code(a), w->timezone);
-    else if (kept < 0) {
+        ts_station_tz_apply(a->cfg.timezone, a->store);
+    } else if (kept < 0) {
         ts_error_set(&err, TS_ESTORAGE, "cannot save district_timezone");
         ts__storage_failed(a, "saving sync state", &err);
     }

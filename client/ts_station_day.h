@@ -10,7 +10,9 @@
  * The commands and the agent are single-threaded when they start: they make
  * it the process's TZ once, before anything else (ts_district_tz_apply), and
  * every helper that turns a time into a day (ts_local_day, ts_text_date,
- * localtime) then speaks the district's day. */
+ * localtime) then speaks the district's day. A running agent makes it so
+ * again when a WELCOME says a zone other than the one kept (no other thread
+ * is busy then). */
 #ifndef TS_STATION_DAY_H
 #define TS_STATION_DAY_H
 
@@ -34,9 +36,10 @@ typedef enum ts_station_tz_source {
  * over. Returns where it came from. */
 ts_station_tz_source ts_station_tz(const char *configured, ts_store *st, char *out, size_t size);
 
-/* Makes the station's zone the process's TZ. Call once, before any thread
- * starts (the agent: before its loop runs). Asia/Ho_Chi_Minh without a tz
- * database on the machine is the fixed UTC+7 it has been since 1975. */
+/* Makes the station's zone the process's TZ. Call when no other thread is
+ * busy (at start; the agent: before its loop runs, and when WELCOME changed
+ * the zone kept). Asia/Ho_Chi_Minh without a tz database on the machine is
+ * the fixed UTC+7 it has been since 1975. */
 void ts_station_tz_apply(const char *configured, ts_store *st);
 
 /* What the agent does with WELCOME.timezone: keeps it in meta when it is a

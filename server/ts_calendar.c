@@ -559,29 +559,34 @@ static char *ts__problems_text(json_t *problems)
 }
 
 
-/* Every report of the periods the reminders look at (a report due from a
- * year or so back on, ts_calendar_remind), not every report ever stored:
- * what a station may still send or send again. */
-static int ts__world_recent_reports(ts_store *st, uint64_t now_ms, ts__world *w, ts_error *err)
+/* What the reminders and the grading read (ts_calendar_remind,
+ * ts_calendar_run): the occurrences of the periods a report may still be
+ * reminded of, sent or sent again (due from a year or so back on: due at
+ * most 366 days after its period ends, reminded within 7 days of its due
+ * day), of every duty (all_kinds) or of report duties only; with reports,
+ * every report of those report occurrences too, each read once (into
+ * w->reports and w->by_key). Never every report ever stored. */
+static int ts__world_recent(ts_store *st, uint64_t now_ms, bool all_kinds, bool reports, ts__world *w, ts_error *err)
 {
     int rc = ts__world_load(st, w, err);
     if (rc < 0)
         return rc;
-    w->reports = json_object();
+    if (reports)
+        w->reports = json_object();
     ts_date today;
     ts__today(now_ms, &today);
     int y_from = ts_date_add_days(today, -373).y - 1;
     const char *duty_id;
     json_t *d;
     json_object_foreach(w->duties, duty_id, d) {
-        if (strcmp(ts_json_str(d, "kind"), "periodic_report") == 0 &&
+        if ((all_kinds || strcmp(ts_json_str(d, "kind"), "periodic_report") == 0) &&
             (rc = ts__load_occ_years(st, duty_id, y_from, 0, w->occ, err)) < 0)
             break;
     }
     const char *occ_id;
     json_t *occ;
     json_object_foreach(w->occ, occ_id, occ) {
-        if (rc < 0)
+        if (rc < 0 || !reports)
             break;
         if (strcmp(ts_json_str(occ, "kind"), "periodic_report") == 0)
             rc = ts__world_reports(w, occ_id, err);
@@ -591,65 +596,115 @@ static int ts__world_recent_reports(ts_store *st, uint64_t now_ms, ts__world *w,
     return rc;
 }
 
+/* A grade to write: the report, its grade and problems, its period's due day. */
+typedef struct ts__to_grade {
+    const char *id;
+    const json_t *r;
+    const char *grade;
+    char *text;
+    const char *due;
+} ts__to_grade;
+
+/* the latest due day first (what the stations look at now), then by id */
+static int ts__by_due_desc(const void *a, const void *b)
+{
+    const ts__to_grade *x = a, *y = b;
+    int c = strcmp(y->due, x->due);
+    return c ? c : strcmp(x->id, y->id);
+}
+
+/* Grades the reports of w->reports (see ts_calendar_grade): at most max
+ * written (0: no bound), the latest periods' first; *more: some were left
+ * for the next run. */
+static int ts__grade(ts__world *w, uint64_t now_ms, size_t max, size_t *written, size_t *invalid, bool *more,
+                     ts_strlist *stations, ts_error *err)
+{
+    *written = 0;
+    *invalid = 0;
+    *more = false;
+    ts_store *st = w->st;
+    /* what changed: every report judged, those whose grade differs kept */
+    size_t n = 0;
+    ts__to_grade *todo = ts_xcalloc(json_object_size(w->reports) + 1, sizeof *todo);
+    const char *id;
+    json_t *r;
+    json_object_foreach(w->reports, id, r) {
+        const json_t *occ = json_object_get(w->occ, ts_json_str(r, "occurrence_id"));
+        /* a report of no period this station owes is not graded */
+        if (occ == NULL || strcmp(ts_json_str(occ, "kind"), "periodic_report") != 0 ||
+            !ts__listed(json_object_get(occ, "stations"), ts_json_str(r, "_owner")))
+            continue;
+        json_t *problems = NULL;
+        const char *grade = ts__judge(w, occ, r, &problems);
+        char *text = problems ? ts__problems_text(problems) : NULL;
+        json_decref(problems);
+        bool same = strcmp(ts_json_str(r, "grade"), grade) == 0 &&
+                    strcmp(ts_json_str(r, "grade_problems"), text ? text : "") == 0 &&
+                    strcmp(ts_json_str(r, "graded_submission"), ts_json_str(r, "submitted_at")) == 0;
+        if (same) {
+            free(text);
+            continue;
+        }
+        ts__to_grade t = {id, r, grade, text, ts_json_str(occ, "due_date")};
+        todo[n++] = t;
+    }
+    if (max > 0 && n > max) {
+        qsort(todo, n, sizeof *todo, ts__by_due_desc);
+        *more = true;
+    }
+    size_t nw = max > 0 && n > max ? max : n;
+    ts_actor who = {TS_ACTOR_LOCAL, "calendar", NULL, "grade"};
+    bool outermost = !ts_store_in_tx(st);
+    char now[40];
+    ts_time_iso(now_ms, now, sizeof now);
+    int rc = nw > 0 ? ts_store_begin(st, err) : 0;
+    bool began = nw > 0 && rc == 0;
+    for (size_t i = 0; rc == 0 && i < nw; i++) {
+        const ts__to_grade *t = &todo[i];
+        json_t *f = json_pack("{s:s,s:s?,s:s,s:s}", "grade", t->grade, "grade_problems", t->text, "graded_submission",
+                              ts_json_str(t->r, "submitted_at"), "graded_at", now);
+        if (f == NULL) /* not UTF-8: cannot be, the store holds text */
+            rc = ts_error_set(err, TS_EINVALID_RECORD, "grade of %s: not a text", t->id);
+        else
+            rc = ts_record_put_json(st, &who, "periodic_reports", t->id, f, err);
+        json_decref(f);
+        if (rc == 0) {
+            (*written)++;
+            *invalid += strcmp(t->grade, "invalid") == 0;
+            if (stations && !ts__in(stations, ts_json_str(t->r, "_owner")))
+                ts_strlist_add(stations, ts_json_str(t->r, "_owner"));
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        free(todo[i].text);
+    free(todo);
+    if (began) {
+        if (rc == 0)
+            rc = ts_store_commit(st, err);
+        else
+            ts_store_rollback(st);
+    }
+    if (rc < 0) { /* nothing written */
+        *written = 0;
+        *invalid = 0;
+    }
+    if (rc == 0 && outermost && *written > 0)
+        ts_log_info("calendar_graded", "reports=%zu invalid=%zu left=%zu", *written, *invalid, n - nw);
+    return rc;
+}
+
 int ts_calendar_grade(ts_store *st, const ts_strlist *ids, uint64_t now_ms, size_t *written, size_t *invalid,
                       ts_strlist *stations, ts_error *err)
 {
     *written = 0;
     *invalid = 0;
     ts__world w;
-    int rc = ids ? ts__world_some(st, ids, &w, err) : ts__world_recent_reports(st, now_ms, &w, err);
+    int rc = ids ? ts__world_some(st, ids, &w, err) : ts__world_recent(st, now_ms, false, true, &w, err);
     if (rc < 0)
         return rc;
-    ts_actor who = {TS_ACTOR_LOCAL, "calendar", NULL, "grade"};
-    bool outermost = !ts_store_in_tx(st);
-    char now[40];
-    ts_time_iso(now_ms, now, sizeof now);
-    if ((rc = ts_store_begin(st, err)) < 0) {
-        ts__world_free(&w);
-        return rc;
-    }
-    const char *id;
-    json_t *r;
-    json_object_foreach(w.reports, id, r) {
-        const json_t *occ = json_object_get(w.occ, ts_json_str(r, "occurrence_id"));
-        /* a report of no period this station owes is not graded */
-        if (occ == NULL || strcmp(ts_json_str(occ, "kind"), "periodic_report") != 0 ||
-            !ts__listed(json_object_get(occ, "stations"), ts_json_str(r, "_owner")))
-            continue;
-        json_t *problems = NULL;
-        const char *grade = ts__judge(&w, occ, r, &problems);
-        char *text = problems ? ts__problems_text(problems) : NULL;
-        json_decref(problems);
-        const char *submission = ts_json_str(r, "submitted_at");
-        bool same = strcmp(ts_json_str(r, "grade"), grade) == 0 &&
-                    strcmp(ts_json_str(r, "grade_problems"), text ? text : "") == 0 &&
-                    strcmp(ts_json_str(r, "graded_submission"), submission) == 0;
-        if (!same) {
-            json_t *f = json_pack("{s:s,s:s?,s:s,s:s}", "grade", grade, "grade_problems", text, "graded_submission",
-                                  submission, "graded_at", now);
-            if (f == NULL) /* not UTF-8: cannot be, the store holds text */
-                rc = ts_error_set(err, TS_EINVALID_RECORD, "grade of %s: not a text", id);
-            else
-                rc = ts_record_put_json(st, &who, "periodic_reports", id, f, err);
-            json_decref(f);
-            if (rc == 0) {
-                (*written)++;
-                *invalid += strcmp(grade, "invalid") == 0;
-                if (stations && !ts__in(stations, ts_json_str(r, "_owner")))
-                    ts_strlist_add(stations, ts_json_str(r, "_owner"));
-            }
-        }
-        free(text);
-        if (rc < 0)
-            break;
-    }
+    bool more;
+    rc = ts__grade(&w, now_ms, 0, written, invalid, &more, stations, err);
     ts__world_free(&w);
-    if (rc == 0)
-        rc = ts_store_commit(st, err);
-    else
-        ts_store_rollback(st);
-    if (rc == 0 && outermost && *written > 0)
-        ts_log_info("calendar_graded", "reports=%zu invalid=%zu", *written, *invalid);
     return rc;
 }
 
@@ -665,6 +720,13 @@ void ts_cal_reminders_free(ts_cal_reminder *r, size_t n)
     for (size_t i = 0; i < n; i++)
         ts_strlist_free(&r[i].stations);
     free(r);
+}
+
+void ts_cal_run_free(ts_cal_run *run)
+{
+    ts_cal_reminders_free(run->reminders, run->nreminders);
+    ts_strlist_free(&run->graded_stations);
+    memset(run, 0, sizeof *run);
 }
 
 static int ts__send(ts_store *st, const ts_actor *who, const char *issuer, const char *occ_id, const json_t *occ,
@@ -716,36 +778,28 @@ static int ts__send(ts_store *st, const ts_actor *who, const char *issuer, const
     return rc;
 }
 
-int ts_calendar_remind(ts_store *st, const char *issuer, uint64_t now_ms, ts_cal_reminder **out, size_t *n,
-                       ts_error *err)
+/* The reminders of ts_calendar_remind on w (its occurrences of every duty
+ * read: ts__world_recent). */
+static int ts__remind(ts__world *w, const char *issuer, uint64_t now_ms, ts_cal_reminder **out, size_t *n,
+                      ts_error *err)
 {
     *out = NULL;
     *n = 0;
-    ts__world w;
-    int rc = ts__world_load(st, &w, err);
-    if (rc < 0)
-        return rc;
+    ts_store *st = w->st;
+    int rc = 0;
     ts_date today;
     ts__today(now_ms, &today);
     char today_s[16];
     ts_date_fmt(today, today_s, sizeof today_s);
     ts_actor who = {TS_ACTOR_LOCAL, "calendar", NULL, "timer"};
-    /* what may be reminded today: a report due from 7 days back on (due at
-     * most 366 days after its period ends: a period ending from 373 days
-     * back on), a meeting from today on; of a live duty */
-    int y_from = ts_date_add_days(today, -373).y - 1;
-    const char *duty_id;
-    json_t *d;
-    json_object_foreach(w.duties, duty_id, d) {
-        if ((rc = ts__load_occ_years(st, duty_id, y_from, 0, w.occ, err)) < 0)
-            break;
-    }
+    /* what may be reminded today: a report due from 7 days back on, a
+     * meeting from today on; of a live duty */
     size_t nids = 0;
-    const char **ids = ts__occ_ids(&w, &nids);
+    const char **ids = ts__occ_ids(w, &nids);
     for (size_t k = 0; rc == 0 && k < nids; k++) {
         const char *occ_id = ids[k];
-        json_t *occ = json_object_get(w.occ, occ_id);
-        const json_t *duty = json_object_get(w.duties, ts_json_str(occ, "duty_id"));
+        json_t *occ = json_object_get(w->occ, occ_id);
+        const json_t *duty = json_object_get(w->duties, ts_json_str(occ, "duty_id"));
         if (duty == NULL)
             continue;
         /* a duty ended (active_to) before this period began asks nothing of it */
@@ -779,7 +833,7 @@ int ts_calendar_remind(ts_store *st, const char *issuer, uint64_t now_ms, ts_cal
         } else {
             continue;
         }
-        if (report && (rc = ts__world_reports(&w, occ_id, err)) < 0)
+        if (report && (rc = ts__world_reports(w, occ_id, err)) < 0)
             break;
         ts_cal_reminder r;
         memset(&r, 0, sizeof r);
@@ -788,7 +842,7 @@ int ts_calendar_remind(ts_store *st, const char *issuer, uint64_t now_ms, ts_cal
         json_array_foreach(json_object_get(occ, "stations"), i, s) {
             const json_t *rep = NULL;
             json_t *problems = NULL;
-            const char *status = report ? ts__status(&w, occ_id, occ, json_string_value(s), today_s, &rep, &problems)
+            const char *status = report ? ts__status(w, occ_id, occ, json_string_value(s), today_s, &rep, &problems)
                                         : "pending";
             json_decref(problems);
             if (!report || ts__owes(status))
@@ -821,6 +875,39 @@ int ts_calendar_remind(ts_store *st, const char *issuer, uint64_t now_ms, ts_cal
         (*out)[(*n)++] = r;
     }
     free(ids);
+    return rc;
+}
+
+int ts_calendar_remind(ts_store *st, const char *issuer, uint64_t now_ms, ts_cal_reminder **out, size_t *n,
+                       ts_error *err)
+{
+    *out = NULL;
+    *n = 0;
+    ts__world w;
+    int rc = ts__world_recent(st, now_ms, true, false, &w, err);
+    if (rc < 0)
+        return rc;
+    rc = ts__remind(&w, issuer, now_ms, out, n, err);
+    ts__world_free(&w);
+    return rc;
+}
+
+int ts_calendar_run(ts_store *st, const char *issuer, uint64_t now_ms, size_t max_grades, ts_cal_run *run,
+                    ts_error *err)
+{
+    memset(run, 0, sizeof *run);
+    ts__world w;
+    int rc = ts__world_recent(st, now_ms, true, true, &w, err);
+    if (rc < 0)
+        return rc;
+    rc = ts__remind(&w, issuer, now_ms, &run->reminders, &run->nreminders, err);
+    /* the reminders' failure is theirs: the reports are graded all the same */
+    ts_error gerr;
+    int grc = ts__grade(&w, now_ms, max_grades, &run->graded, &run->invalid, &run->more, &run->graded_stations, &gerr);
+    if (grc < 0 && rc == 0) {
+        rc = grc;
+        *err = gerr;
+    }
     ts__world_free(&w);
     return rc;
 }
@@ -933,6 +1020,38 @@ static json_t *ts__station_row(const ts__world *w, const char *code)
                      d ? ts_json_str(d, "commune") : "", "cells");
 }
 
+/* The district's grade written on a report (ts_calendar_grade), beside the
+ * grid's live status: what the station was told, and when. state: current
+ * (a grade of this very submission saying what the grid says), resubmitted
+ * (of an older submission: the station reads "not yet graded" until the
+ * next grade), outdated (of this submission, but the grid now says another
+ * thing: the form or the due day changed since; the next grading tells the
+ * station). NULL when the report was never graded. */
+static json_t *ts__graded(const json_t *rep, const char *status, const json_t *problems)
+{
+    const char *grade = ts_json_str(rep, "grade");
+    if (!grade[0])
+        return NULL;
+    json_t *was = json_loads(ts_json_str(rep, "grade_problems"), 0, NULL);
+    if (!json_is_array(was)) {
+        json_decref(was);
+        was = json_array();
+    }
+    const char *state = "current";
+    if (strcmp(ts_json_str(rep, "graded_submission"), ts_json_str(rep, "submitted_at")) != 0)
+        state = "resubmitted";
+    else if (strcmp(grade, status) != 0 || (problems != NULL && !json_equal(was, problems)) ||
+             (problems == NULL && json_array_size(was) > 0))
+        state = "outdated";
+    json_t *g = json_pack("{s:s,s:s,s:s,s:s}", "grade", grade, "graded_at", ts_json_str(rep, "graded_at"),
+                          "submission", ts_json_str(rep, "graded_submission"), "state", state);
+    if (json_array_size(was) > 0)
+        json_object_set_new(g, "problems", was);
+    else
+        json_decref(was);
+    return g;
+}
+
 static json_t *ts__duty_grid(ts__world *w, const char *duty_id, const json_t *duty, uint32_t periods,
                              const ts_strlist *only, const char *today, int *rc, ts_error *err)
 {
@@ -999,6 +1118,9 @@ static json_t *ts__duty_grid(ts__world *w, const char *duty_id, const json_t *du
                 if (ts_json_str(rep, "submitted_by")[0])
                     json_object_set_new(cell, "submitted_by", json_string(ts_json_str(rep, "submitted_by")));
             }
+            json_t *graded = rep ? ts__graded(rep, status, problems) : NULL;
+            if (graded)
+                json_object_set_new(cell, "graded", graded);
             if (problems)
                 json_object_set_new(cell, "problems", problems);
             json_array_append_new(json_object_get(row, "cells"), cell);

@@ -51,6 +51,35 @@ void ts_cal_reminders_free(ts_cal_reminder *r, size_t n);
 int ts_calendar_remind(ts_store *st, const char *issuer, uint64_t now_ms, ts_cal_reminder **out, size_t *n,
                        ts_error *err);
 
+/* What the daemon's calendar run did (ts_calendar_run). */
+typedef struct ts_cal_run {
+    ts_cal_reminder *reminders;
+    size_t nreminders;
+    size_t graded, invalid;     /* reports whose grade was written; of them, invalid */
+    ts_strlist graded_stations; /* their stations */
+    bool more;                  /* grades left to write (max_grades): run again soon */
+} ts_cal_run;
+
+/* The most grades the daemon's calendar run writes at once: the first run
+ * after an upgrade that began grading (or a change of the grading) grades
+ * every report of the last year or so; that many at a time, the latest
+ * periods' first, and the daemon runs again a few seconds later for the
+ * rest (nothing is lost: a grade not written is written by a later run). */
+#define TS_CAL_GRADE_MAX 1000
+
+void ts_cal_run_free(ts_cal_run *run);
+
+/* The daemon's calendar run after ts_calendar_generate (at start, each
+ * local midnight, every quarter of an hour): ts_calendar_remind, then
+ * ts_calendar_grade of every report (ids NULL) but writing at most
+ * max_grades grades (0: no bound; the latest periods' first, run->more when
+ * some were left), on one read of the duties, the directory, the
+ * occurrences and their reports: each report is read once. A reminder's
+ * failure does not keep the reports from being graded; the first error is
+ * returned. Free run with ts_cal_run_free. */
+int ts_calendar_run(ts_store *st, const char *issuer, uint64_t now_ms, size_t max_grades, ts_cal_run *run,
+                    ts_error *err);
+
 /* "Remind the late ones in one step": a notice to every station of the
  * occurrence whose report is missing or invalid after the due day (before
  * it: not yet submitted). *out gets the notice and its stations; 0 stations:

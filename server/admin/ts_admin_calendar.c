@@ -21,6 +21,7 @@
 #include "server/ts_dbq.h"
 
 #define TS__CAL_EVERY_MS (15 * 60 * 1000)
+#define TS__CAL_AGAIN_MS 2000 /* grades left to write (TS_CAL_GRADE_MAX): the next run */
 
 /* ---------------------------------------------------------------- the job */
 
@@ -30,6 +31,7 @@ typedef struct ts__cal_job {
     bool grade_only;  /* a station's push brought reports: grading them alone */
     ts_strlist ids;   /* grade_only: those reports */
     size_t graded, invalid;
+    bool more; /* grades left for the next run */
     ts_strlist graded_stations;
     size_t written;
     ts_cal_reminder *rem;
@@ -59,24 +61,35 @@ static void ts__cal_work(ts_dbjob *base, ts_store *st)
 {
     ts__cal_job *j = base->data;
     uint64_t now = ts_wall_ms();
-    if (!j->grade_only) {
-        j->rc = ts_calendar_generate(st, now, &j->written, &j->err);
-        if (j->rc == 0) {
-            const ts_server_config *cfg = ts_server_get_config(j->adm->srv);
-            j->rc = ts_calendar_remind(st, cfg->district_name, now, &j->rem, &j->nrem, &j->err);
-        }
-        for (size_t i = 0; i < j->nrem; i++)
-            ts__cal_frames(st, &j->rem[i], &j->frames, &j->nframes);
+    if (j->grade_only) {
+        j->rc = ts_calendar_grade(st, &j->ids, now, &j->graded, &j->invalid, &j->graded_stations, &j->err);
+        return;
     }
-    /* the reminders' failure for one occurrence is theirs: reports are
-     * graded all the same */
-    ts_error gerr;
-    int grc = ts_calendar_grade(st, j->grade_only ? &j->ids : NULL, now, &j->graded, &j->invalid,
-                                &j->graded_stations, &gerr);
-    if (grc < 0 && j->rc == 0) {
-        j->rc = grc;
-        j->err = gerr;
+    /* generation failing keeps the reminders from going out (they are of
+     * its occurrences); the reports are graded all the same */
+    ts_cal_run run;
+    memset(&run, 0, sizeof run);
+    ts_error rerr;
+    j->rc = ts_calendar_generate(st, now, &j->written, &j->err);
+    int rrc = 0;
+    if (j->rc == 0) {
+        const ts_server_config *cfg = ts_server_get_config(j->adm->srv);
+        rrc = ts_calendar_run(st, cfg->district_name, now, TS_CAL_GRADE_MAX, &run, &rerr);
+    } else {
+        rrc = ts_calendar_grade(st, NULL, now, &run.graded, &run.invalid, &run.graded_stations, &rerr);
     }
+    if (rrc < 0 && j->rc == 0) {
+        j->rc = rrc;
+        j->err = rerr;
+    }
+    j->rem = run.reminders;
+    j->nrem = run.nreminders;
+    j->graded = run.graded;
+    j->invalid = run.invalid;
+    j->more = run.more && rrc == 0;
+    j->graded_stations = run.graded_stations;
+    for (size_t i = 0; i < j->nrem; i++)
+        ts__cal_frames(st, &j->rem[i], &j->frames, &j->nframes);
 }
 
 /* until the next local midnight (a second past it), at most TS__CAL_EVERY_MS */
@@ -98,7 +111,7 @@ static void ts__cal_done(ts_dbjob *base)
 {
     ts__cal_job *j = base->data;
     ts_admin *a = j->adm;
-    bool grade_only = j->grade_only;
+    bool grade_only = j->grade_only, more = j->more;
     a->jobs--;
     if (grade_only)
         a->grade_running = false;
@@ -129,7 +142,7 @@ static void ts__cal_done(ts_dbjob *base)
         if (a->grade_ids.n > 0 && !a->stopping)
             ts__grade_run(a);
     } else if (!a->stopping) {
-        uv_timer_start(&a->cal_timer, ts__cal_tick, ts__cal_delay(), 0);
+        uv_timer_start(&a->cal_timer, ts__cal_tick, more ? TS__CAL_AGAIN_MS : ts__cal_delay(), 0);
     }
     ts_admin__job_ended(a);
 }

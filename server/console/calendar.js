@@ -47,6 +47,22 @@ function upcoming(occs) {
   return card(t('cal_upcoming'), table([t('cal_when'), t('cal_what'), t('cal_period'), t('cal_where'), t('cal_progress')], rows, { class: 'cal-upcoming', empty: t('cal_none') }));
 }
 
+// a report's problems in the form's words (never a value), as the station reads them
+function problemList(problems) {
+  return (problems || []).length ? h('ul', { class: 'cal-problems' }, problems.map((p) => h('li', {}, `${labelOf(p)}: ${t(`cal_pb_${p.problem}`)}`))) : null;
+}
+
+// what the district's grade told the station, and when (docs/ADMIN-API.md,
+// the grid's "graded"); the cell's status above it is the truth now
+function gradeNote(g) {
+  if (!g) return h('div', { class: 'cal-graded cal-graded-none muted' }, h('small', {}, t('cal_gr_none')));
+  const word = t(`cal_st_${STATUSES.includes(g.grade) ? g.grade : 'pending'}`);
+  const state = ['current', 'resubmitted', 'outdated'].includes(g.state) ? g.state : 'outdated';
+  return h('div', { class: ['cal-graded', `cal-graded-${state}`], dataset: { state } },
+    h('small', { class: state === 'current' ? 'muted' : null }, t(`cal_gr_${state}`, word, fmtDateTime(g.graded_at))),
+    state === 'current' ? null : problemList(g.problems));
+}
+
 function grid(d, reload) {
   const head = [t('cal_station'), ...d.periods.map((p) => ({
     attrs: { scope: 'col', dataset: { occurrence: p.occurrence } },
@@ -54,9 +70,10 @@ function grid(d, reload) {
   }))];
   const rows = d.rows.map((r) => h('tr', { dataset: { station: r.station } },
     h('th', { scope: 'row' }, r.name || r.station, r.commune && r.commune !== r.name ? [h('br'), h('small', { class: 'muted' }, r.commune)] : null),
-    r.cells.map((c) => h('td', { class: 'cal-cell', dataset: { status: c.status } }, statusTag(c.status),
+    r.cells.map((c) => h('td', { class: 'cal-cell', dataset: { status: c.status, occurrence: c.occurrence } }, statusTag(c.status),
       c.submitted_at ? h('small', { class: 'muted' }, ` ${fmtDateTime(c.submitted_at)}`) : null,
-      (c.problems || []).length ? h('ul', { class: 'cal-problems' }, c.problems.map((p) => h('li', {}, `${labelOf(p)}: ${t(`cal_pb_${p.problem}`)}`))) : null))));
+      problemList(c.problems),
+      c.submitted_at ? gradeNote(c.graded) : null))));
   const foot = h('tr', { class: 'cal-rates' }, h('th', { scope: 'row' }, ''),
     d.periods.map((p) => h('td', {},
       h('small', {}, !p.expected ? t('cal_rate_none') : p.due_passed ? t('cal_rate', p.reporting_rate, p.timeliness) : t('cal_rate_not_due', p.received, p.expected)),

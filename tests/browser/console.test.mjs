@@ -61,6 +61,7 @@ import { communeSteps } from './commune.steps.mjs';
 import { documentSteps } from './documents.steps.mjs';
 import { taskPeriodSteps } from './tasks_period.steps.mjs';
 import { calendarSteps } from './calendar.steps.mjs';
+import { calendarGradeSteps } from './calendar_grade.steps.mjs';
 import { noticeSteps } from './notices.steps.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -1335,6 +1336,7 @@ async function main() {
     ...taskPeriodSteps({ page: () => page, assert, waitFor, go, shot, apiFromPage, tramsync }),
     ...calendarSteps({ page: () => page, assert, waitFor, go, shot, apiFromPage, tramsync }),
     ...planSteps({ page: () => page, assert, waitFor, go, shot, apiFromPage, root: ROOT }),
+    ...calendarGradeSteps(helpers),
     ['logout', logout], ['no_script_errors', noScriptErrors],
   ];
   // TS_BROWSER_ONLY=a,b: those steps only (with login), while working on them

@@ -13,8 +13,10 @@
  *  - a report whose values do not fit the form is shown invalid with the
  *    field's label; the district grades it so and XL's `tramsync calendar`
  *    says so in words (vi, en), with why and what to do; sent again, it is
- *    graded again (late, taken); a status reads the same in the grid's CSV,
- *    tramsyncctl and tramsync (one table of words);
+ *    graded again (late, taken); the admin's grid shows the grade beside the
+ *    status (what XL is told, why in words, of which submission, when); a
+ *    status reads the same in the grid's CSV, tramsyncctl and tramsync (one
+ *    table of words);
  *  - "remind the late ones" in one step: a notice to XL only, audited; a
  *    meeting or an unknown occurrence is refused.
  *
@@ -158,6 +160,23 @@ static json_t *grid_until(env *e, const char *duty, const char *station, const c
             return g;
         if (ts_test_now_ms() > end)
             fail_msg("%s never became %s: %s", station, status, json_dumps(g, 0));
+        json_decref(g);
+        ts_test_sleep_ms(100);
+    }
+}
+
+/* waits until the grid shows, in column 0, station's report graded grade
+ * for the submission it shows (state current); the cell in *c */
+static json_t *graded_until(env *e, const char *duty, const char *station, const char *grade, const json_t **c)
+{
+    for (uint64_t end = ts_test_now_ms() + 20000;;) {
+        json_t *g = grid(e, duty);
+        cell(g, station, 0, c);
+        const json_t *gr = json_object_get(*c, "graded");
+        if (strcmp(S(gr, "grade"), grade) == 0 && strcmp(S(gr, "state"), "current") == 0)
+            return g;
+        if (ts_test_now_ms() > end)
+            fail_msg("%s never graded %s in the grid: %s", station, grade, json_dumps(g, 0));
         json_decref(g);
         ts_test_sleep_ms(100);
     }
@@ -509,6 +528,29 @@ static void test_calendar(void **state)
     const json_t *c = NULL;
     cell(g, XL, 0, &c);
     assert_string_equal(S(json_array_get(json_object_get(c, "problems"), 0), "label_vi"), "Số lượt khám bệnh");
+    json_decref(g);
+    /* the admin's grid shows the district's grade of it beside the status:
+     * what XL is told (invalid, why in the form's words, never the value),
+     * of which submission, and when; BN's late grade too */
+    g = graded_until(e, duty, XL, "invalid", &c);
+    {
+        const json_t *gr = json_object_get(c, "graded");
+        assert_string_equal(S(gr, "submission"), S(c, "submitted_at"));
+        assert_non_null(strstr(S(gr, "graded_at"), "T"));
+        const json_t *why = json_array_get(json_object_get(gr, "problems"), 0);
+        assert_string_equal(S(why, "label_vi"), "Số lượt khám bệnh");
+        assert_string_equal(S(why, "label_en"), "Visits");
+        assert_string_equal(S(why, "problem"), "type");
+        char *text = json_dumps(c, 0);
+        assert_null(strstr(text, "nhi\u1ec1u"));
+        assert_null(strstr(text, "nhiều"));
+        free(text);
+        const json_t *bn = NULL;
+        cell(g, BN, 0, &bn);
+        assert_string_equal(S(json_object_get(bn, "graded"), "grade"), "late");
+        assert_string_equal(S(json_object_get(bn, "graded"), "state"), "current");
+        assert_null(json_object_get(json_object_get(bn, "graded"), "problems"));
+    }
     check_doc_example(g);
     json_decref(g);
     /* the district's verdict reaches XL: in words, why, and what to do
@@ -587,6 +629,10 @@ static void test_calendar(void **state)
     free(out);
     free(file);
     json_decref(grid_until(e, duty, XL, "late"));
+    /* graded again: the grid's grade is the new submission's */
+    g = graded_until(e, duty, XL, "late", &c);
+    assert_null(json_object_get(json_object_get(c, "graded"), "problems"));
+    json_decref(g);
     /* sent again: accepted, and graded again (late, taken); no more
      * "send it again" */
     out = calendar_until(e, 1, NULL, "Nộp muộn");

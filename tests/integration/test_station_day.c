@@ -13,7 +13,9 @@
  *     not overdue, the window starts at 30/10;
  *  2. the district says its zone in WELCOME ([district] timezone, here
  *     Asia/Tokyo), the agent keeps it in the station's store, and the
- *     commands run afterwards, the agent stopped, use it.
+ *     commands run afterwards, the agent stopped, use it;
+ *  3. a running agent takes a zone its district announces between two
+ *     connections at once, without a restart.
  *
  * The occurrences of (1) are written on a district store in this process
  * and pulled into the station's, as the agent would have. */
@@ -330,12 +332,167 @@ static void test_welcome_says_the_zone(void **state)
     e->passed = true;
 }
 
+/* `tramsync --json status`'s clock problem, once it holds needle (NULL:
+ * any "takes them from"); "" when it never did within timeout_ms */
+static char *clock_problem_until(env *e, const char *needle, int timeout_ms)
+{
+    char *seen = ts_xstrdup("");
+    uint64_t end = ts_test_now_ms() + (uint64_t)timeout_ms;
+    do {
+        char *out = NULL;
+        if (ts_test_station_cli(&e->st, &out, "--json", "status", NULL) == 0 && out != NULL) {
+            json_t *o = json_loads(out, 0, NULL);
+            free(seen);
+            seen = ts_xstrdup(S(o, "clock_problem"));
+            json_decref(o);
+        }
+        free(out);
+        if (strstr(seen, needle ? needle : "takes them from") != NULL)
+            return seen;
+        ts_test_sleep_ms(200);
+    } while (ts_test_now_ms() < end);
+    return seen;
+}
+
+/* "takes them from DD/MM/YYYY HH:MM": that wall time, as if it were UTC */
+static time_t clears_at(const char *problem)
+{
+    const char *p = strstr(problem, "takes them from ");
+    if (p == NULL)
+        fail_msg("no time in the clock problem: %s", problem);
+    struct tm t = {0};
+    if (sscanf(p + 16, "%d/%d/%d %d:%d", &t.tm_mday, &t.tm_mon, &t.tm_year, &t.tm_hour, &t.tm_min) != 5)
+        fail_msg("not a time: %s", p);
+    t.tm_mon -= 1;
+    t.tm_year -= 1900;
+    return timegm(&t);
+}
+
+/* A running agent takes the zone its district announces at once: the
+ * district moves from Asia/Ho_Chi_Minh (UTC+7) to Pacific/Honolulu (UTC-10,
+ * no summer time) between two connections of the same agent, and the time
+ * it writes (the clock problem `status` shows: when the district takes the
+ * changes stamped ahead, written again when a write here makes it try
+ * again) is 17 hours earlier, with no restart (it stayed in Hà Nội's until
+ * the agent's next start before). With a zone in the station's own
+ * configuration, the one the district announces is not taken. */
+static void test_running_agent_takes_the_new_zone(void **state)
+{
+    env *e = *state;
+    if (access(FAKETIME_LIB, R_OK) != 0)
+        fail_msg("%s is missing (Debian package faketime, installed by make deps)", FAKETIME_LIB);
+    e->bin = ts_test_release_bin("tramsync");
+    if (access(e->bin, X_OK) != 0)
+        fail_msg("%s is missing: this test runs the release build (make)", e->bin);
+    const char *dsets[] = {"server.synchronous=off", "admin.targets_every=0", "notices.escalate_every=0", NULL};
+    ts_test_daemon_start(&e->d, e->dir, &e->pki, dsets);
+    const char *ssets[] = {"sync.backoff_min=100ms", "sync.backoff_max=500ms", "sync.debounce=50ms", "sync.poll=50ms",
+                           NULL};
+    ts_test_station_make(&e->st, e->dir, BN, &e->pki, e->d.port, ssets);
+    e->st_made = true;
+    /* a change stamped while the PC's clock was three hours ahead */
+    static const char *const ahead[] = {"FAKETIME=+3h", "FAKETIME_DONT_FAKE_MONOTONIC=1", "LD_PRELOAD=" FAKETIME_LIB,
+                                        NULL};
+    e->st.bin = e->bin;
+    e->st.env = ahead;
+    char *out = NULL;
+    assert_int_equal(ts_test_station_cli(&e->st, &out, "put", "residents", "BN-TZ1", "full_name=Lan",
+                                         "birth_date=1985-04-12", "sex=female", NULL),
+                     0);
+    free(out);
+    e->st.bin = NULL;
+    e->st.env = NULL;
+    /* the agent, the clock right: the district refuses it for now, and
+     * status says when it will take it, in Hà Nội's time */
+    ts_test_station_start(&e->st);
+    if (!ts_test_log_wait(e->st.log, "event=district_timezone station=" BN " timezone=Asia/Ho_Chi_Minh", 20000))
+        fail_msg("the agent did not keep the district's zone");
+    char *hn = clock_problem_until(e, NULL, 20000);
+    if (strstr(hn, "takes them from") == NULL)
+        fail_msg("no clock problem: \"%s\"", hn);
+    time_t t = clears_at(hn) - 17 * 3600;
+    /* the district's zone changes; the same agent connects again */
+    int port = e->d.port;
+    assert_int_equal(ts_test_daemon_stop(&e->d, SIGTERM, 20000), 0);
+    e->d.sets[e->d.nsets++] = ts_xasprintf("server.listen=127.0.0.1:%d", port);
+    e->d.sets[e->d.nsets++] = ts_xstrdup("district.timezone=Pacific/Honolulu");
+    ts_test_daemon_restart(&e->d);
+    assert_int_equal(e->d.port, port);
+    if (!ts_test_log_wait(e->st.log, "event=district_timezone station=" BN " timezone=Pacific/Honolulu", 20000))
+        fail_msg("the agent did not hear of the district's new zone");
+    /* a write here: the agent tries again at once (not a minute after the
+     * refusal), and is refused again */
+    assert_int_equal(ts_test_station_cli(&e->st, &out, "put", "residents", "BN-TZ2", "full_name=Hoa",
+                                         "birth_date=1990-01-01", "sex=female", NULL),
+                     0);
+    free(out);
+    /* the same moment in Honolulu's time (a minute either side: the
+     * moment is the stamp's, to the second) */
+    char want[3][40];
+    for (int k = 0; k < 3; k++) {
+        time_t at = t + (k - 1) * 60;
+        struct tm tm;
+        gmtime_r(&at, &tm);
+        snprintf(want[k], sizeof want[k], "takes them from %02d/%02d/%04d %02d:%02d", tm.tm_mday, tm.tm_mon + 1,
+                 tm.tm_year + 1900, tm.tm_hour, tm.tm_min);
+    }
+    char *hl = NULL;
+    for (uint64_t end = ts_test_now_ms() + 20000; hl == NULL && ts_test_now_ms() < end;) {
+        char *seen = clock_problem_until(e, NULL, 2000);
+        if (strstr(seen, want[0]) || strstr(seen, want[1]) || strstr(seen, want[2]))
+            hl = seen;
+        else {
+            free(seen);
+            ts_test_sleep_ms(200);
+        }
+    }
+    if (hl == NULL)
+        fail_msg("the running agent still writes Hà Nội's time (%s), not Honolulu's (%s)", hn, want[1]);
+    print_message("Hà Nội: %s\nHonolulu: %s\n", hn, hl);
+    free(hn);
+    /* the station's configuration sets Honolulu: a zone the district
+     * announces then is kept for later, not taken */
+    assert_int_equal(ts_test_station_stop(&e->st, 20000), 0);
+    char *extra = ts_xasprintf("%s/extra.sets", e->st.dir);
+    FILE *f = fopen(extra, "a");
+    assert_non_null(f);
+    fputs("district.timezone=Pacific/Honolulu\n", f);
+    fclose(f);
+    free(extra);
+    ts_test_station_start(&e->st);
+    assert_int_equal(ts_test_daemon_stop(&e->d, SIGTERM, 20000), 0);
+    e->d.sets[e->d.nsets++] = ts_xstrdup("district.timezone=Asia/Tokyo");
+    ts_test_daemon_restart(&e->d);
+    assert_int_equal(e->d.port, port);
+    if (!ts_test_log_wait(e->st.log, "event=district_timezone station=" BN " timezone=Asia/Tokyo", 20000))
+        fail_msg("the agent did not hear of the district's new zone");
+    int refused = ts_test_file_count(e->st.log, "event=push_refused");
+    assert_int_equal(ts_test_station_cli(&e->st, &out, "put", "residents", "BN-TZ3", "full_name=Mai",
+                                         "birth_date=1992-02-02", "sex=female", NULL),
+                     0);
+    free(out);
+    for (uint64_t end = ts_test_now_ms() + 20000; ts_test_file_count(e->st.log, "event=push_refused") == refused;) {
+        if (ts_test_now_ms() > end)
+            fail_msg("the agent did not try again");
+        ts_test_sleep_ms(100);
+    }
+    char *still = clock_problem_until(e, NULL, 5000);
+    if (strstr(still, strstr(hl, "takes them from")) == NULL && strstr(still, want[0]) == NULL &&
+        strstr(still, want[2]) == NULL)
+        fail_msg("with Honolulu in its configuration, the agent wrote \"%s\" (Honolulu's: %s)", still, want[1]);
+    free(still);
+    free(hl);
+    assert_int_equal(ts_test_station_stop(&e->st, 20000), 0);
+    e->passed = true;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_days_are_the_districts_at_the_station, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_zone_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_welcome_says_the_zone, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_running_agent_takes_the_new_zone, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

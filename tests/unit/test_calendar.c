@@ -530,6 +530,97 @@ static void test_reports_graded(void **state)
     json_decref(o);
 }
 
+/* a cell's "graded" (NULL: none), of the last grid's period col */
+static const json_t *cell_graded(const json_t *grid, const char *station, size_t col)
+{
+    const json_t *g = json_array_get(json_object_get(grid, "duties"), 0);
+    size_t i;
+    const json_t *row;
+    json_array_foreach(json_object_get(g, "rows"), i, row) {
+        if (strcmp(json_string_value(json_object_get(row, "station")), station) == 0)
+            return json_object_get(json_array_get(json_object_get(row, "cells"), col), "graded");
+    }
+    return NULL;
+}
+
+static const char *gs(const json_t *graded, const char *key)
+{
+    const char *v = json_string_value(json_object_get(graded, key));
+    return v ? v : "";
+}
+
+/* The grid shows beside each report's live status the grade the district
+ * wrote on it (what its station was told, and when): current when it is
+ * of this submission and says the same; resubmitted when the station sent
+ * it again since (the grade is of the older one); outdated when the form
+ * changed since; none before the first grading. */
+static void test_grid_shows_the_grade(void **state)
+{
+    fixture *f = *state;
+    ts_error err;
+    put_monthly_report(f);
+    size_t written, invalid;
+    assert_int_equal(ts_calendar_generate(f->srv, at("2026-12-03T02:00:00Z"), &written, &err), 0);
+    submit(f, 0, "BC-THANG:2026-11", "{\\\"kham_benh\\\": 312}", "2026-12-05T16:00:00Z");
+    submit(f, 2, "BC-THANG:2026-11", "{\\\"kham_benh\\\": \\\"nhiều\\\"}", "2026-12-04T08:00:00Z");
+    uint64_t dec7 = at("2026-12-07T02:00:00Z");
+    json_t *grid;
+    /* not graded yet: the live status alone */
+    assert_int_equal(ts_calendar_grid(f->srv, "BC-THANG", 2, NULL, dec7, &grid, &err), 0);
+    assert_string_equal(cell_status(grid, BT, 0), "invalid");
+    assert_null(cell_graded(grid, BT, 0));
+    json_decref(grid);
+    assert_int_equal(ts_calendar_grade(f->srv, NULL, dec7, &written, &invalid, NULL, &err), 0);
+    assert_int_equal(ts_calendar_grid(f->srv, "BC-THANG", 2, NULL, dec7, &grid, &err), 0);
+    const json_t *g = cell_graded(grid, BT, 0);
+    assert_non_null(g);
+    assert_string_equal(gs(g, "grade"), "invalid");
+    assert_string_equal(gs(g, "state"), "current");
+    assert_string_equal(gs(g, "submission"), "2026-12-04T08:00:00Z");
+    assert_string_equal(gs(g, "graded_at"), "2026-12-07T02:00:00Z");
+    const json_t *why = json_array_get(json_object_get(g, "problems"), 0);
+    assert_string_equal(gs(why, "label_vi"), "Số lượt khám bệnh");
+    assert_string_equal(gs(why, "problem"), "type");
+    g = cell_graded(grid, BN, 0);
+    assert_string_equal(gs(g, "grade"), "on_time");
+    assert_string_equal(gs(g, "state"), "current");
+    assert_null(json_object_get(g, "problems"));
+    assert_null(cell_graded(grid, XL, 0)); /* nothing sent */
+    json_decref(grid);
+    /* BT sends it again, fitting the form: the grid counts it (late), the
+     * grade is still the older submission's until the next grading */
+    submit(f, 2, "BC-THANG:2026-11", "{\\\"kham_benh\\\": 200}", "2026-12-07T03:00:00Z");
+    assert_int_equal(ts_calendar_grid(f->srv, "BC-THANG", 2, NULL, dec7, &grid, &err), 0);
+    assert_string_equal(cell_status(grid, BT, 0), "late");
+    g = cell_graded(grid, BT, 0);
+    assert_string_equal(gs(g, "grade"), "invalid");
+    assert_string_equal(gs(g, "state"), "resubmitted");
+    assert_string_equal(gs(g, "submission"), "2026-12-04T08:00:00Z");
+    json_decref(grid);
+    /* the form changed (a field required that BN did not send): the grid
+     * judges by it at once; BN's grade, of the same submission, is outdated */
+    put(f->srv, "duties", "BC-THANG",
+        "{\"form\":\"[{\\\"name\\\":\\\"kham_benh\\\",\\\"label_vi\\\":\\\"Số lượt khám bệnh\\\",\\\"label_en\\\":"
+        "\\\"Visits\\\",\\\"type\\\":\\\"int\\\",\\\"required\\\":true},{\\\"name\\\":\\\"tiem_chung\\\",\\\"label_vi\\\":"
+        "\\\"Số trẻ tiêm chủng\\\",\\\"label_en\\\":\\\"Children immunised\\\",\\\"type\\\":\\\"int\\\",\\\"required\\\":true}]\"}");
+    assert_int_equal(ts_calendar_grid(f->srv, "BC-THANG", 2, NULL, dec7, &grid, &err), 0);
+    assert_string_equal(cell_status(grid, BN, 0), "invalid");
+    g = cell_graded(grid, BN, 0);
+    assert_string_equal(gs(g, "grade"), "on_time");
+    assert_string_equal(gs(g, "state"), "outdated");
+    json_decref(grid);
+    /* graded again: both current */
+    assert_int_equal(ts_calendar_grade(f->srv, NULL, dec7 + 3600000, &written, &invalid, NULL, &err), 0);
+    assert_int_equal(ts_calendar_grid(f->srv, "BC-THANG", 2, NULL, dec7, &grid, &err), 0);
+    g = cell_graded(grid, BN, 0);
+    assert_string_equal(gs(g, "grade"), "invalid");
+    assert_string_equal(gs(g, "state"), "current");
+    assert_string_equal(gs(json_array_get(json_object_get(g, "problems"), 0), "label_vi"), "Số trẻ tiêm chủng");
+    g = cell_graded(grid, BT, 0);
+    assert_string_equal(gs(g, "state"), "current");
+    json_decref(grid);
+}
+
 /* One table of the statuses' words: the grade's value_labels in tables.json
  * and the console's (server/console/i18n-calendar.js) are the words of
  * common/ts_calendar's table, which the admin API's CSV, tramsyncctl and
@@ -559,6 +650,18 @@ static void test_status_words_one_table(void **state)
         if (vi == NULL || vi > en)
             fail_msg("i18n-calendar.js (vi) lacks %s", want);
         snprintf(want, sizeof want, "cal_st_%s: '%s',", code, ts_report_status_label(code, true));
+        if (strstr(en, want) == NULL)
+            fail_msg("i18n-calendar.js (en) lacks %s", want);
+    }
+    /* and a problem's words, which tramsync calendar prints too */
+    static const char *const problems[] = {"required", "type", "unknown", "not_object"};
+    for (size_t i = 0; i < 4; i++) {
+        char want[200];
+        snprintf(want, sizeof want, "cal_pb_%s: '%s',", problems[i], ts_form_problem_text(problems[i], false));
+        const char *vi = strstr(js, want);
+        if (vi == NULL || vi > en)
+            fail_msg("i18n-calendar.js (vi) lacks %s", want);
+        snprintf(want, sizeof want, "cal_pb_%s: '%s',", problems[i], ts_form_problem_text(problems[i], true));
         if (strstr(en, want) == NULL)
             fail_msg("i18n-calendar.js (en) lacks %s", want);
     }
@@ -935,6 +1038,174 @@ static void test_years_of_history_read_by_period(void **state)
         fail_msg("grading: %ld rows read", r.rows);
 }
 
+/* ---------------------------------------------------------------- the run reads each report once
+ * The daemon's calendar run (ts_calendar_run: the reminders, then the
+ * grading) reads the reports once: no statement on periodic_reports runs
+ * twice with the same values. Reminding, then grading, each on its own read
+ * (what the run did before) read the reports of a reminded period twice. */
+
+typedef struct report_reads {
+    json_t *stmts; /* expanded SQL -> times run */
+    long rows;
+} report_reads;
+
+static int on_report_trace(unsigned what, void *ctx, void *p, void *x)
+{
+    report_reads *r = ctx;
+    char *sql = sqlite3_expanded_sql((sqlite3_stmt *)p);
+    if (sql != NULL && strstr(sql, "FROM records") != NULL && strstr(sql, "'periodic_reports'") != NULL) {
+        if (what == SQLITE_TRACE_ROW) {
+            r->rows++;
+        } else if (what == SQLITE_TRACE_STMT && strncmp((const char *)x, "--", 2) != 0) {
+            json_int_t n = json_integer_value(json_object_get(r->stmts, sql));
+            json_object_set_new(r->stmts, sql, json_integer(n + 1));
+        }
+    }
+    sqlite3_free(sql);
+    return 0;
+}
+
+static void report_reads_start(fixture *f, report_reads *r)
+{
+    r->stmts = json_object();
+    r->rows = 0;
+    sqlite3_trace_v2(ts_store_db(f->srv), SQLITE_TRACE_ROW | SQLITE_TRACE_STMT, on_report_trace, r);
+}
+
+/* stops counting: the statements run more than once (said when say) */
+static long report_reads_stop(fixture *f, report_reads *r, bool say)
+{
+    sqlite3_trace_v2(ts_store_db(f->srv), 0, NULL, NULL);
+    long repeated = 0;
+    const char *sql;
+    json_t *v;
+    json_object_foreach(r->stmts, sql, v) {
+        if (json_integer_value(v) > 1) {
+            if (say)
+                print_message("read %" JSON_INTEGER_FORMAT " times: %s\n", json_integer_value(v), sql);
+            repeated++;
+        }
+    }
+    json_decref(r->stmts);
+    return repeated;
+}
+
+static void test_run_reads_each_report_once(void **state)
+{
+    fixture *f = *state;
+    ts_error err;
+    put_monthly_report(f);
+    put(f->srv, "duties", "BC-TUAN",
+        "{\"kind\":\"periodic_report\",\"title\":\"Báo cáo tuần\",\"recurrence\":\"weekly\",\"due_days\":2}");
+    size_t written;
+    uint64_t dec3 = at("2026-12-03T02:00:00Z");
+    assert_int_equal(ts_calendar_generate(f->srv, dec3, &written, &err), 0);
+    submit(f, 0, "BC-THANG:2026-11", "{\\\"kham_benh\\\": 312}", "2026-12-05T16:00:00Z");
+    submit(f, 2, "BC-THANG:2026-11", "{\\\"kham_benh\\\": \\\"nhiều\\\"}", "2026-12-04T08:00:00Z");
+    submit(f, 1, "BC-TUAN:2026-W48", "{}", "2026-12-01T02:00:00Z");
+    /* the day after November's due day: the late ones reminded, every report graded */
+    uint64_t dec6 = at("2026-12-06T02:00:00Z");
+
+    /* reminding, then grading, each reading for itself: rolled back */
+    report_reads r;
+    assert_int_equal(ts_store_begin(f->srv, &err), 0);
+    report_reads_start(f, &r);
+    ts_cal_reminder *rem;
+    size_t n, graded, invalid;
+    assert_int_equal(ts_calendar_remind(f->srv, "TTYT", dec6, &rem, &n, &err), 0);
+    assert_int_equal(ts_calendar_grade(f->srv, NULL, dec6, &graded, &invalid, NULL, &err), 0);
+    long twice = report_reads_stop(f, &r, false);
+    ts_store_rollback(f->srv);
+    ts_cal_reminders_free(rem, n);
+    assert_int_equal(n, 3); /* November's late ones, week 48's late ones, week 49's before */
+    assert_int_equal(graded, 3);
+    assert_true(twice > 0); /* the reports of those periods, read by both */
+
+    /* the run: the same reminders and grades, each report read once */
+    ts_cal_run run;
+    report_reads_start(f, &r);
+    assert_int_equal(ts_calendar_run(f->srv, "TTYT", dec6, 0, &run, &err), 0);
+    long repeated = report_reads_stop(f, &r, true);
+    assert_int_equal(run.nreminders, 3);
+    assert_int_equal(run.reminders[0].stations.n, 3); /* November's: BX, BT (invalid), XL */
+    assert_int_equal(run.graded, 3);
+    assert_int_equal(run.invalid, 1);
+    assert_int_equal(run.graded_stations.n, 3);
+    ts_cal_run_free(&run);
+    if (repeated > 0)
+        fail_msg("the calendar run read %ld statements on reports more than once", repeated);
+    json_t *o = ts_test_record_fields(f->srv, "periodic_reports", "BC-THANG:2026-11:" BT);
+    assert_string_equal(json_string_value(json_object_get(o, "grade")), "invalid");
+    json_decref(o);
+    o = occ(f, "BC-THANG:2026-11");
+    assert_non_null(json_object_get(o, "reminded_late_at"));
+    json_decref(o);
+}
+
+/* The run writes a bounded number of grades (the first one after an
+ * upgrade grades every report of the last year or so): the latest periods'
+ * first, the rest by the runs after it, nothing lost, nothing written twice. */
+static const char *grade_of(fixture *f, const char *id, char *buf, size_t size)
+{
+    json_t *o = ts_test_record_fields(f->srv, "periodic_reports", id);
+    const char *g = json_string_value(json_object_get(o, "grade"));
+    snprintf(buf, size, "%s", g ? g : "");
+    json_decref(o);
+    return buf;
+}
+
+static void test_run_grades_a_bounded_number(void **state)
+{
+    fixture *f = *state;
+    ts_error err;
+    put_monthly_report(f);
+    size_t written;
+    assert_int_equal(ts_calendar_generate(f->srv, at("2026-11-03T02:00:00Z"), &written, &err), 0);
+    assert_int_equal(ts_calendar_generate(f->srv, at("2026-12-03T02:00:00Z"), &written, &err), 0);
+    /* October's from one station, November's from four */
+    submit(f, 0, "BC-THANG:2026-10", "{\\\"kham_benh\\\": 300}", "2026-11-04T02:00:00Z");
+    for (int i = 0; i < 4; i++)
+        submit(f, i, "BC-THANG:2026-11", i == 3 ? "{}" : "{\\\"kham_benh\\\": 312}", "2026-12-04T02:00:00Z");
+    uint64_t dec7 = at("2026-12-07T02:00:00Z");
+    ts_cal_run run;
+    char g[32];
+    /* two at a time: November's first (due 05/12, the latest), by id */
+    assert_int_equal(ts_calendar_run(f->srv, "TTYT", dec7, 2, &run, &err), 0);
+    assert_int_equal(run.graded, 2);
+    assert_true(run.more);
+    ts_cal_run_free(&run);
+    assert_string_equal(grade_of(f, "BC-THANG:2026-11:" BN, g, sizeof g), "on_time");
+    assert_string_equal(grade_of(f, "BC-THANG:2026-11:" BT, g, sizeof g), "on_time");
+    assert_string_equal(grade_of(f, "BC-THANG:2026-11:" BX, g, sizeof g), "");
+    assert_string_equal(grade_of(f, "BC-THANG:2026-10:" BN, g, sizeof g), "");
+    assert_int_equal(ts_calendar_run(f->srv, "TTYT", dec7 + 2000, 2, &run, &err), 0);
+    assert_int_equal(run.graded, 2);
+    assert_int_equal(run.invalid, 1);
+    assert_true(run.more);
+    ts_cal_run_free(&run);
+    assert_string_equal(grade_of(f, "BC-THANG:2026-11:" BX, g, sizeof g), "on_time");
+    assert_string_equal(grade_of(f, "BC-THANG:2026-11:" XL, g, sizeof g), "invalid");
+    assert_string_equal(grade_of(f, "BC-THANG:2026-10:" BN, g, sizeof g), "");
+    /* the last one; then nothing left, nothing written again */
+    assert_int_equal(ts_calendar_run(f->srv, "TTYT", dec7 + 4000, 2, &run, &err), 0);
+    assert_int_equal(run.graded, 1);
+    assert_false(run.more);
+    ts_cal_run_free(&run);
+    assert_string_equal(grade_of(f, "BC-THANG:2026-10:" BN, g, sizeof g), "on_time");
+    assert_int_equal(ts_calendar_run(f->srv, "TTYT", dec7 + 6000, 2, &run, &err), 0);
+    assert_int_equal(run.graded, 0);
+    assert_false(run.more);
+    ts_cal_run_free(&run);
+    /* no bound: all at once */
+    submit(f, 1, "BC-THANG:2026-11", "{}", "2026-12-07T03:00:00Z");
+    submit(f, 2, "BC-THANG:2026-11", "{}", "2026-12-07T03:00:00Z");
+    submit(f, 3, "BC-THANG:2026-11", "{\\\"kham_benh\\\": 1}", "2026-12-07T03:00:00Z");
+    assert_int_equal(ts_calendar_run(f->srv, "TTYT", dec7 + 7200000, 0, &run, &err), 0);
+    assert_int_equal(run.graded, 3);
+    assert_false(run.more);
+    ts_cal_run_free(&run);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -944,11 +1215,14 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_grid_and_reminders, setup, teardown),
         cmocka_unit_test_setup_teardown(test_submitted_day_is_the_districts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reports_graded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_grid_shows_the_grade, setup, teardown),
         cmocka_unit_test(test_status_words_one_table),
         cmocka_unit_test_setup_teardown(test_meeting_reminder, setup, teardown),
         cmocka_unit_test_setup_teardown(test_long_texts_reminded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_changed_duty_drops_its_future, setup, teardown),
         cmocka_unit_test_setup_teardown(test_years_of_history_read_by_period, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_run_reads_each_report_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_run_grades_a_bounded_number, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
