@@ -1258,7 +1258,7 @@ int ts_agent_start(ts_agent **out, uv_loop_t *loop, const ts_agent_config *cfg, 
     }
     /* the station's days are the district's: TZ set now, before the loop
      * starts libuv's threads (a zone the district says later is kept for
-     * the commands, and for the agent's next start) */
+     * the commands and applied at once, see ts__on_welcome) */
     ts_station_tz_apply(a->cfg.timezone, a->store);
     ts_tls_config tc;
     ts_tls_config_init(&tc, false);
