@@ -335,6 +335,10 @@ int ts_tls_ctx_new(ts_tls_ctx **out, const ts_tls_config *cfg, ts_error *err)
     } else if (cfg->server && !cfg->session_tickets) {
         SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_OFF);
         SSL_CTX_set_num_tickets(c, 0);
+        /* a station's ticket from before a restart with resumption off:
+         * its early data is skipped (up to this much), not a failed handshake */
+        if (!SSL_CTX_set_recv_max_early_data(c, TS_TLS_EARLY_DATA_MAX))
+            return ts__ctx_fail(c, err, "cannot set the early data limit", NULL);
     } else if (!cfg->server && cfg->resumption && cfg->session_file != NULL) {
         SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
         SSL_CTX_sess_set_new_cb(c, ts__ticket_save);

@@ -518,6 +518,21 @@ static void test_agent_resumes_with_early_data(void **state)
     assert_int_equal(ts_test_sql_count(st.dir, "station.db", "SELECT count(*) FROM rejected"), 0);
     assert_int_equal(district_count(&dm, "rs%"), 80);
 
+    /* a district that no longer resumes at all: the early data (more than
+     * OpenSSL's default 16 KiB that a server skips) is skipped, not a failed
+     * handshake, and goes again */
+    ts_test_daemon_stop(&dm, SIGTERM, 20000);
+    dm.sets[dm.nsets++] = ts_xstrdup("tls.resumption=false");
+    ts_test_daemon_restart(&dm);
+    ts_test_station_set_port(&st, dm.port);
+    fill(&st, "rsfour", 1000);
+    ts_test_station_start(&st);
+    wait_district(&dm, "rsfour-%", 1000);
+    assert_int_equal(ts_test_station_stop(&st, 20000), 0);
+    assert_true(last_open_says(st.log, "resumed=no early_data=rejected"));
+    assert_int_equal(ts_test_file_count(st.log, "event=tls_failed"), 0);
+    assert_int_equal(access(ticket, F_OK), -1); /* none from a district that does not resume */
+
     free(ticket);
     ts_test_station_free(&st);
     ts_test_daemon_free(&dm);
