@@ -45,10 +45,7 @@ static env *g;
 
 static long long district_count(const char *like)
 {
-    char *sql = ts_xasprintf("SELECT count(*) FROM records WHERE tbl = 'residents' AND id LIKE '%s'", like);
-    long long n = ts_test_sql_count(g->d.dir, "district.db", sql);
-    free(sql);
-    return n;
+    return ts_test_district_residents(&g->d, like);
 }
 
 /* ---------------------------------------------------------------- the table */
@@ -266,21 +263,9 @@ static bool last_connection_pushed_early(const char *log)
     return early;
 }
 
-static void fill(ts_test_station *st, const char *prefix, uint32_t n)
-{
-    char *db = ts_xasprintf("%s/station.db", st->dir);
-    ts_store *s = ts_test_store_open(db, TS_ROLE_STATION, PL, ts_test_registry(), false, false);
-    ts_test_fill(s, NULL, prefix, PL, n, n);
-    ts_store_close(s);
-    free(db);
-}
-
 static void wait_district(const char *like, long long n)
 {
-    uint64_t deadline = ts_test_now_ms() + 60000;
-    while (district_count(like) < n && ts_test_now_ms() < deadline)
-        ts_test_sleep_ms(50);
-    assert_int_equal(district_count(like), n);
+    assert_int_equal(ts_test_district_wait_residents(&g->d, like, n, 60000), n);
 }
 
 static ts_test_station g_st;
@@ -300,7 +285,7 @@ static void test_agent_pushes_behind_hello(void **state)
     assert_int_equal(ts_test_station_stop(&g_st, 20000), 0);
     assert_false(last_connection_pushed_early(g_st.log));
 
-    fill(&g_st, "plone", 40);
+    ts_test_station_fill(&g_st, "plone", 40);
     ts_test_station_start(&g_st);
     wait_district("plone-%", 40);
     assert_int_equal(ts_test_station_stop(&g_st, 20000), 0);
@@ -316,7 +301,7 @@ static void test_agent_after_the_district_changed_its_terms(void **state)
     g->d.sets[g->d.nsets++] = ts_xstrdup("server.compress=false");
     ts_test_daemon_restart(&g->d);
     ts_test_station_set_port(&g_st, g->d.port);
-    fill(&g_st, "pltwo", 40);
+    ts_test_station_fill(&g_st, "pltwo", 40);
     ts_test_station_start(&g_st);
     wait_district("pltwo-%", 40);
     assert_true(ts_test_log_wait(g_st.log, "event=pipelined_push_terms_changed", WAIT_MS));
@@ -327,7 +312,7 @@ static void test_agent_after_the_district_changed_its_terms(void **state)
     assert_int_equal(district_count("plone-%"), 40);
 
     /* and the connection after pushes early again, uncompressed */
-    fill(&g_st, "plthree", 10);
+    ts_test_station_fill(&g_st, "plthree", 10);
     int changed = ts_test_file_count(g_st.log, "event=pipelined_push_terms_changed");
     ts_test_station_start(&g_st);
     wait_district("plthree-%", 10);

@@ -32,7 +32,6 @@
 #include "tests/support/ts_test.h"
 #include "tests/support/ts_test_daemon.h"
 #include "tests/support/ts_test_pki.h"
-#include "tests/support/ts_test_records.h"
 #include "tests/support/ts_test_station.h"
 #include "tests/support/ts_test_store.h"
 #include "tests/support/ts_test_watchdog.h"
@@ -410,29 +409,9 @@ static void test_ticket_file_not_ours(void **state)
 
 /* ---------------------------------------------------------------- agent and daemon */
 
-static void fill(ts_test_station *st, const char *prefix, uint32_t n)
-{
-    char *db = ts_xasprintf("%s/station.db", st->dir);
-    ts_store *s = ts_test_store_open(db, TS_ROLE_STATION, PL, ts_test_registry(), false, false);
-    ts_test_fill(s, NULL, prefix, PL, n, n);
-    ts_store_close(s);
-    free(db);
-}
-
-static long long district_count(ts_test_daemon *d, const char *like)
-{
-    char *sql = ts_xasprintf("SELECT count(*) FROM records WHERE tbl = 'residents' AND id LIKE '%s'", like);
-    long long n = ts_test_sql_count(d->dir, "district.db", sql);
-    free(sql);
-    return n;
-}
-
 static void wait_district(ts_test_daemon *d, const char *like, long long n)
 {
-    uint64_t deadline = ts_test_now_ms() + 60000;
-    while (district_count(d, like) < n && ts_test_now_ms() < deadline)
-        ts_test_sleep_ms(50);
-    assert_int_equal(district_count(d, like), n);
+    assert_int_equal(ts_test_district_wait_residents(d, like, n, 60000), n);
 }
 
 /* What the agent's last connection said when TLS opened. */
@@ -486,7 +465,7 @@ static void test_agent_resumes_with_early_data(void **state)
     ts_test_station_make(&st, g->dir, PL, &g->pki, dm.port, sets);
 
     /* first contact: a full handshake, a ticket kept */
-    fill(&st, "rsone", 20);
+    ts_test_station_fill(&st, "rsone", 20);
     ts_test_station_start(&st);
     wait_district(&dm, "rsone-%", 20);
     assert_int_equal(ts_test_station_stop(&st, 20000), 0);
@@ -497,7 +476,7 @@ static void test_agent_resumes_with_early_data(void **state)
     assert_int_equal(sb.st_mode & 0777, 0600);
 
     /* back: resumed, HELLO and the PUSH as early data */
-    fill(&st, "rstwo", 30);
+    ts_test_station_fill(&st, "rstwo", 30);
     ts_test_station_start(&st);
     wait_district(&dm, "rstwo-%", 30);
     assert_int_equal(ts_test_station_stop(&st, 20000), 0);
@@ -510,13 +489,13 @@ static void test_agent_resumes_with_early_data(void **state)
     ts_test_daemon_stop(&dm, SIGTERM, 20000);
     ts_test_daemon_restart(&dm);
     ts_test_station_set_port(&st, dm.port);
-    fill(&st, "rsthree", 30);
+    ts_test_station_fill(&st, "rsthree", 30);
     ts_test_station_start(&st);
     wait_district(&dm, "rsthree-%", 30);
     assert_int_equal(ts_test_station_stop(&st, 20000), 0);
     assert_true(last_open_says(st.log, "resumed=no early_data=rejected"));
     assert_int_equal(ts_test_sql_count(st.dir, "station.db", "SELECT count(*) FROM rejected"), 0);
-    assert_int_equal(district_count(&dm, "rs%"), 80);
+    assert_int_equal(ts_test_district_residents(&dm, "rs%"), 80);
 
     /* a district that no longer resumes at all: the early data (more than
      * OpenSSL's default 16 KiB that a server skips) is skipped, not a failed
@@ -525,7 +504,7 @@ static void test_agent_resumes_with_early_data(void **state)
     dm.sets[dm.nsets++] = ts_xstrdup("tls.resumption=false");
     ts_test_daemon_restart(&dm);
     ts_test_station_set_port(&st, dm.port);
-    fill(&st, "rsfour", 1000);
+    ts_test_station_fill(&st, "rsfour", 1000);
     ts_test_station_start(&st);
     wait_district(&dm, "rsfour-%", 1000);
     assert_int_equal(ts_test_station_stop(&st, 20000), 0);

@@ -159,14 +159,21 @@ static const char *S(const json_t *o, const char *key)
     return s ? s : "";
 }
 
-static void test_days_are_the_districts_at_the_station(void **state)
+/* What the tests of the station's clock need: libfaketime, and the
+ * release build of tramsync they run under it. */
+static void needs_faketime_and_release(env *e)
 {
-    env *e = *state;
     if (access(FAKETIME_LIB, R_OK) != 0)
         fail_msg("%s is missing (Debian package faketime, installed by make deps)", FAKETIME_LIB);
     e->bin = ts_test_release_bin("tramsync");
     if (access(e->bin, X_OK) != 0)
         fail_msg("%s is missing: this test runs the release build (make)", e->bin);
+}
+
+static void test_days_are_the_districts_at_the_station(void **state)
+{
+    env *e = *state;
+    needs_faketime_and_release(e);
     ts_test_station_make(&e->st, e->dir, BN, &e->pki, 1, NULL);
     e->st_made = true;
     e->st.bin = e->bin;
@@ -379,11 +386,7 @@ static time_t clears_at(const char *problem)
 static void test_running_agent_takes_the_new_zone(void **state)
 {
     env *e = *state;
-    if (access(FAKETIME_LIB, R_OK) != 0)
-        fail_msg("%s is missing (Debian package faketime, installed by make deps)", FAKETIME_LIB);
-    e->bin = ts_test_release_bin("tramsync");
-    if (access(e->bin, X_OK) != 0)
-        fail_msg("%s is missing: this test runs the release build (make)", e->bin);
+    needs_faketime_and_release(e);
     const char *dsets[] = {"server.synchronous=off", "admin.targets_every=0", "notices.escalate_every=0", NULL};
     ts_test_daemon_start(&e->d, e->dir, &e->pki, dsets);
     const char *ssets[] = {"sync.backoff_min=100ms", "sync.backoff_max=500ms", "sync.debounce=50ms", "sync.poll=50ms",

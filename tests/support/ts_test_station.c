@@ -16,6 +16,8 @@
 #include "common/ts_xmalloc.h"
 #include "tests/support/ts_test.h"
 #include "tests/support/ts_test_daemon.h"
+#include "tests/support/ts_test_records.h"
+#include "tests/support/ts_test_store.h"
 
 static void copy_file(const char *from, const char *to)
 {
@@ -286,4 +288,30 @@ void ts_test_station_free(ts_test_station *s)
     free(s->dir);
     free(s->log);
     memset(s, 0, sizeof *s);
+}
+
+void ts_test_station_fill(ts_test_station *s, const char *prefix, uint32_t n)
+{
+    char *db = ts_xasprintf("%s/station.db", s->dir);
+    ts_store *st = ts_test_store_open(db, TS_ROLE_STATION, s->code, ts_test_registry(), false, false);
+    ts_test_fill(st, NULL, prefix, s->code, n, n);
+    ts_store_close(st);
+    free(db);
+}
+
+long long ts_test_district_residents(const ts_test_daemon *d, const char *like)
+{
+    char *sql = ts_xasprintf("SELECT count(*) FROM records WHERE tbl = 'residents' AND id LIKE '%s'", like);
+    long long n = ts_test_sql_count(d->dir, "district.db", sql);
+    free(sql);
+    return n;
+}
+
+long long ts_test_district_wait_residents(const ts_test_daemon *d, const char *like, long long n, int timeout_ms)
+{
+    uint64_t deadline = ts_test_now_ms() + (uint64_t)timeout_ms;
+    long long have;
+    while ((have = ts_test_district_residents(d, like)) < n && ts_test_now_ms() < deadline)
+        ts_test_sleep_ms(50);
+    return have;
 }

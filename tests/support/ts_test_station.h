@@ -7,6 +7,9 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include <stdint.h>
+
+#include "tests/support/ts_test_daemon.h"
 #include "tests/support/ts_test_pki.h"
 
 typedef struct ts_test_station {
@@ -38,5 +41,13 @@ int ts_test_station_cli(ts_test_station *s, char **out, ...);
  * station's log. */
 int ts_test_station_cli2(ts_test_station *s, char **out, char **err, ...);
 void ts_test_station_free(ts_test_station *s);
+
+/* Writes n residents "<prefix>-<i>" of this station into its replica
+ * database, as the station's staff would (the agent may be running). */
+void ts_test_station_fill(ts_test_station *s, const char *prefix, uint32_t n);
+/* Residents at the district whose id is LIKE `like`; waiting up to
+ * timeout_ms for n of them, then how many there are. */
+long long ts_test_district_residents(const ts_test_daemon *d, const char *like);
+long long ts_test_district_wait_residents(const ts_test_daemon *d, const char *like, long long n, int timeout_ms);
 
 #endif

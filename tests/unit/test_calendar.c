@@ -343,6 +343,20 @@ static void put_monthly_report(fixture *f)
     json_decref(duty);
 }
 
+/* The monthly report duty, November's occurrences, and two stations'
+ * reports of November: the first station's fits the form (sent on 5
+ * December, 23:00 local), the third's does not (a word where a count
+ * goes). */
+static void november_reports_sent(fixture *f)
+{
+    ts_error err;
+    size_t written;
+    put_monthly_report(f);
+    assert_int_equal(ts_calendar_generate(f->srv, at("2026-12-03T02:00:00Z"), &written, &err), 0);
+    submit(f, 0, "BC-THANG:2026-11", "{\\\"kham_benh\\\": 312}", "2026-12-05T16:00:00Z");
+    submit(f, 2, "BC-THANG:2026-11", "{\\\"kham_benh\\\": \\\"nhiều\\\"}", "2026-12-04T08:00:00Z");
+}
+
 static void test_grid_and_reminders(void **state)
 {
     fixture *f = *state;
@@ -464,11 +478,8 @@ static void test_reports_graded(void **state)
 {
     fixture *f = *state;
     ts_error err;
-    put_monthly_report(f);
     size_t written, invalid;
-    assert_int_equal(ts_calendar_generate(f->srv, at("2026-12-03T02:00:00Z"), &written, &err), 0);
-    submit(f, 0, "BC-THANG:2026-11", "{\\\"kham_benh\\\": 312}", "2026-12-05T16:00:00Z");
-    submit(f, 2, "BC-THANG:2026-11", "{\\\"kham_benh\\\": \\\"nhiều\\\"}", "2026-12-04T08:00:00Z");
+    november_reports_sent(f);
     /* a report of a period this station does not owe is not graded */
     submit(f, 1, "NO-SUCH:2026-11", "{}", "2026-12-04T08:00:00Z");
     uint64_t dec7 = at("2026-12-07T02:00:00Z");
@@ -558,11 +569,8 @@ static void test_grid_shows_the_grade(void **state)
 {
     fixture *f = *state;
     ts_error err;
-    put_monthly_report(f);
     size_t written, invalid;
-    assert_int_equal(ts_calendar_generate(f->srv, at("2026-12-03T02:00:00Z"), &written, &err), 0);
-    submit(f, 0, "BC-THANG:2026-11", "{\\\"kham_benh\\\": 312}", "2026-12-05T16:00:00Z");
-    submit(f, 2, "BC-THANG:2026-11", "{\\\"kham_benh\\\": \\\"nhiều\\\"}", "2026-12-04T08:00:00Z");
+    november_reports_sent(f);
     uint64_t dec7 = at("2026-12-07T02:00:00Z");
     json_t *grid;
     /* not graded yet: the live status alone */
