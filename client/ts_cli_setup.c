@@ -288,6 +288,10 @@ int ts_cli_enroll(ts_cli *cli, int argc, char **argv)
         rc = ts_cli__fail_err(cli, rc, "không cài được chứng thư", err.msg);
         goto out;
     }
+    /* a ticket resumes the session of the certificate it was issued to:
+     * with a new one, the next connection is a full handshake */
+    if (cfg.session_file != NULL)
+        unlink(cfg.session_file);
     if (cli->json) {
         json_t *o = json_pack("{s:s,s:s,s:s}", "station", cfg.code, "cert", cfg.cert, "ca", cfg.ca);
         ts_cli__print_json(o);

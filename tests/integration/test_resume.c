@@ -517,6 +517,26 @@ static void test_agent_resumes_with_early_data(void **state)
     ts_test_daemon_free(&dm);
 }
 
+/* Enrolling again (a new certificate) drops the ticket of the old one. */
+static void test_enroll_drops_the_ticket(void **state)
+{
+    (void)state;
+    ts_test_station st;
+    ts_test_station_make(&st, g->dir, "enrolled", &g->pki, 1, NULL);
+    char *ticket = ts_xasprintf("%s/tls-session.der", st.dir);
+    FILE *f = fopen(ticket, "w");
+    assert_non_null(f);
+    fputs("a ticket of the certificate before", f);
+    fclose(f);
+    char *cert = ts_test_pki_cert(&g->pki, "enrolled");
+    int rc = ts_test_station_cli(&st, NULL, "enroll", "--cert", cert, "--ca", g->pki.ca, NULL);
+    assert_int_equal(rc, 0);
+    assert_int_equal(access(ticket, F_OK), -1);
+    free(cert);
+    free(ticket);
+    ts_test_station_free(&st);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -551,6 +571,7 @@ int main(void)
         cmocka_unit_test(test_expired_since_the_ticket),
         cmocka_unit_test(test_ticket_file_not_ours),
         cmocka_unit_test(test_agent_resumes_with_early_data),
+        cmocka_unit_test(test_enroll_drops_the_ticket),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
