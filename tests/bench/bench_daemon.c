@@ -2,7 +2,8 @@
  * 127.0.0.1 with a fresh PKI in a temporary directory.
  *
  *   tls_handshakes_per_s   full mutual TLS 1.3 handshakes (no resumption: the
- *                          daemon issues no tickets and clients keep no session),
+ *                          daemon issues tickets only to a HELLO that asks, and
+ *                          these clients send none),
  *                          each confirmed by a PING/PONG round trip, from several
  *                          client threads of this process for BENCH_SECONDS; the
  *                          clients share the machine's cores with the daemon, so
