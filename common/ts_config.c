@@ -222,6 +222,30 @@ void ts_cfg_free(void *cfg, const ts_cfg_key *keys)
     }
 }
 
+/* A setting's description as comment lines: inih reads at most 200 bytes
+ * of a line (INI_MAX_LINE) and takes the rest for a line of its own, which
+ * is a syntax error, so a long description is wrapped at spaces. */
+#define TS__CFG_COMMENT_WIDTH 100
+
+static void ts__write_comment(FILE *out, const char *text)
+{
+    while (*text) {
+        size_t n = strlen(text);
+        if (n > TS__CFG_COMMENT_WIDTH) {
+            size_t cut = TS__CFG_COMMENT_WIDTH;
+            while (cut > 0 && text[cut] != ' ')
+                cut--;
+            n = cut > 0 ? cut : TS__CFG_COMMENT_WIDTH; /* a word that long is cut (UTF-8 stays whole below) */
+            while (n < strlen(text) && ((unsigned char)text[n] & 0xC0) == 0x80)
+                n++;
+        }
+        fprintf(out, "; %.*s\n", (int)n, text);
+        text += n;
+        while (*text == ' ')
+            text++;
+    }
+}
+
 void ts_cfg_write(FILE *out, const void *cfg, const ts_cfg_key *keys, const char *title)
 {
     fprintf(out, "; %s\n; Every setting is shown with its value; lines starting with ';' are comments.\n", title);
@@ -232,7 +256,7 @@ void ts_cfg_write(FILE *out, const void *cfg, const ts_cfg_key *keys, const char
             fprintf(out, "\n[%s]\n", section);
         }
         const char *field = (const char *)cfg + k->offset;
-        fprintf(out, "; %s\n", k->doc);
+        ts__write_comment(out, k->doc);
         switch (k->type) {
         case TS_CFG_STR: {
             const char *v = *(const char *const *)(const void *)field;

@@ -8,6 +8,8 @@
 
 #include <openssl/x509.h>
 
+#include "client/ts_agent.h"
+#include "common/ts_config.h"
 #include "common/ts_pki.h"
 #include "common/ts_xmalloc.h"
 #include "server/ts_server.h"
@@ -57,6 +59,52 @@ static int load_check(fixture *f, const char *extra, ts_error *err)
     for (int i = 0; i < n; i++)
         free(sets[i]);
     return rc;
+}
+
+/* What --print-config and `tramsync init` write reads back: no line is
+ * longer than inih reads as one (200 bytes), however long a setting's
+ * description (one of 236 bytes broke the package's configuration). */
+static void written_reads_back(fixture *f, const void *cfg, const ts_cfg_key *keys, void *again)
+{
+    char *path = ts_xasprintf("%s/written.conf", f->dir);
+    FILE *out = fopen(path, "w");
+    assert_non_null(out);
+    ts_cfg_write(out, cfg, keys, "test");
+    fclose(out);
+    char *text = ts_read_file(path, NULL);
+    assert_non_null(text);
+    for (char *line = text; *line;) {
+        char *eol = strchr(line, '\n');
+        size_t n = eol ? (size_t)(eol - line) : strlen(line);
+        if (n >= 200)
+            fail_msg("a line of %zu bytes: %.60s…", n, line);
+        line += n + (eol != NULL);
+    }
+    free(text);
+    ts_error err;
+    assert_int_equal(ts_cfg_defaults(again, keys, &err), 0); /* again: zeroed by the caller */
+    if (ts_cfg_load(again, keys, path, &err) != 0)
+        fail_msg("the written configuration does not read: %s", err.msg);
+    ts_cfg_free(again, keys);
+    free(path);
+}
+
+static void test_written_config_reads_back(void **state)
+{
+    fixture *f = *state;
+    ts_error err;
+    ts_server_config cfg, again;
+    memset(&cfg, 0, sizeof cfg);
+    memset(&again, 0, sizeof again);
+    assert_int_equal(ts_cfg_defaults(&cfg, ts_server_config_keys, &err), 0);
+    written_reads_back(f, &cfg, ts_server_config_keys, &again);
+    ts_cfg_free(&cfg, ts_server_config_keys);
+    ts_agent_config acfg, aagain;
+    memset(&acfg, 0, sizeof acfg);
+    memset(&aagain, 0, sizeof aagain);
+    assert_int_equal(ts_cfg_defaults(&acfg, ts_agent_config_keys, &err), 0);
+    written_reads_back(f, &acfg, ts_agent_config_keys, &aagain);
+    ts_cfg_free(&acfg, ts_agent_config_keys);
 }
 
 static void test_defaults_are_valid(void **state)
@@ -157,6 +205,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_defaults_are_valid, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_written_config_reads_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_values_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_crl_checked_at_load, setup, teardown),
     };
