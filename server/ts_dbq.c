@@ -204,7 +204,8 @@ static void ts__run_group(ts_dbq *q, ts_dbjob *group)
             ts_store_rollback(q->store);
             ts_log_error("group_commit_failed", "jobs=%u reason=%s", n, err.msg);
         }
-        uint64_t share = (ts__now_us() - c0) / n;
+        uint64_t took = ts__now_us() - c0, share = took / n;
+        q->commit_us += took;
         for (ts_dbjob *j = group; j; j = j->next) {
             j->commit_rc = rc < 0 ? TS_ESTORAGE : 0;
             j->ran_us += share;

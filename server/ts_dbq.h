@@ -82,6 +82,7 @@ struct ts_dbq {
     uint64_t commits;    /* transactions that held a group */
     uint64_t grouped;    /* jobs that ran in them */
     uint64_t busy_us;    /* total time the store was held */
+    uint64_t commit_us;  /* of which in group commits (the WAL's sync: wall time, not CPU) */
     uint64_t max_wait_us;
     /* the checkpointer (NULL: SQLite's auto-checkpoint on the store's thread) */
     ts_store_ckpt *ckpt;

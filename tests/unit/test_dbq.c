@@ -144,6 +144,9 @@ static void test_waiting_jobs_share_a_commit(void **state)
         assert_int_equal(jobs[i].base.group_n, 9);
     assert_int_equal(f->q.commits, 2);
     assert_int_equal(f->q.grouped, 10);
+    /* the commits' time (their syncs), within the time the store was held */
+    assert_true(f->q.commit_us > 0);
+    assert_true(f->q.commit_us <= f->q.busy_us);
     assert_int_equal(f->q.inflight, 0);
     assert_false(f->q.running);
     assert_int_equal(count(f, "SELECT count(*) FROM t"), 10);
