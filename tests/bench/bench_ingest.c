@@ -24,6 +24,10 @@
  *   daemon_ingest_ratio    daemon_ingest_rps / sqlite_upsert_rps (goal >= 0.5)
  *   daemon_ingest_cpu_s, client_cpu_s  CPU seconds of the daemon and of this
  *                          process during the timed part: how light the client is
+ *   daemon_store_thread_us_per_record  CPU of the store's thread (ts-store) a
+ *                          record; stderr also gives the loop's and the
+ *                          checkpoints' CPU, and when the first and the last
+ *                          fifth of the batches were acknowledged
  *
  * TS_BENCH_COMPRESS=1 sends the frames compressed (zstd-1). Output: "BENCH
  * <name> <value> <unit>"; notes on stderr. */
