@@ -18,6 +18,7 @@ void ts_arena_init(ts_arena *arena, size_t block_size)
     arena->head = NULL;
     arena->block_size = block_size ? block_size : 4096;
     arena->total = 0;
+    arena->blocks = 0;
 }
 
 void *ts_arena_alloc(ts_arena *arena, size_t size)
@@ -33,6 +34,9 @@ void *ts_arena_alloc(ts_arena *arena, size_t size)
         b = ts_xmalloc(sizeof *b + bsize);
         b->size = bsize;
         b->used = 0;
+        arena->blocks++;
+        if (bsize == arena->block_size && arena->block_size < TS_ARENA_BLOCK_MAX)
+            arena->block_size = arena->block_size * 2 < TS_ARENA_BLOCK_MAX ? arena->block_size * 2 : TS_ARENA_BLOCK_MAX;
         /* A large one-off allocation goes behind the current block so that
          * the current block keeps serving small requests. */
         if (arena->head != NULL && bsize > arena->block_size) {
@@ -85,4 +89,5 @@ void ts_arena_free(ts_arena *arena)
     }
     arena->head = NULL;
     arena->total = 0;
+    arena->blocks = 0;
 }

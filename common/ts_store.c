@@ -4,6 +4,7 @@
 
 #include <inttypes.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -461,9 +462,24 @@ static int ts__init_meta(ts_store *st, const ts_store_options *opt, ts_error *er
     return 0;
 }
 
+/* SQLite's memory statistics (sqlite3_memory_used, soft heap limits: used
+ * nowhere here) cost a global mutex around every allocation and free:
+ * Debian's library has no lookaside allocator (OMIT_LOOKASIDE), so that is
+ * several a record, about a tenth of the district store's thread under
+ * make bench ONLY=ingest. Turned off once, before SQLite initialises; a
+ * process whose SQLite is already initialised keeps them (SQLITE_MISUSE,
+ * harmless). */
+static pthread_once_t ts__sqlite_once = PTHREAD_ONCE_INIT;
+
+static void ts__sqlite_setup(void)
+{
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 int ts_store_open(ts_store **out, const ts_store_options *opt, ts_error *err)
 {
     *out = NULL;
+    pthread_once(&ts__sqlite_once, ts__sqlite_setup);
     if (opt->registry == NULL || (opt->role != TS_ROLE_SERVER && opt->role != TS_ROLE_STATION))
         return ts_error_set(err, TS_EBAD_VALUE, "store needs a role and a table registry");
     if (opt->role == TS_ROLE_STATION && opt->create && (opt->station == NULL || opt->station[0] == '\0'))

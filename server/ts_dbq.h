@@ -1,6 +1,7 @@
-/* Store work off the event loop: jobs run on libuv's thread pool, one at a
- * time (the store is single-threaded), and their completion runs back on the
- * loop. The loop therefore never waits on a disk sync.
+/* Store work off the event loop: jobs run on the store's own thread, one at
+ * a time (the store is single-threaded), and their completion runs back on
+ * the loop. The loop therefore never waits on a disk sync, and the store
+ * never waits on the loop: the thread takes each job as it is queued.
  *
  * Group commit: the sessions' jobs (pushes, pulls, hellos) that are waiting
  * together run in one transaction, each in its own savepoint, and are
@@ -59,12 +60,16 @@ struct ts_dbq {
     uv_loop_t *loop;
     ts_store *store;
     uv_mutex_t lock;  /* the store */
-    uv_mutex_t qlock; /* the queue */
-    ts_dbjob *head, *tail;
-    ts_dbjob *bg_head, *bg_tail; /* background jobs, in arrival order */
-    ts_dbjob *group; /* being run (the runner's, until it completes) */
-    uv_work_t runner;
-    bool running;
+    uv_mutex_t qlock; /* the queue, the list of groups done, stopping */
+    uv_cond_t wake;   /* the runner: a job queued, or stopping */
+    uv_thread_t thread; /* the runner */
+    bool stopping;
+    ts_dbjob *head, *tail; /* handed to the runner, in order */
+    ts_dbjob *done_head, *done_tail; /* run, for the loop to complete */
+    uv_async_t *done_async; /* wakes the loop for them (freed by its close callback) */
+    ts_dbjob *bg_head, *bg_tail; /* background jobs not yet handed, in arrival order */
+    unsigned handed; /* jobs handed to the runner and not yet completed */
+    bool running;    /* handed > 0 */
     /* background jobs: the last time a foreground job was submitted or
      * finished (0: never), and the timer that wakes the queue when the
      * first background job may run (allocated: freed by its close callback) */
@@ -77,6 +82,7 @@ struct ts_dbq {
     uint64_t commits;    /* transactions that held a group */
     uint64_t grouped;    /* jobs that ran in them */
     uint64_t busy_us;    /* total time the store was held */
+    uint64_t commit_us;  /* of which in group commits (the WAL's sync: wall time, not CPU) */
     uint64_t max_wait_us;
     /* the checkpointer (NULL: SQLite's auto-checkpoint on the store's thread) */
     ts_store_ckpt *ckpt;

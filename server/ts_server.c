@@ -683,8 +683,10 @@ static void ts__handle_closed(uv_handle_t *h)
     ts_store_close(srv->store);
     srv->store = NULL;
     ts_log_info("server_stopped", "jobs=%" PRIu64 " group_commits=%" PRIu64 " grouped_jobs=%" PRIu64
-                " wal_checkpoints=%" PRIu64 " wal_inline_checkpoints=%" PRIu64,
-                srv->dbq.jobs_done, srv->dbq.commits, srv->dbq.grouped, srv->dbq.checkpoints, inline_ckpts);
+                " store_busy_ms=%" PRIu64 " commit_ms=%" PRIu64 " wal_checkpoints=%" PRIu64
+                " wal_inline_checkpoints=%" PRIu64,
+                srv->dbq.jobs_done, srv->dbq.commits, srv->dbq.grouped, srv->dbq.busy_us / 1000,
+                srv->dbq.commit_us / 1000, srv->dbq.checkpoints, inline_ckpts);
     if (srv->shutdown_done)
         srv->shutdown_done(srv, srv->shutdown_arg);
 }

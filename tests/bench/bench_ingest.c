@@ -24,9 +24,14 @@
  *   daemon_ingest_ratio    daemon_ingest_rps / sqlite_upsert_rps (goal >= 0.5)
  *   daemon_ingest_cpu_s, client_cpu_s  CPU seconds of the daemon and of this
  *                          process during the timed part: how light the client is
+ *   daemon_store_thread_us_per_record  CPU of the store's thread (ts-store) a
+ *                          record; stderr also gives the loop's and the
+ *                          checkpoints' CPU, and when the first and the last
+ *                          fifth of the batches were acknowledged
  *
  * TS_BENCH_COMPRESS=1 sends the frames compressed (zstd-1). Output: "BENCH
  * <name> <value> <unit>"; notes on stderr. */
+#include <dirent.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
@@ -93,6 +98,43 @@ static double proc_cpu_s(pid_t pid)
         s = (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
     free(txt);
     return s;
+}
+
+/* The daemon's CPU by thread: the loop (the main thread), the store's
+ * (named ts-store) and the rest (libuv's pool: the WAL's checkpoints). */
+typedef struct thread_cpu {
+    double loop, store, other;
+} thread_cpu;
+
+static void daemon_threads_cpu(pid_t pid, thread_cpu *out)
+{
+    *out = (thread_cpu){0, 0, 0};
+    char dir[64];
+    snprintf(dir, sizeof dir, "/proc/%d/task", (int)pid);
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        if (e->d_name[0] == '.')
+            continue;
+        char *path = ts_xasprintf("%s/%s/stat", dir, e->d_name);
+        char *txt = ts_read_file(path, NULL);
+        free(path);
+        char *open = txt ? strchr(txt, '(') : NULL, *close = txt ? strrchr(txt, ')') : NULL;
+        unsigned long ut = 0, st = 0;
+        if (open != NULL && close != NULL &&
+            sscanf(close + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) == 2) {
+            double s = (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+            if (atoi(e->d_name) == (int)pid)
+                out->loop += s;
+            else if (close - open - 1 == 8 && strncmp(open + 1, "ts-store", 8) == 0)
+                out->store += s;
+            else
+                out->other += s;
+        }
+        free(txt);
+    }
+    closedir(d);
 }
 
 static double self_cpu_s(void)
@@ -339,10 +381,18 @@ int main(void)
     for (long i = 0; i < nst; i++)
         hello(&st[i], &pki, d.port, (uint64_t)nrec, compress);
 
+    thread_cpu th0, th1;
+    daemon_threads_cpu(d.pid, &th0);
     double cpu_d0 = proc_cpu_s(d.pid), cpu_c0 = self_cpu_s(), t0 = now_s();
     for (long i = 0; i < nst; i++)
         send_next(&st[i]);
     long pending = nst;
+    /* when a fifth and four fifths of the batches were acknowledged: a fixed
+     * cost at the start or at the end shows in the first or the last fifth */
+    long nbatches = 0, acked_total = 0;
+    for (long i = 0; i < nst; i++)
+        nbatches += st[i].nframes;
+    double t_fifth = 0, t_four_fifths = 0;
     struct pollfd *pf = ts_xcalloc((size_t)nst, sizeof *pf);
     while (pending > 0) {
         /* asleep until some session has bytes: the client stays light */
@@ -363,6 +413,11 @@ int main(void)
                     if (m.u.push_ack.code != 0)
                         die("%s: PUSH refused: %s", s->code, m.u.push_ack.message ? m.u.push_ack.message : "");
                     s->acked++;
+                    acked_total++;
+                    if (t_fifth == 0 && acked_total * 5 >= nbatches)
+                        t_fifth = now_s();
+                    if (t_four_fifths == 0 && acked_total * 5 >= nbatches * 4)
+                        t_four_fifths = now_s();
                     if (s->sent < s->nframes)
                         send_next(s);
                     else
@@ -375,6 +430,7 @@ int main(void)
     free(pf);
     double t1 = now_s();
     double cpu_d = proc_cpu_s(d.pid) - cpu_d0, cpu_c = self_cpu_s() - cpu_c0;
+    daemon_threads_cpu(d.pid, &th1);
     size_t total = (size_t)nst * (size_t)nrec;
     for (long i = 0; i < nst; i++)
         ts_tc_close(&st[i].c);
@@ -387,6 +443,10 @@ int main(void)
     double ingest = (double)total / (t1 - t0);
     fprintf(stderr, "bench_ingest: %zu records acknowledged in %.2f s; daemon %.2f CPU s, client %.2f CPU s\n", total,
             t1 - t0, cpu_d, cpu_c);
+    fprintf(stderr, "bench_ingest: the daemon's CPU by thread: loop %.2f s, store %.2f s, others (checkpoints) %.2f s\n",
+            th1.loop - th0.loop, th1.store - th0.store, th1.other - th0.other);
+    fprintf(stderr, "bench_ingest: the first fifth of the batches acknowledged in %.3f s, the middle three in %.3f s, the last"
+            " fifth in %.3f s\n", t_fifth - t0, t_four_fifths - t_fifth, t1 - t_four_fifths);
     int rounds = (int)env_long("TS_BENCH_ROUNDS", 3);
     double upsert = sqlite_upsert_rps(dir, rows, nrows, rounds);
     double upsert_sorted = sqlite_upsert_rps(dir, sorted, nrows, rounds);
@@ -396,6 +456,7 @@ int main(void)
     printf("BENCH daemon_ingest_ratio %.2f ratio\n", ingest / upsert);
     printf("BENCH daemon_ingest_cpu_s %.2f s (%.1f us/record)\n", cpu_d, cpu_d * 1e6 / (double)total);
     printf("BENCH client_cpu_s %.2f s\n", cpu_c);
+    printf("BENCH daemon_store_thread_us_per_record %.1f us\n", (th1.store - th0.store) * 1e6 / (double)total);
     for (size_t i = 0; i < nrows; i++) {
         free(rows[i].key);
         free(rows[i].vv);

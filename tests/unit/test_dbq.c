@@ -1,10 +1,15 @@
 /* The DB queue's group commit: jobs waiting together share one transaction
  * and are completed, in order, only after its commit; a failed commit undoes
- * every job of the group and tells each; jobs that must run alone do. */
+ * every job of the group and tells each; jobs that must run alone do. The
+ * store's thread takes each job as it is queued, without waiting for the
+ * loop. Jobs queued while the test holds the store's lock wait together, as
+ * they would behind a group running. */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <sqlite3.h>
 #include <uv.h>
@@ -20,6 +25,7 @@ typedef struct job {
     const char *sql; /* what the job writes */
     int work_rc;     /* its statement's result */
     bool in_tx;      /* whether it ran inside a transaction */
+    atomic_bool ran; /* its work is over (set on the store's thread) */
     bool done;
 } job;
 
@@ -40,6 +46,7 @@ static void job_work(ts_dbjob *base, ts_store *st)
         ts_store_commit(st, &err);
     else
         ts_store_rollback(st);
+    atomic_store(&j->ran, true);
 }
 
 static void job_done(ts_dbjob *base)
@@ -88,6 +95,12 @@ static int teardown(void **state)
     return 0;
 }
 
+static void wait_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
 static long count(fixture *f, const char *sql)
 {
     sqlite3_stmt *q;
@@ -108,9 +121,16 @@ static void test_waiting_jobs_share_a_commit(void **state)
         jobs[i].index = i;
         snprintf(sql[i], sizeof sql[i], "INSERT INTO t VALUES(%d)", i);
         jobs[i].sql = sql[i];
-        ts_dbq_submit_grouped(&f->q, &jobs[i].base, job_work, job_done, &jobs[i]);
     }
-    /* the first starts at once; the nine queued behind it go together */
+    /* the first starts at once; the nine queued while the store is busy
+     * (here: held by the test) go together */
+    ts_dbq_submit_grouped(&f->q, &jobs[0].base, job_work, job_done, &jobs[0]);
+    for (int ms = 0; ms < 10000 && !atomic_load(&jobs[0].ran); ms++)
+        wait_ms(1);
+    uv_mutex_lock(&f->q.lock);
+    for (int i = 1; i < 10; i++)
+        ts_dbq_submit_grouped(&f->q, &jobs[i].base, job_work, job_done, &jobs[i]);
+    uv_mutex_unlock(&f->q.lock);
     assert_int_equal(uv_run(&f->loop, UV_RUN_DEFAULT), 0);
     assert_int_equal(ndone, 10);
     for (int i = 0; i < 10; i++) {
@@ -124,8 +144,43 @@ static void test_waiting_jobs_share_a_commit(void **state)
         assert_int_equal(jobs[i].base.group_n, 9);
     assert_int_equal(f->q.commits, 2);
     assert_int_equal(f->q.grouped, 10);
+    /* the commits' time (their syncs), within the time the store was held */
+    assert_true(f->q.commit_us > 0);
+    assert_true(f->q.commit_us <= f->q.busy_us);
     assert_int_equal(f->q.inflight, 0);
+    assert_false(f->q.running);
     assert_int_equal(count(f, "SELECT count(*) FROM t"), 10);
+}
+
+/* The store's thread goes from one job to the next without the loop: a
+ * loop busy with other work (reading and decoding fifty stations' frames)
+ * does not leave the store idle. Here the loop does not run at all until
+ * both jobs have been done; they are completed, in order, when it runs. */
+static void test_the_store_does_not_wait_for_the_loop(void **state)
+{
+    fixture *f = *state;
+    job a = {.index = 0, .sql = "INSERT INTO t VALUES(1)"};
+    job b = {.index = 1, .sql = "INSERT INTO t VALUES(2)"};
+    ts_dbq_submit_grouped(&f->q, &a.base, job_work, job_done, &a);
+    for (int ms = 0; ms < 10000 && !atomic_load(&a.ran); ms++)
+        wait_ms(1);
+    assert_true(atomic_load(&a.ran));
+    ts_dbq_submit_grouped(&f->q, &b.base, job_work, job_done, &b);
+    for (int ms = 0; ms < 10000 && !atomic_load(&b.ran); ms++)
+        wait_ms(1);
+    assert_true(atomic_load(&b.ran)); /* before: only once the loop had completed a */
+    assert_int_equal(ndone, 0);
+    assert_true(f->q.running);
+    assert_int_equal(uv_run(&f->loop, UV_RUN_DEFAULT), 0);
+    assert_int_equal(ndone, 2);
+    assert_int_equal(done_order[0], 0);
+    assert_int_equal(done_order[1], 1);
+    assert_int_equal(a.base.group_n, 1);
+    assert_int_equal(b.base.group_n, 1);
+    assert_int_equal(f->q.commits, 2);
+    assert_int_equal(f->q.inflight, 0);
+    assert_false(f->q.running);
+    assert_int_equal(count(f, "SELECT count(*) FROM t"), 2);
 }
 
 static void test_failed_commit_undoes_the_group(void **state)
@@ -136,12 +191,16 @@ static void test_failed_commit_undoes_the_group(void **state)
     job bad = {.index = 2, .sql = "INSERT INTO child VALUES(42)"}; /* no parent 42: the commit fails */
     job c = {.index = 3, .sql = "INSERT INTO t VALUES(3)"};
     ts_dbq_submit_grouped(&f->q, &first.base, job_work, job_done, &first);
+    assert_int_equal(uv_run(&f->loop, UV_RUN_DEFAULT), 0);
+    uv_mutex_lock(&f->q.lock); /* the three wait together */
     ts_dbq_submit_grouped(&f->q, &a.base, job_work, job_done, &a);
     ts_dbq_submit_grouped(&f->q, &bad.base, job_work, job_done, &bad);
     ts_dbq_submit_grouped(&f->q, &c.base, job_work, job_done, &c);
+    uv_mutex_unlock(&f->q.lock);
     assert_int_equal(uv_run(&f->loop, UV_RUN_DEFAULT), 0);
     assert_int_equal(ndone, 4);
     assert_int_equal(first.base.commit_rc, 0);
+    assert_int_equal(a.base.group_n, 3);
     /* each statement worked; the group's commit did not, and says so to each */
     assert_int_equal(a.work_rc, SQLITE_OK);
     assert_int_equal(bad.work_rc, SQLITE_OK);
@@ -168,20 +227,24 @@ static void test_alone_jobs_run_alone(void **state)
     job solo = {.index = 2, .sql = "INSERT INTO t VALUES(3)"};
     job g3 = {.index = 3, .sql = "INSERT INTO t VALUES(4)"};
     job g4 = {.index = 4, .sql = "INSERT INTO t VALUES(5)"};
+    uv_mutex_lock(&f->q.lock); /* all five wait together */
     ts_dbq_submit_grouped(&f->q, &g1.base, job_work, job_done, &g1);
     ts_dbq_submit_grouped(&f->q, &g2.base, job_work, job_done, &g2);
     ts_dbq_submit(&f->q, &solo.base, job_work, job_done, &solo);
     ts_dbq_submit_grouped(&f->q, &g3.base, job_work, job_done, &g3);
     ts_dbq_submit_grouped(&f->q, &g4.base, job_work, job_done, &g4);
+    uv_mutex_unlock(&f->q.lock);
     assert_int_equal(uv_run(&f->loop, UV_RUN_DEFAULT), 0);
     assert_int_equal(ndone, 5);
     for (int i = 0; i < 5; i++)
         assert_int_equal(done_order[i], i);
     assert_false(solo.in_tx); /* its own transactions, not a group's */
     assert_int_equal(solo.base.group_n, 1);
-    assert_int_equal(g2.base.group_n, 1); /* g1 ran at once, g2 alone before the solo job */
+    assert_int_equal(g1.base.group_n, 2); /* the two before the solo job, together */
+    assert_int_equal(g2.base.group_n, 2);
     assert_int_equal(g3.base.group_n, 2);
     assert_int_equal(g4.base.group_n, 2);
+    assert_int_equal(f->q.commits, 2);
     assert_int_equal(count(f, "SELECT count(*) FROM t"), 5);
 }
 
@@ -444,6 +507,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_waiting_jobs_share_a_commit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_the_store_does_not_wait_for_the_loop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_commit_undoes_the_group, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alone_jobs_run_alone, setup, teardown),
         cmocka_unit_test_setup_teardown(test_background_jobs_wait_behind_the_others, setup, teardown),
