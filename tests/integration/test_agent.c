@@ -1173,6 +1173,8 @@ static void test_restored_station_rekeys(void **state)
     assert_true(ts_test_log_wait(bn->log, "event=rekey", 30000));
     assert_true(ts_test_log_wait(bn->log, "event=replica_rekeyed", 30000));
     assert_true(wait_synced(bn, 60000));
+    /* STATION.md's example of it says what this log says */
+    ts_test_doc_log_keys("docs/STATION.md", "level=warn event=rekey station=xuanlang", bn->log, 4);
     st_status after;
     assert_true(station_status(bn, &after));
     print_message("replica %s -> %s\n", before.replica, after.replica);

@@ -254,3 +254,74 @@ bool ts_test_log_wait(const char *log, const char *needle, int timeout_ms)
         ts_test_sleep_ms(20);
     }
 }
+
+/* The key names of a log line ("ts level event k1 k2 ..."), space-separated. */
+static void ts__line_keys(const char *line, char *out, size_t size)
+{
+    out[0] = '\0';
+    size_t len = 0;
+    for (const char *p = line; *p && *p != '\n';) {
+        const char *eq = strchr(p, '=');
+        const char *eol = strchr(p, '\n');
+        if (eq == NULL || (eol != NULL && eq > eol))
+            break;
+        len += (size_t)snprintf(out + len, len < size ? size - len : 0, "%.*s ", (int)(eq - p), p);
+        p = eq + 1;
+        if (*p == '"') /* a quoted value: to its closing quote */
+            for (p++; *p && *p != '"'; p++)
+                if (*p == '\\' && p[1])
+                    p++;
+        while (*p && *p != ' ' && *p != '\n')
+            p++;
+        while (*p == ' ')
+            p++;
+    }
+}
+
+void ts_test_doc_log_keys(const char *doc_path, const char *marker, const char *log, int min_checked)
+{
+    char *doc = ts_read_file(doc_path, NULL);
+    char *text = ts_read_file(log, NULL);
+    if (doc == NULL || text == NULL) {
+        fprintf(stderr, "ERROR: cannot read %s or %s\n", doc_path, log);
+        abort();
+    }
+    char *at = strstr(doc, marker);
+    char *end = at ? strstr(at, "```") : NULL;
+    char *block = at;
+    while (block != NULL && block > doc && strncmp(block, "```", 3) != 0)
+        block--;
+    if (at == NULL || end == NULL || block == NULL) {
+        fprintf(stderr, "ERROR: %s has no ``` block with %s\n", doc_path, marker);
+        abort();
+    }
+    *end = '\0';
+    int checked = 0;
+    for (char *l = strstr(block, "\nts="); l != NULL; l = strstr(l + 1, "\nts=")) {
+        char name[64], needle[80], want[512], got[512];
+        char *ev = strstr(l, " event=");
+        if (ev == NULL || sscanf(ev, " event=%63s", name) != 1)
+            continue;
+        snprintf(needle, sizeof needle, " event=%s ", name);
+        char *line = strstr(text, needle);
+        if (line == NULL)
+            continue;
+        while (line > text && line[-1] != '\n')
+            line--;
+        ts__line_keys(l + 1, want, sizeof want);
+        ts__line_keys(line, got, sizeof got);
+        if (strcmp(want, got) != 0) {
+            fprintf(stderr, "ERROR: %s's %s line has keys \"%s\", the program writes \"%s\"\n", doc_path, name, want,
+                    got);
+            abort();
+        }
+        checked++;
+    }
+    if (checked < min_checked) {
+        fprintf(stderr, "ERROR: %d lines of %s's example checked against %s, expected %d\n", checked, doc_path, log,
+                min_checked);
+        abort();
+    }
+    free(doc);
+    free(text);
+}

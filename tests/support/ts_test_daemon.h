@@ -60,6 +60,13 @@ uint64_t ts_test_now_ms(void);
 /* tramsyncd --add-user NAME --role ROLE on the database under data_dir,
  * before the daemon starts; 0, or the failed exit status. */
 int ts_test_add_user(const char *data_dir, const char *name, const char *role, const char *password);
+/* An example log in a document checked against a real log: in the
+ * ``` block of doc_path that holds `marker`, every line whose event the
+ * log also has must have the same keys in the same order as the log's
+ * first line of that event; at least min_checked lines are (aborts the
+ * test otherwise, saying which line). */
+void ts_test_doc_log_keys(const char *doc_path, const char *marker, const char *log, int min_checked);
+
 /* The last max_lines lines of a log file to stderr, to explain a failure;
  * nothing when path is NULL or unreadable. */
 void ts_test_log_tail(const char *path, int max_lines);
