@@ -891,6 +891,8 @@ static void test_fanout_all_communes_one(void **state)
         json_decref(r);
     }
     json_decref(wait_district_state(e, to_one, BT, "delivered", 20000));
+    /* LOGGING.md's example line is the daemon's */
+    ts_test_doc_log_keys("docs/LOGGING.md", "event=notice_sent id=TB-", e->d.log, 1);
     e->passed = true;
 }
 
