@@ -12,8 +12,9 @@
  * 3. A certificate revoked, or expired, since its ticket was issued: the
  *    resumed session fails, nothing of its early data is handed over, and
  *    no new ticket is issued.
- * 4. A ticket file that does not read, or for another server: a full
- *    handshake, the file gone.
+ * 4. A ticket file that does not read, or for another server, or kept
+ *    across a new certificate of the station's (or another station's): a
+ *    full handshake, the file gone.
  * 5. The agent and tramsyncd: the second connection resumes and pushes as
  *    early data; after a restart of the district (its tickets forgotten) the
  *    early data is rejected, sent again, and every record arrives. */
@@ -408,6 +409,71 @@ static void test_ticket_file_not_ours(void **state)
     ts_tls_ctx_unref(dctx);
 }
 
+/* A ticket belongs to the certificate it was issued under. The station's
+ * certificate replaced in its data directory (OPERATIONS.md, "Rotate
+ * certificates": enrol the new one, restart, revoke the old one once the
+ * station has connected with the new one), or another station's installed
+ * there: the ticket of the old one must not resume, or the district would
+ * go on seeing the old certificate (each resumption's new ticket inheriting
+ * it) until it expired or was revoked, and the other station's code. */
+static void test_ticket_is_for_its_certificate(void **state)
+{
+    (void)state;
+    ts_tls_ctx *dctx = server_ctx(true);
+    ts_test_pki_station(&g->pki, "rotates", "Rotates");
+    ts_tls_ctx *old = station_ctx("rotates");
+    first_connection(old, dctx);
+    ts_tls_ctx_unref(old);
+
+    /* the same station, its certificate re-issued: a full handshake with it */
+    ts_test_pki_station(&g->pki, "rotates", "Rotates");
+    ts_tls_ctx *renewed = station_ctx("rotates");
+    pair p;
+    pair_open(&p, renewed, dctx, HELLO_PUSH);
+    assert_int_equal(access(g->ticket, F_OK), -1);
+    assert_int_equal((int)p.st.early_sent, 0);
+    pump(&p);
+    assert_true(p.st_done && p.di_done);
+    assert_false(p.di.resumed);
+    char *path = ts_test_pki_cert(&g->pki, "rotates");
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    X509 *cert = PEM_read_X509(f, NULL, NULL, NULL);
+    fclose(f);
+    free(path);
+    assert_non_null(cert);
+    BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
+    char *serial = BN_bn2hex(bn);
+    assert_string_equal(p.di.peer.serial, serial);
+    OPENSSL_free(serial);
+    BN_free(bn);
+    X509_free(cert);
+    station_send_rest(&p, HELLO_PUSH);
+    assert_true(heard(&p, HELLO_PUSH));
+    /* its own ticket resumes, as that certificate */
+    issue_ticket(&p);
+    pair_close(&p);
+    pair_open(&p, renewed, dctx, HELLO_PUSH);
+    pump(&p);
+    assert_true(p.di.resumed);
+    assert_true(heard(&p, HELLO_PUSH));
+    issue_ticket(&p);
+    pair_close(&p);
+
+    /* another station's certificate in that directory: not as "rotates" */
+    ts_tls_ctx *other = station_ctx(BN);
+    pair_open(&p, other, dctx, HELLO_PUSH);
+    assert_int_equal((int)p.st.early_sent, 0);
+    pump(&p);
+    assert_true(p.st_done && p.di_done);
+    assert_false(p.di.resumed);
+    assert_string_equal(p.di.peer.cn, BN);
+    pair_close(&p);
+    ts_tls_ctx_unref(other);
+    ts_tls_ctx_unref(renewed);
+    ts_tls_ctx_unref(dctx);
+}
+
 /* ---------------------------------------------------------------- agent and daemon */
 
 static void fill(ts_test_station *st, const char *prefix, uint32_t n)
@@ -571,6 +637,7 @@ int main(void)
         cmocka_unit_test(test_revoked_since_the_ticket),
         cmocka_unit_test(test_expired_since_the_ticket),
         cmocka_unit_test(test_ticket_file_not_ours),
+        cmocka_unit_test(test_ticket_is_for_its_certificate),
         cmocka_unit_test(test_agent_resumes_with_early_data),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
