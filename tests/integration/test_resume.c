@@ -17,7 +17,9 @@
  *    full handshake, the file gone.
  * 5. The agent and tramsyncd: the second connection resumes and pushes as
  *    early data; after a restart of the district (its tickets forgotten) the
- *    early data is rejected, sent again, and every record arrives. */
+ *    early data is rejected, sent again, and every record arrives.
+ * 6. On a link too slow for 64 KiB of early data within the handshake
+ *    timeout, the resumed connection is not cut off. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +34,7 @@
 #include "common/ts_xmalloc.h"
 #include "tests/support/ts_test.h"
 #include "tests/support/ts_test_daemon.h"
+#include "tests/support/ts_test_link.h"
 #include "tests/support/ts_test_pki.h"
 #include "tests/support/ts_test_records.h"
 #include "tests/support/ts_test_station.h"
@@ -604,6 +607,63 @@ static void test_agent_resumes_with_early_data(void **state)
     ts_test_daemon_free(&dm);
 }
 
+/* A slow uplink (128 kbit/s): the 64 KiB of early data need 4 s to cross,
+ * longer than the district's handshake timeout (1 s here, 10 s by default:
+ * the same at 52 kbit/s), while a full handshake needs a fraction of it.
+ * The district holds the handshake open for early data that keeps coming
+ * at frame_min_rate or better, as it does for a frame; before, the resumed
+ * connection timed out, the ticket was spent, the next connection made a
+ * full handshake and got a new one: every other connection failed. */
+static void test_slow_link_early_data(void **state)
+{
+    (void)state;
+    char *d = ts_xasprintf("%s/slowdistrict", g->dir), *base = ts_xasprintf("%s/slowstation", g->dir);
+    mkdir(d, 0700);
+    mkdir(base, 0700);
+    const char *dsets[] = {"server.handshake_timeout=1s", NULL};
+    ts_test_daemon dm;
+    ts_test_daemon_start(&dm, d, &g->pki, dsets);
+    ts_test_watchdog_watch(&dm.pid);
+    ts_test_link_profile prof;
+    memset(&prof, 0, sizeof prof);
+    prof.up.bps = 128000;
+    prof.down.buffer = prof.up.buffer = 16 * 1024;
+    ts_test_link l;
+    ts_test_link_start(&l, dm.port, &prof);
+    ts_test_station st;
+    const char *sets[] = {"station.log_level=debug", "sync.backoff_min=100ms", "sync.backoff_max=500ms",
+                          "sync.compress=false", NULL};
+    ts_test_station_make(&st, base, PL, &g->pki, l.port, sets);
+
+    fill(&st, "slowone", 5);
+    ts_test_station_start(&st);
+    wait_district(&dm, "slowone-%", 5);
+    assert_int_equal(ts_test_station_stop(&st, 20000), 0);
+    assert_true(last_open_says(st.log, "resumed=no"));
+
+    /* a push of some 240 KB: its first 64 KiB go early */
+    fill(&st, "slowtwo", 1000);
+    ts_test_station_start(&st);
+    wait_district(&dm, "slowtwo-%", 1000);
+    assert_int_equal(ts_test_station_stop(&st, 20000), 0);
+    int timeouts = ts_test_file_count(dm.log, "event=tls_handshake_timeout") +
+                   ts_test_file_count(dm.log, "event=hello_timeout");
+    bool resumed = last_open_says(st.log, "resumed=yes early_data=accepted");
+    if (timeouts > 0 || !resumed) {
+        ts_test_log_tail(dm.log, 60);
+        ts_test_log_tail(st.log, 30);
+    }
+
+    ts_test_link_stop(&l);
+    ts_test_daemon_stop(&dm, SIGTERM, 20000);
+    ts_test_station_free(&st);
+    ts_test_daemon_free(&dm);
+    free(d);
+    free(base);
+    assert_int_equal(timeouts, 0);
+    assert_true(resumed);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -639,6 +699,7 @@ int main(void)
         cmocka_unit_test(test_ticket_file_not_ours),
         cmocka_unit_test(test_ticket_is_for_its_certificate),
         cmocka_unit_test(test_agent_resumes_with_early_data),
+        cmocka_unit_test(test_slow_link_early_data),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
