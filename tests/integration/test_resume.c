@@ -477,6 +477,81 @@ static void test_ticket_is_for_its_certificate(void **state)
     ts_tls_ctx_unref(dctx);
 }
 
+/* Who the district sees on a resumed session is who it saw on the full
+ * handshake the ticket came from: code, unit, commune, serial, expiry and
+ * the chain's serials, which a CRL reload checks open sessions against
+ * (ts_server_reload): a certificate revoked while its resumed session is
+ * open is found there as on a full handshake's. */
+static void test_resumed_peer_is_the_full_one(void **state)
+{
+    (void)state;
+    ts_tls_ctx *sctx = station_ctx("revoked"), *dctx = server_ctx(false), *crl = server_ctx(true);
+    unlink(g->ticket);
+    pair full;
+    pair_open(&full, sctx, dctx, NULL);
+    pump(&full);
+    assert_true(full.di_done && !full.di.resumed);
+    issue_ticket(&full);
+    pair p;
+    pair_open(&p, sctx, dctx, HELLO_PUSH);
+    pump(&p);
+    assert_true(p.di_done && p.di.resumed);
+    assert_string_equal(p.di.peer.cn, full.di.peer.cn);
+    assert_string_equal(p.di.peer.ou, full.di.peer.ou);
+    assert_string_equal(p.di.peer.l, full.di.peer.l);
+    assert_string_equal(p.di.peer.serial, full.di.peer.serial);
+    assert_true(p.di.peer.not_after == full.di.peer.not_after);
+    assert_int_equal(p.di.peer.nchain, full.di.peer.nchain);
+    for (int i = 0; i < p.di.peer.nchain; i++)
+        assert_string_equal(p.di.peer.chain[i], full.di.peer.chain[i]);
+    assert_true(ts_tls_ctx_revokes(crl, &full.di.peer));
+    assert_true(ts_tls_ctx_revokes(crl, &p.di.peer));
+    pair_close(&p);
+    pair_close(&full);
+    ts_tls_ctx_unref(sctx);
+    ts_tls_ctx_unref(dctx);
+    ts_tls_ctx_unref(crl);
+}
+
+/* The admin port's context (ts_admin.c: no resumption, TLS 1.2 allowed, no
+ * client certificate required) resumes nothing of the sync port's: a
+ * station's ClientHello with its ticket and early data makes a full
+ * handshake there, its early data skipped. */
+static void test_sync_ticket_not_on_the_admin_port(void **state)
+{
+    (void)state;
+    ts_tls_ctx *sctx = station_ctx(BN), *dctx = server_ctx(true);
+    first_connection(sctx, dctx);
+    ts_tls_config c;
+    ts_tls_config_init(&c, true);
+    c.ca_file = g->pki.ca;
+    c.cert_file = g->pki.server_cert;
+    c.key_file = g->pki.server_key;
+    c.crl_file = g->pki.crl;
+    c.allow_tls12 = true;
+    c.require_peer_cert = false;
+    ts_tls_ctx *admin = NULL;
+    ts_error err;
+    if (ts_tls_ctx_new(&admin, &c, &err) < 0)
+        fail_msg("admin context: %s", err.msg);
+    pair p;
+    pair_open(&p, sctx, admin, HELLO_PUSH);
+    assert_true(p.st.early_sent > 0);
+    pump(&p);
+    assert_true(p.st_done && p.di_done);
+    assert_false(p.di.resumed);
+    assert_string_equal(ts_tls_early_status(&p.st), "rejected");
+    assert_int_equal((int)p.district_heard.len, 0);
+    assert_string_equal(p.di.peer.cn, BN); /* by its certificate, verified */
+    station_send_rest(&p, HELLO_PUSH);
+    assert_true(heard(&p, HELLO_PUSH));
+    assert_false(ts_tls_issue_ticket(&p.di, &p.to_station));
+    pair_close(&p);
+    ts_tls_ctx_unref(admin);
+    ts_tls_ctx_unref(sctx);
+    ts_tls_ctx_unref(dctx);
+}
+
 /* ---------------------------------------------------------------- agent and daemon */
 
 static void fill(ts_test_station *st, const char *prefix, uint32_t n)
@@ -698,6 +773,8 @@ int main(void)
         cmocka_unit_test(test_expired_since_the_ticket),
         cmocka_unit_test(test_ticket_file_not_ours),
         cmocka_unit_test(test_ticket_is_for_its_certificate),
+        cmocka_unit_test(test_resumed_peer_is_the_full_one),
+        cmocka_unit_test(test_sync_ticket_not_on_the_admin_port),
         cmocka_unit_test(test_agent_resumes_with_early_data),
         cmocka_unit_test(test_slow_link_early_data),
     };
