@@ -754,6 +754,11 @@ static int ts__read_early(ts_tls *t, ts_buf *cipher_out, ts_error *err)
 static int ts__handshake_done(ts_tls *t, ts_buf *plain_out, ts_error *err)
 {
     t->resumed = SSL_session_reused(t->ssl) == 1;
+    /* resuming is TLS 1.3's single-use tickets: a TLS 1.2 session, which
+     * the cache took by its id at the handshake's end and would resume as
+     * often as asked, is taken out again at once */
+    if (t->server && t->ctx->resumption && SSL_version(t->ssl) != TLS1_3_VERSION)
+        SSL_CTX_remove_session(t->ctx->ssl_ctx, SSL_get_session(t->ssl));
     ts__read_peer(t);
     if (t->resumed) {
         long v = ts__recheck_resumed(t);

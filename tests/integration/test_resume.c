@@ -5,7 +5,8 @@
  *    the next connection resumes it and its first bytes go as early data,
  *    which the district holds until the handshake is done and hands over
  *    then, in order, with the peer known as the station.
- * 2. A ticket resumes once: the same ClientHello and early data replayed
+ * 2. A ticket resumes once (and only TLS 1.3 resumes: no TLS 1.2 session is
+ *    kept): the same ClientHello and early data replayed
  *    resume nothing and hand over nothing, whether the replay comes after
  *    the real connection or before it (then the real one's early data is
  *    rejected and sent again after the handshake).
@@ -553,6 +554,67 @@ static void test_sync_ticket_not_on_the_admin_port(void **state)
     ts_tls_ctx_unref(dctx);
 }
 
+/* Resumption is TLS 1.3's single-use tickets. A district that also allows
+ * TLS 1.2 (tls.allow_tls12) keeps no TLS 1.2 session in its cache: those
+ * resume by session id as often as asked (nothing single-use about them),
+ * and each full handshake would add one, pushing stations' tickets out of
+ * the 1,024 the cache holds. */
+static void test_no_tls12_sessions_kept(void **state)
+{
+    (void)state;
+    ts_tls_config c;
+    ts_tls_config_init(&c, true);
+    c.ca_file = g->pki.ca;
+    c.cert_file = g->pki.server_cert;
+    c.key_file = g->pki.server_key;
+    c.allow_tls12 = true;
+    c.resumption = true;
+    ts_tls_ctx *dctx = NULL;
+    ts_error err;
+    if (ts_tls_ctx_new(&dctx, &c, &err) < 0)
+        fail_msg("server context: %s", err.msg);
+    char *cert = ts_test_pki_cert(&g->pki, BN), *key = ts_test_pki_key(&g->pki, BN);
+    ts_tls_config_init(&c, false);
+    c.ca_file = g->pki.ca;
+    c.cert_file = cert;
+    c.key_file = key;
+    c.allow_tls12 = true;
+    ts_tls_ctx *sctx = NULL;
+    if (ts_tls_ctx_new(&sctx, &c, &err) < 0)
+        fail_msg("station context: %s", err.msg);
+    free(cert);
+    free(key);
+    assert_int_equal(SSL_CTX_set_max_proto_version(ts_tls_ctx_ssl(sctx), TLS1_2_VERSION), 1);
+    pair p;
+    pair_open(&p, sctx, dctx, NULL);
+    pump(&p);
+    assert_true(p.st_done && p.di_done);
+    assert_string_equal(ts_tls_version(&p.di), "TLSv1.2");
+    SSL_SESSION *sess = SSL_get1_session(p.st.ssl);
+    SSL_set_shutdown(p.st.ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN); /* a clean end */
+    pair_close(&p);
+    long kept = SSL_CTX_sess_number(ts_tls_ctx_ssl(dctx));
+    /* and the station's session resumes nothing */
+    for (int i = 0; i < 2; i++) {
+        memset(&p, 0, sizeof p);
+        assert_int_equal(ts_tls_init(&p.st, sctx, "localhost", &err), 0);
+        assert_int_equal(ts_tls_init(&p.di, dctx, NULL, &err), 0);
+        assert_int_equal(SSL_set_session(p.st.ssl, sess), 1);
+        assert_int_equal(ts_tls_start(&p.st, &p.to_district, &err), 0);
+        pump(&p);
+        assert_true(p.st_done && p.di_done);
+        bool resumed = p.di.resumed;
+        SSL_set_shutdown(p.st.ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+        pair_close(&p);
+        if (resumed)
+            fail_msg("a TLS 1.2 session resumed (connection %d after it)", i + 1);
+    }
+    SSL_SESSION_free(sess);
+    ts_tls_ctx_unref(sctx);
+    ts_tls_ctx_unref(dctx);
+    assert_int_equal((int)kept, 0);
+}
+
 /* ---------------------------------------------------------------- agent and daemon */
 
 static void fill(ts_test_station *st, const char *prefix, uint32_t n)
@@ -796,6 +858,7 @@ int main(void)
         cmocka_unit_test(test_ticket_is_for_its_certificate),
         cmocka_unit_test(test_resumed_peer_is_the_full_one),
         cmocka_unit_test(test_sync_ticket_not_on_the_admin_port),
+        cmocka_unit_test(test_no_tls12_sessions_kept),
         cmocka_unit_test(test_agent_resumes_with_early_data),
         cmocka_unit_test(test_slow_link_early_data),
         cmocka_unit_test(test_slow_link_early_data_agent),
