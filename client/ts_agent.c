@@ -32,6 +32,9 @@
 #define C(field) offsetof(ts_agent_config, field)
 /* a push batch holds this many times [sync] push_batch changes when frames are compressed */
 #define TS__ZSTD_BATCH_FACTOR 4
+/* Bytes per second early data is given to cross before WELCOME: the
+ * district's default frame_min_rate, which it gives early data too. */
+#define TS__EARLY_MIN_RATE 2048
 
 const ts_cfg_key ts_agent_config_keys[] = {
     {"station", "code", TS_CFG_STR, C(code), "", "this station's code, as in its certificate (e.g. binhnguyen)"},
@@ -65,7 +68,8 @@ const ts_cfg_key ts_agent_config_keys[] = {
     {"sync", "poll", TS_CFG_DURATION, C(poll_ms), "500ms", "how often to look for local writes"},
     {"sync", "backoff_min", TS_CFG_DURATION, C(backoff_min_ms), "1s", "first retry delay after a failure"},
     {"sync", "backoff_max", TS_CFG_DURATION, C(backoff_max_ms), "5m", "longest retry delay"},
-    {"sync", "connect_timeout", TS_CFG_DURATION, C(connect_timeout_ms), "20s", "give up a connection attempt after"},
+    {"sync", "connect_timeout", TS_CFG_DURATION, C(connect_timeout_ms), "20s",
+     "give up a connection attempt after (resuming: plus the early data's time at 2 KiB/s)"},
     {"sync", "push_batch", TS_CFG_U64, C(push_batch), "1000", "most changes in one PUSH"},
     {"sync", "pull_page", TS_CFG_U64, C(pull_page), "1000", "most changes asked for in one PULL"},
     {"sync", "pull_stream", TS_CFG_BOOL, C(pull_stream), "true",
@@ -620,9 +624,18 @@ static void ts__resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res
     uv_timer_start(&a->retry_timer, ts__retry_fired, a->cfg.connect_timeout_ms, 0);
     /* resuming: HELLO and the first PUSH go with the ClientHello, a round
      * trip before the handshake is done (sent again if the district says no) */
-    if (ts_conn_early_budget(c) > 0) {
+    size_t budget = ts_conn_early_budget(c);
+    if (budget > 0) {
         a->began_early = true;
         ts__begin_session(a);
+        /* WELCOME comes once the district's handshake is done, so once all
+         * early data is in: its time at the district's frame_min_rate on top
+         * (the district waits as long). Giving up sooner on a slow link left
+         * a connection the district finished anyway, its HELLO replacing the
+         * next connection's: none ever lasted. */
+        size_t early = c->early.len < budget ? c->early.len : budget;
+        uv_timer_start(&a->retry_timer, ts__retry_fired,
+                       a->cfg.connect_timeout_ms + (uint64_t)early * 1000 / TS__EARLY_MIN_RATE, 0);
     }
 }
 

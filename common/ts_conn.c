@@ -20,6 +20,7 @@ void ts_conn_limits_default(ts_conn_limits *l)
     l->low_water = 64 * 1024;
     l->handshake_timeout_ms = 10000;
     l->idle_timeout_ms = 0;
+    l->early_min_rate = 0;
 }
 
 static void ts__conn_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
@@ -150,22 +151,36 @@ static void ts__flush(ts_conn *c)
 
 static void ts__timer_fired(uv_timer_t *t);
 
+/* While the handshake runs and the server has accepted early data (only a
+ * ticket's holder gets that far), what has come in adds its time at
+ * early_min_rate: 64 KiB of early data on a slow link must not cost the
+ * connection, as a frame's size does not. Counted in bytes received, not
+ * early data decrypted: a 16 KiB record is read only once it is whole. */
+static uint64_t ts__early_grace_ms(const ts_conn *c)
+{
+    if (c->open || c->limits.early_min_rate == 0 || !c->tls.server || !ts_tls_early_accepted(&c->tls))
+        return 0;
+    uint64_t in = c->bytes_in < TS_TLS_EARLY_DATA_MAX ? c->bytes_in : TS_TLS_EARLY_DATA_MAX;
+    return in * 1000 / c->limits.early_min_rate;
+}
+
 /* One timer serves three clocks: the handshake (from start), the owner's
  * deadline, and idleness (from the last read); it is set for the earliest. */
 static void ts__arm(ts_conn *c)
 {
     if (c->closing || c->close_after_flush || !c->initialised)
         return;
-    uint64_t now = uv_now(c->tcp.loop), wait = UINT64_MAX;
+    uint64_t now = uv_now(c->tcp.loop), wait = UINT64_MAX, grace = ts__early_grace_ms(c);
     if (!c->open) {
-        uint64_t due = c->started_at + c->limits.handshake_timeout_ms;
+        uint64_t due = c->started_at + c->limits.handshake_timeout_ms + grace;
         wait = due > now ? due - now : 0;
     } else if (c->limits.idle_timeout_ms) {
         uint64_t idle = ts_wall_ms() - c->last_read_ms;
         wait = idle < c->limits.idle_timeout_ms ? c->limits.idle_timeout_ms - idle : 0;
     }
     if (c->deadline_at) {
-        uint64_t w = c->deadline_at > now ? c->deadline_at - now : 0;
+        uint64_t at = c->deadline_at + grace;
+        uint64_t w = at > now ? at - now : 0;
         if (w < wait)
             wait = w;
     }
@@ -182,8 +197,8 @@ static void ts__timer_fired(uv_timer_t *t)
         ts__close_now(c); /* the peer did not take our last bytes in time */
         return;
     }
-    uint64_t now = uv_now(c->tcp.loop);
-    if (c->deadline_at && now >= c->deadline_at) {
+    uint64_t now = uv_now(c->tcp.loop), grace = ts__early_grace_ms(c);
+    if (c->deadline_at && now >= c->deadline_at + grace) {
         c->deadline_at = 0;
         if (c->cb->on_deadline) {
             c->cb->on_deadline(c);
@@ -195,7 +210,7 @@ static void ts__timer_fired(uv_timer_t *t)
         return;
     }
     if (!c->open) {
-        if (now >= c->started_at + c->limits.handshake_timeout_ms) {
+        if (now >= c->started_at + c->limits.handshake_timeout_ms + grace) {
             ts_log_info("tls_handshake_timeout", "peer=%s", c->peer_addr);
             c->close_reason = TS_ETIMEOUT;
             ts__close_now(c);

@@ -40,6 +40,10 @@ typedef struct ts_conn_limits {
     size_t low_water;             /* bytes queued when reading resumes (default 64 KiB) */
     uint64_t handshake_timeout_ms; /* default 10 s */
     uint64_t idle_timeout_ms;     /* after the handshake; 0 = none */
+    /* server: TLS 1.3 early data held while the handshake runs lengthens the
+     * handshake's clocks (its timeout and the owner's deadline) by its size
+     * at this many bytes per second (0: not at all) */
+    uint64_t early_min_rate;
 } ts_conn_limits;
 
 void ts_conn_limits_default(ts_conn_limits *l);

@@ -27,6 +27,11 @@ struct ts_tls_ctx {
     int refs;
     bool resumption;
     char *session_file; /* client: where the ticket is kept */
+    /* client: the SHA-256 of our own certificate, the session id context of
+     * every session it makes: a ticket resumes only under the certificate
+     * it was issued for */
+    unsigned char own_id[SSL_MAX_SID_CTX_LENGTH];
+    unsigned int own_id_len;
     int64_t cert_not_after;
     /* revocation, from the CRL read once (its signature checked then),
      * instead of OpenSSL checking the CRL again on every handshake */
@@ -247,7 +252,13 @@ static void ts__ticket_load(ts_tls *t, const char *server_name)
     OPENSSL_cleanse(der, TS__TICKET_FILE_MAX);
     free(der);
     const char *host = sess ? SSL_SESSION_get0_hostname(sess) : NULL;
-    bool good = sess != NULL && SSL_SESSION_is_resumable(sess) &&
+    /* issued under our certificate as it is now: one replaced since (a new
+     * certificate enrolled, or another station's) begins with a full
+     * handshake, as the district must see the certificate it verifies */
+    unsigned int idlen = 0;
+    const unsigned char *id = sess ? SSL_SESSION_get0_id_context(sess, &idlen) : NULL;
+    bool ours = id != NULL && idlen == t->ctx->own_id_len && memcmp(id, t->ctx->own_id, idlen) == 0;
+    bool good = sess != NULL && ours && SSL_SESSION_is_resumable(sess) &&
                 SSL_SESSION_get_protocol_version(sess) == TLS1_3_VERSION &&
                 (int64_t)SSL_SESSION_get_time(sess) + ts__ticket_lifetime(sess) > (int64_t)time(NULL) &&
                 (server_name == NULL || server_name[0] == '\0' || (host != NULL && strcmp(host, server_name) == 0));
@@ -355,6 +366,12 @@ int ts_tls_ctx_new(ts_tls_ctx **out, const ts_tls_config *cfg, ts_error *err)
         SSL_CTX_free(c);
         return ts_error_set(err, TS_ETLS, "a TLS server needs a certificate and key");
     }
+    unsigned char own_id[SSL_MAX_SID_CTX_LENGTH];
+    unsigned int own_id_len = 0;
+    if (!cfg->server && cfg->resumption && cfg->session_file != NULL && SSL_CTX_get0_certificate(c) != NULL &&
+        (X509_digest(SSL_CTX_get0_certificate(c), EVP_sha256(), own_id, &own_id_len) != 1 ||
+         own_id_len > sizeof own_id || !SSL_CTX_set_session_id_context(c, own_id, own_id_len)))
+        return ts__ctx_fail(c, err, "cannot set up TLS resumption", NULL);
 
     if (cfg->ca_file == NULL) {
         SSL_CTX_free(c);
@@ -379,8 +396,11 @@ int ts_tls_ctx_new(ts_tls_ctx **out, const ts_tls_config *cfg, ts_error *err)
     ctx->ssl_ctx = c;
     ctx->refs = 1;
     ctx->resumption = cfg->resumption;
-    if (!cfg->server && cfg->resumption && cfg->session_file != NULL)
+    if (!cfg->server && cfg->resumption && cfg->session_file != NULL) {
         ctx->session_file = ts_xstrdup(cfg->session_file);
+        memcpy(ctx->own_id, own_id, own_id_len);
+        ctx->own_id_len = own_id_len;
+    }
     SSL_CTX_set_app_data(c, ctx);
     if (cfg->crl_file != NULL && cfg->crl_file[0] != '\0') {
         int rc = ts__load_crl(ctx, cfg->crl_file, cfg->ca_file, err);
@@ -734,6 +754,11 @@ static int ts__read_early(ts_tls *t, ts_buf *cipher_out, ts_error *err)
 static int ts__handshake_done(ts_tls *t, ts_buf *plain_out, ts_error *err)
 {
     t->resumed = SSL_session_reused(t->ssl) == 1;
+    /* resuming is TLS 1.3's single-use tickets: a TLS 1.2 session, which
+     * the cache took by its id at the handshake's end and would resume as
+     * often as asked, is taken out again at once */
+    if (t->server && t->ctx->resumption && SSL_version(t->ssl) != TLS1_3_VERSION)
+        SSL_CTX_remove_session(t->ctx->ssl_ctx, SSL_get_session(t->ssl));
     ts__read_peer(t);
     if (t->resumed) {
         long v = ts__recheck_resumed(t);

@@ -34,9 +34,9 @@ const ts_cfg_key ts_server_config_keys[] = {
     {"server", "max_connections", TS_CFG_U64, C(max_connections), "10000",
      "connections refused above this many"},
     {"server", "handshake_timeout", TS_CFG_DURATION, C(handshake_timeout_ms), "10s",
-     "time a new connection has to finish TLS"},
+     "time a new connection has to finish TLS (plus, for a resumed station, its early data at frame_min_rate)"},
     {"server", "hello_timeout", TS_CFG_DURATION, C(hello_timeout_ms), "10s",
-     "time a new connection has, from accept, to finish TLS and send HELLO"},
+     "time a new connection has, from accept, to finish TLS and send HELLO (plus early data at frame_min_rate)"},
     {"server", "max_station_connections", TS_CFG_U64, C(max_station_connections), "3",
      "connections one station certificate may hold at once (at least 2); past it the oldest not yet past "
      "HELLO is closed"},
@@ -303,6 +303,8 @@ static void ts__apply_limits(ts_server *srv)
     srv->conn_limits.low_water = srv->cfg.write_low_water;
     srv->conn_limits.handshake_timeout_ms = srv->cfg.handshake_timeout_ms;
     srv->conn_limits.idle_timeout_ms = srv->cfg.idle_timeout_ms;
+    /* a resumed station's early data, up to 64 KiB, at the rate a frame has */
+    srv->conn_limits.early_min_rate = srv->cfg.frame_min_rate;
     ts_log_set_level((ts_log_level)ts_log_level_parse(srv->cfg.log_level));
 }
 

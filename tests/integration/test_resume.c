@@ -5,18 +5,23 @@
  *    the next connection resumes it and its first bytes go as early data,
  *    which the district holds until the handshake is done and hands over
  *    then, in order, with the peer known as the station.
- * 2. A ticket resumes once: the same ClientHello and early data replayed
+ * 2. A ticket resumes once (and only TLS 1.3 resumes: no TLS 1.2 session is
+ *    kept): the same ClientHello and early data replayed
  *    resume nothing and hand over nothing, whether the replay comes after
  *    the real connection or before it (then the real one's early data is
  *    rejected and sent again after the handshake).
  * 3. A certificate revoked, or expired, since its ticket was issued: the
  *    resumed session fails, nothing of its early data is handed over, and
  *    no new ticket is issued.
- * 4. A ticket file that does not read, or for another server: a full
- *    handshake, the file gone.
+ * 4. A ticket file that does not read, or for another server, or kept
+ *    across a new certificate of the station's (or another station's): a
+ *    full handshake, the file gone.
  * 5. The agent and tramsyncd: the second connection resumes and pushes as
  *    early data; after a restart of the district (its tickets forgotten) the
- *    early data is rejected, sent again, and every record arrives. */
+ *    early data is rejected, sent again, and every record arrives.
+ * 6. On a link too slow for 64 KiB of early data within the district's
+ *    handshake timeout or the agent's connect timeout, the resumed
+ *    connection is not cut off by either. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +36,7 @@
 #include "common/ts_xmalloc.h"
 #include "tests/support/ts_test.h"
 #include "tests/support/ts_test_daemon.h"
+#include "tests/support/ts_test_link.h"
 #include "tests/support/ts_test_pki.h"
 #include "tests/support/ts_test_station.h"
 #include "tests/support/ts_test_store.h"
@@ -407,6 +413,207 @@ static void test_ticket_file_not_ours(void **state)
     ts_tls_ctx_unref(dctx);
 }
 
+/* A ticket belongs to the certificate it was issued under. The station's
+ * certificate replaced in its data directory (OPERATIONS.md, "Rotate
+ * certificates": enrol the new one, restart, revoke the old one once the
+ * station has connected with the new one), or another station's installed
+ * there: the ticket of the old one must not resume, or the district would
+ * go on seeing the old certificate (each resumption's new ticket inheriting
+ * it) until it expired or was revoked, and the other station's code. */
+static void test_ticket_is_for_its_certificate(void **state)
+{
+    (void)state;
+    ts_tls_ctx *dctx = server_ctx(true);
+    ts_test_pki_station(&g->pki, "rotates", "Rotates");
+    ts_tls_ctx *old = station_ctx("rotates");
+    first_connection(old, dctx);
+    ts_tls_ctx_unref(old);
+
+    /* the same station, its certificate re-issued: a full handshake with it */
+    ts_test_pki_station(&g->pki, "rotates", "Rotates");
+    ts_tls_ctx *renewed = station_ctx("rotates");
+    pair p;
+    pair_open(&p, renewed, dctx, HELLO_PUSH);
+    assert_int_equal(access(g->ticket, F_OK), -1);
+    assert_int_equal((int)p.st.early_sent, 0);
+    pump(&p);
+    assert_true(p.st_done && p.di_done);
+    assert_false(p.di.resumed);
+    char *path = ts_test_pki_cert(&g->pki, "rotates");
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    X509 *cert = PEM_read_X509(f, NULL, NULL, NULL);
+    fclose(f);
+    free(path);
+    assert_non_null(cert);
+    BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
+    char *serial = BN_bn2hex(bn);
+    assert_string_equal(p.di.peer.serial, serial);
+    OPENSSL_free(serial);
+    BN_free(bn);
+    X509_free(cert);
+    station_send_rest(&p, HELLO_PUSH);
+    assert_true(heard(&p, HELLO_PUSH));
+    /* its own ticket resumes, as that certificate */
+    issue_ticket(&p);
+    pair_close(&p);
+    pair_open(&p, renewed, dctx, HELLO_PUSH);
+    pump(&p);
+    assert_true(p.di.resumed);
+    assert_true(heard(&p, HELLO_PUSH));
+    issue_ticket(&p);
+    pair_close(&p);
+
+    /* another station's certificate in that directory: not as "rotates" */
+    ts_tls_ctx *other = station_ctx(BN);
+    pair_open(&p, other, dctx, HELLO_PUSH);
+    assert_int_equal((int)p.st.early_sent, 0);
+    pump(&p);
+    assert_true(p.st_done && p.di_done);
+    assert_false(p.di.resumed);
+    assert_string_equal(p.di.peer.cn, BN);
+    pair_close(&p);
+    ts_tls_ctx_unref(other);
+    ts_tls_ctx_unref(renewed);
+    ts_tls_ctx_unref(dctx);
+}
+
+/* Who the district sees on a resumed session is who it saw on the full
+ * handshake the ticket came from: code, unit, commune, serial, expiry and
+ * the chain's serials, which a CRL reload checks open sessions against
+ * (ts_server_reload): a certificate revoked while its resumed session is
+ * open is found there as on a full handshake's. */
+static void test_resumed_peer_is_the_full_one(void **state)
+{
+    (void)state;
+    ts_tls_ctx *sctx = station_ctx("revoked"), *dctx = server_ctx(false), *crl = server_ctx(true);
+    unlink(g->ticket);
+    pair full;
+    pair_open(&full, sctx, dctx, NULL);
+    pump(&full);
+    assert_true(full.di_done && !full.di.resumed);
+    issue_ticket(&full);
+    pair p;
+    pair_open(&p, sctx, dctx, HELLO_PUSH);
+    pump(&p);
+    assert_true(p.di_done && p.di.resumed);
+    assert_string_equal(p.di.peer.cn, full.di.peer.cn);
+    assert_string_equal(p.di.peer.ou, full.di.peer.ou);
+    assert_string_equal(p.di.peer.l, full.di.peer.l);
+    assert_string_equal(p.di.peer.serial, full.di.peer.serial);
+    assert_true(p.di.peer.not_after == full.di.peer.not_after);
+    assert_int_equal(p.di.peer.nchain, full.di.peer.nchain);
+    for (int i = 0; i < p.di.peer.nchain; i++)
+        assert_string_equal(p.di.peer.chain[i], full.di.peer.chain[i]);
+    assert_true(ts_tls_ctx_revokes(crl, &full.di.peer));
+    assert_true(ts_tls_ctx_revokes(crl, &p.di.peer));
+    pair_close(&p);
+    pair_close(&full);
+    ts_tls_ctx_unref(sctx);
+    ts_tls_ctx_unref(dctx);
+    ts_tls_ctx_unref(crl);
+}
+
+/* The admin port's context (ts_admin.c: no resumption, TLS 1.2 allowed, no
+ * client certificate required) resumes nothing of the sync port's: a
+ * station's ClientHello with its ticket and early data makes a full
+ * handshake there, its early data skipped. */
+static void test_sync_ticket_not_on_the_admin_port(void **state)
+{
+    (void)state;
+    ts_tls_ctx *sctx = station_ctx(BN), *dctx = server_ctx(true);
+    first_connection(sctx, dctx);
+    ts_tls_config c;
+    ts_tls_config_init(&c, true);
+    c.ca_file = g->pki.ca;
+    c.cert_file = g->pki.server_cert;
+    c.key_file = g->pki.server_key;
+    c.crl_file = g->pki.crl;
+    c.allow_tls12 = true;
+    c.require_peer_cert = false;
+    ts_tls_ctx *admin = NULL;
+    ts_error err;
+    if (ts_tls_ctx_new(&admin, &c, &err) < 0)
+        fail_msg("admin context: %s", err.msg);
+    pair p;
+    pair_open(&p, sctx, admin, HELLO_PUSH);
+    assert_true(p.st.early_sent > 0);
+    pump(&p);
+    assert_true(p.st_done && p.di_done);
+    assert_false(p.di.resumed);
+    assert_string_equal(ts_tls_early_status(&p.st), "rejected");
+    assert_int_equal((int)p.district_heard.len, 0);
+    assert_string_equal(p.di.peer.cn, BN); /* by its certificate, verified */
+    station_send_rest(&p, HELLO_PUSH);
+    assert_true(heard(&p, HELLO_PUSH));
+    assert_false(ts_tls_issue_ticket(&p.di, &p.to_station));
+    pair_close(&p);
+    ts_tls_ctx_unref(admin);
+    ts_tls_ctx_unref(sctx);
+    ts_tls_ctx_unref(dctx);
+}
+
+/* Resumption is TLS 1.3's single-use tickets. A district that also allows
+ * TLS 1.2 (tls.allow_tls12) keeps no TLS 1.2 session in its cache: those
+ * resume by session id as often as asked (nothing single-use about them),
+ * and each full handshake would add one, pushing stations' tickets out of
+ * the 1,024 the cache holds. */
+static void test_no_tls12_sessions_kept(void **state)
+{
+    (void)state;
+    ts_tls_config c;
+    ts_tls_config_init(&c, true);
+    c.ca_file = g->pki.ca;
+    c.cert_file = g->pki.server_cert;
+    c.key_file = g->pki.server_key;
+    c.allow_tls12 = true;
+    c.resumption = true;
+    ts_tls_ctx *dctx = NULL;
+    ts_error err;
+    if (ts_tls_ctx_new(&dctx, &c, &err) < 0)
+        fail_msg("server context: %s", err.msg);
+    char *cert = ts_test_pki_cert(&g->pki, BN), *key = ts_test_pki_key(&g->pki, BN);
+    ts_tls_config_init(&c, false);
+    c.ca_file = g->pki.ca;
+    c.cert_file = cert;
+    c.key_file = key;
+    c.allow_tls12 = true;
+    ts_tls_ctx *sctx = NULL;
+    if (ts_tls_ctx_new(&sctx, &c, &err) < 0)
+        fail_msg("station context: %s", err.msg);
+    free(cert);
+    free(key);
+    assert_int_equal(SSL_CTX_set_max_proto_version(ts_tls_ctx_ssl(sctx), TLS1_2_VERSION), 1);
+    pair p;
+    pair_open(&p, sctx, dctx, NULL);
+    pump(&p);
+    assert_true(p.st_done && p.di_done);
+    assert_string_equal(ts_tls_version(&p.di), "TLSv1.2");
+    SSL_SESSION *sess = SSL_get1_session(p.st.ssl);
+    SSL_set_shutdown(p.st.ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN); /* a clean end */
+    pair_close(&p);
+    long kept = SSL_CTX_sess_number(ts_tls_ctx_ssl(dctx));
+    /* and the station's session resumes nothing */
+    for (int i = 0; i < 2; i++) {
+        memset(&p, 0, sizeof p);
+        assert_int_equal(ts_tls_init(&p.st, sctx, "localhost", &err), 0);
+        assert_int_equal(ts_tls_init(&p.di, dctx, NULL, &err), 0);
+        assert_int_equal(SSL_set_session(p.st.ssl, sess), 1);
+        assert_int_equal(ts_tls_start(&p.st, &p.to_district, &err), 0);
+        pump(&p);
+        assert_true(p.st_done && p.di_done);
+        bool resumed = p.di.resumed;
+        SSL_set_shutdown(p.st.ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+        pair_close(&p);
+        if (resumed)
+            fail_msg("a TLS 1.2 session resumed (connection %d after it)", i + 1);
+    }
+    SSL_SESSION_free(sess);
+    ts_tls_ctx_unref(sctx);
+    ts_tls_ctx_unref(dctx);
+    assert_int_equal((int)kept, 0);
+}
+
 /* ---------------------------------------------------------------- agent and daemon */
 
 static void wait_district(ts_test_daemon *d, const char *like, long long n)
@@ -538,6 +745,83 @@ static void test_enroll_drops_the_ticket(void **state)
     ts_test_station_free(&st);
 }
 
+/* A slow uplink: the 64 KiB of early data take longer to cross than the
+ * district's handshake timeout, or the agent's connect timeout (it waits for
+ * WELCOME, which the district sends once the handshake is done, so once all
+ * early data is in), while a full handshake needs a fraction of either. Both
+ * give early data its time at 2 KiB/s (frame_min_rate), as the district does
+ * a frame's size. Before, the resumed connection timed out, the ticket was
+ * spent, the next connection made a full handshake and got a new one: every
+ * other connection failed. `name` names the directories, `bps` the uplink. */
+static void slow_link_run(const char *name, uint64_t bps, const char *dset, const char *sset)
+{
+    char *d = ts_xasprintf("%s/%sdistrict", g->dir, name), *base = ts_xasprintf("%s/%sstation", g->dir, name);
+    mkdir(d, 0700);
+    mkdir(base, 0700);
+    const char *dsets[] = {dset, NULL};
+    ts_test_daemon dm;
+    ts_test_daemon_start(&dm, d, &g->pki, dsets);
+    ts_test_watchdog_watch(&dm.pid);
+    ts_test_link_profile prof;
+    memset(&prof, 0, sizeof prof);
+    prof.up.bps = bps;
+    prof.down.buffer = prof.up.buffer = 16 * 1024;
+    ts_test_link l;
+    ts_test_link_start(&l, dm.port, &prof);
+    ts_test_station st;
+    const char *sets[] = {"station.log_level=debug", "sync.backoff_min=100ms", "sync.backoff_max=500ms",
+                          "sync.compress=false", sset, NULL};
+    ts_test_station_make(&st, base, PL, &g->pki, l.port, sets);
+
+    ts_test_station_fill(&st, "slowone", 5);
+    ts_test_station_start(&st);
+    wait_district(&dm, "slowone-%", 5);
+    assert_int_equal(ts_test_station_stop(&st, 20000), 0);
+    assert_true(last_open_says(st.log, "resumed=no"));
+
+    /* a push of some 95 KB: its first 64 KiB go early */
+    ts_test_station_fill(&st, "slowtwo", 400);
+    ts_test_station_start(&st);
+    uint64_t deadline = ts_test_now_ms() + 60000;
+    while (ts_test_district_residents(&dm, "slowtwo-%") < 400 && ts_test_now_ms() < deadline)
+        ts_test_sleep_ms(50);
+    long long arrived = ts_test_district_residents(&dm, "slowtwo-%");
+    int stopped = ts_test_station_stop(&st, 20000);
+    int timeouts = (arrived != 400) + (stopped != 0) + ts_test_file_count(dm.log, "event=tls_handshake_timeout") +
+                   ts_test_file_count(dm.log, "event=hello_timeout") +
+                   ts_test_file_count(st.log, "event=connect_timeout");
+    bool resumed = last_open_says(st.log, "resumed=yes early_data=accepted");
+    if (timeouts > 0 || !resumed) {
+        ts_test_log_tail(dm.log, 60);
+        ts_test_log_tail(st.log, 30);
+    }
+
+    ts_test_link_stop(&l);
+    ts_test_daemon_stop(&dm, SIGTERM, 20000);
+    ts_test_station_free(&st);
+    ts_test_daemon_free(&dm);
+    free(d);
+    free(base);
+    assert_int_equal(timeouts, 0);
+    assert_true(resumed);
+}
+
+/* The district: 128 kbit/s, 64 KiB in 4 s against handshake_timeout=1s
+ * (the default 10 s is the same at 52 kbit/s). */
+static void test_slow_link_early_data(void **state)
+{
+    (void)state;
+    slow_link_run("slowd", 128000, "server.handshake_timeout=1s", "sync.connect_timeout=20s");
+}
+
+/* The agent: 64 kbit/s, 64 KiB in 8 s against connect_timeout=2s (the
+ * default 20 s is the same at 26 kbit/s). */
+static void test_slow_link_early_data_agent(void **state)
+{
+    (void)state;
+    slow_link_run("slowa", 64000, "server.handshake_timeout=10s", "sync.connect_timeout=2s");
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -571,8 +855,14 @@ int main(void)
         cmocka_unit_test(test_revoked_since_the_ticket),
         cmocka_unit_test(test_expired_since_the_ticket),
         cmocka_unit_test(test_ticket_file_not_ours),
+        cmocka_unit_test(test_ticket_is_for_its_certificate),
+        cmocka_unit_test(test_resumed_peer_is_the_full_one),
+        cmocka_unit_test(test_sync_ticket_not_on_the_admin_port),
+        cmocka_unit_test(test_no_tls12_sessions_kept),
         cmocka_unit_test(test_agent_resumes_with_early_data),
         cmocka_unit_test(test_enroll_drops_the_ticket),
+        cmocka_unit_test(test_slow_link_early_data),
+        cmocka_unit_test(test_slow_link_early_data_agent),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
