@@ -246,7 +246,6 @@ static void ts__ticket_load(ts_tls *t, const char *server_name)
         if (r > 0)
             len += (size_t)r;
     close(fd);
-    unlink(path);
     const unsigned char *p = der;
     SSL_SESSION *sess = len > 0 && len < TS__TICKET_FILE_MAX ? d2i_SSL_SESSION(NULL, &p, (long)len) : NULL;
     OPENSSL_cleanse(der, TS__TICKET_FILE_MAX);
@@ -262,10 +261,28 @@ static void ts__ticket_load(ts_tls *t, const char *server_name)
                 SSL_SESSION_get_protocol_version(sess) == TLS1_3_VERSION &&
                 (int64_t)SSL_SESSION_get_time(sess) + ts__ticket_lifetime(sess) > (int64_t)time(NULL) &&
                 (server_name == NULL || server_name[0] == '\0' || (host != NULL && strcmp(host, server_name) == 0));
-    if (good)
-        SSL_set_session(t->ssl, sess);
+    if (good && SSL_set_session(t->ssl, sess) == 1)
+        t->ticket_in_file = true; /* taken out when the ClientHello goes (ts__ticket_take) */
+    else
+        unlink(path); /* good for nothing */
     SSL_SESSION_free(sess);
     ERR_clear_error();
+}
+
+/* Client, as the ClientHello leaves: a ticket resumes once, so it leaves
+ * its file now (not before: a connection that never got that far has not
+ * spent it). One that cannot be removed is not used, or every connection
+ * after would offer it again, spent. */
+static void ts__ticket_take(ts_tls *t)
+{
+    if (!t->ticket_in_file)
+        return;
+    t->ticket_in_file = false;
+    if (unlink(t->ctx->session_file) != 0 && errno != ENOENT) {
+        ts_log_warn("tls_ticket_not_saved", "path=%s error=%s", t->ctx->session_file, strerror(errno));
+        SSL_set_session(t->ssl, NULL);
+        ERR_clear_error();
+    }
 }
 
 void ts_tls_config_init(ts_tls_config *cfg, bool server)
@@ -623,6 +640,7 @@ static int ts__fail(ts_tls *t, int ssl_err, ts_buf *cipher_out, ts_error *err)
 
 int ts_tls_start(ts_tls *t, ts_buf *cipher_out, ts_error *err)
 {
+    ts__ticket_take(t);
     ERR_clear_error();
     int rc = SSL_do_handshake(t->ssl);
     if (rc <= 0) {
@@ -646,6 +664,7 @@ size_t ts_tls_early_budget(const ts_tls *t)
 int ts_tls_start_early(ts_tls *t, const uint8_t *plain, size_t len, ts_buf *cipher_out, ts_error *err)
 {
     t->early_sent = 0;
+    ts__ticket_take(t);
     size_t budget = ts_tls_early_budget(t);
     if (len > budget)
         len = budget;

@@ -114,6 +114,7 @@ typedef struct ts_tls {
     /* client: bytes of the plaintext given to ts_tls_start_early that went
      * as early data (they go again when the server rejects them) */
     size_t early_sent;
+    bool ticket_in_file; /* client: resuming with the ticket still in its file */
 } ts_tls;
 
 /* server_name (clients): the name the server certificate must carry. */

@@ -255,6 +255,30 @@ static void test_ticket_then_early_data(void **state)
     ts_tls_ctx_unref(dctx);
 }
 
+/* A ticket is spent when its ClientHello leaves, not before: a connection
+ * that never got that far (the district unreachable) leaves it for the next. */
+static void test_ticket_spent_when_sent(void **state)
+{
+    (void)state;
+    ts_tls_ctx *sctx = station_ctx(BN), *dctx = server_ctx(true);
+    first_connection(sctx, dctx);
+    ts_tls unsent;
+    ts_error err;
+    assert_int_equal(ts_tls_init(&unsent, sctx, "localhost", &err), 0);
+    assert_true(ts_tls_early_budget(&unsent) > 0);
+    ts_tls_free(&unsent); /* the TCP connection was refused */
+    assert_int_equal(access(g->ticket, F_OK), 0);
+    pair p;
+    pair_open(&p, sctx, dctx, HELLO_PUSH);
+    assert_int_equal(access(g->ticket, F_OK), -1);
+    pump(&p);
+    assert_true(p.di.resumed);
+    assert_string_equal(ts_tls_early_status(&p.di), "accepted");
+    pair_close(&p);
+    ts_tls_ctx_unref(sctx);
+    ts_tls_ctx_unref(dctx);
+}
+
 static void test_replay_resumes_nothing(void **state)
 {
     (void)state;
@@ -851,6 +875,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ticket_then_early_data),
+        cmocka_unit_test(test_ticket_spent_when_sent),
         cmocka_unit_test(test_replay_resumes_nothing),
         cmocka_unit_test(test_revoked_since_the_ticket),
         cmocka_unit_test(test_expired_since_the_ticket),
