@@ -54,7 +54,9 @@ typedef struct env {
 
 static env *g;
 
-static ts_tls_ctx *server_ctx(bool with_crl)
+/* A district's context; `admin`: the admin port's (ts_admin.c: no
+ * resumption, TLS 1.2 allowed, no client certificate required). */
+static ts_tls_ctx *district_ctx(bool with_crl, bool resumption, bool tls12, bool admin)
 {
     ts_tls_config c;
     ts_tls_config_init(&c, true);
@@ -62,12 +64,19 @@ static ts_tls_ctx *server_ctx(bool with_crl)
     c.cert_file = g->pki.server_cert;
     c.key_file = g->pki.server_key;
     c.crl_file = with_crl ? g->pki.crl : NULL;
-    c.resumption = true;
+    c.resumption = resumption;
+    c.allow_tls12 = tls12;
+    c.require_peer_cert = !admin;
     ts_tls_ctx *ctx = NULL;
     ts_error err;
     if (ts_tls_ctx_new(&ctx, &c, &err) < 0)
-        fail_msg("server context: %s", err.msg);
+        fail_msg("district context: %s", err.msg);
     return ctx;
+}
+
+static ts_tls_ctx *server_ctx(bool with_crl)
+{
+    return district_ctx(with_crl, true, false, false);
 }
 
 static ts_tls_ctx *station_ctx(const char *code)
@@ -547,18 +556,7 @@ static void test_sync_ticket_not_on_the_admin_port(void **state)
     (void)state;
     ts_tls_ctx *sctx = station_ctx(BN), *dctx = server_ctx(true);
     first_connection(sctx, dctx);
-    ts_tls_config c;
-    ts_tls_config_init(&c, true);
-    c.ca_file = g->pki.ca;
-    c.cert_file = g->pki.server_cert;
-    c.key_file = g->pki.server_key;
-    c.crl_file = g->pki.crl;
-    c.allow_tls12 = true;
-    c.require_peer_cert = false;
-    ts_tls_ctx *admin = NULL;
-    ts_error err;
-    if (ts_tls_ctx_new(&admin, &c, &err) < 0)
-        fail_msg("admin context: %s", err.msg);
+    ts_tls_ctx *admin = district_ctx(true, false, true, true);
     pair p;
     pair_open(&p, sctx, admin, HELLO_PUSH);
     assert_true(p.st.early_sent > 0);
@@ -585,17 +583,9 @@ static void test_sync_ticket_not_on_the_admin_port(void **state)
 static void test_no_tls12_sessions_kept(void **state)
 {
     (void)state;
+    ts_tls_ctx *dctx = district_ctx(false, true, true, false);
     ts_tls_config c;
-    ts_tls_config_init(&c, true);
-    c.ca_file = g->pki.ca;
-    c.cert_file = g->pki.server_cert;
-    c.key_file = g->pki.server_key;
-    c.allow_tls12 = true;
-    c.resumption = true;
-    ts_tls_ctx *dctx = NULL;
     ts_error err;
-    if (ts_tls_ctx_new(&dctx, &c, &err) < 0)
-        fail_msg("server context: %s", err.msg);
     char *cert = ts_test_pki_cert(&g->pki, BN), *key = ts_test_pki_key(&g->pki, BN);
     ts_tls_config_init(&c, false);
     c.ca_file = g->pki.ca;
