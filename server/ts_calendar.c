@@ -625,7 +625,7 @@ static int ts__grade(ts__world *w, uint64_t now_ms, size_t max, size_t *written,
     ts_store *st = w->st;
     /* what changed: every report judged, those whose grade differs kept */
     size_t n = 0;
-    ts__to_grade *todo = ts_xcalloc(json_object_size(w->reports) + 1, sizeof *todo);
+    ts__to_grade *ungraded = ts_xcalloc(json_object_size(w->reports) + 1, sizeof *ungraded);
     const char *id;
     json_t *r;
     json_object_foreach(w->reports, id, r) {
@@ -646,10 +646,10 @@ static int ts__grade(ts__world *w, uint64_t now_ms, size_t max, size_t *written,
             continue;
         }
         ts__to_grade t = {id, r, grade, text, ts_json_str(occ, "due_date")};
-        todo[n++] = t;
+        ungraded[n++] = t;
     }
     if (max > 0 && n > max) {
-        qsort(todo, n, sizeof *todo, ts__by_due_desc);
+        qsort(ungraded, n, sizeof *ungraded, ts__by_due_desc);
         *more = true;
     }
     size_t nw = max > 0 && n > max ? max : n;
@@ -660,7 +660,7 @@ static int ts__grade(ts__world *w, uint64_t now_ms, size_t max, size_t *written,
     int rc = nw > 0 ? ts_store_begin(st, err) : 0;
     bool began = nw > 0 && rc == 0;
     for (size_t i = 0; rc == 0 && i < nw; i++) {
-        const ts__to_grade *t = &todo[i];
+        const ts__to_grade *t = &ungraded[i];
         json_t *f = json_pack("{s:s,s:s?,s:s,s:s}", "grade", t->grade, "grade_problems", t->text, "graded_submission",
                               ts_json_str(t->r, "submitted_at"), "graded_at", now);
         if (f == NULL) /* not UTF-8: cannot be, the store holds text */
@@ -676,8 +676,8 @@ static int ts__grade(ts__world *w, uint64_t now_ms, size_t max, size_t *written,
         }
     }
     for (size_t i = 0; i < n; i++)
-        free(todo[i].text);
-    free(todo);
+        free(ungraded[i].text);
+    free(ungraded);
     if (began) {
         if (rc == 0)
             rc = ts_store_commit(st, err);
