@@ -288,7 +288,7 @@ static void ts__conn_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
         bool accepted = ts_tls_early_accepted(&c->tls);
         size_t from = accepted ? c->tls.early_sent : 0;
         ts_log_debug("tls_early_data", "peer=%s status=%s early_bytes=%zu sent_after=%zu", c->peer_addr,
-                     ts_tls_early_status(&c->tls), accepted ? c->tls.early_sent : (size_t)0, c->early.len - from);
+                     ts_tls_early_status(&c->tls), from, c->early.len - from);
         if (from < c->early.len &&
             ts_tls_write(&c->tls, c->early.data + from, c->early.len - from, &c->out, &err) < 0) {
             c->close_reason = TS_ETLS;

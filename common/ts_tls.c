@@ -341,10 +341,10 @@ int ts_tls_ctx_new(ts_tls_ctx **out, const ts_tls_config *cfg, ts_error *err)
     /* a server resuming keeps its tickets (SSL_OP_NO_TICKET is TLS 1.3's
      * stateful tickets): each is found once in its cache and removed, so a
      * replayed ClientHello resumes nothing and its early data is skipped */
-    if (!cfg->session_tickets || (cfg->server && cfg->resumption))
+    bool stateless = cfg->session_tickets && !(cfg->server && cfg->resumption);
+    bool client_resumes = !cfg->server && cfg->resumption;
+    if (!stateless && !client_resumes)
         opts |= SSL_OP_NO_TICKET;
-    if (!cfg->server && cfg->resumption)
-        opts &= ~SSL_OP_NO_TICKET;
     SSL_CTX_set_options(c, (uint64_t)opts);
     SSL_CTX_set_mode(c, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
                             SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);

@@ -217,6 +217,20 @@ static int ts__sync_mode(const char *s)
     return -1;
 }
 
+static int ts__tls_ctx(const ts_server_config *cfg, ts_tls_ctx **out, ts_error *err)
+{
+    ts_tls_config tc;
+    ts_tls_config_init(&tc, true);
+    tc.ca_file = cfg->ca;
+    tc.cert_file = cfg->cert;
+    tc.key_file = cfg->key;
+    tc.crl_file = cfg->crl;
+    tc.allow_tls12 = cfg->allow_tls12;
+    tc.session_tickets = cfg->session_tickets;
+    tc.resumption = cfg->resumption;
+    return ts_tls_ctx_new(out, &tc, err);
+}
+
 int ts_server_config_check(const ts_server_config *cfg, ts_error *err)
 {
     struct sockaddr_storage ss;
@@ -269,17 +283,8 @@ int ts_server_config_check(const ts_server_config *cfg, ts_error *err)
     if (cfg->admin_header_timeout_ms < 1000 || cfg->admin_body_timeout_ms < 1000 || cfg->admin_body_min_rate < 64)
         return ts_error_set(err, TS_EBAD_VALUE,
                             "[admin] header_timeout and body_timeout must be at least 1s, body_min_rate 64 bytes");
-    ts_tls_config tc;
-    ts_tls_config_init(&tc, true);
-    tc.ca_file = cfg->ca;
-    tc.cert_file = cfg->cert;
-    tc.key_file = cfg->key;
-    tc.crl_file = cfg->crl;
-    tc.allow_tls12 = cfg->allow_tls12;
-    tc.session_tickets = cfg->session_tickets;
-    tc.resumption = cfg->resumption;
     ts_tls_ctx *ctx;
-    if ((rc = ts_tls_ctx_new(&ctx, &tc, err)) < 0)
+    if ((rc = ts__tls_ctx(cfg, &ctx, err)) < 0)
         return rc;
     ts_tls_ctx_unref(ctx);
     if (cfg->tables[0] != '\0') {
@@ -352,19 +357,6 @@ static void ts__check_frame_fits(const ts_server *srv)
                     srv->cfg.max_frame, big_table->name, big_bytes, big_bytes);
 }
 
-static int ts__tls_ctx(const ts_server_config *cfg, ts_tls_ctx **out, ts_error *err)
-{
-    ts_tls_config tc;
-    ts_tls_config_init(&tc, true);
-    tc.ca_file = cfg->ca;
-    tc.cert_file = cfg->cert;
-    tc.key_file = cfg->key;
-    tc.crl_file = cfg->crl;
-    tc.allow_tls12 = cfg->allow_tls12;
-    tc.session_tickets = cfg->session_tickets;
-    tc.resumption = cfg->resumption;
-    return ts_tls_ctx_new(out, &tc, err);
-}
 
 static void ts__on_connection(uv_stream_t *listener, int status)
 {
